@@ -1,0 +1,80 @@
+
+/*
+ * ngx_http_wachat_module: WhatsApp Cloud API webhooks into a Redis Stream.
+ */
+
+
+#ifndef _NGX_HTTP_WACHAT_MODULE_H_INCLUDED_
+#define _NGX_HTTP_WACHAT_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_wachat_redis.h"
+#include "wachat_envelope.h"
+
+
+typedef struct {
+    ngx_http_wachat_redis_conf_t   redis;
+    ngx_flag_t                     redis_set;
+    ngx_flag_t                     enabled;        /* some location has it */
+} ngx_http_wachat_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                     enable;
+    ngx_str_t                      verify_token;
+    ngx_str_t                      app_secret;
+    ngx_str_t                      stream;
+    ngx_str_t                      seen_prefix;    /* dedup key prefix */
+    ngx_msec_t                     redis_timeout;
+    time_t                         dedup_ttl;
+    ngx_int_t                      stream_maxlen;
+} ngx_http_wachat_loc_conf_t;
+
+
+/* what happened to a request, for $wachat_result and the response */
+typedef enum {
+    NGX_HTTP_WACHAT_NONE = 0,
+    NGX_HTTP_WACHAT_VERIFIED,
+    NGX_HTTP_WACHAT_BAD_REQUEST,
+    NGX_HTTP_WACHAT_BAD_CHALLENGE,
+    NGX_HTTP_WACHAT_BAD_VERIFY_TOKEN,
+    NGX_HTTP_WACHAT_NO_SIGNATURE,
+    NGX_HTTP_WACHAT_BAD_SIGNATURE,
+    NGX_HTTP_WACHAT_BAD_CONTENT_TYPE,
+    NGX_HTTP_WACHAT_BAD_JSON,
+    NGX_HTTP_WACHAT_TOO_MANY_EVENTS,
+    NGX_HTTP_WACHAT_ACCEPTED,
+    NGX_HTTP_WACHAT_REDIS_UNAVAILABLE,
+    NGX_HTTP_WACHAT_REDIS_TIMEOUT,
+    NGX_HTTP_WACHAT_REDIS_ERROR,
+    NGX_HTTP_WACHAT_METHOD_NOT_ALLOWED,
+    NGX_HTTP_WACHAT_INTERNAL_ERROR
+} ngx_http_wachat_result_e;
+
+
+typedef struct {
+    ngx_http_request_t            *request;
+    ngx_http_wachat_result_e       result;
+    ngx_int_t                      nevents;        /* parsed */
+    ngx_int_t                      queued;         /* new in the stream, -1 */
+    wachat_envelope_t              envelope;
+    ngx_http_wachat_redis_call_t  *call;           /* in flight, or NULL */
+    ngx_event_t                    timeout;
+} ngx_http_wachat_ctx_t;
+
+
+/* ngx_http_wachat_verify.c */
+ngx_http_wachat_result_e ngx_http_wachat_verify_challenge(
+    ngx_http_request_t *r, ngx_str_t *token, ngx_str_t *challenge);
+ngx_http_wachat_result_e ngx_http_wachat_verify_signature(
+    ngx_str_t *header, ngx_str_t *secret, u_char *body, size_t len);
+
+
+extern ngx_module_t  ngx_http_wachat_module;
+
+
+#endif /* _NGX_HTTP_WACHAT_MODULE_H_INCLUDED_ */

@@ -1,0 +1,617 @@
+
+/*
+ * Redis glue: a hiredis async context whose socket is an ngx_connection_t
+ * watched by the worker's event loop (level-triggered, as hiredis expects),
+ * plus the Lua script that queues one webhook's events atomically.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <openssl/sha.h>
+
+#include "ngx_http_wachat_redis.h"
+
+
+#define NGX_HTTP_WACHAT_CONNECT_TIMEOUT   1000
+#define NGX_HTTP_WACHAT_BACKOFF_MIN       100
+#define NGX_HTTP_WACHAT_BACKOFF_MAX       5000
+#define NGX_HTTP_WACHAT_MAX_INFLIGHT      16384
+
+
+struct ngx_http_wachat_redis_call_s {
+    ngx_http_wachat_redis_done_pt   done;       /* NULL once cancelled */
+    void                           *data;
+    ngx_uint_t                      argc;
+    const char                    **argv;       /* argc + 2 slots */
+    size_t                         *argvlen;
+    ngx_uint_t                      retried;    /* EVAL after NOSCRIPT */
+};
+
+
+typedef struct {
+    ngx_http_wachat_redis_conf_t   *conf;
+    ngx_log_t                      *log;
+    redisAsyncContext              *ac;
+    ngx_connection_t               *conn;
+    ngx_uint_t                      connected;
+    ngx_uint_t                      inflight;
+    ngx_msec_t                      backoff;
+    ngx_event_t                     reconnect;
+    ngx_event_t                     connect_timer;
+    ngx_uint_t                      exiting;
+} ngx_http_wachat_redis_link_t;
+
+
+static void ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link);
+static void ngx_http_wachat_redis_schedule(ngx_http_wachat_redis_link_t *link);
+static void ngx_http_wachat_redis_reconnect_handler(ngx_event_t *ev);
+static void ngx_http_wachat_redis_connect_timeout(ngx_event_t *ev);
+static void ngx_http_wachat_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac,
+    void *r, void *privdata);
+static void ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static ngx_int_t ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
+    ngx_uint_t eval);
+static void ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call,
+    ngx_int_t rc, ngx_int_t result);
+
+static ngx_int_t ngx_http_wachat_redis_attach(redisAsyncContext *ac,
+    ngx_log_t *log);
+static void ngx_http_wachat_redis_event(ngx_event_t *ev);
+static void ngx_http_wachat_redis_add_read(void *privdata);
+static void ngx_http_wachat_redis_del_read(void *privdata);
+static void ngx_http_wachat_redis_add_write(void *privdata);
+static void ngx_http_wachat_redis_del_write(void *privdata);
+static void ngx_http_wachat_redis_cleanup(void *privdata);
+
+
+/*
+ * KEYS[1] the stream, KEYS[2..] one dedup key per event;
+ * ARGV[1] dedup ttl (s), ARGV[2] MAXLEN (0: none), then per event
+ * its number of fields followed by field, value, ...
+ *
+ * The type check comes first and every write follows its checks, so an
+ * error leaves no dedup key behind that would swallow Meta's retry.
+ */
+static const char  ngx_http_wachat_script[] =
+    "local stream = KEYS[1]\n"
+    "local t = redis.call('TYPE', stream)['ok']\n"
+    "if t ~= 'stream' and t ~= 'none' then\n"
+    "  return redis.error_reply('WRONGTYPE wachat stream key holds a ' .. t)\n"
+    "end\n"
+    "local ttl, maxlen = ARGV[1], ARGV[2]\n"
+    "local pos, queued = 3, 0\n"
+    "for i = 2, #KEYS do\n"
+    "  local n = tonumber(ARGV[pos])\n"
+    "  if redis.call('EXISTS', KEYS[i]) == 0 then\n"
+    "    local args = {stream}\n"
+    "    if maxlen ~= '0' then\n"
+    "      args[2] = 'MAXLEN'; args[3] = '~'; args[4] = maxlen\n"
+    "    end\n"
+    "    args[#args + 1] = '*'\n"
+    "    for j = pos + 1, pos + 2 * n do args[#args + 1] = ARGV[j] end\n"
+    "    redis.call('XADD', unpack(args))\n"
+    "    redis.call('SET', KEYS[i], '1', 'EX', ttl)\n"
+    "    queued = queued + 1\n"
+    "  end\n"
+    "  pos = pos + 1 + 2 * n\n"
+    "end\n"
+    "return queued\n";
+
+
+static ngx_http_wachat_redis_link_t  ngx_http_wachat_redis_link;
+static char                          ngx_http_wachat_script_sha[41];
+
+
+ngx_int_t
+ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_wachat_redis_conf_t *conf)
+{
+    ngx_uint_t                     i;
+    u_char                         digest[SHA_DIGEST_LENGTH];
+    ngx_http_wachat_redis_link_t  *link;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    SHA1((const u_char *) ngx_http_wachat_script,
+         sizeof(ngx_http_wachat_script) - 1, digest);
+
+    for (i = 0; i < SHA_DIGEST_LENGTH; i++) {
+        ngx_http_wachat_script_sha[2 * i] = hex[digest[i] >> 4];
+        ngx_http_wachat_script_sha[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+
+    link = &ngx_http_wachat_redis_link;
+    ngx_memzero(link, sizeof(ngx_http_wachat_redis_link_t));
+
+    link->conf = conf;
+    link->log = cycle->log;
+    link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
+
+    link->reconnect.handler = ngx_http_wachat_redis_reconnect_handler;
+    link->reconnect.data = link;
+    link->reconnect.log = cycle->log;
+    link->reconnect.cancelable = 1;
+
+    link->connect_timer.handler = ngx_http_wachat_redis_connect_timeout;
+    link->connect_timer.data = link;
+    link->connect_timer.log = cycle->log;
+    link->connect_timer.cancelable = 1;
+
+    ngx_http_wachat_redis_connect(link);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_wachat_redis_exit_process(void)
+{
+    ngx_http_wachat_redis_link_t  *link;
+
+    link = &ngx_http_wachat_redis_link;
+    link->exiting = 1;
+
+    if (link->reconnect.timer_set) {
+        ngx_del_timer(&link->reconnect);
+    }
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    if (link->ac) {
+        redisAsyncFree(link->ac);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
+{
+    redisAsyncContext  *ac;
+
+    if (link->conf->unix_path.len) {
+        ac = redisAsyncConnectUnix((char *) link->conf->unix_path.data);
+
+    } else {
+        ac = redisAsyncConnect((char *) link->conf->host.data,
+                               link->conf->port);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: cannot allocate a redis context");
+        ngx_http_wachat_redis_schedule(link);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V: %s", &link->conf->name, ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_wachat_redis_schedule(link);
+        return;
+    }
+
+    if (ngx_http_wachat_redis_attach(ac, link->log) != NGX_OK) {
+        redisAsyncFree(ac);
+        ngx_http_wachat_redis_schedule(link);
+        return;
+    }
+
+    link->ac = ac;
+    link->connected = 0;
+
+    /* the adapter must be in place: this arms the write event */
+    redisAsyncSetConnectCallback(ac, ngx_http_wachat_redis_connected);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_wachat_redis_disconnected);
+
+    /* pipelined ahead of every request, in this order */
+
+    if (link->conf->password.len) {
+        redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "AUTH",
+                          "AUTH %b", link->conf->password.data,
+                          link->conf->password.len);
+    }
+
+    if (link->conf->db) {
+        redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "SELECT",
+                          "SELECT %d", (int) link->conf->db);
+    }
+
+    redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "SCRIPT LOAD",
+                      "SCRIPT LOAD %s", ngx_http_wachat_script);
+
+    ngx_add_timer(&link->connect_timer, NGX_HTTP_WACHAT_CONNECT_TIMEOUT);
+}
+
+
+static void
+ngx_http_wachat_redis_schedule(ngx_http_wachat_redis_link_t *link)
+{
+    if (link->exiting || link->reconnect.timer_set) {
+        return;
+    }
+
+    ngx_add_timer(&link->reconnect, link->backoff);
+
+    link->backoff *= 2;
+    if (link->backoff > NGX_HTTP_WACHAT_BACKOFF_MAX) {
+        link->backoff = NGX_HTTP_WACHAT_BACKOFF_MAX;
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_http_wachat_redis_link_t  *link = ev->data;
+
+    if (link->ac == NULL && !link->exiting) {
+        ngx_http_wachat_redis_connect(link);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_connect_timeout(ngx_event_t *ev)
+{
+    ngx_http_wachat_redis_link_t  *link = ev->data;
+
+    if (link->ac && !link->connected) {
+        ngx_log_error(NGX_LOG_ERR, link->log, NGX_ETIMEDOUT,
+                      "wachat: redis %V: connect timed out",
+                      &link->conf->name);
+
+        /* never connected: hiredis calls no disconnect callback */
+        redisAsyncFree(link->ac);
+        link->ac = NULL;
+        ngx_http_wachat_redis_schedule(link);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V: connect failed: %s",
+                      &link->conf->name, ac->errstr);
+        link->ac = NULL;
+        link->connected = 0;
+        ngx_http_wachat_redis_schedule(link);
+        return;
+    }
+
+    link->connected = 1;
+    link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
+
+    ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
+                  "wachat: connected to redis %V", &link->conf->name);
+}
+
+
+static void
+ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    link->ac = NULL;
+    link->connected = 0;
+
+    if (link->exiting) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: lost redis %V: %s, reconnecting",
+                      &link->conf->name,
+                      ac->errstr[0] ? ac->errstr : "connection closed");
+    }
+
+    ngx_http_wachat_redis_schedule(link);
+}
+
+
+static void
+ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    redisReply                    *reply = r;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    /*
+     * A wrong password or db makes every later call fail: say it once
+     * here and drop the link, the backoff keeps retrying slowly.
+     */
+
+    ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                  "wachat: redis %V: %s failed: %*s", &link->conf->name,
+                  (char *) privdata, (size_t) reply->len, reply->str);
+
+    redisAsyncDisconnect(ac);
+}
+
+
+ngx_http_wachat_redis_call_t *
+ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
+    size_t *argvlen, ngx_http_wachat_redis_done_pt done, void *data)
+{
+    ngx_http_wachat_redis_call_t  *call;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (link->ac == NULL || !link->connected
+        || link->inflight >= NGX_HTTP_WACHAT_MAX_INFLIGHT)
+    {
+        return NULL;
+    }
+
+    /* malloc, not the request pool: the reply may outlive the request */
+
+    call = ngx_alloc(sizeof(ngx_http_wachat_redis_call_t)
+                     + (argc + 2) * (sizeof(char *) + sizeof(size_t)), log);
+    if (call == NULL) {
+        return NULL;
+    }
+
+    call->done = done;
+    call->data = data;
+    call->argc = argc + 2;
+    call->argv = (const char **) (call + 1);
+    call->argvlen = (size_t *) (call->argv + argc + 2);
+    call->retried = 0;
+
+    ngx_memcpy(call->argv + 2, argv, argc * sizeof(char *));
+    ngx_memcpy(call->argvlen + 2, argvlen, argc * sizeof(size_t));
+
+    if (ngx_http_wachat_redis_send(call, 0) != NGX_OK) {
+        ngx_free(call);
+        return NULL;
+    }
+
+    link->inflight++;
+
+    return call;
+}
+
+
+void
+ngx_http_wachat_redis_cancel(ngx_http_wachat_redis_call_t *call)
+{
+    call->done = NULL;
+    call->data = NULL;
+}
+
+
+static ngx_int_t
+ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
+    ngx_uint_t eval)
+{
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (eval) {
+        call->argv[0] = "EVAL";
+        call->argvlen[0] = 4;
+        call->argv[1] = ngx_http_wachat_script;
+        call->argvlen[1] = sizeof(ngx_http_wachat_script) - 1;
+
+    } else {
+        call->argv[0] = "EVALSHA";
+        call->argvlen[0] = 7;
+        call->argv[1] = ngx_http_wachat_script_sha;
+        call->argvlen[1] = 40;
+    }
+
+    if (redisAsyncCommandArgv(link->ac, ngx_http_wachat_redis_reply, call,
+                              (int) call->argc, call->argv, call->argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                    *reply = r;
+    ngx_http_wachat_redis_call_t  *call = privdata;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (reply == NULL) {
+        ngx_http_wachat_redis_finish(call, NGX_DECLINED, 0);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        ngx_http_wachat_redis_finish(call, NGX_OK, (ngx_int_t) reply->integer);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && !call->retried && call->done && !ac->err)
+    {
+        /* the script cache was flushed: send the script itself, once */
+        call->retried = 1;
+
+        if (ngx_http_wachat_redis_send(call, 1) == NGX_OK) {
+            return;
+        }
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V answered: %*s", &link->conf->name,
+                      (size_t) ngx_min(reply->len, 200), reply->str);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V: unexpected reply type %d",
+                      &link->conf->name, reply->type);
+    }
+
+    ngx_http_wachat_redis_finish(call, NGX_ERROR, 0);
+}
+
+
+static void
+ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call, ngx_int_t rc,
+    ngx_int_t result)
+{
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    link->inflight--;
+
+    if (call->done && !link->exiting) {
+        call->done(call->data, rc, result);
+    }
+
+    ngx_free(call);
+}
+
+
+/* the adapter: hiredis' five event hooks on an ngx_connection_t */
+
+
+static ngx_int_t
+ngx_http_wachat_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(ac->c.fd, log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = ac;
+    c->read->handler = ngx_http_wachat_redis_event;
+    c->write->handler = ngx_http_wachat_redis_event;
+    c->read->log = log;
+    c->write->log = log;
+
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_wachat_redis_add_read;
+    ac->ev.delRead = ngx_http_wachat_redis_del_read;
+    ac->ev.addWrite = ngx_http_wachat_redis_add_write;
+    ac->ev.delWrite = ngx_http_wachat_redis_del_write;
+    ac->ev.cleanup = ngx_http_wachat_redis_cleanup;
+
+    ngx_http_wachat_redis_link.conn = c;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_wachat_redis_event(ngx_event_t *ev)
+{
+    ngx_connection_t   *c = ev->data;
+    redisAsyncContext  *ac = c->data;
+
+    /* hiredis may free the context, and with it c, inside these calls */
+
+    if (ev->write) {
+        redisAsyncHandleWrite(ac);
+
+    } else {
+        redisAsyncHandleRead(ac);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_add_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->read->active) {
+        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_del_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_add_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->write->active) {
+        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_del_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_cleanup(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    ngx_http_wachat_redis_del_read(c);
+    ngx_http_wachat_redis_del_write(c);
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    /* hiredis closes the socket itself */
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    ngx_http_wachat_redis_link.conn = NULL;
+}

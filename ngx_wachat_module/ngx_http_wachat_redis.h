@@ -1,0 +1,54 @@
+
+/*
+ * The Redis link of a worker: one hiredis async connection driven by nginx's
+ * own event loop, shared by all requests of the worker, reconnected with
+ * backoff.  It knows the queuing script, nothing about webhooks.
+ */
+
+
+#ifndef _NGX_HTTP_WACHAT_REDIS_H_INCLUDED_
+#define _NGX_HTTP_WACHAT_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+typedef struct {
+    ngx_str_t      host;            /* numeric address, NUL-terminated */
+    in_port_t      port;
+    ngx_str_t      unix_path;       /* NUL-terminated, or empty */
+    ngx_str_t      name;            /* as written in the config, for logs */
+    ngx_int_t      db;
+    ngx_str_t      password;
+} ngx_http_wachat_redis_conf_t;
+
+
+typedef struct ngx_http_wachat_redis_call_s  ngx_http_wachat_redis_call_t;
+
+/*
+ * rc: NGX_OK with the script's integer result, NGX_ERROR when Redis answered
+ * an error, NGX_DECLINED when the connection was lost before an answer.
+ */
+typedef void (*ngx_http_wachat_redis_done_pt)(void *data, ngx_int_t rc,
+    ngx_int_t result);
+
+
+ngx_int_t ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_wachat_redis_conf_t *conf);
+void ngx_http_wachat_redis_exit_process(void);
+
+/*
+ * Runs the queuing script with argv (numkeys, keys..., args...).  argv must
+ * stay valid until done is called or the call is cancelled.  Returns NULL
+ * when Redis is not connected: the caller answers 503 at once.
+ */
+ngx_http_wachat_redis_call_t *ngx_http_wachat_redis_queue(ngx_log_t *log,
+    ngx_uint_t argc, const char **argv, size_t *argvlen,
+    ngx_http_wachat_redis_done_pt done, void *data);
+
+/* the caller is gone: its done handler will not be called */
+void ngx_http_wachat_redis_cancel(ngx_http_wachat_redis_call_t *call);
+
+
+#endif /* _NGX_HTTP_WACHAT_REDIS_H_INCLUDED_ */
