@@ -36,25 +36,31 @@ $(BUILD)/nginx/Makefile: $(NGX_SRC)/conf_flags config
 	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
-	    > $(BUILD)/nginx-configure.log
+	    > $(TOP)/$(BUILD)/nginx-configure.log
 
 $(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules -j$(JOBS) >/dev/null
 	cp $(BUILD)/nginx/objs/ngx_http_wachat_module.so $@
 
-# AddressSanitizer + UBSan: nginx and the module from the same tree, same flags.
+# AddressSanitizer + UBSan.  nginx-dev ships headers only, so nginx itself
+# cannot be rebuilt from it: the module is built instrumented and loaded into
+# the packaged /usr/sbin/nginx with the sanitizer runtimes preloaded (the
+# harness sets LD_PRELOAD for nginx only, from WACHAT_NGINX_PRELOAD).
 ASAN_DIR   := $(BUILD)/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_MODULE := $(ASAN_DIR)/ngx_http_wachat_module.so
+ASAN_PRELOAD := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 
 $(ASAN_DIR)/nginx/Makefile: $(NGX_SRC)/conf_flags config
 	rm -rf $(ASAN_DIR)/nginx && mkdir -p $(ASAN_DIR) && cp -r $(NGX_SRC) $(ASAN_DIR)/nginx
 	cd $(ASAN_DIR)/nginx && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
 	    --with-cc-opt="-O1 -g $(ASAN_FLAGS)" --with-ld-opt="$(ASAN_FLAGS)" \
-	    > $(ASAN_DIR)/nginx-configure.log
+	    > $(TOP)/$(ASAN_DIR)/nginx-configure.log
 
-$(ASAN_DIR)/nginx/objs/nginx: $(ASAN_DIR)/nginx/Makefile $(MODULE_SRCS)
-	$(MAKE) -C $(ASAN_DIR)/nginx -f objs/Makefile binary modules -j$(JOBS) >/dev/null
+$(ASAN_MODULE): $(ASAN_DIR)/nginx/Makefile $(MODULE_SRCS)
+	$(MAKE) -C $(ASAN_DIR)/nginx -f objs/Makefile modules -j$(JOBS) >/dev/null
+	cp $(ASAN_DIR)/nginx/objs/ngx_http_wachat_module.so $@
 
 $(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.c \
                         ngx_wachat_module/wachat_envelope.h
@@ -65,14 +71,14 @@ $(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.
 test: $(MODULE) $(BUILD)/envelope_test
 	$(PROVE) $(PROVE_ARGS) t/
 
-test-asan: $(ASAN_DIR)/nginx/objs/nginx
-	$(MAKE) $(BUILD)/envelope_test EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="$(ASAN_FLAGS)" \
-	    BUILD=$(ASAN_DIR)
-	WACHAT_NGINX=$(TOP)/$(ASAN_DIR)/nginx/objs/nginx \
-	WACHAT_MODULE=$(TOP)/$(ASAN_DIR)/nginx/objs/ngx_http_wachat_module.so \
+test-asan: $(ASAN_MODULE)
+	$(MAKE) $(ASAN_DIR)/envelope_test BUILD=$(ASAN_DIR) \
+	    EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="$(ASAN_FLAGS)"
+	WACHAT_MODULE=$(TOP)/$(ASAN_MODULE) \
+	WACHAT_NGINX_PRELOAD="$(ASAN_PRELOAD)" \
 	WACHAT_ENVELOPE_TEST=$(TOP)/$(ASAN_DIR)/envelope_test \
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PROVE) $(PROVE_ARGS) t/
 
 fuzz: $(BUILD)/fuzz_envelope

@@ -437,7 +437,7 @@ ngx_http_wachat_read_body(ngx_http_request_t *r, size_t *len)
 
     if (cl->next == NULL && !cl->buf->in_file) {
         *len = cl->buf->last - cl->buf->pos;
-        return cl->buf->pos;
+        return *len ? cl->buf->pos : (u_char *) "";
     }
 
     size = 0;
@@ -747,11 +747,11 @@ ngx_http_wachat_finish(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
         len = text->len;
 
     } else if (result == NGX_HTTP_WACHAT_ACCEPTED) {
-        len = sizeof("{\"result\":\"accepted\",\"events\":,\"queued\":}\n") - 1
+        len = sizeof("{\"result\":\"accepted\",\"events\":,\"queued\":}") - 1
               + 2 * NGX_INT_T_LEN;
 
     } else {
-        len = sizeof("{\"error\":\"\"}\n") - 1 + oc->name.len;
+        len = sizeof("{\"error\":\"\"}") - 1 + oc->name.len;
     }
 
     b = ngx_create_temp_buf(r->pool, len ? len : 1);
@@ -767,10 +767,10 @@ ngx_http_wachat_finish(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
         if (result == NGX_HTTP_WACHAT_ACCEPTED) {
             p = ngx_sprintf(b->last,
                             "{\"result\":\"accepted\",\"events\":%i,"
-                            "\"queued\":%i}\n", ctx->nevents, ctx->queued);
+                            "\"queued\":%i}", ctx->nevents, ctx->queued);
 
         } else {
-            p = ngx_sprintf(b->last, "{\"error\":\"%V\"}\n", &oc->name);
+            p = ngx_sprintf(b->last, "{\"error\":\"%V\"}", &oc->name);
         }
 
         ngx_str_set(&r->headers_out.content_type, "application/json");

@@ -185,7 +185,8 @@ sub child_pids ($ppid) {
         next unless $stat =~ /\)\s+\S+\s+(\d+)/;
         push @kids, 0 + $d if $1 == $ppid;
     }
-    return sort { $a <=> $b } @kids;
+    @kids = sort { $a <=> $b } @kids;
+    return @kids;
 }
 
 sub register ($obj) { $LIVE{"$obj"} = $obj; return $obj }
@@ -650,12 +651,14 @@ sub start ($self) {
 
         my $state = Wachat::Test::poll_until(sub {
             return 'dead' if defined Wachat::Test::reaped($pid);
+            # the master listens before its workers run: wait for them first
+            my @w = Wachat::Test::child_pids($pid);
+            return undef if @w < $self->{worker_processes};
             my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
                                           Proto => 'tcp', Timeout => 1);
-            return unless $s;
+            return undef unless $s;
             close $s;
-            # the master listens before the worker runs; wait for a worker too
-            return Wachat::Test::child_pids($pid) >= $self->{worker_processes} ? 'up' : undef;
+            return 'up';
         }, timeout => 20);
 
         return $self if ($state // '') eq 'up';
