@@ -409,6 +409,12 @@ ngx_http_wachat_process(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx)
 
     ctx->nevents = ctx->envelope.nevents;
 
+    if (ctx->nevents == 0) {
+        /* e.g. "entry":[]: nothing to keep, no reason to wait for Redis */
+        ctx->queued = 0;
+        return ngx_http_wachat_finish(r, ctx, NGX_HTTP_WACHAT_ACCEPTED, NULL);
+    }
+
     return ngx_http_wachat_queue(r, ctx, wlcf);
 }
 

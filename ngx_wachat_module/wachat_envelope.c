@@ -1601,10 +1601,94 @@ wachat_finish(wachat_parse_t *p)
 }
 
 
+/*
+ * yajl's own check lets overlong forms and UTF-16 surrogates encoded in
+ * UTF-8 through; JSON (RFC 8259) is strict UTF-8 (RFC 3629), and so must be
+ * the fields consumers get.  Returns the offset of the first bad byte, or
+ * len.  Meta escapes non-ASCII, so the 8-byte ASCII stride is the usual path.
+ */
+
+static size_t
+wachat_utf8_check(const unsigned char *s, size_t len)
+{
+    size_t         i, n, k;
+    uint64_t       word;
+    unsigned char  c, lo, hi;
+
+    i = 0;
+
+    while (i < len) {
+
+        if (len - i >= 8) {
+            memcpy(&word, s + i, 8);
+
+            if ((word & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+
+        c = s[i];
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+
+        } else if (c == 0xe0) {
+            n = 2;
+            lo = 0xa0;          /* overlong */
+
+        } else if (c == 0xed) {
+            n = 2;
+            hi = 0x9f;          /* U+D800..U+DFFF surrogates */
+
+        } else if (c >= 0xe1 && c <= 0xef) {
+            n = 2;
+
+        } else if (c == 0xf0) {
+            n = 3;
+            lo = 0x90;          /* overlong */
+
+        } else if (c >= 0xf1 && c <= 0xf3) {
+            n = 3;
+
+        } else if (c == 0xf4) {
+            n = 3;
+            hi = 0x8f;          /* above U+10FFFF */
+
+        } else {
+            return i;
+        }
+
+        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi) {
+            return i;
+        }
+
+        for (k = 2; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return i;
+            }
+        }
+
+        i += n + 1;
+    }
+
+    return len;
+}
+
+
 wachat_envelope_rc_e
 wachat_envelope_parse(wachat_envelope_t *env, const char *body, size_t len,
     const wachat_envelope_limits_t *limits)
 {
+    size_t                bad;
     yajl_status           st;
     wachat_parse_t        p;
     wachat_envelope_rc_e  rc;
@@ -1617,6 +1701,14 @@ wachat_envelope_parse(wachat_envelope_t *env, const char *body, size_t len,
     if (env->arena == NULL) {
         snprintf(env->error, sizeof(env->error), "out of memory");
         return WACHAT_ENVELOPE_NOMEM;
+    }
+
+    bad = wachat_utf8_check((const unsigned char *) body, len);
+
+    if (bad != len) {
+        snprintf(env->error, sizeof(env->error),
+                 "invalid UTF-8 at byte %zu", bad);
+        return WACHAT_ENVELOPE_BAD_JSON;
     }
 
     memset(&p, 0, sizeof(wachat_parse_t));

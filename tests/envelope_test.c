@@ -693,6 +693,50 @@ test_inbound_types(void)
 
 
 static void
+test_inbound_edges(void)
+{
+    one_item("interactive nfm_reply (flow): no text, no payload", "messages",
+        "{'from':'16505551234','id':'wamid.NFM','timestamp':'21',"
+        "'type':'interactive','interactive':{'type':'nfm_reply',"
+        "'nfm_reply':{'name':'flow','body':'Sent','response_json':"
+        "'{\\\"a\\\":1}'}}}",
+        (want_t) {
+            [WACHAT_FIELD_KIND] = "message", [WACHAT_FIELD_ID] = "wamid.NFM",
+            [WACHAT_FIELD_FROM] = WA, [WACHAT_FIELD_NAME] = NAME,
+            [WACHAT_FIELD_PHONE_NUMBER_ID] = PNID, [WACHAT_FIELD_TS] = "21",
+            [WACHAT_FIELD_TYPE] = "interactive" });
+
+    one_item("text.body that is an object is no text", "messages",
+        "{'from':'16505551234','id':'wamid.OBJ','timestamp':'22',"
+        "'type':'text','text':{'body':'first','body':{'x':'y'}}}",
+        (want_t) {
+            [WACHAT_FIELD_KIND] = "message", [WACHAT_FIELD_ID] = "wamid.OBJ",
+            [WACHAT_FIELD_FROM] = WA, [WACHAT_FIELD_NAME] = NAME,
+            [WACHAT_FIELD_PHONE_NUMBER_ID] = PNID, [WACHAT_FIELD_TS] = "22",
+            [WACHAT_FIELD_TYPE] = "text" });
+
+    one_item("errors[0] that is no object gives no error_code", "statuses",
+        "{'id':'wamid.E0','status':'failed','timestamp':'23',"
+        "'recipient_id':'16505551234','errors':['oops',{'code':131047}]}",
+        (want_t) {
+            [WACHAT_FIELD_KIND] = "status", [WACHAT_FIELD_ID] = "wamid.E0",
+            [WACHAT_FIELD_RECIPIENT] = WA,
+            [WACHAT_FIELD_PHONE_NUMBER_ID] = PNID, [WACHAT_FIELD_TS] = "23",
+            [WACHAT_FIELD_STATUS] = "failed" });
+
+    one_item("error code as a string is kept", "statuses",
+        "{'id':'wamid.E1','status':'failed','timestamp':'24',"
+        "'recipient_id':'16505551234','errors':[{'code':'131047'}]}",
+        (want_t) {
+            [WACHAT_FIELD_KIND] = "status", [WACHAT_FIELD_ID] = "wamid.E1",
+            [WACHAT_FIELD_RECIPIENT] = WA,
+            [WACHAT_FIELD_PHONE_NUMBER_ID] = PNID, [WACHAT_FIELD_TS] = "24",
+            [WACHAT_FIELD_STATUS] = "failed",
+            [WACHAT_FIELD_ERROR_CODE] = "131047" });
+}
+
+
+static void
 test_statuses(void)
 {
     one_item("status sent (conversation, pricing ignored)", "statuses",
@@ -1009,6 +1053,59 @@ test_contacts(void)
 
 
 static void
+test_many_contacts(void)
+{
+    char                 *body;
+    wachat_envelope_t     env;
+    wachat_envelope_rc_e  rc;
+
+    body = q(BODY_OF_CHANGE(
+        "{'field':'messages','value':{'contacts':["
+        "{'wa_id':'1','profile':{'name':'N1'}},[{'wa_id':'6'}],'x',null,"
+        "{'wa_id':'2','profile':{'name':'N2'}},"
+        "{'wa_id':'3','profile':{'name':'N3'}},"
+        "{'wa_id':'4','profile':{'name':'N4'}},"
+        "{'wa_id':'5','profile':{'name':'N5'}},"
+        "{'wa_id':'6','profile':{'name':'N6'},'user_id':'US.6'}],"
+        "'messages':[{'from':'6','id':'wamid.6'},{'from':'1','id':"
+        "'wamid.1'}]}}"));
+
+    rc = parse(&env, body);
+
+    if (parsed(&env, rc, 2, "six contacts, odd items among them")) {
+        check_event(&env, 0, "six contacts: the last one matches",
+            (want_t) {
+                [WACHAT_FIELD_KIND] = "message", [WACHAT_FIELD_ID] = "wamid.6",
+                [WACHAT_FIELD_FROM] = "6", [WACHAT_FIELD_USER_ID] = "US.6",
+                [WACHAT_FIELD_NAME] = "N6" });
+        check_event(&env, 1, "six contacts: the first one matches",
+            (want_t) {
+                [WACHAT_FIELD_KIND] = "message", [WACHAT_FIELD_ID] = "wamid.1",
+                [WACHAT_FIELD_FROM] = "1", [WACHAT_FIELD_NAME] = "N1" });
+    }
+
+    wachat_envelope_free(&env);
+
+    body = q(BODY_OF_CHANGE(
+        "{'field':'messages','value':{'contacts':["
+        "{'wa_id':'1','profile':{'name':'N1'}},"
+        "{'wa_id':'2','profile':{'name':'N2'}},"
+        "{'wa_id':'3','profile':{'name':'N3'}}],"
+        "'messages':[{'from':'3','id':'wamid.3'},{'from':'2','id':"
+        "'wamid.2'}]}}"));
+
+    rc = parse_n(&env, body, strlen(body), 0, 2);
+
+    ok(rc == WACHAT_ENVELOPE_OK && env.nevents == 2
+       && env.events[0].field[WACHAT_FIELD_NAME].data == NULL
+       && str_is(&env.events[1].field[WACHAT_FIELD_NAME], "N2"),
+       "contacts beyond max_events are not kept (bounded matching)");
+
+    wachat_envelope_free(&env);
+}
+
+
+static void
 test_unicode(void)
 {
     char                 *body, *msg;
@@ -1283,6 +1380,12 @@ test_other(void)
     one_other("other: entry item is a string",
               "{'object':'whatsapp_business_account','entry':["
               "{'changes':[" VALID_CHANGE "]},'x']}", "unknown", NULL);
+    one_other("other: entry is a string",
+              "{'object':'whatsapp_business_account','entry':'x'}",
+              "unknown", NULL);
+    one_other("other: entry item is an array",
+              "{'object':'whatsapp_business_account','entry':[[{'changes':["
+              VALID_CHANGE "]}]]}", "unknown", NULL);
     one_other("other: entry without changes",
               "{'object':'whatsapp_business_account','entry':[{'id':'1'}]}",
               "unknown", NULL);
@@ -1540,6 +1643,17 @@ test_bad_json(void)
     body = q("{'SECRET\xc3\x28':1}");
     bad_json("invalid UTF-8 (0xc3 0x28) inside a key", body, strlen(body));
     bad_json("byte 0xff outside a string", "{\xff}", 3);
+    body = q("{'SECRET':'\xc0\xaf'}");
+    bad_json("overlong UTF-8 (0xc0 0xaf)", body, strlen(body));
+    body = q("{'SECRET':'\xe0\x80\xaf'}");
+    bad_json("overlong 3-byte UTF-8", body, strlen(body));
+    body = q("{'SECRET':'\xed\xa0\xbd'}");
+    bad_json("UTF-16 surrogate encoded in UTF-8", body, strlen(body));
+    body = q("{'SECRET':'\xf4\x90\x80\x80'}");
+    bad_json("code point above U+10FFFF", body, strlen(body));
+    body = q("{'SECRET':'\xf0\x9f\x98'}");
+    bad_json("4-byte sequence cut short", body, strlen(body));
+    bad_json("multibyte lead as the last byte", "[\"\xe2", 3);
     bad_json("empty body", "", 0);
     bad_json("only whitespace", " \r\n\t", 4);
     bad_json("a lone closing brace", "}", 1);
@@ -1587,6 +1701,13 @@ test_absent(void)
     ok(rc == WACHAT_ENVELOPE_OK && env.nevents == 1,
        "limits NULL means the defaults");
     wachat_envelope_free(&env);
+
+    /* raw UTF-8 (not escaped) of 2, 3 and 4 bytes is valid JSON */
+    body = q("{'t':'caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\xae padding'}");
+    rc = wachat_envelope_parse(&env, body, strlen(body), NULL);
+    ok(rc == WACHAT_ENVELOPE_OK && env.nevents == 1,
+       "strict UTF-8 check accepts 2, 3 and 4 byte sequences");
+    wachat_envelope_free(&env);
     wachat_envelope_free(&env);
     ok(env.arena == NULL && env.events == NULL,
        "free twice is harmless; free clears the envelope");
@@ -1600,9 +1721,11 @@ main(void)
 
     test_field_names();
     test_inbound_types();
+    test_inbound_edges();
     test_statuses();
     test_batch();
     test_contacts();
+    test_many_contacts();
     test_unicode();
     test_whitespace();
     test_other();
