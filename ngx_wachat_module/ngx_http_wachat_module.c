@@ -474,7 +474,7 @@ ngx_http_wachat_read_body(ngx_http_request_t *r, size_t *len)
 
             p += n;
 
-        } else {
+        } else if (b->last > b->pos) {
             p = ngx_cpymem(p, b->pos, b->last - b->pos);
         }
     }

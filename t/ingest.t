@@ -182,6 +182,20 @@ for my $case (
     is($e[0]{fields}{raw}, $body, "$name: raw is the whole body");
 }
 
+# a well-formed envelope that carries nothing: no event, nothing queued
+for my $case (
+    ['no entry',        '{"object":"whatsapp_business_account","entry":[]}'],
+    ['no change',       '{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[]}]}'],
+) {
+    my ($name, $body) = @$case;
+    $redis->cmd('FLUSHALL');
+    my ($res, $line) = $nginx->with_access_line(sub { $nginx->post_signed($body) });
+    is($res->{status}, 200, "$name: 200");
+    is($res->{body}, '{"result":"accepted","events":0,"queued":0}', "$name: events 0, queued 0");
+    is($line, '200 accepted 0', "$name: access log");
+    is($redis->cmd('DBSIZE'), 0, "$name: nothing written to Redis");
+}
+
 # items of messages[] / statuses[] without an id (or status): other, raw = the item
 {
     $redis->cmd('FLUSHALL');

@@ -41,11 +41,14 @@ check_post('only the legacy X-Hub-Signature (sha1)', 401, $no_sig, 'no_signature
 # The header is looked at before the body is read: announce a body, send
 # only the headers, and the 401 must still come.
 {
-    my $c = http_send(port => $nginx->port, method => 'POST', path => '/whatsapp', partial => 1,
-                      headers => ['Content-Type' => 'application/json'], body => $body);
-    my $res = http_read($c, timeout => 5);
+    my ($res, $line) = $nginx->with_access_line(sub {
+        my $c = http_send(port => $nginx->port, method => 'POST', path => '/whatsapp', partial => 1,
+                          headers => ['Content-Type' => 'application/json'], body => $body);
+        http_read($c, timeout => 5);
+    });
     is($res->{status}, 401, '401 sent while the announced body was never sent');
     is($res->{body}, $no_sig, '... with the no_signature body');
+    is($line, '401 no_signature -', '... access log');
 }
 
 # --- 403: header present but wrong ----------------------------------------

@@ -53,6 +53,14 @@ sub module_path {
 
 sub nginx_binary { $ENV{WACHAT_NGINX} // '/usr/sbin/nginx' }
 
+# Environment of nginx processes only: WACHAT_NGINX_PRELOAD (make test-asan)
+# lists the sanitizer runtimes the instrumented module needs preloaded.
+sub nginx_env {
+    my $pre = $ENV{WACHAT_NGINX_PRELOAD};
+    return {} unless defined $pre && length $pre;
+    return { LD_PRELOAD => join ' ', grep { length } $pre, $ENV{LD_PRELOAD} // '' };
+}
+
 sub fixture_path ($name) {
     $name .= '.json' unless $name =~ /\.[a-z]+$/;
     return "$ROOT/t/fixtures/$name";
@@ -137,12 +145,14 @@ sub poll_until ($code, %o) {
 
 # --- processes -------------------------------------------------------------
 
-# fork + exec, stdout and stderr to $out (appended).
+# fork + exec, stdout and stderr to $out (appended); env => { NAME => value }
+# is set in the child only.
 sub spawn ($argv, %o) {
     my $out = $o{out} // '/dev/null';
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
+        $ENV{$_} = $o{env}{$_} for keys %{ $o{env} // {} };
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $out or POSIX::_exit(126);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
@@ -201,6 +211,22 @@ sub stop_all {
     }
 }
 
+# Lines that mean a process crashed or a sanitizer found a bug.
+my $CRASH_RE = qr/exited on signal|AddressSanitizer|LeakSanitizer|runtime error:|segfault/;
+
+my @NGINX_SEEN;     # every nginx started, for the crash check at the end
+
+sub crash_lines {
+    my @bad;
+    for my $n (@NGINX_SEEN) {
+        for my $f ($n->error_log_file, "$n->{prefix}/stderr.log") {
+            next unless -e $f;
+            push @bad, map { "$f: $_" } grep { /$CRASH_RE/ } split /\n/, slurp($f);
+        }
+    }
+    return @bad;
+}
+
 END {
     my $rc = $?;
     if ($$ == $OWNER) {
@@ -211,6 +237,13 @@ END {
             }
         }
         stop_all();
+        # a worker crash or a sanitizer report anywhere fails the file, even
+        # when no assertion looked at that log
+        if (my @bad = crash_lines()) {
+            print STDERR "# crash or sanitizer report in nginx logs:\n",
+                map({ "#   $_\n" } @bad[0 .. ($#bad > 40 ? 40 : $#bad)]);
+            $rc ||= 1;
+        }
     }
     $? = $rc;
 }
@@ -247,7 +280,7 @@ sub nginx_t (%o) {
     my $n = Wachat::Test::Nginx->prepare(%o);
     my $out = "$n->{prefix}/nginx-t.out";
     my $pid = spawn([nginx_binary(), '-t', '-p', "$n->{prefix}/", '-c', $n->{conf},
-                     '-e', "$n->{prefix}/error.log"], out => $out);
+                     '-e', "$n->{prefix}/error.log"], out => $out, env => nginx_env());
     my $status;
     poll_until(sub { defined($status = reaped($pid)) }, timeout => 30)
         or do { stop_pid($pid, 1, 'KILL'); die "nginx -t did not finish" };
@@ -571,6 +604,7 @@ sub prepare ($class, %o) {
 sub new ($class, %o) {
     my $self = $class->prepare(%o);
     Wachat::Test::register($self);
+    push @NGINX_SEEN, $self;
     $self->start;
     return $self;
 }
@@ -586,7 +620,7 @@ sub access_log_file ($self) { "$self->{prefix}/access.log" }
 sub conf_text ($self) {
     my %o = %{ $self->{opts} };
     my $p = $self->{prefix};
-    my $module = Wachat::Test::module_path();
+    my $module = $self->module_copy;
 
     my $redis = '';
     if (defined $o{redis_directive}) {
@@ -637,6 +671,18 @@ $locations
 CONF
 }
 
+# nginx loads its own copy of the module: a `make` that rewrites build/*.so
+# in place while this nginx runs would otherwise change its code under it.
+sub module_copy ($self) {
+    my $copy = "$self->{prefix}/ngx_http_wachat_module.so";
+    return $copy if -e $copy;
+    my $src = Wachat::Test::module_path();
+    die "module not built: $src (run make)\n" unless -r $src;
+    Wachat::Test::spew("$copy.tmp", Wachat::Test::slurp($src), 0755);
+    rename "$copy.tmp", $copy or die "rename $copy: $!";
+    return $copy;
+}
+
 sub write_conf ($self) { Wachat::Test::spew($self->{conf}, $self->conf_text) }
 
 sub start ($self) {
@@ -646,7 +692,7 @@ sub start ($self) {
         my $pid = Wachat::Test::spawn(
             [Wachat::Test::nginx_binary(), '-p', "$self->{prefix}/", '-c', $self->{conf},
              '-e', $err],
-            out => "$self->{prefix}/stderr.log");
+            out => "$self->{prefix}/stderr.log", env => Wachat::Test::nginx_env());
         $self->{pid} = $pid;
 
         my $state = Wachat::Test::poll_until(sub {
@@ -707,7 +753,10 @@ sub reload ($self, %o) {
     }, timeout => 20);
 }
 
-sub http ($self, %o) { Wachat::Test::http_request(port => $self->{port}, %o) }
+sub http ($self, %o) {
+    $self->{requests}++;
+    Wachat::Test::http_request(port => $self->{port}, %o);
+}
 
 # GET /whatsapp?hub.mode=..&hub.verify_token=..&hub.challenge=.. ; pass
 # query => '...' to send a literal query string.
@@ -773,6 +822,9 @@ sub wait_access_lines ($self, $n, $timeout = 10) {
 # The access log line of the next request: remember the count, run $code,
 # wait for one more line.  Returns ($code's result, "status result events").
 sub with_access_line ($self, $code) {
+    # nginx logs a request after answering it: the line of the previous
+    # request made through $self may still be on its way
+    $self->wait_access_lines($self->{requests} // 0, 5);
     my $n = () = $self->access_lines;
     my $res = $code->();
     my @l = $self->wait_access_lines($n + 1);
