@@ -24,23 +24,24 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module test test-asan run bench bench-ingest fuzz clean
+.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean
 
-all: module
+all: module consumer
 
 module: $(MODULE)
 
 # Configure a copy of the Debian nginx source tree with the flags the packaged
 # nginx was built with, so the .so loads into /usr/sbin/nginx unchanged.
-$(BUILD)/nginx/Makefile: $(NGX_SRC)/conf_flags config
+$(BUILD)/nginx/objs/Makefile: $(NGX_SRC)/conf_flags config
 	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
 	    > $(TOP)/$(BUILD)/nginx-configure.log
 
-$(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
+# cp + mv: a running nginx that has the old .so mapped must not see it change
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules -j$(JOBS) >/dev/null
-	cp $(BUILD)/nginx/objs/ngx_http_wachat_module.so $@
+	cp $(BUILD)/nginx/objs/ngx_http_wachat_module.so $@.tmp && mv -f $@.tmp $@
 
 # AddressSanitizer + UBSan.  nginx-dev ships headers only, so nginx itself
 # cannot be rebuilt from it: the module is built instrumented and loaded into
@@ -51,16 +52,16 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MODULE := $(ASAN_DIR)/ngx_http_wachat_module.so
 ASAN_PRELOAD := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 
-$(ASAN_DIR)/nginx/Makefile: $(NGX_SRC)/conf_flags config
+$(ASAN_DIR)/nginx/objs/Makefile: $(NGX_SRC)/conf_flags config
 	rm -rf $(ASAN_DIR)/nginx && mkdir -p $(ASAN_DIR) && cp -r $(NGX_SRC) $(ASAN_DIR)/nginx
 	cd $(ASAN_DIR)/nginx && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
 	    --with-cc-opt="-O1 -g $(ASAN_FLAGS)" --with-ld-opt="$(ASAN_FLAGS)" \
 	    > $(TOP)/$(ASAN_DIR)/nginx-configure.log
 
-$(ASAN_MODULE): $(ASAN_DIR)/nginx/Makefile $(MODULE_SRCS)
+$(ASAN_MODULE): $(ASAN_DIR)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(ASAN_DIR)/nginx -f objs/Makefile modules -j$(JOBS) >/dev/null
-	cp $(ASAN_DIR)/nginx/objs/ngx_http_wachat_module.so $@
+	cp $(ASAN_DIR)/nginx/objs/ngx_http_wachat_module.so $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.c \
                         ngx_wachat_module/wachat_envelope.h
@@ -68,15 +69,52 @@ $(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.
 	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ tests/envelope_test.c \
 	    ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS) $(EXTRA_LDFLAGS)
 
-test: $(MODULE) $(BUILD)/envelope_test
+# The consumer daemon and its command-line tool.
+CONSUMER_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                   -Wall -Wextra -Werror -O2 -g -Iconsumer
+CONSUMER_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lm
+CONSUMER_MAINS := consumer/wachatd.c consumer/wachatctl.c
+CONSUMER_LIB_SRCS := $(filter-out $(CONSUMER_MAINS),$(wildcard consumer/*.c))
+CONSUMER_OBJS := $(patsubst consumer/%.c,$(BUILD)/consumer/%.o,$(CONSUMER_LIB_SRCS))
+CONSUMER_BINS := $(BUILD)/wachatd $(if $(wildcard consumer/wachatctl.c),$(BUILD)/wachatctl)
+
+consumer: $(CONSUMER_BINS)
+
+$(BUILD)/consumer/%.o: consumer/%.c $(wildcard consumer/*.h)
+	@mkdir -p $(BUILD)/consumer
+	$(CC) $(CONSUMER_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+$(BUILD)/wachatd: $(BUILD)/consumer/wachatd.o $(CONSUMER_OBJS)
+	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(CONSUMER_LIBS)
+
+$(BUILD)/wachatctl: $(BUILD)/consumer/wachatctl.o $(CONSUMER_OBJS)
+	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(CONSUMER_LIBS)
+
+UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*_test.c))
+
+$(BUILD)/%_test: tests/%_test.c $(CONSUMER_OBJS)
+	$(CC) $(CONSUMER_CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(CONSUMER_OBJS) \
+	    $(CONSUMER_LIBS) $(EXTRA_LDFLAGS)
+
+test: $(MODULE) consumer $(UNIT_TESTS)
 	$(PROVE) $(PROVE_ARGS) t/
 
+# The daemon, its tool and the unit tests are rebuilt instrumented under
+# build/asan; the .t wrappers and the harness take them from the variables.
+ASAN_BINS := $(ASAN_DIR)/envelope_test $(ASAN_DIR)/wachatd $(ASAN_DIR)/wachatctl \
+             $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(UNIT_TESTS))
+
 test-asan: $(ASAN_MODULE)
-	$(MAKE) $(ASAN_DIR)/envelope_test BUILD=$(ASAN_DIR) \
-	    EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="$(ASAN_FLAGS)"
+	$(MAKE) BUILD=$(ASAN_DIR) EXTRA_CFLAGS="$(ASAN_FLAGS)" \
+	    EXTRA_LDFLAGS="$(ASAN_FLAGS)" $(ASAN_BINS)
 	WACHAT_MODULE=$(TOP)/$(ASAN_MODULE) \
 	WACHAT_NGINX_PRELOAD="$(ASAN_PRELOAD)" \
 	WACHAT_ENVELOPE_TEST=$(TOP)/$(ASAN_DIR)/envelope_test \
+	WACHAT_CONFIG_TEST=$(TOP)/$(ASAN_DIR)/config_test \
+	WACHAT_KB_TEST=$(TOP)/$(ASAN_DIR)/kb_test \
+	WACHAT_HTTP_TEST=$(TOP)/$(ASAN_DIR)/http_test \
+	WACHATD=$(TOP)/$(ASAN_DIR)/wachatd \
+	WACHATCTL=$(TOP)/$(ASAN_DIR)/wachatctl \
 	ASAN_OPTIONS=detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PROVE) $(PROVE_ARGS) t/

@@ -744,7 +744,7 @@ ngx_http_wachat_finish(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
         log.data = NULL;
 
         ngx_log_error(oc->level, &log, 0,
-                      "wachat: %s, client: %V, server: %V",
+                      "wachat: %s, client: %V, host: \"%V\"",
                       oc->why, &r->connection->addr_text,
                       &r->headers_in.server);
     }

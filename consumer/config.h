@@ -1,0 +1,168 @@
+/*
+ * wachat config: the wachatd / wachatctl config file.
+ *
+ * A plain "key value..." file in the spirit of redis.conf (see
+ * docs/config.md, generated from the same table the parser uses).  Loading
+ * builds a new wachat_config_t and touches no global state, so the main loop
+ * can load a new config on SIGHUP and swap it in only if it loaded.
+ *
+ * Secrets are never accepted inline: "<name>_file <path>" or
+ * "<name>_env <VAR>" resolve them at load time.  Print a secret only through
+ * wachat_secret_describe(); its value is for the wire, not for logs.
+ */
+
+#ifndef WACHAT_CONFIG_H
+#define WACHAT_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+
+/* "host:port", "[v6]:port" or "unix:/path"; all NULL when not set. */
+typedef struct {
+    char  *host;
+    int    port;
+    char  *path;            /* a unix socket: host is NULL */
+} wachat_addr_t;
+
+
+typedef struct {
+    char  *value;           /* NULL when not set; never log or print */
+    char  *source;          /* "file /run/x" or "env VAR", for messages */
+} wachat_secret_t;
+
+
+typedef struct {
+    char   **items;
+    size_t   n;
+} wachat_list_t;
+
+
+/* agent <id> <email> [name="Display Name"] [notify=on|off] */
+typedef struct {
+    char  *id;
+    char  *email;
+    char  *name;            /* defaults to the id */
+    int    notify;          /* e-mail this agent; off unless asked */
+    int    line;            /* where the file defines it, for messages */
+} wachat_agent_t;
+
+
+typedef struct {
+    wachat_agent_t  *items;
+    size_t           n;
+} wachat_agents_t;
+
+
+typedef enum {
+    WACHAT_BACKEND_KB = 0,
+    WACHAT_BACKEND_OPENAI
+} wachat_backend_e;
+
+
+typedef enum {
+    WACHAT_OUTBOUND_GRAPH = 0,
+    WACHAT_OUTBOUND_SANDBOX
+} wachat_outbound_e;
+
+
+/*
+ * Durations are in milliseconds (the *_ms fields), sizes in bytes.
+ * verbosity is a WACHAT_LOG_* level (log.h).
+ */
+typedef struct {
+    char             *path;         /* the file this was loaded from */
+
+    /* Redis and the event stream */
+    wachat_addr_t     redis;
+    char             *redis_user;
+    wachat_secret_t   redis_password;
+    int               redis_db;
+    char             *stream;
+    char             *group;
+    char             *consumer;
+    long long         claim_idle_ms;
+
+    /* answering */
+    int               backend;      /* wachat_backend_e */
+    char             *kb;
+    double            kb_min_score;
+    char             *fallback_text;
+
+    /* sending */
+    int               outbound;     /* wachat_outbound_e */
+    char             *outbox_stream;
+    char             *dead_stream;
+    char             *graph_api_url;
+    wachat_secret_t   graph_token;
+    long long         graph_timeout_ms;
+    int               graph_max_retries;
+    int               rate_limit;
+    int               mark_read;
+
+    /* the OpenAI-compatible backend */
+    char             *llm_url;
+    char             *llm_model;
+    wachat_secret_t   llm_key;
+    long long         llm_timeout_ms;
+    int               llm_max_tokens;
+    double            llm_temperature;
+    char             *llm_system_prompt;
+    int               llm_history;
+    int               llm_passages;
+
+    /* the daemon */
+    int               concurrency;
+    size_t            http_max_response;
+    int               history_max;
+    long long         window_ms;
+    long long         shutdown_timeout_ms;
+    char             *logfile;      /* "" means stderr */
+    int               verbosity;
+
+    /* agents and hand-over */
+    wachat_addr_t     api_listen;
+    wachat_list_t     handoff_commands;
+    long long         agent_idle_timeout_ms;
+    long long         agent_heartbeat_timeout_ms;
+    char             *smtp_url;
+    char             *smtp_from;
+    char             *smtp_user;
+    wachat_secret_t   smtp_password;
+    wachat_agents_t   agents;
+} wachat_config_t;
+
+
+/*
+ * Load and check a config file.  On failure: NULL, and err holds
+ * "file:line: what is wrong" (or "file: ..." when no line is to blame).
+ */
+wachat_config_t *wachat_config_load(const char *path, char *err,
+    size_t errlen);
+
+/* The same from text in memory; "name" stands for the file in messages. */
+wachat_config_t *wachat_config_parse(const char *name, const char *text,
+    size_t len, char *err, size_t errlen);
+
+/* Frees everything, and wipes secret values first.  NULL is fine. */
+void wachat_config_free(wachat_config_t *cfg);
+
+/*
+ * Every key with its effective value, for wachatd -t.  The output is itself
+ * a config that loads; secrets appear as their <name>_file / <name>_env
+ * line, never by value.
+ */
+void wachat_config_dump(const wachat_config_t *cfg, FILE *out);
+
+/* A Markdown table of every key: type, default, description. */
+void wachat_config_doc(FILE *out);
+
+/* A Markdown section on the file's syntax (quoting, units, secrets). */
+void wachat_config_doc_syntax(FILE *out);
+
+/* "<secret from file /path>", "<secret from env VAR>" or "<not set>". */
+const char *wachat_secret_describe(const wachat_secret_t *secret, char *buf,
+    size_t size);
+
+
+#endif /* WACHAT_CONFIG_H */

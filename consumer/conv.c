@@ -1,0 +1,1028 @@
+/*
+ * conv: the conversation worker (see conv.h for the guarantees).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "answer.h"
+#include "conv.h"
+#include "event.h"
+#include "log.h"
+
+
+#define WACHAT_BUCKETS        1024
+#define WACHAT_LEASE_MS       60000
+#define WACHAT_DONE_TTL       (8 * 86400)  /* Meta retries for 7 days */
+#define WACHAT_UNSETTLED_MS   20
+#define WACHAT_TOKEN_WAIT_MS  60000
+#define WACHAT_BACKOFF_MAX    30000
+
+
+typedef struct wachat_conv_s  wachat_conv_t;
+
+struct wachat_conv_s {
+    wachat_conv_t    *next;
+    wachat_engine_t  *engine;
+    struct event     *timer;
+    int               busy;         /* a send is in flight */
+    int               attempt;      /* of the outbound head */
+    char             *head;         /* the outbound head being sent */
+    size_t            head_len;
+    char              id[WACHAT_CONV_ID_MAX];
+};
+
+
+struct wachat_engine_s {
+    struct event_base        *base;
+    wachat_store_t           *store;
+    wachat_stream_t          *stream;
+    wachat_outbound_t        *ob;
+    const wachat_config_t    *cfg;
+    const wachat_kb_t        *kb;
+    char                     *owner;
+    int                       draining;
+    size_t                    active;
+    wachat_engine_stats_t     stats;
+    wachat_conv_t            *buckets[WACHAT_BUCKETS];
+};
+
+
+static wachat_conv_t *wachat_conv_find(wachat_engine_t *en, const char *id,
+    int create);
+static void wachat_conv_forget(wachat_conv_t *cv);
+static void wachat_conv_schedule(wachat_conv_t *cv, long ms);
+static void wachat_conv_on_timer(evutil_socket_t fd, short what, void *arg);
+static void wachat_conv_step(wachat_conv_t *cv);
+static int wachat_conv_lease(wachat_conv_t *cv);
+static void wachat_conv_release(wachat_conv_t *cv, int force);
+static int wachat_conv_send_head(wachat_conv_t *cv);
+static void wachat_conv_sent(void *data, const wachat_send_result_t *res);
+static void wachat_conv_dead(wachat_conv_t *cv, const char *hist,
+    long code, const char *reason);
+static void wachat_conv_message(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
+static void wachat_conv_status(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
+static long long wachat_now_ms(void);
+
+
+wachat_engine_t *
+wachat_engine_new(struct event_base *base, wachat_store_t *store,
+    wachat_outbound_t *ob, const char *owner)
+{
+    wachat_engine_t  *en;
+
+    en = calloc(1, sizeof(wachat_engine_t));
+    if (en == NULL) {
+        return NULL;
+    }
+
+    en->base = base;
+    en->store = store;
+    en->ob = ob;
+    en->owner = strdup(owner);
+
+    if (en->owner == NULL) {
+        free(en);
+        return NULL;
+    }
+
+    return en;
+}
+
+
+void
+wachat_engine_free(wachat_engine_t *en)
+{
+    size_t          i;
+    wachat_conv_t  *cv, *next;
+
+    if (en == NULL) {
+        return;
+    }
+
+    for (i = 0; i < WACHAT_BUCKETS; i++) {
+        for (cv = en->buckets[i]; cv; cv = next) {
+            next = cv->next;
+            event_free(cv->timer);
+            free(cv->head);
+            free(cv);
+        }
+    }
+
+    free(en->owner);
+    free(en);
+}
+
+
+void
+wachat_engine_configure(wachat_engine_t *en, const wachat_config_t *cfg,
+    const wachat_kb_t *kb)
+{
+    en->cfg = cfg;
+    en->kb = kb;
+}
+
+
+void
+wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s)
+{
+    en->stream = s;
+}
+
+
+const wachat_engine_stats_t *
+wachat_engine_stats(wachat_engine_t *en)
+{
+    return &en->stats;
+}
+
+
+void
+wachat_engine_work(void *data, const char *conv_id)
+{
+    wachat_conv_t    *cv;
+    wachat_engine_t  *en = data;
+
+    if (en->draining) {
+        return;
+    }
+
+    cv = wachat_conv_find(en, conv_id, 1);
+    if (cv == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "out of memory for conversation %s",
+                   conv_id);
+        return;
+    }
+
+    if (!cv->busy && !evtimer_pending(cv->timer, NULL)) {
+        wachat_conv_schedule(cv, 0);
+    }
+}
+
+
+/*
+ * Shutdown: conversations waiting for their turn give their lease back at
+ * once; the ones with a send in flight finish it (the caller waits for
+ * wachat_engine_active() to reach 0, up to shutdown_timeout).
+ */
+
+void
+wachat_engine_drain(wachat_engine_t *en)
+{
+    size_t          i;
+    wachat_conv_t  *cv, *next;
+
+    en->draining = 1;
+
+    for (i = 0; i < WACHAT_BUCKETS; i++) {
+        for (cv = en->buckets[i]; cv; cv = next) {
+            next = cv->next;
+
+            if (!cv->busy) {
+                wachat_conv_release(cv, 1);
+                wachat_conv_forget(cv);
+            }
+        }
+    }
+}
+
+
+size_t
+wachat_engine_active(wachat_engine_t *en)
+{
+    return en->active;
+}
+
+
+static unsigned long
+wachat_hash(const char *s)
+{
+    unsigned long  h = 5381;
+
+    while (*s) {
+        h = h * 33 + (unsigned char) *s++;
+    }
+
+    return h % WACHAT_BUCKETS;
+}
+
+
+static wachat_conv_t *
+wachat_conv_find(wachat_engine_t *en, const char *id, int create)
+{
+    unsigned long   h;
+    wachat_conv_t  *cv;
+
+    h = wachat_hash(id);
+
+    for (cv = en->buckets[h]; cv; cv = cv->next) {
+        if (strcmp(cv->id, id) == 0) {
+            return cv;
+        }
+    }
+
+    if (!create || strlen(id) >= WACHAT_CONV_ID_MAX) {
+        return NULL;
+    }
+
+    cv = calloc(1, sizeof(wachat_conv_t));
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    cv->timer = evtimer_new(en->base, wachat_conv_on_timer, cv);
+    if (cv->timer == NULL) {
+        free(cv);
+        return NULL;
+    }
+
+    cv->engine = en;
+    snprintf(cv->id, sizeof(cv->id), "%s", id);
+    cv->next = en->buckets[h];
+    en->buckets[h] = cv;
+    en->active++;
+
+    return cv;
+}
+
+
+static void
+wachat_conv_forget(wachat_conv_t *cv)
+{
+    wachat_conv_t   **pp;
+    wachat_engine_t  *en = cv->engine;
+
+    for (pp = &en->buckets[wachat_hash(cv->id)]; *pp; pp = &(*pp)->next) {
+        if (*pp == cv) {
+            *pp = cv->next;
+            break;
+        }
+    }
+
+    event_free(cv->timer);
+    free(cv->head);
+    free(cv);
+    en->active--;
+}
+
+
+static void
+wachat_conv_schedule(wachat_conv_t *cv, long ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    evtimer_add(cv->timer, &tv);
+}
+
+
+static void
+wachat_conv_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+
+    wachat_conv_step(arg);
+}
+
+
+static long long
+wachat_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * One step: renew the lease, then the oldest committed reply, else the
+ * inbox head.  Each step ends by scheduling the next through the event
+ * loop, so a busy conversation never starves the others.
+ */
+
+static void
+wachat_conv_step(wachat_conv_t *cv)
+{
+    int               settled, rc;
+    redisReply       *r;
+    wachat_event_t    ev;
+    const char       *kind;
+    wachat_engine_t  *en = cv->engine;
+    char              key[WACHAT_KEY_MAX];
+
+    if (cv->busy) {
+        return;
+    }
+
+    rc = wachat_conv_lease(cv);
+
+    if (rc == 0) {
+        wachat_conv_forget(cv);         /* another consumer has it */
+        return;
+    }
+
+    if (rc < 0) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    rc = wachat_conv_send_head(cv);
+
+    if (rc != 0) {
+        if (rc < 0) {
+            wachat_conv_schedule(cv, 1000);
+        }
+        return;         /* busy, or waiting: the send callback goes on */
+    }
+
+    if (en->draining) {
+        wachat_conv_release(cv, 1);
+        wachat_conv_forget(cv);
+        return;
+    }
+
+    wachat_key_inbox(key, cv->id);
+
+    r = wachat_store_cmd(en->store, "ZRANGE %s 0 0", key);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: %s", cv->id,
+                   r ? r->str : en->store->err);
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    if (r->elements == 0) {
+        freeReplyObject(r);
+        wachat_conv_release(cv, 0);
+        return;
+    }
+
+    if (wachat_event_from_member(&ev, r->element[0]->str,
+                                 r->element[0]->len)
+        != 0)
+    {
+        wachat_log(WACHAT_LOG_ERROR, "conversation %s: unreadable inbox "
+                   "entry dropped", cv->id);
+        freeReplyObject(wachat_store_cmd(en->store, "ZREM %s %b", key,
+                                         r->element[0]->str,
+                                         r->element[0]->len));
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, 0);
+        return;
+    }
+
+    settled = wachat_stream_is_settled(en->stream, ev.stream_id);
+
+    if (settled != 1) {
+        /* an older event may still be on its way to this inbox */
+        wachat_event_free(&ev);
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, settled == 0 ? WACHAT_UNSETTLED_MS : 1000);
+        return;
+    }
+
+    kind = wachat_event_get(&ev, "kind");
+
+    if (kind && strcmp(kind, "status") == 0) {
+        wachat_conv_status(cv, r->element[0]->str, r->element[0]->len, &ev);
+
+    } else {
+        wachat_conv_message(cv, r->element[0]->str, r->element[0]->len, &ev);
+    }
+
+    wachat_event_free(&ev);
+    freeReplyObject(r);
+
+    /* the handlers may have forgotten cv (lease lost): they say so */
+}
+
+
+/* 1: ours, 0: someone else's, -1: Redis trouble */
+static int
+wachat_conv_lease(wachat_conv_t *cv)
+{
+    int               rc;
+    redisReply       *r;
+    const char       *argv[3];
+    wachat_engine_t  *en = cv->engine;
+    char              key[WACHAT_KEY_MAX], ms[32];
+
+    wachat_key_lease(key, cv->id);
+    snprintf(ms, sizeof(ms), "%d", WACHAT_LEASE_MS);
+
+    argv[0] = key;
+    argv[1] = en->owner;
+    argv[2] = ms;
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_LEASE, 1, 3, argv, NULL);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease: %s", cv->id,
+                   r ? r->str : en->store->err);
+        freeReplyObject(r);
+        return -1;
+    }
+
+    rc = r->integer == 1 ? 1 : 0;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+static void
+wachat_conv_release(wachat_conv_t *cv, int force)
+{
+    redisReply       *r;
+    const char       *argv[5];
+    wachat_engine_t  *en = cv->engine;
+    char              inbox[WACHAT_KEY_MAX], outq[WACHAT_KEY_MAX];
+    char              lease[WACHAT_KEY_MAX];
+
+    wachat_key_inbox(inbox, cv->id);
+    wachat_key_outq(outq, cv->id);
+    wachat_key_lease(lease, cv->id);
+
+    argv[0] = inbox;
+    argv[1] = outq;
+    argv[2] = lease;
+    argv[3] = en->owner;
+    argv[4] = force ? "1" : "0";
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_RELEASE, 3, 5, argv,
+                            NULL);
+
+    if (force) {
+        freeReplyObject(r);
+        return;
+    }
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    if (r->integer == 0) {
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, 0);    /* work arrived meanwhile */
+        return;
+    }
+
+    if (r->integer == 1) {
+        /* a transfer that races this re-adds it and calls us again */
+        freeReplyObject(wachat_store_cmd(en->store, "SREM %s %s",
+                                         WACHAT_KEY_READY, cv->id));
+    }
+
+    freeReplyObject(r);
+    wachat_conv_forget(cv);
+}
+
+
+/* 0: nothing to send; 1: a send is in flight or waits; -1: Redis trouble */
+static int
+wachat_conv_send_head(wachat_conv_t *cv)
+{
+    redisReply       *r;
+    wachat_engine_t  *en = cv->engine;
+    char              key[WACHAT_KEY_MAX];
+
+    wachat_key_outq(key, cv->id);
+
+    r = wachat_store_cmd(en->store, "LINDEX %s 0", key);
+
+    if (r == NULL || (r->type != REDIS_REPLY_STRING
+                      && r->type != REDIS_REPLY_NIL))
+    {
+        freeReplyObject(r);
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    free(cv->head);
+    cv->head = malloc(r->len + 1);
+
+    if (cv->head == NULL) {
+        freeReplyObject(r);
+        return -1;
+    }
+
+    memcpy(cv->head, r->str, r->len);
+    cv->head[r->len] = '\0';
+    cv->head_len = r->len;
+    freeReplyObject(r);
+
+    cv->busy = 1;
+
+    if (wachat_outbound_send(en->ob, cv->head, cv->head_len, cv->attempt,
+                             wachat_conv_sent, cv)
+        != 0)
+    {
+        cv->busy = 0;
+        return -1;
+    }
+
+    return 1;
+}
+
+
+/* the "hist" id the commit script stored in a reply, for status records */
+static char *
+wachat_reply_hist(const char *json)
+{
+    char         *id;
+    yajl_val      root, v;
+    const char   *path[] = { "hist", NULL };
+
+    root = yajl_tree_parse(json, NULL, 0);
+    if (root == NULL) {
+        return strdup("");
+    }
+
+    v = yajl_tree_get(root, path, yajl_t_string);
+    id = strdup((v && v->u.string) ? v->u.string : "");
+
+    yajl_tree_free(root);
+
+    return id;
+}
+
+
+static long
+wachat_backoff(int attempt, long at_least)
+{
+    long  base;
+
+    base = 1000L << (attempt < 5 ? attempt : 5);
+    if (base > WACHAT_BACKOFF_MAX) {
+        base = WACHAT_BACKOFF_MAX;
+    }
+
+    /* jitter: many conversations hit by one outage do not retry in step */
+    base = base / 2 + random() % (base / 2 + 1);
+
+    return base > at_least ? base : at_least;
+}
+
+
+static void
+wachat_conv_sent(void *data, const wachat_send_result_t *res)
+{
+    char             *hist;
+    long              delay;
+    redisReply       *r;
+    const char       *argv[9];
+    wachat_conv_t    *cv = data;
+    wachat_engine_t  *en = cv->engine;
+    char              outq[WACHAT_KEY_MAX], st[WACHAT_KEY_MAX];
+    char              conv[WACHAT_KEY_MAX], lease[WACHAT_KEY_MAX];
+    char              now[32];
+
+    cv->busy = 0;
+
+    hist = wachat_reply_hist(cv->head);
+    if (hist == NULL) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    switch (res->result) {
+
+    case WACHAT_SEND_OK:
+        wachat_key_outq(outq, cv->id);
+        wachat_key_status(st, cv->id);
+        wachat_key_conv(conv, cv->id);
+        wachat_key_lease(lease, cv->id);
+        snprintf(now, sizeof(now), "%lld", wachat_now_ms());
+
+        argv[0] = outq;
+        argv[1] = st;
+        argv[2] = conv;
+        argv[3] = lease;
+        argv[4] = en->owner;
+        argv[5] = cv->head;
+        argv[6] = res->wamid;
+        argv[7] = hist;
+        argv[8] = now;
+
+        r = wachat_store_script(en->store, WACHAT_SCRIPT_SENT, 4, 9, argv,
+                                NULL);
+
+        if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+            /*
+             * Sent but not recorded: the next step resends it.  This is
+             * the one window where a reply can go out twice.
+             */
+            wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply %s sent "
+                       "but not recorded: %s", cv->id, res->wamid,
+                       r ? r->str : en->store->err);
+        }
+
+        freeReplyObject(r);
+
+        en->stats.sent++;
+        cv->attempt = 0;
+        wachat_conv_schedule(cv, 0);
+        break;
+
+    case WACHAT_SEND_RETRY:
+        cv->attempt++;
+
+        if (cv->attempt > en->cfg->graph_max_retries) {
+            wachat_conv_dead(cv, hist, res->code, res->reason);
+            cv->attempt = 0;
+            wachat_conv_schedule(cv, 0);
+            break;
+        }
+
+        en->stats.retried++;
+        delay = wachat_backoff(cv->attempt, res->retry_ms);
+
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: send failed (%s), "
+                   "retry %d/%d in %ld ms", cv->id, res->reason, cv->attempt,
+                   en->cfg->graph_max_retries, delay);
+
+        wachat_conv_schedule(cv, delay);
+        break;
+
+    case WACHAT_SEND_TOKEN:
+        wachat_log(WACHAT_LOG_ERROR, "conversation %s: the Graph API "
+                   "refused the access token (%s). The reply is kept: fix "
+                   "graph_token_file with a permanent System User token and "
+                   "reload (kill -HUP); retrying every %d s meanwhile",
+                   cv->id, res->reason, WACHAT_TOKEN_WAIT_MS / 1000);
+        wachat_conv_schedule(cv, WACHAT_TOKEN_WAIT_MS);
+        break;
+
+    default:
+        wachat_conv_dead(cv, hist, res->code, res->reason);
+        cv->attempt = 0;
+        wachat_conv_schedule(cv, 0);
+        break;
+    }
+
+    free(hist);
+}
+
+
+/*
+ * What finally fails goes to the dead-letter stream with its reason, first,
+ * and only then leaves the queue: a crash in between duplicates a dead
+ * letter, never loses a reply.
+ */
+
+static void
+wachat_conv_dead(wachat_conv_t *cv, const char *hist, long code,
+    const char *reason)
+{
+    redisReply       *r;
+    const char       *argv[7];
+    wachat_engine_t  *en = cv->engine;
+    char              outq[WACHAT_KEY_MAX], st[WACHAT_KEY_MAX];
+    char              lease[WACHAT_KEY_MAX], codebuf[32], now[32];
+
+    snprintf(codebuf, sizeof(codebuf), "%ld", code);
+    snprintf(now, sizeof(now), "%lld", wachat_now_ms());
+
+    wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply dead-lettered: %s",
+               cv->id, reason);
+
+    r = wachat_store_cmd(en->store, "XADD %s * conv %s code %s reason %s "
+                         "reply %b", en->cfg->dead_stream, cv->id, codebuf,
+                         reason, cv->head, cv->head_len);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return;         /* kept in the queue: retried on the next step */
+    }
+
+    freeReplyObject(r);
+
+    wachat_key_outq(outq, cv->id);
+    wachat_key_status(st, cv->id);
+    wachat_key_lease(lease, cv->id);
+
+    argv[0] = outq;
+    argv[1] = st;
+    argv[2] = lease;
+    argv[3] = en->owner;
+    argv[4] = cv->head;
+    argv[5] = hist;
+    argv[6] = codebuf;
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_DROP, 3, 7, argv, NULL);
+    freeReplyObject(r);
+
+    en->stats.dead++;
+}
+
+
+static void
+wachat_gen_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+}
+
+
+static void
+wachat_gen_kv(yajl_gen g, const char *k, const char *v)
+{
+    if (v) {
+        wachat_gen_str(g, k);
+        wachat_gen_str(g, v);
+    }
+}
+
+
+static void
+wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    int                   has_reply;
+    size_t                i, jlen;
+    long long             ts, now;
+    yajl_gen              g;
+    redisReply           *r;
+    wachat_reply_t        reply;
+    wachat_question_t     q;
+    const unsigned char  *json;
+    const char           *argv[11], *wamid, *text, *to;
+    size_t                argvlen[11];
+    wachat_engine_t      *en = cv->engine;
+    char                  keys[6][WACHAT_KEY_MAX], nowbuf[32], ttl[32];
+    char                  histmax[32];
+
+    wamid = wachat_event_get(ev, "id");
+    text = wachat_event_get(ev, "text");
+    to = wachat_event_get(ev, "from");
+
+    if (to == NULL) {
+        to = wachat_event_get(ev, "user_id");
+    }
+
+    now = wachat_now_ms();
+    ts = wachat_event_get(ev, "ts") ? atoll(wachat_event_get(ev, "ts")) : 0;
+
+    q.type = wachat_event_get(ev, "type");
+    q.text = text;
+    q.payload = wachat_event_get(ev, "payload");
+
+    /* the 24-hour window counts from the customer's own message */
+    if (ts > 0 && now / 1000 - ts > en->cfg->window_ms / 1000) {
+        wachat_log(WACHAT_LOG_NOTICE, "conversation %s: message %s is older "
+                   "than the customer service window, not answered",
+                   cv->id, wamid ? wamid : "?");
+        has_reply = 0;
+
+    } else {
+        has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
+                                     en->cfg->fallback_text, &q, &reply);
+        if (has_reply < 0) {
+            wachat_conv_schedule(cv, 1000);
+            return;
+        }
+    }
+
+    snprintf(nowbuf, sizeof(nowbuf), "%lld", now);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        if (has_reply) {
+            wachat_reply_free(&reply);
+        }
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+
+    wachat_gen_str(g, "conv");
+    yajl_gen_map_open(g);
+    wachat_gen_kv(g, "phone_number_id", wachat_event_get(ev,
+                                                         "phone_number_id"));
+    wachat_gen_kv(g, "wa_id", wachat_event_get(ev, "from"));
+    wachat_gen_kv(g, "user_id", wachat_event_get(ev, "user_id"));
+    wachat_gen_kv(g, "name", wachat_event_get(ev, "name"));
+    wachat_gen_kv(g, "last_in_ts", wachat_event_get(ev, "ts"));
+    wachat_gen_kv(g, "last_in_id", wamid);
+    wachat_gen_kv(g, "updated", nowbuf);
+    yajl_gen_map_close(g);
+
+    wachat_gen_str(g, "in");
+    yajl_gen_map_open(g);
+    wachat_gen_kv(g, "dir", "in");
+    wachat_gen_kv(g, "who", "customer");
+    wachat_gen_kv(g, "id", wamid);
+    wachat_gen_kv(g, "ts", wachat_event_get(ev, "ts"));
+    wachat_gen_kv(g, "type", q.type);
+    wachat_gen_kv(g, "text", text);
+    wachat_gen_kv(g, "payload", q.payload);
+    wachat_gen_kv(g, "name", wachat_event_get(ev, "name"));
+    yajl_gen_map_close(g);
+
+    wachat_gen_str(g, "replies");
+    yajl_gen_array_open(g);
+
+    if (has_reply == 1) {
+        yajl_gen_map_open(g);
+
+        wachat_gen_str(g, "hist");
+        yajl_gen_map_open(g);
+        wachat_gen_kv(g, "dir", "out");
+        wachat_gen_kv(g, "who", "ai");
+        wachat_gen_kv(g, "ts", nowbuf);
+        wachat_gen_kv(g, "text", reply.text);
+        wachat_gen_kv(g, "source", reply.source);
+        wachat_gen_kv(g, "reply_to", wamid);
+        for (i = 0; i < reply.nbuttons; i++) {
+            char  name[16];
+
+            snprintf(name, sizeof(name), "button%zu", i + 1);
+            wachat_gen_kv(g, name, reply.button_title[i]);
+        }
+        yajl_gen_map_close(g);
+
+        wachat_gen_str(g, "send");
+        yajl_gen_map_open(g);
+        wachat_gen_kv(g, "to", to);
+        wachat_gen_kv(g, "phone_number_id",
+                      wachat_event_get(ev, "phone_number_id"));
+        wachat_gen_kv(g, "conv", cv->id);
+        wachat_gen_kv(g, "reply_to", wamid);
+        wachat_gen_kv(g, "text", reply.text);
+        wachat_gen_str(g, "buttons");
+        yajl_gen_array_open(g);
+        for (i = 0; i < reply.nbuttons; i++) {
+            yajl_gen_map_open(g);
+            wachat_gen_kv(g, "id", reply.button_id[i]);
+            wachat_gen_kv(g, "title", reply.button_title[i]);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    yajl_gen_get_buf(g, &json, &jlen);
+
+    wachat_key_conv(keys[0], cv->id);
+    wachat_key_hist(keys[1], cv->id);
+    wachat_key_inbox(keys[2], cv->id);
+    wachat_key_outq(keys[3], cv->id);
+    wachat_key_done(keys[4], cv->id, wamid ? wamid : ev->stream_id);
+    wachat_key_lease(keys[5], cv->id);
+    snprintf(ttl, sizeof(ttl), "%d", WACHAT_DONE_TTL);
+    snprintf(histmax, sizeof(histmax), "%d", en->cfg->history_max);
+
+    for (i = 0; i < 6; i++) {
+        argv[i] = keys[i];
+        argvlen[i] = strlen(keys[i]);
+    }
+
+    argv[6] = en->owner;
+    argvlen[6] = strlen(en->owner);
+    argv[7] = member;
+    argvlen[7] = mlen;
+    argv[8] = ttl;
+    argvlen[8] = strlen(ttl);
+    argv[9] = histmax;
+    argvlen[9] = strlen(histmax);
+    argv[10] = (const char *) json;
+    argvlen[10] = jlen;
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_COMMIT, 6, 11, argv,
+                            argvlen);
+
+    yajl_gen_free(g);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
+                   cv->id, r ? r->str : en->store->err);
+        freeReplyObject(r);
+        if (has_reply == 1) {
+            wachat_reply_free(&reply);
+        }
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    if (r->integer == -1) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease lost, "
+                   "another consumer goes on", cv->id);
+        freeReplyObject(r);
+        if (has_reply == 1) {
+            wachat_reply_free(&reply);
+        }
+        wachat_conv_forget(cv);
+        return;
+    }
+
+    if (r->integer == 0) {
+        en->stats.duplicates++;
+        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s already answered",
+                   cv->id, wamid ? wamid : ev->stream_id);
+
+    } else if (r->integer > 1) {
+        en->stats.answered++;
+        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s answered from %s "
+                   "(score %.2f)", cv->id, wamid ? wamid : "?",
+                   reply.source, reply.score);
+
+    } else {
+        en->stats.silent++;
+    }
+
+    freeReplyObject(r);
+
+    if (has_reply == 1) {
+        wachat_reply_free(&reply);
+    }
+
+    wachat_conv_schedule(cv, 0);
+}
+
+
+static void
+wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    redisReply       *r;
+    const char       *argv[9], *status, *code;
+    size_t            argvlen[9];
+    wachat_engine_t  *en = cv->engine;
+    char              st[WACHAT_KEY_MAX], inbox[WACHAT_KEY_MAX];
+    char              lease[WACHAT_KEY_MAX];
+    int               i;
+
+    wachat_key_status(st, cv->id);
+    wachat_key_inbox(inbox, cv->id);
+    wachat_key_lease(lease, cv->id);
+
+    status = wachat_event_get(ev, "status");
+    code = wachat_event_get(ev, "error_code");
+
+    argv[0] = st;
+    argv[1] = inbox;
+    argv[2] = lease;
+    argv[3] = en->owner;
+    argv[4] = member;
+    argv[5] = wachat_event_get(ev, "id") ? wachat_event_get(ev, "id") : "";
+    argv[6] = status ? status : "";
+    argv[7] = wachat_event_get(ev, "ts") ? wachat_event_get(ev, "ts") : "";
+    argv[8] = code ? code : "";
+
+    for (i = 0; i < 9; i++) {
+        argvlen[i] = (i == 4) ? mlen : strlen(argv[i]);
+    }
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_STATUS, 3, 9, argv,
+                            argvlen);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: status: %s", cv->id,
+                   r ? r->str : en->store->err);
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    if (r->integer == -1) {
+        freeReplyObject(r);
+        wachat_conv_forget(cv);
+        return;
+    }
+
+    en->stats.statuses++;
+
+    if (status && strcmp(status, "failed") == 0) {
+        /* Meta accepted the reply, then could not deliver it */
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s failed "
+                   "to deliver, error %s", cv->id, argv[5],
+                   code ? code : "?");
+    }
+
+    freeReplyObject(r);
+    wachat_conv_schedule(cv, 0);
+}

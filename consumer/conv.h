@@ -1,0 +1,59 @@
+/*
+ * conv: processes conversations, one at a time each, in stream order.
+ *
+ * A conversation is worked on by the consumer that holds its lease (a Redis
+ * key with an expiry).  The worker first delivers what was committed but
+ * not yet sent (its outbound queue), then takes the inbox head: a message
+ * is answered and the inbound record, the reply and the "done" marker of
+ * its wamid are committed by one script; a status updates the history
+ * monotonically.  A second delivery of one wamid finds the marker and adds
+ * nothing; a worker that crashed is replaced when its lease expires, and
+ * the replacement resends only what was committed and not recorded as sent.
+ */
+
+#ifndef WACHAT_CONV_H
+#define WACHAT_CONV_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "kb.h"
+#include "outbound.h"
+#include "store.h"
+#include "stream.h"
+
+
+typedef struct wachat_engine_s  wachat_engine_t;
+
+
+typedef struct {
+    unsigned long long  answered;       /* messages committed with a reply */
+    unsigned long long  silent;         /* committed without a reply */
+    unsigned long long  duplicates;     /* already done */
+    unsigned long long  statuses;
+    unsigned long long  sent;
+    unsigned long long  retried;
+    unsigned long long  dead;
+} wachat_engine_stats_t;
+
+
+wachat_engine_t *wachat_engine_new(struct event_base *base,
+    wachat_store_t *store, wachat_outbound_t *ob, const char *owner);
+void wachat_engine_free(wachat_engine_t *en);
+
+/* the current config and KB; both must live until the next call */
+void wachat_engine_configure(wachat_engine_t *en,
+    const wachat_config_t *cfg, const wachat_kb_t *kb);
+void wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s);
+
+/* stream callback: the conversation may have work */
+void wachat_engine_work(void *en, const char *conv_id);
+
+/* shutdown: take no new conversation; how many are still in flight */
+void wachat_engine_drain(wachat_engine_t *en);
+size_t wachat_engine_active(wachat_engine_t *en);
+
+const wachat_engine_stats_t *wachat_engine_stats(wachat_engine_t *en);
+
+
+#endif /* WACHAT_CONV_H */

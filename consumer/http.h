@@ -1,0 +1,100 @@
+/*
+ * wachat http: non-blocking HTTP client on the daemon's one event loop.
+ *
+ * libcurl's multi interface driven by libevent: curl tells us which sockets
+ * to watch and when to wake it (socket and timer callbacks), libevent calls
+ * back, curl_multi_socket_action() moves the transfers on.  Nothing here ever
+ * blocks, so a 30 s LLM call holds up nothing but its own caller.
+ *
+ * At most max_concurrent transfers run at once; the rest wait in a FIFO
+ * queue and start, in order, as running ones finish.
+ *
+ * Callback contract: done is called exactly once for every request that
+ * wachat_http_request() accepted (returned 0), never from inside
+ * wachat_http_request() itself, and never for a refused request (-1).
+ * wachat_http_free() calls done with WACHAT_HTTP_ECANCELLED for everything
+ * still running or queued, so callers can always release their data there.
+ */
+
+#ifndef WACHAT_HTTP_H
+#define WACHAT_HTTP_H
+
+#include <stddef.h>
+
+struct event_base;
+
+
+/* Responses larger than this are refused (WACHAT_HTTP_ETOOBIG). */
+#define WACHAT_HTTP_MAX_BODY      (1024 * 1024)
+
+/* Used when max_concurrent is 0. */
+#define WACHAT_HTTP_CONCURRENCY   64
+
+
+typedef struct wachat_http_s  wachat_http_t;
+
+
+typedef enum {
+    WACHAT_HTTP_DONE = 0,       /* a response came: look at status */
+    WACHAT_HTTP_ETIMEOUT,       /* timeout_ms passed first */
+    WACHAT_HTTP_ECONNECT,       /* could not resolve or connect */
+    WACHAT_HTTP_ETOOBIG,        /* body above the limit: discarded */
+    WACHAT_HTTP_ECANCELLED,     /* wachat_http_free() while pending */
+    WACHAT_HTTP_EFAILED         /* anything else curl reported */
+} wachat_http_err_e;
+
+
+typedef struct {
+    const char          *method;    /* "GET", "POST", ...; NULL: GET */
+    const char          *url;
+    /* "Name: value" lines, NULL-terminated; NULL for none */
+    const char *const   *headers;
+    const char          *body;      /* sent as is; NULL: no body */
+    size_t               body_len;
+    long                 timeout_ms;    /* whole transfer; 0: 30 s */
+} wachat_http_req_t;
+
+
+typedef struct {
+    wachat_http_err_e    error;     /* not DONE: status/body unusable */
+    long                 status;    /* HTTP status; 0 if none */
+    const char          *body;      /* NUL-terminated, never NULL */
+    size_t               body_len;
+    const char          *error_text;    /* "" when error is DONE */
+    long                 total_ms;  /* start of transfer to its end */
+    long                 queued_ms; /* time spent waiting for a slot */
+} wachat_http_resp_t;
+
+
+/* resp and everything it points to live only during the call. */
+typedef void (*wachat_http_done_pt)(void *data,
+    const wachat_http_resp_t *resp);
+
+
+wachat_http_t *wachat_http_new(struct event_base *base,
+    size_t max_concurrent);
+
+/*
+ * Everything in req is copied: the caller may free it on return.  The
+ * timeout counts from when the transfer starts, not from queueing.
+ * Returns 0 when accepted, -1 on bad input, out of memory or while
+ * wachat_http_free() runs.
+ */
+int wachat_http_request(wachat_http_t *http, const wachat_http_req_t *req,
+    wachat_http_done_pt done, void *data);
+
+/* Transfers running and queued: lets a shutdown wait for a drain. */
+size_t wachat_http_running(const wachat_http_t *http);
+size_t wachat_http_queued(const wachat_http_t *http);
+
+/*
+ * Cancels everything (done gets WACHAT_HTTP_ECANCELLED, in start order,
+ * then queue order) and frees.  Must not be called from a done callback.
+ */
+void wachat_http_free(wachat_http_t *http);
+
+/* "done", "timeout", ... for logs */
+const char *wachat_http_err_name(wachat_http_err_e err);
+
+
+#endif /* WACHAT_HTTP_H */

@@ -1,0 +1,131 @@
+/*
+ * kb: the knowledge base of the "kb" backend (issue 3, "Answering").
+ *
+ * A Markdown file the business edits:
+ *
+ *     # Anything before the first "## " heading is a preamble: ignored.
+ *
+ *     ## What are your opening hours? {#hours}
+ *     Also: when are you open | opening times | 營業時間
+ *
+ *     We are open Monday to Friday, 9:00 to 18:00.
+ *
+ *     [See prices](#prices) [Talk to a person](#live_agent)
+ *
+ * - "## " at the start of a line starts an entry; the heading is its
+ *   question.  A trailing "{#id}" names it; otherwise the id is a slug of
+ *   the question: ASCII lowercased, letters of any script and CJK kept,
+ *   runs of punctuation and spaces made one "-", cut at 60 characters
+ *   ("What are your opening hours?" -> "what-are-your-opening-hours",
+ *   "你們的營業時間是什麼？" -> "你們的營業時間是什麼"); a question with
+ *   nothing to keep gets "q-" and 8 hex digits of its hash.  Ids are
+ *   unique, at most 200 characters, without spaces or ()[]{}#; "live_agent"
+ *   is reserved for the handoff button.
+ * - "Also:" lines between the heading and the first answer line list
+ *   alternative phrasings separated by "|" (searched like the question).
+ *   Later "Also:" lines are answer text.
+ * - When the last non-blank line is made only of [Title](#id) links, it
+ *   becomes up to 3 reply buttons; the postback id is the target entry's
+ *   id or "live_agent".  Such a line anywhere else is refused, as is a
+ *   line of links mixing #id and other targets.  Titles are 1..20
+ *   characters and unique within the entry, ids too.
+ * - Every other line is the answer, kept as written (line breaks and
+ *   paragraphs: WhatsApp shows them as they are), trailing spaces and
+ *   surrounding blank lines dropped, runs of blank lines made one.  At
+ *   most 1024 characters with buttons (interactive body), 4096 without.
+ * - "## " lines inside ``` fences are not special (fences are not parsed).
+ * - UTF-8 only (a BOM is skipped), CRLF accepted, no NUL bytes.
+ *
+ * Characters are Unicode code points, as WhatsApp counts them.
+ *
+ * A KB that breaks a rule is refused with "<file>:<line>: <reason>"; a file
+ * that cannot be read with "<file>: cannot read: <strerror>".  A loaded KB
+ * is immutable: searches from several threads are safe.
+ */
+
+#ifndef WACHAT_KB_H
+#define WACHAT_KB_H
+
+#include <stddef.h>
+
+
+#define WACHAT_KB_MAX_BUTTONS      3
+#define WACHAT_KB_MAX_TITLE        20      /* characters */
+#define WACHAT_KB_MAX_ID           200     /* characters */
+#define WACHAT_KB_MAX_BODY_BUTTONS 1024    /* interactive body.text */
+#define WACHAT_KB_MAX_BODY_TEXT    4096    /* text.body */
+#define WACHAT_KB_MAX_FILE         (4 * 1024 * 1024)      /* bytes */
+#define WACHAT_KB_LIVE_AGENT       "live_agent"
+
+/*
+ * Search confidence, 0..1: the idf-weighted share of the query's terms the
+ * entry covers.  A term found once in the question or an Also phrasing of
+ * average length counts fully, in the answer only about 0.7, words the KB
+ * never uses count 0 (and weigh heavily: they are the rarest).  So
+ * "hours?" scores 1.0 on the opening-hours entry, "xyzzy" 0, a chatty
+ * question about something the KB does not cover about 0.2-0.4.
+ * Recommended kb_min_score: 0.45 (see tests/kb_test.c for the calibration).
+ */
+#define WACHAT_KB_DEFAULT_MIN_SCORE  0.45
+
+#define WACHAT_KB_MAX_QUERY        4096    /* bytes of a query looked at */
+
+
+typedef struct {
+    const char  *title;
+    const char  *id;                /* an entry id or "live_agent" */
+} wachat_kb_button_t;
+
+
+typedef struct {
+    const char          *id;
+    const char          *question;
+    const char *const   *also;      /* nalso phrasings */
+    size_t               nalso;
+    const char          *answer;
+    size_t               nbuttons;
+    wachat_kb_button_t   buttons[WACHAT_KB_MAX_BUTTONS];
+    unsigned             line;      /* of the "## " heading */
+    unsigned             button_line;   /* 0 without buttons */
+} wachat_kb_entry_t;
+
+
+typedef struct {
+    const wachat_kb_entry_t  *entry;
+    double                    score;    /* confidence 0..1, ranks */
+    double                    bm25;     /* raw BM25F, for logs */
+} wachat_kb_hit_t;
+
+
+typedef struct wachat_kb_s  wachat_kb_t;
+
+
+/* NULL and "<path>:<line>: <reason>" in err on error */
+wachat_kb_t *wachat_kb_load(const char *path, char *err, size_t errlen);
+
+/* the same from memory; name is used in messages */
+wachat_kb_t *wachat_kb_parse(const char *buf, size_t len, const char *name,
+    char *err, size_t errlen);
+
+void wachat_kb_free(wachat_kb_t *kb);
+
+size_t wachat_kb_count(const wachat_kb_t *kb);
+const wachat_kb_entry_t *wachat_kb_entry(const wachat_kb_t *kb, size_t i);
+
+/* by id (a button payload); NULL when unknown, also for "live_agent" */
+const wachat_kb_entry_t *wachat_kb_get(const wachat_kb_t *kb, const char *id);
+
+/*
+ * Ranks entries for a customer's text: fills up to max hits, best first
+ * (score, then bm25, then file order), only entries with score > 0, and
+ * returns how many.  Looks at the first WACHAT_KB_MAX_QUERY bytes; bytes
+ * that are not UTF-8 separate words.  0 also when memory runs out.
+ */
+size_t wachat_kb_search(const wachat_kb_t *kb, const char *query,
+    size_t qlen, wachat_kb_hit_t *hits, size_t max);
+
+/* code points in UTF-8 text (each invalid byte counts one) */
+size_t wachat_kb_utf8_chars(const char *s, size_t len);
+
+
+#endif /* WACHAT_KB_H */

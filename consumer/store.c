@@ -1,0 +1,482 @@
+/*
+ * store: the synchronous Redis link of wachatd, its scripts and key names.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "store.h"
+
+
+/*
+ * Every script that changes a conversation first checks that this consumer
+ * still holds the conversation's lease (the last KEY, owner in ARGV[1]):
+ * a consumer that stalled past its lease cannot commit over the one that
+ * took the conversation over.
+ */
+
+#define WACHAT_LEASE_CHECK                                                  \
+    "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[1] then return -1 end\n"
+
+
+/* KEYS conv hist inbox outq done lease; ARGV owner member ttl histmax json */
+static const char  wachat_script_commit[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('EXISTS', KEYS[5]) == 1 then\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[2])\n"
+    "  return 0\n"
+    "end\n"
+    "local p = cjson.decode(ARGV[5])\n"
+    "local mode = redis.call('HGET', KEYS[1], 'mode')\n"
+    "if not mode then\n"
+    "  mode = 'ai'\n"
+    "  redis.call('HSET', KEYS[1], 'mode', mode)\n"
+    "end\n"
+    "for k, v in pairs(p.conv) do redis.call('HSET', KEYS[1], k, v) end\n"
+    "local function hist(f)\n"
+    "  local a = {KEYS[2], 'MAXLEN', '~', ARGV[4], '*'}\n"
+    "  for k, v in pairs(f) do a[#a + 1] = k; a[#a + 1] = v end\n"
+    "  return redis.call('XADD', unpack(a))\n"
+    "end\n"
+    "hist(p['in'])\n"
+    "local n = 0\n"
+    "if mode == 'ai' then\n"
+    "  for _, r in ipairs(p.replies) do\n"
+    "    r.send.hist = hist(r.hist)\n"
+    "    redis.call('RPUSH', KEYS[4], cjson.encode(r.send))\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[2])\n"
+    "return 1 + n\n";
+
+
+/*
+ * KEYS status inbox lease; ARGV owner member wamid status ts code.
+ * Statuses arrive out of order: sent < delivered < read < played, and a
+ * failure is kept unless the message was read anyway.
+ */
+static const char  wachat_script_status[] =
+    WACHAT_LEASE_CHECK
+    "local rank = {accepted = 0, sent = 1, delivered = 2, read = 3,\n"
+    "              played = 4}\n"
+    "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
+    "local was = cur and string.match(cur, '^[^|]*') or nil\n"
+    "local new, apply = ARGV[4], false\n"
+    "if new == 'failed' then\n"
+    "  apply = was ~= 'read' and was ~= 'played' and was ~= 'failed'\n"
+    "elseif was == nil then\n"
+    "  apply = true\n"
+    "elseif was ~= 'failed' then\n"
+    "  apply = (rank[new] or 0) > (rank[was] or 0)\n"
+    "end\n"
+    "if apply then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[3],\n"
+    "             new .. '|' .. ARGV[6] .. '|' .. ARGV[5])\n"
+    "end\n"
+    "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "return apply and 1 or 0\n";
+
+
+/* KEYS outq status conv lease; ARGV owner head wamid histid now */
+static const char  wachat_script_sent[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] then return 0 end\n"
+    "redis.call('LPOP', KEYS[1])\n"
+    "redis.call('HSETNX', KEYS[2], ARGV[3], 'accepted||' .. ARGV[5])\n"
+    "redis.call('HSET', KEYS[2], 'h:' .. ARGV[4], ARGV[3])\n"
+    "redis.call('HSET', KEYS[3], 'last_out_at', ARGV[5])\n"
+    "return 1\n";
+
+
+/* KEYS outq status lease; ARGV owner head histid code now */
+static const char  wachat_script_drop[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] then return 0 end\n"
+    "redis.call('LPOP', KEYS[1])\n"
+    "redis.call('HSET', KEYS[2], 'h:' .. ARGV[3],\n"
+    "           'failed|' .. ARGV[4] .. '|' .. ARGV[5])\n"
+    "return 1\n";
+
+
+/*
+ * KEYS inbox outq lease; ARGV owner force.  Gives the conversation back
+ * only when it has no work left (unless forced, at shutdown), atomically
+ * with the check: a transfer that lands meanwhile finds the lease free or
+ * its owner still looping.
+ */
+static const char  wachat_script_release[] =
+    WACHAT_LEASE_CHECK
+    "if ARGV[2] ~= '1' and (redis.call('ZCARD', KEYS[1]) > 0\n"
+    "   or redis.call('LLEN', KEYS[2]) > 0) then return 0 end\n"
+    "redis.call('DEL', KEYS[3])\n"
+    "return 1\n";
+
+
+/* KEYS lease; ARGV owner ms */
+static const char  wachat_script_lease[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur and cur ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return 1\n";
+
+
+/*
+ * KEYS outbox marker; ARGV ttl, field, value, ...  The sandbox stands in
+ * for Meta, which cannot deduplicate; here the marker makes a resend after
+ * a crash harmless, so a test can count replies exactly.  (The two keys
+ * are in different slots: sandbox mode is not for Redis Cluster.)
+ */
+static const char  wachat_script_sandbox[] =
+    "local id = redis.call('GET', KEYS[2])\n"
+    "if id then return id end\n"
+    "local a = {KEYS[1], '*'}\n"
+    "for i = 2, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "id = redis.call('XADD', unpack(a))\n"
+    "redis.call('SET', KEYS[2], id, 'EX', ARGV[1])\n"
+    "return id\n";
+
+
+typedef struct {
+    const char  *text;
+    size_t       len;
+    char         sha[41];
+} wachat_script_t;
+
+
+static wachat_script_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
+    { wachat_script_commit, sizeof(wachat_script_commit) - 1, "" },
+    { wachat_script_status, sizeof(wachat_script_status) - 1, "" },
+    { wachat_script_sent, sizeof(wachat_script_sent) - 1, "" },
+    { wachat_script_drop, sizeof(wachat_script_drop) - 1, "" },
+    { wachat_script_release, sizeof(wachat_script_release) - 1, "" },
+    { wachat_script_lease, sizeof(wachat_script_lease) - 1, "" },
+    { wachat_script_sandbox, sizeof(wachat_script_sandbox) - 1, "" },
+};
+
+
+static int wachat_store_connect(wachat_store_t *st);
+
+
+int
+wachat_store_parse_addr(const char *spec, wachat_store_addr_t *addr,
+    char *err, size_t errlen)
+{
+    long         port;
+    char        *end;
+    const char  *colon;
+
+    memset(addr, 0, sizeof(wachat_store_addr_t));
+    addr->timeout_ms = 2000;
+
+    if (strncmp(spec, "unix:", 5) == 0 && spec[5] != '\0') {
+        addr->unix_path = strdup(spec + 5);
+        return addr->unix_path ? 0 : -1;
+    }
+
+    colon = strrchr(spec, ':');
+
+    if (colon == NULL || colon == spec) {
+        snprintf(err, errlen, "\"%s\" is not host:port or unix:/path", spec);
+        return -1;
+    }
+
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+
+    if (errno || *end != '\0' || port < 1 || port > 65535) {
+        snprintf(err, errlen, "\"%s\": bad port", spec);
+        return -1;
+    }
+
+    addr->host = strndup(spec, (size_t) (colon - spec));
+    addr->port = (int) port;
+
+    return addr->host ? 0 : -1;
+}
+
+
+void
+wachat_store_addr_free(wachat_store_addr_t *addr)
+{
+    free(addr->host);
+    free(addr->unix_path);
+    free(addr->password);
+    memset(addr, 0, sizeof(wachat_store_addr_t));
+}
+
+
+wachat_store_t *
+wachat_store_open(const wachat_store_addr_t *addr, char *err, size_t errlen)
+{
+    int              i, k;
+    wachat_store_t  *st;
+    unsigned char    md[SHA_DIGEST_LENGTH];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    for (i = 0; i < WACHAT_SCRIPT_COUNT; i++) {
+        SHA1((const unsigned char *) wachat_scripts[i].text,
+             wachat_scripts[i].len, md);
+
+        for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
+            wachat_scripts[i].sha[2 * k] = hex[md[k] >> 4];
+            wachat_scripts[i].sha[2 * k + 1] = hex[md[k] & 0xf];
+        }
+
+        wachat_scripts[i].sha[40] = '\0';
+    }
+
+    st = calloc(1, sizeof(wachat_store_t));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    st->addr = *addr;
+
+    if (wachat_store_connect(st) != 0) {
+        snprintf(err, errlen, "%s", st->err);
+        free(st);
+        return NULL;
+    }
+
+    return st;
+}
+
+
+void
+wachat_store_close(wachat_store_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+
+    if (st->c) {
+        redisFree(st->c);
+    }
+
+    free(st);
+}
+
+
+static int
+wachat_store_connect(wachat_store_t *st)
+{
+    redisReply      *r;
+    struct timeval   tv;
+
+    tv.tv_sec = st->addr.timeout_ms / 1000;
+    tv.tv_usec = (st->addr.timeout_ms % 1000) * 1000;
+
+    if (st->c) {
+        redisFree(st->c);
+        st->c = NULL;
+    }
+
+    if (st->addr.unix_path) {
+        st->c = redisConnectUnixWithTimeout(st->addr.unix_path, tv);
+
+    } else {
+        st->c = redisConnectWithTimeout(st->addr.host, st->addr.port, tv);
+    }
+
+    if (st->c == NULL || st->c->err) {
+        snprintf(st->err, sizeof(st->err), "redis %s%s%s:%d: %s",
+                 st->addr.unix_path ? "unix:" : "",
+                 st->addr.unix_path ? st->addr.unix_path : "",
+                 st->addr.host ? st->addr.host : "", st->addr.port,
+                 st->c ? st->c->errstr : "out of memory");
+        if (st->c) {
+            redisFree(st->c);
+            st->c = NULL;
+        }
+        return -1;
+    }
+
+    redisSetTimeout(st->c, tv);
+
+    if (st->addr.password) {
+        r = redisCommand(st->c, "AUTH %s", st->addr.password);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err), "redis AUTH failed: %s",
+                     r ? r->str : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    if (st->addr.db) {
+        r = redisCommand(st->c, "SELECT %d", st->addr.db);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err), "redis SELECT %d failed: %s",
+                     st->addr.db, r ? r->str : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+static redisReply *
+wachat_store_run(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int          attempt;
+    redisReply  *r;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_store_connect(st) != 0) {
+            return NULL;
+        }
+
+        r = redisCommandArgv(st->c, argc, argv, argvlen);
+        if (r) {
+            return r;
+        }
+
+        /* the link broke (Redis restarted?): one fresh try */
+        snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
+        redisFree(st->c);
+        st->c = NULL;
+    }
+
+    return NULL;
+}
+
+
+redisReply *
+wachat_store_argv(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    return wachat_store_run(st, argc, argv, argvlen);
+}
+
+
+redisReply *
+wachat_store_cmd(wachat_store_t *st, const char *fmt, ...)
+{
+    int          attempt;
+    va_list      ap;
+    redisReply  *r;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_store_connect(st) != 0) {
+            return NULL;
+        }
+
+        va_start(ap, fmt);
+        r = redisvCommand(st->c, fmt, ap);
+        va_end(ap);
+
+        if (r) {
+            return r;
+        }
+
+        snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
+        redisFree(st->c);
+        st->c = NULL;
+    }
+
+    return NULL;
+}
+
+
+redisReply *
+wachat_store_script(wachat_store_t *st, wachat_script_e script, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    int           i, n;
+    char          nk[16];
+    redisReply   *r;
+    const char  **av;
+    size_t       *al;
+
+    n = argc + 3;
+    av = malloc(n * sizeof(char *));
+    al = malloc(n * sizeof(size_t));
+
+    if (av == NULL || al == NULL) {
+        free(av);
+        free(al);
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return NULL;
+    }
+
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = wachat_scripts[script].sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+
+    for (i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+
+    r = wachat_store_run(st, n, av, al);
+
+    if (r && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "NOSCRIPT", 8) == 0)
+    {
+        /* first use since Redis started: send the body once */
+        freeReplyObject(r);
+
+        av[0] = "EVAL";
+        al[0] = 4;
+        av[1] = wachat_scripts[script].text;
+        al[1] = wachat_scripts[script].len;
+
+        r = wachat_store_run(st, n, av, al);
+    }
+
+    free(av);
+    free(al);
+
+    return r;
+}
+
+
+static void
+wachat_key(char *buf, const char *kind, const char *conv_id)
+{
+    snprintf(buf, WACHAT_KEY_MAX, "wachat:%s:{%s}", kind, conv_id);
+}
+
+
+void wachat_key_conv(char *buf, const char *c) { wachat_key(buf, "conv", c); }
+void wachat_key_hist(char *buf, const char *c) { wachat_key(buf, "hist", c); }
+void wachat_key_status(char *buf, const char *c) { wachat_key(buf, "st", c); }
+void wachat_key_inbox(char *buf, const char *c) { wachat_key(buf, "inbox", c); }
+void wachat_key_outq(char *buf, const char *c) { wachat_key(buf, "outq", c); }
+void wachat_key_lease(char *buf, const char *c) { wachat_key(buf, "lease", c); }
+
+
+void
+wachat_key_done(char *buf, const char *conv_id, const char *wamid)
+{
+    snprintf(buf, WACHAT_KEY_MAX, "wachat:done:{%s}:%s", conv_id, wamid);
+}

@@ -1,0 +1,84 @@
+/*
+ * store: wachatd's Redis.  A synchronous connection (with a timeout) for
+ * the short O(1) commands and scripts of the processing path, and the key
+ * layout.  Only the stream's blocking read runs on an async connection
+ * (stream.c), so a Redis that is merely busy never stalls HTTP work for long.
+ */
+
+#ifndef WACHAT_STORE_H
+#define WACHAT_STORE_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+
+typedef struct {
+    char        *host;          /* NULL with a unix socket */
+    int          port;
+    char        *unix_path;
+    char        *password;
+    int          db;
+    int          timeout_ms;
+} wachat_store_addr_t;
+
+
+typedef struct {
+    redisContext         *c;
+    wachat_store_addr_t   addr;
+    char                  err[256];
+} wachat_store_t;
+
+
+/* the daemon's Lua scripts, loaded once, run with EVALSHA */
+typedef enum {
+    WACHAT_SCRIPT_COMMIT = 0,   /* inbound message + replies, atomically */
+    WACHAT_SCRIPT_STATUS,       /* monotonic delivery status */
+    WACHAT_SCRIPT_SENT,         /* outbound head sent: record and pop */
+    WACHAT_SCRIPT_DROP,         /* outbound head failed for good */
+    WACHAT_SCRIPT_RELEASE,      /* give a conversation back if idle */
+    WACHAT_SCRIPT_LEASE,        /* take or renew a conversation */
+    WACHAT_SCRIPT_SANDBOX,      /* a reply into the sandbox outbox, once */
+    WACHAT_SCRIPT_COUNT
+} wachat_script_e;
+
+
+int wachat_store_parse_addr(const char *spec, wachat_store_addr_t *addr,
+    char *err, size_t errlen);
+void wachat_store_addr_free(wachat_store_addr_t *addr);
+
+wachat_store_t *wachat_store_open(const wachat_store_addr_t *addr,
+    char *err, size_t errlen);
+void wachat_store_close(wachat_store_t *st);
+
+/*
+ * One command; reconnects once if the link broke.  Returns NULL (and sets
+ * st->err) on a connection problem; a Redis error reply is returned as is.
+ */
+redisReply *wachat_store_cmd(wachat_store_t *st, const char *fmt, ...);
+redisReply *wachat_store_argv(wachat_store_t *st, int argc,
+    const char **argv, const size_t *argvlen);
+redisReply *wachat_store_script(wachat_store_t *st, wachat_script_e script,
+    int nkeys, int argc, const char **argv, const size_t *argvlen);
+
+
+/*
+ * Keys.  One conversation = one business number + one customer; all its
+ * keys carry the hash tag {<phone_number_id>:<customer>} so they share a
+ * Redis Cluster slot and can be used together in one script.
+ */
+#define WACHAT_KEY_MAX  512
+
+void wachat_key_conv(char *buf, const char *conv_id);    /* hash  */
+void wachat_key_hist(char *buf, const char *conv_id);    /* stream */
+void wachat_key_status(char *buf, const char *conv_id);  /* hash  */
+void wachat_key_inbox(char *buf, const char *conv_id);   /* zset  */
+void wachat_key_outq(char *buf, const char *conv_id);    /* list  */
+void wachat_key_lease(char *buf, const char *conv_id);   /* string */
+void wachat_key_done(char *buf, const char *conv_id, const char *wamid);
+
+#define WACHAT_KEY_READY   "wachat:ready"       /* set of conv ids with work */
+#define WACHAT_KEY_CONVS   "wachat:convs"       /* zset conv id -> last ms */
+#define WACHAT_KEY_DEAD    "wachat:dead"        /* stream of failed sends */
+
+
+#endif /* WACHAT_STORE_H */

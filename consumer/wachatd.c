@@ -1,0 +1,410 @@
+/*
+ * wachatd: answers WhatsApp customers from the webhook stream.
+ *
+ *   wachatd [-c conf/wachatd.conf] [-t]
+ *
+ * One libevent loop drives everything: the stream's blocking read, the
+ * conversations' timers and all HTTP through libcurl's multi interface.
+ * Signals only set state the loop acts on: SIGHUP reloads the config and
+ * the knowledge base (keeping the old ones if the new ones do not load),
+ * SIGTERM / SIGINT stop reading, finish what is in flight up to
+ * shutdown_timeout, and leave the rest pending in Redis.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conv.h"
+#include "http.h"
+#include "kb.h"
+#include "log.h"
+#include "outbound.h"
+#include "store.h"
+#include "stream.h"
+
+
+#define WACHAT_VERSION   "0.2.0"
+#define WACHAT_ERRLEN    1024
+
+
+typedef struct {
+    const char          *conf_path;
+    wachat_config_t     *cfg;
+    wachat_kb_t         *kb;
+    struct event_base   *base;
+    wachat_store_addr_t  addr;
+    wachat_store_t      *store;
+    wachat_http_t       *http;
+    wachat_outbound_t   *ob;
+    wachat_engine_t     *engine;
+    wachat_stream_t     *stream;
+    struct event        *sighup;
+    struct event        *sigterm;
+    struct event        *sigint;
+    struct event        *drain;
+    struct event        *stats;
+    long long            drain_deadline;
+    int                  stopping;
+} wachatd_t;
+
+
+static int wachatd_load(const char *path, wachat_config_t **cfg,
+    wachat_kb_t **kb, char *err, size_t errlen);
+static void wachatd_on_hup(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_term(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
+static long long wachatd_now_ms(void);
+
+
+static void
+wachatd_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wachatd [-c config] [-t] [-v]\n"
+            "  -c path  config file (default conf/wachatd.conf)\n"
+            "  -t       test the config and the knowledge base, print the\n"
+            "           effective config, and exit\n"
+            "  -v       print the version and exit\n");
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                   opt, test;
+    char                  err[WACHAT_ERRLEN], host[256];
+    struct timeval        tv;
+    wachatd_t             d;
+    wachat_stream_conf_t  sc;
+
+    memset(&d, 0, sizeof(wachatd_t));
+    d.conf_path = "conf/wachatd.conf";
+    test = 0;
+
+    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+        switch (opt) {
+        case 'c':
+            d.conf_path = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'v':
+            printf("wachatd %s\n", WACHAT_VERSION);
+            return 0;
+        case 'h':
+            wachatd_usage(stdout);
+            return 0;
+        default:
+            wachatd_usage(stderr);
+            return 2;
+        }
+    }
+
+    if (wachatd_load(d.conf_path, &d.cfg, &d.kb, err, sizeof(err)) != 0) {
+        fprintf(stderr, "wachatd: %s\n", err);
+        return 1;
+    }
+
+    if (test) {
+        wachat_config_dump(d.cfg, stdout);
+        printf("# knowledge base %s: %zu entries\n", d.cfg->kb,
+               wachat_kb_count(d.kb));
+        printf("wachatd: the configuration file %s syntax is ok\n",
+               d.conf_path);
+        wachat_kb_free(d.kb);
+        wachat_config_free(d.cfg);
+        return 0;
+    }
+
+    if (wachat_log_setup(d.cfg->logfile, d.cfg->verbosity, err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "wachatd: %s\n", err);
+        return 1;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        wachat_log(WACHAT_LOG_ERROR, "libcurl failed to initialise");
+        return 1;
+    }
+
+    d.addr.host = d.cfg->redis.host;
+    d.addr.port = d.cfg->redis.port;
+    d.addr.unix_path = d.cfg->redis.path;
+    d.addr.password = d.cfg->redis_password.value;
+    d.addr.db = d.cfg->redis_db;
+    d.addr.timeout_ms = 2000;
+
+    if (d.cfg->consumer == NULL || *d.cfg->consumer == '\0') {
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(err, sizeof(err), "%s-%d", host, (int) getpid());
+        free(d.cfg->consumer);
+        d.cfg->consumer = strdup(err);
+    }
+
+    d.base = event_base_new();
+    d.store = wachat_store_open(&d.addr, err, sizeof(err));
+
+    if (d.base == NULL || d.store == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+        return 1;
+    }
+
+    d.http = wachat_http_new(d.base, (size_t) d.cfg->concurrency);
+    d.ob = d.http ? wachat_outbound_new(d.cfg, d.store, d.http) : NULL;
+    d.engine = d.ob ? wachat_engine_new(d.base, d.store, d.ob,
+                                        d.cfg->consumer)
+                    : NULL;
+
+    if (d.engine == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: out of memory");
+        return 1;
+    }
+
+    wachat_engine_configure(d.engine, d.cfg, d.kb);
+
+    memset(&sc, 0, sizeof(wachat_stream_conf_t));
+    sc.stream = d.cfg->stream;
+    sc.group = d.cfg->group;
+    sc.consumer = d.cfg->consumer;
+    sc.claim_idle_ms = (int) d.cfg->claim_idle_ms;
+    sc.scan_ms = 5000;
+    sc.work = wachat_engine_work;
+    sc.data = d.engine;
+
+    d.stream = wachat_stream_start(d.base, d.store, &d.addr, &sc, err,
+                                   sizeof(err));
+    if (d.stream == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+        return 1;
+    }
+
+    wachat_engine_set_stream(d.engine, d.stream);
+
+    d.sighup = evsignal_new(d.base, SIGHUP, wachatd_on_hup, &d);
+    d.sigterm = evsignal_new(d.base, SIGTERM, wachatd_on_term, &d);
+    d.sigint = evsignal_new(d.base, SIGINT, wachatd_on_term, &d);
+    d.drain = evtimer_new(d.base, wachatd_on_drain, &d);
+    d.stats = event_new(d.base, -1, EV_PERSIST, wachatd_on_stats, &d);
+
+    evsignal_add(d.sighup, NULL);
+    evsignal_add(d.sigterm, NULL);
+    evsignal_add(d.sigint, NULL);
+
+    tv.tv_sec = 60;
+    tv.tv_usec = 0;
+    event_add(d.stats, &tv);
+
+    wachat_log(WACHAT_LOG_NOTICE, "wachatd %s started: consumer %s of group "
+               "%s on stream %s, backend %s, outbound %s, %zu KB entries",
+               WACHAT_VERSION, d.cfg->consumer, d.cfg->group, d.cfg->stream,
+               d.cfg->backend == WACHAT_BACKEND_KB ? "kb" : "openai",
+               d.cfg->outbound == WACHAT_OUTBOUND_SANDBOX ? "sandbox"
+                                                          : "graph",
+               wachat_kb_count(d.kb));
+
+    event_base_dispatch(d.base);
+
+    wachatd_on_stats(-1, 0, &d);
+    wachat_log(WACHAT_LOG_NOTICE, "wachatd stopped");
+
+    wachat_stream_free(d.stream);
+    wachat_engine_free(d.engine);
+    wachat_outbound_free(d.ob);
+    wachat_http_free(d.http);
+    wachat_store_close(d.store);
+
+    event_free(d.sighup);
+    event_free(d.sigterm);
+    event_free(d.sigint);
+    event_free(d.drain);
+    event_free(d.stats);
+    event_base_free(d.base);
+
+    wachat_kb_free(d.kb);
+    wachat_config_free(d.cfg);
+    curl_global_cleanup();
+    wachat_log_close();
+
+    return 0;
+}
+
+
+static int
+wachatd_load(const char *path, wachat_config_t **cfg, wachat_kb_t **kb,
+    char *err, size_t errlen)
+{
+    *cfg = wachat_config_load(path, err, errlen);
+    if (*cfg == NULL) {
+        return -1;
+    }
+
+    *kb = wachat_kb_load((*cfg)->kb, err, errlen);
+    if (*kb == NULL) {
+        wachat_config_free(*cfg);
+        *cfg = NULL;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    char              err[WACHAT_ERRLEN];
+    wachatd_t        *d = arg;
+    wachat_kb_t      *kb;
+    wachat_config_t  *cfg;
+
+    (void) fd;
+    (void) what;
+
+    if (d->stopping) {
+        return;
+    }
+
+    if (wachatd_load(d->conf_path, &cfg, &kb, err, sizeof(err)) != 0) {
+        wachat_log(WACHAT_LOG_ERROR, "reload failed, keeping the running "
+                   "config and knowledge base: %s", err);
+        return;
+    }
+
+    if (strcmp(cfg->stream, d->cfg->stream) != 0
+        || strcmp(cfg->group, d->cfg->group) != 0
+        || cfg->redis.port != d->cfg->redis.port)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "reload: redis, stream and group "
+                   "changes take effect at the next restart");
+    }
+
+    /* the identity of this consumer must not change under the stream */
+    free(cfg->consumer);
+    cfg->consumer = strdup(d->cfg->consumer);
+
+    if (wachat_log_setup(cfg->logfile, cfg->verbosity, err, sizeof(err))
+        != 0)
+    {
+        wachat_log(WACHAT_LOG_ERROR, "reload: %s", err);
+    }
+
+    wachat_engine_configure(d->engine, cfg, kb);
+    wachat_outbound_reload(d->ob, cfg);
+
+    wachat_kb_free(d->kb);
+    wachat_config_free(d->cfg);
+    d->kb = kb;
+    d->cfg = cfg;
+
+    wachat_log(WACHAT_LOG_NOTICE, "reloaded %s: %zu KB entries",
+               d->conf_path, wachat_kb_count(kb));
+}
+
+
+static void
+wachatd_on_term(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval   tv;
+    wachatd_t       *d = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (d->stopping) {
+        wachat_log(WACHAT_LOG_WARNING, "second signal: stopping now");
+        event_base_loopbreak(d->base);
+        return;
+    }
+
+    d->stopping = 1;
+    d->drain_deadline = wachatd_now_ms() + d->cfg->shutdown_timeout_ms;
+
+    wachat_log(WACHAT_LOG_NOTICE, "stopping: finishing %zu conversations "
+               "in flight (up to %lld ms)", wachat_engine_active(d->engine),
+               d->cfg->shutdown_timeout_ms);
+
+    wachat_stream_stop(d->stream);
+    wachat_engine_drain(d->engine);
+
+    tv.tv_sec = 0;
+    tv.tv_usec = 0;
+    evtimer_add(d->drain, &tv);
+}
+
+
+static void
+wachatd_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval   tv;
+    wachatd_t       *d = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (wachat_engine_active(d->engine) == 0
+        && wachat_http_running(d->http) == 0)
+    {
+        event_base_loopbreak(d->base);
+        return;
+    }
+
+    if (wachatd_now_ms() >= d->drain_deadline) {
+        wachat_log(WACHAT_LOG_WARNING, "shutdown_timeout reached with %zu "
+                   "conversations in flight: they stay in Redis for the "
+                   "next start", wachat_engine_active(d->engine));
+        event_base_loopbreak(d->base);
+        return;
+    }
+
+    tv.tv_sec = 0;
+    tv.tv_usec = 50000;
+    evtimer_add(d->drain, &tv);
+}
+
+
+static void
+wachatd_on_stats(evutil_socket_t fd, short what, void *arg)
+{
+    wachatd_t                    *d = arg;
+    const wachat_engine_stats_t  *es;
+    const wachat_stream_stats_t  *ss;
+
+    (void) fd;
+    (void) what;
+
+    es = wachat_engine_stats(d->engine);
+    ss = wachat_stream_stats(d->stream);
+
+    wachat_log(WACHAT_LOG_INFO, "stats: read %llu, ignored %llu, reclaimed "
+               "%llu, answered %llu, silent %llu, duplicates %llu, statuses "
+               "%llu, sent %llu, retried %llu, dead %llu, active %zu",
+               ss->read, ss->ignored, ss->reclaimed, es->answered,
+               es->silent, es->duplicates, es->statuses, es->sent,
+               es->retried, es->dead, wachat_engine_active(d->engine));
+}
+
+
+static long long
+wachatd_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

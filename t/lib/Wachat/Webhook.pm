@@ -1,0 +1,65 @@
+package Wachat::Webhook;
+
+# Webhook bodies as Meta sends them (whatsapp-cloud-api.md section 3), built
+# from parameters: non-ASCII escaped as \uXXXX, like real deliveries.
+
+use v5.36;
+
+use Exporter qw(import);
+use JSON::PP ();
+
+our @EXPORT = qw(wh_text wh_button wh_status wh_envelope new_wamid);
+
+my $JSON = JSON::PP->new->ascii->canonical;
+my $SEQ = 0;
+
+sub new_wamid { sprintf 'wamid.TEST%d.%d.%d', $$, time, ++$SEQ }
+
+sub wh_envelope ($value) {
+    return $JSON->encode({
+        object => 'whatsapp_business_account',
+        entry  => [{ id => '102290129340398', changes => [{
+            field => 'messages',
+            value => {
+                messaging_product => 'whatsapp',
+                metadata => { display_phone_number => '15550783881',
+                              phone_number_id => $value->{pnid} // '106540352242922' },
+                %{ $value->{body} },
+            },
+        }] }],
+    });
+}
+
+# %o: from, name, pnid, text, id, ts
+sub wh_text (%o) {
+    my $from = $o{from} // '16505551234';
+    my $msg = { from => $from, id => $o{id} // new_wamid(),
+                timestamp => '' . ($o{ts} // time), type => 'text',
+                text => { body => $o{text} } };
+    return wh_envelope({ pnid => $o{pnid}, body => {
+        contacts => [{ profile => { name => $o{name} // 'Sheena Nelson' }, wa_id => $from }],
+        messages => [$msg] } });
+}
+
+# %o: from, name, pnid, payload, title, id
+sub wh_button (%o) {
+    my $from = $o{from} // '16505551234';
+    my $msg = { from => $from, id => $o{id} // new_wamid(), timestamp => '' . time,
+                type => 'interactive',
+                context => { from => '15550783881', id => 'wamid.PREVIOUS' },
+                interactive => { type => 'button_reply',
+                                 button_reply => { id => $o{payload}, title => $o{title} // 'Button' } } };
+    return wh_envelope({ pnid => $o{pnid}, body => {
+        contacts => [{ profile => { name => $o{name} // 'Sheena Nelson' }, wa_id => $from }],
+        messages => [$msg] } });
+}
+
+# %o: recipient, pnid, id (wamid), status, code
+sub wh_status (%o) {
+    my $st = { id => $o{id}, status => $o{status}, timestamp => '' . time,
+               recipient_id => $o{recipient} // '16505551234' };
+    $st->{errors} = [{ code => $o{code}, title => 'failed' }] if $o{code};
+    return wh_envelope({ pnid => $o{pnid}, body => { statuses => [$st] } });
+}
+
+1;

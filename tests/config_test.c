@@ -1,0 +1,1088 @@
+/*
+ * Unit test of the wachatd config (consumer/config.c) and log
+ * (consumer/log.c), TAP on stdout.
+ *
+ *   build/config_test          run the tests (from the repository root:
+ *                              conf/wachatd.conf and docs/config.md are read)
+ *   build/config_test --doc    print docs/config.md
+ *
+ * Config text is parsed from memory under the name "t.conf" unless a case
+ * is about files; "sandbox" prefixes "outbound sandbox", which lets a case
+ * load without a Graph token.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+
+#define SANDBOX  "outbound sandbox\n"
+
+
+static int    ntests;
+static int    nfailed;
+static char   tmpdir[64];
+static char   err[1024];
+
+
+/* TAP */
+
+static void
+diag(const char *fmt, ...)
+{
+    va_list  args;
+
+    fputs("# ", stderr);
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
+}
+
+
+static int
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    ntests++;
+
+    if (!cond) {
+        nfailed++;
+        fputs("not ", stdout);
+    }
+
+    printf("ok %d - ", ntests);
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+    putchar('\n');
+    fflush(stdout);
+
+    return cond;
+}
+
+
+static int
+is_str(const char *got, const char *want, const char *name)
+{
+    int  same;
+
+    same = got != NULL && want != NULL ? strcmp(got, want) == 0
+                                       : got == want;
+
+    if (!ok(same, "%s", name)) {
+        diag("     got: %s", got != NULL ? got : "(null)");
+        diag("expected: %s", want != NULL ? want : "(null)");
+    }
+
+    return same;
+}
+
+
+static int
+is_num(double got, double want, const char *name)
+{
+    if (!ok(got == want, "%s", name)) {
+        diag("     got: %g", got);
+        diag("expected: %g", want);
+    }
+
+    return got == want;
+}
+
+
+static int
+has(const char *text, const char *part, const char *name)
+{
+    int  found;
+
+    found = text != NULL && strstr(text, part) != NULL;
+
+    if (!ok(found, "%s", name)) {
+        diag("  looked for: %s", part);
+        diag("          in: %s", text != NULL ? text : "(null)");
+    }
+
+    return found;
+}
+
+
+/* helpers */
+
+static wachat_config_t *
+parse(const char *text)
+{
+    err[0] = '\0';
+    return wachat_config_parse("t.conf", text, strlen(text), err,
+                               sizeof(err));
+}
+
+
+/* the text must fail to load with exactly this message */
+static void
+fails(const char *text, const char *want, const char *name)
+{
+    wachat_config_t  *cfg;
+
+    cfg = parse(text);
+
+    if (cfg != NULL) {
+        ok(0, "%s", name);
+        diag("loaded, expected: %s", want);
+        wachat_config_free(cfg);
+        return;
+    }
+
+    is_str(err, want, name);
+}
+
+
+/* the text must load; the caller frees */
+static wachat_config_t *
+loads(const char *text, const char *name)
+{
+    wachat_config_t  *cfg;
+
+    cfg = parse(text);
+
+    if (!ok(cfg != NULL, "%s", name)) {
+        diag("error: %s", err);
+    }
+
+    return cfg;
+}
+
+
+static char *
+cat(const char *a, const char *b)
+{
+    char    *p;
+    size_t   la, lb;
+
+    la = strlen(a);
+    lb = strlen(b);
+
+    p = malloc(la + lb + 1);
+    if (p == NULL) {
+        fprintf(stderr, "test: out of memory\n");
+        exit(2);
+    }
+
+    memcpy(p, a, la);
+    memcpy(p + la, b, lb + 1);
+
+    return p;
+}
+
+
+/* a file in the test's directory, with this content and mode */
+static const char *
+make_file(const char *name, const char *content, mode_t mode)
+{
+    int          fd;
+    size_t       len;
+    static char  path[8][256];
+    static int   next;
+    char        *p;
+
+    p = path[next++ % 8];
+    snprintf(p, sizeof(path[0]), "%s/%s", tmpdir, name);
+
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    len = strlen(content);
+
+    if (fd == -1 || write(fd, content, len) != (ssize_t) len
+        || fchmod(fd, mode) != 0)
+    {
+        fprintf(stderr, "test: cannot write %s: %s\n", p, strerror(errno));
+        exit(2);
+    }
+
+    close(fd);
+
+    return p;
+}
+
+
+static char *
+slurp(const char *path)
+{
+    char    *p;
+    FILE    *f;
+    size_t   n;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    p = calloc(1, 1 << 20);
+    if (p == NULL) {
+        fclose(f);
+        return NULL;
+    }
+
+    n = fread(p, 1, (1 << 20) - 1, f);
+    p[n] = '\0';
+    fclose(f);
+
+    return p;
+}
+
+
+static char *
+dump(const wachat_config_t *cfg)
+{
+    char    *buf;
+    FILE    *f;
+    size_t   len;
+
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+
+    if (f == NULL) {
+        fprintf(stderr, "test: open_memstream: %s\n", strerror(errno));
+        exit(2);
+    }
+
+    wachat_config_dump(cfg, f);
+    fclose(f);
+
+    return buf;
+}
+
+
+static void
+print_doc_page(FILE *out)
+{
+    fputs("# wachatd configuration\n\n"
+          "<!-- Generated by `build/config_test --doc` from the key table "
+          "in consumer/config.c; do not edit. -->\n\n"
+          "`wachatd` and `wachatctl` read one file, `-c <path>` (default "
+          "`conf/wachatd.conf`,\nthe documented example). "
+          "`wachatd -t` loads it, prints every key with its\n"
+          "effective value (secrets by where they come from, never by "
+          "value) and exits.\n\n"
+          "## Syntax\n\n", out);
+    wachat_config_doc_syntax(out);
+    fputs("\n## Keys\n\n", out);
+    wachat_config_doc(out);
+}
+
+
+static char *
+doc_page(void)
+{
+    char    *buf;
+    FILE    *f;
+    size_t   len;
+
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+
+    if (f == NULL) {
+        fprintf(stderr, "test: open_memstream: %s\n", strerror(errno));
+        exit(2);
+    }
+
+    print_doc_page(f);
+    fclose(f);
+
+    return buf;
+}
+
+
+/* cases */
+
+static void
+test_defaults(void)
+{
+    char              want[300];
+    wachat_config_t  *cfg;
+
+    cfg = loads(SANDBOX, "defaults: loads with only outbound sandbox");
+    if (cfg == NULL) {
+        return;
+    }
+
+    is_str(cfg->path, "t.conf", "defaults: path is kept");
+    is_str(cfg->redis.host, "127.0.0.1", "defaults: redis host");
+    is_num(cfg->redis.port, 6379, "defaults: redis port");
+    ok(cfg->redis.path == NULL, "defaults: redis is not a unix socket");
+    is_num(cfg->redis_db, 0, "defaults: redis_db 0");
+    ok(cfg->redis_password.value == NULL, "defaults: no redis password");
+    is_str(cfg->stream, "wachat:events", "defaults: stream");
+    is_str(cfg->group, "wachatd", "defaults: group");
+
+    gethostname(want, 256);
+    want[255] = '\0';
+    snprintf(want + strlen(want), 40, "-%ld", (long) getpid());
+    is_str(cfg->consumer, want, "defaults: consumer is <hostname>-<pid>");
+
+    is_num((double) cfg->claim_idle_ms, 60000, "defaults: claim_idle 60s");
+    is_num(cfg->backend, WACHAT_BACKEND_KB, "defaults: backend kb");
+    is_str(cfg->kb, "conf/kb.md", "defaults: kb");
+    is_num(cfg->kb_min_score, 1.0, "defaults: kb_min_score 1.0");
+    is_str(cfg->fallback_text,
+           "I'm not sure \xe2\x80\x94 shall I connect you to a person?",
+           "defaults: fallback_text");
+    is_str(cfg->outbox_stream, "wachat:outbox", "defaults: outbox_stream");
+    is_str(cfg->dead_stream, "wachat:dead", "defaults: dead_stream");
+    is_str(cfg->graph_api_url, "https://graph.facebook.com/v25.0",
+           "defaults: graph_api_url");
+    is_num((double) cfg->graph_timeout_ms, 10000,
+           "defaults: graph_timeout 10s");
+    is_num(cfg->graph_max_retries, 5, "defaults: graph_max_retries 5");
+    is_num(cfg->rate_limit, 80, "defaults: rate_limit 80");
+    is_num(cfg->mark_read, 0, "defaults: mark_read no");
+    is_str(cfg->llm_url, "", "defaults: llm_url empty");
+    is_num((double) cfg->llm_timeout_ms, 20000, "defaults: llm_timeout 20s");
+    is_num(cfg->llm_max_tokens, 300, "defaults: llm_max_tokens 300");
+    is_num(cfg->llm_temperature, 0.2, "defaults: llm_temperature 0.2");
+    ok(strlen(cfg->llm_system_prompt) > 20,
+       "defaults: llm_system_prompt is set");
+    is_num(cfg->llm_history, 6, "defaults: llm_history 6");
+    is_num(cfg->llm_passages, 3, "defaults: llm_passages 3");
+    is_num(cfg->concurrency, 64, "defaults: concurrency 64");
+    is_num((double) cfg->http_max_response, 1048576,
+           "defaults: http_max_response 1mb");
+    is_num(cfg->history_max, 200, "defaults: history_max 200");
+    is_num((double) cfg->window_ms, 86400000, "defaults: window 24h");
+    is_num((double) cfg->shutdown_timeout_ms, 10000,
+           "defaults: shutdown_timeout 10s");
+    is_str(cfg->logfile, "", "defaults: logfile empty (stderr)");
+    is_num(cfg->verbosity, WACHAT_LOG_NOTICE, "defaults: verbosity notice");
+    ok(cfg->api_listen.host == NULL && cfg->api_listen.path == NULL,
+       "defaults: api_listen off");
+    ok(cfg->handoff_commands.n == 1
+       && strcmp(cfg->handoff_commands.items[0], "/live_agent") == 0,
+       "defaults: handoff_commands /live_agent");
+    is_num((double) cfg->agent_idle_timeout_ms, 1800000,
+           "defaults: agent_idle_timeout 30m");
+    is_num((double) cfg->agent_heartbeat_timeout_ms, 60000,
+           "defaults: agent_heartbeat_timeout 60s");
+    is_str(cfg->smtp_url, "", "defaults: smtp_url empty");
+    ok(cfg->agents.n == 0 && cfg->graph_token.value == NULL
+       && cfg->llm_key.value == NULL && cfg->smtp_password.value == NULL,
+       "defaults: no agents, no secrets");
+
+    wachat_config_free(cfg);
+
+    fails("", "t.conf: outbound graph (the default) needs graph_token_file "
+          "or graph_token_env (or use \"outbound sandbox\" to try without "
+          "Meta)", "defaults: outbound graph needs a token");
+}
+
+
+static void
+test_types(void)
+{
+    wachat_config_t  *cfg;
+
+    cfg = loads(SANDBOX
+                "redis unix:/run/redis/redis.sock\n"
+                "redis_db 15\n"
+                "stream shop:events\n"
+                "kb_min_score 2.5\n"
+                "llm_temperature 1e-1\n"
+                "claim_idle 1d\n"
+                "graph_timeout 500ms\n"
+                "llm_timeout 2m\n"
+                "window 1h\n"
+                "shutdown_timeout 0\n"
+                "http_max_response 64k\n"
+                "mark_read YES\n"
+                "verbosity debug\n"
+                "api_listen [::1]:8091\n"
+                "handoff_commands /agent human \"talk to a person\"\n"
+                "graph_api_url http://127.0.0.1:9000/v1//\n"
+                "logfile \"\"\n",
+                "types: good values load");
+    if (cfg == NULL) {
+        return;
+    }
+
+    ok(cfg->redis.host == NULL
+       && strcmp(cfg->redis.path, "/run/redis/redis.sock") == 0,
+       "addr: unix:/path");
+    is_num(cfg->redis_db, 15, "int: redis_db 15");
+    is_str(cfg->stream, "shop:events", "string: stream");
+    is_num(cfg->kb_min_score, 2.5, "float: 2.5");
+    is_num(cfg->llm_temperature, 0.1, "float: 1e-1");
+    is_num((double) cfg->claim_idle_ms, 86400000, "duration: 1d");
+    is_num((double) cfg->graph_timeout_ms, 500, "duration: 500ms");
+    is_num((double) cfg->llm_timeout_ms, 120000, "duration: 2m");
+    is_num((double) cfg->window_ms, 3600000, "duration: 1h");
+    is_num((double) cfg->shutdown_timeout_ms, 0, "duration: bare 0");
+    is_num((double) cfg->http_max_response, 65536, "size: 64k");
+    is_num(cfg->mark_read, 1, "bool: YES");
+    is_num(cfg->verbosity, WACHAT_LOG_DEBUG, "enum: verbosity debug");
+    ok(cfg->api_listen.host != NULL
+       && strcmp(cfg->api_listen.host, "::1") == 0
+       && cfg->api_listen.port == 8091, "addr: [::1]:8091");
+    ok(cfg->handoff_commands.n == 3
+       && strcmp(cfg->handoff_commands.items[2], "talk to a person") == 0,
+       "list: three words, one quoted");
+    is_str(cfg->graph_api_url, "http://127.0.0.1:9000/v1",
+           "url: trailing slashes removed");
+    is_str(cfg->logfile, "", "string: \"\" is empty");
+
+    wachat_config_free(cfg);
+
+    cfg = loads(SANDBOX "mark_read on\nconcurrency 1\n", "bool: on");
+    if (cfg != NULL) {
+        ok(cfg->mark_read == 1 && cfg->concurrency == 1,
+           "bool: on is yes; int: minimum accepted");
+        wachat_config_free(cfg);
+    }
+
+    cfg = loads(SANDBOX "redis localhost:1\n", "addr: host:port");
+    if (cfg != NULL) {
+        ok(strcmp(cfg->redis.host, "localhost") == 0 && cfg->redis.port == 1,
+           "addr: localhost:1");
+        wachat_config_free(cfg);
+    }
+
+    fails("redis_db x\n", "t.conf:1: redis_db: \"x\" is not an integer",
+          "int: not a number");
+    fails("redis_db 3.5\n", "t.conf:1: redis_db: \"3.5\" is not an integer",
+          "int: a fraction");
+    fails("redis_db -1\n",
+          "t.conf:1: redis_db: \"-1\" is out of range (0..65535)",
+          "int: below the minimum");
+    fails("\nconcurrency 10001\n",
+          "t.conf:2: concurrency: \"10001\" is out of range (1..10000)",
+          "int: above the maximum, second line");
+    fails("llm_temperature hot\n",
+          "t.conf:1: llm_temperature: \"hot\" is not a number",
+          "float: a word");
+    fails("llm_temperature inf\n",
+          "t.conf:1: llm_temperature: \"inf\" is not a number",
+          "float: inf refused");
+    fails("llm_temperature 2.5\n",
+          "t.conf:1: llm_temperature: \"2.5\" is out of range (0..2)",
+          "float: out of range");
+    fails("llm_timeout 20x\n",
+          "t.conf:1: llm_timeout: \"20x\" is not a duration (use 500ms, 20s, "
+          "2m)", "duration: bad unit");
+    fails("llm_timeout 20\n",
+          "t.conf:1: llm_timeout: \"20\" is not a duration (use 500ms, 20s, "
+          "2m)", "duration: no unit");
+    fails("llm_timeout -5s\n",
+          "t.conf:1: llm_timeout: \"-5s\" is not a duration (use 500ms, 20s, "
+          "2m)", "duration: negative");
+    fails("claim_idle 500ms\n",
+          "t.conf:1: claim_idle: \"500ms\" is out of range (1s..24h)",
+          "duration: below the minimum");
+    fails("claim_idle 99999999999d\n",
+          "t.conf:1: claim_idle: \"99999999999d\" is out of range (1s..24h)",
+          "duration: huge");
+    fails("http_max_response 1x\n",
+          "t.conf:1: http_max_response: \"1x\" is not a size (use 4096, 64k, "
+          "1mb, 1g)", "size: bad unit");
+    fails("http_max_response 1k\n",
+          "t.conf:1: http_max_response: \"1k\" is out of range (4kb..1gb)",
+          "size: below the minimum");
+    fails("mark_read maybe\n",
+          "t.conf:1: mark_read: \"maybe\" is not yes or no (also on, off)",
+          "bool: maybe");
+    fails("backend gpt\n",
+          "t.conf:1: backend: \"gpt\" is not one of kb, openai",
+          "enum: unknown value");
+    fails("verbosity error\n",
+          "t.conf:1: verbosity: \"error\" is not one of debug, info, notice, "
+          "warning", "enum: verbosity error is not a threshold");
+    fails("redis localhost\n",
+          "t.conf:1: redis: \"localhost\" is not host:port or unix:/path",
+          "addr: no port");
+    fails("redis :6379\n",
+          "t.conf:1: redis: \":6379\" is not host:port or unix:/path",
+          "addr: no host");
+    fails("redis localhost:70000\n",
+          "t.conf:1: redis: \"localhost:70000\" is not host:port or "
+          "unix:/path", "addr: port out of range");
+    fails("redis ::1:6379\n",
+          "t.conf:1: redis: \"::1:6379\" is not host:port or unix:/path",
+          "addr: IPv6 without brackets");
+    fails("redis unix:\n",
+          "t.conf:1: redis: \"unix:\" is not host:port or unix:/path",
+          "addr: unix: without a path");
+    fails("redis \"\"\n", "t.conf:1: redis: must not be empty",
+          "addr: redis must not be empty");
+    fails("graph_api_url ftp://example.com\n",
+          "t.conf:1: graph_api_url: \"ftp://example.com\" is not a http:// "
+          "or https:// URL", "url: wrong scheme");
+    fails("llm_url https://\n",
+          "t.conf:1: llm_url: \"https://\" is not a http:// or https:// URL",
+          "url: no host");
+    fails("smtp_from nobody\n",
+          "t.conf:1: smtp_from: \"nobody\" is not an e-mail address",
+          "email: no @");
+    fails("handoff_commands\n", "t.conf:1: handoff_commands: missing value",
+          "list: no words");
+}
+
+
+static void
+test_syntax(void)
+{
+    wachat_config_t  *cfg;
+
+    cfg = loads("# a comment\n"
+                "   # an indented comment\n"
+                "\n"
+                "\t\n"
+                "outbound   sandbox   # trailing comment\n"
+                "stream a#b\n"
+                "fallback_text \"Say \\\"hi\\\"\\n\\tand \\\\ wave\"\n"
+                "kb \"conf/my kb.md\"\r\n"
+                "llm_system_prompt \"\xe4\xbd\xa0\xe5\xa5\xbd \xe2\x80\x94 "
+                "hi\"\n"
+                "group wachatd",
+                "syntax: comments, blanks, quotes, CRLF, no final newline");
+    if (cfg == NULL) {
+        return;
+    }
+
+    is_str(cfg->stream, "a#b", "syntax: # inside a word is not a comment");
+    is_str(cfg->fallback_text, "Say \"hi\"\n\tand \\ wave",
+           "syntax: escapes \\\" \\n \\t \\\\");
+    is_str(cfg->kb, "conf/my kb.md", "syntax: quoted value with a space, "
+           "CRLF line");
+    is_str(cfg->llm_system_prompt, "\xe4\xbd\xa0\xe5\xa5\xbd \xe2\x80\x94 hi",
+           "syntax: UTF-8 value");
+    is_str(cfg->group, "wachatd", "syntax: last line without newline");
+
+    wachat_config_free(cfg);
+
+    cfg = loads("\xef\xbb\xbfoutbound sandbox\n", "syntax: UTF-8 BOM skipped");
+    wachat_config_free(cfg);
+
+    fails("fallback_text \"a\\qb\"\n",
+          "t.conf:1: unknown escape \\q in a quoted value (use \\\" \\\\ \\n "
+          "\\t)", "syntax: unknown escape");
+    fails("# ok\nfallback_text \"abc\n",
+          "t.conf:2: unterminated quoted value", "syntax: unterminated quote");
+    fails("stream a\x01z\n",
+          "t.conf:1: control character 0x01 in the line (write \\n or \\t "
+          "inside quotes)", "syntax: raw control character");
+    fails("stream \xc3\x28\n", "t.conf:1: the line is not valid UTF-8",
+          "syntax: invalid UTF-8");
+    fails("stream \xc0\xaf\n", "t.conf:1: the line is not valid UTF-8",
+          "syntax: overlong UTF-8");
+    fails("stream a b\n",
+          "t.conf:1: stream: takes one value, got 2 (quote a value that "
+          "contains spaces)", "syntax: too many values");
+    fails("stream\n", "t.conf:1: stream: missing value",
+          "syntax: missing value");
+    fails("stream \"\"\n", "t.conf:1: stream: must not be empty",
+          "syntax: empty value refused where it must not be empty");
+}
+
+
+static void
+test_keys(void)
+{
+    fails("outbound sandbox\nstream a\n\nstream b\n",
+          "t.conf:4: stream: already set at line 2 (each key may appear "
+          "once)", "duplicate key is an error naming both lines");
+    fails("strem x\n",
+          "t.conf:1: unknown key \"strem\" (did you mean \"stream\"?)",
+          "unknown key with a suggestion");
+    fails("Stream x\n",
+          "t.conf:1: unknown key \"Stream\" (did you mean \"stream\"?)",
+          "keys are lower case; suggestion ignores case");
+    fails("grpah_token_file x\n",
+          "t.conf:1: unknown key \"grpah_token_file\" (did you mean "
+          "\"graph_token_file\"?)", "suggestion for a secret key");
+    fails("zzzzzzzz 1\n", "t.conf:1: unknown key \"zzzzzzzz\"",
+          "unknown key, nothing near");
+}
+
+
+static void
+test_secrets(void)
+{
+    char              text[1024], want[1024], *d;
+    const char       *tok, *wide, *two, *empty, *crlf;
+    wachat_config_t  *cfg;
+
+    tok = make_file("token", "s3cr3t-token\n", 0600);
+    wide = make_file("wide", "s3cr3t-wide\n", 0644);
+    two = make_file("two", "s3cr3t-a\ns3cr3t-b\n", 0600);
+    empty = make_file("empty", "\n", 0640);
+    crlf = make_file("crlf", "s3cr3t-crlf\r\n", 0400);
+
+    snprintf(text, sizeof(text), "graph_token_file %s\n", tok);
+    cfg = loads(text, "secret from a file (outbound graph satisfied)");
+    if (cfg != NULL) {
+        is_str(cfg->graph_token.value, "s3cr3t-token",
+               "secret file: trailing newline stripped");
+        snprintf(want, sizeof(want), "file %s", tok);
+        is_str(cfg->graph_token.source, want, "secret file: source kept");
+
+        d = dump(cfg);
+        snprintf(want, sizeof(want), "<secret from file %s>", tok);
+        has(d, want, "dump: shows <secret from file /path>");
+        ok(strstr(d, "s3cr3t") == NULL, "dump: never the secret's value");
+        free(d);
+
+        wachat_config_free(cfg);
+    }
+
+    snprintf(text, sizeof(text), SANDBOX "llm_key_file %s\n", crlf);
+    cfg = loads(text, "secret file with CRLF, mode 0400");
+    if (cfg != NULL) {
+        is_str(cfg->llm_key.value, "s3cr3t-crlf", "secret file: CRLF stripped");
+        wachat_config_free(cfg);
+    }
+
+    snprintf(text, sizeof(text), SANDBOX "graph_token_file %s\n", wide);
+    snprintf(want, sizeof(want), "t.conf:2: graph_token_file: %s is readable "
+             "by every user (mode 0644); run chmod o-r on it", wide);
+    fails(text, want, "secret file readable by every user is refused");
+
+    snprintf(text, sizeof(text), SANDBOX "graph_token_file %s/missing\n",
+             tmpdir);
+    snprintf(want, sizeof(want), "t.conf:2: graph_token_file: cannot open "
+             "%s/missing: No such file or directory", tmpdir);
+    fails(text, want, "missing secret file");
+
+    snprintf(text, sizeof(text), SANDBOX "graph_token_file %s\n", tmpdir);
+    snprintf(want, sizeof(want), "t.conf:2: graph_token_file: %s is not a "
+             "regular file", tmpdir);
+    fails(text, want, "a directory is not a secret file");
+
+    snprintf(text, sizeof(text), SANDBOX "smtp_password_file %s\n", empty);
+    snprintf(want, sizeof(want), "t.conf:2: smtp_password_file: file %s is "
+             "empty", empty);
+    fails(text, want, "empty secret file");
+
+    snprintf(text, sizeof(text), SANDBOX "redis_password_file %s\n", two);
+    cfg = parse(text);
+    ok(cfg == NULL && strstr(err, "more than one line") != NULL
+       && strstr(err, "s3cr3t") == NULL,
+       "two-line secret file refused, value not in the message");
+    wachat_config_free(cfg);
+
+    setenv("WACHAT_TEST_TOKEN", "s3cr3t-env", 1);
+    cfg = loads("graph_token_env WACHAT_TEST_TOKEN\n", "secret from env");
+    if (cfg != NULL) {
+        is_str(cfg->graph_token.value, "s3cr3t-env", "secret env: value");
+        d = dump(cfg);
+        has(d, "graph_token_env          WACHAT_TEST_TOKEN  # <secret from "
+            "env WACHAT_TEST_TOKEN>", "dump: env secret by its variable");
+        ok(strstr(d, "s3cr3t") == NULL, "dump: env secret value not shown");
+        has(d, "# redis_password: <not set>", "dump: unset secret");
+        free(d);
+        wachat_config_free(cfg);
+    }
+
+    unsetenv("WACHAT_TEST_UNSET");
+    fails("graph_token_env WACHAT_TEST_UNSET\n",
+          "t.conf:1: graph_token_env: environment variable WACHAT_TEST_UNSET "
+          "is not set", "secret env: unset variable");
+    setenv("WACHAT_TEST_EMPTY", "", 1);
+    fails("graph_token_env WACHAT_TEST_EMPTY\n",
+          "t.conf:1: graph_token_env: variable WACHAT_TEST_EMPTY is empty",
+          "secret env: empty variable");
+    fails("graph_token_env 1BAD\n",
+          "t.conf:1: graph_token_env: \"1BAD\" is not a variable name",
+          "secret env: bad variable name");
+
+    cfg = parse("graph_token s3cr3t-inline\n");
+    ok(cfg == NULL && strcmp(err, "t.conf:1: graph_token: secrets are not "
+       "accepted inline; use graph_token_file <path> or graph_token_env "
+       "<VARIABLE>") == 0, "inline secret refused");
+    ok(strstr(err, "s3cr3t") == NULL, "inline secret: value not echoed");
+    wachat_config_free(cfg);
+
+    snprintf(text, sizeof(text), "graph_token_file %s\n"
+             "graph_token_env WACHAT_TEST_TOKEN\n", tok);
+    fails(text, "t.conf:2: graph_token_env: graph_token_file is already set "
+          "at line 1 (use one of them)", "secret: file and env both set");
+}
+
+
+static void
+test_cross(void)
+{
+    wachat_config_t  *cfg;
+
+    fails(SANDBOX "backend openai\n",
+          "t.conf:2: backend openai needs llm_url (the base URL of an "
+          "OpenAI-compatible API)", "cross: openai needs llm_url");
+    fails(SANDBOX "backend openai\nllm_url http://127.0.0.1:8080/v1\n",
+          "t.conf:2: backend openai needs llm_model",
+          "cross: openai needs llm_model");
+
+    cfg = loads(SANDBOX "backend openai\nllm_url http://127.0.0.1:8080/v1/\n"
+                "llm_model qwen2.5\n", "cross: openai with url and model");
+    if (cfg != NULL) {
+        ok(cfg->backend == WACHAT_BACKEND_OPENAI
+           && strcmp(cfg->llm_url, "http://127.0.0.1:8080/v1") == 0
+           && cfg->llm_key.value == NULL,
+           "cross: openai backend, key optional");
+        wachat_config_free(cfg);
+    }
+
+    fails("# graph\noutbound graph\n",
+          "t.conf:2: outbound graph needs graph_token_file or graph_token_env "
+          "(or use \"outbound sandbox\" to try without Meta)",
+          "cross: outbound graph needs a token, blames its line");
+    fails(SANDBOX "outbox_stream wachat:events\n",
+          "t.conf:2: stream, outbox_stream and dead_stream must be three "
+          "different streams", "cross: outbox_stream equal to stream");
+    fails(SANDBOX "smtp_url smtp://127.0.0.1:2525\n",
+          "t.conf:2: smtp_url needs smtp_from (the sender address)",
+          "cross: smtp_url needs smtp_from");
+    fails(SANDBOX "agent ann ann@example.com notify=on\n",
+          "t.conf:2: agent \"ann\" has notify=on but smtp_url is not set",
+          "cross: notify=on needs smtp_url");
+}
+
+
+static void
+test_agents(void)
+{
+    char             *d;
+    char             *text;
+    wachat_config_t  *cfg;
+
+    setenv("WACHAT_TEST_SMTP", "s3cr3t-smtp", 1);
+
+    cfg = loads(SANDBOX
+                "smtp_url smtps://smtp.example.com:465/\n"
+                "smtp_from wachat@example.com\n"
+                "smtp_user wachat\n"
+                "smtp_password_env WACHAT_TEST_SMTP\n"
+                "agent ann ann@example.com name=\"Ann \\\"Jo\\\" Lee\" "
+                "notify=on\n"
+                "agent bob.b bob@example.com\n"
+                "agent c-3 c3@example.com notify=off name=C3\n",
+                "agents: three lines");
+    if (cfg == NULL) {
+        return;
+    }
+
+    ok(cfg->agents.n == 3, "agents: stored as a list of 3");
+    is_str(cfg->agents.items[0].name, "Ann \"Jo\" Lee",
+           "agents: name=\"...\" quoted inside the word");
+    ok(cfg->agents.items[0].notify == 1 && cfg->agents.items[0].line == 6,
+       "agents: notify=on, line kept");
+    is_str(cfg->agents.items[1].id, "bob.b", "agents: second id");
+    is_str(cfg->agents.items[1].name, "bob.b", "agents: name defaults to id");
+    ok(cfg->agents.items[1].notify == 0, "agents: notify off by default");
+    ok(strcmp(cfg->agents.items[2].email, "c3@example.com") == 0
+       && strcmp(cfg->agents.items[2].name, "C3") == 0
+       && cfg->agents.items[2].notify == 0, "agents: options in any order");
+    is_str(cfg->smtp_url, "smtps://smtp.example.com:465",
+           "smtp_url: trailing slash removed");
+
+    d = dump(cfg);
+    has(d, "agent                    ann ann@example.com "
+        "name=\"Ann \\\"Jo\\\" Lee\" notify=on\n", "dump: agent line");
+    ok(strstr(d, "s3cr3t") == NULL, "dump: smtp password not shown");
+    free(d);
+
+    wachat_config_free(cfg);
+
+    fails(SANDBOX "agent ann\n",
+          "t.conf:2: agent: takes <id> <email> [name=\"Display Name\"] "
+          "[notify=on|off], got 1 value", "agents: too few values");
+    fails(SANDBOX "agent ann ann@example.com\nagent ann a2@example.com\n",
+          "t.conf:3: agent: id \"ann\" is already defined",
+          "agents: duplicate id");
+    fails(SANDBOX "agent ann not-an-address\n",
+          "t.conf:2: agent: \"not-an-address\" is not an e-mail address",
+          "agents: bad e-mail");
+    fails(SANDBOX "agent \"a b\" ab@example.com\n",
+          "t.conf:2: agent: id \"a b\" must be 1 to 64 letters, digits, '_', "
+          "'.' or '-'", "agents: bad id");
+    fails(SANDBOX "agent ann ann@example.com role=boss\n",
+          "t.conf:2: agent: \"role=boss\" is not name=\"...\" or "
+          "notify=on|off (each at most once)", "agents: unknown option");
+    fails(SANDBOX "agent ann ann@example.com notify=maybe\n",
+          "t.conf:2: agent: \"notify=maybe\": notify is on or off",
+          "agents: bad notify");
+    fails(SANDBOX "smtp_password_env WACHAT_TEST_SMTP\n",
+          "t.conf:2: smtp_password needs smtp_user",
+          "cross: smtp password needs smtp_user");
+
+    text = cat(SANDBOX, "agent ann ann@example.com name=\"\"\n");
+    fails(text, "t.conf:2: agent: name must not be empty",
+          "agents: empty name");
+    free(text);
+}
+
+
+static void
+test_files(void)
+{
+    char              want[512];
+    const char       *path;
+    wachat_config_t  *cfg;
+
+    cfg = wachat_config_load("conf/wachatd.conf", err, sizeof(err));
+    if (!ok(cfg != NULL, "conf/wachatd.conf loads")) {
+        diag("error: %s", err);
+    }
+
+    if (cfg != NULL) {
+        ok(cfg->backend == WACHAT_BACKEND_KB
+           && cfg->outbound == WACHAT_OUTBOUND_SANDBOX,
+           "conf/wachatd.conf: kb backend, sandbox outbound");
+        is_str(cfg->path, "conf/wachatd.conf", "conf/wachatd.conf: path");
+        wachat_config_free(cfg);
+    }
+
+    cfg = wachat_config_load("no/such.conf", err, sizeof(err));
+    ok(cfg == NULL, "missing config file fails");
+    is_str(err, "cannot open no/such.conf: No such file or directory",
+           "missing config file: message");
+
+    path = make_file("bad.conf", "# bad\noutbound sandbox\nstrem x\n", 0644);
+    cfg = wachat_config_load(path, err, sizeof(err));
+    snprintf(want, sizeof(want), "%s:3: unknown key \"strem\" (did you mean "
+             "\"stream\"?)", path);
+    ok(cfg == NULL, "bad file fails");
+    is_str(err, want, "bad file: file:line in the message");
+
+    cfg = wachat_config_load(tmpdir, err, sizeof(err));
+    ok(cfg == NULL && strstr(err, "not a regular file") != NULL,
+       "a directory is not a config file");
+}
+
+
+static void
+test_dump_doc(void)
+{
+    int               missing;
+    char             *d1, *d2, *doc, *file;
+    size_t            i;
+    wachat_config_t  *c1, *c2;
+
+    static const char  *keys[] = {
+        "redis", "redis_password_file", "redis_db", "stream", "group",
+        "consumer", "claim_idle", "backend", "kb", "kb_min_score",
+        "fallback_text", "outbound", "outbox_stream", "graph_api_url",
+        "graph_token_file", "graph_token_env", "graph_timeout",
+        "graph_max_retries", "rate_limit", "mark_read", "llm_url",
+        "llm_model", "llm_key_file", "llm_key_env", "llm_timeout",
+        "llm_max_tokens", "llm_temperature", "llm_system_prompt",
+        "llm_history", "llm_passages", "concurrency", "history_max",
+        "window", "shutdown_timeout", "logfile", "verbosity", "api_listen",
+        "handoff_commands", "smtp_url", "smtp_from", "smtp_user",
+        "smtp_password_file", "agent_idle_timeout",
+        "agent_heartbeat_timeout", "agent"
+    };
+
+    c1 = loads(SANDBOX
+               "redis [::1]:6380\n"
+               "fallback_text \"Tab\\there, \\\"quote\\\" # not a comment\"\n"
+               "kb \"\"conf/kb.md\n"
+               "logfile \"/var/log/wachat d.log\"\n"
+               "handoff_commands /live_agent \"a person\" \\x\n"
+               "claim_idle 90s\n"
+               "http_max_response 3000k\n"
+               "kb_min_score 0.75\n"
+               "agent ann ann@example.com name=\"Ann Lee\"\n",
+               "dump: a config with odd values loads");
+    if (c1 == NULL) {
+        return;
+    }
+
+    d1 = dump(c1);
+    c2 = parse(d1);
+
+    if (!ok(c2 != NULL, "dump: its output loads back")) {
+        diag("error: %s", err);
+        diag("dump:\n%s", d1);
+    }
+
+    if (c2 != NULL) {
+        d2 = dump(c2);
+        is_str(d2, d1, "dump: loading the dump changes nothing");
+        free(d2);
+        wachat_config_free(c2);
+    }
+
+    has(d1, "claim_idle               90s\n", "dump: duration in its unit");
+    has(d1, "http_max_response        3000kb\n", "dump: size in its unit");
+    has(d1, "handoff_commands         /live_agent \"a person\" \"\\\\x\"\n",
+        "dump: list quoted only where needed");
+
+    free(d1);
+    wachat_config_free(c1);
+
+    doc = doc_page();
+    missing = 0;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char  cell[64];
+
+        snprintf(cell, sizeof(cell), "`%s`", keys[i]);
+
+        if (strstr(doc, cell) == NULL) {
+            diag("not documented: %s", keys[i]);
+            missing++;
+        }
+    }
+
+    ok(missing == 0, "doc: every key the issue names is documented");
+    has(doc, "| `stream` | string | `wachat:events` | ",
+        "doc: row with type and default");
+    has(doc, "| `claim_idle` | duration, 1s..24h | `60s` | ",
+        "doc: duration range");
+    has(doc, "| `backend` | kb \\| openai | `kb` | ", "doc: enum values");
+    has(doc, "| `consumer` | string | `<hostname>-<pid>` | ",
+        "doc: computed default shown");
+
+    file = slurp("docs/config.md");
+    if (!ok(file != NULL && strcmp(file, doc) == 0,
+            "docs/config.md is up to date")) {
+        diag("regenerate: build/config_test --doc > docs/config.md");
+    }
+
+    free(file);
+    free(doc);
+}
+
+
+static void
+test_log(void)
+{
+    int          rc;
+    char         path[256], moved[256], lerr[256], *text, *line;
+    char         big[6000];
+    const char  *p;
+
+    snprintf(path, sizeof(path), "%s/wachatd.log", tmpdir);
+    snprintf(moved, sizeof(moved), "%s/wachatd.log.1", tmpdir);
+
+    rc = wachat_log_setup(path, WACHAT_LOG_NOTICE, lerr, sizeof(lerr));
+    ok(rc == 0, "log: setup to a file");
+
+    wachat_log(WACHAT_LOG_INFO, "hidden %d", 1);
+    errno = ENOENT;
+    wachat_log(WACHAT_LOG_NOTICE, "two\nlines %s", "x");
+    ok(errno == ENOENT, "log: errno kept");
+    wachat_log(WACHAT_LOG_ERROR, "tab\there");
+
+    ok(wachat_log_enabled(WACHAT_LOG_WARNING)
+       && !wachat_log_enabled(WACHAT_LOG_INFO), "log: threshold");
+
+    text = slurp(path);
+    ok(text != NULL && strstr(text, "hidden") == NULL,
+       "log: below the threshold not written");
+
+    line = text != NULL ? strstr(text, " notice: ") : NULL;
+    ok(line != NULL && strstr(line, "two\\nlines x\n") == line + 9,
+       "log: newline escaped, one fact per line");
+
+    p = text;
+    ok(p != NULL && strlen(p) > 25 && p[4] == '-' && p[10] == 'T'
+       && p[19] == '.' && p[23] == 'Z' && p[24] == ' '
+       && atol(p + 25) == (long) getpid(),
+       "log: UTC timestamp with ms, then the pid");
+    has(text, " error: tab\\there\n", "log: level name, tab escaped");
+    free(text);
+
+    /* logrotate moved the file; setup again reopens the same path */
+    rename(path, moved);
+    rc = wachat_log_setup(path, WACHAT_LOG_DEBUG, lerr, sizeof(lerr));
+    wachat_log(WACHAT_LOG_DEBUG, "after rotation");
+    text = slurp(path);
+    ok(rc == 0 && text != NULL && strstr(text, " debug: after rotation\n")
+       && strstr(text, "two") == NULL, "log: reopen after rotation");
+    free(text);
+
+    rc = wachat_log_setup("/nonexistent-dir/x.log", WACHAT_LOG_INFO, lerr,
+                          sizeof(lerr));
+    ok(rc == -1, "log: unwritable path fails");
+    is_str(lerr, "cannot open log file /nonexistent-dir/x.log: No such file "
+           "or directory", "log: error message");
+    wachat_log(WACHAT_LOG_DEBUG, "still here");
+    text = slurp(path);
+    ok(text != NULL && strstr(text, "still here") != NULL,
+       "log: failed setup keeps the old file and threshold");
+    free(text);
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    wachat_log(WACHAT_LOG_ERROR, "%s", big);
+    text = slurp(path);
+    ok(text != NULL && strstr(text, "aaa...\n") != NULL,
+       "log: long message cut with ...");
+    free(text);
+
+    is_str(wachat_log_level_name(WACHAT_LOG_WARNING), "warning",
+           "log: level names");
+
+    wachat_log_close();
+    ok(!wachat_log_enabled(WACHAT_LOG_INFO), "log: close restores notice");
+
+    unlink(path);
+    unlink(moved);
+}
+
+
+static void
+cleanup(void)
+{
+    static const char  *names[] = {
+        "token", "wide", "two", "empty", "crlf", "bad.conf"
+    };
+    char    path[256];
+    size_t  i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+        unlink(path);
+    }
+
+    rmdir(tmpdir);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--doc") == 0) {
+        print_doc_page(stdout);
+        return 0;
+    }
+
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/wachat-config-test.XXXXXX");
+
+    if (mkdtemp(tmpdir) == NULL) {
+        fprintf(stderr, "test: mkdtemp: %s\n", strerror(errno));
+        return 2;
+    }
+
+    test_defaults();
+    test_types();
+    test_syntax();
+    test_keys();
+    test_secrets();
+    test_cross();
+    test_agents();
+    test_files();
+    test_dump_doc();
+    test_log();
+
+    cleanup();
+
+    printf("1..%d\n", ntests);
+
+    return nfailed == 0 ? 0 : 1;
+}
