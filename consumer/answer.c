@@ -13,8 +13,7 @@ static int wachat_reply_entry(wachat_reply_t *reply,
     const wachat_kb_entry_t *e, double score);
 
 
-/* message types whose text the assistant can answer */
-static int
+int
 wachat_answerable(const char *type)
 {
     static const char  *types[] = {

@@ -40,5 +40,8 @@ int wachat_answer_kb(const wachat_kb_t *kb, double min_score,
 
 void wachat_reply_free(wachat_reply_t *reply);
 
+/* 1 for the message types whose text the assistant can answer */
+int wachat_answerable(const char *type);
+
 
 #endif /* WACHAT_ANSWER_H */

@@ -12,6 +12,7 @@
 
 #include "answer.h"
 #include "conv.h"
+#include "graph.h"
 #include "event.h"
 #include "log.h"
 
@@ -34,6 +35,8 @@ struct wachat_conv_s {
     int               attempt;      /* of the outbound head */
     char             *head;         /* the outbound head being sent */
     size_t            head_len;
+    char             *pending;      /* inbox member waiting for the LLM */
+    size_t            pending_len;
     char              id[WACHAT_CONV_ID_MAX];
 };
 
@@ -43,10 +46,12 @@ struct wachat_engine_s {
     wachat_store_t           *store;
     wachat_stream_t          *stream;
     wachat_outbound_t        *ob;
+    wachat_llm_t             *llm;
     const wachat_config_t    *cfg;
     const wachat_kb_t        *kb;
     char                     *owner;
     int                       draining;
+    int                       closing;      /* callbacks do nothing */
     size_t                    active;
     wachat_engine_stats_t     stats;
     wachat_conv_t            *buckets[WACHAT_BUCKETS];
@@ -67,6 +72,11 @@ static void wachat_conv_dead(wachat_conv_t *cv, const char *hist,
     long code, const char *reason);
 static void wachat_conv_message(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
+static int wachat_conv_ask_llm(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev, const wachat_question_t *q);
+static void wachat_conv_llm_done(void *data, const wachat_llm_result_t *res);
+static void wachat_conv_commit(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev, wachat_reply_t *reply);
 static void wachat_conv_status(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 static long long wachat_now_ms(void);
@@ -112,6 +122,7 @@ wachat_engine_free(wachat_engine_t *en)
             next = cv->next;
             event_free(cv->timer);
             free(cv->head);
+            free(cv->pending);
             free(cv);
         }
     }
@@ -134,6 +145,42 @@ void
 wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s)
 {
     en->stream = s;
+}
+
+
+void
+wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm)
+{
+    en->llm = llm;
+}
+
+
+void
+wachat_engine_close(wachat_engine_t *en)
+{
+    en->closing = 1;
+}
+
+
+/*
+ * After a reload: conversations waiting on a timer (a refused token, a
+ * backoff) try again now, with the new configuration.
+ */
+
+void
+wachat_engine_kick(wachat_engine_t *en)
+{
+    size_t          i;
+    wachat_conv_t  *cv;
+
+    for (i = 0; i < WACHAT_BUCKETS; i++) {
+        for (cv = en->buckets[i]; cv; cv = cv->next) {
+            if (!cv->busy) {
+                cv->attempt = 0;
+                wachat_conv_schedule(cv, 0);
+            }
+        }
+    }
 }
 
 
@@ -268,6 +315,7 @@ wachat_conv_forget(wachat_conv_t *cv)
 
     event_free(cv->timer);
     free(cv->head);
+    free(cv->pending);
     free(cv);
     en->active--;
 }
@@ -599,6 +647,10 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
 
     cv->busy = 0;
 
+    if (en->closing) {
+        return;         /* forced stop: the reply stays queued in Redis */
+    }
+
     hist = wachat_reply_hist(cv->head);
     if (hist == NULL) {
         wachat_conv_schedule(cv, 1000);
@@ -756,33 +808,19 @@ static void
 wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
-    int                   has_reply;
-    size_t                i, jlen;
-    long long             ts, now;
-    yajl_gen              g;
-    redisReply           *r;
-    wachat_reply_t        reply;
-    wachat_question_t     q;
-    const unsigned char  *json;
-    const char           *argv[11], *wamid, *text, *to;
-    size_t                argvlen[11];
-    wachat_engine_t      *en = cv->engine;
-    char                  keys[6][WACHAT_KEY_MAX], nowbuf[32], ttl[32];
-    char                  histmax[32];
+    int                 has_reply;
+    long long           ts, now;
+    wachat_reply_t      reply;
+    wachat_question_t   q;
+    const char         *wamid;
+    wachat_engine_t    *en = cv->engine;
 
     wamid = wachat_event_get(ev, "id");
-    text = wachat_event_get(ev, "text");
-    to = wachat_event_get(ev, "from");
-
-    if (to == NULL) {
-        to = wachat_event_get(ev, "user_id");
-    }
-
     now = wachat_now_ms();
     ts = wachat_event_get(ev, "ts") ? atoll(wachat_event_get(ev, "ts")) : 0;
 
     q.type = wachat_event_get(ev, "type");
-    q.text = text;
+    q.text = wachat_event_get(ev, "text");
     q.payload = wachat_event_get(ev, "payload");
 
     /* the 24-hour window counts from the customer's own message */
@@ -790,23 +828,257 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: message %s is older "
                    "than the customer service window, not answered",
                    cv->id, wamid ? wamid : "?");
-        has_reply = 0;
+        wachat_conv_commit(cv, member, mlen, ev, NULL);
+        return;
+    }
 
-    } else {
-        has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
-                                     en->cfg->fallback_text, &q, &reply);
-        if (has_reply < 0) {
-            wachat_conv_schedule(cv, 1000);
-            return;
+    if (en->llm && en->cfg->backend == WACHAT_BACKEND_OPENAI
+        && wachat_conv_ask_llm(cv, member, mlen, ev, &q) == 0)
+    {
+        return;         /* busy until the model answers */
+    }
+
+    has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
+                                 en->cfg->fallback_text, &q, &reply);
+    if (has_reply < 0) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL);
+}
+
+
+/*
+ * The openai backend: the model answers, grounded on the best KB passages
+ * and the last turns of the conversation.  0: asked, the answer comes to
+ * wachat_conv_llm_done(); -1: not a question for the model (a button
+ * naming an entry, a message without text) or it could not be asked.
+ */
+
+static int
+wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev, const wachat_question_t *q)
+{
+    size_t                 i, n, nturns;
+    redisReply            *r;
+    wachat_kb_hit_t        hits[8];
+    wachat_llm_turn_t      turns[64];
+    wachat_llm_prompt_t    prompt;
+    wachat_llm_passage_t   passages[8];
+    wachat_engine_t       *en = cv->engine;
+    const char            *dir, *text;
+    char                   key[WACHAT_KEY_MAX];
+    int                    k;
+
+    (void) ev;
+
+    if (q->type == NULL || !wachat_answerable(q->type)
+        || q->text == NULL || *q->text == '\0'
+        || (q->payload && wachat_kb_get(en->kb, q->payload)))
+    {
+        return -1;
+    }
+
+    n = en->cfg->llm_passages;
+    n = wachat_kb_search(en->kb, q->text, strlen(q->text), hits,
+                         n < 8 ? n : 8);
+
+    for (i = 0; i < n; i++) {
+        passages[i].title = hits[i].entry->question;
+        passages[i].text = hits[i].entry->answer;
+    }
+
+    /* the last turns, oldest first; this message is not in them yet */
+    nturns = 0;
+    wachat_key_hist(key, cv->id);
+
+    r = wachat_store_cmd(en->store, "XREVRANGE %s + - COUNT %d", key,
+                         en->cfg->llm_history < 64 ? en->cfg->llm_history
+                                                   : 64);
+
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (k = (int) r->elements - 1; k >= 0; k--) {
+            dir = NULL;
+            text = NULL;
+
+            for (i = 0; i + 1 < r->element[k]->element[1]->elements;
+                 i += 2)
+            {
+                redisReply  *f = r->element[k]->element[1]->element[i];
+
+                if (strcmp(f->str, "dir") == 0) {
+                    dir = r->element[k]->element[1]->element[i + 1]->str;
+
+                } else if (strcmp(f->str, "text") == 0) {
+                    text = r->element[k]->element[1]->element[i + 1]->str;
+                }
+            }
+
+            if (dir && text) {
+                turns[nturns].role = strcmp(dir, "in") == 0
+                                     ? WACHAT_LLM_USER : WACHAT_LLM_ASSISTANT;
+                turns[nturns].text = text;
+                nturns++;
+            }
         }
     }
+
+    memset(&prompt, 0, sizeof(wachat_llm_prompt_t));
+    prompt.passages = passages;
+    prompt.npassages = n;
+    prompt.history = turns;
+    prompt.nhistory = nturns;
+    prompt.question = q->text;
+
+    free(cv->pending);
+    cv->pending = malloc(mlen + 1);
+
+    if (cv->pending == NULL) {
+        freeReplyObject(r);
+        return -1;
+    }
+
+    memcpy(cv->pending, member, mlen);
+    cv->pending[mlen] = '\0';
+    cv->pending_len = mlen;
+    cv->busy = 1;
+
+    /* the prompt is copied into the request: r may go now */
+    if (wachat_llm_complete(en->llm, &prompt, wachat_conv_llm_done, cv)
+        != 0)
+    {
+        cv->busy = 0;
+        free(cv->pending);
+        cv->pending = NULL;
+        freeReplyObject(r);
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+static void
+wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
+{
+    int                       has_reply;
+    size_t                    i, n, max, cut;
+    wachat_reply_t            reply;
+    wachat_event_t            ev;
+    wachat_kb_hit_t           hit;
+    wachat_question_t         q;
+    wachat_conv_t            *cv = data;
+    wachat_engine_t          *en = cv->engine;
+
+    cv->busy = 0;
+
+    if (en->closing) {
+        return;         /* forced stop: the message stays in the inbox */
+    }
+
+    if (wachat_event_from_member(&ev, cv->pending, cv->pending_len) != 0) {
+        wachat_conv_schedule(cv, 0);
+        return;
+    }
+
+    q.type = wachat_event_get(&ev, "type");
+    q.text = wachat_event_get(&ev, "text");
+    q.payload = wachat_event_get(&ev, "payload");
+
+    memset(&reply, 0, sizeof(wachat_reply_t));
+
+    if (res->ok) {
+        /* buttons of the entry the answer rests on may ride along */
+        n = wachat_kb_search(en->kb, q.text, strlen(q.text), &hit, 1);
+        max = WACHAT_GRAPH_TEXT_MAX;
+
+        if (n == 1 && hit.score >= en->cfg->kb_min_score
+            && hit.entry->nbuttons)
+        {
+            max = WACHAT_GRAPH_BUTTON_BODY_MAX;
+
+            for (i = 0; i < hit.entry->nbuttons; i++) {
+                reply.button_id[i] = strdup(hit.entry->buttons[i].id);
+                reply.button_title[i] = strdup(hit.entry->buttons[i].title);
+                reply.nbuttons++;
+            }
+        }
+
+        cut = wachat_graph_clip(res->content, max);
+        reply.text = strndup(res->content, cut);
+        snprintf(reply.source, sizeof(reply.source), "llm");
+        reply.score = n ? hit.score : 0;
+        has_reply = reply.text ? 1 : -1;
+
+    } else {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: the model did not "
+                   "answer (%s), answering from the knowledge base", cv->id,
+                   res->error ? res->error : "?");
+
+        has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
+                                     en->cfg->fallback_text, &q, &reply);
+    }
+
+    if (has_reply < 0) {
+        wachat_reply_free(&reply);
+        wachat_event_free(&ev);
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, cv->pending, cv->pending_len, &ev,
+                       has_reply ? &reply : NULL);
+
+    wachat_event_free(&ev);
+
+    /* commit may have forgotten cv (lease lost): it is not touched after */
+}
+
+
+/*
+ * Commits an inbound message with its reply (or none): the conversation,
+ * the history and the outbound queue change together, or not at all.
+ * Frees the reply.
+ */
+
+static void
+wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev, wachat_reply_t *reply)
+{
+    int                   has_reply;
+    size_t                i, jlen;
+    long long             now;
+    yajl_gen              g;
+    redisReply           *r;
+    const unsigned char  *json;
+    const char           *argv[11], *wamid, *text, *to, *type, *payload;
+    size_t                argvlen[11];
+    wachat_engine_t      *en = cv->engine;
+    char                  keys[6][WACHAT_KEY_MAX], nowbuf[32], ttl[32];
+    char                  histmax[32];
+
+    has_reply = reply != NULL;
+    wamid = wachat_event_get(ev, "id");
+    text = wachat_event_get(ev, "text");
+    type = wachat_event_get(ev, "type");
+    payload = wachat_event_get(ev, "payload");
+    to = wachat_event_get(ev, "from");
+
+    if (to == NULL) {
+        to = wachat_event_get(ev, "user_id");
+    }
+
+    now = wachat_now_ms();
 
     snprintf(nowbuf, sizeof(nowbuf), "%lld", now);
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
         if (has_reply) {
-            wachat_reply_free(&reply);
+            wachat_reply_free(reply);
         }
         wachat_conv_schedule(cv, 1000);
         return;
@@ -832,16 +1104,16 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     wachat_gen_kv(g, "who", "customer");
     wachat_gen_kv(g, "id", wamid);
     wachat_gen_kv(g, "ts", wachat_event_get(ev, "ts"));
-    wachat_gen_kv(g, "type", q.type);
+    wachat_gen_kv(g, "type", type);
     wachat_gen_kv(g, "text", text);
-    wachat_gen_kv(g, "payload", q.payload);
+    wachat_gen_kv(g, "payload", payload);
     wachat_gen_kv(g, "name", wachat_event_get(ev, "name"));
     yajl_gen_map_close(g);
 
     wachat_gen_str(g, "replies");
     yajl_gen_array_open(g);
 
-    if (has_reply == 1) {
+    if (has_reply) {
         yajl_gen_map_open(g);
 
         wachat_gen_str(g, "hist");
@@ -849,14 +1121,14 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_gen_kv(g, "dir", "out");
         wachat_gen_kv(g, "who", "ai");
         wachat_gen_kv(g, "ts", nowbuf);
-        wachat_gen_kv(g, "text", reply.text);
-        wachat_gen_kv(g, "source", reply.source);
+        wachat_gen_kv(g, "text", reply->text);
+        wachat_gen_kv(g, "source", reply->source);
         wachat_gen_kv(g, "reply_to", wamid);
-        for (i = 0; i < reply.nbuttons; i++) {
+        for (i = 0; i < reply->nbuttons; i++) {
             char  name[16];
 
             snprintf(name, sizeof(name), "button%zu", i + 1);
-            wachat_gen_kv(g, name, reply.button_title[i]);
+            wachat_gen_kv(g, name, reply->button_title[i]);
         }
         yajl_gen_map_close(g);
 
@@ -867,13 +1139,13 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
                       wachat_event_get(ev, "phone_number_id"));
         wachat_gen_kv(g, "conv", cv->id);
         wachat_gen_kv(g, "reply_to", wamid);
-        wachat_gen_kv(g, "text", reply.text);
+        wachat_gen_kv(g, "text", reply->text);
         wachat_gen_str(g, "buttons");
         yajl_gen_array_open(g);
-        for (i = 0; i < reply.nbuttons; i++) {
+        for (i = 0; i < reply->nbuttons; i++) {
             yajl_gen_map_open(g);
-            wachat_gen_kv(g, "id", reply.button_id[i]);
-            wachat_gen_kv(g, "title", reply.button_title[i]);
+            wachat_gen_kv(g, "id", reply->button_id[i]);
+            wachat_gen_kv(g, "title", reply->button_title[i]);
             yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
@@ -921,8 +1193,8 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
                    cv->id, r ? r->str : en->store->err);
         freeReplyObject(r);
-        if (has_reply == 1) {
-            wachat_reply_free(&reply);
+        if (has_reply) {
+            wachat_reply_free(reply);
         }
         wachat_conv_schedule(cv, 1000);
         return;
@@ -932,8 +1204,8 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease lost, "
                    "another consumer goes on", cv->id);
         freeReplyObject(r);
-        if (has_reply == 1) {
-            wachat_reply_free(&reply);
+        if (has_reply) {
+            wachat_reply_free(reply);
         }
         wachat_conv_forget(cv);
         return;
@@ -948,7 +1220,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         en->stats.answered++;
         wachat_log(WACHAT_LOG_INFO, "conversation %s: %s answered from %s "
                    "(score %.2f)", cv->id, wamid ? wamid : "?",
-                   reply.source, reply.score);
+                   reply->source, reply->score);
 
     } else {
         en->stats.silent++;
@@ -956,8 +1228,8 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
 
     freeReplyObject(r);
 
-    if (has_reply == 1) {
-        wachat_reply_free(&reply);
+    if (has_reply) {
+        wachat_reply_free(reply);
     }
 
     wachat_conv_schedule(cv, 0);

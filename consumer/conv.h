@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "kb.h"
+#include "llm.h"
 #include "outbound.h"
 #include "store.h"
 #include "stream.h"
@@ -45,6 +46,15 @@ void wachat_engine_free(wachat_engine_t *en);
 void wachat_engine_configure(wachat_engine_t *en,
     const wachat_config_t *cfg, const wachat_kb_t *kb);
 void wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s);
+
+/* the openai backend's client (NULL: kb only); replaced on reload */
+void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);
+
+/* after a reload: retry what waits on a timer now */
+void wachat_engine_kick(wachat_engine_t *en);
+
+/* before freeing the HTTP client at exit: its callbacks must do nothing */
+void wachat_engine_close(wachat_engine_t *en);
 
 /* stream callback: the conversation may have work */
 void wachat_engine_work(void *en, const char *conv_id);

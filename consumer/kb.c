@@ -431,6 +431,7 @@ wachat_kb_close(wachat_kb_parser_t *ps)
     size_t              first, last, i, n, hashes, chars, max, cap;
     uint32_t            old;
     wachat_kb_link_t    link;
+    wachat_kb_line_t   *l;
     wachat_kb_entry_t  *en, *entries;
     wachat_kb_arena_t  *a;
     const char        **also;
@@ -516,20 +517,16 @@ wachat_kb_close(wachat_kb_parser_t *ps)
         last--;
     }
 
-    if (last > first
-        && wachat_kb_links(ps->body[last - 1].p, ps->body[last - 1].len,
-                           &link, 1, &hashes) > 0
-        && hashes > 0)
-    {
-        n = wachat_kb_links(ps->body[last - 1].p, ps->body[last - 1].len,
-                            &link, 1, &hashes);
+    l = (last > first) ? &ps->body[last - 1] : NULL;
+    n = l ? wachat_kb_links(l->p, l->len, &link, 1, &hashes) : 0;
+
+    if (n > 0 && hashes > 0) {
         if (hashes != n) {
-            return wachat_kb_fail(ps, ps->body[last - 1].line,
-                                  "a line of buttons mixes #id links and "
-                                  "other links");
+            return wachat_kb_fail(ps, l->line, "a line of buttons mixes #id "
+                                  "links and other links");
         }
 
-        if (wachat_kb_buttons(ps, en, &ps->body[last - 1]) != 0) {
+        if (wachat_kb_buttons(ps, en, l) != 0) {
             return -1;
         }
 
@@ -667,8 +664,8 @@ static int
 wachat_kb_body_line(wachat_kb_parser_t *ps, const char *p, size_t len,
     unsigned line)
 {
-    size_t       n, k;
-    const char  *s, *bar;
+    size_t       n, k, bar;
+    const char  *s;
 
     n = ps->answering ? 0 : wachat_kb_also_prefix(p, len);
 
@@ -685,8 +682,18 @@ wachat_kb_body_line(wachat_kb_parser_t *ps, const char *p, size_t len,
     len -= n;
 
     while (len > 0) {
-        bar = memchr(p, '|', len);
-        k = bar ? (size_t) (bar - p) : len;
+        for (k = 0, bar = 0; k < len; k++) {
+            if (p[k] == '|') {
+                bar = 1;
+                break;
+            }
+
+            if (len - k >= 3 && memcmp(p + k, "\xef\xbd\x9c", 3) == 0) {
+                bar = 3;                    /* fullwidth ｜ */
+                break;
+            }
+        }
+
         s = p;
         n = k;
         wachat_kb_trim(&s, &n);
@@ -697,8 +704,8 @@ wachat_kb_body_line(wachat_kb_parser_t *ps, const char *p, size_t len,
             return wachat_kb_oom(ps);
         }
 
-        p += k + (bar != NULL);
-        len -= k + (bar != NULL);
+        p += k + bar;
+        len -= k + bar;
     }
 
     return 0;
@@ -775,6 +782,11 @@ wachat_kb_run(wachat_kb_parser_t *ps, const char *buf, size_t len)
 
     if (len == 0) {
         return wachat_kb_fail(ps, 1, "empty file");
+    }
+
+    if (len > WACHAT_KB_MAX_FILE) {
+        return wachat_kb_fail(ps, 0, "larger than %d bytes",
+                              WACHAT_KB_MAX_FILE);
     }
 
     if (wachat_kb_check_text(ps, buf, len) != 0) {

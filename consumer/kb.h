@@ -22,8 +22,8 @@
  *   unique, at most 200 characters, without spaces or ()[]{}#; "live_agent"
  *   is reserved for the handoff button.
  * - "Also:" lines between the heading and the first answer line list
- *   alternative phrasings separated by "|" (searched like the question).
- *   Later "Also:" lines are answer text.
+ *   alternative phrasings separated by "|" or "｜" (searched like the
+ *   question).  Later "Also:" lines are answer text.
  * - When the last non-blank line is made only of [Title](#id) links, it
  *   becomes up to 3 reply buttons; the postback id is the target entry's
  *   id or "live_agent".  Such a line anywhere else is refused, as is a

@@ -248,7 +248,7 @@ wachat_kb_postings(wachat_kb_t *kb, wachat_kb_build_t *b)
     ix->post = wachat_kb_alloc(&kb->arena,
                                (b->nocc + 1) * sizeof(wachat_kb_posting_t));
     count = calloc(ix->nterms + 1, sizeof(uint32_t));
-    sorted = malloc((b->nocc + 1) * sizeof(wachat_kb_occ_t));
+    sorted = calloc(b->nocc + 1, sizeof(wachat_kb_occ_t));
 
     if (ix->off == NULL || ix->post == NULL || count == NULL
         || sorted == NULL)

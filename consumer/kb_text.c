@@ -670,6 +670,7 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
 
         if (n == 0) {
             n = 1;
+            cp = 0;                         /* a stray byte separates */
             cls = WACHAT_KB_SEP;
 
         } else {

@@ -25,6 +25,7 @@
 #include "conv.h"
 #include "http.h"
 #include "kb.h"
+#include "llm.h"
 #include "log.h"
 #include "outbound.h"
 #include "store.h"
@@ -44,6 +45,7 @@ typedef struct {
     wachat_store_t      *store;
     wachat_http_t       *http;
     wachat_outbound_t   *ob;
+    wachat_llm_t        *llm;
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
     struct event        *sighup;
@@ -63,6 +65,8 @@ static void wachatd_on_term(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static long long wachatd_now_ms(void);
+static wachat_llm_t *wachatd_llm(wachat_http_t *http,
+    const wachat_config_t *cfg);
 
 
 static void
@@ -177,6 +181,9 @@ main(int argc, char **argv)
 
     wachat_engine_configure(d.engine, d.cfg, d.kb);
 
+    d.llm = wachatd_llm(d.http, d.cfg);
+    wachat_engine_set_llm(d.engine, d.llm);
+
     memset(&sc, 0, sizeof(wachat_stream_conf_t));
     sc.stream = d.cfg->stream;
     sc.group = d.cfg->group;
@@ -222,10 +229,13 @@ main(int argc, char **argv)
     wachatd_on_stats(-1, 0, &d);
     wachat_log(WACHAT_LOG_NOTICE, "wachatd stopped");
 
+    /* HTTP calls still running are cancelled: their callbacks do nothing */
+    wachat_engine_close(d.engine);
+    wachat_http_free(d.http);
+    wachat_llm_free(d.llm);
     wachat_stream_free(d.stream);
     wachat_engine_free(d.engine);
     wachat_outbound_free(d.ob);
-    wachat_http_free(d.http);
     wachat_store_close(d.store);
 
     event_free(d.sighup);
@@ -306,6 +316,11 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_engine_configure(d->engine, cfg, kb);
     wachat_outbound_reload(d->ob, cfg);
 
+    /* calls in flight do not refer to the old client */
+    wachat_llm_free(d->llm);
+    d->llm = wachatd_llm(d->http, cfg);
+    wachat_engine_set_llm(d->engine, d->llm);
+
     wachat_kb_free(d->kb);
     wachat_config_free(d->cfg);
     d->kb = kb;
@@ -313,6 +328,40 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     wachat_log(WACHAT_LOG_NOTICE, "reloaded %s: %zu KB entries",
                d->conf_path, wachat_kb_count(kb));
+
+    wachat_engine_kick(d->engine);
+}
+
+
+static wachat_llm_t *
+wachatd_llm(wachat_http_t *http, const wachat_config_t *cfg)
+{
+    const char         *why;
+    wachat_llm_t       *llm;
+    wachat_llm_conf_t   lc;
+
+    if (cfg->backend != WACHAT_BACKEND_OPENAI) {
+        return NULL;
+    }
+
+    memset(&lc, 0, sizeof(wachat_llm_conf_t));
+    lc.url = cfg->llm_url;
+    lc.model = cfg->llm_model;
+    lc.key = cfg->llm_key.value;
+    lc.system_prompt = cfg->llm_system_prompt;
+    lc.timeout_ms = cfg->llm_timeout_ms;
+    lc.max_tokens = cfg->llm_max_tokens;
+    lc.temperature = cfg->llm_temperature;
+
+    why = NULL;
+    llm = wachat_llm_new(http, &lc, &why);
+
+    if (llm == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "llm: %s: answering from the knowledge "
+                   "base only", why ? why : "unusable configuration");
+    }
+
+    return llm;
 }
 
 
