@@ -67,6 +67,7 @@ static void wachat_conv_step(wachat_conv_t *cv);
 static int wachat_conv_lease(wachat_conv_t *cv);
 static void wachat_conv_release(wachat_conv_t *cv, int force);
 static int wachat_conv_send_head(wachat_conv_t *cv);
+static long wachat_conv_rate(wachat_conv_t *cv);
 static void wachat_conv_sent(void *data, const wachat_send_result_t *res);
 static void wachat_conv_dead(wachat_conv_t *cv, const char *hist,
     long code, const char *reason);
@@ -542,10 +543,49 @@ wachat_conv_release(wachat_conv_t *cv, int force)
 }
 
 
+/*
+ * Meta caps a business number's throughput (80 messages/s by default);
+ * every consumer draws from one bucket per number in Redis.  Returns the
+ * ms to wait, 0 to send now.  Redis trouble does not hold replies back.
+ */
+
+static long
+wachat_conv_rate(wachat_conv_t *cv)
+{
+    long              wait;
+    size_t            n;
+    redisReply       *r;
+    const char       *argv[3];
+    wachat_engine_t  *en = cv->engine;
+    char              key[WACHAT_KEY_MAX], rate[32], burst[32];
+
+    if (en->cfg->rate_limit <= 0) {
+        return 0;
+    }
+
+    n = strcspn(cv->id, ":");
+    snprintf(key, sizeof(key), "wachat:rate:{%.*s}", (int) n, cv->id);
+    snprintf(rate, sizeof(rate), "%d", en->cfg->rate_limit);
+    snprintf(burst, sizeof(burst), "%d", en->cfg->rate_limit);
+
+    argv[0] = key;
+    argv[1] = rate;
+    argv[2] = burst;
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_RATE, 1, 3, argv, NULL);
+
+    wait = (r && r->type == REDIS_REPLY_INTEGER) ? (long) r->integer : 0;
+    freeReplyObject(r);
+
+    return wait;
+}
+
+
 /* 0: nothing to send; 1: a send is in flight or waits; -1: Redis trouble */
 static int
 wachat_conv_send_head(wachat_conv_t *cv)
 {
+    long              wait;
     redisReply       *r;
     wachat_engine_t  *en = cv->engine;
     char              key[WACHAT_KEY_MAX];
@@ -564,6 +604,15 @@ wachat_conv_send_head(wachat_conv_t *cv)
     if (r->type == REDIS_REPLY_NIL) {
         freeReplyObject(r);
         return 0;
+    }
+
+    wait = wachat_conv_rate(cv);
+
+    if (wait > 0) {
+        /* over the number's rate: the reply stays first in line */
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, wait);
+        return 1;
     }
 
     free(cv->head);

@@ -143,6 +143,31 @@ static const char  wachat_script_sandbox[] =
     "return id\n";
 
 
+/*
+ * KEYS bucket; ARGV rate (per s), burst.  One bucket per business number,
+ * shared by every wachatd, on Redis' clock so hosts need not agree on
+ * time.  0: send now (a token is taken); otherwise the ms to wait.
+ */
+static const char  wachat_script_rate[] =
+    "local t = redis.call('TIME')\n"
+    "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')\n"
+    "local tokens = tonumber(b[1]) or burst\n"
+    "local ts = tonumber(b[2]) or now\n"
+    "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)\n"
+    "local wait = 0\n"
+    "if tokens >= 1 then\n"
+    "  tokens = tokens - 1\n"
+    "else\n"
+    "  wait = math.ceil((1 - tokens) * 1000 / rate)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts',\n"
+    "           tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[1], 60000)\n"
+    "return wait\n";
+
+
 typedef struct {
     const char  *text;
     size_t       len;
@@ -158,6 +183,7 @@ static wachat_script_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
     { wachat_script_release, sizeof(wachat_script_release) - 1, "" },
     { wachat_script_lease, sizeof(wachat_script_lease) - 1, "" },
     { wachat_script_sandbox, sizeof(wachat_script_sandbox) - 1, "" },
+    { wachat_script_rate, sizeof(wachat_script_rate) - 1, "" },
 };
 
 

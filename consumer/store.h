@@ -38,6 +38,7 @@ typedef enum {
     WACHAT_SCRIPT_RELEASE,      /* give a conversation back if idle */
     WACHAT_SCRIPT_LEASE,        /* take or renew a conversation */
     WACHAT_SCRIPT_SANDBOX,      /* a reply into the sandbox outbox, once */
+    WACHAT_SCRIPT_RATE,         /* the business number's token bucket */
     WACHAT_SCRIPT_COUNT
 } wachat_script_e;
 
