@@ -881,6 +881,12 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
+    if (q.type && wachat_answerable(q.type)) {
+        wachat_outbound_mark_read(en->ob,
+                                  wachat_event_get(ev, "phone_number_id"),
+                                  wamid);
+    }
+
     if (en->llm && en->cfg->backend == WACHAT_BACKEND_OPENAI
         && wachat_conv_ask_llm(cv, member, mlen, ev, &q) == 0)
     {

@@ -367,3 +367,32 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
 
     return 0;
 }
+
+
+static void
+wachat_outbound_read_done(void *data, const wachat_graph_reply_t *reply)
+{
+    (void) data;
+
+    if (reply->result != WACHAT_GRAPH_OK) {
+        wachat_log(WACHAT_LOG_INFO, "graph: mark as read failed: HTTP %ld, "
+                   "code %ld: %s", reply->http_status, reply->code,
+                   reply->message ? reply->message : "-");
+    }
+}
+
+
+void
+wachat_outbound_mark_read(wachat_outbound_t *ob, const char *pnid,
+    const char *wamid)
+{
+    if (ob->graph == NULL || !ob->cfg->mark_read || pnid == NULL
+        || wamid == NULL)
+    {
+        return;
+    }
+
+    /* best effort: the reply does not wait for it */
+    (void) wachat_graph_mark_read(ob->graph, pnid, wamid, 1,
+                                  wachat_outbound_read_done, NULL);
+}

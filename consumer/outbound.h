@@ -57,4 +57,12 @@ int wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     size_t len, int attempt, wachat_send_done_pt done, void *data);
 
 
+/*
+ * With mark_read on (graph mode): the customer sees the message read and
+ * "typing…" while the answer is prepared.  One call, fire and forget.
+ */
+void wachat_outbound_mark_read(wachat_outbound_t *ob, const char *pnid,
+    const char *wamid);
+
+
 #endif /* WACHAT_OUTBOUND_H */
