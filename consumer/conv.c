@@ -1296,7 +1296,7 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
     redisReply       *r;
-    const char       *argv[9], *status, *code;
+    const char       *argv[9], *status, *code, *explain;
     size_t            argvlen[9];
     wachat_engine_t  *en = cv->engine;
     char              st[WACHAT_KEY_MAX], inbox[WACHAT_KEY_MAX];
@@ -1345,9 +1345,12 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
 
     if (status && strcmp(status, "failed") == 0) {
         /* Meta accepted the reply, then could not deliver it */
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s failed "
-                   "to deliver, error %s", cv->id, argv[5],
-                   code ? code : "?");
+        explain = code ? wachat_graph_explain(atol(code)) : NULL;
+
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s was not "
+                   "delivered, error %s%s%s", cv->id, argv[5],
+                   code ? code : "?", explain ? ": " : "",
+                   explain ? explain : "");
     }
 
     freeReplyObject(r);

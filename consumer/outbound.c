@@ -178,9 +178,9 @@ wachat_outbound_graph_done(void *data, const wachat_graph_reply_t *reply)
     const char              *explain;
 
     memset(&res, 0, sizeof(wachat_send_result_t));
-    res.code = reply->code > 0 ? reply->code : 0;
+    res.code = reply->code;     /* -1: none; 0 is a real code */
 
-    explain = reply->code > 0 ? wachat_graph_explain(reply->code) : NULL;
+    explain = reply->code >= 0 ? wachat_graph_explain(reply->code) : NULL;
 
     snprintf(res.reason, sizeof(res.reason), "%s: HTTP %ld, code %ld: %s%s%s",
              wachat_graph_result_name(reply->result), reply->http_status,

@@ -29,7 +29,7 @@ typedef enum {
 typedef struct {
     wachat_send_e   result;
     char            wamid[256];     /* with OK */
-    long            code;           /* Graph error code, 0 if none */
+    long            code;           /* Graph error code, -1 if none */
     long            retry_ms;       /* with RETRY, at least this */
     char            reason[512];    /* for logs and the dead letter */
 } wachat_send_result_t;
