@@ -1,0 +1,106 @@
+#!/usr/bin/perl
+# backend openai: the model answers from the best KB passages and the recent
+# turns; when it fails or is too slow, the KB answers; a slow model holds up
+# only its own conversation.
+
+use v5.36;
+use utf8;
+use lib 't/lib';
+
+use Test::More;
+
+use Wachat::Test;
+use Wachat::Daemon;
+use Wachat::Standin;
+use Wachat::Webhook;
+
+my $KB = root_dir() . '/t/fixtures/kb/shop.md';
+
+my %answer;
+{
+    my $id;
+    for (split /\n/, slurp($KB)) {
+        if (/^## .*\{#([^}]+)\}/) { $id = $1; next }
+        next unless $id;
+        next if /^Also:/ || /^\[/ || /^\s*$/;
+        $answer{$id} //= $_;
+    }
+}
+
+my $llm = Wachat::Standin->start(kind => 'llm');
+my $redis = start_redis();
+my $nginx = start_nginx(redis => $redis);
+my $d = start_wachatd(redis => $redis, kb => $KB, conf => <<"EOF");
+backend openai
+llm_url @{[$llm->url]}/v1
+llm_model test-model
+llm_timeout 2s
+llm_history 4
+llm_passages 2
+EOF
+
+my $seen = 0;
+sub next_reply ($what) {
+    my @e = outbox_wait($redis, $seen + 1);
+    ok(@e >= $seen + 1, "$what: a reply reached the outbox") or do {
+        diag $d->log_text;
+        return {};
+    };
+    return $e[$seen++]{fields};
+}
+
+# 1. the model's answer is sent; the prompt carries passages and question
+$nginx->post_signed(wh_text(from => '16505551234', text => 'What are your opening hours?'));
+my $r = next_reply('llm');
+my @req = $llm->wait_for_requests(1, 10);
+my $json = $req[0]{json} // {};
+is($req[0]{path}, '/v1/chat/completions', 'POST {llm_url}/chat/completions');
+is($json->{model}, 'test-model', 'the configured model');
+my $all = join "\n", map { $_->{content} // '' } @{ $json->{messages} // [] };
+like($all, qr/\Q$answer{hours}\E/, 'the best KB passage is in the prompt');
+is($json->{messages}[-1]{role}, 'user', 'the question comes last, as the user');
+is($json->{messages}[-1]{content}, 'What are your opening hours?', 'the question itself');
+like($r->{text}, qr/^Stand-in answer to: What are your opening hours\?/,
+     "the model's answer is the reply");
+unlike($r->{text}, qr/^\Q$answer{hours}\E$/, 'not the KB answer');
+
+# 2. history: the second question carries the first turn and its answer
+$nginx->post_signed(wh_text(from => '16505551234', text => 'and delivery cost?'));
+$r = next_reply('history');
+@req = $llm->wait_for_requests(2, 10);
+my @msgs = @{ $req[1]{json}{messages} // [] };
+my @roles = map { $_->{role} } @msgs;
+ok((grep { $_->{role} eq 'assistant' && $_->{content} =~ /Stand-in answer to: What are/ } @msgs),
+   'the previous reply is an assistant turn') or diag explain \@roles;
+ok((grep { $_->{role} eq 'user' && $_->{content} eq 'What are your opening hours?' } @msgs[0 .. $#msgs - 1]),
+   'the previous question is a user turn');
+
+# 3. the model fails: the KB answers, never silence
+$llm->script(match => 'chat/completions$', responses => [{ status => 500, body => 'boom' }]);
+$nginx->post_signed(wh_text(from => '447700900002', text => 'How much does delivery cost?'));
+$r = next_reply('llm 500');
+is($r->{text}, $answer{delivery}, 'a 500 from the model: the KB answer');
+ok($d->wait_log(qr/model did not answer/), 'and the log says why');
+
+# 4. the model is too slow: the KB answers after llm_timeout
+$llm->script(match => 'chat/completions$', responses => [{ hang => 1 }]);
+$nginx->post_signed(wh_text(from => '447700900003', text => 'return policy'));
+$r = next_reply('llm timeout');
+is($r->{text}, $answer{returns}, 'a hung model: the KB answer after the timeout');
+
+# 5. a slow model holds up only its own conversation: A's call hangs for
+# longer than B's whole exchange; B's reply comes first
+$llm->script(match => 'chat/completions$', body_match => 'SLOW-A',
+             responses => [{ delay => 1.5 }]);
+my $before = () = $llm->requests;
+$nginx->post_signed(wh_text(from => '447700900004', text => 'SLOW-A opening hours'));
+$llm->wait_for_requests($before + 1, 10);
+$nginx->post_signed(wh_text(from => '447700900005', text => 'FAST-B prices'));
+my @two = (next_reply('first of two'), next_reply('second of two'));
+is($two[0]{to}, '447700900005', "B's reply went out while A's model call was pending");
+is($two[1]{to}, '447700900004', "then A's");
+like($two[1]{text}, qr/SLOW-A/, "A got the model's answer, late but not replaced");
+
+is($d->stop, 0, 'wachatd stops cleanly');
+$llm->stop;
+done_testing();
