@@ -119,7 +119,14 @@ test-asan: $(ASAN_MODULE)
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PROVE) $(PROVE_ARGS) t/
 
-fuzz: $(BUILD)/fuzz_envelope
+fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb
+
+KB_SRCS := consumer/kb.c consumer/kb_text.c consumer/kb_index.c
+
+$(BUILD)/fuzz_kb: fuzz/kb_fuzz.c $(KB_SRCS)
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iconsumer \
+	    -o $@ fuzz/kb_fuzz.c $(KB_SRCS) -lm
 
 $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 	@mkdir -p $(BUILD)
@@ -129,10 +136,13 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 run: $(MODULE)
 	scripts/wachat-run
 
-bench: bench-ingest
+bench: bench-ingest bench-consumer
 
 bench-ingest: $(MODULE)
 	bench/ingest
+
+bench-consumer: consumer
+	bench/consumer
 
 clean:
 	rm -rf $(BUILD)

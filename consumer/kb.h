@@ -39,8 +39,9 @@
  * Characters are Unicode code points, as WhatsApp counts them.
  *
  * A KB that breaks a rule is refused with "<file>:<line>: <reason>"; a file
- * that cannot be read with "<file>: cannot read: <strerror>".  A loaded KB
- * is immutable: searches from several threads are safe.
+ * that cannot be read with "<file>: cannot read: <strerror>", one over
+ * WACHAT_KB_MAX_FILE with "<file>: larger than N bytes".  A loaded KB is
+ * immutable: searches from several threads are safe.
  */
 
 #ifndef WACHAT_KB_H
@@ -60,11 +61,13 @@
 /*
  * Search confidence, 0..1: the idf-weighted share of the query's terms the
  * entry covers.  A term found once in the question or an Also phrasing of
- * average length counts fully, in the answer only about 0.7, words the KB
- * never uses count 0 (and weigh heavily: they are the rarest).  So
- * "hours?" scores 1.0 on the opening-hours entry, "xyzzy" 0, a chatty
- * question about something the KB does not cover about 0.2-0.4.
- * Recommended kb_min_score: 0.45 (see tests/kb_test.c for the calibration).
+ * average length counts fully, found only in the answer at most 0.6;
+ * words the KB never uses count 0 and weigh heavily (they are the rarest).
+ * So "hours?" scores 1.0 on the opening-hours entry and "xyzzy" gets no
+ * hit at all; a question about something the KB does not cover, sharing a
+ * word or two with it, lands around 0.1-0.4; real questions in other
+ * words than the KB's land around 0.5-0.9.  Recommended kb_min_score:
+ * 0.45 (the query tables of tests/kb_test.c are its calibration).
  */
 #define WACHAT_KB_DEFAULT_MIN_SCORE  0.45
 

@@ -5,6 +5,8 @@
  *   wachatctl [-c ...] show <wa_id | phone_number_id:wa_id>
  *   wachatctl [-c ...] dead
  *   wachatctl [-c ...] retry <dead-letter id>
+ *   wachatctl [-c ...] doctor [--phone-number-id ID]
+ *                             [--callback URL --app-secret-file PATH]
  */
 
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "doctor.h"
 #include "store.h"
 
 
@@ -25,6 +28,8 @@ static int wachatctl_show(wachat_store_t *st, const char *who);
 static int wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg);
 static int wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
     const char *id);
+static int wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg,
+    int argc, char **argv);
 
 
 static void
@@ -37,7 +42,12 @@ wachatctl_usage(FILE *out)
             "replies, statuses\n"
             "  dead                  replies that could not be sent, with "
             "the reason\n"
-            "  retry <id>            send a dead-lettered reply again\n");
+            "  retry <id>            send a dead-lettered reply again\n"
+            "  doctor [--phone-number-id ID] [--callback URL "
+            "--app-secret-file PATH]\n"
+            "                        check Redis, the stream, the knowledge "
+            "base, the Graph\n"
+            "                        token, the LLM, and nginx end to end\n");
 }
 
 
@@ -106,6 +116,9 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "retry") == 0 && optind + 1 < argc) {
         rc = wachatctl_retry(st, cfg, argv[optind + 1]);
+
+    } else if (strcmp(cmd, "doctor") == 0) {
+        rc = wachatctl_doctor(st, cfg, argc - optind - 1, argv + optind + 1);
 
     } else {
         wachatctl_usage(stderr);
@@ -396,4 +409,77 @@ wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
     freeReplyObject(r);
 
     return 0;
+}
+
+
+static char *
+wachatctl_read_secret(const char *path)
+{
+    char    buf[4096];
+    FILE   *f;
+    size_t  n;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                 || buf[n - 1] == ' '))
+    {
+        buf[--n] = '\0';
+    }
+
+    return n ? strdup(buf) : NULL;
+}
+
+
+static int
+wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg, int argc,
+    char **argv)
+{
+    int                    i, rc;
+    char                  *secret;
+    wachat_doctor_opts_t   opts;
+
+    memset(&opts, 0, sizeof(opts));
+    secret = NULL;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--phone-number-id") == 0 && i + 1 < argc) {
+            opts.phone_number_id = argv[++i];
+
+        } else if (strcmp(argv[i], "--callback") == 0 && i + 1 < argc) {
+            opts.callback_url = argv[++i];
+
+        } else if (strcmp(argv[i], "--app-secret-file") == 0 && i + 1 < argc) {
+            secret = wachatctl_read_secret(argv[++i]);
+
+            if (secret == NULL) {
+                fprintf(stderr, "wachatctl: cannot read the app secret from "
+                        "%s\n", argv[i]);
+                return 2;
+            }
+
+        } else {
+            fprintf(stderr, "wachatctl: doctor: unknown option %s\n",
+                    argv[i]);
+            free(secret);
+            return 2;
+        }
+    }
+
+    opts.app_secret = secret;
+    rc = wachat_doctor(st, cfg, &opts);
+
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+
+    return rc;
 }

@@ -331,7 +331,7 @@ test_defaults(void)
     is_num((double) cfg->claim_idle_ms, 60000, "defaults: claim_idle 60s");
     is_num(cfg->backend, WACHAT_BACKEND_KB, "defaults: backend kb");
     is_str(cfg->kb, "conf/kb.md", "defaults: kb");
-    is_num(cfg->kb_min_score, 1.0, "defaults: kb_min_score 1.0");
+    is_num(cfg->kb_min_score, 0.45, "defaults: kb_min_score 0.45");
     is_str(cfg->fallback_text,
            "I'm not sure \xe2\x80\x94 shall I connect you to a person?",
            "defaults: fallback_text");
@@ -392,7 +392,7 @@ test_types(void)
                 "redis unix:/run/redis/redis.sock\n"
                 "redis_db 15\n"
                 "stream shop:events\n"
-                "kb_min_score 2.5\n"
+                "kb_min_score 0.25\n"
                 "llm_temperature 1e-1\n"
                 "claim_idle 1d\n"
                 "graph_timeout 500ms\n"
@@ -416,7 +416,7 @@ test_types(void)
        "addr: unix:/path");
     is_num(cfg->redis_db, 15, "int: redis_db 15");
     is_str(cfg->stream, "shop:events", "string: stream");
-    is_num(cfg->kb_min_score, 2.5, "float: 2.5");
+    is_num(cfg->kb_min_score, 0.25, "float: 0.25");
     is_num(cfg->llm_temperature, 0.1, "float: 1e-1");
     is_num((double) cfg->claim_idle_ms, 86400000, "duration: 1d");
     is_num((double) cfg->graph_timeout_ms, 500, "duration: 500ms");
