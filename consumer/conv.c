@@ -1343,14 +1343,24 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
 
     en->stats.statuses++;
 
-    if (status && strcmp(status, "failed") == 0) {
-        /* Meta accepted the reply, then could not deliver it */
+    if (status && strcmp(status, "failed") == 0 && r->integer == 1) {
+        /*
+         * Meta accepted the reply, then could not deliver it: surfaced
+         * like a send error, in the log and the dead-letter stream.
+         */
         explain = code ? wachat_graph_explain(atol(code)) : NULL;
 
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s was not "
                    "delivered, error %s%s%s", cv->id, argv[5],
                    code ? code : "?", explain ? ": " : "",
                    explain ? explain : "");
+
+        freeReplyObject(wachat_store_cmd(en->store, "XADD %s * conv %s "
+                        "code %s reason %s wamid %s", en->cfg->dead_stream,
+                        cv->id, code ? code : "-1",
+                        explain ? explain : "delivery failed",
+                        argv[5]));
+        en->stats.dead++;
     }
 
     freeReplyObject(r);

@@ -117,6 +117,23 @@ is($r->{text}, $answer{returns}, 'returns entry');
 like($redis->cmd('HGET', "wachat:st:{$conv}", $wamid), qr/^read\|/,
      'delivered and sent arriving after read did not downgrade it');
 
+# 6b. a "failed" status for a reply is surfaced like a send error
+my $zconv = "$PNID:447700900001";
+my %zst = @{ $redis->cmd('HGETALL', "wachat:st:{$zconv}") };
+my ($zwamid) = map { $zst{$_} } grep { /^h:/ } keys %zst;
+ok($zwamid, 'the zh reply got a wamid');
+post(wh_status(id => $zwamid, status => 'failed', code => 131047,
+               recipient => '447700900001'), 'failed');
+ok(poll_until(sub { $redis->xlen('wachat:dead') >= 1 }, timeout => 10),
+   'a failed delivery lands in the dead-letter stream');
+my ($dead) = $redis->xrange('wachat:dead');
+is($dead->{fields}{code}, '131047', 'with its code');
+is($dead->{fields}{wamid}, $zwamid, 'and the wamid of the reply');
+like($redis->cmd('HGET', "wachat:st:{$zconv}", $zwamid), qr/^failed\|131047\|/,
+     'the history keeps failed with its code');
+ok($d->wait_log(qr/was not delivered, error 131047: .*24 hours/),
+   'the log explains the code');
+
 # 7. the conversation as stored: name, mode, history
 my %c = @{ $redis->cmd('HGETALL', "wachat:conv:{$conv}") };
 is($c{name}, 'Sheena Nelson', 'profile name kept');
