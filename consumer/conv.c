@@ -1180,7 +1180,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_gen_kv(g, "source", reply->source);
         wachat_gen_kv(g, "reply_to", wamid);
         for (i = 0; i < reply->nbuttons; i++) {
-            char  name[16];
+            char  name[32];
 
             snprintf(name, sizeof(name), "button%zu", i + 1);
             wachat_gen_kv(g, name, reply->button_title[i]);
