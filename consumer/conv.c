@@ -434,7 +434,7 @@ wachat_conv_step(wachat_conv_t *cv)
         return;
     }
 
-    settled = wachat_stream_is_settled(en->stream, ev.stream_id);
+    settled = wachat_stream_is_settled(en->stream, ev.stream_id, cv->id);
 
     if (settled != 1) {
         /* an older event may still be on its way to this inbox */

@@ -568,29 +568,75 @@ wachat_stream_on_scan(evutil_socket_t fd, short what, void *arg)
 }
 
 
+/*
+ * Only the pending entries older than the head can come before it, and
+ * only those of the same conversation matter: a consumer that died with a
+ * batch in hand holds up its own conversations until the batch is
+ * reclaimed, not everyone's.  There are few such entries (a batch in
+ * transfer, or a dead consumer's); beyond a page, wait.
+ */
+
 int
-wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id)
+wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id,
+    const char *conv_id)
 {
-    int          rc;
-    redisReply  *r;
+    int              rc;
+    size_t           i;
+    redisReply      *r, *e;
+    wachat_event_t   ev;
+    char             end[64], conv[WACHAT_CONV_ID_MAX];
 
-    r = wachat_store_cmd(s->store, "XPENDING %s %s", s->conf.stream,
-                         s->conf.group);
+    snprintf(end, sizeof(end), "(%s", stream_id);
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+    r = wachat_store_cmd(s->store, "XPENDING %s %s - %s 64", s->conf.stream,
+                         s->conf.group, end);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return -1;
     }
 
-    if (r->element[0]->type != REDIS_REPLY_INTEGER
-        || r->element[0]->integer == 0
-        || r->element[1]->type != REDIS_REPLY_STRING)
-    {
+    if (r->elements == 0) {
         freeReplyObject(r);
         return 1;
     }
 
-    rc = wachat_stream_id_cmp(stream_id, r->element[1]->str) < 0;
+    if (r->elements == 64) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    rc = 1;
+
+    for (i = 0; i < r->elements && rc == 1; i++) {
+        if (r->element[i]->type != REDIS_REPLY_ARRAY
+            || r->element[i]->elements < 1
+            || r->element[i]->element[0]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        e = wachat_store_cmd(s->store, "XRANGE %s %s %s", s->conf.stream,
+                             r->element[i]->element[0]->str,
+                             r->element[i]->element[0]->str);
+
+        if (e == NULL || e->type != REDIS_REPLY_ARRAY) {
+            rc = -1;
+
+        } else if (e->elements == 1
+                   && wachat_event_from_reply(&ev, e->element[0]) == 0)
+        {
+            if (wachat_event_conv_id(&ev, conv, sizeof(conv)) == 0
+                && strcmp(conv, conv_id) == 0)
+            {
+                rc = 0;
+            }
+
+            wachat_event_free(&ev);
+        }
+
+        freeReplyObject(e);
+    }
 
     freeReplyObject(r);
 

@@ -6,7 +6,7 @@
  * consecutive events of one conversation to different consumers.  An event
  * is acknowledged only once it sits in the inbox (a sorted set ordered by
  * stream id), and a conversation's head is processed only when no older
- * event is still pending in the group (the group's low watermark), so the
+ * event of the same conversation is still pending in the group, so the
  * order of a conversation never depends on who read what.
  */
 
@@ -44,11 +44,12 @@ void wachat_stream_stop(wachat_stream_t *s);
 void wachat_stream_free(wachat_stream_t *s);
 
 /*
- * 1 if the event with this stream id is older than every event still
- * pending in the group, i.e. nothing of its conversation can come before
- * it any more; 0 if it must wait; -1 on a Redis error.
+ * 1 if no event of this conversation older than stream_id is still pending
+ * in the group, i.e. nothing of it can come before this event any more;
+ * 0 if it must wait; -1 on a Redis error.
  */
-int wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id);
+int wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id,
+    const char *conv_id);
 
 /* counters for logs and metrics */
 typedef struct {
