@@ -73,6 +73,19 @@ wachat_stream_start(struct event_base *base, wachat_store_t *store,
     s->addr = addr;
     s->conf = *conf;
 
+    /* own copies: a reload frees the config these came from */
+    s->conf.stream = strdup(conf->stream);
+    s->conf.group = strdup(conf->group);
+    s->conf.consumer = strdup(conf->consumer);
+
+    if (s->conf.stream == NULL || s->conf.group == NULL
+        || s->conf.consumer == NULL)
+    {
+        snprintf(err, errlen, "out of memory");
+        wachat_stream_free(s);
+        return NULL;
+    }
+
     s->reconnect = evtimer_new(base, wachat_stream_on_reconnect, s);
     s->reclaim = evtimer_new(base, wachat_stream_on_reclaim, s);
     s->scan = evtimer_new(base, wachat_stream_on_scan, s);
@@ -141,6 +154,9 @@ wachat_stream_free(wachat_stream_t *s)
         event_free(s->scan);
     }
 
+    free((char *) s->conf.stream);
+    free((char *) s->conf.group);
+    free((char *) s->conf.consumer);
     free(s);
 }
 

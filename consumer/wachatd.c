@@ -145,10 +145,12 @@ main(int argc, char **argv)
         return 1;
     }
 
-    d.addr.host = d.cfg->redis.host;
+    /* copies: the Redis link outlives the config it came from (reloads) */
+    d.addr.host = d.cfg->redis.host ? strdup(d.cfg->redis.host) : NULL;
     d.addr.port = d.cfg->redis.port;
-    d.addr.unix_path = d.cfg->redis.path;
-    d.addr.password = d.cfg->redis_password.value;
+    d.addr.unix_path = d.cfg->redis.path ? strdup(d.cfg->redis.path) : NULL;
+    d.addr.password = d.cfg->redis_password.value
+                      ? strdup(d.cfg->redis_password.value) : NULL;
     d.addr.db = d.cfg->redis_db;
     d.addr.timeout_ms = 2000;
 
@@ -237,6 +239,12 @@ main(int argc, char **argv)
     wachat_engine_free(d.engine);
     wachat_outbound_free(d.ob);
     wachat_store_close(d.store);
+
+    if (d.addr.password) {
+        memset(d.addr.password, 0, strlen(d.addr.password));
+    }
+
+    wachat_store_addr_free(&d.addr);
 
     event_free(d.sighup);
     event_free(d.sigterm);
