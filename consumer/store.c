@@ -168,22 +168,15 @@ static const char  wachat_script_rate[] =
     "return wait\n";
 
 
-typedef struct {
-    const char  *text;
-    size_t       len;
-    char         sha[41];
-} wachat_script_t;
-
-
-static wachat_script_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
-    { wachat_script_commit, sizeof(wachat_script_commit) - 1, "" },
-    { wachat_script_status, sizeof(wachat_script_status) - 1, "" },
-    { wachat_script_sent, sizeof(wachat_script_sent) - 1, "" },
-    { wachat_script_drop, sizeof(wachat_script_drop) - 1, "" },
-    { wachat_script_release, sizeof(wachat_script_release) - 1, "" },
-    { wachat_script_lease, sizeof(wachat_script_lease) - 1, "" },
-    { wachat_script_sandbox, sizeof(wachat_script_sandbox) - 1, "" },
-    { wachat_script_rate, sizeof(wachat_script_rate) - 1, "" },
+static wachat_lua_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
+    wachat_lua(wachat_script_commit),
+    wachat_lua(wachat_script_status),
+    wachat_lua(wachat_script_sent),
+    wachat_lua(wachat_script_drop),
+    wachat_lua(wachat_script_release),
+    wachat_lua(wachat_script_lease),
+    wachat_lua(wachat_script_sandbox),
+    wachat_lua(wachat_script_rate),
 };
 
 
@@ -241,23 +234,7 @@ wachat_store_addr_free(wachat_store_addr_t *addr)
 wachat_store_t *
 wachat_store_open(const wachat_store_addr_t *addr, char *err, size_t errlen)
 {
-    int              i, k;
     wachat_store_t  *st;
-    unsigned char    md[SHA_DIGEST_LENGTH];
-
-    static const char  hex[] = "0123456789abcdef";
-
-    for (i = 0; i < WACHAT_SCRIPT_COUNT; i++) {
-        SHA1((const unsigned char *) wachat_scripts[i].text,
-             wachat_scripts[i].len, md);
-
-        for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
-            wachat_scripts[i].sha[2 * k] = hex[md[k] >> 4];
-            wachat_scripts[i].sha[2 * k + 1] = hex[md[k] & 0xf];
-        }
-
-        wachat_scripts[i].sha[40] = '\0';
-    }
 
     st = calloc(1, sizeof(wachat_store_t));
     if (st == NULL) {
@@ -432,11 +409,34 @@ redisReply *
 wachat_store_script(wachat_store_t *st, wachat_script_e script, int nkeys,
     int argc, const char **argv, const size_t *argvlen)
 {
-    int           i, n;
-    char          nk[16];
-    redisReply   *r;
-    const char  **av;
-    size_t       *al;
+    return wachat_store_eval(st, &wachat_scripts[script], nkeys, argc, argv,
+                             argvlen);
+}
+
+
+redisReply *
+wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    int             i, n, k;
+    char            nk[16];
+    redisReply     *r;
+    const char    **av;
+    size_t         *al;
+    unsigned char   md[SHA_DIGEST_LENGTH];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    if (lua->sha[0] == '\0') {
+        SHA1((const unsigned char *) lua->text, lua->len, md);
+
+        for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
+            lua->sha[2 * k] = hex[md[k] >> 4];
+            lua->sha[2 * k + 1] = hex[md[k] & 0xf];
+        }
+
+        lua->sha[40] = '\0';
+    }
 
     n = argc + 3;
     av = malloc(n * sizeof(char *));
@@ -453,7 +453,7 @@ wachat_store_script(wachat_store_t *st, wachat_script_e script, int nkeys,
 
     av[0] = "EVALSHA";
     al[0] = 7;
-    av[1] = wachat_scripts[script].sha;
+    av[1] = lua->sha;
     al[1] = 40;
     av[2] = nk;
     al[2] = strlen(nk);
@@ -473,8 +473,8 @@ wachat_store_script(wachat_store_t *st, wachat_script_e script, int nkeys,
 
         av[0] = "EVAL";
         al[0] = 4;
-        av[1] = wachat_scripts[script].text;
-        al[1] = wachat_scripts[script].len;
+        av[1] = lua->text;
+        al[1] = lua->len;
 
         r = wachat_store_run(st, n, av, al);
     }

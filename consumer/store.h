@@ -43,6 +43,16 @@ typedef enum {
 } wachat_script_e;
 
 
+/* a Lua script run with EVALSHA (its SHA1 computed on first use) */
+typedef struct {
+    const char  *text;
+    size_t       len;
+    char         sha[41];
+} wachat_lua_t;
+
+#define wachat_lua(text)  { text, sizeof(text) - 1, "" }
+
+
 int wachat_store_parse_addr(const char *spec, wachat_store_addr_t *addr,
     char *err, size_t errlen);
 void wachat_store_addr_free(wachat_store_addr_t *addr);
@@ -59,6 +69,8 @@ redisReply *wachat_store_cmd(wachat_store_t *st, const char *fmt, ...);
 redisReply *wachat_store_argv(wachat_store_t *st, int argc,
     const char **argv, const size_t *argvlen);
 redisReply *wachat_store_script(wachat_store_t *st, wachat_script_e script,
+    int nkeys, int argc, const char **argv, const size_t *argvlen);
+redisReply *wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 
 
