@@ -330,6 +330,33 @@ static const wachat_conf_entry_t  wachat_conf_table[] = {
         "Customer messages that ask for a person (besides the hand-over "
         "button), separated by spaces."),
 
+    WACHAT_STRING("handoff_text", handoff_text,
+        "Connecting you to a person \xe2\x80\x94 one moment, please.", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Sent when a customer asks for a person and an agent is online."),
+
+    WACHAT_STRING("handoff_offline_text", handoff_offline_text,
+        "Nobody is available right now. A person will answer here as soon "
+        "as possible, usually within one working day.", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Sent when a customer asks for a person and no agent is online: "
+        "say when to expect an answer."),
+
+    WACHAT_STRING("closing_text", closing_text,
+        "Thanks for talking with us! I'm the assistant again: ask me "
+        "anything, or tap \"Talk to a person\" any time.", NULL, 0, NULL,
+        "Sent when an agent (or the idle timeout) resolves a conversation; "
+        "empty: nothing is sent."),
+
+    WACHAT_DURATION("notify_period", notify_period_ms, "30m",
+        WACHAT_MIN, 7 * 24 * WACHAT_HOUR,
+        "At most one e-mail per conversation per period; sent again if the "
+        "conversation is still waiting after it."),
+
+    WACHAT_STRING("console_url", console_url, "", NULL, 0, NULL,
+        "Public URL of the agent console, for the links in e-mails (e.g. "
+        "https://bot.example.com/agent/)."),
+
     WACHAT_DURATION("agent_idle_timeout", agent_idle_timeout_ms, "30m",
         WACHAT_MIN, 7 * 24 * WACHAT_HOUR,
         "A conversation held by an agent with no message either way for "

@@ -123,6 +123,11 @@ typedef struct {
     /* agents and hand-over */
     wachat_addr_t     api_listen;
     wachat_list_t     handoff_commands;
+    char             *handoff_text;
+    char             *handoff_offline_text;
+    char             *closing_text;
+    long long         notify_period_ms;
+    char             *console_url;
     long long         agent_idle_timeout_ms;
     long long         agent_heartbeat_timeout_ms;
     char             *smtp_url;
