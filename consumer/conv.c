@@ -10,6 +10,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "agents.h"
 #include "answer.h"
 #include "conv.h"
 #include "graph.h"
@@ -47,6 +48,8 @@ struct wachat_engine_s {
     wachat_stream_t          *stream;
     wachat_outbound_t        *ob;
     wachat_llm_t             *llm;
+    wachat_notify_pt          notify;
+    void                     *notify_data;
     const wachat_config_t    *cfg;
     const wachat_kb_t        *kb;
     char                     *owner;
@@ -77,7 +80,16 @@ static int wachat_conv_ask_llm(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev, const wachat_question_t *q);
 static void wachat_conv_llm_done(void *data, const wachat_llm_result_t *res);
 static void wachat_conv_commit(wachat_conv_t *cv, const char *member,
-    size_t mlen, const wachat_event_t *ev, wachat_reply_t *reply);
+    size_t mlen, const wachat_event_t *ev, wachat_reply_t *reply,
+    int handoff, const char *agent);
+static void wachat_conv_committed(wachat_conv_t *cv,
+    const wachat_event_t *ev, long long queued, const char *mode,
+    int is_new, int handoff, const char *agent,
+    const wachat_reply_t *reply);
+static int wachat_conv_is_handoff(const wachat_config_t *cfg,
+    const wachat_question_t *q);
+static void wachat_conv_handoff(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
 static void wachat_conv_status(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 static long long wachat_now_ms(void);
@@ -153,6 +165,15 @@ void
 wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm)
 {
     en->llm = llm;
+}
+
+
+void
+wachat_engine_set_notify(wachat_engine_t *en, wachat_notify_pt notify,
+    void *data)
+{
+    en->notify = notify;
+    en->notify_data = data;
 }
 
 
@@ -877,7 +898,12 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: message %s is older "
                    "than the customer service window, not answered",
                    cv->id, wamid ? wamid : "?");
-        wachat_conv_commit(cv, member, mlen, ev, NULL);
+        wachat_conv_commit(cv, member, mlen, ev, NULL, 0, NULL);
+        return;
+    }
+
+    if (wachat_conv_is_handoff(en->cfg, &q)) {
+        wachat_conv_handoff(cv, member, mlen, ev);
         return;
     }
 
@@ -900,7 +926,82 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL);
+    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL, 0,
+                       NULL);
+}
+
+
+/*
+ * "/live_agent" (or a configured phrase), or the hand-over button: the
+ * text alone, case and surrounding spaces aside.
+ */
+
+static int
+wachat_conv_is_handoff(const wachat_config_t *cfg, const wachat_question_t *q)
+{
+    size_t       i, len;
+    const char  *t;
+
+    if (q->payload && strcmp(q->payload, WACHAT_KB_LIVE_AGENT) == 0) {
+        return 1;
+    }
+
+    if (q->text == NULL) {
+        return 0;
+    }
+
+    t = q->text;
+    while (*t == ' ' || *t == '\t' || *t == '\n') {
+        t++;
+    }
+
+    len = strlen(t);
+    while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'
+                   || t[len - 1] == '\n'))
+    {
+        len--;
+    }
+
+    for (i = 0; i < cfg->handoff_commands.n; i++) {
+        if (strlen(cfg->handoff_commands.items[i]) == len
+            && strncasecmp(cfg->handoff_commands.items[i], t, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The customer asked for a person: an online agent gets the conversation,
+ * or it waits for one; either way the customer is told what happens next.
+ */
+
+static void
+wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    int               online;
+    wachat_reply_t    reply;
+    wachat_engine_t  *en = cv->engine;
+    char              agent[128];
+
+    online = wachat_agent_pick(en->store, en->cfg, agent, sizeof(agent)) == 0;
+
+    memset(&reply, 0, sizeof(wachat_reply_t));
+    reply.text = strdup(online ? en->cfg->handoff_text
+                               : en->cfg->handoff_offline_text);
+    snprintf(reply.source, sizeof(reply.source), "handoff");
+
+    if (reply.text == NULL) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, &reply, 1,
+                       online ? agent : NULL);
 }
 
 
@@ -1085,7 +1186,7 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     }
 
     wachat_conv_commit(cv, cv->pending, cv->pending_len, &ev,
-                       has_reply ? &reply : NULL);
+                       has_reply ? &reply : NULL, 0, NULL);
 
     wachat_event_free(&ev);
 
@@ -1101,7 +1202,8 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
 
 static void
 wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
-    const wachat_event_t *ev, wachat_reply_t *reply)
+    const wachat_event_t *ev, wachat_reply_t *reply, int handoff,
+    const char *agent)
 {
     int                   has_reply;
     size_t                i, jlen;
@@ -1174,7 +1276,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_gen_str(g, "hist");
         yajl_gen_map_open(g);
         wachat_gen_kv(g, "dir", "out");
-        wachat_gen_kv(g, "who", "ai");
+        wachat_gen_kv(g, "who", handoff ? "system" : "ai");
         wachat_gen_kv(g, "ts", nowbuf);
         wachat_gen_kv(g, "text", reply->text);
         wachat_gen_kv(g, "source", reply->source);
@@ -1210,6 +1312,14 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     }
 
     yajl_gen_array_close(g);
+
+    if (handoff) {
+        wachat_gen_str(g, "handoff");
+        yajl_gen_bool(g, 1);
+        wachat_gen_kv(g, "agent", agent);
+        wachat_gen_kv(g, "now", nowbuf);
+    }
+
     yajl_gen_map_close(g);
 
     yajl_gen_get_buf(g, &json, &jlen);
@@ -1244,18 +1354,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
     yajl_gen_free(g);
 
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
-                   cv->id, r ? r->str : en->store->err);
-        freeReplyObject(r);
-        if (has_reply) {
-            wachat_reply_free(reply);
-        }
-        wachat_conv_schedule(cv, 1000);
-        return;
-    }
-
-    if (r->integer == -1) {
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer == -1) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease lost, "
                    "another consumer goes on", cv->id);
         freeReplyObject(r);
@@ -1266,19 +1365,33 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    if (r->integer == 0) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_INTEGER
+        || r->element[2]->type != REDIS_REPLY_STRING
+        || r->element[3]->type != REDIS_REPLY_INTEGER)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
+                   cv->id, r && r->type == REDIS_REPLY_ERROR
+                           ? r->str : en->store->err);
+        freeReplyObject(r);
+        if (has_reply) {
+            wachat_reply_free(reply);
+        }
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    if (r->element[0]->integer == 0) {
         en->stats.duplicates++;
         wachat_log(WACHAT_LOG_INFO, "conversation %s: %s already answered",
                    cv->id, wamid ? wamid : ev->stream_id);
 
-    } else if (r->integer > 1) {
-        en->stats.answered++;
-        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s answered from %s "
-                   "(score %.2f)", cv->id, wamid ? wamid : "?",
-                   reply->source, reply->score);
-
     } else {
-        en->stats.silent++;
+        wachat_conv_committed(cv, ev, r->element[1]->integer,
+                              r->element[2]->str,
+                              r->element[3]->integer == 1, handoff, agent,
+                              reply);
     }
 
     freeReplyObject(r);
@@ -1288,6 +1401,74 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     }
 
     wachat_conv_schedule(cv, 0);
+}
+
+
+/*
+ * What follows a commit outside the conversation's slot: the live feed,
+ * the agents' bookkeeping and the e-mails.  Idempotent or best effort.
+ */
+
+static void
+wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
+    long long queued, const char *mode, int is_new, int handoff,
+    const char *agent, const wachat_reply_t *reply)
+{
+    long long         close_ms;
+    const char       *wamid, *ts;
+    wachat_engine_t  *en = cv->engine;
+    char              score[32];
+
+    wamid = wachat_event_get(ev, "id");
+    ts = wachat_event_get(ev, "ts");
+
+    if (queued > 0 && !handoff) {
+        en->stats.answered++;
+        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s answered from %s "
+                   "(score %.2f)", cv->id, wamid ? wamid : "?",
+                   reply ? reply->source : "?", reply ? reply->score : 0);
+
+    } else if (!handoff) {
+        en->stats.silent++;
+    }
+
+    wachat_feed(en->store, "message", cv->id, "id", wamid ? wamid : "",
+                "mode", mode, NULL);
+
+    if (handoff && strcmp(mode, "agent") == 0 && agent) {
+        wachat_log(WACHAT_LOG_NOTICE, "conversation %s: handed over to "
+                   "agent %s", cv->id, agent);
+        wachat_agent_assigned(en->store, agent, cv->id);
+        wachat_feed(en->store, "mode", cv->id, "mode", "agent", "agent",
+                    agent, NULL);
+
+    } else if (handoff && strcmp(mode, "waiting_agent") == 0) {
+        wachat_log(WACHAT_LOG_NOTICE, "conversation %s: asks for a person, "
+                   "nobody online", cv->id);
+
+        /* waiting ones are listed by when their 24-hour window closes */
+        close_ms = (ts ? atoll(ts) : 0) * 1000 + en->cfg->window_ms;
+        snprintf(score, sizeof(score), "%lld", close_ms);
+        freeReplyObject(wachat_store_cmd(en->store, "ZADD %s %s %s",
+                                         WACHAT_KEY_WAITING, score, cv->id));
+        wachat_feed(en->store, "mode", cv->id, "mode", "waiting_agent",
+                    NULL);
+
+        if (en->notify) {
+            en->notify(en->notify_data, WACHAT_NOTIFY_WAITING, cv->id);
+        }
+
+    } else if (strcmp(mode, "agent") == 0) {
+        /* the customer wrote to an agent: that is activity */
+        snprintf(score, sizeof(score), "%lld", wachat_now_ms());
+        freeReplyObject(wachat_store_cmd(en->store, "ZADD %s XX %s %s",
+                                         WACHAT_KEY_ASSIGNED, score,
+                                         cv->id));
+    }
+
+    if (is_new && en->notify) {
+        en->notify(en->notify_data, WACHAT_NOTIFY_NEW_CHAT, cv->id);
+    }
 }
 
 

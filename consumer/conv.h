@@ -27,6 +27,16 @@
 typedef struct wachat_engine_s  wachat_engine_t;
 
 
+/* what the agents may want an e-mail about (mail.c decides who and how) */
+typedef enum {
+    WACHAT_NOTIFY_WAITING = 0,      /* asks for a person, nobody online */
+    WACHAT_NOTIFY_NEW_CHAT          /* a customer writes for the first time */
+} wachat_notify_e;
+
+typedef void (*wachat_notify_pt)(void *data, wachat_notify_e what,
+    const char *conv_id);
+
+
 typedef struct {
     unsigned long long  answered;       /* messages committed with a reply */
     unsigned long long  silent;         /* committed without a reply */
@@ -49,6 +59,10 @@ void wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s);
 
 /* the openai backend's client (NULL: kb only); replaced on reload */
 void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);
+
+/* who to tell about hand-overs and new chats (NULL: nobody) */
+void wachat_engine_set_notify(wachat_engine_t *en, wachat_notify_pt notify,
+    void *data);
 
 /* after a reload: retry what waits on a timer now */
 void wachat_engine_kick(wachat_engine_t *en);

@@ -24,17 +24,28 @@
     "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[1] then return -1 end\n"
 
 
-/* KEYS conv hist inbox outq done lease; ARGV owner member ttl histmax json */
+/*
+ * KEYS conv hist inbox outq done lease; ARGV owner member ttl histmax json.
+ * Returns {committed, replies queued, mode after, new conversation}.
+ *
+ * The mode is read here, in the same step that queues the reply: an agent
+ * who took the conversation while the answer was being prepared (an LLM
+ * call in flight) sees no AI message after taking it.  A hand-over (json
+ * "handoff") moves an AI or waiting conversation to the agent chosen, or
+ * to waiting_agent, and always tells the customer what happens next.
+ */
 static const char  wachat_script_commit[] =
     WACHAT_LEASE_CHECK
     "if redis.call('EXISTS', KEYS[5]) == 1 then\n"
     "  redis.call('ZREM', KEYS[3], ARGV[2])\n"
-    "  return 0\n"
+    "  return {0, 0, '', 0}\n"
     "end\n"
     "local p = cjson.decode(ARGV[5])\n"
     "local mode = redis.call('HGET', KEYS[1], 'mode')\n"
+    "local new = 0\n"
     "if not mode then\n"
     "  mode = 'ai'\n"
+    "  new = 1\n"
     "  redis.call('HSET', KEYS[1], 'mode', mode)\n"
     "end\n"
     "for k, v in pairs(p.conv) do redis.call('HSET', KEYS[1], k, v) end\n"
@@ -45,16 +56,34 @@ static const char  wachat_script_commit[] =
     "end\n"
     "hist(p['in'])\n"
     "local n = 0\n"
-    "if mode == 'ai' then\n"
-    "  for _, r in ipairs(p.replies) do\n"
+    "local function send(list)\n"
+    "  for _, r in ipairs(list) do\n"
     "    r.send.hist = hist(r.hist)\n"
     "    redis.call('RPUSH', KEYS[4], cjson.encode(r.send))\n"
     "    n = n + 1\n"
     "  end\n"
     "end\n"
+    "if p.handoff then\n"
+    "  if mode ~= 'agent' then\n"
+    "    if p.agent then\n"
+    "      redis.call('HSET', KEYS[1], 'mode', 'agent', 'agent', p.agent,\n"
+    "                 'agent_since', p.now, 'agent_active', p.now)\n"
+    "      redis.call('HDEL', KEYS[1], 'waiting_since')\n"
+    "      mode = 'agent'\n"
+    "    elseif mode == 'ai' then\n"
+    "      redis.call('HSET', KEYS[1], 'mode', 'waiting_agent',\n"
+    "                 'waiting_since', p.now)\n"
+    "      mode = 'waiting_agent'\n"
+    "    end\n"
+    "    send(p.replies)\n"
+    "  end\n"
+    "elseif mode == 'ai' then\n"
+    "  send(p.replies)\n"
+    "end\n"
+    "if mode ~= 'ai' then redis.call('HINCRBY', KEYS[1], 'unread', 1) end\n"
     "redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])\n"
     "redis.call('ZREM', KEYS[3], ARGV[2])\n"
-    "return 1 + n\n";
+    "return {1, n, mode, new}\n";
 
 
 /*
