@@ -83,6 +83,24 @@ wachat_http_t *wachat_http_new(struct event_base *base,
 int wachat_http_request(wachat_http_t *http, const wachat_http_req_t *req,
     wachat_http_done_pt done, void *data);
 
+/*
+ * A transfer of another protocol (an SMTP delivery) on the same loop, under
+ * the same callback contract.  setup(data, easy) sets the protocol's
+ * options on the CURL easy handle (void * here, so this header needs no
+ * curl.h): URL, CURLOPT_PROTOCOLS_STR, upload and the like; it returns 0,
+ * or -1 to refuse the request.  It runs before wachat_http_transfer()
+ * returns.  This module then sets what it owns: timeout_ms (0: 30 s) with
+ * the connect timeout, no signals, its private pointer, error buffer and
+ * write callback (a reply body, if any, up to the limit).  Nothing is
+ * copied: what setup handed to curl must live until done.  In done,
+ * resp->status is curl's CURLINFO_RESPONSE_CODE: for SMTP, the last reply
+ * code (e.g. 250, 451, 550).
+ */
+typedef int (*wachat_http_setup_pt)(void *data, void *easy);
+
+int wachat_http_transfer(wachat_http_t *http, long timeout_ms,
+    wachat_http_setup_pt setup, wachat_http_done_pt done, void *data);
+
 /* Transfers running and queued: lets a shutdown wait for a drain. */
 size_t wachat_http_running(const wachat_http_t *http);
 size_t wachat_http_queued(const wachat_http_t *http);

@@ -1,7 +1,11 @@
 /*
  * wachatctl: look at and act on what wachatd keeps in Redis.
  *
- *   wachatctl [-c conf/wachatd.conf] conversations
+ *   wachatctl [-c conf/wachatd.conf] conversations [--mode M]
+ *   wachatctl [-c ...] agent <id> online|away|offline
+ *   wachatctl [-c ...] take <agent> <wa_id>
+ *   wachatctl [-c ...] reply <agent> <wa_id> <text>
+ *   wachatctl [-c ...] resolve <wa_id>
  *   wachatctl [-c ...] show <wa_id | phone_number_id:wa_id>
  *   wachatctl [-c ...] dead
  *   wachatctl [-c ...] retry <dead-letter id>
@@ -15,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agents.h"
 #include "config.h"
 #include "doctor.h"
 #include "store.h"
@@ -23,7 +28,12 @@
 #define WACHAT_ERRLEN  1024
 
 
-static int wachatctl_conversations(wachat_store_t *st);
+static int wachatctl_conversations(wachat_store_t *st, const char *mode);
+static int wachatctl_find(wachat_store_t *st, const char *who, char *conv,
+    size_t len);
+static int wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done);
+static int wachatctl_act(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *verb, const char *agent, const char *who, const char *text);
 static int wachatctl_show(wachat_store_t *st, const char *who);
 static int wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg);
 static int wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
@@ -37,7 +47,14 @@ wachatctl_usage(FILE *out)
 {
     fprintf(out,
             "usage: wachatctl [-c config] <command>\n"
-            "  conversations         list conversations, most recent first\n"
+            "  conversations [--mode ai|waiting_agent|agent]\n"
+            "                        list conversations, most recent first\n"
+            "  agent <id> online|away|offline\n"
+            "                        set an agent's presence\n"
+            "  take <agent> <wa_id>  the agent takes the conversation\n"
+            "  reply <agent> <wa_id> <text>\n"
+            "                        send the customer a message as the agent\n"
+            "  resolve <wa_id>       hand the conversation back to the AI\n"
             "  show <wa_id>          one conversation's history: names, "
             "replies, statuses\n"
             "  dead                  replies that could not be sent, with "
@@ -106,7 +123,25 @@ main(int argc, char **argv)
     }
 
     if (strcmp(cmd, "conversations") == 0) {
-        rc = wachatctl_conversations(st);
+        rc = wachatctl_conversations(st,
+                 optind + 2 < argc && strcmp(argv[optind + 1], "--mode") == 0
+                 ? argv[optind + 2] : NULL);
+
+    } else if (strcmp(cmd, "agent") == 0 && optind + 2 < argc) {
+        rc = wachatctl_agent_rc(wachat_agent_presence(st, cfg,
+                                    argv[optind + 1], argv[optind + 2]),
+                                "presence set");
+
+    } else if (strcmp(cmd, "take") == 0 && optind + 2 < argc) {
+        rc = wachatctl_act(st, cfg, cmd, argv[optind + 1], argv[optind + 2],
+                           NULL);
+
+    } else if (strcmp(cmd, "reply") == 0 && optind + 3 < argc) {
+        rc = wachatctl_act(st, cfg, cmd, argv[optind + 1], argv[optind + 2],
+                           argv[optind + 3]);
+
+    } else if (strcmp(cmd, "resolve") == 0 && optind + 1 < argc) {
+        rc = wachatctl_act(st, cfg, cmd, NULL, argv[optind + 1], NULL);
 
     } else if (strcmp(cmd, "show") == 0 && optind + 1 < argc) {
         rc = wachatctl_show(st, argv[optind + 1]);
@@ -169,7 +204,50 @@ wachatctl_time(const char *unix_s, char *buf, size_t len)
 
 
 static int
-wachatctl_conversations(wachat_store_t *st)
+wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done)
+{
+    if (rc == WACHAT_AGENT_OK) {
+        printf("%s\n", done);
+        return 0;
+    }
+
+    fprintf(stderr, "wachatctl: %s: %s\n", wachat_agent_error_name(rc),
+            wachat_agent_error_text(rc));
+
+    return 1;
+}
+
+
+/* take, reply, resolve: what the console's buttons do */
+static int
+wachatctl_act(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *verb, const char *agent, const char *who, const char *text)
+{
+    char  conv[256];
+
+    if (wachatctl_find(st, who, conv, sizeof(conv)) != 0) {
+        fprintf(stderr, "wachatctl: no conversation with %s\n", who);
+        return 1;
+    }
+
+    if (strcmp(verb, "take") == 0) {
+        return wachatctl_agent_rc(wachat_agent_take(st, cfg, agent, conv),
+                                  "taken");
+    }
+
+    if (strcmp(verb, "reply") == 0) {
+        return wachatctl_agent_rc(wachat_agent_reply(st, cfg, agent, conv,
+                                                     text, NULL, 0),
+                                  "queued: wachatd sends it");
+    }
+
+    return wachatctl_agent_rc(wachat_agent_resolve(st, cfg, NULL, conv),
+                              "back with the AI");
+}
+
+
+static int
+wachatctl_conversations(wachat_store_t *st, const char *only)
 {
     size_t       i;
     redisReply  *list, *c;
@@ -183,8 +261,8 @@ wachatctl_conversations(wachat_store_t *st)
         return 1;
     }
 
-    printf("%-32s %-24s %-14s %s\n", "CONVERSATION", "NAME", "MODE",
-           "LAST MESSAGE (UTC)");
+    printf("%-32s %-24s %-14s %-12s %s\n", "CONVERSATION", "NAME", "MODE",
+           "AGENT", "LAST MESSAGE (UTC)");
 
     for (i = 0; i < list->elements; i++) {
         wachat_key_conv(key, list->element[i]->str);
@@ -194,8 +272,12 @@ wachatctl_conversations(wachat_store_t *st)
         mode = wachatctl_field(c, "mode");
         wachatctl_time(wachatctl_field(c, "last_in_ts"), when, sizeof(when));
 
-        printf("%-32s %-24s %-14s %s\n", list->element[i]->str,
-               name ? name : "-", mode ? mode : "-", when);
+        if (only == NULL || (mode && strcmp(mode, only) == 0)) {
+            printf("%-32s %-24s %-14s %-12s %s\n", list->element[i]->str,
+                   name ? name : "-", mode ? mode : "-",
+                   wachatctl_field(c, "agent") ? wachatctl_field(c, "agent")
+                                               : "-", when);
+        }
 
         freeReplyObject(c);
     }

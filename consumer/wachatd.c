@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "agents.h"
 #include "config.h"
 #include "conv.h"
 #include "http.h"
@@ -53,6 +54,7 @@ typedef struct {
     struct event        *sigint;
     struct event        *drain;
     struct event        *stats;
+    struct event        *chores;
     long long            drain_deadline;
     int                  stopping;
 } wachatd_t;
@@ -64,6 +66,7 @@ static void wachatd_on_hup(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_term(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static long long wachatd_now_ms(void);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
@@ -191,7 +194,7 @@ main(int argc, char **argv)
     sc.group = d.cfg->group;
     sc.consumer = d.cfg->consumer;
     sc.claim_idle_ms = (int) d.cfg->claim_idle_ms;
-    sc.scan_ms = 5000;
+    sc.scan_ms = 1000;
     sc.work = wachat_engine_work;
     sc.data = d.engine;
 
@@ -209,6 +212,7 @@ main(int argc, char **argv)
     d.sigint = evsignal_new(d.base, SIGINT, wachatd_on_term, &d);
     d.drain = evtimer_new(d.base, wachatd_on_drain, &d);
     d.stats = event_new(d.base, -1, EV_PERSIST, wachatd_on_stats, &d);
+    d.chores = event_new(d.base, -1, EV_PERSIST, wachatd_on_chores, &d);
 
     evsignal_add(d.sighup, NULL);
     evsignal_add(d.sigterm, NULL);
@@ -217,6 +221,9 @@ main(int argc, char **argv)
     tv.tv_sec = 60;
     tv.tv_usec = 0;
     event_add(d.stats, &tv);
+
+    tv.tv_sec = 2;
+    event_add(d.chores, &tv);
 
     wachat_log(WACHAT_LOG_NOTICE, "wachatd %s started: consumer %s of group "
                "%s on stream %s, backend %s, outbound %s, %zu KB entries",
@@ -251,6 +258,7 @@ main(int argc, char **argv)
     event_free(d.sigint);
     event_free(d.drain);
     event_free(d.stats);
+    event_free(d.chores);
     event_base_free(d.base);
 
     wachat_kb_free(d.kb);
@@ -453,6 +461,29 @@ wachatd_on_stats(evutil_socket_t fd, short what, void *arg)
                ss->read, ss->ignored, ss->reclaimed, es->answered,
                es->silent, es->duplicates, es->statuses, es->sent,
                es->retried, es->dead, wachat_engine_active(d->engine));
+}
+
+
+/* what no event triggers: conversations left idle by their agent */
+static void
+wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
+{
+    size_t      n;
+    wachatd_t  *d = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (d->stopping) {
+        return;
+    }
+
+    n = wachat_agent_expire_idle(d->store, d->cfg);
+
+    if (n) {
+        wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
+                   "agent_idle_timeout went back to the AI", n);
+    }
 }
 
 

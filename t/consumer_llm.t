@@ -37,6 +37,7 @@ llm_model test-model
 llm_timeout 2s
 llm_history 4
 llm_passages 2
+agent alice alice\@example.com
 EOF
 
 my $seen = 0;
@@ -100,6 +101,30 @@ my @two = (next_reply('first of two'), next_reply('second of two'));
 is($two[0]{to}, '447700900005', "B's reply went out while A's model call was pending");
 is($two[1]{to}, '447700900004', "then A's");
 like($two[1]{text}, qr/SLOW-A/, "A got the model's answer, late but not replaced");
+
+# 6. an agent takes the conversation while the model prepares its answer:
+# that answer is never sent (the mode is checked when the reply commits)
+my $pnid = '106540352242922';
+my $race = new_wamid();
+$before = () = $llm->requests;
+$llm->script(match => 'chat/completions$', body_match => 'RACE-C',
+             responses => [{ delay => 3 }]);
+$nginx->post_signed(wh_text(from => '447700900005', id => $race,
+                            text => 'RACE-C do you deliver?'));
+$llm->wait_for_requests($before + 1, 10);
+my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
+my $out = `$ctl take alice 447700900005 2>&1`;
+is($?, 0, 'alice takes the conversation while the model is busy') or diag $out;
+ok(poll_until(sub {
+    grep { ($_->{fields}{id} // '') eq $race }
+        $redis->xrange("wachat:hist:{$pnid:447700900005}");
+}, timeout => 15), 'the message is committed once the model answered');
+is($redis->cmd('LLEN', "wachat:outq:{$pnid:447700900005}"), 0,
+   'no AI reply queued');
+ok(!grep({ ($_->{fields}{reply_to} // '') eq $race } $redis->xrange('wachat:outbox')),
+   'and none sent: the AI did not talk over the agent');
+my %c = @{ $redis->cmd('HGETALL', "wachat:conv:{$pnid:447700900005}") };
+is($c{agent}, 'alice', 'alice still holds it');
 
 is($d->stop, 0, 'wachatd stops cleanly');
 $llm->stop;
