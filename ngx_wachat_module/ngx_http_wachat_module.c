@@ -1295,6 +1295,13 @@ ngx_http_wachat_init_process(ngx_cycle_t *cycle)
     ngx_http_conf_ctx_t          *ctx;
     ngx_http_wachat_main_conf_t  *wmcf;
 
+    /* workers only: the cache manager and loader serve no requests */
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     ctx = (ngx_http_conf_ctx_t *) cycle->conf_ctx[ngx_http_module.index];
     if (ctx == NULL) {
         return NGX_OK;

@@ -22,6 +22,12 @@
 #define NGX_HTTP_WACHAT_BACKOFF_MAX       5000
 #define NGX_HTTP_WACHAT_MAX_INFLIGHT      16384
 
+/*
+ * Calls in flight and no reply for this long: the link is presumed dead
+ * (a host gone without a reset leaves TCP waiting for many minutes).
+ */
+#define NGX_HTTP_WACHAT_SILENCE           10000
+
 
 struct ngx_http_wachat_redis_call_s {
     ngx_http_wachat_redis_done_pt   done;       /* NULL once cancelled */
@@ -40,6 +46,7 @@ typedef struct {
     ngx_connection_t               *conn;
     ngx_uint_t                      connected;
     ngx_uint_t                      inflight;
+    ngx_msec_t                      progress;   /* last reply, or 0 -> 1 */
     ngx_msec_t                      backoff;
     ngx_event_t                     reconnect;
     ngx_event_t                     connect_timer;
@@ -301,11 +308,17 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
+    /*
+     * Requests may be pipelined from now on, behind AUTH, SELECT and
+     * SCRIPT LOAD; the backoff is reset only when those succeed, so a
+     * wrong password does not turn into a reconnect storm.
+     */
     link->connected = 1;
-    link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
+    link->progress = ngx_current_msec;
 
-    ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
-                  "wachat: connected to redis %V", &link->conf->name);
+    if (link->conf->unix_path.len == 0) {
+        (void) redisEnableKeepAlive(&link->ac->c);
+    }
 }
 
 
@@ -343,7 +356,19 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
     redisReply                    *reply = r;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        if (ngx_strcmp((char *) privdata, "SCRIPT LOAD") == 0) {
+            link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
+
+            ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
+                          "wachat: connected to redis %V",
+                          &link->conf->name);
+        }
+
         return;
     }
 
@@ -366,6 +391,22 @@ ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
 {
     ngx_http_wachat_redis_call_t  *call;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (link->ac && link->inflight
+        && ngx_current_msec - link->progress > NGX_HTTP_WACHAT_SILENCE)
+    {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V has not answered for %M ms with %ui "
+                      "calls in flight, reconnecting", &link->conf->name,
+                      (ngx_msec_t) NGX_HTTP_WACHAT_SILENCE, link->inflight);
+
+        /* Free, not Disconnect: that would wait for the missing replies */
+        redisAsyncFree(link->ac);
+        link->ac = NULL;
+        link->connected = 0;
+        ngx_http_wachat_redis_schedule(link);
+        return NULL;
+    }
 
     if (link->ac == NULL || !link->connected
         || link->inflight >= NGX_HTTP_WACHAT_MAX_INFLIGHT)
@@ -396,7 +437,9 @@ ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
         return NULL;
     }
 
-    link->inflight++;
+    if (link->inflight++ == 0) {
+        link->progress = ngx_current_msec;
+    }
 
     return call;
 }
@@ -491,6 +534,7 @@ ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call, ngx_int_t rc,
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
 
     link->inflight--;
+    link->progress = ngx_current_msec;
 
     if (call->done && !link->exiting) {
         call->done(call->data, rc, result);
@@ -514,6 +558,7 @@ ngx_http_wachat_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
     }
 
     c->data = ac;
+    c->log = log;
     c->read->handler = ngx_http_wachat_redis_event;
     c->write->handler = ngx_http_wachat_redis_event;
     c->read->log = log;

@@ -6,6 +6,7 @@
 use v5.36;
 use lib 't/lib';
 use Test::More;
+use Time::HiRes ();
 use File::Temp qw(tempdir);
 use Wachat::Test;
 use Wachat::Events qw(expected_events);
@@ -188,6 +189,14 @@ unlike($nginx->error_log, qr/\Q$file_secret\E|acme-secret|other-secret/, 'no sec
     is($res2->{headers}{'retry-after'}, '1', '... Retry-After: 1');
     like($res2->{body}, qr/^\{"error":"redis_(error|unavailable)"\}$/, '... a redis error body');
     unlike($wrong->error_log, qr/wrong-password/, 'the Redis password is not logged');
+    # a refused AUTH backs off (100 ms doubling) instead of reconnecting in
+    # a loop: over 2 s one worker tries a handful of times, not 20
+    my $t0 = () = $wrong->error_log =~ /AUTH failed/g;
+    Time::HiRes::sleep(2);
+    my $t1 = () = $wrong->error_log =~ /AUTH failed/g;
+    cmp_ok($t1 - $t0, '<=', 6, 'a wrong password does not cause a reconnect storm');
+    unlike($wrong->error_log, qr/connected to redis/,
+           'and is never reported as connected');
     $wrong->stop;
 
     my $unix = start_nginx(redis_directive => "wachat_redis unix:${\ $r->socket_path } password_file=$pwf;");
