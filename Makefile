@@ -133,7 +133,7 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_wachat_module \
 	    -o $@ fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS)
 
-run: $(MODULE)
+run: $(MODULE) consumer
 	scripts/wachat-run
 
 bench: bench-ingest bench-consumer

@@ -309,6 +309,12 @@ static const wachat_conf_entry_t  wachat_conf_table[] = {
         "Replies only go out within this time of the inbound message's "
         "own timestamp (WhatsApp's customer service window is 24h)."),
 
+    WACHAT_DURATION("retention", retention_ms, "90d", WACHAT_HOUR,
+        3650 * 24 * WACHAT_HOUR,
+        "A conversation nobody writes in for this long is deleted from "
+        "Redis (its history, statuses and profile), so memory stays "
+        "bounded."),
+
     WACHAT_DURATION("shutdown_timeout", shutdown_timeout_ms, "10s",
         0, WACHAT_HOUR,
         "On SIGTERM, how long in-flight work may finish; what is left "

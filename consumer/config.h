@@ -115,6 +115,7 @@ typedef struct {
     int               concurrency;
     size_t            http_max_response;
     int               history_max;
+    long long         retention_ms;
     long long         window_ms;
     long long         shutdown_timeout_ms;
     char             *logfile;      /* "" means stderr */

@@ -21,7 +21,8 @@
 #define WACHAT_BUCKETS        1024
 #define WACHAT_LEASE_MS       60000
 #define WACHAT_DONE_TTL       (8 * 86400)  /* Meta retries for 7 days */
-#define WACHAT_UNSETTLED_MS   20
+#define WACHAT_UNSETTLED_MS   50
+#define WACHAT_RENEW_MS       (WACHAT_LEASE_MS / 3)
 #define WACHAT_TOKEN_WAIT_MS  60000
 #define WACHAT_BACKOFF_MAX    30000
 
@@ -32,7 +33,8 @@ struct wachat_conv_s {
     wachat_conv_t    *next;
     wachat_engine_t  *engine;
     struct event     *timer;
-    int               busy;         /* a send is in flight */
+    struct event     *renew;        /* keeps the lease while busy */
+    int               busy;         /* a send or LLM call is in flight */
     int               attempt;      /* of the outbound head */
     char             *head;         /* the outbound head being sent */
     size_t            head_len;
@@ -66,6 +68,8 @@ static wachat_conv_t *wachat_conv_find(wachat_engine_t *en, const char *id,
 static void wachat_conv_forget(wachat_conv_t *cv);
 static void wachat_conv_schedule(wachat_conv_t *cv, long ms);
 static void wachat_conv_on_timer(evutil_socket_t fd, short what, void *arg);
+static void wachat_conv_on_renew(evutil_socket_t fd, short what, void *arg);
+static void wachat_conv_set_busy(wachat_conv_t *cv, int busy);
 static void wachat_conv_step(wachat_conv_t *cv);
 static int wachat_conv_lease(wachat_conv_t *cv);
 static void wachat_conv_release(wachat_conv_t *cv, int force);
@@ -134,6 +138,7 @@ wachat_engine_free(wachat_engine_t *en)
         for (cv = en->buckets[i]; cv; cv = next) {
             next = cv->next;
             event_free(cv->timer);
+            event_free(cv->renew);
             free(cv->head);
             free(cv->pending);
             free(cv);
@@ -307,7 +312,13 @@ wachat_conv_find(wachat_engine_t *en, const char *id, int create)
     }
 
     cv->timer = evtimer_new(en->base, wachat_conv_on_timer, cv);
-    if (cv->timer == NULL) {
+    cv->renew = event_new(en->base, -1, EV_PERSIST, wachat_conv_on_renew,
+                          cv);
+
+    if (cv->timer == NULL || cv->renew == NULL) {
+        if (cv->timer) {
+            event_free(cv->timer);
+        }
         free(cv);
         return NULL;
     }
@@ -336,6 +347,7 @@ wachat_conv_forget(wachat_conv_t *cv)
     }
 
     event_free(cv->timer);
+    event_free(cv->renew);
     free(cv->head);
     free(cv->pending);
     free(cv);
@@ -352,6 +364,46 @@ wachat_conv_schedule(wachat_conv_t *cv, long ms)
     tv.tv_usec = (ms % 1000) * 1000;
 
     evtimer_add(cv->timer, &tv);
+}
+
+
+/*
+ * While a call is in flight (an LLM answer, a Graph send waiting for a
+ * slot), nothing else renews the lease: this does, so a long call cannot
+ * let another consumer take the conversation and send twice.
+ */
+
+static void
+wachat_conv_set_busy(wachat_conv_t *cv, int busy)
+{
+    struct timeval  tv;
+
+    cv->busy = busy;
+
+    if (busy) {
+        tv.tv_sec = WACHAT_RENEW_MS / 1000;
+        tv.tv_usec = (WACHAT_RENEW_MS % 1000) * 1000;
+        event_add(cv->renew, &tv);
+
+    } else {
+        event_del(cv->renew);
+    }
+}
+
+
+static void
+wachat_conv_on_renew(evutil_socket_t fd, short what, void *arg)
+{
+    wachat_conv_t  *cv = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (cv->busy && wachat_conv_lease(cv) == 0) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease lost while a "
+                   "call was in flight; its result will not be committed",
+                   cv->id);
+    }
 }
 
 
@@ -386,7 +438,7 @@ static void
 wachat_conv_step(wachat_conv_t *cv)
 {
     int               settled, rc;
-    redisReply       *r;
+    redisReply       *r, *head;
     wachat_event_t    ev;
     const char       *kind;
     wachat_engine_t  *en = cv->engine;
@@ -464,6 +516,28 @@ wachat_conv_step(wachat_conv_t *cv)
         wachat_conv_schedule(cv, settled == 0 ? WACHAT_UNSETTLED_MS : 1000);
         return;
     }
+
+    /*
+     * An older event may have landed in the inbox (and left the pending
+     * list) between the two reads: the head must still be the same.  The
+     * transfer adds to the inbox before it acknowledges, so this is enough.
+     */
+    head = wachat_store_cmd(en->store, "ZRANGE %s 0 0", key);
+
+    if (head == NULL || head->type != REDIS_REPLY_ARRAY
+        || head->elements != 1
+        || head->element[0]->len != r->element[0]->len
+        || memcmp(head->element[0]->str, r->element[0]->str,
+                  r->element[0]->len) != 0)
+    {
+        freeReplyObject(head);
+        wachat_event_free(&ev);
+        freeReplyObject(r);
+        wachat_conv_schedule(cv, 0);
+        return;
+    }
+
+    freeReplyObject(head);
 
     kind = wachat_event_get(&ev, "kind");
 
@@ -649,13 +723,13 @@ wachat_conv_send_head(wachat_conv_t *cv)
     cv->head_len = r->len;
     freeReplyObject(r);
 
-    cv->busy = 1;
+    wachat_conv_set_busy(cv, 1);
 
     if (wachat_outbound_send(en->ob, cv->head, cv->head_len, cv->attempt,
                              wachat_conv_sent, cv)
         != 0)
     {
-        cv->busy = 0;
+        wachat_conv_set_busy(cv, 0);
         return -1;
     }
 
@@ -715,7 +789,7 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
     char              conv[WACHAT_KEY_MAX], lease[WACHAT_KEY_MAX];
     char              now[32];
 
-    cv->busy = 0;
+    wachat_conv_set_busy(cv, 0);
 
     if (en->closing) {
         return;         /* forced stop: the reply stays queued in Redis */
@@ -757,6 +831,11 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
             wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply %s sent "
                        "but not recorded: %s", cv->id, res->wamid,
                        r ? r->str : en->store->err);
+
+        } else if (r->integer == -1) {
+            wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent "
+                       "after this consumer lost the lease; the new owner "
+                       "may send it again", cv->id, res->wamid);
         }
 
         freeReplyObject(r);
@@ -817,7 +896,7 @@ wachat_conv_dead(wachat_conv_t *cv, const char *hist, long code,
     const char *reason)
 {
     redisReply       *r;
-    const char       *argv[7];
+    const char       *argv[8];
     wachat_engine_t  *en = cv->engine;
     char              outq[WACHAT_KEY_MAX], st[WACHAT_KEY_MAX];
     char              lease[WACHAT_KEY_MAX], codebuf[32], now[32];
@@ -828,8 +907,8 @@ wachat_conv_dead(wachat_conv_t *cv, const char *hist, long code,
     wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply dead-lettered: %s",
                cv->id, reason);
 
-    r = wachat_store_cmd(en->store, "XADD %s * conv %s code %s reason %s "
-                         "reply %b", en->cfg->dead_stream, cv->id, codebuf,
+    r = wachat_store_cmd(en->store, "XADD %s MAXLEN ~ 100000 * conv %s "
+                         "code %s reason %s reply %b", en->cfg->dead_stream, cv->id, codebuf,
                          reason, cv->head, cv->head_len);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         freeReplyObject(r);
@@ -849,8 +928,15 @@ wachat_conv_dead(wachat_conv_t *cv, const char *hist, long code,
     argv[4] = cv->head;
     argv[5] = hist;
     argv[6] = codebuf;
+    argv[7] = now;
 
-    r = wachat_store_script(en->store, WACHAT_SCRIPT_DROP, 3, 7, argv, NULL);
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_DROP, 3, 8, argv, NULL);
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        wachat_log(WACHAT_LOG_ERROR, "conversation %s: recording the dead "
+                   "letter failed: %s", cv->id, r ? r->str : en->store->err);
+    }
+
     freeReplyObject(r);
 
     en->stats.dead++;
@@ -1098,13 +1184,13 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     memcpy(cv->pending, member, mlen);
     cv->pending[mlen] = '\0';
     cv->pending_len = mlen;
-    cv->busy = 1;
+    wachat_conv_set_busy(cv, 1);
 
     /* the prompt is copied into the request: r may go now */
     if (wachat_llm_complete(en->llm, &prompt, wachat_conv_llm_done, cv)
         != 0)
     {
-        cv->busy = 0;
+        wachat_conv_set_busy(cv, 0);
         free(cv->pending);
         cv->pending = NULL;
         freeReplyObject(r);
@@ -1129,7 +1215,7 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     wachat_conv_t            *cv = data;
     wachat_engine_t          *en = cv->engine;
 
-    cv->busy = 0;
+    wachat_conv_set_busy(cv, 0);
 
     if (en->closing) {
         return;         /* forced stop: the message stays in the inbox */
@@ -1211,10 +1297,10 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     yajl_gen              g;
     redisReply           *r;
     const unsigned char  *json;
-    const char           *argv[11], *wamid, *text, *to, *type, *payload;
-    size_t                argvlen[11];
+    const char           *argv[12], *wamid, *text, *to, *type, *payload;
+    size_t                argvlen[12];
     wachat_engine_t      *en = cv->engine;
-    char                  keys[6][WACHAT_KEY_MAX], nowbuf[32], ttl[32];
+    char                  keys[7][WACHAT_KEY_MAX], nowbuf[32], ttl[32];
     char                  histmax[32];
 
     has_reply = reply != NULL;
@@ -1313,6 +1399,10 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
     yajl_gen_array_close(g);
 
+    /* conversations nobody touches for this long disappear */
+    wachat_gen_str(g, "retention");
+    yajl_gen_integer(g, en->cfg->retention_ms / 1000);
+
     if (handoff) {
         wachat_gen_str(g, "handoff");
         yajl_gen_bool(g, 1);
@@ -1329,27 +1419,28 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     wachat_key_inbox(keys[2], cv->id);
     wachat_key_outq(keys[3], cv->id);
     wachat_key_done(keys[4], cv->id, wamid ? wamid : ev->stream_id);
-    wachat_key_lease(keys[5], cv->id);
+    wachat_key_status(keys[5], cv->id);
+    wachat_key_lease(keys[6], cv->id);
     snprintf(ttl, sizeof(ttl), "%d", WACHAT_DONE_TTL);
     snprintf(histmax, sizeof(histmax), "%d", en->cfg->history_max);
 
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         argv[i] = keys[i];
         argvlen[i] = strlen(keys[i]);
     }
 
-    argv[6] = en->owner;
-    argvlen[6] = strlen(en->owner);
-    argv[7] = member;
-    argvlen[7] = mlen;
-    argv[8] = ttl;
-    argvlen[8] = strlen(ttl);
-    argv[9] = histmax;
-    argvlen[9] = strlen(histmax);
-    argv[10] = (const char *) json;
-    argvlen[10] = jlen;
+    argv[7] = en->owner;
+    argvlen[7] = strlen(en->owner);
+    argv[8] = member;
+    argvlen[8] = mlen;
+    argv[9] = ttl;
+    argvlen[9] = strlen(ttl);
+    argv[10] = histmax;
+    argvlen[10] = strlen(histmax);
+    argv[11] = (const char *) json;
+    argvlen[11] = jlen;
 
-    r = wachat_store_script(en->store, WACHAT_SCRIPT_COMMIT, 6, 11, argv,
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_COMMIT, 7, 12, argv,
                             argvlen);
 
     yajl_gen_free(g);
@@ -1477,11 +1568,11 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
     redisReply       *r;
-    const char       *argv[9], *status, *code, *explain;
-    size_t            argvlen[9];
+    const char       *argv[10], *status, *code, *explain;
+    size_t            argvlen[10];
     wachat_engine_t  *en = cv->engine;
     char              st[WACHAT_KEY_MAX], inbox[WACHAT_KEY_MAX];
-    char              lease[WACHAT_KEY_MAX];
+    char              lease[WACHAT_KEY_MAX], conv[WACHAT_KEY_MAX];
     int               i;
 
     wachat_key_status(st, cv->id);
@@ -1491,21 +1582,24 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     status = wachat_event_get(ev, "status");
     code = wachat_event_get(ev, "error_code");
 
+    wachat_key_conv(conv, cv->id);
+
     argv[0] = st;
     argv[1] = inbox;
-    argv[2] = lease;
-    argv[3] = en->owner;
-    argv[4] = member;
-    argv[5] = wachat_event_get(ev, "id") ? wachat_event_get(ev, "id") : "";
-    argv[6] = status ? status : "";
-    argv[7] = wachat_event_get(ev, "ts") ? wachat_event_get(ev, "ts") : "";
-    argv[8] = code ? code : "";
+    argv[2] = conv;
+    argv[3] = lease;
+    argv[4] = en->owner;
+    argv[5] = member;
+    argv[6] = wachat_event_get(ev, "id") ? wachat_event_get(ev, "id") : "";
+    argv[7] = status ? status : "";
+    argv[8] = wachat_event_get(ev, "ts") ? wachat_event_get(ev, "ts") : "";
+    argv[9] = code ? code : "";
 
-    for (i = 0; i < 9; i++) {
-        argvlen[i] = (i == 4) ? mlen : strlen(argv[i]);
+    for (i = 0; i < 10; i++) {
+        argvlen[i] = (i == 5) ? mlen : strlen(argv[i]);
     }
 
-    r = wachat_store_script(en->store, WACHAT_SCRIPT_STATUS, 3, 9, argv,
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_STATUS, 4, 10, argv,
                             argvlen);
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
@@ -1532,15 +1626,15 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
         explain = code ? wachat_graph_explain(atol(code)) : NULL;
 
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s was not "
-                   "delivered, error %s%s%s", cv->id, argv[5],
+                   "delivered, error %s%s%s", cv->id, argv[6],
                    code ? code : "?", explain ? ": " : "",
                    explain ? explain : "");
 
-        freeReplyObject(wachat_store_cmd(en->store, "XADD %s * conv %s "
-                        "code %s reason %s wamid %s", en->cfg->dead_stream,
+        freeReplyObject(wachat_store_cmd(en->store, "XADD %s MAXLEN ~ 100000 * "
+                        "conv %s code %s reason %s wamid %s", en->cfg->dead_stream,
                         cv->id, code ? code : "-1",
                         explain ? explain : "delivery failed",
-                        argv[5]));
+                        argv[6]));
         en->stats.dead++;
     }
 

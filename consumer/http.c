@@ -465,15 +465,36 @@ add_header(wachat_http_xfer_t *x, const char *line)
 }
 
 
+/*
+ * What every transfer gets, whatever its protocol; wachat_http_transfer()
+ * sets it after the caller's own options, so these win.
+ */
+static int
+setup_common(wachat_http_xfer_t *x, long timeout_ms)
+{
+    CURL  *e = x->easy;
+    long   timeout = timeout_ms > 0 ? timeout_ms : WACHAT_HTTP_DEFAULT_TIMEOUT;
+    long   connect = timeout < WACHAT_HTTP_CONNECT_TIMEOUT
+                     ? timeout : WACHAT_HTTP_CONNECT_TIMEOUT;
+    int    rc = 0;
+
+    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) x);
+    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+
 static int
 setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
 {
     CURL        *e = x->easy;
     const char  *method = req->method ? req->method : "GET";
-    long         timeout = req->timeout_ms > 0 ? req->timeout_ms
-                                               : WACHAT_HTTP_DEFAULT_TIMEOUT;
-    long         connect = timeout < WACHAT_HTTP_CONNECT_TIMEOUT
-                           ? timeout : WACHAT_HTTP_CONNECT_TIMEOUT;
     size_t       i;
     int          rc = 0;
 
@@ -489,17 +510,14 @@ setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
         return -1;
     }
 
+    if (setup_common(x, req->timeout_ms) != 0) {
+        return -1;
+    }
+
     rc |= curl_easy_setopt(e, CURLOPT_URL, x->url);
     rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
     rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "wachat");
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) x);
-    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     rc |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                            (curl_off_t) WACHAT_HTTP_MAX_BODY);
 
@@ -518,6 +536,25 @@ setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
     }
 
     return rc == CURLE_OK ? 0 : -1;
+}
+
+
+/* Starts x now if a slot is free and nobody waits; queues it otherwise. */
+static int
+xfer_enqueue(wachat_http_t *h, wachat_http_xfer_t *x)
+{
+    clock_gettime(CLOCK_MONOTONIC, &x->queued_at);
+
+    /* a queue means others wait: never overtake them */
+    if (h->queue.n == 0 && h->active.n < h->max) {
+        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+            return -1;
+        }
+        list_push(&h->active, x);
+    } else {
+        list_push(&h->queue, x);
+    }
+    return 0;
 }
 
 
@@ -559,22 +596,44 @@ wachat_http_request(wachat_http_t *h, const wachat_http_req_t *req,
         goto failed;
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &x->queued_at);
-
-    /* a queue means others wait: never overtake them */
-    if (h->queue.n == 0 && h->active.n < h->max) {
-        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
-            goto failed;
-        }
-        list_push(&h->active, x);
-    } else {
-        list_push(&h->queue, x);
+    if (xfer_enqueue(h, x) != 0) {
+        goto failed;
     }
     return 0;
 
 failed:
     xfer_free(x);
     return -1;
+}
+
+
+int
+wachat_http_transfer(wachat_http_t *h, long timeout_ms,
+    wachat_http_setup_pt setup, wachat_http_done_pt done, void *data)
+{
+    wachat_http_xfer_t  *x;
+
+    if (h == NULL || h->closing || setup == NULL || done == NULL) {
+        return -1;
+    }
+
+    x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return -1;
+    }
+    x->http = h;
+    x->done = done;
+    x->data = data;
+
+    /* the caller's options first: ours (private pointer, ...) must win */
+    x->easy = curl_easy_init();
+    if (x->easy == NULL || setup(data, x->easy) != 0
+        || setup_common(x, timeout_ms) != 0 || xfer_enqueue(h, x) != 0)
+    {
+        xfer_free(x);
+        return -1;
+    }
+    return 0;
 }
 
 

@@ -25,7 +25,8 @@
 
 
 /*
- * KEYS conv hist inbox outq done lease; ARGV owner member ttl histmax json.
+ * KEYS conv hist inbox outq done status lease; ARGV owner member ttl
+ * histmax json.
  * Returns {committed, replies queued, mode after, new conversation}.
  *
  * The mode is read here, in the same step that queues the reply: an agent
@@ -81,19 +82,28 @@ static const char  wachat_script_commit[] =
     "  send(p.replies)\n"
     "end\n"
     "if mode ~= 'ai' then redis.call('HINCRBY', KEYS[1], 'unread', 1) end\n"
+    "if p.retention then\n"
+    "  for i = 1, 2 do redis.call('EXPIRE', KEYS[i], p.retention) end\n"
+    "  redis.call('EXPIRE', KEYS[6], p.retention)\n"
+    "end\n"
     "redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])\n"
     "redis.call('ZREM', KEYS[3], ARGV[2])\n"
     "return {1, n, mode, new}\n";
 
 
 /*
- * KEYS status inbox lease; ARGV owner member wamid status ts code.
+ * KEYS status inbox conv lease; ARGV owner member wamid status ts code.
  * Statuses arrive out of order: sent < delivered < read < played, and a
- * failure is kept unless the message was read anyway.
+ * failure is kept unless the message was read anyway.  A status for
+ * someone who never wrote (a template sent by another tool on the same
+ * number) creates nothing.
  */
 static const char  wachat_script_status[] =
     WACHAT_LEASE_CHECK
-    "local rank = {accepted = 0, sent = 1, delivered = 2, read = 3,\n"
+    "if redis.call('EXISTS', KEYS[3]) == 0 then\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "  return 0\n"
+    "end\n"    "local rank = {accepted = 0, sent = 1, delivered = 2, read = 3,\n"
     "              played = 4}\n"
     "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
     "local was = cur and string.match(cur, '^[^|]*') or nil\n"

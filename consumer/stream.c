@@ -17,6 +17,12 @@
 
 #define WACHAT_READ_COUNT     64
 #define WACHAT_READ_BLOCK_MS  2000
+#define WACHAT_TRIM_MS        10000
+#define WACHAT_PENDING_PAGE   64
+#define WACHAT_PENDING_PAGES  16
+#define WACHAT_SIDE_MAXLEN    "10000"
+#define WACHAT_KEY_PARKED     "wachat:parked"   /* unknown contract versions */
+#define WACHAT_KEY_OTHER      "wachat:other"    /* kind=other, for operators */
 
 
 struct wachat_stream_s {
@@ -28,6 +34,8 @@ struct wachat_stream_s {
     struct event               *reconnect;
     struct event               *reclaim;
     struct event               *scan;
+    struct event               *trim;
+    struct event               *watchdog;
     int                         stopping;
     int                         reading;
     wachat_stream_stats_t       stats;
@@ -46,6 +54,8 @@ static void wachat_stream_entries(wachat_stream_t *s,
     const redisReply *entries);
 static int wachat_stream_transfer(wachat_stream_t *s,
     const redisReply *entry);
+static int wachat_stream_set_aside(wachat_stream_t *s,
+    const wachat_event_t *ev, const char *key);
 static void wachat_stream_on_reconnect(evutil_socket_t fd, short what,
     void *arg);
 static void wachat_stream_on_reclaim(evutil_socket_t fd, short what,
@@ -53,6 +63,11 @@ static void wachat_stream_on_reclaim(evutil_socket_t fd, short what,
 static void wachat_stream_on_scan(evutil_socket_t fd, short what,
     void *arg);
 static void wachat_stream_arm(struct event *ev, int ms);
+static void wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg);
+static void wachat_stream_on_watchdog(evutil_socket_t fd, short what,
+    void *arg);
+static int wachat_stream_pending_is_other(wachat_stream_t *s,
+    const char *id, const char *conv_id);
 
 
 wachat_stream_t *
@@ -89,8 +104,12 @@ wachat_stream_start(struct event_base *base, wachat_store_t *store,
     s->reconnect = evtimer_new(base, wachat_stream_on_reconnect, s);
     s->reclaim = evtimer_new(base, wachat_stream_on_reclaim, s);
     s->scan = evtimer_new(base, wachat_stream_on_scan, s);
+    s->trim = evtimer_new(base, wachat_stream_on_trim, s);
+    s->watchdog = evtimer_new(base, wachat_stream_on_watchdog, s);
 
-    if (s->reconnect == NULL || s->reclaim == NULL || s->scan == NULL) {
+    if (s->reconnect == NULL || s->reclaim == NULL || s->scan == NULL
+        || s->trim == NULL || s->watchdog == NULL)
+    {
         snprintf(err, errlen, "out of memory");
         wachat_stream_free(s);
         return NULL;
@@ -107,6 +126,7 @@ wachat_stream_start(struct event_base *base, wachat_store_t *store,
     /* at start: take back at once what this consumer name left pending */
     wachat_stream_arm(s->reclaim, 0);
     wachat_stream_arm(s->scan, 0);
+    wachat_stream_arm(s->trim, WACHAT_TRIM_MS);
 
     return s;
 }
@@ -120,6 +140,8 @@ wachat_stream_stop(wachat_stream_t *s)
     evtimer_del(s->reconnect);
     evtimer_del(s->reclaim);
     evtimer_del(s->scan);
+    evtimer_del(s->trim);
+    evtimer_del(s->watchdog);
 
     if (s->ac && !s->reading) {
         redisAsyncDisconnect(s->ac);
@@ -152,6 +174,14 @@ wachat_stream_free(wachat_stream_t *s)
 
     if (s->scan) {
         event_free(s->scan);
+    }
+
+    if (s->trim) {
+        event_free(s->trim);
+    }
+
+    if (s->watchdog) {
+        event_free(s->watchdog);
     }
 
     free((char *) s->conf.stream);
@@ -204,6 +234,10 @@ wachat_stream_connect(wachat_stream_t *s)
 
     ac->data = s;
     s->ac = ac;
+
+    if (s->addr->unix_path == NULL) {
+        (void) redisEnableKeepAlive(&ac->c);
+    }
 
     redisLibeventAttach(ac, s->base);
     redisAsyncSetConnectCallback(ac, wachat_stream_connected);
@@ -289,6 +323,13 @@ wachat_stream_read(wachat_stream_t *s)
 
     s->reading = 1;
 
+    /*
+     * hiredis 0.14 has no reply timeout: a Redis host gone without a reset
+     * would leave this read waiting for ever while everything else looks
+     * healthy.  No answer within BLOCK + 5 s: drop the link, reconnect.
+     */
+    wachat_stream_arm(s->watchdog, WACHAT_READ_BLOCK_MS + 5000);
+
     redisAsyncCommand(s->ac, wachat_stream_on_read, s,
                       "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
                       s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
@@ -308,6 +349,7 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
     }
 
     s->reading = 0;
+    evtimer_del(s->watchdog);
 
     if (reply == NULL) {
         return;         /* disconnected: the disconnect callback follows */
@@ -411,6 +453,57 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
  */
 
 static int
+wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
+    const char *key)
+{
+    int           argc, rc;
+    size_t        i;
+    redisReply   *r;
+    const char   *argv[8 + 2 * WACHAT_EVENT_MAX_FIELDS];
+    size_t        argvlen[8 + 2 * WACHAT_EVENT_MAX_FIELDS];
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = key;
+    argv[argc++] = "MAXLEN";
+    argv[argc++] = "~";
+    argv[argc++] = WACHAT_SIDE_MAXLEN;
+    argv[argc++] = "*";
+    argv[argc++] = "event";
+    argv[argc++] = ev->stream_id;
+
+    for (i = 0; i < (size_t) argc; i++) {
+        argvlen[i] = strlen(argv[i]);
+    }
+
+    for (i = 0; i < ev->nfields; i++) {
+        argv[argc] = ev->name[i];
+        argvlen[argc++] = strlen(ev->name[i]);
+        argv[argc] = ev->value[i];
+        argvlen[argc++] = ev->value_len[i];
+    }
+
+    r = wachat_store_argv(s->store, argc, argv, argvlen);
+    rc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
+
+    if (rc == 0) {
+        wachat_log(strcmp(key, WACHAT_KEY_PARKED) == 0 ? WACHAT_LOG_WARNING
+                                                       : WACHAT_LOG_NOTICE,
+                   "stream: %s event %s (v=%s, type=%s) is not for a "
+                   "conversation: kept in %s", wachat_event_get(ev, "kind")
+                   ? wachat_event_get(ev, "kind") : "?", ev->stream_id,
+                   wachat_event_get(ev, "v") ? wachat_event_get(ev, "v") : "?",
+                   wachat_event_get(ev, "type") ? wachat_event_get(ev, "type")
+                                                : "?", key);
+    }
+
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+static int
 wachat_stream_transfer(wachat_stream_t *s, const redisReply *entry)
 {
     int              rc;
@@ -433,18 +526,23 @@ wachat_stream_transfer(wachat_stream_t *s, const redisReply *entry)
     kind = wachat_event_get(&ev, "kind");
     v = wachat_event_get(&ev, "v");
 
-    if (v == NULL || wachat_event_conv_id(&ev, conv, sizeof(conv)) != 0
-        || strcmp(v, "1") != 0)
+    if (v == NULL || strcmp(v, "1") != 0
+        || wachat_event_conv_id(&ev, conv, sizeof(conv)) != 0)
     {
         /*
-         * kind=other (account updates, unexpected shapes) and events of
-         * an unknown contract version: nothing to answer, logged once.
+         * A contract version this wachatd does not know (a newer module
+         * during a rolling upgrade) is parked, not lost; kind=other
+         * (account updates, unexpected shapes) has nothing to answer and
+         * is kept for operators.  Either way the copy comes first.
          */
-        wachat_log(WACHAT_LOG_NOTICE, "stream: %s event %s (v=%s, type=%s) "
-                   "is not for a conversation, acknowledged",
-                   kind ? kind : "?", ev.stream_id, v ? v : "?",
-                   wachat_event_get(&ev, "type") ? wachat_event_get(&ev, "type")
-                                                 : "?");
+        if (wachat_stream_set_aside(s, &ev,
+                                    v && strcmp(v, "1") == 0
+                                    ? WACHAT_KEY_OTHER : WACHAT_KEY_PARKED)
+            != 0)
+        {
+            goto done;
+        }
+
         s->stats.ignored++;
         goto ack;
     }
@@ -584,6 +682,118 @@ wachat_stream_on_scan(evutil_socket_t fd, short what, void *arg)
 }
 
 
+static void
+wachat_stream_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    wachat_stream_t  *s = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (s->ac == NULL || !s->reading) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "stream: no answer to XREADGROUP for "
+               "%d ms, reconnecting", WACHAT_READ_BLOCK_MS + 5000);
+
+    /* free, not disconnect: that would wait for the missing reply */
+    s->ac->data = NULL;
+    redisAsyncFree(s->ac);
+    s->ac = NULL;
+    s->reading = 0;
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->reconnect, 1000);
+    }
+}
+
+
+/*
+ * The webhook stream would grow for ever: entries every group has read and
+ * acknowledged are deleted (each event lives on in its conversation).
+ * MINID = the oldest entry some group still needs.
+ */
+
+static void
+wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    size_t            i, k;
+    redisReply       *groups, *g, *p, *t;
+    wachat_stream_t  *s = arg;
+    const char       *name, *last;
+    char              minid[64];
+
+    (void) fd;
+    (void) what;
+
+    minid[0] = '\0';
+    groups = wachat_store_cmd(s->store, "XINFO GROUPS %s", s->conf.stream);
+
+    for (i = 0; groups && groups->type == REDIS_REPLY_ARRAY
+                && i < groups->elements; i++)
+    {
+        g = groups->element[i];
+        name = NULL;
+        last = NULL;
+
+        for (k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements;
+             k += 2)
+        {
+            if (g->element[k + 1]->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+
+            if (strcmp(g->element[k]->str, "name") == 0) {
+                name = g->element[k + 1]->str;
+
+            } else if (strcmp(g->element[k]->str, "last-delivered-id") == 0) {
+                last = g->element[k + 1]->str;
+            }
+        }
+
+        if (name == NULL || last == NULL) {
+            minid[0] = '\0';
+            break;
+        }
+
+        p = wachat_store_cmd(s->store, "XPENDING %s %s", s->conf.stream,
+                             name);
+
+        if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 2
+            && p->element[0]->type == REDIS_REPLY_INTEGER
+            && p->element[0]->integer > 0
+            && p->element[1]->type == REDIS_REPLY_STRING
+            && wachat_stream_id_cmp(p->element[1]->str, last) < 0)
+        {
+            last = p->element[1]->str;
+        }
+
+        if (minid[0] == '\0' || wachat_stream_id_cmp(last, minid) < 0) {
+            snprintf(minid, sizeof(minid), "%s", last);
+        }
+
+        freeReplyObject(p);
+    }
+
+    freeReplyObject(groups);
+
+    if (minid[0] && strcmp(minid, "0-0") != 0) {
+        t = wachat_store_cmd(s->store, "XTRIM %s MINID ~ %s", s->conf.stream,
+                             minid);
+        if (t && t->type == REDIS_REPLY_INTEGER && t->integer > 0) {
+            wachat_log(WACHAT_LOG_DEBUG, "stream: trimmed %lld entries",
+                       t->integer);
+        }
+        freeReplyObject(t);
+    }
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->trim, WACHAT_TRIM_MS);
+    }
+}
+
+
 /*
  * Only the pending entries older than the head can come before it, and
  * only those of the same conversation matter: a consumer that died with a
@@ -596,65 +806,84 @@ int
 wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id,
     const char *conv_id)
 {
-    int              rc;
-    size_t           i;
-    redisReply      *r, *e;
-    wachat_event_t   ev;
-    char             end[64], conv[WACHAT_CONV_ID_MAX];
+    int          rc, page;
+    size_t       i, n;
+    redisReply  *r;
+    char         start[64], end[64];
 
+    rc = 1;
+    snprintf(start, sizeof(start), "-");
     snprintf(end, sizeof(end), "(%s", stream_id);
 
-    r = wachat_store_cmd(s->store, "XPENDING %s %s - %s 64", s->conf.stream,
-                         s->conf.group, end);
+    for (page = 0; page < WACHAT_PENDING_PAGES && rc == 1; page++) {
+        r = wachat_store_cmd(s->store, "XPENDING %s %s %s %s %d",
+                             s->conf.stream, s->conf.group, start, end,
+                             WACHAT_PENDING_PAGE);
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return -1;
+        }
+
+        for (i = 0; i < r->elements && rc == 1; i++) {
+            if (r->element[i]->type != REDIS_REPLY_ARRAY
+                || r->element[i]->elements < 1
+                || r->element[i]->element[0]->type != REDIS_REPLY_STRING)
+            {
+                continue;
+            }
+
+            rc = wachat_stream_pending_is_other(s,
+                     r->element[i]->element[0]->str, conv_id);
+            snprintf(start, sizeof(start), "(%s",
+                     r->element[i]->element[0]->str);
+        }
+
+        n = r->elements;
         freeReplyObject(r);
+
+        if (n < WACHAT_PENDING_PAGE) {
+            return rc;
+        }
+    }
+
+    /* more older entries pending than we look at: wait, to be safe */
+    return rc == 1 ? 0 : rc;
+}
+
+
+/* 1: the pending entry is not of this conversation, 0: it is, -1: error */
+static int
+wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
+    const char *conv_id)
+{
+    int              rc;
+    redisReply      *e;
+    wachat_event_t   ev;
+    char             conv[WACHAT_CONV_ID_MAX];
+
+    e = wachat_store_cmd(s->store, "XRANGE %s %s %s", s->conf.stream, id,
+                         id);
+
+    if (e == NULL || e->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(e);
         return -1;
-    }
-
-    if (r->elements == 0) {
-        freeReplyObject(r);
-        return 1;
-    }
-
-    if (r->elements == 64) {
-        freeReplyObject(r);
-        return 0;
     }
 
     rc = 1;
 
-    for (i = 0; i < r->elements && rc == 1; i++) {
-        if (r->element[i]->type != REDIS_REPLY_ARRAY
-            || r->element[i]->elements < 1
-            || r->element[i]->element[0]->type != REDIS_REPLY_STRING)
+    if (e->elements == 1 && wachat_event_from_reply(&ev, e->element[0]) == 0)
+    {
+        if (wachat_event_conv_id(&ev, conv, sizeof(conv)) == 0
+            && strcmp(conv, conv_id) == 0)
         {
-            continue;
+            rc = 0;
         }
 
-        e = wachat_store_cmd(s->store, "XRANGE %s %s %s", s->conf.stream,
-                             r->element[i]->element[0]->str,
-                             r->element[i]->element[0]->str);
-
-        if (e == NULL || e->type != REDIS_REPLY_ARRAY) {
-            rc = -1;
-
-        } else if (e->elements == 1
-                   && wachat_event_from_reply(&ev, e->element[0]) == 0)
-        {
-            if (wachat_event_conv_id(&ev, conv, sizeof(conv)) == 0
-                && strcmp(conv, conv_id) == 0)
-            {
-                rc = 0;
-            }
-
-            wachat_event_free(&ev);
-        }
-
-        freeReplyObject(e);
+        wachat_event_free(&ev);
     }
 
-    freeReplyObject(r);
+    freeReplyObject(e);
 
     return rc;
 }

@@ -403,7 +403,8 @@ wachatctl_show(wachat_store_t *st, const char *who)
         }
 
         if (wamid && strncmp(wamid, "failed|", 7) == 0) {
-            printf("  (failed, code %s)\n", wamid + 7);
+            printf("  (failed, code %.*s)\n", (int) strcspn(wamid + 7, "|"),
+                   wamid + 7);
 
         } else if (status) {
             printf("  (%.*s)\n", (int) strcspn(status, "|"), status);

@@ -68,6 +68,7 @@ static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static long long wachatd_now_ms(void);
+static long long wachatd_wall_ms(void);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 
@@ -470,6 +471,7 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
 {
     size_t      n;
     wachatd_t  *d = arg;
+    char        max[32];
 
     (void) fd;
     (void) what;
@@ -478,12 +480,29 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
         return;
     }
 
+    /* the listing of conversations forgets those retention deleted */
+    snprintf(max, sizeof(max), "%lld",
+             wachatd_wall_ms() - d->cfg->retention_ms);
+    freeReplyObject(wachat_store_cmd(d->store, "ZREMRANGEBYSCORE %s -inf %s",
+                                     WACHAT_KEY_CONVS, max));
+
     n = wachat_agent_expire_idle(d->store, d->cfg);
 
     if (n) {
         wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
                    "agent_idle_timeout went back to the AI", n);
     }
+}
+
+
+static long long
+wachatd_wall_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 

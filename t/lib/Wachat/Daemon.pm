@@ -4,6 +4,8 @@ package Wachat::Daemon;
 # a test redis, and stops it by PID.
 #
 #   my $d = start_wachatd(redis => $redis, conf => "backend kb\n...");
+#   my $g = start_wachatd(redis => $redis, outbound => 'graph',
+#                         conf => "graph_api_url ...\ngraph_token_file ...\n");
 #   $d->wait_log(qr/started/);
 #   $d->hup; $d->kill9; $d->stop;
 
@@ -55,6 +57,8 @@ sub new ($class, %o) {
         log     => "$dir/wachatd.log",
         extra   => $o{conf} // '',
         kb      => $o{kb} // Wachat::Daemon::sample_kb(),
+        # the generated config's "outbound" line (a key may appear once)
+        outbound => $o{outbound} // 'sandbox',
     }, $class;
 
     $self->write_conf;
@@ -74,7 +78,7 @@ sub conf_text ($self) {
 redis 127.0.0.1:$port
 consumer $self->{name}
 kb $self->{kb}
-outbound sandbox
+outbound $self->{outbound}
 claim_idle 2s
 verbosity info
 shutdown_timeout 5s
