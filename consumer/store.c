@@ -220,6 +220,7 @@ static wachat_lua_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
 
 
 static int wachat_store_connect(wachat_store_t *st);
+static int wachat_store_broken(wachat_store_t *st);
 
 
 int
@@ -396,13 +397,33 @@ wachat_store_run(wachat_store_t *st, int argc, const char **argv,
             return r;
         }
 
-        /* the link broke (Redis restarted?): one fresh try */
-        snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
-        redisFree(st->c);
-        st->c = NULL;
+        if (!wachat_store_broken(st)) {
+            return NULL;
+        }
     }
 
     return NULL;
+}
+
+
+/*
+ * After a failed command: drop the link.  Only a link the server closed
+ * (Redis restarted) is worth one fresh try; after a timeout the command
+ * may have run, and running e.g. an XADD twice is worse than an error.
+ */
+
+static int
+wachat_store_broken(wachat_store_t *st)
+{
+    int  retry;
+
+    retry = st->c->err == REDIS_ERR_EOF;
+
+    snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
+    redisFree(st->c);
+    st->c = NULL;
+
+    return retry;
 }
 
 
@@ -435,9 +456,9 @@ wachat_store_cmd(wachat_store_t *st, const char *fmt, ...)
             return r;
         }
 
-        snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
-        redisFree(st->c);
-        st->c = NULL;
+        if (!wachat_store_broken(st)) {
+            return NULL;
+        }
     }
 
     return NULL;

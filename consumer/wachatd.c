@@ -314,7 +314,12 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     if (strcmp(cfg->stream, d->cfg->stream) != 0
         || strcmp(cfg->group, d->cfg->group) != 0
-        || cfg->redis.port != d->cfg->redis.port)
+        || cfg->redis.port != d->cfg->redis.port
+        || cfg->redis_db != d->cfg->redis_db
+        || strcmp(cfg->redis.host ? cfg->redis.host : "",
+                  d->cfg->redis.host ? d->cfg->redis.host : "") != 0
+        || strcmp(cfg->redis.path ? cfg->redis.path : "",
+                  d->cfg->redis.path ? d->cfg->redis.path : "") != 0)
     {
         wachat_log(WACHAT_LOG_WARNING, "reload: redis, stream and group "
                    "changes take effect at the next restart");
