@@ -331,11 +331,16 @@ wachat_store_connect(wachat_store_t *st)
     }
 
     if (st->c == NULL || st->c->err) {
-        snprintf(st->err, sizeof(st->err), "redis %s%s%s:%d: %s",
-                 st->addr.unix_path ? "unix:" : "",
-                 st->addr.unix_path ? st->addr.unix_path : "",
-                 st->addr.host ? st->addr.host : "", st->addr.port,
-                 st->c ? st->c->errstr : "out of memory");
+        if (st->addr.unix_path) {
+            snprintf(st->err, sizeof(st->err), "redis unix:%s: %s",
+                     st->addr.unix_path,
+                     st->c ? st->c->errstr : "out of memory");
+
+        } else {
+            snprintf(st->err, sizeof(st->err), "redis %s:%d: %s",
+                     st->addr.host ? st->addr.host : "", st->addr.port,
+                     st->c ? st->c->errstr : "out of memory");
+        }
         if (st->c) {
             redisFree(st->c);
             st->c = NULL;
