@@ -20,6 +20,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -195,6 +196,18 @@ wachat_api_now_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
 
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static void
+wachat_api_arm(struct event *ev, int ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    event_add(ev, &tv);
 }
 
 
@@ -617,7 +630,7 @@ wachat_api_body_str(wachat_api_req_t *r, yajl_val body, const char *name,
 }
 
 
-/* --- routing ---------------------------------------------------------------- */
+/* --- routing ------------------------------------------------------------- */
 
 
 /* path matches pattern; "*" takes one non-empty segment into *seg */
@@ -744,6 +757,23 @@ wachat_api_route(wachat_api_req_t *r, enum evhttp_cmd_type method)
 }
 
 
+/*
+ * nginx may pass the browser's path as is (proxy_pass without a URI part):
+ * /agent/api/me is /api/me.  Ids hold no "/", so the first "/api/" is it.
+ */
+static void
+wachat_api_unmount(char *path)
+{
+    char  *api;
+
+    api = strstr(path, "/api/");
+
+    if (api && api != path) {
+        memmove(path, api, strlen(api) + 1);
+    }
+}
+
+
 static void
 wachat_api_on_request(struct evhttp_request *req, void *arg)
 {
@@ -769,6 +799,8 @@ wachat_api_on_request(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 503, NULL);
         return;
     }
+
+    wachat_api_unmount(r.path);
 
     who = evhttp_find_header(evhttp_request_get_input_headers(req),
                              WACHAT_API_AGENT_HEADER);
@@ -921,10 +953,10 @@ static int
 wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
     redisReply **ids, size_t n, const unsigned char *want, redisReply **out)
 {
-    int    rc;
-    void  *rep;
-    char   key[WACHAT_KEY_MAX];
-    size_t i;
+    int      rc;
+    void    *rep;
+    size_t   i;
+    char     key[WACHAT_KEY_MAX];
 
     memset(out, 0, n * sizeof(redisReply *));
 
@@ -1185,29 +1217,56 @@ wachat_api_seen_free(wachat_api_seen_t *s)
 
 
 /*
+ * Whether a conversation of a page is listed.  In the waiting set only
+ * those still waiting count (remembered in seen); the ones taken meanwhile
+ * are listed by activity, where the waiting ones are not listed again.
+ */
+static unsigned char
+wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
+    int waiting, wachat_api_seen_t *seen, const char *id)
+{
+    const char  *mode;
+
+    mode = wachat_api_fstr(c, "mode");
+
+    if (waiting) {
+        if (mode == NULL || strcmp(mode, "waiting_agent") != 0) {
+            return 0;
+        }
+
+        wachat_api_seen_add(seen, id);
+
+    } else if (mode && strcmp(mode, "waiting_agent") == 0
+               && wachat_api_seen_has(seen, id))
+    {
+        return 0;
+    }
+
+    return (unsigned char) wachat_api_pass(f, c);
+}
+
+
+/*
  * Lists, in the order of one sorted set, the conversations that pass the
- * filter, a page at a time.  Waiting (wachat:waiting, by when the window
- * closes): only those still waiting, remembered in seen; otherwise
- * (wachat:convs, newest first): all but those listed as waiting already.
+ * filter, a page at a time: wachat:waiting (by when the window closes) or
+ * wachat:convs (newest first).
  */
 static int
 wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
     int waiting, wachat_api_seen_t *seen, size_t *listed, long long now)
 {
-    int             rc;
-    size_t          start, i, n;
-    const char     *mode;
+    int             rc, start;
+    size_t          i, n, got;
     redisReply     *ids, *convs[WACHAT_API_PAGE], *lasts[WACHAT_API_PAGE];
     unsigned char   want[WACHAT_API_PAGE];
     wachat_store_t *st = r->api->st;
 
-    rc = 0;
-
     for (start = 0; start < WACHAT_API_SCAN_MAX && *listed < f->limit;
          start += WACHAT_API_PAGE)
     {
-        ids = wachat_store_cmd(st, waiting ? "ZRANGE %s %zu %zu"
-                                           : "ZREVRANGE %s %zu %zu",
+        /* hiredis' format knows no %zu: the bounds are ints */
+        ids = wachat_store_cmd(st, "%s %s %d %d",
+                               waiting ? "ZRANGE" : "ZREVRANGE",
                                waiting ? WACHAT_KEY_WAITING
                                        : WACHAT_KEY_CONVS,
                                start, start + WACHAT_API_PAGE - 1);
@@ -1217,79 +1276,61 @@ wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
             return -1;
         }
 
-        n = ids->elements;
+        got = ids->elements;
 
-        for (i = 0; i < n; i++) {
-            if (ids->element[i]->type != REDIS_REPLY_STRING) {
-                n = i;
+        for (n = 0; n < got && n < WACHAT_API_PAGE; n++) {
+            if (ids->element[n]->type != REDIS_REPLY_STRING) {
                 break;
             }
         }
 
-        if (n == 0) {
-            freeReplyObject(ids);
-            break;
-        }
+        rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_CONV, ids->element, n,
+                                  NULL, convs)
+               : 0;
 
-        if (wachat_api_fetch(st, WACHAT_API_FETCH_CONV, ids->element, n,
-                             NULL, convs) != 0)
-        {
+        if (rc != 0) {
             freeReplyObject(ids);
             return -1;
         }
 
         for (i = 0; i < n; i++) {
-            mode = wachat_api_fstr(convs[i], "mode");
-            want[i] = wachat_api_pass(f, convs[i]);
-
-            if (waiting) {
-                if (mode == NULL || strcmp(mode, "waiting_agent") != 0) {
-                    want[i] = 0;    /* taken meanwhile: listed by activity */
-
-                } else {
-                    wachat_api_seen_add(seen, ids->element[i]->str);
-                }
-
-            } else if (want[i] && mode && strcmp(mode, "waiting_agent") == 0
-                       && wachat_api_seen_has(seen, ids->element[i]->str))
-            {
-                want[i] = 0;
-            }
+            want[i] = wachat_api_pick(f, convs[i], waiting, seen,
+                                      ids->element[i]->str);
         }
 
-        if (wachat_api_fetch(st, WACHAT_API_FETCH_LAST, ids->element, n,
-                             want, lasts) != 0)
-        {
-            rc = -1;
-            n = 0;
-        }
+        rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_LAST, ids->element, n,
+                                  want, lasts)
+               : 0;
 
-        for (i = 0; i < n && *listed < f->limit; i++) {
-            if (!want[i]) {
-                continue;
+        for (i = 0; rc == 0 && i < n && *listed < f->limit; i++) {
+            if (want[i]) {
+                yajl_gen_map_open(g);
+                wachat_api_gen_conv(g, r->api, ids->element[i]->str,
+                                    convs[i], lasts[i], now);
+                yajl_gen_map_close(g);
+                (*listed)++;
             }
-
-            yajl_gen_map_open(g);
-            wachat_api_gen_conv(g, r->api, ids->element[i]->str, convs[i],
-                                lasts[i], now);
-            yajl_gen_map_close(g);
-            (*listed)++;
         }
 
         for (i = 0; i < n; i++) {
             freeReplyObject(convs[i]);
-            freeReplyObject(lasts[i]);
+            if (rc == 0) {
+                freeReplyObject(lasts[i]);
+            }
         }
 
-        i = ids->elements;
         freeReplyObject(ids);
 
-        if (rc != 0 || i < WACHAT_API_PAGE) {
+        if (rc != 0) {
+            return -1;
+        }
+
+        if (got < WACHAT_API_PAGE) {
             break;
         }
     }
 
-    return rc;
+    return 0;
 }
 
 
@@ -1462,8 +1503,9 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
 static void
 wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
 {
-    int                 in, k;
+    int                 in;
     char                name[16];
+    unsigned            k;
     const char         *dir;
     const redisReply   *kv, *b;
 
@@ -1498,7 +1540,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     yajl_gen_array_open(g);
 
     for (k = 1; k <= 3; k++) {
-        snprintf(name, sizeof(name), "button%d", k);
+        snprintf(name, sizeof(name), "button%u", k);
         b = wachat_api_field(kv, name);
 
         if (b) {
@@ -1879,24 +1921,17 @@ wachat_api_entry_ok(const redisReply *e, wachat_api_id_t *id)
 }
 
 
-/* one entry to one client, unless it has it already */
-static void
-wachat_api_send_entry(wachat_api_client_t *c, const wachat_api_id_t *id,
-    struct evbuffer *text)
+/* whether the client still needs this entry; from now on it has it */
+static int
+wachat_api_client_due(wachat_api_client_t *c, const wachat_api_id_t *id)
 {
     if (wachat_api_id_cmp(id, &c->after) <= 0) {
-        return;
+        return 0;
     }
 
     c->after = *id;
 
-    if (wachat_api_client_slow(c)) {
-        wachat_api_client_end(c, "too slow to read");
-        return;
-    }
-
-    wachat_api_write(c, (const char *) evbuffer_pullup(text, -1),
-                     evbuffer_get_length(text));
+    return 1;
 }
 
 
@@ -1922,7 +1957,18 @@ wachat_api_broadcast(wachat_api_t *api, const redisReply *e)
 
     for (c = api->clients; c; c = next) {
         next = c->next;
-        wachat_api_send_entry(c, &id, text);
+
+        if (!wachat_api_client_due(c, &id)) {
+            continue;
+        }
+
+        if (wachat_api_client_slow(c)) {
+            wachat_api_client_end(c, "too slow to read");
+            continue;
+        }
+
+        wachat_api_write(c, (const char *) evbuffer_pullup(text, -1),
+                         evbuffer_get_length(text));
     }
 
     evbuffer_free(text);
@@ -1958,6 +2004,7 @@ wachat_api_feed_tail(wachat_api_t *api, wachat_api_id_t *id)
 /*
  * A browser that reconnects says what it saw last: replay what came
  * after, up to a bound; past it the console is told to reload ("reset").
+ * The live feed goes on after the tail (or the last entry replayed).
  */
 static void
 wachat_api_catch_up(wachat_api_client_t *c, const char *from)
@@ -1969,6 +2016,8 @@ wachat_api_catch_up(wachat_api_client_t *c, const char *from)
     static const char reset[] = "event: reset\ndata: {}\n\n";
 
     tail = c->after;
+
+    /* a bogus id from the future must not mute the stream */
     memset(&c->after, 0, sizeof(wachat_api_id_t));
     wachat_api_id_parse(from, &c->after);
 
@@ -1986,15 +2035,23 @@ wachat_api_catch_up(wachat_api_client_t *c, const char *from)
     }
 
     for (i = 0; entries && i < entries->elements; i++) {
-        if (!wachat_api_entry_ok(entries->element[i], &id)) {
+        if (!wachat_api_entry_ok(entries->element[i], &id)
+            || !wachat_api_client_due(c, &id))
+        {
             continue;
         }
 
+        /* at most a thousand small entries: no slow-reader check here */
         text = wachat_api_event_text(entries->element[i]);
 
         if (text) {
-            wachat_api_send_entry(c, &id, text);
+            wachat_api_write(c, (const char *) evbuffer_pullup(text, -1),
+                             evbuffer_get_length(text));
             evbuffer_free(text);
+        }
+
+        if (wachat_api_id_cmp(&id, &tail) > 0) {
+            tail = id;
         }
     }
 
@@ -2002,10 +2059,7 @@ wachat_api_catch_up(wachat_api_client_t *c, const char *from)
         wachat_api_write(c, reset, sizeof(reset) - 1);
     }
 
-    /* whatever the replay missed, the live feed starts after the tail */
-    if (wachat_api_id_cmp(&c->after, &tail) < 0) {
-        c->after = tail;
-    }
+    c->after = tail;
 
     freeReplyObject(r);
 }
@@ -2099,7 +2153,7 @@ wachat_api_feed_connected(const redisAsyncContext *ac, int status)
     api->reading = 0;
 
     if (!api->closing) {
-        evtimer_add(api->retry, &(struct timeval) { 1, 0 });
+        wachat_api_arm(api->retry, 1000);
     }
 }
 
@@ -2123,7 +2177,7 @@ wachat_api_feed_disconnected(const redisAsyncContext *ac, int status)
     wachat_log(WACHAT_LOG_WARNING, "api: feed: lost redis (%s)",
                status == REDIS_OK ? "closed" : ac->errstr);
 
-    evtimer_add(api->retry, &(struct timeval) { 1, 0 });
+    wachat_api_arm(api->retry, 1000);
 }
 
 
@@ -2145,7 +2199,7 @@ wachat_api_feed_connect(wachat_api_t *api)
         if (ac) {
             redisAsyncFree(ac);
         }
-        evtimer_add(api->retry, &(struct timeval) { 1, 0 });
+        wachat_api_arm(api->retry, 1000);
         return;
     }
 
@@ -2185,7 +2239,7 @@ wachat_api_on_feed(redisAsyncContext *ac, void *reply, void *data)
 
     if (r->type == REDIS_REPLY_ERROR) {
         wachat_log(WACHAT_LOG_WARNING, "api: feed: XREAD: %s", r->str);
-        evtimer_add(api->retry, &(struct timeval) { 1, 0 });
+        wachat_api_arm(api->retry, 1000);
         return;
     }
 
@@ -2273,7 +2327,7 @@ wachat_api_on_keepalive(evutil_socket_t fd, short what, void *arg)
 }
 
 
-/* --- the listener ----------------------------------------------------------- */
+/* --- the listener -------------------------------------------------------- */
 
 
 /* every address the name stands for must be a loopback one */
@@ -2527,7 +2581,7 @@ wachat_api_start(struct event_base *base, wachat_store_t *st,
         return NULL;
     }
 
-    event_add(api->keepalive, &(struct timeval) { WACHAT_API_KEEPALIVE_S, 0 });
+    wachat_api_arm(api->keepalive, WACHAT_API_KEEPALIVE_S * 1000);
 
     wachat_log(WACHAT_LOG_NOTICE, "api: agent API on %s (%zu agents)",
                api->listen, cfg->agents.n);

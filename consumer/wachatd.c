@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "agents.h"
+#include "api.h"
 #include "config.h"
 #include "conv.h"
 #include "http.h"
@@ -49,6 +50,7 @@ typedef struct {
     wachat_llm_t        *llm;
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
+    wachat_api_t        *api;
     struct event        *sighup;
     struct event        *sigterm;
     struct event        *sigint;
@@ -208,6 +210,15 @@ main(int argc, char **argv)
 
     wachat_engine_set_stream(d.engine, d.stream);
 
+    /* an agent's reply is sent at once: the engine works the conversation */
+    err[0] = '\0';
+    d.api = wachat_api_start(d.base, d.store, &d.addr, d.cfg,
+                             wachat_engine_work, d.engine, err, sizeof(err));
+    if (d.api == NULL && err[0] != '\0') {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+        return 1;
+    }
+
     d.sighup = evsignal_new(d.base, SIGHUP, wachatd_on_hup, &d);
     d.sigterm = evsignal_new(d.base, SIGTERM, wachatd_on_term, &d);
     d.sigint = evsignal_new(d.base, SIGINT, wachatd_on_term, &d);
@@ -238,6 +249,9 @@ main(int argc, char **argv)
 
     wachatd_on_stats(-1, 0, &d);
     wachat_log(WACHAT_LOG_NOTICE, "wachatd stopped");
+
+    /* open event streams and the listener go first: they use the store */
+    wachat_api_free(d.api);
 
     /* HTTP calls still running are cancelled: their callbacks do nothing */
     wachat_engine_close(d.engine);
@@ -337,6 +351,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     wachat_engine_configure(d->engine, cfg, kb);
     wachat_outbound_reload(d->ob, cfg);
+    wachat_api_reload(d->api, cfg);
 
     /* calls in flight do not refer to the old client */
     wachat_llm_free(d->llm);
