@@ -1,40 +1,30 @@
 /*
- * api: the agent API on libevent's evhttp.
+ * api: the agent API on libevent's evhttp: the listener, the plumbing of a
+ * request, routing, and the JSON answers every handler shares.  The
+ * handlers are in api_conv.c (the agent, its conversations) and
+ * api_events.c (the live feed).
  *
  * nginx authenticates the agent and sets X-Wachat-Agent; the header is
  * trusted only because the listener is a loopback address or a unix socket
- * that nothing but nginx can reach.  Requests are short: synchronous Redis
- * on the daemon's store link, bounded scans, pipelined reads.  The live
- * feed (server-sent events) reads wachat:feed on ONE async connection that
- * every open stream of this process shares.
+ * that nothing but nginx can reach.
  */
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
-#include "agents.h"
-#include "api.h"
+#include "api_int.h"
 #include "log.h"
 
 
@@ -42,18 +32,7 @@
 #define WACHAT_API_HARD_MAX       (1024 * 1024) /* evhttp's own 413 */
 #define WACHAT_API_HEADERS_MAX    (16 * 1024)
 #define WACHAT_API_TIMEOUT_S      30            /* reading a request */
-#define WACHAT_API_CLIENTS_MAX    256           /* open event streams */
-#define WACHAT_API_KEEPALIVE_S    15
-#define WACHAT_API_RETRY_MS       3000          /* the browser's reconnect */
-#define WACHAT_API_FEED_BLOCK_MS  5000
-#define WACHAT_API_FEED_COUNT     100
-#define WACHAT_API_CATCH_UP       1000          /* Last-Event-ID replay */
-#define WACHAT_API_SLOW_BYTES     (1024 * 1024) /* unread by a stream */
-#define WACHAT_API_LIST_DEFAULT   100
-#define WACHAT_API_LIST_MAX       500
-#define WACHAT_API_SCAN_MAX       2000          /* conversations looked at */
-#define WACHAT_API_PAGE           100
-#define WACHAT_API_HISTORY_MAX    500
+#define WACHAT_API_KEEPALIVE_S    15            /* event streams */
 #define WACHAT_API_CONV_ID_MAX    200
 #define WACHAT_API_AGENT_HEADER   "X-Wachat-Agent"
 
@@ -61,62 +40,6 @@
     (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT    \
      | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE            \
      | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
-
-
-/* a stream entry id, "<ms>-<seq>" */
-typedef struct {
-    unsigned long long  ms;
-    unsigned long long  seq;
-} wachat_api_id_t;
-
-
-typedef struct wachat_api_client_s  wachat_api_client_t;
-
-/* one open event stream */
-struct wachat_api_client_s {
-    wachat_api_t               *api;
-    struct evhttp_request      *req;
-    struct evhttp_connection   *conn;
-    char                       *agent;
-    wachat_api_id_t             after;      /* sent up to here */
-    wachat_api_client_t        *prev;
-    wachat_api_client_t        *next;
-};
-
-
-struct wachat_api_s {
-    struct event_base          *base;
-    wachat_store_t             *st;
-    wachat_store_addr_t         addr;       /* own copy: the feed link */
-    const wachat_config_t      *cfg;
-    wachat_api_kick_pt          kick;
-    void                       *data;
-    char                       *listen;     /* as started, for reloads */
-    struct evhttp              *http;
-    char                       *unix_path;  /* removed at exit */
-
-    wachat_api_client_t        *clients;
-    size_t                      nclients;
-    redisAsyncContext          *ac;
-    int                         reading;
-    int                         closing;
-    wachat_api_id_t             cursor;     /* the feed read goes on here */
-    struct event               *retry;
-    struct event               *keepalive;
-};
-
-
-/* one request being answered */
-typedef struct {
-    wachat_api_t               *api;
-    struct evhttp_request      *req;
-    const char                 *method;
-    char                       *path;       /* without the query */
-    const char                 *query;
-    const char                 *who;        /* the header, for logs */
-    const wachat_agent_t       *agent;
-    char                       *conv;       /* decoded {id} of the path */
-} wachat_api_req_t;
 
 
 typedef void (*wachat_api_handler_pt)(wachat_api_req_t *r);
@@ -129,46 +52,7 @@ typedef struct {
 } wachat_api_route_t;
 
 
-typedef struct {
-    const char                 *mode;       /* NULL: any */
-    const char                 *agent;      /* NULL: anyone's */
-    int                         unread;
-    size_t                      limit;
-} wachat_api_filter_t;
-
-
-typedef enum {
-    WACHAT_API_FETCH_CONV = 0,  /* HGETALL of the conversation */
-    WACHAT_API_FETCH_LAST       /* its last history entry */
-} wachat_api_fetch_e;
-
-
-/*
- * KEYS conv; ARGV agent.  The holder reading the conversation has read
- * what the customer wrote; returns how many messages were unread.
- */
-static wachat_lua_t  wachat_api_lua_read = wachat_lua(
-    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'unread')\n"
-    "if c[1] ~= 'agent' or c[2] ~= ARGV[1] then return 0 end\n"
-    "local n = tonumber(c[3] or '0') or 0\n"
-    "if n > 0 then redis.call('HSET', KEYS[1], 'unread', 0) end\n"
-    "return n\n");
-
-
 static void wachat_api_on_request(struct evhttp_request *req, void *arg);
-static void wachat_api_me(wachat_api_req_t *r);
-static void wachat_api_presence(wachat_api_req_t *r);
-static void wachat_api_heartbeat(wachat_api_req_t *r);
-static void wachat_api_list(wachat_api_req_t *r);
-static void wachat_api_show(wachat_api_req_t *r);
-static void wachat_api_reply(wachat_api_req_t *r);
-static void wachat_api_take(wachat_api_req_t *r);
-static void wachat_api_resolve(wachat_api_req_t *r);
-static void wachat_api_events(wachat_api_req_t *r);
-static void wachat_api_feed_read(wachat_api_t *api);
-static void wachat_api_on_retry(evutil_socket_t fd, short what, void *arg);
-static void wachat_api_on_keepalive(evutil_socket_t fd, short what,
-    void *arg);
 
 
 static const wachat_api_route_t  wachat_api_routes[] = {
@@ -188,18 +72,7 @@ static const wachat_api_route_t  wachat_api_routes[] = {
 /* --- small helpers ------------------------------------------------------ */
 
 
-static long long
-wachat_api_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-static void
+void
 wachat_api_arm(struct event *ev, int ms)
 {
     struct timeval  tv;
@@ -211,45 +84,8 @@ wachat_api_arm(struct event *ev, int ms)
 }
 
 
-static int
-wachat_api_id_parse(const char *s, wachat_api_id_t *id)
-{
-    char  *end;
-
-    if (s == NULL || *s < '0' || *s > '9') {
-        return -1;
-    }
-
-    errno = 0;
-    id->ms = strtoull(s, &end, 10);
-
-    if (errno || *end != '-' || end[1] < '0' || end[1] > '9') {
-        return -1;
-    }
-
-    id->seq = strtoull(end + 1, &end, 10);
-
-    return errno || *end != '\0' ? -1 : 0;
-}
-
-
-static int
-wachat_api_id_cmp(const wachat_api_id_t *a, const wachat_api_id_t *b)
-{
-    if (a->ms != b->ms) {
-        return a->ms < b->ms ? -1 : 1;
-    }
-
-    if (a->seq != b->seq) {
-        return a->seq < b->seq ? -1 : 1;
-    }
-
-    return 0;
-}
-
-
 /* the value of one field of a HGETALL reply or a stream entry */
-static const redisReply *
+const redisReply *
 wachat_api_field(const redisReply *kv, const char *name)
 {
     size_t  i;
@@ -269,7 +105,7 @@ wachat_api_field(const redisReply *kv, const char *name)
 }
 
 
-static const char *
+const char *
 wachat_api_fstr(const redisReply *kv, const char *name)
 {
     const redisReply  *v = wachat_api_field(kv, name);
@@ -366,7 +202,7 @@ wachat_api_utf8_seq(const unsigned char *p, size_t n)
 
 
 /* what Redis holds is UTF-8 in practice; a stray byte becomes U+FFFD */
-static void
+void
 wachat_api_gen_bytes(yajl_gen g, const char *s, size_t len)
 {
     size_t                i, n, k;
@@ -410,7 +246,7 @@ wachat_api_gen_bytes(yajl_gen g, const char *s, size_t len)
 }
 
 
-static void
+void
 wachat_api_gen_str(yajl_gen g, const char *s)
 {
     if (s == NULL) {
@@ -422,7 +258,7 @@ wachat_api_gen_str(yajl_gen g, const char *s)
 }
 
 
-static void
+void
 wachat_api_kv(yajl_gen g, const char *name, const char *value)
 {
     wachat_api_gen_str(g, name);
@@ -430,7 +266,7 @@ wachat_api_kv(yajl_gen g, const char *name, const char *value)
 }
 
 
-static void
+void
 wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v)
 {
     wachat_api_gen_str(g, name);
@@ -444,7 +280,7 @@ wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v)
 }
 
 
-static void
+void
 wachat_api_kv_int(yajl_gen g, const char *name, long long value)
 {
     wachat_api_gen_str(g, name);
@@ -452,7 +288,7 @@ wachat_api_kv_int(yajl_gen g, const char *name, long long value)
 }
 
 
-static void
+void
 wachat_api_kv_bool(yajl_gen g, const char *name, int value)
 {
     wachat_api_gen_str(g, name);
@@ -463,7 +299,7 @@ wachat_api_kv_bool(yajl_gen g, const char *name, int value)
 /* --- answering ------------------------------------------------------------ */
 
 
-static void
+void
 wachat_api_log(wachat_api_req_t *r, int status, const char *outcome)
 {
     wachat_log(WACHAT_LOG_INFO, "api: %.64s %s %.300s: %d %s",
@@ -472,7 +308,7 @@ wachat_api_log(wachat_api_req_t *r, int status, const char *outcome)
 }
 
 
-static void
+void
 wachat_api_send(wachat_api_req_t *r, int status, yajl_gen g,
     const char *outcome)
 {
@@ -502,7 +338,7 @@ wachat_api_send(wachat_api_req_t *r, int status, yajl_gen g,
 }
 
 
-static void
+void
 wachat_api_error(wachat_api_req_t *r, int status, const char *name,
     const char *message)
 {
@@ -542,7 +378,7 @@ wachat_api_agent_status(wachat_agent_rc_e rc)
 }
 
 
-static void
+void
 wachat_api_agent_error(wachat_api_req_t *r, wachat_agent_rc_e rc)
 {
     wachat_api_error(r, wachat_api_agent_status(rc),
@@ -551,7 +387,7 @@ wachat_api_agent_error(wachat_api_req_t *r, wachat_agent_rc_e rc)
 }
 
 
-static void
+void
 wachat_api_redis_error(wachat_api_req_t *r)
 {
     wachat_log(WACHAT_LOG_WARNING, "api: redis: %s", r->api->st->err);
@@ -563,7 +399,7 @@ wachat_api_redis_error(wachat_api_req_t *r)
  * The request's JSON object, or NULL with the error answered.  The size
  * was checked before routing.
  */
-static yajl_val
+yajl_val
 wachat_api_body(wachat_api_req_t *r)
 {
     char             *text, why[256];
@@ -609,7 +445,7 @@ wachat_api_body(wachat_api_req_t *r)
 
 
 /* a string member of the body; NULL with the error answered */
-static const char *
+const char *
 wachat_api_body_str(wachat_api_req_t *r, yajl_val body, const char *name,
     const char *message)
 {
@@ -836,1494 +672,6 @@ done:
 
     free(r.path);
     free(r.conv);
-}
-
-
-/* --- presence ------------------------------------------------------------- */
-
-
-static void
-wachat_api_gen_presence(wachat_api_req_t *r, int me)
-{
-    yajl_gen     g;
-    const char  *p;
-
-    p = wachat_agent_effective_presence(r->api->st, r->api->cfg,
-                                        r->agent->id);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_api_kv(g, "id", r->agent->id);
-
-    if (me) {
-        wachat_api_kv(g, "name", r->agent->name ? r->agent->name
-                                                : r->agent->id);
-        wachat_api_kv(g, "email", r->agent->email);
-    }
-
-    wachat_api_kv(g, "presence", p);
-
-    if (me) {
-        wachat_api_kv_bool(g, "notify", r->agent->notify);
-        wachat_api_kv_int(g, "heartbeat_timeout_ms",
-                          r->api->cfg->agent_heartbeat_timeout_ms);
-    }
-
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, 200, g, me ? "ok" : p);
-    yajl_gen_free(g);
-}
-
-
-static void
-wachat_api_me(wachat_api_req_t *r)
-{
-    wachat_api_gen_presence(r, 1);
-}
-
-
-static void
-wachat_api_presence(wachat_api_req_t *r)
-{
-    yajl_val            body;
-    const char         *p;
-    wachat_agent_rc_e   rc;
-
-    body = wachat_api_body(r);
-    if (body == NULL) {
-        return;
-    }
-
-    p = wachat_api_body_str(r, body, "presence", "send {\"presence\": "
-                            "\"online\"}, \"away\" or \"offline\"");
-
-    if (p == NULL) {
-        yajl_tree_free(body);
-        return;
-    }
-
-    rc = wachat_agent_presence(r->api->st, r->api->cfg, r->agent->id, p);
-    yajl_tree_free(body);
-
-    if (rc == WACHAT_AGENT_EINPUT) {
-        wachat_api_error(r, 400, "bad_input", "presence is online, away or "
-                         "offline");
-        return;
-    }
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_gen_presence(r, 0);
-}
-
-
-static void
-wachat_api_heartbeat(wachat_api_req_t *r)
-{
-    wachat_agent_rc_e  rc;
-
-    rc = wachat_agent_heartbeat(r->api->st, r->api->cfg, r->agent->id);
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_gen_presence(r, 0);
-}
-
-
-/* --- conversations ------------------------------------------------------ */
-
-
-/*
- * One command per conversation, pipelined on the store's link: a page of
- * a hundred costs one round trip.  want[i] 0 skips ids[i].
- */
-static int
-wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
-    redisReply **ids, size_t n, const unsigned char *want, redisReply **out)
-{
-    int      rc;
-    void    *rep;
-    size_t   i;
-    char     key[WACHAT_KEY_MAX];
-
-    memset(out, 0, n * sizeof(redisReply *));
-
-    if (st->c == NULL) {
-        /* reconnects, as every store command does */
-        freeReplyObject(wachat_store_cmd(st, "PING"));
-
-        if (st->c == NULL) {
-            return -1;
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        if (want && !want[i]) {
-            continue;
-        }
-
-        if (what == WACHAT_API_FETCH_CONV) {
-            wachat_key_conv(key, ids[i]->str);
-            rc = redisAppendCommand(st->c, "HGETALL %s", key);
-
-        } else {
-            wachat_key_hist(key, ids[i]->str);
-            rc = redisAppendCommand(st->c, "XREVRANGE %s + - COUNT 1", key);
-        }
-
-        if (rc != REDIS_OK) {
-            goto failed;
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        if (want && !want[i]) {
-            continue;
-        }
-
-        if (redisGetReply(st->c, &rep) != REDIS_OK) {
-            goto failed;
-        }
-
-        out[i] = rep;
-    }
-
-    return 0;
-
-failed:
-
-    for (i = 0; i < n; i++) {
-        freeReplyObject(out[i]);
-        out[i] = NULL;
-    }
-
-    snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
-    redisFree(st->c);
-    st->c = NULL;
-
-    return -1;
-}
-
-
-/* a history entry's time in ms: inbound ones carry WhatsApp's seconds */
-static long long
-wachat_api_entry_ms(const redisReply *kv)
-{
-    const char  *dir, *ts;
-
-    dir = wachat_api_fstr(kv, "dir");
-    ts = wachat_api_fstr(kv, "ts");
-
-    if (ts == NULL) {
-        return 0;
-    }
-
-    return dir && strcmp(dir, "in") == 0 ? atoll(ts) * 1000 : atoll(ts);
-}
-
-
-/*
- * The fields every listing of a conversation has, into an open map.  last
- * is its newest history entry (XREVRANGE ... COUNT 1 reply) or NULL.
- */
-static void
-wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
-    const redisReply *c, const redisReply *last, long long now)
-{
-    long long          closes, unread;
-    const char        *mode, *ts;
-    const redisReply  *kv, *text;
-
-    mode = wachat_api_fstr(c, "mode");
-    ts = wachat_api_fstr(c, "last_in_ts");
-    unread = wachat_api_fstr(c, "unread")
-             ? atoll(wachat_api_fstr(c, "unread")) : 0;
-
-    wachat_api_kv(g, "id", id);
-    wachat_api_kv_reply(g, "name", wachat_api_field(c, "name"));
-    wachat_api_kv_reply(g, "wa_id", wachat_api_field(c, "wa_id"));
-    wachat_api_kv_reply(g, "user_id", wachat_api_field(c, "user_id"));
-    wachat_api_kv_reply(g, "phone_number_id",
-                        wachat_api_field(c, "phone_number_id"));
-    wachat_api_kv(g, "mode", mode ? mode : "ai");
-    wachat_api_kv_reply(g, "agent", wachat_api_field(c, "agent"));
-    wachat_api_kv_int(g, "unread", unread > 0 ? unread : 0);
-
-    kv = NULL;
-
-    if (last && last->type == REDIS_REPLY_ARRAY && last->elements > 0
-        && last->element[0]->type == REDIS_REPLY_ARRAY
-        && last->element[0]->elements == 2)
-    {
-        kv = last->element[0]->element[1];
-    }
-
-    text = wachat_api_field(kv, "text");
-
-    if (text || kv == NULL) {
-        wachat_api_kv_reply(g, "last_text", text);
-
-    } else {
-        /* an image, a location...: say what it was */
-        char  what[64];
-
-        snprintf(what, sizeof(what), "[%s]",
-                 wachat_api_fstr(kv, "type") ? wachat_api_fstr(kv, "type")
-                                             : "message");
-        wachat_api_kv(g, "last_text", what);
-    }
-
-    wachat_api_kv_reply(g, "last_dir", wachat_api_field(kv, "dir"));
-
-    wachat_api_gen_str(g, "last_at");
-    if (kv) {
-        yajl_gen_integer(g, wachat_api_entry_ms(kv));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    if (ts) {
-        closes = atoll(ts) * 1000 + api->cfg->window_ms;
-        wachat_api_kv_int(g, "window_closes_at", closes);
-        wachat_api_kv_int(g, "window_left_ms",
-                          closes > now ? closes - now : 0);
-
-    } else {
-        wachat_api_gen_str(g, "window_closes_at");
-        yajl_gen_null(g);
-        wachat_api_kv_int(g, "window_left_ms", 0);
-    }
-
-    wachat_api_gen_str(g, "waiting_since");
-    if (wachat_api_fstr(c, "waiting_since")) {
-        yajl_gen_integer(g, atoll(wachat_api_fstr(c, "waiting_since")));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    wachat_api_gen_str(g, "agent_since");
-    if (wachat_api_fstr(c, "agent_since")) {
-        yajl_gen_integer(g, atoll(wachat_api_fstr(c, "agent_since")));
-    } else {
-        yajl_gen_null(g);
-    }
-}
-
-
-static int
-wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
-{
-    const char  *mode, *agent, *unread;
-
-    if (c == NULL || c->type != REDIS_REPLY_ARRAY || c->elements == 0) {
-        return 0;       /* gone, or not committed yet */
-    }
-
-    mode = wachat_api_fstr(c, "mode");
-    mode = mode ? mode : "ai";
-
-    if (f->mode && strcmp(mode, f->mode) != 0) {
-        return 0;
-    }
-
-    if (f->agent) {
-        agent = wachat_api_fstr(c, "agent");
-
-        if (strcmp(mode, "agent") != 0 || agent == NULL
-            || strcmp(agent, f->agent) != 0)
-        {
-            return 0;
-        }
-    }
-
-    unread = wachat_api_fstr(c, "unread");
-
-    if (f->unread && (unread == NULL || atoll(unread) <= 0)) {
-        return 0;
-    }
-
-    return 1;
-}
-
-
-typedef struct {
-    char    **ids;
-    size_t    n;
-    size_t    cap;
-} wachat_api_seen_t;
-
-
-static void
-wachat_api_seen_add(wachat_api_seen_t *s, const char *id)
-{
-    char  **p;
-
-    if (s->n == s->cap) {
-        p = realloc(s->ids, (s->cap ? s->cap * 2 : 64) * sizeof(char *));
-        if (p == NULL) {
-            return;
-        }
-
-        s->ids = p;
-        s->cap = s->cap ? s->cap * 2 : 64;
-    }
-
-    s->ids[s->n] = strdup(id);
-
-    if (s->ids[s->n]) {
-        s->n++;
-    }
-}
-
-
-static int
-wachat_api_seen_has(const wachat_api_seen_t *s, const char *id)
-{
-    size_t  i;
-
-    for (i = 0; i < s->n; i++) {
-        if (strcmp(s->ids[i], id) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-wachat_api_seen_free(wachat_api_seen_t *s)
-{
-    size_t  i;
-
-    for (i = 0; i < s->n; i++) {
-        free(s->ids[i]);
-    }
-
-    free(s->ids);
-}
-
-
-/*
- * Whether a conversation of a page is listed.  In the waiting set only
- * those still waiting count (remembered in seen); the ones taken meanwhile
- * are listed by activity, where the waiting ones are not listed again.
- */
-static unsigned char
-wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
-    int waiting, wachat_api_seen_t *seen, const char *id)
-{
-    const char  *mode;
-
-    mode = wachat_api_fstr(c, "mode");
-
-    if (waiting) {
-        if (mode == NULL || strcmp(mode, "waiting_agent") != 0) {
-            return 0;
-        }
-
-        wachat_api_seen_add(seen, id);
-
-    } else if (mode && strcmp(mode, "waiting_agent") == 0
-               && wachat_api_seen_has(seen, id))
-    {
-        return 0;
-    }
-
-    return (unsigned char) wachat_api_pass(f, c);
-}
-
-
-/*
- * Lists, in the order of one sorted set, the conversations that pass the
- * filter, a page at a time: wachat:waiting (by when the window closes) or
- * wachat:convs (newest first).
- */
-static int
-wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
-    int waiting, wachat_api_seen_t *seen, size_t *listed, long long now)
-{
-    int             rc, start;
-    size_t          i, n, got;
-    redisReply     *ids, *convs[WACHAT_API_PAGE], *lasts[WACHAT_API_PAGE];
-    unsigned char   want[WACHAT_API_PAGE];
-    wachat_store_t *st = r->api->st;
-
-    for (start = 0; start < WACHAT_API_SCAN_MAX && *listed < f->limit;
-         start += WACHAT_API_PAGE)
-    {
-        /* hiredis' format knows no %zu: the bounds are ints */
-        ids = wachat_store_cmd(st, "%s %s %d %d",
-                               waiting ? "ZRANGE" : "ZREVRANGE",
-                               waiting ? WACHAT_KEY_WAITING
-                                       : WACHAT_KEY_CONVS,
-                               start, start + WACHAT_API_PAGE - 1);
-
-        if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(ids);
-            return -1;
-        }
-
-        got = ids->elements;
-
-        for (n = 0; n < got && n < WACHAT_API_PAGE; n++) {
-            if (ids->element[n]->type != REDIS_REPLY_STRING) {
-                break;
-            }
-        }
-
-        rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_CONV, ids->element, n,
-                                  NULL, convs)
-               : 0;
-
-        if (rc != 0) {
-            freeReplyObject(ids);
-            return -1;
-        }
-
-        for (i = 0; i < n; i++) {
-            want[i] = wachat_api_pick(f, convs[i], waiting, seen,
-                                      ids->element[i]->str);
-        }
-
-        rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_LAST, ids->element, n,
-                                  want, lasts)
-               : 0;
-
-        for (i = 0; rc == 0 && i < n && *listed < f->limit; i++) {
-            if (want[i]) {
-                yajl_gen_map_open(g);
-                wachat_api_gen_conv(g, r->api, ids->element[i]->str,
-                                    convs[i], lasts[i], now);
-                yajl_gen_map_close(g);
-                (*listed)++;
-            }
-        }
-
-        for (i = 0; i < n; i++) {
-            freeReplyObject(convs[i]);
-            if (rc == 0) {
-                freeReplyObject(lasts[i]);
-            }
-        }
-
-        freeReplyObject(ids);
-
-        if (rc != 0) {
-            return -1;
-        }
-
-        if (got < WACHAT_API_PAGE) {
-            break;
-        }
-    }
-
-    return 0;
-}
-
-
-/* the query string into a filter; -1 with the error answered */
-static int
-wachat_api_filter(wachat_api_req_t *r, struct evkeyvalq *q,
-    wachat_api_filter_t *f)
-{
-    char        *end;
-    long         limit;
-    const char  *v;
-
-    memset(f, 0, sizeof(wachat_api_filter_t));
-    f->limit = WACHAT_API_LIST_DEFAULT;
-
-    if (r->query && evhttp_parse_query_str(r->query, q) != 0) {
-        wachat_api_error(r, 400, "bad_input", "the query string is not "
-                         "valid");
-        return -1;
-    }
-
-    f->mode = evhttp_find_header(q, "mode");
-
-    if (f->mode && *f->mode == '\0') {
-        f->mode = NULL;
-    }
-
-    if (f->mode && strcmp(f->mode, "ai") != 0
-        && strcmp(f->mode, "waiting_agent") != 0
-        && strcmp(f->mode, "agent") != 0)
-    {
-        wachat_api_error(r, 400, "bad_input", "mode is ai, waiting_agent or "
-                         "agent");
-        return -1;
-    }
-
-    f->agent = evhttp_find_header(q, "agent");
-
-    if (f->agent && *f->agent == '\0') {
-        f->agent = NULL;
-
-    } else if (f->agent && strcmp(f->agent, "me") == 0) {
-        f->agent = r->agent->id;
-    }
-
-    v = evhttp_find_header(q, "unread");
-    f->unread = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
-
-    v = evhttp_find_header(q, "limit");
-
-    if (v) {
-        errno = 0;
-        limit = strtol(v, &end, 10);
-
-        if (errno || *v == '\0' || *end != '\0' || limit < 1) {
-            wachat_api_error(r, 400, "bad_input", "limit is a number from 1 "
-                             "to 500");
-            return -1;
-        }
-
-        f->limit = limit > WACHAT_API_LIST_MAX ? WACHAT_API_LIST_MAX
-                                               : (size_t) limit;
-    }
-
-    return 0;
-}
-
-
-static void
-wachat_api_list(wachat_api_req_t *r)
-{
-    int                   rc;
-    size_t                listed;
-    yajl_gen              g;
-    long long             now;
-    struct evkeyvalq      q;
-    wachat_api_seen_t     seen;
-    wachat_api_filter_t   f;
-    char                  outcome[32];
-
-    TAILQ_INIT(&q);
-
-    if (wachat_api_filter(r, &q, &f) != 0) {
-        evhttp_clear_headers(&q);
-        return;
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        evhttp_clear_headers(&q);
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    memset(&seen, 0, sizeof(wachat_api_seen_t));
-    now = wachat_api_now_ms();
-    listed = 0;
-
-    yajl_gen_array_open(g);
-
-    rc = wachat_api_scan(r, g, &f, 1, &seen, &listed, now);
-
-    if (rc == 0) {
-        rc = wachat_api_scan(r, g, &f, 0, &seen, &listed, now);
-    }
-
-    yajl_gen_array_close(g);
-
-    if (rc != 0) {
-        wachat_api_redis_error(r);
-
-    } else {
-        snprintf(outcome, sizeof(outcome), "%zu listed", listed);
-        wachat_api_send(r, 200, g, outcome);
-    }
-
-    wachat_api_seen_free(&seen);
-    yajl_gen_free(g);
-    evhttp_clear_headers(&q);
-}
-
-
-/* an outbound entry's delivery: through the wamid it was sent as */
-static void
-wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
-{
-    size_t        n;
-    char          key[128], status[32], code[32];
-    const char   *h, *v, *p;
-
-    snprintf(key, sizeof(key), "h:%s", hist_id);
-    h = wachat_api_fstr(st, key);
-    code[0] = '\0';
-
-    if (h == NULL) {
-        snprintf(status, sizeof(status), "queued");
-
-    } else if (strncmp(h, "failed|", 7) == 0) {
-        snprintf(status, sizeof(status), "failed");
-        p = h + 7;
-        n = strcspn(p, "|");
-        snprintf(code, sizeof(code), "%.*s", (int) n, p);
-
-    } else if ((v = wachat_api_fstr(st, h)) == NULL) {
-        snprintf(status, sizeof(status), "accepted");
-
-    } else {
-        n = strcspn(v, "|");
-        snprintf(status, sizeof(status), "%.*s", (int) n, v);
-
-        if (v[n] == '|') {
-            p = v + n + 1;
-            n = strcspn(p, "|");
-            snprintf(code, sizeof(code), "%.*s", (int) n, p);
-        }
-
-        if (strcmp(status, "played") == 0) {
-            snprintf(status, sizeof(status), "read");
-        }
-    }
-
-    wachat_api_kv(g, "status", status);
-
-    if (code[0] && strcmp(status, "failed") == 0) {
-        wachat_api_kv(g, "error_code", code);
-    }
-}
-
-
-static void
-wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
-{
-    int                 in;
-    char                name[16];
-    unsigned            k;
-    const char         *dir;
-    const redisReply   *kv, *b;
-
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-        || e->element[0]->type != REDIS_REPLY_STRING)
-    {
-        return;
-    }
-
-    kv = e->element[1];
-    dir = wachat_api_fstr(kv, "dir");
-    in = dir && strcmp(dir, "in") == 0;
-
-    yajl_gen_map_open(g);
-    wachat_api_kv(g, "id", e->element[0]->str);
-    wachat_api_kv(g, "dir", in ? "in" : "out");
-    wachat_api_kv_reply(g, "who", wachat_api_field(kv, "who"));
-    wachat_api_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
-    wachat_api_kv_reply(g, "text", wachat_api_field(kv, "text"));
-
-    if (in) {
-        wachat_api_kv_reply(g, "type", wachat_api_field(kv, "type"));
-        wachat_api_kv_reply(g, "name", wachat_api_field(kv, "name"));
-        wachat_api_kv_reply(g, "payload", wachat_api_field(kv, "payload"));
-
-    } else {
-        wachat_api_kv(g, "type", wachat_api_field(kv, "button1")
-                                 ? "interactive" : "text");
-    }
-
-    wachat_api_gen_str(g, "buttons");
-    yajl_gen_array_open(g);
-
-    for (k = 1; k <= 3; k++) {
-        snprintf(name, sizeof(name), "button%u", k);
-        b = wachat_api_field(kv, name);
-
-        if (b) {
-            wachat_api_gen_bytes(g, b->str, b->len);
-        }
-    }
-
-    yajl_gen_array_close(g);
-
-    if (!in) {
-        wachat_api_gen_status(g, st, e->element[0]->str);
-    }
-
-    yajl_gen_map_close(g);
-}
-
-
-static void
-wachat_api_show(wachat_api_req_t *r)
-{
-    size_t           i;
-    yajl_gen         g;
-    redisReply      *c, *hist, *st, *x;
-    const char      *argv[2];
-    wachat_store_t  *s = r->api->st;
-    char             key[WACHAT_KEY_MAX];
-
-    /* the holder looking at it has read it */
-    wachat_key_conv(key, r->conv);
-    argv[0] = key;
-    argv[1] = r->agent->id;
-    x = wachat_store_eval(s, &wachat_api_lua_read, 1, 2, argv, NULL);
-
-    if (x && x->type == REDIS_REPLY_INTEGER && x->integer > 0) {
-        wachat_feed(s, "read", r->conv, "agent", r->agent->id, NULL);
-    }
-
-    freeReplyObject(x);
-
-    c = wachat_store_cmd(s, "HGETALL %s", key);
-
-    if (c == NULL || c->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(c);
-        wachat_api_redis_error(r);
-        return;
-    }
-
-    if (c->elements == 0) {
-        freeReplyObject(c);
-        wachat_api_agent_error(r, WACHAT_AGENT_ENOCONV);
-        return;
-    }
-
-    wachat_key_hist(key, r->conv);
-    hist = wachat_store_cmd(s, "XREVRANGE %s + - COUNT %d", key,
-                            WACHAT_API_HISTORY_MAX);
-    wachat_key_status(key, r->conv);
-    st = wachat_store_cmd(s, "HGETALL %s", key);
-
-    g = yajl_gen_alloc(NULL);
-
-    if (hist == NULL || hist->type != REDIS_REPLY_ARRAY || st == NULL
-        || st->type != REDIS_REPLY_ARRAY || g == NULL)
-    {
-        freeReplyObject(c);
-        freeReplyObject(hist);
-        freeReplyObject(st);
-        if (g) {
-            yajl_gen_free(g);
-        }
-        wachat_api_redis_error(r);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_api_gen_conv(g, r->api, r->conv, c, hist, wachat_api_now_ms());
-
-    wachat_api_gen_str(g, "history");
-    yajl_gen_array_open(g);
-
-    /* XREVRANGE: newest first, the console reads oldest first */
-    for (i = hist->elements; i > 0; i--) {
-        wachat_api_gen_entry(g, hist->element[i - 1], st);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, 200, g, "ok");
-
-    yajl_gen_free(g);
-    freeReplyObject(c);
-    freeReplyObject(hist);
-    freeReplyObject(st);
-}
-
-
-/* {"id": conv, "mode": ..., plus one more pair} */
-static void
-wachat_api_done(wachat_api_req_t *r, int status, const char *mode,
-    const char *k, const char *v)
-{
-    yajl_gen  g;
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_api_kv(g, "id", r->conv);
-
-    if (mode) {
-        wachat_api_kv(g, "mode", mode);
-    }
-
-    if (k) {
-        wachat_api_kv(g, k, v);
-    }
-
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, status, g, "ok");
-    yajl_gen_free(g);
-}
-
-
-static void
-wachat_api_reply(wachat_api_req_t *r)
-{
-    yajl_gen            g;
-    yajl_val            body;
-    const char         *text;
-    wachat_agent_rc_e   rc;
-    char                hist[64];
-
-    body = wachat_api_body(r);
-    if (body == NULL) {
-        return;
-    }
-
-    text = wachat_api_body_str(r, body, "text", "send {\"text\": \"...\"}, "
-                               "the message for the customer");
-
-    if (text == NULL) {
-        yajl_tree_free(body);
-        return;
-    }
-
-    hist[0] = '\0';
-    rc = wachat_agent_reply(r->api->st, r->api->cfg, r->agent->id, r->conv,
-                            text, hist, sizeof(hist));
-    yajl_tree_free(body);
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    /* queued in Redis; the daemon sends it now instead of at its scan */
-    if (r->api->kick) {
-        r->api->kick(r->api->data, r->conv);
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_api_kv_bool(g, "queued", 1);
-    wachat_api_kv(g, "hist", hist);
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, 202, g, "queued");
-    yajl_gen_free(g);
-}
-
-
-static void
-wachat_api_take(wachat_api_req_t *r)
-{
-    wachat_agent_rc_e  rc;
-
-    rc = wachat_agent_take(r->api->st, r->api->cfg, r->agent->id, r->conv);
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_done(r, 200, "agent", "agent", r->agent->id);
-}
-
-
-static void
-wachat_api_resolve(wachat_api_req_t *r)
-{
-    wachat_agent_rc_e  rc;
-
-    rc = wachat_agent_resolve(r->api->st, r->api->cfg, r->agent->id,
-                              r->conv);
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    /* the closing text, if any, is queued: send it now */
-    if (r->api->kick) {
-        r->api->kick(r->api->data, r->conv);
-    }
-
-    wachat_api_done(r, 200, "ai", NULL, NULL);
-}
-
-
-/* --- the live feed: server-sent events ---------------------------------- */
-
-
-static void
-wachat_api_write(wachat_api_client_t *c, const char *data, size_t len)
-{
-    struct evbuffer  *b;
-
-    b = evbuffer_new();
-    if (b == NULL) {
-        return;
-    }
-
-    evbuffer_add(b, data, len);
-    evhttp_send_reply_chunk(c->req, b);
-    evbuffer_free(b);
-}
-
-
-static void
-wachat_api_client_unlink(wachat_api_client_t *c)
-{
-    wachat_api_t  *api = c->api;
-
-    if (c->prev) {
-        c->prev->next = c->next;
-
-    } else {
-        api->clients = c->next;
-    }
-
-    if (c->next) {
-        c->next->prev = c->prev;
-    }
-
-    api->nclients--;
-}
-
-
-/* we end the stream (a client too slow to read): evhttp closes it */
-static void
-wachat_api_client_end(wachat_api_client_t *c, const char *why)
-{
-    wachat_log(WACHAT_LOG_INFO, "api: %s event stream ended: %s", c->agent,
-               why);
-
-    wachat_api_client_unlink(c);
-    evhttp_connection_set_closecb(c->conn, NULL, NULL);
-    evhttp_send_reply_end(c->req);
-    free(c->agent);
-    free(c);
-}
-
-
-static int
-wachat_api_client_slow(wachat_api_client_t *c)
-{
-    struct bufferevent  *bev;
-
-    bev = evhttp_connection_get_bufferevent(c->conn);
-
-    return bev && evbuffer_get_length(bufferevent_get_output(bev))
-                  > WACHAT_API_SLOW_BYTES;
-}
-
-
-/* the client went away */
-static void
-wachat_api_on_client_close(struct evhttp_connection *conn, void *arg)
-{
-    wachat_api_client_t  *c = arg;
-
-    (void) conn;
-
-    wachat_log(WACHAT_LOG_INFO, "api: %s event stream closed", c->agent);
-
-    wachat_api_client_unlink(c);
-
-    /*
-     * A reply cut off by the peer leaves the request detached from its
-     * connection and ours to free; evhttp_send_reply_end() does that.
-     */
-    if (evhttp_request_get_connection(c->req) == NULL) {
-        evhttp_send_reply_end(c->req);
-    }
-
-    free(c->agent);
-    free(c);
-}
-
-
-/* "id: ..\nevent: ..\ndata: {..}\n\n" for one wachat:feed entry */
-static struct evbuffer *
-wachat_api_event_text(const redisReply *e)
-{
-    size_t                i, len;
-    yajl_gen              g;
-    const char           *type;
-    struct evbuffer      *b;
-    const redisReply     *kv;
-    const unsigned char  *json;
-
-    kv = e->element[1];
-    type = wachat_api_fstr(kv, "type");
-
-    if (type == NULL || type[0] == '\0' || type[strcspn(type, "\r\n")]) {
-        type = "message";
-    }
-
-    g = yajl_gen_alloc(NULL);
-    b = evbuffer_new();
-
-    if (g == NULL || b == NULL) {
-        if (g) {
-            yajl_gen_free(g);
-        }
-        if (b) {
-            evbuffer_free(b);
-        }
-        return NULL;
-    }
-
-    yajl_gen_map_open(g);
-
-    for (i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
-         i += 2)
-    {
-        if (kv->element[i]->type == REDIS_REPLY_STRING
-            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            wachat_api_gen_bytes(g, kv->element[i]->str, kv->element[i]->len);
-            wachat_api_gen_bytes(g, kv->element[i + 1]->str,
-                                 kv->element[i + 1]->len);
-        }
-    }
-
-    yajl_gen_map_close(g);
-    yajl_gen_get_buf(g, &json, &len);
-
-    /* yajl escapes control characters: the JSON is one line */
-    evbuffer_add_printf(b, "id: %s\nevent: %s\ndata: ", e->element[0]->str,
-                        type);
-    evbuffer_add(b, json, len);
-    evbuffer_add(b, "\n\n", 2);
-
-    yajl_gen_free(g);
-
-    return b;
-}
-
-
-static int
-wachat_api_entry_ok(const redisReply *e, wachat_api_id_t *id)
-{
-    return e->type == REDIS_REPLY_ARRAY && e->elements == 2
-           && e->element[0]->type == REDIS_REPLY_STRING
-           && e->element[1]->type == REDIS_REPLY_ARRAY
-           && wachat_api_id_parse(e->element[0]->str, id) == 0;
-}
-
-
-/* whether the client still needs this entry; from now on it has it */
-static int
-wachat_api_client_due(wachat_api_client_t *c, const wachat_api_id_t *id)
-{
-    if (wachat_api_id_cmp(id, &c->after) <= 0) {
-        return 0;
-    }
-
-    c->after = *id;
-
-    return 1;
-}
-
-
-static void
-wachat_api_broadcast(wachat_api_t *api, const redisReply *e)
-{
-    wachat_api_id_t       id;
-    struct evbuffer      *text;
-    wachat_api_client_t  *c, *next;
-
-    if (!wachat_api_entry_ok(e, &id)) {
-        return;
-    }
-
-    if (wachat_api_id_cmp(&id, &api->cursor) > 0) {
-        api->cursor = id;
-    }
-
-    text = wachat_api_event_text(e);
-    if (text == NULL) {
-        return;
-    }
-
-    for (c = api->clients; c; c = next) {
-        next = c->next;
-
-        if (!wachat_api_client_due(c, &id)) {
-            continue;
-        }
-
-        if (wachat_api_client_slow(c)) {
-            wachat_api_client_end(c, "too slow to read");
-            continue;
-        }
-
-        wachat_api_write(c, (const char *) evbuffer_pullup(text, -1),
-                         evbuffer_get_length(text));
-    }
-
-    evbuffer_free(text);
-}
-
-
-/* the newest entry of the feed now ("0-0" when it is empty) */
-static int
-wachat_api_feed_tail(wachat_api_t *api, wachat_api_id_t *id)
-{
-    redisReply  *r;
-
-    r = wachat_store_cmd(api->st, "XREVRANGE %s + - COUNT 1",
-                         WACHAT_KEY_FEED);
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return -1;
-    }
-
-    memset(id, 0, sizeof(wachat_api_id_t));
-
-    if (r->elements > 0 && !wachat_api_entry_ok(r->element[0], id)) {
-        memset(id, 0, sizeof(wachat_api_id_t));
-    }
-
-    freeReplyObject(r);
-
-    return 0;
-}
-
-
-/*
- * A browser that reconnects says what it saw last: replay what came
- * after, up to a bound; past it the console is told to reload ("reset").
- * The live feed goes on after the tail (or the last entry replayed).
- */
-static void
-wachat_api_catch_up(wachat_api_client_t *c, const char *from)
-{
-    size_t            i;
-    wachat_api_id_t   id, tail;
-    redisReply       *r, *entries;
-    struct evbuffer  *text;
-    static const char reset[] = "event: reset\ndata: {}\n\n";
-
-    tail = c->after;
-
-    /* a bogus id from the future must not mute the stream */
-    memset(&c->after, 0, sizeof(wachat_api_id_t));
-    wachat_api_id_parse(from, &c->after);
-
-    r = wachat_store_cmd(c->api->st, "XREAD COUNT %d STREAMS %s %s",
-                         WACHAT_API_CATCH_UP, WACHAT_KEY_FEED, from);
-
-    entries = NULL;
-
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1
-        && r->element[0]->type == REDIS_REPLY_ARRAY
-        && r->element[0]->elements == 2
-        && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
-    {
-        entries = r->element[0]->element[1];
-    }
-
-    for (i = 0; entries && i < entries->elements; i++) {
-        if (!wachat_api_entry_ok(entries->element[i], &id)
-            || !wachat_api_client_due(c, &id))
-        {
-            continue;
-        }
-
-        /* at most a thousand small entries: no slow-reader check here */
-        text = wachat_api_event_text(entries->element[i]);
-
-        if (text) {
-            wachat_api_write(c, (const char *) evbuffer_pullup(text, -1),
-                             evbuffer_get_length(text));
-            evbuffer_free(text);
-        }
-
-        if (wachat_api_id_cmp(&id, &tail) > 0) {
-            tail = id;
-        }
-    }
-
-    if (entries && entries->elements >= WACHAT_API_CATCH_UP) {
-        wachat_api_write(c, reset, sizeof(reset) - 1);
-    }
-
-    c->after = tail;
-
-    freeReplyObject(r);
-}
-
-
-static void
-wachat_api_events(wachat_api_req_t *r)
-{
-    char                  line[32];
-    int                   n;
-    wachat_api_t         *api = r->api;
-    const char           *last;
-    wachat_api_id_t       from;
-    struct evkeyvalq     *h;
-    wachat_api_client_t  *c;
-
-    if (api->nclients >= WACHAT_API_CLIENTS_MAX) {
-        wachat_api_error(r, 503, "too_many_streams", "too many open event "
-                         "streams; try again later");
-        return;
-    }
-
-    c = calloc(1, sizeof(wachat_api_client_t));
-    if (c == NULL || (c->agent = strdup(r->agent->id)) == NULL) {
-        free(c);
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    if (wachat_api_feed_tail(api, &c->after) != 0) {
-        free(c->agent);
-        free(c);
-        wachat_api_redis_error(r);
-        return;
-    }
-
-    h = evhttp_request_get_output_headers(r->req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    /* nginx: pass every event on at once, whatever proxy_buffering says */
-    evhttp_add_header(h, "X-Accel-Buffering", "no");
-
-    evhttp_send_reply_start(r->req, 200, "OK");
-
-    c->api = api;
-    c->req = r->req;
-    c->conn = evhttp_request_get_connection(r->req);
-    evhttp_connection_set_closecb(c->conn, wachat_api_on_client_close, c);
-
-    c->next = api->clients;
-    if (api->clients) {
-        api->clients->prev = c;
-    }
-    api->clients = c;
-    api->nclients++;
-
-    n = snprintf(line, sizeof(line), "retry: %d\n\n", WACHAT_API_RETRY_MS);
-    wachat_api_write(c, line, (size_t) n);
-
-    last = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-                              "Last-Event-ID");
-
-    if (last && wachat_api_id_parse(last, &from) == 0) {
-        wachat_api_catch_up(c, last);
-    }
-
-    /* the first stream starts the shared reader at the feed's tail */
-    if (api->nclients == 1 && !api->reading) {
-        api->cursor = c->after;
-    }
-
-    wachat_api_log(r, 200, "event stream");
-    wachat_api_feed_read(api);
-}
-
-
-static void
-wachat_api_feed_connected(const redisAsyncContext *ac, int status)
-{
-    wachat_api_t  *api = ac->data;
-
-    if (api == NULL || status == REDIS_OK) {
-        return;
-    }
-
-    wachat_log(WACHAT_LOG_WARNING, "api: feed: redis connect failed: %s",
-               ac->errstr);
-
-    /* hiredis frees the context after this callback */
-    api->ac = NULL;
-    api->reading = 0;
-
-    if (!api->closing) {
-        wachat_api_arm(api->retry, 1000);
-    }
-}
-
-
-static void
-wachat_api_feed_disconnected(const redisAsyncContext *ac, int status)
-{
-    wachat_api_t  *api = ac->data;
-
-    if (api == NULL) {
-        return;
-    }
-
-    api->ac = NULL;
-    api->reading = 0;
-
-    if (api->closing) {
-        return;
-    }
-
-    wachat_log(WACHAT_LOG_WARNING, "api: feed: lost redis (%s)",
-               status == REDIS_OK ? "closed" : ac->errstr);
-
-    wachat_api_arm(api->retry, 1000);
-}
-
-
-static void
-wachat_api_feed_connect(wachat_api_t *api)
-{
-    redisAsyncContext  *ac;
-
-    if (api->addr.unix_path) {
-        ac = redisAsyncConnectUnix(api->addr.unix_path);
-
-    } else {
-        ac = redisAsyncConnect(api->addr.host, api->addr.port);
-    }
-
-    if (ac == NULL || ac->err) {
-        wachat_log(WACHAT_LOG_WARNING, "api: feed: cannot connect to "
-                   "redis: %s", ac ? ac->errstr : "out of memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-        wachat_api_arm(api->retry, 1000);
-        return;
-    }
-
-    ac->data = api;
-    api->ac = ac;
-
-    redisLibeventAttach(ac, api->base);
-    redisAsyncSetConnectCallback(ac, wachat_api_feed_connected);
-    redisAsyncSetDisconnectCallback(ac, wachat_api_feed_disconnected);
-
-    if (api->addr.password) {
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", api->addr.password);
-    }
-
-    if (api->addr.db) {
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", api->addr.db);
-    }
-}
-
-
-static void
-wachat_api_on_feed(redisAsyncContext *ac, void *reply, void *data)
-{
-    size_t             i;
-    redisReply        *r = reply, *entries;
-    wachat_api_t      *api = data;
-
-    if (ac->data == NULL) {
-        return;         /* being freed */
-    }
-
-    api->reading = 0;
-
-    if (r == NULL) {
-        return;         /* disconnected: the disconnect callback follows */
-    }
-
-    if (r->type == REDIS_REPLY_ERROR) {
-        wachat_log(WACHAT_LOG_WARNING, "api: feed: XREAD: %s", r->str);
-        wachat_api_arm(api->retry, 1000);
-        return;
-    }
-
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1
-        && r->element[0]->type == REDIS_REPLY_ARRAY
-        && r->element[0]->elements == 2
-        && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
-    {
-        entries = r->element[0]->element[1];
-
-        for (i = 0; i < entries->elements; i++) {
-            wachat_api_broadcast(api, entries->element[i]);
-        }
-    }
-
-    wachat_api_feed_read(api);
-}
-
-
-/* one blocking read at a time, only while somebody listens */
-static void
-wachat_api_feed_read(wachat_api_t *api)
-{
-    char  cursor[64];
-
-    if (api->closing || api->reading || api->nclients == 0) {
-        return;
-    }
-
-    if (api->ac == NULL) {
-        if (evtimer_pending(api->retry, NULL)) {
-            return;
-        }
-
-        wachat_api_feed_connect(api);
-
-        if (api->ac == NULL) {
-            return;
-        }
-    }
-
-    snprintf(cursor, sizeof(cursor), "%llu-%llu", api->cursor.ms,
-             api->cursor.seq);
-
-    api->reading = 1;
-
-    redisAsyncCommand(api->ac, wachat_api_on_feed, api,
-                      "XREAD COUNT %d BLOCK %d STREAMS %s %s",
-                      WACHAT_API_FEED_COUNT, WACHAT_API_FEED_BLOCK_MS,
-                      WACHAT_KEY_FEED, cursor);
-}
-
-
-static void
-wachat_api_on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-
-    wachat_api_feed_read(arg);
-}
-
-
-/* proxies and browsers drop a silent stream: a comment now and then */
-static void
-wachat_api_on_keepalive(evutil_socket_t fd, short what, void *arg)
-{
-    wachat_api_t         *api = arg;
-    wachat_api_client_t  *c, *next;
-    static const char     ping[] = ": keepalive\n\n";
-
-    (void) fd;
-    (void) what;
-
-    for (c = api->clients; c; c = next) {
-        next = c->next;
-
-        if (wachat_api_client_slow(c)) {
-            wachat_api_client_end(c, "too slow to read");
-            continue;
-        }
-
-        wachat_api_write(c, ping, sizeof(ping) - 1);
-    }
 }
 
 
@@ -2621,30 +969,11 @@ wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg)
 void
 wachat_api_free(wachat_api_t *api)
 {
-    wachat_api_client_t  *c, *next;
-
     if (api == NULL) {
         return;
     }
 
-    api->closing = 1;
-
-    /* evhttp_free() below closes the connections and frees the requests */
-    for (c = api->clients; c; c = next) {
-        next = c->next;
-        evhttp_connection_set_closecb(c->conn, NULL, NULL);
-        free(c->agent);
-        free(c);
-    }
-
-    api->clients = NULL;
-    api->nclients = 0;
-
-    if (api->ac) {
-        api->ac->data = NULL;
-        redisAsyncFree(api->ac);
-        api->ac = NULL;
-    }
+    wachat_api_events_close(api);
 
     if (api->retry) {
         event_free(api->retry);
