@@ -355,7 +355,7 @@ static const wachat_conf_entry_t  wachat_conf_table[] = {
         "empty: nothing is sent."),
 
     WACHAT_DURATION("notify_period", notify_period_ms, "30m",
-        WACHAT_MIN, 7 * 24 * WACHAT_HOUR,
+        WACHAT_SEC, 7 * 24 * WACHAT_HOUR,
         "At most one e-mail per conversation per period; sent again if the "
         "conversation is still waiting after it."),
 

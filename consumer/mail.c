@@ -121,6 +121,7 @@ struct wachat_mail_s {
     long long               window_ms;
     wachat_mail_job_t      *jobs;
     size_t                  njobs;
+    long                    tick_from;  /* where the next tick looks */
     int                     closing;
 };
 
@@ -421,7 +422,9 @@ add_duration(wachat_mail_buf_t *b, long long ms)
 {
     long long  min = ms / 60000;
 
-    if (min >= 60) {
+    if (min < 1) {
+        buf_str(b, "under a minute");
+    } else if (min >= 60) {
         buf_fmt(b, "%lld h %02lld min", min / 60, min % 60);
     } else {
         buf_fmt(b, "%lld min", min);
@@ -1060,16 +1063,20 @@ build_subject(wachat_mail_buf_t *b, const wachat_mail_conv_t *c,
 }
 
 
-/* headers, then the shared body (already quoted-printable) */
+/*
+ * Headers, the shared body (quoted-printable already), then this agent's
+ * signature, encoded on its own: the "-- " line's space must survive.
+ */
 static char *
 build_message(wachat_mail_t *m, const wachat_mail_agent_t *a,
     const char *subject, const wachat_mail_buf_t *qp, long long now,
     size_t *len)
 {
-    wachat_mail_buf_t  b;
+    wachat_mail_buf_t  b, sig;
     const char        *domain = strchr(m->server->from, '@');
 
     memset(&b, 0, sizeof(b));
+    memset(&sig, 0, sizeof(sig));
 
     buf_str(&b, "Date: ");
     add_time(&b, now, "%a, %d %b %Y %H:%M:%S +0000");
@@ -1085,15 +1092,19 @@ build_message(wachat_mail_t *m, const wachat_mail_agent_t *a,
             /* RFC 3834: no vacation replies to the bot */
             "Auto-Submitted: auto-generated\r\n\r\n");
     buf_add(&b, qp->p, qp->len);
-    buf_str(&b, "-- \r\nwachat: you get this e-mail because notify=on is "
-            "set for agent ");
-    buf_str(&b, a->id);
-    buf_str(&b, ".\r\n");
 
-    if (b.oom) {
+    buf_fmt(&sig, "\n-- \nwachat: you get this e-mail because notify=on is "
+            "set for agent %s.\n", a->id);
+    if (!sig.oom) {
+        qp_add(&b, sig.p, sig.len);
+    }
+
+    if (b.oom || sig.oom) {
         free(b.p);
+        free(sig.p);
         return NULL;
     }
+    free(sig.p);
     *len = b.len;
     return b.p;
 }
@@ -1303,7 +1314,10 @@ wachat_mail_notify(void *data, wachat_notify_e what, const char *conv_id)
  * Conversations whose e-mail marker expired and that still wait get
  * another e-mail.  Those whose 24-hour window closed are left out: a
  * person can no longer answer them on WhatsApp, a reminder would be noise.
- * Most urgent first (the set is ordered by window end), a few per tick.
+ * Most urgent first (the set is ordered by window end), a few per tick;
+ * each tick goes on where the last one stopped, so with a long queue the
+ * conversations further down get their turn too (the set changes between
+ * ticks: "where" is approximate, which costs at most a tick's delay).
  */
 void
 wachat_mail_tick(wachat_mail_t *m)
@@ -1317,8 +1331,9 @@ wachat_mail_tick(wachat_mail_t *m)
     }
 
     snprintf(now, sizeof(now), "%lld", mail_now_ms());
-    r = wachat_store_cmd(m->st, "ZRANGEBYSCORE %s %s +inf LIMIT 0 %d",
-                         WACHAT_KEY_WAITING, now, WACHAT_MAIL_TICK_SCAN);
+    r = wachat_store_cmd(m->st, "ZRANGEBYSCORE %s %s +inf LIMIT %ld %d",
+                         WACHAT_KEY_WAITING, now, m->tick_from,
+                         WACHAT_MAIL_TICK_SCAN);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
@@ -1335,6 +1350,13 @@ wachat_mail_tick(wachat_mail_t *m)
                               1);
             sent++;
         }
+    }
+
+    /* the end of the set: next time from the most urgent again */
+    if (i == r->elements && r->elements < WACHAT_MAIL_TICK_SCAN) {
+        m->tick_from = 0;
+    } else {
+        m->tick_from += (long) i;
     }
     freeReplyObject(r);
 }

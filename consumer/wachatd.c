@@ -29,6 +29,7 @@
 #include "kb.h"
 #include "llm.h"
 #include "log.h"
+#include "mail.h"
 #include "outbound.h"
 #include "store.h"
 #include "stream.h"
@@ -51,6 +52,7 @@ typedef struct {
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
     wachat_api_t        *api;
+    wachat_mail_t       *mail;
     struct event        *sighup;
     struct event        *sigterm;
     struct event        *sigint;
@@ -210,6 +212,11 @@ main(int argc, char **argv)
 
     wachat_engine_set_stream(d.engine, d.stream);
 
+    /* e-mails to agents: off (NULL) without smtp_url */
+    d.mail = wachat_mail_new(d.base, d.store, d.cfg);
+    wachat_engine_set_notify(d.engine, d.mail ? wachat_mail_notify : NULL,
+                             d.mail);
+
     /* an agent's reply is sent at once: the engine works the conversation */
     err[0] = '\0';
     d.api = wachat_api_start(d.base, d.store, &d.addr, d.cfg,
@@ -252,6 +259,7 @@ main(int argc, char **argv)
 
     /* open event streams and the listener go first: they use the store */
     wachat_api_free(d.api);
+    wachat_mail_free(d.mail);
 
     /* HTTP calls still running are cancelled: their callbacks do nothing */
     wachat_engine_close(d.engine);
@@ -352,6 +360,18 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_engine_configure(d->engine, cfg, kb);
     wachat_outbound_reload(d->ob, cfg);
     wachat_api_reload(d->api, cfg);
+
+    /* smtp_url may have been set or removed */
+    if (d->mail && cfg->smtp_url[0] != '\0') {
+        wachat_mail_reload(d->mail, cfg);
+
+    } else {
+        wachat_mail_free(d->mail);
+        d->mail = wachat_mail_new(d->base, d->store, cfg);
+    }
+
+    wachat_engine_set_notify(d->engine, d->mail ? wachat_mail_notify : NULL,
+                             d->mail);
 
     /* calls in flight do not refer to the old client */
     wachat_llm_free(d->llm);
@@ -507,6 +527,10 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
                                      WACHAT_KEY_CONVS, max));
 
     n = wachat_agent_expire_idle(d->store, d->cfg);
+
+    if (d->mail) {
+        wachat_mail_tick(d->mail);
+    }
 
     if (n) {
         wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
