@@ -840,6 +840,9 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
 
         freeReplyObject(r);
 
+        wachat_feed(en->store, "status", cv->id, "id", res->wamid,
+                    "hist", hist, "status", "accepted", NULL);
+
         en->stats.sent++;
         cv->attempt = 0;
         wachat_conv_schedule(cv, 0);
@@ -1617,6 +1620,12 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     }
 
     en->stats.statuses++;
+
+    if (r->integer == 1) {
+        /* the console's ticks follow without a reload */
+        wachat_feed(en->store, "status", cv->id, "id", argv[6],
+                    "status", argv[7], "error_code", argv[9], NULL);
+    }
 
     if (status && strcmp(status, "failed") == 0 && r->integer == 1) {
         /*

@@ -1,0 +1,858 @@
+/*
+ * wachat agent console.  Plain JavaScript, no framework, no build step.
+ *
+ * Talks to the agent API under ./api/ (nginx authenticates the agent and
+ * proxies to wachatd); live updates come from the server-sent event feed
+ * api/events, so nothing polls while the feed is up.  Every piece of text
+ * from the server goes into the page through textContent, never innerHTML.
+ *
+ * Routing: #/c/<conversation id, URL-encoded> opens a conversation, so a
+ * link in a notification e-mail lands on it.
+ */
+'use strict';
+
+(() => {
+  // ---------------------------------------------------------------- setup
+
+  // location.origin and pathname never carry URL credentials, so requests
+  // built from them are valid even when the page was opened as
+  // http://user:pass@host/agent/ (the browser keeps the basic auth).
+  const BASE = location.origin + location.pathname.replace(/[^/]*$/, '') + 'api/';
+  const HEARTBEAT_MS = 20000;
+  const LIST_LIMIT = 200;
+  const FILTERS = ['all', 'waiting', 'mine', 'unread'];
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    fatal: $('fatal'), conn: $('conn'), meName: $('me-name'), presence: $('presence'),
+    layout: $('layout'), list: $('conv-list'), listEmpty: $('list-empty'), search: $('search'),
+    waitingCount: $('waiting-count'), placeholder: $('placeholder'), conv: $('conv'),
+    back: $('back'), name: $('conv-name'), phone: $('conv-phone'), mode: $('conv-mode'),
+    window: $('conv-window'), take: $('take'), resolve: $('resolve'), history: $('history'),
+    newBelow: $('new-below'), notice: $('conv-notice'), composer: $('composer'),
+    reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
+  };
+
+  const S = {
+    me: null,               // { id, name, presence, notify }
+    presence: null,
+    list: [],               // conversations of the current filter, server order
+    filter: FILTERS.includes(localStorage.getItem('wachat.filter'))
+      ? localStorage.getItem('wachat.filter') : 'all',
+    query: '',
+    openId: null,           // the conversation in the right pane
+    conv: null,             // its details and history
+    convSeq: 0,             // discards answers for a conversation left meanwhile
+    drafts: loadDrafts(),   // unsent text per conversation (this tab)
+    skew: 0,                // server clock - local clock (ms)
+    waiting: 0,
+    live: false,            // the event feed is connected
+    sending: false,
+  };
+
+  function loadDrafts() {
+    try {
+      return new Map(JSON.parse(sessionStorage.getItem('wachat.drafts') || '[]'));
+    } catch (e) {
+      return new Map();
+    }
+  }
+
+  function storeDrafts() {
+    try { sessionStorage.setItem('wachat.drafts', JSON.stringify([...S.drafts])); } catch (e) { /* full */ }
+  }
+
+  // ------------------------------------------------------------------ DOM
+
+  // h('div', { class: 'x', title: t }, child, 'text', ...): strings become
+  // text nodes, so user data is never parsed as HTML.
+  function h(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k === 'dataset') Object.assign(e.dataset, v);
+      else e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of kids) {
+      if (c === undefined || c === null || c === false) continue;
+      e.append(c instanceof Node ? c : String(c));
+    }
+    return e;
+  }
+
+  // DOM writes only where something changed: a row or a message under the
+  // agent's mouse or selection stays the same node while events come in.
+  function setText(el, text) {
+    const t = String(text);
+    if (el.textContent !== t) el.textContent = t;
+  }
+
+  function setAttr(el, name, value) {
+    if (value === undefined || value === null || value === '') {
+      if (el.hasAttribute(name)) el.removeAttribute(name);
+    } else if (el.getAttribute(name) !== String(value)) {
+      el.setAttribute(name, String(value));
+    }
+  }
+
+  function setClass(el, cls) {
+    if (el.className !== cls) el.className = cls;
+  }
+
+  let toastTimer = 0;
+  function toast(msg, kind) {
+    ui.toast.textContent = msg;
+    ui.toast.className = 'toast' + (kind ? ' ' + kind : '');
+    ui.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { ui.toast.hidden = true; }, kind === 'error' ? 8000 : 3500);
+  }
+
+  // ------------------------------------------------------------------ API
+
+  class ApiError extends Error {
+    constructor(status, name, message) {
+      super(message);
+      this.status = status;
+      this.name_ = name || '';
+    }
+  }
+
+  function explain(status, data) {
+    if (data && typeof data.message === 'string' && data.message) return data.message;
+    if (status === 401) return 'You are not signed in: reload the page to log in.';
+    if (status === 403) return 'You are not allowed to do that.';
+    if (status === 404) return 'Not found (was the conversation removed?).';
+    if (status === 502 || status === 503 || status === 504) {
+      return 'The agent API is not reachable (HTTP ' + status + '): is wachatd running with api_listen?';
+    }
+    return 'The server answered HTTP ' + status + '.';
+  }
+
+  async function api(method, path, body) {
+    const opt = {
+      method,
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+    };
+    if (body !== undefined) {
+      opt.headers['Content-Type'] = 'application/json';
+      opt.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(BASE + path, opt);
+    } catch (e) {
+      throw new ApiError(0, 'network', 'Cannot reach the server (' + e.message + ').');
+    }
+    const text = await res.text();
+    let data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch (e) { data = null; }
+    }
+    if (!res.ok) throw new ApiError(res.status, data && data.error, explain(res.status, data));
+    return data;
+  }
+
+  const convPath = (id) => 'conversations/' + encodeURIComponent(id);
+
+  // --------------------------------------------------------------- format
+
+  const now = () => Date.now() + S.skew;
+
+  const fmtTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const fmtDay = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
+  const fmtDate = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+  const fmtLong = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+  const fmtFull = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+  function startOfDay(ms) { const d = new Date(ms); d.setHours(0, 0, 0, 0); return d.getTime(); }
+
+  function when(ms) {
+    if (!ms) return '';
+    const today = startOfDay(Date.now());
+    if (ms >= today) return fmtTime.format(ms);
+    if (ms >= today - 86400000) return 'Yesterday';
+    if (ms >= today - 6 * 86400000) return fmtDay.format(ms);
+    return fmtDate.format(ms);
+  }
+
+  function dayLabel(ms) {
+    const today = startOfDay(Date.now());
+    const d = startOfDay(ms);
+    if (d === today) return 'Today';
+    if (d === today - 86400000) return 'Yesterday';
+    return fmtLong.format(ms);
+  }
+
+  function duration(ms) {
+    const m = Math.floor(ms / 60000);
+    if (m < 1) return '<1m';
+    if (m < 60) return m + 'm';
+    const hrs = Math.floor(m / 60);
+    return hrs + 'h ' + String(m % 60).padStart(2, '0') + 'm';
+  }
+
+  // The 24-hour window: [text, class] from when it closes (server ms).
+  function windowState(closes) {
+    if (!closes) return ['no window', 'closed'];
+    const left = closes - now();
+    if (left <= 0) return ['window closed', 'closed'];
+    return [duration(left) + ' left', left < 30 * 60000 ? 'urgent' : left < 2 * 3600000 ? 'soon' : ''];
+  }
+
+  function paintWindow(el, closes, long) {
+    const [text, cls] = windowState(closes);
+    setText(el, long && cls !== 'closed' ? '24-hour window: ' + text : text);
+    setClass(el, 'window' + (cls ? ' ' + cls : ''));
+    setAttr(el, 'title', closes ? 'WhatsApp allows free-form replies until ' + fmtFull.format(closes) : '');
+  }
+
+  function phone(c) { return c.wa_id ? '+' + c.wa_id : ''; }
+
+  function agentLabel(id) {
+    if (!id) return 'an agent';
+    if (S.me && id === S.me.id) return 'you';
+    return id;
+  }
+
+  function modeChip(el, c, short) {
+    const mine = c.mode === 'agent' && S.me && c.agent === S.me.id;
+    let text = c.mode || '?';
+    if (c.mode === 'ai') text = 'AI';
+    else if (c.mode === 'waiting_agent') {
+      text = short ? 'Waiting' : 'Waiting for an agent';
+      if (c.waiting_since) text += ' · ' + duration(Math.max(0, now() - c.waiting_since));
+    }
+    else if (c.mode === 'agent') text = mine ? 'With you' : 'With ' + agentLabel(c.agent);
+    setText(el, text);
+    setClass(el, 'chip mode-' + (c.mode || 'unknown') + (mine ? ' mine' : ''));
+    setAttr(el, 'data-mode', c.mode || '');
+    setAttr(el, 'title', c.mode === 'ai' ? 'The assistant answers this customer' : '');
+    return el;
+  }
+
+  // ----------------------------------------------------------- presence
+
+  function paintPresence() {
+    for (const b of ui.presence.querySelectorAll('button')) {
+      b.setAttribute('aria-checked', String(b.dataset.presence === S.presence));
+    }
+    ui.presence.dataset.presence = S.presence || '';
+  }
+
+  async function setPresence(p) {
+    const buttons = ui.presence.querySelectorAll('button');
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const r = await api('POST', 'presence', { presence: p });
+      S.presence = (r && r.presence) || p;
+      paintPresence();
+      toast(p === 'online' ? 'You are online: new conversations come to you.'
+        : p === 'away' ? 'You are away: no new conversations.' : 'You are offline.');
+    } catch (e) {
+      toast(e.message, 'error');
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  function heartbeat() {
+    api('POST', 'heartbeat').catch(() => { /* the next one retries; the feed shows the link state */ });
+  }
+
+  // ---------------------------------------------------------------- list
+
+  function listParams(filter) {
+    const p = new URLSearchParams({ limit: String(LIST_LIMIT) });
+    if (filter === 'waiting') p.set('mode', 'waiting_agent');
+    if (filter === 'mine') p.set('agent', 'me');
+    if (filter === 'unread') p.set('unread', '1');
+    return 'conversations?' + p.toString();
+  }
+
+  const asList = (r) => (Array.isArray(r) ? r : (r && Array.isArray(r.conversations) ? r.conversations : []));
+
+  function learnSkew(items) {
+    for (const c of items) {
+      if (c.window_closes_at && typeof c.window_left_ms === 'number' && c.window_left_ms > 0) {
+        S.skew = (c.window_closes_at - c.window_left_ms) - Date.now();
+        return;
+      }
+    }
+  }
+
+  let listSeq = 0;
+  async function refreshList() {
+    const seq = ++listSeq;
+    const filter = S.filter;
+    const [items, waiting] = await Promise.all([
+      api('GET', listParams(filter)).then(asList),
+      filter === 'waiting' ? null : api('GET', listParams('waiting')).then(asList).catch(() => null),
+    ]);
+    if (seq !== listSeq) return;           // a newer refresh is on its way
+    learnSkew(items);
+    S.list = items;
+    S.waiting = filter === 'waiting' ? items.length : (waiting ? waiting.length : S.waiting);
+    // the open conversation's own row is the freshest source of its unread
+    renderList();
+  }
+
+  function matches(c, q) {
+    if (!q) return true;
+    const hay = ((c.name || '') + ' ' + (c.wa_id || '') + ' ' + (c.last_text || '')).toLowerCase();
+    return q.split(/\s+/).every((w) => hay.includes(w));
+  }
+
+  // one <li> per conversation, kept while it is listed
+  const rowEls = new Map();
+
+  function makeRow(id) {
+    const r = {
+      name: h('span', { class: 'name', dir: 'auto' }),
+      time: h('span', { class: 'time' }),
+      last: h('span', { class: 'last', dir: 'auto' }),
+      badge: h('span', { class: 'badge' }),
+      chip: h('span'),
+      win: h('span', { class: 'window' }),
+    };
+    r.a = h('a', { class: 'conv-item', href: '#/c/' + encodeURIComponent(id), dataset: { id } },
+      h('div', { class: 'row' }, r.name, r.time),
+      h('div', { class: 'row' }, r.last, r.badge),
+      h('div', { class: 'row meta' }, r.chip, r.win));
+    r.li = h('li', {}, r.a);
+    return r;
+  }
+
+  function fillRow(r, c) {
+    const unread = c.id === S.openId ? 0 : (c.unread | 0);
+    setClass(r.a, 'conv-item' + (c.id === S.openId ? ' active' : '') + (unread ? ' unread' : '')
+      + (c.mode === 'waiting_agent' ? ' waiting' : ''));
+    setAttr(r.a, 'data-mode', c.mode || '');
+    setAttr(r.a, 'title', ((c.name || '') + ' ' + phone(c)).trim());
+    setText(r.name, c.name || phone(c) || c.id);
+    setText(r.time, when(c.last_at));
+    setAttr(r.time, 'title', c.last_at ? fmtFull.format(c.last_at) : '');
+    setText(r.last, c.last_text || '');
+    r.badge.hidden = !unread;
+    setText(r.badge, unread > 99 ? '99+' : unread);
+    setAttr(r.badge, 'title', unread + ' unread');
+    modeChip(r.chip, c, true);
+    paintWindow(r.win, c.window_closes_at);
+  }
+
+  function renderList() {
+    const q = S.query.trim().toLowerCase();
+    const rows = S.list.filter((c) => matches(c, q));
+    const keep = new Set();
+    rows.forEach((c, i) => {
+      let r = rowEls.get(c.id);
+      if (!r) {
+        r = makeRow(c.id);
+        rowEls.set(c.id, r);
+      }
+      keep.add(c.id);
+      fillRow(r, c);
+      const at = ui.list.children[i];
+      if (at !== r.li) ui.list.insertBefore(r.li, at || null);
+    });
+    for (const [id, r] of rowEls) {
+      if (!keep.has(id)) {
+        r.li.remove();
+        rowEls.delete(id);
+      }
+    }
+
+    ui.listEmpty.hidden = rows.length > 0;
+    ui.listEmpty.textContent = q ? 'Nothing matches “' + S.query.trim() + '”.'
+      : { all: 'No conversations yet.', waiting: 'Nobody is waiting for an agent.',
+        mine: 'You hold no conversation.', unread: 'All caught up.' }[S.filter];
+
+    for (const b of document.querySelectorAll('.filters button')) {
+      b.setAttribute('aria-selected', String(b.dataset.filter === S.filter));
+    }
+    ui.waitingCount.hidden = !S.waiting;
+    setText(ui.waitingCount, S.waiting);
+
+    const unreadTotal = S.list.reduce((n, c) => n + (c.id === S.openId ? 0 : (c.unread | 0)), 0);
+    const n = S.waiting + (S.filter === 'all' ? unreadTotal : 0);
+    document.title = (n ? '(' + n + ') ' : '') + 'wachat — agent console';
+  }
+
+  // -------------------------------------------------------- conversation
+
+  function openFromHash() {
+    const m = /^#\/c\/(.+)$/.exec(location.hash);
+    let id = null;
+    if (m) {
+      try { id = decodeURIComponent(m[1]); } catch (e) { id = null; }
+    }
+    if (id === S.openId) return;
+    saveDraft();
+    S.openId = id;
+    S.conv = null;
+    S.convSeq++;
+    ui.layout.classList.toggle('show-chat', !!id);
+    ui.placeholder.hidden = !!id;
+    ui.conv.hidden = !id;
+    renderList();
+    if (!id) return;
+    // what the list knows, at once; the details follow
+    const row = S.list.find((c) => c.id === id);
+    paintHead(row || { id, mode: '' });
+    histEls = new Map();
+    ui.history.dataset.count = '0';
+    ui.history.replaceChildren(h('div', { class: 'empty', text: 'Loading…' }));
+    ui.notice.hidden = true;
+    ui.reply.value = S.drafts.get(id) || '';
+    ui.composeError.textContent = '';
+    autosize();
+    refreshConv(true).catch((e) => {
+      ui.history.replaceChildren(h('div', { class: 'empty', text: e.message }));
+    });
+  }
+
+  function saveDraft() {
+    if (!S.openId) return;
+    if (ui.reply.value) S.drafts.set(S.openId, ui.reply.value);
+    else S.drafts.delete(S.openId);
+    storeDrafts();
+  }
+
+  async function refreshConv(first) {
+    if (!S.openId) return;
+    const id = S.openId;
+    const seq = S.convSeq;
+    const c = await api('GET', convPath(id));
+    if (seq !== S.convSeq || id !== S.openId) return;
+    if (c && c.window_closes_at && typeof c.window_left_ms === 'number' && c.window_left_ms > 0) {
+      S.skew = (c.window_closes_at - c.window_left_ms) - Date.now();
+    }
+    S.conv = c;
+    // opening it reads it
+    const row = S.list.find((r) => r.id === id);
+    if (row && row.unread) { row.unread = 0; renderList(); }
+    paintHead(c);
+    paintComposer(c);         // first: its notice takes room from the history
+    renderHistory(c, first);
+  }
+
+  function paintHead(c) {
+    ui.name.textContent = c.name || phone(c) || c.id;
+    ui.name.dir = 'auto';
+    ui.phone.textContent = phone(c);
+    ui.phone.title = c.phone_number_id ? 'business number id ' + c.phone_number_id : '';
+    modeChip(ui.mode, c);
+    ui.mode.hidden = !c.mode;
+    paintWindow(ui.window, c.window_closes_at, true);
+    ui.window.hidden = !c.mode;
+    const mine = c.mode === 'agent' && S.me && c.agent === S.me.id;
+    ui.take.hidden = !c.mode || mine;
+    ui.take.textContent = c.mode === 'agent' ? 'Take over' : 'Take';
+    ui.take.title = c.mode === 'agent' ? 'Take this conversation from ' + agentLabel(c.agent)
+      : c.mode === 'ai' ? 'Stop the assistant and answer this customer yourself'
+        : 'Answer this customer yourself';
+    ui.resolve.hidden = !(mine || c.mode === 'waiting_agent');
+  }
+
+  function held(c) { return c.mode === 'agent' && S.me && c.agent === S.me.id; }
+
+  function paintComposer(c) {
+    const open = c.window_closes_at && c.window_closes_at > now();
+    const mine = held(c);
+    let note = '';
+    let kind = '';
+    if (!mine) {
+      kind = 'info';
+      note = c.mode === 'ai' ? 'The assistant is answering this customer. Take the conversation to reply yourself.'
+        : c.mode === 'waiting_agent' ? 'This customer is waiting for a person. Take the conversation to answer.'
+          : c.mode === 'agent' ? capital(agentLabel(c.agent)) + ' is handling this conversation. Take it over to reply.'
+            : '';
+    }
+    if (!open && c.mode) {
+      kind = '';
+      note = 'The 24-hour window is closed: WhatsApp allows no free-form message until the customer writes again.';
+    }
+    ui.notice.textContent = note;
+    ui.notice.className = 'conv-notice' + (kind ? ' ' + kind : '');
+    ui.notice.hidden = !note;
+    const can = mine && open;
+    ui.reply.disabled = !can;
+    ui.send.disabled = !can || S.sending;
+    ui.reply.placeholder = can ? 'Reply to ' + (c.name || phone(c) || 'the customer') + '…' : '';
+  }
+
+  function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
+
+  function atBottom() {
+    const e = ui.history;
+    return e.scrollHeight - e.scrollTop - e.clientHeight < 40;
+  }
+
+  const TICKS = {
+    queued: ['…', 'Queued, not sent yet'],
+    accepted: ['✓', 'Accepted by WhatsApp'],
+    sent: ['✓', 'Sent'],
+    delivered: ['✓✓', 'Delivered'],
+    read: ['✓✓', 'Read'],
+    failed: ['!', 'Failed'],
+  };
+
+  function tick(m) {
+    const t = TICKS[m.status];
+    if (!t) return null;
+    let title = t[1];
+    if (m.status === 'failed') title += m.error_code ? ' (error ' + m.error_code + ')' : '';
+    return h('span', { class: 'tick ' + m.status, title, 'aria-label': title, dataset: { status: m.status }, text: t[0] });
+  }
+
+  function whoOf(m, c) {
+    const w = m.who || (m.dir === 'in' ? 'customer' : 'system');
+    if (w === 'customer') return { cls: 'customer', tag: 'Customer', label: c.name || phone(c) };
+    if (w === 'ai') return { cls: 'ai', tag: 'AI', label: 'Assistant' };
+    if (w.startsWith('agent:')) {
+      const id = w.slice(6);
+      const you = S.me && id === S.me.id;
+      return { cls: 'agent', tag: 'Agent', label: you ? (S.me.name || id) + ' (you)' : id, agent: id };
+    }
+    return { cls: 'system', tag: 'System', label: 'automatic message' };
+  }
+
+  // history nodes by key: a day, or a message with its status (a new status
+  // rebuilds that message only)
+  let histEls = new Map();
+
+  function buildMessage(m, c) {
+    const ts = Number(m.ts_ms) || 0;
+    const w = whoOf(m, c);
+    const dir = m.dir === 'in' ? 'in' : 'out';
+    const hasText = typeof m.text === 'string' && m.text !== '';
+    const bubble = h('div', { class: 'bubble', dir: 'auto' },
+      hasText ? h('div', { class: 'text', text: m.text }) : null,
+      !hasText ? h('div', { class: 'kind', text: '[' + (m.type || 'message') + ']' }) : null,
+      Array.isArray(m.buttons) && m.buttons.length
+        ? h('div', { class: 'buttons' }, ...m.buttons.map((b) => h('span', { text: b }))) : null,
+      h('div', { class: 'foot' },
+        h('time', { text: ts ? fmtTime.format(ts) : '', title: ts ? fmtFull.format(ts) : '' }),
+        dir === 'out' ? tick(m) : null));
+    return h('div', {
+      class: 'msg ' + dir + ' ' + w.cls,
+      dataset: { id: m.id || '', who: m.who || '', status: m.status || '' },
+    },
+    h('div', { class: 'who' }, h('span', { class: 'tag', text: w.tag }), h('span', { text: w.label })),
+    bubble,
+    m.status === 'failed'
+      ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '') })
+      : null);
+  }
+
+  function renderHistory(c, first) {
+    const list = Array.isArray(c.history) ? c.history : [];
+    const stick = first || atBottom();
+    const before = ui.history.scrollTop;
+    const prevCount = Number(ui.history.dataset.count || 0);
+    const wanted = [];
+    let lastDay = -1;
+    list.forEach((m, i) => {
+      const ts = Number(m.ts_ms) || 0;
+      const day = startOfDay(ts);
+      if (ts && day !== lastDay) {
+        wanted.push(['d' + day, () => h('div', { class: 'day' }, h('span', { text: dayLabel(ts) }))]);
+        lastDay = day;
+      }
+      const key = 'm' + (m.id || '#' + i) + '|' + (m.status || '') + '|' + (m.error_code || '')
+        + '|' + (m.who || '') + '|' + (S.me ? S.me.id : '') + '|' + (c.name || '');
+      wanted.push([key, () => buildMessage(m, c)]);
+    });
+    if (!list.length) wanted.push(['empty', () => h('div', { class: 'empty', text: 'No messages yet.' })]);
+
+    const next = new Map();
+    wanted.forEach(([key, build], i) => {
+      const el = histEls.get(key) || build();
+      next.set(key, el);
+      const at = ui.history.children[i];
+      if (at !== el) ui.history.insertBefore(el, at || null);
+    });
+    while (ui.history.children.length > wanted.length) ui.history.lastElementChild.remove();
+    histEls = next;
+
+    ui.history.dataset.count = String(list.length);
+    if (stick) {
+      ui.history.scrollTop = ui.history.scrollHeight;
+      ui.newBelow.hidden = true;
+    } else {
+      ui.history.scrollTop = before;
+      if (list.length > prevCount) ui.newBelow.hidden = false;
+    }
+  }
+
+  // ------------------------------------------------------------- actions
+
+  async function act(what, button) {
+    const id = S.openId;
+    if (!id) return;
+    button.disabled = true;
+    try {
+      await api('POST', convPath(id) + '/' + what);
+      toast(what === 'take' ? 'The conversation is yours.' : 'Resolved: the assistant answers this customer again.');
+      schedule(true, true);
+      if (what === 'take') ui.reply.focus();
+    } catch (e) {
+      toast(e.message, 'error');
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function send() {
+    const id = S.openId;
+    const text = ui.reply.value;
+    if (!id || S.sending || !text.trim() || ui.reply.disabled) return;
+    S.sending = true;
+    ui.send.disabled = true;
+    ui.composeError.textContent = '';
+    try {
+      await api('POST', convPath(id) + '/reply', { text });
+      if (S.openId === id) {
+        ui.reply.value = '';
+        autosize();
+      }
+      S.drafts.delete(id);
+      storeDrafts();
+      schedule(true, true);
+    } catch (e) {
+      // the text stays in the box, with the reason next to it
+      if (S.openId === id) ui.composeError.textContent = e.message;
+      else toast(e.message, 'error');
+    } finally {
+      S.sending = false;
+      if (S.conv) paintComposer(S.conv);
+      else ui.send.disabled = false;
+      if (S.openId === id) ui.reply.focus();
+    }
+  }
+
+  function autosize() {
+    const t = ui.reply;
+    t.style.height = 'auto';
+    t.style.height = Math.min(t.scrollHeight + 2, window.innerHeight * 0.4) + 'px';
+  }
+
+  // ------------------------------------------------- refresh scheduling
+
+  // Events arrive in bursts (a message, its mode change, a status): one
+  // refresh for each burst, never two of the same kind at once.
+  const pending = { list: false, conv: false };
+  let flushTimer = 0;
+  let flushing = false;
+
+  function schedule(list, conv) {
+    pending.list = pending.list || list;
+    pending.conv = pending.conv || conv;
+    if (!flushTimer) flushTimer = setTimeout(flush, 80);
+  }
+
+  async function flush() {
+    flushTimer = 0;
+    if (flushing) { flushTimer = setTimeout(flush, 80); return; }
+    const p = { list: pending.list, conv: pending.conv };
+    pending.list = pending.conv = false;
+    if (!p.list && !p.conv) return;
+    flushing = true;
+    try {
+      await Promise.all([
+        p.list ? refreshList().catch(report) : null,
+        p.conv ? refreshConv(false).catch(report) : null,
+      ]);
+    } finally {
+      flushing = false;
+    }
+  }
+
+  let lastReport = '';
+  function report(e) {
+    // one toast per distinct problem, not one per event
+    if (e.message !== lastReport) toast(e.message, 'error');
+    lastReport = e.message;
+    setTimeout(() => { lastReport = ''; }, 15000);
+  }
+
+  // ----------------------------------------------------------- live feed
+
+  let es = null;
+  let retryMs = 2000;
+  let pollTimer = 0;
+
+  function setConn(state, text) {
+    ui.conn.dataset.state = state;
+    ui.conn.textContent = text;
+  }
+
+  function connect() {
+    if (es) es.close();
+    setConn('connecting', 'connecting…');
+    es = new EventSource(BASE + 'events');
+    es.onopen = () => {
+      S.live = true;
+      retryMs = 2000;
+      clearInterval(pollTimer);
+      pollTimer = 0;
+      setConn('live', 'live');
+      schedule(true, true);     // whatever happened while we were away
+    };
+    es.onerror = () => {
+      S.live = false;
+      setConn('down', 'reconnecting…');
+      // without the feed, look every 15 s so nothing is missed
+      if (!pollTimer) pollTimer = setInterval(() => schedule(true, true), 15000);
+      if (es.readyState === EventSource.CLOSED) {
+        // the server refused (HTTP error): the browser does not retry, we do
+        es.close();
+        es = null;
+        setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      }
+    };
+    for (const type of ['message', 'reply', 'mode', 'presence', 'status', 'read', 'reset']) {
+      es.addEventListener(type, (ev) => onEvent(type, ev));
+    }
+  }
+
+  function onEvent(type, ev) {
+    let d = {};
+    try { d = JSON.parse(ev.data) || {}; } catch (e) { d = {}; }
+    if (type === 'presence') {
+      if (S.me && d.agent === S.me.id && d.presence) {
+        S.presence = d.presence;
+        paintPresence();
+      }
+      return;
+    }
+    if (type === 'reset') {           // too much was missed: reload all
+      schedule(true, true);
+      return;
+    }
+    const forOpen = !d.conv || d.conv === S.openId;
+    // a delivery status changes ticks only, which the list does not show;
+    // a conversation read elsewhere changes the list only
+    schedule(type !== 'status', forOpen && type !== 'read');
+  }
+
+  // ------------------------------------------------------------- events
+
+  ui.presence.addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-presence]');
+    if (b && b.dataset.presence !== S.presence) setPresence(b.dataset.presence);
+  });
+
+  document.querySelector('.filters').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-filter]');
+    if (!b || b.dataset.filter === S.filter) return;
+    S.filter = b.dataset.filter;
+    localStorage.setItem('wachat.filter', S.filter);
+    S.list = [];
+    renderList();
+    refreshList().catch(report);
+  });
+
+  ui.search.addEventListener('input', () => { S.query = ui.search.value; renderList(); });
+  ui.search.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { ui.search.value = ''; S.query = ''; renderList(); ui.search.blur(); }
+    if (e.key === 'Enter') {
+      const first = ui.list.querySelector('a.conv-item');
+      if (first) location.hash = first.getAttribute('href');
+    }
+  });
+
+  ui.take.addEventListener('click', () => act('take', ui.take));
+  ui.resolve.addEventListener('click', () => act('resolve', ui.resolve));
+  ui.back.addEventListener('click', () => { location.hash = ''; });
+  ui.newBelow.addEventListener('click', () => {
+    ui.history.scrollTop = ui.history.scrollHeight;
+    ui.newBelow.hidden = true;
+  });
+  ui.history.addEventListener('scroll', () => { if (atBottom()) ui.newBelow.hidden = true; });
+
+  ui.composer.addEventListener('submit', (e) => { e.preventDefault(); send(); });
+  ui.reply.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+  ui.reply.addEventListener('input', () => {
+    autosize();
+    ui.composeError.textContent = '';
+    saveDraft();              // survives switching conversations and reloads
+  });
+
+  window.addEventListener('hashchange', openFromHash);
+
+  document.addEventListener('keydown', (e) => {
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement && document.activeElement.tagName);
+    if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      ui.search.focus();
+      ui.search.select();
+    } else if (e.altKey && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
+      const items = [...ui.list.querySelectorAll('a.conv-item')];
+      if (!items.length) return;
+      e.preventDefault();
+      let i = items.findIndex((a) => a.dataset.id === S.openId);
+      i = e.key === 'ArrowDown' ? Math.min(i + 1, items.length - 1) : Math.max(i - 1, 0);
+      location.hash = items[i].getAttribute('href');
+    }
+  });
+
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') { heartbeat(); schedule(true, true); }
+  });
+
+  // the time left in every window, how long customers wait: every 30 s,
+  // from what we have (no request)
+  setInterval(() => {
+    renderList();
+    if (S.conv) {
+      paintWindow(ui.window, S.conv.window_closes_at, true);
+      paintComposer(S.conv);
+    }
+  }, 30000);
+
+  // --------------------------------------------------------------- start
+
+  async function start() {
+    let me;
+    for (;;) {
+      try {
+        me = await api('GET', 'me');
+        break;
+      } catch (e) {
+        ui.fatal.textContent = e.message + (e.status === 401 ? '' : ' Retrying…');
+        ui.fatal.hidden = false;
+        if (e.status === 401 || e.status === 403) return;
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+    }
+    ui.fatal.hidden = true;
+    S.me = me || {};
+    S.presence = S.me.presence || 'offline';
+    ui.meName.textContent = S.me.name || S.me.id || '';
+    ui.meName.title = S.me.id ? 'agent id ' + S.me.id : '';
+    paintPresence();
+    document.body.dataset.ready = '1';
+
+    // well inside the server's heartbeat timeout
+    const timeout = Number(S.me.heartbeat_timeout_ms) || 0;
+    heartbeat();
+    setInterval(heartbeat, timeout > 0 ? Math.min(HEARTBEAT_MS, Math.max(2000, timeout / 3)) : HEARTBEAT_MS);
+    renderList();
+    refreshList().catch(report);
+    openFromHash();
+    connect();
+  }
+
+  start();
+})();
