@@ -630,6 +630,21 @@ job_read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 
+
+/* smtp://127.x, [::1] or localhost: a relay on this host */
+static int
+mail_is_local(const char *url)
+{
+    const char  *h;
+
+    h = strstr(url, "://");
+    h = h ? h + 3 : url;
+
+    return strncmp(h, "127.", 4) == 0 || strncmp(h, "[::1]", 5) == 0
+           || strncmp(h, "localhost", 9) == 0;
+}
+
+
 static int
 job_setup(void *data, void *easy)
 {
@@ -656,7 +671,13 @@ job_setup(void *data, void *easy)
      * checked, and goes on in clear with one that does not (a local relay).
      */
     if (!s->implicit_tls) {
-        rc |= curl_easy_setopt(e, CURLOPT_USE_SSL, (long) CURLUSESSL_TRY);
+        /*
+         * A password never crosses the network in clear: with credentials,
+         * STARTTLS is required unless the relay is on this host.
+         */
+        rc |= curl_easy_setopt(e, CURLOPT_USE_SSL,
+                               (long) (s->user && !mail_is_local(s->url)
+                                       ? CURLUSESSL_ALL : CURLUSESSL_TRY));
     }
 
     if (s->user) {
@@ -695,8 +716,9 @@ job_done(void *data, const wachat_http_resp_t *resp)
         return;
     }
 
+    /* wachatd stops, or a reload removed smtp_url */
     if (resp->error == WACHAT_HTTP_ECANCELLED || m->closing) {
-        job_give_up(j, "wachatd is stopping", 0);
+        job_give_up(j, "cancelled, the mailer stopped", 0);
         return;
     }
 
@@ -1278,7 +1300,7 @@ wachat_mail_free(wachat_mail_t *m)
     m->closing = 1;
     wachat_http_free(m->http);
     while (m->jobs) {
-        job_give_up(m->jobs, "wachatd is stopping", 0);
+        job_give_up(m->jobs, "cancelled, the mailer stopped", 0);
     }
 
     agents_free(m);
