@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # The agent console in a real browser: headless Chromium driven through
 # chromedriver (W3C WebDriver), against real redis-server, nginx with the
-# module serving console/ and proxying /agent/api/ to wachatd (sandbox
-# outbound).
+# module serving console/ and proxying /agent/api/ to wachatd, which sends
+# through the Graph API to a local stand-in.
 #
 # nginx runs conf/nginx-agent.conf, the snippet shipped for production: it
 # protects /agent/ with auth_basic (a {SHA} htpasswd written here) and passes
@@ -13,10 +13,10 @@
 # Scenario: alice logs in and goes online; a new customer sends /live_agent
 # through nginx and the conversation appears in the list without a reload;
 # alice opens it, the customer's next message shows up live, she replies
-# with Enter and the reply reaches the sandbox outbox addressed to the
+# with Enter and the reply reaches the Graph stand-in addressed to the
 # customer; she resolves and the conversation is back with the AI.  The
-# screenshot taken on the way is docs/console.png (WACHAT_CONSOLE_SCREENSHOT
-# names another file, or '' for none).
+# screenshot taken on the way goes to build/console.png (docs/console.png is
+# refreshed with WACHAT_CONSOLE_SCREENSHOT=docs/console.png; '' for none).
 #
 # Skipped only when chromium / chromedriver are not installed
 # (scripts/install-deps installs them).
@@ -40,6 +40,7 @@ BEGIN {
 
 use Wachat::Test;
 use Wachat::Daemon;
+use Wachat::Standin;
 use Wachat::Webhook;
 
 my $JSON = JSON::PP->new->utf8;
@@ -59,11 +60,18 @@ my $WAITING = '4915112345678';
 
 # --- servers ------------------------------------------------------------------
 
+# replies go out through the Graph API, to a stand-in that records them
+my $graph = Wachat::Standin->start(kind => 'graph');
 my $redis = start_redis();
 my $api_port = free_port();
-my $d = start_wachatd(redis => $redis, kb => $KB, conf => <<"EOF");
+my $gdir = File::Temp::tempdir('wachat-graph-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $token_file = spew("$gdir/token", "EAAG-console-test\n", 0600);
+my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
+                      conf => <<"EOF");
 api_listen 127.0.0.1:$api_port
 agent alice alice\@example.com name="Alice"
+graph_api_url @{[$graph->url]}/v25.0
+graph_token_file $token_file
 EOF
 
 my $auth_dir = File::Temp::tempdir('wachat-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -119,11 +127,18 @@ sub api_get ($path) {
     return ($res, eval { $JSON->decode($res->{body}) });
 }
 
-sub outbox_find ($to, $text) {
+# the message the Graph stand-in received for $to (with $text, if given)
+sub graph_body ($j) {
+    return $j->{text}{body} // $j->{interactive}{body}{text} // '';
+}
+
+sub sent_find ($to, $text = undef) {
     my $hit;
     poll_until(sub {
-        ($hit) = grep { ($_->{fields}{to} // '') eq $to && ($_->{fields}{text} // '') eq $text }
-                 $redis->xrange('wachat:outbox');
+        ($hit) = grep { my $j = $_->{json} // {};
+                        ($j->{to} // '') eq $to
+                        && (!defined $text || graph_body($j) eq $text) }
+                 $graph->requests;
         $hit;
     }, timeout => $T);
     return $hit;
@@ -155,8 +170,7 @@ sub css_q ($s) { (my $q = $s) =~ s/(["\\])/\\$1/g; qq{"$q"} }
 # a conversation the AI handles, there before alice logs in
 post(wh_text(from => $OTHER, name => 'Camille Martin', text => 'What are your opening hours?'),
      'AI conversation');
-my @ai = outbox_wait($redis, 1, timeout => $T);
-ok(scalar(grep { ($_->{fields}{to} // '') eq $OTHER } @ai), 'the AI answered it');
+ok(sent_find($OTHER), 'the AI answered it through the Graph API');
 
 # one who asked for a person while nobody was online
 post(wh_text(from => $WAITING, name => 'Jonas Weber', text => '/live_agent'), 'waiting');
@@ -239,18 +253,19 @@ is($b->prop($b->find('#reply'), 'value'),
    'Shift+Enter makes a new line, it does not send');
 $b->type($b->find('#reply'), ENTER);
 $reply = "Hi Sheena, this is Alice.\nLet me check order 4471 for you.";
-my $sent = outbox_find($CUSTOMER, $reply);
-need($sent, 'Enter sends: the reply reaches the outbox', $b->text($b->find('#compose-error')),
-     join("\n", map { "outbox: to=$_->{fields}{to} text=$_->{fields}{text}" }
-                    $redis->xrange('wachat:outbox')));
-is($sent->{fields}{phone_number_id}, $PNID, 'from the business number');
+my $sent = sent_find($CUSTOMER, $reply);
+need($sent, 'Enter sends: the reply reaches the Graph API stand-in',
+     $b->text($b->find('#compose-error')),
+     join("\n", map { "graph: " . ($_->{body} // '') } $graph->requests));
+like($sent->{path}, qr{^/v25\.0/\Q$PNID\E/messages$}, 'from the business number');
+is($sent->{headers}{authorization}, 'Bearer EAAG-console-test', 'with the token');
 ok(poll_until(sub { $b->prop($b->find('#reply'), 'value') eq '' }, timeout => $T),
    'the reply box is empty again');
 need($b->wait_for('.msg.agent .text', timeout => $T,
                   check => sub ($el) { $b->text($el) eq $reply }),
      "the reply is in the history as alice's");
 like($b->text($b->find('.msg.agent .who')), qr/Alice \(you\)/, 'labelled as alice (you)');
-# delivery ticks: queued, sent by the sandbox, then read by the customer
+# delivery ticks: queued, accepted by the Graph API, then read by the customer
 sub agent_tick { $b->js('const t = document.querySelector(".msg.agent .tick");'
                         . 'return t ? t.dataset.status : "none"') // '' }
 ok($b->wait_for('.msg.agent .tick', timeout => $T), 'the reply carries a delivery tick');
