@@ -375,8 +375,8 @@ ngx_http_wachat_process(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx)
     }
 
     result = ngx_http_wachat_verify_signature(
-                 &ngx_http_wachat_signature_header(r)->value,
-                 &wlcf->app_secret, body, len);
+                 &ngx_http_wachat_signature_header(r)->value, wlcf->hmac,
+                 body, len);
 
     if (result != NGX_HTTP_WACHAT_ACCEPTED) {
         return ngx_http_wachat_finish(r, ctx, result, NULL);
@@ -1021,6 +1021,13 @@ ngx_http_wachat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"wachat\" needs \"wachat_app_secret\" or "
                            "\"wachat_app_secret_file\": the App Secret "
                            "that signs Meta's POSTs");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->hmac = ngx_http_wachat_hmac_create(cf, &conf->app_secret);
+    if (conf->hmac == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot set up HMAC-SHA256 (OpenSSL)");
         return NGX_CONF_ERROR;
     }
 

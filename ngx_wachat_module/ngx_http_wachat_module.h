@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/evp.h>
+
 #include "ngx_http_wachat_redis.h"
 #include "wachat_envelope.h"
 
@@ -27,6 +29,7 @@ typedef struct {
     ngx_flag_t                     enable;
     ngx_str_t                      verify_token;
     ngx_str_t                      app_secret;
+    EVP_MAC_CTX                   *hmac;           /* keyed with it */
     ngx_str_t                      stream;
     ngx_str_t                      seen_prefix;    /* dedup key prefix */
     ngx_msec_t                     redis_timeout;
@@ -70,8 +73,9 @@ typedef struct {
 /* ngx_http_wachat_verify.c */
 ngx_http_wachat_result_e ngx_http_wachat_verify_challenge(
     ngx_http_request_t *r, ngx_str_t *token, ngx_str_t *challenge);
+EVP_MAC_CTX *ngx_http_wachat_hmac_create(ngx_conf_t *cf, ngx_str_t *secret);
 ngx_http_wachat_result_e ngx_http_wachat_verify_signature(
-    ngx_str_t *header, ngx_str_t *secret, u_char *body, size_t len);
+    ngx_str_t *header, EVP_MAC_CTX *hmac, u_char *body, size_t len);
 
 
 extern ngx_module_t  ngx_http_wachat_module;

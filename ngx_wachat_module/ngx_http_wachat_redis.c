@@ -51,6 +51,7 @@ typedef struct {
     ngx_event_t                     reconnect;
     ngx_event_t                     connect_timer;
     ngx_uint_t                      exiting;
+    ngx_uint_t                      writing;    /* in redisAsyncHandleWrite */
 } ngx_http_wachat_redis_link_t;
 
 
@@ -586,7 +587,9 @@ ngx_http_wachat_redis_event(ngx_event_t *ev)
     /* hiredis may free the context, and with it c, inside these calls */
 
     if (ev->write) {
+        ngx_http_wachat_redis_link.writing = 1;
         redisAsyncHandleWrite(ac);
+        ngx_http_wachat_redis_link.writing = 0;
 
     } else {
         redisAsyncHandleRead(ac);
@@ -616,14 +619,33 @@ ngx_http_wachat_redis_del_read(void *privdata)
 }
 
 
+/*
+ * Once connected, a command is not written at once nor through epoll: the
+ * write event is posted, so every command issued in this turn of the event
+ * loop (one per webhook) leaves in one write(), with no epoll_ctl() churn.
+ * Only a socket that did not take everything (hiredis asks for the write
+ * event again from inside its write handler) waits for epoll; so does the
+ * connect, which hiredis detects on the first write event.
+ */
+
 static void
 ngx_http_wachat_redis_add_write(void *privdata)
 {
-    ngx_connection_t  *c = privdata;
+    ngx_connection_t              *c = privdata;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    if (c->write->active || c->write->posted) {
+        return;
     }
+
+    if (link->connected && !link->writing
+        && (link->ac->c.flags & REDIS_CONNECTED))
+    {
+        ngx_post_event(c->write, &ngx_posted_events);
+        return;
+    }
+
+    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
 }
 
 

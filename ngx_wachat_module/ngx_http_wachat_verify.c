@@ -9,9 +9,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "ngx_http_wachat_module.h"
@@ -84,13 +84,67 @@ ngx_http_wachat_verify_challenge(ngx_http_request_t *r, ngx_str_t *token,
 }
 
 
+/*
+ * A keyed HMAC-SHA256 context made once per location at configuration
+ * time: the one-shot HMAC() of OpenSSL 3 fetches the algorithm and sets the
+ * key on every call, which costs more than hashing a webhook.
+ */
+
+static void
+ngx_http_wachat_hmac_cleanup(void *data)
+{
+    EVP_MAC_CTX_free(data);
+}
+
+
+EVP_MAC_CTX *
+ngx_http_wachat_hmac_create(ngx_conf_t *cf, ngx_str_t *secret)
+{
+    EVP_MAC             *mac;
+    OSSL_PARAM           params[2];
+    EVP_MAC_CTX         *ctx;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (!EVP_MAC_init(ctx, secret->data, secret->len, params)) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_wachat_hmac_cleanup;
+    cln->data = ctx;
+
+    return ctx;
+}
+
+
 ngx_http_wachat_result_e
-ngx_http_wachat_verify_signature(ngx_str_t *header, ngx_str_t *secret,
+ngx_http_wachat_verify_signature(ngx_str_t *header, EVP_MAC_CTX *hmac,
     u_char *body, size_t len)
 {
     u_char        *hex, c, hi, lo;
+    size_t         mdlen;
     ngx_uint_t     i;
-    unsigned int   mdlen;
     u_char         given[SHA256_DIGEST_LENGTH];
     u_char         md[EVP_MAX_MD_SIZE];
 
@@ -118,9 +172,11 @@ ngx_http_wachat_verify_signature(ngx_str_t *header, ngx_str_t *secret,
         given[i] = (u_char) (hi << 4 | lo);
     }
 
-    if (HMAC(EVP_sha256(), secret->data, (int) secret->len, body, len,
-             md, &mdlen)
-        == NULL || mdlen != SHA256_DIGEST_LENGTH)
+    /* a NULL key restarts the context with the key it was made with */
+    if (!EVP_MAC_init(hmac, NULL, 0, NULL)
+        || !EVP_MAC_update(hmac, body, len)
+        || !EVP_MAC_final(hmac, md, &mdlen, sizeof(md))
+        || mdlen != SHA256_DIGEST_LENGTH)
     {
         return NGX_HTTP_WACHAT_INTERNAL_ERROR;
     }
