@@ -90,6 +90,9 @@ static void wachat_conv_committed(wachat_conv_t *cv,
     const wachat_event_t *ev, long long queued, const char *mode,
     int is_new, int handoff, const char *agent,
     const wachat_reply_t *reply);
+static void wachat_conv_gen_reply(yajl_gen g, wachat_conv_t *cv,
+    const wachat_event_t *ev, const char *text, const wachat_reply_t *reply,
+    int system, const char *now);
 static int wachat_conv_is_handoff(const wachat_config_t *cfg,
     const wachat_question_t *q);
 static void wachat_conv_handoff(wachat_conv_t *cv, const char *member,
@@ -1284,6 +1287,68 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
 
 
 /*
+ * One reply as the commit script takes it: its history entry and what the
+ * sender needs.  buttons come from reply (NULL: a text without buttons).
+ */
+
+static void
+wachat_conv_gen_reply(yajl_gen g, wachat_conv_t *cv, const wachat_event_t *ev,
+    const char *text, const wachat_reply_t *reply, int system,
+    const char *now)
+{
+    size_t       i, nbuttons;
+    const char  *wamid, *to;
+    char         name[32];
+
+    wamid = wachat_event_get(ev, "id");
+    to = wachat_event_get(ev, "from");
+
+    if (to == NULL) {
+        to = wachat_event_get(ev, "user_id");
+    }
+
+    nbuttons = reply ? reply->nbuttons : 0;
+
+    yajl_gen_map_open(g);
+
+    wachat_gen_str(g, "hist");
+    yajl_gen_map_open(g);
+    wachat_gen_kv(g, "dir", "out");
+    wachat_gen_kv(g, "who", system ? "system" : "ai");
+    wachat_gen_kv(g, "ts", now);
+    wachat_gen_kv(g, "text", text);
+    wachat_gen_kv(g, "source", reply ? reply->source : "handoff");
+    wachat_gen_kv(g, "reply_to", wamid);
+    for (i = 0; i < nbuttons; i++) {
+        snprintf(name, sizeof(name), "button%zu", i + 1);
+        wachat_gen_kv(g, name, reply->button_title[i]);
+    }
+    yajl_gen_map_close(g);
+
+    wachat_gen_str(g, "send");
+    yajl_gen_map_open(g);
+    wachat_gen_kv(g, "to", to);
+    wachat_gen_kv(g, "phone_number_id",
+                  wachat_event_get(ev, "phone_number_id"));
+    wachat_gen_kv(g, "conv", cv->id);
+    wachat_gen_kv(g, "reply_to", wamid);
+    wachat_gen_kv(g, "text", text);
+    wachat_gen_str(g, "buttons");
+    yajl_gen_array_open(g);
+    for (i = 0; i < nbuttons; i++) {
+        yajl_gen_map_open(g);
+        wachat_gen_kv(g, "id", reply->button_id[i]);
+        wachat_gen_kv(g, "title", reply->button_title[i]);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    yajl_gen_map_close(g);
+}
+
+
+/*
  * Commits an inbound message with its reply (or none): the conversation,
  * the history and the outbound queue change together, or not at all.
  * Frees the reply.
@@ -1360,46 +1425,8 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     yajl_gen_array_open(g);
 
     if (has_reply) {
-        yajl_gen_map_open(g);
-
-        wachat_gen_str(g, "hist");
-        yajl_gen_map_open(g);
-        wachat_gen_kv(g, "dir", "out");
-        wachat_gen_kv(g, "who", handoff ? "system" : "ai");
-        wachat_gen_kv(g, "ts", nowbuf);
-        wachat_gen_kv(g, "text", reply->text);
-        wachat_gen_kv(g, "source", reply->source);
-        wachat_gen_kv(g, "reply_to", wamid);
-        for (i = 0; i < reply->nbuttons; i++) {
-            char  name[32];
-
-            snprintf(name, sizeof(name), "button%zu", i + 1);
-            wachat_gen_kv(g, name, reply->button_title[i]);
-        }
-        yajl_gen_map_close(g);
-
-        wachat_gen_str(g, "send");
-        yajl_gen_map_open(g);
-        wachat_gen_kv(g, "to", to);
-        wachat_gen_kv(g, "phone_number_id",
-                      wachat_event_get(ev, "phone_number_id"));
-        wachat_gen_kv(g, "conv", cv->id);
-        wachat_gen_kv(g, "reply_to", wamid);
-        wachat_gen_kv(g, "text", reply->text);
-        wachat_gen_str(g, "buttons");
-        yajl_gen_array_open(g);
-        for (i = 0; i < reply->nbuttons; i++) {
-            yajl_gen_map_open(g);
-            wachat_gen_kv(g, "id", reply->button_id[i]);
-            wachat_gen_kv(g, "title", reply->button_title[i]);
-            yajl_gen_map_close(g);
-        }
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-
-        yajl_gen_map_close(g);
+        wachat_conv_gen_reply(g, cv, ev, reply->text, reply, handoff, nowbuf);
     }
-
     yajl_gen_array_close(g);
 
     /* conversations nobody touches for this long disappear */
@@ -1411,6 +1438,13 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         yajl_gen_bool(g, 1);
         wachat_gen_kv(g, "agent", agent);
         wachat_gen_kv(g, "now", nowbuf);
+
+        /* asked again while an agent holds it: the agent is on the way */
+        wachat_gen_str(g, "held");
+        yajl_gen_array_open(g);
+        wachat_conv_gen_reply(g, cv, ev, en->cfg->handoff_text, NULL, 1,
+                              nowbuf);
+        yajl_gen_array_close(g);
     }
 
     yajl_gen_map_close(g);

@@ -33,7 +33,8 @@
  * who took the conversation while the answer was being prepared (an LLM
  * call in flight) sees no AI message after taking it.  A hand-over (json
  * "handoff") moves an AI or waiting conversation to the agent chosen, or
- * to waiting_agent, and always tells the customer what happens next.
+ * to waiting_agent, and always tells the customer what happens next (also
+ * when an agent holds it already: "held").
  */
 static const char  wachat_script_commit[] =
     WACHAT_LEASE_CHECK
@@ -77,6 +78,8 @@ static const char  wachat_script_commit[] =
     "      mode = 'waiting_agent'\n"
     "    end\n"
     "    send(p.replies)\n"
+    "  else\n"
+    "    send(p.held)\n"
     "  end\n"
     "elseif mode == 'ai' then\n"
     "  send(p.replies)\n"

@@ -82,6 +82,12 @@ my @hist = $redis->xrange("wachat:hist:{$PNID:4470001}");
 is($hist[-1]{fields}{who}, 'agent:alice', 'recorded as alice');
 is(conv('4470001')->{unread}, 0, 'a reply clears unread');
 
+# asking again while alice holds it: told again, never silence
+$nginx->post_signed(wh_text(from => '4470001', text => '/live_agent'));
+$r = next_reply('asked again');
+like($r->{text}, qr/^\Q$online_text\E/, 'asking again: the customer is told a person is coming');
+is(conv('4470001')->{agent}, 'alice', 'still with alice');
+
 # 3. bob may not reply in alice's conversation; taking it lets him
 ($rc, $out) = ctl('reply', 'bob', '4470001', 'Bob here');
 is($rc, 1, "bob cannot reply in alice's conversation");
