@@ -82,4 +82,18 @@ like($out, qr/^FAIL\s+graph: GET \/106540352242922: HTTP 401, code 190/m,
 like($out, qr/System User/i, 'and says to use a permanent System User token');
 
 $graph->stop;
+
+# backend openai: the LLM endpoint is checked
+my $llm = Wachat::Standin->start(kind => 'llm');
+my $lconf = $d->dir . '/llm.conf';
+spew($lconf, $d->conf_text . "backend openai\nllm_url " . $llm->url
+             . "/v1\nllm_model test-model\n");
+($rc, $out) = doctor($lconf);
+like($out, qr{^ok\s+llm: \Q@{[$llm->url]}\E/v1 answers \(GET /models: HTTP 200\)}m,
+     'llm: the endpoint answers') or diag $out;
+$llm->stop;
+($rc, $out) = doctor($lconf);
+like($out, qr{^FAIL\s+llm: .* unreachable: .*fall back to the knowledge base}m,
+     'llm down: says so, and that replies fall back to the KB') or diag $out;
+
 done_testing();
