@@ -28,8 +28,8 @@ typedef struct {
 static ngx_int_t ngx_http_wachat_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wachat_get(ngx_http_request_t *r,
     ngx_http_wachat_ctx_t *ctx);
-static ngx_table_elt_t *ngx_http_wachat_signature_header(
-    ngx_http_request_t *r);
+static ngx_int_t ngx_http_wachat_signature_header(ngx_http_request_t *r,
+    ngx_table_elt_t **sig);
 static void ngx_http_wachat_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wachat_process(ngx_http_request_t *r,
     ngx_http_wachat_ctx_t *ctx);
@@ -59,6 +59,8 @@ static void *ngx_http_wachat_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_wachat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_wachat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wachat_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_wachat_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -134,6 +136,13 @@ static ngx_command_t  ngx_http_wachat_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_wachat_loc_conf_t, stream_maxlen),
+      NULL },
+
+    { ngx_string("wachat_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wachat_metrics,
+      0,
+      0,
       NULL },
 
       ngx_null_command
@@ -225,6 +234,7 @@ static ngx_int_t
 ngx_http_wachat_handler(ngx_http_request_t *r)
 {
     ngx_int_t               rc;
+    ngx_table_elt_t        *sig;
     ngx_pool_cleanup_t     *cln;
     ngx_http_wachat_ctx_t  *ctx;
 
@@ -261,7 +271,7 @@ ngx_http_wachat_handler(ngx_http_request_t *r)
 
     /* an unsigned POST is refused before its body is read */
 
-    if (ngx_http_wachat_signature_header(r) == NULL) {
+    if (ngx_http_wachat_signature_header(r, &sig) == NGX_DECLINED) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -304,13 +314,20 @@ ngx_http_wachat_get(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx)
 }
 
 
-static ngx_table_elt_t *
-ngx_http_wachat_signature_header(ngx_http_request_t *r)
+/*
+ * NGX_OK with the one X-Hub-Signature-256, NGX_DECLINED without any, and
+ * NGX_ERROR when there are several: a request that carries a wrong
+ * signature next to a right one is not Meta's and is refused.
+ */
+
+static ngx_int_t
+ngx_http_wachat_signature_header(ngx_http_request_t *r, ngx_table_elt_t **sig)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
+    *sig = NULL;
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -318,7 +335,7 @@ ngx_http_wachat_signature_header(ngx_http_request_t *r)
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                return NULL;
+                return *sig ? NGX_OK : NGX_DECLINED;
             }
 
             part = part->next;
@@ -331,7 +348,11 @@ ngx_http_wachat_signature_header(ngx_http_request_t *r)
                                sizeof("X-Hub-Signature-256") - 1)
                == 0)
         {
-            return &h[i];
+            if (*sig) {
+                return NGX_ERROR;
+            }
+
+            *sig = &h[i];
         }
     }
 }
@@ -361,6 +382,7 @@ static ngx_int_t
 ngx_http_wachat_process(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx)
 {
     u_char                      *body;
+    ngx_table_elt_t             *sig;
     size_t                       len;
     wachat_envelope_rc_e         erc;
     ngx_http_wachat_result_e     result;
@@ -374,9 +396,13 @@ ngx_http_wachat_process(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx)
                                       NULL);
     }
 
-    result = ngx_http_wachat_verify_signature(
-                 &ngx_http_wachat_signature_header(r)->value, wlcf->hmac,
-                 body, len);
+    if (ngx_http_wachat_signature_header(r, &sig) != NGX_OK) {
+        return ngx_http_wachat_finish(r, ctx, NGX_HTTP_WACHAT_BAD_SIGNATURE,
+                                      NULL);
+    }
+
+    result = ngx_http_wachat_verify_signature(&sig->value, wlcf->hmac, body,
+                                              len);
 
     if (result != NGX_HTTP_WACHAT_ACCEPTED) {
         return ngx_http_wachat_finish(r, ctx, result, NULL);
@@ -723,16 +749,33 @@ static ngx_int_t
 ngx_http_wachat_finish(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
     ngx_http_wachat_result_e result, ngx_str_t *text)
 {
-    u_char                     *p;
-    size_t                      len;
-    ngx_int_t                   rc;
-    ngx_buf_t                  *b;
-    ngx_log_t                   log;
-    ngx_chain_t                 out;
-    ngx_http_wachat_outcome_t  *oc;
+    u_char                       *p;
+    size_t                        len;
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_log_t                     log;
+    ngx_chain_t                   out;
+    ngx_http_wachat_outcome_t    *oc;
+    ngx_http_wachat_metrics_t    *metrics;
+    ngx_http_wachat_main_conf_t  *wmcf;
 
     ctx->result = result;
     oc = &ngx_http_wachat_outcomes[result];
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wachat_module);
+    metrics = wmcf->metrics_zone->data;
+
+    (void) ngx_atomic_fetch_add(&metrics->requests[result], 1);
+
+    if (result == NGX_HTTP_WACHAT_ACCEPTED && ctx->queued > 0) {
+        (void) ngx_atomic_fetch_add(&metrics->events_queued, ctx->queued);
+    }
+
+    if (result == NGX_HTTP_WACHAT_ACCEPTED && ctx->nevents > ctx->queued) {
+        /* parsed but already seen: a retried delivery */
+        (void) ngx_atomic_fetch_add(&metrics->events_duplicate,
+                                    ctx->nevents - ctx->queued);
+    }
 
     if (oc->level) {
         /*
@@ -839,6 +882,13 @@ ngx_http_wachat_add_header(ngx_http_request_t *r, char *name, char *value)
 }
 
 
+ngx_str_t *
+ngx_http_wachat_result_name(ngx_http_wachat_result_e result)
+{
+    return &ngx_http_wachat_outcomes[result].name;
+}
+
+
 static ngx_int_t
 ngx_http_wachat_add_variables(ngx_conf_t *cf)
 {
@@ -929,6 +979,7 @@ ngx_http_wachat_create_main_conf(ngx_conf_t *cf)
      *     wmcf->redis = { 0 };
      *     wmcf->redis_set = 0;
      *     wmcf->enabled = 0;
+     *     wmcf->metrics_zone = NULL;
      */
 
     return wmcf;
@@ -1079,8 +1130,33 @@ ngx_http_wachat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_wachat_module);
     wmcf->enabled = 1;
 
+    wmcf->metrics_zone = ngx_http_wachat_metrics_zone(cf);
+    if (wmcf->metrics_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_wachat_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wachat_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_wachat_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_wachat_module);
+
+    wmcf->metrics_zone = ngx_http_wachat_metrics_zone(cf);
+    if (wmcf->metrics_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_wachat_metrics_handler;
 
     return NGX_CONF_OK;
 }
@@ -1300,6 +1376,7 @@ static ngx_int_t
 ngx_http_wachat_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_conf_ctx_t          *ctx;
+    ngx_http_wachat_metrics_t    *metrics;
     ngx_http_wachat_main_conf_t  *wmcf;
 
     /* workers only: the cache manager and loader serve no requests */
@@ -1320,7 +1397,10 @@ ngx_http_wachat_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_wachat_redis_init_process(cycle, &wmcf->redis);
+    metrics = wmcf->metrics_zone->data;
+
+    return ngx_http_wachat_redis_init_process(cycle, &wmcf->redis,
+                                              &metrics->redis);
 }
 
 

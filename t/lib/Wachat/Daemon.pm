@@ -89,7 +89,10 @@ sub write_conf ($self) { Wachat::Test::spew($self->{conf}, $self->conf_text) }
 
 sub start ($self) {
     my @env = $ENV{WACHATD_PRELOAD} ? ("LD_PRELOAD=$ENV{WACHATD_PRELOAD}") : ();
-    my $argv = [Wachat::Daemon::wachatd_binary(), '-c', $self->{conf}];
+    # WACHATD_WRAPPER="valgrind ..." (scripts/valgrind-wachatd): a command
+    # line prefixed to wachatd's; start is given longer under it.
+    my @wrap = split ' ', $ENV{WACHATD_WRAPPER} // '';
+    my $argv = [@wrap, Wachat::Daemon::wachatd_binary(), '-c', $self->{conf}];
     $self->{pid} = Wachat::Test::spawn($argv, out => $self->{log});
     Wachat::Test::register($self);
     my $ok = Wachat::Test::poll_until(sub {
@@ -97,7 +100,7 @@ sub start ($self) {
         die "wachatd exited:\n" . Wachat::Test::slurp($self->{log})
             if defined Wachat::Test::reaped($self->{pid});
         0;
-    }, timeout => 15);
+    }, timeout => @wrap ? 90 : 15);
     die "wachatd did not start:\n" . Wachat::Test::slurp($self->{log}) unless $ok;
     return $self;
 }
