@@ -24,7 +24,7 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean
+.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean valgrind
 
 all: module consumer
 
@@ -64,7 +64,7 @@ $(ASAN_MODULE): $(ASAN_DIR)/nginx/objs/Makefile $(MODULE_SRCS)
 	cp $(ASAN_DIR)/nginx/objs/ngx_http_wachat_module.so $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.c \
-                        ngx_wachat_module/wachat_envelope.h
+                        ngx_wachat_module/wachat_envelope.h tests/tap.h
 	@mkdir -p $(BUILD)
 	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ tests/envelope_test.c \
 	    ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS) $(EXTRA_LDFLAGS)
@@ -92,7 +92,7 @@ $(BUILD)/wachatctl: $(BUILD)/consumer/wachatctl.o $(CONSUMER_OBJS)
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*_test.c))
 
-$(BUILD)/%_test: tests/%_test.c $(CONSUMER_OBJS)
+$(BUILD)/%_test: tests/%_test.c tests/tap.h $(CONSUMER_OBJS)
 	$(CC) $(CONSUMER_CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(CONSUMER_OBJS) \
 	    $(CONSUMER_LIBS) $(EXTRA_LDFLAGS)
 
@@ -119,7 +119,8 @@ test-asan: $(ASAN_MODULE)
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PROVE) $(PROVE_ARGS) t/
 
-fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb
+fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
+      $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
 
 KB_SRCS := consumer/kb.c consumer/kb_text.c consumer/kb_index.c
 
@@ -133,6 +134,26 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_wachat_module \
 	    -o $@ fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS)
 
+FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iconsumer
+
+$(BUILD)/fuzz_config: fuzz/config_fuzz.c consumer/config.c consumer/log.c \
+                      consumer/config.h consumer/log.h
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c consumer/config.c consumer/log.c -lm
+
+# graph.c and llm.c hold their HTTP clients too: they need http.c and its libraries
+$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c consumer/graph.c consumer/http.c \
+                     consumer/graph.h consumer/http.h
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) -o $@ fuzz/graph_fuzz.c consumer/graph.c consumer/http.c \
+	    -lcurl -levent -lyajl
+
+$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c consumer/llm.c consumer/http.c \
+                   consumer/llm.h consumer/http.h
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c consumer/llm.c consumer/http.c \
+	    -lcurl -levent -lyajl -lm
+
 run: $(MODULE) consumer
 	scripts/wachat-run
 
@@ -143,6 +164,9 @@ bench-ingest: $(MODULE)
 
 bench-consumer: consumer
 	bench/consumer
+
+valgrind: module consumer
+	scripts/valgrind-wachatd
 
 clean:
 	rm -rf $(BUILD)

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agents.h"
+#include "clock.h"
 #include "kb.h"
 
 
@@ -78,17 +78,6 @@ static wachat_lua_t  wachat_lua_resolve = wachat_lua(
     "    hist = id}))\n"
     "end\n"
     "return c[2] or ''\n");
-
-
-static long long
-wachat_agent_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 const char *
@@ -166,7 +155,7 @@ wachat_agent_presence(wachat_store_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EINPUT;
     }
 
-    snprintf(now, sizeof(now), "%lld", wachat_agent_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     r = wachat_store_cmd(st, "HSET wachat:agent:%s presence %s heartbeat %s "
                          "since %s", id, presence, now, now);
@@ -195,7 +184,7 @@ wachat_agent_heartbeat(wachat_store_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    snprintf(now, sizeof(now), "%lld", wachat_agent_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     r = wachat_store_cmd(st, "HSET wachat:agent:%s heartbeat %s", id, now);
 
@@ -231,7 +220,7 @@ wachat_agent_effective_presence(wachat_store_t *st,
            ? atoll(r->element[1]->str) : 0;
 
     if (strcmp(r->element[0]->str, "online") == 0) {
-        p = wachat_agent_now_ms() - beat <= cfg->agent_heartbeat_timeout_ms
+        p = wachat_clock_ms() - beat <= cfg->agent_heartbeat_timeout_ms
             ? "online" : "offline";
 
     } else if (strcmp(r->element[0]->str, "away") == 0) {
@@ -307,7 +296,7 @@ wachat_agent_held(wachat_store_t *st, const char *agent, const char *prev,
 {
     char  now[32];
 
-    snprintf(now, sizeof(now), "%lld", wachat_agent_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     if (prev && *prev && (agent == NULL || strcmp(prev, agent) != 0)) {
         freeReplyObject(wachat_store_cmd(st, "SREM wachat:agent:%s:convs %s",
@@ -367,7 +356,7 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
     }
 
     wachat_key_conv(key, conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_agent_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     argv[0] = key;
     argv[1] = id;
@@ -415,7 +404,7 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
     wachat_key_conv(keys[0], conv_id);
     wachat_key_hist(keys[1], conv_id);
     wachat_key_outq(keys[2], conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_agent_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
     snprintf(window, sizeof(window), "%lld", cfg->window_ms);
     snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
 
@@ -469,7 +458,7 @@ wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
     wachat_key_conv(keys[0], conv_id);
     wachat_key_hist(keys[1], conv_id);
     wachat_key_outq(keys[2], conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_agent_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
     snprintf(window, sizeof(window), "%lld", cfg->window_ms);
     snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
 
@@ -512,7 +501,7 @@ wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
     char         max[32];
 
     snprintf(max, sizeof(max), "%lld",
-             wachat_agent_now_ms() - cfg->agent_idle_timeout_ms);
+             wachat_clock_ms() - cfg->agent_idle_timeout_ms);
 
     r = wachat_store_cmd(st, "ZRANGEBYSCORE %s -inf %s LIMIT 0 100",
                          WACHAT_KEY_ASSIGNED, max);

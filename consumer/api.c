@@ -84,36 +84,6 @@ wachat_api_arm(struct event *ev, int ms)
 }
 
 
-/* the value of one field of a HGETALL reply or a stream entry */
-const redisReply *
-wachat_api_field(const redisReply *kv, const char *name)
-{
-    size_t  i;
-
-    for (i = 0; kv && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
-         i += 2)
-    {
-        if (kv->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(kv->element[i]->str, name) == 0
-            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            return kv->element[i + 1];
-        }
-    }
-
-    return NULL;
-}
-
-
-const char *
-wachat_api_fstr(const redisReply *kv, const char *name)
-{
-    const redisReply  *v = wachat_api_field(kv, name);
-
-    return v ? v->str : NULL;
-}
-
-
 static const char *
 wachat_api_method(enum evhttp_cmd_type m)
 {

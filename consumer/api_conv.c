@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sys/queue.h>
 
 #include <event2/keyvalq_struct.h>
 
 #include "api_int.h"
+#include "clock.h"
 
 
 #define WACHAT_API_LIST_DEFAULT   100
@@ -51,17 +51,6 @@ static wachat_lua_t  wachat_api_lua_read = wachat_lua(
     "local n = tonumber(c[3] or '0') or 0\n"
     "if n > 0 then redis.call('HSET', KEYS[1], 'unread', 0) end\n"
     "return n\n");
-
-
-static long long
-wachat_api_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 /* --- presence ------------------------------------------------------------- */
@@ -248,8 +237,8 @@ wachat_api_entry_ms(const redisReply *kv)
 {
     const char  *dir, *ts;
 
-    dir = wachat_api_fstr(kv, "dir");
-    ts = wachat_api_fstr(kv, "ts");
+    dir = wachat_reply_field(kv, "dir");
+    ts = wachat_reply_field(kv, "ts");
 
     if (ts == NULL) {
         return 0;
@@ -271,19 +260,19 @@ wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
     const char        *mode, *ts;
     const redisReply  *kv, *text;
 
-    mode = wachat_api_fstr(c, "mode");
-    ts = wachat_api_fstr(c, "last_in_ts");
-    unread = wachat_api_fstr(c, "unread")
-             ? atoll(wachat_api_fstr(c, "unread")) : 0;
+    mode = wachat_reply_field(c, "mode");
+    ts = wachat_reply_field(c, "last_in_ts");
+    unread = wachat_reply_field(c, "unread")
+             ? atoll(wachat_reply_field(c, "unread")) : 0;
 
     wachat_api_kv(g, "id", id);
-    wachat_api_kv_reply(g, "name", wachat_api_field(c, "name"));
-    wachat_api_kv_reply(g, "wa_id", wachat_api_field(c, "wa_id"));
-    wachat_api_kv_reply(g, "user_id", wachat_api_field(c, "user_id"));
+    wachat_api_kv_reply(g, "name", wachat_reply_value(c, "name"));
+    wachat_api_kv_reply(g, "wa_id", wachat_reply_value(c, "wa_id"));
+    wachat_api_kv_reply(g, "user_id", wachat_reply_value(c, "user_id"));
     wachat_api_kv_reply(g, "phone_number_id",
-                        wachat_api_field(c, "phone_number_id"));
+                        wachat_reply_value(c, "phone_number_id"));
     wachat_api_kv(g, "mode", mode ? mode : "ai");
-    wachat_api_kv_reply(g, "agent", wachat_api_field(c, "agent"));
+    wachat_api_kv_reply(g, "agent", wachat_reply_value(c, "agent"));
     wachat_api_kv_int(g, "unread", unread > 0 ? unread : 0);
 
     kv = NULL;
@@ -295,22 +284,21 @@ wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
         kv = last->element[0]->element[1];
     }
 
-    text = wachat_api_field(kv, "text");
+    text = wachat_reply_value(kv, "text");
 
     if (text || kv == NULL) {
         wachat_api_kv_reply(g, "last_text", text);
 
     } else {
         /* an image, a location...: say what it was */
-        char  what[64];
+        char         what[64];
+        const char  *type = wachat_reply_field(kv, "type");
 
-        snprintf(what, sizeof(what), "[%s]",
-                 wachat_api_fstr(kv, "type") ? wachat_api_fstr(kv, "type")
-                                             : "message");
+        snprintf(what, sizeof(what), "[%s]", type ? type : "message");
         wachat_api_kv(g, "last_text", what);
     }
 
-    wachat_api_kv_reply(g, "last_dir", wachat_api_field(kv, "dir"));
+    wachat_api_kv_reply(g, "last_dir", wachat_reply_value(kv, "dir"));
 
     wachat_api_gen_str(g, "last_at");
     if (kv) {
@@ -332,15 +320,15 @@ wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
     }
 
     wachat_api_gen_str(g, "waiting_since");
-    if (wachat_api_fstr(c, "waiting_since")) {
-        yajl_gen_integer(g, atoll(wachat_api_fstr(c, "waiting_since")));
+    if (wachat_reply_field(c, "waiting_since")) {
+        yajl_gen_integer(g, atoll(wachat_reply_field(c, "waiting_since")));
     } else {
         yajl_gen_null(g);
     }
 
     wachat_api_gen_str(g, "agent_since");
-    if (wachat_api_fstr(c, "agent_since")) {
-        yajl_gen_integer(g, atoll(wachat_api_fstr(c, "agent_since")));
+    if (wachat_reply_field(c, "agent_since")) {
+        yajl_gen_integer(g, atoll(wachat_reply_field(c, "agent_since")));
     } else {
         yajl_gen_null(g);
     }
@@ -356,7 +344,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
         return 0;       /* gone, or not committed yet */
     }
 
-    mode = wachat_api_fstr(c, "mode");
+    mode = wachat_reply_field(c, "mode");
     mode = mode ? mode : "ai";
 
     if (f->mode && strcmp(mode, f->mode) != 0) {
@@ -364,7 +352,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
     }
 
     if (f->agent) {
-        agent = wachat_api_fstr(c, "agent");
+        agent = wachat_reply_field(c, "agent");
 
         if (strcmp(mode, "agent") != 0 || agent == NULL
             || strcmp(agent, f->agent) != 0)
@@ -373,7 +361,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
         }
     }
 
-    unread = wachat_api_fstr(c, "unread");
+    unread = wachat_reply_field(c, "unread");
 
     if (f->unread && (unread == NULL || atoll(unread) <= 0)) {
         return 0;
@@ -452,7 +440,7 @@ wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
 {
     const char  *mode;
 
-    mode = wachat_api_fstr(c, "mode");
+    mode = wachat_reply_field(c, "mode");
 
     if (waiting) {
         if (mode == NULL || strcmp(mode, "waiting_agent") != 0) {
@@ -651,7 +639,7 @@ wachat_api_list(wachat_api_req_t *r)
     }
 
     memset(&seen, 0, sizeof(wachat_api_seen_t));
-    now = wachat_api_now_ms();
+    now = wachat_clock_ms();
     listed = 0;
 
     yajl_gen_array_open(g);
@@ -687,7 +675,7 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
     const char   *h, *v, *p;
 
     snprintf(key, sizeof(key), "h:%s", hist_id);
-    h = wachat_api_fstr(st, key);
+    h = wachat_reply_field(st, key);
     code[0] = '\0';
 
     if (h == NULL) {
@@ -699,7 +687,7 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
         n = strcspn(p, "|");
         snprintf(code, sizeof(code), "%.*s", (int) n, p);
 
-    } else if ((v = wachat_api_fstr(st, h)) == NULL) {
+    } else if ((v = wachat_reply_field(st, h)) == NULL) {
         snprintf(status, sizeof(status), "accepted");
 
     } else {
@@ -741,23 +729,23 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     }
 
     kv = e->element[1];
-    dir = wachat_api_fstr(kv, "dir");
+    dir = wachat_reply_field(kv, "dir");
     in = dir && strcmp(dir, "in") == 0;
 
     yajl_gen_map_open(g);
     wachat_api_kv(g, "id", e->element[0]->str);
     wachat_api_kv(g, "dir", in ? "in" : "out");
-    wachat_api_kv_reply(g, "who", wachat_api_field(kv, "who"));
+    wachat_api_kv_reply(g, "who", wachat_reply_value(kv, "who"));
     wachat_api_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
-    wachat_api_kv_reply(g, "text", wachat_api_field(kv, "text"));
+    wachat_api_kv_reply(g, "text", wachat_reply_value(kv, "text"));
 
     if (in) {
-        wachat_api_kv_reply(g, "type", wachat_api_field(kv, "type"));
-        wachat_api_kv_reply(g, "name", wachat_api_field(kv, "name"));
-        wachat_api_kv_reply(g, "payload", wachat_api_field(kv, "payload"));
+        wachat_api_kv_reply(g, "type", wachat_reply_value(kv, "type"));
+        wachat_api_kv_reply(g, "name", wachat_reply_value(kv, "name"));
+        wachat_api_kv_reply(g, "payload", wachat_reply_value(kv, "payload"));
 
     } else {
-        wachat_api_kv(g, "type", wachat_api_field(kv, "button1")
+        wachat_api_kv(g, "type", wachat_reply_value(kv, "button1")
                                  ? "interactive" : "text");
     }
 
@@ -766,7 +754,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
 
     for (k = 1; k <= 3; k++) {
         snprintf(name, sizeof(name), "button%u", k);
-        b = wachat_api_field(kv, name);
+        b = wachat_reply_value(kv, name);
 
         if (b) {
             wachat_api_gen_bytes(g, b->str, b->len);
@@ -841,7 +829,7 @@ wachat_api_show(wachat_api_req_t *r)
     }
 
     yajl_gen_map_open(g);
-    wachat_api_gen_conv(g, r->api, r->conv, c, hist, wachat_api_now_ms());
+    wachat_api_gen_conv(g, r->api, r->conv, c, hist, wachat_clock_ms());
 
     wachat_api_gen_str(g, "history");
     yajl_gen_array_open(g);

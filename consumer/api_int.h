@@ -70,9 +70,7 @@ typedef struct {
 /* api.c: helpers */
 
 void wachat_api_arm(struct event *ev, int ms);
-/* the value of one field of a HGETALL reply or a stream entry */
-const redisReply *wachat_api_field(const redisReply *kv, const char *name);
-const char *wachat_api_fstr(const redisReply *kv, const char *name);
+/* one field of a HGETALL reply or a stream entry: wachat_reply_*(), store.h */
 
 
 /* api.c: JSON out; a stray byte that is not UTF-8 becomes U+FFFD */

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "agents.h"
 #include "answer.h"
+#include "clock.h"
 #include "conv.h"
 #include "graph.h"
 #include "event.h"
@@ -99,7 +99,6 @@ static void wachat_conv_handoff(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 static void wachat_conv_status(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
-static long long wachat_now_ms(void);
 
 
 wachat_engine_t *
@@ -417,17 +416,6 @@ wachat_conv_on_timer(evutil_socket_t fd, short what, void *arg)
     (void) what;
 
     wachat_conv_step(arg);
-}
-
-
-static long long
-wachat_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -811,7 +799,7 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
         wachat_key_status(st, cv->id);
         wachat_key_conv(conv, cv->id);
         wachat_key_lease(lease, cv->id);
-        snprintf(now, sizeof(now), "%lld", wachat_now_ms());
+        snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
         argv[0] = outq;
         argv[1] = st;
@@ -908,7 +896,7 @@ wachat_conv_dead(wachat_conv_t *cv, const char *hist, long code,
     char              lease[WACHAT_KEY_MAX], codebuf[32], now[32];
 
     snprintf(codebuf, sizeof(codebuf), "%ld", code);
-    snprintf(now, sizeof(now), "%lld", wachat_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply dead-lettered: %s",
                cv->id, reason);
@@ -978,7 +966,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     wachat_engine_t    *en = cv->engine;
 
     wamid = wachat_event_get(ev, "id");
-    now = wachat_now_ms();
+    now = wachat_clock_ms();
     ts = wachat_event_get(ev, "ts") ? atoll(wachat_event_get(ev, "ts")) : 0;
 
     q.type = wachat_event_get(ev, "type");
@@ -1147,21 +1135,8 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
 
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (k = (int) r->elements - 1; k >= 0; k--) {
-            dir = NULL;
-            text = NULL;
-
-            for (i = 0; i + 1 < r->element[k]->element[1]->elements;
-                 i += 2)
-            {
-                redisReply  *f = r->element[k]->element[1]->element[i];
-
-                if (strcmp(f->str, "dir") == 0) {
-                    dir = r->element[k]->element[1]->element[i + 1]->str;
-
-                } else if (strcmp(f->str, "text") == 0) {
-                    text = r->element[k]->element[1]->element[i + 1]->str;
-                }
-            }
+            dir = wachat_reply_field(r->element[k]->element[1], "dir");
+            text = wachat_reply_field(r->element[k]->element[1], "text");
 
             if (dir && text) {
                 turns[nturns].role = strcmp(dir, "in") == 0
@@ -1382,7 +1357,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         to = wachat_event_get(ev, "user_id");
     }
 
-    now = wachat_now_ms();
+    now = wachat_clock_ms();
 
     snprintf(nowbuf, sizeof(nowbuf), "%lld", now);
 
@@ -1588,7 +1563,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
 
     } else if (strcmp(mode, "agent") == 0) {
         /* the customer wrote to an agent: that is activity */
-        snprintf(score, sizeof(score), "%lld", wachat_now_ms());
+        snprintf(score, sizeof(score), "%lld", wachat_clock_ms());
         freeReplyObject(wachat_store_cmd(en->store, "ZADD %s XX %s %s",
                                          WACHAT_KEY_ASSIGNED, score,
                                          cv->id));

@@ -64,26 +64,6 @@ wachat_doctor_say(wachat_doctor_t *doc, const char *level, const char *fmt,
 }
 
 
-static const char *
-wachat_doctor_field(const redisReply *kv, const char *name)
-{
-    size_t  i;
-
-    for (i = 0; kv && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
-         i += 2)
-    {
-        if (kv->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(kv->element[i]->str, name) == 0
-            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            return kv->element[i + 1]->str;
-        }
-    }
-
-    return NULL;
-}
-
-
 static long long
 wachat_doctor_int(const redisReply *kv, const char *name)
 {
@@ -150,7 +130,7 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
 
     for (i = 0; i < r->elements; i++) {
         g = r->element[i];
-        name = wachat_doctor_field(g, "name");
+        name = wachat_reply_field(g, "name");
 
         if (name == NULL || strcmp(name, cfg->group) != 0) {
             continue;
@@ -507,7 +487,7 @@ wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
         for (k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements;
              k++)
         {
-            raw = wachat_doctor_field(r->element[k]->element[1], "raw");
+            raw = wachat_reply_field(r->element[k]->element[1], "raw");
 
             if (raw && strstr(raw, nonce)) {
                 found = 1;

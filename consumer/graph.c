@@ -769,8 +769,7 @@ wachat_graph_result_e
 wachat_graph_parse(wachat_graph_op_e op, long status, const char *body,
     size_t len, const char *transport_error, wachat_graph_reply_t *r)
 {
-    yajl_val   root = NULL;
-    char      *copy;
+    yajl_val   root;
     char       why[160];
 
     memset(r, 0, sizeof(*r));
@@ -779,16 +778,7 @@ wachat_graph_parse(wachat_graph_op_e op, long status, const char *body,
     r->code = -1;
     r->subcode = -1;
 
-    if (body && len > 0) {
-        /* yajl_tree_parse() wants a NUL-terminated string */
-        copy = malloc(len + 1);
-        if (copy) {
-            memcpy(copy, body, len);
-            copy[len] = '\0';
-            root = yajl_tree_parse(copy, NULL, 0);
-            free(copy);
-        }
-    }
+    root = wachat_http_json(body, len);
 
     if (root && YAJL_IS_OBJECT(root)) {
         if (parse_error(root, r)) {
@@ -844,22 +834,6 @@ wachat_graph_reply_free(wachat_graph_reply_t *r)
 
 /* --- calls ------------------------------------------------------------ */
 
-/* Printable ASCII without spaces: fits in a header and a URL path. */
-static int
-check_token(const char *s)
-{
-    if (s == NULL || *s == '\0') {
-        return -1;
-    }
-    for ( /* void */ ; *s; s++) {
-        if (*s <= 0x20 || *s >= 0x7f) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-
 wachat_graph_t *
 wachat_graph_new(wachat_http_t *http, const wachat_graph_conf_t *conf,
     const char **why)
@@ -871,11 +845,11 @@ wachat_graph_new(wachat_http_t *http, const wachat_graph_conf_t *conf,
         *why = "no http client or config";
         return NULL;
     }
-    if (check_token(conf->api_url) != 0) {
+    if (wachat_http_check_token(conf->api_url) != 0) {
         *why = "graph_api_url is empty or has spaces or control characters";
         return NULL;
     }
-    if (check_token(conf->token) != 0) {
+    if (wachat_http_check_token(conf->token) != 0) {
         *why = "the Graph token is empty or has spaces or control"
                " characters (a stray newline in the token file?)";
         return NULL;
@@ -890,14 +864,12 @@ wachat_graph_new(wachat_http_t *http, const wachat_graph_conf_t *conf,
     g->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms
                                          : WACHAT_GRAPH_TIMEOUT;
     g->api_url = strdup(conf->api_url);
-    n = sizeof("Authorization: Bearer ") + strlen(conf->token);
-    g->auth = malloc(n);
+    g->auth = wachat_http_bearer(conf->token);
     if (g->api_url == NULL || g->auth == NULL) {
         wachat_graph_free(g);
         *why = "out of memory";
         return NULL;
     }
-    snprintf(g->auth, n, "Authorization: Bearer %s", conf->token);
 
     /* "{api_url}/" + id: one slash whatever the config says */
     n = strlen(g->api_url);
@@ -914,11 +886,7 @@ wachat_graph_free(wachat_graph_t *g)
     if (g == NULL) {
         return;
     }
-    if (g->auth) {
-        /* the token should not linger in freed memory */
-        memset(g->auth, 0, strlen(g->auth));
-    }
-    free(g->auth);
+    wachat_http_bearer_free(g->auth);
     free(g->api_url);
     free(g);
 }

@@ -8,6 +8,7 @@
  * curl_multi_socket_action() and then collect finished transfers.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <yajl/yajl_tree.h>
 
 #include "http.h"
 
@@ -704,4 +706,66 @@ wachat_http_err_name(wachat_http_err_e err)
         return "failed";
     }
     return "?";
+}
+
+
+/* --- for the JSON API clients ------------------------------------------- */
+
+int
+wachat_http_check_token(const char *s)
+{
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+    for ( /* void */ ; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+char *
+wachat_http_bearer(const char *token)
+{
+    size_t   n;
+    char    *header;
+
+    n = sizeof("Authorization: Bearer ") + strlen(token);
+    header = malloc(n);
+    if (header) {
+        snprintf(header, n, "Authorization: Bearer %s", token);
+    }
+    return header;
+}
+
+
+void
+wachat_http_bearer_free(char *header)
+{
+    if (header) {
+        memset(header, 0, strlen(header));
+    }
+    free(header);
+}
+
+
+yajl_val
+wachat_http_json(const char *body, size_t len)
+{
+    yajl_val   root = NULL;
+    char      *copy;
+
+    if (body && len > 0) {
+        /* yajl_tree_parse() wants a NUL-terminated string */
+        copy = malloc(len + 1);
+        if (copy) {
+            memcpy(copy, body, len);
+            copy[len] = '\0';
+            root = yajl_tree_parse(copy, NULL, 0);
+            free(copy);
+        }
+    }
+    return root;
 }

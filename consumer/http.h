@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct yajl_val_s;
 
 
 /* Responses larger than this are refused (WACHAT_HTTP_ETOOBIG). */
@@ -113,6 +114,27 @@ void wachat_http_free(wachat_http_t *http);
 
 /* "done", "timeout", ... for logs */
 const char *wachat_http_err_name(wachat_http_err_e err);
+
+
+/* --- for the JSON API clients on top (graph.c, llm.c) ------------------- */
+
+/*
+ * 0 when s is non-empty printable ASCII without spaces: fits a header line
+ * and a URL path; -1 otherwise (also for NULL).
+ */
+int wachat_http_check_token(const char *s);
+
+/* "Authorization: Bearer <token>", malloc'ed; NULL when out of memory */
+char *wachat_http_bearer(const char *token);
+
+/* wipes the header (the token should not linger in freed memory), frees */
+void wachat_http_bearer_free(char *header);
+
+/*
+ * body (len bytes, need not be NUL-terminated) parsed by yajl_tree_parse():
+ * NULL when empty, not JSON or out of memory; the caller yajl_tree_free()s.
+ */
+struct yajl_val_s *wachat_http_json(const char *body, size_t len);
 
 
 #endif /* WACHAT_HTTP_H */

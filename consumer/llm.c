@@ -294,22 +294,13 @@ wachat_llm_parse(long status, const char *body, size_t len,
     static const char  *content_p[] = { "message", "content", NULL };
     static const char  *finish_p[] = { "finish_reason", NULL };
     static const char  *emsg_p[] = { "error", "message", NULL };
-    yajl_val            root = NULL, v, choice;
-    char               *copy;
+    yajl_val            root, v, choice;
     char                why[256];
 
     memset(res, 0, sizeof(*res));
     res->http_status = status;
 
-    if (body && len > 0) {
-        copy = malloc(len + 1);
-        if (copy) {
-            memcpy(copy, body, len);
-            copy[len] = '\0';
-            root = yajl_tree_parse(copy, NULL, 0);
-            free(copy);
-        }
-    }
+    root = wachat_http_json(body, len);
 
     if (status != 200) {
         /* OpenAI-style {"error": {"message": ...}} says why */
@@ -371,19 +362,6 @@ wachat_llm_result_free(wachat_llm_result_t *res)
 
 /* --- calls ------------------------------------------------------------ */
 
-/* Printable ASCII without spaces: fits a header line. */
-static int
-check_printable(const char *s)
-{
-    for ( /* void */ ; *s; s++) {
-        if (*s <= 0x20 || *s >= 0x7f) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-
 wachat_llm_t *
 wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
     const char **why)
@@ -395,9 +373,7 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
         *why = "no http client or config";
         return NULL;
     }
-    if (conf->url == NULL || conf->url[0] == '\0'
-        || check_printable(conf->url) != 0)
-    {
+    if (wachat_http_check_token(conf->url) != 0) {
         *why = "llm_url is empty or has spaces or control characters";
         return NULL;
     }
@@ -405,7 +381,9 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
         *why = "no llm_model";
         return NULL;
     }
-    if (conf->key && conf->key[0] && check_printable(conf->key) != 0) {
+    if (conf->key && conf->key[0]
+        && wachat_http_check_token(conf->key) != 0)
+    {
         *why = "the LLM key has spaces or control characters (a stray"
                " newline in the key file?)";
         return NULL;
@@ -439,11 +417,7 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
     }
 
     if (conf->key && conf->key[0]) {
-        n = sizeof("Authorization: Bearer ") + strlen(conf->key);
-        l->auth = malloc(n);
-        if (l->auth) {
-            snprintf(l->auth, n, "Authorization: Bearer %s", conf->key);
-        }
+        l->auth = wachat_http_bearer(conf->key);
     }
 
     if (l->conf.model == NULL || l->endpoint == NULL
@@ -464,10 +438,7 @@ wachat_llm_free(wachat_llm_t *l)
     if (l == NULL) {
         return;
     }
-    if (l->auth) {
-        memset(l->auth, 0, strlen(l->auth));
-    }
-    free(l->auth);
+    wachat_http_bearer_free(l->auth);
     free(l->endpoint);
     free((char *) l->conf.model);
     free((char *) l->conf.system_prompt);

@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "agents.h"
+#include "clock.h"
 #include "log.h"
 #include "mail.h"
 
@@ -130,17 +131,6 @@ static void mail_job_start(wachat_mail_job_t *j);
 
 
 /* --- small helpers ------------------------------------------------------ */
-
-
-static long long
-mail_now_ms(void)
-{
-    struct timespec  ts;
-
-    /* wall clock: compared with message timestamps and window ends */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 static char *
@@ -816,29 +806,6 @@ mail_queue(wachat_mail_t *m, const wachat_mail_agent_t *a,
 /* --- the content -------------------------------------------------------- */
 
 
-static const char *
-reply_field(const redisReply *r, const char *name, size_t *len)
-{
-    size_t  i;
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        return NULL;
-    }
-    for (i = 0; i + 1 < r->elements; i += 2) {
-        if (r->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(r->element[i]->str, name) == 0
-            && r->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            if (len) {
-                *len = r->element[i + 1]->len;
-            }
-            return r->element[i + 1]->str;
-        }
-    }
-    return NULL;
-}
-
-
 /* "+" and the digits of a wa_id; a BSUID-only customer keeps its id */
 static void
 conv_number(wachat_mail_conv_t *c, const char *wa_id, const char *user_id)
@@ -877,9 +844,9 @@ static int
 conv_load(wachat_mail_t *m, const char *conv_id, wachat_mail_conv_t *c)
 {
     redisReply         *r;
+    const redisReply   *name;
     wachat_mail_buf_t   b;
     const char         *v;
-    size_t              len = 0;
     char                key[WACHAT_KEY_MAX];
 
     memset(c, 0, sizeof(*c));
@@ -893,22 +860,22 @@ conv_load(wachat_mail_t *m, const char *conv_id, wachat_mail_conv_t *c)
         return -1;
     }
 
-    v = reply_field(r, "name", &len);
-    if (v) {
+    name = wachat_reply_value(r, "name");
+    if (name) {
         memset(&b, 0, sizeof(b));
-        add_clean(&b, v, len, WACHAT_MAIL_NAME_MAX, 0);
+        add_clean(&b, name->str, name->len, WACHAT_MAIL_NAME_MAX, 0);
         if (!b.oom && b.p) {
             snprintf(c->name, sizeof(c->name), "%s", b.p);
         }
         free(b.p);
     }
 
-    conv_number(c, reply_field(r, "wa_id", NULL),
-                reply_field(r, "user_id", NULL));
-    v = reply_field(r, "mode", NULL);
+    conv_number(c, wachat_reply_field(r, "wa_id"),
+                wachat_reply_field(r, "user_id"));
+    v = wachat_reply_field(r, "mode");
     snprintf(c->mode, sizeof(c->mode), "%s", v ? v : "");
-    c->last_in_ms = ts_ms(reply_field(r, "last_in_ts", NULL));
-    c->waiting_since_ms = ts_ms(reply_field(r, "waiting_since", NULL));
+    c->last_in_ms = ts_ms(wachat_reply_field(r, "last_in_ts"));
+    c->waiting_since_ms = ts_ms(wachat_reply_field(r, "waiting_since"));
 
     freeReplyObject(r);
     return 0;
@@ -951,11 +918,11 @@ static void
 add_history_entry(wachat_mail_buf_t *b, const wachat_mail_conv_t *c,
     const redisReply *fields, long long now)
 {
-    const char  *text, *type;
-    long long    ts;
-    size_t       len = 0;
+    const redisReply  *text;
+    const char        *type;
+    long long          ts;
 
-    ts = ts_ms(reply_field(fields, "ts", NULL));
+    ts = ts_ms(wachat_reply_field(fields, "ts"));
     if (ts > 0) {
         buf_str(b, "[");
         add_time(b, ts, now - ts < 20 * 3600000LL ? "%H:%M UTC"
@@ -963,14 +930,14 @@ add_history_entry(wachat_mail_buf_t *b, const wachat_mail_conv_t *c,
         buf_str(b, "] ");
     }
 
-    add_speaker(b, c, reply_field(fields, "who", NULL));
+    add_speaker(b, c, wachat_reply_field(fields, "who"));
     buf_str(b, ": ");
 
-    text = reply_field(fields, "text", &len);
-    if (text && len) {
-        add_clean(b, text, len, WACHAT_MAIL_TEXT_MAX, 1);
+    text = wachat_reply_value(fields, "text");
+    if (text && text->len) {
+        add_clean(b, text->str, text->len, WACHAT_MAIL_TEXT_MAX, 1);
     } else {
-        type = reply_field(fields, "type", NULL);
+        type = wachat_reply_field(fields, "type");
         buf_str(b, "[");
         add_clean(b, type ? type : "no text", type ? strlen(type) : 7, 32, 0);
         buf_str(b, "]");
@@ -1138,7 +1105,7 @@ mail_conversation(wachat_mail_t *m, const char *conv_id,
 {
     wachat_mail_conv_t  c;
     wachat_mail_buf_t   body, qp, subject;
-    long long           now = mail_now_ms();
+    long long           now = wachat_clock_ms();
     size_t              i, len;
     char               *msg;
     int                 still;
@@ -1204,8 +1171,8 @@ mail_claim(wachat_mail_t *m, const char *conv_id, const char *kind)
     int          rc;
 
     snprintf(key, sizeof(key), "wachat:mailed:{%s}:%s", conv_id, kind);
-    r = wachat_store_cmd(m->st, "SET %s %lld NX PX %lld", key, mail_now_ms(),
-                         m->period_ms);
+    r = wachat_store_cmd(m->st, "SET %s %lld NX PX %lld", key,
+                         wachat_clock_ms(), m->period_ms);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         wachat_log(WACHAT_LOG_WARNING, "mail: conversation %s: no e-mail, "
@@ -1352,7 +1319,7 @@ wachat_mail_tick(wachat_mail_t *m)
         return;
     }
 
-    snprintf(now, sizeof(now), "%lld", mail_now_ms());
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
     r = wachat_store_cmd(m->st, "ZRANGEBYSCORE %s %s +inf LIMIT %ld %d",
                          WACHAT_KEY_WAITING, now, m->tick_from,
                          WACHAT_MAIL_TICK_SCAN);

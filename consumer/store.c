@@ -554,6 +554,35 @@ wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua, int nkeys,
 }
 
 
+const redisReply *
+wachat_reply_value(const redisReply *kv, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; kv && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
+         i += 2)
+    {
+        if (kv->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(kv->element[i]->str, name) == 0
+            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return kv->element[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+const char *
+wachat_reply_field(const redisReply *kv, const char *name)
+{
+    const redisReply  *v = wachat_reply_value(kv, name);
+
+    return v ? v->str : NULL;
+}
+
+
 static void
 wachat_key(char *buf, const char *kind, const char *conv_id)
 {

@@ -73,6 +73,14 @@ redisReply *wachat_store_script(wachat_store_t *st, wachat_script_e script,
 redisReply *wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 
+/*
+ * One field of a flat field/value array reply (HGETALL, the fields of a
+ * stream entry): the value's element, NULL when kv is no array or has no
+ * such field with a string value.  wachat_reply_field() gives its str.
+ */
+const redisReply *wachat_reply_value(const redisReply *kv, const char *name);
+const char *wachat_reply_field(const redisReply *kv, const char *name);
+
 
 /*
  * Keys.  One conversation = one business number + one customer; all its

@@ -167,22 +167,13 @@ main(int argc, char **argv)
 }
 
 
+/* a field of a HGETALL reply or a stream entry, or dflt where it has none */
 static const char *
-wachatctl_field(const redisReply *kv, const char *name)
+wachatctl_field_or(const redisReply *kv, const char *name, const char *dflt)
 {
-    size_t  i;
+    const char  *v = wachat_reply_field(kv, name);
 
-    for (i = 0; kv && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
-         i += 2)
-    {
-        if (strcmp(kv->element[i]->str, name) == 0
-            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            return kv->element[i + 1]->str;
-        }
-    }
-
-    return NULL;
+    return v ? v : dflt;
 }
 
 
@@ -268,15 +259,15 @@ wachatctl_conversations(wachat_store_t *st, const char *only)
         wachat_key_conv(key, list->element[i]->str);
         c = wachat_store_cmd(st, "HGETALL %s", key);
 
-        name = wachatctl_field(c, "name");
-        mode = wachatctl_field(c, "mode");
-        wachatctl_time(wachatctl_field(c, "last_in_ts"), when, sizeof(when));
+        name = wachat_reply_field(c, "name");
+        mode = wachat_reply_field(c, "mode");
+        wachatctl_time(wachat_reply_field(c, "last_in_ts"), when,
+                       sizeof(when));
 
         if (only == NULL || (mode && strcmp(mode, only) == 0)) {
             printf("%-32s %-24s %-14s %-12s %s\n", list->element[i]->str,
                    name ? name : "-", mode ? mode : "-",
-                   wachatctl_field(c, "agent") ? wachatctl_field(c, "agent")
-                                               : "-", when);
+                   wachatctl_field_or(c, "agent", "-"), when);
         }
 
         freeReplyObject(c);
@@ -346,10 +337,9 @@ wachatctl_show(wachat_store_t *st, const char *who)
 
     printf("conversation %s\n", conv);
     printf("customer     %s (%s)\n",
-           wachatctl_field(c, "name") ? wachatctl_field(c, "name") : "-",
-           wachatctl_field(c, "wa_id") ? wachatctl_field(c, "wa_id") : "-");
-    printf("mode         %s\n",
-           wachatctl_field(c, "mode") ? wachatctl_field(c, "mode") : "-");
+           wachatctl_field_or(c, "name", "-"),
+           wachatctl_field_or(c, "wa_id", "-"));
+    printf("mode         %s\n", wachatctl_field_or(c, "mode", "-"));
     freeReplyObject(c);
 
     wachat_key_hist(key, conv);
@@ -368,35 +358,34 @@ wachatctl_show(wachat_store_t *st, const char *who)
         e = hist->element[i];
         kv = e->element[1];
 
-        dir = wachatctl_field(kv, "dir");
-        text = wachatctl_field(kv, "text");
-        wachatctl_time(wachatctl_field(kv, "ts") && dir
+        dir = wachat_reply_field(kv, "dir");
+        text = wachat_reply_field(kv, "text");
+        wachatctl_time(wachat_reply_field(kv, "ts") && dir
                        && strcmp(dir, "in") == 0
-                       ? wachatctl_field(kv, "ts") : NULL, when,
+                       ? wachat_reply_field(kv, "ts") : NULL, when,
                        sizeof(when));
 
         if (dir && strcmp(dir, "in") == 0) {
             printf("%s  %s: %s\n", when,
-                   wachatctl_field(kv, "name") ? wachatctl_field(kv, "name")
-                                               : "customer",
-                   text ? text : wachatctl_field(kv, "type"));
+                   wachatctl_field_or(kv, "name", "customer"),
+                   text ? text : wachat_reply_field(kv, "type"));
             continue;
         }
 
         /* outbound: its delivery status, through the wamid it got */
         snprintf(hkey, sizeof(hkey), "h:%s", e->element[0]->str);
-        wamid = wachatctl_field(stat, hkey);
-        status = wamid ? wachatctl_field(stat, wamid) : NULL;
+        wamid = wachat_reply_field(stat, hkey);
+        status = wamid ? wachat_reply_field(stat, wamid) : NULL;
 
         printf("%-19s  %s: %s", "",
-               wachatctl_field(kv, "who") ? wachatctl_field(kv, "who") : "?",
+               wachatctl_field_or(kv, "who", "?"),
                text ? text : "");
 
         for (k = 1; k <= 3; k++) {
             char  bn[16];
 
             snprintf(bn, sizeof(bn), "button%d", k);
-            b = wachatctl_field(kv, bn);
+            b = wachat_reply_field(kv, bn);
             if (b) {
                 printf(" [%s]", b);
             }
@@ -437,10 +426,9 @@ wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg)
     for (i = 0; i < r->elements; i++) {
         kv = r->element[i]->element[1];
         printf("%s  %s  code %s  %s\n", r->element[i]->element[0]->str,
-               wachatctl_field(kv, "conv") ? wachatctl_field(kv, "conv") : "?",
-               wachatctl_field(kv, "code") ? wachatctl_field(kv, "code") : "?",
-               wachatctl_field(kv, "reason") ? wachatctl_field(kv, "reason")
-                                             : "");
+               wachatctl_field_or(kv, "conv", "?"),
+               wachatctl_field_or(kv, "code", "?"),
+               wachatctl_field_or(kv, "reason", ""));
     }
 
     printf("%zu dead letter(s)\n", r->elements);
@@ -471,8 +459,8 @@ wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
     }
 
     kv = r->element[0]->element[1];
-    conv = wachatctl_field(kv, "conv");
-    reply = wachatctl_field(kv, "reply");
+    conv = wachat_reply_field(kv, "conv");
+    reply = wachat_reply_field(kv, "reply");
 
     if (conv == NULL || reply == NULL) {
         fprintf(stderr, "wachatctl: dead letter %s has no reply\n", id);

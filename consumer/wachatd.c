@@ -23,6 +23,7 @@
 
 #include "agents.h"
 #include "api.h"
+#include "clock.h"
 #include "config.h"
 #include "conv.h"
 #include "http.h"
@@ -71,8 +72,7 @@ static void wachatd_on_term(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
-static long long wachatd_now_ms(void);
-static long long wachatd_wall_ms(void);
+static void wachatd_teardown(wachatd_t *d);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 
@@ -142,7 +142,7 @@ main(int argc, char **argv)
         != 0)
     {
         fprintf(stderr, "wachatd: %s\n", err);
-        return 1;
+        goto failed;
     }
 
     signal(SIGPIPE, SIG_IGN);
@@ -150,7 +150,7 @@ main(int argc, char **argv)
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         wachat_log(WACHAT_LOG_ERROR, "libcurl failed to initialise");
-        return 1;
+        goto failed;
     }
 
     /* copies: the Redis link outlives the config it came from (reloads) */
@@ -175,7 +175,7 @@ main(int argc, char **argv)
 
     if (d.base == NULL || d.store == NULL) {
         wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
-        return 1;
+        goto failed;
     }
 
     d.http = wachat_http_new(d.base, (size_t) d.cfg->concurrency);
@@ -186,7 +186,7 @@ main(int argc, char **argv)
 
     if (d.engine == NULL) {
         wachat_log(WACHAT_LOG_ERROR, "cannot start: out of memory");
-        return 1;
+        goto failed;
     }
 
     wachat_engine_configure(d.engine, d.cfg, d.kb);
@@ -207,7 +207,7 @@ main(int argc, char **argv)
                                    sizeof(err));
     if (d.stream == NULL) {
         wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
-        return 1;
+        goto failed;
     }
 
     wachat_engine_set_stream(d.engine, d.stream);
@@ -223,7 +223,7 @@ main(int argc, char **argv)
                              wachat_engine_work, d.engine, err, sizeof(err));
     if (d.api == NULL && err[0] != '\0') {
         wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
-        return 1;
+        goto failed;
     }
 
     d.sighup = evsignal_new(d.base, SIGHUP, wachatd_on_hup, &d);
@@ -257,39 +257,81 @@ main(int argc, char **argv)
     wachatd_on_stats(-1, 0, &d);
     wachat_log(WACHAT_LOG_NOTICE, "wachatd stopped");
 
-    /* open event streams and the listener go first: they use the store */
-    wachat_api_free(d.api);
-    wachat_mail_free(d.mail);
-
-    /* HTTP calls still running are cancelled: their callbacks do nothing */
-    wachat_engine_close(d.engine);
-    wachat_http_free(d.http);
-    wachat_llm_free(d.llm);
-    wachat_stream_free(d.stream);
-    wachat_engine_free(d.engine);
-    wachat_outbound_free(d.ob);
-    wachat_store_close(d.store);
-
-    if (d.addr.password) {
-        memset(d.addr.password, 0, strlen(d.addr.password));
-    }
-
-    wachat_store_addr_free(&d.addr);
-
-    event_free(d.sighup);
-    event_free(d.sigterm);
-    event_free(d.sigint);
-    event_free(d.drain);
-    event_free(d.stats);
-    event_free(d.chores);
-    event_base_free(d.base);
-
-    wachat_kb_free(d.kb);
-    wachat_config_free(d.cfg);
-    curl_global_cleanup();
-    wachat_log_close();
+    wachatd_teardown(&d);
 
     return 0;
+
+failed:
+
+    wachatd_teardown(&d);
+
+    return 1;
+}
+
+
+/* also after a failed start: everything that was made, in reverse order */
+static void
+wachatd_teardown(wachatd_t *d)
+{
+    struct event  **ev, **events[] = { &d->sighup, &d->sigterm, &d->sigint,
+                                       &d->drain, &d->stats, &d->chores,
+                                       NULL };
+    size_t          i;
+
+    /* open event streams and the listener go first: they use the store */
+    wachat_api_free(d->api);
+    wachat_mail_free(d->mail);
+
+    /* HTTP calls still running are cancelled: their callbacks do nothing */
+    if (d->engine) {
+        wachat_engine_close(d->engine);
+    }
+
+    if (d->http) {
+        wachat_http_free(d->http);
+    }
+
+    wachat_llm_free(d->llm);
+
+    if (d->stream) {
+        wachat_stream_free(d->stream);
+    }
+
+    if (d->engine) {
+        wachat_engine_free(d->engine);
+    }
+
+    if (d->ob) {
+        wachat_outbound_free(d->ob);
+    }
+
+    if (d->store) {
+        wachat_store_close(d->store);
+    }
+
+    if (d->addr.password) {
+        memset(d->addr.password, 0, strlen(d->addr.password));
+    }
+
+    wachat_store_addr_free(&d->addr);
+
+    for (i = 0; events[i]; i++) {
+        ev = events[i];
+
+        if (*ev) {
+            event_free(*ev);
+            *ev = NULL;
+        }
+    }
+
+    if (d->base) {
+        event_base_free(d->base);
+    }
+
+    wachat_kb_free(d->kb);
+    wachat_config_free(d->cfg);
+    curl_global_cleanup();
+    wachat_log_close();
 }
 
 
@@ -438,7 +480,7 @@ wachatd_on_term(evutil_socket_t fd, short what, void *arg)
     }
 
     d->stopping = 1;
-    d->drain_deadline = wachatd_now_ms() + d->cfg->shutdown_timeout_ms;
+    d->drain_deadline = wachat_clock_mono_ms() + d->cfg->shutdown_timeout_ms;
 
     wachat_log(WACHAT_LOG_NOTICE, "stopping: finishing %zu conversations "
                "in flight (up to %lld ms)", wachat_engine_active(d->engine),
@@ -469,7 +511,7 @@ wachatd_on_drain(evutil_socket_t fd, short what, void *arg)
         return;
     }
 
-    if (wachatd_now_ms() >= d->drain_deadline) {
+    if (wachat_clock_mono_ms() >= d->drain_deadline) {
         wachat_log(WACHAT_LOG_WARNING, "shutdown_timeout reached with %zu "
                    "conversations in flight: they stay in Redis for the "
                    "next start", wachat_engine_active(d->engine));
@@ -522,7 +564,7 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
 
     /* the listing of conversations forgets those retention deleted */
     snprintf(max, sizeof(max), "%lld",
-             wachatd_wall_ms() - d->cfg->retention_ms);
+             wachat_clock_ms() - d->cfg->retention_ms);
     freeReplyObject(wachat_store_cmd(d->store, "ZREMRANGEBYSCORE %s -inf %s",
                                      WACHAT_KEY_CONVS, max));
 
@@ -536,26 +578,4 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
         wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
                    "agent_idle_timeout went back to the AI", n);
     }
-}
-
-
-static long long
-wachatd_wall_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-static long long
-wachatd_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

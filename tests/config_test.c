@@ -13,80 +13,27 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define TAP_DIAG_STREAM  stderr
+
 #include "config.h"
 #include "log.h"
+#include "tap.h"
 
 
 #define SANDBOX  "outbound sandbox\n"
 
 
-static int    ntests;
-static int    nfailed;
 static char   tmpdir[64];
 static char   err[1024];
 
 
-/* TAP */
-
-static void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    fputs("# ", stderr);
-    va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
-    va_end(args);
-    fputc('\n', stderr);
-}
-
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ntests++;
-
-    if (!cond) {
-        nfailed++;
-        fputs("not ", stdout);
-    }
-
-    printf("ok %d - ", ntests);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    putchar('\n');
-    fflush(stdout);
-
-    return cond;
-}
-
-
-static int
-is_str(const char *got, const char *want, const char *name)
-{
-    int  same;
-
-    same = got != NULL && want != NULL ? strcmp(got, want) == 0
-                                       : got == want;
-
-    if (!ok(same, "%s", name)) {
-        diag("     got: %s", got != NULL ? got : "(null)");
-        diag("expected: %s", want != NULL ? want : "(null)");
-    }
-
-    return same;
-}
-
+/* TAP: ok, diag and is_str are in tap.h */
 
 static int
 is_num(double got, double want, const char *name)

@@ -5,61 +5,23 @@
  * none of the test data needs a literal apostrophe (\u0027 is used).
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/sha.h>
 
+#define TAP_DIAG_STREAM  stderr
+
 #include "wachat_envelope.h"
+#include "tap.h"
 
 
 typedef const char  *want_t[WACHAT_FIELD_COUNT];
 
 
-static int     ntests;
-static int     nfailed;
 static char   *owned[4096];
 static size_t  nowned;
-
-
-/* TAP */
-
-static void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    fputs("# ", stderr);
-    va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
-    va_end(args);
-    fputc('\n', stderr);
-}
-
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ntests++;
-
-    if (!cond) {
-        nfailed++;
-        fputs("not ", stdout);
-    }
-
-    printf("ok %d - ", ntests);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    putchar('\n');
-    fflush(stdout);
-
-    return cond;
-}
 
 
 /* strings */

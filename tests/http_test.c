@@ -12,7 +12,6 @@
  * The plan is printed last ("1..N"): the .t checks it.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,12 @@
 #include "graph.h"
 #include "http.h"
 #include "llm.h"
+#include "tap.h"
 
 
 #define SLOTS  16
 
 
-static int                  ntests;
-static int                  nfailed;
 static struct event_base   *base;
 static const char          *url;        /* the stand-in */
 static int                  pending;    /* callbacks still expected */
@@ -37,54 +35,7 @@ static int                  expired;
 static int                  order;      /* completions so far */
 
 
-/* --- TAP ---------------------------------------------------------------- */
-
-static void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    fputs("# ", stdout);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    putchar('\n');
-    fflush(stdout);
-}
-
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ntests++;
-    if (!cond) {
-        nfailed++;
-        fputs("not ", stdout);
-    }
-    printf("ok %d - ", ntests);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    putchar('\n');
-    fflush(stdout);
-    return cond;
-}
-
-
-static int
-is_str(const char *got, const char *want, const char *name)
-{
-    int  same = got && want ? strcmp(got, want) == 0 : got == want;
-
-    if (!ok(same, "%s", name)) {
-        diag("     got: %s", got ? got : "(null)");
-        diag("expected: %s", want ? want : "(null)");
-    }
-    return same;
-}
-
+/* --- TAP (ok, diag, is_str: tap.h) ------------------------------------- */
 
 static int
 is_long(long got, long want, const char *name)

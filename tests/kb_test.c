@@ -6,12 +6,12 @@
  * are also the calibration of WACHAT_KB_DEFAULT_MIN_SCORE.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kb.h"
+#include "tap.h"
 
 
 #define SAMPLE    "conf/kb.md"
@@ -19,63 +19,7 @@
 #define MIN       WACHAT_KB_DEFAULT_MIN_SCORE
 
 
-static int   ntests;
-static int   nfailed;
 static char  err[1024];
-
-
-/* TAP */
-
-static void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    fputs("# ", stdout);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    putchar('\n');
-}
-
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ntests++;
-
-    if (!cond) {
-        nfailed++;
-        fputs("not ", stdout);
-    }
-
-    printf("ok %d - ", ntests);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    putchar('\n');
-    fflush(stdout);
-
-    return cond;
-}
-
-
-static int
-is(const char *got, const char *want, const char *name)
-{
-    int  same;
-
-    same = got != NULL && strcmp(got, want) == 0;
-
-    if (!ok(same, "%s", name)) {
-        diag("     got: %s", got ? got : "(null)");
-        diag("expected: %s", want);
-    }
-
-    return same;
-}
 
 
 /* helpers */
@@ -193,23 +137,23 @@ test_sample_entries(const wachat_kb_t *kb)
         return;
     }
 
-    is(en->question, "What are your opening hours?", "hours: question");
+    is_str(en->question, "What are your opening hours?", "hours: question");
     ok(en->nalso == 5, "hours: 5 Also phrasings (%zu)", en->nalso);
-    is(en->nalso > 2 ? en->also[2] : NULL, "what time do you close",
-       "hours: Also split on | and trimmed");
-    is(en->answer,
-       "We are open every day except public holidays:\n"
-       "\n"
-       "- Monday to Friday: 7:30 to 19:00\n"
-       "- Saturday and Sunday: 8:00 to 18:00\n"
-       "\n"
-       "The kitchen stops taking cake orders at 17:00.",
-       "hours: answer keeps lines and paragraphs, buttons removed");
+    is_str(en->nalso > 2 ? en->also[2] : NULL, "what time do you close",
+           "hours: Also split on | and trimmed");
+    is_str(en->answer,
+           "We are open every day except public holidays:\n"
+           "\n"
+           "- Monday to Friday: 7:30 to 19:00\n"
+           "- Saturday and Sunday: 8:00 to 18:00\n"
+           "\n"
+           "The kitchen stops taking cake orders at 17:00.",
+           "hours: answer keeps lines and paragraphs, buttons removed");
     ok(en->nbuttons == 2, "hours: 2 buttons");
-    is(en->buttons[0].title, "Where to find us", "hours: button 1 title");
-    is(en->buttons[0].id, "location", "hours: button 1 id");
-    is(en->buttons[1].title, "Talk to a person", "hours: button 2 title");
-    is(en->buttons[1].id, "live_agent", "hours: button 2 id");
+    is_str(en->buttons[0].title, "Where to find us", "hours: button 1 title");
+    is_str(en->buttons[0].id, "location", "hours: button 1 id");
+    is_str(en->buttons[1].title, "Talk to a person", "hours: button 2 title");
+    is_str(en->buttons[1].id, "live_agent", "hours: button 2 id");
     ok(starts(file_line(SAMPLE, en->line, line, sizeof(line)),
               "## What are your opening hours?"),
        "hours: line %u is its heading", en->line);
@@ -432,14 +376,14 @@ test_errors(void)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(path, sizeof(path), FIX "%s", bad[i].file);
         snprintf(want, sizeof(want), "%s:%s", path, bad[i].message);
-        is(load_error(path), want, bad[i].file);
+        is_str(load_error(path), want, bad[i].file);
     }
 
-    is(load_error(FIX "does_not_exist.md"),
-       FIX "does_not_exist.md: cannot read: No such file or directory",
-       "missing file");
-    is(load_error("t/fixtures/kb"),
-       "t/fixtures/kb: cannot read: Is a directory", "a directory");
+    is_str(load_error(FIX "does_not_exist.md"),
+           FIX "does_not_exist.md: cannot read: No such file or directory",
+           "missing file");
+    is_str(load_error("t/fixtures/kb"),
+           "t/fixtures/kb: cannot read: Is a directory", "a directory");
 
     /* the limits themselves are fine */
 
@@ -470,8 +414,8 @@ test_errors(void)
 
     kb = wachat_kb_parse("## Q {#q}\n[A](#x)\n", 18, "memory", err,
                          sizeof(err));
-    is(kb ? "(loaded)" : err, "memory:1: entry \"q\" has no answer",
-       "wachat_kb_parse names the buffer in messages");
+    is_str(kb ? "(loaded)" : err, "memory:1: entry \"q\" has no answer",
+           "wachat_kb_parse names the buffer in messages");
 
     ok(wachat_kb_parse("## Q\n", 5, "x", NULL, 0) == NULL,
        "no error buffer: still refused");
@@ -482,8 +426,8 @@ test_errors(void)
         memcpy(big, "## Q\n", 5);
         kb = wachat_kb_parse(big, WACHAT_KB_MAX_FILE + 1, "big", err,
                              sizeof(err));
-        is(kb ? "(loaded)" : err, "big: larger than 4194304 bytes",
-           "more than 4 MiB is refused");
+        is_str(kb ? "(loaded)" : err, "big: larger than 4194304 bytes",
+               "more than 4 MiB is refused");
         wachat_kb_free(kb);
         free(big);
     }
@@ -538,8 +482,8 @@ test_format(void)
 
     kb = parse("## Q {#q}\n\n\nA\n\n\n\n  B  \n### Sub\nC\t\n\n\n");
     en = wachat_kb_entry(kb, 0);
-    is(en ? en->answer : err, "A\n\n  B\n### Sub\nC",
-       "blank runs made one, trailing spaces dropped, ### is text");
+    is_str(en ? en->answer : err, "A\n\n  B\n### Sub\nC",
+           "blank runs made one, trailing spaces dropped, ### is text");
     wachat_kb_free(kb);
 
     kb = parse("Intro [x](#nowhere)\nAlso: nope\n# Title\n## Q {#q}\n"
@@ -560,11 +504,11 @@ test_format(void)
        "Chinese ids; spaces around buttons");
     wachat_kb_free(kb);
 
-    is(slug_of("What's new?"), "whats-new", "slug: apostrophe dropped");
-    is(slug_of("iPhone 15 手機殼有貨嗎？"), "iphone-15-手機殼有貨嗎",
-       "slug: mixed English and Chinese");
-    is(slug_of("Ｗｉ－Ｆｉ？"), "wi-fi", "slug: fullwidth folded");
-    is(slug_of("Größe & Café"), "größe-café", "slug: Latin-1 lowercased");
+    is_str(slug_of("What's new?"), "whats-new", "slug: apostrophe dropped");
+    is_str(slug_of("iPhone 15 手機殼有貨嗎？"), "iphone-15-手機殼有貨嗎",
+           "slug: mixed English and Chinese");
+    is_str(slug_of("Ｗｉ－Ｆｉ？"), "wi-fi", "slug: fullwidth folded");
+    is_str(slug_of("Größe & Café"), "größe-café", "slug: Latin-1 lowercased");
 
     snprintf(hash, sizeof(hash), "%s", slug_of("??? !!!"));
     ok(strlen(hash) == 10 && starts(hash, "q-")
