@@ -22,6 +22,7 @@ typedef struct {
     ngx_http_wachat_redis_conf_t   redis;
     ngx_flag_t                     redis_set;
     ngx_flag_t                     enabled;        /* some location has it */
+    ngx_shm_zone_t                *metrics_zone;
 } ngx_http_wachat_main_conf_t;
 
 
@@ -55,8 +56,19 @@ typedef enum {
     NGX_HTTP_WACHAT_REDIS_TIMEOUT,
     NGX_HTTP_WACHAT_REDIS_ERROR,
     NGX_HTTP_WACHAT_METHOD_NOT_ALLOWED,
-    NGX_HTTP_WACHAT_INTERNAL_ERROR
+    NGX_HTTP_WACHAT_INTERNAL_ERROR,
+    NGX_HTTP_WACHAT_NRESULTS
 } ngx_http_wachat_result_e;
+
+
+/* the "wachat_metrics" shared memory zone: counters of all workers */
+typedef struct {
+    size_t                         size;           /* of this layout */
+    ngx_atomic_t                   requests[NGX_HTTP_WACHAT_NRESULTS];
+    ngx_atomic_t                   events_queued;
+    ngx_atomic_t                   events_duplicate;
+    ngx_http_wachat_redis_stats_t  redis;
+} ngx_http_wachat_metrics_t;
 
 
 typedef struct {
@@ -68,6 +80,15 @@ typedef struct {
     ngx_http_wachat_redis_call_t  *call;           /* in flight, or NULL */
     ngx_event_t                    timeout;
 } ngx_http_wachat_ctx_t;
+
+
+/* ngx_http_wachat_module.c */
+ngx_str_t *ngx_http_wachat_result_name(ngx_http_wachat_result_e result);
+
+
+/* ngx_http_wachat_metrics.c */
+ngx_shm_zone_t *ngx_http_wachat_metrics_zone(ngx_conf_t *cf);
+ngx_int_t ngx_http_wachat_metrics_handler(ngx_http_request_t *r);
 
 
 /* ngx_http_wachat_verify.c */

@@ -36,15 +36,18 @@ struct ngx_http_wachat_redis_call_s {
     const char                    **argv;       /* argc + 2 slots */
     size_t                         *argvlen;
     ngx_uint_t                      retried;    /* EVAL after NOSCRIPT */
+    uint64_t                        sent;       /* usec, monotonic */
 };
 
 
 typedef struct {
     ngx_http_wachat_redis_conf_t   *conf;
+    ngx_http_wachat_redis_stats_t  *stats;
     ngx_log_t                      *log;
     redisAsyncContext              *ac;
     ngx_connection_t               *conn;
     ngx_uint_t                      connected;
+    ngx_uint_t                      was_connected;
     ngx_uint_t                      inflight;
     ngx_msec_t                      progress;   /* last reply, or 0 -> 1 */
     ngx_msec_t                      backoff;
@@ -71,6 +74,11 @@ static ngx_int_t ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
     ngx_uint_t eval);
 static void ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call,
     ngx_int_t rc, ngx_int_t result);
+static void ngx_http_wachat_redis_set_connected(
+    ngx_http_wachat_redis_link_t *link, ngx_uint_t connected);
+static void ngx_http_wachat_redis_observe(ngx_http_wachat_redis_stats_t *stats,
+    uint64_t usec);
+static uint64_t ngx_http_wachat_redis_usec(void);
 
 static ngx_int_t ngx_http_wachat_redis_attach(redisAsyncContext *ac,
     ngx_log_t *log);
@@ -119,10 +127,14 @@ static const char  ngx_http_wachat_script[] =
 static ngx_http_wachat_redis_link_t  ngx_http_wachat_redis_link;
 static char                          ngx_http_wachat_script_sha[41];
 
+static uint64_t  ngx_http_wachat_redis_bounds[] = {
+    NGX_HTTP_WACHAT_REDIS_BOUNDS
+};
+
 
 ngx_int_t
 ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_wachat_redis_conf_t *conf)
+    ngx_http_wachat_redis_conf_t *conf, ngx_http_wachat_redis_stats_t *stats)
 {
     ngx_uint_t                     i;
     u_char                         digest[SHA_DIGEST_LENGTH];
@@ -142,6 +154,7 @@ ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
     ngx_memzero(link, sizeof(ngx_http_wachat_redis_link_t));
 
     link->conf = conf;
+    link->stats = stats;
     link->log = cycle->log;
     link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
 
@@ -180,6 +193,9 @@ ngx_http_wachat_redis_exit_process(void)
     if (link->ac) {
         redisAsyncFree(link->ac);
     }
+
+    /* the worker leaves the gauge even if hiredis called nothing */
+    ngx_http_wachat_redis_set_connected(link, 0);
 }
 
 
@@ -218,7 +234,7 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
     }
 
     link->ac = ac;
-    link->connected = 0;
+    ngx_http_wachat_redis_set_connected(link, 0);
 
     /* the adapter must be in place: this arms the write event */
     redisAsyncSetConnectCallback(ac, ngx_http_wachat_redis_connected);
@@ -304,7 +320,7 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
                       "wachat: redis %V: connect failed: %s",
                       &link->conf->name, ac->errstr);
         link->ac = NULL;
-        link->connected = 0;
+        ngx_http_wachat_redis_set_connected(link, 0);
         ngx_http_wachat_redis_schedule(link);
         return;
     }
@@ -314,8 +330,14 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
      * SCRIPT LOAD; the backoff is reset only when those succeed, so a
      * wrong password does not turn into a reconnect storm.
      */
-    link->connected = 1;
+    ngx_http_wachat_redis_set_connected(link, 1);
     link->progress = ngx_current_msec;
+
+    if (link->was_connected) {
+        (void) ngx_atomic_fetch_add(&link->stats->reconnects, 1);
+    }
+
+    link->was_connected = 1;
 
     if (link->conf->unix_path.len == 0) {
         (void) redisEnableKeepAlive(&link->ac->c);
@@ -333,7 +355,7 @@ ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac, int status)
     }
 
     link->ac = NULL;
-    link->connected = 0;
+    ngx_http_wachat_redis_set_connected(link, 0);
 
     if (link->exiting) {
         return;
@@ -404,7 +426,7 @@ ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
         /* Free, not Disconnect: that would wait for the missing replies */
         redisAsyncFree(link->ac);
         link->ac = NULL;
-        link->connected = 0;
+        ngx_http_wachat_redis_set_connected(link, 0);
         ngx_http_wachat_redis_schedule(link);
         return NULL;
     }
@@ -429,6 +451,7 @@ ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
     call->argv = (const char **) (call + 1);
     call->argvlen = (size_t *) (call->argv + argc + 2);
     call->retried = 0;
+    call->sent = ngx_http_wachat_redis_usec();
 
     ngx_memcpy(call->argv + 2, argv, argc * sizeof(char *));
     ngx_memcpy(call->argvlen + 2, argvlen, argc * sizeof(size_t));
@@ -537,11 +560,76 @@ ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call, ngx_int_t rc,
     link->inflight--;
     link->progress = ngx_current_msec;
 
+    /* an answer, even one the caller no longer waits for, is a round trip */
+    if (rc != NGX_DECLINED) {
+        ngx_http_wachat_redis_observe(link->stats,
+                                      ngx_http_wachat_redis_usec()
+                                      - call->sent);
+    }
+
     if (call->done && !link->exiting) {
         call->done(call->data, rc, result);
     }
 
     ngx_free(call);
+}
+
+
+/* the gauge counts each worker once, whatever path it takes up or down */
+
+static void
+ngx_http_wachat_redis_set_connected(ngx_http_wachat_redis_link_t *link,
+    ngx_uint_t connected)
+{
+    if (link->connected == connected) {
+        return;
+    }
+
+    link->connected = connected;
+
+    (void) ngx_atomic_fetch_add(&link->stats->connected, connected ? 1 : -1);
+}
+
+
+static void
+ngx_http_wachat_redis_observe(ngx_http_wachat_redis_stats_t *stats,
+    uint64_t usec)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_WACHAT_REDIS_BUCKETS - 1; i++) {
+        if (usec <= ngx_http_wachat_redis_bounds[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&stats->roundtrip[i], 1);
+    (void) ngx_atomic_fetch_add(&stats->roundtrip_usec,
+                                (ngx_atomic_int_t) usec);
+}
+
+
+/*
+ * ngx_current_msec is the time of the last event loop turn, too coarse for
+ * a round trip that often takes less than a millisecond.
+ */
+
+static uint64_t
+ngx_http_wachat_redis_usec(void)
+{
+#if (NGX_HAVE_CLOCK_MONOTONIC)
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+#else
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+#endif
 }
 
 

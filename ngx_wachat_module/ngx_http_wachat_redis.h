@@ -24,6 +24,27 @@ typedef struct {
 } ngx_http_wachat_redis_conf_t;
 
 
+/* upper bounds of the round-trip histogram's buckets, in microseconds */
+#define NGX_HTTP_WACHAT_REDIS_BOUNDS                                         \
+    500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000,      \
+    1000000
+
+#define NGX_HTTP_WACHAT_REDIS_BUCKETS  12       /* the bounds and +Inf */
+
+
+/*
+ * The link's statistics, in shared memory: every worker adds to the same
+ * counters.  A bucket counts the round trips that fell into it alone, the
+ * reader sums them up.
+ */
+typedef struct {
+    ngx_atomic_t   connected;       /* workers connected right now */
+    ngx_atomic_t   reconnects;      /* connections made again after a loss */
+    ngx_atomic_t   roundtrip[NGX_HTTP_WACHAT_REDIS_BUCKETS];
+    ngx_atomic_t   roundtrip_usec;  /* their sum */
+} ngx_http_wachat_redis_stats_t;
+
+
 typedef struct ngx_http_wachat_redis_call_s  ngx_http_wachat_redis_call_t;
 
 /*
@@ -35,7 +56,7 @@ typedef void (*ngx_http_wachat_redis_done_pt)(void *data, ngx_int_t rc,
 
 
 ngx_int_t ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_wachat_redis_conf_t *conf);
+    ngx_http_wachat_redis_conf_t *conf, ngx_http_wachat_redis_stats_t *stats);
 void ngx_http_wachat_redis_exit_process(void);
 
 /*
