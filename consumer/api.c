@@ -580,6 +580,42 @@ wachat_api_unmount(char *path)
 }
 
 
+void
+wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
+    void *data)
+{
+    if (api) {
+        api->metrics = fn;
+        api->metrics_data = data;
+    }
+}
+
+
+static void
+wachat_api_serve_metrics(wachat_api_req_t *r, enum evhttp_cmd_type method)
+{
+    struct evbuffer  *out;
+
+    if (method != EVHTTP_REQ_GET) {
+        wachat_api_error(r, 405, "method_not_allowed", "GET /metrics");
+        return;
+    }
+
+    out = evbuffer_new();
+    if (out == NULL) {
+        evhttp_send_error(r->req, 503, NULL);
+        return;
+    }
+
+    r->api->metrics(r->api->metrics_data, out);
+
+    evhttp_add_header(evhttp_request_get_output_headers(r->req),
+                      "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(r->req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+
 static void
 wachat_api_on_request(struct evhttp_request *req, void *arg)
 {
@@ -604,6 +640,11 @@ wachat_api_on_request(struct evhttp_request *req, void *arg)
     if (r.path == NULL) {
         evhttp_send_error(req, 503, NULL);
         return;
+    }
+
+    if (strcmp(r.path, "/metrics") == 0 && api->metrics) {
+        wachat_api_serve_metrics(&r, method);
+        goto done;
     }
 
     wachat_api_unmount(r.path);

@@ -20,6 +20,10 @@ typedef struct wachat_api_s  wachat_api_t;
 /* an agent queued a reply: the daemon should send it now */
 typedef void (*wachat_api_kick_pt)(void *data, const char *conv_id);
 
+/* writes the daemon's metrics, Prometheus text, for GET /metrics */
+struct evbuffer;
+typedef void (*wachat_api_metrics_pt)(void *data, struct evbuffer *out);
+
 
 /*
  * NULL when api_listen is empty (no API), or on error with err set (the
@@ -28,6 +32,14 @@ typedef void (*wachat_api_kick_pt)(void *data, const char *conv_id);
 wachat_api_t *wachat_api_start(struct event_base *base, wachat_store_t *st,
     const wachat_store_addr_t *redis, const wachat_config_t *cfg,
     wachat_api_kick_pt kick, void *data, char *err, size_t errlen);
+
+/*
+ * GET /metrics on the listener (not under /api/, and without an agent
+ * identity: the listener is loopback or a unix socket only, and nginx does
+ * not proxy it).  NULL: 404.
+ */
+void wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
+    void *data);
 
 /* on SIGHUP: the new config (agents, texts); the listener stays */
 void wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg);

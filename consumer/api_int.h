@@ -39,6 +39,8 @@ struct wachat_api_s {
     const wachat_config_t      *cfg;
     wachat_api_kick_pt          kick;
     void                       *data;
+    wachat_api_metrics_pt       metrics;
+    void                       *metrics_data;
     char                       *listen;     /* as started, for reloads */
     struct evhttp              *http;
     char                       *unix_path;  /* removed at exit */

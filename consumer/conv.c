@@ -63,6 +63,11 @@ struct wachat_engine_s {
 };
 
 
+const long  wachat_llm_buckets_ms[WACHAT_LLM_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 30000, -1
+};
+
+
 static wachat_conv_t *wachat_conv_find(wachat_engine_t *en, const char *id,
     int create);
 static void wachat_conv_forget(wachat_conv_t *cv);
@@ -1202,6 +1207,19 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
         return;         /* forced stop: the message stays in the inbox */
     }
 
+    en->stats.llm_calls++;
+    en->stats.llm_failures += res->ok ? 0 : 1;
+    en->stats.llm_ms_sum += res->total_ms > 0 ? res->total_ms : 0;
+
+    for (i = 0; i < WACHAT_LLM_BUCKETS; i++) {
+        if (wachat_llm_buckets_ms[i] < 0
+            || res->total_ms <= wachat_llm_buckets_ms[i])
+        {
+            en->stats.llm_le[i]++;
+            break;
+        }
+    }
+
     if (wachat_event_from_member(&ev, cv->pending, cv->pending_len) != 0) {
         wachat_conv_schedule(cv, 0);
         return;
@@ -1527,6 +1545,16 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
 
     if (queued > 0 && !handoff) {
         en->stats.answered++;
+
+        if (reply && strncmp(reply->source, "kb:", 3) == 0) {
+            en->stats.from_kb++;
+
+        } else if (reply && strcmp(reply->source, "llm") == 0) {
+            en->stats.from_llm++;
+
+        } else if (reply && strcmp(reply->source, "fallback") == 0) {
+            en->stats.from_fallback++;
+        }
         wachat_log(WACHAT_LOG_INFO, "conversation %s: %s answered from %s "
                    "(score %.2f)", cv->id, wamid ? wamid : "?",
                    reply ? reply->source : "?", reply ? reply->score : 0);
@@ -1539,6 +1567,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
                 "mode", mode, NULL);
 
     if (handoff && strcmp(mode, "agent") == 0 && agent) {
+        en->stats.handoffs++;
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: handed over to "
                    "agent %s", cv->id, agent);
         wachat_agent_assigned(en->store, agent, cv->id);
@@ -1546,6 +1575,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
                     agent, NULL);
 
     } else if (handoff && strcmp(mode, "waiting_agent") == 0) {
+        en->stats.handoffs++;
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: asks for a person, "
                    "nobody online", cv->id);
 

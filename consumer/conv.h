@@ -37,6 +37,8 @@ typedef void (*wachat_notify_pt)(void *data, wachat_notify_e what,
     const char *conv_id);
 
 
+#define WACHAT_LLM_BUCKETS  9
+
 typedef struct {
     unsigned long long  answered;       /* messages committed with a reply */
     unsigned long long  silent;         /* committed without a reply */
@@ -45,7 +47,21 @@ typedef struct {
     unsigned long long  sent;
     unsigned long long  retried;
     unsigned long long  dead;
+    unsigned long long  handoffs;
+    /* replies by where they came from */
+    unsigned long long  from_kb;
+    unsigned long long  from_llm;
+    unsigned long long  from_fallback;
+    /* the model: calls, failures, latency histogram (cumulative at output) */
+    unsigned long long  llm_calls;
+    unsigned long long  llm_failures;
+    unsigned long long  llm_ms_sum;
+    unsigned long long  llm_le[WACHAT_LLM_BUCKETS];
 } wachat_engine_stats_t;
+
+
+/* upper bounds of the LLM latency buckets, in ms (the last is +Inf) */
+extern const long  wachat_llm_buckets_ms[WACHAT_LLM_BUCKETS];
 
 
 wachat_engine_t *wachat_engine_new(struct event_base *base,

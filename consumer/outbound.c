@@ -14,6 +14,7 @@
 
 
 struct wachat_outbound_s {
+    wachat_outbound_stats_t  stats;
     const wachat_config_t  *cfg;
     wachat_store_t         *store;
     wachat_http_t          *http;
@@ -25,6 +26,7 @@ typedef struct {
     wachat_send_done_pt   done;
     void                 *data;
     unsigned              attempt;
+    wachat_outbound_t    *ob;
 } wachat_outbound_call_t;
 
 
@@ -177,6 +179,10 @@ wachat_outbound_graph_done(void *data, const wachat_graph_reply_t *reply)
     wachat_outbound_call_t  *call = data;
     const char              *explain;
 
+    if ((unsigned) reply->result < 5) {
+        call->ob->stats.graph[reply->result]++;
+    }
+
     memset(&res, 0, sizeof(wachat_send_result_t));
     res.code = reply->code;     /* -1: none; 0 is a real code */
 
@@ -273,6 +279,7 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
 
     } else {
         /* a wamid-like id, so statuses and history look as in production */
+        ob->stats.sandbox++;
         res.result = WACHAT_SEND_OK;
         snprintf(res.wamid, sizeof(res.wamid), "wamid.sandbox.%s", r->str);
     }
@@ -353,6 +360,7 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     call->done = done;
     call->data = data;
     call->attempt = attempt > 0 ? (unsigned) attempt : 0;
+    call->ob = ob;
 
     rc = wachat_graph_send_json(ob->graph, m.pnid, body, blen,
                                 wachat_outbound_graph_done, call);
@@ -395,4 +403,11 @@ wachat_outbound_mark_read(wachat_outbound_t *ob, const char *pnid,
     /* best effort: the reply does not wait for it */
     (void) wachat_graph_mark_read(ob->graph, pnid, wamid, 1,
                                   wachat_outbound_read_done, NULL);
+}
+
+
+const wachat_outbound_stats_t *
+wachat_outbound_stats(wachat_outbound_t *ob)
+{
+    return &ob->stats;
 }

@@ -38,6 +38,13 @@ typedef struct {
 typedef void (*wachat_send_done_pt)(void *data,
     const wachat_send_result_t *res);
 
+
+/* Graph API calls by outcome (graph.h's five results), sandbox deliveries */
+typedef struct {
+    unsigned long long  graph[5];
+    unsigned long long  sandbox;
+} wachat_outbound_stats_t;
+
 typedef struct wachat_outbound_s  wachat_outbound_t;
 
 
@@ -47,6 +54,8 @@ void wachat_outbound_free(wachat_outbound_t *ob);
 
 /* on SIGHUP: new token, URL or mode for the next sends */
 void wachat_outbound_reload(wachat_outbound_t *ob, const wachat_config_t *cfg);
+
+const wachat_outbound_stats_t *wachat_outbound_stats(wachat_outbound_t *ob);
 
 /*
  * Sends one reply; done is called exactly once, possibly before this

@@ -31,6 +31,7 @@
 #include "llm.h"
 #include "log.h"
 #include "mail.h"
+#include "metrics.h"
 #include "outbound.h"
 #include "store.h"
 #include "stream.h"
@@ -54,6 +55,7 @@ typedef struct {
     wachat_stream_t     *stream;
     wachat_api_t        *api;
     wachat_mail_t       *mail;
+    wachat_metrics_src_t metrics;
     struct event        *sighup;
     struct event        *sigterm;
     struct event        *sigint;
@@ -225,6 +227,13 @@ main(int argc, char **argv)
         wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
         goto failed;
     }
+
+    d.metrics.engine = d.engine;
+    d.metrics.stream = d.stream;
+    d.metrics.ob = d.ob;
+    d.metrics.store = d.store;
+    d.metrics.cfg = &d.cfg;
+    wachat_api_set_metrics(d.api, wachat_metrics_write, &d.metrics);
 
     d.sighup = evsignal_new(d.base, SIGHUP, wachatd_on_hup, &d);
     d.sigterm = evsignal_new(d.base, SIGTERM, wachatd_on_term, &d);
