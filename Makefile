@@ -24,7 +24,7 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean valgrind
+.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean valgrind chaos
 
 all: module consumer
 
@@ -164,6 +164,9 @@ bench-ingest: $(MODULE)
 
 bench-consumer: consumer
 	bench/consumer
+
+chaos: module consumer
+	bench/chaos
 
 valgrind: module consumer
 	scripts/valgrind-wachatd

@@ -40,6 +40,7 @@ struct wachat_conv_s {
     size_t            head_len;
     char             *pending;      /* inbox member waiting for the LLM */
     size_t            pending_len;
+    char             *unrecorded;   /* wamid of the head, sent, to record */
     char              id[WACHAT_CONV_ID_MAX];
 };
 
@@ -80,6 +81,7 @@ static int wachat_conv_lease(wachat_conv_t *cv);
 static void wachat_conv_release(wachat_conv_t *cv, int force);
 static int wachat_conv_send_head(wachat_conv_t *cv);
 static long wachat_conv_rate(wachat_conv_t *cv);
+static int wachat_conv_record(wachat_conv_t *cv);
 static void wachat_conv_sent(void *data, const wachat_send_result_t *res);
 static void wachat_conv_dead(wachat_conv_t *cv, const char *hist,
     long code, const char *reason);
@@ -148,6 +150,7 @@ wachat_engine_free(wachat_engine_t *en)
             event_free(cv->renew);
             free(cv->head);
             free(cv->pending);
+            free(cv->unrecorded);
             free(cv);
         }
     }
@@ -357,6 +360,7 @@ wachat_conv_forget(wachat_conv_t *cv)
     event_free(cv->renew);
     free(cv->head);
     free(cv->pending);
+    free(cv->unrecorded);
     free(cv);
     en->active--;
 }
@@ -454,6 +458,17 @@ wachat_conv_step(wachat_conv_t *cv)
     if (rc < 0) {
         wachat_conv_schedule(cv, 1000);
         return;
+    }
+
+    if (cv->unrecorded) {
+        if (wachat_conv_record(cv) < 0) {
+            return;
+        }
+
+        if (cv->unrecorded) {
+            wachat_conv_schedule(cv, 1000);
+            return;
+        }
     }
 
     rc = wachat_conv_send_head(cv);
@@ -772,18 +787,80 @@ wachat_backoff(int attempt, long at_least)
 }
 
 
+/*
+ * Records the head of the outbound queue as sent with cv->unrecorded, its
+ * wamid.  0: recorded (or moot: the head changed), cv->unrecorded cleared;
+ * also 0 with cv->unrecorded kept when Redis cannot take it now; -1: the
+ * lease is lost, cv is forgotten.
+ */
+
+static int
+wachat_conv_record(wachat_conv_t *cv)
+{
+    char             *hist;
+    redisReply       *r;
+    const char       *argv[9];
+    wachat_engine_t  *en = cv->engine;
+    char              outq[WACHAT_KEY_MAX], st[WACHAT_KEY_MAX];
+    char              conv[WACHAT_KEY_MAX], lease[WACHAT_KEY_MAX];
+    char              now[32];
+
+    hist = wachat_reply_hist(cv->head);
+    if (hist == NULL) {
+        return 0;
+    }
+
+    wachat_key_outq(outq, cv->id);
+    wachat_key_status(st, cv->id);
+    wachat_key_conv(conv, cv->id);
+    wachat_key_lease(lease, cv->id);
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+
+    argv[0] = outq;
+    argv[1] = st;
+    argv[2] = conv;
+    argv[3] = lease;
+    argv[4] = en->owner;
+    argv[5] = cv->head;
+    argv[6] = cv->unrecorded;
+    argv[7] = hist;
+    argv[8] = now;
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_SENT, 4, 9, argv, NULL);
+    free(hist);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent, not "
+                   "yet recorded (%s): kept, retrying the record",
+                   cv->id, cv->unrecorded, r ? r->str : en->store->err);
+        freeReplyObject(r);
+        return 0;
+    }
+
+    if (r->integer == -1) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent "
+                   "after this consumer lost the lease; the new owner may "
+                   "send it again", cv->id, cv->unrecorded);
+        freeReplyObject(r);
+        wachat_conv_forget(cv);
+        return -1;
+    }
+
+    freeReplyObject(r);
+    free(cv->unrecorded);
+    cv->unrecorded = NULL;
+
+    return 0;
+}
+
+
 static void
 wachat_conv_sent(void *data, const wachat_send_result_t *res)
 {
     char             *hist;
     long              delay;
-    redisReply       *r;
-    const char       *argv[9];
     wachat_conv_t    *cv = data;
     wachat_engine_t  *en = cv->engine;
-    char              outq[WACHAT_KEY_MAX], st[WACHAT_KEY_MAX];
-    char              conv[WACHAT_KEY_MAX], lease[WACHAT_KEY_MAX];
-    char              now[32];
 
     wachat_conv_set_busy(cv, 0);
 
@@ -800,48 +877,31 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
     switch (res->result) {
 
     case WACHAT_SEND_OK:
-        wachat_key_outq(outq, cv->id);
-        wachat_key_status(st, cv->id);
-        wachat_key_conv(conv, cv->id);
-        wachat_key_lease(lease, cv->id);
-        snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-
-        argv[0] = outq;
-        argv[1] = st;
-        argv[2] = conv;
-        argv[3] = lease;
-        argv[4] = en->owner;
-        argv[5] = cv->head;
-        argv[6] = res->wamid;
-        argv[7] = hist;
-        argv[8] = now;
-
-        r = wachat_store_script(en->store, WACHAT_SCRIPT_SENT, 4, 9, argv,
-                                NULL);
-
-        if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-            /*
-             * Sent but not recorded: the next step resends it.  This is
-             * the one window where a reply can go out twice.
-             */
-            wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply %s sent "
-                       "but not recorded: %s", cv->id, res->wamid,
-                       r ? r->str : en->store->err);
-
-        } else if (r->integer == -1) {
-            wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent "
-                       "after this consumer lost the lease; the new owner "
-                       "may send it again", cv->id, res->wamid);
-        }
-
-        freeReplyObject(r);
+        en->stats.sent++;
+        cv->attempt = 0;
 
         wachat_feed(en->store, "status", cv->id, "id", res->wamid,
                     "hist", hist, "status", "accepted", NULL);
 
-        en->stats.sent++;
-        cv->attempt = 0;
-        wachat_conv_schedule(cv, 0);
+        /*
+         * Meta has it: from here on the reply must be recorded, never sent
+         * again.  If Redis cannot take the record now, it is kept and
+         * retried before anything else of this conversation.
+         */
+        free(cv->unrecorded);
+        cv->unrecorded = strdup(res->wamid);
+
+        if (cv->unrecorded == NULL) {
+            wachat_conv_schedule(cv, 1000);
+            break;
+        }
+
+        if (wachat_conv_record(cv) < 0) {
+            free(hist);
+            return;     /* cv is forgotten: the lease is lost */
+        }
+
+        wachat_conv_schedule(cv, cv->unrecorded ? 1000 : 0);
         break;
 
     case WACHAT_SEND_RETRY:
