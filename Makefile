@@ -24,7 +24,7 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean valgrind chaos
+.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean valgrind chaos soak
 
 all: module consumer
 
@@ -167,6 +167,9 @@ bench-consumer: consumer
 
 chaos: module consumer
 	bench/chaos
+
+soak: module consumer
+	bench/soak
 
 valgrind: module consumer
 	scripts/valgrind-wachatd
