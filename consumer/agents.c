@@ -379,27 +379,18 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
 }
 
 
-wachat_agent_rc_e
-wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
-    const char *id, const char *conv_id, const char *text, char *hist_id,
-    size_t hlen)
+/*
+ * The reply and resolve scripts take the same arguments: KEYS conv hist
+ * outq; ARGV agent text now window histmax conv_id.
+ */
+
+static redisReply *
+wachat_agent_eval(wachat_store_t *st, const wachat_config_t *cfg,
+    wachat_lua_t *lua, const char *conv_id, const char *agent,
+    const char *text)
 {
-    size_t              chars;
-    redisReply         *r;
-    const char         *argv[9];
-    wachat_agent_rc_e   rc;
-    char                keys[3][WACHAT_KEY_MAX], now[32], window[32];
-    char                histmax[32];
-
-    if (wachat_agent_find(cfg, id) == NULL) {
-        return WACHAT_AGENT_EUNKNOWN;
-    }
-
-    chars = text ? wachat_kb_utf8_chars(text, strlen(text)) : 0;
-
-    if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
-        return WACHAT_AGENT_EINPUT;
-    }
+    const char  *argv[9];
+    char         keys[3][WACHAT_KEY_MAX], now[32], window[32], histmax[32];
 
     wachat_key_conv(keys[0], conv_id);
     wachat_key_hist(keys[1], conv_id);
@@ -411,14 +402,38 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
     argv[0] = keys[0];
     argv[1] = keys[1];
     argv[2] = keys[2];
-    argv[3] = id;
+    argv[3] = agent;
     argv[4] = text;
     argv[5] = now;
     argv[6] = window;
     argv[7] = histmax;
     argv[8] = conv_id;
 
-    r = wachat_store_eval(st, &wachat_lua_reply, 3, 9, argv, NULL);
+    return wachat_store_eval(st, lua, 3, 9, argv, NULL);
+}
+
+
+wachat_agent_rc_e
+wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id, const char *conv_id, const char *text, char *hist_id,
+    size_t hlen)
+{
+    size_t              chars;
+    redisReply         *r;
+    wachat_agent_rc_e   rc;
+    char                now[32];
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    chars = text ? wachat_kb_utf8_chars(text, strlen(text)) : 0;
+
+    if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    r = wachat_agent_eval(st, cfg, &wachat_lua_reply, conv_id, id, text);
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         rc = wachat_agent_script_error(r);
@@ -432,6 +447,7 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
 
     freeReplyObject(r);
 
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
     freeReplyObject(wachat_store_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
                                      now, conv_id));
     wachat_agent_kick(st, conv_id);
@@ -446,33 +462,14 @@ wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id)
 {
     redisReply         *r;
-    const char         *argv[10];
     wachat_agent_rc_e   rc;
-    char                keys[3][WACHAT_KEY_MAX], now[32], window[32];
-    char                histmax[32];
 
     if (id && wachat_agent_find(cfg, id) == NULL) {
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    wachat_key_conv(keys[0], conv_id);
-    wachat_key_hist(keys[1], conv_id);
-    wachat_key_outq(keys[2], conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    snprintf(window, sizeof(window), "%lld", cfg->window_ms);
-    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
-
-    argv[0] = keys[0];
-    argv[1] = keys[1];
-    argv[2] = keys[2];
-    argv[3] = id ? id : "";
-    argv[4] = cfg->closing_text ? cfg->closing_text : "";
-    argv[5] = now;
-    argv[6] = window;
-    argv[7] = histmax;
-    argv[8] = conv_id;
-
-    r = wachat_store_eval(st, &wachat_lua_resolve, 3, 9, argv, NULL);
+    r = wachat_agent_eval(st, cfg, &wachat_lua_resolve, conv_id, id ? id : "",
+                          cfg->closing_text ? cfg->closing_text : "");
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         rc = wachat_agent_script_error(r);
