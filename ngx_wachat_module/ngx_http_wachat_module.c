@@ -37,6 +37,8 @@ static u_char *ngx_http_wachat_read_body(ngx_http_request_t *r, size_t *len);
 static ngx_int_t ngx_http_wachat_json_content_type(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wachat_queue(ngx_http_request_t *r,
     ngx_http_wachat_ctx_t *ctx, ngx_http_wachat_loc_conf_t *wlcf);
+static u_char *ngx_http_wachat_resp_arg(u_char *p, u_char *data, size_t len);
+static u_char *ngx_http_wachat_resp_number(u_char *p, int64_t value);
 static void ngx_http_wachat_queued(void *data, ngx_int_t rc,
     ngx_int_t queued);
 static void ngx_http_wachat_timeout_handler(ngx_event_t *ev);
@@ -544,109 +546,97 @@ ngx_http_wachat_json_content_type(ngx_http_request_t *r)
 
 
 /*
- * argv of the queuing script: numkeys, the stream, one dedup key per event,
- * the ttl and MAXLEN, then per event its field count and field/value pairs.
+ * The queuing script's arguments, written straight into one RESP buffer:
+ * numkeys, the stream, one dedup key per event, the ttl and MAXLEN, then
+ * per event its field count and field/value pairs.  The link writes the
+ * command's head into the room left in front.
  */
 
 static ngx_int_t
 ngx_http_wachat_queue(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
     ngx_http_wachat_loc_conf_t *wlcf)
 {
-    u_char           *p, *nums;
-    size_t           *argvlen;
-    ngx_uint_t        i, f, argc, n, nfields, fields_at;
-    const char      **argv;
+    u_char           *buf, *p;
+    size_t            size;
+    ngx_uint_t        i, f, n, nargs, nfields;
     wachat_event_t   *ev;
 
     n = ctx->envelope.nevents;
 
-    argc = 2 + n + 2;
+    /* numkeys, stream, ttl, maxlen: a number is at most NGX_INT64_LEN */
+    nargs = 4 + n;
+    size = 4 * (1 + NGX_SIZE_T_LEN + 4) + 3 * NGX_INT64_LEN + wlcf->stream.len;
 
     for (i = 0; i < n; i++) {
         ev = &ctx->envelope.events[i];
 
-        argc++;
+        /* its dedup key (counted above) and its field count */
+        nargs += 1;
+        size += 2 * (1 + NGX_SIZE_T_LEN + 4) + NGX_INT64_LEN
+                + wlcf->seen_prefix.len + ev->dedup.len;
 
         for (f = 0; f < WACHAT_FIELD_COUNT; f++) {
             if (ev->field[f].data) {
-                argc += 2;
+                nargs += 2;
+                size += 2 * (1 + NGX_SIZE_T_LEN + 4)
+                        + wachat_field_name_lens[f] + ev->field[f].len;
             }
         }
     }
 
-    argv = ngx_palloc(r->pool, argc * sizeof(char *));
-    argvlen = ngx_palloc(r->pool, argc * sizeof(size_t));
-
-    /* room for the dedup keys and the decimal numbers */
-    p = ngx_pnalloc(r->pool, n * (wlcf->seen_prefix.len + 8)
-                             + (n + 3) * NGX_INT_T_LEN);
-
-    if (argv == NULL || argvlen == NULL || p == NULL) {
+    buf = ngx_pnalloc(r->pool, NGX_HTTP_WACHAT_REDIS_HEADROOM + size);
+    if (buf == NULL) {
         return ngx_http_wachat_finish(r, ctx, NGX_HTTP_WACHAT_INTERNAL_ERROR,
                                       NULL);
     }
 
-    nums = p;
-    argv[0] = (char *) p;
-    p = ngx_sprintf(p, "%ui", n + 1);
-    argvlen[0] = p - nums;
+    p = buf + NGX_HTTP_WACHAT_REDIS_HEADROOM;
 
-    argv[1] = (char *) wlcf->stream.data;
-    argvlen[1] = wlcf->stream.len;
-
-    argv[2 + n] = (char *) p;
-    nums = p;
-    p = ngx_sprintf(p, "%T", wlcf->dedup_ttl);
-    argvlen[2 + n] = p - nums;
-
-    argv[3 + n] = (char *) p;
-    nums = p;
-    p = ngx_sprintf(p, "%i", wlcf->stream_maxlen);
-    argvlen[3 + n] = p - nums;
-
-    fields_at = 4 + n;
+    p = ngx_http_wachat_resp_number(p, n + 1);
+    p = ngx_http_wachat_resp_arg(p, (u_char *) wlcf->stream.data,
+                                 wlcf->stream.len);
 
     for (i = 0; i < n; i++) {
         ev = &ctx->envelope.events[i];
 
-        /* the dedup key: prefix + suffix, allocated on its own */
+        p = ngx_sprintf(p, "$%uz\r\n%V",
+                        wlcf->seen_prefix.len + ev->dedup.len,
+                        &wlcf->seen_prefix);
+        p = ngx_cpymem(p, ev->dedup.data, ev->dedup.len);
+        *p++ = CR; *p++ = LF;
+    }
 
-        argvlen[2 + i] = wlcf->seen_prefix.len + ev->dedup.len;
-        argv[2 + i] = ngx_pnalloc(r->pool, argvlen[2 + i]);
-        if (argv[2 + i] == NULL) {
-            return ngx_http_wachat_finish(r, ctx,
-                                          NGX_HTTP_WACHAT_INTERNAL_ERROR,
-                                          NULL);
+    p = ngx_http_wachat_resp_number(p, wlcf->dedup_ttl);
+    p = ngx_http_wachat_resp_number(p, wlcf->stream_maxlen);
+
+    for (i = 0; i < n; i++) {
+        ev = &ctx->envelope.events[i];
+
+        nfields = 0;
+
+        for (f = 0; f < WACHAT_FIELD_COUNT; f++) {
+            nfields += (ev->field[f].data != NULL);
         }
 
-        ngx_memcpy(ngx_cpymem((u_char *) argv[2 + i], wlcf->seen_prefix.data,
-                              wlcf->seen_prefix.len),
-                   ev->dedup.data, ev->dedup.len);
-
-        nfields = fields_at++;
+        p = ngx_http_wachat_resp_number(p, nfields);
 
         for (f = 0; f < WACHAT_FIELD_COUNT; f++) {
             if (ev->field[f].data == NULL) {
                 continue;
             }
 
-            argv[fields_at] = wachat_field_names[f];
-            argvlen[fields_at] = ngx_strlen(wachat_field_names[f]);
-            fields_at++;
-
-            argv[fields_at] = ev->field[f].data;
-            argvlen[fields_at] = ev->field[f].len;
-            fields_at++;
+            p = ngx_http_wachat_resp_arg(p, (u_char *) wachat_field_names[f],
+                                         wachat_field_name_lens[f]);
+            p = ngx_http_wachat_resp_arg(p, (u_char *) ev->field[f].data,
+                                         ev->field[f].len);
         }
-
-        argv[nfields] = (char *) p;
-        nums = p;
-        p = ngx_sprintf(p, "%ui", (fields_at - nfields - 1) / 2);
-        argvlen[nfields] = p - nums;
     }
 
-    ctx->call = ngx_http_wachat_redis_queue(r->connection->log, argc, argv,
-                                            argvlen, ngx_http_wachat_queued,
+    ctx->call = ngx_http_wachat_redis_queue(r->connection->log,
+                                            buf + NGX_HTTP_WACHAT_REDIS_HEADROOM,
+                                            p - buf
+                                            - NGX_HTTP_WACHAT_REDIS_HEADROOM,
+                                            nargs, ngx_http_wachat_queued,
                                             ctx);
     if (ctx->call == NULL) {
         return ngx_http_wachat_finish(r, ctx,
@@ -660,6 +650,31 @@ ngx_http_wachat_queue(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
     ngx_add_timer(&ctx->timeout, wlcf->redis_timeout);
 
     return NGX_DONE;
+}
+
+
+/* one RESP bulk string: $<len>\r\n<data>\r\n */
+
+static u_char *
+ngx_http_wachat_resp_arg(u_char *p, u_char *data, size_t len)
+{
+    p = ngx_sprintf(p, "$%uz\r\n", len);
+    p = ngx_cpymem(p, data, len);
+    *p++ = CR; *p++ = LF;
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_wachat_resp_number(u_char *p, int64_t value)
+{
+    u_char   digits[NGX_INT64_LEN];
+    u_char  *last;
+
+    last = ngx_sprintf(digits, "%L", value);
+
+    return ngx_http_wachat_resp_arg(p, digits, last - digits);
 }
 
 

@@ -32,9 +32,9 @@
 struct ngx_http_wachat_redis_call_s {
     ngx_http_wachat_redis_done_pt   done;       /* NULL once cancelled */
     void                           *data;
-    ngx_uint_t                      argc;
-    const char                    **argv;       /* argc + 2 slots */
-    size_t                         *argvlen;
+    u_char                         *args;       /* RESP, headroom before */
+    size_t                          len;
+    ngx_uint_t                      nargs;
     ngx_uint_t                      retried;    /* EVAL after NOSCRIPT */
     uint64_t                        sent;       /* usec, monotonic */
 };
@@ -95,28 +95,30 @@ static void ngx_http_wachat_redis_cleanup(void *privdata);
  * ARGV[1] dedup ttl (s), ARGV[2] MAXLEN (0: none), then per event
  * its number of fields followed by field, value, ...
  *
- * The type check comes first and every write follows its checks, so an
- * error leaves no dedup key behind that would swallow Meta's retry.
+ * SET NX both checks and claims an event's dedup key in one call.  An XADD
+ * that fails (a key of the wrong type) takes its key back before the error
+ * is returned, so Meta's retry queues that event and the ones after it while
+ * the ones queued before it stay deduplicated.
  */
 static const char  ngx_http_wachat_script[] =
-    "local stream = KEYS[1]\n"
-    "local t = redis.call('TYPE', stream)['ok']\n"
-    "if t ~= 'stream' and t ~= 'none' then\n"
-    "  return redis.error_reply('WRONGTYPE wachat stream key holds a ' .. t)\n"
+    "local stream, ttl, maxlen = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local args = {stream}\n"
+    "if maxlen ~= '0' then\n"
+    "  args[2] = 'MAXLEN'; args[3] = '~'; args[4] = maxlen\n"
     "end\n"
-    "local ttl, maxlen = ARGV[1], ARGV[2]\n"
+    "args[#args + 1] = '*'\n"
+    "local head = #args\n"
     "local pos, queued = 3, 0\n"
     "for i = 2, #KEYS do\n"
     "  local n = tonumber(ARGV[pos])\n"
-    "  if redis.call('EXISTS', KEYS[i]) == 0 then\n"
-    "    local args = {stream}\n"
-    "    if maxlen ~= '0' then\n"
-    "      args[2] = 'MAXLEN'; args[3] = '~'; args[4] = maxlen\n"
+    "  if redis.call('SET', KEYS[i], '1', 'EX', ttl, 'NX') then\n"
+    "    for j = 1, 2 * n do args[head + j] = ARGV[pos + j] end\n"
+    "    for j = head + 2 * n + 1, #args do args[j] = nil end\n"
+    "    local r = redis.pcall('XADD', unpack(args))\n"
+    "    if type(r) == 'table' and r.err then\n"
+    "      redis.call('DEL', KEYS[i])\n"
+    "      return r\n"
     "    end\n"
-    "    args[#args + 1] = '*'\n"
-    "    for j = pos + 1, pos + 2 * n do args[#args + 1] = ARGV[j] end\n"
-    "    redis.call('XADD', unpack(args))\n"
-    "    redis.call('SET', KEYS[i], '1', 'EX', ttl)\n"
     "    queued = queued + 1\n"
     "  end\n"
     "  pos = pos + 1 + 2 * n\n"
@@ -409,8 +411,8 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
 
 
 ngx_http_wachat_redis_call_t *
-ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
-    size_t *argvlen, ngx_http_wachat_redis_done_pt done, void *data)
+ngx_http_wachat_redis_queue(ngx_log_t *log, u_char *args, size_t len,
+    ngx_uint_t nargs, ngx_http_wachat_redis_done_pt done, void *data)
 {
     ngx_http_wachat_redis_call_t  *call;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
@@ -439,22 +441,18 @@ ngx_http_wachat_redis_queue(ngx_log_t *log, ngx_uint_t argc, const char **argv,
 
     /* malloc, not the request pool: the reply may outlive the request */
 
-    call = ngx_alloc(sizeof(ngx_http_wachat_redis_call_t)
-                     + (argc + 2) * (sizeof(char *) + sizeof(size_t)), log);
+    call = ngx_alloc(sizeof(ngx_http_wachat_redis_call_t), log);
     if (call == NULL) {
         return NULL;
     }
 
     call->done = done;
     call->data = data;
-    call->argc = argc + 2;
-    call->argv = (const char **) (call + 1);
-    call->argvlen = (size_t *) (call->argv + argc + 2);
+    call->args = args;
+    call->len = len;
+    call->nargs = nargs;
     call->retried = 0;
     call->sent = ngx_http_wachat_redis_usec();
-
-    ngx_memcpy(call->argv + 2, argv, argc * sizeof(char *));
-    ngx_memcpy(call->argvlen + 2, argvlen, argc * sizeof(size_t));
 
     if (ngx_http_wachat_redis_send(call, 0) != NGX_OK) {
         ngx_free(call);
@@ -477,33 +475,54 @@ ngx_http_wachat_redis_cancel(ngx_http_wachat_redis_call_t *call)
 }
 
 
+/*
+ * EVALSHA: the head goes into the headroom in front of the arguments, so the
+ * command is handed to hiredis as it is.  EVAL (after NOSCRIPT, rare) builds
+ * its own buffer around the script's text.
+ */
+
 static ngx_int_t
 ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
     ngx_uint_t eval)
 {
+    int                            rc;
+    u_char                        *cmd, *p;
+    size_t                         head;
+    u_char                         buf[NGX_HTTP_WACHAT_REDIS_HEADROOM];
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
 
-    if (eval) {
-        call->argv[0] = "EVAL";
-        call->argvlen[0] = 4;
-        call->argv[1] = ngx_http_wachat_script;
-        call->argvlen[1] = sizeof(ngx_http_wachat_script) - 1;
+    if (!eval) {
+        p = ngx_sprintf(buf, "*%ui\r\n$7\r\nEVALSHA\r\n$40\r\n%*s\r\n",
+                        call->nargs + 2, (size_t) 40,
+                        ngx_http_wachat_script_sha);
+        head = p - buf;
+        cmd = ngx_cpymem(call->args - head, buf, head) - head;
 
-    } else {
-        call->argv[0] = "EVALSHA";
-        call->argvlen[0] = 7;
-        call->argv[1] = ngx_http_wachat_script_sha;
-        call->argvlen[1] = 40;
+        rc = redisAsyncFormattedCommand(link->ac, ngx_http_wachat_redis_reply,
+                                        call, (char *) cmd, head + call->len);
+
+        return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
     }
 
-    if (redisAsyncCommandArgv(link->ac, ngx_http_wachat_redis_reply, call,
-                              (int) call->argc, call->argv, call->argvlen)
-        != REDIS_OK)
-    {
+    cmd = ngx_alloc(NGX_HTTP_WACHAT_REDIS_HEADROOM
+                    + sizeof(ngx_http_wachat_script) + call->len, link->log);
+    if (cmd == NULL) {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    p = ngx_sprintf(cmd, "*%ui\r\n$4\r\nEVAL\r\n$%uz\r\n",
+                    call->nargs + 2, sizeof(ngx_http_wachat_script) - 1);
+    p = ngx_cpymem(p, ngx_http_wachat_script,
+                   sizeof(ngx_http_wachat_script) - 1);
+    *p++ = CR; *p++ = LF;
+    p = ngx_cpymem(p, call->args, call->len);
+
+    /* hiredis copies the command into its output buffer */
+    rc = redisAsyncFormattedCommand(link->ac, ngx_http_wachat_redis_reply,
+                                    call, (char *) cmd, p - cmd);
+    ngx_free(cmd);
+
+    return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
 }
 
 

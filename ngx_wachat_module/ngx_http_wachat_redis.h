@@ -60,12 +60,20 @@ ngx_int_t ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
 void ngx_http_wachat_redis_exit_process(void);
 
 /*
- * Runs the queuing script with argv (numkeys, keys..., args...).  argv must
- * stay valid until done is called or the call is cancelled.  Returns NULL
- * when Redis is not connected: the caller answers 503 at once.
+ * The room a caller leaves in front of the arguments for the command's head
+ * (*<n> EVALSHA <sha>).
+ */
+#define NGX_HTTP_WACHAT_REDIS_HEADROOM  96
+
+/*
+ * Runs the queuing script.  args[0..len) holds its nargs arguments (numkeys,
+ * keys..., args...) as RESP bulk strings, with NGX_HTTP_WACHAT_REDIS_HEADROOM
+ * writable bytes before args.  The buffer must stay valid until done is
+ * called or the call is cancelled.  Returns NULL when Redis is not
+ * connected: the caller answers 503 at once.
  */
 ngx_http_wachat_redis_call_t *ngx_http_wachat_redis_queue(ngx_log_t *log,
-    ngx_uint_t argc, const char **argv, size_t *argvlen,
+    u_char *args, size_t len, ngx_uint_t nargs,
     ngx_http_wachat_redis_done_pt done, void *data);
 
 /* the caller is gone: its done handler will not be called */

@@ -59,6 +59,11 @@ const char  *wachat_field_names[WACHAT_FIELD_COUNT] = {
 };
 
 
+const size_t  wachat_field_name_lens[WACHAT_FIELD_COUNT] = {
+    1, 4, 2, 4, 9, 7, 4, 15, 2, 4, 4, 7, 7, 6, 10, 3
+};
+
+
 /* arena: chained malloc blocks, freed all at once */
 
 typedef struct wachat_block_s  wachat_block_t;

@@ -74,7 +74,8 @@ typedef struct {
 } wachat_envelope_t;
 
 
-extern const char  *wachat_field_names[WACHAT_FIELD_COUNT];
+extern const char    *wachat_field_names[WACHAT_FIELD_COUNT];
+extern const size_t   wachat_field_name_lens[WACHAT_FIELD_COUNT];
 
 
 /*

@@ -105,6 +105,22 @@ sub error_lines_since ($offset, $re) {
     is($redis->xlen($STREAM), 1, 'the retried event is in the stream');
 }
 
+# --- the script cache flushed: EVALSHA answers NOSCRIPT, the module sends the
+# script itself once, and later calls find it cached again ------------------
+
+{
+    $redis->cmd('FLUSHALL');
+    is($redis->cmd('SCRIPT', 'FLUSH'), 'OK', 'script cache flushed');
+    my $res = $nginx->post_signed(new_body());
+    is($res->{status}, 200, 'after SCRIPT FLUSH: 200');
+    is($res->{body}, '{"result":"accepted","events":1,"queued":1}',
+       'after SCRIPT FLUSH: queued through EVAL');
+    my $next = $nginx->post_signed(new_body());
+    is($next->{body}, '{"result":"accepted","events":1,"queued":1}',
+       'the next webhook is queued too');
+    is($redis->xlen($STREAM), 2, 'both events in the stream');
+}
+
 # --- Redis slower than wachat_redis_timeout; the worker stays responsive ----
 
 sub unpaused () {

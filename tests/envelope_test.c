@@ -373,7 +373,8 @@ test_field_names(void)
 
     for (f = 0; f < WACHAT_FIELD_COUNT; f++) {
         if (wachat_field_names[f] == NULL
-            || strcmp(wachat_field_names[f], names[f]) != 0)
+            || strcmp(wachat_field_names[f], names[f]) != 0
+            || wachat_field_name_lens[f] != strlen(names[f]))
         {
             break;
         }
