@@ -399,6 +399,68 @@ wachat_arena_alloc(wachat_arena_t *a, size_t size, size_t align)
 }
 
 
+/*
+ * yajl's own allocations (handle, lexer, byte stack, decode buffer) come
+ * from the arena as well: one parse, one malloc in the common case.  Each
+ * chunk remembers its size for realloc; free is a no-op, the arena goes
+ * with the envelope.
+ */
+
+#define WACHAT_YAJL_HEADER  16
+
+static void *
+wachat_yajl_malloc(void *ctx, size_t size)
+{
+    char  *p;
+
+    if (size > SIZE_MAX - WACHAT_YAJL_HEADER) {
+        return NULL;
+    }
+
+    p = wachat_arena_alloc(ctx, WACHAT_YAJL_HEADER + size, WACHAT_YAJL_HEADER);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, &size, sizeof(size_t));
+
+    return p + WACHAT_YAJL_HEADER;
+}
+
+
+static void *
+wachat_yajl_realloc(void *ctx, void *ptr, size_t size)
+{
+    char    *p;
+    size_t   old;
+
+    if (ptr == NULL) {
+        return wachat_yajl_malloc(ctx, size);
+    }
+
+    memcpy(&old, (char *) ptr - WACHAT_YAJL_HEADER, sizeof(size_t));
+
+    if (size <= old) {
+        return ptr;
+    }
+
+    p = wachat_yajl_malloc(ctx, size);
+    if (p != NULL) {
+        memcpy(p, ptr, old);
+    }
+
+    return p;
+}
+
+
+static void
+wachat_yajl_free(void *ctx, void *ptr)
+{
+    (void) ctx;
+    (void) ptr;
+}
+
+
 /* helpers */
 
 static int
@@ -1696,6 +1758,7 @@ wachat_envelope_parse(wachat_envelope_t *env, const char *body, size_t len,
     size_t                bad;
     yajl_status           st;
     wachat_parse_t        p;
+    yajl_alloc_funcs      yajl_funcs;
     wachat_envelope_rc_e  rc;
 
     env->events = NULL;
@@ -1737,7 +1800,12 @@ wachat_envelope_parse(wachat_envelope_t *env, const char *body, size_t len,
     }
 
     /* yajl validates UTF-8 and rejects trailing garbage by default */
-    p.yajl = yajl_alloc(&wachat_callbacks, NULL, &p);
+    yajl_funcs.malloc = wachat_yajl_malloc;
+    yajl_funcs.realloc = wachat_yajl_realloc;
+    yajl_funcs.free = wachat_yajl_free;
+    yajl_funcs.ctx = env->arena;
+
+    p.yajl = yajl_alloc(&wachat_callbacks, &yajl_funcs, &p);
     if (p.yajl == NULL) {
         snprintf(env->error, sizeof(env->error), "out of memory");
         return WACHAT_ENVELOPE_NOMEM;
