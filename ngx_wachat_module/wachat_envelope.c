@@ -545,7 +545,10 @@ wachat_offset(wachat_parse_t *p)
 static size_t
 wachat_token_start(wachat_parse_t *p, size_t from, size_t end)
 {
-    /* between two tokens that reach a callback there is only this */
+    /*
+     * Between two tokens that reach a callback there is only this; yajl
+     * takes \v and \f for white space too (RFC 8259 does not).
+     */
 
     while (from < end) {
 
@@ -553,6 +556,8 @@ wachat_token_start(wachat_parse_t *p, size_t from, size_t end)
         case ' ':
         case '\t':
         case '\n':
+        case '\v':
+        case '\f':
         case '\r':
         case ',':
         case ':':

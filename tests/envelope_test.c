@@ -1182,6 +1182,26 @@ test_whitespace(void)
     }
 
     wachat_envelope_free(&env);
+
+    /* found by the fuzzer: a value after \v or \f lost its start */
+    body = q("{'object':'whatsapp_business_account','entry':[{'id':'1',"
+             "'changes':[{'field':'messages','value':{'messages':"
+             "[1,\v\v\fnull,\f{'id':'wamid.V'}\v]}}]}]}");
+
+    rc = parse(&env, body);
+
+    if (parsed(&env, rc, 3, "vertical tab and form feed between items")) {
+        check_event(&env, 1, "\\v\\f: null item raw starts at null",
+            (want_t) {
+                [WACHAT_FIELD_KIND] = "other", [WACHAT_FIELD_TYPE] = "messages",
+                [WACHAT_FIELD_RAW] = "null" });
+        check_event(&env, 2, "\\f: object item raw starts at {",
+            (want_t) {
+                [WACHAT_FIELD_KIND] = "message", [WACHAT_FIELD_ID] = "wamid.V",
+                [WACHAT_FIELD_RAW] = q("{'id':'wamid.V'}") });
+    }
+
+    wachat_envelope_free(&env);
 }
 
 
