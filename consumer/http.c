@@ -6,6 +6,12 @@
  * socket's curl_multi_assign() pointer) and its next deadline through
  * timer_cb (one timer event); both libevent callbacks hand the event to
  * curl_multi_socket_action() and then collect finished transfers.
+ *
+ * The whole-transfer timeout is ours, not CURLOPT_TIMEOUT_MS: curl checks
+ * its own deadline before it reads, so after the loop was held up (a slow
+ * synchronous Redis call) an answer already waiting in the socket would be
+ * thrown away as a timeout, and a Graph message Meta accepted sent again.
+ * Our deadline first lets curl read what arrived, then gives up.
  */
 
 #include <stdio.h>
@@ -43,6 +49,9 @@ struct wachat_http_xfer_s {
     int                     too_big;
     struct timespec         queued_at;
     long                    queued_ms;
+    long                    timeout_ms;
+    struct event            deadline;
+    int                     armed;      /* deadline added */
     wachat_http_done_pt     done;
     void                   *data;
     char                    errbuf[CURL_ERROR_SIZE];
@@ -74,6 +83,7 @@ struct wachat_http_s {
     wachat_http_list_t      active;     /* added to the multi handle */
     wachat_http_list_t      queue;      /* waiting for a slot */
     wachat_http_sock_t     *socks;      /* every socket we watch */
+    wachat_http_xfer_t     *expiring;   /* its deadline is being handled */
     int                     closing;
 };
 
@@ -125,6 +135,12 @@ ms_since(const struct timespec *t0)
 static void
 xfer_free(wachat_http_xfer_t *x)
 {
+    if (x->armed) {
+        evtimer_del(&x->deadline);
+    }
+    if (x->http->expiring == x) {
+        x->http->expiring = NULL;
+    }
     if (x->easy) {
         curl_easy_cleanup(x->easy);
     }
@@ -245,6 +261,11 @@ finish_curl(wachat_http_xfer_t *x, CURLcode rc)
 }
 
 
+static int activate(wachat_http_t *h, wachat_http_xfer_t *x);
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
+static void collect(wachat_http_t *h);
+
+
 /* Fills free slots from the queue head: FIFO. */
 static void
 start_queued(wachat_http_t *h)
@@ -255,12 +276,74 @@ start_queued(wachat_http_t *h)
         x = h->queue.head;
         list_remove(&h->queue, x);
         x->queued_ms = ms_since(&x->queued_at);
-        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        if (activate(h, x) != 0) {
             xfer_finish(x, WACHAT_HTTP_EFAILED, 0, "curl_multi_add_handle");
-            continue;
         }
-        list_push(&h->active, x);
     }
+}
+
+
+/* Hands x to curl and starts its deadline. */
+static int
+activate(wachat_http_t *h, wachat_http_xfer_t *x)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = x->timeout_ms / 1000;
+    tv.tv_usec = (x->timeout_ms % 1000) * 1000;
+
+    evtimer_assign(&x->deadline, h->base, deadline_cb, x);
+    if (evtimer_add(&x->deadline, &tv) != 0) {
+        return -1;
+    }
+    x->armed = 1;
+
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        return -1;
+    }
+    list_push(&h->active, x);
+    return 0;
+}
+
+
+/*
+ * x's time is up.  Whatever already arrived on its connection is read
+ * first (the loop may just have been held up while the answer came); only
+ * a transfer still running after that times out.
+ */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    wachat_http_xfer_t  *x = arg;
+    wachat_http_t       *h = x->http;
+    curl_socket_t        sock = CURL_SOCKET_BAD;
+    int                  running;
+    char                 text[64];
+
+    (void) fd;
+    (void) what;
+
+    x->armed = 0;
+
+    if (curl_easy_getinfo(x->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK
+        && sock != CURL_SOCKET_BAD)
+    {
+        h->expiring = x;
+        curl_multi_socket_action(h->multi, sock, CURL_CSELECT_IN, &running);
+        collect(h);
+
+        if (h->expiring != x) {
+            return;     /* it completed: done was called, x is gone */
+        }
+        h->expiring = NULL;
+    }
+
+    snprintf(text, sizeof(text), "no answer within %ld ms", x->timeout_ms);
+
+    curl_multi_remove_handle(h->multi, x->easy);
+    list_remove(&h->active, x);
+    xfer_finish(x, WACHAT_HTTP_ETIMEOUT, 0, text);
+    start_queued(h);
 }
 
 
@@ -480,8 +563,9 @@ setup_common(wachat_http_xfer_t *x, long timeout_ms)
                      ? timeout : WACHAT_HTTP_CONNECT_TIMEOUT;
     int    rc = 0;
 
+    x->timeout_ms = timeout;
+
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -549,10 +633,9 @@ xfer_enqueue(wachat_http_t *h, wachat_http_xfer_t *x)
 
     /* a queue means others wait: never overtake them */
     if (h->queue.n == 0 && h->active.n < h->max) {
-        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        if (activate(h, x) != 0) {
             return -1;
         }
-        list_push(&h->active, x);
     } else {
         list_push(&h->queue, x);
     }

@@ -132,6 +132,11 @@ run_c('unit');
 }
 
 
+# --- the loop held up past the deadline while the answer came (own server) --
+
+run_c('stall');
+
+
 # --- the 1 MB bound ----------------------------------------------------------
 
 {

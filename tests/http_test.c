@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <event2/event.h>
 
@@ -980,6 +985,154 @@ scenario_timeout(void)
 }
 
 
+/*
+ * The loop held up past a transfer's deadline (a slow synchronous Redis
+ * call in wachatd) while the answer arrived: the answer counts, it is not
+ * thrown away as a timeout (that would send a Graph message twice).
+ *
+ * A forked one-shot server takes the request, tells us (pipe), waits until
+ * we say the loop is blocked, then answers; we block for longer than the
+ * deadline.  When the loop runs again the deadline has passed and the
+ * answer is waiting in the socket.
+ */
+
+typedef struct {
+    int   to_server;
+    long  block_ms;
+    int   blocked;
+} stall_t;
+
+
+static void
+stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+    stall_t          *st = arg;
+    char              c;
+    struct timespec   ts;
+
+    (void) what;
+
+    if (read(fd, &c, 1) != 1 || write(st->to_server, "b", 1) != 1) {
+        return;
+    }
+    ts.tv_sec = st->block_ms / 1000;
+    ts.tv_nsec = (st->block_ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0) {
+        /* interrupted: sleep the rest */
+    }
+    st->blocked = 1;
+}
+
+
+static void
+stall_server(int lfd, int said, int go)
+{
+    static const char  answer[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\n"
+        "answered";
+    char                buf[4096];
+    size_t              got = 0;
+    ssize_t             n;
+    int                 c;
+
+    c = accept(lfd, NULL, NULL);
+    if (c < 0) {
+        _exit(1);
+    }
+    /* the request has no body: it ends with the blank line */
+    while (got < sizeof(buf) - 1) {
+        n = read(c, buf + got, sizeof(buf) - 1 - got);
+        if (n <= 0) {
+            _exit(1);
+        }
+        got += (size_t) n;
+        buf[got] = '\0';
+        if (strstr(buf, "\r\n\r\n") != NULL) {
+            break;
+        }
+    }
+    if (write(said, "r", 1) != 1 || read(go, buf, 1) != 1
+        || write(c, answer, sizeof(answer) - 1) != (ssize_t) sizeof(answer) - 1)
+    {
+        _exit(1);
+    }
+    close(c);
+    _exit(0);
+}
+
+
+static int
+scenario_stall(void)
+{
+    int                  lfd, said[2], go[2], status;
+    pid_t                pid;
+    socklen_t            len;
+    char                 u[64];
+    struct sockaddr_in   sa;
+    struct event        *ev;
+    wachat_http_t       *h;
+    wachat_http_req_t    req;
+    http_slot_t          s;
+    stall_t              st;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sa);
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) != 0
+        || listen(lfd, 1) != 0
+        || getsockname(lfd, (struct sockaddr *) &sa, &len) != 0
+        || pipe(said) != 0 || pipe(go) != 0)
+    {
+        ok(0, "stall: set up a loopback server");
+        return 0;
+    }
+
+    pid = fork();
+    if (pid == 0) {
+        stall_server(lfd, said[1], go[0]);
+    }
+    close(lfd);
+
+    h = wachat_http_new(base, 4);
+    memset(&s, 0, sizeof(s));
+    memset(&req, 0, sizeof(req));
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/", ntohs(sa.sin_port));
+    req.url = u;
+    req.timeout_ms = 300;
+    st.to_server = go[1];
+    st.block_ms = 800;
+    st.blocked = 0;
+    ev = event_new(base, said[0], EV_READ, stall_cb, &st);
+    event_add(ev, NULL);
+
+    if (wachat_http_request(h, &req, http_cb, &s) == 0) {
+        pending++;
+    }
+    ok(run(10000), "stall: the callback came");
+    ok(st.blocked, "stall: the loop was held up 800 ms, past the 300 ms "
+       "deadline, while the server answered");
+    if (!ok(s.calls == 1 && s.err == WACHAT_HTTP_DONE && s.status == 200
+            && strcmp(s.body, "answered") == 0,
+            "stall: the answer that arrived meanwhile counts (no timeout)"))
+    {
+        diag("got %s, status %ld: %s", wachat_http_err_name(s.err),
+             s.status, s.error_text);
+    }
+
+    event_free(ev);
+    wachat_http_free(h);
+    close(said[0]);
+    close(said[1]);
+    close(go[0]);
+    close(go[1]);
+    ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+       && WEXITSTATUS(status) == 0, "stall: the server exited cleanly");
+    return 0;
+}
+
+
 /* The 1 MB bound, with and without Content-Length. */
 static int
 scenario_size(void)
@@ -1386,6 +1539,7 @@ static const scenario_t  scenarios[] = {
     { "queue", scenario_queue, 1 },
     { "chain", scenario_chain, 1 },
     { "timeout", scenario_timeout, 1 },
+    { "stall", scenario_stall, 0 },
     { "size", scenario_size, 1 },
     { "cancel", scenario_cancel, 1 },
     { "graph_send", scenario_graph_send, 1 },
