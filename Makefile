@@ -4,7 +4,14 @@
 #   make test       run the whole suite with prove
 #   make test-asan  the same, nginx and module built with ASan + UBSan
 #   make run        redis-server + nginx with the module, in the foreground
-#   make bench-ingest   ingest benchmark (wrk), appends to bench/RESULTS.md
+#   make bench      every benchmark, then one table (bench/all): ingest vs the
+#                   nginx ceiling, consumer kb and 1 s-LLM throughput, end-to-end
+#                   webhook -> Graph latency p50/p99 at a steady load, CPU us per
+#                   event per process; appends it all to bench/RESULTS.md
+#                   (make bench BENCH_ARGS=--quick: a short smoke run)
+#   make bench-ingest   ingest benchmark (wrk) alone, appends to bench/RESULTS.md
+#   make bench-consumer consumer benchmark alone, appends to bench/RESULTS.md
+#   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
 #   make fuzz       libFuzzer target for the envelope parser (clang)
 
 SHELL      := /bin/bash
@@ -24,7 +31,8 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module consumer test test-asan run bench bench-ingest fuzz clean valgrind chaos soak
+.PHONY: all module consumer test test-asan run bench bench-ingest bench-consumer fuzz clean \
+        valgrind chaos soak
 
 all: module consumer
 
@@ -157,7 +165,9 @@ $(BUILD)/fuzz_llm: fuzz/llm_fuzz.c consumer/llm.c consumer/http.c \
 run: $(MODULE) consumer
 	scripts/wachat-run
 
-bench: bench-ingest bench-consumer
+# every benchmark, one summary table; BENCH_ARGS go to bench/all (--quick, --only ...)
+bench: module consumer
+	bench/all $(BENCH_ARGS)
 
 bench-ingest: $(MODULE)
 	bench/ingest

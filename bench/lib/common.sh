@@ -99,3 +99,9 @@ now_s() { perl -MTime::HiRes=time -e 'printf "%.6f\n", time'; }
 proc_syscalls() {
     awk '$1 == "syscr:" { r = $2 } $1 == "syscw:" { w = $2 } END { print r + 0, w + 0 }' "/proc/$1/io"
 }
+
+# summary KEY VALUE: when BENCH_SUMMARY names a file, append "KEY VALUE" to it
+# (the machine-readable figures that bench/all gathers into one table)
+summary() {
+    [[ -z ${BENCH_SUMMARY:-} ]] || printf '%s %s\n' "$1" "$2" >>"$BENCH_SUMMARY"
+}
