@@ -11,7 +11,8 @@
  * its own deadline before it reads, so after the loop was held up (a slow
  * synchronous Redis call) an answer already waiting in the socket would be
  * thrown away as a timeout, and a Graph message Meta accepted sent again.
- * Our deadline first lets curl read what arrived, then gives up.
+ * Our deadline first lets curl read what arrived, and gives back the
+ * time the loop was held up (the request may not even have been sent).
  */
 
 #include <stdio.h>
@@ -29,6 +30,14 @@
 
 #define WACHAT_HTTP_DEFAULT_TIMEOUT  30000
 #define WACHAT_HTTP_CONNECT_TIMEOUT  10000
+
+/*
+ * A deadline that fires this much late means the loop was held up: the
+ * transfer gets the lost time back (up to its timeout), at most
+ * WACHAT_HTTP_GRACES times.
+ */
+#define WACHAT_HTTP_LATE_MS          50
+#define WACHAT_HTTP_GRACES           3
 
 
 typedef struct wachat_http_xfer_s  wachat_http_xfer_t;
@@ -51,7 +60,9 @@ struct wachat_http_xfer_s {
     long                    queued_ms;
     long                    timeout_ms;
     struct event            deadline;
+    struct timespec         due;        /* when the deadline should fire */
     int                     armed;      /* deadline added */
+    int                     graces;
     wachat_http_done_pt     done;
     void                   *data;
     char                    errbuf[CURL_ERROR_SIZE];
@@ -283,20 +294,43 @@ start_queued(wachat_http_t *h)
 }
 
 
-/* Hands x to curl and starts its deadline. */
 static int
-activate(wachat_http_t *h, wachat_http_xfer_t *x)
+arm(wachat_http_xfer_t *x, long ms)
 {
     struct timeval  tv;
 
-    tv.tv_sec = x->timeout_ms / 1000;
-    tv.tv_usec = (x->timeout_ms % 1000) * 1000;
+    clock_gettime(CLOCK_MONOTONIC, &x->due);
+    x->due.tv_sec += ms / 1000;
+    x->due.tv_nsec += (ms % 1000) * 1000000L;
+    if (x->due.tv_nsec >= 1000000000L) {
+        x->due.tv_sec++;
+        x->due.tv_nsec -= 1000000000L;
+    }
 
-    evtimer_assign(&x->deadline, h->base, deadline_cb, x);
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    /*
+     * libevent counts from the time its loop turn began; after a callback
+     * that was held up that is long ago and the deadline would come early.
+     */
+    event_base_update_cache_time(x->http->base);
     if (evtimer_add(&x->deadline, &tv) != 0) {
         return -1;
     }
     x->armed = 1;
+    return 0;
+}
+
+
+/* Hands x to curl and starts its deadline. */
+static int
+activate(wachat_http_t *h, wachat_http_xfer_t *x)
+{
+    evtimer_assign(&x->deadline, h->base, deadline_cb, x);
+    if (arm(x, x->timeout_ms) != 0) {
+        return -1;
+    }
 
     if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
         return -1;
@@ -308,8 +342,9 @@ activate(wachat_http_t *h, wachat_http_xfer_t *x)
 
 /*
  * x's time is up.  Whatever already arrived on its connection is read
- * first (the loop may just have been held up while the answer came); only
- * a transfer still running after that times out.
+ * first (the loop may just have been held up while the answer came).  If
+ * the deadline itself came late, the loop was held up: x gets that time
+ * back.  Only then does it time out.
  */
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -318,6 +353,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
     wachat_http_t       *h = x->http;
     curl_socket_t        sock = CURL_SOCKET_BAD;
     int                  running;
+    long                 late;
     char                 text[64];
 
     (void) fd;
@@ -336,6 +372,17 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
             return;     /* it completed: done was called, x is gone */
         }
         h->expiring = NULL;
+    }
+
+    late = ms_since(&x->due);
+    if (late < 0 && arm(x, -late) == 0) {
+        return;     /* early: not yet our deadline */
+    }
+    if (late > WACHAT_HTTP_LATE_MS && x->graces < WACHAT_HTTP_GRACES
+        && arm(x, late < x->timeout_ms ? late : x->timeout_ms) == 0)
+    {
+        x->graces++;
+        return;
     }
 
     snprintf(text, sizeof(text), "no answer within %ld ms", x->timeout_ms);
