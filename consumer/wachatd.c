@@ -75,6 +75,7 @@ static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static void wachatd_teardown(wachatd_t *d);
+static int wachatd_wait_loading(wachat_store_t *st, char *err, size_t len);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 
@@ -175,7 +176,9 @@ main(int argc, char **argv)
     d.base = event_base_new();
     d.store = wachat_store_open(&d.addr, err, sizeof(err));
 
-    if (d.base == NULL || d.store == NULL) {
+    if (d.base == NULL || d.store == NULL
+        || wachatd_wait_loading(d.store, err, sizeof(err)) != 0)
+    {
         wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
         goto failed;
     }
@@ -341,6 +344,68 @@ wachatd_teardown(wachatd_t *d)
     wachat_config_free(d->cfg);
     curl_global_cleanup();
     wachat_log_close();
+}
+
+
+/*
+ * A Redis that is still loading its dataset (after a restart, a big AOF can
+ * take minutes) answers LOADING to everything: that is worth waiting for,
+ * not a reason to exit (a supervisor restarting wachatd in a loop would
+ * soon give up).  Anything else is reported at once.
+ */
+
+#define WACHATD_LOADING_POLL_MS   200
+#define WACHATD_LOADING_LOG_MS    30000
+
+static int
+wachatd_wait_loading(wachat_store_t *st, char *err, size_t len)
+{
+    long long         since, logged;
+    redisReply       *r;
+    struct timespec   ts;
+
+    since = wachat_clock_mono_ms();
+    logged = 0;
+
+    for ( ;; ) {
+        r = wachat_store_cmd(st, "PING");
+        if (r == NULL) {
+            snprintf(err, len, "%s", st->err);
+            return -1;
+        }
+
+        if (r->type != REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            break;
+        }
+
+        if (strncmp(r->str, "LOADING", 7) != 0) {
+            snprintf(err, len, "redis PING: %s", r->str);
+            freeReplyObject(r);
+            return -1;
+        }
+
+        if (logged == 0
+            || wachat_clock_mono_ms() - logged >= WACHATD_LOADING_LOG_MS)
+        {
+            wachat_log(WACHAT_LOG_WARNING, "waiting for redis to finish "
+                       "loading its dataset: %s", r->str);
+            logged = wachat_clock_mono_ms();
+        }
+
+        freeReplyObject(r);
+
+        ts.tv_sec = 0;
+        ts.tv_nsec = WACHATD_LOADING_POLL_MS * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+
+    if (logged) {
+        wachat_log(WACHAT_LOG_NOTICE, "redis finished loading after %lld ms",
+                   wachat_clock_mono_ms() - since);
+    }
+
+    return 0;
 }
 
 

@@ -3,7 +3,8 @@
 # nginx -t.  Good ones exit 0 and print the effective config with secrets
 # shown by where they come from, never by value; bad ones exit 1 with one
 # exact "wachatd: file:line: reason" line on stderr.  And a wachatd whose
-# Redis cannot be reached exits non-zero at once, saying so.
+# Redis cannot be reached exits non-zero at once, saying so, while one whose
+# Redis is still loading its dataset waits for it.
 
 use v5.36;
 use utf8;
@@ -325,6 +326,34 @@ refused('config errors come before KB errors',
     isnt($r->{exit}, 'timeout', 'redis without the password: does not hang');
     like($r->{err}, qr/cannot start: .*NOAUTH/, 'redis without the password: says NOAUTH')
         or diag $r->{err};
+    $redis->stop;
+}
+
+# a Redis still loading its dataset (LOADING): wachatd waits, then starts
+{
+    my $redis = start_redis();
+    my $n = 20000;
+    is($redis->cmd('MSET', map { ("load:$_", "v$_") } 1 .. $n), 'OK', "$n keys written");
+    is($redis->cmd('SAVE'), 'OK', 'saved to dump.rdb');
+    $redis->stop;
+    # ~100 us per key while loading, client events served every 1 KB read
+    $redis->{args} = ['--key-load-delay', 100,
+                      '--loading-process-events-interval-bytes', 1024];
+    $redis->restart;
+    my $info = $redis->new_client(timeout => 5)->command('PING');
+    like("$info", qr/^LOADING/, 'redis answers LOADING while it loads');
+
+    my $d = start_wachatd(redis => $redis);
+    my $log = $d->log_text;
+    like($log, qr/warning: waiting for redis to finish loading its dataset: LOADING/,
+         'loading: wachatd says it waits') or diag $log;
+    like($log, qr/notice: redis finished loading after \d+ ms\n(?s:.*)started/,
+         'loading: then it starts');
+    is($redis->cmd('DBSIZE') >= $n ? 1 : 0, 1, 'the dataset is loaded');
+    my $groups = $redis->cmd('XINFO', 'GROUPS', 'wachat:events');
+    is(ref $groups eq 'ARRAY' ? scalar @$groups : -1, 1,
+       'loading: its consumer group was created after the wait');
+    is($d->stop, 0, 'loading: wachatd stops cleanly');
     $redis->stop;
 }
 
