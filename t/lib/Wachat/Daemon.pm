@@ -59,6 +59,7 @@ sub new ($class, %o) {
         kb      => $o{kb} // Wachat::Daemon::sample_kb(),
         # the generated config's "outbound" line (a key may appear once)
         outbound => $o{outbound} // 'sandbox',
+        owner    => $$,         # a forked child must not stop it
     }, $class;
 
     $self->write_conf;
@@ -93,8 +94,8 @@ sub start ($self) {
     # line prefixed to wachatd's; start is given longer under it.
     my @wrap = split ' ', $ENV{WACHATD_WRAPPER} // '';
     my $argv = [@wrap, Wachat::Daemon::wachatd_binary(), '-c', $self->{conf}];
-    $self->{pid} = Wachat::Test::spawn($argv, out => $self->{log});
     Wachat::Test::register($self);
+    $self->{pid} = Wachat::Test::spawn($argv, out => $self->{log});
     my $ok = Wachat::Test::poll_until(sub {
         return 1 if -e $self->{log} && Wachat::Test::slurp($self->{log}) =~ /started/;
         die "wachatd exited:\n" . Wachat::Test::slurp($self->{log})
@@ -119,7 +120,7 @@ sub alive ($self) {
 sub hup ($self) { kill 'HUP', $self->{pid} }
 
 sub kill9 ($self) {
-    return unless $self->{pid};
+    return unless $self->{pid} && $$ == $self->{owner};
     kill 'KILL', $self->{pid};
     waitpid($self->{pid}, 0);
     $self->{status} = $?;
@@ -127,9 +128,11 @@ sub kill9 ($self) {
     Wachat::Test::unregister($self);
 }
 
-# TERM and wait; returns the wait status
+# TERM and wait; returns the wait status.  The PID is forgotten only once
+# the process is gone: a signal handler that interrupts this stop (see
+# Wachat::Test) must still find it.
 sub stop ($self, $timeout = 15) {
-    return $self->{status} unless $self->{pid};
+    return $self->{status} unless $self->{pid} && $$ == $self->{owner};
     Wachat::Test::stop_pid($self->{pid}, $timeout);
     $self->{status} = $?;
     delete $self->{pid};
@@ -138,7 +141,7 @@ sub stop ($self, $timeout = 15) {
 }
 
 sub DESTROY ($self) {
-    $self->stop if $self->{pid} && $$ == ($self->{owner} // $$);
+    $self->stop if $self->{pid} && $$ == $self->{owner};
 }
 
 1;

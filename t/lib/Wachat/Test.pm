@@ -10,11 +10,19 @@ package Wachat::Test;
 #   my @e     = $redis->xrange('wachat:events');   # ({ id, fields => {...} })
 #
 # Everything started here is stopped by PID (TERM, wait, KILL after a
-# deadline) when its object is stopped or destroyed, and in an END block.
+# deadline) when its object is stopped or destroyed, in an END block, and
+# from a handler of the signals that would otherwise end the test without
+# END blocks (INT TERM HUP QUIT PIPE ALRM; PIPE is what a test gets when
+# prove is gone and it prints its next "ok").  What no handler can catch
+# (KILL, POSIX::_exit, a crash of perl) is covered by the kernel: every
+# process spawned here gets SIGTERM when the test process dies
+# (PR_SET_PDEATHSIG).  An object is stopped only by the process that
+# started it, never by a forked child.
 
 use v5.36;
 
 use Exporter qw(import);
+use Config;
 use Cwd qw(abs_path);
 use Digest::SHA qw(hmac_sha256_hex);
 use Errno qw(EADDRINUSE EINTR EAGAIN EWOULDBLOCK EINPROGRESS);
@@ -39,8 +47,9 @@ our @EXPORT = qw(
 
 my $ROOT = abs_path(File::Spec->catdir(dirname(abs_path(__FILE__)), '..', '..', '..'));
 
-my $OWNER = $$;         # forked children must not stop what the parent started
-my %LIVE;               # refaddr => object with ->stop, for the END block
+my $OWNER = $$;         # the test process (END reports, crash check)
+my %LIVE;               # refaddr => object with ->stop and {owner} (its
+                        # starter's PID), for the END block and signals
 my %HANDED_OUT;         # ports this process already returned
 
 
@@ -145,13 +154,33 @@ sub poll_until ($code, %o) {
 
 # --- processes -------------------------------------------------------------
 
+# prctl(2) syscall numbers; on other systems the parent-death signal is
+# not set (the signal handlers and END still stop everything).
+my %SYS_PRCTL = ('x86_64' => 157, 'aarch64' => 167, 'riscv64' => 167,
+                 'i386' => 172, 'i486' => 172, 'i586' => 172, 'i686' => 172,
+                 'arm' => 172, 'powerpc64' => 171, 'powerpc64le' => 171,
+                 's390x' => 172);
+my $SYS_PRCTL = $^O eq 'linux' && $Config{archname} =~ /^([^-]+)/ ? $SYS_PRCTL{$1} : undef;
+use constant PR_SET_PDEATHSIG => 1;
+
+# In a spawned child before exec: SIGTERM when $parent dies (it survives
+# exec).  If $parent died before that, nobody would stop us: do not exec.
+sub die_with_parent ($parent) {
+    return unless $SYS_PRCTL;
+    syscall($SYS_PRCTL, PR_SET_PDEATHSIG, POSIX::SIGTERM(), 0, 0, 0);
+    POSIX::_exit(125) if getppid() != $parent;
+}
+
 # fork + exec, stdout and stderr to $out (appended); env => { NAME => value }
-# is set in the child only.
+# is set in the child only.  The child is sent SIGTERM by the kernel if this
+# process dies, however it dies.
 sub spawn ($argv, %o) {
     my $out = $o{out} // '/dev/null';
+    my $parent = $$;
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
+        die_with_parent($parent);
         $ENV{$_} = $o{env}{$_} for keys %{ $o{env} // {} };
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $out or POSIX::_exit(126);
@@ -199,12 +228,21 @@ sub child_pids ($ppid) {
     return @kids;
 }
 
-sub register ($obj) { $LIVE{"$obj"} = $obj; return $obj }
+sub cmdline ($pid) {
+    open my $fh, '<', "/proc/$pid/cmdline" or return '';
+    local $/;
+    my $c = <$fh> // '';
+    $c =~ tr/\0/ /;
+    return $c;
+}
+
+sub register ($obj) { $obj->{owner} //= $$; $LIVE{"$obj"} = $obj; return $obj }
 sub unregister ($obj) { delete $LIVE{"$obj"} }
 
+# Stops what this process started (a forked child inherits %LIVE but must
+# not stop its parent's servers).
 sub stop_all {
-    return unless $$ == $OWNER;
-    my @objs = values %LIVE;
+    my @objs = grep { ($_->{owner} // $OWNER) == $$ } values %LIVE;
     # nginx first: it holds connections to redis
     for my $o (sort { ($b->isa('Wachat::Test::Nginx') <=> $a->isa('Wachat::Test::Nginx')) } @objs) {
         eval { $o->stop };
@@ -244,11 +282,50 @@ END {
                 map({ "#   $_\n" } @bad[0 .. ($#bad > 40 ? 40 : $#bad)]);
             $rc ||= 1;
         }
+    } else {
+        stop_all();     # what a forked child started itself
     }
     $? = $rc;
 }
 
-$SIG{INT} = $SIG{TERM} = sub { stop_all(); exit 130 };
+# Signals whose default action ends the process without END blocks or
+# DESTROY.  A handler stops what this process started, then exits 128+N so
+# that END still runs (Test::More's summary, temp dirs removed).  A forked
+# child that started nothing keeps the default action.  A signal inherited
+# as ignored (nohup, a background job) stays ignored; a test that sets its
+# own handler (hostile.t: PIPE IGNORE; local ALRM) overrides this one.
+my %SIGNUM;
+@SIGNUM{ split ' ', $Config{sig_name} } = split ' ', $Config{sig_num};
+our $IN_HANDLER;        # a second signal while the first is handled
+
+sub fatal_signal ($sig, @) {
+    return if $IN_HANDLER;
+    my $mine = grep { ($_->{owner} // $OWNER) == $$ } values %LIVE;
+    if ($$ != $OWNER && !$mine) {
+        $SIG{$sig} = 'DEFAULT';
+        kill $sig, $$;
+        return;
+    }
+    $IN_HANDLER = 1;
+    # From here on a write to the closed stdout/stderr (prove is gone) only
+    # fails.  Not `local`: SIGPIPE is blocked while its handler runs, so a
+    # write here leaves one pending, and once `local` restored this handler
+    # it would be delivered in the first END block, whose exit would skip
+    # the other END blocks (File::Temp's cleanup).  Setting IGNORE drops it.
+    $SIG{PIPE} = 'IGNORE';
+    stop_all();
+    if (${^GLOBAL_PHASE} ne 'RUN') {    # END or destruction is under way:
+        $IN_HANDLER = 0;                # an exit now would cut it short
+        return;
+    }
+    print STDERR "# Wachat::Test: SIG$sig: stopped the processes this test started\n";
+    exit 128 + ($SIGNUM{$sig} // 0);
+}
+
+for my $sig (qw(INT TERM HUP QUIT PIPE ALRM)) {
+    next if ($SIG{$sig} // '') eq 'IGNORE';
+    $SIG{$sig} = \&fatal_signal;
+}
 
 
 # --- redis -----------------------------------------------------------------
@@ -493,11 +570,14 @@ sub start ($self) {
     }
 }
 
+# The PID is forgotten only once the process is gone: a signal handler that
+# interrupts this stop must still find it to stop.
 sub stop ($self) {
     $self->{client}->close if $self->{client};
     delete $self->{client};
-    my $pid = delete $self->{pid} or return;
+    my $pid = $self->{pid} or return;
     Wachat::Test::stop_pid($pid, 10);
+    delete $self->{pid};
     return;
 }
 
@@ -562,7 +642,7 @@ sub diag_logs ($self) {
 }
 
 sub DESTROY ($self) {
-    return unless $$ == $OWNER;
+    return unless ($self->{owner} // $OWNER) == $$;
     $self->stop if $self->{pid};
     Wachat::Test::unregister($self);
 }
@@ -728,16 +808,23 @@ sub alive ($self) {
     return $self->{pid} && !defined Wachat::Test::reaped($self->{pid}) ? 1 : 0;
 }
 
+# The PID is forgotten only once master and workers are gone (see
+# Redis::stop); the workers seen are remembered for the same reason.
 sub stop ($self) {
-    my $pid = delete $self->{pid} or return;
-    my @workers = Wachat::Test::child_pids($pid);
+    my $pid = $self->{pid} or return;
+    my %w = map { $_ => 1 } @{ $self->{stopping_workers} // [] },
+                            Wachat::Test::child_pids($pid);
+    $self->{stopping_workers} = [sort { $a <=> $b } keys %w];
     Wachat::Test::stop_pid($pid, 10);
     # a master killed with KILL leaves its workers behind
-    for my $w (@workers) {
+    for my $w (@{ $self->{stopping_workers} }) {
         next unless kill 0, $w;
+        next unless Wachat::Test::cmdline($w) =~ /^nginx: worker/;    # not a reused PID
         kill 'TERM', $w;
         Wachat::Test::poll_until(sub { !kill 0, $w }, timeout => 5) or kill 'KILL', $w;
     }
+    delete $self->{stopping_workers};
+    delete $self->{pid};
     return;
 }
 
@@ -838,7 +925,7 @@ sub diag_logs ($self) {
 }
 
 sub DESTROY ($self) {
-    return unless $$ == $OWNER;
+    return unless ($self->{owner} // $OWNER) == $$;
     $self->stop if $self->{pid};
     Wachat::Test::unregister($self);
 }
