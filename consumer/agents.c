@@ -559,8 +559,11 @@ wachat_feed(wachat_store_t *st, const char *type, const char *conv_id, ...)
 
     va_end(ap);
 
-    /* the feed is a convenience: a failure here changes no conversation */
-    freeReplyObject(wachat_store_argv(st, argc, argv, NULL));
+    /*
+     * The feed is a convenience: a failure here changes no conversation,
+     * so nobody waits for the answer (it comes with the next command's).
+     */
+    wachat_store_post(st, argc, argv, NULL);
 }
 
 

@@ -183,6 +183,11 @@ wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
         }
     }
 
+    /* replies of posted commands come first on the link */
+    if (wachat_store_drain(st) != 0) {
+        goto failed;
+    }
+
     for (i = 0; i < n; i++) {
         if (want && !want[i]) {
             continue;
@@ -226,6 +231,7 @@ failed:
     snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
     redisFree(st->c);
     st->c = NULL;
+    st->unread = 0;
 
     return -1;
 }

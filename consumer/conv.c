@@ -78,8 +78,10 @@ static void wachat_conv_on_renew(evutil_socket_t fd, short what, void *arg);
 static void wachat_conv_set_busy(wachat_conv_t *cv, int busy);
 static void wachat_conv_step(wachat_conv_t *cv);
 static int wachat_conv_lease(wachat_conv_t *cv);
+static int wachat_conv_peek(wachat_conv_t *cv, redisReply **peek);
 static void wachat_conv_release(wachat_conv_t *cv, int force);
-static int wachat_conv_send_head(wachat_conv_t *cv);
+static int wachat_conv_send_head(wachat_conv_t *cv,
+    const redisReply *peeked);
 static long wachat_conv_rate(wachat_conv_t *cv);
 static int wachat_conv_record(wachat_conv_t *cv);
 static void wachat_conv_sent(void *data, const wachat_send_result_t *res);
@@ -437,18 +439,21 @@ wachat_conv_on_timer(evutil_socket_t fd, short what, void *arg)
 static void
 wachat_conv_step(wachat_conv_t *cv)
 {
-    int               settled, rc;
-    redisReply       *r, *head;
-    wachat_event_t    ev;
-    const char       *kind;
-    wachat_engine_t  *en = cv->engine;
-    char              key[WACHAT_KEY_MAX];
+    int                settled, rc;
+    size_t             mlen;
+    redisReply        *peek, *r, *head;
+    const redisReply  *out, *first;
+    wachat_event_t     ev;
+    const char        *kind, *member;
+    wachat_engine_t   *en = cv->engine;
+    char               key[WACHAT_KEY_MAX];
 
     if (cv->busy) {
         return;
     }
 
-    rc = wachat_conv_lease(cv);
+    /* the lease, and the heads of both queues, in one round trip */
+    rc = wachat_conv_peek(cv, &peek);
 
     if (rc == 0) {
         wachat_conv_forget(cv);         /* another consumer has it */
@@ -460,7 +465,16 @@ wachat_conv_step(wachat_conv_t *cv)
         return;
     }
 
+    out = peek->element[1];
+    first = peek->element[2];
+
     if (cv->unrecorded) {
+        /* recording pops the outq: what was peeked is stale */
+        freeReplyObject(peek);
+        peek = NULL;
+        out = NULL;
+        first = NULL;
+
         if (wachat_conv_record(cv) < 0) {
             return;
         }
@@ -471,9 +485,10 @@ wachat_conv_step(wachat_conv_t *cv)
         }
     }
 
-    rc = wachat_conv_send_head(cv);
+    rc = wachat_conv_send_head(cv, out);
 
     if (rc != 0) {
+        freeReplyObject(peek);
         if (rc < 0) {
             wachat_conv_schedule(cv, 1000);
         }
@@ -481,6 +496,7 @@ wachat_conv_step(wachat_conv_t *cv)
     }
 
     if (en->draining) {
+        freeReplyObject(peek);
         wachat_conv_release(cv, 1);
         wachat_conv_forget(cv);
         return;
@@ -488,32 +504,39 @@ wachat_conv_step(wachat_conv_t *cv)
 
     wachat_key_inbox(key, cv->id);
 
-    r = wachat_store_cmd(en->store, "ZRANGE %s 0 0", key);
+    r = NULL;
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: %s", cv->id,
-                   r ? r->str : en->store->err);
-        freeReplyObject(r);
-        wachat_conv_schedule(cv, 1000);
-        return;
+    if (first == NULL) {
+        r = wachat_store_cmd(en->store, "ZRANGE %s 0 0", key);
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            wachat_log(WACHAT_LOG_WARNING, "conversation %s: %s", cv->id,
+                       r ? r->str : en->store->err);
+            freeReplyObject(r);
+            wachat_conv_schedule(cv, 1000);
+            return;
+        }
+
+        first = r->elements ? r->element[0] : NULL;
     }
 
-    if (r->elements == 0) {
+    if (first == NULL || first->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
+        freeReplyObject(peek);
         wachat_conv_release(cv, 0);
         return;
     }
 
-    if (wachat_event_from_member(&ev, r->element[0]->str,
-                                 r->element[0]->len)
-        != 0)
-    {
+    member = first->str;
+    mlen = first->len;
+
+    if (wachat_event_from_member(&ev, member, mlen) != 0) {
         wachat_log(WACHAT_LOG_ERROR, "conversation %s: unreadable inbox "
                    "entry dropped", cv->id);
         freeReplyObject(wachat_store_cmd(en->store, "ZREM %s %b", key,
-                                         r->element[0]->str,
-                                         r->element[0]->len));
+                                         member, mlen));
         freeReplyObject(r);
+        freeReplyObject(peek);
         wachat_conv_schedule(cv, 0);
         return;
     }
@@ -524,6 +547,7 @@ wachat_conv_step(wachat_conv_t *cv)
         /* an older event may still be on its way to this inbox */
         wachat_event_free(&ev);
         freeReplyObject(r);
+        freeReplyObject(peek);
         wachat_conv_schedule(cv, settled == 0 ? WACHAT_UNSETTLED_MS : 1000);
         return;
     }
@@ -537,13 +561,13 @@ wachat_conv_step(wachat_conv_t *cv)
 
     if (head == NULL || head->type != REDIS_REPLY_ARRAY
         || head->elements != 1
-        || head->element[0]->len != r->element[0]->len
-        || memcmp(head->element[0]->str, r->element[0]->str,
-                  r->element[0]->len) != 0)
+        || head->element[0]->len != mlen
+        || memcmp(head->element[0]->str, member, mlen) != 0)
     {
         freeReplyObject(head);
         wachat_event_free(&ev);
         freeReplyObject(r);
+        freeReplyObject(peek);
         wachat_conv_schedule(cv, 0);
         return;
     }
@@ -553,16 +577,67 @@ wachat_conv_step(wachat_conv_t *cv)
     kind = wachat_event_get(&ev, "kind");
 
     if (kind && strcmp(kind, "status") == 0) {
-        wachat_conv_status(cv, r->element[0]->str, r->element[0]->len, &ev);
+        wachat_conv_status(cv, member, mlen, &ev);
 
     } else {
-        wachat_conv_message(cv, r->element[0]->str, r->element[0]->len, &ev);
+        wachat_conv_message(cv, member, mlen, &ev);
     }
 
     wachat_event_free(&ev);
     freeReplyObject(r);
+    freeReplyObject(peek);
 
     /* the handlers may have forgotten cv (lease lost): they say so */
+}
+
+
+/*
+ * The STEP script: 1 with *peek = {1, outq head, inbox head} (the caller
+ * frees it), 0: someone else's, -1: Redis trouble.
+ */
+static int
+wachat_conv_peek(wachat_conv_t *cv, redisReply **peek)
+{
+    redisReply       *r;
+    const char       *argv[5];
+    wachat_engine_t  *en = cv->engine;
+    char              lease[WACHAT_KEY_MAX], outq[WACHAT_KEY_MAX];
+    char              inbox[WACHAT_KEY_MAX], ms[32];
+
+    *peek = NULL;
+
+    wachat_key_lease(lease, cv->id);
+    wachat_key_outq(outq, cv->id);
+    wachat_key_inbox(inbox, cv->id);
+    snprintf(ms, sizeof(ms), "%d", WACHAT_LEASE_MS);
+
+    argv[0] = lease;
+    argv[1] = outq;
+    argv[2] = inbox;
+    argv[3] = en->owner;
+    argv[4] = ms;
+
+    r = wachat_store_script(en->store, WACHAT_SCRIPT_STEP, 3, 5, argv, NULL);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || (r->element[0]->integer == 1 && r->elements != 3))
+    {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease: %s", cv->id,
+                   r == NULL ? en->store->err
+                   : r->type == REDIS_REPLY_ERROR ? r->str
+                   : "unexpected reply");
+        freeReplyObject(r);
+        return -1;
+    }
+
+    if (r->element[0]->integer != 1) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    *peek = r;
+    return 1;
 }
 
 
@@ -687,27 +762,37 @@ wachat_conv_rate(wachat_conv_t *cv)
 }
 
 
-/* 0: nothing to send; 1: a send is in flight or waits; -1: Redis trouble */
+/*
+ * 0: nothing to send; 1: a send is in flight or waits; -1: Redis trouble.
+ * peeked: the outq head the STEP script read (string or nil), or NULL to
+ * read it here.
+ */
 static int
-wachat_conv_send_head(wachat_conv_t *cv)
+wachat_conv_send_head(wachat_conv_t *cv, const redisReply *peeked)
 {
-    long              wait;
-    redisReply       *r;
-    wachat_engine_t  *en = cv->engine;
-    char              key[WACHAT_KEY_MAX];
+    long               wait;
+    redisReply        *r;
+    const redisReply  *h;
+    wachat_engine_t   *en = cv->engine;
+    char               key[WACHAT_KEY_MAX];
 
-    wachat_key_outq(key, cv->id);
+    r = NULL;
+    h = peeked;
 
-    r = wachat_store_cmd(en->store, "LINDEX %s 0", key);
+    if (h == NULL) {
+        wachat_key_outq(key, cv->id);
+        r = wachat_store_cmd(en->store, "LINDEX %s 0", key);
+        h = r;
+    }
 
-    if (r == NULL || (r->type != REDIS_REPLY_STRING
-                      && r->type != REDIS_REPLY_NIL))
+    if (h == NULL || (h->type != REDIS_REPLY_STRING
+                      && h->type != REDIS_REPLY_NIL))
     {
         freeReplyObject(r);
         return -1;
     }
 
-    if (r->type == REDIS_REPLY_NIL) {
+    if (h->type == REDIS_REPLY_NIL) {
         freeReplyObject(r);
         return 0;
     }
@@ -722,16 +807,16 @@ wachat_conv_send_head(wachat_conv_t *cv)
     }
 
     free(cv->head);
-    cv->head = malloc(r->len + 1);
+    cv->head = malloc(h->len + 1);
 
     if (cv->head == NULL) {
         freeReplyObject(r);
         return -1;
     }
 
-    memcpy(cv->head, r->str, r->len);
-    cv->head[r->len] = '\0';
-    cv->head_len = r->len;
+    memcpy(cv->head, h->str, h->len);
+    cv->head[h->len] = '\0';
+    cv->head_len = h->len;
     freeReplyObject(r);
 
     wachat_conv_set_busy(cv, 1);

@@ -10,6 +10,7 @@
 
 #include <openssl/sha.h>
 
+#include "log.h"
 #include "store.h"
 
 
@@ -210,6 +211,20 @@ static const char  wachat_script_rate[] =
     "return wait\n";
 
 
+/*
+ * KEYS lease, outq, inbox; ARGV owner ms.  The lease script, plus what a
+ * step looks at next, in the same round trip: {1, outq head or nil, inbox
+ * head or nil}, or {0} when another consumer holds the conversation.
+ */
+static const char  wachat_script_step[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur and cur ~= ARGV[1] then return {0} end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "local out = redis.call('LINDEX', KEYS[2], 0)\n"
+    "local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1] or false\n"
+    "return {1, out, first}\n";
+
+
 static wachat_lua_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
     wachat_lua(wachat_script_commit),
     wachat_lua(wachat_script_status),
@@ -219,6 +234,7 @@ static wachat_lua_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
     wachat_lua(wachat_script_lease),
     wachat_lua(wachat_script_sandbox),
     wachat_lua(wachat_script_rate),
+    wachat_lua(wachat_script_step),
 };
 
 
@@ -326,6 +342,8 @@ wachat_store_connect(wachat_store_t *st)
         st->c = NULL;
     }
 
+    st->unread = 0;     /* posted commands went with the old link */
+
     if (st->addr.unix_path) {
         st->c = redisConnectUnixWithTimeout(st->addr.unix_path, tv);
 
@@ -387,6 +405,72 @@ wachat_store_connect(wachat_store_t *st)
 }
 
 
+/* the reply of the command just appended, after those of posted ones */
+static redisReply *
+wachat_store_reply(wachat_store_t *st)
+{
+    void  *r;
+
+    if (wachat_store_drain(st) != 0 || redisGetReply(st->c, &r) != REDIS_OK) {
+        return NULL;
+    }
+
+    return r;
+}
+
+
+int
+wachat_store_drain(wachat_store_t *st)
+{
+    void        *rep;
+    redisReply  *r;
+
+    while (st->unread > 0) {
+        if (redisGetReply(st->c, &rep) != REDIS_OK) {
+            return -1;
+        }
+
+        st->unread--;
+        r = rep;
+
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            wachat_log(WACHAT_LOG_WARNING, "redis: a posted command failed: "
+                       "%s", r->str);
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+void
+wachat_store_post(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int  done;
+
+    if (st->c == NULL && wachat_store_connect(st) != 0) {
+        return;
+    }
+
+    if (redisAppendCommandArgv(st->c, argc, argv, argvlen) != REDIS_OK) {
+        return;
+    }
+
+    st->unread++;
+
+    /* sent now, not with the next command: that may be long in coming */
+    do {
+        if (redisBufferWrite(st->c, &done) != REDIS_OK) {
+            (void) wachat_store_broken(st);
+            return;
+        }
+    } while (!done);
+}
+
+
 static redisReply *
 wachat_store_run(wachat_store_t *st, int argc, const char **argv,
     const size_t *argvlen)
@@ -400,7 +484,10 @@ wachat_store_run(wachat_store_t *st, int argc, const char **argv,
             return NULL;
         }
 
-        r = redisCommandArgv(st->c, argc, argv, argvlen);
+        r = NULL;
+        if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK) {
+            r = wachat_store_reply(st);
+        }
         if (r) {
             return r;
         }
@@ -430,6 +517,7 @@ wachat_store_broken(wachat_store_t *st)
     snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
     redisFree(st->c);
     st->c = NULL;
+    st->unread = 0;
 
     return retry;
 }
@@ -457,7 +545,10 @@ wachat_store_cmd(wachat_store_t *st, const char *fmt, ...)
         }
 
         va_start(ap, fmt);
-        r = redisvCommand(st->c, fmt, ap);
+        r = NULL;
+        if (redisvAppendCommand(st->c, fmt, ap) == REDIS_OK) {
+            r = wachat_store_reply(st);
+        }
         va_end(ap);
 
         if (r) {

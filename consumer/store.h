@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     redisContext         *c;
     wachat_store_addr_t   addr;
+    int                   unread;   /* replies of posted commands */
     char                  err[256];
 } wachat_store_t;
 
@@ -39,6 +40,7 @@ typedef enum {
     WACHAT_SCRIPT_LEASE,        /* take or renew a conversation */
     WACHAT_SCRIPT_SANDBOX,      /* a reply into the sandbox outbox, once */
     WACHAT_SCRIPT_RATE,         /* the business number's token bucket */
+    WACHAT_SCRIPT_STEP,         /* lease + the heads of outq and inbox */
     WACHAT_SCRIPT_COUNT
 } wachat_script_e;
 
@@ -68,6 +70,17 @@ void wachat_store_close(wachat_store_t *st);
 redisReply *wachat_store_cmd(wachat_store_t *st, const char *fmt, ...);
 redisReply *wachat_store_argv(wachat_store_t *st, int argc,
     const char **argv, const size_t *argvlen);
+
+/*
+ * A command whose answer nobody waits for (the agents' live feed): it goes
+ * out with the next command, whose call reads its reply and drops it (an
+ * error is logged).  Saves a round trip; lost if the link breaks first.
+ */
+void wachat_store_post(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen);
+
+/* Reads the posted replies: before using st->c directly.  0, or -1. */
+int wachat_store_drain(wachat_store_t *st);
 redisReply *wachat_store_script(wachat_store_t *st, wachat_script_e script,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 redisReply *wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua,
