@@ -31,35 +31,27 @@ package Wachat::SMTP;
 #   { event => 'session', t, peer }                      (a connection)
 # data is the message as received after dot-unstuffing: bytes, CRLF lines.
 #
-# One process, one select loop, any number of connections at once.
+# One process, one select loop, any number of connections at once (the
+# process, the loop and the log are Wachat::Server's).
 
 use v5.36;
 
+use parent 'Wachat::Server';
+
 use Encode ();
-use Errno qw(EAGAIN EWOULDBLOCK EINTR);
 use Exporter qw(import);
-use File::Temp qw(tempdir);
-use IO::Select;
-use IO::Socket::INET;
-use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use MIME::QuotedPrint qw(decode_qp);
-use POSIX ();
-use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(parse_message);
-
-# Values are byte strings; ->utf8 turns each byte into one character of
-# the JSON text and back, so raw message bytes survive the round trip.
-my $JSON = JSON::PP->new->utf8->canonical;
-my $OWNER = $$;
 
 
 # --- parent side -----------------------------------------------------------
 
+sub _tag ($class) { 'smtp' }
+
 sub start ($class, %o) {
-    my $dir = $o{dir} // tempdir('wachat-smtp-XXXXXX', TMPDIR => 1,
-                                 CLEANUP => !$ENV{WACHAT_KEEP_TMP});
+    my $dir = $o{dir} // $class->_new_dir;
     my $self = bless {
         dir        => $dir,
         log        => "$dir/smtp.jsonl",
@@ -70,58 +62,14 @@ sub start ($class, %o) {
         hang       => $o{hang} // 0,
     }, $class;
 
-    open my $fh, '>', $self->{log} or die "smtp: $self->{log}: $!";
-    close $fh;
-
-    # Bound before the fork: the port is ours when start() returns.  A port
-    # given back by a stopped stand-in may linger a moment: retry briefly.
-    my $listen;
-    my $deadline = time + 5;
-    while (1) {
-        $listen = IO::Socket::INET->new(
-            LocalAddr => '127.0.0.1',
-            LocalPort => $o{port} // 0,
-            Proto     => 'tcp',
-            Listen    => 64,
-            ReuseAddr => 1,
-        );
-        last if $listen || !$o{port} || time >= $deadline;
-        sleep 0.05;
-    }
-    die "smtp: listen: $!" unless $listen;
-    $self->{port} = $listen->sockport;
-
-    my $parent = $$;
-    my $pid = fork;
-    die "smtp: fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        eval { $self->_serve($listen, $parent) };
-        print STDERR "smtp stand-in: $@" if $@;
-        POSIX::_exit(0);
-    }
-    close $listen;
-    $self->{pid} = $pid;
-    return $self;
+    $self->_touch($self->{log});
+    return $self->_launch(port => $o{port}, backlog => 64);
 }
 
-sub url ($self)      { "smtp://127.0.0.1:$self->{port}" }
-sub port ($self)     { $self->{port} }
-sub pid ($self)      { $self->{pid} }
-sub dir ($self)      { $self->{dir} }
-sub log_file ($self) { $self->{log} }
+sub url ($self) { "smtp://127.0.0.1:$self->{port}" }
 
-# Every recorded event, in order; complete lines only.
-sub events ($self) {
-    open my $fh, '<', $self->{log} or return ();
-    my @e;
-    while (my $line = <$fh>) {
-        last unless $line =~ /\n\z/;            # being written
-        my $e = eval { $JSON->decode($line) } or next;
-        push @e, $e;
-    }
-    close $fh;
-    return @e;
-}
+# port, pid, dir, log_file, events (every event, in order) and stop (the
+# port is closed afterwards: "SMTP down") are Wachat::Server's.
 
 sub messages ($self) { grep { $_->{event} eq 'message' } $self->events }
 sub rejected ($self) { grep { $_->{event} eq 'rejected' } $self->events }
@@ -129,29 +77,8 @@ sub rejected ($self) { grep { $_->{event} eq 'rejected' } $self->events }
 # Waits until at least $n messages arrived or $timeout seconds passed;
 # returns the messages either way.
 sub wait_for_messages ($self, $n, $timeout = 10) {
-    my $deadline = time + $timeout;
-    while (1) {
-        my @m = $self->messages;
-        return @m if @m >= $n || time >= $deadline;
-        sleep 0.05;
-    }
+    $self->_wait_for($n, $timeout, 0.05, sub { $self->messages });
 }
-
-# TERM, wait (KILL after 5 s).  The port is closed afterwards: "SMTP down".
-sub stop ($self) {
-    my $pid = delete $self->{pid} or return;
-    return unless $$ == $OWNER;
-    kill 'TERM', $pid;
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return if waitpid($pid, POSIX::WNOHANG()) != 0;
-        sleep 0.02;
-    }
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-}
-
-sub DESTROY ($self) { $self->stop if $$ == $OWNER }
 
 
 # A message's raw data as a test wants it: headers (lower-case names,
@@ -200,84 +127,26 @@ sub _decode_word ($charset, $enc, $text) {
 
 # --- child side ------------------------------------------------------------
 
-sub _serve ($self, $listen, $parent) {
-    $SIG{PIPE} = 'IGNORE';
-    $SIG{TERM} = $SIG{INT} = sub { POSIX::_exit(0) };
-    $listen->blocking(0);
+sub _state ($self) { (seq => 0, failed => 0, sessions => 0) }
 
-    # Inherited descriptors (the test's pipes and sockets) must not stay
-    # open here, or the test would miss an EOF; /dev/null takes their
-    # numbers so a Perl handle that still owns one closes nothing of ours.
-    my $keep = fileno $listen;
-    my $null = POSIX::open('/dev/null', POSIX::O_RDWR());
-    if (defined $null && opendir my $dh, '/proc/self/fd') {
-        my @fds = grep { /^\d+$/ && $_ > 2 && $_ != $keep && $_ != $null }
-                  readdir $dh;
-        closedir $dh;
-        POSIX::dup2($null, $_) for @fds;
-    }
-
-    open my $log, '>>', $self->{log} or die "log: $!";
-    $log->autoflush(1);
-    $self->{state} = { log => $log, conns => {}, seq => 0,
-                       failed => 0, sessions => 0 };
-
-    while (1) {
-        POSIX::_exit(0) if getppid() != $parent;   # orphaned: go away
-        my $st = $self->{state};
-        my $r = IO::Select->new($listen);
-        my $w = IO::Select->new;
-        for my $c (values %{ $st->{conns} }) {
-            $r->add($c->{sock});
-            $w->add($c->{sock}) if length $c->{out};
-        }
-        my ($rd, $wr) = IO::Select->select($r, $w, undef, 0.2);
-
-        for my $s (@{ $wr // [] }) {
-            my $fd = fileno($s) // next;
-            my $c = $st->{conns}{$fd} or next;
-            $self->_write($c);
-        }
-        for my $s (@{ $rd // [] }) {
-            if ($s == $listen) {
-                $self->_accept($listen);
-                next;
-            }
-            my $fd = fileno($s) // next;
-            my $c = $st->{conns}{$fd} or next;
-            $self->_read($c);
-        }
-    }
-}
-
-sub _record ($self, %e) {
-    $e{t} = time;
-    syswrite $self->{state}{log}, $JSON->encode(\%e) . "\n";
-}
-
-sub _accept ($self, $listen) {
+sub _connected ($self, $c) {
     my $st = $self->{state};
-    while (my $s = $listen->accept) {
-        $s->blocking(0);
-        my $c = { sock => $s, in => '', out => '', mode => 'cmd',
-                  close_after => 0 };
-        $st->{conns}{ fileno($s) } = $c;
-        $self->_record(event => 'session', peer => $s->peerhost // '');
-        $self->_reset($c);
-        next if $self->{hang};
+    $c->{mode} = 'cmd';
+    $self->_record(event => 'session', peer => $c->{sock}->peerhost // '');
+    $self->_reset($c);
+    return if $self->{hang};
 
-        # 421 at the greeting: "not now", and the connection goes
-        if ($self->{fail_code} == 421 && $st->{failed} < $self->{fail_first}) {
-            $st->{failed}++;
-            $self->_record(event => 'rejected', seq => 0, code => 421,
-                           at => 'greeting');
-            $c->{close_after} = 1;
-            $self->_reply($c, '421 4.3.2 standin: service not available, '
-                              . 'closing channel');
-            next;
-        }
-        $self->_reply($c, '220 standin.example ESMTP wachat stand-in');
+    # 421 at the greeting: "not now", and the connection goes
+    if ($self->{fail_code} == 421 && $st->{failed} < $self->{fail_first}) {
+        $st->{failed}++;
+        $self->_record(event => 'rejected', seq => 0, code => 421,
+                       at => 'greeting');
+        $c->{close_after} = 1;
+        $self->_reply($c, '421 4.3.2 standin: service not available, '
+                          . 'closing channel');
+        return;
     }
+    $self->_reply($c, '220 standin.example ESMTP wachat stand-in');
 }
 
 sub _reset ($self, $c) {
@@ -286,37 +155,12 @@ sub _reset ($self, $c) {
     $c->{data} = '';
 }
 
-sub _close ($self, $c) {
-    my $fd = fileno($c->{sock}) // return;
-    delete $self->{state}{conns}{$fd};
-    close $c->{sock};
-}
-
 sub _reply ($self, $c, @lines) {
     $c->{out} .= "$_\r\n" for @lines;
     $self->_write($c);
 }
 
-sub _write ($self, $c) {
-    while (length $c->{out}) {
-        my $n = syswrite($c->{sock}, $c->{out});
-        if (!defined $n) {
-            return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
-            return $self->_close($c);
-        }
-        substr($c->{out}, 0, $n, '');
-    }
-    $self->_close($c) if $c->{close_after};
-}
-
-sub _read ($self, $c) {
-    my $n = sysread($c->{sock}, my $buf, 65536);
-    if (!defined $n) {
-        return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
-        return $self->_close($c);
-    }
-    return $self->_close($c) if $n == 0;
-    $c->{in} .= $buf;
+sub _input ($self, $c) {
     return if $self->{hang};
 
     # one line at a time: a client that pipelines is served in order

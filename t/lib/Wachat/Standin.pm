@@ -44,28 +44,25 @@ package Wachat::Standin;
 
 use v5.36;
 
+use parent 'Wachat::Server';
+
 use Encode ();
-use Errno qw(EAGAIN EWOULDBLOCK EINTR);
-use File::Temp qw(tempdir);
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
-use POSIX ();
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 
 # UTF-8 on the wire and in files; Perl strings are characters.  A recorded
 # body is the raw bytes received; its {json} is decoded text.
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
-my $OWNER = $$;
 
 
 # --- parent side -----------------------------------------------------------
 
+sub _tag ($class) { 'standin' }
+
 # start(kind => 'graph' | 'llm' | 'any', rules => [...], default_delay => s,
 #       dir => $dir)
 sub start ($class, %o) {
-    my $dir = $o{dir} // tempdir('wachat-standin-XXXXXX', TMPDIR => 1,
-                                 CLEANUP => !$ENV{WACHAT_KEEP_TMP});
+    my $dir = $o{dir} // $class->_new_dir;
     my $self = bless {
         kind          => $o{kind} // 'any',
         dir           => $dir,
@@ -74,40 +71,14 @@ sub start ($class, %o) {
         default_delay => $o{default_delay} // 0,
     }, $class;
 
-    for my $f ($self->{log}, $self->{control}) {
-        open my $fh, '>', $f or die "standin: $f: $!";
-        close $fh;
-    }
+    $self->_touch($self->{log}, $self->{control});
     $self->script(%$_) for @{ $o{rules} // [] };
-
-    # Bound before the fork: the port is ours, no race with other tests.
-    my $listen = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1',
-        LocalPort => 0,
-        Proto     => 'tcp',
-        Listen    => 256,
-        ReuseAddr => 1,
-    ) or die "standin: listen: $!";
-    $self->{port} = $listen->sockport;
-
-    my $parent = $$;
-    my $pid = fork;
-    die "standin: fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        eval { $self->_serve($listen, $parent) };
-        print STDERR "standin: $@" if $@;
-        POSIX::_exit(0);
-    }
-    close $listen;
-    $self->{pid} = $pid;
-    return $self;
+    return $self->_launch(backlog => 256);
 }
 
-sub url ($self)      { "http://127.0.0.1:$self->{port}" }
-sub port ($self)     { $self->{port} }
-sub pid ($self)      { $self->{pid} }
-sub dir ($self)      { $self->{dir} }
-sub log_file ($self) { $self->{log} }
+sub url ($self) { "http://127.0.0.1:$self->{port}" }
+
+# port, pid, dir, log_file and stop are Wachat::Server's.
 
 # Adds a rule (see the top of the file).
 sub script ($self, %rule) {
@@ -129,11 +100,8 @@ sub _control ($self, $cmd) {
 # The recorded requests, in arrival order.  Filters: path => qr//,
 # method => 'POST', from => $n (skip the first $n).
 sub requests ($self, %f) {
-    open my $fh, '<', $self->{log} or return ();
     my (@req, %by_seq);
-    while (my $line = <$fh>) {
-        last unless $line =~ /\n\z/;        # being written
-        my $e = eval { $JSON->decode($line) } or next;
+    for my $e ($self->events) {
         if ($e->{event} eq 'request') {
             delete $e->{event};
             $e->{json} = eval { $JSON->decode($e->{body}) }
@@ -145,7 +113,6 @@ sub requests ($self, %f) {
                                                t => $e->{t} };
         }
     }
-    close $fh;
     @req = @req[ $f{from} .. $#req ] if $f{from};
     @req = grep { $_->{path} =~ $f{path} } @req if $f{path};
     @req = grep { $_->{method} eq $f{method} } @req if $f{method};
@@ -155,28 +122,8 @@ sub requests ($self, %f) {
 # Waits until at least $n requests (matching the filters) are recorded or
 # $timeout seconds pass; returns the requests seen either way.
 sub wait_for_requests ($self, $n, $timeout = 10, %f) {
-    my $deadline = time + $timeout;
-    while (1) {
-        my @r = $self->requests(%f);
-        return @r if @r >= $n || time >= $deadline;
-        sleep 0.02;
-    }
+    $self->_wait_for($n, $timeout, 0.02, sub { $self->requests(%f) });
 }
-
-sub stop ($self) {
-    my $pid = delete $self->{pid} or return;
-    return unless $$ == $OWNER;
-    kill 'TERM', $pid;
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return if waitpid($pid, POSIX::WNOHANG()) != 0;
-        sleep 0.02;
-    }
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-}
-
-sub DESTROY ($self) { $self->stop if $$ == $OWNER }
 
 
 # --- child side ------------------------------------------------------------
@@ -189,72 +136,27 @@ my %REASON = (100 => 'Continue', 200 => 'OK', 201 => 'Created',
     502 => 'Bad Gateway', 503 => 'Service Unavailable',
     504 => 'Gateway Timeout');
 
-sub _serve ($self, $listen, $parent) {
-    $SIG{PIPE} = 'IGNORE';
-    $SIG{TERM} = $SIG{INT} = sub { POSIX::_exit(0) };
-    $listen->blocking(0);
-
-    # The test's other descriptors (pipes to children, client sockets) must
-    # not stay open here: a held pipe end hides an EOF from the test.  They
-    # become /dev/null rather than closed, so a Perl handle that still owns
-    # the number can never close one of our sockets later.
-    my $keep = fileno $listen;
-    my $null = POSIX::open('/dev/null', POSIX::O_RDWR());
-    if (defined $null && opendir my $dh, '/proc/self/fd') {
-        my @fds = grep { /^\d+$/ && $_ > 2 && $_ != $keep && $_ != $null }
-                  readdir $dh;
-        closedir $dh;
-        POSIX::dup2($null, $_) for @fds;
-    }
-
-    open my $log, '>>', $self->{log} or die "log: $!";
-    $log->autoflush(1);
+sub _state ($self) {
     open my $ctl, '<', $self->{control} or die "control: $!";
-
-    my $st = $self->{state} = {
-        log => $log, ctl => $ctl, ctl_buf => '', rules => [],
-        conns => {}, timers => [], seq => 0, answered => 0,
-        next_id => 1, pending => 0,
-    };
-
-    while (1) {
-        POSIX::_exit(0) if getppid() != $parent;   # orphaned: go away
-        $self->_read_control;
-        $self->_fire_timers;
-
-        my $r = IO::Select->new($listen);
-        my $w = IO::Select->new;
-        for my $c (values %{ $st->{conns} }) {
-            $r->add($c->{sock});
-            $w->add($c->{sock}) if length $c->{out};
-        }
-        my $wait = 0.05;
-        for my $t (@{ $st->{timers} }) {
-            my $d = $t->{due} - time;
-            $wait = $d if $d < $wait;
-        }
-        $wait = 0 if $wait < 0;
-
-        my ($rd, $wr) = IO::Select->select($r, $w, undef, $wait);
-        $self->_read_control;
-
-        # a socket closed earlier in this turn has no fileno any more
-        for my $s (@{ $wr // [] }) {
-            my $fd = fileno($s) // next;
-            my $c = $st->{conns}{$fd} or next;
-            $self->_write($c);
-        }
-        for my $s (@{ $rd // [] }) {
-            if ($s == $listen) {
-                $self->_accept($listen);
-                next;
-            }
-            my $fd = fileno($s) // next;
-            my $c = $st->{conns}{$fd} or next;
-            $self->_read($c);
-        }
-    }
+    return (ctl => $ctl, ctl_buf => '', rules => [], timers => [], seq => 0,
+            answered => 0, next_id => 1, pending => 0);
 }
+
+# Rules and due timers first; the select waits no longer than the next
+# timer, and at most 50 ms for the control file.
+sub _turn ($self) {
+    $self->_read_control;
+    $self->_fire_timers;
+    my $wait = 0.05;
+    for my $t (@{ $self->{state}{timers} }) {
+        my $d = $t->{due} - time;
+        $wait = $d if $d < $wait;
+    }
+    return $wait < 0 ? 0 : $wait;
+}
+
+# rules written before a request arrived apply to it
+sub _selected ($self) { $self->_read_control }
 
 sub _read_control ($self) {
     my $st = $self->{state};
@@ -272,48 +174,19 @@ sub _read_control ($self) {
     }
 }
 
-sub _accept ($self, $listen) {
-    my $st = $self->{state};
-    while (my $s = $listen->accept) {
-        $s->blocking(0);
-        $st->{conns}{ fileno($s) } = {
-            sock => $s, id => $st->{next_id}++, in => '', out => '',
-            busy => 0, close_after => 0,
-        };
-    }
+sub _connected ($self, $c) {
+    $c->{id} = $self->{state}{next_id}++;
+    $c->{busy} = 0;
 }
 
-sub _close ($self, $c) {
+sub _closed ($self, $c) {
     my $st = $self->{state};
-    my $fd = fileno($c->{sock}) // return;      # closed already
-    delete $st->{conns}{$fd};
     $st->{pending}-- if $c->{busy};
     $st->{timers} = [ grep { $_->{conn} != $c->{id} } @{ $st->{timers} } ];
-    close $c->{sock};
 }
 
-sub _read ($self, $c) {
-    my $n = sysread($c->{sock}, my $buf, 65536);
-    if (!defined $n) {
-        return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
-        return $self->_close($c);
-    }
-    return $self->_close($c) if $n == 0;
-    $c->{in} .= $buf;
-    $self->_parse($c);
-}
-
-sub _write ($self, $c) {
-    my $n = syswrite($c->{sock}, $c->{out});
-    if (!defined $n) {
-        return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
-        return $self->_close($c);
-    }
-    substr($c->{out}, 0, $n) = '';
-    return if length $c->{out};
-    return $self->_close($c) if $c->{close_after};
-    $self->_parse($c) if !$c->{busy};       # a request sent behind it
-}
+sub _input ($self, $c)   { $self->_parse($c) }
+sub _drained ($self, $c) { $self->_parse($c) }     # a request sent behind it
 
 # One request at a time per connection (curl does not pipeline).
 sub _parse ($self, $c) {
@@ -360,7 +233,7 @@ sub _parse ($self, $c) {
         answered => $st->{answered},
         inflight => $st->{pending},
     };
-    print { $st->{log} } $JSON->encode($req) . "\n";
+    $self->_record(%$req);
 
     $c->{busy} = 1;
     $c->{keep} = ($h{connection} // '') !~ /close/i;
@@ -404,9 +277,8 @@ sub _reply_now ($self, $c, $status, $msg, $close) {
 sub _record_response ($self, $seq, $status) {
     my $st = $self->{state};
     $st->{answered}++;
-    print { $st->{log} } $JSON->encode({ event => 'response', seq => $seq,
-                                         status => $status, t => time })
-        . "\n" if $seq;
+    $self->_record(event => 'response', seq => $seq, status => $status)
+        if $seq;
 }
 
 sub _respond ($self, $c, $req, $res) {
