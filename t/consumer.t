@@ -152,6 +152,23 @@ like($out, qr/\(read\)/, 'wachatctl show: the delivery status');
 $out = `@{[wachatctl_binary()]} -c @{[$d->conf_path]} conversations 2>&1`;
 like($out, qr/\Q$conv\E/, 'wachatctl conversations lists it');
 
+# 8b. the agents' feed is sent without waiting for its reply: a feed key of
+# the wrong type makes those XADDs fail, which is logged, and the customer is
+# answered all the same
+$redis->cmd('DEL', 'wachat:feed');
+$redis->cmd('SET', 'wachat:feed', 'not a stream');
+post(wh_text(from => '16505551234', text => 'When are you open?'), 'feed broken');
+$r = next_reply('feed broken');
+is($r->{text}, $answer{hours}, 'feed key of the wrong type: still answered');
+ok($d->wait_log(qr/warning: redis: a posted command failed: WRONGTYPE/),
+   'the failed feed XADD is logged');
+$redis->cmd('DEL', 'wachat:feed');
+post(wh_text(from => '16505551234', text => 'How much is delivery?'), 'feed back');
+$r = next_reply('feed back');
+is($r->{text}, $answer{delivery}, 'the next message is answered in order');
+ok(poll_until(sub { ($redis->xlen('wachat:feed') // 0) >= 2 }, timeout => 10),
+   'feed entries are written again once the key is a stream');
+
 # 9. nothing left behind
 ok(poll_until(sub {
     my $p = $redis->cmd('XPENDING', 'wachat:events', 'wachatd');
