@@ -12,7 +12,10 @@
 #   make bench-ingest   ingest benchmark (wrk) alone, appends to bench/RESULTS.md
 #   make bench-consumer consumer benchmark alone, appends to bench/RESULTS.md
 #   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
-#   make fuzz       libFuzzer target for the envelope parser (clang)
+#   make chaos      20,000 webhooks under injected faults, reconciled (bench/chaos)
+#   make fuzz       libFuzzer targets (clang): envelope, KB, config, Graph and
+#                   LLM answers (docs/fuzzing.md)
+#   make valgrind   wachatd under valgrind over the end-to-end tests
 
 SHELL      := /bin/bash
 TOP        := $(CURDIR)
