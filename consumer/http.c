@@ -60,8 +60,9 @@ struct wachat_http_xfer_s {
     long                    queued_ms;
     long                    timeout_ms;
     struct event            deadline;
-    struct timespec         due;        /* when the deadline should fire */
-    int                     armed;      /* deadline added */
+    int                     timed;      /* deadline assigned */
+    struct timespec         armed_at;   /* the deadline was set then ... */
+    long                    wait_ms;    /* ... for this long */
     int                     graces;
     wachat_http_done_pt     done;
     void                   *data;
@@ -146,7 +147,7 @@ ms_since(const struct timespec *t0)
 static void
 xfer_free(wachat_http_xfer_t *x)
 {
-    if (x->armed) {
+    if (x->timed) {
         evtimer_del(&x->deadline);
     }
     if (x->http->expiring == x) {
@@ -299,13 +300,8 @@ arm(wachat_http_xfer_t *x, long ms)
 {
     struct timeval  tv;
 
-    clock_gettime(CLOCK_MONOTONIC, &x->due);
-    x->due.tv_sec += ms / 1000;
-    x->due.tv_nsec += (ms % 1000) * 1000000L;
-    if (x->due.tv_nsec >= 1000000000L) {
-        x->due.tv_sec++;
-        x->due.tv_nsec -= 1000000000L;
-    }
+    clock_gettime(CLOCK_MONOTONIC, &x->armed_at);
+    x->wait_ms = ms;
 
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
@@ -315,11 +311,7 @@ arm(wachat_http_xfer_t *x, long ms)
      * that was held up that is long ago and the deadline would come early.
      */
     event_base_update_cache_time(x->http->base);
-    if (evtimer_add(&x->deadline, &tv) != 0) {
-        return -1;
-    }
-    x->armed = 1;
-    return 0;
+    return evtimer_add(&x->deadline, &tv) == 0 ? 0 : -1;
 }
 
 
@@ -328,6 +320,7 @@ static int
 activate(wachat_http_t *h, wachat_http_xfer_t *x)
 {
     evtimer_assign(&x->deadline, h->base, deadline_cb, x);
+    x->timed = 1;
     if (arm(x, x->timeout_ms) != 0) {
         return -1;
     }
@@ -359,8 +352,6 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
 
-    x->armed = 0;
-
     if (curl_easy_getinfo(x->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK
         && sock != CURL_SOCKET_BAD)
     {
@@ -374,7 +365,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
         h->expiring = NULL;
     }
 
-    late = ms_since(&x->due);
+    late = ms_since(&x->armed_at) - x->wait_ms;
     if (late < 0 && arm(x, -late) == 0) {
         return;     /* early: not yet our deadline */
     }

@@ -1007,27 +1007,6 @@ typedef struct {
 
 
 static void
-stall_cb(evutil_socket_t fd, short what, void *arg)
-{
-    stall_t          *st = arg;
-    char              c;
-    struct timespec   ts;
-
-    (void) what;
-
-    if (read(fd, &c, 1) != 1 || write(st->to_server, "b", 1) != 1) {
-        return;
-    }
-    ts.tv_sec = st->block_ms / 1000;
-    ts.tv_nsec = (st->block_ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0) {
-        /* interrupted: sleep the rest */
-    }
-    st->blocked = 1;
-}
-
-
-static void
 stall_sleep(long ms)
 {
     struct timespec  ts;
@@ -1037,6 +1016,22 @@ stall_sleep(long ms)
     while (nanosleep(&ts, &ts) != 0) {
         /* interrupted: sleep the rest */
     }
+}
+
+
+static void
+stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+    stall_t  *st = arg;
+    char      c;
+
+    (void) what;
+
+    if (read(fd, &c, 1) != 1 || write(st->to_server, "b", 1) != 1) {
+        return;
+    }
+    stall_sleep(st->block_ms);
+    st->blocked = 1;
 }
 
 
