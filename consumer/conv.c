@@ -641,34 +641,15 @@ wachat_conv_peek(wachat_conv_t *cv, redisReply **peek)
 }
 
 
-/* 1: ours, 0: someone else's, -1: Redis trouble */
+/* renews the lease: 1 ours, 0 someone else's, -1 Redis trouble */
 static int
 wachat_conv_lease(wachat_conv_t *cv)
 {
-    int               rc;
-    redisReply       *r;
-    const char       *argv[3];
-    wachat_engine_t  *en = cv->engine;
-    char              key[WACHAT_KEY_MAX], ms[32];
+    int          rc;
+    redisReply  *peek;
 
-    wachat_key_lease(key, cv->id);
-    snprintf(ms, sizeof(ms), "%d", WACHAT_LEASE_MS);
-
-    argv[0] = key;
-    argv[1] = en->owner;
-    argv[2] = ms;
-
-    r = wachat_store_script(en->store, WACHAT_SCRIPT_LEASE, 1, 3, argv, NULL);
-
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease: %s", cv->id,
-                   r ? r->str : en->store->err);
-        freeReplyObject(r);
-        return -1;
-    }
-
-    rc = r->integer == 1 ? 1 : 0;
-    freeReplyObject(r);
+    rc = wachat_conv_peek(cv, &peek);
+    freeReplyObject(peek);
 
     return rc;
 }

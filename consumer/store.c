@@ -162,14 +162,6 @@ static const char  wachat_script_release[] =
     "return 1\n";
 
 
-/* KEYS lease; ARGV owner ms */
-static const char  wachat_script_lease[] =
-    "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur and cur ~= ARGV[1] then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return 1\n";
-
-
 /*
  * KEYS outbox marker; ARGV ttl, field, value, ...  The sandbox stands in
  * for Meta, which cannot deduplicate; here the marker makes a resend after
@@ -212,9 +204,10 @@ static const char  wachat_script_rate[] =
 
 
 /*
- * KEYS lease, outq, inbox; ARGV owner ms.  The lease script, plus what a
- * step looks at next, in the same round trip: {1, outq head or nil, inbox
- * head or nil}, or {0} when another consumer holds the conversation.
+ * KEYS lease, outq, inbox; ARGV owner ms.  Takes or renews the lease and
+ * reads what a step looks at next, in the same round trip: {1, outq head or
+ * nil, inbox head or nil}, or {0} when another consumer holds the
+ * conversation.
  */
 static const char  wachat_script_step[] =
     "local cur = redis.call('GET', KEYS[1])\n"
@@ -231,7 +224,6 @@ static wachat_lua_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
     wachat_lua(wachat_script_sent),
     wachat_lua(wachat_script_drop),
     wachat_lua(wachat_script_release),
-    wachat_lua(wachat_script_lease),
     wachat_lua(wachat_script_sandbox),
     wachat_lua(wachat_script_rate),
     wachat_lua(wachat_script_step),

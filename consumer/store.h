@@ -37,10 +37,10 @@ typedef enum {
     WACHAT_SCRIPT_SENT,         /* outbound head sent: record and pop */
     WACHAT_SCRIPT_DROP,         /* outbound head failed for good */
     WACHAT_SCRIPT_RELEASE,      /* give a conversation back if idle */
-    WACHAT_SCRIPT_LEASE,        /* take or renew a conversation */
     WACHAT_SCRIPT_SANDBOX,      /* a reply into the sandbox outbox, once */
     WACHAT_SCRIPT_RATE,         /* the business number's token bucket */
-    WACHAT_SCRIPT_STEP,         /* lease + the heads of outq and inbox */
+    WACHAT_SCRIPT_STEP,         /* take or renew a conversation + the heads
+                                   of its outq and inbox */
     WACHAT_SCRIPT_COUNT
 } wachat_script_e;
 
