@@ -681,6 +681,22 @@ xfer_enqueue(wachat_http_t *h, wachat_http_xfer_t *x)
 }
 
 
+static wachat_http_xfer_t *
+xfer_new(wachat_http_t *h, wachat_http_done_pt done, void *data)
+{
+    wachat_http_xfer_t  *x;
+
+    x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return NULL;
+    }
+    x->http = h;
+    x->done = done;
+    x->data = data;
+    return x;
+}
+
+
 int
 wachat_http_request(wachat_http_t *h, const wachat_http_req_t *req,
     wachat_http_done_pt done, void *data)
@@ -693,13 +709,10 @@ wachat_http_request(wachat_http_t *h, const wachat_http_req_t *req,
         return -1;
     }
 
-    x = calloc(1, sizeof(*x));
+    x = xfer_new(h, done, data);
     if (x == NULL) {
         return -1;
     }
-    x->http = h;
-    x->done = done;
-    x->data = data;
 
     x->url = strdup(req->url);
     if (x->url == NULL) {
@@ -740,13 +753,10 @@ wachat_http_transfer(wachat_http_t *h, long timeout_ms,
         return -1;
     }
 
-    x = calloc(1, sizeof(*x));
+    x = xfer_new(h, done, data);
     if (x == NULL) {
         return -1;
     }
-    x->http = h;
-    x->done = done;
-    x->data = data;
 
     /* the caller's options first: ours (private pointer, ...) must win */
     x->easy = curl_easy_init();
