@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "fuzz_check.h"
 
 
 #define FUZZ_DIR  "/tmp/wachat-config-fuzz"
@@ -30,15 +31,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-static void
-check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
 
 
 static void
@@ -69,28 +61,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     unsetenv("WACHAT_FUZZ_UNSET");
 
     return 0;
-}
-
-
-static void
-check_error(const char *err)
-{
-    const char  *p;
-
-    check(strncmp(err, "fuzz:", 5) == 0);
-    p = err + 5;
-
-    if (*p != ' ') {
-        check(*p >= '1' && *p <= '9');
-
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-
-        check(*p++ == ':');
-    }
-
-    check(p[0] == ' ' && p[1] != '\0');
 }
 
 

@@ -13,18 +13,10 @@
 #include <string.h>
 
 #include "kb_int.h"
+#include "fuzz_check.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-static void
-check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
 
 
 /* valid UTF-8, no line break, and at most max characters (0: any) */
@@ -44,28 +36,6 @@ check_text(const char *s, size_t max, int lines)
     }
 
     check(max == 0 || chars <= max);
-}
-
-
-static void
-check_error(const char *err)
-{
-    const char  *p;
-
-    check(strncmp(err, "fuzz:", 5) == 0);
-    p = err + 5;
-
-    if (*p != ' ') {
-        check(*p >= '1' && *p <= '9');
-
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-
-        check(*p++ == ':');
-    }
-
-    check(p[0] == ' ' && p[1] != '\0');
 }
 
 

@@ -22,21 +22,13 @@
 #include <yajl/yajl_tree.h>
 
 #include "llm.h"
+#include "fuzz_check.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
 #define NFIELDS  10
-
-
-static void
-check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
 
 
 static const long  statuses[] = {
