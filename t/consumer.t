@@ -18,16 +18,7 @@ my $KB = root_dir() . '/t/fixtures/kb/shop.md';
 my $PNID = '106540352242922';
 
 # the answers, read from the KB itself
-my %answer;
-{
-    my $id;
-    for (split /\n/, slurp($KB)) {
-        if (/^## .*\{#([^}]+)\}/) { $id = $1; next }
-        next unless $id;
-        next if /^Also:/ || /^\[/ || /^\s*$/;
-        $answer{$id} //= $_;
-    }
-}
+my %answer = %{ (kb_answers($KB))[0] };
 
 my $redis = start_redis();
 my $nginx = start_nginx(redis => $redis);

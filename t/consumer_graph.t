@@ -38,22 +38,9 @@ my $PNID = '106540352242922';
 my $T0   = time;
 
 # the answers and buttons, read from the KB itself
-my (%answer, %buttons);
-{
-    my $id;
-    for (split /\n/, Encode::decode('UTF-8', slurp($KB))) {
-        if (/^## .*\{#([^}]+)\}/) { $id = $1; next }
-        next unless $id;
-        if (/^\[/) {
-            $buttons{$id} = [ map { { id => $_->[1], title => $_->[0] } }
-                              map { [ /\[([^\]]+)\]\(#([^)]+)\)/ ] }
-                              /(\[[^\]]+\]\(#[^)]+\))/g ];
-            next;
-        }
-        next if /^Also:/ || /^\s*$/;
-        $answer{$id} //= $_;
-    }
-}
+my ($answer, $buttons) = kb_answers($KB, decode => 1);
+my %answer = %$answer;
+my %buttons = %$buttons;
 # customers, one per case
 my %WA = (a => '16505550101', a_zh => '16505550102', b => '16505550202',
           c => '16505550303', d => '16505550404', e1 => '16505550505',

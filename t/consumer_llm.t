@@ -16,16 +16,7 @@ use Wachat::Webhook;
 
 my $KB = root_dir() . '/t/fixtures/kb/shop.md';
 
-my %answer;
-{
-    my $id;
-    for (split /\n/, slurp($KB)) {
-        if (/^## .*\{#([^}]+)\}/) { $id = $1; next }
-        next unless $id;
-        next if /^Also:/ || /^\[/ || /^\s*$/;
-        $answer{$id} //= $_;
-    }
-}
+my %answer = %{ (kb_answers($KB))[0] };
 
 my $llm = Wachat::Standin->start(kind => 'llm');
 my $redis = start_redis();

@@ -11,6 +11,7 @@ package Wachat::Daemon;
 
 use v5.36;
 
+use Encode ();
 use Exporter qw(import);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(time sleep);
@@ -18,7 +19,7 @@ use Time::HiRes qw(time sleep);
 use Wachat::Test qw(root_dir poll_until slurp spew);
 
 our @EXPORT = qw(start_wachatd wachatd_binary wachatctl_binary outbox_wait
-                 sample_kb);
+                 sample_kb kb_answers);
 
 
 sub wachatd_binary { $ENV{WACHATD} // root_dir() . '/build/wachatd' }
@@ -27,6 +28,29 @@ sub sample_kb { root_dir() . '/conf/kb.md' }
 
 
 sub start_wachatd (%o) { Wachat::Daemon::Proc->new(%o) }
+
+
+# What a knowledge base answers, read from the file itself: (\%answer,
+# \%buttons) by entry id, the first text line of each entry and its button
+# links ({ id, title }).  Bytes as in the file, or characters with decode.
+sub kb_answers ($path, %o) {
+    my (%answer, %buttons, $id);
+    my $text = slurp($path);
+    $text = Encode::decode('UTF-8', $text) if $o{decode};
+    for (split /\n/, $text) {
+        if (/^## .*\{#([^}]+)\}/) { $id = $1; next }
+        next unless $id;
+        if (/^\[/) {
+            $buttons{$id} = [ map { { id => $_->[1], title => $_->[0] } }
+                              map { [ /\[([^\]]+)\]\(#([^)]+)\)/ ] }
+                              /(\[[^\]]+\]\(#[^)]+\))/g ];
+            next;
+        }
+        next if /^Also:/ || /^\s*$/;
+        $answer{$id} //= $_;
+    }
+    return (\%answer, \%buttons);
+}
 
 
 # Polls the sandbox outbox until it holds at least $n entries.
