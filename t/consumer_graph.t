@@ -21,7 +21,6 @@ use v5.36;
 use utf8;
 use lib 't/lib';
 
-use Encode ();
 use File::Temp qw(tempdir);
 use JSON::PP ();
 use Test::More;
