@@ -135,7 +135,7 @@ fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
 
 KB_SRCS := consumer/kb.c consumer/kb_text.c consumer/kb_index.c
 
-$(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_check.h $(KB_SRCS)
+$(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS)
 	@mkdir -p $(BUILD)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iconsumer \
 	    -o $@ fuzz/kb_fuzz.c $(KB_SRCS) -lm
@@ -147,19 +147,19 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 
 FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iconsumer
 
-$(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_check.h consumer/config.c consumer/log.c \
+$(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h consumer/config.c consumer/log.c \
                       consumer/config.h consumer/log.h
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c consumer/config.c consumer/log.c -lm
 
 # graph.c and llm.c hold their HTTP clients too: they need http.c and its libraries
-$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_check.h consumer/graph.c consumer/http.c \
+$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h consumer/graph.c consumer/http.c \
                      consumer/graph.h consumer/http.h
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -o $@ fuzz/graph_fuzz.c consumer/graph.c consumer/http.c \
 	    -lcurl -levent -lyajl
 
-$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_check.h consumer/llm.c consumer/http.c \
+$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h consumer/llm.c consumer/http.c \
                    consumer/llm.h consumer/http.h
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c consumer/llm.c consumer/http.c \

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
-#include "fuzz_check.h"
+#include "fuzz_common.h"
 
 
 #define FUZZ_DIR  "/tmp/wachat-config-fuzz"

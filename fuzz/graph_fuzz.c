@@ -22,7 +22,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "graph.h"
-#include "fuzz_check.h"
+#include "fuzz_common.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -148,28 +148,13 @@ check_built(const wachat_graph_msg_t *m, const char *json, size_t len)
 static void
 check_build(const char *rest, size_t len, unsigned flags)
 {
-    char                   *copy, *p, *f[NFIELDS], *json;
+    char                   *copy, *f[NFIELDS], *json;
     size_t                  n, i, jlen, clip;
     const char             *why;
     wachat_graph_msg_t      m;
     wachat_graph_button_t   b[4];
 
-    copy = malloc(len + 1);
-    check(copy != NULL);
-    memcpy(copy, rest, len);
-    copy[len] = '\0';
-
-    /* an embedded NUL ends the last field early: fine */
-    n = 0;
-    p = copy;
-    f[n++] = p;
-    while (n < NFIELDS && (p = memchr(p, '\x01', len - (size_t) (p - copy)))) {
-        *p++ = '\0';
-        f[n++] = p;
-    }
-    for (i = n; i < NFIELDS; i++) {
-        f[i] = "";
-    }
+    copy = split_fields(rest, len, f, NFIELDS, &n);
 
     for (i = 0; i < 4; i++) {
         b[i].id = f[4 + 2 * i];

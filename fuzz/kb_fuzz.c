@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "kb_int.h"
-#include "fuzz_check.h"
+#include "fuzz_common.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

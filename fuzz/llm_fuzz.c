@@ -22,7 +22,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "llm.h"
-#include "fuzz_check.h"
+#include "fuzz_common.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -82,7 +82,7 @@ get_str(yajl_val v, const char *a, const char *b)
 static void
 check_build(const char *rest, size_t len, unsigned flags)
 {
-    char                  *copy, *p, *f[NFIELDS], *json, errbuf[128];
+    char                  *copy, *f[NFIELDS], *json, errbuf[128];
     size_t                 n, i, jlen, want;
     const char            *why, *s;
     yajl_val               root, msgs, last;
@@ -92,21 +92,7 @@ check_build(const char *rest, size_t len, unsigned flags)
     wachat_llm_turn_t      hist[3];
     const char            *msgs_p[] = { "messages", NULL };
 
-    copy = malloc(len + 1);
-    check(copy != NULL);
-    memcpy(copy, rest, len);
-    copy[len] = '\0';
-
-    n = 0;
-    p = copy;
-    f[n++] = p;
-    while (n < NFIELDS && (p = memchr(p, '\x01', len - (size_t) (p - copy)))) {
-        *p++ = '\0';
-        f[n++] = p;
-    }
-    for (i = n; i < NFIELDS; i++) {
-        f[i] = "";
-    }
+    copy = split_fields(rest, len, f, NFIELDS, &n);
 
     memset(&conf, 0, sizeof(conf));
     conf.url = "http://127.0.0.1:8080/v1";
