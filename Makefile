@@ -1,4 +1,4 @@
-# wachat: nginx module for WhatsApp Cloud API webhooks (+ the consumer daemon).
+# wachat: nginx module for WhatsApp Cloud API webhooks (+ wachatd, the daemon).
 #
 #   make            build build/ngx_http_wachat_module.so for the installed nginx
 #   make test       run the whole suite with prove
@@ -34,10 +34,10 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module consumer test test-asan run bench bench-ingest bench-consumer fuzz clean \
+.PHONY: all module daemon test test-asan run bench bench-ingest bench-consumer fuzz clean \
         valgrind chaos soak
 
-all: module consumer
+all: module daemon
 
 module: $(MODULE)
 
@@ -80,34 +80,37 @@ $(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.
 	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ tests/envelope_test.c \
 	    ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS) $(EXTRA_LDFLAGS)
 
-# The consumer daemon and its command-line tool.
-CONSUMER_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-                   -Wall -Wextra -Werror -O2 -g -Iconsumer
-CONSUMER_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lm
-CONSUMER_MAINS := consumer/wachatd.c consumer/wachatctl.c
-CONSUMER_LIB_SRCS := $(filter-out $(CONSUMER_MAINS),$(wildcard consumer/*.c))
-CONSUMER_OBJS := $(patsubst consumer/%.c,$(BUILD)/consumer/%.o,$(CONSUMER_LIB_SRCS))
-CONSUMER_BINS := $(BUILD)/wachatd $(if $(wildcard consumer/wachatctl.c),$(BUILD)/wachatctl)
+# The daemon and its command-line tool: one object per source of every room
+# under wachatd/ (docs/architecture.md), and the contract both programs share.
+WACHATD_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                  -Wall -Wextra -Werror -O2 -g -Iwachatd -Icommon
+WACHATD_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lm
+WACHATD_MAINS := wachatd/main/wachatd.c wachatd/main/wachatctl.c
+WACHATD_LIB_SRCS := $(filter-out $(WACHATD_MAINS),$(wildcard wachatd/*/*.c)) \
+                    $(wildcard common/*.c)
+WACHATD_HDRS := $(wildcard wachatd/*/*.h common/*.h)
+WACHATD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(WACHATD_LIB_SRCS))
+WACHATD_BINS := $(BUILD)/wachatd $(BUILD)/wachatctl
 
-consumer: $(CONSUMER_BINS)
+daemon: $(WACHATD_BINS)
 
-$(BUILD)/consumer/%.o: consumer/%.c $(wildcard consumer/*.h)
-	@mkdir -p $(BUILD)/consumer
-	$(CC) $(CONSUMER_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+$(BUILD)/obj/%.o: %.c $(WACHATD_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
-$(BUILD)/wachatd: $(BUILD)/consumer/wachatd.o $(CONSUMER_OBJS)
-	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(CONSUMER_LIBS)
+$(BUILD)/wachatd: $(BUILD)/obj/wachatd/main/wachatd.o $(WACHATD_OBJS)
+	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(WACHATD_LIBS)
 
-$(BUILD)/wachatctl: $(BUILD)/consumer/wachatctl.o $(CONSUMER_OBJS)
-	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(CONSUMER_LIBS)
+$(BUILD)/wachatctl: $(BUILD)/obj/wachatd/main/wachatctl.o $(WACHATD_OBJS)
+	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(WACHATD_LIBS)
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*_test.c))
 
-$(BUILD)/%_test: tests/%_test.c tests/tap.h $(CONSUMER_OBJS)
-	$(CC) $(CONSUMER_CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(CONSUMER_OBJS) \
-	    $(CONSUMER_LIBS) $(EXTRA_LDFLAGS)
+$(BUILD)/%_test: tests/%_test.c tests/tap.h $(WACHATD_OBJS)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(WACHATD_OBJS) \
+	    $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
-test: $(MODULE) consumer $(UNIT_TESTS)
+test: $(MODULE) daemon $(UNIT_TESTS)
 	$(PROVE) $(PROVE_ARGS) t/
 
 # The daemon, its tool and the unit tests are rebuilt instrumented under
@@ -133,11 +136,11 @@ test-asan: $(ASAN_MODULE)
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
 
-KB_SRCS := consumer/kb.c consumer/kb_text.c consumer/kb_index.c
+KB_SRCS := wachatd/answer/kb.c wachatd/answer/kb_text.c wachatd/answer/kb_index.c
 
 $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS)
 	@mkdir -p $(BUILD)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iconsumer \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon \
 	    -o $@ fuzz/kb_fuzz.c $(KB_SRCS) -lm
 
 $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
@@ -145,46 +148,46 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_wachat_module \
 	    -o $@ fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS)
 
-FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iconsumer
+FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon
 
-$(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h consumer/config.c consumer/log.c \
-                      consumer/config.h consumer/log.h
+$(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h wachatd/lib/config.c wachatd/lib/log.c \
+                      wachatd/lib/config.h wachatd/lib/log.h
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c consumer/config.c consumer/log.c -lm
+	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c wachatd/lib/config.c wachatd/lib/log.c -lm
 
 # graph.c and llm.c hold their HTTP clients too: they need http.c and its libraries
-$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h consumer/graph.c consumer/http.c \
-                     consumer/graph.h consumer/http.h
+$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h wachatd/clients/graph.c wachatd/clients/http.c \
+                     wachatd/clients/graph.h wachatd/clients/http.h
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) -o $@ fuzz/graph_fuzz.c consumer/graph.c consumer/http.c \
+	$(FUZZ_CC) -o $@ fuzz/graph_fuzz.c wachatd/clients/graph.c wachatd/clients/http.c \
 	    -lcurl -levent -lyajl
 
-$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h consumer/llm.c consumer/http.c \
-                   consumer/llm.h consumer/http.h
+$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c wachatd/clients/http.c \
+                   wachatd/clients/llm.h wachatd/clients/http.h
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c consumer/llm.c consumer/http.c \
+	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c wachatd/clients/llm.c wachatd/clients/http.c \
 	    -lcurl -levent -lyajl -lm
 
-run: $(MODULE) consumer
+run: $(MODULE) daemon
 	scripts/wachat-run
 
 # every benchmark, one summary table; BENCH_ARGS go to bench/all (--quick, --only ...)
-bench: module consumer
+bench: module daemon
 	bench/all $(BENCH_ARGS)
 
 bench-ingest: $(MODULE)
 	bench/ingest
 
-bench-consumer: consumer
+bench-consumer: daemon
 	bench/consumer
 
-chaos: module consumer
+chaos: module daemon
 	bench/chaos
 
-soak: module consumer
+soak: module daemon
 	bench/soak
 
-valgrind: module consumer
+valgrind: module daemon
 	scripts/valgrind-wachatd
 
 clean:

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "lib/config.h"
 #include "fuzz_common.h"
 
 

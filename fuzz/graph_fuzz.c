@@ -21,7 +21,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "graph.h"
+#include "clients/graph.h"
 #include "fuzz_common.h"
 
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb_int.h"
+#include "answer/kb_int.h"
 #include "fuzz_common.h"
 
 

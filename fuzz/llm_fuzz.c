@@ -21,7 +21,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "llm.h"
+#include "clients/llm.h"
 #include "fuzz_common.h"
 
 

@@ -21,8 +21,8 @@
 
 #define TAP_DIAG_STREAM  stderr
 
-#include "config.h"
-#include "log.h"
+#include "lib/config.h"
+#include "lib/log.h"
 #include "tap.h"
 
 

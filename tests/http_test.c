@@ -24,9 +24,9 @@
 
 #include <event2/event.h>
 
-#include "graph.h"
-#include "http.h"
-#include "llm.h"
+#include "clients/graph.h"
+#include "clients/http.h"
+#include "clients/llm.h"
 #include "tap.h"
 
 

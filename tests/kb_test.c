@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb.h"
+#include "answer/kb.h"
 #include "tap.h"
 
 

@@ -1,0 +1,583 @@
+/*
+ * agents: presence, assignment and the agent's actions on a conversation.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agents.h"
+#include "lib/clock.h"
+#include "answer/kb.h"
+
+
+#define WACHAT_AGENT_TEXT_MAX  4096     /* text.body, characters */
+
+
+/* KEYS conv; ARGV agent now.  Returns the previous holder, or "". */
+static wachat_lua_t  wachat_lua_take = wachat_lua(
+    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "  return redis.error_reply('no_conversation')\n"
+    "end\n"
+    "local prev = redis.call('HGET', KEYS[1], 'agent') or ''\n"
+    "redis.call('HSET', KEYS[1], 'mode', 'agent', 'agent', ARGV[1],\n"
+    "           'agent_since', ARGV[2], 'agent_active', ARGV[2])\n"
+    "return prev\n");
+
+
+/*
+ * KEYS conv hist outq; ARGV agent text now window_ms histmax conv_id.
+ * The holder and the window are checked in the same step as the queuing:
+ * a colleague who took the conversation a moment ago wins.
+ */
+static wachat_lua_t  wachat_lua_reply = wachat_lua(
+    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'last_in_ts',\n"
+    "                     'wa_id', 'user_id', 'phone_number_id')\n"
+    "if not c[6] then return redis.error_reply('no_conversation') end\n"
+    "if c[1] ~= 'agent' or c[2] ~= ARGV[1] then\n"
+    "  return redis.error_reply('not_assigned')\n"
+    "end\n"
+    "local last = tonumber(c[3] or '0') * 1000\n"
+    "if tonumber(ARGV[3]) - last > tonumber(ARGV[4]) then\n"
+    "  return redis.error_reply('outside_window')\n"
+    "end\n"
+    "local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',\n"
+    "  'dir', 'out', 'who', 'agent:' .. ARGV[1], 'ts', ARGV[3],\n"
+    "  'text', ARGV[2])\n"
+    "redis.call('RPUSH', KEYS[3], cjson.encode({to = c[4] or c[5],\n"
+    "  phone_number_id = c[6], conv = ARGV[6], text = ARGV[2],\n"
+    "  hist = id}))\n"
+    "redis.call('HSET', KEYS[1], 'agent_active', ARGV[3], 'unread', 0)\n"
+    "return id\n");
+
+
+/*
+ * KEYS conv hist outq; ARGV agent ('' = system) closing now window
+ * histmax conv_id.  Returns the previous holder ("" if none), or false when
+ * the conversation was with the AI already.
+ */
+static wachat_lua_t  wachat_lua_resolve = wachat_lua(
+    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'last_in_ts',\n"
+    "                     'wa_id', 'user_id', 'phone_number_id')\n"
+    "if not c[6] then return redis.error_reply('no_conversation') end\n"
+    "if c[1] == 'ai' or not c[1] then return false end\n"
+    "if ARGV[1] ~= '' and c[2] and c[2] ~= ARGV[1] then\n"
+    "  return redis.error_reply('not_assigned')\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'mode', 'ai', 'unread', 0)\n"
+    "redis.call('HDEL', KEYS[1], 'agent', 'agent_since', 'agent_active',\n"
+    "           'waiting_since')\n"
+    "local last = tonumber(c[3] or '0') * 1000\n"
+    "if ARGV[2] ~= '' and tonumber(ARGV[3]) - last <= tonumber(ARGV[4])\n"
+    "then\n"
+    "  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',\n"
+    "    'dir', 'out', 'who', 'system', 'ts', ARGV[3], 'text', ARGV[2])\n"
+    "  redis.call('RPUSH', KEYS[3], cjson.encode({to = c[4] or c[5],\n"
+    "    phone_number_id = c[6], conv = ARGV[6], text = ARGV[2],\n"
+    "    hist = id}))\n"
+    "end\n"
+    "return c[2] or ''\n");
+
+
+const char *
+wachat_agent_error_name(wachat_agent_rc_e rc)
+{
+    switch (rc) {
+    case WACHAT_AGENT_OK:           return "ok";
+    case WACHAT_AGENT_EREDIS:       return "redis";
+    case WACHAT_AGENT_EUNKNOWN:     return "unknown_agent";
+    case WACHAT_AGENT_ENOCONV:      return "no_conversation";
+    case WACHAT_AGENT_ENOTASSIGNED: return "not_assigned";
+    case WACHAT_AGENT_EWINDOW:      return "outside_window";
+    case WACHAT_AGENT_EINPUT:       return "bad_input";
+    }
+
+    return "?";
+}
+
+
+const char *
+wachat_agent_error_text(wachat_agent_rc_e rc)
+{
+    switch (rc) {
+    case WACHAT_AGENT_OK:
+        return "done";
+    case WACHAT_AGENT_EREDIS:
+        return "the server cannot reach Redis; try again in a moment";
+    case WACHAT_AGENT_EUNKNOWN:
+        return "this agent is not declared in wachatd's config";
+    case WACHAT_AGENT_ENOCONV:
+        return "there is no such conversation";
+    case WACHAT_AGENT_ENOTASSIGNED:
+        return "another agent holds this conversation: take it first";
+    case WACHAT_AGENT_EWINDOW:
+        return "more than 24 hours since the customer last wrote: WhatsApp "
+               "only allows template messages now, so this message cannot "
+               "be sent";
+    case WACHAT_AGENT_EINPUT:
+        return "the message is empty or too long (4096 characters at most)";
+    }
+
+    return "?";
+}
+
+
+const wachat_agent_t *
+wachat_agent_find(const wachat_config_t *cfg, const char *id)
+{
+    size_t  i;
+
+    for (i = 0; id && i < cfg->agents.n; i++) {
+        if (strcmp(cfg->agents.items[i].id, id) == 0) {
+            return &cfg->agents.items[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+wachat_agent_rc_e
+wachat_agent_presence(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id, const char *presence)
+{
+    redisReply  *r;
+    char         now[32];
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    if (strcmp(presence, "online") != 0 && strcmp(presence, "away") != 0
+        && strcmp(presence, "offline") != 0)
+    {
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+
+    r = wachat_store_cmd(st, "HSET wachat:agent:%s presence %s heartbeat %s "
+                         "since %s", id, presence, now, now);
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return WACHAT_AGENT_EREDIS;
+    }
+
+    freeReplyObject(r);
+    wachat_feed(st, "presence", NULL, "agent", id, "presence", presence,
+                NULL);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+wachat_agent_rc_e
+wachat_agent_heartbeat(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id)
+{
+    redisReply  *r;
+    char         now[32];
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+
+    r = wachat_store_cmd(st, "HSET wachat:agent:%s heartbeat %s", id, now);
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return WACHAT_AGENT_EREDIS;
+    }
+
+    freeReplyObject(r);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+const char *
+wachat_agent_effective_presence(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id)
+{
+    long long    beat;
+    const char  *p;
+    redisReply  *r;
+
+    r = wachat_store_cmd(st, "HMGET wachat:agent:%s presence heartbeat", id);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_STRING)
+    {
+        freeReplyObject(r);
+        return "offline";
+    }
+
+    beat = r->element[1]->type == REDIS_REPLY_STRING
+           ? atoll(r->element[1]->str) : 0;
+
+    if (strcmp(r->element[0]->str, "online") == 0) {
+        p = wachat_clock_ms() - beat <= cfg->agent_heartbeat_timeout_ms
+            ? "online" : "offline";
+
+    } else if (strcmp(r->element[0]->str, "away") == 0) {
+        p = "away";
+
+    } else {
+        p = "offline";
+    }
+
+    freeReplyObject(r);
+
+    return p;
+}
+
+
+int
+wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg, char *buf,
+    size_t len)
+{
+    size_t       i, n, best_n, first;
+    long long    load, best, rr;
+    redisReply  *r;
+    size_t       ties[64];
+
+    best = -1;
+    best_n = 0;
+
+    for (i = 0; i < cfg->agents.n; i++) {
+        if (strcmp(wachat_agent_effective_presence(st, cfg,
+                                                   cfg->agents.items[i].id),
+                   "online") != 0)
+        {
+            continue;
+        }
+
+        r = wachat_store_cmd(st, "SCARD wachat:agent:%s:convs",
+                             cfg->agents.items[i].id);
+        load = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
+        freeReplyObject(r);
+
+        if (best < 0 || load < best) {
+            best = load;
+            best_n = 0;
+        }
+
+        if (load == best && best_n < 64) {
+            ties[best_n++] = i;
+        }
+    }
+
+    if (best_n == 0) {
+        return -1;
+    }
+
+    /* round robin among equally loaded agents, shared by every process */
+    r = wachat_store_cmd(st, "INCR wachat:agents:rr");
+    rr = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
+    freeReplyObject(r);
+
+    n = best_n;
+    first = (size_t) (rr % (long long) n);
+
+    snprintf(buf, len, "%s", cfg->agents.items[ties[first]].id);
+
+    return 0;
+}
+
+
+/* the bookkeeping outside the conversation's slot; idempotent */
+static void
+wachat_agent_held(wachat_store_t *st, const char *agent, const char *prev,
+    const char *conv_id)
+{
+    char  now[32];
+
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+
+    if (prev && *prev && (agent == NULL || strcmp(prev, agent) != 0)) {
+        freeReplyObject(wachat_store_cmd(st, "SREM wachat:agent:%s:convs %s",
+                                         prev, conv_id));
+    }
+
+    if (agent) {
+        freeReplyObject(wachat_store_cmd(st, "SADD wachat:agent:%s:convs %s",
+                                         agent, conv_id));
+        freeReplyObject(wachat_store_cmd(st, "ZADD %s %s %s",
+                                         WACHAT_KEY_ASSIGNED, now, conv_id));
+
+    } else {
+        freeReplyObject(wachat_store_cmd(st, "ZREM %s %s",
+                                         WACHAT_KEY_ASSIGNED, conv_id));
+    }
+
+    freeReplyObject(wachat_store_cmd(st, "ZREM %s %s", WACHAT_KEY_WAITING,
+                                     conv_id));
+}
+
+
+static wachat_agent_rc_e
+wachat_agent_script_error(const redisReply *r)
+{
+    if (r == NULL) {
+        return WACHAT_AGENT_EREDIS;
+    }
+
+    if (strstr(r->str, "no_conversation")) {
+        return WACHAT_AGENT_ENOCONV;
+    }
+
+    if (strstr(r->str, "not_assigned")) {
+        return WACHAT_AGENT_ENOTASSIGNED;
+    }
+
+    if (strstr(r->str, "outside_window")) {
+        return WACHAT_AGENT_EWINDOW;
+    }
+
+    return WACHAT_AGENT_EREDIS;
+}
+
+
+wachat_agent_rc_e
+wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id, const char *conv_id)
+{
+    redisReply         *r;
+    const char         *argv[3];
+    wachat_agent_rc_e   rc;
+    char                key[WACHAT_KEY_MAX], now[32];
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    wachat_key_conv(key, conv_id);
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+
+    argv[0] = key;
+    argv[1] = id;
+    argv[2] = now;
+
+    r = wachat_store_eval(st, &wachat_lua_take, 1, 3, argv, NULL);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        rc = wachat_agent_script_error(r);
+        freeReplyObject(r);
+        return rc;
+    }
+
+    wachat_agent_held(st, id, r->str, conv_id);
+    freeReplyObject(r);
+
+    wachat_feed(st, "mode", conv_id, "mode", "agent", "agent", id, NULL);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+/*
+ * The reply and resolve scripts take the same arguments: KEYS conv hist
+ * outq; ARGV agent text now window histmax conv_id.
+ */
+
+static redisReply *
+wachat_agent_eval(wachat_store_t *st, const wachat_config_t *cfg,
+    wachat_lua_t *lua, const char *conv_id, const char *agent,
+    const char *text)
+{
+    const char  *argv[9];
+    char         keys[3][WACHAT_KEY_MAX], now[32], window[32], histmax[32];
+
+    wachat_key_conv(keys[0], conv_id);
+    wachat_key_hist(keys[1], conv_id);
+    wachat_key_outq(keys[2], conv_id);
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+    snprintf(window, sizeof(window), "%lld", cfg->window_ms);
+    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
+
+    argv[0] = keys[0];
+    argv[1] = keys[1];
+    argv[2] = keys[2];
+    argv[3] = agent;
+    argv[4] = text;
+    argv[5] = now;
+    argv[6] = window;
+    argv[7] = histmax;
+    argv[8] = conv_id;
+
+    return wachat_store_eval(st, lua, 3, 9, argv, NULL);
+}
+
+
+wachat_agent_rc_e
+wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id, const char *conv_id, const char *text, char *hist_id,
+    size_t hlen)
+{
+    size_t              chars;
+    redisReply         *r;
+    wachat_agent_rc_e   rc;
+    char                now[32];
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    chars = text ? wachat_kb_utf8_chars(text, strlen(text)) : 0;
+
+    if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    r = wachat_agent_eval(st, cfg, &wachat_lua_reply, conv_id, id, text);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        rc = wachat_agent_script_error(r);
+        freeReplyObject(r);
+        return rc;
+    }
+
+    if (hist_id) {
+        snprintf(hist_id, hlen, "%s", r->str);
+    }
+
+    freeReplyObject(r);
+
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+    freeReplyObject(wachat_store_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
+                                     now, conv_id));
+    wachat_agent_kick(st, conv_id);
+    wachat_feed(st, "reply", conv_id, "who", id, NULL);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+wachat_agent_rc_e
+wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id, const char *conv_id)
+{
+    redisReply         *r;
+    wachat_agent_rc_e   rc;
+
+    if (id && wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    r = wachat_agent_eval(st, cfg, &wachat_lua_resolve, conv_id, id ? id : "",
+                          cfg->closing_text ? cfg->closing_text : "");
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        rc = wachat_agent_script_error(r);
+        freeReplyObject(r);
+        return rc;
+    }
+
+    if (r->type == REDIS_REPLY_STRING) {
+        wachat_agent_held(st, NULL, r->str, conv_id);
+        wachat_agent_kick(st, conv_id);
+        wachat_feed(st, "mode", conv_id, "mode", "ai", "by",
+                    id ? id : "system", NULL);
+    }
+
+    freeReplyObject(r);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+size_t
+wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
+{
+    size_t       i, n;
+    redisReply  *r;
+    char         max[32];
+
+    snprintf(max, sizeof(max), "%lld",
+             wachat_clock_ms() - cfg->agent_idle_timeout_ms);
+
+    r = wachat_store_cmd(st, "ZRANGEBYSCORE %s -inf %s LIMIT 0 100",
+                         WACHAT_KEY_ASSIGNED, max);
+
+    n = 0;
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (wachat_agent_resolve(st, cfg, NULL, r->element[i]->str)
+            == WACHAT_AGENT_OK)
+        {
+            n++;
+        }
+
+        /* resolved, or gone: not looked at again */
+        freeReplyObject(wachat_store_cmd(st, "ZREM %s %s",
+                                         WACHAT_KEY_ASSIGNED,
+                                         r->element[i]->str));
+    }
+
+    freeReplyObject(r);
+
+    return n;
+}
+
+
+void
+wachat_feed(wachat_store_t *st, const char *type, const char *conv_id, ...)
+{
+    int           argc;
+    va_list       ap;
+    const char   *argv[32], *k, *v;
+    char          maxlen[32];
+
+    snprintf(maxlen, sizeof(maxlen), "%d", WACHAT_FEED_MAXLEN);
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = WACHAT_KEY_FEED;
+    argv[argc++] = "MAXLEN";
+    argv[argc++] = "~";
+    argv[argc++] = maxlen;
+    argv[argc++] = "*";
+    argv[argc++] = "type";
+    argv[argc++] = type;
+
+    if (conv_id) {
+        argv[argc++] = "conv";
+        argv[argc++] = conv_id;
+    }
+
+    va_start(ap, conv_id);
+
+    while (argc + 2 <= 32 && (k = va_arg(ap, const char *)) != NULL) {
+        v = va_arg(ap, const char *);
+        argv[argc++] = k;
+        argv[argc++] = v ? v : "";
+    }
+
+    va_end(ap);
+
+    /*
+     * The feed is a convenience: a failure here changes no conversation,
+     * so nobody waits for the answer (it comes with the next command's).
+     */
+    wachat_store_post(st, argc, argv, NULL);
+}
+
+
+void
+wachat_agent_assigned(wachat_store_t *st, const char *agent,
+    const char *conv_id)
+{
+    wachat_agent_held(st, agent, NULL, conv_id);
+}
+
+
+void
+wachat_agent_kick(wachat_store_t *st, const char *conv_id)
+{
+    freeReplyObject(wachat_store_cmd(st, "SADD %s %s", WACHAT_KEY_READY,
+                                     conv_id));
+}

@@ -1,0 +1,120 @@
+/*
+ * agents: human agents and the hand-over.  Presence, assignment, take,
+ * reply and resolve, all state in Redis, so wachatd's agent API, wachatctl
+ * and several wachatd processes see and change the same thing.
+ *
+ * Modes of a conversation (field "mode" of wachat:conv:{<id>}):
+ *   ai             the assistant answers;
+ *   waiting_agent  the customer asked for a person and nobody took it yet;
+ *   agent          field "agent" holds the conversation; the AI is silent.
+ *
+ * Keys (besides the conversation's own, see store.h):
+ *   wachat:agent:<id>        hash: presence, heartbeat (ms), since (ms)
+ *   wachat:agent:<id>:convs  set: conversations the agent holds (its load)
+ *   wachat:assigned          zset: conversation -> last activity (ms), for
+ *                            the idle timeout
+ *   wachat:waiting           zset: conversation -> when its 24-hour window
+ *                            closes (ms), waiting ones listed first
+ *   wachat:feed              stream: live events for the console (SSE)
+ */
+
+#ifndef WACHAT_AGENTS_H
+#define WACHAT_AGENTS_H
+
+#include <stddef.h>
+
+#include "lib/config.h"
+#include "store/store.h"
+
+
+#define WACHAT_KEY_ASSIGNED  "wachat:assigned"
+#define WACHAT_KEY_WAITING   "wachat:waiting"
+#define WACHAT_KEY_FEED      "wachat:feed"
+#define WACHAT_FEED_MAXLEN   10000
+
+
+typedef enum {
+    WACHAT_AGENT_OK = 0,
+    WACHAT_AGENT_EREDIS,            /* Redis unreachable or erroring */
+    WACHAT_AGENT_EUNKNOWN,          /* no such agent in the config */
+    WACHAT_AGENT_ENOCONV,           /* no such conversation */
+    WACHAT_AGENT_ENOTASSIGNED,      /* held by someone else: take it first */
+    WACHAT_AGENT_EWINDOW,           /* > 24 h since the customer wrote */
+    WACHAT_AGENT_EINPUT             /* empty or too long text, bad value */
+} wachat_agent_rc_e;
+
+
+/* "ok", "redis", "unknown_agent", "no_conversation", "not_assigned", ... */
+const char *wachat_agent_error_name(wachat_agent_rc_e rc);
+
+/* a sentence an agent understands, for the console and wachatctl */
+const char *wachat_agent_error_text(wachat_agent_rc_e rc);
+
+const wachat_agent_t *wachat_agent_find(const wachat_config_t *cfg,
+    const char *id);
+
+/* online | away | offline; also counts as a heartbeat */
+wachat_agent_rc_e wachat_agent_presence(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id, const char *presence);
+
+wachat_agent_rc_e wachat_agent_heartbeat(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id);
+
+/*
+ * "online" only with a heartbeat younger than agent_heartbeat_timeout:
+ * a console closed without a goodbye goes offline by itself.
+ */
+const char *wachat_agent_effective_presence(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id);
+
+/*
+ * The online agent with the fewest open conversations, round robin among
+ * equals.  0 with its id in buf; -1 when nobody is online.
+ */
+int wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg,
+    char *buf, size_t len);
+
+/* an agent takes a conversation (from the AI, the queue or a colleague) */
+wachat_agent_rc_e wachat_agent_take(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id);
+
+/*
+ * Queues an agent's message to the customer, in the conversation's
+ * outbound queue: it is sent like an AI reply (retries, rate limit, dead
+ * letters).  Refused unless the agent holds the conversation and the
+ * customer wrote within the window.  hist_id (optional) gets the history
+ * entry's id.
+ */
+wachat_agent_rc_e wachat_agent_reply(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id,
+    const char *text, char *hist_id, size_t hlen);
+
+/*
+ * Back to the AI, with closing_text to the customer (inside the window).
+ * id NULL: the system (idle timeout).  An agent may resolve what it holds
+ * or what waits for anyone.
+ */
+wachat_agent_rc_e wachat_agent_resolve(wachat_store_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id);
+
+/* agent_idle_timeout: conversations held without a message either way */
+size_t wachat_agent_expire_idle(wachat_store_t *st,
+    const wachat_config_t *cfg);
+
+/*
+ * Appends one event to the live feed: type ("message", "reply", "status",
+ * "mode", "presence"), the conversation (or NULL), then NULL-terminated
+ * field, value pairs.
+ */
+void wachat_feed(wachat_store_t *st, const char *type, const char *conv_id,
+    ...);
+
+/* bookkeeping of a hand-over to an agent (its load, the idle timeout) */
+void wachat_agent_assigned(wachat_store_t *st, const char *agent,
+    const char *conv_id);
+
+/* a conversation that wachatd must look at soon (an agent queued a reply) */
+void wachat_agent_kick(wachat_store_t *st, const char *conv_id);
+
+
+#endif /* WACHAT_AGENTS_H */

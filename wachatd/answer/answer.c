@@ -1,0 +1,130 @@
+/*
+ * answer: knowledge-base replies.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer/answer.h"
+
+
+static int wachat_reply_entry(wachat_reply_t *reply,
+    const wachat_kb_entry_t *e, double score);
+
+
+int
+wachat_answerable(const char *type)
+{
+    static const char  *types[] = {
+        "text", "interactive", "button", "image", "video", "document", NULL
+    };
+
+    const char  **t;
+
+    for (t = types; *t; t++) {
+        if (strcmp(*t, type) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+wachat_answer_kb(const wachat_kb_t *kb, double min_score,
+    const char *fallback_text, const wachat_question_t *q,
+    wachat_reply_t *reply)
+{
+    size_t                    n;
+    wachat_kb_hit_t           hit;
+    const wachat_kb_entry_t  *e;
+
+    memset(reply, 0, sizeof(wachat_reply_t));
+
+    if (q->type == NULL || !wachat_answerable(q->type)) {
+        return 0;
+    }
+
+    if (q->payload && *q->payload) {
+        e = wachat_kb_get(kb, q->payload);
+        if (e) {
+            return wachat_reply_entry(reply, e, 1.0);
+        }
+    }
+
+    if (q->text == NULL || *q->text == '\0') {
+        return 0;       /* a photo without caption: nothing to go on */
+    }
+
+    n = wachat_kb_search(kb, q->text, strlen(q->text), &hit, 1);
+
+    if (n == 1 && hit.score >= min_score) {
+        return wachat_reply_entry(reply, hit.entry, hit.score);
+    }
+
+    /* not sure: say so, and offer a person rather than guess */
+
+    reply->text = strdup(fallback_text);
+    reply->button_id[0] = strdup(WACHAT_KB_LIVE_AGENT);
+    reply->button_title[0] = strdup("Talk to a person");
+    reply->nbuttons = 1;
+    reply->score = n ? hit.score : 0;
+    snprintf(reply->source, sizeof(reply->source), "fallback");
+
+    if (reply->text == NULL || reply->button_id[0] == NULL
+        || reply->button_title[0] == NULL)
+    {
+        wachat_reply_free(reply);
+        return -1;
+    }
+
+    return 1;
+}
+
+
+static int
+wachat_reply_entry(wachat_reply_t *reply, const wachat_kb_entry_t *e,
+    double score)
+{
+    size_t  i;
+
+    reply->text = strdup(e->answer);
+    reply->score = score;
+    snprintf(reply->source, sizeof(reply->source), "kb:%s", e->id);
+
+    for (i = 0; i < e->nbuttons; i++) {
+        reply->button_id[i] = strdup(e->buttons[i].id);
+        reply->button_title[i] = strdup(e->buttons[i].title);
+        reply->nbuttons++;
+
+        if (reply->button_id[i] == NULL || reply->button_title[i] == NULL) {
+            wachat_reply_free(reply);
+            return -1;
+        }
+    }
+
+    if (reply->text == NULL) {
+        wachat_reply_free(reply);
+        return -1;
+    }
+
+    return 1;
+}
+
+
+void
+wachat_reply_free(wachat_reply_t *reply)
+{
+    size_t  i;
+
+    free(reply->text);
+
+    for (i = 0; i < WACHAT_KB_MAX_BUTTONS; i++) {
+        free(reply->button_id[i]);
+        free(reply->button_title[i]);
+    }
+
+    memset(reply, 0, sizeof(wachat_reply_t));
+}

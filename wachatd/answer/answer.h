@@ -1,0 +1,47 @@
+/*
+ * answer: what the assistant replies to one inbound message, from the
+ * knowledge base.  Pure: no Redis, no network, so it is easy to test.
+ */
+
+#ifndef WACHAT_ANSWER_H
+#define WACHAT_ANSWER_H
+
+#include <stddef.h>
+
+#include "answer/kb.h"
+
+
+typedef struct {
+    char    *text;
+    size_t   nbuttons;
+    char    *button_id[WACHAT_KB_MAX_BUTTONS];
+    char    *button_title[WACHAT_KB_MAX_BUTTONS];
+    char     source[WACHAT_KB_MAX_ID + 16];    /* "kb:<id>", "fallback" */
+    double   score;
+} wachat_reply_t;
+
+
+typedef struct {
+    const char  *type;          /* the message's type */
+    const char  *text;          /* text, caption, button title; or NULL */
+    const char  *payload;       /* button / list reply id; or NULL */
+} wachat_question_t;
+
+
+/*
+ * 1 with a reply, 0 when the message gets none (a reaction, a sticker, an
+ * unsupported type), -1 out of memory.  A button payload naming an entry
+ * answers that entry; text is searched, and below min_score the fallback
+ * text is sent with a button to reach a person.
+ */
+int wachat_answer_kb(const wachat_kb_t *kb, double min_score,
+    const char *fallback_text, const wachat_question_t *q,
+    wachat_reply_t *reply);
+
+void wachat_reply_free(wachat_reply_t *reply);
+
+/* 1 for the message types whose text the assistant can answer */
+int wachat_answerable(const char *type);
+
+
+#endif /* WACHAT_ANSWER_H */

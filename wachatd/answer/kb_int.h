@@ -1,0 +1,108 @@
+/*
+ * kb internals shared by kb.c (parser), kb_text.c (UTF-8, slugs, tokens)
+ * and kb_index.c (term index, BM25F).  Not for the rest of the daemon.
+ */
+
+#ifndef WACHAT_KB_INT_H
+#define WACHAT_KB_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "answer/kb.h"
+
+
+/* arena: everything a KB owns goes away in one wachat_kb_free() */
+
+typedef struct wachat_kb_chunk_s  wachat_kb_chunk_t;
+
+typedef struct {
+    wachat_kb_chunk_t  *head;
+} wachat_kb_arena_t;
+
+void *wachat_kb_alloc(wachat_kb_arena_t *a, size_t size);
+char *wachat_kb_strndup(wachat_kb_arena_t *a, const char *s, size_t len);
+void wachat_kb_arena_free(wachat_kb_arena_t *a);
+
+
+/* string -> index, open addressing; keys are not copied */
+
+typedef struct {
+    const char  *key;
+    uint32_t     len;
+    uint32_t     hash;
+    uint32_t     val;
+} wachat_kb_slot_t;
+
+typedef struct {
+    wachat_kb_slot_t  *slots;
+    size_t             cap;         /* a power of two, or 0 */
+    size_t             n;
+} wachat_kb_map_t;
+
+uint32_t wachat_kb_hash(const char *s, size_t len);
+/* 0 added, 1 present (*val set to the old value), -1 out of memory */
+int wachat_kb_map_put(wachat_kb_map_t *m, const char *key, size_t len,
+    uint32_t *val);
+int wachat_kb_map_get(const wachat_kb_map_t *m, const char *key, size_t len,
+    uint32_t *val);
+void wachat_kb_map_free(wachat_kb_map_t *m);
+
+
+/* text */
+
+/* bytes of one strict UTF-8 sequence at p (no overlong, surrogate or
+ * > U+10FFFF), 0 when invalid */
+size_t wachat_kb_utf8_next(const char *p, size_t len, uint32_t *cp);
+
+#define WACHAT_KB_SLUG_CHARS  60
+#define WACHAT_KB_SLUG_SIZE   (WACHAT_KB_SLUG_CHARS * 4 + 1)
+
+/* the default id of a question; out has WACHAT_KB_SLUG_SIZE bytes */
+void wachat_kb_slug(const char *q, size_t len, char *out);
+
+typedef enum {
+    WACHAT_KB_TOK_WORD = 0,         /* Latin & co: folded, stemmed */
+    WACHAT_KB_TOK_UNI,              /* one CJK character */
+    WACHAT_KB_TOK_BI                /* two adjacent CJK characters */
+} wachat_kb_tok_e;
+
+/* a nonzero return stops the tokenizer and is returned by it */
+typedef int (*wachat_kb_tok_pt)(void *ctx, const char *term, size_t len,
+    wachat_kb_tok_e kind);
+
+int wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
+    void *ctx);
+
+
+/* index */
+
+typedef struct {
+    uint32_t  entry;
+    uint32_t  tfq;                  /* in the question and Also lines */
+    uint32_t  tfa;                  /* in the answer */
+} wachat_kb_posting_t;
+
+typedef struct {
+    wachat_kb_map_t       terms;    /* term -> term number */
+    size_t                nterms;
+    uint32_t             *off;      /* nterms + 1 offsets into post */
+    wachat_kb_posting_t  *post;
+    double               *normq;    /* per entry: BM25 length norms */
+    double               *norma;
+} wachat_kb_index_t;
+
+int wachat_kb_index_build(wachat_kb_t *kb);
+void wachat_kb_index_free(wachat_kb_index_t *ix);
+
+
+struct wachat_kb_s {
+    wachat_kb_arena_t   arena;
+    wachat_kb_entry_t  *entries;
+    size_t              nentries;
+    wachat_kb_map_t     ids;        /* id -> entry number */
+    wachat_kb_index_t   index;
+};
+
+
+#endif /* WACHAT_KB_INT_H */

@@ -1,0 +1,725 @@
+/*
+ * kb text: strict UTF-8, character classes, slugs and the tokenizer the
+ * index and the queries share (so both sides fold text the same way).
+ *
+ * Tokens: words of Latin and other spaced scripts, ASCII lowercased (also
+ * Latin-1, Latin Extended-A, Greek and Cyrillic capitals), fullwidth ASCII
+ * folded to ASCII, English stopwords and 1-letter words dropped, a light
+ * stemmer; hyphenated words also give their joined form ("Wi-Fi" -> wi, fi,
+ * wifi).  Han, kana and Hangul have no spaces: every character is a
+ * unigram and every adjacent pair a bigram, so "營業時間" matches inside
+ * "你們的營業時間是什麼", minus a few function characters (的, 是, 嗎...)
+ * that would match everything.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer/kb_int.h"
+
+
+#define WACHAT_KB_WORD_MAX  64          /* bytes kept of one word */
+
+enum {
+    WACHAT_KB_SEP = 0,
+    WACHAT_KB_WORD,
+    WACHAT_KB_CJK
+};
+
+
+static const char *const  wachat_kb_stopwords[] = {     /* sorted */
+    "a", "about", "all", "also", "am", "an", "and", "any", "are", "aren",
+    "as", "at", "be", "been", "being", "but", "by", "can", "could", "couldn",
+    "did", "didn", "do", "does", "doesn", "doing", "don", "for", "from",
+    "had", "has", "hasn", "have", "haven", "having", "he", "hello", "her",
+    "hers", "hey", "hi", "him", "his", "how", "i", "if", "im", "in", "into",
+    "is", "isn", "it", "its", "just", "know", "like", "may", "me", "might",
+    "my", "no", "nor", "not", "of", "ok", "okay", "on", "or", "our", "ours",
+    "please", "pls", "she", "should", "shouldn", "so", "some", "tell", "than",
+    "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
+    "there", "these", "they", "this", "those", "to", "too", "ur", "us",
+    "very", "want", "was", "wasn", "we", "were", "weren", "what", "which",
+    "who", "whom", "will", "with", "won", "wonder", "wondering", "would",
+    "wouldn", "you", "your", "yours"
+};
+
+/* function characters: no unigram, no bigram (sorted code points) */
+static const uint32_t  wachat_kb_cjk_stop[] = {
+    0x304b, /* か */ 0x304c, /* が */ 0x3067, /* で */ 0x3068, /* と */
+    0x306b, /* に */ 0x306d, /* ね */ 0x306e, /* の */ 0x306f, /* は */
+    0x3082, /* も */ 0x3088, /* よ */ 0x3092, /* を */ 0x4e0e, /* 与 */
+    0x4e2a, /* 个 */ 0x4e48, /* 么 */ 0x4e4b, /* 之 */ 0x4e5f, /* 也 */
+    0x4e86, /* 了 */ 0x4ec0, /* 什 */ 0x4ed6, /* 他 */ 0x4eec, /* 们 */
+    0x4f60, /* 你 */ 0x4fc2, /* 係 */ 0x500b, /* 個 */ 0x5011, /* 們 */
+    0x5417, /* 吗 */ 0x5427, /* 吧 */ 0x5440, /* 呀 */ 0x5462, /* 呢 */
+    0x548c, /* 和 */ 0x54a9, /* 咩 */ 0x54e6, /* 哦 */ 0x5514, /* 唔 */
+    0x554a, /* 啊 */ 0x5594, /* 喔 */ 0x55ba, /* 喺 */ 0x55ce, /* 嗎 */
+    0x55ef, /* 嗯 */ 0x5605, /* 嘅 */ 0x561b, /* 嘛 */ 0x5728, /* 在 */
+    0x5979, /* 她 */ 0x5b83, /* 它 */ 0x5c31, /* 就 */ 0x5f88, /* 很 */
+    0x600e, /* 怎 */ 0x60a8, /* 您 */ 0x6211, /* 我 */ 0x6216, /* 或 */
+    0x662f, /* 是 */ 0x6837, /* 样 */ 0x6a23, /* 樣 */ 0x7684, /* 的 */
+    0x7740, /* 着 */ 0x8207, /* 與 */ 0x8457, /* 著 */ 0x8acb, /* 請 */
+    0x8bf7, /* 请 */ 0x8fd9, /* 这 */ 0x9019, /* 這 */ 0x90a3, /* 那 */
+    0x90fd, /* 都 */ 0x9ebc, /* 麼 */
+};
+
+
+uint32_t
+wachat_kb_hash(const char *s, size_t len)
+{
+    size_t    i;
+    uint32_t  h;
+
+    h = 2166136261u;                        /* FNV-1a */
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) s[i]) * 16777619u;
+    }
+
+    return h;
+}
+
+
+size_t
+wachat_kb_utf8_next(const char *p, size_t len, uint32_t *cp)
+{
+    size_t                n, i;
+    uint32_t              c;
+    const unsigned char  *s;
+
+    s = (const unsigned char *) p;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    c = s[0];
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+
+    if (c < 0xc2) {                 /* a continuation or an overlong lead */
+        return 0;
+    }
+
+    if (c < 0xe0) {
+        n = 2;
+        c &= 0x1f;
+
+    } else if (c < 0xf0) {
+        n = 3;
+        c &= 0x0f;
+
+    } else if (c < 0xf5) {
+        n = 4;
+        c &= 0x07;
+
+    } else {
+        return 0;
+    }
+
+    if (len < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+
+    if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff
+        || (c >= 0xd800 && c <= 0xdfff))
+    {
+        return 0;
+    }
+
+    *cp = c;
+    return n;
+}
+
+
+size_t
+wachat_kb_utf8_chars(const char *s, size_t len)
+{
+    size_t    i, n, count;
+    uint32_t  cp;
+
+    count = 0;
+
+    for (i = 0; i < len; i += n) {
+        n = wachat_kb_utf8_next(s + i, len - i, &cp);
+        if (n == 0) {
+            n = 1;
+        }
+
+        count++;
+    }
+
+    return count;
+}
+
+
+static size_t
+wachat_kb_utf8_put(uint32_t c, char *out)
+{
+    unsigned char  *o;
+
+    o = (unsigned char *) out;
+
+    if (c < 0x80) {
+        o[0] = (unsigned char) c;
+        return 1;
+    }
+
+    if (c < 0x800) {
+        o[0] = (unsigned char) (0xc0 | (c >> 6));
+        o[1] = (unsigned char) (0x80 | (c & 0x3f));
+        return 2;
+    }
+
+    if (c < 0x10000) {
+        o[0] = (unsigned char) (0xe0 | (c >> 12));
+        o[1] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
+        o[2] = (unsigned char) (0x80 | (c & 0x3f));
+        return 3;
+    }
+
+    o[0] = (unsigned char) (0xf0 | (c >> 18));
+    o[1] = (unsigned char) (0x80 | ((c >> 12) & 0x3f));
+    o[2] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
+    o[3] = (unsigned char) (0x80 | (c & 0x3f));
+    return 4;
+}
+
+
+/* capitals of the scripts a small shop's customers are likely to use */
+static uint32_t
+wachat_kb_lower(uint32_t c)
+{
+    if (c >= 0xc0 && c <= 0xde && c != 0xd7) {
+        return c + 0x20;
+    }
+
+    if (c == 0x130) {                       /* İ */
+        return 'i';
+    }
+
+    if (c == 0x178) {                       /* Ÿ */
+        return 0xff;
+    }
+
+    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177))
+        && (c & 1) == 0)
+    {
+        return c + 1;
+    }
+
+    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e))
+        && (c & 1) == 1)
+    {
+        return c + 1;
+    }
+
+    if (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) {
+        return c + 0x20;
+    }
+
+    if (c == 0x386) {                       /* Greek capitals with tonos */
+        return 0x3ac;
+    }
+
+    if (c >= 0x388 && c <= 0x38a) {
+        return c + 0x25;
+    }
+
+    if (c == 0x38c || c == 0x38e || c == 0x38f) {
+        return c + 0x40 - (c == 0x38c ? 0 : 1);
+    }
+
+    if (c >= 0x410 && c <= 0x42f) {
+        return c + 0x20;
+    }
+
+    if (c >= 0x400 && c <= 0x40f) {
+        return c + 0x50;
+    }
+
+    return c;
+}
+
+
+/* folds *cp (case, fullwidth) and says what it is made of */
+static int
+wachat_kb_class(uint32_t *cp)
+{
+    uint32_t  c;
+
+    c = *cp;
+
+    if (c >= 0xff01 && c <= 0xff5e) {       /* fullwidth ASCII */
+        c -= 0xfee0;
+    }
+
+    if (c < 0x80) {
+        if (c >= 'A' && c <= 'Z') {
+            c += 0x20;
+        }
+
+        *cp = c;
+
+        return ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+               ? WACHAT_KB_WORD : WACHAT_KB_SEP;
+    }
+
+    *cp = c = wachat_kb_lower(c);
+
+    if (c < 0xc0 || c == 0xd7 || c == 0xf7) {
+        return WACHAT_KB_SEP;               /* Latin-1 punctuation, signs */
+    }
+
+    if (c < 0x1100) {
+        return WACHAT_KB_WORD;
+    }
+
+    if (c < 0x1200) {
+        return WACHAT_KB_CJK;               /* Hangul jamo */
+    }
+
+    if (c < 0x2000) {
+        return WACHAT_KB_WORD;
+    }
+
+    if (c < 0x2e80) {
+        return WACHAT_KB_SEP;               /* punctuation, symbols, arrows */
+    }
+
+    if (c < 0x3000) {
+        return WACHAT_KB_CJK;               /* radicals */
+    }
+
+    if (c < 0x3040) {                       /* CJK punctuation, but 々〆〇 */
+        return (c >= 0x3005 && c <= 0x3007) ? WACHAT_KB_CJK : WACHAT_KB_SEP;
+    }
+
+    if (c == 0x30fb) {                      /* katakana middle dot */
+        return WACHAT_KB_SEP;
+    }
+
+    if (c < 0x3200) {
+        return WACHAT_KB_CJK;               /* kana, bopomofo, jamo */
+    }
+
+    if (c < 0x3400) {
+        return WACHAT_KB_SEP;               /* enclosed, squared units */
+    }
+
+    if (c < 0x4dc0) {
+        return WACHAT_KB_CJK;
+    }
+
+    if (c < 0x4e00) {
+        return WACHAT_KB_SEP;               /* hexagrams */
+    }
+
+    if (c < 0xa000) {
+        return WACHAT_KB_CJK;
+    }
+
+    if (c < 0xac00) {
+        return WACHAT_KB_WORD;
+    }
+
+    if (c < 0xd800) {
+        return WACHAT_KB_CJK;               /* Hangul syllables */
+    }
+
+    if (c < 0xf900) {
+        return WACHAT_KB_SEP;               /* private use */
+    }
+
+    if (c < 0xfb00) {
+        return WACHAT_KB_CJK;               /* compatibility ideographs */
+    }
+
+    if (c < 0xfe00) {
+        return WACHAT_KB_WORD;
+    }
+
+    if (c < 0xfe70) {
+        return WACHAT_KB_SEP;               /* selectors, small forms */
+    }
+
+    if (c < 0xff00) {
+        return c == 0xfeff ? WACHAT_KB_SEP : WACHAT_KB_WORD;
+    }
+
+    if (c < 0xff66) {
+        return WACHAT_KB_SEP;
+    }
+
+    if (c < 0xffdd) {
+        return WACHAT_KB_CJK;               /* halfwidth kana, Hangul */
+    }
+
+    if (c < 0x10000 || (c >= 0x1f000 && c < 0x1fb00) || c >= 0xe0000) {
+        return WACHAT_KB_SEP;               /* specials, emoji, tags */
+    }
+
+    if (c >= 0x20000 && c < 0x40000) {
+        return WACHAT_KB_CJK;
+    }
+
+    return WACHAT_KB_WORD;
+}
+
+
+void
+wachat_kb_slug(const char *q, size_t len, char *out)
+{
+    int       dash;
+    size_t    i, n, o, chars;
+    uint32_t  cp;
+
+    o = 0;
+    chars = 0;
+    dash = 0;
+
+    for (i = 0; i < len && chars < WACHAT_KB_SLUG_CHARS; i += n) {
+        n = wachat_kb_utf8_next(q + i, len - i, &cp);
+
+        if (n == 0) {
+            n = 1;
+            dash = (o > 0);
+            continue;
+        }
+
+        if (cp == '\'' || cp == 0x2019) {   /* "what's" -> whats */
+            continue;
+        }
+
+        if (wachat_kb_class(&cp) == WACHAT_KB_SEP) {
+            dash = (o > 0);
+            continue;
+        }
+
+        if (dash) {
+            if (chars + 2 > WACHAT_KB_SLUG_CHARS) {
+                break;
+            }
+
+            out[o++] = '-';
+            chars++;
+            dash = 0;
+        }
+
+        o += wachat_kb_utf8_put(cp, out + o);
+        chars++;
+    }
+
+    out[o] = '\0';
+
+    if (o == 0) {
+        /* "??" or only emoji: still a stable id */
+        snprintf(out, WACHAT_KB_SLUG_SIZE, "q-%08x", wachat_kb_hash(q, len));
+    }
+}
+
+
+/* tokens */
+
+static int
+wachat_kb_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+
+static int
+wachat_kb_u32cmp(const void *a, const void *b)
+{
+    uint32_t  x, y;
+
+    x = *(const uint32_t *) a;
+    y = *(const uint32_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static int
+wachat_kb_cjk_is_stop(uint32_t c)
+{
+    size_t  n;
+
+    n = sizeof(wachat_kb_cjk_stop) / sizeof(wachat_kb_cjk_stop[0]);
+
+    return bsearch(&c, wachat_kb_cjk_stop, n, sizeof(uint32_t),
+                   wachat_kb_u32cmp) != NULL;
+}
+
+
+static int
+wachat_kb_ends(const char *w, size_t len, const char *suffix)
+{
+    size_t  n;
+
+    n = strlen(suffix);
+
+    return len >= n && memcmp(w + len - n, suffix, n) == 0;
+}
+
+
+static int
+wachat_kb_has_vowel(const char *w, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (strchr("aeiouy", w[i]) != NULL) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Light English stemming, applied alike to the KB and to queries, so
+ * only consistency matters: hours -> hour, boxes -> box, opening -> open,
+ * shipping -> ship, delivery / deliveries -> deliveri, cakes -> cak.
+ */
+static size_t
+wachat_kb_stem(char *w, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (w[i] < 'a' || w[i] > 'z') {
+            return len;                     /* "15s", "mp3": keep */
+        }
+    }
+
+    if (len <= 3) {
+        return len;
+    }
+
+    if (wachat_kb_ends(w, len, "sses") || wachat_kb_ends(w, len, "xes")
+        || wachat_kb_ends(w, len, "ches") || wachat_kb_ends(w, len, "shes")
+        || wachat_kb_ends(w, len, "zes"))
+    {
+        len -= 2;
+
+    } else if (len > 4 && wachat_kb_ends(w, len, "ies")) {
+        len -= 2;
+
+    } else if (w[len - 1] == 's' && strchr("siu", w[len - 2]) == NULL) {
+        len--;
+    }
+
+    if (len > 5 && wachat_kb_ends(w, len, "ing")
+        && wachat_kb_has_vowel(w, len - 3))
+    {
+        len -= 3;
+
+    } else if (len > 4 && wachat_kb_ends(w, len, "ed")
+               && !wachat_kb_ends(w, len, "eed")
+               && wachat_kb_has_vowel(w, len - 2))
+    {
+        len -= 2;
+
+    } else {
+        goto tail;
+    }
+
+    /* shipp -> ship, but call, dress, fizz and short stems stay */
+    if (len >= 4 && w[len - 1] == w[len - 2]
+        && strchr("aeiouylsz", w[len - 1]) == NULL)
+    {
+        len--;
+    }
+
+tail:
+
+    if (len > 3 && w[len - 1] == 'y') {
+        w[len - 1] = 'i';
+
+    } else if (len > 3 && w[len - 1] == 'e') {
+        len--;
+    }
+
+    return len;
+}
+
+
+typedef struct {
+    wachat_kb_tok_pt  cb;
+    void             *ctx;
+    char              w[WACHAT_KB_WORD_MAX + 1];
+    size_t            wlen;
+    int               wascii;
+    int               walpha;
+    char              j[WACHAT_KB_WORD_MAX + 1];   /* "wi-fi" -> wifi */
+    size_t            jlen;
+    int               jascii;
+    int               jalpha;
+    unsigned          jparts;
+} wachat_kb_tok_t;
+
+
+static int
+wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
+{
+    const char  *key;
+
+    if (ascii) {
+        if (len == 1 && w[0] >= 'a' && w[0] <= 'z') {
+            return 0;
+        }
+
+        w[len] = '\0';
+        key = w;
+
+        if (bsearch(&key, wachat_kb_stopwords,
+                    sizeof(wachat_kb_stopwords) / sizeof(char *),
+                    sizeof(char *), wachat_kb_strcmp) != NULL)
+        {
+            return 0;
+        }
+
+        len = wachat_kb_stem(w, len);
+    }
+
+    return t->cb(t->ctx, w, len, WACHAT_KB_TOK_WORD);
+}
+
+
+/* ends the current word; a hyphen right after one keeps the compound */
+static int
+wachat_kb_end_word(wachat_kb_tok_t *t, int hyphen)
+{
+    int  rc;
+
+    if (t->wlen > 0) {
+        if (t->jlen + t->wlen <= WACHAT_KB_WORD_MAX) {
+            memcpy(t->j + t->jlen, t->w, t->wlen);
+            t->jlen += t->wlen;
+            t->jascii &= t->wascii;
+            t->jalpha &= t->walpha;
+            t->jparts++;
+
+        } else {
+            t->jalpha = 0;                  /* too long: no joined form */
+        }
+
+        rc = wachat_kb_emit_word(t, t->w, t->wlen, t->wascii);
+
+        t->wlen = 0;
+        t->wascii = 1;
+        t->walpha = 1;
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (hyphen) {
+            return 0;
+        }
+    }
+
+    rc = 0;
+
+    if (t->jparts >= 2 && t->jalpha) {
+        rc = wachat_kb_emit_word(t, t->j, t->jlen, t->jascii);
+    }
+
+    t->jlen = 0;
+    t->jascii = 1;
+    t->jalpha = 1;
+    t->jparts = 0;
+
+    return rc;
+}
+
+
+int
+wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
+    void *ctx)
+{
+    int              cls, rc;
+    char             pair[8];
+    size_t           i, n, u;
+    uint32_t         cp, prev;
+    wachat_kb_tok_t  t;
+
+    memset(&t, 0, sizeof(t));
+    t.cb = cb;
+    t.ctx = ctx;
+    t.wascii = t.walpha = t.jascii = t.jalpha = 1;
+
+    prev = 0;
+
+    for (i = 0; i < len; i += n) {
+        n = wachat_kb_utf8_next(s + i, len - i, &cp);
+
+        if (n == 0) {
+            n = 1;
+            cp = 0;                         /* a stray byte separates */
+            cls = WACHAT_KB_SEP;
+
+        } else {
+            cls = wachat_kb_class(&cp);
+        }
+
+        if (cls == WACHAT_KB_WORD) {
+            prev = 0;
+
+            if (t.wlen + 4 <= WACHAT_KB_WORD_MAX) {
+                t.wascii &= (cp < 0x80);
+                t.walpha &= !(cp >= '0' && cp <= '9');
+                t.wlen += wachat_kb_utf8_put(cp, t.w + t.wlen);
+            }
+
+            continue;
+        }
+
+        rc = wachat_kb_end_word(&t, cls == WACHAT_KB_SEP
+                                    && (cp == '-' || cp == 0x2010
+                                        || cp == 0x2011));
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (cls == WACHAT_KB_SEP) {
+            prev = 0;
+            continue;
+        }
+
+        if (!wachat_kb_cjk_is_stop(cp)) {
+            u = wachat_kb_utf8_put(cp, pair);
+            rc = cb(ctx, pair, u, WACHAT_KB_TOK_UNI);
+            if (rc != 0) {
+                return rc;
+            }
+
+            if (prev != 0 && !wachat_kb_cjk_is_stop(prev)) {
+                u = wachat_kb_utf8_put(prev, pair);
+                u += wachat_kb_utf8_put(cp, pair + u);
+                rc = cb(ctx, pair, u, WACHAT_KB_TOK_BI);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+        }
+
+        prev = cp;
+    }
+
+    return wachat_kb_end_word(&t, 0);
+}

@@ -1,0 +1,51 @@
+/*
+ * api: the agent API, served by wachatd on api_listen (a loopback address
+ * or a unix socket) and published by nginx, which authenticates agents
+ * (auth_basic or auth_request) and passes the agent's id in the header
+ * X-Wachat-Agent.  JSON in and out, and a live feed as server-sent events.
+ * Built on libevent's evhttp, on the daemon's one event loop.
+ */
+
+#ifndef WACHAT_API_H
+#define WACHAT_API_H
+
+#include <event2/event.h>
+
+#include "lib/config.h"
+#include "store/store.h"
+
+
+typedef struct wachat_api_s  wachat_api_t;
+
+/* an agent queued a reply: the daemon should send it now */
+typedef void (*wachat_api_kick_pt)(void *data, const char *conv_id);
+
+/* writes the daemon's metrics, Prometheus text, for GET /metrics */
+struct evbuffer;
+typedef void (*wachat_api_metrics_pt)(void *data, struct evbuffer *out);
+
+
+/*
+ * NULL when api_listen is empty (no API), or on error with err set (the
+ * address is in use, not a loopback address, ...).
+ */
+wachat_api_t *wachat_api_start(struct event_base *base, wachat_store_t *st,
+    const wachat_store_addr_t *redis, const wachat_config_t *cfg,
+    wachat_api_kick_pt kick, void *data, char *err, size_t errlen);
+
+/*
+ * GET /metrics on the listener (not under /api/, and without an agent
+ * identity: the listener is loopback or a unix socket only, and nginx does
+ * not proxy it).  NULL: 404.
+ */
+void wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
+    void *data);
+
+/* on SIGHUP: the new config (agents, texts); the listener stays */
+void wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg);
+
+/* closes the listener and every open event stream */
+void wachat_api_free(wachat_api_t *api);
+
+
+#endif /* WACHAT_API_H */

@@ -1,0 +1,979 @@
+/*
+ * api conv: the agent (me, presence, heartbeat) and its conversations
+ * (list, show, reply, take, resolve).
+ *
+ * Requests are short: synchronous Redis on the daemon's store link,
+ * bounded scans, pipelined reads.  What a take or a reply changes is
+ * agents.c's business; these handlers turn it into HTTP and JSON.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+
+#include "api/api_int.h"
+#include "lib/clock.h"
+
+
+#define WACHAT_API_LIST_DEFAULT   100
+#define WACHAT_API_LIST_MAX       500
+#define WACHAT_API_SCAN_MAX       2000          /* conversations looked at */
+#define WACHAT_API_PAGE           100
+#define WACHAT_API_HISTORY_MAX    500
+
+
+typedef struct {
+    const char                 *mode;       /* NULL: any */
+    const char                 *agent;      /* NULL: anyone's */
+    int                         unread;
+    size_t                      limit;
+} wachat_api_filter_t;
+
+
+typedef enum {
+    WACHAT_API_FETCH_CONV = 0,  /* HGETALL of the conversation */
+    WACHAT_API_FETCH_LAST       /* its last history entry */
+} wachat_api_fetch_e;
+
+
+/*
+ * KEYS conv; ARGV agent.  The holder reading the conversation has read
+ * what the customer wrote; returns how many messages were unread.
+ */
+static wachat_lua_t  wachat_api_lua_read = wachat_lua(
+    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'unread')\n"
+    "if c[1] ~= 'agent' or c[2] ~= ARGV[1] then return 0 end\n"
+    "local n = tonumber(c[3] or '0') or 0\n"
+    "if n > 0 then redis.call('HSET', KEYS[1], 'unread', 0) end\n"
+    "return n\n");
+
+
+/* --- presence ------------------------------------------------------------- */
+
+
+static void
+wachat_api_gen_presence(wachat_api_req_t *r, int me)
+{
+    yajl_gen     g;
+    const char  *p;
+
+    p = wachat_agent_effective_presence(r->api->st, r->api->cfg,
+                                        r->agent->id);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    wachat_api_kv(g, "id", r->agent->id);
+
+    if (me) {
+        wachat_api_kv(g, "name", r->agent->name ? r->agent->name
+                                                : r->agent->id);
+        wachat_api_kv(g, "email", r->agent->email);
+    }
+
+    wachat_api_kv(g, "presence", p);
+
+    if (me) {
+        wachat_api_kv_bool(g, "notify", r->agent->notify);
+        wachat_api_kv_int(g, "heartbeat_timeout_ms",
+                          r->api->cfg->agent_heartbeat_timeout_ms);
+    }
+
+    yajl_gen_map_close(g);
+
+    wachat_api_send(r, 200, g, me ? "ok" : p);
+    yajl_gen_free(g);
+}
+
+
+void
+wachat_api_me(wachat_api_req_t *r)
+{
+    wachat_api_gen_presence(r, 1);
+}
+
+
+void
+wachat_api_presence(wachat_api_req_t *r)
+{
+    yajl_val            body;
+    const char         *p;
+    wachat_agent_rc_e   rc;
+
+    body = wachat_api_body(r);
+    if (body == NULL) {
+        return;
+    }
+
+    p = wachat_api_body_str(r, body, "presence", "send {\"presence\": "
+                            "\"online\"}, \"away\" or \"offline\"");
+
+    if (p == NULL) {
+        yajl_tree_free(body);
+        return;
+    }
+
+    rc = wachat_agent_presence(r->api->st, r->api->cfg, r->agent->id, p);
+    yajl_tree_free(body);
+
+    if (rc == WACHAT_AGENT_EINPUT) {
+        wachat_api_error(r, 400, "bad_input", "presence is online, away or "
+                         "offline");
+        return;
+    }
+
+    if (rc != WACHAT_AGENT_OK) {
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    wachat_api_gen_presence(r, 0);
+}
+
+
+void
+wachat_api_heartbeat(wachat_api_req_t *r)
+{
+    wachat_agent_rc_e  rc;
+
+    rc = wachat_agent_heartbeat(r->api->st, r->api->cfg, r->agent->id);
+
+    if (rc != WACHAT_AGENT_OK) {
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    wachat_api_gen_presence(r, 0);
+}
+
+
+/* --- conversations ------------------------------------------------------ */
+
+
+/*
+ * One command per conversation, pipelined on the store's link: a page of
+ * a hundred costs one round trip.  want[i] 0 skips ids[i].
+ */
+static int
+wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
+    redisReply **ids, size_t n, const unsigned char *want, redisReply **out)
+{
+    int      rc;
+    void    *rep;
+    size_t   i;
+    char     key[WACHAT_KEY_MAX];
+
+    memset(out, 0, n * sizeof(redisReply *));
+
+    if (st->c == NULL) {
+        /* reconnects, as every store command does */
+        freeReplyObject(wachat_store_cmd(st, "PING"));
+
+        if (st->c == NULL) {
+            return -1;
+        }
+    }
+
+    /* replies of posted commands come first on the link */
+    if (wachat_store_drain(st) != 0) {
+        goto failed;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (want && !want[i]) {
+            continue;
+        }
+
+        if (what == WACHAT_API_FETCH_CONV) {
+            wachat_key_conv(key, ids[i]->str);
+            rc = redisAppendCommand(st->c, "HGETALL %s", key);
+
+        } else {
+            wachat_key_hist(key, ids[i]->str);
+            rc = redisAppendCommand(st->c, "XREVRANGE %s + - COUNT 1", key);
+        }
+
+        if (rc != REDIS_OK) {
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (want && !want[i]) {
+            continue;
+        }
+
+        if (redisGetReply(st->c, &rep) != REDIS_OK) {
+            goto failed;
+        }
+
+        out[i] = rep;
+    }
+
+    return 0;
+
+failed:
+
+    for (i = 0; i < n; i++) {
+        freeReplyObject(out[i]);
+        out[i] = NULL;
+    }
+
+    snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
+    redisFree(st->c);
+    st->c = NULL;
+    st->unread = 0;
+
+    return -1;
+}
+
+
+/* a history entry's time in ms: inbound ones carry WhatsApp's seconds */
+static long long
+wachat_api_entry_ms(const redisReply *kv)
+{
+    const char  *dir, *ts;
+
+    dir = wachat_reply_field(kv, "dir");
+    ts = wachat_reply_field(kv, "ts");
+
+    if (ts == NULL) {
+        return 0;
+    }
+
+    return dir && strcmp(dir, "in") == 0 ? atoll(ts) * 1000 : atoll(ts);
+}
+
+
+/*
+ * The fields every listing of a conversation has, into an open map.  last
+ * is its newest history entry (XREVRANGE ... COUNT 1 reply) or NULL.
+ */
+static void
+wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
+    const redisReply *c, const redisReply *last, long long now)
+{
+    long long          closes, unread;
+    const char        *mode, *ts;
+    const redisReply  *kv, *text;
+
+    mode = wachat_reply_field(c, "mode");
+    ts = wachat_reply_field(c, "last_in_ts");
+    unread = wachat_reply_field(c, "unread")
+             ? atoll(wachat_reply_field(c, "unread")) : 0;
+
+    wachat_api_kv(g, "id", id);
+    wachat_api_kv_reply(g, "name", wachat_reply_value(c, "name"));
+    wachat_api_kv_reply(g, "wa_id", wachat_reply_value(c, "wa_id"));
+    wachat_api_kv_reply(g, "user_id", wachat_reply_value(c, "user_id"));
+    wachat_api_kv_reply(g, "phone_number_id",
+                        wachat_reply_value(c, "phone_number_id"));
+    wachat_api_kv(g, "mode", mode ? mode : "ai");
+    wachat_api_kv_reply(g, "agent", wachat_reply_value(c, "agent"));
+    wachat_api_kv_int(g, "unread", unread > 0 ? unread : 0);
+
+    kv = NULL;
+
+    if (last && last->type == REDIS_REPLY_ARRAY && last->elements > 0
+        && last->element[0]->type == REDIS_REPLY_ARRAY
+        && last->element[0]->elements == 2)
+    {
+        kv = last->element[0]->element[1];
+    }
+
+    text = wachat_reply_value(kv, "text");
+
+    if (text || kv == NULL) {
+        wachat_api_kv_reply(g, "last_text", text);
+
+    } else {
+        /* an image, a location...: say what it was */
+        char         what[64];
+        const char  *type = wachat_reply_field(kv, "type");
+
+        snprintf(what, sizeof(what), "[%s]", type ? type : "message");
+        wachat_api_kv(g, "last_text", what);
+    }
+
+    wachat_api_kv_reply(g, "last_dir", wachat_reply_value(kv, "dir"));
+
+    wachat_api_gen_str(g, "last_at");
+    if (kv) {
+        yajl_gen_integer(g, wachat_api_entry_ms(kv));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    if (ts) {
+        closes = atoll(ts) * 1000 + api->cfg->window_ms;
+        wachat_api_kv_int(g, "window_closes_at", closes);
+        wachat_api_kv_int(g, "window_left_ms",
+                          closes > now ? closes - now : 0);
+
+    } else {
+        wachat_api_gen_str(g, "window_closes_at");
+        yajl_gen_null(g);
+        wachat_api_kv_int(g, "window_left_ms", 0);
+    }
+
+    wachat_api_gen_str(g, "waiting_since");
+    if (wachat_reply_field(c, "waiting_since")) {
+        yajl_gen_integer(g, atoll(wachat_reply_field(c, "waiting_since")));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    wachat_api_gen_str(g, "agent_since");
+    if (wachat_reply_field(c, "agent_since")) {
+        yajl_gen_integer(g, atoll(wachat_reply_field(c, "agent_since")));
+    } else {
+        yajl_gen_null(g);
+    }
+}
+
+
+static int
+wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
+{
+    const char  *mode, *agent, *unread;
+
+    if (c == NULL || c->type != REDIS_REPLY_ARRAY || c->elements == 0) {
+        return 0;       /* gone, or not committed yet */
+    }
+
+    mode = wachat_reply_field(c, "mode");
+    mode = mode ? mode : "ai";
+
+    if (f->mode && strcmp(mode, f->mode) != 0) {
+        return 0;
+    }
+
+    if (f->agent) {
+        agent = wachat_reply_field(c, "agent");
+
+        if (strcmp(mode, "agent") != 0 || agent == NULL
+            || strcmp(agent, f->agent) != 0)
+        {
+            return 0;
+        }
+    }
+
+    unread = wachat_reply_field(c, "unread");
+
+    if (f->unread && (unread == NULL || atoll(unread) <= 0)) {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+typedef struct {
+    char    **ids;
+    size_t    n;
+    size_t    cap;
+} wachat_api_seen_t;
+
+
+static void
+wachat_api_seen_add(wachat_api_seen_t *s, const char *id)
+{
+    char  **p;
+
+    if (s->n == s->cap) {
+        p = realloc(s->ids, (s->cap ? s->cap * 2 : 64) * sizeof(char *));
+        if (p == NULL) {
+            return;
+        }
+
+        s->ids = p;
+        s->cap = s->cap ? s->cap * 2 : 64;
+    }
+
+    s->ids[s->n] = strdup(id);
+
+    if (s->ids[s->n]) {
+        s->n++;
+    }
+}
+
+
+static int
+wachat_api_seen_has(const wachat_api_seen_t *s, const char *id)
+{
+    size_t  i;
+
+    for (i = 0; i < s->n; i++) {
+        if (strcmp(s->ids[i], id) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+wachat_api_seen_free(wachat_api_seen_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->n; i++) {
+        free(s->ids[i]);
+    }
+
+    free(s->ids);
+}
+
+
+/*
+ * Whether a conversation of a page is listed.  In the waiting set only
+ * those still waiting count (remembered in seen); the ones taken meanwhile
+ * are listed by activity, where the waiting ones are not listed again.
+ */
+static unsigned char
+wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
+    int waiting, wachat_api_seen_t *seen, const char *id)
+{
+    const char  *mode;
+
+    mode = wachat_reply_field(c, "mode");
+
+    if (waiting) {
+        if (mode == NULL || strcmp(mode, "waiting_agent") != 0) {
+            return 0;
+        }
+
+        wachat_api_seen_add(seen, id);
+
+    } else if (mode && strcmp(mode, "waiting_agent") == 0
+               && wachat_api_seen_has(seen, id))
+    {
+        return 0;
+    }
+
+    return (unsigned char) wachat_api_pass(f, c);
+}
+
+
+/*
+ * Lists, in the order of one sorted set, the conversations that pass the
+ * filter, a page at a time: wachat:waiting (by when the window closes) or
+ * wachat:convs (newest first).
+ */
+static int
+wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
+    int waiting, wachat_api_seen_t *seen, size_t *listed, long long now)
+{
+    int             rc, start;
+    size_t          i, n, got;
+    redisReply     *ids, *convs[WACHAT_API_PAGE], *lasts[WACHAT_API_PAGE];
+    unsigned char   want[WACHAT_API_PAGE];
+    wachat_store_t *st = r->api->st;
+
+    for (start = 0; start < WACHAT_API_SCAN_MAX && *listed < f->limit;
+         start += WACHAT_API_PAGE)
+    {
+        /* hiredis' format knows no %zu: the bounds are ints */
+        ids = wachat_store_cmd(st, "%s %s %d %d",
+                               waiting ? "ZRANGE" : "ZREVRANGE",
+                               waiting ? WACHAT_KEY_WAITING
+                                       : WACHAT_KEY_CONVS,
+                               start, start + WACHAT_API_PAGE - 1);
+
+        if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(ids);
+            return -1;
+        }
+
+        got = ids->elements;
+
+        for (n = 0; n < got && n < WACHAT_API_PAGE; n++) {
+            if (ids->element[n]->type != REDIS_REPLY_STRING) {
+                break;
+            }
+        }
+
+        rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_CONV, ids->element, n,
+                                  NULL, convs)
+               : 0;
+
+        if (rc != 0) {
+            freeReplyObject(ids);
+            return -1;
+        }
+
+        for (i = 0; i < n; i++) {
+            want[i] = wachat_api_pick(f, convs[i], waiting, seen,
+                                      ids->element[i]->str);
+        }
+
+        rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_LAST, ids->element, n,
+                                  want, lasts)
+               : 0;
+
+        for (i = 0; rc == 0 && i < n && *listed < f->limit; i++) {
+            if (want[i]) {
+                yajl_gen_map_open(g);
+                wachat_api_gen_conv(g, r->api, ids->element[i]->str,
+                                    convs[i], lasts[i], now);
+                yajl_gen_map_close(g);
+                (*listed)++;
+            }
+        }
+
+        for (i = 0; i < n; i++) {
+            freeReplyObject(convs[i]);
+            if (rc == 0) {
+                freeReplyObject(lasts[i]);
+            }
+        }
+
+        freeReplyObject(ids);
+
+        if (rc != 0) {
+            return -1;
+        }
+
+        if (got < WACHAT_API_PAGE) {
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the query string into a filter; -1 with the error answered */
+static int
+wachat_api_filter(wachat_api_req_t *r, struct evkeyvalq *q,
+    wachat_api_filter_t *f)
+{
+    char        *end;
+    long         limit;
+    const char  *v;
+
+    memset(f, 0, sizeof(wachat_api_filter_t));
+    f->limit = WACHAT_API_LIST_DEFAULT;
+
+    if (r->query && evhttp_parse_query_str(r->query, q) != 0) {
+        wachat_api_error(r, 400, "bad_input", "the query string is not "
+                         "valid");
+        return -1;
+    }
+
+    f->mode = evhttp_find_header(q, "mode");
+
+    if (f->mode && *f->mode == '\0') {
+        f->mode = NULL;
+    }
+
+    if (f->mode && strcmp(f->mode, "ai") != 0
+        && strcmp(f->mode, "waiting_agent") != 0
+        && strcmp(f->mode, "agent") != 0)
+    {
+        wachat_api_error(r, 400, "bad_input", "mode is ai, waiting_agent or "
+                         "agent");
+        return -1;
+    }
+
+    f->agent = evhttp_find_header(q, "agent");
+
+    if (f->agent && *f->agent == '\0') {
+        f->agent = NULL;
+
+    } else if (f->agent && strcmp(f->agent, "me") == 0) {
+        f->agent = r->agent->id;
+    }
+
+    v = evhttp_find_header(q, "unread");
+    f->unread = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+
+    v = evhttp_find_header(q, "limit");
+
+    if (v) {
+        errno = 0;
+        limit = strtol(v, &end, 10);
+
+        if (errno || *v == '\0' || *end != '\0' || limit < 1) {
+            wachat_api_error(r, 400, "bad_input", "limit is a number from 1 "
+                             "to 500");
+            return -1;
+        }
+
+        f->limit = limit > WACHAT_API_LIST_MAX ? WACHAT_API_LIST_MAX
+                                               : (size_t) limit;
+    }
+
+    return 0;
+}
+
+
+void
+wachat_api_list(wachat_api_req_t *r)
+{
+    int                   rc;
+    size_t                listed;
+    yajl_gen              g;
+    long long             now;
+    struct evkeyvalq      q;
+    wachat_api_seen_t     seen;
+    wachat_api_filter_t   f;
+    char                  outcome[32];
+
+    TAILQ_INIT(&q);
+
+    if (wachat_api_filter(r, &q, &f) != 0) {
+        evhttp_clear_headers(&q);
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        evhttp_clear_headers(&q);
+        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
+        return;
+    }
+
+    memset(&seen, 0, sizeof(wachat_api_seen_t));
+    now = wachat_clock_ms();
+    listed = 0;
+
+    yajl_gen_array_open(g);
+
+    rc = wachat_api_scan(r, g, &f, 1, &seen, &listed, now);
+
+    if (rc == 0) {
+        rc = wachat_api_scan(r, g, &f, 0, &seen, &listed, now);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (rc != 0) {
+        wachat_api_redis_error(r);
+
+    } else {
+        snprintf(outcome, sizeof(outcome), "%zu listed", listed);
+        wachat_api_send(r, 200, g, outcome);
+    }
+
+    wachat_api_seen_free(&seen);
+    yajl_gen_free(g);
+    evhttp_clear_headers(&q);
+}
+
+
+/* an outbound entry's delivery: through the wamid it was sent as */
+static void
+wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
+{
+    size_t        n;
+    char          key[128], status[32], code[32];
+    const char   *h, *v, *p;
+
+    snprintf(key, sizeof(key), "h:%s", hist_id);
+    h = wachat_reply_field(st, key);
+    code[0] = '\0';
+
+    if (h == NULL) {
+        snprintf(status, sizeof(status), "queued");
+
+    } else if (strncmp(h, "failed|", 7) == 0) {
+        snprintf(status, sizeof(status), "failed");
+        p = h + 7;
+        n = strcspn(p, "|");
+        snprintf(code, sizeof(code), "%.*s", (int) n, p);
+
+    } else if ((v = wachat_reply_field(st, h)) == NULL) {
+        snprintf(status, sizeof(status), "accepted");
+
+    } else {
+        n = strcspn(v, "|");
+        snprintf(status, sizeof(status), "%.*s", (int) n, v);
+
+        if (v[n] == '|') {
+            p = v + n + 1;
+            n = strcspn(p, "|");
+            snprintf(code, sizeof(code), "%.*s", (int) n, p);
+        }
+
+        if (strcmp(status, "played") == 0) {
+            snprintf(status, sizeof(status), "read");
+        }
+    }
+
+    wachat_api_kv(g, "status", status);
+
+    if (code[0] && strcmp(status, "failed") == 0) {
+        wachat_api_kv(g, "error_code", code);
+    }
+}
+
+
+static void
+wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
+{
+    int                 in;
+    char                name[16];
+    unsigned            k;
+    const char         *dir;
+    const redisReply   *kv, *b;
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+        || e->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    kv = e->element[1];
+    dir = wachat_reply_field(kv, "dir");
+    in = dir && strcmp(dir, "in") == 0;
+
+    yajl_gen_map_open(g);
+    wachat_api_kv(g, "id", e->element[0]->str);
+    wachat_api_kv(g, "dir", in ? "in" : "out");
+    wachat_api_kv_reply(g, "who", wachat_reply_value(kv, "who"));
+    wachat_api_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
+    wachat_api_kv_reply(g, "text", wachat_reply_value(kv, "text"));
+
+    if (in) {
+        wachat_api_kv_reply(g, "type", wachat_reply_value(kv, "type"));
+        wachat_api_kv_reply(g, "name", wachat_reply_value(kv, "name"));
+        wachat_api_kv_reply(g, "payload", wachat_reply_value(kv, "payload"));
+
+    } else {
+        wachat_api_kv(g, "type", wachat_reply_value(kv, "button1")
+                                 ? "interactive" : "text");
+    }
+
+    wachat_api_gen_str(g, "buttons");
+    yajl_gen_array_open(g);
+
+    for (k = 1; k <= 3; k++) {
+        snprintf(name, sizeof(name), "button%u", k);
+        b = wachat_reply_value(kv, name);
+
+        if (b) {
+            wachat_api_gen_bytes(g, b->str, b->len);
+        }
+    }
+
+    yajl_gen_array_close(g);
+
+    if (!in) {
+        wachat_api_gen_status(g, st, e->element[0]->str);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+void
+wachat_api_show(wachat_api_req_t *r)
+{
+    size_t           i;
+    yajl_gen         g;
+    redisReply      *c, *hist, *st, *x;
+    const char      *argv[2];
+    wachat_store_t  *s = r->api->st;
+    char             key[WACHAT_KEY_MAX];
+
+    /* the holder looking at it has read it */
+    wachat_key_conv(key, r->conv);
+    argv[0] = key;
+    argv[1] = r->agent->id;
+    x = wachat_store_eval(s, &wachat_api_lua_read, 1, 2, argv, NULL);
+
+    if (x && x->type == REDIS_REPLY_INTEGER && x->integer > 0) {
+        wachat_feed(s, "read", r->conv, "agent", r->agent->id, NULL);
+    }
+
+    freeReplyObject(x);
+
+    c = wachat_store_cmd(s, "HGETALL %s", key);
+
+    if (c == NULL || c->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(c);
+        wachat_api_redis_error(r);
+        return;
+    }
+
+    if (c->elements == 0) {
+        freeReplyObject(c);
+        wachat_api_agent_error(r, WACHAT_AGENT_ENOCONV);
+        return;
+    }
+
+    wachat_key_hist(key, r->conv);
+    hist = wachat_store_cmd(s, "XREVRANGE %s + - COUNT %d", key,
+                            WACHAT_API_HISTORY_MAX);
+    wachat_key_status(key, r->conv);
+    st = wachat_store_cmd(s, "HGETALL %s", key);
+
+    g = yajl_gen_alloc(NULL);
+
+    if (hist == NULL || hist->type != REDIS_REPLY_ARRAY || st == NULL
+        || st->type != REDIS_REPLY_ARRAY || g == NULL)
+    {
+        freeReplyObject(c);
+        freeReplyObject(hist);
+        freeReplyObject(st);
+        if (g) {
+            yajl_gen_free(g);
+        }
+        wachat_api_redis_error(r);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    wachat_api_gen_conv(g, r->api, r->conv, c, hist, wachat_clock_ms());
+
+    wachat_api_gen_str(g, "history");
+    yajl_gen_array_open(g);
+
+    /* XREVRANGE: newest first, the console reads oldest first */
+    for (i = hist->elements; i > 0; i--) {
+        wachat_api_gen_entry(g, hist->element[i - 1], st);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    wachat_api_send(r, 200, g, "ok");
+
+    yajl_gen_free(g);
+    freeReplyObject(c);
+    freeReplyObject(hist);
+    freeReplyObject(st);
+}
+
+
+/* {"id": conv, "mode": ..., plus one more pair} */
+static void
+wachat_api_done(wachat_api_req_t *r, int status, const char *mode,
+    const char *k, const char *v)
+{
+    yajl_gen  g;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    wachat_api_kv(g, "id", r->conv);
+
+    if (mode) {
+        wachat_api_kv(g, "mode", mode);
+    }
+
+    if (k) {
+        wachat_api_kv(g, k, v);
+    }
+
+    yajl_gen_map_close(g);
+
+    wachat_api_send(r, status, g, "ok");
+    yajl_gen_free(g);
+}
+
+
+void
+wachat_api_reply(wachat_api_req_t *r)
+{
+    yajl_gen            g;
+    yajl_val            body;
+    const char         *text;
+    wachat_agent_rc_e   rc;
+    char                hist[64];
+
+    body = wachat_api_body(r);
+    if (body == NULL) {
+        return;
+    }
+
+    text = wachat_api_body_str(r, body, "text", "send {\"text\": \"...\"}, "
+                               "the message for the customer");
+
+    if (text == NULL) {
+        yajl_tree_free(body);
+        return;
+    }
+
+    hist[0] = '\0';
+    rc = wachat_agent_reply(r->api->st, r->api->cfg, r->agent->id, r->conv,
+                            text, hist, sizeof(hist));
+    yajl_tree_free(body);
+
+    if (rc != WACHAT_AGENT_OK) {
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    /* queued in Redis; the daemon sends it now instead of at its scan */
+    if (r->api->kick) {
+        r->api->kick(r->api->data, r->conv);
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    wachat_api_kv_bool(g, "queued", 1);
+    wachat_api_kv(g, "hist", hist);
+    yajl_gen_map_close(g);
+
+    wachat_api_send(r, 202, g, "queued");
+    yajl_gen_free(g);
+}
+
+
+void
+wachat_api_take(wachat_api_req_t *r)
+{
+    wachat_agent_rc_e  rc;
+
+    rc = wachat_agent_take(r->api->st, r->api->cfg, r->agent->id, r->conv);
+
+    if (rc != WACHAT_AGENT_OK) {
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    wachat_api_done(r, 200, "agent", "agent", r->agent->id);
+}
+
+
+void
+wachat_api_resolve(wachat_api_req_t *r)
+{
+    wachat_agent_rc_e  rc;
+
+    rc = wachat_agent_resolve(r->api->st, r->api->cfg, r->agent->id,
+                              r->conv);
+
+    if (rc != WACHAT_AGENT_OK) {
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    /* the closing text, if any, is queued: send it now */
+    if (r->api->kick) {
+        r->api->kick(r->api->data, r->conv);
+    }
+
+    wachat_api_done(r, 200, "ai", NULL, NULL);
+}

@@ -1,0 +1,127 @@
+/*
+ * api internals shared by api.c (listener, routing, JSON answers),
+ * api_conv.c (conversations and presence) and api_events.c (the live
+ * feed as server-sent events).  Not for the rest of the daemon.
+ */
+
+#ifndef WACHAT_API_INT_H
+#define WACHAT_API_INT_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <hiredis/async.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "agents/agents.h"
+#include "api/api.h"
+#include "lib/config.h"
+#include "store/store.h"
+
+
+/* a stream entry id, "<ms>-<seq>" */
+typedef struct {
+    unsigned long long  ms;
+    unsigned long long  seq;
+} wachat_api_id_t;
+
+
+/* one open event stream; api_events.c alone looks inside */
+typedef struct wachat_api_client_s  wachat_api_client_t;
+
+
+struct wachat_api_s {
+    struct event_base          *base;
+    wachat_store_t             *st;
+    wachat_store_addr_t         addr;       /* own copy: the feed link */
+    const wachat_config_t      *cfg;
+    wachat_api_kick_pt          kick;
+    void                       *data;
+    wachat_api_metrics_pt       metrics;
+    void                       *metrics_data;
+    char                       *listen;     /* as started, for reloads */
+    struct evhttp              *http;
+    char                       *unix_path;  /* removed at exit */
+
+    wachat_api_client_t        *clients;
+    size_t                      nclients;
+    redisAsyncContext          *ac;
+    int                         reading;
+    int                         closing;
+    wachat_api_id_t             cursor;     /* the feed read goes on here */
+    struct event               *retry;
+    struct event               *keepalive;
+};
+
+
+/* one request being answered */
+typedef struct {
+    wachat_api_t               *api;
+    struct evhttp_request      *req;
+    const char                 *method;
+    char                       *path;       /* without the query */
+    const char                 *query;
+    const char                 *who;        /* the header, for logs */
+    const wachat_agent_t       *agent;
+    char                       *conv;       /* decoded {id} of the path */
+} wachat_api_req_t;
+
+
+/* api.c: helpers */
+
+void wachat_api_arm(struct event *ev, int ms);
+/* one field of a HGETALL reply or a stream entry: wachat_reply_*(), store.h */
+
+
+/* api.c: JSON out; a stray byte that is not UTF-8 becomes U+FFFD */
+
+void wachat_api_gen_bytes(yajl_gen g, const char *s, size_t len);
+void wachat_api_gen_str(yajl_gen g, const char *s);
+void wachat_api_kv(yajl_gen g, const char *name, const char *value);
+void wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v);
+void wachat_api_kv_int(yajl_gen g, const char *name, long long value);
+void wachat_api_kv_bool(yajl_gen g, const char *name, int value);
+
+
+/* api.c: answering a request, and the log line it leaves */
+
+void wachat_api_log(wachat_api_req_t *r, int status, const char *outcome);
+void wachat_api_send(wachat_api_req_t *r, int status, yajl_gen g,
+    const char *outcome);
+void wachat_api_error(wachat_api_req_t *r, int status, const char *name,
+    const char *message);
+void wachat_api_agent_error(wachat_api_req_t *r, wachat_agent_rc_e rc);
+void wachat_api_redis_error(wachat_api_req_t *r);
+/* the body's JSON object, or NULL with the error answered */
+yajl_val wachat_api_body(wachat_api_req_t *r);
+/* a string member of the body; NULL with the error answered */
+const char *wachat_api_body_str(wachat_api_req_t *r, yajl_val body,
+    const char *name, const char *message);
+
+
+/* api_conv.c: the handlers of the agent and its conversations */
+
+void wachat_api_me(wachat_api_req_t *r);
+void wachat_api_presence(wachat_api_req_t *r);
+void wachat_api_heartbeat(wachat_api_req_t *r);
+void wachat_api_list(wachat_api_req_t *r);
+void wachat_api_show(wachat_api_req_t *r);
+void wachat_api_reply(wachat_api_req_t *r);
+void wachat_api_take(wachat_api_req_t *r);
+void wachat_api_resolve(wachat_api_req_t *r);
+
+
+/* api_events.c: the live feed */
+
+void wachat_api_events(wachat_api_req_t *r);
+/* api->retry: the feed link comes back */
+void wachat_api_on_retry(evutil_socket_t fd, short what, void *arg);
+/* api->keepalive: a comment on every stream */
+void wachat_api_on_keepalive(evutil_socket_t fd, short what, void *arg);
+/* at exit, before evhttp_free(): forgets the streams, drops the feed link */
+void wachat_api_events_close(wachat_api_t *api);
+
+
+#endif /* WACHAT_API_INT_H */

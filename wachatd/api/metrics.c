@@ -1,0 +1,213 @@
+/*
+ * metrics: wachatd's Prometheus text.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "agents/agents.h"
+#include "api/metrics.h"
+
+
+static void
+wachat_metric(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                        type);
+}
+
+
+static long long
+wachat_metrics_card(wachat_store_t *st, const char *key)
+{
+    long long    n;
+    redisReply  *r;
+
+    r = wachat_store_cmd(st, "ZCARD %s", key);
+    n = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
+    freeReplyObject(r);
+
+    return n;
+}
+
+
+/* the group's pending entries and its lag (entries not yet read) */
+static void
+wachat_metrics_backlog(wachat_store_t *st, const wachat_config_t *cfg,
+    long long *pending, long long *lag)
+{
+    size_t             i, k;
+    redisReply        *r, *g, *v;
+    const char        *name;
+
+    *pending = -1;
+    *lag = -1;
+
+    r = wachat_store_cmd(st, "XINFO GROUPS %s", cfg->stream);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        g = r->element[i];
+        name = wachat_reply_field(g, "name");
+
+        if (name == NULL || strcmp(name, cfg->group) != 0) {
+            continue;
+        }
+
+        for (k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements;
+             k += 2)
+        {
+            v = g->element[k + 1];
+
+            if (v->type != REDIS_REPLY_INTEGER) {
+                continue;
+            }
+
+            if (strcmp(g->element[k]->str, "pending") == 0) {
+                *pending = v->integer;
+
+            } else if (strcmp(g->element[k]->str, "lag") == 0) {
+                *lag = v->integer;
+            }
+        }
+    }
+
+    freeReplyObject(r);
+}
+
+
+void
+wachat_metrics_write(void *data, struct evbuffer *out)
+{
+    size_t                          i, online;
+    long long                       pending, lag, total, waiting, held;
+    unsigned long long              cum;
+    wachat_metrics_src_t           *src = data;
+    const wachat_config_t          *cfg = *src->cfg;
+    const wachat_engine_stats_t    *es;
+    const wachat_stream_stats_t    *ss;
+    const wachat_outbound_stats_t  *os;
+
+    static const char  *results[5] = {
+        "ok", "retry", "pace", "token", "permanent"
+    };
+
+    es = wachat_engine_stats(src->engine);
+    ss = wachat_stream_stats(src->stream);
+    os = wachat_outbound_stats(src->ob);
+
+    wachat_metric(out, "wachatd_events_total", "counter",
+                  "Stream events read, by what became of them.");
+    evbuffer_add_printf(out,
+        "wachatd_events_total{outcome=\"transferred\"} %llu\n"
+        "wachatd_events_total{outcome=\"ignored\"} %llu\n"
+        "wachatd_events_total{outcome=\"reclaimed\"} %llu\n",
+        ss->transferred, ss->ignored, ss->reclaimed);
+
+    wachat_metric(out, "wachatd_messages_total", "counter",
+                  "Inbound messages committed, by outcome.");
+    evbuffer_add_printf(out,
+        "wachatd_messages_total{outcome=\"answered\"} %llu\n"
+        "wachatd_messages_total{outcome=\"silent\"} %llu\n"
+        "wachatd_messages_total{outcome=\"duplicate\"} %llu\n"
+        "wachatd_messages_total{outcome=\"handoff\"} %llu\n",
+        es->answered, es->silent, es->duplicates, es->handoffs);
+
+    wachat_metric(out, "wachatd_replies_total", "counter",
+                  "AI replies, by where they came from.");
+    evbuffer_add_printf(out,
+        "wachatd_replies_total{source=\"kb\"} %llu\n"
+        "wachatd_replies_total{source=\"llm\"} %llu\n"
+        "wachatd_replies_total{source=\"fallback\"} %llu\n",
+        es->from_kb, es->from_llm, es->from_fallback);
+
+    wachat_metric(out, "wachatd_statuses_total", "counter",
+                  "Delivery statuses applied.");
+    evbuffer_add_printf(out, "wachatd_statuses_total %llu\n", es->statuses);
+
+    wachat_metric(out, "wachatd_sends_total", "counter",
+                  "Replies delivered, retried and dead-lettered.");
+    evbuffer_add_printf(out,
+        "wachatd_sends_total{outcome=\"sent\"} %llu\n"
+        "wachatd_sends_total{outcome=\"retried\"} %llu\n"
+        "wachatd_sends_total{outcome=\"dead\"} %llu\n",
+        es->sent, es->retried, es->dead);
+
+    wachat_metric(out, "wachatd_graph_calls_total", "counter",
+                  "Graph API calls, by result (sandbox: not sent to Meta).");
+    for (i = 0; i < 5; i++) {
+        evbuffer_add_printf(out, "wachatd_graph_calls_total{result=\"%s\"} "
+                            "%llu\n", results[i], os->graph[i]);
+    }
+    evbuffer_add_printf(out, "wachatd_graph_calls_total{result=\"sandbox\"} "
+                        "%llu\n", os->sandbox);
+
+    wachat_metric(out, "wachatd_llm_seconds", "histogram",
+                  "Latency of the model's answers (failures included).");
+    cum = 0;
+    for (i = 0; i < WACHAT_LLM_BUCKETS; i++) {
+        cum += es->llm_le[i];
+
+        if (wachat_llm_buckets_ms[i] < 0) {
+            evbuffer_add_printf(out, "wachatd_llm_seconds_bucket{le=\"+Inf\"} "
+                                "%llu\n", cum);
+        } else {
+            evbuffer_add_printf(out, "wachatd_llm_seconds_bucket{le=\"%g\"} "
+                                "%llu\n", wachat_llm_buckets_ms[i] / 1000.0,
+                                cum);
+        }
+    }
+    evbuffer_add_printf(out, "wachatd_llm_seconds_sum %.3f\n"
+                        "wachatd_llm_seconds_count %llu\n",
+                        es->llm_ms_sum / 1000.0, es->llm_calls);
+
+    wachat_metric(out, "wachatd_llm_failures_total", "counter",
+                  "Model calls that failed (the KB answered instead).");
+    evbuffer_add_printf(out, "wachatd_llm_failures_total %llu\n",
+                        es->llm_failures);
+
+    wachat_metric(out, "wachatd_active_conversations", "gauge",
+                  "Conversations this process is working on.");
+    evbuffer_add_printf(out, "wachatd_active_conversations %zu\n",
+                        wachat_engine_active(src->engine));
+
+    /* shared state, from Redis: the same on every wachatd */
+
+    wachat_metrics_backlog(src->store, cfg, &pending, &lag);
+
+    wachat_metric(out, "wachat_stream_backlog", "gauge",
+                  "Events of the group pending (read, not acknowledged) "
+                  "and not yet read (lag).");
+    evbuffer_add_printf(out,
+        "wachat_stream_backlog{state=\"pending\"} %lld\n"
+        "wachat_stream_backlog{state=\"unread\"} %lld\n", pending, lag);
+
+    total = wachat_metrics_card(src->store, WACHAT_KEY_CONVS);
+    waiting = wachat_metrics_card(src->store, WACHAT_KEY_WAITING);
+    held = wachat_metrics_card(src->store, WACHAT_KEY_ASSIGNED);
+
+    wachat_metric(out, "wachat_conversations", "gauge",
+                  "Known conversations by mode.");
+    evbuffer_add_printf(out,
+        "wachat_conversations{mode=\"waiting_agent\"} %lld\n"
+        "wachat_conversations{mode=\"agent\"} %lld\n"
+        "wachat_conversations{mode=\"ai\"} %lld\n", waiting, held,
+        total >= 0 && waiting >= 0 && held >= 0 && total >= waiting + held
+        ? total - waiting - held : -1);
+
+    online = 0;
+    for (i = 0; i < cfg->agents.n; i++) {
+        if (strcmp(wachat_agent_effective_presence(src->store, cfg,
+                                                   cfg->agents.items[i].id),
+                   "online") == 0)
+        {
+            online++;
+        }
+    }
+
+    wachat_metric(out, "wachat_agents_online", "gauge",
+                  "Agents online (with a recent heartbeat).");
+    evbuffer_add_printf(out, "wachat_agents_online %zu\n", online);
+}

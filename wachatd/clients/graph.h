@@ -1,0 +1,207 @@
+/*
+ * wachat graph: the WhatsApp Cloud API (Graph API) client.
+ *
+ * Builds the JSON of outbound messages exactly as Meta documents them
+ * (docs: whatsapp-cloud-api.md section 4), POSTs them to
+ * {graph_api_url}/{phone_number_id}/messages over wachat_http, and turns
+ * the answer into one of five results that say what to do next.
+ *
+ * Classification branches on the Graph error code, not on the HTTP status:
+ * Meta sends e.g. a throughput limit (130429) with 400 as well as 429, and
+ * a 200 without messages[0].id is no delivery.  The HTTP status decides
+ * only when the body carries no error code.
+ *
+ * Character limits count Unicode code points of UTF-8 text; invalid UTF-8
+ * is refused by the builders.
+ */
+
+#ifndef WACHAT_GRAPH_H
+#define WACHAT_GRAPH_H
+
+#include <stddef.h>
+
+#include "clients/http.h"
+
+
+#define WACHAT_GRAPH_TEXT_MAX        4096   /* text.body */
+#define WACHAT_GRAPH_BUTTON_BODY_MAX 1024   /* interactive body.text */
+#define WACHAT_GRAPH_FOOTER_MAX      60
+#define WACHAT_GRAPH_BUTTONS_MAX     3
+#define WACHAT_GRAPH_TITLE_MAX       20     /* reply.title */
+#define WACHAT_GRAPH_ID_MAX          256    /* reply.id */
+
+
+typedef enum {
+    WACHAT_GRAPH_OK = 0,        /* sent: wamid is set */
+    WACHAT_GRAPH_RETRY,         /* transient: retry with backoff */
+    WACHAT_GRAPH_PACE,          /* 131056 pair limit: retry after 4^X s */
+    WACHAT_GRAPH_TOKEN,         /* token expired/invalid: keep, reload */
+    WACHAT_GRAPH_PERMANENT      /* never retry: dead-letter it */
+} wachat_graph_result_e;
+
+
+/* What an answer must contain to count as success. */
+typedef enum {
+    WACHAT_GRAPH_OP_SEND = 0,   /* messages[0].id */
+    WACHAT_GRAPH_OP_READ,       /* "success": true */
+    WACHAT_GRAPH_OP_CHECK       /* GET /{phone_number_id}: "id" */
+} wachat_graph_op_e;
+
+
+typedef struct {
+    const char  *id;            /* postback id, 1..256 chars, unique */
+    const char  *title;         /* 1..20 chars, unique */
+} wachat_graph_button_t;
+
+
+/*
+ * One outbound message.  nbuttons == 0: a text message (text.body);
+ * otherwise an interactive reply-button message whose body.text is text.
+ */
+typedef struct {
+    const char                   *to;       /* wa_id, digits or +digits */
+    const char                   *text;
+    const char                   *reply_to; /* context.message_id or NULL */
+    const wachat_graph_button_t  *buttons;
+    size_t                        nbuttons;
+    const char                   *footer;   /* buttons only; NULL: none */
+    int                           preview_url;  /* text only */
+} wachat_graph_msg_t;
+
+
+/*
+ * The outcome of one call.  Strings are NULL when absent; in a done
+ * callback they live only during the call.
+ */
+typedef struct {
+    wachat_graph_result_e   result;
+    wachat_graph_op_e       op;
+    long                    http_status;    /* 0: no HTTP answer */
+    long                    code;           /* error.code, -1: none */
+    long                    subcode;        /* error.error_subcode, -1 */
+    char                   *wamid;          /* SEND: messages[0].id */
+    char                   *message;        /* error.message or our why */
+    char                   *details;        /* error.error_data.details */
+    char                   *err_type;       /* error.type */
+    char                   *fbtrace_id;
+    char                   *phone;          /* CHECK: display_phone_number */
+    char                   *verified_name;  /* CHECK */
+    long                    total_ms;
+} wachat_graph_reply_t;
+
+
+typedef void (*wachat_graph_done_pt)(void *data,
+    const wachat_graph_reply_t *reply);
+
+
+typedef struct {
+    const char  *api_url;       /* e.g. https://graph.facebook.com/v25.0 */
+    const char  *token;         /* the bearer token; never logged */
+    long         timeout_ms;    /* per call; 0: 20 s */
+} wachat_graph_conf_t;
+
+
+typedef struct wachat_graph_s  wachat_graph_t;
+
+
+/* --- JSON bodies (pure, no I/O) ------------------------------------- */
+
+/*
+ * A malloc'ed JSON body in *json (NUL-terminated, length *len).  On -1,
+ * *why says which limit or field is wrong (a static string).
+ */
+int wachat_graph_build(const wachat_graph_msg_t *msg, char **json,
+    size_t *len, const char **why);
+
+/* mark as read, plus the typing indicator when typing is set */
+int wachat_graph_build_read(const char *wamid, int typing, char **json,
+    size_t *len, const char **why);
+
+/* Bytes of the longest prefix of s with at most max code points. */
+size_t wachat_graph_clip(const char *s, size_t max);
+
+
+/* --- answers ---------------------------------------------------------- */
+
+/*
+ * Fills r from an HTTP answer (status 0 and body NULL for a network
+ * error, with transport_error saying what happened).  Always returns the
+ * result; free the strings with wachat_graph_reply_free().
+ */
+wachat_graph_result_e wachat_graph_parse(wachat_graph_op_e op,
+    long http_status, const char *body, size_t len,
+    const char *transport_error, wachat_graph_reply_t *r);
+
+void wachat_graph_reply_free(wachat_graph_reply_t *r);
+
+/*
+ * The result for an error code (-1: none) and HTTP status (0: none).
+ * Also for the errors[].code of a "failed" status webhook.
+ */
+wachat_graph_result_e wachat_graph_classify(long code, long http_status);
+
+/* "ok", "retry", "pace", "token", "permanent" */
+const char *wachat_graph_result_name(wachat_graph_result_e r);
+
+/*
+ * Milliseconds to wait before retry number attempt (0 = the first retry):
+ * RETRY: full jitter, uniform in [100 ms, min(60 s, 1 s * 2^attempt)];
+ * PACE: 4^attempt s (Meta's pair-limit rule) plus up to 10 % jitter,
+ * capped at 15 min.  -1 for OK, TOKEN and PERMANENT: no timed retry.
+ */
+long wachat_graph_backoff_ms(unsigned attempt, wachat_graph_result_e r);
+
+/* Attempts worth making for an error code before dead-lettering. */
+unsigned wachat_graph_max_attempts(long code, wachat_graph_result_e r);
+
+/*
+ * One line that says what a code means and what to do, for logs and
+ * wachatctl doctor; NULL for a code we know nothing about.
+ */
+const char *wachat_graph_explain(long code);
+
+
+/* Setup problems the Graph API cannot report as a code. */
+typedef struct {
+    const char  *topic;
+    const char  *symptom;
+    const char  *fix;
+} wachat_graph_hint_t;
+
+const wachat_graph_hint_t *wachat_graph_troubleshooting(size_t *n);
+
+
+/* --- calls ------------------------------------------------------------ */
+
+/*
+ * conf is copied.  NULL on a missing URL or token, or a token or URL with
+ * characters that cannot go into a header; *why says which.
+ */
+wachat_graph_t *wachat_graph_new(wachat_http_t *http,
+    const wachat_graph_conf_t *conf, const char **why);
+
+/*
+ * In-flight calls do not refer to g: it may be freed (e.g. replaced on
+ * reload) while they run; their done callbacks still come.
+ */
+void wachat_graph_free(wachat_graph_t *g);
+
+/*
+ * POST a body from wachat_graph_build() (or one kept in the dead-letter
+ * stream) to {api_url}/{phone_number_id}/messages.  phone_number_id must
+ * be digits.  0: done will be called exactly once (see http.h); -1: bad
+ * input or out of memory, done is not called.
+ */
+int wachat_graph_send_json(wachat_graph_t *g, const char *phone_number_id,
+    const char *json, size_t len, wachat_graph_done_pt done, void *data);
+
+/* Mark wamid read (and show typing): one call, as Meta documents. */
+int wachat_graph_mark_read(wachat_graph_t *g, const char *phone_number_id,
+    const char *wamid, int typing, wachat_graph_done_pt done, void *data);
+
+/* GET {api_url}/{phone_number_id}: is the token accepted (doctor)? */
+int wachat_graph_check(wachat_graph_t *g, const char *phone_number_id,
+    wachat_graph_done_pt done, void *data);
+
+
+#endif /* WACHAT_GRAPH_H */

@@ -1,0 +1,525 @@
+/*
+ * wachat llm: OpenAI-compatible chat completions client (see llm.h).
+ */
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "clients/llm.h"
+
+
+#define WACHAT_LLM_TIMEOUT  30000
+
+
+struct wachat_llm_s {
+    wachat_http_t      *http;
+    wachat_llm_conf_t   conf;       /* strings below are our copies */
+    char               *endpoint;   /* {url}/chat/completions */
+    char               *auth;       /* "Authorization: Bearer <key>" */
+};
+
+
+typedef struct {
+    wachat_llm_done_pt   done;
+    void                *data;
+    long                 timeout_ms;
+} wachat_llm_call_t;
+
+
+/* --- a growing string ------------------------------------------------- */
+
+typedef struct {
+    char    *p;
+    size_t   len;
+    size_t   cap;
+    int      failed;
+} wachat_llm_buf_t;
+
+
+static void
+buf_add(wachat_llm_buf_t *b, const char *s)
+{
+    size_t   n = strlen(s);
+    size_t   cap;
+    char    *p;
+
+    if (b->failed) {
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1) {
+            cap *= 2;
+        }
+        p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+
+/* --- request body ----------------------------------------------------- */
+
+static int
+gstr(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *) s, strlen(s))
+           == yajl_gen_status_ok ? 0 : -1;
+}
+
+
+/* {"role": role, "content": text} */
+static int
+gen_message(yajl_gen g, const char *role, const char *text)
+{
+    int  rc = 0;
+
+    rc |= yajl_gen_map_open(g);
+    rc |= gstr(g, "role");
+    rc |= gstr(g, role);
+    rc |= gstr(g, "content");
+    rc |= gstr(g, text);
+    rc |= yajl_gen_map_close(g);
+    return rc;
+}
+
+
+/* The passages as one text: "### title\ntext" blocks, best first. */
+static char *
+passages_text(const wachat_llm_prompt_t *p)
+{
+    wachat_llm_buf_t  b = { NULL, 0, 0, 0 };
+    size_t            i;
+
+    if (p->npassages == 0) {
+        buf_add(&b, "Knowledge base passages: none matched the customer's"
+                    " message.");
+        return b.failed ? NULL : b.p;
+    }
+
+    buf_add(&b, "Knowledge base passages:");
+    for (i = 0; i < p->npassages; i++) {
+        buf_add(&b, "\n\n### ");
+        buf_add(&b, p->passages[i].title ? p->passages[i].title : "");
+        buf_add(&b, "\n");
+        buf_add(&b, p->passages[i].text ? p->passages[i].text : "");
+    }
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+
+/* a number for yajl_gen_number(): "%g" keeps 0.2 as 0.2 */
+static int
+gen_double(yajl_gen g, double d)
+{
+    char  num[32];
+    int   n;
+
+    n = snprintf(num, sizeof(num), "%g", d);
+    if (n <= 0 || (size_t) n >= sizeof(num) || strchr(num, ',')) {
+        return -1;
+    }
+    return yajl_gen_number(g, num, (size_t) n) == yajl_gen_status_ok
+           ? 0 : -1;
+}
+
+
+int
+wachat_llm_build(const wachat_llm_conf_t *conf,
+    const wachat_llm_prompt_t *p, char **json, size_t *len,
+    const char **why)
+{
+    const unsigned char  *buf;
+    yajl_gen              g;
+    size_t                i, n;
+    char                 *passages;
+    int                   rc = 0;
+
+    if (conf == NULL || conf->model == NULL || conf->model[0] == '\0') {
+        *why = "no model";
+        return -1;
+    }
+    if (p == NULL || p->question == NULL) {
+        *why = "no question";
+        return -1;
+    }
+    if (conf->temperature >= 0 && !isfinite(conf->temperature)) {
+        *why = "bad temperature";
+        return -1;
+    }
+    for (i = 0; i < p->nhistory; i++) {
+        if (p->history[i].text == NULL) {
+            *why = "a history turn without text";
+            return -1;
+        }
+    }
+
+    passages = passages_text(p);
+    g = yajl_gen_alloc(NULL);
+    if (passages == NULL || g == NULL) {
+        free(passages);
+        if (g) {
+            yajl_gen_free(g);
+        }
+        *why = "out of memory";
+        return -1;
+    }
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    rc |= yajl_gen_map_open(g);
+    rc |= gstr(g, "model");
+    rc |= gstr(g, conf->model);
+
+    rc |= gstr(g, "messages");
+    rc |= yajl_gen_array_open(g);
+    if (conf->system_prompt && conf->system_prompt[0]) {
+        rc |= gen_message(g, "system", conf->system_prompt);
+    }
+    rc |= gen_message(g, "system", passages);
+    for (i = 0; i < p->nhistory; i++) {
+        rc |= gen_message(g, p->history[i].role == WACHAT_LLM_ASSISTANT
+                             ? "assistant" : "user",
+                          p->history[i].text);
+    }
+    rc |= gen_message(g, "user", p->question);
+    rc |= yajl_gen_array_close(g);
+
+    if (conf->max_tokens > 0) {
+        rc |= gstr(g, "max_tokens");
+        rc |= yajl_gen_integer(g, conf->max_tokens);
+    }
+    if (conf->temperature >= 0) {
+        rc |= gstr(g, "temperature");
+        rc |= gen_double(g, conf->temperature);
+    }
+    rc |= gstr(g, "stream");
+    rc |= yajl_gen_bool(g, 0);
+    rc |= yajl_gen_map_close(g);
+
+    free(passages);
+
+    if (rc != 0 || yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        *why = "cannot generate the JSON body (invalid UTF-8 in a text?)";
+        return -1;
+    }
+    *json = malloc(n + 1);
+    if (*json == NULL) {
+        yajl_gen_free(g);
+        *why = "out of memory";
+        return -1;
+    }
+    memcpy(*json, buf, n);
+    (*json)[n] = '\0';
+    *len = n;
+    yajl_gen_free(g);
+    return 0;
+}
+
+
+/* --- answer ----------------------------------------------------------- */
+
+static int
+fail(wachat_llm_result_t *res, const char *why)
+{
+    res->ok = 0;
+    free(res->error);
+    res->error = strdup(why);
+    return 0;
+}
+
+
+static int
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+
+/* The answer without surrounding blanks and a leading think block. */
+static char *
+clean_content(const char *s)
+{
+    const char  *end;
+    size_t       n;
+    char        *out;
+
+    while (is_space(*s)) {
+        s++;
+    }
+    if (strncmp(s, "<think>", 7) == 0) {
+        end = strstr(s, "</think>");
+        if (end == NULL) {
+            return NULL;                /* all reasoning, no answer */
+        }
+        s = end + 8;
+        while (is_space(*s)) {
+            s++;
+        }
+    }
+
+    n = strlen(s);
+    while (n > 0 && is_space(s[n - 1])) {
+        n--;
+    }
+    out = malloc(n + 1);
+    if (out) {
+        memcpy(out, s, n);
+        out[n] = '\0';
+    }
+    return out;
+}
+
+
+int
+wachat_llm_parse(long status, const char *body, size_t len,
+    wachat_llm_result_t *res)
+{
+    static const char  *choices_p[] = { "choices", NULL };
+    static const char  *content_p[] = { "message", "content", NULL };
+    static const char  *finish_p[] = { "finish_reason", NULL };
+    static const char  *emsg_p[] = { "error", "message", NULL };
+    yajl_val            root, v, choice;
+    char                why[256];
+
+    memset(res, 0, sizeof(*res));
+    res->http_status = status;
+
+    root = wachat_http_json(body, len);
+
+    if (status != 200) {
+        /* OpenAI-style {"error": {"message": ...}} says why */
+        v = yajl_tree_get(root, emsg_p, yajl_t_string);
+        snprintf(why, sizeof(why), "HTTP %ld%s%s", status, v ? ": " : "",
+                 v ? v->u.string : "");
+        fail(res, why);
+        goto done;
+    }
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        fail(res, "the answer is not a JSON object");
+        goto done;
+    }
+
+    v = yajl_tree_get(root, choices_p, yajl_t_array);
+    if (v == NULL || v->u.array.len == 0) {
+        fail(res, "no choices in the answer");
+        goto done;
+    }
+    choice = v->u.array.values[0];
+
+    v = yajl_tree_get(choice, finish_p, yajl_t_string);
+    if (v) {
+        res->finish_reason = strdup(v->u.string);
+    }
+
+    v = yajl_tree_get(choice, content_p, yajl_t_string);
+    if (v == NULL) {
+        fail(res, "no choices[0].message.content in the answer");
+        goto done;
+    }
+
+    res->content = clean_content(v->u.string);
+    if (res->content == NULL || res->content[0] == '\0') {
+        fail(res, res->content ? "empty content"
+                               : "only a <think> block, no answer");
+        free(res->content);
+        res->content = NULL;
+        goto done;
+    }
+    res->ok = 1;
+
+done:
+    yajl_tree_free(root);
+    return res->ok;
+}
+
+
+void
+wachat_llm_result_free(wachat_llm_result_t *res)
+{
+    free(res->content);
+    free(res->error);
+    free(res->finish_reason);
+    res->content = res->error = res->finish_reason = NULL;
+}
+
+
+/* --- calls ------------------------------------------------------------ */
+
+wachat_llm_t *
+wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
+    const char **why)
+{
+    wachat_llm_t  *l;
+    size_t         n;
+
+    if (http == NULL || conf == NULL) {
+        *why = "no http client or config";
+        return NULL;
+    }
+    if (wachat_http_check_token(conf->url) != 0) {
+        *why = "llm_url is empty or has spaces or control characters";
+        return NULL;
+    }
+    if (conf->model == NULL || conf->model[0] == '\0') {
+        *why = "no llm_model";
+        return NULL;
+    }
+    if (conf->key && conf->key[0]
+        && wachat_http_check_token(conf->key) != 0)
+    {
+        *why = "the LLM key has spaces or control characters (a stray"
+               " newline in the key file?)";
+        return NULL;
+    }
+
+    l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        *why = "out of memory";
+        return NULL;
+    }
+    l->http = http;
+    l->conf = *conf;
+    l->conf.url = NULL;
+    l->conf.key = NULL;
+    l->conf.model = strdup(conf->model);
+    l->conf.system_prompt = conf->system_prompt
+                            ? strdup(conf->system_prompt) : NULL;
+    if (l->conf.timeout_ms <= 0) {
+        l->conf.timeout_ms = WACHAT_LLM_TIMEOUT;
+    }
+
+    /* "{url}/chat/completions", one slash whatever the config says */
+    n = strlen(conf->url);
+    while (n > 0 && conf->url[n - 1] == '/') {
+        n--;
+    }
+    l->endpoint = malloc(n + sizeof("/chat/completions"));
+    if (l->endpoint) {
+        memcpy(l->endpoint, conf->url, n);
+        strcpy(l->endpoint + n, "/chat/completions");
+    }
+
+    if (conf->key && conf->key[0]) {
+        l->auth = wachat_http_bearer(conf->key);
+    }
+
+    if (l->conf.model == NULL || l->endpoint == NULL
+        || (conf->system_prompt && l->conf.system_prompt == NULL)
+        || (conf->key && conf->key[0] && l->auth == NULL))
+    {
+        wachat_llm_free(l);
+        *why = "out of memory";
+        return NULL;
+    }
+    return l;
+}
+
+
+void
+wachat_llm_free(wachat_llm_t *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    wachat_http_bearer_free(l->auth);
+    free(l->endpoint);
+    free((char *) l->conf.model);
+    free((char *) l->conf.system_prompt);
+    free(l);
+}
+
+
+static void
+call_done(void *data, const wachat_http_resp_t *resp)
+{
+    wachat_llm_call_t    *c = data;
+    wachat_llm_result_t   res;
+    char                  why[320];
+
+    if (resp->error == WACHAT_HTTP_DONE) {
+        wachat_llm_parse(resp->status, resp->body, resp->body_len, &res);
+    } else {
+        memset(&res, 0, sizeof(res));
+        res.http_status = resp->status;
+        if (resp->error == WACHAT_HTTP_ETIMEOUT) {
+            res.timed_out = 1;
+            snprintf(why, sizeof(why), "timeout after %ld ms",
+                     c->timeout_ms);
+        } else {
+            snprintf(why, sizeof(why), "%s: %s",
+                     wachat_http_err_name(resp->error), resp->error_text);
+        }
+        res.error = strdup(why);
+    }
+    res.total_ms = resp->total_ms;
+
+    c->done(c->data, &res);
+
+    wachat_llm_result_free(&res);
+    free(c);
+}
+
+
+int
+wachat_llm_complete(wachat_llm_t *l, const wachat_llm_prompt_t *p,
+    wachat_llm_done_pt done, void *data)
+{
+    const char         *headers[3];
+    const char         *why;
+    wachat_http_req_t   req;
+    wachat_llm_call_t  *c;
+    char               *json;
+    size_t              len;
+    int                 rc;
+
+    if (l == NULL || done == NULL
+        || wachat_llm_build(&l->conf, p, &json, &len, &why) != 0)
+    {
+        return -1;
+    }
+
+    c = malloc(sizeof(*c));
+    if (c == NULL) {
+        free(json);
+        return -1;
+    }
+    c->done = done;
+    c->data = data;
+    c->timeout_ms = l->conf.timeout_ms;
+
+    headers[0] = "Content-Type: application/json";
+    headers[1] = l->auth;
+    headers[2] = NULL;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = l->endpoint;
+    req.headers = headers;
+    req.body = json;
+    req.body_len = len;
+    req.timeout_ms = l->conf.timeout_ms;
+
+    rc = wachat_http_request(l->http, &req, call_done, c);
+    free(json);
+    if (rc != 0) {
+        free(c);
+    }
+    return rc;
+}

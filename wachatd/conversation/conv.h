@@ -1,0 +1,99 @@
+/*
+ * conv: processes conversations, one at a time each, in stream order.
+ *
+ * A conversation is worked on by the consumer that holds its lease (a Redis
+ * key with an expiry).  The worker first delivers what was committed but
+ * not yet sent (its outbound queue), then takes the inbox head: a message
+ * is answered and the inbound record, the reply and the "done" marker of
+ * its wamid are committed by one script; a status updates the history
+ * monotonically.  A second delivery of one wamid finds the marker and adds
+ * nothing; a worker that crashed is replaced when its lease expires, and
+ * the replacement resends only what was committed and not recorded as sent.
+ */
+
+#ifndef WACHAT_CONV_H
+#define WACHAT_CONV_H
+
+#include <event2/event.h>
+
+#include "lib/config.h"
+#include "answer/kb.h"
+#include "clients/llm.h"
+#include "send/outbound.h"
+#include "store/store.h"
+#include "conversation/stream.h"
+
+
+typedef struct wachat_engine_s  wachat_engine_t;
+
+
+/* what the agents may want an e-mail about (mail.c decides who and how) */
+typedef enum {
+    WACHAT_NOTIFY_WAITING = 0,      /* asks for a person, nobody online */
+    WACHAT_NOTIFY_NEW_CHAT          /* a customer writes for the first time */
+} wachat_notify_e;
+
+typedef void (*wachat_notify_pt)(void *data, wachat_notify_e what,
+    const char *conv_id);
+
+
+#define WACHAT_LLM_BUCKETS  9
+
+typedef struct {
+    unsigned long long  answered;       /* messages committed with a reply */
+    unsigned long long  silent;         /* committed without a reply */
+    unsigned long long  duplicates;     /* already done */
+    unsigned long long  statuses;
+    unsigned long long  sent;
+    unsigned long long  retried;
+    unsigned long long  dead;
+    unsigned long long  handoffs;
+    /* replies by where they came from */
+    unsigned long long  from_kb;
+    unsigned long long  from_llm;
+    unsigned long long  from_fallback;
+    /* the model: calls, failures, latency histogram (cumulative at output) */
+    unsigned long long  llm_calls;
+    unsigned long long  llm_failures;
+    unsigned long long  llm_ms_sum;
+    unsigned long long  llm_le[WACHAT_LLM_BUCKETS];
+} wachat_engine_stats_t;
+
+
+/* upper bounds of the LLM latency buckets, in ms (the last is +Inf) */
+extern const long  wachat_llm_buckets_ms[WACHAT_LLM_BUCKETS];
+
+
+wachat_engine_t *wachat_engine_new(struct event_base *base,
+    wachat_store_t *store, wachat_outbound_t *ob, const char *owner);
+void wachat_engine_free(wachat_engine_t *en);
+
+/* the current config and KB; both must live until the next call */
+void wachat_engine_configure(wachat_engine_t *en,
+    const wachat_config_t *cfg, const wachat_kb_t *kb);
+void wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s);
+
+/* the openai backend's client (NULL: kb only); replaced on reload */
+void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);
+
+/* who to tell about hand-overs and new chats (NULL: nobody) */
+void wachat_engine_set_notify(wachat_engine_t *en, wachat_notify_pt notify,
+    void *data);
+
+/* after a reload: retry what waits on a timer now */
+void wachat_engine_kick(wachat_engine_t *en);
+
+/* before freeing the HTTP client at exit: its callbacks must do nothing */
+void wachat_engine_close(wachat_engine_t *en);
+
+/* stream callback: the conversation may have work */
+void wachat_engine_work(void *en, const char *conv_id);
+
+/* shutdown: take no new conversation; how many are still in flight */
+void wachat_engine_drain(wachat_engine_t *en);
+size_t wachat_engine_active(wachat_engine_t *en);
+
+const wachat_engine_stats_t *wachat_engine_stats(wachat_engine_t *en);
+
+
+#endif /* WACHAT_CONV_H */

@@ -1,0 +1,889 @@
+/*
+ * stream: XREADGROUP on an async connection, transfer into inboxes,
+ * XAUTOCLAIM of what a dead consumer left, and the scan for orphaned work.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "conversation/event.h"
+#include "lib/log.h"
+#include "conversation/stream.h"
+
+
+#define WACHAT_READ_COUNT     64
+#define WACHAT_READ_BLOCK_MS  2000
+#define WACHAT_TRIM_MS        10000
+#define WACHAT_PENDING_PAGE   64
+#define WACHAT_PENDING_PAGES  16
+#define WACHAT_SIDE_MAXLEN    "10000"
+#define WACHAT_KEY_PARKED     "wachat:parked"   /* unknown contract versions */
+#define WACHAT_KEY_OTHER      "wachat:other"    /* kind=other, for operators */
+
+
+struct wachat_stream_s {
+    struct event_base          *base;
+    wachat_store_t             *store;
+    const wachat_store_addr_t  *addr;
+    wachat_stream_conf_t        conf;
+    redisAsyncContext          *ac;
+    struct event               *reconnect;
+    struct event               *reclaim;
+    struct event               *scan;
+    struct event               *trim;
+    struct event               *watchdog;
+    int                         stopping;
+    int                         reading;
+    wachat_stream_stats_t       stats;
+};
+
+
+static void wachat_stream_connect(wachat_stream_t *s);
+static void wachat_stream_connected(const redisAsyncContext *ac, int status);
+static void wachat_stream_disconnected(const redisAsyncContext *ac,
+    int status);
+static void wachat_stream_read(wachat_stream_t *s);
+static void wachat_stream_on_read(redisAsyncContext *ac, void *r,
+    void *data);
+static int wachat_stream_create_group(wachat_stream_t *s);
+static void wachat_stream_entries(wachat_stream_t *s,
+    const redisReply *entries);
+static int wachat_stream_transfer(wachat_stream_t *s,
+    const redisReply *entry);
+static int wachat_stream_set_aside(wachat_stream_t *s,
+    const wachat_event_t *ev, const char *key);
+static void wachat_stream_on_reconnect(evutil_socket_t fd, short what,
+    void *arg);
+static void wachat_stream_on_reclaim(evutil_socket_t fd, short what,
+    void *arg);
+static void wachat_stream_on_scan(evutil_socket_t fd, short what,
+    void *arg);
+static void wachat_stream_arm(struct event *ev, int ms);
+static void wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg);
+static void wachat_stream_on_watchdog(evutil_socket_t fd, short what,
+    void *arg);
+static int wachat_stream_pending_is_other(wachat_stream_t *s,
+    const char *id, const char *conv_id);
+
+
+wachat_stream_t *
+wachat_stream_start(struct event_base *base, wachat_store_t *store,
+    const wachat_store_addr_t *addr, const wachat_stream_conf_t *conf,
+    char *err, size_t errlen)
+{
+    wachat_stream_t  *s;
+
+    s = calloc(1, sizeof(wachat_stream_t));
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    s->base = base;
+    s->store = store;
+    s->addr = addr;
+    s->conf = *conf;
+
+    /* own copies: a reload frees the config these came from */
+    s->conf.stream = strdup(conf->stream);
+    s->conf.group = strdup(conf->group);
+    s->conf.consumer = strdup(conf->consumer);
+
+    if (s->conf.stream == NULL || s->conf.group == NULL
+        || s->conf.consumer == NULL)
+    {
+        snprintf(err, errlen, "out of memory");
+        wachat_stream_free(s);
+        return NULL;
+    }
+
+    s->reconnect = evtimer_new(base, wachat_stream_on_reconnect, s);
+    s->reclaim = evtimer_new(base, wachat_stream_on_reclaim, s);
+    s->scan = evtimer_new(base, wachat_stream_on_scan, s);
+    s->trim = evtimer_new(base, wachat_stream_on_trim, s);
+    s->watchdog = evtimer_new(base, wachat_stream_on_watchdog, s);
+
+    if (s->reconnect == NULL || s->reclaim == NULL || s->scan == NULL
+        || s->trim == NULL || s->watchdog == NULL)
+    {
+        snprintf(err, errlen, "out of memory");
+        wachat_stream_free(s);
+        return NULL;
+    }
+
+    if (wachat_stream_create_group(s) != 0) {
+        snprintf(err, errlen, "%s", s->store->err);
+        wachat_stream_free(s);
+        return NULL;
+    }
+
+    wachat_stream_connect(s);
+
+    /* at start: take back at once what this consumer name left pending */
+    wachat_stream_arm(s->reclaim, 0);
+    wachat_stream_arm(s->scan, 0);
+    wachat_stream_arm(s->trim, WACHAT_TRIM_MS);
+
+    return s;
+}
+
+
+void
+wachat_stream_stop(wachat_stream_t *s)
+{
+    s->stopping = 1;
+
+    evtimer_del(s->reconnect);
+    evtimer_del(s->reclaim);
+    evtimer_del(s->scan);
+    evtimer_del(s->trim);
+    evtimer_del(s->watchdog);
+
+    if (s->ac && !s->reading) {
+        redisAsyncDisconnect(s->ac);
+    }
+}
+
+
+void
+wachat_stream_free(wachat_stream_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+
+    s->stopping = 1;
+
+    if (s->ac) {
+        s->ac->data = NULL;
+        redisAsyncFree(s->ac);
+        s->ac = NULL;
+    }
+
+    if (s->reconnect) {
+        event_free(s->reconnect);
+    }
+
+    if (s->reclaim) {
+        event_free(s->reclaim);
+    }
+
+    if (s->scan) {
+        event_free(s->scan);
+    }
+
+    if (s->trim) {
+        event_free(s->trim);
+    }
+
+    if (s->watchdog) {
+        event_free(s->watchdog);
+    }
+
+    free((char *) s->conf.stream);
+    free((char *) s->conf.group);
+    free((char *) s->conf.consumer);
+    free(s);
+}
+
+
+const wachat_stream_stats_t *
+wachat_stream_stats(wachat_stream_t *s)
+{
+    return &s->stats;
+}
+
+
+static void
+wachat_stream_arm(struct event *ev, int ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    evtimer_add(ev, &tv);
+}
+
+
+static void
+wachat_stream_connect(wachat_stream_t *s)
+{
+    redisAsyncContext  *ac;
+
+    if (s->addr->unix_path) {
+        ac = redisAsyncConnectUnix(s->addr->unix_path);
+
+    } else {
+        ac = redisAsyncConnect(s->addr->host, s->addr->port);
+    }
+
+    if (ac == NULL || ac->err) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: cannot connect to redis: %s",
+                   ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+        wachat_stream_arm(s->reconnect, 1000);
+        return;
+    }
+
+    ac->data = s;
+    s->ac = ac;
+
+    if (s->addr->unix_path == NULL) {
+        (void) redisEnableKeepAlive(&ac->c);
+    }
+
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetConnectCallback(ac, wachat_stream_connected);
+    redisAsyncSetDisconnectCallback(ac, wachat_stream_disconnected);
+
+    if (s->addr->password) {
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->addr->password);
+    }
+
+    if (s->addr->db) {
+        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", s->addr->db);
+    }
+
+    wachat_stream_read(s);
+}
+
+
+static void
+wachat_stream_connected(const redisAsyncContext *ac, int status)
+{
+    wachat_stream_t  *s = ac->data;
+
+    if (s == NULL) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: redis connect failed: %s, "
+                   "retrying", ac->errstr);
+        s->ac = NULL;
+        s->reading = 0;
+
+        if (!s->stopping) {
+            wachat_stream_arm(s->reconnect, 1000);
+        }
+    }
+}
+
+
+static void
+wachat_stream_disconnected(const redisAsyncContext *ac, int status)
+{
+    wachat_stream_t  *s = ac->data;
+
+    if (s == NULL) {
+        return;
+    }
+
+    s->ac = NULL;
+    s->reading = 0;
+
+    if (s->stopping) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "stream: lost redis (%s), reconnecting",
+               status == REDIS_OK ? "closed" : ac->errstr);
+
+    wachat_stream_arm(s->reconnect, 1000);
+}
+
+
+static void
+wachat_stream_on_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+    wachat_stream_t  *s = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (s->ac == NULL && !s->stopping) {
+        wachat_stream_connect(s);
+    }
+}
+
+
+static void
+wachat_stream_read(wachat_stream_t *s)
+{
+    if (s->stopping || s->ac == NULL || s->reading) {
+        return;
+    }
+
+    s->reading = 1;
+
+    /*
+     * hiredis 0.14 has no reply timeout: a Redis host gone without a reset
+     * would leave this read waiting for ever while everything else looks
+     * healthy.  No answer within BLOCK + 5 s: drop the link, reconnect.
+     */
+    wachat_stream_arm(s->watchdog, WACHAT_READ_BLOCK_MS + 5000);
+
+    redisAsyncCommand(s->ac, wachat_stream_on_read, s,
+                      "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
+                      s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
+                      WACHAT_READ_BLOCK_MS, s->conf.stream);
+}
+
+
+static void
+wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
+{
+    size_t            i;
+    redisReply       *reply = r;
+    wachat_stream_t  *s = data;
+
+    if (ac->data == NULL) {
+        return;         /* being freed */
+    }
+
+    s->reading = 0;
+    evtimer_del(s->watchdog);
+
+    if (reply == NULL) {
+        return;         /* disconnected: the disconnect callback follows */
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+
+        if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+            /* the stream or group was deleted under us: recreate */
+            wachat_log(WACHAT_LOG_WARNING, "stream: %s", reply->str);
+
+            if (wachat_stream_create_group(s) != 0) {
+                wachat_log(WACHAT_LOG_ERROR, "stream: %s", s->store->err);
+            }
+
+        } else {
+            wachat_log(WACHAT_LOG_ERROR, "stream: XREADGROUP: %s",
+                       reply->str);
+        }
+
+        if (!s->stopping) {
+            wachat_stream_arm(s->reconnect, 1000);
+        }
+
+        /* read again after the pause, on this connection */
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < reply->elements; i++) {
+            if (reply->element[i]->type == REDIS_REPLY_ARRAY
+                && reply->element[i]->elements == 2)
+            {
+                wachat_stream_entries(s, reply->element[i]->element[1]);
+            }
+        }
+    }
+
+    if (s->stopping) {
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
+    wachat_stream_read(s);
+}
+
+
+static int
+wachat_stream_create_group(wachat_stream_t *s)
+{
+    redisReply  *r;
+
+    /* from 0: events queued before the first start are answered too */
+    r = wachat_store_cmd(s->store, "XGROUP CREATE %s %s 0 MKSTREAM",
+                         s->conf.stream, s->conf.group);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
+    {
+        snprintf(s->store->err, sizeof(s->store->err),
+                 "XGROUP CREATE %s %s: %s", s->conf.stream, s->conf.group,
+                 r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+static void
+wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
+{
+    size_t  i;
+
+    if (entries->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+
+    for (i = 0; i < entries->elements; i++) {
+        s->stats.read++;
+
+        if (wachat_stream_transfer(s, entries->element[i]) != 0) {
+            /* stays pending: the reclaim timer brings it back */
+            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
+                       s->store->err);
+        }
+    }
+}
+
+
+/*
+ * Inbox first, acknowledgement second: a crash in between leaves the entry
+ * pending, it is reclaimed and transferred again, and ZADD of the same
+ * member is a no-op.
+ */
+
+static int
+wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
+    const char *key)
+{
+    int           argc, rc;
+    size_t        i;
+    redisReply   *r;
+    const char   *argv[8 + 2 * WACHAT_EVENT_MAX_FIELDS];
+    size_t        argvlen[8 + 2 * WACHAT_EVENT_MAX_FIELDS];
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = key;
+    argv[argc++] = "MAXLEN";
+    argv[argc++] = "~";
+    argv[argc++] = WACHAT_SIDE_MAXLEN;
+    argv[argc++] = "*";
+    argv[argc++] = "event";
+    argv[argc++] = ev->stream_id;
+
+    for (i = 0; i < (size_t) argc; i++) {
+        argvlen[i] = strlen(argv[i]);
+    }
+
+    for (i = 0; i < ev->nfields; i++) {
+        argv[argc] = ev->name[i];
+        argvlen[argc++] = strlen(ev->name[i]);
+        argv[argc] = ev->value[i];
+        argvlen[argc++] = ev->value_len[i];
+    }
+
+    r = wachat_store_argv(s->store, argc, argv, argvlen);
+    rc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
+
+    if (rc == 0) {
+        wachat_log(strcmp(key, WACHAT_KEY_PARKED) == 0 ? WACHAT_LOG_WARNING
+                                                       : WACHAT_LOG_NOTICE,
+                   "stream: %s event %s (v=%s, type=%s) is not for a "
+                   "conversation: kept in %s", wachat_event_get(ev, "kind")
+                   ? wachat_event_get(ev, "kind") : "?", ev->stream_id,
+                   wachat_event_get(ev, "v") ? wachat_event_get(ev, "v") : "?",
+                   wachat_event_get(ev, "type") ? wachat_event_get(ev, "type")
+                                                : "?", key);
+    }
+
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+static int
+wachat_stream_transfer(wachat_stream_t *s, const redisReply *entry)
+{
+    int              rc;
+    char            *member;
+    size_t           mlen;
+    double           score;
+    redisReply      *r;
+    wachat_event_t   ev;
+    char             conv[WACHAT_CONV_ID_MAX], key[WACHAT_KEY_MAX];
+    char             scorebuf[32];
+    const char      *v, *kind;
+
+    if (wachat_event_from_reply(&ev, entry) != 0) {
+        snprintf(s->store->err, sizeof(s->store->err), "malformed entry");
+        return -1;
+    }
+
+    rc = -1;
+    member = NULL;
+    kind = wachat_event_get(&ev, "kind");
+    v = wachat_event_get(&ev, "v");
+
+    if (v == NULL || strcmp(v, "1") != 0
+        || wachat_event_conv_id(&ev, conv, sizeof(conv)) != 0)
+    {
+        /*
+         * A contract version this wachatd does not know (a newer module
+         * during a rolling upgrade) is parked, not lost; kind=other
+         * (account updates, unexpected shapes) has nothing to answer and
+         * is kept for operators.  Either way the copy comes first.
+         */
+        if (wachat_stream_set_aside(s, &ev,
+                                    v && strcmp(v, "1") == 0
+                                    ? WACHAT_KEY_OTHER : WACHAT_KEY_PARKED)
+            != 0)
+        {
+            goto done;
+        }
+
+        s->stats.ignored++;
+        goto ack;
+    }
+
+    member = wachat_event_to_member(&ev, &mlen, &score);
+    if (member == NULL) {
+        snprintf(s->store->err, sizeof(s->store->err), "out of memory");
+        goto done;
+    }
+
+    snprintf(scorebuf, sizeof(scorebuf), "%.0f", score);
+    wachat_key_inbox(key, conv);
+
+    r = wachat_store_cmd(s->store, "ZADD %s NX %s %b", key, scorebuf,
+                         member, mlen);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        goto done;
+    }
+
+    freeReplyObject(r);
+
+    r = wachat_store_cmd(s->store, "SADD %s %s", WACHAT_KEY_READY, conv);
+    freeReplyObject(r);
+
+    if (kind && strcmp(kind, "message") == 0) {
+        r = wachat_store_cmd(s->store, "ZADD %s %s %s", WACHAT_KEY_CONVS,
+                             scorebuf, conv);
+        freeReplyObject(r);
+    }
+
+    s->stats.transferred++;
+
+ack:
+
+    r = wachat_store_cmd(s->store, "XACK %s %s %s", s->conf.stream,
+                         s->conf.group, ev.stream_id);
+    if (r != NULL && r->type != REDIS_REPLY_ERROR) {
+        rc = 0;
+    }
+
+    freeReplyObject(r);
+
+    if (rc == 0 && member) {
+        s->conf.work(s->conf.data, conv);
+    }
+
+done:
+
+    free(member);
+    wachat_event_free(&ev);
+
+    return rc;
+}
+
+
+static void
+wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg)
+{
+    size_t            i;
+    redisReply       *r;
+    wachat_stream_t  *s = arg;
+    char              start[64];
+
+    (void) fd;
+    (void) what;
+
+    snprintf(start, sizeof(start), "0-0");
+
+    /* bounded: a few pages per tick, the rest next tick */
+    for (i = 0; i < 16 && !s->stopping; i++) {
+        r = wachat_store_cmd(s->store, "XAUTOCLAIM %s %s %s %d %s COUNT 64",
+                             s->conf.stream, s->conf.group, s->conf.consumer,
+                             s->conf.claim_idle_ms, start);
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+            if (r && r->type == REDIS_REPLY_ERROR) {
+                wachat_log(WACHAT_LOG_WARNING, "stream: XAUTOCLAIM: %s",
+                           r->str);
+            }
+            freeReplyObject(r);
+            break;
+        }
+
+        if (r->element[1]->type == REDIS_REPLY_ARRAY) {
+            s->stats.reclaimed += r->element[1]->elements;
+            wachat_stream_entries(s, r->element[1]);
+        }
+
+        snprintf(start, sizeof(start), "%s",
+                 r->element[0]->type == REDIS_REPLY_STRING
+                 ? r->element[0]->str : "0-0");
+
+        freeReplyObject(r);
+
+        if (strcmp(start, "0-0") == 0) {
+            break;
+        }
+    }
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->reclaim, s->conf.claim_idle_ms / 2 + 1);
+    }
+}
+
+
+/*
+ * Conversations whose owner died keep their work in Redis; the ready set
+ * names them.  Ask for each to be tried: a live lease makes it a no-op.
+ */
+
+static void
+wachat_stream_on_scan(evutil_socket_t fd, short what, void *arg)
+{
+    size_t            i;
+    redisReply       *r;
+    wachat_stream_t  *s = arg;
+
+    (void) fd;
+    (void) what;
+
+    r = wachat_store_cmd(s->store, "SRANDMEMBER %s 256", WACHAT_KEY_READY);
+
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < r->elements; i++) {
+            if (r->element[i]->type == REDIS_REPLY_STRING) {
+                s->conf.work(s->conf.data, r->element[i]->str);
+            }
+        }
+    }
+
+    freeReplyObject(r);
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->scan, s->conf.scan_ms);
+    }
+}
+
+
+static void
+wachat_stream_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    wachat_stream_t  *s = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (s->ac == NULL || !s->reading) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "stream: no answer to XREADGROUP for "
+               "%d ms, reconnecting", WACHAT_READ_BLOCK_MS + 5000);
+
+    /* free, not disconnect: that would wait for the missing reply */
+    s->ac->data = NULL;
+    redisAsyncFree(s->ac);
+    s->ac = NULL;
+    s->reading = 0;
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->reconnect, 1000);
+    }
+}
+
+
+/*
+ * The webhook stream would grow for ever: entries every group has read and
+ * acknowledged are deleted (each event lives on in its conversation).
+ * MINID = the oldest entry some group still needs.
+ */
+
+static void
+wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    size_t            i, k;
+    redisReply       *groups, *g, *p, *t;
+    wachat_stream_t  *s = arg;
+    const char       *name, *last;
+    char              minid[64];
+
+    (void) fd;
+    (void) what;
+
+    minid[0] = '\0';
+    groups = wachat_store_cmd(s->store, "XINFO GROUPS %s", s->conf.stream);
+
+    for (i = 0; groups && groups->type == REDIS_REPLY_ARRAY
+                && i < groups->elements; i++)
+    {
+        g = groups->element[i];
+        name = NULL;
+        last = NULL;
+
+        for (k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements;
+             k += 2)
+        {
+            if (g->element[k + 1]->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+
+            if (strcmp(g->element[k]->str, "name") == 0) {
+                name = g->element[k + 1]->str;
+
+            } else if (strcmp(g->element[k]->str, "last-delivered-id") == 0) {
+                last = g->element[k + 1]->str;
+            }
+        }
+
+        if (name == NULL || last == NULL) {
+            minid[0] = '\0';
+            break;
+        }
+
+        p = wachat_store_cmd(s->store, "XPENDING %s %s", s->conf.stream,
+                             name);
+
+        if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 2
+            && p->element[0]->type == REDIS_REPLY_INTEGER
+            && p->element[0]->integer > 0
+            && p->element[1]->type == REDIS_REPLY_STRING
+            && wachat_stream_id_cmp(p->element[1]->str, last) < 0)
+        {
+            last = p->element[1]->str;
+        }
+
+        if (minid[0] == '\0' || wachat_stream_id_cmp(last, minid) < 0) {
+            snprintf(minid, sizeof(minid), "%s", last);
+        }
+
+        freeReplyObject(p);
+    }
+
+    freeReplyObject(groups);
+
+    if (minid[0] && strcmp(minid, "0-0") != 0) {
+        t = wachat_store_cmd(s->store, "XTRIM %s MINID ~ %s", s->conf.stream,
+                             minid);
+        if (t && t->type == REDIS_REPLY_INTEGER && t->integer > 0) {
+            wachat_log(WACHAT_LOG_DEBUG, "stream: trimmed %lld entries",
+                       t->integer);
+        }
+        freeReplyObject(t);
+    }
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->trim, WACHAT_TRIM_MS);
+    }
+}
+
+
+/*
+ * Only the pending entries older than the head can come before it, and
+ * only those of the same conversation matter: a consumer that died with a
+ * batch in hand holds up its own conversations until the batch is
+ * reclaimed, not everyone's.  There are few such entries (a batch in
+ * transfer, or a dead consumer's); beyond a page, wait.
+ */
+
+int
+wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id,
+    const char *conv_id)
+{
+    int          rc, page;
+    size_t       i, n;
+    redisReply  *r;
+    char         start[64], end[64];
+
+    rc = 1;
+    snprintf(start, sizeof(start), "-");
+    snprintf(end, sizeof(end), "(%s", stream_id);
+
+    for (page = 0; page < WACHAT_PENDING_PAGES && rc == 1; page++) {
+        r = wachat_store_cmd(s->store, "XPENDING %s %s %s %s %d",
+                             s->conf.stream, s->conf.group, start, end,
+                             WACHAT_PENDING_PAGE);
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return -1;
+        }
+
+        for (i = 0; i < r->elements && rc == 1; i++) {
+            if (r->element[i]->type != REDIS_REPLY_ARRAY
+                || r->element[i]->elements < 1
+                || r->element[i]->element[0]->type != REDIS_REPLY_STRING)
+            {
+                continue;
+            }
+
+            rc = wachat_stream_pending_is_other(s,
+                     r->element[i]->element[0]->str, conv_id);
+            snprintf(start, sizeof(start), "(%s",
+                     r->element[i]->element[0]->str);
+        }
+
+        n = r->elements;
+        freeReplyObject(r);
+
+        if (n < WACHAT_PENDING_PAGE) {
+            return rc;
+        }
+    }
+
+    /* more older entries pending than we look at: wait, to be safe */
+    return rc == 1 ? 0 : rc;
+}
+
+
+/* 1: the pending entry is not of this conversation, 0: it is, -1: error */
+static int
+wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
+    const char *conv_id)
+{
+    int              rc;
+    redisReply      *e;
+    wachat_event_t   ev;
+    char             conv[WACHAT_CONV_ID_MAX];
+
+    e = wachat_store_cmd(s->store, "XRANGE %s %s %s", s->conf.stream, id,
+                         id);
+
+    if (e == NULL || e->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(e);
+        return -1;
+    }
+
+    rc = 1;
+
+    if (e->elements == 1 && wachat_event_from_reply(&ev, e->element[0]) == 0)
+    {
+        if (wachat_event_conv_id(&ev, conv, sizeof(conv)) == 0
+            && strcmp(conv, conv_id) == 0)
+        {
+            rc = 0;
+        }
+
+        wachat_event_free(&ev);
+    }
+
+    freeReplyObject(e);
+
+    return rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * wachat log: see log.h.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+
+/* A longer message is cut; one line must stay one write(2). */
+#define WACHAT_LOG_MSG_MAX   4096
+#define WACHAT_LOG_LINE_MAX  (64 + 4 * WACHAT_LOG_MSG_MAX)
+
+
+static const char  *wachat_log_names[] = {
+    "debug", "info", "notice", "warning", "error"
+};
+
+static int  wachat_log_fd = STDERR_FILENO;
+static int  wachat_log_threshold = WACHAT_LOG_NOTICE;
+
+
+static size_t wachat_log_escape(char *dst, const char *src, size_t len);
+static void wachat_log_write(int fd, const char *buf, size_t len);
+
+
+int
+wachat_log_setup(const char *path, int level, char *err, size_t errlen)
+{
+    int  fd;
+
+    if (level < WACHAT_LOG_DEBUG || level > WACHAT_LOG_ERROR) {
+        snprintf(err, errlen, "log level %d is out of range", level);
+        return -1;
+    }
+
+    if (path == NULL || path[0] == '\0') {
+        fd = STDERR_FILENO;
+
+    } else {
+        /*
+         * O_APPEND: several wachatd processes may share one file and each
+         * line is a single write, so lines never interleave.  Not
+         * world-readable: the log names customers' phone numbers.
+         */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd == -1) {
+            snprintf(err, errlen, "cannot open log file %s: %s",
+                     path, strerror(errno));
+            return -1;
+        }
+    }
+
+    if (wachat_log_fd != STDERR_FILENO) {
+        close(wachat_log_fd);
+    }
+
+    wachat_log_fd = fd;
+    wachat_log_threshold = level;
+
+    return 0;
+}
+
+
+void
+wachat_log_close(void)
+{
+    if (wachat_log_fd != STDERR_FILENO) {
+        close(wachat_log_fd);
+    }
+
+    wachat_log_fd = STDERR_FILENO;
+    wachat_log_threshold = WACHAT_LOG_NOTICE;
+}
+
+
+int
+wachat_log_enabled(int level)
+{
+    return level >= wachat_log_threshold;
+}
+
+
+const char *
+wachat_log_level_name(int level)
+{
+    if (level < WACHAT_LOG_DEBUG || level > WACHAT_LOG_ERROR) {
+        return "?";
+    }
+
+    return wachat_log_names[level];
+}
+
+
+void
+wachat_log(int level, const char *fmt, ...)
+{
+    int              saved, n;
+    char             msg[WACHAT_LOG_MSG_MAX];
+    char             line[WACHAT_LOG_LINE_MAX];
+    size_t           len, mlen;
+    va_list          args;
+    struct tm        tm;
+    struct timespec  ts;
+
+    if (!wachat_log_enabled(level)) {
+        return;
+    }
+
+    saved = errno;
+
+    va_start(args, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        n = 0;
+        msg[0] = '\0';
+    }
+
+    mlen = (size_t) n;
+
+    if (mlen >= sizeof(msg)) {
+        /* cut on a UTF-8 character boundary, and say it was cut */
+        mlen = sizeof(msg) - 4;
+        while (mlen > 0 && ((unsigned char) msg[mlen] & 0xc0) == 0x80) {
+            mlen--;
+        }
+        memcpy(msg + mlen, "...", 3);
+        mlen += 3;
+    }
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+
+    len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+    len += (size_t) snprintf(line + len, sizeof(line) - len,
+                             ".%03ldZ %ld %s: ", ts.tv_nsec / 1000000,
+                             (long) getpid(), wachat_log_level_name(level));
+    len += wachat_log_escape(line + len, msg, mlen);
+    line[len++] = '\n';
+
+    wachat_log_write(wachat_log_fd, line, len);
+
+    errno = saved;
+}
+
+
+/* One fact per line: no byte of the message may end or rewrite the line. */
+static size_t
+wachat_log_escape(char *dst, const char *src, size_t len)
+{
+    size_t          i, n;
+    unsigned char   c;
+    static const char  hex[] = "0123456789abcdef";
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) src[i];
+
+        if (c >= 0x20 && c != 0x7f) {
+            dst[n++] = (char) c;
+            continue;
+        }
+
+        dst[n++] = '\\';
+
+        switch (c) {
+        case '\n':
+            dst[n++] = 'n';
+            break;
+        case '\r':
+            dst[n++] = 'r';
+            break;
+        case '\t':
+            dst[n++] = 't';
+            break;
+        default:
+            dst[n++] = 'x';
+            dst[n++] = hex[c >> 4];
+            dst[n++] = hex[c & 0x0f];
+        }
+    }
+
+    return n;
+}
+
+
+static void
+wachat_log_write(int fd, const char *buf, size_t len)
+{
+    ssize_t  n;
+
+    while (len > 0) {
+        n = write(fd, buf, len);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            /* nowhere left to tell: a full disk must not stop the daemon */
+            return;
+        }
+
+        buf += n;
+        len -= (size_t) n;
+    }
+}

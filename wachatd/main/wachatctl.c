@@ -1,0 +1,556 @@
+/*
+ * wachatctl: look at and act on what wachatd keeps in Redis.
+ *
+ *   wachatctl [-c conf/wachatd.conf] conversations [--mode M]
+ *   wachatctl [-c ...] agent <id> online|away|offline
+ *   wachatctl [-c ...] take <agent> <wa_id>
+ *   wachatctl [-c ...] reply <agent> <wa_id> <text>
+ *   wachatctl [-c ...] resolve <wa_id>
+ *   wachatctl [-c ...] show <wa_id | phone_number_id:wa_id>
+ *   wachatctl [-c ...] dead
+ *   wachatctl [-c ...] retry <dead-letter id>
+ *   wachatctl [-c ...] doctor [--phone-number-id ID]
+ *                             [--callback URL --app-secret-file PATH]
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agents/agents.h"
+#include "lib/config.h"
+#include "main/doctor.h"
+#include "store/store.h"
+
+
+#define WACHAT_ERRLEN  1024
+
+
+static int wachatctl_conversations(wachat_store_t *st, const char *mode);
+static int wachatctl_find(wachat_store_t *st, const char *who, char *conv,
+    size_t len);
+static int wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done);
+static int wachatctl_act(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *verb, const char *agent, const char *who, const char *text);
+static int wachatctl_show(wachat_store_t *st, const char *who);
+static int wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg);
+static int wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id);
+static int wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg,
+    int argc, char **argv);
+
+
+static void
+wachatctl_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wachatctl [-c config] <command>\n"
+            "  conversations [--mode ai|waiting_agent|agent]\n"
+            "                        list conversations, most recent first\n"
+            "  agent <id> online|away|offline\n"
+            "                        set an agent's presence\n"
+            "  take <agent> <wa_id>  the agent takes the conversation\n"
+            "  reply <agent> <wa_id> <text>\n"
+            "                        send the customer a message as the agent\n"
+            "  resolve <wa_id>       hand the conversation back to the AI\n"
+            "  show <wa_id>          one conversation's history: names, "
+            "replies, statuses\n"
+            "  dead                  replies that could not be sent, with "
+            "the reason\n"
+            "  retry <id>            send a dead-lettered reply again\n"
+            "  doctor [--phone-number-id ID] [--callback URL "
+            "--app-secret-file PATH]\n"
+            "                        check Redis, the stream, the knowledge "
+            "base, the Graph\n"
+            "                        token, the LLM, and nginx end to end\n");
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                   opt, rc;
+    char                  err[WACHAT_ERRLEN];
+    const char           *conf, *cmd;
+    wachat_store_t       *st;
+    wachat_config_t      *cfg;
+    wachat_store_addr_t   addr;
+
+    conf = "conf/wachatd.conf";
+
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 'h':
+            wachatctl_usage(stdout);
+            return 0;
+        default:
+            wachatctl_usage(stderr);
+            return 2;
+        }
+    }
+
+    if (optind >= argc) {
+        wachatctl_usage(stderr);
+        return 2;
+    }
+
+    cmd = argv[optind];
+
+    cfg = wachat_config_load(conf, err, sizeof(err));
+    if (cfg == NULL) {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        return 1;
+    }
+
+    memset(&addr, 0, sizeof(addr));
+    addr.host = cfg->redis.host;
+    addr.port = cfg->redis.port;
+    addr.unix_path = cfg->redis.path;
+    addr.password = cfg->redis_password.value;
+    addr.db = cfg->redis_db;
+    addr.timeout_ms = 5000;
+
+    st = wachat_store_open(&addr, err, sizeof(err));
+    if (st == NULL) {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        wachat_config_free(cfg);
+        return 1;
+    }
+
+    if (strcmp(cmd, "conversations") == 0) {
+        rc = wachatctl_conversations(st,
+                 optind + 2 < argc && strcmp(argv[optind + 1], "--mode") == 0
+                 ? argv[optind + 2] : NULL);
+
+    } else if (strcmp(cmd, "agent") == 0 && optind + 2 < argc) {
+        rc = wachatctl_agent_rc(wachat_agent_presence(st, cfg,
+                                    argv[optind + 1], argv[optind + 2]),
+                                "presence set");
+
+    } else if (strcmp(cmd, "take") == 0 && optind + 2 < argc) {
+        rc = wachatctl_act(st, cfg, cmd, argv[optind + 1], argv[optind + 2],
+                           NULL);
+
+    } else if (strcmp(cmd, "reply") == 0 && optind + 3 < argc) {
+        rc = wachatctl_act(st, cfg, cmd, argv[optind + 1], argv[optind + 2],
+                           argv[optind + 3]);
+
+    } else if (strcmp(cmd, "resolve") == 0 && optind + 1 < argc) {
+        rc = wachatctl_act(st, cfg, cmd, NULL, argv[optind + 1], NULL);
+
+    } else if (strcmp(cmd, "show") == 0 && optind + 1 < argc) {
+        rc = wachatctl_show(st, argv[optind + 1]);
+
+    } else if (strcmp(cmd, "dead") == 0) {
+        rc = wachatctl_dead(st, cfg);
+
+    } else if (strcmp(cmd, "retry") == 0 && optind + 1 < argc) {
+        rc = wachatctl_retry(st, cfg, argv[optind + 1]);
+
+    } else if (strcmp(cmd, "doctor") == 0) {
+        rc = wachatctl_doctor(st, cfg, argc - optind - 1, argv + optind + 1);
+
+    } else {
+        wachatctl_usage(stderr);
+        rc = 2;
+    }
+
+    wachat_store_close(st);
+    wachat_config_free(cfg);
+
+    return rc;
+}
+
+
+/* a field of a HGETALL reply or a stream entry, or dflt where it has none */
+static const char *
+wachatctl_field_or(const redisReply *kv, const char *name, const char *dflt)
+{
+    const char  *v = wachat_reply_field(kv, name);
+
+    return v ? v : dflt;
+}
+
+
+static void
+wachatctl_time(const char *unix_s, char *buf, size_t len)
+{
+    time_t     t;
+    struct tm  tm;
+
+    t = unix_s ? (time_t) atoll(unix_s) : 0;
+
+    if (t == 0 || gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, len, "-");
+        return;
+    }
+
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+
+static int
+wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done)
+{
+    if (rc == WACHAT_AGENT_OK) {
+        printf("%s\n", done);
+        return 0;
+    }
+
+    fprintf(stderr, "wachatctl: %s: %s\n", wachat_agent_error_name(rc),
+            wachat_agent_error_text(rc));
+
+    return 1;
+}
+
+
+/* take, reply, resolve: what the console's buttons do */
+static int
+wachatctl_act(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *verb, const char *agent, const char *who, const char *text)
+{
+    char  conv[256];
+
+    if (wachatctl_find(st, who, conv, sizeof(conv)) != 0) {
+        fprintf(stderr, "wachatctl: no conversation with %s\n", who);
+        return 1;
+    }
+
+    if (strcmp(verb, "take") == 0) {
+        return wachatctl_agent_rc(wachat_agent_take(st, cfg, agent, conv),
+                                  "taken");
+    }
+
+    if (strcmp(verb, "reply") == 0) {
+        return wachatctl_agent_rc(wachat_agent_reply(st, cfg, agent, conv,
+                                                     text, NULL, 0),
+                                  "queued: wachatd sends it");
+    }
+
+    return wachatctl_agent_rc(wachat_agent_resolve(st, cfg, NULL, conv),
+                              "back with the AI");
+}
+
+
+static int
+wachatctl_conversations(wachat_store_t *st, const char *only)
+{
+    size_t       i;
+    redisReply  *list, *c;
+    char         key[WACHAT_KEY_MAX], when[64];
+    const char  *name, *mode;
+
+    list = wachat_store_cmd(st, "ZREVRANGE %s 0 199", WACHAT_KEY_CONVS);
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "wachatctl: %s\n", list ? list->str : st->err);
+        freeReplyObject(list);
+        return 1;
+    }
+
+    printf("%-32s %-24s %-14s %-12s %s\n", "CONVERSATION", "NAME", "MODE",
+           "AGENT", "LAST MESSAGE (UTC)");
+
+    for (i = 0; i < list->elements; i++) {
+        wachat_key_conv(key, list->element[i]->str);
+        c = wachat_store_cmd(st, "HGETALL %s", key);
+
+        name = wachat_reply_field(c, "name");
+        mode = wachat_reply_field(c, "mode");
+        wachatctl_time(wachat_reply_field(c, "last_in_ts"), when,
+                       sizeof(when));
+
+        if (only == NULL || (mode && strcmp(mode, only) == 0)) {
+            printf("%-32s %-24s %-14s %-12s %s\n", list->element[i]->str,
+                   name ? name : "-", mode ? mode : "-",
+                   wachatctl_field_or(c, "agent", "-"), when);
+        }
+
+        freeReplyObject(c);
+    }
+
+    freeReplyObject(list);
+
+    return 0;
+}
+
+
+/* a bare wa_id is looked up among the known conversations */
+static int
+wachatctl_find(wachat_store_t *st, const char *who, char *conv, size_t len)
+{
+    size_t       i, wlen, clen;
+    redisReply  *list;
+
+    if (strchr(who, ':')) {
+        snprintf(conv, len, "%s", who);
+        return 0;
+    }
+
+    list = wachat_store_cmd(st, "ZREVRANGE %s 0 -1", WACHAT_KEY_CONVS);
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(list);
+        return -1;
+    }
+
+    wlen = strlen(who);
+
+    for (i = 0; i < list->elements; i++) {
+        clen = list->element[i]->len;
+
+        if (clen > wlen + 1
+            && strcmp(list->element[i]->str + clen - wlen, who) == 0
+            && list->element[i]->str[clen - wlen - 1] == ':')
+        {
+            snprintf(conv, len, "%s", list->element[i]->str);
+            freeReplyObject(list);
+            return 0;
+        }
+    }
+
+    freeReplyObject(list);
+
+    return -1;
+}
+
+
+static int
+wachatctl_show(wachat_store_t *st, const char *who)
+{
+    size_t       i;
+    redisReply  *c, *hist, *stat, *e, *kv;
+    char         conv[256], key[WACHAT_KEY_MAX], when[64], hkey[128];
+    const char  *dir, *text, *wamid, *status, *b;
+    int          k;
+
+    if (wachatctl_find(st, who, conv, sizeof(conv)) != 0) {
+        fprintf(stderr, "wachatctl: no conversation with %s\n", who);
+        return 1;
+    }
+
+    wachat_key_conv(key, conv);
+    c = wachat_store_cmd(st, "HGETALL %s", key);
+
+    printf("conversation %s\n", conv);
+    printf("customer     %s (%s)\n",
+           wachatctl_field_or(c, "name", "-"),
+           wachatctl_field_or(c, "wa_id", "-"));
+    printf("mode         %s\n", wachatctl_field_or(c, "mode", "-"));
+    freeReplyObject(c);
+
+    wachat_key_hist(key, conv);
+    hist = wachat_store_cmd(st, "XRANGE %s - +", key);
+    wachat_key_status(key, conv);
+    stat = wachat_store_cmd(st, "HGETALL %s", key);
+
+    if (hist == NULL || hist->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "wachatctl: %s\n", hist ? hist->str : st->err);
+        freeReplyObject(hist);
+        freeReplyObject(stat);
+        return 1;
+    }
+
+    for (i = 0; i < hist->elements; i++) {
+        e = hist->element[i];
+        kv = e->element[1];
+
+        dir = wachat_reply_field(kv, "dir");
+        text = wachat_reply_field(kv, "text");
+        wachatctl_time(wachat_reply_field(kv, "ts") && dir
+                       && strcmp(dir, "in") == 0
+                       ? wachat_reply_field(kv, "ts") : NULL, when,
+                       sizeof(when));
+
+        if (dir && strcmp(dir, "in") == 0) {
+            printf("%s  %s: %s\n", when,
+                   wachatctl_field_or(kv, "name", "customer"),
+                   text ? text : wachat_reply_field(kv, "type"));
+            continue;
+        }
+
+        /* outbound: its delivery status, through the wamid it got */
+        snprintf(hkey, sizeof(hkey), "h:%s", e->element[0]->str);
+        wamid = wachat_reply_field(stat, hkey);
+        status = wamid ? wachat_reply_field(stat, wamid) : NULL;
+
+        printf("%-19s  %s: %s", "",
+               wachatctl_field_or(kv, "who", "?"),
+               text ? text : "");
+
+        for (k = 1; k <= 3; k++) {
+            char  bn[16];
+
+            snprintf(bn, sizeof(bn), "button%d", k);
+            b = wachat_reply_field(kv, bn);
+            if (b) {
+                printf(" [%s]", b);
+            }
+        }
+
+        if (wamid && strncmp(wamid, "failed|", 7) == 0) {
+            printf("  (failed, code %.*s)\n", (int) strcspn(wamid + 7, "|"),
+                   wamid + 7);
+
+        } else if (status) {
+            printf("  (%.*s)\n", (int) strcspn(status, "|"), status);
+
+        } else {
+            printf("  (%s)\n", wamid ? "sent" : "queued");
+        }
+    }
+
+    freeReplyObject(hist);
+    freeReplyObject(stat);
+
+    return 0;
+}
+
+
+static int
+wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg)
+{
+    size_t       i;
+    redisReply  *r, *kv;
+
+    r = wachat_store_cmd(st, "XRANGE %s - +", cfg->dead_stream);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "wachatctl: %s\n", r ? r->str : st->err);
+        freeReplyObject(r);
+        return 1;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        kv = r->element[i]->element[1];
+        printf("%s  %s  code %s  %s\n", r->element[i]->element[0]->str,
+               wachatctl_field_or(kv, "conv", "?"),
+               wachatctl_field_or(kv, "code", "?"),
+               wachatctl_field_or(kv, "reason", ""));
+    }
+
+    printf("%zu dead letter(s)\n", r->elements);
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+/*
+ * Back at the end of the conversation's outbound queue; the daemon's scan
+ * of ready conversations picks it up within seconds.
+ */
+
+static int
+wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *id)
+{
+    redisReply  *r, *kv, *x;
+    const char  *conv, *reply;
+    char         key[WACHAT_KEY_MAX];
+
+    r = wachat_store_cmd(st, "XRANGE %s %s %s", cfg->dead_stream, id, id);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+        fprintf(stderr, "wachatctl: no dead letter %s\n", id);
+        freeReplyObject(r);
+        return 1;
+    }
+
+    kv = r->element[0]->element[1];
+    conv = wachat_reply_field(kv, "conv");
+    reply = wachat_reply_field(kv, "reply");
+
+    if (conv == NULL || reply == NULL) {
+        fprintf(stderr, "wachatctl: dead letter %s has no reply\n", id);
+        freeReplyObject(r);
+        return 1;
+    }
+
+    wachat_key_outq(key, conv);
+    x = wachat_store_cmd(st, "RPUSH %s %s", key, reply);
+    freeReplyObject(x);
+    x = wachat_store_cmd(st, "SADD %s %s", WACHAT_KEY_READY, conv);
+    freeReplyObject(x);
+    x = wachat_store_cmd(st, "XDEL %s %s", cfg->dead_stream, id);
+    freeReplyObject(x);
+
+    printf("requeued %s for %s\n", id, conv);
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+static char *
+wachatctl_read_secret(const char *path)
+{
+    char    buf[4096];
+    FILE   *f;
+    size_t  n;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                 || buf[n - 1] == ' '))
+    {
+        buf[--n] = '\0';
+    }
+
+    return n ? strdup(buf) : NULL;
+}
+
+
+static int
+wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg, int argc,
+    char **argv)
+{
+    int                    i, rc;
+    char                  *secret;
+    wachat_doctor_opts_t   opts;
+
+    memset(&opts, 0, sizeof(opts));
+    secret = NULL;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--phone-number-id") == 0 && i + 1 < argc) {
+            opts.phone_number_id = argv[++i];
+
+        } else if (strcmp(argv[i], "--callback") == 0 && i + 1 < argc) {
+            opts.callback_url = argv[++i];
+
+        } else if (strcmp(argv[i], "--app-secret-file") == 0 && i + 1 < argc) {
+            secret = wachatctl_read_secret(argv[++i]);
+
+            if (secret == NULL) {
+                fprintf(stderr, "wachatctl: cannot read the app secret from "
+                        "%s\n", argv[i]);
+                return 2;
+            }
+
+        } else {
+            fprintf(stderr, "wachatctl: doctor: unknown option %s\n",
+                    argv[i]);
+            free(secret);
+            return 2;
+        }
+    }
+
+    opts.app_secret = secret;
+    rc = wachat_doctor(st, cfg, &opts);
+
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+
+    return rc;
+}

@@ -1,0 +1,655 @@
+/*
+ * wachatd: answers WhatsApp customers from the webhook stream.
+ *
+ *   wachatd [-c conf/wachatd.conf] [-t]
+ *
+ * One libevent loop drives everything: the stream's blocking read, the
+ * conversations' timers and all HTTP through libcurl's multi interface.
+ * Signals only set state the loop acts on: SIGHUP reloads the config and
+ * the knowledge base (keeping the old ones if the new ones do not load),
+ * SIGTERM / SIGINT stop reading, finish what is in flight up to
+ * shutdown_timeout, and leave the rest pending in Redis.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "agents/agents.h"
+#include "api/api.h"
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "conversation/conv.h"
+#include "clients/http.h"
+#include "answer/kb.h"
+#include "clients/llm.h"
+#include "lib/log.h"
+#include "agents/mail.h"
+#include "api/metrics.h"
+#include "send/outbound.h"
+#include "store/store.h"
+#include "conversation/stream.h"
+
+
+#define WACHAT_VERSION   "0.2.0"
+#define WACHAT_ERRLEN    1024
+
+
+typedef struct {
+    const char          *conf_path;
+    wachat_config_t     *cfg;
+    wachat_kb_t         *kb;
+    struct event_base   *base;
+    wachat_store_addr_t  addr;
+    wachat_store_t      *store;
+    wachat_http_t       *http;
+    wachat_outbound_t   *ob;
+    wachat_llm_t        *llm;
+    wachat_engine_t     *engine;
+    wachat_stream_t     *stream;
+    wachat_api_t        *api;
+    wachat_mail_t       *mail;
+    wachat_metrics_src_t metrics;
+    struct event        *sighup;
+    struct event        *sigterm;
+    struct event        *sigint;
+    struct event        *drain;
+    struct event        *stats;
+    struct event        *chores;
+    long long            drain_deadline;
+    int                  stopping;
+} wachatd_t;
+
+
+static int wachatd_load(const char *path, wachat_config_t **cfg,
+    wachat_kb_t **kb, char *err, size_t errlen);
+static void wachatd_on_hup(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_term(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
+static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
+static void wachatd_teardown(wachatd_t *d);
+static int wachatd_wait_loading(wachat_store_t *st, char *err, size_t len);
+static wachat_llm_t *wachatd_llm(wachat_http_t *http,
+    const wachat_config_t *cfg);
+
+
+static void
+wachatd_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wachatd [-c config] [-t] [-v]\n"
+            "  -c path  config file (default conf/wachatd.conf)\n"
+            "  -t       test the config and the knowledge base, print the\n"
+            "           effective config, and exit\n"
+            "  -v       print the version and exit\n");
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                   opt, test;
+    char                  err[WACHAT_ERRLEN], host[256];
+    struct timeval        tv;
+    wachatd_t             d;
+    wachat_stream_conf_t  sc;
+
+    memset(&d, 0, sizeof(wachatd_t));
+    d.conf_path = "conf/wachatd.conf";
+    test = 0;
+
+    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+        switch (opt) {
+        case 'c':
+            d.conf_path = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'v':
+            printf("wachatd %s\n", WACHAT_VERSION);
+            return 0;
+        case 'h':
+            wachatd_usage(stdout);
+            return 0;
+        default:
+            wachatd_usage(stderr);
+            return 2;
+        }
+    }
+
+    if (wachatd_load(d.conf_path, &d.cfg, &d.kb, err, sizeof(err)) != 0) {
+        fprintf(stderr, "wachatd: %s\n", err);
+        return 1;
+    }
+
+    if (test) {
+        wachat_config_dump(d.cfg, stdout);
+        printf("# knowledge base %s: %zu entries\n", d.cfg->kb,
+               wachat_kb_count(d.kb));
+        printf("wachatd: the configuration file %s syntax is ok\n",
+               d.conf_path);
+        wachat_kb_free(d.kb);
+        wachat_config_free(d.cfg);
+        return 0;
+    }
+
+    if (wachat_log_setup(d.cfg->logfile, d.cfg->verbosity, err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "wachatd: %s\n", err);
+        goto failed;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        wachat_log(WACHAT_LOG_ERROR, "libcurl failed to initialise");
+        goto failed;
+    }
+
+    /* copies: the Redis link outlives the config it came from (reloads) */
+    d.addr.host = d.cfg->redis.host ? strdup(d.cfg->redis.host) : NULL;
+    d.addr.port = d.cfg->redis.port;
+    d.addr.unix_path = d.cfg->redis.path ? strdup(d.cfg->redis.path) : NULL;
+    d.addr.password = d.cfg->redis_password.value
+                      ? strdup(d.cfg->redis_password.value) : NULL;
+    d.addr.db = d.cfg->redis_db;
+    d.addr.timeout_ms = 2000;
+
+    if (d.cfg->consumer == NULL || *d.cfg->consumer == '\0') {
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(err, sizeof(err), "%s-%d", host, (int) getpid());
+        free(d.cfg->consumer);
+        d.cfg->consumer = strdup(err);
+    }
+
+    d.base = event_base_new();
+    d.store = wachat_store_open(&d.addr, err, sizeof(err));
+
+    if (d.base == NULL || d.store == NULL
+        || wachatd_wait_loading(d.store, err, sizeof(err)) != 0)
+    {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+        goto failed;
+    }
+
+    d.http = wachat_http_new(d.base, (size_t) d.cfg->concurrency);
+    d.ob = d.http ? wachat_outbound_new(d.cfg, d.store, d.http) : NULL;
+    d.engine = d.ob ? wachat_engine_new(d.base, d.store, d.ob,
+                                        d.cfg->consumer)
+                    : NULL;
+
+    if (d.engine == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: out of memory");
+        goto failed;
+    }
+
+    wachat_engine_configure(d.engine, d.cfg, d.kb);
+
+    d.llm = wachatd_llm(d.http, d.cfg);
+    wachat_engine_set_llm(d.engine, d.llm);
+
+    memset(&sc, 0, sizeof(wachat_stream_conf_t));
+    sc.stream = d.cfg->stream;
+    sc.group = d.cfg->group;
+    sc.consumer = d.cfg->consumer;
+    sc.claim_idle_ms = (int) d.cfg->claim_idle_ms;
+    sc.scan_ms = 1000;
+    sc.work = wachat_engine_work;
+    sc.data = d.engine;
+
+    d.stream = wachat_stream_start(d.base, d.store, &d.addr, &sc, err,
+                                   sizeof(err));
+    if (d.stream == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+        goto failed;
+    }
+
+    wachat_engine_set_stream(d.engine, d.stream);
+
+    /* e-mails to agents: off (NULL) without smtp_url */
+    d.mail = wachat_mail_new(d.base, d.store, d.cfg);
+    wachat_engine_set_notify(d.engine, d.mail ? wachat_mail_notify : NULL,
+                             d.mail);
+
+    /* an agent's reply is sent at once: the engine works the conversation */
+    err[0] = '\0';
+    d.api = wachat_api_start(d.base, d.store, &d.addr, d.cfg,
+                             wachat_engine_work, d.engine, err, sizeof(err));
+    if (d.api == NULL && err[0] != '\0') {
+        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+        goto failed;
+    }
+
+    d.metrics.engine = d.engine;
+    d.metrics.stream = d.stream;
+    d.metrics.ob = d.ob;
+    d.metrics.store = d.store;
+    d.metrics.cfg = &d.cfg;
+    wachat_api_set_metrics(d.api, wachat_metrics_write, &d.metrics);
+
+    d.sighup = evsignal_new(d.base, SIGHUP, wachatd_on_hup, &d);
+    d.sigterm = evsignal_new(d.base, SIGTERM, wachatd_on_term, &d);
+    d.sigint = evsignal_new(d.base, SIGINT, wachatd_on_term, &d);
+    d.drain = evtimer_new(d.base, wachatd_on_drain, &d);
+    d.stats = event_new(d.base, -1, EV_PERSIST, wachatd_on_stats, &d);
+    d.chores = event_new(d.base, -1, EV_PERSIST, wachatd_on_chores, &d);
+
+    evsignal_add(d.sighup, NULL);
+    evsignal_add(d.sigterm, NULL);
+    evsignal_add(d.sigint, NULL);
+
+    tv.tv_sec = 60;
+    tv.tv_usec = 0;
+    event_add(d.stats, &tv);
+
+    tv.tv_sec = 2;
+    event_add(d.chores, &tv);
+
+    wachat_log(WACHAT_LOG_NOTICE, "wachatd %s started: consumer %s of group "
+               "%s on stream %s, backend %s, outbound %s, %zu KB entries",
+               WACHAT_VERSION, d.cfg->consumer, d.cfg->group, d.cfg->stream,
+               d.cfg->backend == WACHAT_BACKEND_KB ? "kb" : "openai",
+               d.cfg->outbound == WACHAT_OUTBOUND_SANDBOX ? "sandbox"
+                                                          : "graph",
+               wachat_kb_count(d.kb));
+
+    event_base_dispatch(d.base);
+
+    wachatd_on_stats(-1, 0, &d);
+    wachat_log(WACHAT_LOG_NOTICE, "wachatd stopped");
+
+    wachatd_teardown(&d);
+
+    return 0;
+
+failed:
+
+    wachatd_teardown(&d);
+
+    return 1;
+}
+
+
+/* also after a failed start: everything that was made, in reverse order */
+static void
+wachatd_teardown(wachatd_t *d)
+{
+    struct event  **ev, **events[] = { &d->sighup, &d->sigterm, &d->sigint,
+                                       &d->drain, &d->stats, &d->chores,
+                                       NULL };
+    size_t          i;
+
+    /* open event streams and the listener go first: they use the store */
+    wachat_api_free(d->api);
+    wachat_mail_free(d->mail);
+
+    /* HTTP calls still running are cancelled: their callbacks do nothing */
+    if (d->engine) {
+        wachat_engine_close(d->engine);
+    }
+
+    if (d->http) {
+        wachat_http_free(d->http);
+    }
+
+    wachat_llm_free(d->llm);
+
+    if (d->stream) {
+        wachat_stream_free(d->stream);
+    }
+
+    if (d->engine) {
+        wachat_engine_free(d->engine);
+    }
+
+    if (d->ob) {
+        wachat_outbound_free(d->ob);
+    }
+
+    if (d->store) {
+        wachat_store_close(d->store);
+    }
+
+    if (d->addr.password) {
+        memset(d->addr.password, 0, strlen(d->addr.password));
+    }
+
+    wachat_store_addr_free(&d->addr);
+
+    for (i = 0; events[i]; i++) {
+        ev = events[i];
+
+        if (*ev) {
+            event_free(*ev);
+            *ev = NULL;
+        }
+    }
+
+    if (d->base) {
+        event_base_free(d->base);
+    }
+
+    wachat_kb_free(d->kb);
+    wachat_config_free(d->cfg);
+    curl_global_cleanup();
+    wachat_log_close();
+}
+
+
+/*
+ * A Redis that is still loading its dataset (after a restart, a big AOF can
+ * take minutes) answers LOADING to everything: that is worth waiting for,
+ * not a reason to exit (a supervisor restarting wachatd in a loop would
+ * soon give up).  Anything else is reported at once.
+ */
+
+#define WACHATD_LOADING_POLL_MS   200
+#define WACHATD_LOADING_LOG_MS    30000
+
+static int
+wachatd_wait_loading(wachat_store_t *st, char *err, size_t len)
+{
+    long long         since, logged;
+    redisReply       *r;
+    struct timespec   ts;
+
+    since = wachat_clock_mono_ms();
+    logged = 0;
+
+    for ( ;; ) {
+        r = wachat_store_cmd(st, "PING");
+        if (r == NULL) {
+            snprintf(err, len, "%s", st->err);
+            return -1;
+        }
+
+        if (r->type != REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            break;
+        }
+
+        if (strncmp(r->str, "LOADING", 7) != 0) {
+            snprintf(err, len, "redis PING: %s", r->str);
+            freeReplyObject(r);
+            return -1;
+        }
+
+        if (logged == 0
+            || wachat_clock_mono_ms() - logged >= WACHATD_LOADING_LOG_MS)
+        {
+            wachat_log(WACHAT_LOG_WARNING, "waiting for redis to finish "
+                       "loading its dataset: %s", r->str);
+            logged = wachat_clock_mono_ms();
+        }
+
+        freeReplyObject(r);
+
+        ts.tv_sec = 0;
+        ts.tv_nsec = WACHATD_LOADING_POLL_MS * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+
+    if (logged) {
+        wachat_log(WACHAT_LOG_NOTICE, "redis finished loading after %lld ms",
+                   wachat_clock_mono_ms() - since);
+    }
+
+    return 0;
+}
+
+
+static int
+wachatd_load(const char *path, wachat_config_t **cfg, wachat_kb_t **kb,
+    char *err, size_t errlen)
+{
+    *cfg = wachat_config_load(path, err, errlen);
+    if (*cfg == NULL) {
+        return -1;
+    }
+
+    *kb = wachat_kb_load((*cfg)->kb, err, errlen);
+    if (*kb == NULL) {
+        wachat_config_free(*cfg);
+        *cfg = NULL;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    char              err[WACHAT_ERRLEN];
+    wachatd_t        *d = arg;
+    wachat_kb_t      *kb;
+    wachat_config_t  *cfg;
+
+    (void) fd;
+    (void) what;
+
+    if (d->stopping) {
+        return;
+    }
+
+    if (wachatd_load(d->conf_path, &cfg, &kb, err, sizeof(err)) != 0) {
+        wachat_log(WACHAT_LOG_ERROR, "reload failed, keeping the running "
+                   "config and knowledge base: %s", err);
+        return;
+    }
+
+    if (strcmp(cfg->stream, d->cfg->stream) != 0
+        || strcmp(cfg->group, d->cfg->group) != 0
+        || cfg->redis.port != d->cfg->redis.port
+        || cfg->redis_db != d->cfg->redis_db
+        || strcmp(cfg->redis.host ? cfg->redis.host : "",
+                  d->cfg->redis.host ? d->cfg->redis.host : "") != 0
+        || strcmp(cfg->redis.path ? cfg->redis.path : "",
+                  d->cfg->redis.path ? d->cfg->redis.path : "") != 0)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "reload: redis, stream and group "
+                   "changes take effect at the next restart");
+    }
+
+    /* the identity of this consumer must not change under the stream */
+    free(cfg->consumer);
+    cfg->consumer = strdup(d->cfg->consumer);
+
+    if (wachat_log_setup(cfg->logfile, cfg->verbosity, err, sizeof(err))
+        != 0)
+    {
+        wachat_log(WACHAT_LOG_ERROR, "reload: %s", err);
+    }
+
+    wachat_engine_configure(d->engine, cfg, kb);
+    wachat_outbound_reload(d->ob, cfg);
+    wachat_api_reload(d->api, cfg);
+
+    /* smtp_url may have been set or removed */
+    if (d->mail && cfg->smtp_url[0] != '\0') {
+        wachat_mail_reload(d->mail, cfg);
+
+    } else {
+        wachat_mail_free(d->mail);
+        d->mail = wachat_mail_new(d->base, d->store, cfg);
+    }
+
+    wachat_engine_set_notify(d->engine, d->mail ? wachat_mail_notify : NULL,
+                             d->mail);
+
+    /* calls in flight do not refer to the old client */
+    wachat_llm_free(d->llm);
+    d->llm = wachatd_llm(d->http, cfg);
+    wachat_engine_set_llm(d->engine, d->llm);
+
+    wachat_kb_free(d->kb);
+    wachat_config_free(d->cfg);
+    d->kb = kb;
+    d->cfg = cfg;
+
+    wachat_log(WACHAT_LOG_NOTICE, "reloaded %s: %zu KB entries",
+               d->conf_path, wachat_kb_count(kb));
+
+    wachat_engine_kick(d->engine);
+}
+
+
+static wachat_llm_t *
+wachatd_llm(wachat_http_t *http, const wachat_config_t *cfg)
+{
+    const char         *why;
+    wachat_llm_t       *llm;
+    wachat_llm_conf_t   lc;
+
+    if (cfg->backend != WACHAT_BACKEND_OPENAI) {
+        return NULL;
+    }
+
+    memset(&lc, 0, sizeof(wachat_llm_conf_t));
+    lc.url = cfg->llm_url;
+    lc.model = cfg->llm_model;
+    lc.key = cfg->llm_key.value;
+    lc.system_prompt = cfg->llm_system_prompt;
+    lc.timeout_ms = cfg->llm_timeout_ms;
+    lc.max_tokens = cfg->llm_max_tokens;
+    lc.temperature = cfg->llm_temperature;
+
+    why = NULL;
+    llm = wachat_llm_new(http, &lc, &why);
+
+    if (llm == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "llm: %s: answering from the knowledge "
+                   "base only", why ? why : "unusable configuration");
+    }
+
+    return llm;
+}
+
+
+static void
+wachatd_on_term(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval   tv;
+    wachatd_t       *d = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (d->stopping) {
+        wachat_log(WACHAT_LOG_WARNING, "second signal: stopping now");
+        event_base_loopbreak(d->base);
+        return;
+    }
+
+    d->stopping = 1;
+    d->drain_deadline = wachat_clock_mono_ms() + d->cfg->shutdown_timeout_ms;
+
+    wachat_log(WACHAT_LOG_NOTICE, "stopping: finishing %zu conversations "
+               "in flight (up to %lld ms)", wachat_engine_active(d->engine),
+               d->cfg->shutdown_timeout_ms);
+
+    wachat_stream_stop(d->stream);
+    wachat_engine_drain(d->engine);
+
+    tv.tv_sec = 0;
+    tv.tv_usec = 0;
+    evtimer_add(d->drain, &tv);
+}
+
+
+static void
+wachatd_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval   tv;
+    wachatd_t       *d = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (wachat_engine_active(d->engine) == 0
+        && wachat_http_running(d->http) == 0)
+    {
+        event_base_loopbreak(d->base);
+        return;
+    }
+
+    if (wachat_clock_mono_ms() >= d->drain_deadline) {
+        wachat_log(WACHAT_LOG_WARNING, "shutdown_timeout reached with %zu "
+                   "conversations in flight: they stay in Redis for the "
+                   "next start", wachat_engine_active(d->engine));
+        event_base_loopbreak(d->base);
+        return;
+    }
+
+    tv.tv_sec = 0;
+    tv.tv_usec = 50000;
+    evtimer_add(d->drain, &tv);
+}
+
+
+static void
+wachatd_on_stats(evutil_socket_t fd, short what, void *arg)
+{
+    wachatd_t                    *d = arg;
+    const wachat_engine_stats_t  *es;
+    const wachat_stream_stats_t  *ss;
+
+    (void) fd;
+    (void) what;
+
+    es = wachat_engine_stats(d->engine);
+    ss = wachat_stream_stats(d->stream);
+
+    wachat_log(WACHAT_LOG_INFO, "stats: read %llu, ignored %llu, reclaimed "
+               "%llu, answered %llu, silent %llu, duplicates %llu, statuses "
+               "%llu, sent %llu, retried %llu, dead %llu, active %zu",
+               ss->read, ss->ignored, ss->reclaimed, es->answered,
+               es->silent, es->duplicates, es->statuses, es->sent,
+               es->retried, es->dead, wachat_engine_active(d->engine));
+}
+
+
+/* what no event triggers: conversations left idle by their agent */
+static void
+wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
+{
+    size_t      n;
+    wachatd_t  *d = arg;
+    char        max[32];
+
+    (void) fd;
+    (void) what;
+
+    if (d->stopping) {
+        return;
+    }
+
+    /* the listing of conversations forgets those retention deleted */
+    snprintf(max, sizeof(max), "%lld",
+             wachat_clock_ms() - d->cfg->retention_ms);
+    freeReplyObject(wachat_store_cmd(d->store, "ZREMRANGEBYSCORE %s -inf %s",
+                                     WACHAT_KEY_CONVS, max));
+
+    n = wachat_agent_expire_idle(d->store, d->cfg);
+
+    if (d->mail) {
+        wachat_mail_tick(d->mail);
+    }
+
+    if (n) {
+        wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
+                   "agent_idle_timeout went back to the AI", n);
+    }
+}

@@ -1,0 +1,688 @@
+/*
+ * store: the synchronous Redis link of wachatd, its scripts and key names.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "lib/log.h"
+#include "store/store.h"
+
+
+/*
+ * Every script that changes a conversation first checks that this consumer
+ * still holds the conversation's lease (the last KEY, owner in ARGV[1]):
+ * a consumer that stalled past its lease cannot commit over the one that
+ * took the conversation over.
+ */
+
+#define WACHAT_LEASE_CHECK                                                  \
+    "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[1] then return -1 end\n"
+
+
+/*
+ * KEYS conv hist inbox outq done status lease; ARGV owner member ttl
+ * histmax json.
+ * Returns {committed, replies queued, mode after, new conversation}.
+ *
+ * The mode is read here, in the same step that queues the reply: an agent
+ * who took the conversation while the answer was being prepared (an LLM
+ * call in flight) sees no AI message after taking it.  A hand-over (json
+ * "handoff") moves an AI or waiting conversation to the agent chosen, or
+ * to waiting_agent, and always tells the customer what happens next (also
+ * when an agent holds it already: "held").
+ */
+static const char  wachat_script_commit[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('EXISTS', KEYS[5]) == 1 then\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[2])\n"
+    "  return {0, 0, '', 0}\n"
+    "end\n"
+    "local p = cjson.decode(ARGV[5])\n"
+    "local mode = redis.call('HGET', KEYS[1], 'mode')\n"
+    "local new = 0\n"
+    "if not mode then\n"
+    "  mode = 'ai'\n"
+    "  new = 1\n"
+    "  redis.call('HSET', KEYS[1], 'mode', mode)\n"
+    "end\n"
+    "for k, v in pairs(p.conv) do redis.call('HSET', KEYS[1], k, v) end\n"
+    "local function hist(f)\n"
+    "  local a = {KEYS[2], 'MAXLEN', '~', ARGV[4], '*'}\n"
+    "  for k, v in pairs(f) do a[#a + 1] = k; a[#a + 1] = v end\n"
+    "  return redis.call('XADD', unpack(a))\n"
+    "end\n"
+    "hist(p['in'])\n"
+    "local n = 0\n"
+    "local function send(list)\n"
+    "  for _, r in ipairs(list) do\n"
+    "    r.send.hist = hist(r.hist)\n"
+    "    redis.call('RPUSH', KEYS[4], cjson.encode(r.send))\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "if p.handoff then\n"
+    "  if mode ~= 'agent' then\n"
+    "    if p.agent then\n"
+    "      redis.call('HSET', KEYS[1], 'mode', 'agent', 'agent', p.agent,\n"
+    "                 'agent_since', p.now, 'agent_active', p.now)\n"
+    "      redis.call('HDEL', KEYS[1], 'waiting_since')\n"
+    "      mode = 'agent'\n"
+    "    elseif mode == 'ai' then\n"
+    "      redis.call('HSET', KEYS[1], 'mode', 'waiting_agent',\n"
+    "                 'waiting_since', p.now)\n"
+    "      mode = 'waiting_agent'\n"
+    "    end\n"
+    "    send(p.replies)\n"
+    "  else\n"
+    "    send(p.held)\n"
+    "  end\n"
+    "elseif mode == 'ai' then\n"
+    "  send(p.replies)\n"
+    "end\n"
+    "if mode ~= 'ai' then redis.call('HINCRBY', KEYS[1], 'unread', 1) end\n"
+    "if p.retention then\n"
+    "  for i = 1, 2 do redis.call('EXPIRE', KEYS[i], p.retention) end\n"
+    "  redis.call('EXPIRE', KEYS[6], p.retention)\n"
+    "end\n"
+    "redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[2])\n"
+    "return {1, n, mode, new}\n";
+
+
+/*
+ * KEYS status inbox conv lease; ARGV owner member wamid status ts code.
+ * Statuses arrive out of order: sent < delivered < read < played, and a
+ * failure is kept unless the message was read anyway.  A status for
+ * someone who never wrote (a template sent by another tool on the same
+ * number) creates nothing.
+ */
+static const char  wachat_script_status[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('EXISTS', KEYS[3]) == 0 then\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "  return 0\n"
+    "end\n"    "local rank = {accepted = 0, sent = 1, delivered = 2, read = 3,\n"
+    "              played = 4}\n"
+    "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
+    "local was = cur and string.match(cur, '^[^|]*') or nil\n"
+    "local new, apply = ARGV[4], false\n"
+    "if new == 'failed' then\n"
+    "  apply = was ~= 'read' and was ~= 'played' and was ~= 'failed'\n"
+    "elseif was == nil then\n"
+    "  apply = true\n"
+    "elseif was ~= 'failed' then\n"
+    "  apply = (rank[new] or 0) > (rank[was] or 0)\n"
+    "end\n"
+    "if apply then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[3],\n"
+    "             new .. '|' .. ARGV[6] .. '|' .. ARGV[5])\n"
+    "end\n"
+    "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "return apply and 1 or 0\n";
+
+
+/* KEYS outq status conv lease; ARGV owner head wamid histid now */
+static const char  wachat_script_sent[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] then return 0 end\n"
+    "redis.call('LPOP', KEYS[1])\n"
+    "redis.call('HSETNX', KEYS[2], ARGV[3], 'accepted||' .. ARGV[5])\n"
+    "redis.call('HSET', KEYS[2], 'h:' .. ARGV[4], ARGV[3])\n"
+    "redis.call('HSET', KEYS[3], 'last_out_at', ARGV[5])\n"
+    "return 1\n";
+
+
+/* KEYS outq status lease; ARGV owner head histid code now */
+static const char  wachat_script_drop[] =
+    WACHAT_LEASE_CHECK
+    "if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] then return 0 end\n"
+    "redis.call('LPOP', KEYS[1])\n"
+    "redis.call('HSET', KEYS[2], 'h:' .. ARGV[3],\n"
+    "           'failed|' .. ARGV[4] .. '|' .. ARGV[5])\n"
+    "return 1\n";
+
+
+/*
+ * KEYS inbox outq lease; ARGV owner force.  Gives the conversation back
+ * only when it has no work left (unless forced, at shutdown), atomically
+ * with the check: a transfer that lands meanwhile finds the lease free or
+ * its owner still looping.
+ */
+static const char  wachat_script_release[] =
+    WACHAT_LEASE_CHECK
+    "if ARGV[2] ~= '1' and (redis.call('ZCARD', KEYS[1]) > 0\n"
+    "   or redis.call('LLEN', KEYS[2]) > 0) then return 0 end\n"
+    "redis.call('DEL', KEYS[3])\n"
+    "return 1\n";
+
+
+/*
+ * KEYS outbox marker; ARGV ttl, field, value, ...  The sandbox stands in
+ * for Meta, which cannot deduplicate; here the marker makes a resend after
+ * a crash harmless, so a test can count replies exactly.  (The two keys
+ * are in different slots: sandbox mode is not for Redis Cluster.)
+ */
+static const char  wachat_script_sandbox[] =
+    "local id = redis.call('GET', KEYS[2])\n"
+    "if id then return id end\n"
+    "local a = {KEYS[1], '*'}\n"
+    "for i = 2, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "id = redis.call('XADD', unpack(a))\n"
+    "redis.call('SET', KEYS[2], id, 'EX', ARGV[1])\n"
+    "return id\n";
+
+
+/*
+ * KEYS bucket; ARGV rate (per s), burst.  One bucket per business number,
+ * shared by every wachatd, on Redis' clock so hosts need not agree on
+ * time.  0: send now (a token is taken); otherwise the ms to wait.
+ */
+static const char  wachat_script_rate[] =
+    "local t = redis.call('TIME')\n"
+    "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')\n"
+    "local tokens = tonumber(b[1]) or burst\n"
+    "local ts = tonumber(b[2]) or now\n"
+    "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)\n"
+    "local wait = 0\n"
+    "if tokens >= 1 then\n"
+    "  tokens = tokens - 1\n"
+    "else\n"
+    "  wait = math.ceil((1 - tokens) * 1000 / rate)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts',\n"
+    "           tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[1], 60000)\n"
+    "return wait\n";
+
+
+/*
+ * KEYS lease, outq, inbox; ARGV owner ms.  Takes or renews the lease and
+ * reads what a step looks at next, in the same round trip: {1, outq head or
+ * nil, inbox head or nil}, or {0} when another consumer holds the
+ * conversation.
+ */
+static const char  wachat_script_step[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur and cur ~= ARGV[1] then return {0} end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "local out = redis.call('LINDEX', KEYS[2], 0)\n"
+    "local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1] or false\n"
+    "return {1, out, first}\n";
+
+
+static wachat_lua_t  wachat_scripts[WACHAT_SCRIPT_COUNT] = {
+    wachat_lua(wachat_script_commit),
+    wachat_lua(wachat_script_status),
+    wachat_lua(wachat_script_sent),
+    wachat_lua(wachat_script_drop),
+    wachat_lua(wachat_script_release),
+    wachat_lua(wachat_script_sandbox),
+    wachat_lua(wachat_script_rate),
+    wachat_lua(wachat_script_step),
+};
+
+
+static int wachat_store_connect(wachat_store_t *st);
+static int wachat_store_broken(wachat_store_t *st);
+
+
+int
+wachat_store_parse_addr(const char *spec, wachat_store_addr_t *addr,
+    char *err, size_t errlen)
+{
+    long         port;
+    char        *end;
+    const char  *colon;
+
+    memset(addr, 0, sizeof(wachat_store_addr_t));
+    addr->timeout_ms = 2000;
+
+    if (strncmp(spec, "unix:", 5) == 0 && spec[5] != '\0') {
+        addr->unix_path = strdup(spec + 5);
+        return addr->unix_path ? 0 : -1;
+    }
+
+    colon = strrchr(spec, ':');
+
+    if (colon == NULL || colon == spec) {
+        snprintf(err, errlen, "\"%s\" is not host:port or unix:/path", spec);
+        return -1;
+    }
+
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+
+    if (errno || *end != '\0' || port < 1 || port > 65535) {
+        snprintf(err, errlen, "\"%s\": bad port", spec);
+        return -1;
+    }
+
+    addr->host = strndup(spec, (size_t) (colon - spec));
+    addr->port = (int) port;
+
+    return addr->host ? 0 : -1;
+}
+
+
+void
+wachat_store_addr_free(wachat_store_addr_t *addr)
+{
+    free(addr->host);
+    free(addr->unix_path);
+    free(addr->password);
+    memset(addr, 0, sizeof(wachat_store_addr_t));
+}
+
+
+wachat_store_t *
+wachat_store_open(const wachat_store_addr_t *addr, char *err, size_t errlen)
+{
+    wachat_store_t  *st;
+
+    st = calloc(1, sizeof(wachat_store_t));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    st->addr = *addr;
+
+    if (wachat_store_connect(st) != 0) {
+        snprintf(err, errlen, "%s", st->err);
+        free(st);
+        return NULL;
+    }
+
+    return st;
+}
+
+
+void
+wachat_store_close(wachat_store_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+
+    if (st->c) {
+        redisFree(st->c);
+    }
+
+    free(st);
+}
+
+
+static int
+wachat_store_connect(wachat_store_t *st)
+{
+    redisReply      *r;
+    struct timeval   tv;
+
+    tv.tv_sec = st->addr.timeout_ms / 1000;
+    tv.tv_usec = (st->addr.timeout_ms % 1000) * 1000;
+
+    if (st->c) {
+        redisFree(st->c);
+        st->c = NULL;
+    }
+
+    st->unread = 0;     /* posted commands went with the old link */
+
+    if (st->addr.unix_path) {
+        st->c = redisConnectUnixWithTimeout(st->addr.unix_path, tv);
+
+    } else {
+        st->c = redisConnectWithTimeout(st->addr.host, st->addr.port, tv);
+    }
+
+    if (st->c == NULL || st->c->err) {
+        if (st->addr.unix_path) {
+            snprintf(st->err, sizeof(st->err), "redis unix:%s: %s",
+                     st->addr.unix_path,
+                     st->c ? st->c->errstr : "out of memory");
+
+        } else {
+            snprintf(st->err, sizeof(st->err), "redis %s:%d: %s",
+                     st->addr.host ? st->addr.host : "", st->addr.port,
+                     st->c ? st->c->errstr : "out of memory");
+        }
+        if (st->c) {
+            redisFree(st->c);
+            st->c = NULL;
+        }
+        return -1;
+    }
+
+    redisSetTimeout(st->c, tv);
+
+    if (st->addr.password) {
+        r = redisCommand(st->c, "AUTH %s", st->addr.password);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err), "redis AUTH failed: %s",
+                     r ? r->str : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    if (st->addr.db) {
+        r = redisCommand(st->c, "SELECT %d", st->addr.db);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err), "redis SELECT %d failed: %s",
+                     st->addr.db, r ? r->str : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+/* the reply of the command just appended, after those of posted ones */
+static redisReply *
+wachat_store_reply(wachat_store_t *st)
+{
+    void  *r;
+
+    if (wachat_store_drain(st) != 0 || redisGetReply(st->c, &r) != REDIS_OK) {
+        return NULL;
+    }
+
+    return r;
+}
+
+
+int
+wachat_store_drain(wachat_store_t *st)
+{
+    void        *rep;
+    redisReply  *r;
+
+    while (st->unread > 0) {
+        if (redisGetReply(st->c, &rep) != REDIS_OK) {
+            return -1;
+        }
+
+        st->unread--;
+        r = rep;
+
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            wachat_log(WACHAT_LOG_WARNING, "redis: a posted command failed: "
+                       "%s", r->str);
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+void
+wachat_store_post(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int  done;
+
+    if (st->c == NULL && wachat_store_connect(st) != 0) {
+        return;
+    }
+
+    if (redisAppendCommandArgv(st->c, argc, argv, argvlen) != REDIS_OK) {
+        return;
+    }
+
+    st->unread++;
+
+    /* sent now, not with the next command: that may be long in coming */
+    do {
+        if (redisBufferWrite(st->c, &done) != REDIS_OK) {
+            (void) wachat_store_broken(st);
+            return;
+        }
+    } while (!done);
+}
+
+
+static redisReply *
+wachat_store_run(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int          attempt;
+    redisReply  *r;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_store_connect(st) != 0) {
+            return NULL;
+        }
+
+        r = NULL;
+        if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK) {
+            r = wachat_store_reply(st);
+        }
+        if (r) {
+            return r;
+        }
+
+        if (!wachat_store_broken(st)) {
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * After a failed command: drop the link.  Only a link the server closed
+ * (Redis restarted) is worth one fresh try; after a timeout the command
+ * may have run, and running e.g. an XADD twice is worse than an error.
+ */
+
+static int
+wachat_store_broken(wachat_store_t *st)
+{
+    int  retry;
+
+    retry = st->c->err == REDIS_ERR_EOF;
+
+    snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
+    redisFree(st->c);
+    st->c = NULL;
+    st->unread = 0;
+
+    return retry;
+}
+
+
+redisReply *
+wachat_store_argv(wachat_store_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    return wachat_store_run(st, argc, argv, argvlen);
+}
+
+
+redisReply *
+wachat_store_cmd(wachat_store_t *st, const char *fmt, ...)
+{
+    int          attempt;
+    va_list      ap;
+    redisReply  *r;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_store_connect(st) != 0) {
+            return NULL;
+        }
+
+        va_start(ap, fmt);
+        r = NULL;
+        if (redisvAppendCommand(st->c, fmt, ap) == REDIS_OK) {
+            r = wachat_store_reply(st);
+        }
+        va_end(ap);
+
+        if (r) {
+            return r;
+        }
+
+        if (!wachat_store_broken(st)) {
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+redisReply *
+wachat_store_script(wachat_store_t *st, wachat_script_e script, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    return wachat_store_eval(st, &wachat_scripts[script], nkeys, argc, argv,
+                             argvlen);
+}
+
+
+redisReply *
+wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    int             i, n, k;
+    char            nk[16];
+    redisReply     *r;
+    const char    **av;
+    size_t         *al;
+    unsigned char   md[SHA_DIGEST_LENGTH];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    if (lua->sha[0] == '\0') {
+        SHA1((const unsigned char *) lua->text, lua->len, md);
+
+        for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
+            lua->sha[2 * k] = hex[md[k] >> 4];
+            lua->sha[2 * k + 1] = hex[md[k] & 0xf];
+        }
+
+        lua->sha[40] = '\0';
+    }
+
+    n = argc + 3;
+    av = malloc(n * sizeof(char *));
+    al = malloc(n * sizeof(size_t));
+
+    if (av == NULL || al == NULL) {
+        free(av);
+        free(al);
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return NULL;
+    }
+
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = lua->sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+
+    for (i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+
+    r = wachat_store_run(st, n, av, al);
+
+    if (r && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "NOSCRIPT", 8) == 0)
+    {
+        /* first use since Redis started: send the body once */
+        freeReplyObject(r);
+
+        av[0] = "EVAL";
+        al[0] = 4;
+        av[1] = lua->text;
+        al[1] = lua->len;
+
+        r = wachat_store_run(st, n, av, al);
+    }
+
+    free(av);
+    free(al);
+
+    return r;
+}
+
+
+const redisReply *
+wachat_reply_value(const redisReply *kv, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; kv && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
+         i += 2)
+    {
+        if (kv->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(kv->element[i]->str, name) == 0
+            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return kv->element[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+const char *
+wachat_reply_field(const redisReply *kv, const char *name)
+{
+    const redisReply  *v = wachat_reply_value(kv, name);
+
+    return v ? v->str : NULL;
+}
+
+
+static void
+wachat_key(char *buf, const char *kind, const char *conv_id)
+{
+    snprintf(buf, WACHAT_KEY_MAX, "wachat:%s:{%s}", kind, conv_id);
+}
+
+
+void wachat_key_conv(char *buf, const char *c) { wachat_key(buf, "conv", c); }
+void wachat_key_hist(char *buf, const char *c) { wachat_key(buf, "hist", c); }
+void wachat_key_status(char *buf, const char *c) { wachat_key(buf, "st", c); }
+void wachat_key_inbox(char *buf, const char *c) { wachat_key(buf, "inbox", c); }
+void wachat_key_outq(char *buf, const char *c) { wachat_key(buf, "outq", c); }
+void wachat_key_lease(char *buf, const char *c) { wachat_key(buf, "lease", c); }
+
+
+void
+wachat_key_done(char *buf, const char *conv_id, const char *wamid)
+{
+    snprintf(buf, WACHAT_KEY_MAX, "wachat:done:{%s}:%s", conv_id, wamid);
+}
