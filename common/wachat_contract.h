@@ -70,12 +70,17 @@ typedef enum {
 
 /*
  * Who answers a conversation (the "mode" of its hash): the assistant, nobody
- * yet (a person was asked for), or the agent who holds it.
+ * yet (a person was asked for), or the agent who holds it.  The names are
+ * also macros so that Lua script text can be assembled from them.
  */
+#define WACHAT_MODE_NAME_AI             "ai"
+#define WACHAT_MODE_NAME_WAITING_AGENT  "waiting_agent"
+#define WACHAT_MODE_NAME_AGENT          "agent"
+
 #define WACHAT_MODES(X)                                                      \
-    X(AI,            "ai")                                                   \
-    X(WAITING_AGENT, "waiting_agent")                                        \
-    X(AGENT,         "agent")
+    X(AI,            WACHAT_MODE_NAME_AI)                                    \
+    X(WAITING_AGENT, WACHAT_MODE_NAME_WAITING_AGENT)                         \
+    X(AGENT,         WACHAT_MODE_NAME_AGENT)
 
 typedef enum {
 #define WACHAT_MODE_ENUM(id, name)  WACHAT_MODE_##id,
