@@ -151,7 +151,7 @@ $redis->cmd('SET', 'wachat:feed', 'not a stream');
 post(wh_text(from => '16505551234', text => 'When are you open?'), 'feed broken');
 $r = next_reply('feed broken');
 is($r->{text}, $answer{hours}, 'feed key of the wrong type: still answered');
-ok($d->wait_log(qr/warning: redis: a posted command failed: WRONGTYPE/),
+ok($d->wait_log(qr/warning: redis: a feed XADD failed: WRONGTYPE/),
    'the failed feed XADD is logged');
 $redis->cmd('DEL', 'wachat:feed');
 post(wh_text(from => '16505551234', text => 'How much is delivery?'), 'feed back');

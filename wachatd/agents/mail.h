@@ -16,7 +16,7 @@
 #include <event2/event.h>
 
 #include "lib/config.h"
-#include "conversation/conv.h"
+#include "conversation/engine.h"
 #include "clients/http.h"
 #include "store/store.h"
 

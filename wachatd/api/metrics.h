@@ -9,7 +9,7 @@
 #define WACHAT_METRICS_H
 
 #include "lib/config.h"
-#include "conversation/conv.h"
+#include "conversation/engine.h"
 #include "send/outbound.h"
 #include "store/store.h"
 #include "conversation/stream.h"

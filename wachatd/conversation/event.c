@@ -1,5 +1,5 @@
 /*
- * event: stream entries in memory and as inbox members.
+ * event: the typed decode of a stream entry (see event.h).
  */
 
 #include <inttypes.h>
@@ -7,290 +7,120 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
 #include "conversation/event.h"
 
 
-static int wachat_event_add(wachat_event_t *ev, const char *name,
-    size_t nlen, const char *value, size_t vlen);
+static void wachat_event_conv(wachat_event_t *ev);
 static int wachat_stream_id_parse(const char *id, uint64_t *ms,
     uint64_t *seq);
 
 
 int
-wachat_event_from_reply(wachat_event_t *ev, const redisReply *entry)
+wachat_event_decode(wachat_event_t *ev, const char *stream_id,
+    const redisReply *fields)
 {
+    int                f;
     size_t             i;
-    const redisReply  *id, *kv;
+    uint64_t           ms, seq;
+    const char        *v;
+    const redisReply  *name, *value;
 
     memset(ev, 0, sizeof(wachat_event_t));
+    ev->kind = -1;
 
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) {
+    if (stream_id == NULL
+        || wachat_stream_id_parse(stream_id, &ms, &seq) != 0)
+    {
         return -1;
     }
 
-    id = entry->element[0];
-    kv = entry->element[1];
-
-    if (id->type != REDIS_REPLY_STRING) {
-        return -1;
-    }
-
-    ev->stream_id = strndup(id->str, id->len);
-    if (ev->stream_id == NULL) {
-        return -1;
-    }
+    ev->stream_id = stream_id;
 
     /* a deleted entry that is still pending comes back with nil fields */
-    if (kv->type != REDIS_REPLY_ARRAY) {
+    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY) {
         return 0;
     }
 
-    for (i = 0; i + 1 < kv->elements; i += 2) {
-        if (kv->element[i]->type != REDIS_REPLY_STRING
-            || kv->element[i + 1]->type != REDIS_REPLY_STRING)
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        name = fields->element[i];
+        value = fields->element[i + 1];
+
+        if (name->type != REDIS_REPLY_STRING
+            || value->type != REDIS_REPLY_STRING)
         {
             continue;
         }
 
-        if (wachat_event_add(ev, kv->element[i]->str, kv->element[i]->len,
-                             kv->element[i + 1]->str,
-                             kv->element[i + 1]->len)
-            != 0)
-        {
-            wachat_event_free(ev);
-            return -1;
+        /* a newer contract's extra fields are ignored */
+        f = wachat_field_lookup(name->str, name->len);
+        if (f >= 0) {
+            ev->field[f] = value->str;
+            ev->len[f] = value->len;
         }
+    }
+
+    v = wachat_event_str(ev, V);
+    ev->known = v && strcmp(v, WACHAT_CONTRACT_VERSION) == 0;
+
+    v = wachat_event_str(ev, KIND);
+    if (v) {
+        ev->kind = wachat_kind_lookup(v, ev->len[WACHAT_FIELD_KIND]);
+    }
+
+    v = wachat_event_str(ev, TS);
+    ev->ts = v ? atoll(v) : 0;
+
+    if (ev->known) {
+        wachat_event_conv(ev);
     }
 
     return 0;
 }
 
 
-static int
-wachat_event_add(wachat_event_t *ev, const char *name, size_t nlen,
-    const char *value, size_t vlen)
-{
-    if (ev->nfields == WACHAT_EVENT_MAX_FIELDS) {
-        return 0;       /* a newer contract's extra fields: ignored */
-    }
+/*
+ * The conversation: "<phone_number_id>:<customer>", the customer being the
+ * wa_id (from / recipient) or else the business-scoped user id.
+ */
 
-    ev->name[ev->nfields] = strndup(name, nlen);
-    ev->value[ev->nfields] = malloc(vlen + 1);
-
-    if (ev->name[ev->nfields] == NULL || ev->value[ev->nfields] == NULL) {
-        free(ev->name[ev->nfields]);
-        free(ev->value[ev->nfields]);
-        return -1;
-    }
-
-    memcpy(ev->value[ev->nfields], value, vlen);
-    ev->value[ev->nfields][vlen] = '\0';
-    ev->value_len[ev->nfields] = vlen;
-    ev->nfields++;
-
-    return 0;
-}
-
-
-void
-wachat_event_free(wachat_event_t *ev)
-{
-    size_t  i;
-
-    for (i = 0; i < ev->nfields; i++) {
-        free(ev->name[i]);
-        free(ev->value[i]);
-    }
-
-    free(ev->stream_id);
-    memset(ev, 0, sizeof(wachat_event_t));
-}
-
-
-const char *
-wachat_event_get(const wachat_event_t *ev, const char *name)
-{
-    size_t  i;
-
-    for (i = 0; i < ev->nfields; i++) {
-        if (strcmp(ev->name[i], name) == 0) {
-            return ev->value[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-int
-wachat_event_conv_id(const wachat_event_t *ev, char *buf, size_t len)
+static void
+wachat_event_conv(wachat_event_t *ev)
 {
     int          n;
-    const char  *kind, *pnid, *who, *p;
+    const char  *pnid, *who;
 
-    kind = wachat_event_get(ev, "kind");
-    pnid = wachat_event_get(ev, "phone_number_id");
+    pnid = wachat_event_str(ev, PHONE_NUMBER_ID);
 
-    if (kind == NULL || pnid == NULL || *pnid == '\0') {
-        return -1;
-    }
+    if (ev->kind == WACHAT_KIND_MESSAGE) {
+        who = wachat_event_str(ev, FROM);
 
-    if (strcmp(kind, "message") == 0) {
-        who = wachat_event_get(ev, "from");
-
-    } else if (strcmp(kind, "status") == 0) {
-        who = wachat_event_get(ev, "recipient");
+    } else if (ev->kind == WACHAT_KIND_STATUS) {
+        who = wachat_event_str(ev, RECIPIENT);
 
     } else {
-        return -1;
+        return;
     }
 
     if (who == NULL || *who == '\0') {
-        who = wachat_event_get(ev, "user_id");
+        who = wachat_event_str(ev, USER_ID);
     }
 
-    if (who == NULL || *who == '\0') {
-        return -1;
+    if (pnid == NULL || *pnid == '\0' || who == NULL || *who == '\0') {
+        return;
     }
+
+    ev->customer = who;
 
     /* braces would break the hash tag the id is wrapped in */
-    for (p = pnid; *p; p++) {
-        if (*p == '{' || *p == '}') {
-            return -1;
-        }
+    if (strpbrk(pnid, "{}") || strpbrk(who, "{}")) {
+        return;
     }
 
-    for (p = who; *p; p++) {
-        if (*p == '{' || *p == '}') {
-            return -1;
-        }
+    n = snprintf(ev->conv_id, sizeof(ev->conv_id), "%s:%s", pnid, who);
+
+    if (n < 0 || (size_t) n >= sizeof(ev->conv_id)) {
+        ev->conv_id[0] = '\0';
     }
-
-    n = snprintf(buf, len, "%s:%s", pnid, who);
-
-    return (n < 0 || (size_t) n >= len) ? -1 : 0;
-}
-
-
-char *
-wachat_event_to_member(const wachat_event_t *ev, size_t *len, double *score)
-{
-    char                 *m;
-    size_t                i, jlen;
-    uint64_t              ms, seq;
-    yajl_gen              g;
-    const unsigned char  *json;
-    char                  head[64];
-    int                   hlen;
-
-    if (wachat_stream_id_parse(ev->stream_id, &ms, &seq) != 0) {
-        return NULL;
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return NULL;
-    }
-
-    yajl_gen_map_open(g);
-
-    for (i = 0; i < ev->nfields; i++) {
-        yajl_gen_string(g, (const unsigned char *) ev->name[i],
-                        strlen(ev->name[i]));
-        yajl_gen_string(g, (const unsigned char *) ev->value[i],
-                        ev->value_len[i]);
-    }
-
-    yajl_gen_map_close(g);
-
-    if (yajl_gen_get_buf(g, &json, &jlen) != yajl_gen_status_ok) {
-        yajl_gen_free(g);
-        return NULL;
-    }
-
-    hlen = snprintf(head, sizeof(head), "%020" PRIu64 "-%020" PRIu64 "\n",
-                    ms, seq);
-
-    m = malloc(hlen + jlen + 1);
-    if (m != NULL) {
-        memcpy(m, head, hlen);
-        memcpy(m + hlen, json, jlen);
-        m[hlen + jlen] = '\0';
-        *len = hlen + jlen;
-        *score = (double) ms;
-    }
-
-    yajl_gen_free(g);
-
-    return m;
-}
-
-
-int
-wachat_event_from_member(wachat_event_t *ev, const char *member, size_t len)
-{
-    char        *json, idbuf[64];
-    size_t       i, n;
-    uint64_t     ms, seq;
-    yajl_val     root, v;
-    const char  *nl;
-
-    memset(ev, 0, sizeof(wachat_event_t));
-
-    nl = memchr(member, '\n', len);
-    if (nl == NULL || nl - member != 41) {
-        return -1;
-    }
-
-    if (sscanf(member, "%20" SCNu64 "-%20" SCNu64, &ms, &seq) != 2) {
-        return -1;
-    }
-
-    snprintf(idbuf, sizeof(idbuf), "%" PRIu64 "-%" PRIu64, ms, seq);
-
-    json = strndup(nl + 1, len - (nl + 1 - member));
-    if (json == NULL) {
-        return -1;
-    }
-
-    root = yajl_tree_parse(json, NULL, 0);
-    free(json);
-
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        yajl_tree_free(root);
-        return -1;
-    }
-
-    ev->stream_id = strdup(idbuf);
-
-    for (i = 0; ev->stream_id && i < root->u.object.len; i++) {
-        v = root->u.object.values[i];
-
-        if (!YAJL_IS_STRING(v)) {
-            continue;
-        }
-
-        if (wachat_event_add(ev, root->u.object.keys[i],
-                             strlen(root->u.object.keys[i]),
-                             v->u.string, strlen(v->u.string))
-            != 0)
-        {
-            break;
-        }
-    }
-
-    n = root->u.object.len;
-    yajl_tree_free(root);
-
-    if (ev->stream_id == NULL || i < n) {
-        wachat_event_free(ev);
-        return -1;
-    }
-
-    return 0;
 }
 
 
@@ -300,7 +130,6 @@ wachat_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq)
     char  *end;
 
     *ms = strtoull(id, &end, 10);
-
     if (end == id || *end != '-') {
         return -1;
     }

@@ -1,6 +1,12 @@
 /*
- * event: one entry of the webhook stream (docs/events.md), as wachatd
- * holds it, and its form as a member of a conversation's inbox.
+ * event: one entry of the webhook stream (docs/events.md), decoded once
+ * into typed fields when it leaves the stream.
+ *
+ * Both places an event is read from hand over the same shape, the stream
+ * entry's own: [id, [field, value, ...]] from XREADGROUP / XAUTOCLAIM, and
+ * {id, field, value, ...} unpacked from a conversation's inbox by the STEP
+ * script.  Decoding copies nothing: the fields point into the reply, which
+ * must outlive the event.
  */
 
 #ifndef WACHAT_EVENT_H
@@ -9,42 +15,36 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "wachat_contract.h"
 
-#define WACHAT_EVENT_MAX_FIELDS  32
-#define WACHAT_CONV_ID_MAX       160
+
+#define WACHAT_CONV_ID_MAX   160
+#define WACHAT_STREAM_ID_MAX 48
 
 
 typedef struct {
-    char     *stream_id;            /* "ms-seq" */
-    size_t    nfields;
-    char     *name[WACHAT_EVENT_MAX_FIELDS];
-    char     *value[WACHAT_EVENT_MAX_FIELDS];
-    size_t    value_len[WACHAT_EVENT_MAX_FIELDS];
+    const char     *stream_id;                  /* "ms-seq" */
+    int             known;                      /* v is ours */
+    int             kind;                       /* wachat_kind_e, or -1 */
+    const char     *field[WACHAT_FIELD_COUNT];  /* NULL: absent */
+    size_t          len[WACHAT_FIELD_COUNT];
+    long long       ts;                         /* unix s, 0 if none */
+    const char     *customer;   /* from / recipient, else user_id */
+    char            conv_id[WACHAT_CONV_ID_MAX];    /* "" for none */
 } wachat_event_t;
 
 
-/* from an XREADGROUP / XAUTOCLAIM entry: [id, [field, value, ...]] */
-int wachat_event_from_reply(wachat_event_t *ev, const redisReply *entry);
-void wachat_event_free(wachat_event_t *ev);
-
-/* the value of a field, or NULL */
-const char *wachat_event_get(const wachat_event_t *ev, const char *name);
-
 /*
- * The conversation an event belongs to: "<phone_number_id>:<customer>",
- * the customer being the wa_id (from / recipient) or else the user_id.
- * Returns -1 for events that belong to no conversation (kind=other).
+ * Decodes fields (an array of field, value, ...; nil for an entry deleted
+ * while pending) of the entry stream_id.  -1 when stream_id is not a
+ * stream id.  An event that belongs to no conversation (kind=other, no
+ * customer, a contract version not ours) decodes with conv_id "".
  */
-int wachat_event_conv_id(const wachat_event_t *ev, char *buf, size_t len);
+int wachat_event_decode(wachat_event_t *ev, const char *stream_id,
+    const redisReply *fields);
 
-/*
- * Inbox members sort by stream id: the score is the id's milliseconds and
- * the member starts with the zero-padded id, so ties sort right too.
- */
-char *wachat_event_to_member(const wachat_event_t *ev, size_t *len,
-    double *score);
-int wachat_event_from_member(wachat_event_t *ev, const char *member,
-    size_t len);
+/* a field's value, NULL when absent */
+#define wachat_event_str(ev, f)  ((ev)->field[WACHAT_FIELD_##f])
 
 /* compares two stream ids ("ms-seq"), like strcmp */
 int wachat_stream_id_cmp(const char *a, const char *b);

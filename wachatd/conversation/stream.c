@@ -13,6 +13,7 @@
 #include "conversation/event.h"
 #include "lib/log.h"
 #include "conversation/stream.h"
+#include "store/conv_scripts.h"
 
 
 #define WACHAT_READ_COUNT     64
@@ -52,10 +53,8 @@ static void wachat_stream_on_read(redisAsyncContext *ac, void *r,
 static int wachat_stream_create_group(wachat_stream_t *s);
 static void wachat_stream_entries(wachat_stream_t *s,
     const redisReply *entries);
-static int wachat_stream_transfer(wachat_stream_t *s,
-    const redisReply *entry);
 static int wachat_stream_set_aside(wachat_stream_t *s,
-    const wachat_event_t *ev, const char *key);
+    const wachat_event_t *ev, const redisReply *fields);
 static void wachat_stream_on_reconnect(evutil_socket_t fd, short what,
     void *arg);
 static void wachat_stream_on_reclaim(evutil_socket_t fd, short what,
@@ -425,42 +424,112 @@ wachat_stream_create_group(wachat_stream_t *s)
 }
 
 
+/*
+ * A batch of read entries: each is decoded once, to find its
+ * conversation; the ones that belong to none are set aside first; then one
+ * script moves the batch into the inboxes and acknowledges it.  A failure
+ * leaves the entries pending: the reclaim timer brings them back.
+ */
+
 static void
 wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 {
-    size_t  i;
+    size_t               i, n;
+    const redisReply    *e;
+    wachat_event_t      *ev;
+    const char         **ids, **convs;
+    int                 *message;
 
-    if (entries->type != REDIS_REPLY_ARRAY) {
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
         return;
     }
 
-    for (i = 0; i < entries->elements; i++) {
-        s->stats.read++;
+    n = entries->elements;
+    ev = malloc(n * sizeof(wachat_event_t));
+    ids = malloc(n * sizeof(char *));
+    convs = malloc(n * sizeof(char *));
+    message = malloc(n * sizeof(int));
 
-        if (wachat_stream_transfer(s, entries->element[i]) != 0) {
-            /* stays pending: the reclaim timer brings it back */
+    if (ev == NULL || ids == NULL || convs == NULL || message == NULL) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: out of "
+                   "memory");
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        s->stats.read++;
+        e = entries->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || wachat_event_decode(&ev[i], e->element[0]->str,
+                                   e->element[1]) != 0)
+        {
+            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: "
+                       "malformed entry");
+            goto done;
+        }
+
+        ids[i] = ev[i].stream_id;
+        convs[i] = ev[i].conv_id[0] ? ev[i].conv_id : NULL;
+        message[i] = ev[i].kind == WACHAT_KIND_MESSAGE;
+
+        if (convs[i] == NULL
+            && wachat_stream_set_aside(s, &ev[i], e->element[1]) != 0)
+        {
             wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
                        s->store->err);
+            goto done;
         }
     }
+
+    if (wachat_script_transfer(s->store, s->conf.stream, s->conf.group, n,
+                               ids, convs, message)
+        != 0)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
+                   s->store->err);
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (convs[i]) {
+            s->stats.transferred++;
+            s->conf.work(s->conf.data, convs[i]);
+
+        } else {
+            s->stats.ignored++;
+        }
+    }
+
+done:
+
+    free(ev);
+    free(ids);
+    free(convs);
+    free(message);
 }
 
 
 /*
- * Inbox first, acknowledgement second: a crash in between leaves the entry
- * pending, it is reclaimed and transferred again, and ZADD of the same
- * member is a no-op.
+ * A contract version this wachatd does not know (a newer module during a
+ * rolling upgrade) is parked, not lost; kind=other (account updates,
+ * unexpected shapes) has nothing to answer and is kept for operators.
+ * Either way the copy comes before the acknowledgement.
  */
 
 static int
 wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
-    const char *key)
+    const redisReply *fields)
 {
     int           argc, rc;
     size_t        i;
     redisReply   *r;
-    const char   *argv[8 + 2 * WACHAT_EVENT_MAX_FIELDS];
-    size_t        argvlen[8 + 2 * WACHAT_EVENT_MAX_FIELDS];
+    const char   *key, *v, *kind, *type;
+    const char   *argv[8 + 2 * 32];
+    size_t        argvlen[8 + 2 * 32];
+
+    key = ev->known ? WACHAT_KEY_OTHER : WACHAT_KEY_PARKED;
 
     argc = 0;
     argv[argc++] = "XADD";
@@ -476,124 +545,37 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
         argvlen[i] = strlen(argv[i]);
     }
 
-    for (i = 0; i < ev->nfields; i++) {
-        argv[argc] = ev->name[i];
-        argvlen[argc++] = strlen(ev->name[i]);
-        argv[argc] = ev->value[i];
-        argvlen[argc++] = ev->value_len[i];
+    for (i = 0; fields && fields->type == REDIS_REPLY_ARRAY
+                && i + 1 < fields->elements && argc + 2 <= 8 + 2 * 32;
+         i += 2)
+    {
+        if (fields->element[i]->type != REDIS_REPLY_STRING
+            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        argv[argc] = fields->element[i]->str;
+        argvlen[argc++] = fields->element[i]->len;
+        argv[argc] = fields->element[i + 1]->str;
+        argvlen[argc++] = fields->element[i + 1]->len;
     }
 
     r = wachat_store_argv(s->store, argc, argv, argvlen);
     rc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
 
     if (rc == 0) {
-        wachat_log(strcmp(key, WACHAT_KEY_PARKED) == 0 ? WACHAT_LOG_WARNING
-                                                       : WACHAT_LOG_NOTICE,
+        v = wachat_event_str(ev, V);
+        kind = wachat_event_str(ev, KIND);
+        type = wachat_event_str(ev, TYPE);
+
+        wachat_log(ev->known ? WACHAT_LOG_NOTICE : WACHAT_LOG_WARNING,
                    "stream: %s event %s (v=%s, type=%s) is not for a "
-                   "conversation: kept in %s", wachat_event_get(ev, "kind")
-                   ? wachat_event_get(ev, "kind") : "?", ev->stream_id,
-                   wachat_event_get(ev, "v") ? wachat_event_get(ev, "v") : "?",
-                   wachat_event_get(ev, "type") ? wachat_event_get(ev, "type")
-                                                : "?", key);
+                   "conversation: kept in %s", kind ? kind : "?",
+                   ev->stream_id, v ? v : "?", type ? type : "?", key);
     }
 
     freeReplyObject(r);
-
-    return rc;
-}
-
-
-static int
-wachat_stream_transfer(wachat_stream_t *s, const redisReply *entry)
-{
-    int              rc;
-    char            *member;
-    size_t           mlen;
-    double           score;
-    redisReply      *r;
-    wachat_event_t   ev;
-    char             conv[WACHAT_CONV_ID_MAX], key[WACHAT_KEY_MAX];
-    char             scorebuf[32];
-    const char      *v, *kind;
-
-    if (wachat_event_from_reply(&ev, entry) != 0) {
-        snprintf(s->store->err, sizeof(s->store->err), "malformed entry");
-        return -1;
-    }
-
-    rc = -1;
-    member = NULL;
-    kind = wachat_event_get(&ev, "kind");
-    v = wachat_event_get(&ev, "v");
-
-    if (v == NULL || strcmp(v, "1") != 0
-        || wachat_event_conv_id(&ev, conv, sizeof(conv)) != 0)
-    {
-        /*
-         * A contract version this wachatd does not know (a newer module
-         * during a rolling upgrade) is parked, not lost; kind=other
-         * (account updates, unexpected shapes) has nothing to answer and
-         * is kept for operators.  Either way the copy comes first.
-         */
-        if (wachat_stream_set_aside(s, &ev,
-                                    v && strcmp(v, "1") == 0
-                                    ? WACHAT_KEY_OTHER : WACHAT_KEY_PARKED)
-            != 0)
-        {
-            goto done;
-        }
-
-        s->stats.ignored++;
-        goto ack;
-    }
-
-    member = wachat_event_to_member(&ev, &mlen, &score);
-    if (member == NULL) {
-        snprintf(s->store->err, sizeof(s->store->err), "out of memory");
-        goto done;
-    }
-
-    snprintf(scorebuf, sizeof(scorebuf), "%.0f", score);
-    wachat_key_inbox(key, conv);
-
-    r = wachat_store_cmd(s->store, "ZADD %s NX %s %b", key, scorebuf,
-                         member, mlen);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        goto done;
-    }
-
-    freeReplyObject(r);
-
-    r = wachat_store_cmd(s->store, "SADD %s %s", WACHAT_KEY_READY, conv);
-    freeReplyObject(r);
-
-    if (kind && strcmp(kind, "message") == 0) {
-        r = wachat_store_cmd(s->store, "ZADD %s %s %s", WACHAT_KEY_CONVS,
-                             scorebuf, conv);
-        freeReplyObject(r);
-    }
-
-    s->stats.transferred++;
-
-ack:
-
-    r = wachat_store_cmd(s->store, "XACK %s %s %s", s->conf.stream,
-                         s->conf.group, ev.stream_id);
-    if (r != NULL && r->type != REDIS_REPLY_ERROR) {
-        rc = 0;
-    }
-
-    freeReplyObject(r);
-
-    if (rc == 0 && member) {
-        s->conf.work(s->conf.data, conv);
-    }
-
-done:
-
-    free(member);
-    wachat_event_free(&ev);
 
     return rc;
 }
@@ -860,7 +842,6 @@ wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
     int              rc;
     redisReply      *e;
     wachat_event_t   ev;
-    char             conv[WACHAT_CONV_ID_MAX];
 
     e = wachat_store_cmd(s->store, "XRANGE %s %s %s", s->conf.stream, id,
                          id);
@@ -872,15 +853,14 @@ wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
 
     rc = 1;
 
-    if (e->elements == 1 && wachat_event_from_reply(&ev, e->element[0]) == 0)
+    if (e->elements == 1 && e->element[0]->type == REDIS_REPLY_ARRAY
+        && e->element[0]->elements == 2
+        && e->element[0]->element[0]->type == REDIS_REPLY_STRING
+        && wachat_event_decode(&ev, e->element[0]->element[0]->str,
+                               e->element[0]->element[1]) == 0
+        && strcmp(ev.conv_id, conv_id) == 0)
     {
-        if (wachat_event_conv_id(&ev, conv, sizeof(conv)) == 0
-            && strcmp(conv, conv_id) == 0)
-        {
-            rc = 0;
-        }
-
-        wachat_event_free(&ev);
+        rc = 0;
     }
 
     freeReplyObject(e);

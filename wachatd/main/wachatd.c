@@ -25,7 +25,7 @@
 #include "api/api.h"
 #include "lib/clock.h"
 #include "lib/config.h"
-#include "conversation/conv.h"
+#include "conversation/engine.h"
 #include "clients/http.h"
 #include "answer/kb.h"
 #include "clients/llm.h"

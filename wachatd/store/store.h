@@ -32,15 +32,7 @@ typedef struct {
 
 /* the daemon's Lua scripts, loaded once, run with EVALSHA */
 typedef enum {
-    WACHAT_SCRIPT_COMMIT = 0,   /* inbound message + replies, atomically */
-    WACHAT_SCRIPT_STATUS,       /* monotonic delivery status */
-    WACHAT_SCRIPT_SENT,         /* outbound head sent: record and pop */
-    WACHAT_SCRIPT_DROP,         /* outbound head failed for good */
-    WACHAT_SCRIPT_RELEASE,      /* give a conversation back if idle */
-    WACHAT_SCRIPT_SANDBOX,      /* a reply into the sandbox outbox, once */
-    WACHAT_SCRIPT_RATE,         /* the business number's token bucket */
-    WACHAT_SCRIPT_STEP,         /* take or renew a conversation + the heads
-                                   of its outq and inbox */
+    WACHAT_SCRIPT_SANDBOX = 0,  /* a reply into the sandbox outbox, once */
     WACHAT_SCRIPT_COUNT
 } wachat_script_e;
 
@@ -112,6 +104,8 @@ void wachat_key_done(char *buf, const char *conv_id, const char *wamid);
 
 #define WACHAT_KEY_READY   "wachat:ready"       /* set of conv ids with work */
 #define WACHAT_KEY_CONVS   "wachat:convs"       /* zset conv id -> last ms */
+#define WACHAT_KEY_FEED     "wachat:feed"        /* the consoles' live feed */
+#define WACHAT_FEED_MAXLEN  10000
 #define WACHAT_KEY_DEAD    "wachat:dead"        /* stream of failed sends */
 
 

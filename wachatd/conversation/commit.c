@@ -1,0 +1,433 @@
+/*
+ * commit: an inbound message with its reply (or none), and a delivery
+ * status, recorded in the conversation by one script each; then what
+ * follows outside the conversation's slot (agents, e-mails, counters).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agents.h"
+#include "clients/graph.h"
+#include "conversation/conv_int.h"
+#include "lib/clock.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+
+#define WACHAT_KV_MAX  (2 * (8 + WACHAT_KB_MAX_BUTTONS))
+
+
+typedef struct {
+    const char  *kv[WACHAT_KV_MAX];
+    size_t       n;
+    char         name[WACHAT_KB_MAX_BUTTONS][16];
+} wachat_kv_t;
+
+
+typedef struct {
+    wachat_kv_t   hist;
+    yajl_gen      send;     /* the outbound record, "hist" left open */
+    char         *json;
+    size_t        len;
+} wachat_conv_out_t;
+
+
+static void wachat_conv_committed(wachat_conv_t *cv,
+    const wachat_event_t *ev, const wachat_commit_result_t *res,
+    int handoff, const char *agent, const wachat_reply_t *reply);
+
+
+/* field, value; an absent value leaves the field out */
+static void
+wachat_kv_add(wachat_kv_t *kv, const char *name, const char *value)
+{
+    if (value && kv->n + 2 <= WACHAT_KV_MAX) {
+        kv->kv[kv->n++] = name;
+        kv->kv[kv->n++] = value;
+    }
+}
+
+
+/*
+ * One reply as the commit script takes it: its history entry and its
+ * outbound record.  buttons come from reply (NULL: a text without).
+ */
+
+static int
+wachat_conv_out(wachat_conv_out_t *o, wachat_conv_t *cv,
+    const wachat_event_t *ev, const char *text, const wachat_reply_t *reply,
+    int system, const char *now)
+{
+    size_t                i, nbuttons, len;
+    const unsigned char  *buf;
+    const char           *wamid;
+
+    memset(o, 0, sizeof(wachat_conv_out_t));
+
+    wamid = wachat_event_str(ev, ID);
+    nbuttons = reply ? reply->nbuttons : 0;
+
+    wachat_kv_add(&o->hist, "dir", "out");
+    wachat_kv_add(&o->hist, "who", system ? "system" : "ai");
+    wachat_kv_add(&o->hist, "ts", now);
+    wachat_kv_add(&o->hist, "text", text);
+    wachat_kv_add(&o->hist, "source", reply ? reply->source : "handoff");
+    wachat_kv_add(&o->hist, "reply_to", wamid);
+
+    for (i = 0; i < nbuttons; i++) {
+        snprintf(o->hist.name[i], sizeof(o->hist.name[i]), "button%zu",
+                 i + 1);
+        wachat_kv_add(&o->hist, o->hist.name[i], reply->button_title[i]);
+    }
+
+    o->send = yajl_gen_alloc(NULL);
+    if (o->send == NULL) {
+        return -1;
+    }
+
+    yajl_gen_map_open(o->send);
+    wachat_json_kv_opt(o->send, "to", ev->customer);
+    wachat_json_kv_opt(o->send, "phone_number_id",
+                       wachat_event_str(ev, PHONE_NUMBER_ID));
+    wachat_json_kv_opt(o->send, "conv", cv->id);
+    wachat_json_kv_opt(o->send, "reply_to", wamid);
+    wachat_json_kv_opt(o->send, "text", text);
+    wachat_json_str(o->send, "buttons");
+    yajl_gen_array_open(o->send);
+
+    for (i = 0; i < nbuttons; i++) {
+        yajl_gen_map_open(o->send);
+        wachat_json_kv(o->send, "id", reply->button_id[i]);
+        wachat_json_kv(o->send, "title", reply->button_title[i]);
+        yajl_gen_map_close(o->send);
+    }
+
+    yajl_gen_array_close(o->send);
+    yajl_gen_map_close(o->send);
+
+    if (yajl_gen_get_buf(o->send, &buf, &len) != yajl_gen_status_ok) {
+        return -1;
+    }
+
+    /* the closing brace gives way to the history id the script adds */
+    o->json = malloc(len + 16);
+    if (o->json == NULL) {
+        return -1;
+    }
+
+    memcpy(o->json, buf, len - 1);
+    memcpy(o->json + len - 1, ",\"hist\":\"", 9);
+    o->len = len - 1 + 9;
+
+    return 0;
+}
+
+
+static void
+wachat_conv_out_free(wachat_conv_out_t *o)
+{
+    if (o->send) {
+        yajl_gen_free(o->send);
+    }
+
+    free(o->json);
+}
+
+
+/* the conversation's fields and the inbound history entry */
+static void
+wachat_conv_in(const wachat_event_t *ev, const char *now, wachat_kv_t *conv,
+    wachat_kv_t *in)
+{
+    const char  *wamid, *ts, *name;
+
+    wamid = wachat_event_str(ev, ID);
+    ts = wachat_event_str(ev, TS);
+    name = wachat_event_str(ev, NAME);
+
+    wachat_kv_add(conv, "phone_number_id",
+                  wachat_event_str(ev, PHONE_NUMBER_ID));
+    wachat_kv_add(conv, "wa_id", wachat_event_str(ev, FROM));
+    wachat_kv_add(conv, "user_id", wachat_event_str(ev, USER_ID));
+    wachat_kv_add(conv, "name", name);
+    wachat_kv_add(conv, "last_in_ts", ts);
+    wachat_kv_add(conv, "last_in_id", wamid);
+    wachat_kv_add(conv, "updated", now);
+
+    wachat_kv_add(in, "dir", "in");
+    wachat_kv_add(in, "who", "customer");
+    wachat_kv_add(in, "id", wamid);
+    wachat_kv_add(in, "ts", ts);
+    wachat_kv_add(in, "type", wachat_event_str(ev, TYPE));
+    wachat_kv_add(in, "text", wachat_event_str(ev, TEXT));
+    wachat_kv_add(in, "payload", wachat_event_str(ev, PAYLOAD));
+    wachat_kv_add(in, "name", name);
+}
+
+
+/*
+ * Commits an inbound message with its reply (or none): the conversation,
+ * the history and the outbound queue change together, or not at all.
+ * Frees the reply.  The event may point into cv's last reply: it is not
+ * used once the commit's own reply replaced it.
+ */
+
+void
+wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev, wachat_reply_t *reply, int handoff,
+    const char *agent)
+{
+    int                      rc;
+    redisReply              *r;
+    wachat_kv_t              conv, in;
+    wachat_commit_t          c;
+    wachat_conv_out_t        out, held;
+    wachat_commit_result_t   res;
+    const char              *wamid;
+    wachat_engine_t         *en = cv->engine;
+    char                     now[32], done[WACHAT_KEY_MAX];
+
+    memset(&conv, 0, sizeof(wachat_kv_t));
+    memset(&in, 0, sizeof(wachat_kv_t));
+    memset(&out, 0, sizeof(wachat_conv_out_t));
+    memset(&held, 0, sizeof(wachat_conv_out_t));
+    memset(&c, 0, sizeof(wachat_commit_t));
+
+    wamid = wachat_event_str(ev, ID);
+    c.now = wachat_clock_ms();
+    snprintf(now, sizeof(now), "%lld", c.now);
+    wachat_key_done(done, cv->id, wamid ? wamid : ev->stream_id);
+
+    wachat_conv_in(ev, now, &conv, &in);
+
+    rc = 0;
+
+    if (reply) {
+        rc = wachat_conv_out(&out, cv, ev, reply->text, reply, handoff, now);
+    }
+
+    if (rc == 0 && handoff) {
+        /* asked again while an agent holds it: the agent is on the way */
+        rc = wachat_conv_out(&held, cv, ev, en->cfg->handoff_text, NULL, 1,
+                             now);
+    }
+
+    if (rc != 0) {
+        wachat_conv_out_free(&out);
+        wachat_conv_out_free(&held);
+        if (reply) {
+            wachat_reply_free(reply);
+        }
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    c.member = member;
+    c.member_len = mlen;
+    c.done_key = done;
+    c.feed_id = wamid ? wamid : "";
+    c.done_ttl = WACHAT_DEDUP_TTL_DEFAULT;
+    c.histmax = en->cfg->history_max;
+    c.retention_s = en->cfg->retention_ms / 1000;
+    c.conv_kv = conv.kv;
+    c.nconv = conv.n;
+    c.in_kv = in.kv;
+    c.nin = in.n;
+    c.reply_kv = out.hist.kv;
+    c.nreply = reply ? out.hist.n : 0;
+    c.reply_send = out.json;
+    c.reply_send_len = out.len;
+    c.handoff = handoff;
+    c.agent = agent;
+    c.held_kv = held.hist.kv;
+    c.nheld = handoff ? held.hist.n : 0;
+    c.held_send = held.json;
+    c.held_send_len = held.len;
+
+    r = wachat_script_commit(en->store, &cv->ref, WACHAT_LEASE_MS, &c, &res);
+
+    wachat_conv_out_free(&out);
+    wachat_conv_out_free(&held);
+
+    if (r == NULL) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
+                   cv->id, en->store->err);
+
+    } else if (res.peek.state != WACHAT_PEEK_LOST && !res.committed) {
+        en->stats.duplicates++;
+        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s already answered",
+                   cv->id, wamid ? wamid : ev->stream_id);
+
+    } else if (res.peek.state != WACHAT_PEEK_LOST) {
+        wachat_conv_committed(cv, ev, &res, handoff, agent, reply);
+    }
+
+    if (reply) {
+        wachat_reply_free(reply);
+    }
+
+    cv->peek = res.peek;
+    wachat_conv_after(cv, r);
+}
+
+
+static void
+wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
+    const wachat_commit_result_t *res, int handoff,
+    const wachat_reply_t *reply)
+{
+    const char       *wamid;
+    wachat_engine_t  *en = cv->engine;
+
+    wamid = wachat_event_str(ev, ID);
+
+    if (handoff) {
+        return;
+    }
+
+    if (res->queued == 0) {
+        en->stats.silent++;
+        return;
+    }
+
+    en->stats.answered++;
+
+    if (reply && strncmp(reply->source, "kb:", 3) == 0) {
+        en->stats.from_kb++;
+
+    } else if (reply && strcmp(reply->source, "llm") == 0) {
+        en->stats.from_llm++;
+
+    } else if (reply && strcmp(reply->source, "fallback") == 0) {
+        en->stats.from_fallback++;
+    }
+
+    wachat_log(WACHAT_LOG_INFO, "conversation %s: %s answered from %s "
+               "(score %.2f)", cv->id, wamid ? wamid : "?",
+               reply ? reply->source : "?", reply ? reply->score : 0);
+}
+
+
+/*
+ * What follows a commit outside the conversation's slot: the agents'
+ * bookkeeping and the e-mails.  Idempotent or best effort.
+ */
+
+static void
+wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
+    const wachat_commit_result_t *res, int handoff, const char *agent,
+    const wachat_reply_t *reply)
+{
+    int               mode;
+    long long         close_ms;
+    wachat_engine_t  *en = cv->engine;
+    char              score[32];
+
+    wachat_conv_count(cv, ev, res, handoff, reply);
+
+    mode = wachat_mode_lookup(res->mode, strlen(res->mode));
+
+    if (handoff && mode == WACHAT_MODE_AGENT && agent) {
+        en->stats.handoffs++;
+        wachat_log(WACHAT_LOG_NOTICE, "conversation %s: handed over to "
+                   "agent %s", cv->id, agent);
+        wachat_agent_assigned(en->store, agent, cv->id);
+        wachat_feed(en->store, "mode", cv->id, "mode", res->mode, "agent",
+                    agent, NULL);
+
+    } else if (handoff && mode == WACHAT_MODE_WAITING_AGENT) {
+        en->stats.handoffs++;
+        wachat_log(WACHAT_LOG_NOTICE, "conversation %s: asks for a person, "
+                   "nobody online", cv->id);
+
+        /* waiting ones are listed by when their 24-hour window closes */
+        close_ms = ev->ts * 1000 + en->cfg->window_ms;
+        snprintf(score, sizeof(score), "%lld", close_ms);
+        freeReplyObject(wachat_store_cmd(en->store, "ZADD %s %s %s",
+                                         WACHAT_KEY_WAITING, score, cv->id));
+        wachat_feed(en->store, "mode", cv->id, "mode", res->mode, NULL);
+
+        if (en->notify) {
+            en->notify(en->notify_data, WACHAT_NOTIFY_WAITING, cv->id);
+        }
+
+    } else if (mode == WACHAT_MODE_AGENT) {
+        /* the customer wrote to an agent: that is activity */
+        snprintf(score, sizeof(score), "%lld", wachat_clock_ms());
+        freeReplyObject(wachat_store_cmd(en->store, "ZADD %s XX %s %s",
+                                         WACHAT_KEY_ASSIGNED, score,
+                                         cv->id));
+    }
+
+    if (res->is_new && en->notify) {
+        en->notify(en->notify_data, WACHAT_NOTIFY_NEW_CHAT, cv->id);
+    }
+}
+
+
+/*
+ * A failed delivery (Meta accepted the reply, then could not deliver it)
+ * is surfaced like a send error, in the log and the dead-letter stream.
+ */
+
+static void
+wachat_conv_undelivered(wachat_conv_t *cv, const char *wamid,
+    const char *code)
+{
+    const char       *explain;
+    wachat_engine_t  *en = cv->engine;
+
+    explain = code ? wachat_graph_explain(atol(code)) : NULL;
+
+    wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s was not "
+               "delivered, error %s%s%s", cv->id, wamid,
+               code ? code : "?", explain ? ": " : "",
+               explain ? explain : "");
+
+    freeReplyObject(wachat_store_cmd(en->store, "XADD %s MAXLEN ~ 100000 * "
+                                     "conv %s code %s reason %s wamid %s",
+                                     en->cfg->dead_stream, cv->id,
+                                     code ? code : "-1",
+                                     explain ? explain : "delivery failed",
+                                     wamid));
+    en->stats.dead++;
+}
+
+
+void
+wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    int               applied;
+    redisReply       *r;
+    wachat_peek_t     peek;
+    const char       *wamid, *status, *code;
+    wachat_engine_t  *en = cv->engine;
+
+    wamid = wachat_event_str(ev, ID) ? wachat_event_str(ev, ID) : "";
+    status = wachat_event_str(ev, STATUS) ? wachat_event_str(ev, STATUS) : "";
+    code = wachat_event_str(ev, ERROR_CODE);
+
+    r = wachat_script_status(en->store, &cv->ref, WACHAT_LEASE_MS, member,
+                             mlen, wamid, status,
+                             wachat_event_str(ev, TS)
+                             ? wachat_event_str(ev, TS) : "",
+                             code ? code : "", &applied, &peek);
+
+    if (r == NULL) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: status: %s", cv->id,
+                   en->store->err);
+
+    } else if (peek.state != WACHAT_PEEK_LOST) {
+        en->stats.statuses++;
+
+        if (applied && strcmp(status, "failed") == 0) {
+            wachat_conv_undelivered(cv, wamid, code);
+        }
+    }
+
+    cv->peek = peek;
+    wachat_conv_after(cv, r);
+}

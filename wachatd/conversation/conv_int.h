@@ -1,0 +1,108 @@
+/*
+ * conv_int: the conversation room's private parts, shared by its files:
+ * engine.c (the table, the scheduler, the lease), step.c (one step),
+ * message.c (what a message gets), commit.c (committing it) and
+ * deliver.c (the send path: rate, backoff, dead letters).
+ */
+
+#ifndef WACHAT_CONV_INT_H
+#define WACHAT_CONV_INT_H
+
+#include <event2/event.h>
+
+#include "answer/answer.h"
+#include "conversation/engine.h"
+#include "conversation/event.h"
+#include "store/conv_scripts.h"
+
+
+#define WACHAT_LEASE_MS       60000
+#define WACHAT_UNSETTLED_MS   50
+#define WACHAT_RENEW_MS       (WACHAT_LEASE_MS / 3)
+#define WACHAT_TOKEN_WAIT_MS  60000
+#define WACHAT_BACKOFF_MAX    30000
+
+
+typedef struct wachat_conv_s  wachat_conv_t;
+
+struct wachat_conv_s {
+    wachat_conv_t      *next;
+    wachat_engine_t    *engine;
+    struct event       *timer;
+    struct event       *renew;          /* keeps the lease while busy */
+    int                 busy;           /* a send or LLM call is in flight */
+    int                 attempt;        /* of the outbound head */
+
+    /* what the last script saw next, while it is still current */
+    redisReply         *peeked;
+    wachat_peek_t       peek;
+
+    char               *head;           /* the outbound head being sent */
+    size_t              head_len;
+    char               *unrecorded;     /* its wamid: sent, to record */
+    int                 unrecorded_fed; /* the live feed was told */
+
+    /* a message waiting for the model: its event points into pending */
+    redisReply         *pending;
+    wachat_event_t      pending_ev;
+    const char         *pending_member;
+    size_t              pending_member_len;
+    char                pending_hit[WACHAT_KB_MAX_ID * 4 + 1];  /* top */
+    double              pending_score;
+
+    wachat_conv_ref_t   ref;
+    char                id[WACHAT_CONV_ID_MAX];
+};
+
+
+struct wachat_engine_s {
+    struct event_base        *base;
+    wachat_store_t           *store;
+    wachat_stream_t          *stream;
+    wachat_outbound_t        *ob;
+    wachat_llm_t             *llm;
+    wachat_notify_pt          notify;
+    void                     *notify_data;
+    const wachat_config_t    *cfg;
+    const wachat_kb_t        *kb;
+    char                     *owner;
+    char                      stream_name[WACHAT_KEY_MAX];  /* the config's, */
+    char                      group_name[WACHAT_KEY_MAX];   /* across reloads */
+    int                       draining;
+    int                       closing;      /* callbacks do nothing */
+    size_t                    active;
+    wachat_engine_stats_t     stats;
+    wachat_conv_t            *buckets[1024];
+};
+
+#define WACHAT_BUCKETS  1024
+
+
+/* engine.c */
+void wachat_conv_schedule(wachat_conv_t *cv, long ms);
+void wachat_conv_forget(wachat_conv_t *cv);
+void wachat_conv_set_busy(wachat_conv_t *cv, int busy);
+void wachat_conv_keep_peek(wachat_conv_t *cv, redisReply *r);
+void wachat_conv_drop_peek(wachat_conv_t *cv);
+
+/* step.c */
+void wachat_conv_step(wachat_conv_t *cv);
+void wachat_conv_after(wachat_conv_t *cv, redisReply *r);
+
+/* message.c */
+void wachat_conv_message(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
+
+/* commit.c */
+void wachat_conv_commit(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev, wachat_reply_t *reply,
+    int handoff, const char *agent);
+void wachat_conv_status(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
+
+/* deliver.c: 0 nothing to send, 1 in flight or waiting, -1 trouble */
+int wachat_conv_send_head(wachat_conv_t *cv);
+int wachat_conv_record(wachat_conv_t *cv);
+
+
+#endif /* WACHAT_CONV_INT_H */
