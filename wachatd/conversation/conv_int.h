@@ -68,6 +68,7 @@ struct wachat_engine_s {
     char                     *owner;
     char                      stream_name[WACHAT_KEY_MAX];  /* the config's, */
     char                      group_name[WACHAT_KEY_MAX];   /* across reloads */
+    int                       rate_limit;
     int                       draining;
     int                       closing;      /* callbacks do nothing */
     size_t                    active;

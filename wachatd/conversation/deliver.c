@@ -14,7 +14,6 @@
 #include "lib/clock.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "send/rate.h"
 
 
 static void wachat_conv_sent(void *data, const wachat_send_result_t *res);
@@ -25,15 +24,13 @@ static void wachat_conv_dead(wachat_conv_t *cv, const char *hist,
 int
 wachat_conv_send_head(wachat_conv_t *cv)
 {
-    long              wait;
     wachat_peek_t    *p = &cv->peek;
     wachat_engine_t  *en = cv->engine;
 
-    wait = wachat_rate_take(en->store, cv->id, en->cfg->rate_limit);
-
-    if (wait > 0) {
+    /* the peek took a token of the number's bucket, or says how long */
+    if (p->wait_ms > 0) {
         /* over the number's rate: the reply stays first in line */
-        wachat_conv_schedule(cv, wait);
+        wachat_conv_schedule(cv, (long) p->wait_ms);
         return 1;
     }
 

@@ -81,6 +81,7 @@ wachat_engine_configure(wachat_engine_t *en, const wachat_config_t *cfg,
     /* the conversations' refs point here: a reload must not free them */
     snprintf(en->stream_name, sizeof(en->stream_name), "%s", cfg->stream);
     snprintf(en->group_name, sizeof(en->group_name), "%s", cfg->group);
+    en->rate_limit = cfg->rate_limit;
 }
 
 
@@ -251,7 +252,7 @@ wachat_engine_find(wachat_engine_t *en, const char *id, int create)
     cv->engine = en;
     snprintf(cv->id, sizeof(cv->id), "%s", id);
     wachat_conv_ref_init(&cv->ref, cv->id, en->owner, en->stream_name,
-                         en->group_name);
+                         en->group_name, &en->rate_limit);
     cv->next = en->buckets[h];
     en->buckets[h] = cv;
     en->active++;

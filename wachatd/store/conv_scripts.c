@@ -4,9 +4,10 @@
  *
  * KEYS of every conversation script, in this order:
  *   1 lease  2 outq  3 inbox  4 conv  5 hist  6 status  7 ready  8 stream
- *   9 feed   (10 done: commit only)
- * ARGV 1..4 of every one: owner, lease ms, group, conversation id; the
- * script's own arguments follow from ARGV[5].
+ *   9 feed  10 the number's rate bucket  (11 done: commit only)
+ * ARGV 1..5 of every one: owner, lease ms, group, conversation id, the
+ * number's send rate per second (0: none); the script's own arguments
+ * follow from ARGV[6].
  */
 
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include "store/conv_scripts.h"
 
 
-#define WACHAT_CONV_NKEYS   9
+#define WACHAT_CONV_NKEYS   10
 #define WACHAT_ARGS_MAX     96
 
 
@@ -49,11 +50,39 @@
 /*
  * The peek: renew, read both heads; nothing left: give the conversation
  * back and take it off the ready set, in the same atomic step, so an event
- * transferred meanwhile finds the lease free.  An inbox member is
- * "<ms>-<seq>\n" zero-padded, then the entry's fields packed with msgpack
- * (or, from wachatd before 2026-12, as a JSON object).
+ * transferred meanwhile finds the lease free.  With a reply to send, a
+ * token of the number's bucket is taken for it (Meta caps a number's
+ * throughput, 80 messages/s by default; every consumer draws from one
+ * bucket per number, on Redis' clock so hosts need not agree on time):
+ * "wait" is 0 to send now, else the ms until a token.
+ *
+ * An inbox member is "<ms>-<seq>\n" zero-padded, then the entry's fields
+ * packed with msgpack (or, from wachatd before 2026-12, a JSON object).
+ * Returns {state, outq head, inbox head, older pending, its stream id,
+ * its fields, wait}; state 2: given back.
  */
 #define WACHAT_LUA_PEEK                                                     \
+    "local function take()\n"                                               \
+    "  local rate = tonumber(ARGV[5])\n"                                    \
+    "  if rate <= 0 then return 0 end\n"                                    \
+    "  local t = redis.call('TIME')\n"                                      \
+    "  local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"                 \
+    "  local b = redis.call('HMGET', KEYS[10], 'tokens', 'ts')\n"           \
+    "  local tokens = tonumber(b[1]) or rate\n"                             \
+    "  local ts = tonumber(b[2]) or now\n"                                  \
+    "  tokens = math.min(rate, tokens + math.max(0, now - ts) * rate\n"     \
+    "                            / 1000)\n"                                 \
+    "  local wait = 0\n"                                                    \
+    "  if tokens >= 1 then\n"                                               \
+    "    tokens = tokens - 1\n"                                             \
+    "  else\n"                                                              \
+    "    wait = math.ceil((1 - tokens) * 1000 / rate)\n"                    \
+    "  end\n"                                                               \
+    "  redis.call('HSET', KEYS[10], 'tokens', tostring(tokens), 'ts',\n"    \
+    "             tostring(now))\n"                                         \
+    "  redis.call('PEXPIRE', KEYS[10], 60000)\n"                            \
+    "  return wait\n"                                                       \
+    "end\n"                                                                 \
     "local function peek()\n"                                               \
     "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                \
     "  local out = redis.call('LINDEX', KEYS[2], 0)\n"                      \
@@ -63,9 +92,11 @@
     "    redis.call('SREM', KEYS[7], ARGV[4])\n"                            \
     "    return {2}\n"                                                      \
     "  end\n"                                                               \
-    "  if not head then return {1, out} end\n"                              \
+    "  local wait = out and take() or 0\n"                                  \
+    "  if not head then return {1, out, false, 0, false, false, wait} end\n"\
+    "  local bad = {1, out or false, head, 0, false, false, wait}\n"        \
     "  local ms, seq = string.match(head, '^(%d+)%-(%d+)\\n')\n"            \
-    "  if not ms then return {1, out or false, head} end\n"                 \
+    "  if not ms then return bad end\n"                                     \
     "  local function trim(s)\n"                                            \
     "    s = string.gsub(s, '^0+', '')\n"                                   \
     "    return s == '' and '0' or s\n"                                     \
@@ -85,10 +116,9 @@
     "  else\n"                                                              \
     "    ok, fields = pcall(cmsgpack.unpack, body)\n"                       \
     "  end\n"                                                               \
-    "  if not ok or type(fields) ~= 'table' then\n"                         \
-    "    return {1, out or false, head}\n"                                  \
-    "  end\n"                                                               \
-    "  return {1, out or false, head, #older > 0 and 1 or 0, id, fields}\n" \
+    "  if not ok or type(fields) ~= 'table' then return bad end\n"          \
+    "  return {1, out or false, head, #older > 0 and 1 or 0, id, fields,\n" \
+    "          wait}\n"                                                     \
     "end\n"
 
 
@@ -107,9 +137,9 @@ static wachat_lua_t  wachat_lua_renew = wachat_lua(
 
 
 /*
- * ARGV 5 member, 6 done ttl, 7 history max, 8 retention s, 9 now ms,
- * 10 wamid for the feed, 11 handoff, 12 agent chosen, 13 the reply's
- * outbound record, 14 the held reply's, then four counted lists: the
+ * ARGV 6 member, 7 done ttl, 8 history max, 9 retention s, 10 now ms,
+ * 11 wamid for the feed, 12 handoff, 13 agent chosen, 14 the reply's
+ * outbound record, 15 the held reply's, then four counted lists: the
  * conversation's fields, the inbound history entry, the reply's and the
  * held reply's history entries.  Returns {committed, queued, mode, new,
  * peek}.
@@ -125,11 +155,11 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
     WACHAT_LUA_LEASE_CHECK
-    "if redis.call('EXISTS', KEYS[10]) == 1 then\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[5])\n"
+    "if redis.call('EXISTS', KEYS[11]) == 1 then\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[6])\n"
     "  return {0, 0, '', 0, peek(), false}\n"
     "end\n"
-    "local i = 15\n"
+    "local i = 16\n"
     "local function list()\n"
     "  local n, a = tonumber(ARGV[i]), {}\n"
     "  for k = 1, n do a[k] = ARGV[i + k] end\n"
@@ -142,7 +172,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "if not mode then mode = " WACHAT_LUA_AI "; new = 1 end\n"
     "redis.call('HSET', KEYS[4], 'mode', mode, unpack(conv))\n"
     "local function hist(f)\n"
-    "  return redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',\n"
+    "  return redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*',\n"
     "                    unpack(f))\n"
     "end\n"
     "hist(inb)\n"
@@ -152,40 +182,40 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "  redis.call('RPUSH', KEYS[2], s .. hist(h) .. '\"}')\n"
     "  n = n + 1\n"
     "end\n"
-    "if ARGV[11] == '1' then\n"
+    "if ARGV[12] == '1' then\n"
     "  if mode ~= " WACHAT_LUA_AGENT " then\n"
-    "    if ARGV[12] ~= '' then\n"
+    "    if ARGV[13] ~= '' then\n"
     "      redis.call('HSET', KEYS[4], 'mode', " WACHAT_LUA_AGENT ",\n"
-    "                 'agent', ARGV[12], 'agent_since', ARGV[9],\n"
-    "                 'agent_active', ARGV[9])\n"
+    "                 'agent', ARGV[13], 'agent_since', ARGV[10],\n"
+    "                 'agent_active', ARGV[10])\n"
     "      redis.call('HDEL', KEYS[4], 'waiting_since')\n"
     "      mode = " WACHAT_LUA_AGENT "\n"
     "    elseif mode == " WACHAT_LUA_AI " then\n"
     "      redis.call('HSET', KEYS[4], 'mode', " WACHAT_LUA_WAITING ",\n"
-    "                 'waiting_since', ARGV[9])\n"
+    "                 'waiting_since', ARGV[10])\n"
     "      mode = " WACHAT_LUA_WAITING "\n"
     "    end\n"
-    "    send(reply, ARGV[13])\n"
+    "    send(reply, ARGV[14])\n"
     "  else\n"
-    "    send(held, ARGV[14])\n"
+    "    send(held, ARGV[15])\n"
     "  end\n"
     "elseif mode == " WACHAT_LUA_AI " then\n"
-    "  send(reply, ARGV[13])\n"
+    "  send(reply, ARGV[14])\n"
     "end\n"
     "if mode ~= " WACHAT_LUA_AI " then\n"
     "  redis.call('HINCRBY', KEYS[4], 'unread', 1)\n"
     "end\n"
     "for _, k in ipairs({KEYS[4], KEYS[5], KEYS[6]}) do\n"
-    "  redis.call('EXPIRE', k, ARGV[8])\n"
+    "  redis.call('EXPIRE', k, ARGV[9])\n"
     "end\n"
-    "redis.call('SET', KEYS[10], '1', 'EX', ARGV[6])\n"
-    "redis.call('ZREM', KEYS[3], ARGV[5])\n"
-    "feed('type', 'message', 'conv', ARGV[4], 'id', ARGV[10], 'mode', mode)\n"
+    "redis.call('SET', KEYS[11], '1', 'EX', ARGV[7])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[6])\n"
+    "feed('type', 'message', 'conv', ARGV[4], 'id', ARGV[11], 'mode', mode)\n"
     "return {1, n, mode, new, peek(), feederr}\n");
 
 
 /*
- * ARGV 5 member, 6 wamid, 7 status, 8 ts, 9 error code.  Statuses arrive
+ * ARGV 6 member, 7 wamid, 8 status, 9 ts, 10 error code.  Statuses arrive
  * out of order: sent < delivered < read < played, and a failure is kept
  * unless the message was read anyway.  A status for someone who never
  * wrote (a template sent by another tool on the same number) creates
@@ -196,14 +226,14 @@ static wachat_lua_t  wachat_lua_status = wachat_lua(
     WACHAT_LUA_FEED
     WACHAT_LUA_LEASE_CHECK
     "if redis.call('EXISTS', KEYS[4]) == 0 then\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[5])\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[6])\n"
     "  return {0, peek(), false}\n"
     "end\n"
     "local rank = {accepted = 0, sent = 1, delivered = 2, read = 3,\n"
     "              played = 4}\n"
-    "local cur = redis.call('HGET', KEYS[6], ARGV[6])\n"
+    "local cur = redis.call('HGET', KEYS[6], ARGV[7])\n"
     "local was = cur and string.match(cur, '^[^|]*') or nil\n"
-    "local new, apply = ARGV[7], false\n"
+    "local new, apply = ARGV[8], false\n"
     "if new == 'failed' then\n"
     "  apply = was ~= 'read' and was ~= 'played' and was ~= 'failed'\n"
     "elseif was == nil then\n"
@@ -212,45 +242,45 @@ static wachat_lua_t  wachat_lua_status = wachat_lua(
     "  apply = (rank[new] or 0) > (rank[was] or 0)\n"
     "end\n"
     "if apply then\n"
-    "  redis.call('HSET', KEYS[6], ARGV[6],\n"
-    "             new .. '|' .. ARGV[9] .. '|' .. ARGV[8])\n"
-    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[6],\n"
-    "       'status', ARGV[7], 'error_code', ARGV[9])\n"
+    "  redis.call('HSET', KEYS[6], ARGV[7],\n"
+    "             new .. '|' .. ARGV[10] .. '|' .. ARGV[9])\n"
+    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[7],\n"
+    "       'status', ARGV[8], 'error_code', ARGV[10])\n"
     "end\n"
-    "redis.call('ZREM', KEYS[3], ARGV[5])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[6])\n"
     "return {apply and 1 or 0, peek(), feederr}\n");
 
 
 /*
- * ARGV 5 head, 6 wamid, 7 history id, 8 now, 9 tell the feed.  The feed
+ * ARGV 6 head, 7 wamid, 8 history id, 9 now, 10 tell the feed.  The feed
  * hears of the accepted reply whoever holds the lease now: Meta has it.
  * Returns {recorded, peek}.
  */
 static wachat_lua_t  wachat_lua_sent = wachat_lua(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
-    "if ARGV[9] == '1' then\n"
-    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[6],\n"
-    "       'hist', ARGV[7], 'status', 'accepted')\n"
+    "if ARGV[10] == '1' then\n"
+    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[7],\n"
+    "       'hist', ARGV[8], 'status', 'accepted')\n"
     "end\n"
     WACHAT_LUA_LEASE_CHECK
-    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[5] then\n"
+    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[6] then\n"
     "  return {0, peek(), feederr}\n"
     "end\n"
     "redis.call('LPOP', KEYS[2])\n"
-    "redis.call('HSETNX', KEYS[6], ARGV[6], 'accepted||' .. ARGV[8])\n"
-    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[7], ARGV[6])\n"
-    "redis.call('HSET', KEYS[4], 'last_out_at', ARGV[8])\n"
+    "redis.call('HSETNX', KEYS[6], ARGV[7], 'accepted||' .. ARGV[9])\n"
+    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[8], ARGV[7])\n"
+    "redis.call('HSET', KEYS[4], 'last_out_at', ARGV[9])\n"
     "return {1, peek(), feederr}\n");
 
 
-/* ARGV 5 head, 6 history id, 7 code, 8 now.  Returns 1, 0 or -1. */
+/* ARGV 6 head, 7 history id, 8 code, 9 now.  Returns 1, 0 or -1. */
 static wachat_lua_t  wachat_lua_drop = wachat_lua(
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
-    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[5] then return 0 end\n"
+    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[6] then return 0 end\n"
     "redis.call('LPOP', KEYS[2])\n"
-    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[6],\n"
-    "           'failed|' .. ARGV[7] .. '|' .. ARGV[8])\n"
+    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[7],\n"
+    "           'failed|' .. ARGV[8] .. '|' .. ARGV[9])\n"
     "return 1\n");
 
 
@@ -365,6 +395,7 @@ wachat_args_conv(wachat_args_t *a, const wachat_conv_ref_t *ref)
     wachat_args_str(a, WACHAT_KEY_READY);
     wachat_args_str(a, ref->stream);
     wachat_args_str(a, WACHAT_KEY_FEED);
+    wachat_args_str(a, ref->rate);
 }
 
 
@@ -376,6 +407,7 @@ wachat_args_conv_argv(wachat_args_t *a, const wachat_conv_ref_t *ref,
     wachat_args_int(a, lease_ms);
     wachat_args_str(a, ref->group);
     wachat_args_str(a, ref->id);
+    wachat_args_int(a, *ref->rate_per_s > 0 ? *ref->rate_per_s : 0);
 }
 
 
@@ -416,23 +448,29 @@ wachat_peek_read(const redisReply *r, wachat_peek_t *peek)
     default: return -1;
     }
 
-    if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING) {
-        peek->out = r->element[1]->str;
-        peek->out_len = r->element[1]->len;
+    if (r->elements != 7 || r->element[6]->type != REDIS_REPLY_INTEGER) {
+        return -1;
     }
 
-    if (r->elements > 2 && r->element[2]->type == REDIS_REPLY_STRING) {
-        peek->member = r->element[2]->str;
-        peek->member_len = r->element[2]->len;
+    e = r->element[1];
+    if (e->type == REDIS_REPLY_STRING) {
+        peek->out = e->str;
+        peek->out_len = e->len;
     }
 
-    if (r->elements > 5) {
-        peek->older_pending = r->element[3]->type == REDIS_REPLY_INTEGER
-                              && r->element[3]->integer == 1;
-        e = r->element[4];
-        peek->head_id = e->type == REDIS_REPLY_STRING ? e->str : NULL;
-        peek->fields = r->element[5];
+    e = r->element[2];
+    if (e->type == REDIS_REPLY_STRING) {
+        peek->member = e->str;
+        peek->member_len = e->len;
     }
+
+    peek->older_pending = r->element[3]->type == REDIS_REPLY_INTEGER
+                          && r->element[3]->integer == 1;
+
+    e = r->element[4];
+    peek->head_id = e->type == REDIS_REPLY_STRING ? e->str : NULL;
+    peek->fields = r->element[5];
+    peek->wait_ms = r->element[6]->integer;
 
     return 0;
 }
@@ -481,12 +519,21 @@ wachat_script_done(wachat_store_t *st, redisReply *r, size_t nres,
 
 void
 wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
-    const char *owner, const char *stream, const char *group)
+    const char *owner, const char *stream, const char *group,
+    const int *rate_per_s)
 {
+    size_t  n;
+
     ref->id = id;
     ref->owner = owner;
     ref->stream = stream;
     ref->group = group;
+    ref->rate_per_s = rate_per_s;
+
+    /* one bucket per business number, the id's first part */
+    n = strcspn(id, ":");
+    snprintf(ref->rate, sizeof(ref->rate), "wachat:rate:{%.*s}", (int) n,
+             id);
 
     wachat_key_lease(ref->lease, id);
     wachat_key_outq(ref->outq, id);

@@ -7,8 +7,9 @@
  * next (a "peek"): it renews the lease and returns the head of the outbound
  * queue and of the inbox, the inbox head unpacked into the stream entry's
  * own shape, and whether an older event of the stream is still pending.
- * With nothing left, the same script gives the conversation back.  So one
- * round trip both records a step and prepares the next.
+ * With nothing left, the same script gives the conversation back; with a
+ * reply to send, it takes a token of the business number's rate bucket.
+ * So one round trip both records a step and prepares the next.
  */
 
 #ifndef WACHAT_CONV_SCRIPTS_H
@@ -25,6 +26,8 @@ typedef struct {
     const char  *owner;         /* this consumer */
     const char  *stream;
     const char  *group;
+    const int   *rate_per_s;    /* the number's send rate, 0: none */
+    char         rate[WACHAT_KEY_MAX];
     char         lease[WACHAT_KEY_MAX];
     char         outq[WACHAT_KEY_MAX];
     char         inbox[WACHAT_KEY_MAX];
@@ -34,7 +37,8 @@ typedef struct {
 } wachat_conv_ref_t;
 
 void wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
-    const char *owner, const char *stream, const char *group);
+    const char *owner, const char *stream, const char *group,
+    const int *rate_per_s);
 
 
 typedef enum {
@@ -54,6 +58,7 @@ typedef struct {
     const char          *head_id;       /* its stream id */
     const redisReply    *fields;        /* its fields, stream-entry shape */
     int                  older_pending; /* an older entry is pending */
+    long long            wait_ms;       /* until the outq head may go */
 } wachat_peek_t;
 
 
