@@ -257,7 +257,8 @@ sub alive ($self) {
 }
 
 # The PID is forgotten only once master and workers are gone (see
-# Redis::stop); the workers seen are remembered for the same reason.
+# Wachat::Redis::Server::stop); the workers seen are remembered for the
+# same reason.
 sub stop ($self) {
     my $pid = $self->{pid} or return;
     my %w = map { $_ => 1 } @{ $self->{stopping_workers} // [] },
