@@ -111,7 +111,7 @@ $(BUILD)/%_test: tests/%_test.c tests/tap.h $(WACHATD_OBJS)
 	    $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
 test: $(MODULE) daemon $(UNIT_TESTS)
-	$(PROVE) $(PROVE_ARGS) t/
+	$(PROVE) $(PROVE_ARGS) -r t/
 
 # The daemon, its tool and the unit tests are rebuilt instrumented under
 # build/asan; the .t wrappers and the harness take them from the variables.
@@ -131,7 +131,7 @@ test-asan: $(ASAN_MODULE)
 	WACHATCTL=$(TOP)/$(ASAN_DIR)/wachatctl \
 	ASAN_OPTIONS=detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1 \
-	    $(PROVE) $(PROVE_ARGS) t/
+	    $(PROVE) $(PROVE_ARGS) -r t/
 
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm

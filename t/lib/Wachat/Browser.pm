@@ -15,7 +15,7 @@ package Wachat::Browser;
 # chromedriver runs on a free 127.0.0.1 port, Chromium with its own
 # temporary profile; both are stopped by PID (the session deleted first, so
 # Chromium exits; any Chromium process left behind is killed by PID too) on
-# quit, on destruction and in Wachat::Test's END block.
+# quit, on destruction and in Wachat::Process's END block.
 #
 # Environment: WACHAT_CHROMIUM (default /usr/bin/chromium),
 # WACHAT_CHROMEDRIVER (default /usr/bin/chromedriver).
@@ -29,9 +29,7 @@ use JSON::PP ();
 use MIME::Base64 qw(decode_base64);
 use Time::HiRes qw(time sleep);
 
-use Wachat::Test qw(free_port poll_until slurp spew);
-
-our @EXPORT = qw(start_browser ENTER SHIFT);
+our @EXPORT_OK = qw(start_browser ENTER SHIFT);
 
 # WebDriver key codes (W3C WebDriver, "keyboard actions")
 use constant ENTER => "\x{E007}";
@@ -59,7 +57,8 @@ package Wachat::Browser::Session;
 use v5.36;
 use Time::HiRes qw(time sleep);
 use MIME::Base64 qw(decode_base64);
-use Wachat::Test qw(poll_until spew);
+use Wachat::Files qw(spew);
+use Wachat::Process qw(poll_until);
 
 sub new ($class, %o) {
     my $dir = File::Temp::tempdir('wachat-browser-XXXXXX', TMPDIR => 1,
@@ -70,7 +69,7 @@ sub new ($class, %o) {
         http  => HTTP::Tiny->new(timeout => $o{timeout} // 60, keep_alive => 1),
         owner => $$,
     }, $class;
-    Wachat::Test::register($self);
+    Wachat::Process::register($self);
     $self->start_driver;
     $self->new_session(%o);
     return $self;
@@ -81,24 +80,24 @@ sub dir ($self)      { $self->{dir} }
 
 sub start_driver ($self) {
     for my $try (1 .. 5) {
-        my $port = Wachat::Test::free_port();
-        my $pid = Wachat::Test::spawn(
+        my $port = Wachat::Process::free_port();
+        my $pid = Wachat::Process::spawn(
             [Wachat::Browser::chromedriver_path(), "--port=$port",
              '--allowed-ips=127.0.0.1', "--log-path=$self->{log}"],
             out => "$self->{dir}/chromedriver.out");
         $self->{driver_pid} = $pid;
         $self->{base} = "http://127.0.0.1:$port";
         my $state = poll_until(sub {
-            return 'dead' if defined Wachat::Test::reaped($pid);
+            return 'dead' if defined Wachat::Process::reaped($pid);
             my $r = $self->{http}->get("$self->{base}/status");
             return undef unless $r->{success};
             my $v = eval { $JSON->decode($r->{content}) } // {};
             return $v->{value}{ready} ? 'up' : undef;
         }, timeout => 20, interval => 0.05);
         return if ($state // '') eq 'up';
-        Wachat::Test::stop_pid($pid, 5) if ($state // '') ne 'dead';
+        Wachat::Process::stop_pid($pid, 5) if ($state // '') ne 'dead';
         delete $self->{driver_pid};
-        my $out = Wachat::Test::slurp("$self->{dir}/chromedriver.out");
+        my $out = Wachat::Files::slurp("$self->{dir}/chromedriver.out");
         next if $out =~ /address already in use|bind\(\) failed|Port not available/i && $try < 5;
         die "chromedriver did not start (" . ($state // 'timeout') . "):\n$out";
     }
@@ -144,7 +143,7 @@ sub descendants ($self, $pid) {
     my @out;
     my @todo = ($pid);
     while (defined(my $p = shift @todo)) {
-        my @kids = Wachat::Test::child_pids($p);
+        my @kids = Wachat::Process::child_pids($p);
         push @out, @kids;
         push @todo, @kids;
     }
@@ -278,7 +277,7 @@ sub quit ($self) {
     }
     if (my $pid = delete $self->{driver_pid}) {
         my @kids = ($self->descendants($pid), @{ $self->{browser_pids} // [] });
-        Wachat::Test::stop_pid($pid, 10);
+        Wachat::Process::stop_pid($pid, 10);
         # a Chromium that outlived its driver: only the PIDs we saw start
         for my $k (@kids) {
             next unless kill 0, $k;
@@ -286,7 +285,7 @@ sub quit ($self) {
             poll_until(sub { !kill 0, $k }, timeout => 5) or kill 'KILL', $k;
         }
     }
-    Wachat::Test::unregister($self);
+    Wachat::Process::unregister($self);
     return;
 }
 

@@ -16,9 +16,10 @@ use Exporter qw(import);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(time sleep);
 
-use Wachat::Test qw(root_dir poll_until slurp spew);
+use Wachat::Files qw(root_dir slurp spew);
+use Wachat::Process qw(poll_until);
 
-our @EXPORT = qw(start_wachatd wachatd_binary wachatctl_binary outbox_wait
+our @EXPORT_OK = qw(start_wachatd wachatd_binary wachatctl_binary outbox_wait
                  sample_kb kb_answers);
 
 
@@ -110,7 +111,7 @@ shutdown_timeout 5s
 EOF
 }
 
-sub write_conf ($self) { Wachat::Test::spew($self->{conf}, $self->conf_text) }
+sub write_conf ($self) { Wachat::Files::spew($self->{conf}, $self->conf_text) }
 
 sub start ($self) {
     my @env = $ENV{WACHATD_PRELOAD} ? ("LD_PRELOAD=$ENV{WACHATD_PRELOAD}") : ();
@@ -118,27 +119,27 @@ sub start ($self) {
     # line prefixed to wachatd's; start is given longer under it.
     my @wrap = split ' ', $ENV{WACHATD_WRAPPER} // '';
     my $argv = [@wrap, Wachat::Daemon::wachatd_binary(), '-c', $self->{conf}];
-    Wachat::Test::register($self);
-    $self->{pid} = Wachat::Test::spawn($argv, out => $self->{log});
-    my $ok = Wachat::Test::poll_until(sub {
-        return 1 if -e $self->{log} && Wachat::Test::slurp($self->{log}) =~ /started/;
-        die "wachatd exited:\n" . Wachat::Test::slurp($self->{log})
-            if defined Wachat::Test::reaped($self->{pid});
+    Wachat::Process::register($self);
+    $self->{pid} = Wachat::Process::spawn($argv, out => $self->{log});
+    my $ok = Wachat::Process::poll_until(sub {
+        return 1 if -e $self->{log} && Wachat::Files::slurp($self->{log}) =~ /started/;
+        die "wachatd exited:\n" . Wachat::Files::slurp($self->{log})
+            if defined Wachat::Process::reaped($self->{pid});
         0;
     }, timeout => @wrap ? 90 : 15);
-    die "wachatd did not start:\n" . Wachat::Test::slurp($self->{log}) unless $ok;
+    die "wachatd did not start:\n" . Wachat::Files::slurp($self->{log}) unless $ok;
     return $self;
 }
 
-sub log_text ($self) { -e $self->{log} ? Wachat::Test::slurp($self->{log}) : '' }
+sub log_text ($self) { -e $self->{log} ? Wachat::Files::slurp($self->{log}) : '' }
 
 sub wait_log ($self, $re, $timeout = 15) {
-    return Wachat::Test::poll_until(sub { $self->log_text =~ $re },
+    return Wachat::Process::poll_until(sub { $self->log_text =~ $re },
                                     timeout => $timeout);
 }
 
 sub alive ($self) {
-    return $self->{pid} && !defined Wachat::Test::reaped($self->{pid});
+    return $self->{pid} && !defined Wachat::Process::reaped($self->{pid});
 }
 
 sub hup ($self) { kill 'HUP', $self->{pid} }
@@ -149,18 +150,18 @@ sub kill9 ($self) {
     waitpid($self->{pid}, 0);
     $self->{status} = $?;
     delete $self->{pid};
-    Wachat::Test::unregister($self);
+    Wachat::Process::unregister($self);
 }
 
 # TERM and wait; returns the wait status.  The PID is forgotten only once
 # the process is gone: a signal handler that interrupts this stop (see
-# Wachat::Test) must still find it.
+# Wachat::Process) must still find it.
 sub stop ($self, $timeout = 15) {
     return $self->{status} unless $self->{pid} && $$ == $self->{owner};
-    Wachat::Test::stop_pid($self->{pid}, $timeout);
+    Wachat::Process::stop_pid($self->{pid}, $timeout);
     $self->{status} = $?;
     delete $self->{pid};
-    Wachat::Test::unregister($self);
+    Wachat::Process::unregister($self);
     return $self->{status};
 }
 

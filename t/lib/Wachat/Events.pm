@@ -281,7 +281,7 @@ sub event_key ($e) { join "\0", $e->{kind} // '', dedup_suffix($e) }
 
 sub sort_events (@e) { sort { event_key($a) cmp event_key($b) } @e }
 
-# The fields of stream entries from Wachat::Test::Redis::xrange.
+# The fields of stream entries from Wachat::Redis::Server::xrange.
 sub entry_fields (@entries) { map { $_->{fields} } @entries }
 
 1;

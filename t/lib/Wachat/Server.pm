@@ -4,9 +4,10 @@ package Wachat::Server;
 # 127.0.0.1 listener bound before the fork, a forked child that serves
 # every connection from one select loop, stop by PID, and the JSON-lines
 # event log the child writes and the parent reads.  Core Perl only, and
-# not tied to Wachat::Test (http_unit.t runs without it).  However the
-# test process ends, the child follows within a loop turn: it exits when
-# orphaned, as PR_SET_PDEATHSIG makes Wachat::Test's spawned processes do.
+# not tied to Wachat::Process (t/wachatd/http_clients_unit.t runs without
+# it).  However the test process ends, the child follows within a loop
+# turn: it exits when orphaned, as PR_SET_PDEATHSIG makes Wachat::Process's
+# spawned processes do.
 #
 # A subclass names itself (_tag) and says what its child does (_input is
 # required; by default the others do nothing and the select waits 0.2 s):
@@ -115,7 +116,7 @@ sub _wait_for ($self, $n, $timeout, $interval, $list) {
 }
 
 # TERM, wait (KILL after 5 s).  The port is closed afterwards.  As in
-# Wachat::Test, the PID is forgotten only once the child is gone: a stop
+# Wachat::Process, the PID is forgotten only once the child is gone: a stop
 # cut short by a signal is done again by DESTROY.
 sub stop ($self) {
     my $pid = $self->{pid} or return;

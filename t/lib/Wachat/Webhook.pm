@@ -1,17 +1,29 @@
 package Wachat::Webhook;
 
 # Webhook bodies as Meta sends them (whatsapp-cloud-api.md section 3), built
-# from parameters: non-ASCII escaped as \uXXXX, like real deliveries.
+# from parameters: non-ASCII escaped as \uXXXX, like real deliveries; the
+# X-Hub-Signature-256 Meta puts on them; random tokens and secrets (verify
+# tokens, app secrets, Graph tokens, passwords) for the configs of a test.
 
 use v5.36;
 
 use Exporter qw(import);
+use Digest::SHA qw(hmac_sha256_hex);
 use JSON::PP ();
 
-our @EXPORT = qw(wh_text wh_button wh_status wh_envelope new_wamid);
+our @EXPORT_OK = qw(wh_text wh_button wh_status wh_envelope new_wamid sign_body
+                    rand_token);
 
 my $JSON = JSON::PP->new->ascii->canonical;
 my $SEQ = 0;
+
+# The X-Hub-Signature-256 value of $body under the app secret $secret.
+sub sign_body ($body, $secret) { 'sha256=' . hmac_sha256_hex($body, $secret) }
+
+sub rand_token ($len = 24) {
+    my @c = ('a' .. 'z', 'A' .. 'Z', '0' .. '9');
+    return join '', map { $c[int rand @c] } 1 .. $len;
+}
 
 sub new_wamid { sprintf 'wamid.TEST%d.%d.%d', $$, time, ++$SEQ }
 

@@ -1,0 +1,322 @@
+#!/usr/bin/perl
+# The agent console in a real browser: headless Chromium driven through
+# chromedriver (W3C WebDriver), against real redis-server, nginx with the
+# module serving console/ and proxying /agent/api/ to wachatd, which sends
+# through the Graph API to a local stand-in.
+#
+# nginx runs conf/nginx-agent.conf, the snippet shipped for production: it
+# protects /agent/ with auth_basic (a {SHA} htpasswd written here) and passes
+# the agent's id to wachatd in X-Wachat-Agent; the browser logs in with URL
+# credentials (http://alice:secret@host/agent/), which is the browser's own
+# basic auth, as with its login dialog: the console never sees a password.
+#
+# Scenario: alice logs in and goes online; a new customer sends /live_agent
+# through nginx and the conversation appears in the list without a reload;
+# alice opens it, the customer's next message shows up live, she replies
+# with Enter and the reply reaches the Graph stand-in addressed to the
+# customer; she resolves and the conversation is back with the AI.  The
+# screenshot taken on the way goes to build/console.png (docs/console.png is
+# refreshed with WACHAT_CONSOLE_SCREENSHOT=docs/console.png; '' for none).
+#
+# Skipped only when chromium / chromedriver are not installed
+# (scripts/install-deps installs them).
+
+use v5.36;
+use utf8;
+use lib 't/lib';
+
+use Digest::SHA qw(sha1_base64);
+use File::Temp ();
+use MIME::Base64 qw(encode_base64);
+use JSON::PP ();
+use Test::More;
+
+use Wachat::Browser qw(ENTER SHIFT start_browser);
+BEGIN {
+    if (my $why = Wachat::Browser::missing()) {
+        plan skip_all => "headless browser $why";
+    }
+}
+
+use Wachat::Process qw(free_port poll_until);
+use Wachat::Files qw(root_dir slurp spew);
+use Wachat::Redis qw(start_redis);
+use Wachat::Nginx qw(start_nginx wachat_location);
+use Wachat::Daemon qw(start_wachatd);
+use Wachat::Standin;
+use Wachat::Webhook qw(rand_token wh_status wh_text);
+
+my $JSON = JSON::PP->new->utf8;
+binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
+my $ROOT = root_dir();
+my $KB = "$ROOT/t/fixtures/kb/shop.md";
+my $PNID = '106540352242922';
+# the docs' picture is refreshed on demand only, so a test run leaves the
+# tree clean: WACHAT_CONSOLE_SCREENSHOT=docs/console.png prove t/console/browser.t
+my $SHOT = $ENV{WACHAT_CONSOLE_SCREENSHOT} // "$ROOT/build/console.png";
+my $T = 20;      # seconds any one step may take (a loaded CI machine)
+
+my $CUSTOMER = '16505551234';
+my $CONV = "$PNID:$CUSTOMER";
+my $OTHER = '33612345678';
+my $WAITING = '4915112345678';
+
+# --- servers ------------------------------------------------------------------
+
+# replies go out through the Graph API, to a stand-in that records them
+my $graph = Wachat::Standin->start(kind => 'graph');
+my $redis = start_redis();
+my $api_port = free_port();
+my $gdir = File::Temp::tempdir('wachat-graph-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $token_file = spew("$gdir/token", "EAAG-console-test\n", 0600);
+my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
+                      conf => <<"EOF");
+api_listen 127.0.0.1:$api_port
+agent alice alice\@example.com name="Alice"
+graph_api_url @{[$graph->url]}/v25.0
+graph_token_file $token_file
+EOF
+
+my $auth_dir = File::Temp::tempdir('wachat-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $htpasswd = spew("$auth_dir/htpasswd", 'alice:{SHA}' . sha1_base64('secret') . "=\n");
+
+my $token = 'vt-' . rand_token(20);
+my $secret = 'as-' . rand_token(32);
+
+# The locations shipped for production (conf/nginx-agent.conf), with this
+# tree's console/, the test's password file and the test's API port.
+my $console = slurp("$ROOT/conf/nginx-agent.conf");
+my %adapted = (
+    console  => $console =~ s{/srv/wachat/console/}{$ROOT/console/}g,
+    htpasswd => $console =~ s{/etc/nginx/wachat/agents\.htpasswd}{$htpasswd}g,
+    api      => $console =~ s{127\.0\.0\.1:8091}{127.0.0.1:$api_port}g,
+);
+ok($adapted{$_}, "conf/nginx-agent.conf names the $_ to adapt") for sort keys %adapted;
+
+my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
+    locations => wachat_location(token => $token, secret => $secret) . $console);
+my $port = $nginx->port;
+
+# --- helpers ------------------------------------------------------------------
+
+my $b;
+
+sub failure_shot {
+    return unless $b;
+    my $f = "$ROOT/build/console_browser-failure.png";
+    mkdir "$ROOT/build";
+    eval { $b->screenshot($f); diag "screenshot of the failure: $f" };
+}
+
+# A step the rest of the scenario needs: on failure, say why and stop here.
+sub need ($ok, $name, @why) {
+    return 1 if ok($ok, $name);
+    diag $_ for grep { defined && length } @why;
+    failure_shot();
+    my @log = split /\n/, $d->log_text;
+    diag "wachatd log:\n" . join("\n", @log > 30 ? @log[-30 .. -1] : @log);
+    done_testing();
+    exit 1;
+}
+
+sub post ($body, $what) {
+    my $res = $nginx->post_signed($body);
+    is($res->{status}, 200, "$what: webhook accepted") or diag $res->{body};
+}
+
+sub api_get ($path) {
+    my $res = $nginx->http(path => "/agent/api/$path", headers => [
+        Authorization => 'Basic ' . encode_base64('alice:secret', '')]);
+    return ($res, eval { $JSON->decode($res->{body}) });
+}
+
+# the message the Graph stand-in received for $to (with $text, if given)
+sub graph_body ($j) {
+    return $j->{text}{body} // $j->{interactive}{body}{text} // '';
+}
+
+sub sent_find ($to, $text = undef) {
+    my $hit;
+    poll_until(sub {
+        ($hit) = grep { my $j = $_->{json} // {};
+                        ($j->{to} // '') eq $to
+                        && (!defined $text || graph_body($j) eq $text) }
+                 $graph->requests;
+        $hit;
+    }, timeout => $T);
+    return $hit;
+}
+
+sub fatal_text { eval { $b->js('const f = document.getElementById("fatal"); return f.hidden ? "" : f.textContent') } // '' }
+
+sub css_q ($s) { (my $q = $s) =~ s/(["\\])/\\$1/g; qq{"$q"} }
+
+# --- the nginx side, without a browser ----------------------------------------
+
+{
+    my $res = $nginx->http(path => '/agent/');
+    is($res->{status}, 401, 'the console asks for a login');
+    like($res->{headers}{'www-authenticate'} // '', qr/^Basic realm="wachat agents"/,
+         'with basic auth');
+    $res = $nginx->http(path => '/agent/', headers => [
+        Authorization => 'Basic ' . encode_base64('alice:secret', '')]);
+    is($res->{status}, 200, 'the console page with the right password');
+    like($res->{body}, qr/<script src="app.js"/, 'is the console');
+    $res = $nginx->http(path => '/agent/app.js', headers => [
+        Authorization => 'Basic ' . encode_base64('alice:secret', '')]);
+    like($res->{headers}{'content-type'} // '', qr{^text/javascript}, 'app.js as JavaScript');
+    $res = $nginx->http(path => '/agent/api/me', headers => [
+        Authorization => 'Basic ' . encode_base64('alice:wrong', '')]);
+    is($res->{status}, 401, 'the API refuses a wrong password');
+}
+
+# a conversation the AI handles, there before alice logs in
+post(wh_text(from => $OTHER, name => 'Camille Martin', text => 'What are your opening hours?'),
+     'AI conversation');
+ok(sent_find($OTHER), 'the AI answered it through the Graph API');
+
+# one who asked for a person while nobody was online
+post(wh_text(from => $WAITING, name => 'Jonas Weber', text => '/live_agent'), 'waiting');
+ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$PNID:$WAITING}", 'mode') // '') eq 'waiting_agent' },
+              timeout => $T),
+   'nobody online: the customer waits');
+
+# --- the browser ----------------------------------------------------------------
+
+$b = start_browser(width => 1366, height => 900);
+$b->get('about:blank');
+$b->set_viewport(1366, 768);      # a common laptop screen
+
+$b->get("http://alice:secret\@127.0.0.1:$port/agent/");
+my $ready = $b->wait_js('return document.body.dataset.ready === "1"', timeout => $T);
+need($ready, 'the console loaded and reached the agent API', fatal_text());
+is($b->text($b->find('#me-name')), 'Alice', "signed in as alice, shown by name");
+need($b->wait_for(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$OTHER")}]}, timeout => $T),
+     "the AI's conversation is listed");
+like($b->text($b->find(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$OTHER")}] .chip})),
+     qr/^AI$/, 'in AI mode');
+need($b->wait_js('return document.getElementById("conn").dataset.state === "live"', timeout => $T),
+     'the live event feed is connected', $b->text($b->find('#conn')));
+ok($b->wait_for(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$WAITING")}].waiting}, timeout => $T),
+   'the waiting customer is listed as waiting');
+ok($b->wait_for('#waiting-count', timeout => $T, check => sub ($el) { $b->text($el) eq '1' }),
+   'and counted on the Waiting tab');
+
+# a marker that a page reload would lose
+$b->js('window.__wachatPage = "same page"; return 1');
+
+# online
+$b->click_css('#presence button[data-presence="online"]');
+need($b->wait_js('return document.querySelector(\'#presence button[data-presence="online"]\')'
+                 . '.getAttribute("aria-checked") === "true"', timeout => $T),
+     'the presence switch shows online', fatal_text());
+need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'online' },
+                timeout => $T),
+     'alice is online in Redis');
+
+# a new customer asks for a person
+post(wh_text(from => $CUSTOMER, name => 'Sheena Nelson', text => '/live_agent'), '/live_agent');
+my $item_css = qq{#conv-list a.conv-item[data-id=${\ css_q($CONV)}]};
+my $item = $b->wait_for($item_css, timeout => $T);
+need($item, 'the new conversation appears in the list');
+is($b->js('return window.__wachatPage'), 'same page', 'without a page reload');
+need($b->wait_for("$item_css .chip", timeout => $T,
+                  check => sub ($el) { $b->text($el) eq 'With you' }),
+     'handed to alice ("With you")');
+
+# open it
+$b->click_css($item_css);
+need($b->wait_js('return location.hash', timeout => $T) =~ m{^#/c/}, 'the URL names the conversation');
+need($b->wait_for('#conv-name', timeout => $T, check => sub ($el) { $b->text($el) eq 'Sheena Nelson' }),
+     'the conversation opens with the customer name');
+need($b->wait_for('.msg.customer .text', timeout => $T,
+                  check => sub ($el) { $b->text($el) eq '/live_agent' }),
+     'the customer message is in the history');
+ok($b->wait_for('.msg.system .text', timeout => $T,
+                check => sub ($el) { $b->text($el) =~ /^Connecting you to a person/ }),
+   'the hand-over text, shown as a system message');
+like($b->text($b->find('#conv-window')), qr/24-hour window: 2[34]h \d\dm left/,
+     'the 24-hour window is shown');
+ok($b->enabled($b->find('#reply')), 'the reply box is open for alice');
+
+# the customer writes again: it arrives in the open conversation
+my $question = 'Hi! My parcel has not arrived yet, order 4471. Can you check?';
+post(wh_text(from => $CUSTOMER, name => 'Sheena Nelson', text => $question), 'question');
+need($b->wait_js('return [...document.querySelectorAll(".msg.customer .text")]'
+                 . '.some((e) => e.textContent === arguments[0])', args => [$question], timeout => $T),
+     "the customer's new message appears live in the open conversation");
+
+# reply with Enter (Shift+Enter is a new line)
+my $reply = "Hi Sheena, this is Alice. Let me check order 4471 for you.";
+$b->click_css('#reply');
+$b->type($b->find('#reply'), 'Hi Sheena, this is Alice.', SHIFT, ENTER, SHIFT,
+         'Let me check order 4471 for you.');
+is($b->prop($b->find('#reply'), 'value'),
+   "Hi Sheena, this is Alice.\nLet me check order 4471 for you.",
+   'Shift+Enter makes a new line, it does not send');
+$b->type($b->find('#reply'), ENTER);
+$reply = "Hi Sheena, this is Alice.\nLet me check order 4471 for you.";
+my $sent = sent_find($CUSTOMER, $reply);
+need($sent, 'Enter sends: the reply reaches the Graph API stand-in',
+     $b->text($b->find('#compose-error')),
+     join("\n", map { "graph: " . ($_->{body} // '') } $graph->requests));
+like($sent->{path}, qr{^/v25\.0/\Q$PNID\E/messages$}, 'from the business number');
+is($sent->{headers}{authorization}, 'Bearer EAAG-console-test', 'with the token');
+ok(poll_until(sub { $b->prop($b->find('#reply'), 'value') eq '' }, timeout => $T),
+   'the reply box is empty again');
+need($b->wait_for('.msg.agent .text', timeout => $T,
+                  check => sub ($el) { $b->text($el) eq $reply }),
+     "the reply is in the history as alice's");
+like($b->text($b->find('.msg.agent .who')), qr/Alice \(you\)/, 'labelled as alice (you)');
+# delivery ticks: queued, accepted by the Graph API, then read by the customer
+sub agent_tick { $b->js('const t = document.querySelector(".msg.agent .tick");'
+                        . 'return t ? t.dataset.status : "none"') // '' }
+ok($b->wait_for('.msg.agent .tick', timeout => $T), 'the reply carries a delivery tick');
+my $hid = $b->js('return document.querySelector(".msg.agent").dataset.id');
+my $wamid;
+ok(poll_until(sub {
+    $wamid = $redis->cmd('HGET', "wachat:st:{$CONV}", "h:$hid");
+    defined $wamid && length $wamid;
+}, timeout => $T), 'the reply was sent with a wamid');
+post(wh_status(id => $wamid, status => 'read', recipient => $CUSTOMER), 'read receipt');
+ok(poll_until(sub { ($redis->cmd('HGET', "wachat:st:{$CONV}", $wamid) // '') =~ /^read/ },
+              timeout => $T), 'the read receipt is recorded');
+ok(poll_until(sub { agent_tick() eq 'read' }, timeout => $T),
+   'the tick turns to read without a reload') or diag 'tick: ' . agent_tick();
+# whatever the feed said, the conversation as the API gives it now
+$b->refresh;
+need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T), 'page reloaded');
+ok($b->wait_for('.msg.agent .tick.read', timeout => $T), 'read: the blue double tick')
+    or diag 'tick: ' . agent_tick();
+like($b->attr($b->find('.msg.agent .tick'), 'title') // '', qr/^Read/, 'with its tooltip');
+
+# the picture for the docs, with the conversation open
+if (length $SHOT) {
+    $b->js('document.activeElement && document.activeElement.blur();'
+           . 'document.getElementById("toast").hidden = true; return 1');
+    $b->screenshot($SHOT);
+    ok(-s $SHOT > 10_000, "screenshot saved ($SHOT)");
+}
+
+# resolve: back to the AI
+$b->click_css('#resolve');
+need($b->wait_for('#conv-mode', timeout => $T,
+                  check => sub ($el) { ($b->attr($el, 'data-mode') // '') eq 'ai' }),
+     'resolved: the console shows the AI mode', fatal_text());
+my (undef, $c) = api_get('conversations/' . ($CONV =~ s/:/%3A/r));
+is($c->{mode}, 'ai', 'the API says mode ai');
+is(($redis->cmd('HGET', "wachat:conv:{$CONV}", 'mode') // ''), 'ai', 'and so does Redis');
+ok($b->wait_for('#take', timeout => $T), 'take is offered again');
+ok(!$b->enabled($b->find('#reply')), 'the reply box is closed until alice takes it again');
+
+# a link from an e-mail opens the conversation directly
+$b->get('about:blank');
+$b->get("http://127.0.0.1:$port/agent/#/c/" . ($CONV =~ s/:/%3A/r));
+ok($b->wait_for('#conv-name', timeout => $T, check => sub ($el) { $b->text($el) eq 'Sheena Nelson' }),
+   'a #/c/<id> link opens the conversation');
+
+my @severe = grep { /SEVERE/ && !/favicon|401/ } $b->console_log;
+is_deeply(\@severe, [], 'no errors in the browser console');
+
+$b->quit;
+done_testing();
