@@ -439,6 +439,18 @@ const wachat_conf_type_t  wachat_conf_enum_type = {
 
 /* addr: host:port, [v6]:port or unix:/path; "" leaves it unset */
 
+static void
+wachat_conf_addr_free(void *field)
+{
+    wachat_addr_t  *addr;
+
+    addr = field;
+    free(addr->host);
+    free(addr->path);
+    memset(addr, 0, sizeof(wachat_addr_t));
+}
+
+
 static int
 wachat_conf_addr_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
     void *field, int argc, char **argv)
@@ -457,7 +469,7 @@ wachat_conf_addr_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
         return -1;
     }
 
-    e->type->free(field);
+    wachat_conf_addr_free(field);
     *(wachat_addr_t *) field = addr;
 
     return 0;
@@ -474,18 +486,6 @@ wachat_conf_addr_dump(const wachat_conf_entry_t *e, const void *field,
     wachat_conf_put_key(out, e->name);
     wachat_conf_put_value(out, buf);
     fputc('\n', out);
-}
-
-
-static void
-wachat_conf_addr_free(void *field)
-{
-    wachat_addr_t  *addr;
-
-    addr = field;
-    free(addr->host);
-    free(addr->path);
-    memset(addr, 0, sizeof(wachat_addr_t));
 }
 
 
