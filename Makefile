@@ -150,10 +150,13 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
 
 FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon
 
-$(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h wachatd/lib/config.c wachatd/lib/log.c \
-                      wachatd/lib/config.h wachatd/lib/log.h
+# the config is every wachatd/lib/config*.c (one file per responsibility)
+CONFIG_SRCS := $(wildcard wachatd/lib/config*.c) wachatd/lib/log.c common/wachat_utf8.c
+
+$(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h $(CONFIG_SRCS) \
+                      $(wildcard wachatd/lib/config*.h) wachatd/lib/log.h common/wachat_utf8.h
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c wachatd/lib/config.c wachatd/lib/log.c -lm
+	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c $(CONFIG_SRCS) -lm
 
 # graph.c and llm.c hold their HTTP clients too: they need http.c and its libraries
 $(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h wachatd/clients/graph.c wachatd/clients/http.c \

@@ -1,6 +1,6 @@
 /*
- * Unit test of the wachatd config (consumer/config.c) and log
- * (consumer/log.c), TAP on stdout.
+ * Unit test of the wachatd config (wachatd/lib/config*.c) and log
+ * (wachatd/lib/log.c), TAP on stdout.
  *
  *   build/config_test          run the tests (from the repository root:
  *                              conf/wachatd.conf and docs/config.md are read)
@@ -131,12 +131,11 @@ cat(const char *a, const char *b)
 }
 
 
-/* a file in the test's directory, with this content and mode */
+/* a file in the test's directory, with these bytes and this mode */
 static const char *
-make_file(const char *name, const char *content, mode_t mode)
+make_bytes(const char *name, const char *content, size_t len, mode_t mode)
 {
     int          fd;
-    size_t       len;
     static char  path[8][256];
     static int   next;
     char        *p;
@@ -145,7 +144,6 @@ make_file(const char *name, const char *content, mode_t mode)
     snprintf(p, sizeof(path[0]), "%s/%s", tmpdir, name);
 
     fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    len = strlen(content);
 
     if (fd == -1 || write(fd, content, len) != (ssize_t) len
         || fchmod(fd, mode) != 0)
@@ -157,6 +155,13 @@ make_file(const char *name, const char *content, mode_t mode)
     close(fd);
 
     return p;
+}
+
+
+static const char *
+make_file(const char *name, const char *content, mode_t mode)
+{
+    return make_bytes(name, content, strlen(content), mode);
 }
 
 
@@ -560,8 +565,9 @@ static void
 test_secrets(void)
 {
     char              text[1024], want[1024], *d;
-    const char       *tok, *wide, *two, *empty, *crlf;
+    const char       *tok, *wide, *two, *empty, *crlf, *nul, *bigf;
     wachat_config_t  *cfg;
+    static char       big[64 * 1024 + 2];
 
     tok = make_file("token", "s3cr3t-token\n", 0600);
     wide = make_file("wide", "s3cr3t-wide\n", 0644);
@@ -620,6 +626,20 @@ test_secrets(void)
        && strstr(err, "s3cr3t") == NULL,
        "two-line secret file refused, value not in the message");
     wachat_config_free(cfg);
+
+    nul = make_bytes("nul", "s3cr3t\0tail\n", 12, 0600);
+    snprintf(text, sizeof(text), SANDBOX "llm_key_file %s\n", nul);
+    snprintf(want, sizeof(want), "t.conf:2: llm_key_file: the secret in file "
+             "%s has more than one line or a NUL byte", nul);
+    fails(text, want, "a NUL byte in a secret file is refused");
+
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    bigf = make_file("big", big, 0600);
+    snprintf(text, sizeof(text), SANDBOX "llm_key_file %s\n", bigf);
+    snprintf(want, sizeof(want), "t.conf:2: llm_key_file: %s is larger than "
+             "65536 bytes", bigf);
+    fails(text, want, "a secret file over 64 KiB is refused");
 
     setenv("WACHAT_TEST_TOKEN", "s3cr3t-env", 1);
     cfg = loads("graph_token_env WACHAT_TEST_TOKEN\n", "secret from env");
@@ -987,7 +1007,7 @@ static void
 cleanup(void)
 {
     static const char  *names[] = {
-        "token", "wide", "two", "empty", "crlf", "bad.conf"
+        "token", "wide", "two", "empty", "crlf", "nul", "big", "bad.conf"
     };
     char    path[256];
     size_t  i;

@@ -406,47 +406,40 @@ wachat_doctor_llm(wachat_doctor_t *doc, const wachat_config_t *cfg)
 }
 
 
-/*
- * A signed delivery of a field wachatd ignores (kind=other): it goes
- * through nginx, the module and Redis exactly as Meta's would, and answers
- * no one.
- */
-
+/* "sha256=<hex>" of body under the App Secret, as Meta signs it */
 static void
-wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
-    const wachat_config_t *cfg, const char *url, const char *secret)
+wachat_doctor_sign(const char *secret, const char *body, size_t len,
+    char *sig)
 {
-    int                    i, found;
-    size_t                 k, blen;
-    char                   body[512], nonce[64], sig[80], hdr[128];
-    unsigned char          md[32];
-    unsigned int           mdlen;
-    redisReply            *r;
-    const char            *headers[3], *raw;
-    wachat_http_req_t      req;
-    wachat_doctor_wait_t   w;
-    struct timespec        ts;
+    size_t         k;
+    unsigned char  md[32];
+    unsigned int   mdlen;
 
     static const char  hex[] = "0123456789abcdef";
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(nonce, sizeof(nonce), "selftest-%d-%lld-%ld", (int) getpid(),
-             (long long) ts.tv_sec, ts.tv_nsec);
-
-    blen = (size_t) snprintf(body, sizeof(body),
-             "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":"
-             "\"0\",\"changes\":[{\"field\":\"wachat_selftest\",\"value\":"
-             "{\"nonce\":\"%s\"}}]}]}", nonce);
-
     HMAC(EVP_sha256(), secret, (int) strlen(secret),
-         (const unsigned char *) body, blen, md, &mdlen);
+         (const unsigned char *) body, len, md, &mdlen);
 
     memcpy(sig, "sha256=", 7);
+
     for (k = 0; k < 32; k++) {
         sig[7 + 2 * k] = hex[md[k] >> 4];
         sig[8 + 2 * k] = hex[md[k] & 0xf];
     }
+
     sig[71] = '\0';
+}
+
+
+/* the signed POST; 0 when nginx answered 200, else it says why */
+static int
+wachat_doctor_post(wachat_doctor_t *doc, const char *url, const char *body,
+    size_t len, const char *sig)
+{
+    char                   hdr[128];
+    const char            *headers[3];
+    wachat_http_req_t      req;
+    wachat_doctor_wait_t   w;
 
     snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: %s", sig);
     headers[0] = "Content-Type: application/json";
@@ -458,7 +451,7 @@ wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
     req.url = url;
     req.headers = headers;
     req.body = body;
-    req.body_len = blen;
+    req.body_len = len;
     req.timeout_ms = 10000;
 
     if (wachat_doctor_request(doc, &req, &w) != 0
@@ -466,7 +459,7 @@ wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
     {
         wachat_doctor_say(doc, "FAIL", "self-test: POST %s: %s", url,
                           w.error_text);
-        return;
+        return -1;
     }
 
     if (w.status != 200) {
@@ -475,13 +468,24 @@ wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
                           "secret given here; 503: nginx cannot reach "
                           "Redis; 404: the location is not there)", url,
                           w.status);
-        return;
+        return -1;
     }
 
-    /* it must come out of the stream wachatd reads */
-    found = 0;
+    return 0;
+}
 
-    for (i = 0; i < 50 && !found; i++) {
+
+/* 1 when an entry with the nonce comes out of the stream within 5 s */
+static int
+wachat_doctor_in_stream(wachat_store_t *st, const wachat_config_t *cfg,
+    const char *nonce)
+{
+    int          i;
+    size_t       k;
+    redisReply  *r;
+    const char  *raw;
+
+    for (i = 0; i < 50; i++) {
         r = wachat_store_cmd(st, "XREVRANGE %s + - COUNT 200", cfg->stream);
 
         for (k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements;
@@ -490,19 +494,50 @@ wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
             raw = wachat_reply_field(r->element[k]->element[1], "raw");
 
             if (raw && strstr(raw, nonce)) {
-                found = 1;
-                break;
+                freeReplyObject(r);
+                return 1;
             }
         }
 
         freeReplyObject(r);
-
-        if (!found) {
-            usleep(100000);
-        }
+        usleep(100000);
     }
 
-    if (found) {
+    return 0;
+}
+
+
+/*
+ * A signed delivery of a field wachatd ignores (kind=other): it goes
+ * through nginx, the module and Redis exactly as Meta's would, and answers
+ * no one.
+ */
+
+static void
+wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
+    const wachat_config_t *cfg, const char *url, const char *secret)
+{
+    char             body[512], nonce[64], sig[80];
+    size_t           blen;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(nonce, sizeof(nonce), "selftest-%d-%lld-%ld", (int) getpid(),
+             (long long) ts.tv_sec, ts.tv_nsec);
+
+    blen = (size_t) snprintf(body, sizeof(body),
+             "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":"
+             "\"0\",\"changes\":[{\"field\":\"wachat_selftest\",\"value\":"
+             "{\"nonce\":\"%s\"}}]}]}", nonce);
+
+    wachat_doctor_sign(secret, body, blen, sig);
+
+    if (wachat_doctor_post(doc, url, body, blen, sig) != 0) {
+        return;
+    }
+
+    /* it must come out of the stream wachatd reads */
+    if (wachat_doctor_in_stream(st, cfg, nonce)) {
         wachat_doctor_say(doc, "ok", "self-test: a signed POST to %s came "
                           "out of the stream %s", url, cfg->stream);
 

@@ -28,18 +28,55 @@
 #define WACHAT_ERRLEN  1024
 
 
-static int wachatctl_conversations(wachat_store_t *st, const char *mode);
+typedef struct {
+    wachat_store_t         *st;
+    const wachat_config_t  *cfg;
+} wachatctl_t;
+
+
+/* argv holds the words after the command's name, at least args of them */
+typedef struct {
+    const char  *name;
+    int          args;
+    int        (*run)(wachatctl_t *ctl, int argc, char **argv);
+} wachatctl_command_t;
+
+
+static const wachatctl_command_t *wachatctl_command(const char *name);
+static wachat_store_t *wachatctl_open(const wachat_config_t *cfg, char *err,
+    size_t errlen);
+static int wachatctl_conversations(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_agent(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_take(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_reply(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_show(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_dead(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_retry(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done);
+static int wachatctl_list(wachat_store_t *st, const char *only);
+static int wachatctl_conv(wachat_store_t *st, const char *who, char *conv,
+    size_t len);
 static int wachatctl_find(wachat_store_t *st, const char *who, char *conv,
     size_t len);
-static int wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done);
-static int wachatctl_act(wachat_store_t *st, const wachat_config_t *cfg,
-    const char *verb, const char *agent, const char *who, const char *text);
-static int wachatctl_show(wachat_store_t *st, const char *who);
-static int wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg);
-static int wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
-    const char *id);
-static int wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg,
-    int argc, char **argv);
+static void wachatctl_show_customer(wachat_store_t *st, const char *conv);
+static void wachatctl_show_entry(const redisReply *e,
+    const redisReply *stat);
+static void wachatctl_show_status(const char *id, const redisReply *stat);
+
+
+static const wachatctl_command_t  wachatctl_commands[] = {
+    { "conversations", 0, wachatctl_conversations },
+    { "agent",         2, wachatctl_agent },
+    { "take",          2, wachatctl_take },
+    { "reply",         3, wachatctl_reply },
+    { "resolve",       1, wachatctl_resolve },
+    { "show",          1, wachatctl_show },
+    { "dead",          0, wachatctl_dead },
+    { "retry",         1, wachatctl_retry },
+    { "doctor",        0, wachatctl_doctor },
+};
 
 
 static void
@@ -53,7 +90,8 @@ wachatctl_usage(FILE *out)
             "                        set an agent's presence\n"
             "  take <agent> <wa_id>  the agent takes the conversation\n"
             "  reply <agent> <wa_id> <text>\n"
-            "                        send the customer a message as the agent\n"
+            "                        send the customer a message as the "
+            "agent\n"
             "  resolve <wa_id>       hand the conversation back to the AI\n"
             "  show <wa_id>          one conversation's history: names, "
             "replies, statuses\n"
@@ -68,15 +106,19 @@ wachatctl_usage(FILE *out)
 }
 
 
+/*
+ * The config is loaded and Redis reached before the command is looked at:
+ * a broken config is reported first, whatever the command.
+ */
 int
 main(int argc, char **argv)
 {
-    int                   opt, rc;
-    char                  err[WACHAT_ERRLEN];
-    const char           *conf, *cmd;
-    wachat_store_t       *st;
-    wachat_config_t      *cfg;
-    wachat_store_addr_t   addr;
+    int                         opt, rc;
+    char                        err[WACHAT_ERRLEN];
+    const char                 *conf;
+    wachatctl_t                 ctl;
+    wachat_config_t            *cfg;
+    const wachatctl_command_t  *cmd;
 
     conf = "conf/wachatd.conf";
 
@@ -99,13 +141,61 @@ main(int argc, char **argv)
         return 2;
     }
 
-    cmd = argv[optind];
-
     cfg = wachat_config_load(conf, err, sizeof(err));
     if (cfg == NULL) {
         fprintf(stderr, "wachatctl: %s\n", err);
         return 1;
     }
+
+    ctl.cfg = cfg;
+    ctl.st = wachatctl_open(cfg, err, sizeof(err));
+
+    if (ctl.st == NULL) {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        wachat_config_free(cfg);
+        return 1;
+    }
+
+    cmd = wachatctl_command(argv[optind]);
+    argc -= optind + 1;
+    argv += optind + 1;
+
+    if (cmd == NULL || argc < cmd->args) {
+        wachatctl_usage(stderr);
+        rc = 2;
+
+    } else {
+        rc = cmd->run(&ctl, argc, argv);
+    }
+
+    wachat_store_close(ctl.st);
+    wachat_config_free(cfg);
+
+    return rc;
+}
+
+
+static const wachatctl_command_t *
+wachatctl_command(const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(wachatctl_commands) / sizeof(wachatctl_commands[0]);
+         i++)
+    {
+        if (strcmp(wachatctl_commands[i].name, name) == 0) {
+            return &wachatctl_commands[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static wachat_store_t *
+wachatctl_open(const wachat_config_t *cfg, char *err, size_t errlen)
+{
+    wachat_store_addr_t  addr;
 
     memset(&addr, 0, sizeof(addr));
     addr.host = cfg->redis.host;
@@ -115,55 +205,97 @@ main(int argc, char **argv)
     addr.db = cfg->redis_db;
     addr.timeout_ms = 5000;
 
-    st = wachat_store_open(&addr, err, sizeof(err));
-    if (st == NULL) {
-        fprintf(stderr, "wachatctl: %s\n", err);
-        wachat_config_free(cfg);
+    return wachat_store_open(&addr, err, errlen);
+}
+
+
+/* conversations [--mode M] */
+static int
+wachatctl_conversations(wachatctl_t *ctl, int argc, char **argv)
+{
+    const char  *only;
+
+    only = argc >= 2 && strcmp(argv[0], "--mode") == 0 ? argv[1] : NULL;
+
+    return wachatctl_list(ctl->st, only);
+}
+
+
+/* agent <id> online|away|offline */
+static int
+wachatctl_agent(wachatctl_t *ctl, int argc, char **argv)
+{
+    (void) argc;
+
+    return wachatctl_agent_rc(wachat_agent_presence(ctl->st, ctl->cfg,
+                                                    argv[0], argv[1]),
+                              "presence set");
+}
+
+
+/* take, reply, resolve: what the console's buttons do */
+
+static int
+wachatctl_take(wachatctl_t *ctl, int argc, char **argv)
+{
+    char  conv[256];
+
+    (void) argc;
+
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
         return 1;
     }
 
-    if (strcmp(cmd, "conversations") == 0) {
-        rc = wachatctl_conversations(st,
-                 optind + 2 < argc && strcmp(argv[optind + 1], "--mode") == 0
-                 ? argv[optind + 2] : NULL);
+    return wachatctl_agent_rc(wachat_agent_take(ctl->st, ctl->cfg, argv[0],
+                                                conv),
+                              "taken");
+}
 
-    } else if (strcmp(cmd, "agent") == 0 && optind + 2 < argc) {
-        rc = wachatctl_agent_rc(wachat_agent_presence(st, cfg,
-                                    argv[optind + 1], argv[optind + 2]),
-                                "presence set");
 
-    } else if (strcmp(cmd, "take") == 0 && optind + 2 < argc) {
-        rc = wachatctl_act(st, cfg, cmd, argv[optind + 1], argv[optind + 2],
-                           NULL);
+static int
+wachatctl_reply(wachatctl_t *ctl, int argc, char **argv)
+{
+    char  conv[256];
 
-    } else if (strcmp(cmd, "reply") == 0 && optind + 3 < argc) {
-        rc = wachatctl_act(st, cfg, cmd, argv[optind + 1], argv[optind + 2],
-                           argv[optind + 3]);
+    (void) argc;
 
-    } else if (strcmp(cmd, "resolve") == 0 && optind + 1 < argc) {
-        rc = wachatctl_act(st, cfg, cmd, NULL, argv[optind + 1], NULL);
-
-    } else if (strcmp(cmd, "show") == 0 && optind + 1 < argc) {
-        rc = wachatctl_show(st, argv[optind + 1]);
-
-    } else if (strcmp(cmd, "dead") == 0) {
-        rc = wachatctl_dead(st, cfg);
-
-    } else if (strcmp(cmd, "retry") == 0 && optind + 1 < argc) {
-        rc = wachatctl_retry(st, cfg, argv[optind + 1]);
-
-    } else if (strcmp(cmd, "doctor") == 0) {
-        rc = wachatctl_doctor(st, cfg, argc - optind - 1, argv + optind + 1);
-
-    } else {
-        wachatctl_usage(stderr);
-        rc = 2;
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
+        return 1;
     }
 
-    wachat_store_close(st);
-    wachat_config_free(cfg);
+    return wachatctl_agent_rc(wachat_agent_reply(ctl->st, ctl->cfg, argv[0],
+                                                 conv, argv[2], NULL, 0),
+                              "queued: wachatd sends it");
+}
 
-    return rc;
+
+static int
+wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv)
+{
+    char  conv[256];
+
+    (void) argc;
+
+    if (wachatctl_conv(ctl->st, argv[0], conv, sizeof(conv)) != 0) {
+        return 1;
+    }
+
+    return wachatctl_agent_rc(wachat_agent_resolve(ctl->st, ctl->cfg, NULL,
+                                                   conv),
+                              "back with the AI");
+}
+
+
+/* the conversation a wa_id names, or a message saying there is none */
+static int
+wachatctl_conv(wachat_store_t *st, const char *who, char *conv, size_t len)
+{
+    if (wachatctl_find(st, who, conv, len) != 0) {
+        fprintf(stderr, "wachatctl: no conversation with %s\n", who);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -209,36 +341,9 @@ wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done)
 }
 
 
-/* take, reply, resolve: what the console's buttons do */
+/* the 200 most recent conversations, those in one mode if only is set */
 static int
-wachatctl_act(wachat_store_t *st, const wachat_config_t *cfg,
-    const char *verb, const char *agent, const char *who, const char *text)
-{
-    char  conv[256];
-
-    if (wachatctl_find(st, who, conv, sizeof(conv)) != 0) {
-        fprintf(stderr, "wachatctl: no conversation with %s\n", who);
-        return 1;
-    }
-
-    if (strcmp(verb, "take") == 0) {
-        return wachatctl_agent_rc(wachat_agent_take(st, cfg, agent, conv),
-                                  "taken");
-    }
-
-    if (strcmp(verb, "reply") == 0) {
-        return wachatctl_agent_rc(wachat_agent_reply(st, cfg, agent, conv,
-                                                     text, NULL, 0),
-                                  "queued: wachatd sends it");
-    }
-
-    return wachatctl_agent_rc(wachat_agent_resolve(st, cfg, NULL, conv),
-                              "back with the AI");
-}
-
-
-static int
-wachatctl_conversations(wachat_store_t *st, const char *only)
+wachatctl_list(wachat_store_t *st, const char *only)
 {
     size_t       i;
     redisReply  *list, *c;
@@ -318,29 +423,24 @@ wachatctl_find(wachat_store_t *st, const char *who, char *conv, size_t len)
 }
 
 
+/* show <wa_id | phone_number_id:wa_id>: one conversation's history */
 static int
-wachatctl_show(wachat_store_t *st, const char *who)
+wachatctl_show(wachatctl_t *ctl, int argc, char **argv)
 {
-    size_t       i;
-    redisReply  *c, *hist, *stat, *e, *kv;
-    char         conv[256], key[WACHAT_KEY_MAX], when[64], hkey[128];
-    const char  *dir, *text, *wamid, *status, *b;
-    int          k;
+    size_t           i;
+    redisReply      *hist, *stat;
+    char             conv[256], key[WACHAT_KEY_MAX];
+    wachat_store_t  *st;
 
-    if (wachatctl_find(st, who, conv, sizeof(conv)) != 0) {
-        fprintf(stderr, "wachatctl: no conversation with %s\n", who);
+    (void) argc;
+
+    st = ctl->st;
+
+    if (wachatctl_conv(st, argv[0], conv, sizeof(conv)) != 0) {
         return 1;
     }
 
-    wachat_key_conv(key, conv);
-    c = wachat_store_cmd(st, "HGETALL %s", key);
-
-    printf("conversation %s\n", conv);
-    printf("customer     %s (%s)\n",
-           wachatctl_field_or(c, "name", "-"),
-           wachatctl_field_or(c, "wa_id", "-"));
-    printf("mode         %s\n", wachatctl_field_or(c, "mode", "-"));
-    freeReplyObject(c);
+    wachatctl_show_customer(st, conv);
 
     wachat_key_hist(key, conv);
     hist = wachat_store_cmd(st, "XRANGE %s - +", key);
@@ -355,52 +455,7 @@ wachatctl_show(wachat_store_t *st, const char *who)
     }
 
     for (i = 0; i < hist->elements; i++) {
-        e = hist->element[i];
-        kv = e->element[1];
-
-        dir = wachat_reply_field(kv, "dir");
-        text = wachat_reply_field(kv, "text");
-        wachatctl_time(wachat_reply_field(kv, "ts") && dir
-                       && strcmp(dir, "in") == 0
-                       ? wachat_reply_field(kv, "ts") : NULL, when,
-                       sizeof(when));
-
-        if (dir && strcmp(dir, "in") == 0) {
-            printf("%s  %s: %s\n", when,
-                   wachatctl_field_or(kv, "name", "customer"),
-                   text ? text : wachat_reply_field(kv, "type"));
-            continue;
-        }
-
-        /* outbound: its delivery status, through the wamid it got */
-        snprintf(hkey, sizeof(hkey), "h:%s", e->element[0]->str);
-        wamid = wachat_reply_field(stat, hkey);
-        status = wamid ? wachat_reply_field(stat, wamid) : NULL;
-
-        printf("%-19s  %s: %s", "",
-               wachatctl_field_or(kv, "who", "?"),
-               text ? text : "");
-
-        for (k = 1; k <= 3; k++) {
-            char  bn[16];
-
-            snprintf(bn, sizeof(bn), "button%d", k);
-            b = wachat_reply_field(kv, bn);
-            if (b) {
-                printf(" [%s]", b);
-            }
-        }
-
-        if (wamid && strncmp(wamid, "failed|", 7) == 0) {
-            printf("  (failed, code %.*s)\n", (int) strcspn(wamid + 7, "|"),
-                   wamid + 7);
-
-        } else if (status) {
-            printf("  (%.*s)\n", (int) strcspn(status, "|"), status);
-
-        } else {
-            printf("  (%s)\n", wamid ? "sent" : "queued");
-        }
+        wachatctl_show_entry(hist->element[i], stat);
     }
 
     freeReplyObject(hist);
@@ -410,11 +465,101 @@ wachatctl_show(wachat_store_t *st, const char *who)
 }
 
 
-static int
-wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg)
+static void
+wachatctl_show_customer(wachat_store_t *st, const char *conv)
 {
-    size_t       i;
-    redisReply  *r, *kv;
+    char         key[WACHAT_KEY_MAX];
+    redisReply  *c;
+
+    wachat_key_conv(key, conv);
+    c = wachat_store_cmd(st, "HGETALL %s", key);
+
+    printf("conversation %s\n", conv);
+    printf("customer     %s (%s)\n",
+           wachatctl_field_or(c, "name", "-"),
+           wachatctl_field_or(c, "wa_id", "-"));
+    printf("mode         %s\n", wachatctl_field_or(c, "mode", "-"));
+    freeReplyObject(c);
+}
+
+
+/* one history entry: who said what, and for a reply how it fared */
+static void
+wachatctl_show_entry(const redisReply *e, const redisReply *stat)
+{
+    int                k;
+    char               when[64], bn[16];
+    const char        *dir, *text, *b;
+    const redisReply  *kv;
+
+    kv = e->element[1];
+
+    dir = wachat_reply_field(kv, "dir");
+    text = wachat_reply_field(kv, "text");
+    wachatctl_time(wachat_reply_field(kv, "ts") && dir
+                   && strcmp(dir, "in") == 0
+                   ? wachat_reply_field(kv, "ts") : NULL, when,
+                   sizeof(when));
+
+    if (dir && strcmp(dir, "in") == 0) {
+        printf("%s  %s: %s\n", when,
+               wachatctl_field_or(kv, "name", "customer"),
+               text ? text : wachat_reply_field(kv, "type"));
+        return;
+    }
+
+    printf("%-19s  %s: %s", "", wachatctl_field_or(kv, "who", "?"),
+           text ? text : "");
+
+    for (k = 1; k <= 3; k++) {
+        snprintf(bn, sizeof(bn), "button%d", k);
+        b = wachat_reply_field(kv, bn);
+        if (b) {
+            printf(" [%s]", b);
+        }
+    }
+
+    wachatctl_show_status(e->element[0]->str, stat);
+}
+
+
+/* an outbound entry's delivery status, through the wamid it got */
+static void
+wachatctl_show_status(const char *id, const redisReply *stat)
+{
+    char         hkey[128];
+    const char  *wamid, *status;
+
+    snprintf(hkey, sizeof(hkey), "h:%s", id);
+    wamid = wachat_reply_field(stat, hkey);
+    status = wamid ? wachat_reply_field(stat, wamid) : NULL;
+
+    if (wamid && strncmp(wamid, "failed|", 7) == 0) {
+        printf("  (failed, code %.*s)\n", (int) strcspn(wamid + 7, "|"),
+               wamid + 7);
+
+    } else if (status) {
+        printf("  (%.*s)\n", (int) strcspn(status, "|"), status);
+
+    } else {
+        printf("  (%s)\n", wamid ? "sent" : "queued");
+    }
+}
+
+
+static int
+wachatctl_dead(wachatctl_t *ctl, int argc, char **argv)
+{
+    size_t                  i;
+    redisReply             *r, *kv;
+    wachat_store_t         *st;
+    const wachat_config_t  *cfg;
+
+    (void) argc;
+    (void) argv;
+
+    st = ctl->st;
+    cfg = ctl->cfg;
 
     r = wachat_store_cmd(st, "XRANGE %s - +", cfg->dead_stream);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -439,17 +584,23 @@ wachatctl_dead(wachat_store_t *st, const wachat_config_t *cfg)
 
 
 /*
- * Back at the end of the conversation's outbound queue; the daemon's scan
- * of ready conversations picks it up within seconds.
+ * retry <id>: back at the end of the conversation's outbound queue; the
+ * daemon's scan of ready conversations picks it up within seconds.
  */
-
 static int
-wachatctl_retry(wachat_store_t *st, const wachat_config_t *cfg,
-    const char *id)
+wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
 {
-    redisReply  *r, *kv, *x;
-    const char  *conv, *reply;
-    char         key[WACHAT_KEY_MAX];
+    char                    key[WACHAT_KEY_MAX];
+    redisReply             *r, *kv, *x;
+    const char             *conv, *reply, *id;
+    wachat_store_t         *st;
+    const wachat_config_t  *cfg;
+
+    (void) argc;
+
+    st = ctl->st;
+    cfg = ctl->cfg;
+    id = argv[0];
 
     r = wachat_store_cmd(st, "XRANGE %s %s %s", cfg->dead_stream, id, id);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
@@ -509,9 +660,9 @@ wachatctl_read_secret(const char *path)
 }
 
 
+/* doctor [--phone-number-id ID] [--callback URL --app-secret-file PATH] */
 static int
-wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg, int argc,
-    char **argv)
+wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv)
 {
     int                    i, rc;
     char                  *secret;
@@ -545,7 +696,7 @@ wachatctl_doctor(wachat_store_t *st, const wachat_config_t *cfg, int argc,
     }
 
     opts.app_secret = secret;
-    rc = wachat_doctor(st, cfg, &opts);
+    rc = wachat_doctor(ctl->st, ctl->cfg, &opts);
 
     if (secret) {
         memset(secret, 0, strlen(secret));

@@ -1,0 +1,328 @@
+/*
+ * The config keys: one row per key names its type, default, range and
+ * description.  Parsing, defaults, wachatd -t (the dump), docs/config.md
+ * (the doc) and error messages all read this table, so they cannot
+ * disagree.  Defaults are written as file text and go through the same
+ * parser as the file, so a default shown in the docs is exactly the one in
+ * force.
+ */
+
+#include "lib/config_int.h"
+
+
+static const char *const  wachat_conf_backends[] = { "kb", "openai", NULL };
+static const char *const  wachat_conf_outbounds[] = {
+    "graph", "sandbox", NULL
+};
+static const char *const  wachat_conf_levels[] = {
+    "debug", "info", "notice", "warning", NULL
+};
+
+
+#define WACHAT_STRING(name, field, dflt, shown, flags, check, desc)         \
+    { name, &wachat_conf_string_type, WACHAT_CONF_F(field), dflt, shown,    \
+      0, 0, NULL, check, flags, desc }
+
+#define WACHAT_NUMBER(name, type, field, dflt, min, max, desc)              \
+    { name, &type, WACHAT_CONF_F(field), dflt, NULL, min, max, NULL, NULL,  \
+      0, desc }
+
+#define WACHAT_INT(name, field, dflt, min, max, desc)                       \
+    WACHAT_NUMBER(name, wachat_conf_int_type, field, dflt, min, max, desc)
+
+#define WACHAT_FLOAT(name, field, dflt, min, max, desc)                     \
+    WACHAT_NUMBER(name, wachat_conf_float_type, field, dflt, min, max, desc)
+
+/* min and max in milliseconds */
+#define WACHAT_DURATION(name, field, dflt, min, max, desc)                  \
+    WACHAT_NUMBER(name, wachat_conf_duration_type, field, dflt, min, max,   \
+                  desc)
+
+#define WACHAT_SIZE(name, field, dflt, min, max, desc)                      \
+    WACHAT_NUMBER(name, wachat_conf_size_type, field, dflt, min, max, desc)
+
+#define WACHAT_OTHER(name, type, field, dflt, values, flags, desc)          \
+    { name, &type, WACHAT_CONF_F(field), dflt, NULL, 0, 0, values, NULL,    \
+      flags, desc }
+
+#define WACHAT_BOOL(name, field, dflt, desc)                                \
+    WACHAT_OTHER(name, wachat_conf_bool_type, field, dflt, NULL, 0, desc)
+
+#define WACHAT_ENUM(name, field, dflt, values, desc)                        \
+    WACHAT_OTHER(name, wachat_conf_enum_type, field, dflt, values, 0, desc)
+
+#define WACHAT_ADDR(name, field, dflt, flags, desc)                         \
+    WACHAT_OTHER(name, wachat_conf_addr_type, field, dflt, NULL, flags,     \
+                 desc)
+
+#define WACHAT_LIST(name, field, dflt, desc)                                \
+    WACHAT_OTHER(name, wachat_conf_list_type, field, dflt, NULL, 0, desc)
+
+/* written <name>_file or <name>_env; no default */
+#define WACHAT_SECRET(name, field, desc)                                    \
+    WACHAT_OTHER(name, wachat_conf_secret_type, field, NULL, NULL, 0, desc)
+
+#define WACHAT_AGENT(name, field, desc)                                     \
+    WACHAT_OTHER(name, wachat_conf_agent_type, field, NULL, NULL,           \
+                 WACHAT_CONF_REPEAT, desc)
+
+#define WACHAT_SEC   1000.0
+#define WACHAT_MIN   (60 * WACHAT_SEC)
+#define WACHAT_HOUR  (60 * WACHAT_MIN)
+
+
+/*
+ * The keys, in the order the dump and the docs list them.  A secret entry
+ * "x" is written as x_file or x_env; the doc's type column, ranges and
+ * defaults are all derived from here.
+ */
+const wachat_conf_entry_t  wachat_conf_table[] = {
+
+    /* Redis and the event stream */
+
+    WACHAT_ADDR("redis", redis, "127.0.0.1:6379",
+        WACHAT_CONF_NONEMPTY,
+        "Redis server: host:port, [IPv6]:port or unix:/path/to/socket."),
+
+    WACHAT_STRING("redis_user", redis_user, "", NULL, 0, NULL,
+        "Redis ACL user (empty: the default user)."),
+
+    WACHAT_SECRET("redis_password", redis_password,
+        "Redis password, sent with AUTH."),
+
+    WACHAT_INT("redis_db", redis_db, "0", 0, 65535,
+        "Redis database number (Redis Cluster has only 0)."),
+
+    WACHAT_STRING("stream", stream, "wachat:events", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Stream the nginx module writes events to (its wachat_stream)."),
+
+    WACHAT_STRING("group", group, "wachatd", NULL, WACHAT_CONF_NONEMPTY,
+        NULL,
+        "Consumer group shared by every wachatd process; created if "
+        "missing."),
+
+    WACHAT_STRING("consumer", consumer, NULL, "<hostname>-<pid>",
+        WACHAT_CONF_NONEMPTY, NULL,
+        "This process's name in the group; unique per process."),
+
+    WACHAT_DURATION("claim_idle", claim_idle_ms, "60s", WACHAT_SEC,
+        24 * WACHAT_HOUR,
+        "Pending entries idle longer than this (their consumer died) are "
+        "reclaimed by another consumer."),
+
+    /* answering */
+
+    WACHAT_ENUM("backend", backend, "kb", wachat_conf_backends,
+        "How replies are made: kb answers from the knowledge base alone; "
+        "openai asks an OpenAI-compatible model, grounded on the knowledge "
+        "base."),
+
+    WACHAT_STRING("kb", kb, "conf/kb.md", NULL, WACHAT_CONF_NONEMPTY, NULL,
+        "Knowledge base file (Markdown Q&A entries)."),
+
+    WACHAT_FLOAT("kb_min_score", kb_min_score, "0.45", 0, 1,
+        "Confidence threshold, 0..1 (the share of the question's words, "
+        "weighted by rarity, that the best entry covers): below it the "
+        "customer gets fallback_text."),
+
+    WACHAT_STRING("fallback_text", fallback_text,
+        "I'm not sure \xe2\x80\x94 shall I connect you to a person?", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Reply when nothing in the knowledge base matches well enough; "
+        "sent with a button to reach a person."),
+
+    /* sending */
+
+    WACHAT_ENUM("outbound", outbound, "graph", wachat_conf_outbounds,
+        "graph sends through the WhatsApp Graph API; sandbox only appends "
+        "replies to outbox_stream, to try a knowledge base safely."),
+
+    WACHAT_STRING("outbox_stream", outbox_stream, "wachat:outbox", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Stream that receives the replies in sandbox mode."),
+
+    WACHAT_STRING("dead_stream", dead_stream, "wachat:dead", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Stream of messages that finally failed to send, with the reason "
+        "(wachatctl dead, wachatctl retry)."),
+
+    WACHAT_STRING("graph_api_url", graph_api_url,
+        "https://graph.facebook.com/v25.0", NULL, WACHAT_CONF_NONEMPTY,
+        &wachat_conf_http_url,
+        "Graph API base URL, version included."),
+
+    WACHAT_SECRET("graph_token", graph_token,
+        "Graph API access token (a permanent system-user token); required "
+        "with outbound graph."),
+
+    WACHAT_DURATION("graph_timeout", graph_timeout_ms, "10s",
+        100, 10 * WACHAT_MIN,
+        "Timeout of one Graph API call."),
+
+    WACHAT_INT("graph_max_retries", graph_max_retries, "5", 0, 100,
+        "Retries of a Graph API call after a 429, a 5xx or a network "
+        "error, with exponential backoff and jitter."),
+
+    WACHAT_INT("rate_limit", rate_limit, "80", 1, 100000,
+        "Messages per second per business number (a token bucket shared "
+        "through Redis)."),
+
+    WACHAT_BOOL("mark_read", mark_read, "no",
+        "Mark each inbound message read and show the typing indicator "
+        "while its answer is prepared."),
+
+    /* the OpenAI-compatible backend */
+
+    WACHAT_STRING("llm_url", llm_url, "", NULL, 0,
+        &wachat_conf_http_url,
+        "Base URL of an OpenAI-compatible API; requests go to "
+        "{llm_url}/chat/completions. Required with backend openai."),
+
+    WACHAT_STRING("llm_model", llm_model, "", NULL, 0, NULL,
+        "Model name sent to the API. Required with backend openai."),
+
+    WACHAT_SECRET("llm_key", llm_key,
+        "API key, sent as a bearer token (optional: local servers often "
+        "need none)."),
+
+    WACHAT_DURATION("llm_timeout", llm_timeout_ms, "20s",
+        100, 10 * WACHAT_MIN,
+        "Timeout of one LLM call; on timeout or error the kb answer is "
+        "sent instead."),
+
+    WACHAT_INT("llm_max_tokens", llm_max_tokens, "300", 1, 100000,
+        "max_tokens of a completion."),
+
+    WACHAT_FLOAT("llm_temperature", llm_temperature, "0.2", 0, 2,
+        "Sampling temperature."),
+
+    WACHAT_STRING("llm_system_prompt", llm_system_prompt,
+        "You answer WhatsApp messages for a business. Use only the "
+        "knowledge base passages given. If they do not answer the "
+        "question, say so briefly and offer to connect the customer to a "
+        "person. Reply in the customer's language, in a few sentences.",
+        NULL, WACHAT_CONF_NONEMPTY, NULL,
+        "System prompt; the knowledge base passages and the conversation "
+        "follow it."),
+
+    WACHAT_INT("llm_history", llm_history, "6", 0, 100,
+        "Past turns of the conversation sent with the question."),
+
+    WACHAT_INT("llm_passages", llm_passages, "3", 1, 20,
+        "Best-ranked knowledge base entries sent with the question."),
+
+    /* the daemon */
+
+    WACHAT_INT("concurrency", concurrency, "64", 1, 10000,
+        "Most HTTP calls (LLM and Graph API) in flight at once."),
+
+    WACHAT_SIZE("http_max_response", http_max_response, "1mb",
+        4096, 1024.0 * 1024 * 1024,
+        "Largest HTTP response body accepted from the Graph API or the "
+        "LLM."),
+
+    WACHAT_INT("history_max", history_max, "200", 1, 100000,
+        "Entries kept in each conversation's history (messages, replies, "
+        "statuses)."),
+
+    WACHAT_DURATION("window", window_ms, "24h", WACHAT_MIN,
+        7 * 24 * WACHAT_HOUR,
+        "Replies only go out within this time of the inbound message's "
+        "own timestamp (WhatsApp's customer service window is 24h)."),
+
+    WACHAT_DURATION("retention", retention_ms, "90d", WACHAT_HOUR,
+        3650 * 24 * WACHAT_HOUR,
+        "A conversation nobody writes in for this long is deleted from "
+        "Redis (its history, statuses and profile), so memory stays "
+        "bounded."),
+
+    WACHAT_DURATION("shutdown_timeout", shutdown_timeout_ms, "10s",
+        0, WACHAT_HOUR,
+        "On SIGTERM, how long in-flight work may finish; what is left "
+        "stays pending in Redis for the next start."),
+
+    WACHAT_STRING("logfile", logfile, "", NULL, 0, NULL,
+        "Log file (empty: stderr); reopened on SIGHUP."),
+
+    WACHAT_ENUM("verbosity", verbosity, "notice", wachat_conf_levels,
+        "Least important log level written."),
+
+    /* agents and hand-over */
+
+    WACHAT_ADDR("api_listen", api_listen, "", 0,
+        "Agent API address, host:port or unix:/path (empty: off)."),
+
+    WACHAT_LIST("handoff_commands", handoff_commands, "/live_agent",
+        "Customer messages that ask for a person (besides the hand-over "
+        "button), separated by spaces."),
+
+    WACHAT_STRING("handoff_text", handoff_text,
+        "Connecting you to a person \xe2\x80\x94 one moment, please.", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Sent when a customer asks for a person and an agent is online."),
+
+    WACHAT_STRING("handoff_offline_text", handoff_offline_text,
+        "Nobody is available right now. A person will answer here as soon "
+        "as possible, usually within one working day.", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Sent when a customer asks for a person and no agent is online: "
+        "say when to expect an answer."),
+
+    WACHAT_STRING("closing_text", closing_text,
+        "Thanks for talking with us! I'm the assistant again: ask me "
+        "anything, or tap \"Talk to a person\" any time.", NULL, 0, NULL,
+        "Sent when an agent (or the idle timeout) resolves a conversation; "
+        "empty: nothing is sent."),
+
+    WACHAT_DURATION("notify_period", notify_period_ms, "30m",
+        WACHAT_SEC, 7 * 24 * WACHAT_HOUR,
+        "At most one e-mail per conversation per period; sent again if the "
+        "conversation is still waiting after it."),
+
+    WACHAT_STRING("console_url", console_url, "", NULL, 0, NULL,
+        "Public URL of the agent console, for the links in e-mails (e.g. "
+        "https://bot.example.com/agent/)."),
+
+    WACHAT_DURATION("agent_idle_timeout", agent_idle_timeout_ms, "30m",
+        WACHAT_MIN, 7 * 24 * WACHAT_HOUR,
+        "A conversation held by an agent with no message either way for "
+        "this long goes back to the AI."),
+
+    WACHAT_DURATION("agent_heartbeat_timeout", agent_heartbeat_timeout_ms,
+        "60s", 5 * WACHAT_SEC, WACHAT_HOUR,
+        "An agent whose console has not checked in for this long counts "
+        "as offline."),
+
+    WACHAT_STRING("smtp_url", smtp_url, "", NULL, 0,
+        &wachat_conf_smtp_url,
+        "Mail server for agent notifications: smtp://host[:port] or "
+        "smtps://host[:port] (empty: no e-mail)."),
+
+    WACHAT_STRING("smtp_from", smtp_from, "", NULL, 0,
+        &wachat_conf_email,
+        "Sender address of notification e-mails; required with smtp_url."),
+
+    WACHAT_STRING("smtp_user", smtp_user, "", NULL, 0, NULL,
+        "SMTP login (empty: no authentication)."),
+
+    WACHAT_SECRET("smtp_password", smtp_password,
+        "SMTP password; needs smtp_user."),
+
+    WACHAT_AGENT("agent", agents,
+        "A human agent, one line each; notify=on e-mails them when a "
+        "customer asks for a person and nobody is online."),
+};
+
+
+#define WACHAT_CONF_NKEYS \
+    (sizeof(wachat_conf_table) / sizeof(wachat_conf_table[0]))
+
+const size_t  wachat_conf_nkeys = WACHAT_CONF_NKEYS;
+
+_Static_assert(WACHAT_CONF_NKEYS <= WACHAT_CONF_KEYS_MAX,
+               "raise WACHAT_CONF_KEYS_MAX");
+
+/* verbosity values are log levels, in the same order */
+_Static_assert(WACHAT_LOG_DEBUG == 0 && WACHAT_LOG_WARNING == 3,
+               "verbosity values must match log levels");
