@@ -34,6 +34,8 @@ typedef struct {
 } wachat_conv_out_t;
 
 
+static int wachat_conv_graph(yajl_gen g, const wachat_event_t *ev,
+    const char *text, const wachat_reply_t *reply);
 static void wachat_conv_committed(wachat_conv_t *cv,
     const wachat_event_t *ev, const wachat_commit_result_t *res,
     int handoff, const char *agent, const wachat_reply_t *reply);
@@ -93,18 +95,11 @@ wachat_conv_out(wachat_conv_out_t *o, wachat_conv_t *cv,
                        wachat_event_str(ev, PHONE_NUMBER_ID));
     wachat_json_kv_opt(o->send, "conv", cv->id);
     wachat_json_kv_opt(o->send, "reply_to", wamid);
-    wachat_json_kv_opt(o->send, "text", text);
-    wachat_json_str(o->send, "buttons");
-    yajl_gen_array_open(o->send);
 
-    for (i = 0; i < nbuttons; i++) {
-        yajl_gen_map_open(o->send);
-        wachat_json_kv(o->send, "id", reply->button_id[i]);
-        wachat_json_kv(o->send, "title", reply->button_title[i]);
-        yajl_gen_map_close(o->send);
+    if (wachat_conv_graph(o->send, ev, text, reply) != 0) {
+        return -1;
     }
 
-    yajl_gen_array_close(o->send);
     yajl_gen_map_close(o->send);
 
     if (yajl_gen_get_buf(o->send, &buf, &len) != yajl_gen_status_ok) {
@@ -133,6 +128,60 @@ wachat_conv_out_free(wachat_conv_out_t *o)
     }
 
     free(o->json);
+}
+
+
+/*
+ * The Graph request of a reply, built once, here: the sender posts it as
+ * it is.  A message Graph would refuse (a bug: the KB's limits are checked
+ * at load) is queued as text and buttons instead, and the sender, building
+ * it again, dead-letters it with the reason.
+ */
+
+static int
+wachat_conv_graph(yajl_gen g, const wachat_event_t *ev, const char *text,
+    const wachat_reply_t *reply)
+{
+    size_t                  i, n, blen;
+    char                   *body;
+    const char             *why;
+    wachat_graph_msg_t      msg;
+    wachat_graph_button_t   buttons[WACHAT_KB_MAX_BUTTONS];
+
+    n = reply ? reply->nbuttons : 0;
+
+    for (i = 0; i < n; i++) {
+        buttons[i].id = reply->button_id[i];
+        buttons[i].title = reply->button_title[i];
+    }
+
+    memset(&msg, 0, sizeof(wachat_graph_msg_t));
+    msg.to = ev->customer;
+    msg.text = text;
+    msg.reply_to = wachat_event_str(ev, ID);
+    msg.buttons = buttons;
+    msg.nbuttons = n;
+
+    if (msg.to && wachat_graph_build(&msg, &body, &blen, &why) == 0) {
+        wachat_json_kv_bytes(g, "graph", body, blen);
+        free(body);
+        return 0;
+    }
+
+    wachat_json_kv_opt(g, "text", text);
+    wachat_json_str(g, "buttons");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        wachat_json_kv(g, "id", buttons[i].id);
+        wachat_json_kv(g, "title", buttons[i].title);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    return 0;
 }
 
 

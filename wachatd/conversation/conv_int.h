@@ -39,6 +39,7 @@ struct wachat_conv_s {
 
     char               *head;           /* the outbound head being sent */
     size_t              head_len;
+    char                head_hist[WACHAT_SEND_HIST_MAX];   /* its id */
     char               *unrecorded;     /* its wamid: sent, to record */
     int                 unrecorded_fed; /* the live feed was told */
 

@@ -12,7 +12,6 @@
 
 #include "conversation/conv_int.h"
 #include "lib/clock.h"
-#include "lib/json.h"
 #include "lib/log.h"
 
 
@@ -59,24 +58,6 @@ wachat_conv_send_head(wachat_conv_t *cv)
 }
 
 
-/* the "hist" id the commit stored in a reply, for status records */
-static char *
-wachat_conv_head_hist(const char *json, size_t len)
-{
-    char         *id;
-    yajl_val      root;
-    const char   *v;
-    const char   *path[] = { "hist", NULL };
-
-    root = wachat_json_parse(json, len);
-    v = root ? wachat_json_get_str(root, path) : NULL;
-    id = strdup(v ? v : "");
-    yajl_tree_free(root);
-
-    return id;
-}
-
-
 static long
 wachat_conv_backoff(int attempt, long at_least)
 {
@@ -105,22 +86,14 @@ int
 wachat_conv_record(wachat_conv_t *cv)
 {
     int               recorded;
-    char             *hist;
     redisReply       *r;
     wachat_peek_t     peek;
     wachat_engine_t  *en = cv->engine;
 
-    hist = wachat_conv_head_hist(cv->head, cv->head_len);
-    if (hist == NULL) {
-        wachat_conv_schedule(cv, 1000);
-        return 0;
-    }
-
     r = wachat_script_sent(en->store, &cv->ref, WACHAT_LEASE_MS, cv->head,
-                           cv->head_len, cv->unrecorded, hist,
+                           cv->head_len, cv->unrecorded, cv->head_hist,
                            wachat_clock_ms(), !cv->unrecorded_fed,
                            &recorded, &peek);
-    free(hist);
 
     if (r == NULL) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent, not "
@@ -179,10 +152,10 @@ wachat_conv_sent_ok(wachat_conv_t *cv, const wachat_send_result_t *res)
 static void
 wachat_conv_sent(void *data, const wachat_send_result_t *res)
 {
-    char             *hist;
     long              delay;
     wachat_conv_t    *cv = data;
     wachat_engine_t  *en = cv->engine;
+    const char       *hist;
 
     wachat_conv_set_busy(cv, 0);
 
@@ -190,14 +163,12 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
         return;         /* forced stop: the reply stays queued in Redis */
     }
 
+    /* the history entry of the reply, for the status records */
+    snprintf(cv->head_hist, sizeof(cv->head_hist), "%s", res->hist);
+    hist = cv->head_hist;
+
     if (res->result == WACHAT_SEND_OK) {
         wachat_conv_sent_ok(cv, res);
-        return;
-    }
-
-    hist = wachat_conv_head_hist(cv->head, cv->head_len);
-    if (hist == NULL) {
-        wachat_conv_schedule(cv, 1000);
         return;
     }
 
@@ -240,8 +211,6 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
         wachat_conv_schedule(cv, 0);
         break;
     }
-
-    free(hist);
 }
 
 

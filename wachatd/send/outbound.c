@@ -9,6 +9,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "clients/graph.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "send/outbound.h"
 
@@ -27,79 +28,119 @@ typedef struct {
     void                 *data;
     unsigned              attempt;
     wachat_outbound_t    *ob;
+    char                  hist[WACHAT_SEND_HIST_MAX];
 } wachat_outbound_call_t;
 
 
+/*
+ * A queued reply: where it goes and, built once when it was committed,
+ * the Graph request body ("graph").  Replies queued without one (an
+ * agent's, or by an older wachatd) carry text and buttons, and the body
+ * is built here.
+ */
 typedef struct {
     yajl_val                root;
     const char             *to;
     const char             *pnid;
-    const char             *text;
     const char             *reply_to;
     const char             *conv;
     const char             *hist;
+    const char             *graph;
+    const char             *text;
     size_t                  nbuttons;
     wachat_graph_button_t   buttons[WACHAT_GRAPH_BUTTONS_MAX];
 } wachat_outbound_msg_t;
 
 
 static const char *
-wachat_json_str(yajl_val obj, const char *name)
+wachat_outbound_field(yajl_val obj, const char *name)
 {
-    yajl_val     v;
     const char  *path[2];
 
     path[0] = name;
     path[1] = NULL;
 
-    v = yajl_tree_get(obj, path, yajl_t_string);
-
-    return v ? v->u.string : NULL;
+    return wachat_json_get_str(obj, path);
 }
 
 
-static int
-wachat_outbound_parse(const char *json, wachat_outbound_msg_t *m)
+static void
+wachat_outbound_buttons(wachat_outbound_msg_t *m, yajl_val buttons)
 {
-    size_t       i;
-    yajl_val     buttons, b;
-    const char  *path[] = { "buttons", NULL };
-
-    memset(m, 0, sizeof(wachat_outbound_msg_t));
-
-    m->root = yajl_tree_parse(json, NULL, 0);
-    if (m->root == NULL) {
-        return -1;
-    }
-
-    m->to = wachat_json_str(m->root, "to");
-    m->pnid = wachat_json_str(m->root, "phone_number_id");
-    m->text = wachat_json_str(m->root, "text");
-    m->reply_to = wachat_json_str(m->root, "reply_to");
-    m->conv = wachat_json_str(m->root, "conv");
-    m->hist = wachat_json_str(m->root, "hist");
-
-    buttons = yajl_tree_get(m->root, path, yajl_t_array);
+    size_t    i;
+    yajl_val  b;
 
     for (i = 0; buttons && i < buttons->u.array.len
                 && m->nbuttons < WACHAT_GRAPH_BUTTONS_MAX; i++)
     {
         b = buttons->u.array.values[i];
-        m->buttons[m->nbuttons].id = wachat_json_str(b, "id");
-        m->buttons[m->nbuttons].title = wachat_json_str(b, "title");
+        m->buttons[m->nbuttons].id = wachat_outbound_field(b, "id");
+        m->buttons[m->nbuttons].title = wachat_outbound_field(b, "title");
 
         if (m->buttons[m->nbuttons].id && m->buttons[m->nbuttons].title) {
             m->nbuttons++;
         }
     }
+}
 
-    if (m->to == NULL || m->pnid == NULL || m->text == NULL) {
+
+static int
+wachat_outbound_parse(const char *json, size_t len, wachat_outbound_msg_t *m)
+{
+    const char  *buttons[] = { "buttons", NULL };
+
+    memset(m, 0, sizeof(wachat_outbound_msg_t));
+
+    m->root = wachat_json_parse(json, len);
+    if (m->root == NULL) {
+        return -1;
+    }
+
+    m->to = wachat_outbound_field(m->root, "to");
+    m->pnid = wachat_outbound_field(m->root, "phone_number_id");
+    m->reply_to = wachat_outbound_field(m->root, "reply_to");
+    m->conv = wachat_outbound_field(m->root, "conv");
+    m->hist = wachat_outbound_field(m->root, "hist");
+    m->graph = wachat_outbound_field(m->root, "graph");
+    m->text = wachat_outbound_field(m->root, "text");
+
+    wachat_outbound_buttons(m, yajl_tree_get(m->root, buttons,
+                                             yajl_t_array));
+
+    if (m->to == NULL || m->pnid == NULL
+        || (m->graph == NULL && m->text == NULL))
+    {
         yajl_tree_free(m->root);
         m->root = NULL;
         return -1;
     }
 
     return 0;
+}
+
+
+/* the request body: as committed, or built from an old-style record */
+static int
+wachat_outbound_body(const wachat_outbound_msg_t *m, char **body,
+    size_t *blen, const char **why)
+{
+    wachat_graph_msg_t  msg;
+
+    if (m->graph) {
+        *blen = strlen(m->graph);
+        *body = strdup(m->graph);
+        *why = "out of memory";
+        return *body ? 0 : -1;
+    }
+
+    memset(&msg, 0, sizeof(wachat_graph_msg_t));
+    msg.to = m->to;
+    msg.text = m->text;
+    msg.reply_to = m->reply_to;
+    msg.buttons = m->buttons;
+    msg.nbuttons = m->nbuttons;
+
+    return wachat_graph_build(&msg, body, blen, why);
 }
 
 
@@ -185,6 +226,7 @@ wachat_outbound_graph_done(void *data, const wachat_graph_reply_t *reply)
 
     memset(&res, 0, sizeof(wachat_send_result_t));
     res.code = reply->code;     /* -1: none; 0 is a real code */
+    memcpy(res.hist, call->hist, sizeof(res.hist));
 
     explain = reply->code >= 0 ? wachat_graph_explain(reply->code) : NULL;
 
@@ -234,13 +276,35 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
     const char *body, size_t blen, wachat_send_done_pt done, void *data)
 {
     int                    i;
-    char                   nb[16], marker[WACHAT_KEY_MAX];
+    size_t                 nbuttons;
+    yajl_val               req, v;
     redisReply            *r;
-    const char            *argv[15];
+    const char            *argv[15], *text;
     size_t                 argvlen[15];
     wachat_send_result_t   res;
+    char                   nb[16], marker[WACHAT_KEY_MAX];
 
-    snprintf(nb, sizeof(nb), "%zu", m->nbuttons);
+    static const char  *text_path[] = { "text", "body", NULL };
+    static const char  *body_path[] = { "interactive", "body", "text", NULL };
+    static const char  *buttons_path[] = { "interactive", "action",
+                                           "buttons", NULL };
+
+    /* the outbox shows what a person would read: taken from the request */
+    text = m->text;
+    nbuttons = m->nbuttons;
+    req = m->graph ? wachat_json_parse(body, blen) : NULL;
+
+    if (req) {
+        text = wachat_json_get_str(req, text_path);
+        if (text == NULL) {
+            text = wachat_json_get_str(req, body_path);
+        }
+
+        v = yajl_tree_get(req, buttons_path, yajl_t_array);
+        nbuttons = v ? v->u.array.len : 0;
+    }
+
+    snprintf(nb, sizeof(nb), "%zu", nbuttons);
     snprintf(marker, sizeof(marker), "wachat:sandbox:{%s}:%s",
              m->conv ? m->conv : "", m->hist ? m->hist : "");
 
@@ -252,7 +316,7 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
     argv[5] = "phone_number_id";
     argv[6] = m->pnid;
     argv[7] = "text";
-    argv[8] = m->text;
+    argv[8] = text ? text : "";
     argv[9] = "buttons";
     argv[10] = nb;
     argv[11] = "reply_to";
@@ -269,7 +333,10 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
     r = wachat_store_script(ob->store, WACHAT_SCRIPT_SANDBOX, 2, 15, argv,
                             argvlen);
 
+    yajl_tree_free(req);
+
     memset(&res, 0, sizeof(wachat_send_result_t));
+    snprintf(res.hist, sizeof(res.hist), "%s", m->hist ? m->hist : "");
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         res.result = WACHAT_SEND_RETRY;
@@ -291,6 +358,25 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
 }
 
 
+/* a result known before any call: done() at once, with the reply's hist */
+static int
+wachat_outbound_now(const wachat_outbound_msg_t *m, wachat_send_e result,
+    const char *reason, const char *why, wachat_send_done_pt done,
+    void *data)
+{
+    wachat_send_result_t  res;
+
+    memset(&res, 0, sizeof(wachat_send_result_t));
+    res.result = result;
+    snprintf(res.reason, sizeof(res.reason), "%s%s", reason, why ? why : "");
+    snprintf(res.hist, sizeof(res.hist), "%s", m && m->hist ? m->hist : "");
+
+    done(data, &res);
+
+    return 0;
+}
+
+
 int
 wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     size_t len, int attempt, wachat_send_done_pt done, void *data)
@@ -299,37 +385,24 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     char                    *body;
     size_t                   blen;
     const char              *why;
-    wachat_graph_msg_t       msg;
-    wachat_send_result_t     res;
     wachat_outbound_msg_t    m;
     wachat_outbound_call_t  *call;
 
-    (void) len;
-
-    if (wachat_outbound_parse(reply_json, &m) != 0) {
-        memset(&res, 0, sizeof(wachat_send_result_t));
-        res.result = WACHAT_SEND_PERMANENT;
-        snprintf(res.reason, sizeof(res.reason), "unreadable reply record");
-        done(data, &res);
-        return 0;
+    if (wachat_outbound_parse(reply_json, len, &m) != 0) {
+        return wachat_outbound_now(NULL, WACHAT_SEND_PERMANENT,
+                                   "unreadable reply record", NULL, done,
+                                   data);
     }
 
-    memset(&msg, 0, sizeof(wachat_graph_msg_t));
-    msg.to = m.to;
-    msg.text = m.text;
-    msg.reply_to = m.reply_to;
-    msg.buttons = m.buttons;
-    msg.nbuttons = m.nbuttons;
+    why = NULL;
 
-    if (wachat_graph_build(&msg, &body, &blen, &why) != 0) {
+    if (wachat_outbound_body(&m, &body, &blen, &why) != 0) {
         /* the KB checks the limits at load: this is a bug, not a retry */
-        memset(&res, 0, sizeof(wachat_send_result_t));
-        res.result = WACHAT_SEND_PERMANENT;
-        snprintf(res.reason, sizeof(res.reason), "cannot build message: %s",
-                 why ? why : "?");
+        rc = wachat_outbound_now(&m, WACHAT_SEND_PERMANENT,
+                                 "cannot build message: ", why ? why : "?",
+                                 done, data);
         yajl_tree_free(m.root);
-        done(data, &res);
-        return 0;
+        return rc;
     }
 
     if (ob->cfg->outbound == WACHAT_OUTBOUND_SANDBOX) {
@@ -340,14 +413,12 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     }
 
     if (ob->graph == NULL) {
+        rc = wachat_outbound_now(&m, WACHAT_SEND_TOKEN, "no usable Graph "
+                                 "API configuration (graph_api_url, "
+                                 "graph_token_file)", NULL, done, data);
         free(body);
         yajl_tree_free(m.root);
-        memset(&res, 0, sizeof(wachat_send_result_t));
-        res.result = WACHAT_SEND_TOKEN;
-        snprintf(res.reason, sizeof(res.reason), "no usable Graph API "
-                 "configuration (graph_api_url, graph_token_file)");
-        done(data, &res);
-        return 0;
+        return rc;
     }
 
     call = malloc(sizeof(wachat_outbound_call_t));
@@ -361,6 +432,7 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     call->data = data;
     call->attempt = attempt > 0 ? (unsigned) attempt : 0;
     call->ob = ob;
+    snprintf(call->hist, sizeof(call->hist), "%s", m.hist ? m.hist : "");
 
     rc = wachat_graph_send_json(ob->graph, m.pnid, body, blen,
                                 wachat_outbound_graph_done, call);

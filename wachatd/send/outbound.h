@@ -4,8 +4,10 @@
  * trying a knowledge base before going live, and for `make run`).
  *
  * A reply travels as the small JSON object the conversation committed:
- * {"to","phone_number_id","text","buttons":[{"id","title"}],"reply_to",
- *  "conv","hist"}; the Graph request is built from it at send time.
+ * {"to","phone_number_id","conv","reply_to","graph","hist"}, "graph" being
+ * the Graph request body, built once at the commit and sent as it is.
+ * Replies queued by an agent (or by an older wachatd) carry "text" and
+ * "buttons" [{"id","title"}] instead, and the body is built at send time.
  */
 
 #ifndef WACHAT_OUTBOUND_H
@@ -26,9 +28,13 @@ typedef enum {
 } wachat_send_e;
 
 
+#define WACHAT_SEND_HIST_MAX  64
+
+
 typedef struct {
     wachat_send_e   result;
     char            wamid[256];     /* with OK */
+    char            hist[WACHAT_SEND_HIST_MAX];  /* the reply's history id */
     long            code;           /* Graph error code, -1 if none */
     long            retry_ms;       /* with RETRY, at least this */
     char            reason[512];    /* for logs and the dead letter */
