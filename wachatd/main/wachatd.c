@@ -92,26 +92,22 @@ wachatd_usage(FILE *out)
 }
 
 
-int
-main(int argc, char **argv)
+/* the command line: -1 to go on, else the exit status */
+static int
+wachatd_options(int argc, char **argv, wachatd_t *d, int *test)
 {
-    int                   opt, test;
-    char                  err[WACHAT_ERRLEN], host[256];
-    struct timeval        tv;
-    wachatd_t             d;
-    wachat_stream_conf_t  sc;
+    int  opt;
 
-    memset(&d, 0, sizeof(wachatd_t));
-    d.conf_path = "conf/wachatd.conf";
-    test = 0;
+    d->conf_path = "conf/wachatd.conf";
+    *test = 0;
 
     while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
         switch (opt) {
         case 'c':
-            d.conf_path = optarg;
+            d->conf_path = optarg;
             break;
         case 't':
-            test = 1;
+            *test = 1;
             break;
         case 'v':
             printf("wachatd %s\n", WACHAT_VERSION);
@@ -125,136 +121,214 @@ main(int argc, char **argv)
         }
     }
 
+    return -1;
+}
+
+
+/* -t: the effective configuration, then exit */
+static int
+wachatd_test_config(wachatd_t *d)
+{
+    wachat_config_dump(d->cfg, stdout);
+    printf("# knowledge base %s: %zu entries\n", d->cfg->kb,
+           wachat_kb_count(d->kb));
+    printf("wachatd: the configuration file %s syntax is ok\n",
+           d->conf_path);
+    wachat_kb_free(d->kb);
+    wachat_config_free(d->cfg);
+
+    return 0;
+}
+
+
+/* copies: the Redis link outlives the config it came from (reloads) */
+static void
+wachatd_redis_addr(wachatd_t *d)
+{
+    d->addr.host = d->cfg->redis.host ? strdup(d->cfg->redis.host) : NULL;
+    d->addr.port = d->cfg->redis.port;
+    d->addr.unix_path = d->cfg->redis.path ? strdup(d->cfg->redis.path)
+                                           : NULL;
+    d->addr.password = d->cfg->redis_password.value
+                       ? strdup(d->cfg->redis_password.value) : NULL;
+    d->addr.db = d->cfg->redis_db;
+    d->addr.timeout_ms = 2000;
+}
+
+
+/* without a configured one, the consumer is named after host and pid */
+static void
+wachatd_consumer_name(wachatd_t *d)
+{
+    char  host[256], name[320];
+
+    if (d->cfg->consumer && *d->cfg->consumer != '\0') {
+        return;
+    }
+
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(name, sizeof(name), "%s-%d", host, (int) getpid());
+    free(d->cfg->consumer);
+    d->cfg->consumer = strdup(name);
+}
+
+
+/* the conversation engine and what it works with */
+static int
+wachatd_start_engine(wachatd_t *d, char *err, size_t errlen)
+{
+    d->base = event_base_new();
+    d->store = wachat_store_open(&d->addr, err, errlen);
+
+    if (d->base == NULL || d->store == NULL
+        || wachatd_wait_loading(d->store, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    d->http = wachat_http_new(d->base, (size_t) d->cfg->concurrency);
+    d->ob = d->http ? wachat_outbound_new(d->cfg, d->store, d->http) : NULL;
+    d->engine = d->ob ? wachat_engine_new(d->base, d->store, d->ob,
+                                          d->cfg->consumer)
+                      : NULL;
+
+    if (d->engine == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    wachat_engine_configure(d->engine, d->cfg, d->kb);
+
+    d->llm = wachatd_llm(d->http, d->cfg);
+    wachat_engine_set_llm(d->engine, d->llm);
+
+    return 0;
+}
+
+
+/* the stream reader, the e-mails and the agent API around the engine */
+static int
+wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
+{
+    wachat_stream_conf_t  sc;
+
+    memset(&sc, 0, sizeof(wachat_stream_conf_t));
+    sc.stream = d->cfg->stream;
+    sc.group = d->cfg->group;
+    sc.consumer = d->cfg->consumer;
+    sc.claim_idle_ms = (int) d->cfg->claim_idle_ms;
+    sc.scan_ms = 1000;
+    sc.work = wachat_engine_work;
+    sc.data = d->engine;
+
+    d->stream = wachat_stream_start(d->base, d->store, &d->addr, &sc, err,
+                                    errlen);
+    if (d->stream == NULL) {
+        return -1;
+    }
+
+    wachat_engine_set_stream(d->engine, d->stream);
+
+    /* e-mails to agents: off (NULL) without smtp_url */
+    d->mail = wachat_mail_new(d->base, d->store, d->cfg);
+    wachat_engine_set_notify(d->engine, d->mail ? wachat_mail_notify : NULL,
+                             d->mail);
+
+    /* an agent's reply is sent at once: the engine works the conversation */
+    err[0] = '\0';
+    d->api = wachat_api_start(d->base, d->store, &d->addr, d->cfg,
+                              wachat_engine_work, d->engine, err, errlen);
+    if (d->api == NULL && err[0] != '\0') {
+        return -1;
+    }
+
+    d->metrics.engine = d->engine;
+    d->metrics.stream = d->stream;
+    d->metrics.ob = d->ob;
+    d->metrics.store = d->store;
+    d->metrics.cfg = &d->cfg;
+    wachat_api_set_metrics(d->api, wachat_metrics_write, &d->metrics);
+
+    return 0;
+}
+
+
+/* signals become events of the loop; the periodic chores and stats */
+static void
+wachatd_start_events(wachatd_t *d)
+{
+    struct timeval  tv;
+
+    d->sighup = evsignal_new(d->base, SIGHUP, wachatd_on_hup, d);
+    d->sigterm = evsignal_new(d->base, SIGTERM, wachatd_on_term, d);
+    d->sigint = evsignal_new(d->base, SIGINT, wachatd_on_term, d);
+    d->drain = evtimer_new(d->base, wachatd_on_drain, d);
+    d->stats = event_new(d->base, -1, EV_PERSIST, wachatd_on_stats, d);
+    d->chores = event_new(d->base, -1, EV_PERSIST, wachatd_on_chores, d);
+
+    evsignal_add(d->sighup, NULL);
+    evsignal_add(d->sigterm, NULL);
+    evsignal_add(d->sigint, NULL);
+
+    tv.tv_sec = 60;
+    tv.tv_usec = 0;
+    event_add(d->stats, &tv);
+
+    tv.tv_sec = 2;
+    event_add(d->chores, &tv);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int        rc, test;
+    char       err[WACHAT_ERRLEN];
+    wachatd_t  d;
+
+    memset(&d, 0, sizeof(wachatd_t));
+
+    rc = wachatd_options(argc, argv, &d, &test);
+    if (rc >= 0) {
+        return rc;
+    }
+
     if (wachatd_load(d.conf_path, &d.cfg, &d.kb, err, sizeof(err)) != 0) {
         fprintf(stderr, "wachatd: %s\n", err);
         return 1;
     }
 
     if (test) {
-        wachat_config_dump(d.cfg, stdout);
-        printf("# knowledge base %s: %zu entries\n", d.cfg->kb,
-               wachat_kb_count(d.kb));
-        printf("wachatd: the configuration file %s syntax is ok\n",
-               d.conf_path);
-        wachat_kb_free(d.kb);
-        wachat_config_free(d.cfg);
-        return 0;
+        return wachatd_test_config(&d);
     }
 
     if (wachat_log_setup(d.cfg->logfile, d.cfg->verbosity, err, sizeof(err))
         != 0)
     {
         fprintf(stderr, "wachatd: %s\n", err);
-        goto failed;
+        wachatd_teardown(&d);
+        return 1;
     }
 
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        wachat_log(WACHAT_LOG_ERROR, "libcurl failed to initialise");
+        snprintf(err, sizeof(err), "libcurl failed to initialise");
         goto failed;
     }
 
-    /* copies: the Redis link outlives the config it came from (reloads) */
-    d.addr.host = d.cfg->redis.host ? strdup(d.cfg->redis.host) : NULL;
-    d.addr.port = d.cfg->redis.port;
-    d.addr.unix_path = d.cfg->redis.path ? strdup(d.cfg->redis.path) : NULL;
-    d.addr.password = d.cfg->redis_password.value
-                      ? strdup(d.cfg->redis_password.value) : NULL;
-    d.addr.db = d.cfg->redis_db;
-    d.addr.timeout_ms = 2000;
+    wachatd_redis_addr(&d);
+    wachatd_consumer_name(&d);
 
-    if (d.cfg->consumer == NULL || *d.cfg->consumer == '\0') {
-        gethostname(host, sizeof(host) - 1);
-        host[sizeof(host) - 1] = '\0';
-        snprintf(err, sizeof(err), "%s-%d", host, (int) getpid());
-        free(d.cfg->consumer);
-        d.cfg->consumer = strdup(err);
-    }
-
-    d.base = event_base_new();
-    d.store = wachat_store_open(&d.addr, err, sizeof(err));
-
-    if (d.base == NULL || d.store == NULL
-        || wachatd_wait_loading(d.store, err, sizeof(err)) != 0)
+    if (wachatd_start_engine(&d, err, sizeof(err)) != 0
+        || wachatd_start_feeds(&d, err, sizeof(err)) != 0)
     {
-        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
         goto failed;
     }
 
-    d.http = wachat_http_new(d.base, (size_t) d.cfg->concurrency);
-    d.ob = d.http ? wachat_outbound_new(d.cfg, d.store, d.http) : NULL;
-    d.engine = d.ob ? wachat_engine_new(d.base, d.store, d.ob,
-                                        d.cfg->consumer)
-                    : NULL;
-
-    if (d.engine == NULL) {
-        wachat_log(WACHAT_LOG_ERROR, "cannot start: out of memory");
-        goto failed;
-    }
-
-    wachat_engine_configure(d.engine, d.cfg, d.kb);
-
-    d.llm = wachatd_llm(d.http, d.cfg);
-    wachat_engine_set_llm(d.engine, d.llm);
-
-    memset(&sc, 0, sizeof(wachat_stream_conf_t));
-    sc.stream = d.cfg->stream;
-    sc.group = d.cfg->group;
-    sc.consumer = d.cfg->consumer;
-    sc.claim_idle_ms = (int) d.cfg->claim_idle_ms;
-    sc.scan_ms = 1000;
-    sc.work = wachat_engine_work;
-    sc.data = d.engine;
-
-    d.stream = wachat_stream_start(d.base, d.store, &d.addr, &sc, err,
-                                   sizeof(err));
-    if (d.stream == NULL) {
-        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
-        goto failed;
-    }
-
-    wachat_engine_set_stream(d.engine, d.stream);
-
-    /* e-mails to agents: off (NULL) without smtp_url */
-    d.mail = wachat_mail_new(d.base, d.store, d.cfg);
-    wachat_engine_set_notify(d.engine, d.mail ? wachat_mail_notify : NULL,
-                             d.mail);
-
-    /* an agent's reply is sent at once: the engine works the conversation */
-    err[0] = '\0';
-    d.api = wachat_api_start(d.base, d.store, &d.addr, d.cfg,
-                             wachat_engine_work, d.engine, err, sizeof(err));
-    if (d.api == NULL && err[0] != '\0') {
-        wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
-        goto failed;
-    }
-
-    d.metrics.engine = d.engine;
-    d.metrics.stream = d.stream;
-    d.metrics.ob = d.ob;
-    d.metrics.store = d.store;
-    d.metrics.cfg = &d.cfg;
-    wachat_api_set_metrics(d.api, wachat_metrics_write, &d.metrics);
-
-    d.sighup = evsignal_new(d.base, SIGHUP, wachatd_on_hup, &d);
-    d.sigterm = evsignal_new(d.base, SIGTERM, wachatd_on_term, &d);
-    d.sigint = evsignal_new(d.base, SIGINT, wachatd_on_term, &d);
-    d.drain = evtimer_new(d.base, wachatd_on_drain, &d);
-    d.stats = event_new(d.base, -1, EV_PERSIST, wachatd_on_stats, &d);
-    d.chores = event_new(d.base, -1, EV_PERSIST, wachatd_on_chores, &d);
-
-    evsignal_add(d.sighup, NULL);
-    evsignal_add(d.sigterm, NULL);
-    evsignal_add(d.sigint, NULL);
-
-    tv.tv_sec = 60;
-    tv.tv_usec = 0;
-    event_add(d.stats, &tv);
-
-    tv.tv_sec = 2;
-    event_add(d.chores, &tv);
+    wachatd_start_events(&d);
 
     wachat_log(WACHAT_LOG_NOTICE, "wachatd %s started: consumer %s of group "
                "%s on stream %s, backend %s, outbound %s, %zu KB entries",
@@ -275,6 +349,7 @@ main(int argc, char **argv)
 
 failed:
 
+    wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
     wachatd_teardown(&d);
 
     return 1;
