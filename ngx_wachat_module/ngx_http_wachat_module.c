@@ -14,9 +14,6 @@
 #include "ngx_http_wachat_module.h"
 
 
-#define NGX_HTTP_WACHAT_DEDUP_TTL  (8 * 86400)  /* Meta retries for 7 days */
-
-
 typedef struct {
     ngx_str_t    name;
     ngx_uint_t   status;
@@ -559,7 +556,7 @@ ngx_http_wachat_queue(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
     u_char           *buf, *p;
     size_t            size;
     ngx_uint_t        i, f, n, nargs, nfields;
-    wachat_event_t   *ev;
+    wachat_envelope_event_t  *ev;
 
     n = ctx->envelope.nevents;
 
@@ -579,7 +576,7 @@ ngx_http_wachat_queue(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
             if (ev->field[f].data) {
                 nargs += 2;
                 size += 2 * (1 + NGX_SIZE_T_LEN + 4)
-                        + wachat_field_name_lens[f] + ev->field[f].len;
+                        + wachat_field_names[f].len + ev->field[f].len;
             }
         }
     }
@@ -625,8 +622,8 @@ ngx_http_wachat_queue(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
                 continue;
             }
 
-            p = ngx_http_wachat_resp_arg(p, (u_char *) wachat_field_names[f],
-                                         wachat_field_name_lens[f]);
+            p = ngx_http_wachat_resp_arg(p, (u_char *) wachat_field_names[f].data,
+                                         wachat_field_names[f].len);
             p = ngx_http_wachat_resp_arg(p, (u_char *) ev->field[f].data,
                                          ev->field[f].len);
         }
@@ -1059,10 +1056,11 @@ ngx_http_wachat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->verify_token, prev->verify_token, "");
     ngx_conf_merge_str_value(conf->app_secret, prev->app_secret, "");
-    ngx_conf_merge_str_value(conf->stream, prev->stream, "wachat:events");
+    ngx_conf_merge_str_value(conf->stream, prev->stream,
+                             WACHAT_STREAM_DEFAULT);
     ngx_conf_merge_msec_value(conf->redis_timeout, prev->redis_timeout, 2000);
     ngx_conf_merge_sec_value(conf->dedup_ttl, prev->dedup_ttl,
-                             NGX_HTTP_WACHAT_DEDUP_TTL);
+                             WACHAT_DEDUP_TTL_DEFAULT);
     ngx_conf_merge_value(conf->stream_maxlen, prev->stream_maxlen, 0);
 
     if (conf->dedup_ttl <= 0) {
