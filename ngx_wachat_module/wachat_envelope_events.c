@@ -16,7 +16,7 @@
 #define WACHAT_ENVELOPE_NEVENTS     4       /* first event array */
 #define WACHAT_ENVELOPE_NCONTACTS   4
 
-#define WACHAT_ENVELOPE_OTHER_PREFIX  "other:"
+#define WACHAT_ENVELOPE_OTHER_PREFIX  WACHAT_KIND_NAME_OTHER ":"
 
 #define wachat_string(s)     { s, sizeof(s) - 1 }
 
