@@ -82,13 +82,15 @@ typedef struct {
 } ngx_http_wachat_ctx_t;
 
 
-/* one row of ngx_http_wachat_outcomes[]: what a result means */
+/*
+ * One row of ngx_http_wachat_outcomes[], indexed by the result, which is
+ * also its slot in the metrics' requests[].
+ */
 typedef struct {
     ngx_str_t                      name;           /* $wachat_result */
     ngx_uint_t                     status;
-    ngx_uint_t                     level;          /* of the error_log line;
-                                                      0: not logged */
-    char                          *why;
+    ngx_uint_t                     level;          /* error_log; 0: none */
+    char                          *why;            /* the error_log line */
 } ngx_http_wachat_outcome_t;
 
 

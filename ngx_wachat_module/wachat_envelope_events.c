@@ -18,8 +18,6 @@
 
 #define WACHAT_ENVELOPE_OTHER_PREFIX  WACHAT_KIND_NAME_OTHER ":"
 
-#define wachat_string(s)     { s, sizeof(s) - 1 }
-
 
 /* message type -> the part whose text/payload the event carries */
 
@@ -48,22 +46,29 @@ static int wachat_contacts_grow(wachat_envelope_parser_t *p);
 
 
 static const wachat_type_part_t  wachat_type_parts[] = {
-    { wachat_string("text"), WACHAT_ENVELOPE_P_TEXT },
-    { wachat_string("button"), WACHAT_ENVELOPE_P_BUTTON },
-    { wachat_string("image"), WACHAT_ENVELOPE_P_IMAGE },
-    { wachat_string("video"), WACHAT_ENVELOPE_P_VIDEO },
-    { wachat_string("document"), WACHAT_ENVELOPE_P_DOCUMENT },
-    { wachat_string("reaction"), WACHAT_ENVELOPE_P_REACTION }
+    { wachat_envelope_string("text"), WACHAT_ENVELOPE_P_TEXT },
+    { wachat_envelope_string("button"), WACHAT_ENVELOPE_P_BUTTON },
+    { wachat_envelope_string("image"), WACHAT_ENVELOPE_P_IMAGE },
+    { wachat_envelope_string("video"), WACHAT_ENVELOPE_P_VIDEO },
+    { wachat_envelope_string("document"), WACHAT_ENVELOPE_P_DOCUMENT },
+    { wachat_envelope_string("reaction"), WACHAT_ENVELOPE_P_REACTION }
 };
 
 
+/* texts an event carries or is compared with */
+
 static const wachat_str_t  wachat_version =
-    wachat_string(WACHAT_CONTRACT_VERSION);
-static const wachat_str_t  wachat_messages = wachat_string("messages");
-static const wachat_str_t  wachat_unknown = wachat_string("unknown");
-static const wachat_str_t  wachat_interactive = wachat_string("interactive");
-static const wachat_str_t  wachat_button_reply = wachat_string("button_reply");
-static const wachat_str_t  wachat_list_reply = wachat_string("list_reply");
+    wachat_envelope_string(WACHAT_CONTRACT_VERSION);
+static const wachat_str_t  wachat_messages =
+    wachat_envelope_string("messages");
+static const wachat_str_t  wachat_unknown =
+    wachat_envelope_string("unknown");
+static const wachat_str_t  wachat_interactive =
+    wachat_envelope_string("interactive");
+static const wachat_str_t  wachat_button_reply =
+    wachat_envelope_string("button_reply");
+static const wachat_str_t  wachat_list_reply =
+    wachat_envelope_string("list_reply");
 
 
 wachat_envelope_event_t *

@@ -10,9 +10,6 @@
 #include "wachat_envelope_int.h"
 
 
-#define wachat_string(s)     { s, sizeof(s) - 1 }
-
-
 static int wachat_start(wachat_envelope_parser_t *p, int map);
 static int wachat_end(wachat_envelope_parser_t *p);
 static int wachat_scalar(wachat_envelope_parser_t *p, const char *s,
@@ -60,7 +57,7 @@ const yajl_callbacks  wachat_envelope_callbacks = {
 
 
 static const wachat_str_t  wachat_waba =
-    wachat_string("whatsapp_business_account");
+    wachat_envelope_string("whatsapp_business_account");
 
 
 /* yajl callbacks */

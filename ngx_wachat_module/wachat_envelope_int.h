@@ -32,6 +32,8 @@
 #define WACHAT_ENVELOPE_ALIGN       16
 #define WACHAT_ENVELOPE_MAX_FRAMES  16  /* deepest semantic path + 1 opaque */
 
+#define wachat_envelope_string(s)   { s, sizeof(s) - 1 }
+
 
 /* frames: what the innermost open container means */
 
