@@ -412,7 +412,7 @@ static int
 wachat_container_item(wachat_envelope_parser_t *p, wachat_envelope_frame_t *f,
     int map, int *part)
 {
-    int  k;
+    int  k, status;
 
     k = f->key;
 
@@ -426,8 +426,9 @@ wachat_container_item(wachat_envelope_parser_t *p, wachat_envelope_frame_t *f,
             return WACHAT_ENVELOPE_F_ITEM;
         }
 
-        return wachat_envelope_item_start(p,
-                                     f->type == WACHAT_ENVELOPE_F_STATUSES);
+        status = (f->type == WACHAT_ENVELOPE_F_STATUSES);
+
+        return wachat_envelope_item_start(p, status);
 
     case WACHAT_ENVELOPE_F_MESSAGE:
         if (!map) {
