@@ -28,7 +28,7 @@ MODULE     := $(BUILD)/ngx_http_wachat_module.so
 
 CC         ?= cc
 UNIT_CFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O1 -g \
-               -Ingx_wachat_module
+               -Ingx_wachat_module -Icommon
 UNIT_LIBS  := -lyajl -lcrypto
 
 PROVE      ?= prove
@@ -74,11 +74,18 @@ $(ASAN_MODULE): $(ASAN_DIR)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(ASAN_DIR)/nginx -f objs/Makefile modules -j$(JOBS) >/dev/null
 	cp $(ASAN_DIR)/nginx/objs/ngx_http_wachat_module.so $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/envelope_test: tests/envelope_test.c ngx_wachat_module/wachat_envelope.c \
-                        ngx_wachat_module/wachat_envelope.h tests/tap.h
+# The envelope parser is plain C: its files, the contract and the UTF-8
+# checker it shares with wachatd, nothing of nginx.
+ENVELOPE_SRCS := $(wildcard ngx_wachat_module/wachat_envelope*.c) \
+                 common/wachat_contract.c common/wachat_utf8.c
+ENVELOPE_HDRS := $(wildcard ngx_wachat_module/wachat_envelope*.h) \
+                 common/wachat_contract.h common/wachat_utf8.h
+
+$(BUILD)/envelope_test: tests/envelope_test.c tests/tap.h $(ENVELOPE_SRCS) \
+                        $(ENVELOPE_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ tests/envelope_test.c \
-	    ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS) $(EXTRA_LDFLAGS)
+	    $(ENVELOPE_SRCS) $(UNIT_LIBS) $(EXTRA_LDFLAGS)
 
 # The daemon and its command-line tool: one object per source of every room
 # under wachatd/ (docs/architecture.md), and the contract both programs share.
@@ -143,10 +150,10 @@ $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon \
 	    -o $@ fuzz/kb_fuzz.c $(KB_SRCS) -lm
 
-$(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c
+$(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c $(ENVELOPE_SRCS) $(ENVELOPE_HDRS)
 	@mkdir -p $(BUILD)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_wachat_module \
-	    -o $@ fuzz/envelope_fuzz.c ngx_wachat_module/wachat_envelope.c $(UNIT_LIBS)
+	    -Icommon -o $@ fuzz/envelope_fuzz.c $(ENVELOPE_SRCS) $(UNIT_LIBS)
 
 FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon
 

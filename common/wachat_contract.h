@@ -54,11 +54,18 @@ typedef enum {
 } wachat_field_e;
 
 
-/* the "kind" field */
+/*
+ * The "kind" field.  The names are also macros so that text built from them
+ * (the "other:<sha256>" dedup key of docs/events.md) spells them once.
+ */
+#define WACHAT_KIND_NAME_MESSAGE        "message"
+#define WACHAT_KIND_NAME_STATUS         "status"
+#define WACHAT_KIND_NAME_OTHER          "other"
+
 #define WACHAT_KINDS(X)                                                      \
-    X(MESSAGE, "message")                                                    \
-    X(STATUS,  "status")                                                     \
-    X(OTHER,   "other")
+    X(MESSAGE, WACHAT_KIND_NAME_MESSAGE)                                     \
+    X(STATUS,  WACHAT_KIND_NAME_STATUS)                                      \
+    X(OTHER,   WACHAT_KIND_NAME_OTHER)
 
 typedef enum {
 #define WACHAT_KIND_ENUM(id, name)  WACHAT_KIND_##id,

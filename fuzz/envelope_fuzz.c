@@ -51,9 +51,9 @@ static void
 check(const wachat_envelope_t *env, const char *body, size_t size,
     size_t max_events)
 {
-    size_t                 i;
-    const wachat_str_t    *kind, *raw, *id;
-    const wachat_event_t  *ev;
+    size_t                          i;
+    const wachat_str_t             *kind, *raw, *id;
+    const wachat_envelope_event_t  *ev;
 
     if (env->nevents > max_events) {
         abort();
@@ -65,7 +65,7 @@ check(const wachat_envelope_t *env, const char *body, size_t size,
         raw = &ev->field[WACHAT_FIELD_RAW];
         id = &ev->field[WACHAT_FIELD_ID];
 
-        if (!is(&ev->field[WACHAT_FIELD_V], WACHAT_EVENT_VERSION)
+        if (!is(&ev->field[WACHAT_FIELD_V], WACHAT_CONTRACT_VERSION)
             || raw->data < body || raw->len == 0
             || raw->len > size - (size_t) (raw->data - body)
             || !valid_json(raw->data, raw->len)

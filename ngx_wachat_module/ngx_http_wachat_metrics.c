@@ -23,6 +23,12 @@ static ngx_int_t ngx_http_wachat_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static u_char *ngx_http_wachat_metrics_text(u_char *p, u_char *last,
     ngx_http_wachat_metrics_t *metrics);
+static u_char *ngx_http_wachat_metrics_requests(u_char *p, u_char *last,
+    ngx_http_wachat_metrics_t *metrics);
+static u_char *ngx_http_wachat_metrics_redis(u_char *p, u_char *last,
+    ngx_http_wachat_metrics_t *metrics);
+static u_char *ngx_http_wachat_metrics_roundtrip(u_char *p, u_char *last,
+    ngx_http_wachat_redis_stats_t *rs);
 static u_char *ngx_http_wachat_metrics_seconds(u_char *p, u_char *last,
     uint64_t usec, ngx_uint_t trim);
 
@@ -149,10 +155,20 @@ static u_char *
 ngx_http_wachat_metrics_text(u_char *p, u_char *last,
     ngx_http_wachat_metrics_t *metrics)
 {
-    ngx_uint_t                      i;
-    ngx_atomic_uint_t               count;
-    ngx_http_wachat_redis_stats_t  *rs;
-    ngx_atomic_uint_t               bucket[NGX_HTTP_WACHAT_REDIS_BUCKETS];
+    p = ngx_http_wachat_metrics_requests(p, last, metrics);
+    p = ngx_http_wachat_metrics_redis(p, last, metrics);
+
+    return ngx_http_wachat_metrics_roundtrip(p, last, &metrics->redis);
+}
+
+
+/* requests by result, and what became of their events */
+
+static u_char *
+ngx_http_wachat_metrics_requests(u_char *p, u_char *last,
+    ngx_http_wachat_metrics_t *metrics)
+{
+    ngx_uint_t  i;
 
     p = ngx_slprintf(p, last,
             "# HELP wachat_requests_total Webhook requests by result.\n"
@@ -164,7 +180,7 @@ ngx_http_wachat_metrics_text(u_char *p, u_char *last,
                          metrics->requests[i]);
     }
 
-    p = ngx_slprintf(p, last,
+    return ngx_slprintf(p, last,
             "# HELP wachat_events_queued_total Events added to the Redis "
             "stream.\n"
             "# TYPE wachat_events_queued_total counter\n"
@@ -174,10 +190,18 @@ ngx_http_wachat_metrics_text(u_char *p, u_char *last,
             "# TYPE wachat_events_duplicate_total counter\n"
             "wachat_events_duplicate_total %uA\n",
             metrics->events_queued, metrics->events_duplicate);
+}
+
+
+static u_char *
+ngx_http_wachat_metrics_redis(u_char *p, u_char *last,
+    ngx_http_wachat_metrics_t *metrics)
+{
+    ngx_http_wachat_redis_stats_t  *rs;
 
     rs = &metrics->redis;
 
-    p = ngx_slprintf(p, last,
+    return ngx_slprintf(p, last,
             "# HELP wachat_redis_errors_total Requests answered 503 because "
             "of Redis, by kind.\n"
             "# TYPE wachat_redis_errors_total counter\n"
@@ -196,6 +220,16 @@ ngx_http_wachat_metrics_text(u_char *p, u_char *last,
             metrics->requests[NGX_HTTP_WACHAT_REDIS_TIMEOUT],
             metrics->requests[NGX_HTTP_WACHAT_REDIS_ERROR],
             rs->reconnects, rs->connected);
+}
+
+
+static u_char *
+ngx_http_wachat_metrics_roundtrip(u_char *p, u_char *last,
+    ngx_http_wachat_redis_stats_t *rs)
+{
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  count;
+    ngx_atomic_uint_t  bucket[NGX_HTTP_WACHAT_REDIS_BUCKETS];
 
     /*
      * _count is the +Inf bucket of this very snapshot, so that a scrape

@@ -82,8 +82,42 @@ typedef struct {
 } ngx_http_wachat_ctx_t;
 
 
-/* ngx_http_wachat_module.c */
+/*
+ * One row of ngx_http_wachat_outcomes[], indexed by the result, which is
+ * also its slot in the metrics' requests[].
+ */
+typedef struct {
+    ngx_str_t                      name;           /* $wachat_result */
+    ngx_uint_t                     status;
+    ngx_uint_t                     level;          /* error_log; 0: none */
+    char                          *why;            /* the error_log line */
+} ngx_http_wachat_outcome_t;
+
+
+/* ngx_http_wachat_handler.c: the "wachat" location's content handler */
+ngx_int_t ngx_http_wachat_handler(ngx_http_request_t *r);
+
+
+/*
+ * ngx_http_wachat_result.c: records a request's result (ctx, metrics, the
+ * one error_log line) and returns what the answer is made of.
+ */
+ngx_http_wachat_outcome_t *ngx_http_wachat_result_record(
+    ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx,
+    ngx_http_wachat_result_e result);
 ngx_str_t *ngx_http_wachat_result_name(ngx_http_wachat_result_e result);
+
+
+/*
+ * ngx_http_wachat_script.c: the Lua script that queues a body's events, and
+ * its arguments as RESP bulk strings after NGX_HTTP_WACHAT_REDIS_HEADROOM
+ * bytes of room, for ngx_http_wachat_redis_eval().
+ */
+extern ngx_str_t  ngx_http_wachat_script_text;
+
+ngx_int_t ngx_http_wachat_script_args(ngx_pool_t *pool,
+    ngx_http_wachat_loc_conf_t *wlcf, wachat_envelope_t *env,
+    ngx_str_t *args, ngx_uint_t *nargs);
 
 
 /* ngx_http_wachat_metrics.c */
@@ -94,7 +128,7 @@ ngx_int_t ngx_http_wachat_metrics_handler(ngx_http_request_t *r);
 /* ngx_http_wachat_verify.c */
 ngx_http_wachat_result_e ngx_http_wachat_verify_challenge(
     ngx_http_request_t *r, ngx_str_t *token, ngx_str_t *challenge);
-EVP_MAC_CTX *ngx_http_wachat_hmac_create(ngx_conf_t *cf, ngx_str_t *secret);
+EVP_MAC_CTX *ngx_http_wachat_verify_hmac(ngx_conf_t *cf, ngx_str_t *secret);
 ngx_http_wachat_result_e ngx_http_wachat_verify_signature(
     ngx_str_t *header, EVP_MAC_CTX *hmac, u_char *body, size_t len);
 

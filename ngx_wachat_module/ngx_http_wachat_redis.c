@@ -2,7 +2,8 @@
 /*
  * Redis glue: a hiredis async context whose socket is an ngx_connection_t
  * watched by the worker's event loop (level-triggered, as hiredis expects),
- * plus the Lua script that queues one webhook's events atomically.
+ * and the one script the caller gave, loaded on every connect and run with
+ * EVALSHA.  Nothing here knows what the script does.
  */
 
 
@@ -43,6 +44,8 @@ struct ngx_http_wachat_redis_call_s {
 typedef struct {
     ngx_http_wachat_redis_conf_t   *conf;
     ngx_http_wachat_redis_stats_t  *stats;
+    ngx_str_t                      *script;
+    u_char                          sha[40];    /* the script's SHA-1, hex */
     ngx_log_t                      *log;
     redisAsyncContext              *ac;
     ngx_connection_t               *conn;
@@ -90,44 +93,7 @@ static void ngx_http_wachat_redis_del_write(void *privdata);
 static void ngx_http_wachat_redis_cleanup(void *privdata);
 
 
-/*
- * KEYS[1] the stream, KEYS[2..] one dedup key per event;
- * ARGV[1] dedup ttl (s), ARGV[2] MAXLEN (0: none), then per event
- * its number of fields followed by field, value, ...
- *
- * SET NX both checks and claims an event's dedup key in one call.  An XADD
- * that fails (a key of the wrong type) takes its key back before the error
- * is returned, so Meta's retry queues that event and the ones after it while
- * the ones queued before it stay deduplicated.
- */
-static const char  ngx_http_wachat_script[] =
-    "local stream, ttl, maxlen = KEYS[1], ARGV[1], ARGV[2]\n"
-    "local args = {stream}\n"
-    "if maxlen ~= '0' then\n"
-    "  args[2] = 'MAXLEN'; args[3] = '~'; args[4] = maxlen\n"
-    "end\n"
-    "args[#args + 1] = '*'\n"
-    "local head = #args\n"
-    "local pos, queued = 3, 0\n"
-    "for i = 2, #KEYS do\n"
-    "  local n = tonumber(ARGV[pos])\n"
-    "  if redis.call('SET', KEYS[i], '1', 'EX', ttl, 'NX') then\n"
-    "    for j = 1, 2 * n do args[head + j] = ARGV[pos + j] end\n"
-    "    for j = head + 2 * n + 1, #args do args[j] = nil end\n"
-    "    local r = redis.pcall('XADD', unpack(args))\n"
-    "    if type(r) == 'table' and r.err then\n"
-    "      redis.call('DEL', KEYS[i])\n"
-    "      return r\n"
-    "    end\n"
-    "    queued = queued + 1\n"
-    "  end\n"
-    "  pos = pos + 1 + 2 * n\n"
-    "end\n"
-    "return queued\n";
-
-
 static ngx_http_wachat_redis_link_t  ngx_http_wachat_redis_link;
-static char                          ngx_http_wachat_script_sha[41];
 
 static uint64_t  ngx_http_wachat_redis_bounds[] = {
     NGX_HTTP_WACHAT_REDIS_BOUNDS
@@ -136,27 +102,21 @@ static uint64_t  ngx_http_wachat_redis_bounds[] = {
 
 ngx_int_t
 ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_wachat_redis_conf_t *conf, ngx_http_wachat_redis_stats_t *stats)
+    ngx_http_wachat_redis_conf_t *conf, ngx_http_wachat_redis_stats_t *stats,
+    ngx_str_t *script)
 {
-    ngx_uint_t                     i;
     u_char                         digest[SHA_DIGEST_LENGTH];
     ngx_http_wachat_redis_link_t  *link;
-
-    static const char  hex[] = "0123456789abcdef";
-
-    SHA1((const u_char *) ngx_http_wachat_script,
-         sizeof(ngx_http_wachat_script) - 1, digest);
-
-    for (i = 0; i < SHA_DIGEST_LENGTH; i++) {
-        ngx_http_wachat_script_sha[2 * i] = hex[digest[i] >> 4];
-        ngx_http_wachat_script_sha[2 * i + 1] = hex[digest[i] & 0xf];
-    }
 
     link = &ngx_http_wachat_redis_link;
     ngx_memzero(link, sizeof(ngx_http_wachat_redis_link_t));
 
+    SHA1(script->data, script->len, digest);
+    ngx_hex_dump(link->sha, digest, SHA_DIGEST_LENGTH);
+
     link->conf = conf;
     link->stats = stats;
+    link->script = script;
     link->log = cycle->log;
     link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
 
@@ -256,7 +216,7 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
     }
 
     redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "SCRIPT LOAD",
-                      "SCRIPT LOAD %s", ngx_http_wachat_script);
+                      "SCRIPT LOAD %b", link->script->data, link->script->len);
 
     ngx_add_timer(&link->connect_timer, NGX_HTTP_WACHAT_CONNECT_TIMEOUT);
 }
@@ -411,7 +371,7 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
 
 
 ngx_http_wachat_redis_call_t *
-ngx_http_wachat_redis_queue(ngx_log_t *log, u_char *args, size_t len,
+ngx_http_wachat_redis_eval(ngx_log_t *log, u_char *args, size_t len,
     ngx_uint_t nargs, ngx_http_wachat_redis_done_pt done, void *data)
 {
     ngx_http_wachat_redis_call_t  *call;
@@ -493,8 +453,7 @@ ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
 
     if (!eval) {
         p = ngx_sprintf(buf, "*%ui\r\n$7\r\nEVALSHA\r\n$40\r\n%*s\r\n",
-                        call->nargs + 2, (size_t) 40,
-                        ngx_http_wachat_script_sha);
+                        call->nargs + 2, sizeof(link->sha), link->sha);
         head = p - buf;
         cmd = ngx_cpymem(call->args - head, buf, head) - head;
 
@@ -504,16 +463,15 @@ ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
         return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
     }
 
-    cmd = ngx_alloc(NGX_HTTP_WACHAT_REDIS_HEADROOM
-                    + sizeof(ngx_http_wachat_script) + call->len, link->log);
+    cmd = ngx_alloc(NGX_HTTP_WACHAT_REDIS_HEADROOM + link->script->len + 2
+                    + call->len, link->log);
     if (cmd == NULL) {
         return NGX_ERROR;
     }
 
     p = ngx_sprintf(cmd, "*%ui\r\n$4\r\nEVAL\r\n$%uz\r\n",
-                    call->nargs + 2, sizeof(ngx_http_wachat_script) - 1);
-    p = ngx_cpymem(p, ngx_http_wachat_script,
-                   sizeof(ngx_http_wachat_script) - 1);
+                    call->nargs + 2, link->script->len);
+    p = ngx_cpymem(p, link->script->data, link->script->len);
     *p++ = CR; *p++ = LF;
     p = ngx_cpymem(p, call->args, call->len);
 

@@ -2,7 +2,8 @@
 /*
  * The Redis link of a worker: one hiredis async connection driven by nginx's
  * own event loop, shared by all requests of the worker, reconnected with
- * backoff.  It knows the queuing script, nothing about webhooks.
+ * backoff.  It runs the one Lua script it is given and knows nothing about
+ * webhooks.
  */
 
 
@@ -55,8 +56,13 @@ typedef void (*ngx_http_wachat_redis_done_pt)(void *data, ngx_int_t rc,
     ngx_int_t result);
 
 
+/*
+ * Connects, and loads script (SCRIPT LOAD) on every connect.  The script
+ * must stay valid until the process exits.
+ */
 ngx_int_t ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_wachat_redis_conf_t *conf, ngx_http_wachat_redis_stats_t *stats);
+    ngx_http_wachat_redis_conf_t *conf, ngx_http_wachat_redis_stats_t *stats,
+    ngx_str_t *script);
 void ngx_http_wachat_redis_exit_process(void);
 
 /*
@@ -66,13 +72,13 @@ void ngx_http_wachat_redis_exit_process(void);
 #define NGX_HTTP_WACHAT_REDIS_HEADROOM  96
 
 /*
- * Runs the queuing script.  args[0..len) holds its nargs arguments (numkeys,
- * keys..., args...) as RESP bulk strings, with NGX_HTTP_WACHAT_REDIS_HEADROOM
- * writable bytes before args.  The buffer must stay valid until done is
- * called or the call is cancelled.  Returns NULL when Redis is not
- * connected: the caller answers 503 at once.
+ * Runs the script (EVALSHA; EVAL once after NOSCRIPT).  args[0..len) holds
+ * its nargs arguments (numkeys, keys..., args...) as RESP bulk strings, with
+ * NGX_HTTP_WACHAT_REDIS_HEADROOM writable bytes before args.  The buffer
+ * must stay valid until done is called or the call is cancelled.  Returns
+ * NULL when Redis is not connected: the caller answers 503 at once.
  */
-ngx_http_wachat_redis_call_t *ngx_http_wachat_redis_queue(ngx_log_t *log,
+ngx_http_wachat_redis_call_t *ngx_http_wachat_redis_eval(ngx_log_t *log,
     u_char *args, size_t len, ngx_uint_t nargs,
     ngx_http_wachat_redis_done_pt done, void *data);
 

@@ -98,7 +98,7 @@ ngx_http_wachat_hmac_cleanup(void *data)
 
 
 EVP_MAC_CTX *
-ngx_http_wachat_hmac_create(ngx_conf_t *cf, ngx_str_t *secret)
+ngx_http_wachat_verify_hmac(ngx_conf_t *cf, ngx_str_t *secret)
 {
     EVP_MAC             *mac;
     OSSL_PARAM           params[2];

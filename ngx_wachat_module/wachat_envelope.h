@@ -3,7 +3,8 @@
  *
  * Plain C with yajl and libcrypto only, no nginx headers, so that it can be
  * unit-tested and fuzzed on its own.  The event contract it produces is
- * documented in docs/events.md.
+ * documented in docs/events.md; its field names, kinds and version come from
+ * common/wachat_contract.h, which the daemon reads them with.
  */
 
 #ifndef WACHAT_ENVELOPE_H
@@ -11,30 +12,7 @@
 
 #include <stddef.h>
 
-
-#define WACHAT_EVENT_VERSION  "1"
-
-
-/* Stream entry fields, in the order they are written to the stream. */
-typedef enum {
-    WACHAT_FIELD_V = 0,
-    WACHAT_FIELD_KIND,
-    WACHAT_FIELD_ID,
-    WACHAT_FIELD_FROM,
-    WACHAT_FIELD_RECIPIENT,
-    WACHAT_FIELD_USER_ID,
-    WACHAT_FIELD_NAME,
-    WACHAT_FIELD_PHONE_NUMBER_ID,
-    WACHAT_FIELD_TS,
-    WACHAT_FIELD_TYPE,
-    WACHAT_FIELD_TEXT,
-    WACHAT_FIELD_PAYLOAD,
-    WACHAT_FIELD_CONTEXT,
-    WACHAT_FIELD_STATUS,
-    WACHAT_FIELD_ERROR_CODE,
-    WACHAT_FIELD_RAW,
-    WACHAT_FIELD_COUNT
-} wachat_field_e;
+#include "wachat_contract.h"
 
 
 typedef struct {
@@ -43,10 +21,13 @@ typedef struct {
 } wachat_str_t;
 
 
+/* one stream entry: its fields indexed by wachat_field_e, in stream order */
 typedef struct {
     wachat_str_t  field[WACHAT_FIELD_COUNT];
-    wachat_str_t  dedup;    /* "<wamid>", "<wamid>:<status>", "other:<sha256>" */
-} wachat_event_t;
+
+    /* the key's suffix: "<wamid>", "<wamid>:<status>", "other:<sha256>" */
+    wachat_str_t  dedup;
+} wachat_envelope_event_t;
 
 
 typedef struct {
@@ -64,18 +45,18 @@ typedef enum {
 } wachat_envelope_rc_e;
 
 
-typedef struct wachat_arena_s  wachat_arena_t;
+typedef struct wachat_envelope_arena_s  wachat_envelope_arena_t;
 
 typedef struct {
-    wachat_event_t  *events;
-    size_t           nevents;
-    char             error[160];    /* why parsing failed; never holds body text */
-    wachat_arena_t  *arena;         /* owns events and decoded strings */
+    wachat_envelope_event_t  *events;
+    size_t                    nevents;
+
+    /* why parsing failed; never holds body text */
+    char                      error[160];
+
+    /* owns events and decoded strings */
+    wachat_envelope_arena_t  *arena;
 } wachat_envelope_t;
-
-
-extern const char    *wachat_field_names[WACHAT_FIELD_COUNT];
-extern const size_t   wachat_field_name_lens[WACHAT_FIELD_COUNT];
 
 
 /*

@@ -169,7 +169,7 @@ sha_hex(const char *data, size_t len, char *out)
 
 /* the dedup suffix the contract asks for, from the event's own fields */
 static char *
-expected_dedup(const wachat_event_t *ev)
+expected_dedup(const wachat_envelope_event_t *ev)
 {
     char                *p;
     const wachat_str_t  *kind, *id, *status, *raw;
@@ -271,10 +271,10 @@ static void
 check_event(const wachat_envelope_t *env, size_t i, const char *desc,
     const want_t want)
 {
-    int                    good, f;
-    char                  *dedup;
-    const char            *w;
-    const wachat_event_t  *ev;
+    int                             good, f;
+    char                           *dedup;
+    const char                     *w;
+    const wachat_envelope_event_t  *ev;
 
     if (i >= env->nevents) {
         ok(0, "%s", desc);
@@ -298,8 +298,10 @@ check_event(const wachat_envelope_t *env, size_t i, const char *desc,
 
         if (!str_is(&ev->field[f], w)) {
             good = 0;
-            diag("  %s: got %s", wachat_field_names[f], show(&ev->field[f]));
-            diag("  %s: want %s", wachat_field_names[f], w ? w : "(absent)");
+            diag("  %s: got %s", wachat_field_names[f].data,
+                 show(&ev->field[f]));
+            diag("  %s: want %s", wachat_field_names[f].data,
+                 w ? w : "(absent)");
         }
     }
 
@@ -372,9 +374,9 @@ test_field_names(void)
     };
 
     for (f = 0; f < WACHAT_FIELD_COUNT; f++) {
-        if (wachat_field_names[f] == NULL
-            || strcmp(wachat_field_names[f], names[f]) != 0
-            || wachat_field_name_lens[f] != strlen(names[f]))
+        if (wachat_field_names[f].data == NULL
+            || strlen(wachat_field_names[f].data) != wachat_field_names[f].len
+            || strcmp(wachat_field_names[f].data, names[f]) != 0)
         {
             break;
         }
