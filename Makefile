@@ -23,7 +23,8 @@ BUILD      := build
 NGX_SRC    ?= /usr/share/nginx/src
 JOBS       ?= $(shell nproc)
 
-MODULE_SRCS := config $(wildcard ngx_wachat_module/*.c ngx_wachat_module/*.h)
+MODULE_SRCS := config $(wildcard ngx_wachat_module/*.c ngx_wachat_module/*.h \
+                                   common/*.c common/*.h)
 MODULE     := $(BUILD)/ngx_http_wachat_module.so
 
 CC         ?= cc
