@@ -136,7 +136,8 @@ test-asan: $(ASAN_MODULE)
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
 
-KB_SRCS := wachatd/answer/kb.c wachatd/answer/kb_text.c wachatd/answer/kb_index.c
+KB_SRCS := wachatd/answer/kb.c wachatd/answer/kb_arena.c wachatd/answer/kb_text.c \
+           wachatd/answer/kb_index.c common/wachat_utf8.c
 
 $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS)
 	@mkdir -p $(BUILD)

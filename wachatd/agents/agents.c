@@ -9,7 +9,8 @@
 
 #include "agents/agents.h"
 #include "lib/clock.h"
-#include "answer/kb.h"
+#include "wachat_contract.h"
+#include "wachat_utf8.h"
 
 
 #define WACHAT_AGENT_TEXT_MAX  4096     /* text.body, characters */
@@ -427,7 +428,7 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    chars = text ? wachat_kb_utf8_chars(text, strlen(text)) : 0;
+    chars = text ? wachat_utf8_count(text, strlen(text)) : 0;
 
     if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
         return WACHAT_AGENT_EINPUT;

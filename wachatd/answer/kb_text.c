@@ -1,5 +1,5 @@
 /*
- * kb text: strict UTF-8, character classes, slugs and the tokenizer the
+ * kb text: character classes, slugs and the tokenizer the
  * index and the queries share (so both sides fold text the same way).
  *
  * Tokens: words of Latin and other spaced scripts, ASCII lowercased (also
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "answer/kb_int.h"
+#include "wachat_utf8.h"
 
 
 #define WACHAT_KB_WORD_MAX  64          /* bytes kept of one word */
@@ -78,123 +79,6 @@ wachat_kb_hash(const char *s, size_t len)
     }
 
     return h;
-}
-
-
-size_t
-wachat_kb_utf8_next(const char *p, size_t len, uint32_t *cp)
-{
-    size_t                n, i;
-    uint32_t              c;
-    const unsigned char  *s;
-
-    s = (const unsigned char *) p;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    c = s[0];
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-
-    if (c < 0xc2) {                 /* a continuation or an overlong lead */
-        return 0;
-    }
-
-    if (c < 0xe0) {
-        n = 2;
-        c &= 0x1f;
-
-    } else if (c < 0xf0) {
-        n = 3;
-        c &= 0x0f;
-
-    } else if (c < 0xf5) {
-        n = 4;
-        c &= 0x07;
-
-    } else {
-        return 0;
-    }
-
-    if (len < n) {
-        return 0;
-    }
-
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-
-    if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff
-        || (c >= 0xd800 && c <= 0xdfff))
-    {
-        return 0;
-    }
-
-    *cp = c;
-    return n;
-}
-
-
-size_t
-wachat_kb_utf8_chars(const char *s, size_t len)
-{
-    size_t    i, n, count;
-    uint32_t  cp;
-
-    count = 0;
-
-    for (i = 0; i < len; i += n) {
-        n = wachat_kb_utf8_next(s + i, len - i, &cp);
-        if (n == 0) {
-            n = 1;
-        }
-
-        count++;
-    }
-
-    return count;
-}
-
-
-static size_t
-wachat_kb_utf8_put(uint32_t c, char *out)
-{
-    unsigned char  *o;
-
-    o = (unsigned char *) out;
-
-    if (c < 0x80) {
-        o[0] = (unsigned char) c;
-        return 1;
-    }
-
-    if (c < 0x800) {
-        o[0] = (unsigned char) (0xc0 | (c >> 6));
-        o[1] = (unsigned char) (0x80 | (c & 0x3f));
-        return 2;
-    }
-
-    if (c < 0x10000) {
-        o[0] = (unsigned char) (0xe0 | (c >> 12));
-        o[1] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
-        o[2] = (unsigned char) (0x80 | (c & 0x3f));
-        return 3;
-    }
-
-    o[0] = (unsigned char) (0xf0 | (c >> 18));
-    o[1] = (unsigned char) (0x80 | ((c >> 12) & 0x3f));
-    o[2] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
-    o[3] = (unsigned char) (0x80 | (c & 0x3f));
-    return 4;
 }
 
 
@@ -391,7 +275,7 @@ wachat_kb_slug(const char *q, size_t len, char *out)
     dash = 0;
 
     for (i = 0; i < len && chars < WACHAT_KB_SLUG_CHARS; i += n) {
-        n = wachat_kb_utf8_next(q + i, len - i, &cp);
+        n = wachat_utf8_decode(q + i, len - i, &cp);
 
         if (n == 0) {
             n = 1;
@@ -418,7 +302,7 @@ wachat_kb_slug(const char *q, size_t len, char *out)
             dash = 0;
         }
 
-        o += wachat_kb_utf8_put(cp, out + o);
+        o += wachat_utf8_encode(cp, out + o);
         chars++;
     }
 
@@ -666,7 +550,7 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
     prev = 0;
 
     for (i = 0; i < len; i += n) {
-        n = wachat_kb_utf8_next(s + i, len - i, &cp);
+        n = wachat_utf8_decode(s + i, len - i, &cp);
 
         if (n == 0) {
             n = 1;
@@ -683,7 +567,7 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
             if (t.wlen + 4 <= WACHAT_KB_WORD_MAX) {
                 t.wascii &= (cp < 0x80);
                 t.walpha &= !(cp >= '0' && cp <= '9');
-                t.wlen += wachat_kb_utf8_put(cp, t.w + t.wlen);
+                t.wlen += wachat_utf8_encode(cp, t.w + t.wlen);
             }
 
             continue;
@@ -702,15 +586,15 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
         }
 
         if (!wachat_kb_cjk_is_stop(cp)) {
-            u = wachat_kb_utf8_put(cp, pair);
+            u = wachat_utf8_encode(cp, pair);
             rc = cb(ctx, pair, u, WACHAT_KB_TOK_UNI);
             if (rc != 0) {
                 return rc;
             }
 
             if (prev != 0 && !wachat_kb_cjk_is_stop(prev)) {
-                u = wachat_kb_utf8_put(prev, pair);
-                u += wachat_kb_utf8_put(cp, pair + u);
+                u = wachat_utf8_encode(prev, pair);
+                u += wachat_utf8_encode(cp, pair + u);
                 rc = cb(ctx, pair, u, WACHAT_KB_TOK_BI);
                 if (rc != 0) {
                     return rc;
