@@ -18,6 +18,7 @@
 #include "agents/agents.h"
 #include "api/api.h"
 #include "lib/config.h"
+#include "lib/json.h"
 #include "store/store.h"
 
 
@@ -75,14 +76,13 @@ void wachat_api_arm(struct event *ev, int ms);
 /* one field of a HGETALL reply or a stream entry: wachat_reply_*(), store.h */
 
 
-/* api.c: JSON out; a stray byte that is not UTF-8 becomes U+FFFD */
+/*
+ * api.c: JSON out is lib/json's; text from Redis or a URL goes through
+ * wachat_json_text(), so a stray byte that is not UTF-8 becomes U+FFFD.
+ */
 
-void wachat_api_gen_bytes(yajl_gen g, const char *s, size_t len);
-void wachat_api_gen_str(yajl_gen g, const char *s);
-void wachat_api_kv(yajl_gen g, const char *name, const char *value);
+/* "name": the reply's string, or null */
 void wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v);
-void wachat_api_kv_int(yajl_gen g, const char *name, long long value);
-void wachat_api_kv_bool(yajl_gen g, const char *name, int value);
 
 
 /* api.c: answering a request, and the log line it leaves */
