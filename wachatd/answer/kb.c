@@ -221,13 +221,74 @@ wachat_kb_links(const char *p, size_t len, wachat_kb_link_t *links,
 
 /* closing an entry */
 
+/* button i of a line: its title and id within limits, none seen before */
+static int
+wachat_kb_button_check(wachat_kb_parser_t *ps, const wachat_kb_line_t *l,
+    const wachat_kb_link_t *links, size_t i)
+{
+    size_t                   k, chars;
+    const wachat_kb_link_t  *b;
+
+    b = &links[i];
+
+    if (b->tlen == 0) {
+        return wachat_kb_fail(ps, l->line, "empty button title");
+    }
+
+    chars = wachat_utf8_count(b->title, b->tlen);
+
+    if (chars > WACHAT_KB_MAX_TITLE) {
+        return wachat_kb_fail(ps, l->line,
+                              "button title \"%.*s\" is %zu characters, "
+                              "at most %d", (int) b->tlen, b->title, chars,
+                              WACHAT_KB_MAX_TITLE);
+    }
+
+    chars = wachat_utf8_count(b->target + 1, b->len - 1);
+
+    if (chars > WACHAT_KB_MAX_ID) {
+        return wachat_kb_fail(ps, l->line,
+                              "button \"%.*s\": id is %zu characters, "
+                              "at most %d", (int) b->tlen, b->title, chars,
+                              WACHAT_KB_MAX_ID);
+    }
+
+    if (!wachat_kb_id_ok(b->target + 1, b->len - 1)) {
+        return wachat_kb_fail(ps, l->line,
+                              "button \"%.*s\": invalid id \"%.*s\"",
+                              (int) b->tlen, b->title, (int) b->len - 1,
+                              b->target + 1);
+    }
+
+    for (k = 0; k < i; k++) {
+        if (links[k].tlen == b->tlen
+            && memcmp(links[k].title, b->title, b->tlen) == 0)
+        {
+            return wachat_kb_fail(ps, l->line,
+                                  "duplicate button title \"%.*s\"",
+                                  (int) b->tlen, b->title);
+        }
+
+        if (links[k].len == b->len
+            && memcmp(links[k].target, b->target, b->len) == 0)
+        {
+            return wachat_kb_fail(ps, l->line,
+                                  "duplicate button id \"%.*s\"",
+                                  (int) b->len - 1, b->target + 1);
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 wachat_kb_buttons(wachat_kb_parser_t *ps, wachat_kb_entry_t *en,
     const wachat_kb_line_t *l)
 {
-    size_t             n, i, k, hashes, chars;
-    wachat_kb_link_t   links[WACHAT_KB_MAX_BUTTONS];
-    wachat_kb_arena_t *a;
+    size_t              n, i, hashes;
+    wachat_kb_link_t    links[WACHAT_KB_MAX_BUTTONS];
+    wachat_kb_arena_t  *a;
 
     a = &ps->kb->arena;
     n = wachat_kb_links(l->p, l->len, links, WACHAT_KB_MAX_BUTTONS, &hashes);
@@ -238,54 +299,8 @@ wachat_kb_buttons(wachat_kb_parser_t *ps, wachat_kb_entry_t *en,
     }
 
     for (i = 0; i < n; i++) {
-        if (links[i].tlen == 0) {
-            return wachat_kb_fail(ps, l->line, "empty button title");
-        }
-
-        chars = wachat_utf8_count(links[i].title, links[i].tlen);
-
-        if (chars > WACHAT_KB_MAX_TITLE) {
-            return wachat_kb_fail(ps, l->line,
-                                  "button title \"%.*s\" is %zu characters, "
-                                  "at most %d", (int) links[i].tlen,
-                                  links[i].title, chars, WACHAT_KB_MAX_TITLE);
-        }
-
-        chars = wachat_utf8_count(links[i].target + 1, links[i].len - 1);
-
-        if (chars > WACHAT_KB_MAX_ID) {
-            return wachat_kb_fail(ps, l->line,
-                                  "button \"%.*s\": id is %zu characters, "
-                                  "at most %d", (int) links[i].tlen,
-                                  links[i].title, chars, WACHAT_KB_MAX_ID);
-        }
-
-        if (!wachat_kb_id_ok(links[i].target + 1, links[i].len - 1)) {
-            return wachat_kb_fail(ps, l->line,
-                                  "button \"%.*s\": invalid id \"%.*s\"",
-                                  (int) links[i].tlen, links[i].title,
-                                  (int) links[i].len - 1,
-                                  links[i].target + 1);
-        }
-
-        for (k = 0; k < i; k++) {
-            if (links[k].tlen == links[i].tlen
-                && memcmp(links[k].title, links[i].title, links[i].tlen) == 0)
-            {
-                return wachat_kb_fail(ps, l->line,
-                                      "duplicate button title \"%.*s\"",
-                                      (int) links[i].tlen, links[i].title);
-            }
-
-            if (links[k].len == links[i].len
-                && memcmp(links[k].target, links[i].target, links[i].len)
-                   == 0)
-            {
-                return wachat_kb_fail(ps, l->line,
-                                      "duplicate button id \"%.*s\"",
-                                      (int) links[i].len - 1,
-                                      links[i].target + 1);
-            }
+        if (wachat_kb_button_check(ps, l, links, i) != 0) {
+            return -1;
         }
 
         en->buttons[i].title = wachat_kb_strndup(a, links[i].title,
@@ -940,48 +955,4 @@ failed:
     free(buf);
 
     return NULL;
-}
-
-
-void
-wachat_kb_free(wachat_kb_t *kb)
-{
-    if (kb == NULL) {
-        return;
-    }
-
-    wachat_kb_index_free(&kb->index);
-    wachat_kb_map_free(&kb->ids);
-    free(kb->entries);
-    wachat_kb_arena_free(&kb->arena);
-    free(kb);
-}
-
-
-size_t
-wachat_kb_count(const wachat_kb_t *kb)
-{
-    return kb ? kb->nentries : 0;
-}
-
-
-const wachat_kb_entry_t *
-wachat_kb_entry(const wachat_kb_t *kb, size_t i)
-{
-    return (kb && i < kb->nentries) ? &kb->entries[i] : NULL;
-}
-
-
-const wachat_kb_entry_t *
-wachat_kb_get(const wachat_kb_t *kb, const char *id)
-{
-    uint32_t  idx;
-
-    if (kb == NULL || id == NULL
-        || !wachat_kb_map_get(&kb->ids, id, strlen(id), &idx))
-    {
-        return NULL;
-    }
-
-    return &kb->entries[idx];
 }

@@ -582,3 +582,49 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
 
     return nhits;
 }
+
+
+/* the loaded KB: lookups, and its end */
+
+void
+wachat_kb_free(wachat_kb_t *kb)
+{
+    if (kb == NULL) {
+        return;
+    }
+
+    wachat_kb_index_free(&kb->index);
+    wachat_kb_map_free(&kb->ids);
+    free(kb->entries);
+    wachat_kb_arena_free(&kb->arena);
+    free(kb);
+}
+
+
+size_t
+wachat_kb_count(const wachat_kb_t *kb)
+{
+    return kb ? kb->nentries : 0;
+}
+
+
+const wachat_kb_entry_t *
+wachat_kb_entry(const wachat_kb_t *kb, size_t i)
+{
+    return (kb && i < kb->nentries) ? &kb->entries[i] : NULL;
+}
+
+
+const wachat_kb_entry_t *
+wachat_kb_get(const wachat_kb_t *kb, const char *id)
+{
+    uint32_t  idx;
+
+    if (kb == NULL || id == NULL
+        || !wachat_kb_map_get(&kb->ids, id, strlen(id), &idx))
+    {
+        return NULL;
+    }
+
+    return &kb->entries[idx];
+}

@@ -1,7 +1,7 @@
 /*
  * kb internals shared by kb.c (parser), kb_arena.c (memory), kb_text.c
- * (slugs, tokens) and kb_index.c (term index, BM25F).  Not for the rest
- * of the daemon.
+ * (slugs, tokens) and kb_index.c (term index, BM25F, lookups).  Not for
+ * the rest of the daemon.
  */
 
 #ifndef WACHAT_KB_INT_H

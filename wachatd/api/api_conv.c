@@ -1,6 +1,5 @@
 /*
- * api conv: the agent (me, presence, heartbeat) and its conversations
- * (list, show, reply, take, resolve).
+ * api conv: the agent's conversations (list, show, reply, take, resolve).
  *
  * Requests are short: synchronous Redis on the daemon's store link,
  * bounded scans, pipelined reads.  What a take or a reply changes is
@@ -53,109 +52,6 @@ static wachat_lua_t  wachat_api_lua_read = wachat_lua(
     "local n = tonumber(c[3] or '0') or 0\n"
     "if n > 0 then redis.call('HSET', KEYS[1], 'unread', 0) end\n"
     "return n\n");
-
-
-/* --- presence ------------------------------------------------------------- */
-
-
-static void
-wachat_api_gen_presence(wachat_api_req_t *r, int me)
-{
-    yajl_gen     g;
-    const char  *p;
-
-    p = wachat_agent_effective_presence(r->api->st, r->api->cfg,
-                                        r->agent->id);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_json_kv_text(g, "id", r->agent->id);
-
-    if (me) {
-        wachat_json_kv_text(g, "name", r->agent->name ? r->agent->name
-                                                : r->agent->id);
-        wachat_json_kv_text(g, "email", r->agent->email);
-    }
-
-    wachat_json_kv_text(g, "presence", p);
-
-    if (me) {
-        wachat_json_kv_bool(g, "notify", r->agent->notify);
-        wachat_json_kv_int(g, "heartbeat_timeout_ms",
-                          r->api->cfg->agent_heartbeat_timeout_ms);
-    }
-
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, 200, g, me ? "ok" : p);
-    yajl_gen_free(g);
-}
-
-
-void
-wachat_api_me(wachat_api_req_t *r)
-{
-    wachat_api_gen_presence(r, 1);
-}
-
-
-void
-wachat_api_presence(wachat_api_req_t *r)
-{
-    yajl_val            body;
-    const char         *p;
-    wachat_agent_rc_e   rc;
-
-    body = wachat_api_body(r);
-    if (body == NULL) {
-        return;
-    }
-
-    p = wachat_api_body_str(r, body, "presence", "send {\"presence\": "
-                            "\"online\"}, \"away\" or \"offline\"");
-
-    if (p == NULL) {
-        yajl_tree_free(body);
-        return;
-    }
-
-    rc = wachat_agent_presence(r->api->st, r->api->cfg, r->agent->id, p);
-    yajl_tree_free(body);
-
-    if (rc == WACHAT_AGENT_EINPUT) {
-        wachat_api_error(r, 400, "bad_input", "presence is online, away or "
-                         "offline");
-        return;
-    }
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_gen_presence(r, 0);
-}
-
-
-void
-wachat_api_heartbeat(wachat_api_req_t *r)
-{
-    wachat_agent_rc_e  rc;
-
-    rc = wachat_agent_heartbeat(r->api->st, r->api->cfg, r->agent->id);
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_gen_presence(r, 0);
-}
 
 
 /* --- conversations ------------------------------------------------------ */
@@ -486,6 +382,36 @@ wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
 
 
 /*
+ * One page of a sorted set of conversations: the reply, with *n its first
+ * entries that are ids; NULL when Redis failed.
+ */
+static redisReply *
+wachat_api_page(wachat_store_t *st, int waiting, int start, size_t *n)
+{
+    redisReply  *ids;
+
+    /* hiredis' format knows no %zu: the bounds are ints */
+    ids = wachat_store_cmd(st, "%s %s %d %d",
+                           waiting ? "ZRANGE" : "ZREVRANGE",
+                           waiting ? WACHAT_KEY_WAITING : WACHAT_KEY_CONVS,
+                           start, start + WACHAT_API_PAGE - 1);
+
+    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(ids);
+        return NULL;
+    }
+
+    for (*n = 0; *n < ids->elements && *n < WACHAT_API_PAGE; (*n)++) {
+        if (ids->element[*n]->type != REDIS_REPLY_STRING) {
+            break;
+        }
+    }
+
+    return ids;
+}
+
+
+/*
  * Lists, in the order of one sorted set, the conversations that pass the
  * filter, a page at a time: wachat:waiting (by when the window closes) or
  * wachat:convs (newest first).
@@ -503,25 +429,12 @@ wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
     for (start = 0; start < WACHAT_API_SCAN_MAX && *listed < f->limit;
          start += WACHAT_API_PAGE)
     {
-        /* hiredis' format knows no %zu: the bounds are ints */
-        ids = wachat_store_cmd(st, "%s %s %d %d",
-                               waiting ? "ZRANGE" : "ZREVRANGE",
-                               waiting ? WACHAT_KEY_WAITING
-                                       : WACHAT_KEY_CONVS,
-                               start, start + WACHAT_API_PAGE - 1);
-
-        if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(ids);
+        ids = wachat_api_page(st, waiting, start, &n);
+        if (ids == NULL) {
             return -1;
         }
 
         got = ids->elements;
-
-        for (n = 0; n < got && n < WACHAT_API_PAGE; n++) {
-            if (ids->element[n]->type != REDIS_REPLY_STRING) {
-                break;
-            }
-        }
 
         rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_CONV, ids->element, n,
                                   NULL, convs)
@@ -770,7 +683,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
 
     } else {
         wachat_json_kv_text(g, "type", wachat_reply_value(kv, "button1")
-                                 ? "interactive" : "text");
+                                       ? "interactive" : "text");
     }
 
     wachat_json_str(g, "buttons");

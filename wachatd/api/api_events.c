@@ -212,7 +212,7 @@ wachat_api_event_text(const redisReply *e)
         {
             wachat_json_text(g, kv->element[i]->str, kv->element[i]->len);
             wachat_json_text(g, kv->element[i + 1]->str,
-                                 kv->element[i + 1]->len);
+                             kv->element[i + 1]->len);
         }
     }
 

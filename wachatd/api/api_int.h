@@ -1,7 +1,8 @@
 /*
  * api internals shared by api.c (listener, routing, JSON answers),
- * api_conv.c (conversations and presence) and api_events.c (the live
- * feed as server-sent events).  Not for the rest of the daemon.
+ * api_presence.c (the agent), api_conv.c (its conversations) and
+ * api_events.c (the live feed as server-sent events).  Not for the rest of
+ * the daemon.
  */
 
 #ifndef WACHAT_API_INT_H
@@ -101,11 +102,15 @@ const char *wachat_api_body_str(wachat_api_req_t *r, yajl_val body,
     const char *name, const char *message);
 
 
-/* api_conv.c: the handlers of the agent and its conversations */
+/* api_presence.c: the handlers of the agent */
 
 void wachat_api_me(wachat_api_req_t *r);
 void wachat_api_presence(wachat_api_req_t *r);
 void wachat_api_heartbeat(wachat_api_req_t *r);
+
+
+/* api_conv.c: the handlers of its conversations */
+
 void wachat_api_list(wachat_api_req_t *r);
 void wachat_api_show(wachat_api_req_t *r);
 void wachat_api_reply(wachat_api_req_t *r);
