@@ -138,10 +138,59 @@ wachat_kb_lower(uint32_t c)
 }
 
 
+/*
+ * What the code points from U+0080 up are made of, after case folding: a
+ * row covers those below its bound that the rows above do not.
+ */
+static const struct {
+    uint32_t  below;
+    int       cls;
+} wachat_kb_classes[] = {
+    { 0xc0,       WACHAT_KB_SEP },      /* Latin-1 punctuation, signs */
+    { 0xd7,       WACHAT_KB_WORD },
+    { 0xd8,       WACHAT_KB_SEP },      /* multiplication sign */
+    { 0xf7,       WACHAT_KB_WORD },
+    { 0xf8,       WACHAT_KB_SEP },      /* division sign */
+    { 0x1100,     WACHAT_KB_WORD },
+    { 0x1200,     WACHAT_KB_CJK },      /* Hangul jamo */
+    { 0x2000,     WACHAT_KB_WORD },
+    { 0x2e80,     WACHAT_KB_SEP },      /* punctuation, symbols, arrows */
+    { 0x3000,     WACHAT_KB_CJK },      /* radicals */
+    { 0x3005,     WACHAT_KB_SEP },      /* CJK punctuation, */
+    { 0x3008,     WACHAT_KB_CJK },      /* but 々〆〇 */
+    { 0x3040,     WACHAT_KB_SEP },
+    { 0x30fb,     WACHAT_KB_CJK },      /* kana, */
+    { 0x30fc,     WACHAT_KB_SEP },      /* but the katakana middle dot */
+    { 0x3200,     WACHAT_KB_CJK },      /* kana, bopomofo, jamo */
+    { 0x3400,     WACHAT_KB_SEP },      /* enclosed, squared units */
+    { 0x4dc0,     WACHAT_KB_CJK },
+    { 0x4e00,     WACHAT_KB_SEP },      /* hexagrams */
+    { 0xa000,     WACHAT_KB_CJK },
+    { 0xac00,     WACHAT_KB_WORD },
+    { 0xd800,     WACHAT_KB_CJK },      /* Hangul syllables */
+    { 0xf900,     WACHAT_KB_SEP },      /* private use */
+    { 0xfb00,     WACHAT_KB_CJK },      /* compatibility ideographs */
+    { 0xfe00,     WACHAT_KB_WORD },
+    { 0xfe70,     WACHAT_KB_SEP },      /* selectors, small forms */
+    { 0xfeff,     WACHAT_KB_WORD },
+    { 0xff00,     WACHAT_KB_SEP },      /* the BOM */
+    { 0xff66,     WACHAT_KB_SEP },
+    { 0xffdd,     WACHAT_KB_CJK },      /* halfwidth kana, Hangul */
+    { 0x10000,    WACHAT_KB_SEP },      /* specials */
+    { 0x1f000,    WACHAT_KB_WORD },
+    { 0x1fb00,    WACHAT_KB_SEP },      /* emoji */
+    { 0x20000,    WACHAT_KB_WORD },
+    { 0x40000,    WACHAT_KB_CJK },
+    { 0xe0000,    WACHAT_KB_WORD },
+    { UINT32_MAX, WACHAT_KB_SEP }       /* tags, private use */
+};
+
+
 /* folds *cp (case, fullwidth) and says what it is made of */
 static int
 wachat_kb_class(uint32_t *cp)
 {
+    size_t    lo, hi, mid;
     uint32_t  c;
 
     c = *cp;
@@ -163,103 +212,22 @@ wachat_kb_class(uint32_t *cp)
 
     *cp = c = wachat_kb_lower(c);
 
-    if (c < 0xc0 || c == 0xd7 || c == 0xf7) {
-        return WACHAT_KB_SEP;               /* Latin-1 punctuation, signs */
+    /* the first row whose bound is above c; the last one is above all */
+    lo = 0;
+    hi = sizeof(wachat_kb_classes) / sizeof(wachat_kb_classes[0]) - 1;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        if (c < wachat_kb_classes[mid].below) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
     }
 
-    if (c < 0x1100) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0x1200) {
-        return WACHAT_KB_CJK;               /* Hangul jamo */
-    }
-
-    if (c < 0x2000) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0x2e80) {
-        return WACHAT_KB_SEP;               /* punctuation, symbols, arrows */
-    }
-
-    if (c < 0x3000) {
-        return WACHAT_KB_CJK;               /* radicals */
-    }
-
-    if (c < 0x3040) {                       /* CJK punctuation, but 々〆〇 */
-        return (c >= 0x3005 && c <= 0x3007) ? WACHAT_KB_CJK : WACHAT_KB_SEP;
-    }
-
-    if (c == 0x30fb) {                      /* katakana middle dot */
-        return WACHAT_KB_SEP;
-    }
-
-    if (c < 0x3200) {
-        return WACHAT_KB_CJK;               /* kana, bopomofo, jamo */
-    }
-
-    if (c < 0x3400) {
-        return WACHAT_KB_SEP;               /* enclosed, squared units */
-    }
-
-    if (c < 0x4dc0) {
-        return WACHAT_KB_CJK;
-    }
-
-    if (c < 0x4e00) {
-        return WACHAT_KB_SEP;               /* hexagrams */
-    }
-
-    if (c < 0xa000) {
-        return WACHAT_KB_CJK;
-    }
-
-    if (c < 0xac00) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0xd800) {
-        return WACHAT_KB_CJK;               /* Hangul syllables */
-    }
-
-    if (c < 0xf900) {
-        return WACHAT_KB_SEP;               /* private use */
-    }
-
-    if (c < 0xfb00) {
-        return WACHAT_KB_CJK;               /* compatibility ideographs */
-    }
-
-    if (c < 0xfe00) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0xfe70) {
-        return WACHAT_KB_SEP;               /* selectors, small forms */
-    }
-
-    if (c < 0xff00) {
-        return c == 0xfeff ? WACHAT_KB_SEP : WACHAT_KB_WORD;
-    }
-
-    if (c < 0xff66) {
-        return WACHAT_KB_SEP;
-    }
-
-    if (c < 0xffdd) {
-        return WACHAT_KB_CJK;               /* halfwidth kana, Hangul */
-    }
-
-    if (c < 0x10000 || (c >= 0x1f000 && c < 0x1fb00) || c >= 0xe0000) {
-        return WACHAT_KB_SEP;               /* specials, emoji, tags */
-    }
-
-    if (c >= 0x20000 && c < 0x40000) {
-        return WACHAT_KB_CJK;
-    }
-
-    return WACHAT_KB_WORD;
+    return wachat_kb_classes[lo].cls;
 }
 
 
