@@ -144,7 +144,8 @@ test-asan: $(ASAN_MODULE)
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
 
-KB_SRCS := wachatd/answer/kb.c wachatd/answer/kb_text.c wachatd/answer/kb_index.c
+KB_SRCS := wachatd/answer/kb.c wachatd/answer/kb_arena.c wachatd/answer/kb_text.c \
+           wachatd/answer/kb_index.c common/wachat_utf8.c
 
 $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS)
 	@mkdir -p $(BUILD)
@@ -166,17 +167,24 @@ $(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h $(CONFIG_SRCS) \
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c $(CONFIG_SRCS) -lm
 
-# graph.c and llm.c hold their HTTP clients too: they need http.c and its libraries
-$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h wachatd/clients/graph.c wachatd/clients/http.c \
-                     wachatd/clients/graph.h wachatd/clients/http.h
+# graph.c and llm.c hold their HTTP clients too: they need http.c and its
+# libraries, and the shared JSON, buffer and UTF-8 helpers
+FUZZ_CLIENT_SRCS := wachatd/clients/http.c wachatd/lib/json.c wachatd/lib/buf.c \
+                    common/wachat_utf8.c
+FUZZ_CLIENT_HDRS := wachatd/clients/http.h wachatd/lib/json.h wachatd/lib/buf.h \
+                    common/wachat_utf8.h
+GRAPH_SRCS := wachatd/clients/graph.c wachatd/clients/graph_codes.c
+
+$(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h $(GRAPH_SRCS) \
+                     wachatd/clients/graph.h $(FUZZ_CLIENT_SRCS) $(FUZZ_CLIENT_HDRS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) -o $@ fuzz/graph_fuzz.c wachatd/clients/graph.c wachatd/clients/http.c \
+	$(FUZZ_CC) -o $@ fuzz/graph_fuzz.c $(GRAPH_SRCS) $(FUZZ_CLIENT_SRCS) \
 	    -lcurl -levent -lyajl
 
-$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c wachatd/clients/http.c \
-                   wachatd/clients/llm.h wachatd/clients/http.h
+$(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c \
+                   wachatd/clients/llm.h $(FUZZ_CLIENT_SRCS) $(FUZZ_CLIENT_HDRS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c wachatd/clients/llm.c wachatd/clients/http.c \
+	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c wachatd/clients/llm.c $(FUZZ_CLIENT_SRCS) \
 	    -lcurl -levent -lyajl -lm
 
 run: $(MODULE) daemon

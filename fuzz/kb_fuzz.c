@@ -14,6 +14,7 @@
 
 #include "answer/kb_int.h"
 #include "fuzz_common.h"
+#include "wachat_utf8.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +31,7 @@ check_text(const char *s, size_t max, int lines)
     chars = 0;
 
     for (i = 0; i < len; i += n) {
-        n = wachat_kb_utf8_next(s + i, len - i, &cp);
+        n = wachat_utf8_decode(s + i, len - i, &cp);
         check(n > 0 && (lines || cp != '\n'));
         chars++;
     }

@@ -12,6 +12,7 @@
 
 #include "answer/kb.h"
 #include "tap.h"
+#include "wachat_utf8.h"
 
 
 #define SAMPLE    "conf/kb.md"
@@ -114,14 +115,14 @@ test_sample_entries(const wachat_kb_t *kb)
 
         good &= en->nbuttons <= WACHAT_KB_MAX_BUTTONS
                 && en->answer[0] != '\0'
-                && wachat_kb_utf8_chars(en->answer, strlen(en->answer))
+                && wachat_utf8_count(en->answer, strlen(en->answer))
                    <= (en->nbuttons ? 1024u : 4096u)
-                && wachat_kb_utf8_chars(en->id, strlen(en->id)) <= 200
+                && wachat_utf8_count(en->id, strlen(en->id)) <= 200
                 && wachat_kb_get(kb, en->id) == en;
 
         for (b = 0; b < en->nbuttons; b++) {
             t = wachat_kb_get(kb, en->buttons[b].id);
-            good &= wachat_kb_utf8_chars(en->buttons[b].title,
+            good &= wachat_utf8_count(en->buttons[b].title,
                                          strlen(en->buttons[b].title)) <= 20
                     && (t != NULL
                         || strcmp(en->buttons[b].id, "live_agent") == 0);
@@ -390,7 +391,7 @@ test_errors(void)
     kb = wachat_kb_load(FIX "title_20_chinese.md", err, sizeof(err));
     en = wachat_kb_entry(kb, 0);
     ok(en != NULL && en->nbuttons == 1
-       && wachat_kb_utf8_chars(en->buttons[0].title,
+       && wachat_utf8_count(en->buttons[0].title,
                                strlen(en->buttons[0].title)) == 20
        && strlen(en->buttons[0].title) == 60,
        "a 20-character Chinese title (60 bytes) is fine");
@@ -521,9 +522,9 @@ test_format(void)
     ok(strlen(id) <= 60 && id[strlen(id) - 1] != '-',
        "slug: cut at 60 characters (%s)", id);
 
-    ok(wachat_kb_utf8_chars("營業 ok", 9) == 5
-       && wachat_kb_utf8_chars("\xff\xe5\x96", 3) == 3,
-       "wachat_kb_utf8_chars counts code points, bad bytes one each");
+    ok(wachat_utf8_count("營業 ok", 9) == 5
+       && wachat_utf8_count("\xff\xe5\x96", 3) == 3,
+       "wachat_utf8_count counts code points, bad bytes one each");
 }
 
 

@@ -9,19 +9,21 @@
 
 #include "agents/agents.h"
 #include "lib/clock.h"
-#include "answer/kb.h"
+#include "wachat_contract.h"
+#include "wachat_utf8.h"
 
 
 #define WACHAT_AGENT_TEXT_MAX  4096     /* text.body, characters */
 
 
 /* KEYS conv; ARGV agent now.  Returns the previous holder, or "". */
-static wachat_lua_t  wachat_lua_take = wachat_lua(
+static wachat_lua_t  wachat_agent_lua_take = wachat_lua(
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  return redis.error_reply('no_conversation')\n"
     "end\n"
     "local prev = redis.call('HGET', KEYS[1], 'agent') or ''\n"
-    "redis.call('HSET', KEYS[1], 'mode', 'agent', 'agent', ARGV[1],\n"
+    "redis.call('HSET', KEYS[1], 'mode', '" WACHAT_MODE_NAME_AGENT "', "
+    "'agent', ARGV[1],\n"
     "           'agent_since', ARGV[2], 'agent_active', ARGV[2])\n"
     "return prev\n");
 
@@ -31,11 +33,11 @@ static wachat_lua_t  wachat_lua_take = wachat_lua(
  * The holder and the window are checked in the same step as the queuing:
  * a colleague who took the conversation a moment ago wins.
  */
-static wachat_lua_t  wachat_lua_reply = wachat_lua(
+static wachat_lua_t  wachat_agent_lua_reply = wachat_lua(
     "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'last_in_ts',\n"
     "                     'wa_id', 'user_id', 'phone_number_id')\n"
     "if not c[6] then return redis.error_reply('no_conversation') end\n"
-    "if c[1] ~= 'agent' or c[2] ~= ARGV[1] then\n"
+    "if c[1] ~= '" WACHAT_MODE_NAME_AGENT "' or c[2] ~= ARGV[1] then\n"
     "  return redis.error_reply('not_assigned')\n"
     "end\n"
     "local last = tonumber(c[3] or '0') * 1000\n"
@@ -57,15 +59,16 @@ static wachat_lua_t  wachat_lua_reply = wachat_lua(
  * histmax conv_id.  Returns the previous holder ("" if none), or false when
  * the conversation was with the AI already.
  */
-static wachat_lua_t  wachat_lua_resolve = wachat_lua(
+static wachat_lua_t  wachat_agent_lua_resolve = wachat_lua(
     "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'last_in_ts',\n"
     "                     'wa_id', 'user_id', 'phone_number_id')\n"
     "if not c[6] then return redis.error_reply('no_conversation') end\n"
-    "if c[1] == 'ai' or not c[1] then return false end\n"
+    "if c[1] == '" WACHAT_MODE_NAME_AI "' or not c[1] then return false end\n"
     "if ARGV[1] ~= '' and c[2] and c[2] ~= ARGV[1] then\n"
     "  return redis.error_reply('not_assigned')\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'mode', 'ai', 'unread', 0)\n"
+    "redis.call('HSET', KEYS[1], 'mode', '" WACHAT_MODE_NAME_AI "', "
+    "'unread', 0)\n"
     "redis.call('HDEL', KEYS[1], 'agent', 'agent_since', 'agent_active',\n"
     "           'waiting_since')\n"
     "local last = tonumber(c[3] or '0') * 1000\n"
@@ -362,7 +365,7 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
     argv[1] = id;
     argv[2] = now;
 
-    r = wachat_store_eval(st, &wachat_lua_take, 1, 3, argv, NULL);
+    r = wachat_store_eval(st, &wachat_agent_lua_take, 1, 3, argv, NULL);
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         rc = wachat_agent_script_error(r);
@@ -373,7 +376,8 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
     wachat_agent_held(st, id, r->str, conv_id);
     freeReplyObject(r);
 
-    wachat_feed(st, "mode", conv_id, "mode", "agent", "agent", id, NULL);
+    wachat_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AGENT, "agent",
+                id, NULL);
 
     return WACHAT_AGENT_OK;
 }
@@ -427,13 +431,14 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    chars = text ? wachat_kb_utf8_chars(text, strlen(text)) : 0;
+    chars = text ? wachat_utf8_count(text, strlen(text)) : 0;
 
     if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
         return WACHAT_AGENT_EINPUT;
     }
 
-    r = wachat_agent_eval(st, cfg, &wachat_lua_reply, conv_id, id, text);
+    r = wachat_agent_eval(st, cfg, &wachat_agent_lua_reply, conv_id, id,
+                          text);
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         rc = wachat_agent_script_error(r);
@@ -468,7 +473,8 @@ wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    r = wachat_agent_eval(st, cfg, &wachat_lua_resolve, conv_id, id ? id : "",
+    r = wachat_agent_eval(st, cfg, &wachat_agent_lua_resolve, conv_id,
+                          id ? id : "",
                           cfg->closing_text ? cfg->closing_text : "");
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
@@ -480,7 +486,7 @@ wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
     if (r->type == REDIS_REPLY_STRING) {
         wachat_agent_held(st, NULL, r->str, conv_id);
         wachat_agent_kick(st, conv_id);
-        wachat_feed(st, "mode", conv_id, "mode", "ai", "by",
+        wachat_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AI, "by",
                     id ? id : "system", NULL);
     }
 

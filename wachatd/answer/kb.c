@@ -15,17 +15,7 @@
 #include <strings.h>
 
 #include "answer/kb_int.h"
-
-
-#define WACHAT_KB_CHUNK  65536
-
-
-struct wachat_kb_chunk_s {
-    wachat_kb_chunk_t  *next;
-    size_t              size;
-    size_t              used;
-    max_align_t         data[];
-};
+#include "wachat_utf8.h"
 
 
 typedef struct {
@@ -62,75 +52,6 @@ typedef struct {
     wachat_kb_line_t   *body;
     size_t              nbody, body_cap;
 } wachat_kb_parser_t;
-
-
-/* arena */
-
-void *
-wachat_kb_alloc(wachat_kb_arena_t *a, size_t size)
-{
-    size_t              room;
-    wachat_kb_chunk_t  *c;
-
-    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-    c = a->head;
-
-    if (c != NULL && c->size - c->used >= size) {
-        c->used += size;
-        return (char *) c->data + c->used - size;
-    }
-
-    room = size > WACHAT_KB_CHUNK / 4 ? size : WACHAT_KB_CHUNK;
-
-    c = malloc(sizeof(wachat_kb_chunk_t) + room);
-    if (c == NULL) {
-        return NULL;
-    }
-
-    c->size = room;
-    c->used = size;
-
-    if (room == size && a->head != NULL) {
-        /* a big one: keep the current chunk's free room in use */
-        c->next = a->head->next;
-        a->head->next = c;
-
-    } else {
-        c->next = a->head;
-        a->head = c;
-    }
-
-    return c->data;
-}
-
-
-char *
-wachat_kb_strndup(wachat_kb_arena_t *a, const char *s, size_t len)
-{
-    char  *p;
-
-    p = wachat_kb_alloc(a, len + 1);
-    if (p != NULL) {
-        memcpy(p, s, len);
-        p[len] = '\0';
-    }
-
-    return p;
-}
-
-
-void
-wachat_kb_arena_free(wachat_kb_arena_t *a)
-{
-    wachat_kb_chunk_t  *c, *next;
-
-    for (c = a->head; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-
-    a->head = NULL;
-}
 
 
 /* helpers */
@@ -300,13 +221,74 @@ wachat_kb_links(const char *p, size_t len, wachat_kb_link_t *links,
 
 /* closing an entry */
 
+/* button i of a line: its title and id within limits, none seen before */
+static int
+wachat_kb_button_check(wachat_kb_parser_t *ps, const wachat_kb_line_t *l,
+    const wachat_kb_link_t *links, size_t i)
+{
+    size_t                   k, chars;
+    const wachat_kb_link_t  *b;
+
+    b = &links[i];
+
+    if (b->tlen == 0) {
+        return wachat_kb_fail(ps, l->line, "empty button title");
+    }
+
+    chars = wachat_utf8_count(b->title, b->tlen);
+
+    if (chars > WACHAT_KB_MAX_TITLE) {
+        return wachat_kb_fail(ps, l->line,
+                              "button title \"%.*s\" is %zu characters, "
+                              "at most %d", (int) b->tlen, b->title, chars,
+                              WACHAT_KB_MAX_TITLE);
+    }
+
+    chars = wachat_utf8_count(b->target + 1, b->len - 1);
+
+    if (chars > WACHAT_KB_MAX_ID) {
+        return wachat_kb_fail(ps, l->line,
+                              "button \"%.*s\": id is %zu characters, "
+                              "at most %d", (int) b->tlen, b->title, chars,
+                              WACHAT_KB_MAX_ID);
+    }
+
+    if (!wachat_kb_id_ok(b->target + 1, b->len - 1)) {
+        return wachat_kb_fail(ps, l->line,
+                              "button \"%.*s\": invalid id \"%.*s\"",
+                              (int) b->tlen, b->title, (int) b->len - 1,
+                              b->target + 1);
+    }
+
+    for (k = 0; k < i; k++) {
+        if (links[k].tlen == b->tlen
+            && memcmp(links[k].title, b->title, b->tlen) == 0)
+        {
+            return wachat_kb_fail(ps, l->line,
+                                  "duplicate button title \"%.*s\"",
+                                  (int) b->tlen, b->title);
+        }
+
+        if (links[k].len == b->len
+            && memcmp(links[k].target, b->target, b->len) == 0)
+        {
+            return wachat_kb_fail(ps, l->line,
+                                  "duplicate button id \"%.*s\"",
+                                  (int) b->len - 1, b->target + 1);
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 wachat_kb_buttons(wachat_kb_parser_t *ps, wachat_kb_entry_t *en,
     const wachat_kb_line_t *l)
 {
-    size_t             n, i, k, hashes, chars;
-    wachat_kb_link_t   links[WACHAT_KB_MAX_BUTTONS];
-    wachat_kb_arena_t *a;
+    size_t              n, i, hashes;
+    wachat_kb_link_t    links[WACHAT_KB_MAX_BUTTONS];
+    wachat_kb_arena_t  *a;
 
     a = &ps->kb->arena;
     n = wachat_kb_links(l->p, l->len, links, WACHAT_KB_MAX_BUTTONS, &hashes);
@@ -317,54 +299,8 @@ wachat_kb_buttons(wachat_kb_parser_t *ps, wachat_kb_entry_t *en,
     }
 
     for (i = 0; i < n; i++) {
-        if (links[i].tlen == 0) {
-            return wachat_kb_fail(ps, l->line, "empty button title");
-        }
-
-        chars = wachat_kb_utf8_chars(links[i].title, links[i].tlen);
-
-        if (chars > WACHAT_KB_MAX_TITLE) {
-            return wachat_kb_fail(ps, l->line,
-                                  "button title \"%.*s\" is %zu characters, "
-                                  "at most %d", (int) links[i].tlen,
-                                  links[i].title, chars, WACHAT_KB_MAX_TITLE);
-        }
-
-        chars = wachat_kb_utf8_chars(links[i].target + 1, links[i].len - 1);
-
-        if (chars > WACHAT_KB_MAX_ID) {
-            return wachat_kb_fail(ps, l->line,
-                                  "button \"%.*s\": id is %zu characters, "
-                                  "at most %d", (int) links[i].tlen,
-                                  links[i].title, chars, WACHAT_KB_MAX_ID);
-        }
-
-        if (!wachat_kb_id_ok(links[i].target + 1, links[i].len - 1)) {
-            return wachat_kb_fail(ps, l->line,
-                                  "button \"%.*s\": invalid id \"%.*s\"",
-                                  (int) links[i].tlen, links[i].title,
-                                  (int) links[i].len - 1,
-                                  links[i].target + 1);
-        }
-
-        for (k = 0; k < i; k++) {
-            if (links[k].tlen == links[i].tlen
-                && memcmp(links[k].title, links[i].title, links[i].tlen) == 0)
-            {
-                return wachat_kb_fail(ps, l->line,
-                                      "duplicate button title \"%.*s\"",
-                                      (int) links[i].tlen, links[i].title);
-            }
-
-            if (links[k].len == links[i].len
-                && memcmp(links[k].target, links[i].target, links[i].len)
-                   == 0)
-            {
-                return wachat_kb_fail(ps, l->line,
-                                      "duplicate button id \"%.*s\"",
-                                      (int) links[i].len - 1,
-                                      links[i].target + 1);
-            }
+        if (wachat_kb_button_check(ps, l, links, i) != 0) {
+            return -1;
         }
 
         en->buttons[i].title = wachat_kb_strndup(a, links[i].title,
@@ -423,26 +359,18 @@ wachat_kb_answer(wachat_kb_parser_t *ps, size_t first, size_t last)
 }
 
 
-static int
-wachat_kb_close(wachat_kb_parser_t *ps)
+/* a new entry at the end of kb->entries (not counted until it is whole) */
+static wachat_kb_entry_t *
+wachat_kb_new_entry(wachat_kb_parser_t *ps)
 {
-    int                 rc, slug;
-    char                sbuf[WACHAT_KB_SLUG_SIZE];
-    size_t              first, last, i, n, hashes, chars, max, cap;
-    uint32_t            old;
-    wachat_kb_link_t    link;
-    wachat_kb_line_t   *l;
+    size_t              cap;
     wachat_kb_entry_t  *en, *entries;
-    wachat_kb_arena_t  *a;
-    const char        **also;
-
-    a = &ps->kb->arena;
 
     if (ps->kb->nentries == ps->cap) {
         cap = ps->cap ? ps->cap * 2 : 32;
         entries = realloc(ps->kb->entries, cap * sizeof(wachat_kb_entry_t));
         if (entries == NULL) {
-            return wachat_kb_oom(ps);
+            return NULL;
         }
 
         ps->kb->entries = entries;
@@ -453,8 +381,20 @@ wachat_kb_close(wachat_kb_parser_t *ps)
     memset(en, 0, sizeof(*en));
     en->line = ps->line;
 
-    /* id */
+    return en;
+}
 
+
+/* the entry's id (given or made from the question), unique in the KB */
+static int
+wachat_kb_entry_id(wachat_kb_parser_t *ps, wachat_kb_entry_t *en)
+{
+    int                 rc, slug;
+    char                sbuf[WACHAT_KB_SLUG_SIZE];
+    uint32_t            old;
+    wachat_kb_arena_t  *a;
+
+    a = &ps->kb->arena;
     slug = (ps->id == NULL);
 
     if (slug) {
@@ -465,6 +405,11 @@ wachat_kb_close(wachat_kb_parser_t *ps)
 
     en->id = wachat_kb_strndup(a, ps->id, ps->idlen);
     en->question = wachat_kb_strndup(a, ps->q, ps->qlen);
+
+    if (slug) {
+        ps->id = NULL;          /* sbuf goes with this call */
+    }
+
     if (en->id == NULL || en->question == NULL) {
         return wachat_kb_oom(ps);
     }
@@ -485,39 +430,55 @@ wachat_kb_close(wachat_kb_parser_t *ps)
                              "line %u", en->id, ps->kb->entries[old].line);
     }
 
-    /* Also */
+    return 0;
+}
 
-    if (ps->nalso > 0) {
-        also = wachat_kb_alloc(a, ps->nalso * sizeof(char *));
-        if (also == NULL) {
+
+static int
+wachat_kb_entry_also(wachat_kb_parser_t *ps, wachat_kb_entry_t *en)
+{
+    size_t              i;
+    const char        **also;
+    wachat_kb_arena_t  *a;
+
+    if (ps->nalso == 0) {
+        return 0;
+    }
+
+    a = &ps->kb->arena;
+
+    also = wachat_kb_alloc(a, ps->nalso * sizeof(char *));
+    if (also == NULL) {
+        return wachat_kb_oom(ps);
+    }
+
+    for (i = 0; i < ps->nalso; i++) {
+        also[i] = wachat_kb_strndup(a, ps->also[i].p, ps->also[i].len);
+        if (also[i] == NULL) {
             return wachat_kb_oom(ps);
         }
-
-        for (i = 0; i < ps->nalso; i++) {
-            also[i] = wachat_kb_strndup(a, ps->also[i].p, ps->also[i].len);
-            if (also[i] == NULL) {
-                return wachat_kb_oom(ps);
-            }
-        }
-
-        en->also = also;
-        en->nalso = ps->nalso;
     }
 
-    /* body: buttons on the last line, the answer above */
+    en->also = also;
+    en->nalso = ps->nalso;
 
-    first = 0;
-    last = ps->nbody;
+    return 0;
+}
 
-    while (first < last && ps->body[first].len == 0) {
-        first++;
-    }
 
-    while (last > first && ps->body[last - 1].len == 0) {
-        last--;
-    }
+/*
+ * Buttons on the last non-blank body line, if it is a line of #id links;
+ * *last moves above them.  No such line may come earlier.
+ */
+static int
+wachat_kb_entry_buttons(wachat_kb_parser_t *ps, wachat_kb_entry_t *en,
+    size_t first, size_t *last)
+{
+    size_t             n, i, hashes;
+    wachat_kb_link_t   link;
+    wachat_kb_line_t  *l;
 
-    l = (last > first) ? &ps->body[last - 1] : NULL;
+    l = (*last > first) ? &ps->body[*last - 1] : NULL;
     n = l ? wachat_kb_links(l->p, l->len, &link, 1, &hashes) : 0;
 
     if (n > 0 && hashes > 0) {
@@ -530,14 +491,14 @@ wachat_kb_close(wachat_kb_parser_t *ps)
             return -1;
         }
 
-        last--;
+        (*last)--;
 
-        while (last > first && ps->body[last - 1].len == 0) {
-            last--;
+        while (*last > first && ps->body[*last - 1].len == 0) {
+            (*last)--;
         }
     }
 
-    for (i = first; i < last; i++) {
+    for (i = first; i < *last; i++) {
         if (wachat_kb_links(ps->body[i].p, ps->body[i].len, &link, 1,
                             &hashes) > 0
             && hashes > 0)
@@ -546,6 +507,31 @@ wachat_kb_close(wachat_kb_parser_t *ps)
                                   " buttons must be the last line of the "
                                   "entry");
         }
+    }
+
+    return 0;
+}
+
+
+/* body: buttons on the last line, the answer above */
+static int
+wachat_kb_entry_body(wachat_kb_parser_t *ps, wachat_kb_entry_t *en)
+{
+    size_t  first, last, chars, max;
+
+    first = 0;
+    last = ps->nbody;
+
+    while (first < last && ps->body[first].len == 0) {
+        first++;
+    }
+
+    while (last > first && ps->body[last - 1].len == 0) {
+        last--;
+    }
+
+    if (wachat_kb_entry_buttons(ps, en, first, &last) != 0) {
+        return -1;
     }
 
     if (first == last) {
@@ -558,13 +544,35 @@ wachat_kb_close(wachat_kb_parser_t *ps)
         return wachat_kb_oom(ps);
     }
 
-    chars = wachat_kb_utf8_chars(en->answer, strlen(en->answer));
+    chars = wachat_utf8_count(en->answer, strlen(en->answer));
     max = en->nbuttons ? WACHAT_KB_MAX_BODY_BUTTONS : WACHAT_KB_MAX_BODY_TEXT;
 
     if (chars > max) {
         return wachat_kb_fail(ps, ps->line, "answer of \"%s\" is %zu "
                               "characters, at most %zu%s", en->id, chars, max,
                               en->nbuttons ? " with buttons" : "");
+    }
+
+    return 0;
+}
+
+
+/* the open entry is checked, copied into the arena and counted */
+static int
+wachat_kb_close(wachat_kb_parser_t *ps)
+{
+    wachat_kb_entry_t  *en;
+
+    en = wachat_kb_new_entry(ps);
+    if (en == NULL) {
+        return wachat_kb_oom(ps);
+    }
+
+    if (wachat_kb_entry_id(ps, en) != 0
+        || wachat_kb_entry_also(ps, en) != 0
+        || wachat_kb_entry_body(ps, en) != 0)
+    {
+        return -1;
     }
 
     ps->kb->nentries++;
@@ -621,7 +629,7 @@ wachat_kb_heading(wachat_kb_parser_t *ps, const char *p, size_t len,
         return wachat_kb_fail(ps, line, "empty id");
     }
 
-    chars = wachat_kb_utf8_chars(ps->id, ps->idlen);
+    chars = wachat_utf8_count(ps->id, ps->idlen);
 
     if (chars > WACHAT_KB_MAX_ID) {
         return wachat_kb_fail(ps, line, "id is %zu characters, at most %d",
@@ -723,7 +731,7 @@ wachat_kb_check_text(wachat_kb_parser_t *ps, const char *buf, size_t len)
     line = 1;
 
     for (i = 0; i < len; i += n) {
-        n = wachat_kb_utf8_next(buf + i, len - i, &cp);
+        n = wachat_utf8_decode(buf + i, len - i, &cp);
 
         if (n == 0) {
             return wachat_kb_fail(ps, line, "invalid UTF-8");
@@ -947,48 +955,4 @@ failed:
     free(buf);
 
     return NULL;
-}
-
-
-void
-wachat_kb_free(wachat_kb_t *kb)
-{
-    if (kb == NULL) {
-        return;
-    }
-
-    wachat_kb_index_free(&kb->index);
-    wachat_kb_map_free(&kb->ids);
-    free(kb->entries);
-    wachat_kb_arena_free(&kb->arena);
-    free(kb);
-}
-
-
-size_t
-wachat_kb_count(const wachat_kb_t *kb)
-{
-    return kb ? kb->nentries : 0;
-}
-
-
-const wachat_kb_entry_t *
-wachat_kb_entry(const wachat_kb_t *kb, size_t i)
-{
-    return (kb && i < kb->nentries) ? &kb->entries[i] : NULL;
-}
-
-
-const wachat_kb_entry_t *
-wachat_kb_get(const wachat_kb_t *kb, const char *id)
-{
-    uint32_t  idx;
-
-    if (kb == NULL || id == NULL
-        || !wachat_kb_map_get(&kb->ids, id, strlen(id), &idx))
-    {
-        return NULL;
-    }
-
-    return &kb->entries[idx];
 }

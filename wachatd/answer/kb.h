@@ -127,8 +127,5 @@ const wachat_kb_entry_t *wachat_kb_get(const wachat_kb_t *kb, const char *id);
 size_t wachat_kb_search(const wachat_kb_t *kb, const char *query,
     size_t qlen, wachat_kb_hit_t *hits, size_t max);
 
-/* code points in UTF-8 text (each invalid byte counts one) */
-size_t wachat_kb_utf8_chars(const char *s, size_t len);
-
 
 #endif /* WACHAT_KB_H */

@@ -458,39 +458,21 @@ wachat_kb_before(const wachat_kb_hit_t *a, const wachat_kb_hit_t *b)
 }
 
 
-size_t
-wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
-    wachat_kb_hit_t *hits, size_t max)
+/*
+ * Adds what the query's terms give to every entry: conf (the confidence,
+ * capped per term) and raw (BM25F).  Returns the idf weight of all the
+ * query's terms, the confidence's denominator.
+ */
+static double
+wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
+    double *conf, double *raw)
 {
-    size_t                      i, e, k, nhits;
-    double                      w, tq, ta, s, total, *conf, *raw;
-    wachat_kb_hit_t             hit;
-    wachat_kb_query_t          *q;
+    size_t                      i, k;
+    double                      w, tq, ta, s, total;
     const wachat_kb_index_t    *ix;
     const wachat_kb_posting_t  *p;
 
-    if (kb == NULL || query == NULL || hits == NULL || max == 0) {
-        return 0;
-    }
-
     ix = &kb->index;
-    qlen = qlen > WACHAT_KB_MAX_QUERY ? WACHAT_KB_MAX_QUERY : qlen;
-
-    q = malloc(sizeof(wachat_kb_query_t));
-    conf = calloc(2 * kb->nentries, sizeof(double));
-
-    if (q == NULL || conf == NULL) {
-        free(q);
-        free(conf);
-        return 0;
-    }
-
-    raw = conf + kb->nentries;
-    q->kb = kb;
-    q->n = 0;
-
-    (void) wachat_kb_tokenize(query, qlen, wachat_kb_query_tok, q);
-
     total = 0;
 
     for (i = 0; i < q->n; i++) {
@@ -521,7 +503,18 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
         }
     }
 
-    total = fmax(total, log(2.0));
+    return fmax(total, log(2.0));
+}
+
+
+/* the best max entries with a confidence, best first, into hits */
+static size_t
+wachat_kb_rank(const wachat_kb_t *kb, const double *conf, const double *raw,
+    double total, wachat_kb_hit_t *hits, size_t max)
+{
+    size_t           i, e, nhits;
+    wachat_kb_hit_t  hit;
+
     nhits = 0;
 
     for (e = 0; e < kb->nentries; e++) {
@@ -548,8 +541,90 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
         hits[i] = hit;
     }
 
+    return nhits;
+}
+
+
+size_t
+wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
+    wachat_kb_hit_t *hits, size_t max)
+{
+    size_t              nhits;
+    double              total, *conf, *raw;
+    wachat_kb_query_t  *q;
+
+    if (kb == NULL || query == NULL || hits == NULL || max == 0) {
+        return 0;
+    }
+
+    qlen = qlen > WACHAT_KB_MAX_QUERY ? WACHAT_KB_MAX_QUERY : qlen;
+
+    q = malloc(sizeof(wachat_kb_query_t));
+    conf = calloc(2 * kb->nentries, sizeof(double));
+
+    if (q == NULL || conf == NULL) {
+        free(q);
+        free(conf);
+        return 0;
+    }
+
+    raw = conf + kb->nentries;
+    q->kb = kb;
+    q->n = 0;
+
+    (void) wachat_kb_tokenize(query, qlen, wachat_kb_query_tok, q);
+
+    total = wachat_kb_score(kb, q, conf, raw);
+    nhits = wachat_kb_rank(kb, conf, raw, total, hits, max);
+
     free(q);
     free(conf);
 
     return nhits;
+}
+
+
+/* the loaded KB: lookups, and its end */
+
+void
+wachat_kb_free(wachat_kb_t *kb)
+{
+    if (kb == NULL) {
+        return;
+    }
+
+    wachat_kb_index_free(&kb->index);
+    wachat_kb_map_free(&kb->ids);
+    free(kb->entries);
+    wachat_kb_arena_free(&kb->arena);
+    free(kb);
+}
+
+
+size_t
+wachat_kb_count(const wachat_kb_t *kb)
+{
+    return kb ? kb->nentries : 0;
+}
+
+
+const wachat_kb_entry_t *
+wachat_kb_entry(const wachat_kb_t *kb, size_t i)
+{
+    return (kb && i < kb->nentries) ? &kb->entries[i] : NULL;
+}
+
+
+const wachat_kb_entry_t *
+wachat_kb_get(const wachat_kb_t *kb, const char *id)
+{
+    uint32_t  idx;
+
+    if (kb == NULL || id == NULL
+        || !wachat_kb_map_get(&kb->ids, id, strlen(id), &idx))
+    {
+        return NULL;
+    }
+
+    return &kb->entries[idx];
 }

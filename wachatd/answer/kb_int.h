@@ -1,6 +1,7 @@
 /*
- * kb internals shared by kb.c (parser), kb_text.c (UTF-8, slugs, tokens)
- * and kb_index.c (term index, BM25F).  Not for the rest of the daemon.
+ * kb internals shared by kb.c (parser), kb_arena.c (memory), kb_text.c
+ * (slugs, tokens) and kb_index.c (term index, BM25F, lookups).  Not for
+ * the rest of the daemon.
  */
 
 #ifndef WACHAT_KB_INT_H
@@ -50,10 +51,6 @@ void wachat_kb_map_free(wachat_kb_map_t *m);
 
 
 /* text */
-
-/* bytes of one strict UTF-8 sequence at p (no overlong, surrogate or
- * > U+10FFFF), 0 when invalid */
-size_t wachat_kb_utf8_next(const char *p, size_t len, uint32_t *cp);
 
 #define WACHAT_KB_SLUG_CHARS  60
 #define WACHAT_KB_SLUG_SIZE   (WACHAT_KB_SLUG_CHARS * 4 + 1)

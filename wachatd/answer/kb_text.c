@@ -1,5 +1,5 @@
 /*
- * kb text: strict UTF-8, character classes, slugs and the tokenizer the
+ * kb text: character classes, slugs and the tokenizer the
  * index and the queries share (so both sides fold text the same way).
  *
  * Tokens: words of Latin and other spaced scripts, ASCII lowercased (also
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "answer/kb_int.h"
+#include "wachat_utf8.h"
 
 
 #define WACHAT_KB_WORD_MAX  64          /* bytes kept of one word */
@@ -81,123 +82,6 @@ wachat_kb_hash(const char *s, size_t len)
 }
 
 
-size_t
-wachat_kb_utf8_next(const char *p, size_t len, uint32_t *cp)
-{
-    size_t                n, i;
-    uint32_t              c;
-    const unsigned char  *s;
-
-    s = (const unsigned char *) p;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    c = s[0];
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-
-    if (c < 0xc2) {                 /* a continuation or an overlong lead */
-        return 0;
-    }
-
-    if (c < 0xe0) {
-        n = 2;
-        c &= 0x1f;
-
-    } else if (c < 0xf0) {
-        n = 3;
-        c &= 0x0f;
-
-    } else if (c < 0xf5) {
-        n = 4;
-        c &= 0x07;
-
-    } else {
-        return 0;
-    }
-
-    if (len < n) {
-        return 0;
-    }
-
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-
-    if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff
-        || (c >= 0xd800 && c <= 0xdfff))
-    {
-        return 0;
-    }
-
-    *cp = c;
-    return n;
-}
-
-
-size_t
-wachat_kb_utf8_chars(const char *s, size_t len)
-{
-    size_t    i, n, count;
-    uint32_t  cp;
-
-    count = 0;
-
-    for (i = 0; i < len; i += n) {
-        n = wachat_kb_utf8_next(s + i, len - i, &cp);
-        if (n == 0) {
-            n = 1;
-        }
-
-        count++;
-    }
-
-    return count;
-}
-
-
-static size_t
-wachat_kb_utf8_put(uint32_t c, char *out)
-{
-    unsigned char  *o;
-
-    o = (unsigned char *) out;
-
-    if (c < 0x80) {
-        o[0] = (unsigned char) c;
-        return 1;
-    }
-
-    if (c < 0x800) {
-        o[0] = (unsigned char) (0xc0 | (c >> 6));
-        o[1] = (unsigned char) (0x80 | (c & 0x3f));
-        return 2;
-    }
-
-    if (c < 0x10000) {
-        o[0] = (unsigned char) (0xe0 | (c >> 12));
-        o[1] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
-        o[2] = (unsigned char) (0x80 | (c & 0x3f));
-        return 3;
-    }
-
-    o[0] = (unsigned char) (0xf0 | (c >> 18));
-    o[1] = (unsigned char) (0x80 | ((c >> 12) & 0x3f));
-    o[2] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
-    o[3] = (unsigned char) (0x80 | (c & 0x3f));
-    return 4;
-}
-
-
 /* capitals of the scripts a small shop's customers are likely to use */
 static uint32_t
 wachat_kb_lower(uint32_t c)
@@ -254,10 +138,59 @@ wachat_kb_lower(uint32_t c)
 }
 
 
+/*
+ * What the code points from U+0080 up are made of, after case folding: a
+ * row covers those below its bound that the rows above do not.
+ */
+static const struct {
+    uint32_t  below;
+    int       cls;
+} wachat_kb_classes[] = {
+    { 0xc0,       WACHAT_KB_SEP },      /* Latin-1 punctuation, signs */
+    { 0xd7,       WACHAT_KB_WORD },
+    { 0xd8,       WACHAT_KB_SEP },      /* multiplication sign */
+    { 0xf7,       WACHAT_KB_WORD },
+    { 0xf8,       WACHAT_KB_SEP },      /* division sign */
+    { 0x1100,     WACHAT_KB_WORD },
+    { 0x1200,     WACHAT_KB_CJK },      /* Hangul jamo */
+    { 0x2000,     WACHAT_KB_WORD },
+    { 0x2e80,     WACHAT_KB_SEP },      /* punctuation, symbols, arrows */
+    { 0x3000,     WACHAT_KB_CJK },      /* radicals */
+    { 0x3005,     WACHAT_KB_SEP },      /* CJK punctuation, */
+    { 0x3008,     WACHAT_KB_CJK },      /* but 々〆〇 */
+    { 0x3040,     WACHAT_KB_SEP },
+    { 0x30fb,     WACHAT_KB_CJK },      /* kana, */
+    { 0x30fc,     WACHAT_KB_SEP },      /* but the katakana middle dot */
+    { 0x3200,     WACHAT_KB_CJK },      /* kana, bopomofo, jamo */
+    { 0x3400,     WACHAT_KB_SEP },      /* enclosed, squared units */
+    { 0x4dc0,     WACHAT_KB_CJK },
+    { 0x4e00,     WACHAT_KB_SEP },      /* hexagrams */
+    { 0xa000,     WACHAT_KB_CJK },
+    { 0xac00,     WACHAT_KB_WORD },
+    { 0xd800,     WACHAT_KB_CJK },      /* Hangul syllables */
+    { 0xf900,     WACHAT_KB_SEP },      /* private use */
+    { 0xfb00,     WACHAT_KB_CJK },      /* compatibility ideographs */
+    { 0xfe00,     WACHAT_KB_WORD },
+    { 0xfe70,     WACHAT_KB_SEP },      /* selectors, small forms */
+    { 0xfeff,     WACHAT_KB_WORD },
+    { 0xff00,     WACHAT_KB_SEP },      /* the BOM */
+    { 0xff66,     WACHAT_KB_SEP },
+    { 0xffdd,     WACHAT_KB_CJK },      /* halfwidth kana, Hangul */
+    { 0x10000,    WACHAT_KB_SEP },      /* specials */
+    { 0x1f000,    WACHAT_KB_WORD },
+    { 0x1fb00,    WACHAT_KB_SEP },      /* emoji */
+    { 0x20000,    WACHAT_KB_WORD },
+    { 0x40000,    WACHAT_KB_CJK },
+    { 0xe0000,    WACHAT_KB_WORD },
+    { UINT32_MAX, WACHAT_KB_SEP }       /* tags, private use */
+};
+
+
 /* folds *cp (case, fullwidth) and says what it is made of */
 static int
 wachat_kb_class(uint32_t *cp)
 {
+    size_t    lo, hi, mid;
     uint32_t  c;
 
     c = *cp;
@@ -279,103 +212,22 @@ wachat_kb_class(uint32_t *cp)
 
     *cp = c = wachat_kb_lower(c);
 
-    if (c < 0xc0 || c == 0xd7 || c == 0xf7) {
-        return WACHAT_KB_SEP;               /* Latin-1 punctuation, signs */
+    /* the first row whose bound is above c; the last one is above all */
+    lo = 0;
+    hi = sizeof(wachat_kb_classes) / sizeof(wachat_kb_classes[0]) - 1;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        if (c < wachat_kb_classes[mid].below) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
     }
 
-    if (c < 0x1100) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0x1200) {
-        return WACHAT_KB_CJK;               /* Hangul jamo */
-    }
-
-    if (c < 0x2000) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0x2e80) {
-        return WACHAT_KB_SEP;               /* punctuation, symbols, arrows */
-    }
-
-    if (c < 0x3000) {
-        return WACHAT_KB_CJK;               /* radicals */
-    }
-
-    if (c < 0x3040) {                       /* CJK punctuation, but 々〆〇 */
-        return (c >= 0x3005 && c <= 0x3007) ? WACHAT_KB_CJK : WACHAT_KB_SEP;
-    }
-
-    if (c == 0x30fb) {                      /* katakana middle dot */
-        return WACHAT_KB_SEP;
-    }
-
-    if (c < 0x3200) {
-        return WACHAT_KB_CJK;               /* kana, bopomofo, jamo */
-    }
-
-    if (c < 0x3400) {
-        return WACHAT_KB_SEP;               /* enclosed, squared units */
-    }
-
-    if (c < 0x4dc0) {
-        return WACHAT_KB_CJK;
-    }
-
-    if (c < 0x4e00) {
-        return WACHAT_KB_SEP;               /* hexagrams */
-    }
-
-    if (c < 0xa000) {
-        return WACHAT_KB_CJK;
-    }
-
-    if (c < 0xac00) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0xd800) {
-        return WACHAT_KB_CJK;               /* Hangul syllables */
-    }
-
-    if (c < 0xf900) {
-        return WACHAT_KB_SEP;               /* private use */
-    }
-
-    if (c < 0xfb00) {
-        return WACHAT_KB_CJK;               /* compatibility ideographs */
-    }
-
-    if (c < 0xfe00) {
-        return WACHAT_KB_WORD;
-    }
-
-    if (c < 0xfe70) {
-        return WACHAT_KB_SEP;               /* selectors, small forms */
-    }
-
-    if (c < 0xff00) {
-        return c == 0xfeff ? WACHAT_KB_SEP : WACHAT_KB_WORD;
-    }
-
-    if (c < 0xff66) {
-        return WACHAT_KB_SEP;
-    }
-
-    if (c < 0xffdd) {
-        return WACHAT_KB_CJK;               /* halfwidth kana, Hangul */
-    }
-
-    if (c < 0x10000 || (c >= 0x1f000 && c < 0x1fb00) || c >= 0xe0000) {
-        return WACHAT_KB_SEP;               /* specials, emoji, tags */
-    }
-
-    if (c >= 0x20000 && c < 0x40000) {
-        return WACHAT_KB_CJK;
-    }
-
-    return WACHAT_KB_WORD;
+    return wachat_kb_classes[lo].cls;
 }
 
 
@@ -391,7 +243,7 @@ wachat_kb_slug(const char *q, size_t len, char *out)
     dash = 0;
 
     for (i = 0; i < len && chars < WACHAT_KB_SLUG_CHARS; i += n) {
-        n = wachat_kb_utf8_next(q + i, len - i, &cp);
+        n = wachat_utf8_decode(q + i, len - i, &cp);
 
         if (n == 0) {
             n = 1;
@@ -418,7 +270,7 @@ wachat_kb_slug(const char *q, size_t len, char *out)
             dash = 0;
         }
 
-        o += wachat_kb_utf8_put(cp, out + o);
+        o += wachat_utf8_encode(cp, out + o);
         chars++;
     }
 
@@ -666,7 +518,7 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
     prev = 0;
 
     for (i = 0; i < len; i += n) {
-        n = wachat_kb_utf8_next(s + i, len - i, &cp);
+        n = wachat_utf8_decode(s + i, len - i, &cp);
 
         if (n == 0) {
             n = 1;
@@ -683,7 +535,7 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
             if (t.wlen + 4 <= WACHAT_KB_WORD_MAX) {
                 t.wascii &= (cp < 0x80);
                 t.walpha &= !(cp >= '0' && cp <= '9');
-                t.wlen += wachat_kb_utf8_put(cp, t.w + t.wlen);
+                t.wlen += wachat_utf8_encode(cp, t.w + t.wlen);
             }
 
             continue;
@@ -702,15 +554,15 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
         }
 
         if (!wachat_kb_cjk_is_stop(cp)) {
-            u = wachat_kb_utf8_put(cp, pair);
+            u = wachat_utf8_encode(cp, pair);
             rc = cb(ctx, pair, u, WACHAT_KB_TOK_UNI);
             if (rc != 0) {
                 return rc;
             }
 
             if (prev != 0 && !wachat_kb_cjk_is_stop(prev)) {
-                u = wachat_kb_utf8_put(prev, pair);
-                u += wachat_kb_utf8_put(cp, pair + u);
+                u = wachat_utf8_encode(prev, pair);
+                u += wachat_utf8_encode(cp, pair + u);
                 rc = cb(ctx, pair, u, WACHAT_KB_TOK_BI);
                 if (rc != 0) {
                     return rc;

@@ -126,143 +126,17 @@ wachat_api_reason(int status)
 /* --- JSON out ----------------------------------------------------------- */
 
 
-/* length of the valid UTF-8 sequence at p, 0 if there is none */
-static size_t
-wachat_api_utf8_seq(const unsigned char *p, size_t n)
-{
-    size_t          len, i;
-    unsigned char   lo, hi;
-
-    if (p[0] < 0x80) {
-        return 1;
-    }
-
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = p[0] == 0xed ? 0x9f : 0xbf;
-
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        lo = p[0] == 0xf0 ? 0x90 : 0x80;
-        hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-
-    } else {
-        return 0;
-    }
-
-    if (n < len || p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-
-    for (i = 2; i < len; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
-            return 0;
-        }
-    }
-
-    return len;
-}
-
-
-/* what Redis holds is UTF-8 in practice; a stray byte becomes U+FFFD */
-void
-wachat_api_gen_bytes(yajl_gen g, const char *s, size_t len)
-{
-    size_t                i, n, k;
-    unsigned char        *fixed;
-    const unsigned char  *p = (const unsigned char *) s;
-
-    for (i = 0; i < len; i += n) {
-        n = wachat_api_utf8_seq(p + i, len - i);
-        if (n == 0) {
-            break;
-        }
-    }
-
-    if (i == len) {
-        yajl_gen_string(g, p, len);
-        return;
-    }
-
-    fixed = malloc(len * 3 + 1);
-    if (fixed == NULL) {
-        yajl_gen_string(g, (const unsigned char *) "", 0);
-        return;
-    }
-
-    for (i = 0, k = 0; i < len; i += n) {
-        n = wachat_api_utf8_seq(p + i, len - i);
-
-        if (n == 0) {
-            memcpy(fixed + k, "\xef\xbf\xbd", 3);
-            k += 3;
-            n = 1;
-
-        } else {
-            memcpy(fixed + k, p + i, n);
-            k += n;
-        }
-    }
-
-    yajl_gen_string(g, fixed, k);
-    free(fixed);
-}
-
-
-void
-wachat_api_gen_str(yajl_gen g, const char *s)
-{
-    if (s == NULL) {
-        yajl_gen_null(g);
-        return;
-    }
-
-    wachat_api_gen_bytes(g, s, strlen(s));
-}
-
-
-void
-wachat_api_kv(yajl_gen g, const char *name, const char *value)
-{
-    wachat_api_gen_str(g, name);
-    wachat_api_gen_str(g, value);
-}
-
-
 void
 wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v)
 {
-    wachat_api_gen_str(g, name);
+    wachat_json_str(g, name);
 
     if (v == NULL || v->type != REDIS_REPLY_STRING) {
         yajl_gen_null(g);
         return;
     }
 
-    wachat_api_gen_bytes(g, v->str, v->len);
-}
-
-
-void
-wachat_api_kv_int(yajl_gen g, const char *name, long long value)
-{
-    wachat_api_gen_str(g, name);
-    yajl_gen_integer(g, value);
-}
-
-
-void
-wachat_api_kv_bool(yajl_gen g, const char *name, int value)
-{
-    wachat_api_gen_str(g, name);
-    yajl_gen_bool(g, value);
+    wachat_json_text(g, v->str, v->len);
 }
 
 
@@ -318,8 +192,8 @@ wachat_api_error(wachat_api_req_t *r, int status, const char *name,
 
     if (g) {
         yajl_gen_map_open(g);
-        wachat_api_kv(g, "error", name);
-        wachat_api_kv(g, "message", message);
+        wachat_json_kv_text(g, "error", name);
+        wachat_json_kv_text(g, "message", message);
         yajl_gen_map_close(g);
     }
 

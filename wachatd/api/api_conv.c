@@ -1,6 +1,5 @@
 /*
- * api conv: the agent (me, presence, heartbeat) and its conversations
- * (list, show, reply, take, resolve).
+ * api conv: the agent's conversations (list, show, reply, take, resolve).
  *
  * Requests are short: synchronous Redis on the daemon's store link,
  * bounded scans, pipelined reads.  What a take or a reply changes is
@@ -18,6 +17,7 @@
 
 #include "api/api_int.h"
 #include "lib/clock.h"
+#include "wachat_contract.h"
 
 
 #define WACHAT_API_LIST_DEFAULT   100
@@ -47,113 +47,11 @@ typedef enum {
  */
 static wachat_lua_t  wachat_api_lua_read = wachat_lua(
     "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'unread')\n"
-    "if c[1] ~= 'agent' or c[2] ~= ARGV[1] then return 0 end\n"
+    "if c[1] ~= '" WACHAT_MODE_NAME_AGENT "' or c[2] ~= ARGV[1] then "
+    "return 0 end\n"
     "local n = tonumber(c[3] or '0') or 0\n"
     "if n > 0 then redis.call('HSET', KEYS[1], 'unread', 0) end\n"
     "return n\n");
-
-
-/* --- presence ------------------------------------------------------------- */
-
-
-static void
-wachat_api_gen_presence(wachat_api_req_t *r, int me)
-{
-    yajl_gen     g;
-    const char  *p;
-
-    p = wachat_agent_effective_presence(r->api->st, r->api->cfg,
-                                        r->agent->id);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_api_kv(g, "id", r->agent->id);
-
-    if (me) {
-        wachat_api_kv(g, "name", r->agent->name ? r->agent->name
-                                                : r->agent->id);
-        wachat_api_kv(g, "email", r->agent->email);
-    }
-
-    wachat_api_kv(g, "presence", p);
-
-    if (me) {
-        wachat_api_kv_bool(g, "notify", r->agent->notify);
-        wachat_api_kv_int(g, "heartbeat_timeout_ms",
-                          r->api->cfg->agent_heartbeat_timeout_ms);
-    }
-
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, 200, g, me ? "ok" : p);
-    yajl_gen_free(g);
-}
-
-
-void
-wachat_api_me(wachat_api_req_t *r)
-{
-    wachat_api_gen_presence(r, 1);
-}
-
-
-void
-wachat_api_presence(wachat_api_req_t *r)
-{
-    yajl_val            body;
-    const char         *p;
-    wachat_agent_rc_e   rc;
-
-    body = wachat_api_body(r);
-    if (body == NULL) {
-        return;
-    }
-
-    p = wachat_api_body_str(r, body, "presence", "send {\"presence\": "
-                            "\"online\"}, \"away\" or \"offline\"");
-
-    if (p == NULL) {
-        yajl_tree_free(body);
-        return;
-    }
-
-    rc = wachat_agent_presence(r->api->st, r->api->cfg, r->agent->id, p);
-    yajl_tree_free(body);
-
-    if (rc == WACHAT_AGENT_EINPUT) {
-        wachat_api_error(r, 400, "bad_input", "presence is online, away or "
-                         "offline");
-        return;
-    }
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_gen_presence(r, 0);
-}
-
-
-void
-wachat_api_heartbeat(wachat_api_req_t *r)
-{
-    wachat_agent_rc_e  rc;
-
-    rc = wachat_agent_heartbeat(r->api->st, r->api->cfg, r->agent->id);
-
-    if (rc != WACHAT_AGENT_OK) {
-        wachat_api_agent_error(r, rc);
-        return;
-    }
-
-    wachat_api_gen_presence(r, 0);
-}
 
 
 /* --- conversations ------------------------------------------------------ */
@@ -254,32 +152,29 @@ wachat_api_entry_ms(const redisReply *kv)
 }
 
 
+/* "name": the number a field holds, or null without the field */
+static void
+wachat_api_kv_num(yajl_gen g, const char *name, const char *v)
+{
+    wachat_json_str(g, name);
+
+    if (v) {
+        yajl_gen_integer(g, atoll(v));
+
+    } else {
+        yajl_gen_null(g);
+    }
+}
+
+
 /*
- * The fields every listing of a conversation has, into an open map.  last
- * is its newest history entry (XREVRANGE ... COUNT 1 reply) or NULL.
+ * "last_text", "last_dir", "last_at": the newest history entry, from an
+ * XREVRANGE ... COUNT 1 reply (or NULL).
  */
 static void
-wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
-    const redisReply *c, const redisReply *last, long long now)
+wachat_api_gen_last(yajl_gen g, const redisReply *last)
 {
-    long long          closes, unread;
-    const char        *mode, *ts;
     const redisReply  *kv, *text;
-
-    mode = wachat_reply_field(c, "mode");
-    ts = wachat_reply_field(c, "last_in_ts");
-    unread = wachat_reply_field(c, "unread")
-             ? atoll(wachat_reply_field(c, "unread")) : 0;
-
-    wachat_api_kv(g, "id", id);
-    wachat_api_kv_reply(g, "name", wachat_reply_value(c, "name"));
-    wachat_api_kv_reply(g, "wa_id", wachat_reply_value(c, "wa_id"));
-    wachat_api_kv_reply(g, "user_id", wachat_reply_value(c, "user_id"));
-    wachat_api_kv_reply(g, "phone_number_id",
-                        wachat_reply_value(c, "phone_number_id"));
-    wachat_api_kv(g, "mode", mode ? mode : "ai");
-    wachat_api_kv_reply(g, "agent", wachat_reply_value(c, "agent"));
-    wachat_api_kv_int(g, "unread", unread > 0 ? unread : 0);
 
     kv = NULL;
 
@@ -301,43 +196,63 @@ wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
         const char  *type = wachat_reply_field(kv, "type");
 
         snprintf(what, sizeof(what), "[%s]", type ? type : "message");
-        wachat_api_kv(g, "last_text", what);
+        wachat_json_kv_text(g, "last_text", what);
     }
 
     wachat_api_kv_reply(g, "last_dir", wachat_reply_value(kv, "dir"));
 
-    wachat_api_gen_str(g, "last_at");
+    wachat_json_str(g, "last_at");
     if (kv) {
         yajl_gen_integer(g, wachat_api_entry_ms(kv));
     } else {
         yajl_gen_null(g);
     }
+}
+
+
+/*
+ * The fields every listing of a conversation has, into an open map.  last
+ * is its newest history entry (XREVRANGE ... COUNT 1 reply) or NULL.
+ */
+static void
+wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
+    const redisReply *c, const redisReply *last, long long now)
+{
+    long long    closes, unread;
+    const char  *mode, *ts;
+
+    mode = wachat_reply_field(c, "mode");
+    ts = wachat_reply_field(c, "last_in_ts");
+    unread = wachat_reply_field(c, "unread")
+             ? atoll(wachat_reply_field(c, "unread")) : 0;
+
+    wachat_json_kv_text(g, "id", id);
+    wachat_api_kv_reply(g, "name", wachat_reply_value(c, "name"));
+    wachat_api_kv_reply(g, "wa_id", wachat_reply_value(c, "wa_id"));
+    wachat_api_kv_reply(g, "user_id", wachat_reply_value(c, "user_id"));
+    wachat_api_kv_reply(g, "phone_number_id",
+                        wachat_reply_value(c, "phone_number_id"));
+    wachat_json_kv_text(g, "mode", mode ? mode : WACHAT_MODE_NAME_AI);
+    wachat_api_kv_reply(g, "agent", wachat_reply_value(c, "agent"));
+    wachat_json_kv_int(g, "unread", unread > 0 ? unread : 0);
+
+    wachat_api_gen_last(g, last);
 
     if (ts) {
         closes = atoll(ts) * 1000 + api->cfg->window_ms;
-        wachat_api_kv_int(g, "window_closes_at", closes);
-        wachat_api_kv_int(g, "window_left_ms",
-                          closes > now ? closes - now : 0);
+        wachat_json_kv_int(g, "window_closes_at", closes);
+        wachat_json_kv_int(g, "window_left_ms",
+                           closes > now ? closes - now : 0);
 
     } else {
-        wachat_api_gen_str(g, "window_closes_at");
+        wachat_json_str(g, "window_closes_at");
         yajl_gen_null(g);
-        wachat_api_kv_int(g, "window_left_ms", 0);
+        wachat_json_kv_int(g, "window_left_ms", 0);
     }
 
-    wachat_api_gen_str(g, "waiting_since");
-    if (wachat_reply_field(c, "waiting_since")) {
-        yajl_gen_integer(g, atoll(wachat_reply_field(c, "waiting_since")));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    wachat_api_gen_str(g, "agent_since");
-    if (wachat_reply_field(c, "agent_since")) {
-        yajl_gen_integer(g, atoll(wachat_reply_field(c, "agent_since")));
-    } else {
-        yajl_gen_null(g);
-    }
+    wachat_api_kv_num(g, "waiting_since",
+                      wachat_reply_field(c, "waiting_since"));
+    wachat_api_kv_num(g, "agent_since", wachat_reply_field(c, "agent_since"));
 }
 
 
@@ -351,7 +266,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
     }
 
     mode = wachat_reply_field(c, "mode");
-    mode = mode ? mode : "ai";
+    mode = mode ? mode : WACHAT_MODE_NAME_AI;
 
     if (f->mode && strcmp(mode, f->mode) != 0) {
         return 0;
@@ -360,7 +275,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
     if (f->agent) {
         agent = wachat_reply_field(c, "agent");
 
-        if (strcmp(mode, "agent") != 0 || agent == NULL
+        if (strcmp(mode, WACHAT_MODE_NAME_AGENT) != 0 || agent == NULL
             || strcmp(agent, f->agent) != 0)
         {
             return 0;
@@ -449,19 +364,50 @@ wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
     mode = wachat_reply_field(c, "mode");
 
     if (waiting) {
-        if (mode == NULL || strcmp(mode, "waiting_agent") != 0) {
+        if (mode == NULL || strcmp(mode, WACHAT_MODE_NAME_WAITING_AGENT) != 0)
+        {
             return 0;
         }
 
         wachat_api_seen_add(seen, id);
 
-    } else if (mode && strcmp(mode, "waiting_agent") == 0
+    } else if (mode && strcmp(mode, WACHAT_MODE_NAME_WAITING_AGENT) == 0
                && wachat_api_seen_has(seen, id))
     {
         return 0;
     }
 
     return (unsigned char) wachat_api_pass(f, c);
+}
+
+
+/*
+ * One page of a sorted set of conversations: the reply, with *n its first
+ * entries that are ids; NULL when Redis failed.
+ */
+static redisReply *
+wachat_api_page(wachat_store_t *st, int waiting, int start, size_t *n)
+{
+    redisReply  *ids;
+
+    /* hiredis' format knows no %zu: the bounds are ints */
+    ids = wachat_store_cmd(st, "%s %s %d %d",
+                           waiting ? "ZRANGE" : "ZREVRANGE",
+                           waiting ? WACHAT_KEY_WAITING : WACHAT_KEY_CONVS,
+                           start, start + WACHAT_API_PAGE - 1);
+
+    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(ids);
+        return NULL;
+    }
+
+    for (*n = 0; *n < ids->elements && *n < WACHAT_API_PAGE; (*n)++) {
+        if (ids->element[*n]->type != REDIS_REPLY_STRING) {
+            break;
+        }
+    }
+
+    return ids;
 }
 
 
@@ -483,25 +429,12 @@ wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
     for (start = 0; start < WACHAT_API_SCAN_MAX && *listed < f->limit;
          start += WACHAT_API_PAGE)
     {
-        /* hiredis' format knows no %zu: the bounds are ints */
-        ids = wachat_store_cmd(st, "%s %s %d %d",
-                               waiting ? "ZRANGE" : "ZREVRANGE",
-                               waiting ? WACHAT_KEY_WAITING
-                                       : WACHAT_KEY_CONVS,
-                               start, start + WACHAT_API_PAGE - 1);
-
-        if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(ids);
+        ids = wachat_api_page(st, waiting, start, &n);
+        if (ids == NULL) {
             return -1;
         }
 
         got = ids->elements;
-
-        for (n = 0; n < got && n < WACHAT_API_PAGE; n++) {
-            if (ids->element[n]->type != REDIS_REPLY_STRING) {
-                break;
-            }
-        }
 
         rc = n ? wachat_api_fetch(st, WACHAT_API_FETCH_CONV, ids->element, n,
                                   NULL, convs)
@@ -577,12 +510,10 @@ wachat_api_filter(wachat_api_req_t *r, struct evkeyvalq *q,
         f->mode = NULL;
     }
 
-    if (f->mode && strcmp(f->mode, "ai") != 0
-        && strcmp(f->mode, "waiting_agent") != 0
-        && strcmp(f->mode, "agent") != 0)
-    {
-        wachat_api_error(r, 400, "bad_input", "mode is ai, waiting_agent or "
-                         "agent");
+    if (f->mode && wachat_mode_lookup(f->mode, strlen(f->mode)) < 0) {
+        wachat_api_error(r, 400, "bad_input", "mode is " WACHAT_MODE_NAME_AI
+                         ", " WACHAT_MODE_NAME_WAITING_AGENT " or "
+                         WACHAT_MODE_NAME_AGENT);
         return -1;
     }
 
@@ -711,10 +642,10 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
         }
     }
 
-    wachat_api_kv(g, "status", status);
+    wachat_json_kv_text(g, "status", status);
 
     if (code[0] && strcmp(status, "failed") == 0) {
-        wachat_api_kv(g, "error_code", code);
+        wachat_json_kv_text(g, "error_code", code);
     }
 }
 
@@ -739,10 +670,10 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     in = dir && strcmp(dir, "in") == 0;
 
     yajl_gen_map_open(g);
-    wachat_api_kv(g, "id", e->element[0]->str);
-    wachat_api_kv(g, "dir", in ? "in" : "out");
+    wachat_json_kv_text(g, "id", e->element[0]->str);
+    wachat_json_kv_text(g, "dir", in ? "in" : "out");
     wachat_api_kv_reply(g, "who", wachat_reply_value(kv, "who"));
-    wachat_api_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
+    wachat_json_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
     wachat_api_kv_reply(g, "text", wachat_reply_value(kv, "text"));
 
     if (in) {
@@ -751,11 +682,11 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
         wachat_api_kv_reply(g, "payload", wachat_reply_value(kv, "payload"));
 
     } else {
-        wachat_api_kv(g, "type", wachat_reply_value(kv, "button1")
-                                 ? "interactive" : "text");
+        wachat_json_kv_text(g, "type", wachat_reply_value(kv, "button1")
+                                       ? "interactive" : "text");
     }
 
-    wachat_api_gen_str(g, "buttons");
+    wachat_json_str(g, "buttons");
     yajl_gen_array_open(g);
 
     for (k = 1; k <= 3; k++) {
@@ -763,7 +694,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
         b = wachat_reply_value(kv, name);
 
         if (b) {
-            wachat_api_gen_bytes(g, b->str, b->len);
+            wachat_json_text(g, b->str, b->len);
         }
     }
 
@@ -837,7 +768,7 @@ wachat_api_show(wachat_api_req_t *r)
     yajl_gen_map_open(g);
     wachat_api_gen_conv(g, r->api, r->conv, c, hist, wachat_clock_ms());
 
-    wachat_api_gen_str(g, "history");
+    wachat_json_str(g, "history");
     yajl_gen_array_open(g);
 
     /* XREVRANGE: newest first, the console reads oldest first */
@@ -871,14 +802,14 @@ wachat_api_done(wachat_api_req_t *r, int status, const char *mode,
     }
 
     yajl_gen_map_open(g);
-    wachat_api_kv(g, "id", r->conv);
+    wachat_json_kv_text(g, "id", r->conv);
 
     if (mode) {
-        wachat_api_kv(g, "mode", mode);
+        wachat_json_kv_text(g, "mode", mode);
     }
 
     if (k) {
-        wachat_api_kv(g, k, v);
+        wachat_json_kv_text(g, k, v);
     }
 
     yajl_gen_map_close(g);
@@ -932,8 +863,8 @@ wachat_api_reply(wachat_api_req_t *r)
     }
 
     yajl_gen_map_open(g);
-    wachat_api_kv_bool(g, "queued", 1);
-    wachat_api_kv(g, "hist", hist);
+    wachat_json_kv_bool(g, "queued", 1);
+    wachat_json_kv_text(g, "hist", hist);
     yajl_gen_map_close(g);
 
     wachat_api_send(r, 202, g, "queued");
@@ -953,7 +884,7 @@ wachat_api_take(wachat_api_req_t *r)
         return;
     }
 
-    wachat_api_done(r, 200, "agent", "agent", r->agent->id);
+    wachat_api_done(r, 200, WACHAT_MODE_NAME_AGENT, "agent", r->agent->id);
 }
 
 
@@ -975,5 +906,5 @@ wachat_api_resolve(wachat_api_req_t *r)
         r->api->kick(r->api->data, r->conv);
     }
 
-    wachat_api_done(r, 200, "ai", NULL, NULL);
+    wachat_api_done(r, 200, WACHAT_MODE_NAME_AI, NULL, NULL);
 }

@@ -210,9 +210,9 @@ wachat_api_event_text(const redisReply *e)
         if (kv->element[i]->type == REDIS_REPLY_STRING
             && kv->element[i + 1]->type == REDIS_REPLY_STRING)
         {
-            wachat_api_gen_bytes(g, kv->element[i]->str, kv->element[i]->len);
-            wachat_api_gen_bytes(g, kv->element[i + 1]->str,
-                                 kv->element[i + 1]->len);
+            wachat_json_text(g, kv->element[i]->str, kv->element[i]->len);
+            wachat_json_text(g, kv->element[i + 1]->str,
+                             kv->element[i + 1]->len);
         }
     }
 

@@ -1,7 +1,8 @@
 /*
  * api internals shared by api.c (listener, routing, JSON answers),
- * api_conv.c (conversations and presence) and api_events.c (the live
- * feed as server-sent events).  Not for the rest of the daemon.
+ * api_presence.c (the agent), api_conv.c (its conversations) and
+ * api_events.c (the live feed as server-sent events).  Not for the rest of
+ * the daemon.
  */
 
 #ifndef WACHAT_API_INT_H
@@ -18,6 +19,7 @@
 #include "agents/agents.h"
 #include "api/api.h"
 #include "lib/config.h"
+#include "lib/json.h"
 #include "store/store.h"
 
 
@@ -75,14 +77,13 @@ void wachat_api_arm(struct event *ev, int ms);
 /* one field of a HGETALL reply or a stream entry: wachat_reply_*(), store.h */
 
 
-/* api.c: JSON out; a stray byte that is not UTF-8 becomes U+FFFD */
+/*
+ * api.c: JSON out is lib/json's; text from Redis or a URL goes through
+ * wachat_json_text(), so a stray byte that is not UTF-8 becomes U+FFFD.
+ */
 
-void wachat_api_gen_bytes(yajl_gen g, const char *s, size_t len);
-void wachat_api_gen_str(yajl_gen g, const char *s);
-void wachat_api_kv(yajl_gen g, const char *name, const char *value);
+/* "name": the reply's string, or null */
 void wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v);
-void wachat_api_kv_int(yajl_gen g, const char *name, long long value);
-void wachat_api_kv_bool(yajl_gen g, const char *name, int value);
 
 
 /* api.c: answering a request, and the log line it leaves */
@@ -101,11 +102,15 @@ const char *wachat_api_body_str(wachat_api_req_t *r, yajl_val body,
     const char *name, const char *message);
 
 
-/* api_conv.c: the handlers of the agent and its conversations */
+/* api_presence.c: the handlers of the agent */
 
 void wachat_api_me(wachat_api_req_t *r);
 void wachat_api_presence(wachat_api_req_t *r);
 void wachat_api_heartbeat(wachat_api_req_t *r);
+
+
+/* api_conv.c: the handlers of its conversations */
+
 void wachat_api_list(wachat_api_req_t *r);
 void wachat_api_show(wachat_api_req_t *r);
 void wachat_api_reply(wachat_api_req_t *r);

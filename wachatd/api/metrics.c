@@ -9,10 +9,12 @@
 
 #include "agents/agents.h"
 #include "api/metrics.h"
+#include "clients/graph.h"
+#include "wachat_contract.h"
 
 
 static void
-wachat_metric(struct evbuffer *out, const char *name, const char *type,
+wachat_metrics_head(struct evbuffer *out, const char *name, const char *type,
     const char *help)
 {
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
@@ -78,27 +80,12 @@ wachat_metrics_backlog(wachat_store_t *st, const wachat_config_t *cfg,
 }
 
 
-void
-wachat_metrics_write(void *data, struct evbuffer *out)
+/* what became of events, messages, replies and sends (this process) */
+static void
+wachat_metrics_flow(struct evbuffer *out, const wachat_engine_stats_t *es,
+    const wachat_stream_stats_t *ss)
 {
-    size_t                          i, online;
-    long long                       pending, lag, total, waiting, held;
-    unsigned long long              cum;
-    wachat_metrics_src_t           *src = data;
-    const wachat_config_t          *cfg = *src->cfg;
-    const wachat_engine_stats_t    *es;
-    const wachat_stream_stats_t    *ss;
-    const wachat_outbound_stats_t  *os;
-
-    static const char  *results[5] = {
-        "ok", "retry", "pace", "token", "permanent"
-    };
-
-    es = wachat_engine_stats(src->engine);
-    ss = wachat_stream_stats(src->stream);
-    os = wachat_outbound_stats(src->ob);
-
-    wachat_metric(out, "wachatd_events_total", "counter",
+    wachat_metrics_head(out, "wachatd_events_total", "counter",
                   "Stream events read, by what became of them.");
     evbuffer_add_printf(out,
         "wachatd_events_total{outcome=\"transferred\"} %llu\n"
@@ -106,7 +93,7 @@ wachat_metrics_write(void *data, struct evbuffer *out)
         "wachatd_events_total{outcome=\"reclaimed\"} %llu\n",
         ss->transferred, ss->ignored, ss->reclaimed);
 
-    wachat_metric(out, "wachatd_messages_total", "counter",
+    wachat_metrics_head(out, "wachatd_messages_total", "counter",
                   "Inbound messages committed, by outcome.");
     evbuffer_add_printf(out,
         "wachatd_messages_total{outcome=\"answered\"} %llu\n"
@@ -115,7 +102,7 @@ wachat_metrics_write(void *data, struct evbuffer *out)
         "wachatd_messages_total{outcome=\"handoff\"} %llu\n",
         es->answered, es->silent, es->duplicates, es->handoffs);
 
-    wachat_metric(out, "wachatd_replies_total", "counter",
+    wachat_metrics_head(out, "wachatd_replies_total", "counter",
                   "AI replies, by where they came from.");
     evbuffer_add_printf(out,
         "wachatd_replies_total{source=\"kb\"} %llu\n"
@@ -123,30 +110,50 @@ wachat_metrics_write(void *data, struct evbuffer *out)
         "wachatd_replies_total{source=\"fallback\"} %llu\n",
         es->from_kb, es->from_llm, es->from_fallback);
 
-    wachat_metric(out, "wachatd_statuses_total", "counter",
+    wachat_metrics_head(out, "wachatd_statuses_total", "counter",
                   "Delivery statuses applied.");
     evbuffer_add_printf(out, "wachatd_statuses_total %llu\n", es->statuses);
 
-    wachat_metric(out, "wachatd_sends_total", "counter",
+    wachat_metrics_head(out, "wachatd_sends_total", "counter",
                   "Replies delivered, retried and dead-lettered.");
     evbuffer_add_printf(out,
         "wachatd_sends_total{outcome=\"sent\"} %llu\n"
         "wachatd_sends_total{outcome=\"retried\"} %llu\n"
         "wachatd_sends_total{outcome=\"dead\"} %llu\n",
         es->sent, es->retried, es->dead);
+}
 
-    wachat_metric(out, "wachatd_graph_calls_total", "counter",
+
+/* Graph API calls by result: the names are graph.h's */
+static void
+wachat_metrics_graph(struct evbuffer *out, const wachat_outbound_stats_t *os)
+{
+    int  i;
+
+    wachat_metrics_head(out, "wachatd_graph_calls_total", "counter",
                   "Graph API calls, by result (sandbox: not sent to Meta).");
-    for (i = 0; i < 5; i++) {
+
+    for (i = WACHAT_GRAPH_OK; i <= WACHAT_GRAPH_PERMANENT; i++) {
         evbuffer_add_printf(out, "wachatd_graph_calls_total{result=\"%s\"} "
-                            "%llu\n", results[i], os->graph[i]);
+                            "%llu\n", wachat_graph_result_name(i),
+                            os->graph[i]);
     }
+
     evbuffer_add_printf(out, "wachatd_graph_calls_total{result=\"sandbox\"} "
                         "%llu\n", os->sandbox);
+}
 
-    wachat_metric(out, "wachatd_llm_seconds", "histogram",
+
+static void
+wachat_metrics_llm(struct evbuffer *out, const wachat_engine_stats_t *es)
+{
+    size_t              i;
+    unsigned long long  cum;
+
+    wachat_metrics_head(out, "wachatd_llm_seconds", "histogram",
                   "Latency of the model's answers (failures included).");
     cum = 0;
+
     for (i = 0; i < WACHAT_LLM_BUCKETS; i++) {
         cum += es->llm_le[i];
 
@@ -159,47 +166,54 @@ wachat_metrics_write(void *data, struct evbuffer *out)
                                 cum);
         }
     }
+
     evbuffer_add_printf(out, "wachatd_llm_seconds_sum %.3f\n"
                         "wachatd_llm_seconds_count %llu\n",
                         es->llm_ms_sum / 1000.0, es->llm_calls);
 
-    wachat_metric(out, "wachatd_llm_failures_total", "counter",
+    wachat_metrics_head(out, "wachatd_llm_failures_total", "counter",
                   "Model calls that failed (the KB answered instead).");
     evbuffer_add_printf(out, "wachatd_llm_failures_total %llu\n",
                         es->llm_failures);
+}
 
-    wachat_metric(out, "wachatd_active_conversations", "gauge",
-                  "Conversations this process is working on.");
-    evbuffer_add_printf(out, "wachatd_active_conversations %zu\n",
-                        wachat_engine_active(src->engine));
 
-    /* shared state, from Redis: the same on every wachatd */
+/* shared state, from Redis: the same on every wachatd */
+static void
+wachat_metrics_shared(struct evbuffer *out, wachat_store_t *st,
+    const wachat_config_t *cfg)
+{
+    size_t     i, online;
+    long long  pending, lag, total, waiting, held;
 
-    wachat_metrics_backlog(src->store, cfg, &pending, &lag);
+    wachat_metrics_backlog(st, cfg, &pending, &lag);
 
-    wachat_metric(out, "wachat_stream_backlog", "gauge",
+    wachat_metrics_head(out, "wachat_stream_backlog", "gauge",
                   "Events of the group pending (read, not acknowledged) "
                   "and not yet read (lag).");
     evbuffer_add_printf(out,
         "wachat_stream_backlog{state=\"pending\"} %lld\n"
         "wachat_stream_backlog{state=\"unread\"} %lld\n", pending, lag);
 
-    total = wachat_metrics_card(src->store, WACHAT_KEY_CONVS);
-    waiting = wachat_metrics_card(src->store, WACHAT_KEY_WAITING);
-    held = wachat_metrics_card(src->store, WACHAT_KEY_ASSIGNED);
+    total = wachat_metrics_card(st, WACHAT_KEY_CONVS);
+    waiting = wachat_metrics_card(st, WACHAT_KEY_WAITING);
+    held = wachat_metrics_card(st, WACHAT_KEY_ASSIGNED);
 
-    wachat_metric(out, "wachat_conversations", "gauge",
+    wachat_metrics_head(out, "wachat_conversations", "gauge",
                   "Known conversations by mode.");
     evbuffer_add_printf(out,
-        "wachat_conversations{mode=\"waiting_agent\"} %lld\n"
-        "wachat_conversations{mode=\"agent\"} %lld\n"
-        "wachat_conversations{mode=\"ai\"} %lld\n", waiting, held,
+        "wachat_conversations{mode=\"" WACHAT_MODE_NAME_WAITING_AGENT "\"} "
+        "%lld\n"
+        "wachat_conversations{mode=\"" WACHAT_MODE_NAME_AGENT "\"} %lld\n"
+        "wachat_conversations{mode=\"" WACHAT_MODE_NAME_AI "\"} %lld\n",
+        waiting, held,
         total >= 0 && waiting >= 0 && held >= 0 && total >= waiting + held
         ? total - waiting - held : -1);
 
     online = 0;
+
     for (i = 0; i < cfg->agents.n; i++) {
-        if (strcmp(wachat_agent_effective_presence(src->store, cfg,
+        if (strcmp(wachat_agent_effective_presence(st, cfg,
                                                    cfg->agents.items[i].id),
                    "online") == 0)
         {
@@ -207,7 +221,26 @@ wachat_metrics_write(void *data, struct evbuffer *out)
         }
     }
 
-    wachat_metric(out, "wachat_agents_online", "gauge",
+    wachat_metrics_head(out, "wachat_agents_online", "gauge",
                   "Agents online (with a recent heartbeat).");
     evbuffer_add_printf(out, "wachat_agents_online %zu\n", online);
+}
+
+
+void
+wachat_metrics_write(void *data, struct evbuffer *out)
+{
+    wachat_metrics_src_t  *src = data;
+
+    wachat_metrics_flow(out, wachat_engine_stats(src->engine),
+                        wachat_stream_stats(src->stream));
+    wachat_metrics_graph(out, wachat_outbound_stats(src->ob));
+    wachat_metrics_llm(out, wachat_engine_stats(src->engine));
+
+    wachat_metrics_head(out, "wachatd_active_conversations", "gauge",
+                  "Conversations this process is working on.");
+    evbuffer_add_printf(out, "wachatd_active_conversations %zu\n",
+                        wachat_engine_active(src->engine));
+
+    wachat_metrics_shared(out, src->store, *src->cfg);
 }

@@ -13,6 +13,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "clients/graph.h"
+#include "lib/json.h"
+#include "wachat_utf8.h"
 
 
 #define WACHAT_GRAPH_TIMEOUT      20000
@@ -42,254 +44,186 @@ typedef struct {
 
 /* --- UTF-8 ------------------------------------------------------------ */
 
-/*
- * Length in bytes of the valid UTF-8 sequence at s, 0 if invalid
- * (overlong forms, surrogates and code points above U+10FFFF included).
- */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-    unsigned  c = s[0];
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
-            || (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-        {
-            return 0;
-        }
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
-            || (s[3] & 0xc0) != 0x80
-            || (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-        {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
-}
-
-
 /* Code points in s, or -1 when s is not valid UTF-8. */
 static long
-utf8_count(const char *s)
+wachat_graph_chars(const char *s)
 {
-    const unsigned char  *p = (const unsigned char *) s;
-    size_t                n;
-    long                  count = 0;
+    size_t  len;
 
-    while (*p) {
-        n = utf8_seq(p);
-        if (n == 0) {
-            return -1;
-        }
-        p += n;
-        count++;
+    len = strlen(s);
+    if (!wachat_utf8_valid(s, len)) {
+        return -1;
     }
-    return count;
+
+    return (long) wachat_utf8_count(s, len);
 }
 
 
+/* stops at the first byte that is not UTF-8, as the builders refuse it */
 size_t
 wachat_graph_clip(const char *s, size_t max)
 {
-    const unsigned char  *p = (const unsigned char *) s;
-    size_t                n;
+    size_t    i, n, len;
+    uint32_t  cp;
 
-    while (*p && max > 0) {
-        n = utf8_seq(p);
+    len = strlen(s);
+
+    for (i = 0; i < len && max > 0; i += n, max--) {
+        n = wachat_utf8_decode(s + i, len - i, &cp);
         if (n == 0) {
             break;
         }
-        p += n;
-        max--;
     }
-    return (size_t) (p - (const unsigned char *) s);
+
+    return i;
 }
 
 
 /* Non-empty, valid UTF-8, at most max code points. */
 static int
-check_text(const char *s, long max)
+wachat_graph_check_text(const char *s, long max)
 {
     long  n;
 
     if (s == NULL) {
         return -1;
     }
-    n = utf8_count(s);
+
+    n = wachat_graph_chars(s);
+
     return (n >= 1 && n <= max) ? 0 : -1;
 }
 
 
 /* --- JSON generation -------------------------------------------------- */
 
-static int
-gstr(yajl_gen g, const char *s)
-{
-    return yajl_gen_string(g, (const unsigned char *) s, strlen(s))
-           == yajl_gen_status_ok ? 0 : -1;
-}
-
-
-/* "key": "value" */
-static int
-gkv(yajl_gen g, const char *key, const char *value)
-{
-    return gstr(g, key) | gstr(g, value);
-}
-
-
 /* "key": {"name": "value"} */
 static int
-gkobj(yajl_gen g, const char *key, const char *name, const char *value)
+wachat_graph_put_obj(yajl_gen g, const char *key, const char *name,
+    const char *value)
 {
-    int  rc = gstr(g, key);
+    int  rc;
 
+    rc = wachat_json_put_str(g, key);
     rc |= yajl_gen_map_open(g) != yajl_gen_status_ok;
-    rc |= gkv(g, name, value);
+    rc |= wachat_json_put_kv(g, name, value);
     rc |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+
     return rc ? -1 : 0;
-}
-
-
-static yajl_gen
-gen_new(void)
-{
-    yajl_gen  g = yajl_gen_alloc(NULL);
-
-    if (g) {
-        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-    }
-    return g;
-}
-
-
-/* Hands out a malloc'ed copy of what g built, frees g. */
-static int
-gen_finish(yajl_gen g, int rc, char **json, size_t *len)
-{
-    const unsigned char  *buf;
-    size_t                n;
-    char                 *out;
-
-    if (rc != 0 || yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
-        yajl_gen_free(g);
-        return -1;
-    }
-    out = malloc(n + 1);
-    if (out == NULL) {
-        yajl_gen_free(g);
-        return -1;
-    }
-    memcpy(out, buf, n);
-    out[n] = '\0';
-    yajl_gen_free(g);
-    *json = out;
-    *len = n;
-    return 0;
 }
 
 
 /* "messaging_product", "recipient_type", "to": common head of a send */
 static int
-gen_head(yajl_gen g, const char *to, const char *type)
+wachat_graph_gen_head(yajl_gen g, const char *to, const char *type)
 {
     int  rc = 0;
 
-    rc |= gkv(g, "messaging_product", "whatsapp");
-    rc |= gkv(g, "recipient_type", "individual");
-    rc |= gkv(g, "to", to);
-    rc |= gkv(g, "type", type);
+    rc |= wachat_json_put_kv(g, "messaging_product", "whatsapp");
+    rc |= wachat_json_put_kv(g, "recipient_type", "individual");
+    rc |= wachat_json_put_kv(g, "to", to);
+    rc |= wachat_json_put_kv(g, "type", type);
+
     return rc;
 }
 
 
 static int
-gen_buttons(yajl_gen g, const wachat_graph_msg_t *m)
+wachat_graph_gen_buttons(yajl_gen g, const wachat_graph_msg_t *m)
 {
     size_t  i;
     int     rc = 0;
 
-    rc |= gstr(g, "interactive");
+    rc |= wachat_json_put_str(g, "interactive");
     rc |= yajl_gen_map_open(g);
-    rc |= gkv(g, "type", "button");
-    rc |= gkobj(g, "body", "text", m->text);
+    rc |= wachat_json_put_kv(g, "type", "button");
+    rc |= wachat_graph_put_obj(g, "body", "text", m->text);
+
     if (m->footer) {
-        rc |= gkobj(g, "footer", "text", m->footer);
+        rc |= wachat_graph_put_obj(g, "footer", "text", m->footer);
     }
-    rc |= gstr(g, "action");
+
+    rc |= wachat_json_put_str(g, "action");
     rc |= yajl_gen_map_open(g);
-    rc |= gstr(g, "buttons");
+    rc |= wachat_json_put_str(g, "buttons");
     rc |= yajl_gen_array_open(g);
+
     for (i = 0; i < m->nbuttons; i++) {
         rc |= yajl_gen_map_open(g);
-        rc |= gkv(g, "type", "reply");
-        rc |= gstr(g, "reply");
+        rc |= wachat_json_put_kv(g, "type", "reply");
+        rc |= wachat_json_put_str(g, "reply");
         rc |= yajl_gen_map_open(g);
-        rc |= gkv(g, "id", m->buttons[i].id);
-        rc |= gkv(g, "title", m->buttons[i].title);
+        rc |= wachat_json_put_kv(g, "id", m->buttons[i].id);
+        rc |= wachat_json_put_kv(g, "title", m->buttons[i].title);
         rc |= yajl_gen_map_close(g);
         rc |= yajl_gen_map_close(g);
     }
+
     rc |= yajl_gen_array_close(g);
     rc |= yajl_gen_map_close(g);
     rc |= yajl_gen_map_close(g);
+
     return rc;
 }
 
 
 static const char *
-check_msg(const wachat_graph_msg_t *m)
+wachat_graph_check_msg(const wachat_graph_msg_t *m)
 {
-    size_t  i, j;
+    size_t                        i, j;
+    const wachat_graph_button_t  *b;
 
     if (m->to == NULL || m->to[0] == '\0') {
         return "no recipient (to)";
     }
+
     if (m->reply_to && m->reply_to[0] == '\0') {
         return "empty context.message_id";
     }
+
     if (m->nbuttons == 0) {
-        if (check_text(m->text, WACHAT_GRAPH_TEXT_MAX) != 0) {
+        if (wachat_graph_check_text(m->text, WACHAT_GRAPH_TEXT_MAX) != 0) {
             return "text.body must be 1..4096 characters of valid UTF-8";
         }
+
         return NULL;
     }
 
     if (m->nbuttons > WACHAT_GRAPH_BUTTONS_MAX || m->buttons == NULL) {
         return "at most 3 reply buttons";
     }
-    if (check_text(m->text, WACHAT_GRAPH_BUTTON_BODY_MAX) != 0) {
+
+    if (wachat_graph_check_text(m->text, WACHAT_GRAPH_BUTTON_BODY_MAX) != 0) {
         return "interactive body.text must be 1..1024 characters of UTF-8";
     }
-    if (m->footer && check_text(m->footer, WACHAT_GRAPH_FOOTER_MAX) != 0) {
+
+    if (m->footer
+        && wachat_graph_check_text(m->footer, WACHAT_GRAPH_FOOTER_MAX) != 0)
+    {
         return "footer.text must be 1..60 characters of valid UTF-8";
     }
+
     for (i = 0; i < m->nbuttons; i++) {
-        if (check_text(m->buttons[i].id, WACHAT_GRAPH_ID_MAX) != 0) {
+        b = &m->buttons[i];
+        if (wachat_graph_check_text(b->id, WACHAT_GRAPH_ID_MAX) != 0) {
             return "a reply button id must be 1..256 characters";
         }
-        if (check_text(m->buttons[i].title, WACHAT_GRAPH_TITLE_MAX) != 0) {
+
+        if (wachat_graph_check_text(b->title, WACHAT_GRAPH_TITLE_MAX) != 0) {
             return "a reply button title must be 1..20 characters";
         }
+
         for (j = 0; j < i; j++) {
             if (strcmp(m->buttons[i].id, m->buttons[j].id) == 0) {
                 return "reply button ids must be unique";
             }
+
             if (strcmp(m->buttons[i].title, m->buttons[j].title) == 0) {
                 return "reply button titles must be unique";
             }
         }
     }
+
     return NULL;
 }
 
@@ -302,46 +236,51 @@ wachat_graph_build(const wachat_graph_msg_t *m, char **json, size_t *len,
     yajl_gen     g;
     int          rc = 0;
 
-    bad = m ? check_msg(m) : "no message";
+    bad = m ? wachat_graph_check_msg(m) : "no message";
     if (bad) {
         *why = bad;
         return -1;
     }
-    if (utf8_count(m->to) < 0
-        || (m->reply_to && utf8_count(m->reply_to) < 0))
+
+    if (wachat_graph_chars(m->to) < 0
+        || (m->reply_to && wachat_graph_chars(m->reply_to) < 0))
     {
         *why = "invalid UTF-8 in to or context.message_id";
         return -1;
     }
 
-    g = gen_new();
+    g = wachat_json_gen_strict();
     if (g == NULL) {
         *why = "out of memory";
         return -1;
     }
 
     rc |= yajl_gen_map_open(g);
+
     if (m->nbuttons == 0) {
-        rc |= gen_head(g, m->to, "text");
-        rc |= gstr(g, "text");
+        rc |= wachat_graph_gen_head(g, m->to, "text");
+        rc |= wachat_json_put_str(g, "text");
         rc |= yajl_gen_map_open(g);
-        rc |= gstr(g, "preview_url");
+        rc |= wachat_json_put_str(g, "preview_url");
         rc |= yajl_gen_bool(g, m->preview_url != 0);
-        rc |= gkv(g, "body", m->text);
+        rc |= wachat_json_put_kv(g, "body", m->text);
         rc |= yajl_gen_map_close(g);
     } else {
-        rc |= gen_head(g, m->to, "interactive");
-        rc |= gen_buttons(g, m);
+        rc |= wachat_graph_gen_head(g, m->to, "interactive");
+        rc |= wachat_graph_gen_buttons(g, m);
     }
+
     if (m->reply_to) {
-        rc |= gkobj(g, "context", "message_id", m->reply_to);
+        rc |= wachat_graph_put_obj(g, "context", "message_id", m->reply_to);
     }
+
     rc |= yajl_gen_map_close(g);
 
-    if (gen_finish(g, rc, json, len) != 0) {
+    if (wachat_json_gen_finish(g, rc, json, len) != 0) {
         *why = "cannot generate the JSON body";
         return -1;
     }
+
     return 0;
 }
 
@@ -353,30 +292,33 @@ wachat_graph_build_read(const char *wamid, int typing, char **json,
     yajl_gen  g;
     int       rc = 0;
 
-    if (wamid == NULL || wamid[0] == '\0' || utf8_count(wamid) < 0) {
+    if (wamid == NULL || wamid[0] == '\0' || wachat_graph_chars(wamid) < 0) {
         *why = "no message id to mark read";
         return -1;
     }
 
-    g = gen_new();
+    g = wachat_json_gen_strict();
     if (g == NULL) {
         *why = "out of memory";
         return -1;
     }
 
     rc |= yajl_gen_map_open(g);
-    rc |= gkv(g, "messaging_product", "whatsapp");
-    rc |= gkv(g, "status", "read");
-    rc |= gkv(g, "message_id", wamid);
+    rc |= wachat_json_put_kv(g, "messaging_product", "whatsapp");
+    rc |= wachat_json_put_kv(g, "status", "read");
+    rc |= wachat_json_put_kv(g, "message_id", wamid);
+
     if (typing) {
-        rc |= gkobj(g, "typing_indicator", "type", "text");
+        rc |= wachat_graph_put_obj(g, "typing_indicator", "type", "text");
     }
+
     rc |= yajl_gen_map_close(g);
 
-    if (gen_finish(g, rc, json, len) != 0) {
+    if (wachat_json_gen_finish(g, rc, json, len) != 0) {
         *why = "cannot generate the JSON body";
         return -1;
     }
+
     return 0;
 }
 
@@ -412,9 +354,11 @@ wachat_graph_classify(long code, long status)
         if (status == 0 || status == 429 || status >= 500) {
             return WACHAT_GRAPH_RETRY;
         }
+
         if (status == 401) {
             return WACHAT_GRAPH_TOKEN;
         }
+
         return WACHAT_GRAPH_PERMANENT;
 
     default:
@@ -422,6 +366,7 @@ wachat_graph_classify(long code, long status)
         if (wachat_graph_explain(code) == NULL && status >= 500) {
             return WACHAT_GRAPH_RETRY;
         }
+
         return WACHAT_GRAPH_PERMANENT;
     }
 }
@@ -442,13 +387,14 @@ wachat_graph_result_name(wachat_graph_result_e r)
     case WACHAT_GRAPH_PERMANENT:
         return "permanent";
     }
+
     return "?";
 }
 
 
 /* xorshift64*: jitter needs spread, not secrecy */
 static uint64_t
-rnd(void)
+wachat_graph_random(void)
 {
     static uint64_t  s;
     struct timespec  ts;
@@ -459,9 +405,11 @@ rnd(void)
             ^ ((uint64_t) getpid() << 40);
         s |= 1;
     }
+
     s ^= s >> 12;
     s ^= s << 25;
     s ^= s >> 27;
+
     return s * 0x2545F4914F6CDD1DULL;
 }
 
@@ -469,7 +417,8 @@ rnd(void)
 long
 wachat_graph_backoff_ms(unsigned attempt, wachat_graph_result_e r)
 {
-    long  cap, ms;
+    long      cap, ms;
+    uint64_t  span;
 
     switch (r) {
 
@@ -478,22 +427,27 @@ wachat_graph_backoff_ms(unsigned attempt, wachat_graph_result_e r)
         while (attempt-- > 0 && cap < WACHAT_GRAPH_RETRY_CAP) {
             cap *= 2;
         }
+
         if (cap > WACHAT_GRAPH_RETRY_CAP) {
             cap = WACHAT_GRAPH_RETRY_CAP;
         }
+
+        span = (uint64_t) (cap - WACHAT_GRAPH_RETRY_FLOOR + 1);
+
         return WACHAT_GRAPH_RETRY_FLOOR
-               + (long) (rnd() % (uint64_t) (cap - WACHAT_GRAPH_RETRY_FLOOR
-                                              + 1));
+               + (long) (wachat_graph_random() % span);
 
     case WACHAT_GRAPH_PACE:
         ms = 1000;
         while (attempt-- > 0 && ms < WACHAT_GRAPH_PACE_CAP) {
             ms *= 4;
         }
+
         if (ms > WACHAT_GRAPH_PACE_CAP) {
             ms = WACHAT_GRAPH_PACE_CAP;
         }
-        return ms + (long) (rnd() % (uint64_t) (ms / 10 + 1));
+
+        return ms + (long) (wachat_graph_random() % (uint64_t) (ms / 10 + 1));
 
     default:
         return -1;
@@ -516,160 +470,10 @@ wachat_graph_max_attempts(long code, wachat_graph_result_e r)
 }
 
 
-/* --- explanations ----------------------------------------------------- */
-
-typedef struct {
-    long         code;
-    const char  *text;
-} wachat_graph_code_t;
-
-
-static const wachat_graph_code_t  explanations[] = {
-    { 0, "authentication failed (AuthException): the access token is not"
-         " valid; use a permanent System User token (Business Settings >"
-         " System users)" },
-    { 1, "unknown Graph API error, usually temporary on Meta's side:"
-         " retried with backoff" },
-    { 2, "Graph API service temporarily unavailable: retried with"
-         " backoff; see metastatus.com if it lasts" },
-    { 3, "the app lacks the capability for this call: check that the"
-         " app has the WhatsApp product and whatsapp_business_messaging" },
-    { 4, "too many Graph API calls from this app (app rate limit):"
-         " retried later" },
-    { 10, "permission denied: the token lacks whatsapp_business_messaging"
-          " or the app is not live; assign the app and the WhatsApp"
-          " account to the System User and generate the token again" },
-    { 100, "invalid parameter: a field of the request is wrong, or the"
-           " phone_number_id does not exist or is not shared with this"
-           " token (use the Phone number ID from API Setup)" },
-    { 190, "the access token expired or is invalid: use a permanent"
-           " System User token (Business Settings > System users);"
-           " temporary tokens from API Setup expire within 24 hours" },
-    { 200, "permission error: the token cannot use this WhatsApp account"
-           " or number; assign the assets to the System User (Business"
-           " Settings > System users > Assign assets) and regenerate the"
-           " token with whatsapp_business_messaging" },
-    { 368, "temporarily blocked for policy violations: check the"
-           " account's quality in WhatsApp Manager; not retried" },
-    { 80007, "WhatsApp Business Account rate limit reached: retried with"
-             " backoff" },
-    { 130429, "throughput limit of the number reached (80 messages/s by"
-              " default): retried with backoff" },
-    { 130472, "the customer is in a Meta marketing experiment group:"
-              " not sent" },
-    { 131000, "something went wrong on Meta's side: retried a few times" },
-    { 131005, "access denied: the token lacks a permission for this call;"
-              " check the System User's permissions and assets" },
-    { 131008, "a required parameter is missing from the message" },
-    { 131009, "a parameter value is invalid (too long text, bad button,"
-              " or a number that does not belong to the account)" },
-    { 131016, "a Meta service is temporarily unavailable: retried" },
-    { 131021, "the recipient is the business number itself" },
-    { 131026, "message undeliverable: the number is not on WhatsApp, has"
-              " an old app, blocked the business or did not accept the"
-              " terms" },
-    { 131030, "recipient not in the allowed list: the app is in"
-              " development mode; add the number under API Setup or"
-              " take the app live" },
-    { 131031, "the WhatsApp Business Account is locked: see WhatsApp"
-              " Manager (policy or verification problem)" },
-    { 131042, "payment problem on the WhatsApp Business Account: fix the"
-              " payment method in WhatsApp Manager" },
-    { 131045, "the number's certificate is wrong: register the phone"
-              " number again" },
-    { 131047, "more than 24 hours since the customer last wrote: only a"
-              " template message can be sent" },
-    { 131048, "spam rate limit: too many messages were blocked or"
-              " reported; slow down and check quality in WhatsApp"
-              " Manager" },
-    { 131049, "withheld by Meta to maintain healthy ecosystem engagement:"
-              " do not retry right away" },
-    { 131051, "unsupported message type" },
-    { 131052, "the customer's media could not be downloaded" },
-    { 131053, "the media could not be uploaded" },
-    { 131056, "too many messages to the same customer in a short time"
-              " (pair rate limit): retried after 4^X seconds" },
-    { 131057, "the account is in maintenance (e.g. a throughput upgrade,"
-              " about a minute): retried" },
-    { 132000, "template parameter count does not match the template" },
-    { 132001, "the template does not exist in this language or is not"
-              " approved" },
-    { 132015, "the template is paused for low quality" },
-    { 132016, "the template is disabled for low quality" },
-    { 133000, "a previous deregistration of the number did not finish:"
-              " deregister it again before registering" },
-    { 133004, "Meta's server is temporarily unavailable: retried" },
-    { 133005, "two-step verification PIN mismatch" },
-    { 133006, "the phone number must be verified before registering" },
-    { 133008, "too many two-step verification PIN guesses: try later" },
-    { 133009, "two-step verification PIN entered too fast" },
-    { 133010, "the phone number is not registered on the Cloud API:"
-              " register it (POST /{phone_number_id}/register)" },
-    { 135000, "generic user error: check the request parameters" },
-};
-
-
-const char *
-wachat_graph_explain(long code)
-{
-    size_t  i;
-
-    for (i = 0; i < sizeof(explanations) / sizeof(explanations[0]); i++) {
-        if (explanations[i].code == code) {
-            return explanations[i].text;
-        }
-    }
-    if (code > 200 && code <= 299) {
-        return explanations[8].text;        /* the 200 entry */
-    }
-    return NULL;
-}
-
-
-static const wachat_graph_hint_t  hints[] = {
-    { "temporary token expired",
-      "error 190 after the setup worked for a few hours",
-      "tokens from App Dashboard > WhatsApp > API Setup expire within"
-      " 24 hours: create a System User (Business Settings > Users >"
-      " System users), generate a token with whatsapp_business_messaging"
-      " and whatsapp_business_management, put it in graph_token_file and"
-      " reload wachatd (SIGHUP)" },
-    { "app not live",
-      "error 131030 (recipient not in allowed list), or real customers'"
-      " messages never arrive",
-      "in development mode only numbers listed under API Setup can be"
-      " messaged and some webhooks are not sent: switch the app to Live"
-      " in the App Dashboard" },
-    { "webhook field messages not subscribed",
-      "the callback URL verified but nothing reaches the stream",
-      "App Dashboard > WhatsApp > Configuration > Webhook fields:"
-      " subscribe 'messages', and POST /{WABA_ID}/subscribed_apps so the"
-      " account delivers to the app" },
-    { "assets not assigned",
-      "errors 200, 10 or 100 (object does not exist or missing"
-      " permissions) on GET /{phone_number_id}",
-      "Business Settings > Users > System users > Assign assets: give the"
-      " System User the app and the WhatsApp account, then generate the"
-      " token again" },
-    { "wrong phone number id",
-      "error 100 (unsupported post request, object does not exist)",
-      "use the Phone number ID shown under API Setup, not the phone"
-      " number itself nor the WhatsApp Business Account id" },
-};
-
-
-const wachat_graph_hint_t *
-wachat_graph_troubleshooting(size_t *n)
-{
-    *n = sizeof(hints) / sizeof(hints[0]);
-    return hints;
-}
-
-
 /* --- answers ---------------------------------------------------------- */
 
 static char *
-tree_str(yajl_val v, const char **path)
+wachat_graph_tree_str(yajl_val v, const char **path)
 {
     yajl_val  s = yajl_tree_get(v, path, yajl_t_string);
 
@@ -678,7 +482,7 @@ tree_str(yajl_val v, const char **path)
 
 
 static long
-tree_int(yajl_val v, const char **path)
+wachat_graph_tree_int(yajl_val v, const char **path)
 {
     yajl_val  n = yajl_tree_get(v, path, yajl_t_number);
 
@@ -687,7 +491,7 @@ tree_int(yajl_val v, const char **path)
 
 
 static int
-parse_error(yajl_val root, wachat_graph_reply_t *r)
+wachat_graph_parse_error(yajl_val root, wachat_graph_reply_t *r)
 {
     static const char  *err_p[] = { "error", NULL };
     static const char  *code_p[] = { "error", "code", NULL };
@@ -700,19 +504,21 @@ parse_error(yajl_val root, wachat_graph_reply_t *r)
     if (yajl_tree_get(root, err_p, yajl_t_object) == NULL) {
         return 0;
     }
-    r->code = tree_int(root, code_p);
-    r->subcode = tree_int(root, sub_p);
-    r->message = tree_str(root, msg_p);
-    r->err_type = tree_str(root, type_p);
-    r->fbtrace_id = tree_str(root, trace_p);
-    r->details = tree_str(root, det_p);
+
+    r->code = wachat_graph_tree_int(root, code_p);
+    r->subcode = wachat_graph_tree_int(root, sub_p);
+    r->message = wachat_graph_tree_str(root, msg_p);
+    r->err_type = wachat_graph_tree_str(root, type_p);
+    r->fbtrace_id = wachat_graph_tree_str(root, trace_p);
+    r->details = wachat_graph_tree_str(root, det_p);
+
     return 1;
 }
 
 
 /* 1 when the answer carries what op promises */
 static int
-parse_success(yajl_val root, wachat_graph_reply_t *r)
+wachat_graph_parse_success(yajl_val root, wachat_graph_reply_t *r)
 {
     static const char  *msgs_p[] = { "messages", NULL };
     static const char  *id_p[] = { "id", NULL };
@@ -728,10 +534,12 @@ parse_success(yajl_val root, wachat_graph_reply_t *r)
         if (v == NULL || v->u.array.len == 0) {
             return 0;
         }
+
         v = yajl_tree_get(v->u.array.values[0], id_p, yajl_t_string);
         if (v == NULL || v->u.string[0] == '\0') {
             return 0;
         }
+
         r->wamid = strdup(v->u.string);
         return r->wamid != NULL;
 
@@ -742,16 +550,18 @@ parse_success(yajl_val root, wachat_graph_reply_t *r)
         if (yajl_tree_get(root, id_p, yajl_t_string) == NULL) {
             return 0;
         }
-        r->phone = tree_str(root, phone_p);
-        r->verified_name = tree_str(root, name_p);
+
+        r->phone = wachat_graph_tree_str(root, phone_p);
+        r->verified_name = wachat_graph_tree_str(root, name_p);
         return 1;
     }
+
     return 0;
 }
 
 
 static const char *
-op_wants(wachat_graph_op_e op)
+wachat_graph_op_wants(wachat_graph_op_e op)
 {
     switch (op) {
     case WACHAT_GRAPH_OP_SEND:
@@ -761,6 +571,7 @@ op_wants(wachat_graph_op_e op)
     case WACHAT_GRAPH_OP_CHECK:
         return "an id";
     }
+
     return "?";
 }
 
@@ -778,18 +589,22 @@ wachat_graph_parse(wachat_graph_op_e op, long status, const char *body,
     r->code = -1;
     r->subcode = -1;
 
-    root = wachat_http_json(body, len);
-
+    root = wachat_json_parse(body, len);
     if (root && YAJL_IS_OBJECT(root)) {
-        if (parse_error(root, r)) {
+        if (wachat_graph_parse_error(root, r)) {
             r->result = wachat_graph_classify(r->code, status);
+
             if (r->message == NULL) {
                 r->message = strdup("error object without a message");
             }
+
             yajl_tree_free(root);
             return r->result;
         }
-        if (status >= 200 && status <= 299 && parse_success(root, r)) {
+
+        if (status >= 200 && status <= 299
+            && wachat_graph_parse_success(root, r))
+        {
             r->result = WACHAT_GRAPH_OK;
             yajl_tree_free(root);
             return r->result;
@@ -801,7 +616,7 @@ wachat_graph_parse(wachat_graph_op_e op, long status, const char *body,
                  transport_error ? transport_error : "network error");
     } else if (status >= 200 && status <= 299) {
         snprintf(why, sizeof(why), "HTTP %ld without %s%s%s: is"
-                 " graph_api_url right?", status, op_wants(op),
+                 " graph_api_url right?", status, wachat_graph_op_wants(op),
                  transport_error ? ": " : "",
                  transport_error ? transport_error : "");
     } else {
@@ -809,10 +624,12 @@ wachat_graph_parse(wachat_graph_op_e op, long status, const char *body,
                  " object%s%s", status, transport_error ? ": " : "",
                  transport_error ? transport_error : "");
     }
+
     r->message = strdup(why);
     r->result = wachat_graph_classify(-1, status);
 
     yajl_tree_free(root);
+
     return r->result;
 }
 
@@ -845,10 +662,12 @@ wachat_graph_new(wachat_http_t *http, const wachat_graph_conf_t *conf,
         *why = "no http client or config";
         return NULL;
     }
+
     if (wachat_http_check_token(conf->api_url) != 0) {
         *why = "graph_api_url is empty or has spaces or control characters";
         return NULL;
     }
+
     if (wachat_http_check_token(conf->token) != 0) {
         *why = "the Graph token is empty or has spaces or control"
                " characters (a stray newline in the token file?)";
@@ -860,6 +679,7 @@ wachat_graph_new(wachat_http_t *http, const wachat_graph_conf_t *conf,
         *why = "out of memory";
         return NULL;
     }
+
     g->http = http;
     g->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms
                                          : WACHAT_GRAPH_TIMEOUT;
@@ -876,6 +696,7 @@ wachat_graph_new(wachat_http_t *http, const wachat_graph_conf_t *conf,
     while (n > 0 && g->api_url[n - 1] == '/') {
         g->api_url[--n] = '\0';
     }
+
     return g;
 }
 
@@ -886,6 +707,7 @@ wachat_graph_free(wachat_graph_t *g)
     if (g == NULL) {
         return;
     }
+
     wachat_http_bearer_free(g->auth);
     free(g->api_url);
     free(g);
@@ -893,7 +715,7 @@ wachat_graph_free(wachat_graph_t *g)
 
 
 static void
-call_done(void *data, const wachat_http_resp_t *resp)
+wachat_graph_on_done(void *data, const wachat_http_resp_t *resp)
 {
     wachat_graph_call_t   *c = data;
     wachat_graph_reply_t   r;
@@ -902,6 +724,7 @@ call_done(void *data, const wachat_http_resp_t *resp)
     if (resp->error != WACHAT_HTTP_DONE) {
         terr = resp->error_text;
     }
+
     wachat_graph_parse(c->op, resp->error == WACHAT_HTTP_ETOOBIG
                               || resp->error == WACHAT_HTTP_DONE
                               ? resp->status : 0,
@@ -917,21 +740,23 @@ call_done(void *data, const wachat_http_resp_t *resp)
 
 /* phone number ids are digits: nothing else gets into the URL path */
 static int
-check_phone_id(const char *id)
+wachat_graph_check_phone_id(const char *id)
 {
     size_t  n;
 
     if (id == NULL) {
         return -1;
     }
+
     n = strspn(id, "0123456789");
+
     return (n > 0 && n <= WACHAT_GRAPH_PHONE_ID_MAX && id[n] == '\0')
            ? 0 : -1;
 }
 
 
 static int
-call(wachat_graph_t *g, wachat_graph_op_e op, const char *method,
+wachat_graph_call(wachat_graph_t *g, wachat_graph_op_e op, const char *method,
     const char *phone_number_id, const char *suffix, const char *json,
     size_t len, wachat_graph_done_pt done, void *data)
 {
@@ -942,7 +767,9 @@ call(wachat_graph_t *g, wachat_graph_op_e op, const char *method,
     size_t                n;
     int                   rc;
 
-    if (g == NULL || done == NULL || check_phone_id(phone_number_id) != 0) {
+    if (g == NULL || done == NULL
+        || wachat_graph_check_phone_id(phone_number_id) != 0)
+    {
         return -1;
     }
 
@@ -954,6 +781,7 @@ call(wachat_graph_t *g, wachat_graph_op_e op, const char *method,
         free(c);
         return -1;
     }
+
     snprintf(url, n, "%s/%s%s", g->api_url, phone_number_id, suffix);
 
     c->op = op;
@@ -972,11 +800,13 @@ call(wachat_graph_t *g, wachat_graph_op_e op, const char *method,
     req.body_len = json ? len : 0;
     req.timeout_ms = g->timeout_ms;
 
-    rc = wachat_http_request(g->http, &req, call_done, c);
+    rc = wachat_http_request(g->http, &req, wachat_graph_on_done, c);
     free(url);
+
     if (rc != 0) {
         free(c);
     }
+
     return rc;
 }
 
@@ -988,8 +818,9 @@ wachat_graph_send_json(wachat_graph_t *g, const char *phone_number_id,
     if (json == NULL || len == 0) {
         return -1;
     }
-    return call(g, WACHAT_GRAPH_OP_SEND, "POST", phone_number_id,
-                "/messages", json, len, done, data);
+
+    return wachat_graph_call(g, WACHAT_GRAPH_OP_SEND, "POST", phone_number_id,
+                             "/messages", json, len, done, data);
 }
 
 
@@ -1005,9 +836,11 @@ wachat_graph_mark_read(wachat_graph_t *g, const char *phone_number_id,
     if (wachat_graph_build_read(wamid, typing, &json, &len, &why) != 0) {
         return -1;
     }
-    rc = call(g, WACHAT_GRAPH_OP_READ, "POST", phone_number_id, "/messages",
-              json, len, done, data);
+
+    rc = wachat_graph_call(g, WACHAT_GRAPH_OP_READ, "POST", phone_number_id,
+                           "/messages", json, len, done, data);
     free(json);
+
     return rc;
 }
 
@@ -1016,6 +849,6 @@ int
 wachat_graph_check(wachat_graph_t *g, const char *phone_number_id,
     wachat_graph_done_pt done, void *data)
 {
-    return call(g, WACHAT_GRAPH_OP_CHECK, "GET", phone_number_id, "", NULL,
-                0, done, data);
+    return wachat_graph_call(g, WACHAT_GRAPH_OP_CHECK, "GET", phone_number_id,
+                             "", NULL, 0, done, data);
 }

@@ -2,10 +2,11 @@
  * wachat http: libcurl multi + libevent (see http.h).
  *
  * The glue is the pattern of curl's hiperfifo example: curl reports socket
- * interest through sock_cb (one struct event per socket, kept as the
- * socket's curl_multi_assign() pointer) and its next deadline through
- * timer_cb (one timer event); both libevent callbacks hand the event to
- * curl_multi_socket_action() and then collect finished transfers.
+ * interest through wachat_http_sock_cb (one struct event per socket, kept
+ * as the socket's curl_multi_assign() pointer) and its next deadline
+ * through wachat_http_timer_cb (one timer event); both libevent callbacks
+ * hand the event to curl_multi_socket_action() and then collect finished
+ * transfers.
  *
  * The whole-transfer timeout is ours, not CURLOPT_TIMEOUT_MS: curl checks
  * its own deadline before it reads, so after the loop was held up (a slow
@@ -23,7 +24,6 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <yajl/yajl_tree.h>
 
 #include "clients/http.h"
 
@@ -101,61 +101,69 @@ struct wachat_http_s {
 
 
 static void
-list_push(wachat_http_list_t *l, wachat_http_xfer_t *x)
+wachat_http_list_push(wachat_http_list_t *l, wachat_http_xfer_t *x)
 {
     x->next = NULL;
     x->prev = l->tail;
+
     if (l->tail) {
         l->tail->next = x;
     } else {
         l->head = x;
     }
+
     l->tail = x;
     l->n++;
 }
 
 
 static void
-list_remove(wachat_http_list_t *l, wachat_http_xfer_t *x)
+wachat_http_list_remove(wachat_http_list_t *l, wachat_http_xfer_t *x)
 {
     if (x->prev) {
         x->prev->next = x->next;
     } else {
         l->head = x->next;
     }
+
     if (x->next) {
         x->next->prev = x->prev;
     } else {
         l->tail = x->prev;
     }
+
     x->prev = x->next = NULL;
     l->n--;
 }
 
 
 static long
-ms_since(const struct timespec *t0)
+wachat_http_ms_since(const struct timespec *t0)
 {
     struct timespec  now;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
+
     return (long) (now.tv_sec - t0->tv_sec) * 1000
            + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 
 static void
-xfer_free(wachat_http_xfer_t *x)
+wachat_http_xfer_free(wachat_http_xfer_t *x)
 {
     if (x->timed) {
         evtimer_del(&x->deadline);
     }
+
     if (x->http->expiring == x) {
         x->http->expiring = NULL;
     }
+
     if (x->easy) {
         curl_easy_cleanup(x->easy);
     }
+
     curl_slist_free_all(x->headers);
     free(x->url);
     free(x->body);
@@ -166,8 +174,8 @@ xfer_free(wachat_http_xfer_t *x)
 
 /* Calls done once, then frees: the only way a transfer ends. */
 static void
-xfer_finish(wachat_http_xfer_t *x, wachat_http_err_e err, long status,
-    const char *text)
+wachat_http_xfer_finish(wachat_http_xfer_t *x, wachat_http_err_e err,
+    long status, const char *text)
 {
     wachat_http_resp_t  resp;
     curl_off_t          us;
@@ -179,6 +187,7 @@ xfer_finish(wachat_http_xfer_t *x, wachat_http_err_e err, long status,
     resp.body_len = x->buf ? x->len : 0;
     resp.error_text = text ? text : "";
     resp.queued_ms = x->queued_ms;
+
     if (x->easy
         && curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
     {
@@ -186,12 +195,12 @@ xfer_finish(wachat_http_xfer_t *x, wachat_http_err_e err, long status,
     }
 
     x->done(x->data, &resp);
-    xfer_free(x);
+    wachat_http_xfer_free(x);
 }
 
 
 static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+wachat_http_on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     wachat_http_xfer_t  *x = userdata;
     size_t               n = size * nmemb;
@@ -209,10 +218,12 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
         while (cap < x->len + n + 1) {
             cap *= 2;
         }
+
         p = realloc(x->buf, cap);
         if (p == NULL) {
             return 0;
         }
+
         x->buf = p;
         x->cap = cap;
     }
@@ -220,12 +231,13 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     memcpy(x->buf + x->len, ptr, n);
     x->len += n;
     x->buf[x->len] = '\0';
+
     return n;
 }
 
 
 static void
-finish_curl(wachat_http_xfer_t *x, CURLcode rc)
+wachat_http_finish_curl(wachat_http_xfer_t *x, CURLcode rc)
 {
     wachat_http_err_e  err;
     const char        *text;
@@ -234,7 +246,7 @@ finish_curl(wachat_http_xfer_t *x, CURLcode rc)
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 
     if (rc == CURLE_OK) {
-        xfer_finish(x, WACHAT_HTTP_DONE, status, NULL);
+        wachat_http_xfer_finish(x, WACHAT_HTTP_DONE, status, NULL);
         return;
     }
 
@@ -264,39 +276,42 @@ finish_curl(wachat_http_xfer_t *x, CURLcode rc)
         text = "response body larger than 1 MB";
         /* a partial body is no body */
         x->len = 0;
+
         if (x->buf) {
             x->buf[0] = '\0';
         }
     }
 
-    xfer_finish(x, err, status, text);
+    wachat_http_xfer_finish(x, err, status, text);
 }
 
 
-static int activate(wachat_http_t *h, wachat_http_xfer_t *x);
-static void deadline_cb(evutil_socket_t fd, short what, void *arg);
-static void collect(wachat_http_t *h);
+static int wachat_http_activate(wachat_http_t *h, wachat_http_xfer_t *x);
+static void wachat_http_on_deadline(evutil_socket_t fd, short what, void *arg);
+static void wachat_http_collect(wachat_http_t *h);
 
 
 /* Fills free slots from the queue head: FIFO. */
 static void
-start_queued(wachat_http_t *h)
+wachat_http_start_queued(wachat_http_t *h)
 {
     wachat_http_xfer_t  *x;
 
     while (!h->closing && h->queue.head && h->active.n < h->max) {
         x = h->queue.head;
-        list_remove(&h->queue, x);
-        x->queued_ms = ms_since(&x->queued_at);
-        if (activate(h, x) != 0) {
-            xfer_finish(x, WACHAT_HTTP_EFAILED, 0, "curl_multi_add_handle");
+        wachat_http_list_remove(&h->queue, x);
+        x->queued_ms = wachat_http_ms_since(&x->queued_at);
+
+        if (wachat_http_activate(h, x) != 0) {
+            wachat_http_xfer_finish(x, WACHAT_HTTP_EFAILED, 0,
+                                    "curl_multi_add_handle");
         }
     }
 }
 
 
 static int
-arm(wachat_http_xfer_t *x, long ms)
+wachat_http_arm(wachat_http_xfer_t *x, long ms)
 {
     struct timeval  tv;
 
@@ -311,24 +326,28 @@ arm(wachat_http_xfer_t *x, long ms)
      * that was held up that is long ago and the deadline would come early.
      */
     event_base_update_cache_time(x->http->base);
+
     return evtimer_add(&x->deadline, &tv) == 0 ? 0 : -1;
 }
 
 
 /* Hands x to curl and starts its deadline. */
 static int
-activate(wachat_http_t *h, wachat_http_xfer_t *x)
+wachat_http_activate(wachat_http_t *h, wachat_http_xfer_t *x)
 {
-    evtimer_assign(&x->deadline, h->base, deadline_cb, x);
+    evtimer_assign(&x->deadline, h->base, wachat_http_on_deadline, x);
     x->timed = 1;
-    if (arm(x, x->timeout_ms) != 0) {
+
+    if (wachat_http_arm(x, x->timeout_ms) != 0) {
         return -1;
     }
 
     if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
         return -1;
     }
-    list_push(&h->active, x);
+
+    wachat_http_list_push(&h->active, x);
+
     return 0;
 }
 
@@ -340,7 +359,7 @@ activate(wachat_http_t *h, wachat_http_xfer_t *x)
  * back.  Only then does it time out.
  */
 static void
-deadline_cb(evutil_socket_t fd, short what, void *arg)
+wachat_http_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     wachat_http_xfer_t  *x = arg;
     wachat_http_t       *h = x->http;
@@ -357,20 +376,22 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
     {
         h->expiring = x;
         curl_multi_socket_action(h->multi, sock, CURL_CSELECT_IN, &running);
-        collect(h);
+        wachat_http_collect(h);
 
         if (h->expiring != x) {
             return;     /* it completed: done was called, x is gone */
         }
+
         h->expiring = NULL;
     }
 
-    late = ms_since(&x->armed_at) - x->wait_ms;
-    if (late < 0 && arm(x, -late) == 0) {
+    late = wachat_http_ms_since(&x->armed_at) - x->wait_ms;
+    if (late < 0 && wachat_http_arm(x, -late) == 0) {
         return;     /* early: not yet our deadline */
     }
+
     if (late > WACHAT_HTTP_LATE_MS && x->graces < WACHAT_HTTP_GRACES
-        && arm(x, late < x->timeout_ms ? late : x->timeout_ms) == 0)
+        && wachat_http_arm(x, late < x->timeout_ms ? late : x->timeout_ms) == 0)
     {
         x->graces++;
         return;
@@ -379,14 +400,14 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
     snprintf(text, sizeof(text), "no answer within %ld ms", x->timeout_ms);
 
     curl_multi_remove_handle(h->multi, x->easy);
-    list_remove(&h->active, x);
-    xfer_finish(x, WACHAT_HTTP_ETIMEOUT, 0, text);
-    start_queued(h);
+    wachat_http_list_remove(&h->active, x);
+    wachat_http_xfer_finish(x, WACHAT_HTTP_ETIMEOUT, 0, text);
+    wachat_http_start_queued(h);
 }
 
 
 static void
-collect(wachat_http_t *h)
+wachat_http_collect(wachat_http_t *h)
 {
     CURLMsg             *msg;
     CURL                *easy;
@@ -399,6 +420,7 @@ collect(wachat_http_t *h)
         if (msg->msg != CURLMSG_DONE) {
             continue;
         }
+
         /* msg dies with curl_multi_remove_handle(): copy first */
         easy = msg->easy_handle;
         rc = msg->data.result;
@@ -406,16 +428,16 @@ collect(wachat_http_t *h)
         x = (wachat_http_xfer_t *) priv;
 
         curl_multi_remove_handle(h->multi, easy);
-        list_remove(&h->active, x);
-        finish_curl(x, rc);
+        wachat_http_list_remove(&h->active, x);
+        wachat_http_finish_curl(x, rc);
     }
 
-    start_queued(h);
+    wachat_http_start_queued(h);
 }
 
 
 static void
-sock_event_cb(evutil_socket_t fd, short what, void *arg)
+wachat_http_on_socket(evutil_socket_t fd, short what, void *arg)
 {
     wachat_http_t  *h = arg;
     int             flags = 0;
@@ -424,17 +446,18 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
     if (what & EV_READ) {
         flags |= CURL_CSELECT_IN;
     }
+
     if (what & EV_WRITE) {
         flags |= CURL_CSELECT_OUT;
     }
 
     curl_multi_socket_action(h->multi, fd, flags, &running);
-    collect(h);
+    wachat_http_collect(h);
 }
 
 
 static void
-timer_event_cb(evutil_socket_t fd, short what, void *arg)
+wachat_http_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     wachat_http_t  *h = arg;
     int             running;
@@ -443,29 +466,33 @@ timer_event_cb(evutil_socket_t fd, short what, void *arg)
     (void) what;
 
     curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    collect(h);
+    wachat_http_collect(h);
 }
 
 
 static void
-sock_forget(wachat_http_t *h, wachat_http_sock_t *s)
+wachat_http_sock_forget(wachat_http_t *h, wachat_http_sock_t *s)
 {
     event_del(&s->ev);
+
     if (s->prev) {
         s->prev->next = s->next;
     } else {
         h->socks = s->next;
     }
+
     if (s->next) {
         s->next->prev = s->prev;
     }
+
     free(s);
 }
 
 
 /* CURLMOPT_SOCKETFUNCTION: watch fd for what curl asks, or stop. */
 static int
-sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+wachat_http_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
+    void *socketp)
 {
     wachat_http_t       *h = userp;
     wachat_http_sock_t  *s = socketp;
@@ -475,8 +502,9 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 
     if (what == CURL_POLL_REMOVE) {
         if (s) {
-            sock_forget(h, s);
+            wachat_http_sock_forget(h, s);
         }
+
         return 0;
     }
 
@@ -485,12 +513,15 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
         if (s == NULL) {
             return -1;
         }
+
         s->http = h;
         s->fd = fd;
         s->next = h->socks;
+
         if (h->socks) {
             h->socks->prev = s;
         }
+
         h->socks = s;
         curl_multi_assign(h->multi, fd, s);
     } else {
@@ -498,21 +529,24 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
     }
 
     kind = EV_PERSIST;
+
     if (what & CURL_POLL_IN) {
         kind |= EV_READ;
     }
+
     if (what & CURL_POLL_OUT) {
         kind |= EV_WRITE;
     }
 
-    event_assign(&s->ev, h->base, fd, kind, sock_event_cb, h);
+    event_assign(&s->ev, h->base, fd, kind, wachat_http_on_socket, h);
+
     return event_add(&s->ev, NULL) == 0 ? 0 : -1;
 }
 
 
 /* CURLMOPT_TIMERFUNCTION: -1 cancels; 0 means "as soon as possible". */
 static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
+wachat_http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     wachat_http_t   *h = userp;
     struct timeval   tv;
@@ -526,6 +560,7 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
     tv.tv_sec = timeout_ms / 1000;
     tv.tv_usec = (timeout_ms % 1000) * 1000;
+
     return evtimer_add(&h->timer, &tv) == 0 ? 0 : -1;
 }
 
@@ -559,11 +594,11 @@ wachat_http_new(struct event_base *base, size_t max_concurrent)
         return NULL;
     }
 
-    evtimer_assign(&h->timer, base, timer_event_cb, h);
+    evtimer_assign(&h->timer, base, wachat_http_on_timer, h);
 
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, wachat_http_sock_cb);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, wachat_http_timer_cb);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 
     return h;
@@ -571,7 +606,7 @@ wachat_http_new(struct event_base *base, size_t max_concurrent)
 
 
 static int
-add_header(wachat_http_xfer_t *x, const char *line)
+wachat_http_add_header(wachat_http_xfer_t *x, const char *line)
 {
     struct curl_slist  *l;
 
@@ -579,11 +614,14 @@ add_header(wachat_http_xfer_t *x, const char *line)
     if (strpbrk(line, "\r\n") != NULL) {
         return -1;
     }
+
     l = curl_slist_append(x->headers, line);
     if (l == NULL) {
         return -1;
     }
+
     x->headers = l;
+
     return 0;
 }
 
@@ -593,7 +631,7 @@ add_header(wachat_http_xfer_t *x, const char *line)
  * sets it after the caller's own options, so these win.
  */
 static int
-setup_common(wachat_http_xfer_t *x, long timeout_ms)
+wachat_http_setup_common(wachat_http_xfer_t *x, long timeout_ms)
 {
     CURL  *e = x->easy;
     long   timeout = timeout_ms > 0 ? timeout_ms : WACHAT_HTTP_DEFAULT_TIMEOUT;
@@ -605,7 +643,7 @@ setup_common(wachat_http_xfer_t *x, long timeout_ms)
 
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wachat_http_on_write);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) x);
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -615,7 +653,7 @@ setup_common(wachat_http_xfer_t *x, long timeout_ms)
 
 
 static int
-setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
+wachat_http_setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
 {
     CURL        *e = x->easy;
     const char  *method = req->method ? req->method : "GET";
@@ -624,17 +662,18 @@ setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
 
     if (req->headers) {
         for (i = 0; req->headers[i]; i++) {
-            if (add_header(x, req->headers[i]) != 0) {
+            if (wachat_http_add_header(x, req->headers[i]) != 0) {
                 return -1;
             }
         }
     }
+
     /* no "Expect: 100-continue" round trip before a large body */
-    if (add_header(x, "Expect:") != 0) {
+    if (wachat_http_add_header(x, "Expect:") != 0) {
         return -1;
     }
 
-    if (setup_common(x, req->timeout_ms) != 0) {
+    if (wachat_http_setup_common(x, req->timeout_ms) != 0) {
         return -1;
     }
 
@@ -651,6 +690,7 @@ setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
         if (strcmp(method, "POST") != 0) {
             rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
         }
+
         if (req->body || strcmp(method, "POST") == 0) {
             rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                                    (curl_off_t) req->body_len);
@@ -665,24 +705,25 @@ setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
 
 /* Starts x now if a slot is free and nobody waits; queues it otherwise. */
 static int
-xfer_enqueue(wachat_http_t *h, wachat_http_xfer_t *x)
+wachat_http_xfer_enqueue(wachat_http_t *h, wachat_http_xfer_t *x)
 {
     clock_gettime(CLOCK_MONOTONIC, &x->queued_at);
 
     /* a queue means others wait: never overtake them */
     if (h->queue.n == 0 && h->active.n < h->max) {
-        if (activate(h, x) != 0) {
+        if (wachat_http_activate(h, x) != 0) {
             return -1;
         }
     } else {
-        list_push(&h->queue, x);
+        wachat_http_list_push(&h->queue, x);
     }
+
     return 0;
 }
 
 
 static wachat_http_xfer_t *
-xfer_new(wachat_http_t *h, wachat_http_done_pt done, void *data)
+wachat_http_xfer_new(wachat_http_t *h, wachat_http_done_pt done, void *data)
 {
     wachat_http_xfer_t  *x;
 
@@ -690,9 +731,11 @@ xfer_new(wachat_http_t *h, wachat_http_done_pt done, void *data)
     if (x == NULL) {
         return NULL;
     }
+
     x->http = h;
     x->done = done;
     x->data = data;
+
     return x;
 }
 
@@ -709,7 +752,7 @@ wachat_http_request(wachat_http_t *h, const wachat_http_req_t *req,
         return -1;
     }
 
-    x = xfer_new(h, done, data);
+    x = wachat_http_xfer_new(h, done, data);
     if (x == NULL) {
         return -1;
     }
@@ -718,27 +761,31 @@ wachat_http_request(wachat_http_t *h, const wachat_http_req_t *req,
     if (x->url == NULL) {
         goto failed;
     }
+
     if (req->body) {
         x->body = malloc(req->body_len + 1);
         if (x->body == NULL) {
             goto failed;
         }
+
         memcpy(x->body, req->body, req->body_len);
         x->body[req->body_len] = '\0';
     }
 
     x->easy = curl_easy_init();
-    if (x->easy == NULL || setup_easy(x, req) != 0) {
+    if (x->easy == NULL || wachat_http_setup_easy(x, req) != 0) {
         goto failed;
     }
 
-    if (xfer_enqueue(h, x) != 0) {
+    if (wachat_http_xfer_enqueue(h, x) != 0) {
         goto failed;
     }
+
     return 0;
 
 failed:
-    xfer_free(x);
+    wachat_http_xfer_free(x);
+
     return -1;
 }
 
@@ -753,7 +800,7 @@ wachat_http_transfer(wachat_http_t *h, long timeout_ms,
         return -1;
     }
 
-    x = xfer_new(h, done, data);
+    x = wachat_http_xfer_new(h, done, data);
     if (x == NULL) {
         return -1;
     }
@@ -761,11 +808,13 @@ wachat_http_transfer(wachat_http_t *h, long timeout_ms,
     /* the caller's options first: ours (private pointer, ...) must win */
     x->easy = curl_easy_init();
     if (x->easy == NULL || setup(data, x->easy) != 0
-        || setup_common(x, timeout_ms) != 0 || xfer_enqueue(h, x) != 0)
+        || wachat_http_setup_common(x, timeout_ms) != 0
+        || wachat_http_xfer_enqueue(h, x) != 0)
     {
-        xfer_free(x);
+        wachat_http_xfer_free(x);
         return -1;
     }
+
     return 0;
 }
 
@@ -796,22 +845,23 @@ wachat_http_free(wachat_http_t *h)
     h->closing = 1;
 
     while ((x = h->active.head) != NULL) {
-        list_remove(&h->active, x);
+        wachat_http_list_remove(&h->active, x);
         curl_multi_remove_handle(h->multi, x->easy);
-        xfer_finish(x, WACHAT_HTTP_ECANCELLED, 0, "cancelled");
+        wachat_http_xfer_finish(x, WACHAT_HTTP_ECANCELLED, 0, "cancelled");
     }
     while ((x = h->queue.head) != NULL) {
-        list_remove(&h->queue, x);
-        xfer_finish(x, WACHAT_HTTP_ECANCELLED, 0, "cancelled");
+        wachat_http_list_remove(&h->queue, x);
+        wachat_http_xfer_finish(x, WACHAT_HTTP_ECANCELLED, 0, "cancelled");
     }
 
-    /* may still report sockets of cached connections through sock_cb */
+    /* may still report sockets of cached connections (wachat_http_sock_cb) */
     curl_multi_cleanup(h->multi);
 
     /* whatever curl did not report removed must not outlive h */
     while (h->socks) {
-        sock_forget(h, h->socks);
+        wachat_http_sock_forget(h, h->socks);
     }
+
     evtimer_del(&h->timer);
 
     free(h);
@@ -836,6 +886,7 @@ wachat_http_err_name(wachat_http_err_e err)
     case WACHAT_HTTP_EFAILED:
         return "failed";
     }
+
     return "?";
 }
 
@@ -848,11 +899,13 @@ wachat_http_check_token(const char *s)
     if (s == NULL || *s == '\0') {
         return -1;
     }
+
     for ( /* void */ ; *s; s++) {
         if (*s <= 0x20 || *s >= 0x7f) {
             return -1;
         }
     }
+
     return 0;
 }
 
@@ -868,6 +921,7 @@ wachat_http_bearer(const char *token)
     if (header) {
         snprintf(header, n, "Authorization: Bearer %s", token);
     }
+
     return header;
 }
 
@@ -878,25 +932,7 @@ wachat_http_bearer_free(char *header)
     if (header) {
         memset(header, 0, strlen(header));
     }
+
     free(header);
 }
 
-
-yajl_val
-wachat_http_json(const char *body, size_t len)
-{
-    yajl_val   root = NULL;
-    char      *copy;
-
-    if (body && len > 0) {
-        /* yajl_tree_parse() wants a NUL-terminated string */
-        copy = malloc(len + 1);
-        if (copy) {
-            memcpy(copy, body, len);
-            copy[len] = '\0';
-            root = yajl_tree_parse(copy, NULL, 0);
-            free(copy);
-        }
-    }
-    return root;
-}

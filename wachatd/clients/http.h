@@ -22,7 +22,6 @@
 #include <stddef.h>
 
 struct event_base;
-struct yajl_val_s;
 
 
 /* Responses larger than this are refused (WACHAT_HTTP_ETOOBIG). */
@@ -78,7 +77,7 @@ wachat_http_t *wachat_http_new(struct event_base *base,
 /*
  * Everything in req is copied: the caller may free it on return.  The
  * timeout counts from when the transfer starts, not from queueing, and
- * not while the loop is held up (see http.c: deadline_cb).
+ * not while the loop is held up (see http.c: wachat_http_on_deadline).
  * Returns 0 when accepted, -1 on bad input, out of memory or while
  * wachat_http_free() runs.
  */
@@ -130,12 +129,6 @@ char *wachat_http_bearer(const char *token);
 
 /* wipes the header (the token should not linger in freed memory), frees */
 void wachat_http_bearer_free(char *header);
-
-/*
- * body (len bytes, need not be NUL-terminated) parsed by yajl_tree_parse():
- * NULL when empty, not JSON or out of memory; the caller yajl_tree_free()s.
- */
-struct yajl_val_s *wachat_http_json(const char *body, size_t len);
 
 
 #endif /* WACHAT_HTTP_H */

@@ -11,6 +11,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "clients/llm.h"
+#include "lib/buf.h"
+#include "lib/json.h"
 
 
 #define WACHAT_LLM_TIMEOUT  30000
@@ -31,101 +33,52 @@ typedef struct {
 } wachat_llm_call_t;
 
 
-/* --- a growing string ------------------------------------------------- */
-
-typedef struct {
-    char    *p;
-    size_t   len;
-    size_t   cap;
-    int      failed;
-} wachat_llm_buf_t;
-
-
-static void
-buf_add(wachat_llm_buf_t *b, const char *s)
-{
-    size_t   n = strlen(s);
-    size_t   cap;
-    char    *p;
-
-    if (b->failed) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-
 /* --- request body ----------------------------------------------------- */
-
-static int
-gstr(yajl_gen g, const char *s)
-{
-    return yajl_gen_string(g, (const unsigned char *) s, strlen(s))
-           == yajl_gen_status_ok ? 0 : -1;
-}
-
 
 /* {"role": role, "content": text} */
 static int
-gen_message(yajl_gen g, const char *role, const char *text)
+wachat_llm_gen_message(yajl_gen g, const char *role, const char *text)
 {
     int  rc = 0;
 
     rc |= yajl_gen_map_open(g);
-    rc |= gstr(g, "role");
-    rc |= gstr(g, role);
-    rc |= gstr(g, "content");
-    rc |= gstr(g, text);
+    rc |= wachat_json_put_kv(g, "role", role);
+    rc |= wachat_json_put_kv(g, "content", text);
     rc |= yajl_gen_map_close(g);
+
     return rc;
 }
 
 
 /* The passages as one text: "### title\ntext" blocks, best first. */
 static char *
-passages_text(const wachat_llm_prompt_t *p)
+wachat_llm_passages(const wachat_llm_prompt_t *p)
 {
-    wachat_llm_buf_t  b = { NULL, 0, 0, 0 };
-    size_t            i;
+    size_t        i;
+    wachat_buf_t  b = WACHAT_BUF_INIT;
 
     if (p->npassages == 0) {
-        buf_add(&b, "Knowledge base passages: none matched the customer's"
-                    " message.");
-        return b.failed ? NULL : b.p;
+        wachat_buf_str(&b, "Knowledge base passages: none matched the "
+                       "customer's message.");
+        return wachat_buf_detach(&b, NULL);
     }
 
-    buf_add(&b, "Knowledge base passages:");
+    wachat_buf_str(&b, "Knowledge base passages:");
+
     for (i = 0; i < p->npassages; i++) {
-        buf_add(&b, "\n\n### ");
-        buf_add(&b, p->passages[i].title ? p->passages[i].title : "");
-        buf_add(&b, "\n");
-        buf_add(&b, p->passages[i].text ? p->passages[i].text : "");
+        wachat_buf_str(&b, "\n\n### ");
+        wachat_buf_str(&b, p->passages[i].title ? p->passages[i].title : "");
+        wachat_buf_str(&b, "\n");
+        wachat_buf_str(&b, p->passages[i].text ? p->passages[i].text : "");
     }
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+
+    return wachat_buf_detach(&b, NULL);
 }
 
 
 /* a number for yajl_gen_number(): "%g" keeps 0.2 as 0.2 */
 static int
-gen_double(yajl_gen g, double d)
+wachat_llm_gen_double(yajl_gen g, double d)
 {
     char  num[32];
     int   n;
@@ -134,8 +87,85 @@ gen_double(yajl_gen g, double d)
     if (n <= 0 || (size_t) n >= sizeof(num) || strchr(num, ',')) {
         return -1;
     }
+
     return yajl_gen_number(g, num, (size_t) n) == yajl_gen_status_ok
            ? 0 : -1;
+}
+
+
+/* what a prompt must have; NULL, or why not */
+static const char *
+wachat_llm_check(const wachat_llm_conf_t *conf, const wachat_llm_prompt_t *p)
+{
+    size_t  i;
+
+    if (conf == NULL || conf->model == NULL || conf->model[0] == '\0') {
+        return "no model";
+    }
+
+    if (p == NULL || p->question == NULL) {
+        return "no question";
+    }
+
+    if (conf->temperature >= 0 && !isfinite(conf->temperature)) {
+        return "bad temperature";
+    }
+
+    for (i = 0; i < p->nhistory; i++) {
+        if (p->history[i].text == NULL) {
+            return "a history turn without text";
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the body's object; nonzero when yajl refused a part */
+static int
+wachat_llm_gen_body(yajl_gen g, const wachat_llm_conf_t *conf,
+    const wachat_llm_prompt_t *p, const char *passages)
+{
+    size_t       i;
+    int          rc = 0;
+    const char  *role;
+
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_json_put_kv(g, "model", conf->model);
+
+    rc |= wachat_json_put_str(g, "messages");
+    rc |= yajl_gen_array_open(g);
+
+    if (conf->system_prompt && conf->system_prompt[0]) {
+        rc |= wachat_llm_gen_message(g, "system", conf->system_prompt);
+    }
+
+    rc |= wachat_llm_gen_message(g, "system", passages);
+
+    for (i = 0; i < p->nhistory; i++) {
+        role = p->history[i].role == WACHAT_LLM_ASSISTANT ? "assistant"
+                                                          : "user";
+        rc |= wachat_llm_gen_message(g, role, p->history[i].text);
+    }
+
+    rc |= wachat_llm_gen_message(g, "user", p->question);
+    rc |= yajl_gen_array_close(g);
+
+    if (conf->max_tokens > 0) {
+        rc |= wachat_json_put_str(g, "max_tokens");
+        rc |= yajl_gen_integer(g, conf->max_tokens);
+    }
+
+    if (conf->temperature >= 0) {
+        rc |= wachat_json_put_str(g, "temperature");
+        rc |= wachat_llm_gen_double(g, conf->temperature);
+    }
+
+    rc |= wachat_json_put_str(g, "stream");
+    rc |= yajl_gen_bool(g, 0);
+    rc |= yajl_gen_map_close(g);
+
+    return rc;
 }
 
 
@@ -144,90 +174,44 @@ wachat_llm_build(const wachat_llm_conf_t *conf,
     const wachat_llm_prompt_t *p, char **json, size_t *len,
     const char **why)
 {
-    const unsigned char  *buf;
-    yajl_gen              g;
-    size_t                i, n;
-    char                 *passages;
-    int                   rc = 0;
+    int          rc;
+    char        *passages;
+    yajl_gen     g;
+    const char  *bad;
 
-    if (conf == NULL || conf->model == NULL || conf->model[0] == '\0') {
-        *why = "no model";
+    bad = wachat_llm_check(conf, p);
+    if (bad) {
+        *why = bad;
         return -1;
-    }
-    if (p == NULL || p->question == NULL) {
-        *why = "no question";
-        return -1;
-    }
-    if (conf->temperature >= 0 && !isfinite(conf->temperature)) {
-        *why = "bad temperature";
-        return -1;
-    }
-    for (i = 0; i < p->nhistory; i++) {
-        if (p->history[i].text == NULL) {
-            *why = "a history turn without text";
-            return -1;
-        }
     }
 
-    passages = passages_text(p);
-    g = yajl_gen_alloc(NULL);
+    passages = wachat_llm_passages(p);
+    g = wachat_json_gen_strict();
     if (passages == NULL || g == NULL) {
         free(passages);
+
         if (g) {
             yajl_gen_free(g);
         }
+
         *why = "out of memory";
         return -1;
     }
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 
-    rc |= yajl_gen_map_open(g);
-    rc |= gstr(g, "model");
-    rc |= gstr(g, conf->model);
-
-    rc |= gstr(g, "messages");
-    rc |= yajl_gen_array_open(g);
-    if (conf->system_prompt && conf->system_prompt[0]) {
-        rc |= gen_message(g, "system", conf->system_prompt);
-    }
-    rc |= gen_message(g, "system", passages);
-    for (i = 0; i < p->nhistory; i++) {
-        rc |= gen_message(g, p->history[i].role == WACHAT_LLM_ASSISTANT
-                             ? "assistant" : "user",
-                          p->history[i].text);
-    }
-    rc |= gen_message(g, "user", p->question);
-    rc |= yajl_gen_array_close(g);
-
-    if (conf->max_tokens > 0) {
-        rc |= gstr(g, "max_tokens");
-        rc |= yajl_gen_integer(g, conf->max_tokens);
-    }
-    if (conf->temperature >= 0) {
-        rc |= gstr(g, "temperature");
-        rc |= gen_double(g, conf->temperature);
-    }
-    rc |= gstr(g, "stream");
-    rc |= yajl_gen_bool(g, 0);
-    rc |= yajl_gen_map_close(g);
-
+    rc = wachat_llm_gen_body(g, conf, p, passages);
     free(passages);
 
-    if (rc != 0 || yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
+    if (rc != 0) {
         yajl_gen_free(g);
         *why = "cannot generate the JSON body (invalid UTF-8 in a text?)";
         return -1;
     }
-    *json = malloc(n + 1);
-    if (*json == NULL) {
-        yajl_gen_free(g);
+
+    if (wachat_json_gen_finish(g, 0, json, len) != 0) {
         *why = "out of memory";
         return -1;
     }
-    memcpy(*json, buf, n);
-    (*json)[n] = '\0';
-    *len = n;
-    yajl_gen_free(g);
+
     return 0;
 }
 
@@ -235,17 +219,18 @@ wachat_llm_build(const wachat_llm_conf_t *conf,
 /* --- answer ----------------------------------------------------------- */
 
 static int
-fail(wachat_llm_result_t *res, const char *why)
+wachat_llm_fail(wachat_llm_result_t *res, const char *why)
 {
     res->ok = 0;
     free(res->error);
     res->error = strdup(why);
+
     return 0;
 }
 
 
 static int
-is_space(char c)
+wachat_llm_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -253,35 +238,39 @@ is_space(char c)
 
 /* The answer without surrounding blanks and a leading think block. */
 static char *
-clean_content(const char *s)
+wachat_llm_clean(const char *s)
 {
     const char  *end;
     size_t       n;
     char        *out;
 
-    while (is_space(*s)) {
+    while (wachat_llm_is_space(*s)) {
         s++;
     }
+
     if (strncmp(s, "<think>", 7) == 0) {
         end = strstr(s, "</think>");
         if (end == NULL) {
             return NULL;                /* all reasoning, no answer */
         }
+
         s = end + 8;
-        while (is_space(*s)) {
+        while (wachat_llm_is_space(*s)) {
             s++;
         }
     }
 
     n = strlen(s);
-    while (n > 0 && is_space(s[n - 1])) {
+    while (n > 0 && wachat_llm_is_space(s[n - 1])) {
         n--;
     }
+
     out = malloc(n + 1);
     if (out) {
         memcpy(out, s, n);
         out[n] = '\0';
     }
+
     return out;
 }
 
@@ -300,27 +289,28 @@ wachat_llm_parse(long status, const char *body, size_t len,
     memset(res, 0, sizeof(*res));
     res->http_status = status;
 
-    root = wachat_http_json(body, len);
+    root = wachat_json_parse(body, len);
 
     if (status != 200) {
         /* OpenAI-style {"error": {"message": ...}} says why */
         v = yajl_tree_get(root, emsg_p, yajl_t_string);
         snprintf(why, sizeof(why), "HTTP %ld%s%s", status, v ? ": " : "",
                  v ? v->u.string : "");
-        fail(res, why);
+        wachat_llm_fail(res, why);
         goto done;
     }
 
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        fail(res, "the answer is not a JSON object");
+        wachat_llm_fail(res, "the answer is not a JSON object");
         goto done;
     }
 
     v = yajl_tree_get(root, choices_p, yajl_t_array);
     if (v == NULL || v->u.array.len == 0) {
-        fail(res, "no choices in the answer");
+        wachat_llm_fail(res, "no choices in the answer");
         goto done;
     }
+
     choice = v->u.array.values[0];
 
     v = yajl_tree_get(choice, finish_p, yajl_t_string);
@@ -330,22 +320,24 @@ wachat_llm_parse(long status, const char *body, size_t len,
 
     v = yajl_tree_get(choice, content_p, yajl_t_string);
     if (v == NULL) {
-        fail(res, "no choices[0].message.content in the answer");
+        wachat_llm_fail(res, "no choices[0].message.content in the answer");
         goto done;
     }
 
-    res->content = clean_content(v->u.string);
+    res->content = wachat_llm_clean(v->u.string);
     if (res->content == NULL || res->content[0] == '\0') {
-        fail(res, res->content ? "empty content"
-                               : "only a <think> block, no answer");
+        wachat_llm_fail(res, res->content ? "empty content"
+                                          : "only a <think> block, no answer");
         free(res->content);
         res->content = NULL;
         goto done;
     }
+
     res->ok = 1;
 
 done:
     yajl_tree_free(root);
+
     return res->ok;
 }
 
@@ -373,14 +365,17 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
         *why = "no http client or config";
         return NULL;
     }
+
     if (wachat_http_check_token(conf->url) != 0) {
         *why = "llm_url is empty or has spaces or control characters";
         return NULL;
     }
+
     if (conf->model == NULL || conf->model[0] == '\0') {
         *why = "no llm_model";
         return NULL;
     }
+
     if (conf->key && conf->key[0]
         && wachat_http_check_token(conf->key) != 0)
     {
@@ -394,6 +389,7 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
         *why = "out of memory";
         return NULL;
     }
+
     l->http = http;
     l->conf = *conf;
     l->conf.url = NULL;
@@ -410,6 +406,7 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
     while (n > 0 && conf->url[n - 1] == '/') {
         n--;
     }
+
     l->endpoint = malloc(n + sizeof("/chat/completions"));
     if (l->endpoint) {
         memcpy(l->endpoint, conf->url, n);
@@ -428,6 +425,7 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
         *why = "out of memory";
         return NULL;
     }
+
     return l;
 }
 
@@ -438,6 +436,7 @@ wachat_llm_free(wachat_llm_t *l)
     if (l == NULL) {
         return;
     }
+
     wachat_http_bearer_free(l->auth);
     free(l->endpoint);
     free((char *) l->conf.model);
@@ -447,7 +446,7 @@ wachat_llm_free(wachat_llm_t *l)
 
 
 static void
-call_done(void *data, const wachat_http_resp_t *resp)
+wachat_llm_on_done(void *data, const wachat_http_resp_t *resp)
 {
     wachat_llm_call_t    *c = data;
     wachat_llm_result_t   res;
@@ -458,6 +457,7 @@ call_done(void *data, const wachat_http_resp_t *resp)
     } else {
         memset(&res, 0, sizeof(res));
         res.http_status = resp->status;
+
         if (resp->error == WACHAT_HTTP_ETIMEOUT) {
             res.timed_out = 1;
             snprintf(why, sizeof(why), "timeout after %ld ms",
@@ -466,8 +466,10 @@ call_done(void *data, const wachat_http_resp_t *resp)
             snprintf(why, sizeof(why), "%s: %s",
                      wachat_http_err_name(resp->error), resp->error_text);
         }
+
         res.error = strdup(why);
     }
+
     res.total_ms = resp->total_ms;
 
     c->done(c->data, &res);
@@ -500,6 +502,7 @@ wachat_llm_complete(wachat_llm_t *l, const wachat_llm_prompt_t *p,
         free(json);
         return -1;
     }
+
     c->done = done;
     c->data = data;
     c->timeout_ms = l->conf.timeout_ms;
@@ -516,10 +519,12 @@ wachat_llm_complete(wachat_llm_t *l, const wachat_llm_prompt_t *p,
     req.body_len = len;
     req.timeout_ms = l->conf.timeout_ms;
 
-    rc = wachat_http_request(l->http, &req, call_done, c);
+    rc = wachat_http_request(l->http, &req, wachat_llm_on_done, c);
     free(json);
+
     if (rc != 0) {
         free(c);
     }
+
     return rc;
 }

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "agents/notify.h"
 #include "lib/config.h"
 #include "answer/kb.h"
 #include "clients/llm.h"
@@ -25,16 +26,6 @@
 
 
 typedef struct wachat_engine_s  wachat_engine_t;
-
-
-/* what the agents may want an e-mail about (mail.c decides who and how) */
-typedef enum {
-    WACHAT_NOTIFY_WAITING = 0,      /* asks for a person, nobody online */
-    WACHAT_NOTIFY_NEW_CHAT          /* a customer writes for the first time */
-} wachat_notify_e;
-
-typedef void (*wachat_notify_pt)(void *data, wachat_notify_e what,
-    const char *conv_id);
 
 
 #define WACHAT_LLM_BUCKETS  9

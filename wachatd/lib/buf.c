@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/buf.h"
 
@@ -102,6 +103,26 @@ wachat_buf_fmt(wachat_buf_t *b, const char *fmt, ...)
     va_end(ap);
 
     b->len += (size_t) n;
+}
+
+
+void
+wachat_buf_time(wachat_buf_t *b, long long ms, const char *fmt)
+{
+    time_t     t;
+    struct tm  tm;
+    char       out[64];
+
+    t = (time_t) (ms / 1000);
+
+    if (gmtime_r(&t, &tm) == NULL
+        || strftime(out, sizeof(out), fmt, &tm) == 0)
+    {
+        wachat_buf_str(b, "?");
+        return;
+    }
+
+    wachat_buf_str(b, out);
 }
 
 

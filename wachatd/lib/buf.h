@@ -38,6 +38,9 @@ void wachat_buf_char(wachat_buf_t *b, char c);
 void wachat_buf_fmt(wachat_buf_t *b, const char *fmt, ...)
     WACHAT_BUF_PRINTF(2, 3);
 
+/* the UTC time of ms (Unix epoch) as strftime() writes it; "?" if it cannot */
+void wachat_buf_time(wachat_buf_t *b, long long ms, const char *fmt);
+
 /* keeps the memory, forgets the bytes and a past oom */
 void wachat_buf_reset(wachat_buf_t *b);
 

@@ -26,6 +26,27 @@ void wachat_json_kv_bool(yajl_gen g, const char *name, int value);
 /* "name": value, left out altogether when value is NULL */
 void wachat_json_kv_opt(yajl_gen g, const char *name, const char *value);
 
+/*
+ * Text from outside (Redis, a URL): a byte that is not UTF-8 becomes U+FFFD,
+ * so the JSON is valid whatever was stored.  NULL becomes null.
+ */
+void wachat_json_text(yajl_gen g, const char *s, size_t len);
+void wachat_json_kv_text(yajl_gen g, const char *name, const char *value);
+
+
+/*
+ * Bodies that must come out whole (a request to Graph or to the model): a
+ * generator that refuses invalid UTF-8 (NULL when out of memory), writers
+ * that say whether yajl took the string (0, or -1), and the copy of the
+ * result: a malloc'ed, NUL-terminated *json of *len bytes, or -1.  finish
+ * frees g in any case, and fails when failed is nonzero.
+ */
+yajl_gen wachat_json_gen_strict(void);
+int wachat_json_put_str(yajl_gen g, const char *s);
+int wachat_json_put_kv(yajl_gen g, const char *name, const char *value);
+int wachat_json_gen_finish(yajl_gen g, int failed, char **json, size_t *len);
+
+
 /* a tree of body[0..len), or NULL (not JSON, empty, out of memory) */
 yajl_val wachat_json_parse(const char *body, size_t len);
 

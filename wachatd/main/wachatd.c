@@ -30,7 +30,7 @@
 #include "answer/kb.h"
 #include "clients/llm.h"
 #include "lib/log.h"
-#include "agents/mail.h"
+#include "agents/notify.h"
 #include "api/metrics.h"
 #include "send/outbound.h"
 #include "store/store.h"
