@@ -791,12 +791,12 @@ wachat_api_start(struct event_base *base, wachat_store_t *st,
 
     api->listen = wachat_api_listen_spec(&cfg->api_listen);
     api->http = evhttp_new(base);
-    api->retry = evtimer_new(base, wachat_api_on_retry, api);
     api->keepalive = event_new(base, -1, EV_PERSIST, wachat_api_on_keepalive,
                                api);
 
     if (wachat_api_copy_addr(&api->addr, redis) != 0 || api->listen == NULL
-        || api->http == NULL || api->retry == NULL || api->keepalive == NULL)
+        || api->http == NULL || api->keepalive == NULL
+        || wachat_api_feed_init(api) != 0)
     {
         snprintf(err, errlen, "api: out of memory");
         wachat_api_free(api);
@@ -859,10 +859,6 @@ wachat_api_free(wachat_api_t *api)
     }
 
     wachat_api_events_close(api);
-
-    if (api->retry) {
-        event_free(api->retry);
-    }
 
     if (api->keepalive) {
         event_free(api->keepalive);

@@ -14,7 +14,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "api/api_int.h"
 #include "lib/log.h"
@@ -457,86 +456,27 @@ wachat_api_events(wachat_api_req_t *r)
 
 
 static void
-wachat_api_feed_connected(const redisAsyncContext *ac, int status)
+wachat_api_feed_down(void *data)
 {
-    wachat_api_t  *api = ac->data;
+    wachat_api_t  *api = data;
 
-    if (api == NULL || status == REDIS_OK) {
-        return;
-    }
-
-    wachat_log(WACHAT_LOG_WARNING, "api: feed: redis connect failed: %s",
-               ac->errstr);
-
-    /* hiredis frees the context after this callback */
-    api->ac = NULL;
     api->reading = 0;
-
-    if (!api->closing) {
-        wachat_api_arm(api->retry, 1000);
-    }
 }
 
 
 static void
-wachat_api_feed_disconnected(const redisAsyncContext *ac, int status)
+wachat_api_feed_retry(void *data)
 {
-    wachat_api_t  *api = ac->data;
-
-    if (api == NULL) {
-        return;
-    }
-
-    api->ac = NULL;
-    api->reading = 0;
-
-    if (api->closing) {
-        return;
-    }
-
-    wachat_log(WACHAT_LOG_WARNING, "api: feed: lost redis (%s)",
-               status == REDIS_OK ? "closed" : ac->errstr);
-
-    wachat_api_arm(api->retry, 1000);
+    wachat_api_feed_read(data);
 }
 
 
-static void
-wachat_api_feed_connect(wachat_api_t *api)
+int
+wachat_api_feed_init(wachat_api_t *api)
 {
-    redisAsyncContext  *ac;
-
-    if (api->addr.unix_path) {
-        ac = redisAsyncConnectUnix(api->addr.unix_path);
-
-    } else {
-        ac = redisAsyncConnect(api->addr.host, api->addr.port);
-    }
-
-    if (ac == NULL || ac->err) {
-        wachat_log(WACHAT_LOG_WARNING, "api: feed: cannot connect to "
-                   "redis: %s", ac ? ac->errstr : "out of memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-        wachat_api_arm(api->retry, 1000);
-        return;
-    }
-
-    ac->data = api;
-    api->ac = ac;
-
-    redisLibeventAttach(ac, api->base);
-    redisAsyncSetConnectCallback(ac, wachat_api_feed_connected);
-    redisAsyncSetDisconnectCallback(ac, wachat_api_feed_disconnected);
-
-    if (api->addr.password) {
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", api->addr.password);
-    }
-
-    if (api->addr.db) {
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", api->addr.db);
-    }
+    return wachat_redis_link_init(&api->feed, api->base, &api->addr,
+                                  "api: feed", wachat_api_feed_down,
+                                  wachat_api_feed_retry, api);
 }
 
 
@@ -559,7 +499,7 @@ wachat_api_on_feed(redisAsyncContext *ac, void *reply, void *data)
 
     if (r->type == REDIS_REPLY_ERROR) {
         wachat_log(WACHAT_LOG_WARNING, "api: feed: XREAD: %s", r->str);
-        wachat_api_arm(api->retry, 1000);
+        wachat_redis_link_pause(&api->feed);
         return;
     }
 
@@ -583,22 +523,18 @@ wachat_api_on_feed(redisAsyncContext *ac, void *reply, void *data)
 static void
 wachat_api_feed_read(wachat_api_t *api)
 {
-    char  cursor[64];
+    redisAsyncContext  *ac;
+    char                cursor[64];
 
-    if (api->closing || api->reading || api->nclients == 0) {
+    if (api->closing || api->reading || api->nclients == 0
+        || wachat_redis_link_waiting(&api->feed))
+    {
         return;
     }
 
-    if (api->ac == NULL) {
-        if (evtimer_pending(api->retry, NULL)) {
-            return;
-        }
-
-        wachat_api_feed_connect(api);
-
-        if (api->ac == NULL) {
-            return;
-        }
+    ac = wachat_redis_link_get(&api->feed);
+    if (ac == NULL) {
+        return;         /* the link retries after its pause */
     }
 
     snprintf(cursor, sizeof(cursor), "%llu-%llu", api->cursor.ms,
@@ -606,20 +542,10 @@ wachat_api_feed_read(wachat_api_t *api)
 
     api->reading = 1;
 
-    redisAsyncCommand(api->ac, wachat_api_on_feed, api,
+    redisAsyncCommand(ac, wachat_api_on_feed, api,
                       "XREAD COUNT %d BLOCK %d STREAMS %s %s",
                       WACHAT_API_FEED_COUNT, WACHAT_API_FEED_BLOCK_MS,
                       WACHAT_KEY_FEED, cursor);
-}
-
-
-void
-wachat_api_on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-
-    wachat_api_feed_read(arg);
 }
 
 
@@ -665,9 +591,5 @@ wachat_api_events_close(wachat_api_t *api)
     api->clients = NULL;
     api->nclients = 0;
 
-    if (api->ac) {
-        api->ac->data = NULL;
-        redisAsyncFree(api->ac);
-        api->ac = NULL;
-    }
+    wachat_redis_link_close(&api->feed);
 }

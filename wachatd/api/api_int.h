@@ -20,6 +20,7 @@
 #include "api/api.h"
 #include "lib/config.h"
 #include "lib/json.h"
+#include "clients/redis_link.h"
 #include "store/store.h"
 
 
@@ -49,11 +50,10 @@ struct wachat_api_s {
 
     wachat_api_client_t        *clients;
     size_t                      nclients;
-    redisAsyncContext          *ac;
+    wachat_redis_link_t         feed;       /* the live feed's reads */
     int                         reading;
     int                         closing;
     wachat_api_id_t             cursor;     /* the feed read goes on here */
-    struct event               *retry;
     struct event               *keepalive;
 };
 
@@ -122,10 +122,10 @@ void wachat_api_resolve(wachat_api_req_t *r);
 
 void wachat_api_events(wachat_api_req_t *r);
 /* api->retry: the feed link comes back */
-void wachat_api_on_retry(evutil_socket_t fd, short what, void *arg);
 /* api->keepalive: a comment on every stream */
 void wachat_api_on_keepalive(evutil_socket_t fd, short what, void *arg);
 /* at exit, before evhttp_free(): forgets the streams, drops the feed link */
+int wachat_api_feed_init(wachat_api_t *api);
 void wachat_api_events_close(wachat_api_t *api);
 
 

@@ -216,6 +216,93 @@ wachat_conv_in(const wachat_event_t *ev, const char *now, wachat_kv_t *conv,
 }
 
 
+/* everything a commit sends, built before the script runs */
+typedef struct {
+    wachat_kv_t         conv;
+    wachat_kv_t         in;
+    wachat_conv_out_t   out;
+    wachat_conv_out_t   held;
+    char                now[32];
+    char                done[WACHAT_KEY_MAX];
+} wachat_conv_draft_t;
+
+
+static int
+wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
+    const wachat_event_t *ev, const wachat_reply_t *reply, int handoff,
+    long long now)
+{
+    const char  *wamid;
+
+    memset(d, 0, sizeof(wachat_conv_draft_t));
+
+    wamid = wachat_event_str(ev, ID);
+    snprintf(d->now, sizeof(d->now), "%lld", now);
+    wachat_key_done(d->done, cv->id, wamid ? wamid : ev->stream_id);
+
+    wachat_conv_in(ev, d->now, &d->conv, &d->in);
+
+    if (reply
+        && wachat_conv_out(&d->out, cv, ev, reply->text, reply, handoff,
+                           d->now) != 0)
+    {
+        return -1;
+    }
+
+    /* asked again while an agent holds it: the agent is on the way */
+    if (handoff
+        && wachat_conv_out(&d->held, cv, ev, cv->engine->cfg->handoff_text,
+                           NULL, 1, d->now) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+wachat_conv_draft_free(wachat_conv_draft_t *d)
+{
+    wachat_conv_out_free(&d->out);
+    wachat_conv_out_free(&d->held);
+}
+
+
+static void
+wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
+    const wachat_event_t *ev, const char *member, size_t mlen, int reply,
+    int handoff, const char *agent, wachat_commit_t *c)
+{
+    const char       *wamid;
+    wachat_engine_t  *en = cv->engine;
+
+    wamid = wachat_event_str(ev, ID);
+
+    c->member = member;
+    c->member_len = mlen;
+    c->done_key = d->done;
+    c->feed_id = wamid ? wamid : "";
+    c->done_ttl = WACHAT_DEDUP_TTL_DEFAULT;
+    c->histmax = en->cfg->history_max;
+    c->retention_s = en->cfg->retention_ms / 1000;
+    c->conv_kv = d->conv.kv;
+    c->nconv = d->conv.n;
+    c->in_kv = d->in.kv;
+    c->nin = d->in.n;
+    c->reply_kv = d->out.hist.kv;
+    c->nreply = reply ? d->out.hist.n : 0;
+    c->reply_send = d->out.json;
+    c->reply_send_len = d->out.len;
+    c->handoff = handoff;
+    c->agent = agent;
+    c->held_kv = d->held.hist.kv;
+    c->nheld = handoff ? d->held.hist.n : 0;
+    c->held_send = d->held.json;
+    c->held_send_len = d->held.len;
+}
+
+
 /*
  * Commits an inbound message with its reply (or none): the conversation,
  * the history and the outbound queue change together, or not at all.
@@ -228,44 +315,18 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev, wachat_reply_t *reply, int handoff,
     const char *agent)
 {
-    int                      rc;
     redisReply              *r;
-    wachat_kv_t              conv, in;
     wachat_commit_t          c;
-    wachat_conv_out_t        out, held;
+    wachat_conv_draft_t      d;
     wachat_commit_result_t   res;
     const char              *wamid;
     wachat_engine_t         *en = cv->engine;
-    char                     now[32], done[WACHAT_KEY_MAX];
 
-    memset(&conv, 0, sizeof(wachat_kv_t));
-    memset(&in, 0, sizeof(wachat_kv_t));
-    memset(&out, 0, sizeof(wachat_conv_out_t));
-    memset(&held, 0, sizeof(wachat_conv_out_t));
     memset(&c, 0, sizeof(wachat_commit_t));
-
-    wamid = wachat_event_str(ev, ID);
     c.now = wachat_clock_ms();
-    snprintf(now, sizeof(now), "%lld", c.now);
-    wachat_key_done(done, cv->id, wamid ? wamid : ev->stream_id);
 
-    wachat_conv_in(ev, now, &conv, &in);
-
-    rc = 0;
-
-    if (reply) {
-        rc = wachat_conv_out(&out, cv, ev, reply->text, reply, handoff, now);
-    }
-
-    if (rc == 0 && handoff) {
-        /* asked again while an agent holds it: the agent is on the way */
-        rc = wachat_conv_out(&held, cv, ev, en->cfg->handoff_text, NULL, 1,
-                             now);
-    }
-
-    if (rc != 0) {
-        wachat_conv_out_free(&out);
-        wachat_conv_out_free(&held);
+    if (wachat_conv_draft(&d, cv, ev, reply, handoff, c.now) != 0) {
+        wachat_conv_draft_free(&d);
         if (reply) {
             wachat_reply_free(reply);
         }
@@ -273,32 +334,13 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    c.member = member;
-    c.member_len = mlen;
-    c.done_key = done;
-    c.feed_id = wamid ? wamid : "";
-    c.done_ttl = WACHAT_DEDUP_TTL_DEFAULT;
-    c.histmax = en->cfg->history_max;
-    c.retention_s = en->cfg->retention_ms / 1000;
-    c.conv_kv = conv.kv;
-    c.nconv = conv.n;
-    c.in_kv = in.kv;
-    c.nin = in.n;
-    c.reply_kv = out.hist.kv;
-    c.nreply = reply ? out.hist.n : 0;
-    c.reply_send = out.json;
-    c.reply_send_len = out.len;
-    c.handoff = handoff;
-    c.agent = agent;
-    c.held_kv = held.hist.kv;
-    c.nheld = handoff ? held.hist.n : 0;
-    c.held_send = held.json;
-    c.held_send_len = held.len;
+    wachat_conv_draft_args(&d, cv, ev, member, mlen, reply != NULL, handoff,
+                           agent, &c);
 
     r = wachat_script_commit(en->store, &cv->ref, WACHAT_LEASE_MS, &c, &res);
 
-    wachat_conv_out_free(&out);
-    wachat_conv_out_free(&held);
+    wachat_conv_draft_free(&d);
+    wamid = wachat_event_str(ev, ID);
 
     if (r == NULL) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
+#include "clients/redis_link.h"
 #include "conversation/event.h"
 #include "lib/log.h"
 #include "conversation/stream.h"
@@ -29,10 +29,8 @@
 struct wachat_stream_s {
     struct event_base          *base;
     wachat_store_t             *store;
-    const wachat_store_addr_t  *addr;
     wachat_stream_conf_t        conf;
-    redisAsyncContext          *ac;
-    struct event               *reconnect;
+    wachat_redis_link_t         link;       /* the blocking reads */
     struct event               *reclaim;
     struct event               *scan;
     struct event               *trim;
@@ -43,11 +41,9 @@ struct wachat_stream_s {
 };
 
 
-static void wachat_stream_connect(wachat_stream_t *s);
-static void wachat_stream_connected(const redisAsyncContext *ac, int status);
-static void wachat_stream_disconnected(const redisAsyncContext *ac,
-    int status);
 static void wachat_stream_read(wachat_stream_t *s);
+static void wachat_stream_down(void *data);
+static void wachat_stream_retry(void *data);
 static void wachat_stream_on_read(redisAsyncContext *ac, void *r,
     void *data);
 static int wachat_stream_create_group(wachat_stream_t *s);
@@ -55,8 +51,6 @@ static void wachat_stream_entries(wachat_stream_t *s,
     const redisReply *entries);
 static int wachat_stream_set_aside(wachat_stream_t *s,
     const wachat_event_t *ev, const redisReply *fields);
-static void wachat_stream_on_reconnect(evutil_socket_t fd, short what,
-    void *arg);
 static void wachat_stream_on_reclaim(evutil_socket_t fd, short what,
     void *arg);
 static void wachat_stream_on_scan(evutil_socket_t fd, short what,
@@ -84,7 +78,6 @@ wachat_stream_start(struct event_base *base, wachat_store_t *store,
 
     s->base = base;
     s->store = store;
-    s->addr = addr;
     s->conf = *conf;
 
     /* own copies: a reload frees the config these came from */
@@ -100,13 +93,21 @@ wachat_stream_start(struct event_base *base, wachat_store_t *store,
         return NULL;
     }
 
-    s->reconnect = evtimer_new(base, wachat_stream_on_reconnect, s);
+    if (wachat_redis_link_init(&s->link, base, addr, "stream",
+                               wachat_stream_down, wachat_stream_retry, s)
+        != 0)
+    {
+        snprintf(err, errlen, "out of memory");
+        wachat_stream_free(s);
+        return NULL;
+    }
+
     s->reclaim = evtimer_new(base, wachat_stream_on_reclaim, s);
     s->scan = evtimer_new(base, wachat_stream_on_scan, s);
     s->trim = evtimer_new(base, wachat_stream_on_trim, s);
     s->watchdog = evtimer_new(base, wachat_stream_on_watchdog, s);
 
-    if (s->reconnect == NULL || s->reclaim == NULL || s->scan == NULL
+    if (s->reclaim == NULL || s->scan == NULL
         || s->trim == NULL || s->watchdog == NULL)
     {
         snprintf(err, errlen, "out of memory");
@@ -120,7 +121,7 @@ wachat_stream_start(struct event_base *base, wachat_store_t *store,
         return NULL;
     }
 
-    wachat_stream_connect(s);
+    wachat_stream_read(s);
 
     /* at start: take back at once what this consumer name left pending */
     wachat_stream_arm(s->reclaim, 0);
@@ -136,14 +137,14 @@ wachat_stream_stop(wachat_stream_t *s)
 {
     s->stopping = 1;
 
-    evtimer_del(s->reconnect);
     evtimer_del(s->reclaim);
     evtimer_del(s->scan);
     evtimer_del(s->trim);
     evtimer_del(s->watchdog);
 
-    if (s->ac && !s->reading) {
-        redisAsyncDisconnect(s->ac);
+    /* a read in flight ends the link when its answer comes */
+    if (!s->reading) {
+        wachat_redis_link_disconnect(&s->link, 1);
     }
 }
 
@@ -157,15 +158,7 @@ wachat_stream_free(wachat_stream_t *s)
 
     s->stopping = 1;
 
-    if (s->ac) {
-        s->ac->data = NULL;
-        redisAsyncFree(s->ac);
-        s->ac = NULL;
-    }
-
-    if (s->reconnect) {
-        event_free(s->reconnect);
-    }
+    wachat_redis_link_close(&s->link);
 
     if (s->reclaim) {
         event_free(s->reclaim);
@@ -210,114 +203,34 @@ wachat_stream_arm(struct event *ev, int ms)
 
 
 static void
-wachat_stream_connect(wachat_stream_t *s)
+wachat_stream_down(void *data)
 {
-    redisAsyncContext  *ac;
+    wachat_stream_t  *s = data;
 
-    if (s->addr->unix_path) {
-        ac = redisAsyncConnectUnix(s->addr->unix_path);
-
-    } else {
-        ac = redisAsyncConnect(s->addr->host, s->addr->port);
-    }
-
-    if (ac == NULL || ac->err) {
-        wachat_log(WACHAT_LOG_WARNING, "stream: cannot connect to redis: %s",
-                   ac ? ac->errstr : "out of memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-        wachat_stream_arm(s->reconnect, 1000);
-        return;
-    }
-
-    ac->data = s;
-    s->ac = ac;
-
-    if (s->addr->unix_path == NULL) {
-        (void) redisEnableKeepAlive(&ac->c);
-    }
-
-    redisLibeventAttach(ac, s->base);
-    redisAsyncSetConnectCallback(ac, wachat_stream_connected);
-    redisAsyncSetDisconnectCallback(ac, wachat_stream_disconnected);
-
-    if (s->addr->password) {
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->addr->password);
-    }
-
-    if (s->addr->db) {
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", s->addr->db);
-    }
-
-    wachat_stream_read(s);
-}
-
-
-static void
-wachat_stream_connected(const redisAsyncContext *ac, int status)
-{
-    wachat_stream_t  *s = ac->data;
-
-    if (s == NULL) {
-        return;
-    }
-
-    if (status != REDIS_OK) {
-        wachat_log(WACHAT_LOG_WARNING, "stream: redis connect failed: %s, "
-                   "retrying", ac->errstr);
-        s->ac = NULL;
-        s->reading = 0;
-
-        if (!s->stopping) {
-            wachat_stream_arm(s->reconnect, 1000);
-        }
-    }
-}
-
-
-static void
-wachat_stream_disconnected(const redisAsyncContext *ac, int status)
-{
-    wachat_stream_t  *s = ac->data;
-
-    if (s == NULL) {
-        return;
-    }
-
-    s->ac = NULL;
     s->reading = 0;
-
-    if (s->stopping) {
-        return;
-    }
-
-    wachat_log(WACHAT_LOG_WARNING, "stream: lost redis (%s), reconnecting",
-               status == REDIS_OK ? "closed" : ac->errstr);
-
-    wachat_stream_arm(s->reconnect, 1000);
+    evtimer_del(s->watchdog);
 }
 
 
 static void
-wachat_stream_on_reconnect(evutil_socket_t fd, short what, void *arg)
+wachat_stream_retry(void *data)
 {
-    wachat_stream_t  *s = arg;
-
-    (void) fd;
-    (void) what;
-
-    if (s->ac == NULL && !s->stopping) {
-        wachat_stream_connect(s);
-    }
+    wachat_stream_read(data);
 }
 
 
 static void
 wachat_stream_read(wachat_stream_t *s)
 {
-    if (s->stopping || s->ac == NULL || s->reading) {
+    redisAsyncContext  *ac;
+
+    if (s->stopping || s->reading) {
         return;
+    }
+
+    ac = wachat_redis_link_get(&s->link);
+    if (ac == NULL) {
+        return;         /* the link retries after its pause */
     }
 
     s->reading = 1;
@@ -329,7 +242,7 @@ wachat_stream_read(wachat_stream_t *s)
      */
     wachat_stream_arm(s->watchdog, WACHAT_READ_BLOCK_MS + 5000);
 
-    redisAsyncCommand(s->ac, wachat_stream_on_read, s,
+    redisAsyncCommand(ac, wachat_stream_on_read, s,
                       "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
                       s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
                       WACHAT_READ_BLOCK_MS, s->conf.stream);
@@ -369,12 +282,8 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
                        reply->str);
         }
 
-        if (!s->stopping) {
-            wachat_stream_arm(s->reconnect, 1000);
-        }
-
-        /* read again after the pause, on this connection */
-        redisAsyncDisconnect(ac);
+        /* read again after the pause, on a new connection */
+        wachat_redis_link_disconnect(&s->link, 0);
         return;
     }
 
@@ -389,7 +298,7 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
     }
 
     if (s->stopping) {
-        redisAsyncDisconnect(ac);
+        wachat_redis_link_disconnect(&s->link, 1);
         return;
     }
 
@@ -672,22 +581,14 @@ wachat_stream_on_watchdog(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
 
-    if (s->ac == NULL || !s->reading) {
+    if (!s->reading) {
         return;
     }
 
     wachat_log(WACHAT_LOG_WARNING, "stream: no answer to XREADGROUP for "
                "%d ms, reconnecting", WACHAT_READ_BLOCK_MS + 5000);
 
-    /* free, not disconnect: that would wait for the missing reply */
-    s->ac->data = NULL;
-    redisAsyncFree(s->ac);
-    s->ac = NULL;
-    s->reading = 0;
-
-    if (!s->stopping) {
-        wachat_stream_arm(s->reconnect, 1000);
-    }
+    wachat_redis_link_drop(&s->link);
 }
 
 

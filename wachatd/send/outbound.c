@@ -271,38 +271,52 @@ wachat_outbound_graph_done(void *data, const wachat_graph_reply_t *reply)
 }
 
 
-static int
-wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
-    const char *body, size_t blen, wachat_send_done_pt done, void *data)
+/* what a person would read, taken from the request: text, buttons */
+static yajl_val
+wachat_outbound_shown(const wachat_outbound_msg_t *m, const char *body,
+    size_t blen, const char **text, size_t *nbuttons)
 {
-    int                    i;
-    size_t                 nbuttons;
-    yajl_val               req, v;
-    redisReply            *r;
-    const char            *argv[15], *text;
-    size_t                 argvlen[15];
-    wachat_send_result_t   res;
-    char                   nb[16], marker[WACHAT_KEY_MAX];
+    yajl_val  req, v;
 
     static const char  *text_path[] = { "text", "body", NULL };
     static const char  *body_path[] = { "interactive", "body", "text", NULL };
     static const char  *buttons_path[] = { "interactive", "action",
                                            "buttons", NULL };
 
-    /* the outbox shows what a person would read: taken from the request */
-    text = m->text;
-    nbuttons = m->nbuttons;
+    *text = m->text;
+    *nbuttons = m->nbuttons;
+
     req = m->graph ? wachat_json_parse(body, blen) : NULL;
-
-    if (req) {
-        text = wachat_json_get_str(req, text_path);
-        if (text == NULL) {
-            text = wachat_json_get_str(req, body_path);
-        }
-
-        v = yajl_tree_get(req, buttons_path, yajl_t_array);
-        nbuttons = v ? v->u.array.len : 0;
+    if (req == NULL) {
+        return NULL;
     }
+
+    *text = wachat_json_get_str(req, text_path);
+    if (*text == NULL) {
+        *text = wachat_json_get_str(req, body_path);
+    }
+
+    v = yajl_tree_get(req, buttons_path, yajl_t_array);
+    *nbuttons = v ? v->u.array.len : 0;
+
+    return req;
+}
+
+
+static int
+wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
+    const char *body, size_t blen, wachat_send_done_pt done, void *data)
+{
+    int                    i;
+    size_t                 nbuttons;
+    yajl_val               req;
+    redisReply            *r;
+    const char            *argv[15], *text;
+    size_t                 argvlen[15];
+    wachat_send_result_t   res;
+    char                   nb[16], marker[WACHAT_KEY_MAX];
+
+    req = wachat_outbound_shown(m, body, blen, &text, &nbuttons);
 
     snprintf(nb, sizeof(nb), "%zu", nbuttons);
     snprintf(marker, sizeof(marker), "wachat:sandbox:{%s}:%s",

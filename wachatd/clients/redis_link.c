@@ -1,0 +1,210 @@
+/*
+ * redis_link: hiredis' async API on libevent, with the reconnect policy
+ * (see redis_link.h).
+ */
+
+#include <hiredis/adapters/libevent.h>
+
+#include "clients/redis_link.h"
+#include "lib/log.h"
+
+
+static void wachat_redis_link_connected(const redisAsyncContext *ac,
+    int status);
+static void wachat_redis_link_disconnected(const redisAsyncContext *ac,
+    int status);
+static void wachat_redis_link_on_timer(evutil_socket_t fd, short what,
+    void *arg);
+
+
+int
+wachat_redis_link_init(wachat_redis_link_t *l, struct event_base *base,
+    const wachat_store_addr_t *addr, const char *name, wachat_link_pt down,
+    wachat_link_pt retry, void *data)
+{
+    l->base = base;
+    l->addr = addr;
+    l->name = name;
+    l->down = down;
+    l->retry = retry;
+    l->data = data;
+    l->ac = NULL;
+    l->closing = 0;
+    l->timer = evtimer_new(base, wachat_redis_link_on_timer, l);
+
+    return l->timer ? 0 : -1;
+}
+
+
+int
+wachat_redis_link_waiting(wachat_redis_link_t *l)
+{
+    return evtimer_pending(l->timer, NULL);
+}
+
+
+void
+wachat_redis_link_pause(wachat_redis_link_t *l)
+{
+    struct timeval  tv;
+
+    if (l->closing) {
+        return;
+    }
+
+    tv.tv_sec = WACHAT_LINK_RETRY_MS / 1000;
+    tv.tv_usec = (WACHAT_LINK_RETRY_MS % 1000) * 1000;
+
+    evtimer_add(l->timer, &tv);
+}
+
+
+redisAsyncContext *
+wachat_redis_link_get(wachat_redis_link_t *l)
+{
+    redisAsyncContext  *ac;
+
+    if (l->ac || l->closing) {
+        return l->ac;
+    }
+
+    ac = l->addr->unix_path ? redisAsyncConnectUnix(l->addr->unix_path)
+                            : redisAsyncConnect(l->addr->host,
+                                                l->addr->port);
+
+    if (ac == NULL || ac->err) {
+        wachat_log(WACHAT_LOG_WARNING, "%s: cannot connect to redis: %s",
+                   l->name, ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+        wachat_redis_link_pause(l);
+        return NULL;
+    }
+
+    ac->data = l;
+    l->ac = ac;
+
+    if (l->addr->unix_path == NULL) {
+        (void) redisEnableKeepAlive(&ac->c);
+    }
+
+    redisLibeventAttach(ac, l->base);
+    redisAsyncSetConnectCallback(ac, wachat_redis_link_connected);
+    redisAsyncSetDisconnectCallback(ac, wachat_redis_link_disconnected);
+
+    /* queued before the connection is up: hiredis sends them first */
+    if (l->addr->password) {
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", l->addr->password);
+    }
+
+    if (l->addr->db) {
+        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", l->addr->db);
+    }
+
+    return ac;
+}
+
+
+static void
+wachat_redis_link_connected(const redisAsyncContext *ac, int status)
+{
+    wachat_redis_link_t  *l = ac->data;
+
+    if (l == NULL || status == REDIS_OK) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "%s: redis connect failed: %s, retrying",
+               l->name, ac->errstr);
+
+    /* hiredis frees the context after this callback */
+    l->ac = NULL;
+    l->down(l->data);
+    wachat_redis_link_pause(l);
+}
+
+
+static void
+wachat_redis_link_disconnected(const redisAsyncContext *ac, int status)
+{
+    wachat_redis_link_t  *l = ac->data;
+
+    if (l == NULL) {
+        return;
+    }
+
+    l->ac = NULL;
+    l->down(l->data);
+
+    if (l->closing) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "%s: lost redis (%s), reconnecting",
+               l->name, status == REDIS_OK ? "closed" : ac->errstr);
+
+    wachat_redis_link_pause(l);
+}
+
+
+static void
+wachat_redis_link_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    wachat_redis_link_t  *l = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (!l->closing) {
+        l->retry(l->data);
+    }
+}
+
+
+void
+wachat_redis_link_disconnect(wachat_redis_link_t *l, int last)
+{
+    if (last) {
+        l->closing = 1;
+        evtimer_del(l->timer);
+    }
+
+    if (l->ac) {
+        redisAsyncDisconnect(l->ac);
+    }
+}
+
+
+/* free, not disconnect: that would wait for a reply that is missing */
+void
+wachat_redis_link_drop(wachat_redis_link_t *l)
+{
+    if (l->ac == NULL) {
+        return;
+    }
+
+    l->ac->data = NULL;
+    redisAsyncFree(l->ac);
+    l->ac = NULL;
+    l->down(l->data);
+    wachat_redis_link_pause(l);
+}
+
+
+void
+wachat_redis_link_close(wachat_redis_link_t *l)
+{
+    l->closing = 1;
+
+    if (l->ac) {
+        l->ac->data = NULL;
+        redisAsyncFree(l->ac);
+        l->ac = NULL;
+    }
+
+    if (l->timer) {
+        event_free(l->timer);
+        l->timer = NULL;
+    }
+}

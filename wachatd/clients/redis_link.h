@@ -1,0 +1,66 @@
+/*
+ * redis_link: an asynchronous Redis connection on the event loop, for the
+ * blocking reads (the webhook stream's XREADGROUP, the live feed's XREAD):
+ * connects with AUTH and SELECT, says when it went down, and reconnects
+ * after a pause when its user asks again.
+ *
+ * A blocking read holds its connection, so each reader has its own link;
+ * the short commands of the processing path use the synchronous one
+ * (store/store.h).  Command callbacks find ac->data NULL while a link is
+ * being freed: they must then do nothing.
+ */
+
+#ifndef WACHAT_REDIS_LINK_H
+#define WACHAT_REDIS_LINK_H
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+
+#include "store/store.h"
+
+
+#define WACHAT_LINK_RETRY_MS  1000
+
+
+/* the link went down (its reads are gone) / the pause is over */
+typedef void (*wachat_link_pt)(void *data);
+
+
+typedef struct {
+    struct event_base          *base;
+    const wachat_store_addr_t  *addr;
+    const char                 *name;       /* in the log: "stream" */
+    wachat_link_pt              down;
+    wachat_link_pt              retry;
+    void                       *data;
+    redisAsyncContext          *ac;         /* NULL while down */
+    struct event               *timer;
+    int                         closing;
+} wachat_redis_link_t;
+
+
+int wachat_redis_link_init(wachat_redis_link_t *l, struct event_base *base,
+    const wachat_store_addr_t *addr, const char *name, wachat_link_pt down,
+    wachat_link_pt retry, void *data);
+
+/* the context, connecting first if needed; NULL while down */
+redisAsyncContext *wachat_redis_link_get(wachat_redis_link_t *l);
+
+/* 1 while a reconnect waits for its pause */
+int wachat_redis_link_waiting(wachat_redis_link_t *l);
+
+/* retry() after the pause (an error reply to back off from) */
+void wachat_redis_link_pause(wachat_redis_link_t *l);
+
+/*
+ * Close after the commands sent (down() follows), to reconnect after the
+ * pause; last: for good (shutdown), quietly.  Or at once: drop.
+ */
+void wachat_redis_link_disconnect(wachat_redis_link_t *l, int last);
+void wachat_redis_link_drop(wachat_redis_link_t *l);
+
+/* shutdown: freed at once, no callback, no reconnect */
+void wachat_redis_link_close(wachat_redis_link_t *l);
+
+
+#endif /* WACHAT_REDIS_LINK_H */
