@@ -169,7 +169,7 @@ wachat_agent_presence(wachat_store_t *st, const wachat_config_t *cfg,
     }
 
     freeReplyObject(r);
-    wachat_feed(st, "presence", NULL, "agent", id, "presence", presence,
+    wachat_agent_feed(st, "presence", NULL, "agent", id, "presence", presence,
                 NULL);
 
     return WACHAT_AGENT_OK;
@@ -358,7 +358,7 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    wachat_key_conv(key, conv_id);
+    wachat_store_key_conv(key, conv_id);
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     argv[0] = key;
@@ -376,7 +376,7 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
     wachat_agent_held(st, id, r->str, conv_id);
     freeReplyObject(r);
 
-    wachat_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AGENT, "agent",
+    wachat_agent_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AGENT, "agent",
                 id, NULL);
 
     return WACHAT_AGENT_OK;
@@ -396,9 +396,9 @@ wachat_agent_eval(wachat_store_t *st, const wachat_config_t *cfg,
     const char  *argv[9];
     char         keys[3][WACHAT_KEY_MAX], now[32], window[32], histmax[32];
 
-    wachat_key_conv(keys[0], conv_id);
-    wachat_key_hist(keys[1], conv_id);
-    wachat_key_outq(keys[2], conv_id);
+    wachat_store_key_conv(keys[0], conv_id);
+    wachat_store_key_hist(keys[1], conv_id);
+    wachat_store_key_outq(keys[2], conv_id);
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
     snprintf(window, sizeof(window), "%lld", cfg->window_ms);
     snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
@@ -456,7 +456,7 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
     freeReplyObject(wachat_store_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
                                      now, conv_id));
     wachat_agent_kick(st, conv_id);
-    wachat_feed(st, "reply", conv_id, "who", id, NULL);
+    wachat_agent_feed(st, "reply", conv_id, "who", id, NULL);
 
     return WACHAT_AGENT_OK;
 }
@@ -486,7 +486,7 @@ wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
     if (r->type == REDIS_REPLY_STRING) {
         wachat_agent_held(st, NULL, r->str, conv_id);
         wachat_agent_kick(st, conv_id);
-        wachat_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AI, "by",
+        wachat_agent_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AI, "by",
                     id ? id : "system", NULL);
     }
 
@@ -531,7 +531,7 @@ wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
 
 
 void
-wachat_feed(wachat_store_t *st, const char *type, const char *conv_id, ...)
+wachat_agent_feed(wachat_store_t *st, const char *type, const char *conv_id, ...)
 {
     int           argc;
     va_list       ap;

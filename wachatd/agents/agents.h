@@ -106,7 +106,7 @@ size_t wachat_agent_expire_idle(wachat_store_t *st,
  * "mode", "presence"), the conversation (or NULL), then NULL-terminated
  * field, value pairs.
  */
-void wachat_feed(wachat_store_t *st, const char *type, const char *conv_id,
+void wachat_agent_feed(wachat_store_t *st, const char *type, const char *conv_id,
     ...);
 
 /* bookkeeping of a hand-over to an agent (its load, the idle timeout) */

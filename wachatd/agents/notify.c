@@ -63,7 +63,7 @@ typedef struct {
 } wachat_notify_conv_t;
 
 
-struct wachat_mail_s {
+struct wachat_notify_s {
     wachat_store_t          *st;
     wachat_smtp_t           *smtp;
     wachat_notify_agent_t   *agents;    /* those with notify=on */
@@ -166,7 +166,7 @@ wachat_notify_add_duration(wachat_buf_t *b, long long ms)
 
 
 static void
-wachat_notify_agents_free(wachat_mail_t *m)
+wachat_notify_agents_free(wachat_notify_t *m)
 {
     size_t  i;
 
@@ -223,7 +223,7 @@ wachat_notify_agents(const wachat_config_t *cfg, wachat_notify_agent_t **out,
 
 /* copies: the config is freed after a reload, e-mails may still be built */
 static int
-wachat_notify_configure(wachat_mail_t *m, const wachat_config_t *cfg)
+wachat_notify_configure(wachat_notify_t *m, const wachat_config_t *cfg)
 {
     size_t                  n;
     char                   *console;
@@ -314,7 +314,7 @@ wachat_notify_on_sent(void *data, const wachat_smtp_result_t *res)
 
 /* takes msg (freed in any case) */
 static void
-wachat_notify_queue(wachat_mail_t *m, const wachat_notify_agent_t *a,
+wachat_notify_queue(wachat_notify_t *m, const wachat_notify_agent_t *a,
     const char *conv_id, const char *what, char *msg, size_t len)
 {
     wachat_notify_job_t  *j;
@@ -410,7 +410,7 @@ wachat_notify_ms(const char *s)
 
 
 static int
-wachat_notify_load(wachat_mail_t *m, const char *conv_id,
+wachat_notify_load(wachat_notify_t *m, const char *conv_id,
     wachat_notify_conv_t *c)
 {
     redisReply        *r;
@@ -420,7 +420,7 @@ wachat_notify_load(wachat_mail_t *m, const char *conv_id,
     char               key[WACHAT_KEY_MAX];
 
     memset(c, 0, sizeof(wachat_notify_conv_t));
-    wachat_key_conv(key, conv_id);
+    wachat_store_key_conv(key, conv_id);
 
     r = wachat_store_cmd(m->st, "HGETALL %s", key);
 
@@ -431,7 +431,7 @@ wachat_notify_load(wachat_mail_t *m, const char *conv_id,
         return -1;
     }
 
-    name = wachat_reply_value(r, "name");
+    name = wachat_store_reply_value(r, "name");
 
     if (name) {
         wachat_notify_add_clean(&b, name->str, name->len,
@@ -444,13 +444,13 @@ wachat_notify_load(wachat_mail_t *m, const char *conv_id,
         wachat_buf_free(&b);
     }
 
-    wachat_notify_number(c, wachat_reply_field(r, "wa_id"),
-                         wachat_reply_field(r, "user_id"));
-    v = wachat_reply_field(r, "mode");
+    wachat_notify_number(c, wachat_store_reply_field(r, "wa_id"),
+                         wachat_store_reply_field(r, "user_id"));
+    v = wachat_store_reply_field(r, "mode");
     snprintf(c->mode, sizeof(c->mode), "%s", v ? v : "");
-    c->last_in_ms = wachat_notify_ms(wachat_reply_field(r, "last_in_ts"));
+    c->last_in_ms = wachat_notify_ms(wachat_store_reply_field(r, "last_in_ts"));
     c->waiting_since_ms =
-        wachat_notify_ms(wachat_reply_field(r, "waiting_since"));
+        wachat_notify_ms(wachat_store_reply_field(r, "waiting_since"));
 
     freeReplyObject(r);
 
@@ -505,7 +505,7 @@ wachat_notify_add_entry(wachat_buf_t *b, const wachat_notify_conv_t *c,
     const char        *type;
     const redisReply  *text;
 
-    ts = wachat_notify_ms(wachat_reply_field(fields, "ts"));
+    ts = wachat_notify_ms(wachat_store_reply_field(fields, "ts"));
 
     if (ts > 0) {
         wachat_buf_str(b, "[");
@@ -514,17 +514,17 @@ wachat_notify_add_entry(wachat_buf_t *b, const wachat_notify_conv_t *c,
         wachat_buf_str(b, "] ");
     }
 
-    wachat_notify_add_speaker(b, c, wachat_reply_field(fields, "who"));
+    wachat_notify_add_speaker(b, c, wachat_store_reply_field(fields, "who"));
     wachat_buf_str(b, ": ");
 
-    text = wachat_reply_value(fields, "text");
+    text = wachat_store_reply_value(fields, "text");
 
     if (text && text->len) {
         wachat_notify_add_clean(b, text->str, text->len,
                                 WACHAT_NOTIFY_TEXT_MAX, 1);
 
     } else {
-        type = wachat_reply_field(fields, "type");
+        type = wachat_store_reply_field(fields, "type");
         wachat_buf_str(b, "[");
         wachat_notify_add_clean(b, type ? type : "no text",
                                 type ? strlen(type) : 7, 32, 0);
@@ -537,14 +537,14 @@ wachat_notify_add_entry(wachat_buf_t *b, const wachat_notify_conv_t *c,
 
 /* the last messages, customer's and replies alike, oldest first */
 static void
-wachat_notify_add_history(wachat_mail_t *m, wachat_buf_t *b,
+wachat_notify_add_history(wachat_notify_t *m, wachat_buf_t *b,
     const char *conv_id, const wachat_notify_conv_t *c, long long now)
 {
     size_t       i;
     redisReply  *r, *e;
     char         key[WACHAT_KEY_MAX];
 
-    wachat_key_hist(key, conv_id);
+    wachat_store_key_hist(key, conv_id);
     r = wachat_store_cmd(m->st, "XREVRANGE %s + - COUNT %d", key,
                          WACHAT_NOTIFY_HISTORY);
 
@@ -570,7 +570,7 @@ wachat_notify_add_history(wachat_mail_t *m, wachat_buf_t *b,
 
 
 static void
-wachat_notify_add_window(wachat_mail_t *m, wachat_buf_t *b,
+wachat_notify_add_window(wachat_notify_t *m, wachat_buf_t *b,
     const wachat_notify_conv_t *c, long long now)
 {
     long long  closes;
@@ -603,7 +603,7 @@ wachat_notify_add_window(wachat_mail_t *m, wachat_buf_t *b,
 
 /* the part every agent's copy shares, as plain UTF-8 with LF line ends */
 static void
-wachat_notify_body(wachat_mail_t *m, wachat_buf_t *b, const char *conv_id,
+wachat_notify_body(wachat_notify_t *m, wachat_buf_t *b, const char *conv_id,
     const wachat_notify_conv_t *c, wachat_notify_e what, int still,
     long long now)
 {
@@ -658,7 +658,7 @@ wachat_notify_subject(wachat_buf_t *b, const wachat_notify_conv_t *c,
 
 /* the shared body, then this agent's signature; NULL when out of memory */
 static char *
-wachat_notify_message(wachat_mail_t *m, const wachat_notify_agent_t *a,
+wachat_notify_message(wachat_notify_t *m, const wachat_notify_agent_t *a,
     const char *subject, const wachat_buf_t *body, long long now,
     size_t *len)
 {
@@ -690,7 +690,7 @@ wachat_notify_message(wachat_mail_t *m, const wachat_notify_agent_t *a,
 
 
 static void
-wachat_notify_conversation(wachat_mail_t *m, const char *conv_id,
+wachat_notify_conversation(wachat_notify_t *m, const char *conv_id,
     wachat_notify_e what, int reminder)
 {
     int                    still;
@@ -750,7 +750,7 @@ wachat_notify_conversation(wachat_mail_t *m, const char *conv_id,
  * is better than one per wachatd; the tick tries again).
  */
 static int
-wachat_notify_claim(wachat_mail_t *m, const char *conv_id, const char *kind)
+wachat_notify_claim(wachat_notify_t *m, const char *conv_id, const char *kind)
 {
     int          rc;
     redisReply  *r;
@@ -776,7 +776,7 @@ wachat_notify_claim(wachat_mail_t *m, const char *conv_id, const char *kind)
 
 
 static int
-wachat_notify_is_waiting(wachat_mail_t *m, const char *conv_id)
+wachat_notify_is_waiting(wachat_notify_t *m, const char *conv_id)
 {
     int          yes;
     redisReply  *r;
@@ -790,7 +790,7 @@ wachat_notify_is_waiting(wachat_mail_t *m, const char *conv_id)
 
 
 static int
-wachat_notify_active(const wachat_mail_t *m)
+wachat_notify_active(const wachat_notify_t *m)
 {
     return m && wachat_smtp_url(m->smtp) != NULL && m->nagents > 0;
 }
@@ -799,12 +799,12 @@ wachat_notify_active(const wachat_mail_t *m)
 /* --- the interface -------------------------------------------------------- */
 
 
-wachat_mail_t *
-wachat_mail_new(struct event_base *base, wachat_store_t *st,
+wachat_notify_t *
+wachat_notify_new(struct event_base *base, wachat_store_t *st,
     const wachat_config_t *cfg)
 {
     const char     *url;
-    wachat_mail_t  *m;
+    wachat_notify_t  *m;
 
     if (base == NULL || st == NULL || cfg == NULL || cfg->smtp_url == NULL
         || cfg->smtp_url[0] == '\0')
@@ -812,7 +812,7 @@ wachat_mail_new(struct event_base *base, wachat_store_t *st,
         return NULL;
     }
 
-    m = calloc(1, sizeof(wachat_mail_t));
+    m = calloc(1, sizeof(wachat_notify_t));
     if (m == NULL) {
         return NULL;
     }
@@ -823,7 +823,7 @@ wachat_mail_new(struct event_base *base, wachat_store_t *st,
     if (m->smtp == NULL || wachat_notify_configure(m, cfg) != 0) {
         wachat_log(WACHAT_LOG_ERROR, "mail: cannot start the mailer: no "
                    "e-mail notifications");
-        wachat_mail_free(m);
+        wachat_notify_free(m);
         return NULL;
     }
 
@@ -838,7 +838,7 @@ wachat_mail_new(struct event_base *base, wachat_store_t *st,
 
 
 void
-wachat_mail_reload(wachat_mail_t *m, const wachat_config_t *cfg)
+wachat_notify_reload(wachat_notify_t *m, const wachat_config_t *cfg)
 {
     if (m == NULL || cfg == NULL) {
         return;
@@ -852,7 +852,7 @@ wachat_mail_reload(wachat_mail_t *m, const wachat_config_t *cfg)
 
 
 void
-wachat_mail_free(wachat_mail_t *m)
+wachat_notify_free(wachat_notify_t *m)
 {
     if (m == NULL) {
         return;
@@ -868,10 +868,10 @@ wachat_mail_free(wachat_mail_t *m)
 
 
 void
-wachat_mail_notify(void *data, wachat_notify_e what, const char *conv_id)
+wachat_notify_send(void *data, wachat_notify_e what, const char *conv_id)
 {
     const char     *kind;
-    wachat_mail_t  *m = data;
+    wachat_notify_t  *m = data;
 
     if (!wachat_notify_active(m) || conv_id == NULL || *conv_id == '\0') {
         return;
@@ -901,7 +901,7 @@ wachat_mail_notify(void *data, wachat_notify_e what, const char *conv_id)
  * ticks: "where" is approximate, which costs at most a tick's delay).
  */
 void
-wachat_mail_tick(wachat_mail_t *m)
+wachat_notify_tick(wachat_notify_t *m)
 {
     size_t       i, sent;
     redisReply  *r;

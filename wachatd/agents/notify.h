@@ -20,7 +20,7 @@
 #include "store/store.h"
 
 
-typedef struct wachat_mail_s  wachat_mail_t;
+typedef struct wachat_notify_s  wachat_notify_t;
 
 
 /* what the agents may want an e-mail about (the conversations tell) */
@@ -34,17 +34,17 @@ typedef void (*wachat_notify_pt)(void *data, wachat_notify_e what,
 
 
 /* NULL when smtp_url is empty: notifications are off */
-wachat_mail_t *wachat_mail_new(struct event_base *base, wachat_store_t *st,
+wachat_notify_t *wachat_notify_new(struct event_base *base, wachat_store_t *st,
     const wachat_config_t *cfg);
-void wachat_mail_reload(wachat_mail_t *m, const wachat_config_t *cfg);
-void wachat_mail_free(wachat_mail_t *m);
+void wachat_notify_reload(wachat_notify_t *m, const wachat_config_t *cfg);
+void wachat_notify_free(wachat_notify_t *m);
 
 /* a wachat_notify_pt for wachat_engine_set_notify(): data is the mailer */
-void wachat_mail_notify(void *data, wachat_notify_e what,
+void wachat_notify_send(void *data, wachat_notify_e what,
     const char *conv_id);
 
 /* called every few seconds: conversations still waiting after the period */
-void wachat_mail_tick(wachat_mail_t *m);
+void wachat_notify_tick(wachat_notify_t *m);
 
 
 #endif /* WACHAT_NOTIFY_H */

@@ -76,7 +76,7 @@ wachat_answer_kb(const wachat_kb_t *kb, double min_score,
     if (reply->text == NULL || reply->button_id[0] == NULL
         || reply->button_title[0] == NULL)
     {
-        wachat_reply_free(reply);
+        wachat_answer_free(reply);
         return -1;
     }
 
@@ -100,13 +100,13 @@ wachat_reply_entry(wachat_reply_t *reply, const wachat_kb_entry_t *e,
         reply->nbuttons++;
 
         if (reply->button_id[i] == NULL || reply->button_title[i] == NULL) {
-            wachat_reply_free(reply);
+            wachat_answer_free(reply);
             return -1;
         }
     }
 
     if (reply->text == NULL) {
-        wachat_reply_free(reply);
+        wachat_answer_free(reply);
         return -1;
     }
 
@@ -115,7 +115,7 @@ wachat_reply_entry(wachat_reply_t *reply, const wachat_kb_entry_t *e,
 
 
 void
-wachat_reply_free(wachat_reply_t *reply)
+wachat_answer_free(wachat_reply_t *reply)
 {
     size_t  i;
 

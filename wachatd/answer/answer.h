@@ -38,7 +38,7 @@ int wachat_answer_kb(const wachat_kb_t *kb, double min_score,
     const char *fallback_text, const wachat_question_t *q,
     wachat_reply_t *reply);
 
-void wachat_reply_free(wachat_reply_t *reply);
+void wachat_answer_free(wachat_reply_t *reply);
 
 /* 1 for the message types whose text the assistant can answer */
 int wachat_answerable(const char *type);

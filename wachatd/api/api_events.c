@@ -182,7 +182,7 @@ wachat_api_event_text(const redisReply *e)
     const unsigned char  *json;
 
     kv = e->element[1];
-    type = wachat_reply_field(kv, "type");
+    type = wachat_store_reply_field(kv, "type");
 
     if (type == NULL || type[0] == '\0' || type[strcspn(type, "\r\n")]) {
         type = "message";

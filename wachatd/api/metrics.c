@@ -52,7 +52,7 @@ wachat_metrics_backlog(wachat_store_t *st, const wachat_config_t *cfg,
 
     for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         g = r->element[i];
-        name = wachat_reply_field(g, "name");
+        name = wachat_store_reply_field(g, "name");
 
         if (name == NULL || strcmp(name, cfg->group) != 0) {
             continue;
@@ -157,12 +157,12 @@ wachat_metrics_llm(struct evbuffer *out, const wachat_engine_stats_t *es)
     for (i = 0; i < WACHAT_LLM_BUCKETS; i++) {
         cum += es->llm_le[i];
 
-        if (wachat_llm_buckets_ms[i] < 0) {
+        if (wachat_engine_llm_buckets_ms[i] < 0) {
             evbuffer_add_printf(out, "wachatd_llm_seconds_bucket{le=\"+Inf\"} "
                                 "%llu\n", cum);
         } else {
             evbuffer_add_printf(out, "wachatd_llm_seconds_bucket{le=\"%g\"} "
-                                "%llu\n", wachat_llm_buckets_ms[i] / 1000.0,
+                                "%llu\n", wachat_engine_llm_buckets_ms[i] / 1000.0,
                                 cum);
         }
     }

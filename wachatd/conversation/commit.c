@@ -238,7 +238,7 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
 
     wamid = wachat_event_str(ev, ID);
     snprintf(d->now, sizeof(d->now), "%lld", now);
-    wachat_key_done(d->done, cv->id, wamid ? wamid : ev->stream_id);
+    wachat_store_key_done(d->done, cv->id, wamid ? wamid : ev->stream_id);
 
     wachat_conv_in(ev, d->now, &d->conv, &d->in);
 
@@ -328,7 +328,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     if (wachat_conv_draft(&d, cv, ev, reply, handoff, c.now) != 0) {
         wachat_conv_draft_free(&d);
         if (reply) {
-            wachat_reply_free(reply);
+            wachat_answer_free(reply);
         }
         wachat_conv_schedule(cv, 1000);
         return;
@@ -356,7 +356,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     }
 
     if (reply) {
-        wachat_reply_free(reply);
+        wachat_answer_free(reply);
     }
 
     cv->peek = res.peek;
@@ -425,7 +425,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: handed over to "
                    "agent %s", cv->id, agent);
         wachat_agent_assigned(en->store, agent, cv->id);
-        wachat_feed(en->store, "mode", cv->id, "mode", res->mode, "agent",
+        wachat_agent_feed(en->store, "mode", cv->id, "mode", res->mode, "agent",
                     agent, NULL);
 
     } else if (handoff && mode == WACHAT_MODE_WAITING_AGENT) {
@@ -438,7 +438,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
         snprintf(score, sizeof(score), "%lld", close_ms);
         freeReplyObject(wachat_store_cmd(en->store, "ZADD %s %s %s",
                                          WACHAT_KEY_WAITING, score, cv->id));
-        wachat_feed(en->store, "mode", cv->id, "mode", res->mode, NULL);
+        wachat_agent_feed(en->store, "mode", cv->id, "mode", res->mode, NULL);
 
         if (en->notify) {
             en->notify(en->notify_data, WACHAT_NOTIFY_WAITING, cv->id);

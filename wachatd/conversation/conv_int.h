@@ -13,7 +13,7 @@
 #include "answer/answer.h"
 #include "conversation/engine.h"
 #include "conversation/event.h"
-#include "store/conv_scripts.h"
+#include "store/scripts.h"
 
 
 #define WACHAT_LEASE_MS       60000

@@ -11,7 +11,7 @@
 #include "lib/log.h"
 
 
-const long  wachat_llm_buckets_ms[WACHAT_LLM_BUCKETS] = {
+const long  wachat_engine_llm_buckets_ms[WACHAT_LLM_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 30000, -1
 };
 

@@ -52,7 +52,7 @@ typedef struct {
 
 
 /* upper bounds of the LLM latency buckets, in ms (the last is +Inf) */
-extern const long  wachat_llm_buckets_ms[WACHAT_LLM_BUCKETS];
+extern const long  wachat_engine_llm_buckets_ms[WACHAT_LLM_BUCKETS];
 
 
 wachat_engine_t *wachat_engine_new(struct event_base *base,

@@ -141,7 +141,7 @@ wachat_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq)
 
 
 int
-wachat_stream_id_cmp(const char *a, const char *b)
+wachat_event_id_cmp(const char *a, const char *b)
 {
     uint64_t  ams, aseq, bms, bseq;
 

@@ -47,7 +47,7 @@ int wachat_event_decode(wachat_event_t *ev, const char *stream_id,
 #define wachat_event_str(ev, f)  ((ev)->field[WACHAT_FIELD_##f])
 
 /* compares two stream ids ("ms-seq"), like strcmp */
-int wachat_stream_id_cmp(const char *a, const char *b);
+int wachat_event_id_cmp(const char *a, const char *b);
 
 
 #endif /* WACHAT_EVENT_H */

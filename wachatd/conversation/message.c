@@ -182,8 +182,8 @@ wachat_conv_turns(wachat_conv_t *cv, redisReply **r, wachat_llm_turn_t *turns,
     }
 
     for (k = (int) (*r)->elements - 1; k >= 0; k--) {
-        dir = wachat_reply_field((*r)->element[k]->element[1], "dir");
-        text = wachat_reply_field((*r)->element[k]->element[1], "text");
+        dir = wachat_store_reply_field((*r)->element[k]->element[1], "dir");
+        text = wachat_store_reply_field((*r)->element[k]->element[1], "text");
 
         if (dir && text) {
             turns[n].role = strcmp(dir, "in") == 0 ? WACHAT_LLM_USER
@@ -314,8 +314,8 @@ wachat_conv_llm_count(wachat_engine_t *en, const wachat_llm_result_t *res)
     en->stats.llm_ms_sum += res->total_ms > 0 ? res->total_ms : 0;
 
     for (i = 0; i < WACHAT_LLM_BUCKETS; i++) {
-        if (wachat_llm_buckets_ms[i] < 0
-            || res->total_ms <= wachat_llm_buckets_ms[i])
+        if (wachat_engine_llm_buckets_ms[i] < 0
+            || res->total_ms <= wachat_engine_llm_buckets_ms[i])
         {
             en->stats.llm_le[i]++;
             break;
@@ -393,7 +393,7 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     }
 
     if (has_reply < 0) {
-        wachat_reply_free(&reply);
+        wachat_answer_free(&reply);
         wachat_conv_unhold(cv);
         wachat_conv_schedule(cv, 1000);
         return;

@@ -13,7 +13,7 @@
 #include "conversation/event.h"
 #include "lib/log.h"
 #include "conversation/stream.h"
-#include "store/conv_scripts.h"
+#include "store/scripts.h"
 
 
 #define WACHAT_READ_COUNT     64
@@ -647,12 +647,12 @@ wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
             && p->element[0]->type == REDIS_REPLY_INTEGER
             && p->element[0]->integer > 0
             && p->element[1]->type == REDIS_REPLY_STRING
-            && wachat_stream_id_cmp(p->element[1]->str, last) < 0)
+            && wachat_event_id_cmp(p->element[1]->str, last) < 0)
         {
             last = p->element[1]->str;
         }
 
-        if (minid[0] == '\0' || wachat_stream_id_cmp(last, minid) < 0) {
+        if (minid[0] == '\0' || wachat_event_id_cmp(last, minid) < 0) {
             snprintf(minid, sizeof(minid), "%s", last);
         }
 

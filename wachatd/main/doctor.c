@@ -130,7 +130,7 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
 
     for (i = 0; i < r->elements; i++) {
         g = r->element[i];
-        name = wachat_reply_field(g, "name");
+        name = wachat_store_reply_field(g, "name");
 
         if (name == NULL || strcmp(name, cfg->group) != 0) {
             continue;
@@ -491,7 +491,7 @@ wachat_doctor_in_stream(wachat_store_t *st, const wachat_config_t *cfg,
         for (k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements;
              k++)
         {
-            raw = wachat_reply_field(r->element[k]->element[1], "raw");
+            raw = wachat_store_reply_field(r->element[k]->element[1], "raw");
 
             if (raw && strstr(raw, nonce)) {
                 freeReplyObject(r);

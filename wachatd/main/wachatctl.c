@@ -303,7 +303,7 @@ wachatctl_conv(wachat_store_t *st, const char *who, char *conv, size_t len)
 static const char *
 wachatctl_field_or(const redisReply *kv, const char *name, const char *dflt)
 {
-    const char  *v = wachat_reply_field(kv, name);
+    const char  *v = wachat_store_reply_field(kv, name);
 
     return v ? v : dflt;
 }
@@ -361,12 +361,12 @@ wachatctl_list(wachat_store_t *st, const char *only)
            "AGENT", "LAST MESSAGE (UTC)");
 
     for (i = 0; i < list->elements; i++) {
-        wachat_key_conv(key, list->element[i]->str);
+        wachat_store_key_conv(key, list->element[i]->str);
         c = wachat_store_cmd(st, "HGETALL %s", key);
 
-        name = wachat_reply_field(c, "name");
-        mode = wachat_reply_field(c, "mode");
-        wachatctl_time(wachat_reply_field(c, "last_in_ts"), when,
+        name = wachat_store_reply_field(c, "name");
+        mode = wachat_store_reply_field(c, "mode");
+        wachatctl_time(wachat_store_reply_field(c, "last_in_ts"), when,
                        sizeof(when));
 
         if (only == NULL || (mode && strcmp(mode, only) == 0)) {
@@ -442,9 +442,9 @@ wachatctl_show(wachatctl_t *ctl, int argc, char **argv)
 
     wachatctl_show_customer(st, conv);
 
-    wachat_key_hist(key, conv);
+    wachat_store_key_hist(key, conv);
     hist = wachat_store_cmd(st, "XRANGE %s - +", key);
-    wachat_key_status(key, conv);
+    wachat_store_key_status(key, conv);
     stat = wachat_store_cmd(st, "HGETALL %s", key);
 
     if (hist == NULL || hist->type != REDIS_REPLY_ARRAY) {
@@ -471,7 +471,7 @@ wachatctl_show_customer(wachat_store_t *st, const char *conv)
     char         key[WACHAT_KEY_MAX];
     redisReply  *c;
 
-    wachat_key_conv(key, conv);
+    wachat_store_key_conv(key, conv);
     c = wachat_store_cmd(st, "HGETALL %s", key);
 
     printf("conversation %s\n", conv);
@@ -494,17 +494,17 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
 
     kv = e->element[1];
 
-    dir = wachat_reply_field(kv, "dir");
-    text = wachat_reply_field(kv, "text");
-    wachatctl_time(wachat_reply_field(kv, "ts") && dir
+    dir = wachat_store_reply_field(kv, "dir");
+    text = wachat_store_reply_field(kv, "text");
+    wachatctl_time(wachat_store_reply_field(kv, "ts") && dir
                    && strcmp(dir, "in") == 0
-                   ? wachat_reply_field(kv, "ts") : NULL, when,
+                   ? wachat_store_reply_field(kv, "ts") : NULL, when,
                    sizeof(when));
 
     if (dir && strcmp(dir, "in") == 0) {
         printf("%s  %s: %s\n", when,
                wachatctl_field_or(kv, "name", "customer"),
-               text ? text : wachat_reply_field(kv, "type"));
+               text ? text : wachat_store_reply_field(kv, "type"));
         return;
     }
 
@@ -513,7 +513,7 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
 
     for (k = 1; k <= 3; k++) {
         snprintf(bn, sizeof(bn), "button%d", k);
-        b = wachat_reply_field(kv, bn);
+        b = wachat_store_reply_field(kv, bn);
         if (b) {
             printf(" [%s]", b);
         }
@@ -531,8 +531,8 @@ wachatctl_show_status(const char *id, const redisReply *stat)
     const char  *wamid, *status;
 
     snprintf(hkey, sizeof(hkey), "h:%s", id);
-    wamid = wachat_reply_field(stat, hkey);
-    status = wamid ? wachat_reply_field(stat, wamid) : NULL;
+    wamid = wachat_store_reply_field(stat, hkey);
+    status = wamid ? wachat_store_reply_field(stat, wamid) : NULL;
 
     if (wamid && strncmp(wamid, "failed|", 7) == 0) {
         printf("  (failed, code %.*s)\n", (int) strcspn(wamid + 7, "|"),
@@ -610,8 +610,8 @@ wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
     }
 
     kv = r->element[0]->element[1];
-    conv = wachat_reply_field(kv, "conv");
-    reply = wachat_reply_field(kv, "reply");
+    conv = wachat_store_reply_field(kv, "conv");
+    reply = wachat_store_reply_field(kv, "reply");
 
     if (conv == NULL || reply == NULL) {
         fprintf(stderr, "wachatctl: dead letter %s has no reply\n", id);
@@ -619,7 +619,7 @@ wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
         return 1;
     }
 
-    wachat_key_outq(key, conv);
+    wachat_store_key_outq(key, conv);
     x = wachat_store_cmd(st, "RPUSH %s %s", key, reply);
     freeReplyObject(x);
     x = wachat_store_cmd(st, "SADD %s %s", WACHAT_KEY_READY, conv);

@@ -54,7 +54,7 @@ typedef struct {
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
     wachat_api_t        *api;
-    wachat_mail_t       *mail;
+    wachat_notify_t       *mail;
     wachat_metrics_src_t metrics;
     struct event        *sighup;
     struct event        *sigterm;
@@ -231,8 +231,8 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     wachat_engine_set_stream(d->engine, d->stream);
 
     /* e-mails to agents: off (NULL) without smtp_url */
-    d->mail = wachat_mail_new(d->base, d->store, d->cfg);
-    wachat_engine_set_notify(d->engine, d->mail ? wachat_mail_notify : NULL,
+    d->mail = wachat_notify_new(d->base, d->store, d->cfg);
+    wachat_engine_set_notify(d->engine, d->mail ? wachat_notify_send : NULL,
                              d->mail);
 
     /* an agent's reply is sent at once: the engine works the conversation */
@@ -367,7 +367,7 @@ wachatd_teardown(wachatd_t *d)
 
     /* open event streams and the listener go first: they use the store */
     wachat_api_free(d->api);
-    wachat_mail_free(d->mail);
+    wachat_notify_free(d->mail);
 
     /* HTTP calls still running are cancelled: their callbacks do nothing */
     if (d->engine) {
@@ -554,14 +554,14 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     /* smtp_url may have been set or removed */
     if (d->mail && cfg->smtp_url[0] != '\0') {
-        wachat_mail_reload(d->mail, cfg);
+        wachat_notify_reload(d->mail, cfg);
 
     } else {
-        wachat_mail_free(d->mail);
-        d->mail = wachat_mail_new(d->base, d->store, cfg);
+        wachat_notify_free(d->mail);
+        d->mail = wachat_notify_new(d->base, d->store, cfg);
     }
 
-    wachat_engine_set_notify(d->engine, d->mail ? wachat_mail_notify : NULL,
+    wachat_engine_set_notify(d->engine, d->mail ? wachat_notify_send : NULL,
                              d->mail);
 
     /* calls in flight do not refer to the old client */
@@ -720,7 +720,7 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
     n = wachat_agent_expire_idle(d->store, d->cfg);
 
     if (d->mail) {
-        wachat_mail_tick(d->mail);
+        wachat_notify_tick(d->mail);
     }
 
     if (n) {

@@ -443,7 +443,7 @@ wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua, int nkeys,
 
 
 const redisReply *
-wachat_reply_value(const redisReply *kv, const char *name)
+wachat_store_reply_value(const redisReply *kv, const char *name)
 {
     size_t  i;
 
@@ -463,9 +463,9 @@ wachat_reply_value(const redisReply *kv, const char *name)
 
 
 const char *
-wachat_reply_field(const redisReply *kv, const char *name)
+wachat_store_reply_field(const redisReply *kv, const char *name)
 {
-    const redisReply  *v = wachat_reply_value(kv, name);
+    const redisReply  *v = wachat_store_reply_value(kv, name);
 
     return v ? v->str : NULL;
 }
@@ -478,16 +478,16 @@ wachat_key(char *buf, const char *kind, const char *conv_id)
 }
 
 
-void wachat_key_conv(char *buf, const char *c) { wachat_key(buf, "conv", c); }
-void wachat_key_hist(char *buf, const char *c) { wachat_key(buf, "hist", c); }
-void wachat_key_status(char *buf, const char *c) { wachat_key(buf, "st", c); }
-void wachat_key_inbox(char *buf, const char *c) { wachat_key(buf, "inbox", c); }
-void wachat_key_outq(char *buf, const char *c) { wachat_key(buf, "outq", c); }
-void wachat_key_lease(char *buf, const char *c) { wachat_key(buf, "lease", c); }
+void wachat_store_key_conv(char *buf, const char *c) { wachat_key(buf, "conv", c); }
+void wachat_store_key_hist(char *buf, const char *c) { wachat_key(buf, "hist", c); }
+void wachat_store_key_status(char *buf, const char *c) { wachat_key(buf, "st", c); }
+void wachat_store_key_inbox(char *buf, const char *c) { wachat_key(buf, "inbox", c); }
+void wachat_store_key_outq(char *buf, const char *c) { wachat_key(buf, "outq", c); }
+void wachat_store_key_lease(char *buf, const char *c) { wachat_key(buf, "lease", c); }
 
 
 void
-wachat_key_done(char *buf, const char *conv_id, const char *wamid)
+wachat_store_key_done(char *buf, const char *conv_id, const char *wamid)
 {
     snprintf(buf, WACHAT_KEY_MAX, "wachat:done:{%s}:%s", conv_id, wamid);
 }

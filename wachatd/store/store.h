@@ -81,10 +81,10 @@ redisReply *wachat_store_eval(wachat_store_t *st, wachat_lua_t *lua,
 /*
  * One field of a flat field/value array reply (HGETALL, the fields of a
  * stream entry): the value's element, NULL when kv is no array or has no
- * such field with a string value.  wachat_reply_field() gives its str.
+ * such field with a string value.  wachat_store_reply_field() gives its str.
  */
-const redisReply *wachat_reply_value(const redisReply *kv, const char *name);
-const char *wachat_reply_field(const redisReply *kv, const char *name);
+const redisReply *wachat_store_reply_value(const redisReply *kv, const char *name);
+const char *wachat_store_reply_field(const redisReply *kv, const char *name);
 
 
 /*
@@ -94,13 +94,13 @@ const char *wachat_reply_field(const redisReply *kv, const char *name);
  */
 #define WACHAT_KEY_MAX  512
 
-void wachat_key_conv(char *buf, const char *conv_id);    /* hash  */
-void wachat_key_hist(char *buf, const char *conv_id);    /* stream */
-void wachat_key_status(char *buf, const char *conv_id);  /* hash  */
-void wachat_key_inbox(char *buf, const char *conv_id);   /* zset  */
-void wachat_key_outq(char *buf, const char *conv_id);    /* list  */
-void wachat_key_lease(char *buf, const char *conv_id);   /* string */
-void wachat_key_done(char *buf, const char *conv_id, const char *wamid);
+void wachat_store_key_conv(char *buf, const char *conv_id);    /* hash  */
+void wachat_store_key_hist(char *buf, const char *conv_id);    /* stream */
+void wachat_store_key_status(char *buf, const char *conv_id);  /* hash  */
+void wachat_store_key_inbox(char *buf, const char *conv_id);   /* zset  */
+void wachat_store_key_outq(char *buf, const char *conv_id);    /* list  */
+void wachat_store_key_lease(char *buf, const char *conv_id);   /* string */
+void wachat_store_key_done(char *buf, const char *conv_id, const char *wamid);
 
 #define WACHAT_KEY_READY   "wachat:ready"       /* set of conv ids with work */
 #define WACHAT_KEY_CONVS   "wachat:convs"       /* zset conv id -> last ms */

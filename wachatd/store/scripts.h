@@ -1,5 +1,5 @@
 /*
- * conv_scripts: the Lua scripts that change a conversation, each behind a
+ * scripts: the Lua scripts that change a conversation, each behind a
  * typed wrapper, so the order of KEYS and ARGV lives only here.
  *
  * Every script that works on a conversation first checks that this
@@ -12,8 +12,8 @@
  * So one round trip both records a step and prepares the next.
  */
 
-#ifndef WACHAT_CONV_SCRIPTS_H
-#define WACHAT_CONV_SCRIPTS_H
+#ifndef WACHAT_SCRIPTS_H
+#define WACHAT_SCRIPTS_H
 
 #include <stddef.h>
 
@@ -158,4 +158,4 @@ int wachat_script_transfer(wachat_store_t *st, const char *stream,
     const int *message);
 
 
-#endif /* WACHAT_CONV_SCRIPTS_H */
+#endif /* WACHAT_SCRIPTS_H */

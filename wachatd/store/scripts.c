@@ -1,6 +1,6 @@
 /*
- * conv_scripts: the conversation's Lua scripts and their typed wrappers
- * (see conv_scripts.h for what a peek is).
+ * scripts: the conversation's Lua scripts and their typed wrappers
+ * (see scripts.h for what a peek is).
  *
  * KEYS of every conversation script, in this order:
  *   1 lease  2 outq  3 inbox  4 conv  5 hist  6 status  7 ready  8 stream
@@ -16,7 +16,7 @@
 
 #include "wachat_contract.h"
 #include "lib/log.h"
-#include "store/conv_scripts.h"
+#include "store/scripts.h"
 
 
 #define WACHAT_CONV_NKEYS   10
@@ -535,12 +535,12 @@ wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
     snprintf(ref->rate, sizeof(ref->rate), "wachat:rate:{%.*s}", (int) n,
              id);
 
-    wachat_key_lease(ref->lease, id);
-    wachat_key_outq(ref->outq, id);
-    wachat_key_inbox(ref->inbox, id);
-    wachat_key_conv(ref->conv, id);
-    wachat_key_hist(ref->hist, id);
-    wachat_key_status(ref->status, id);
+    wachat_store_key_lease(ref->lease, id);
+    wachat_store_key_outq(ref->outq, id);
+    wachat_store_key_inbox(ref->inbox, id);
+    wachat_store_key_conv(ref->conv, id);
+    wachat_store_key_hist(ref->hist, id);
+    wachat_store_key_status(ref->status, id);
 }
 
 
@@ -783,7 +783,7 @@ wachat_script_transfer(wachat_store_t *st, const char *stream,
 
     for (i = 0; i < n; i++) {
         if (convs[i]) {
-            wachat_key_inbox(inbox[i], convs[i]);
+            wachat_store_key_inbox(inbox[i], convs[i]);
             argv[3 + i] = inbox[i];
 
         } else {
