@@ -95,6 +95,9 @@ wachat_conv_record(wachat_conv_t *cv)
                            wachat_clock_ms(), !cv->unrecorded_fed,
                            &recorded, &peek);
 
+    /* the script ran: the live feed has heard of it, once is enough */
+    cv->unrecorded_fed = r != NULL || cv->unrecorded_fed;
+
     if (r == NULL) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent, not "
                    "yet recorded (%s): kept, retrying the record",

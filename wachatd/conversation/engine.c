@@ -78,9 +78,16 @@ wachat_engine_configure(wachat_engine_t *en, const wachat_config_t *cfg,
     en->cfg = cfg;
     en->kb = kb;
 
-    /* the conversations' refs point here: a reload must not free them */
-    snprintf(en->stream_name, sizeof(en->stream_name), "%s", cfg->stream);
-    snprintf(en->group_name, sizeof(en->group_name), "%s", cfg->group);
+    /*
+     * The conversations' refs point here, so a reload must not free them;
+     * and like the stream reader's, they change only at a restart.
+     */
+    if (en->stream_name[0] == '\0') {
+        snprintf(en->stream_name, sizeof(en->stream_name), "%s",
+                 cfg->stream);
+        snprintf(en->group_name, sizeof(en->group_name), "%s", cfg->group);
+    }
+
     en->rate_limit = cfg->rate_limit;
 }
 
@@ -159,6 +166,11 @@ wachat_engine_work(void *data, const char *conv_id)
         wachat_log(WACHAT_LOG_ERROR, "out of memory for conversation %s",
                    conv_id);
         return;
+    }
+
+    /* a peek that found nothing left is older than this news */
+    if (!cv->busy && cv->peeked && cv->peek.state == WACHAT_PEEK_IDLE) {
+        wachat_conv_drop_peek(cv);
     }
 
     if (!cv->busy && !evtimer_pending(cv->timer, NULL)) {

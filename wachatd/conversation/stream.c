@@ -336,30 +336,75 @@ wachat_stream_create_group(wachat_stream_t *s)
 /*
  * A batch of read entries: each is decoded once, to find its
  * conversation; the ones that belong to none are set aside first; then one
- * script moves the batch into the inboxes and acknowledges it.  A failure
- * leaves the entries pending: the reclaim timer brings them back.
+ * script moves the batch into the inboxes and acknowledges it.  An entry
+ * that fails (cannot be read or set aside) stays pending alone, the rest
+ * go on; the reclaim timer brings it back.
  */
+
+typedef struct {
+    size_t               n;
+    wachat_event_t      *ev;
+    const char         **ids;
+    const char         **convs;
+    int                 *message;
+    const redisReply   **fields;
+} wachat_stream_batch_t;
+
+
+static int
+wachat_stream_batch_add(wachat_stream_t *s, wachat_stream_batch_t *b,
+    const redisReply *e)
+{
+    wachat_event_t  *ev = &b->ev[b->n];
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+        || e->element[0]->type != REDIS_REPLY_STRING
+        || wachat_event_decode(ev, e->element[0]->str, e->element[1]) != 0)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: "
+                   "malformed entry");
+        return -1;
+    }
+
+    if (ev->conv_id[0] == '\0'
+        && wachat_stream_set_aside(s, ev, e->element[1]) != 0)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer of %s failed: %s",
+                   ev->stream_id, s->store->err);
+        return -1;
+    }
+
+    b->ids[b->n] = ev->stream_id;
+    b->convs[b->n] = ev->conv_id[0] ? ev->conv_id : NULL;
+    b->message[b->n] = ev->kind == WACHAT_KIND_MESSAGE;
+    b->fields[b->n] = e->element[1];
+    b->n++;
+
+    return 0;
+}
+
 
 static void
 wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 {
-    size_t               i, n;
-    const redisReply    *e;
-    wachat_event_t      *ev;
-    const char         **ids, **convs;
-    int                 *message;
+    size_t                  i, n;
+    wachat_stream_batch_t   b;
 
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
         return;
     }
 
     n = entries->elements;
-    ev = malloc(n * sizeof(wachat_event_t));
-    ids = malloc(n * sizeof(char *));
-    convs = malloc(n * sizeof(char *));
-    message = malloc(n * sizeof(int));
+    b.n = 0;
+    b.ev = malloc(n * sizeof(wachat_event_t));
+    b.ids = malloc(n * sizeof(char *));
+    b.convs = malloc(n * sizeof(char *));
+    b.message = malloc(n * sizeof(int));
+    b.fields = malloc(n * sizeof(redisReply *));
 
-    if (ev == NULL || ids == NULL || convs == NULL || message == NULL) {
+    if (b.ev == NULL || b.ids == NULL || b.convs == NULL || b.message == NULL
+        || b.fields == NULL)
+    {
         wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: out of "
                    "memory");
         goto done;
@@ -367,44 +412,25 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 
     for (i = 0; i < n; i++) {
         s->stats.read++;
-        e = entries->element[i];
-
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING
-            || wachat_event_decode(&ev[i], e->element[0]->str,
-                                   e->element[1]) != 0)
-        {
-            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: "
-                       "malformed entry");
-            goto done;
-        }
-
-        ids[i] = ev[i].stream_id;
-        convs[i] = ev[i].conv_id[0] ? ev[i].conv_id : NULL;
-        message[i] = ev[i].kind == WACHAT_KIND_MESSAGE;
-
-        if (convs[i] == NULL
-            && wachat_stream_set_aside(s, &ev[i], e->element[1]) != 0)
-        {
-            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
-                       s->store->err);
-            goto done;
-        }
+        (void) wachat_stream_batch_add(s, &b, entries->element[i]);
     }
 
-    if (wachat_script_transfer(s->store, s->conf.stream, s->conf.group, n,
-                               ids, convs, message)
-        != 0)
+    if (b.n == 0
+        || wachat_script_transfer(s->store, s->conf.stream, s->conf.group,
+                                  b.n, b.ids, b.convs, b.message, b.fields)
+           != 0)
     {
-        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
-                   s->store->err);
+        if (b.n) {
+            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
+                       s->store->err);
+        }
         goto done;
     }
 
-    for (i = 0; i < n; i++) {
-        if (convs[i]) {
+    for (i = 0; i < b.n; i++) {
+        if (b.convs[i]) {
             s->stats.transferred++;
-            s->conf.work(s->conf.data, convs[i]);
+            s->conf.work(s->conf.data, b.convs[i]);
 
         } else {
             s->stats.ignored++;
@@ -413,10 +439,11 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 
 done:
 
-    free(ev);
-    free(ids);
-    free(convs);
-    free(message);
+    free(b.ev);
+    free(b.ids);
+    free(b.convs);
+    free(b.message);
+    free(b.fields);
 }
 
 

@@ -60,9 +60,15 @@
  * packed with msgpack (or, from wachatd before 2026-12, a JSON object).
  * Returns {state, outq head, inbox head, older pending, its stream id,
  * its fields, wait}; state 2: given back.
+ *
+ * It runs after the script's writes, and Redis does not take writes back
+ * when a script fails: what can fail on keys outside the conversation is
+ * caught.  A pending check that fails (the group was deleted) counts as
+ * "older pending", which the caller settles itself; a bucket that fails
+ * does not hold replies back.
  */
 #define WACHAT_LUA_PEEK                                                     \
-    "local function take()\n"                                               \
+    "local function bucket()\n"                                             \
     "  local rate = tonumber(ARGV[5])\n"                                    \
     "  if rate <= 0 then return 0 end\n"                                    \
     "  local t = redis.call('TIME')\n"                                      \
@@ -83,6 +89,10 @@
     "  redis.call('PEXPIRE', KEYS[10], 60000)\n"                            \
     "  return wait\n"                                                       \
     "end\n"                                                                 \
+    "local function take()\n"                                               \
+    "  local ok, wait = pcall(bucket)\n"                                    \
+    "  return ok and wait or 0\n"                                           \
+    "end\n"                                                                 \
     "local function peek()\n"                                               \
     "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                \
     "  local out = redis.call('LINDEX', KEYS[2], 0)\n"                      \
@@ -102,8 +112,9 @@
     "    return s == '' and '0' or s\n"                                     \
     "  end\n"                                                               \
     "  local id = trim(ms) .. '-' .. trim(seq)\n"                           \
-    "  local older = redis.call('XPENDING', KEYS[8], ARGV[3], '-',\n"       \
-    "                           '(' .. id, 1)\n"                            \
+    "  local older = redis.pcall('XPENDING', KEYS[8], ARGV[3], '-',\n"      \
+    "                            '(' .. id, 1)\n"                           \
+    "  if older.err then older = {older} end\n"                             \
     "  local body = string.sub(head, #ms + #seq + 3)\n"                     \
     "  local ok, fields\n"                                                  \
     "  if string.sub(body, 1, 1) == '{' then\n"                             \
@@ -297,26 +308,47 @@ static wachat_lua_t  wachat_lua_release = wachat_lua(
  * event: id, conversation ('' = acknowledge only), counts as activity.
  * The inbox first, the acknowledgement second, in one atomic step; a
  * transfer done twice (a reclaimed entry) adds the same member again, a
- * no-op.  Members sort by stream id: the score is the id's milliseconds
- * and the member starts with the zero-padded id, so ties sort right too.
+ * no-op.  Members sort by stream id: the score is the id's milliseconds and
+ * the member starts with the zero-padded id, so ties sort right too.
+ *
+ * The fields are read here rather than sent back; an entry deleted since it
+ * was read (MAXLEN trimmed it) is left pending and its index returned: the
+ * caller transfers it with the fields it read (TRANSFER_ONE).
  */
+#define WACHAT_LUA_INBOX                                                    \
+    "local function inbox(key, id, conv, msg, fields)\n"                    \
+    "  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')\n"                \
+    "  if not ms then return end\n"                                         \
+    "  local function pad(s) return string.rep('0', 20 - #s) .. s end\n"    \
+    "  redis.call('ZADD', key, 'NX', ms,\n"                                 \
+    "             pad(ms) .. '-' .. pad(seq) .. '\\n' .. cmsgpack.pack(fields))\n" \
+    "  redis.call('SADD', KEYS[2], conv)\n"                                 \
+    "  if msg == '1' then redis.call('ZADD', KEYS[3], ms, conv) end\n"      \
+    "end\n"
+
 static wachat_lua_t  wachat_lua_transfer = wachat_lua(
-    "local function pad(s) return string.rep('0', 20 - #s) .. s end\n"
+    WACHAT_LUA_INBOX
+    "local missing = {}\n"
     "for i = 1, (#ARGV - 1) / 3 do\n"
     "  local id, conv, msg = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]\n"
-    "  if conv ~= '' then\n"
-    "    local e = redis.call('XRANGE', KEYS[1], id, id)[1]\n"
-    "    local ms, seq = string.match(id, '^(%d+)%-(%d+)$')\n"
-    "    if e and ms then\n"
-    "      redis.call('ZADD', KEYS[3 + i], 'NX', ms,\n"
-    "                 pad(ms) .. '-' .. pad(seq) .. '\\n'\n"
-    "                 .. cmsgpack.pack(e[2]))\n"
-    "      redis.call('SADD', KEYS[2], conv)\n"
-    "      if msg == '1' then redis.call('ZADD', KEYS[3], ms, conv) end\n"
-    "    end\n"
+    "  local e = conv ~= '' and redis.call('XRANGE', KEYS[1], id, id)[1]\n"
+    "  if conv ~= '' and not e then\n"
+    "    missing[#missing + 1] = i\n"
+    "  else\n"
+    "    if e then inbox(KEYS[3 + i], id, conv, msg, e[2]) end\n"
+    "    redis.call('XACK', KEYS[1], ARGV[1], id)\n"
     "  end\n"
-    "  redis.call('XACK', KEYS[1], ARGV[1], id)\n"
     "end\n"
+    "return missing\n");
+
+
+/* KEYS stream ready convs inbox; ARGV group id conv activity field value.. */
+static wachat_lua_t  wachat_lua_transfer_one = wachat_lua(
+    WACHAT_LUA_INBOX
+    "local fields = {}\n"
+    "for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end\n"
+    "inbox(KEYS[4], ARGV[2], ARGV[3], ARGV[4], fields)\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n");
 
 
@@ -515,6 +547,11 @@ wachat_script_done(wachat_store_t *st, redisReply *r, size_t nres,
 
 
 /* --- the wrappers ------------------------------------------------------ */
+
+
+static int wachat_script_transfer_one(wachat_store_t *st, const char *stream,
+    const char *group, const char *id, const char *conv, const char *inbox,
+    int message, const redisReply *fields);
 
 
 void
@@ -754,10 +791,10 @@ wachat_script_release(wachat_store_t *st, const wachat_conv_ref_t *ref)
 int
 wachat_script_transfer(wachat_store_t *st, const char *stream,
     const char *group, size_t n, const char **ids, const char **convs,
-    const int *message)
+    const int *message, const redisReply **fields)
 {
     int            rc;
-    size_t         i, argc;
+    size_t         i, k, argc;
     redisReply    *r;
     const char   **argv;
     size_t        *argvlen;
@@ -802,6 +839,79 @@ wachat_script_transfer(wachat_store_t *st, const char *stream,
     r = wachat_store_eval(st, &wachat_lua_transfer, (int) (3 + n),
                           (int) argc, argv, argvlen);
 
+    rc = (r && r->type == REDIS_REPLY_ARRAY) ? 0 : -1;
+
+    if (rc != 0 && r) {
+        snprintf(st->err, sizeof(st->err), "%s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    }
+
+    for (k = 0; rc == 0 && k < r->elements; k++) {
+        i = r->element[k]->type == REDIS_REPLY_INTEGER
+            ? (size_t) r->element[k]->integer - 1 : n;
+
+        if (i < n) {
+            rc = wachat_script_transfer_one(st, stream, group, ids[i],
+                                            convs[i], inbox[i], message[i],
+                                            fields[i]);
+        }
+    }
+
+    freeReplyObject(r);
+    free(argv);
+    free(argvlen);
+    free(inbox);
+
+    return rc;
+}
+
+
+/* an entry deleted since it was read: the fields come from the read */
+static int
+wachat_script_transfer_one(wachat_store_t *st, const char *stream,
+    const char *group, const char *id, const char *conv, const char *inbox,
+    int message, const redisReply *fields)
+{
+    int                rc;
+    size_t             i, argc;
+    redisReply        *r;
+    const char       **argv;
+    size_t            *argvlen;
+    const redisReply  *f;
+
+    argc = 8 + (fields ? fields->elements : 0);
+    argv = malloc(argc * sizeof(char *));
+    argvlen = malloc(argc * sizeof(size_t));
+
+    if (argv == NULL || argvlen == NULL) {
+        free(argv);
+        free(argvlen);
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return -1;
+    }
+
+    argv[0] = stream;
+    argv[1] = WACHAT_KEY_READY;
+    argv[2] = WACHAT_KEY_CONVS;
+    argv[3] = inbox;
+    argv[4] = group;
+    argv[5] = id;
+    argv[6] = conv;
+    argv[7] = message ? "1" : "0";
+
+    for (i = 0; i < 8; i++) {
+        argvlen[i] = strlen(argv[i]);
+    }
+
+    for (i = 0; fields && i < fields->elements; i++) {
+        f = fields->element[i];
+        argv[8 + i] = f->type == REDIS_REPLY_STRING ? f->str : "";
+        argvlen[8 + i] = f->type == REDIS_REPLY_STRING ? f->len : 0;
+    }
+
+    r = wachat_store_eval(st, &wachat_lua_transfer_one, 4, (int) argc, argv,
+                          argvlen);
+
     rc = (r && r->type == REDIS_REPLY_INTEGER) ? 0 : -1;
 
     if (rc != 0 && r) {
@@ -812,7 +922,6 @@ wachat_script_transfer(wachat_store_t *st, const char *stream,
     freeReplyObject(r);
     free(argv);
     free(argvlen);
-    free(inbox);
 
     return rc;
 }

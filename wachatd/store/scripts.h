@@ -149,13 +149,15 @@ void wachat_script_release(wachat_store_t *st, const wachat_conv_ref_t *ref);
 
 /*
  * Moves read stream entries into their conversations' inboxes and
- * acknowledges them, all in one round trip: ids[i] goes to the inbox of
+ * acknowledges them, in one round trip: ids[i] goes to the inbox of
  * convs[i] (NULL: acknowledged only, it was set aside); message[i] marks
- * the ones that count as activity of their conversation.
+ * the ones that count as activity of their conversation; fields[i] are
+ * the fields as read, used only for an entry deleted since (one more
+ * round trip for each such).
  */
 int wachat_script_transfer(wachat_store_t *st, const char *stream,
     const char *group, size_t n, const char **ids, const char **convs,
-    const int *message);
+    const int *message, const redisReply **fields);
 
 
 #endif /* WACHAT_SCRIPTS_H */

@@ -89,8 +89,11 @@ const char *wachat_store_reply_field(const redisReply *kv, const char *name);
 
 /*
  * Keys.  One conversation = one business number + one customer; all its
- * keys carry the hash tag {<phone_number_id>:<customer>} so they share a
- * Redis Cluster slot and can be used together in one script.
+ * keys carry the hash tag {<phone_number_id>:<customer>}, so they share a
+ * Redis Cluster slot.  The conversation scripts (scripts.h) also touch a
+ * few shared keys (the ready set, the stream, the live feed, the number's
+ * rate bucket) in the same atomic step: Redis Cluster is not a target
+ * (Sentinel is, for high availability), a single primary takes the load.
  */
 #define WACHAT_KEY_MAX  512
 
