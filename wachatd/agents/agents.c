@@ -142,7 +142,7 @@ wachat_agent_find(const wachat_config_t *cfg, const char *id)
 
 
 wachat_agent_rc_e
-wachat_agent_presence(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_agent_presence(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *presence)
 {
     redisReply  *r;
@@ -160,7 +160,7 @@ wachat_agent_presence(wachat_store_t *st, const wachat_config_t *cfg,
 
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
-    r = wachat_store_cmd(st, "HSET wachat:agent:%s presence %s heartbeat %s "
+    r = wachat_redis_cmd(st, "HSET wachat:agent:%s presence %s heartbeat %s "
                          "since %s", id, presence, now, now);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
@@ -177,7 +177,7 @@ wachat_agent_presence(wachat_store_t *st, const wachat_config_t *cfg,
 
 
 wachat_agent_rc_e
-wachat_agent_heartbeat(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_agent_heartbeat(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id)
 {
     redisReply  *r;
@@ -189,7 +189,7 @@ wachat_agent_heartbeat(wachat_store_t *st, const wachat_config_t *cfg,
 
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
-    r = wachat_store_cmd(st, "HSET wachat:agent:%s heartbeat %s", id, now);
+    r = wachat_redis_cmd(st, "HSET wachat:agent:%s heartbeat %s", id, now);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         freeReplyObject(r);
@@ -203,14 +203,14 @@ wachat_agent_heartbeat(wachat_store_t *st, const wachat_config_t *cfg,
 
 
 const char *
-wachat_agent_effective_presence(wachat_store_t *st,
+wachat_agent_effective_presence(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id)
 {
     long long    beat;
     const char  *p;
     redisReply  *r;
 
-    r = wachat_store_cmd(st, "HMGET wachat:agent:%s presence heartbeat", id);
+    r = wachat_redis_cmd(st, "HMGET wachat:agent:%s presence heartbeat", id);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
         || r->element[0]->type != REDIS_REPLY_STRING)
@@ -240,7 +240,7 @@ wachat_agent_effective_presence(wachat_store_t *st,
 
 
 int
-wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg, char *buf,
+wachat_agent_pick(wachat_redis_t *st, const wachat_config_t *cfg, char *buf,
     size_t len)
 {
     size_t       i, n, best_n, first;
@@ -259,7 +259,7 @@ wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg, char *buf,
             continue;
         }
 
-        r = wachat_store_cmd(st, "SCARD wachat:agent:%s:convs",
+        r = wachat_redis_cmd(st, "SCARD wachat:agent:%s:convs",
                              cfg->agents.items[i].id);
         load = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
         freeReplyObject(r);
@@ -279,7 +279,7 @@ wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg, char *buf,
     }
 
     /* round robin among equally loaded agents, shared by every process */
-    r = wachat_store_cmd(st, "INCR wachat:agents:rr");
+    r = wachat_redis_cmd(st, "INCR wachat:agents:rr");
     rr = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
     freeReplyObject(r);
 
@@ -294,7 +294,7 @@ wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg, char *buf,
 
 /* the bookkeeping outside the conversation's slot; idempotent */
 static void
-wachat_agent_held(wachat_store_t *st, const char *agent, const char *prev,
+wachat_agent_held(wachat_redis_t *st, const char *agent, const char *prev,
     const char *conv_id)
 {
     char  now[32];
@@ -302,22 +302,22 @@ wachat_agent_held(wachat_store_t *st, const char *agent, const char *prev,
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
 
     if (prev && *prev && (agent == NULL || strcmp(prev, agent) != 0)) {
-        freeReplyObject(wachat_store_cmd(st, "SREM wachat:agent:%s:convs %s",
+        freeReplyObject(wachat_redis_cmd(st, "SREM wachat:agent:%s:convs %s",
                                          prev, conv_id));
     }
 
     if (agent) {
-        freeReplyObject(wachat_store_cmd(st, "SADD wachat:agent:%s:convs %s",
+        freeReplyObject(wachat_redis_cmd(st, "SADD wachat:agent:%s:convs %s",
                                          agent, conv_id));
-        freeReplyObject(wachat_store_cmd(st, "ZADD %s %s %s",
+        freeReplyObject(wachat_redis_cmd(st, "ZADD %s %s %s",
                                          WACHAT_KEY_ASSIGNED, now, conv_id));
 
     } else {
-        freeReplyObject(wachat_store_cmd(st, "ZREM %s %s",
+        freeReplyObject(wachat_redis_cmd(st, "ZREM %s %s",
                                          WACHAT_KEY_ASSIGNED, conv_id));
     }
 
-    freeReplyObject(wachat_store_cmd(st, "ZREM %s %s", WACHAT_KEY_WAITING,
+    freeReplyObject(wachat_redis_cmd(st, "ZREM %s %s", WACHAT_KEY_WAITING,
                                      conv_id));
 }
 
@@ -346,7 +346,7 @@ wachat_agent_script_error(const redisReply *r)
 
 
 wachat_agent_rc_e
-wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_agent_take(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id)
 {
     redisReply         *r;
@@ -365,7 +365,7 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
     argv[1] = id;
     argv[2] = now;
 
-    r = wachat_store_eval(st, &wachat_agent_lua_take, 1, 3, argv, NULL);
+    r = wachat_redis_eval(st, &wachat_agent_lua_take, 1, 3, argv, NULL);
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         rc = wachat_agent_script_error(r);
@@ -389,7 +389,7 @@ wachat_agent_take(wachat_store_t *st, const wachat_config_t *cfg,
  */
 
 static redisReply *
-wachat_agent_eval(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_agent_eval(wachat_redis_t *st, const wachat_config_t *cfg,
     wachat_lua_t *lua, const char *conv_id, const char *agent,
     const char *text)
 {
@@ -413,12 +413,12 @@ wachat_agent_eval(wachat_store_t *st, const wachat_config_t *cfg,
     argv[7] = histmax;
     argv[8] = conv_id;
 
-    return wachat_store_eval(st, lua, 3, 9, argv, NULL);
+    return wachat_redis_eval(st, lua, 3, 9, argv, NULL);
 }
 
 
 wachat_agent_rc_e
-wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_agent_reply(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id, const char *text, char *hist_id,
     size_t hlen)
 {
@@ -453,7 +453,7 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
     freeReplyObject(r);
 
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    freeReplyObject(wachat_store_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
+    freeReplyObject(wachat_redis_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
                                      now, conv_id));
     wachat_agent_kick(st, conv_id);
     wachat_agent_feed(st, "reply", conv_id, "who", id, NULL);
@@ -463,7 +463,7 @@ wachat_agent_reply(wachat_store_t *st, const wachat_config_t *cfg,
 
 
 wachat_agent_rc_e
-wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_agent_resolve(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id)
 {
     redisReply         *r;
@@ -497,7 +497,7 @@ wachat_agent_resolve(wachat_store_t *st, const wachat_config_t *cfg,
 
 
 size_t
-wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
+wachat_agent_expire_idle(wachat_redis_t *st, const wachat_config_t *cfg)
 {
     size_t       i, n;
     redisReply  *r;
@@ -506,7 +506,7 @@ wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
     snprintf(max, sizeof(max), "%lld",
              wachat_clock_ms() - cfg->agent_idle_timeout_ms);
 
-    r = wachat_store_cmd(st, "ZRANGEBYSCORE %s -inf %s LIMIT 0 100",
+    r = wachat_redis_cmd(st, "ZRANGEBYSCORE %s -inf %s LIMIT 0 100",
                          WACHAT_KEY_ASSIGNED, max);
 
     n = 0;
@@ -519,7 +519,7 @@ wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
         }
 
         /* resolved, or gone: not looked at again */
-        freeReplyObject(wachat_store_cmd(st, "ZREM %s %s",
+        freeReplyObject(wachat_redis_cmd(st, "ZREM %s %s",
                                          WACHAT_KEY_ASSIGNED,
                                          r->element[i]->str));
     }
@@ -531,7 +531,7 @@ wachat_agent_expire_idle(wachat_store_t *st, const wachat_config_t *cfg)
 
 
 void
-wachat_agent_feed(wachat_store_t *st, const char *type, const char *conv_id, ...)
+wachat_agent_feed(wachat_redis_t *st, const char *type, const char *conv_id, ...)
 {
     int           argc;
     va_list       ap;
@@ -569,12 +569,12 @@ wachat_agent_feed(wachat_store_t *st, const char *type, const char *conv_id, ...
      * The feed is a convenience: a failure here changes no conversation,
      * so nobody waits for the answer (it comes with the next command's).
      */
-    wachat_store_post(st, argc, argv, NULL);
+    wachat_redis_post(st, argc, argv, NULL);
 }
 
 
 void
-wachat_agent_assigned(wachat_store_t *st, const char *agent,
+wachat_agent_assigned(wachat_redis_t *st, const char *agent,
     const char *conv_id)
 {
     wachat_agent_held(st, agent, NULL, conv_id);
@@ -582,8 +582,8 @@ wachat_agent_assigned(wachat_store_t *st, const char *agent,
 
 
 void
-wachat_agent_kick(wachat_store_t *st, const char *conv_id)
+wachat_agent_kick(wachat_redis_t *st, const char *conv_id)
 {
-    freeReplyObject(wachat_store_cmd(st, "SADD %s %s", WACHAT_KEY_READY,
+    freeReplyObject(wachat_redis_cmd(st, "SADD %s %s", WACHAT_KEY_READY,
                                      conv_id));
 }

@@ -54,28 +54,28 @@ const wachat_agent_t *wachat_agent_find(const wachat_config_t *cfg,
     const char *id);
 
 /* online | away | offline; also counts as a heartbeat */
-wachat_agent_rc_e wachat_agent_presence(wachat_store_t *st,
+wachat_agent_rc_e wachat_agent_presence(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *presence);
 
-wachat_agent_rc_e wachat_agent_heartbeat(wachat_store_t *st,
+wachat_agent_rc_e wachat_agent_heartbeat(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id);
 
 /*
  * "online" only with a heartbeat younger than agent_heartbeat_timeout:
  * a console closed without a goodbye goes offline by itself.
  */
-const char *wachat_agent_effective_presence(wachat_store_t *st,
+const char *wachat_agent_effective_presence(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id);
 
 /*
  * The online agent with the fewest open conversations, round robin among
  * equals.  0 with its id in buf; -1 when nobody is online.
  */
-int wachat_agent_pick(wachat_store_t *st, const wachat_config_t *cfg,
+int wachat_agent_pick(wachat_redis_t *st, const wachat_config_t *cfg,
     char *buf, size_t len);
 
 /* an agent takes a conversation (from the AI, the queue or a colleague) */
-wachat_agent_rc_e wachat_agent_take(wachat_store_t *st,
+wachat_agent_rc_e wachat_agent_take(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id);
 
 /*
@@ -85,7 +85,7 @@ wachat_agent_rc_e wachat_agent_take(wachat_store_t *st,
  * customer wrote within the window.  hist_id (optional) gets the history
  * entry's id.
  */
-wachat_agent_rc_e wachat_agent_reply(wachat_store_t *st,
+wachat_agent_rc_e wachat_agent_reply(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id,
     const char *text, char *hist_id, size_t hlen);
 
@@ -94,11 +94,11 @@ wachat_agent_rc_e wachat_agent_reply(wachat_store_t *st,
  * id NULL: the system (idle timeout).  An agent may resolve what it holds
  * or what waits for anyone.
  */
-wachat_agent_rc_e wachat_agent_resolve(wachat_store_t *st,
+wachat_agent_rc_e wachat_agent_resolve(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id);
 
 /* agent_idle_timeout: conversations held without a message either way */
-size_t wachat_agent_expire_idle(wachat_store_t *st,
+size_t wachat_agent_expire_idle(wachat_redis_t *st,
     const wachat_config_t *cfg);
 
 /*
@@ -106,15 +106,15 @@ size_t wachat_agent_expire_idle(wachat_store_t *st,
  * "mode", "presence"), the conversation (or NULL), then NULL-terminated
  * field, value pairs.
  */
-void wachat_agent_feed(wachat_store_t *st, const char *type, const char *conv_id,
+void wachat_agent_feed(wachat_redis_t *st, const char *type, const char *conv_id,
     ...);
 
 /* bookkeeping of a hand-over to an agent (its load, the idle timeout) */
-void wachat_agent_assigned(wachat_store_t *st, const char *agent,
+void wachat_agent_assigned(wachat_redis_t *st, const char *agent,
     const char *conv_id);
 
 /* a conversation that wachatd must look at soon (an agent queued a reply) */
-void wachat_agent_kick(wachat_store_t *st, const char *conv_id);
+void wachat_agent_kick(wachat_redis_t *st, const char *conv_id);
 
 
 #endif /* WACHAT_AGENTS_H */

@@ -64,7 +64,7 @@ typedef struct {
 
 
 struct wachat_notify_s {
-    wachat_store_t          *st;
+    wachat_redis_t          *st;
     wachat_smtp_t           *smtp;
     wachat_notify_agent_t   *agents;    /* those with notify=on */
     size_t                   nagents;
@@ -422,7 +422,7 @@ wachat_notify_load(wachat_notify_t *m, const char *conv_id,
     memset(c, 0, sizeof(wachat_notify_conv_t));
     wachat_store_key_conv(key, conv_id);
 
-    r = wachat_store_cmd(m->st, "HGETALL %s", key);
+    r = wachat_redis_cmd(m->st, "HGETALL %s", key);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
         wachat_log(WACHAT_LOG_INFO, "mail: conversation %s: %s, no e-mail",
@@ -431,7 +431,7 @@ wachat_notify_load(wachat_notify_t *m, const char *conv_id,
         return -1;
     }
 
-    name = wachat_store_reply_value(r, "name");
+    name = wachat_redis_reply_value(r, "name");
 
     if (name) {
         wachat_notify_add_clean(&b, name->str, name->len,
@@ -444,13 +444,13 @@ wachat_notify_load(wachat_notify_t *m, const char *conv_id,
         wachat_buf_free(&b);
     }
 
-    wachat_notify_number(c, wachat_store_reply_field(r, "wa_id"),
-                         wachat_store_reply_field(r, "user_id"));
-    v = wachat_store_reply_field(r, "mode");
+    wachat_notify_number(c, wachat_redis_reply_field(r, "wa_id"),
+                         wachat_redis_reply_field(r, "user_id"));
+    v = wachat_redis_reply_field(r, "mode");
     snprintf(c->mode, sizeof(c->mode), "%s", v ? v : "");
-    c->last_in_ms = wachat_notify_ms(wachat_store_reply_field(r, "last_in_ts"));
+    c->last_in_ms = wachat_notify_ms(wachat_redis_reply_field(r, "last_in_ts"));
     c->waiting_since_ms =
-        wachat_notify_ms(wachat_store_reply_field(r, "waiting_since"));
+        wachat_notify_ms(wachat_redis_reply_field(r, "waiting_since"));
 
     freeReplyObject(r);
 
@@ -505,7 +505,7 @@ wachat_notify_add_entry(wachat_buf_t *b, const wachat_notify_conv_t *c,
     const char        *type;
     const redisReply  *text;
 
-    ts = wachat_notify_ms(wachat_store_reply_field(fields, "ts"));
+    ts = wachat_notify_ms(wachat_redis_reply_field(fields, "ts"));
 
     if (ts > 0) {
         wachat_buf_str(b, "[");
@@ -514,17 +514,17 @@ wachat_notify_add_entry(wachat_buf_t *b, const wachat_notify_conv_t *c,
         wachat_buf_str(b, "] ");
     }
 
-    wachat_notify_add_speaker(b, c, wachat_store_reply_field(fields, "who"));
+    wachat_notify_add_speaker(b, c, wachat_redis_reply_field(fields, "who"));
     wachat_buf_str(b, ": ");
 
-    text = wachat_store_reply_value(fields, "text");
+    text = wachat_redis_reply_value(fields, "text");
 
     if (text && text->len) {
         wachat_notify_add_clean(b, text->str, text->len,
                                 WACHAT_NOTIFY_TEXT_MAX, 1);
 
     } else {
-        type = wachat_store_reply_field(fields, "type");
+        type = wachat_redis_reply_field(fields, "type");
         wachat_buf_str(b, "[");
         wachat_notify_add_clean(b, type ? type : "no text",
                                 type ? strlen(type) : 7, 32, 0);
@@ -545,7 +545,7 @@ wachat_notify_add_history(wachat_notify_t *m, wachat_buf_t *b,
     char         key[WACHAT_KEY_MAX];
 
     wachat_store_key_hist(key, conv_id);
-    r = wachat_store_cmd(m->st, "XREVRANGE %s + - COUNT %d", key,
+    r = wachat_redis_cmd(m->st, "XREVRANGE %s + - COUNT %d", key,
                          WACHAT_NOTIFY_HISTORY);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
@@ -757,7 +757,7 @@ wachat_notify_claim(wachat_notify_t *m, const char *conv_id, const char *kind)
     char         key[WACHAT_KEY_MAX];
 
     snprintf(key, sizeof(key), "wachat:mailed:{%s}:%s", conv_id, kind);
-    r = wachat_store_cmd(m->st, "SET %s %lld NX PX %lld", key,
+    r = wachat_redis_cmd(m->st, "SET %s %lld NX PX %lld", key,
                          wachat_clock_ms(), m->period_ms);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
@@ -781,7 +781,7 @@ wachat_notify_is_waiting(wachat_notify_t *m, const char *conv_id)
     int          yes;
     redisReply  *r;
 
-    r = wachat_store_cmd(m->st, "ZSCORE %s %s", WACHAT_KEY_WAITING, conv_id);
+    r = wachat_redis_cmd(m->st, "ZSCORE %s %s", WACHAT_KEY_WAITING, conv_id);
     yes = r && r->type == REDIS_REPLY_STRING;
     freeReplyObject(r);
 
@@ -800,7 +800,7 @@ wachat_notify_active(const wachat_notify_t *m)
 
 
 wachat_notify_t *
-wachat_notify_new(struct event_base *base, wachat_store_t *st,
+wachat_notify_new(struct event_base *base, wachat_redis_t *st,
     const wachat_config_t *cfg)
 {
     const char     *url;
@@ -912,7 +912,7 @@ wachat_notify_tick(wachat_notify_t *m)
     }
 
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    r = wachat_store_cmd(m->st, "ZRANGEBYSCORE %s %s +inf LIMIT %ld %d",
+    r = wachat_redis_cmd(m->st, "ZRANGEBYSCORE %s %s +inf LIMIT %ld %d",
                          WACHAT_KEY_WAITING, now, m->tick_from,
                          WACHAT_NOTIFY_TICK_SCAN);
 

@@ -34,7 +34,7 @@ typedef void (*wachat_notify_pt)(void *data, wachat_notify_e what,
 
 
 /* NULL when smtp_url is empty: notifications are off */
-wachat_notify_t *wachat_notify_new(struct event_base *base, wachat_store_t *st,
+wachat_notify_t *wachat_notify_new(struct event_base *base, wachat_redis_t *st,
     const wachat_config_t *cfg);
 void wachat_notify_reload(wachat_notify_t *m, const wachat_config_t *cfg);
 void wachat_notify_free(wachat_notify_t *m);

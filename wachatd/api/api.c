@@ -751,7 +751,7 @@ wachat_api_listen_spec(const wachat_addr_t *a)
 
 
 static int
-wachat_api_copy_addr(wachat_store_addr_t *dst, const wachat_store_addr_t *src)
+wachat_api_copy_addr(wachat_redis_addr_t *dst, const wachat_redis_addr_t *src)
 {
     *dst = *src;
     dst->host = src->host ? strdup(src->host) : NULL;
@@ -765,8 +765,8 @@ wachat_api_copy_addr(wachat_store_addr_t *dst, const wachat_store_addr_t *src)
 
 
 wachat_api_t *
-wachat_api_start(struct event_base *base, wachat_store_t *st,
-    const wachat_store_addr_t *redis, const wachat_config_t *cfg,
+wachat_api_start(struct event_base *base, wachat_redis_t *st,
+    const wachat_redis_addr_t *redis, const wachat_config_t *cfg,
     wachat_api_kick_pt kick, void *data, char *err, size_t errlen)
 {
     wachat_api_t  *api;
@@ -877,7 +877,7 @@ wachat_api_free(wachat_api_t *api)
         memset(api->addr.password, 0, strlen(api->addr.password));
     }
 
-    wachat_store_addr_free(&api->addr);
+    wachat_redis_addr_free(&api->addr);
     free(api->listen);
     free(api);
 }

@@ -29,8 +29,8 @@ typedef void (*wachat_api_metrics_pt)(void *data, struct evbuffer *out);
  * NULL when api_listen is empty (no API), or on error with err set (the
  * address is in use, not a loopback address, ...).
  */
-wachat_api_t *wachat_api_start(struct event_base *base, wachat_store_t *st,
-    const wachat_store_addr_t *redis, const wachat_config_t *cfg,
+wachat_api_t *wachat_api_start(struct event_base *base, wachat_redis_t *st,
+    const wachat_redis_addr_t *redis, const wachat_config_t *cfg,
     wachat_api_kick_pt kick, void *data, char *err, size_t errlen);
 
 /*

@@ -62,7 +62,7 @@ static wachat_lua_t  wachat_api_lua_read = wachat_lua(
  * a hundred costs one round trip.  want[i] 0 skips ids[i].
  */
 static int
-wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
+wachat_api_fetch(wachat_redis_t *st, wachat_api_fetch_e what,
     redisReply **ids, size_t n, const unsigned char *want, redisReply **out)
 {
     int      rc;
@@ -74,7 +74,7 @@ wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
 
     if (st->c == NULL) {
         /* reconnects, as every store command does */
-        freeReplyObject(wachat_store_cmd(st, "PING"));
+        freeReplyObject(wachat_redis_cmd(st, "PING"));
 
         if (st->c == NULL) {
             return -1;
@@ -82,7 +82,7 @@ wachat_api_fetch(wachat_store_t *st, wachat_api_fetch_e what,
     }
 
     /* replies of posted commands come first on the link */
-    if (wachat_store_drain(st) != 0) {
+    if (wachat_redis_drain(st) != 0) {
         goto failed;
     }
 
@@ -141,8 +141,8 @@ wachat_api_entry_ms(const redisReply *kv)
 {
     const char  *dir, *ts;
 
-    dir = wachat_store_reply_field(kv, "dir");
-    ts = wachat_store_reply_field(kv, "ts");
+    dir = wachat_redis_reply_field(kv, "dir");
+    ts = wachat_redis_reply_field(kv, "ts");
 
     if (ts == NULL) {
         return 0;
@@ -185,7 +185,7 @@ wachat_api_gen_last(yajl_gen g, const redisReply *last)
         kv = last->element[0]->element[1];
     }
 
-    text = wachat_store_reply_value(kv, "text");
+    text = wachat_redis_reply_value(kv, "text");
 
     if (text || kv == NULL) {
         wachat_api_kv_reply(g, "last_text", text);
@@ -193,13 +193,13 @@ wachat_api_gen_last(yajl_gen g, const redisReply *last)
     } else {
         /* an image, a location...: say what it was */
         char         what[64];
-        const char  *type = wachat_store_reply_field(kv, "type");
+        const char  *type = wachat_redis_reply_field(kv, "type");
 
         snprintf(what, sizeof(what), "[%s]", type ? type : "message");
         wachat_json_kv_text(g, "last_text", what);
     }
 
-    wachat_api_kv_reply(g, "last_dir", wachat_store_reply_value(kv, "dir"));
+    wachat_api_kv_reply(g, "last_dir", wachat_redis_reply_value(kv, "dir"));
 
     wachat_json_str(g, "last_at");
     if (kv) {
@@ -221,19 +221,19 @@ wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
     long long    closes, unread;
     const char  *mode, *ts;
 
-    mode = wachat_store_reply_field(c, "mode");
-    ts = wachat_store_reply_field(c, "last_in_ts");
-    unread = wachat_store_reply_field(c, "unread")
-             ? atoll(wachat_store_reply_field(c, "unread")) : 0;
+    mode = wachat_redis_reply_field(c, "mode");
+    ts = wachat_redis_reply_field(c, "last_in_ts");
+    unread = wachat_redis_reply_field(c, "unread")
+             ? atoll(wachat_redis_reply_field(c, "unread")) : 0;
 
     wachat_json_kv_text(g, "id", id);
-    wachat_api_kv_reply(g, "name", wachat_store_reply_value(c, "name"));
-    wachat_api_kv_reply(g, "wa_id", wachat_store_reply_value(c, "wa_id"));
-    wachat_api_kv_reply(g, "user_id", wachat_store_reply_value(c, "user_id"));
+    wachat_api_kv_reply(g, "name", wachat_redis_reply_value(c, "name"));
+    wachat_api_kv_reply(g, "wa_id", wachat_redis_reply_value(c, "wa_id"));
+    wachat_api_kv_reply(g, "user_id", wachat_redis_reply_value(c, "user_id"));
     wachat_api_kv_reply(g, "phone_number_id",
-                        wachat_store_reply_value(c, "phone_number_id"));
+                        wachat_redis_reply_value(c, "phone_number_id"));
     wachat_json_kv_text(g, "mode", mode ? mode : WACHAT_MODE_NAME_AI);
-    wachat_api_kv_reply(g, "agent", wachat_store_reply_value(c, "agent"));
+    wachat_api_kv_reply(g, "agent", wachat_redis_reply_value(c, "agent"));
     wachat_json_kv_int(g, "unread", unread > 0 ? unread : 0);
 
     wachat_api_gen_last(g, last);
@@ -251,8 +251,8 @@ wachat_api_gen_conv(yajl_gen g, wachat_api_t *api, const char *id,
     }
 
     wachat_api_kv_num(g, "waiting_since",
-                      wachat_store_reply_field(c, "waiting_since"));
-    wachat_api_kv_num(g, "agent_since", wachat_store_reply_field(c, "agent_since"));
+                      wachat_redis_reply_field(c, "waiting_since"));
+    wachat_api_kv_num(g, "agent_since", wachat_redis_reply_field(c, "agent_since"));
 }
 
 
@@ -265,7 +265,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
         return 0;       /* gone, or not committed yet */
     }
 
-    mode = wachat_store_reply_field(c, "mode");
+    mode = wachat_redis_reply_field(c, "mode");
     mode = mode ? mode : WACHAT_MODE_NAME_AI;
 
     if (f->mode && strcmp(mode, f->mode) != 0) {
@@ -273,7 +273,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
     }
 
     if (f->agent) {
-        agent = wachat_store_reply_field(c, "agent");
+        agent = wachat_redis_reply_field(c, "agent");
 
         if (strcmp(mode, WACHAT_MODE_NAME_AGENT) != 0 || agent == NULL
             || strcmp(agent, f->agent) != 0)
@@ -282,7 +282,7 @@ wachat_api_pass(const wachat_api_filter_t *f, const redisReply *c)
         }
     }
 
-    unread = wachat_store_reply_field(c, "unread");
+    unread = wachat_redis_reply_field(c, "unread");
 
     if (f->unread && (unread == NULL || atoll(unread) <= 0)) {
         return 0;
@@ -361,7 +361,7 @@ wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
 {
     const char  *mode;
 
-    mode = wachat_store_reply_field(c, "mode");
+    mode = wachat_redis_reply_field(c, "mode");
 
     if (waiting) {
         if (mode == NULL || strcmp(mode, WACHAT_MODE_NAME_WAITING_AGENT) != 0)
@@ -386,12 +386,12 @@ wachat_api_pick(const wachat_api_filter_t *f, const redisReply *c,
  * entries that are ids; NULL when Redis failed.
  */
 static redisReply *
-wachat_api_page(wachat_store_t *st, int waiting, int start, size_t *n)
+wachat_api_page(wachat_redis_t *st, int waiting, int start, size_t *n)
 {
     redisReply  *ids;
 
     /* hiredis' format knows no %zu: the bounds are ints */
-    ids = wachat_store_cmd(st, "%s %s %d %d",
+    ids = wachat_redis_cmd(st, "%s %s %d %d",
                            waiting ? "ZRANGE" : "ZREVRANGE",
                            waiting ? WACHAT_KEY_WAITING : WACHAT_KEY_CONVS,
                            start, start + WACHAT_API_PAGE - 1);
@@ -424,7 +424,7 @@ wachat_api_scan(wachat_api_req_t *r, yajl_gen g, const wachat_api_filter_t *f,
     size_t          i, n, got;
     redisReply     *ids, *convs[WACHAT_API_PAGE], *lasts[WACHAT_API_PAGE];
     unsigned char   want[WACHAT_API_PAGE];
-    wachat_store_t *st = r->api->st;
+    wachat_redis_t *st = r->api->st;
 
     for (start = 0; start < WACHAT_API_SCAN_MAX && *listed < f->limit;
          start += WACHAT_API_PAGE)
@@ -612,7 +612,7 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
     const char   *h, *v, *p;
 
     snprintf(key, sizeof(key), "h:%s", hist_id);
-    h = wachat_store_reply_field(st, key);
+    h = wachat_redis_reply_field(st, key);
     code[0] = '\0';
 
     if (h == NULL) {
@@ -624,7 +624,7 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
         n = strcspn(p, "|");
         snprintf(code, sizeof(code), "%.*s", (int) n, p);
 
-    } else if ((v = wachat_store_reply_field(st, h)) == NULL) {
+    } else if ((v = wachat_redis_reply_field(st, h)) == NULL) {
         snprintf(status, sizeof(status), "accepted");
 
     } else {
@@ -666,23 +666,23 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     }
 
     kv = e->element[1];
-    dir = wachat_store_reply_field(kv, "dir");
+    dir = wachat_redis_reply_field(kv, "dir");
     in = dir && strcmp(dir, "in") == 0;
 
     yajl_gen_map_open(g);
     wachat_json_kv_text(g, "id", e->element[0]->str);
     wachat_json_kv_text(g, "dir", in ? "in" : "out");
-    wachat_api_kv_reply(g, "who", wachat_store_reply_value(kv, "who"));
+    wachat_api_kv_reply(g, "who", wachat_redis_reply_value(kv, "who"));
     wachat_json_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
-    wachat_api_kv_reply(g, "text", wachat_store_reply_value(kv, "text"));
+    wachat_api_kv_reply(g, "text", wachat_redis_reply_value(kv, "text"));
 
     if (in) {
-        wachat_api_kv_reply(g, "type", wachat_store_reply_value(kv, "type"));
-        wachat_api_kv_reply(g, "name", wachat_store_reply_value(kv, "name"));
-        wachat_api_kv_reply(g, "payload", wachat_store_reply_value(kv, "payload"));
+        wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
+        wachat_api_kv_reply(g, "name", wachat_redis_reply_value(kv, "name"));
+        wachat_api_kv_reply(g, "payload", wachat_redis_reply_value(kv, "payload"));
 
     } else {
-        wachat_json_kv_text(g, "type", wachat_store_reply_value(kv, "button1")
+        wachat_json_kv_text(g, "type", wachat_redis_reply_value(kv, "button1")
                                        ? "interactive" : "text");
     }
 
@@ -691,7 +691,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
 
     for (k = 1; k <= 3; k++) {
         snprintf(name, sizeof(name), "button%u", k);
-        b = wachat_store_reply_value(kv, name);
+        b = wachat_redis_reply_value(kv, name);
 
         if (b) {
             wachat_json_text(g, b->str, b->len);
@@ -715,14 +715,14 @@ wachat_api_show(wachat_api_req_t *r)
     yajl_gen         g;
     redisReply      *c, *hist, *st, *x;
     const char      *argv[2];
-    wachat_store_t  *s = r->api->st;
+    wachat_redis_t  *s = r->api->st;
     char             key[WACHAT_KEY_MAX];
 
     /* the holder looking at it has read it */
     wachat_store_key_conv(key, r->conv);
     argv[0] = key;
     argv[1] = r->agent->id;
-    x = wachat_store_eval(s, &wachat_api_lua_read, 1, 2, argv, NULL);
+    x = wachat_redis_eval(s, &wachat_api_lua_read, 1, 2, argv, NULL);
 
     if (x && x->type == REDIS_REPLY_INTEGER && x->integer > 0) {
         wachat_agent_feed(s, "read", r->conv, "agent", r->agent->id, NULL);
@@ -730,7 +730,7 @@ wachat_api_show(wachat_api_req_t *r)
 
     freeReplyObject(x);
 
-    c = wachat_store_cmd(s, "HGETALL %s", key);
+    c = wachat_redis_cmd(s, "HGETALL %s", key);
 
     if (c == NULL || c->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(c);
@@ -745,10 +745,10 @@ wachat_api_show(wachat_api_req_t *r)
     }
 
     wachat_store_key_hist(key, r->conv);
-    hist = wachat_store_cmd(s, "XREVRANGE %s + - COUNT %d", key,
+    hist = wachat_redis_cmd(s, "XREVRANGE %s + - COUNT %d", key,
                             WACHAT_API_HISTORY_MAX);
     wachat_store_key_status(key, r->conv);
-    st = wachat_store_cmd(s, "HGETALL %s", key);
+    st = wachat_redis_cmd(s, "HGETALL %s", key);
 
     g = yajl_gen_alloc(NULL);
 

@@ -182,7 +182,7 @@ wachat_api_event_text(const redisReply *e)
     const unsigned char  *json;
 
     kv = e->element[1];
-    type = wachat_store_reply_field(kv, "type");
+    type = wachat_redis_reply_field(kv, "type");
 
     if (type == NULL || type[0] == '\0' || type[strcspn(type, "\r\n")]) {
         type = "message";
@@ -300,7 +300,7 @@ wachat_api_feed_tail(wachat_api_t *api, wachat_api_id_t *id)
 {
     redisReply  *r;
 
-    r = wachat_store_cmd(api->st, "XREVRANGE %s + - COUNT 1",
+    r = wachat_redis_cmd(api->st, "XREVRANGE %s + - COUNT 1",
                          WACHAT_KEY_FEED);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -340,7 +340,7 @@ wachat_api_catch_up(wachat_api_client_t *c, const char *from)
     memset(&c->after, 0, sizeof(wachat_api_id_t));
     wachat_api_id_parse(from, &c->after);
 
-    r = wachat_store_cmd(c->api->st, "XREAD COUNT %d STREAMS %s %s",
+    r = wachat_redis_cmd(c->api->st, "XREAD COUNT %d STREAMS %s %s",
                          WACHAT_API_CATCH_UP, WACHAT_KEY_FEED, from);
 
     entries = NULL;

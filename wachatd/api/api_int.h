@@ -37,8 +37,8 @@ typedef struct wachat_api_client_s  wachat_api_client_t;
 
 struct wachat_api_s {
     struct event_base          *base;
-    wachat_store_t             *st;
-    wachat_store_addr_t         addr;       /* own copy: the feed link */
+    wachat_redis_t             *st;
+    wachat_redis_addr_t         addr;       /* own copy: the feed link */
     const wachat_config_t      *cfg;
     wachat_api_kick_pt          kick;
     void                       *data;

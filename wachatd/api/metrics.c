@@ -23,12 +23,12 @@ wachat_metrics_head(struct evbuffer *out, const char *name, const char *type,
 
 
 static long long
-wachat_metrics_card(wachat_store_t *st, const char *key)
+wachat_metrics_card(wachat_redis_t *st, const char *key)
 {
     long long    n;
     redisReply  *r;
 
-    r = wachat_store_cmd(st, "ZCARD %s", key);
+    r = wachat_redis_cmd(st, "ZCARD %s", key);
     n = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
     freeReplyObject(r);
 
@@ -38,7 +38,7 @@ wachat_metrics_card(wachat_store_t *st, const char *key)
 
 /* the group's pending entries and its lag (entries not yet read) */
 static void
-wachat_metrics_backlog(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_metrics_backlog(wachat_redis_t *st, const wachat_config_t *cfg,
     long long *pending, long long *lag)
 {
     size_t             i, k;
@@ -48,11 +48,11 @@ wachat_metrics_backlog(wachat_store_t *st, const wachat_config_t *cfg,
     *pending = -1;
     *lag = -1;
 
-    r = wachat_store_cmd(st, "XINFO GROUPS %s", cfg->stream);
+    r = wachat_redis_cmd(st, "XINFO GROUPS %s", cfg->stream);
 
     for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         g = r->element[i];
-        name = wachat_store_reply_field(g, "name");
+        name = wachat_redis_reply_field(g, "name");
 
         if (name == NULL || strcmp(name, cfg->group) != 0) {
             continue;
@@ -180,7 +180,7 @@ wachat_metrics_llm(struct evbuffer *out, const wachat_engine_stats_t *es)
 
 /* shared state, from Redis: the same on every wachatd */
 static void
-wachat_metrics_shared(struct evbuffer *out, wachat_store_t *st,
+wachat_metrics_shared(struct evbuffer *out, wachat_redis_t *st,
     const wachat_config_t *cfg)
 {
     size_t     i, online;

@@ -19,7 +19,7 @@ typedef struct {
     wachat_engine_t           *engine;
     wachat_stream_t           *stream;
     wachat_outbound_t         *ob;
-    wachat_store_t            *store;
+    wachat_redis_t            *store;
     wachat_config_t          **cfg;     /* the current one, across reloads */
 } wachat_metrics_src_t;
 

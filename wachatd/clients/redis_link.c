@@ -19,7 +19,7 @@ static void wachat_redis_link_on_timer(evutil_socket_t fd, short what,
 
 int
 wachat_redis_link_init(wachat_redis_link_t *l, struct event_base *base,
-    const wachat_store_addr_t *addr, const char *name, wachat_link_pt down,
+    const wachat_redis_addr_t *addr, const char *name, wachat_link_pt down,
     wachat_link_pt retry, void *data)
 {
     l->base = base;

@@ -6,7 +6,7 @@
  *
  * A blocking read holds its connection, so each reader has its own link;
  * the short commands of the processing path use the synchronous one
- * (store/store.h).  Command callbacks find ac->data NULL while a link is
+ * (clients/redis.h).  Command callbacks find ac->data NULL while a link is
  * being freed: they must then do nothing.
  */
 
@@ -16,7 +16,7 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 
-#include "store/store.h"
+#include "clients/redis.h"
 
 
 #define WACHAT_LINK_RETRY_MS  1000
@@ -28,7 +28,7 @@ typedef void (*wachat_link_pt)(void *data);
 
 typedef struct {
     struct event_base          *base;
-    const wachat_store_addr_t  *addr;
+    const wachat_redis_addr_t  *addr;
     const char                 *name;       /* in the log: "stream" */
     wachat_link_pt              down;
     wachat_link_pt              retry;
@@ -40,7 +40,7 @@ typedef struct {
 
 
 int wachat_redis_link_init(wachat_redis_link_t *l, struct event_base *base,
-    const wachat_store_addr_t *addr, const char *name, wachat_link_pt down,
+    const wachat_redis_addr_t *addr, const char *name, wachat_link_pt down,
     wachat_link_pt retry, void *data);
 
 /* the context, connecting first if needed; NULL while down */

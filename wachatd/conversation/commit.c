@@ -436,7 +436,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
         /* waiting ones are listed by when their 24-hour window closes */
         close_ms = ev->ts * 1000 + en->cfg->window_ms;
         snprintf(score, sizeof(score), "%lld", close_ms);
-        freeReplyObject(wachat_store_cmd(en->store, "ZADD %s %s %s",
+        freeReplyObject(wachat_redis_cmd(en->store, "ZADD %s %s %s",
                                          WACHAT_KEY_WAITING, score, cv->id));
         wachat_agent_feed(en->store, "mode", cv->id, "mode", res->mode, NULL);
 
@@ -447,7 +447,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
     } else if (mode == WACHAT_MODE_AGENT) {
         /* the customer wrote to an agent: that is activity */
         snprintf(score, sizeof(score), "%lld", wachat_clock_ms());
-        freeReplyObject(wachat_store_cmd(en->store, "ZADD %s XX %s %s",
+        freeReplyObject(wachat_redis_cmd(en->store, "ZADD %s XX %s %s",
                                          WACHAT_KEY_ASSIGNED, score,
                                          cv->id));
     }
@@ -477,7 +477,7 @@ wachat_conv_undelivered(wachat_conv_t *cv, const char *wamid,
                code ? code : "?", explain ? ": " : "",
                explain ? explain : "");
 
-    freeReplyObject(wachat_store_cmd(en->store, "XADD %s MAXLEN ~ 100000 * "
+    freeReplyObject(wachat_redis_cmd(en->store, "XADD %s MAXLEN ~ 100000 * "
                                      "conv %s code %s reason %s wamid %s",
                                      en->cfg->dead_stream, cv->id,
                                      code ? code : "-1",

@@ -58,7 +58,7 @@ struct wachat_conv_s {
 
 struct wachat_engine_s {
     struct event_base        *base;
-    wachat_store_t           *store;
+    wachat_redis_t           *store;
     wachat_stream_t          *stream;
     wachat_outbound_t        *ob;
     wachat_llm_t             *llm;

@@ -237,7 +237,7 @@ wachat_conv_dead(wachat_conv_t *cv, const char *hist, long code,
     wachat_log(WACHAT_LOG_ERROR, "conversation %s: reply dead-lettered: %s",
                cv->id, reason);
 
-    r = wachat_store_cmd(en->store, "XADD %s MAXLEN ~ 100000 * conv %s "
+    r = wachat_redis_cmd(en->store, "XADD %s MAXLEN ~ 100000 * conv %s "
                          "code %s reason %s reply %b", en->cfg->dead_stream,
                          cv->id, codebuf, reason, cv->head, cv->head_len);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {

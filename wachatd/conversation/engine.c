@@ -25,7 +25,7 @@ static wachat_conv_t *wachat_engine_find(wachat_engine_t *en, const char *id,
 
 
 wachat_engine_t *
-wachat_engine_new(struct event_base *base, wachat_store_t *store,
+wachat_engine_new(struct event_base *base, wachat_redis_t *store,
     wachat_outbound_t *ob, const char *owner)
 {
     wachat_engine_t  *en;

@@ -56,7 +56,7 @@ extern const long  wachat_engine_llm_buckets_ms[WACHAT_LLM_BUCKETS];
 
 
 wachat_engine_t *wachat_engine_new(struct event_base *base,
-    wachat_store_t *store, wachat_outbound_t *ob, const char *owner);
+    wachat_redis_t *store, wachat_outbound_t *ob, const char *owner);
 void wachat_engine_free(wachat_engine_t *en);
 
 /* the current config and KB; both must live until the next call */

@@ -172,7 +172,7 @@ wachat_conv_turns(wachat_conv_t *cv, redisReply **r, wachat_llm_turn_t *turns,
     wachat_engine_t  *en = cv->engine;
 
     n = 0;
-    *r = wachat_store_cmd(en->store, "XREVRANGE %s + - COUNT %d",
+    *r = wachat_redis_cmd(en->store, "XREVRANGE %s + - COUNT %d",
                           cv->ref.hist,
                           en->cfg->llm_history < (int) max
                           ? en->cfg->llm_history : (int) max);
@@ -182,8 +182,8 @@ wachat_conv_turns(wachat_conv_t *cv, redisReply **r, wachat_llm_turn_t *turns,
     }
 
     for (k = (int) (*r)->elements - 1; k >= 0; k--) {
-        dir = wachat_store_reply_field((*r)->element[k]->element[1], "dir");
-        text = wachat_store_reply_field((*r)->element[k]->element[1], "text");
+        dir = wachat_redis_reply_field((*r)->element[k]->element[1], "dir");
+        text = wachat_redis_reply_field((*r)->element[k]->element[1], "text");
 
         if (dir && text) {
             turns[n].role = strcmp(dir, "in") == 0 ? WACHAT_LLM_USER

@@ -153,7 +153,7 @@ wachat_conv_settled(wachat_conv_t *cv)
      * list) between the two reads: the head must still be the same.  The
      * transfer adds to the inbox before it acknowledges, so this is enough.
      */
-    head = wachat_store_cmd(en->store, "ZRANGE %s 0 0", cv->ref.inbox);
+    head = wachat_redis_cmd(en->store, "ZRANGE %s 0 0", cv->ref.inbox);
 
     if (head == NULL || head->type != REDIS_REPLY_ARRAY
         || head->elements != 1
@@ -184,7 +184,7 @@ wachat_conv_unreadable(wachat_conv_t *cv)
     if (had) {
         wachat_log(WACHAT_LOG_ERROR, "conversation %s: unreadable inbox "
                    "entry dropped", cv->id);
-        freeReplyObject(wachat_store_cmd(en->store, "ZREM %s %b",
+        freeReplyObject(wachat_redis_cmd(en->store, "ZREM %s %b",
                                          cv->ref.inbox, p->member,
                                          p->member_len));
     }

@@ -28,7 +28,7 @@
 
 struct wachat_stream_s {
     struct event_base          *base;
-    wachat_store_t             *store;
+    wachat_redis_t             *store;
     wachat_stream_conf_t        conf;
     wachat_redis_link_t         link;       /* the blocking reads */
     struct event               *reclaim;
@@ -64,8 +64,8 @@ static int wachat_stream_pending_is_other(wachat_stream_t *s,
 
 
 wachat_stream_t *
-wachat_stream_start(struct event_base *base, wachat_store_t *store,
-    const wachat_store_addr_t *addr, const wachat_stream_conf_t *conf,
+wachat_stream_start(struct event_base *base, wachat_redis_t *store,
+    const wachat_redis_addr_t *addr, const wachat_stream_conf_t *conf,
     char *err, size_t errlen)
 {
     wachat_stream_t  *s;
@@ -312,7 +312,7 @@ wachat_stream_create_group(wachat_stream_t *s)
     redisReply  *r;
 
     /* from 0: events queued before the first start are answered too */
-    r = wachat_store_cmd(s->store, "XGROUP CREATE %s %s 0 MKSTREAM",
+    r = wachat_redis_cmd(s->store, "XGROUP CREATE %s %s 0 MKSTREAM",
                          s->conf.stream, s->conf.group);
     if (r == NULL) {
         return -1;
@@ -497,7 +497,7 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
         argvlen[argc++] = fields->element[i + 1]->len;
     }
 
-    r = wachat_store_argv(s->store, argc, argv, argvlen);
+    r = wachat_redis_argv(s->store, argc, argv, argvlen);
     rc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
 
     if (rc == 0) {
@@ -532,7 +532,7 @@ wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg)
 
     /* bounded: a few pages per tick, the rest next tick */
     for (i = 0; i < 16 && !s->stopping; i++) {
-        r = wachat_store_cmd(s->store, "XAUTOCLAIM %s %s %s %d %s COUNT 64",
+        r = wachat_redis_cmd(s->store, "XAUTOCLAIM %s %s %s %d %s COUNT 64",
                              s->conf.stream, s->conf.group, s->conf.consumer,
                              s->conf.claim_idle_ms, start);
 
@@ -582,7 +582,7 @@ wachat_stream_on_scan(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
 
-    r = wachat_store_cmd(s->store, "SRANDMEMBER %s 256", WACHAT_KEY_READY);
+    r = wachat_redis_cmd(s->store, "SRANDMEMBER %s 256", WACHAT_KEY_READY);
 
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (i = 0; i < r->elements; i++) {
@@ -638,7 +638,7 @@ wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
     (void) what;
 
     minid[0] = '\0';
-    groups = wachat_store_cmd(s->store, "XINFO GROUPS %s", s->conf.stream);
+    groups = wachat_redis_cmd(s->store, "XINFO GROUPS %s", s->conf.stream);
 
     for (i = 0; groups && groups->type == REDIS_REPLY_ARRAY
                 && i < groups->elements; i++)
@@ -667,7 +667,7 @@ wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
             break;
         }
 
-        p = wachat_store_cmd(s->store, "XPENDING %s %s", s->conf.stream,
+        p = wachat_redis_cmd(s->store, "XPENDING %s %s", s->conf.stream,
                              name);
 
         if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 2
@@ -689,7 +689,7 @@ wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
     freeReplyObject(groups);
 
     if (minid[0] && strcmp(minid, "0-0") != 0) {
-        t = wachat_store_cmd(s->store, "XTRIM %s MINID ~ %s", s->conf.stream,
+        t = wachat_redis_cmd(s->store, "XTRIM %s MINID ~ %s", s->conf.stream,
                              minid);
         if (t && t->type == REDIS_REPLY_INTEGER && t->integer > 0) {
             wachat_log(WACHAT_LOG_DEBUG, "stream: trimmed %lld entries",
@@ -726,7 +726,7 @@ wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id,
     snprintf(end, sizeof(end), "(%s", stream_id);
 
     for (page = 0; page < WACHAT_PENDING_PAGES && rc == 1; page++) {
-        r = wachat_store_cmd(s->store, "XPENDING %s %s %s %s %d",
+        r = wachat_redis_cmd(s->store, "XPENDING %s %s %s %s %d",
                              s->conf.stream, s->conf.group, start, end,
                              WACHAT_PENDING_PAGE);
 
@@ -771,7 +771,7 @@ wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
     redisReply      *e;
     wachat_event_t   ev;
 
-    e = wachat_store_cmd(s->store, "XRANGE %s %s %s", s->conf.stream, id,
+    e = wachat_redis_cmd(s->store, "XRANGE %s %s %s", s->conf.stream, id,
                          id);
 
     if (e == NULL || e->type != REDIS_REPLY_ARRAY) {

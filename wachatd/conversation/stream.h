@@ -36,7 +36,7 @@ typedef struct {
 
 
 wachat_stream_t *wachat_stream_start(struct event_base *base,
-    wachat_store_t *store, const wachat_store_addr_t *addr,
+    wachat_redis_t *store, const wachat_redis_addr_t *addr,
     const wachat_stream_conf_t *conf, char *err, size_t errlen);
 
 /* stop reading new events (shutdown); what is read is transferred */

@@ -88,7 +88,7 @@ wachat_doctor_int(const redisReply *kv, const char *name)
 
 
 static void
-wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
+wachat_doctor_redis(wachat_doctor_t *doc, wachat_redis_t *st,
     const wachat_config_t *cfg)
 {
     size_t       i;
@@ -96,7 +96,7 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
     redisReply  *r, *g;
     const char  *name;
 
-    r = wachat_store_cmd(st, "PING");
+    r = wachat_redis_cmd(st, "PING");
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         wachat_doctor_say(doc, "FAIL", "redis: %s", r ? r->str : st->err);
         freeReplyObject(r);
@@ -106,7 +106,7 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
     freeReplyObject(r);
     wachat_doctor_say(doc, "ok", "redis answers");
 
-    r = wachat_store_cmd(st, "XINFO STREAM %s", cfg->stream);
+    r = wachat_redis_cmd(st, "XINFO STREAM %s", cfg->stream);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         wachat_doctor_say(doc, "FAIL", "stream %s does not exist: no webhook "
                           "has been queued yet, or nginx writes another "
@@ -120,7 +120,7 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
                       wachat_doctor_int(r, "length"));
     freeReplyObject(r);
 
-    r = wachat_store_cmd(st, "XINFO GROUPS %s", cfg->stream);
+    r = wachat_redis_cmd(st, "XINFO GROUPS %s", cfg->stream);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         wachat_doctor_say(doc, "FAIL", "cannot list the groups of %s",
                           cfg->stream);
@@ -130,7 +130,7 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_store_t *st,
 
     for (i = 0; i < r->elements; i++) {
         g = r->element[i];
-        name = wachat_store_reply_field(g, "name");
+        name = wachat_redis_reply_field(g, "name");
 
         if (name == NULL || strcmp(name, cfg->group) != 0) {
             continue;
@@ -250,7 +250,7 @@ wachat_doctor_phone(wachat_doctor_t *doc, wachat_graph_t *g,
 
 
 static void
-wachat_doctor_graph(wachat_doctor_t *doc, wachat_store_t *st,
+wachat_doctor_graph(wachat_doctor_t *doc, wachat_redis_t *st,
     const wachat_config_t *cfg, const char *pnid)
 {
     size_t                i, n;
@@ -287,7 +287,7 @@ wachat_doctor_graph(wachat_doctor_t *doc, wachat_store_t *st,
 
     /* the business numbers customers wrote to, from the conversations */
     n = 0;
-    r = wachat_store_cmd(st, "ZREVRANGE %s 0 999", WACHAT_KEY_CONVS);
+    r = wachat_redis_cmd(st, "ZREVRANGE %s 0 999", WACHAT_KEY_CONVS);
 
     for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         size_t  k, len = strcspn(r->element[i]->str, ":");
@@ -477,7 +477,7 @@ wachat_doctor_post(wachat_doctor_t *doc, const char *url, const char *body,
 
 /* 1 when an entry with the nonce comes out of the stream within 5 s */
 static int
-wachat_doctor_in_stream(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_doctor_in_stream(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *nonce)
 {
     int          i;
@@ -486,12 +486,12 @@ wachat_doctor_in_stream(wachat_store_t *st, const wachat_config_t *cfg,
     const char  *raw;
 
     for (i = 0; i < 50; i++) {
-        r = wachat_store_cmd(st, "XREVRANGE %s + - COUNT 200", cfg->stream);
+        r = wachat_redis_cmd(st, "XREVRANGE %s + - COUNT 200", cfg->stream);
 
         for (k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements;
              k++)
         {
-            raw = wachat_store_reply_field(r->element[k]->element[1], "raw");
+            raw = wachat_redis_reply_field(r->element[k]->element[1], "raw");
 
             if (raw && strstr(raw, nonce)) {
                 freeReplyObject(r);
@@ -514,7 +514,7 @@ wachat_doctor_in_stream(wachat_store_t *st, const wachat_config_t *cfg,
  */
 
 static void
-wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
+wachat_doctor_selftest(wachat_doctor_t *doc, wachat_redis_t *st,
     const wachat_config_t *cfg, const char *url, const char *secret)
 {
     char             body[512], nonce[64], sig[80];
@@ -551,7 +551,7 @@ wachat_doctor_selftest(wachat_doctor_t *doc, wachat_store_t *st,
 
 
 int
-wachat_doctor(wachat_store_t *st, const wachat_config_t *cfg,
+wachat_doctor(wachat_redis_t *st, const wachat_config_t *cfg,
     const wachat_doctor_opts_t *opts)
 {
     wachat_doctor_t  doc;

@@ -17,7 +17,7 @@ typedef struct {
 
 
 /* prints one line per check; 0 when nothing failed */
-int wachat_doctor(wachat_store_t *st, const wachat_config_t *cfg,
+int wachat_doctor(wachat_redis_t *st, const wachat_config_t *cfg,
     const wachat_doctor_opts_t *opts);
 
 

@@ -29,7 +29,7 @@
 
 
 typedef struct {
-    wachat_store_t         *st;
+    wachat_redis_t         *st;
     const wachat_config_t  *cfg;
 } wachatctl_t;
 
@@ -43,7 +43,7 @@ typedef struct {
 
 
 static const wachatctl_command_t *wachatctl_command(const char *name);
-static wachat_store_t *wachatctl_open(const wachat_config_t *cfg, char *err,
+static wachat_redis_t *wachatctl_open(const wachat_config_t *cfg, char *err,
     size_t errlen);
 static int wachatctl_conversations(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_agent(wachatctl_t *ctl, int argc, char **argv);
@@ -55,12 +55,12 @@ static int wachatctl_dead(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_retry(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done);
-static int wachatctl_list(wachat_store_t *st, const char *only);
-static int wachatctl_conv(wachat_store_t *st, const char *who, char *conv,
+static int wachatctl_list(wachat_redis_t *st, const char *only);
+static int wachatctl_conv(wachat_redis_t *st, const char *who, char *conv,
     size_t len);
-static int wachatctl_find(wachat_store_t *st, const char *who, char *conv,
+static int wachatctl_find(wachat_redis_t *st, const char *who, char *conv,
     size_t len);
-static void wachatctl_show_customer(wachat_store_t *st, const char *conv);
+static void wachatctl_show_customer(wachat_redis_t *st, const char *conv);
 static void wachatctl_show_entry(const redisReply *e,
     const redisReply *stat);
 static void wachatctl_show_status(const char *id, const redisReply *stat);
@@ -168,7 +168,7 @@ main(int argc, char **argv)
         rc = cmd->run(&ctl, argc, argv);
     }
 
-    wachat_store_close(ctl.st);
+    wachat_redis_close(ctl.st);
     wachat_config_free(cfg);
 
     return rc;
@@ -192,10 +192,10 @@ wachatctl_command(const char *name)
 }
 
 
-static wachat_store_t *
+static wachat_redis_t *
 wachatctl_open(const wachat_config_t *cfg, char *err, size_t errlen)
 {
-    wachat_store_addr_t  addr;
+    wachat_redis_addr_t  addr;
 
     memset(&addr, 0, sizeof(addr));
     addr.host = cfg->redis.host;
@@ -205,7 +205,7 @@ wachatctl_open(const wachat_config_t *cfg, char *err, size_t errlen)
     addr.db = cfg->redis_db;
     addr.timeout_ms = 5000;
 
-    return wachat_store_open(&addr, err, errlen);
+    return wachat_redis_open(&addr, err, errlen);
 }
 
 
@@ -288,7 +288,7 @@ wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv)
 
 /* the conversation a wa_id names, or a message saying there is none */
 static int
-wachatctl_conv(wachat_store_t *st, const char *who, char *conv, size_t len)
+wachatctl_conv(wachat_redis_t *st, const char *who, char *conv, size_t len)
 {
     if (wachatctl_find(st, who, conv, len) != 0) {
         fprintf(stderr, "wachatctl: no conversation with %s\n", who);
@@ -303,7 +303,7 @@ wachatctl_conv(wachat_store_t *st, const char *who, char *conv, size_t len)
 static const char *
 wachatctl_field_or(const redisReply *kv, const char *name, const char *dflt)
 {
-    const char  *v = wachat_store_reply_field(kv, name);
+    const char  *v = wachat_redis_reply_field(kv, name);
 
     return v ? v : dflt;
 }
@@ -343,14 +343,14 @@ wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done)
 
 /* the 200 most recent conversations, those in one mode if only is set */
 static int
-wachatctl_list(wachat_store_t *st, const char *only)
+wachatctl_list(wachat_redis_t *st, const char *only)
 {
     size_t       i;
     redisReply  *list, *c;
     char         key[WACHAT_KEY_MAX], when[64];
     const char  *name, *mode;
 
-    list = wachat_store_cmd(st, "ZREVRANGE %s 0 199", WACHAT_KEY_CONVS);
+    list = wachat_redis_cmd(st, "ZREVRANGE %s 0 199", WACHAT_KEY_CONVS);
     if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
         fprintf(stderr, "wachatctl: %s\n", list ? list->str : st->err);
         freeReplyObject(list);
@@ -362,11 +362,11 @@ wachatctl_list(wachat_store_t *st, const char *only)
 
     for (i = 0; i < list->elements; i++) {
         wachat_store_key_conv(key, list->element[i]->str);
-        c = wachat_store_cmd(st, "HGETALL %s", key);
+        c = wachat_redis_cmd(st, "HGETALL %s", key);
 
-        name = wachat_store_reply_field(c, "name");
-        mode = wachat_store_reply_field(c, "mode");
-        wachatctl_time(wachat_store_reply_field(c, "last_in_ts"), when,
+        name = wachat_redis_reply_field(c, "name");
+        mode = wachat_redis_reply_field(c, "mode");
+        wachatctl_time(wachat_redis_reply_field(c, "last_in_ts"), when,
                        sizeof(when));
 
         if (only == NULL || (mode && strcmp(mode, only) == 0)) {
@@ -386,7 +386,7 @@ wachatctl_list(wachat_store_t *st, const char *only)
 
 /* a bare wa_id is looked up among the known conversations */
 static int
-wachatctl_find(wachat_store_t *st, const char *who, char *conv, size_t len)
+wachatctl_find(wachat_redis_t *st, const char *who, char *conv, size_t len)
 {
     size_t       i, wlen, clen;
     redisReply  *list;
@@ -396,7 +396,7 @@ wachatctl_find(wachat_store_t *st, const char *who, char *conv, size_t len)
         return 0;
     }
 
-    list = wachat_store_cmd(st, "ZREVRANGE %s 0 -1", WACHAT_KEY_CONVS);
+    list = wachat_redis_cmd(st, "ZREVRANGE %s 0 -1", WACHAT_KEY_CONVS);
     if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(list);
         return -1;
@@ -430,7 +430,7 @@ wachatctl_show(wachatctl_t *ctl, int argc, char **argv)
     size_t           i;
     redisReply      *hist, *stat;
     char             conv[256], key[WACHAT_KEY_MAX];
-    wachat_store_t  *st;
+    wachat_redis_t  *st;
 
     (void) argc;
 
@@ -443,9 +443,9 @@ wachatctl_show(wachatctl_t *ctl, int argc, char **argv)
     wachatctl_show_customer(st, conv);
 
     wachat_store_key_hist(key, conv);
-    hist = wachat_store_cmd(st, "XRANGE %s - +", key);
+    hist = wachat_redis_cmd(st, "XRANGE %s - +", key);
     wachat_store_key_status(key, conv);
-    stat = wachat_store_cmd(st, "HGETALL %s", key);
+    stat = wachat_redis_cmd(st, "HGETALL %s", key);
 
     if (hist == NULL || hist->type != REDIS_REPLY_ARRAY) {
         fprintf(stderr, "wachatctl: %s\n", hist ? hist->str : st->err);
@@ -466,13 +466,13 @@ wachatctl_show(wachatctl_t *ctl, int argc, char **argv)
 
 
 static void
-wachatctl_show_customer(wachat_store_t *st, const char *conv)
+wachatctl_show_customer(wachat_redis_t *st, const char *conv)
 {
     char         key[WACHAT_KEY_MAX];
     redisReply  *c;
 
     wachat_store_key_conv(key, conv);
-    c = wachat_store_cmd(st, "HGETALL %s", key);
+    c = wachat_redis_cmd(st, "HGETALL %s", key);
 
     printf("conversation %s\n", conv);
     printf("customer     %s (%s)\n",
@@ -494,17 +494,17 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
 
     kv = e->element[1];
 
-    dir = wachat_store_reply_field(kv, "dir");
-    text = wachat_store_reply_field(kv, "text");
-    wachatctl_time(wachat_store_reply_field(kv, "ts") && dir
+    dir = wachat_redis_reply_field(kv, "dir");
+    text = wachat_redis_reply_field(kv, "text");
+    wachatctl_time(wachat_redis_reply_field(kv, "ts") && dir
                    && strcmp(dir, "in") == 0
-                   ? wachat_store_reply_field(kv, "ts") : NULL, when,
+                   ? wachat_redis_reply_field(kv, "ts") : NULL, when,
                    sizeof(when));
 
     if (dir && strcmp(dir, "in") == 0) {
         printf("%s  %s: %s\n", when,
                wachatctl_field_or(kv, "name", "customer"),
-               text ? text : wachat_store_reply_field(kv, "type"));
+               text ? text : wachat_redis_reply_field(kv, "type"));
         return;
     }
 
@@ -513,7 +513,7 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
 
     for (k = 1; k <= 3; k++) {
         snprintf(bn, sizeof(bn), "button%d", k);
-        b = wachat_store_reply_field(kv, bn);
+        b = wachat_redis_reply_field(kv, bn);
         if (b) {
             printf(" [%s]", b);
         }
@@ -531,8 +531,8 @@ wachatctl_show_status(const char *id, const redisReply *stat)
     const char  *wamid, *status;
 
     snprintf(hkey, sizeof(hkey), "h:%s", id);
-    wamid = wachat_store_reply_field(stat, hkey);
-    status = wamid ? wachat_store_reply_field(stat, wamid) : NULL;
+    wamid = wachat_redis_reply_field(stat, hkey);
+    status = wamid ? wachat_redis_reply_field(stat, wamid) : NULL;
 
     if (wamid && strncmp(wamid, "failed|", 7) == 0) {
         printf("  (failed, code %.*s)\n", (int) strcspn(wamid + 7, "|"),
@@ -552,7 +552,7 @@ wachatctl_dead(wachatctl_t *ctl, int argc, char **argv)
 {
     size_t                  i;
     redisReply             *r, *kv;
-    wachat_store_t         *st;
+    wachat_redis_t         *st;
     const wachat_config_t  *cfg;
 
     (void) argc;
@@ -561,7 +561,7 @@ wachatctl_dead(wachatctl_t *ctl, int argc, char **argv)
     st = ctl->st;
     cfg = ctl->cfg;
 
-    r = wachat_store_cmd(st, "XRANGE %s - +", cfg->dead_stream);
+    r = wachat_redis_cmd(st, "XRANGE %s - +", cfg->dead_stream);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         fprintf(stderr, "wachatctl: %s\n", r ? r->str : st->err);
         freeReplyObject(r);
@@ -593,7 +593,7 @@ wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
     char                    key[WACHAT_KEY_MAX];
     redisReply             *r, *kv, *x;
     const char             *conv, *reply, *id;
-    wachat_store_t         *st;
+    wachat_redis_t         *st;
     const wachat_config_t  *cfg;
 
     (void) argc;
@@ -602,7 +602,7 @@ wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
     cfg = ctl->cfg;
     id = argv[0];
 
-    r = wachat_store_cmd(st, "XRANGE %s %s %s", cfg->dead_stream, id, id);
+    r = wachat_redis_cmd(st, "XRANGE %s %s %s", cfg->dead_stream, id, id);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
         fprintf(stderr, "wachatctl: no dead letter %s\n", id);
         freeReplyObject(r);
@@ -610,8 +610,8 @@ wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
     }
 
     kv = r->element[0]->element[1];
-    conv = wachat_store_reply_field(kv, "conv");
-    reply = wachat_store_reply_field(kv, "reply");
+    conv = wachat_redis_reply_field(kv, "conv");
+    reply = wachat_redis_reply_field(kv, "reply");
 
     if (conv == NULL || reply == NULL) {
         fprintf(stderr, "wachatctl: dead letter %s has no reply\n", id);
@@ -620,11 +620,11 @@ wachatctl_retry(wachatctl_t *ctl, int argc, char **argv)
     }
 
     wachat_store_key_outq(key, conv);
-    x = wachat_store_cmd(st, "RPUSH %s %s", key, reply);
+    x = wachat_redis_cmd(st, "RPUSH %s %s", key, reply);
     freeReplyObject(x);
-    x = wachat_store_cmd(st, "SADD %s %s", WACHAT_KEY_READY, conv);
+    x = wachat_redis_cmd(st, "SADD %s %s", WACHAT_KEY_READY, conv);
     freeReplyObject(x);
-    x = wachat_store_cmd(st, "XDEL %s %s", cfg->dead_stream, id);
+    x = wachat_redis_cmd(st, "XDEL %s %s", cfg->dead_stream, id);
     freeReplyObject(x);
 
     printf("requeued %s for %s\n", id, conv);

@@ -46,8 +46,8 @@ typedef struct {
     wachat_config_t     *cfg;
     wachat_kb_t         *kb;
     struct event_base   *base;
-    wachat_store_addr_t  addr;
-    wachat_store_t      *store;
+    wachat_redis_addr_t  addr;
+    wachat_redis_t      *store;
     wachat_http_t       *http;
     wachat_outbound_t   *ob;
     wachat_llm_t        *llm;
@@ -75,7 +75,7 @@ static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static void wachatd_teardown(wachatd_t *d);
-static int wachatd_wait_loading(wachat_store_t *st, char *err, size_t len);
+static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 
@@ -179,7 +179,7 @@ static int
 wachatd_start_engine(wachatd_t *d, char *err, size_t errlen)
 {
     d->base = event_base_new();
-    d->store = wachat_store_open(&d->addr, err, errlen);
+    d->store = wachat_redis_open(&d->addr, err, errlen);
 
     if (d->base == NULL || d->store == NULL
         || wachatd_wait_loading(d->store, err, errlen) != 0)
@@ -393,14 +393,14 @@ wachatd_teardown(wachatd_t *d)
     }
 
     if (d->store) {
-        wachat_store_close(d->store);
+        wachat_redis_close(d->store);
     }
 
     if (d->addr.password) {
         memset(d->addr.password, 0, strlen(d->addr.password));
     }
 
-    wachat_store_addr_free(&d->addr);
+    wachat_redis_addr_free(&d->addr);
 
     for (i = 0; events[i]; i++) {
         ev = events[i];
@@ -433,7 +433,7 @@ wachatd_teardown(wachatd_t *d)
 #define WACHATD_LOADING_LOG_MS    30000
 
 static int
-wachatd_wait_loading(wachat_store_t *st, char *err, size_t len)
+wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len)
 {
     long long         since, logged;
     redisReply       *r;
@@ -443,7 +443,7 @@ wachatd_wait_loading(wachat_store_t *st, char *err, size_t len)
     logged = 0;
 
     for ( ;; ) {
-        r = wachat_store_cmd(st, "PING");
+        r = wachat_redis_cmd(st, "PING");
         if (r == NULL) {
             snprintf(err, len, "%s", st->err);
             return -1;
@@ -714,7 +714,7 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
     /* the listing of conversations forgets those retention deleted */
     snprintf(max, sizeof(max), "%lld",
              wachat_clock_ms() - d->cfg->retention_ms);
-    freeReplyObject(wachat_store_cmd(d->store, "ZREMRANGEBYSCORE %s -inf %s",
+    freeReplyObject(wachat_redis_cmd(d->store, "ZREMRANGEBYSCORE %s -inf %s",
                                      WACHAT_KEY_CONVS, max));
 
     n = wachat_agent_expire_idle(d->store, d->cfg);

@@ -17,10 +17,26 @@
 struct wachat_outbound_s {
     wachat_outbound_stats_t  stats;
     const wachat_config_t  *cfg;
-    wachat_store_t         *store;
+    wachat_redis_t         *store;
     wachat_http_t          *http;
     wachat_graph_t         *graph;      /* NULL in sandbox mode */
 };
+
+
+/*
+ * KEYS outbox marker; ARGV ttl, field, value, ...  The sandbox stands in
+ * for Meta, which cannot deduplicate; here the marker makes a resend after
+ * a crash harmless, so a test can count replies exactly.  (The two keys
+ * are in different slots: sandbox mode is not for Redis Cluster.)
+ */
+static wachat_lua_t  wachat_lua_sandbox = wachat_lua(
+    "local id = redis.call('GET', KEYS[2])\n"
+    "if id then return id end\n"
+    "local a = {KEYS[1], '*'}\n"
+    "for i = 2, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "id = redis.call('XADD', unpack(a))\n"
+    "redis.call('SET', KEYS[2], id, 'EX', ARGV[1])\n"
+    "return id\n");
 
 
 typedef struct {
@@ -170,7 +186,7 @@ wachat_outbound_graph(const wachat_config_t *cfg, wachat_http_t *http)
 
 
 wachat_outbound_t *
-wachat_outbound_new(const wachat_config_t *cfg, wachat_store_t *store,
+wachat_outbound_new(const wachat_config_t *cfg, wachat_redis_t *store,
     wachat_http_t *http)
 {
     wachat_outbound_t  *ob;
@@ -344,8 +360,8 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
 
     argvlen[14] = blen;
 
-    r = wachat_store_script(ob->store, WACHAT_SCRIPT_SANDBOX, 2, 15, argv,
-                            argvlen);
+    r = wachat_redis_eval(ob->store, &wachat_lua_sandbox, 2, 15, argv,
+                          argvlen);
 
     yajl_tree_free(req);
 

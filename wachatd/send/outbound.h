@@ -55,7 +55,7 @@ typedef struct wachat_outbound_s  wachat_outbound_t;
 
 
 wachat_outbound_t *wachat_outbound_new(const wachat_config_t *cfg,
-    wachat_store_t *store, wachat_http_t *http);
+    wachat_redis_t *store, wachat_http_t *http);
 void wachat_outbound_free(wachat_outbound_t *ob);
 
 /* on SIGHUP: new token, URL or mode for the next sends */

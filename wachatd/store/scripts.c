@@ -444,7 +444,7 @@ wachat_args_conv_argv(wachat_args_t *a, const wachat_conv_ref_t *ref,
 
 
 static redisReply *
-wachat_args_eval(wachat_store_t *st, wachat_lua_t *lua, int nkeys,
+wachat_args_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     wachat_args_t *a)
 {
     if (a->n == WACHAT_ARGS_MAX || a->nnum == 16) {
@@ -452,7 +452,7 @@ wachat_args_eval(wachat_store_t *st, wachat_lua_t *lua, int nkeys,
         return NULL;
     }
 
-    return wachat_store_eval(st, lua, nkeys, a->n, a->v, a->len);
+    return wachat_redis_eval(st, lua, nkeys, a->n, a->v, a->len);
 }
 
 
@@ -512,7 +512,7 @@ wachat_peek_read(const redisReply *r, wachat_peek_t *peek)
  * {result, ..., peek, feed error}: nres results; a lost lease is {-1}.
  */
 static redisReply *
-wachat_script_done(wachat_store_t *st, redisReply *r, size_t nres,
+wachat_script_done(wachat_redis_t *st, redisReply *r, size_t nres,
     wachat_peek_t *peek)
 {
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1
@@ -549,7 +549,7 @@ wachat_script_done(wachat_store_t *st, redisReply *r, size_t nres,
 /* --- the wrappers ------------------------------------------------------ */
 
 
-static int wachat_script_transfer_one(wachat_store_t *st, const char *stream,
+static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
     const char *group, const char *id, const char *conv, const char *inbox,
     int message, const redisReply *fields);
 
@@ -582,7 +582,7 @@ wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
 
 
 redisReply *
-wachat_script_step(wachat_store_t *st, const wachat_conv_ref_t *ref,
+wachat_script_step(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     int lease_ms, wachat_peek_t *peek)
 {
     redisReply     *r;
@@ -609,7 +609,7 @@ wachat_script_step(wachat_store_t *st, const wachat_conv_ref_t *ref,
 
 
 int
-wachat_script_renew(wachat_store_t *st, const wachat_conv_ref_t *ref,
+wachat_script_renew(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     int lease_ms)
 {
     int             rc;
@@ -629,7 +629,7 @@ wachat_script_renew(wachat_store_t *st, const wachat_conv_ref_t *ref,
 
 
 redisReply *
-wachat_script_commit(wachat_store_t *st, const wachat_conv_ref_t *ref,
+wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     int lease_ms, const wachat_commit_t *c, wachat_commit_result_t *res)
 {
     redisReply     *r;
@@ -683,7 +683,7 @@ wachat_script_commit(wachat_store_t *st, const wachat_conv_ref_t *ref,
 
 
 redisReply *
-wachat_script_status(wachat_store_t *st, const wachat_conv_ref_t *ref,
+wachat_script_status(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     int lease_ms, const char *member, size_t member_len, const char *wamid,
     const char *status, const char *ts, const char *code, int *applied,
     wachat_peek_t *peek)
@@ -712,7 +712,7 @@ wachat_script_status(wachat_store_t *st, const wachat_conv_ref_t *ref,
 
 
 redisReply *
-wachat_script_sent(wachat_store_t *st, const wachat_conv_ref_t *ref,
+wachat_script_sent(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     int lease_ms, const char *head, size_t head_len, const char *wamid,
     const char *hist, long long now, int feed, int *recorded,
     wachat_peek_t *peek)
@@ -741,7 +741,7 @@ wachat_script_sent(wachat_store_t *st, const wachat_conv_ref_t *ref,
 
 
 int
-wachat_script_drop(wachat_store_t *st, const wachat_conv_ref_t *ref,
+wachat_script_drop(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     const char *head, size_t head_len, const char *hist, long code,
     long long now)
 {
@@ -776,7 +776,7 @@ wachat_script_drop(wachat_store_t *st, const wachat_conv_ref_t *ref,
 
 
 void
-wachat_script_release(wachat_store_t *st, const wachat_conv_ref_t *ref)
+wachat_script_release(wachat_redis_t *st, const wachat_conv_ref_t *ref)
 {
     wachat_args_t  a;
 
@@ -789,7 +789,7 @@ wachat_script_release(wachat_store_t *st, const wachat_conv_ref_t *ref)
 
 
 int
-wachat_script_transfer(wachat_store_t *st, const char *stream,
+wachat_script_transfer(wachat_redis_t *st, const char *stream,
     const char *group, size_t n, const char **ids, const char **convs,
     const int *message, const redisReply **fields)
 {
@@ -836,7 +836,7 @@ wachat_script_transfer(wachat_store_t *st, const char *stream,
         argvlen[i] = strlen(argv[i]);
     }
 
-    r = wachat_store_eval(st, &wachat_lua_transfer, (int) (3 + n),
+    r = wachat_redis_eval(st, &wachat_lua_transfer, (int) (3 + n),
                           (int) argc, argv, argvlen);
 
     rc = (r && r->type == REDIS_REPLY_ARRAY) ? 0 : -1;
@@ -868,7 +868,7 @@ wachat_script_transfer(wachat_store_t *st, const char *stream,
 
 /* an entry deleted since it was read: the fields come from the read */
 static int
-wachat_script_transfer_one(wachat_store_t *st, const char *stream,
+wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
     const char *group, const char *id, const char *conv, const char *inbox,
     int message, const redisReply *fields)
 {
@@ -909,7 +909,7 @@ wachat_script_transfer_one(wachat_store_t *st, const char *stream,
         argvlen[8 + i] = f->type == REDIS_REPLY_STRING ? f->len : 0;
     }
 
-    r = wachat_store_eval(st, &wachat_lua_transfer_one, 4, (int) argc, argv,
+    r = wachat_redis_eval(st, &wachat_lua_transfer_one, 4, (int) argc, argv,
                           argvlen);
 
     rc = (r && r->type == REDIS_REPLY_INTEGER) ? 0 : -1;

@@ -69,11 +69,11 @@ typedef struct {
  */
 
 /* takes or renews the lease, then peeks; OTHER when it is not ours */
-redisReply *wachat_script_step(wachat_store_t *st,
+redisReply *wachat_script_step(wachat_redis_t *st,
     const wachat_conv_ref_t *ref, int lease_ms, wachat_peek_t *peek);
 
 /* renews the lease only: 1 ours, 0 someone else's, -1 Redis trouble */
-int wachat_script_renew(wachat_store_t *st, const wachat_conv_ref_t *ref,
+int wachat_script_renew(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     int lease_ms);
 
 
@@ -117,13 +117,13 @@ typedef struct {
     wachat_peek_t peek;
 } wachat_commit_result_t;
 
-redisReply *wachat_script_commit(wachat_store_t *st,
+redisReply *wachat_script_commit(wachat_redis_t *st,
     const wachat_conv_ref_t *ref, int lease_ms, const wachat_commit_t *c,
     wachat_commit_result_t *res);
 
 
 /* a delivery status: 1 applied, 0 not (older, or nobody), -1 lease lost */
-redisReply *wachat_script_status(wachat_store_t *st,
+redisReply *wachat_script_status(wachat_redis_t *st,
     const wachat_conv_ref_t *ref, int lease_ms, const char *member,
     size_t member_len, const char *wamid, const char *status,
     const char *ts, const char *code, int *applied, wachat_peek_t *peek);
@@ -133,18 +133,18 @@ redisReply *wachat_script_status(wachat_store_t *st,
  * The outbound head was accepted by Meta as wamid: record it, pop it,
  * peek.  *recorded 0 when the head had changed meanwhile.
  */
-redisReply *wachat_script_sent(wachat_store_t *st,
+redisReply *wachat_script_sent(wachat_redis_t *st,
     const wachat_conv_ref_t *ref, int lease_ms, const char *head,
     size_t head_len, const char *wamid, const char *hist, long long now,
     int feed, int *recorded, wachat_peek_t *peek);
 
 /* the outbound head failed for good: 1 dropped, 0 head changed, -1 lost */
-int wachat_script_drop(wachat_store_t *st, const wachat_conv_ref_t *ref,
+int wachat_script_drop(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     const char *head, size_t head_len, const char *hist, long code,
     long long now);
 
 /* gives the conversation back (at shutdown, with work left) */
-void wachat_script_release(wachat_store_t *st, const wachat_conv_ref_t *ref);
+void wachat_script_release(wachat_redis_t *st, const wachat_conv_ref_t *ref);
 
 
 /*
@@ -155,7 +155,7 @@ void wachat_script_release(wachat_store_t *st, const wachat_conv_ref_t *ref);
  * the fields as read, used only for an entry deleted since (one more
  * round trip for each such).
  */
-int wachat_script_transfer(wachat_store_t *st, const char *stream,
+int wachat_script_transfer(wachat_redis_t *st, const char *stream,
     const char *group, size_t n, const char **ids, const char **convs,
     const int *message, const redisReply **fields);
 

@@ -1,0 +1,441 @@
+/*
+ * redis: the synchronous Redis link (see redis.h).
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "lib/log.h"
+#include "clients/redis.h"
+
+
+static int wachat_redis_connect(wachat_redis_t *st);
+static int wachat_redis_broken(wachat_redis_t *st);
+
+
+int
+wachat_redis_parse_addr(const char *spec, wachat_redis_addr_t *addr,
+    char *err, size_t errlen)
+{
+    long         port;
+    char        *end;
+    const char  *colon;
+
+    memset(addr, 0, sizeof(wachat_redis_addr_t));
+    addr->timeout_ms = 2000;
+
+    if (strncmp(spec, "unix:", 5) == 0 && spec[5] != '\0') {
+        addr->unix_path = strdup(spec + 5);
+        return addr->unix_path ? 0 : -1;
+    }
+
+    colon = strrchr(spec, ':');
+
+    if (colon == NULL || colon == spec) {
+        snprintf(err, errlen, "\"%s\" is not host:port or unix:/path", spec);
+        return -1;
+    }
+
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+
+    if (errno || *end != '\0' || port < 1 || port > 65535) {
+        snprintf(err, errlen, "\"%s\": bad port", spec);
+        return -1;
+    }
+
+    addr->host = strndup(spec, (size_t) (colon - spec));
+    addr->port = (int) port;
+
+    return addr->host ? 0 : -1;
+}
+
+
+void
+wachat_redis_addr_free(wachat_redis_addr_t *addr)
+{
+    free(addr->host);
+    free(addr->unix_path);
+    free(addr->password);
+    memset(addr, 0, sizeof(wachat_redis_addr_t));
+}
+
+
+wachat_redis_t *
+wachat_redis_open(const wachat_redis_addr_t *addr, char *err, size_t errlen)
+{
+    wachat_redis_t  *st;
+
+    st = calloc(1, sizeof(wachat_redis_t));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    st->addr = *addr;
+
+    if (wachat_redis_connect(st) != 0) {
+        snprintf(err, errlen, "%s", st->err);
+        free(st);
+        return NULL;
+    }
+
+    return st;
+}
+
+
+void
+wachat_redis_close(wachat_redis_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+
+    if (st->c) {
+        redisFree(st->c);
+    }
+
+    free(st);
+}
+
+
+static int
+wachat_redis_connect(wachat_redis_t *st)
+{
+    redisReply      *r;
+    struct timeval   tv;
+
+    tv.tv_sec = st->addr.timeout_ms / 1000;
+    tv.tv_usec = (st->addr.timeout_ms % 1000) * 1000;
+
+    if (st->c) {
+        redisFree(st->c);
+        st->c = NULL;
+    }
+
+    st->unread = 0;     /* posted commands went with the old link */
+
+    if (st->addr.unix_path) {
+        st->c = redisConnectUnixWithTimeout(st->addr.unix_path, tv);
+
+    } else {
+        st->c = redisConnectWithTimeout(st->addr.host, st->addr.port, tv);
+    }
+
+    if (st->c == NULL || st->c->err) {
+        if (st->addr.unix_path) {
+            snprintf(st->err, sizeof(st->err), "redis unix:%s: %s",
+                     st->addr.unix_path,
+                     st->c ? st->c->errstr : "out of memory");
+
+        } else {
+            snprintf(st->err, sizeof(st->err), "redis %s:%d: %s",
+                     st->addr.host ? st->addr.host : "", st->addr.port,
+                     st->c ? st->c->errstr : "out of memory");
+        }
+        if (st->c) {
+            redisFree(st->c);
+            st->c = NULL;
+        }
+        return -1;
+    }
+
+    redisSetTimeout(st->c, tv);
+
+    if (st->addr.password) {
+        r = redisCommand(st->c, "AUTH %s", st->addr.password);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err), "redis AUTH failed: %s",
+                     r ? r->str : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    if (st->addr.db) {
+        r = redisCommand(st->c, "SELECT %d", st->addr.db);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err), "redis SELECT %d failed: %s",
+                     st->addr.db, r ? r->str : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+/* the reply of the command just appended, after those of posted ones */
+static redisReply *
+wachat_redis_reply(wachat_redis_t *st)
+{
+    void  *r;
+
+    if (wachat_redis_drain(st) != 0 || redisGetReply(st->c, &r) != REDIS_OK) {
+        return NULL;
+    }
+
+    return r;
+}
+
+
+int
+wachat_redis_drain(wachat_redis_t *st)
+{
+    void        *rep;
+    redisReply  *r;
+
+    while (st->unread > 0) {
+        if (redisGetReply(st->c, &rep) != REDIS_OK) {
+            return -1;
+        }
+
+        st->unread--;
+        r = rep;
+
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            wachat_log(WACHAT_LOG_WARNING, "redis: a posted command failed: "
+                       "%s", r->str);
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+void
+wachat_redis_post(wachat_redis_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int  done;
+
+    if (st->c == NULL && wachat_redis_connect(st) != 0) {
+        return;
+    }
+
+    if (redisAppendCommandArgv(st->c, argc, argv, argvlen) != REDIS_OK) {
+        return;
+    }
+
+    st->unread++;
+
+    /* sent now, not with the next command: that may be long in coming */
+    do {
+        if (redisBufferWrite(st->c, &done) != REDIS_OK) {
+            (void) wachat_redis_broken(st);
+            return;
+        }
+    } while (!done);
+}
+
+
+static redisReply *
+wachat_redis_run(wachat_redis_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int          attempt;
+    redisReply  *r;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_redis_connect(st) != 0) {
+            return NULL;
+        }
+
+        r = NULL;
+        if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK) {
+            r = wachat_redis_reply(st);
+        }
+        if (r) {
+            return r;
+        }
+
+        if (!wachat_redis_broken(st)) {
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * After a failed command: drop the link.  Only a link the server closed
+ * (Redis restarted) is worth one fresh try; after a timeout the command
+ * may have run, and running e.g. an XADD twice is worse than an error.
+ */
+
+static int
+wachat_redis_broken(wachat_redis_t *st)
+{
+    int  retry;
+
+    retry = st->c->err == REDIS_ERR_EOF;
+
+    snprintf(st->err, sizeof(st->err), "redis: %s", st->c->errstr);
+    redisFree(st->c);
+    st->c = NULL;
+    st->unread = 0;
+
+    return retry;
+}
+
+
+redisReply *
+wachat_redis_argv(wachat_redis_t *st, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    return wachat_redis_run(st, argc, argv, argvlen);
+}
+
+
+redisReply *
+wachat_redis_cmd(wachat_redis_t *st, const char *fmt, ...)
+{
+    int          attempt;
+    va_list      ap;
+    redisReply  *r;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_redis_connect(st) != 0) {
+            return NULL;
+        }
+
+        va_start(ap, fmt);
+        r = NULL;
+        if (redisvAppendCommand(st->c, fmt, ap) == REDIS_OK) {
+            r = wachat_redis_reply(st);
+        }
+        va_end(ap);
+
+        if (r) {
+            return r;
+        }
+
+        if (!wachat_redis_broken(st)) {
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+redisReply *
+wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    int             i, n, k;
+    char            nk[16];
+    redisReply     *r;
+    const char    **av;
+    size_t         *al;
+    unsigned char   md[SHA_DIGEST_LENGTH];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    if (lua->sha[0] == '\0') {
+        SHA1((const unsigned char *) lua->text, lua->len, md);
+
+        for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
+            lua->sha[2 * k] = hex[md[k] >> 4];
+            lua->sha[2 * k + 1] = hex[md[k] & 0xf];
+        }
+
+        lua->sha[40] = '\0';
+    }
+
+    n = argc + 3;
+    av = malloc(n * sizeof(char *));
+    al = malloc(n * sizeof(size_t));
+
+    if (av == NULL || al == NULL) {
+        free(av);
+        free(al);
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return NULL;
+    }
+
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = lua->sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+
+    for (i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+
+    r = wachat_redis_run(st, n, av, al);
+
+    if (r && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "NOSCRIPT", 8) == 0)
+    {
+        /* first use since Redis started: send the body once */
+        freeReplyObject(r);
+
+        av[0] = "EVAL";
+        al[0] = 4;
+        av[1] = lua->text;
+        al[1] = lua->len;
+
+        r = wachat_redis_run(st, n, av, al);
+    }
+
+    free(av);
+    free(al);
+
+    return r;
+}
+
+
+const redisReply *
+wachat_redis_reply_value(const redisReply *kv, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; kv && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
+         i += 2)
+    {
+        if (kv->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(kv->element[i]->str, name) == 0
+            && kv->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return kv->element[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+const char *
+wachat_redis_reply_field(const redisReply *kv, const char *name)
+{
+    const redisReply  *v = wachat_redis_reply_value(kv, name);
+
+    return v ? v->str : NULL;
+}
