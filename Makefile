@@ -173,7 +173,8 @@ FUZZ_CLIENT_SRCS := wachatd/clients/http.c wachatd/lib/json.c wachatd/lib/buf.c 
                     common/wachat_utf8.c
 FUZZ_CLIENT_HDRS := wachatd/clients/http.h wachatd/lib/json.h wachatd/lib/buf.h \
                     common/wachat_utf8.h
-GRAPH_SRCS := wachatd/clients/graph.c wachatd/clients/graph_codes.c
+GRAPH_SRCS := wachatd/clients/graph.c wachatd/clients/graph_build.c \
+              wachatd/clients/graph_codes.c
 
 $(BUILD)/fuzz_graph: fuzz/graph_fuzz.c fuzz/fuzz_common.h $(GRAPH_SRCS) \
                      wachatd/clients/graph.h $(FUZZ_CLIENT_SRCS) $(FUZZ_CLIENT_HDRS)

@@ -360,7 +360,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     }
 
     cv->peek = res.peek;
-    wachat_conv_after(cv, r);
+    wachat_conv_after_commit(cv, r);
 }
 
 

@@ -90,6 +90,7 @@ void wachat_conv_drop_peek(wachat_conv_t *cv);
 /* step.c */
 void wachat_conv_step(wachat_conv_t *cv);
 void wachat_conv_after(wachat_conv_t *cv, redisReply *r);
+void wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r);
 
 /* message.c */
 void wachat_conv_message(wachat_conv_t *cv, const char *member,

@@ -71,6 +71,33 @@ wachat_conv_after(wachat_conv_t *cv, redisReply *r)
 }
 
 
+/*
+ * After a commit: a reply it queued goes out at once (the send is
+ * asynchronous, nothing waits for it here); anything else is the next
+ * step's.  Not after a record: with the sandbox, whose answer comes
+ * before the call returns, a long queue would nest one call per reply.
+ */
+
+void
+wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r)
+{
+    wachat_peek_t  *p = &cv->peek;
+
+    if (r == NULL || p->state != WACHAT_PEEK_WORK || p->out == NULL
+        || cv->unrecorded || cv->engine->draining || cv->busy)
+    {
+        wachat_conv_after(cv, r);
+        return;
+    }
+
+    wachat_conv_keep_peek(cv, r);
+
+    if (wachat_conv_send_head(cv) < 0) {
+        wachat_conv_schedule(cv, 1000);
+    }
+}
+
+
 static void
 wachat_conv_go(wachat_conv_t *cv)
 {
