@@ -11,6 +11,7 @@
 #                   (make bench BENCH_ARGS=--quick: a short smoke run)
 #   make bench-ingest   ingest benchmark (wrk) alone, appends to bench/RESULTS.md
 #   make bench-consumer consumer benchmark alone, appends to bench/RESULTS.md
+#   make bench-roundtrips  Redis round trips per answered event (bench/roundtrips)
 #   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
 #   make chaos      20,000 webhooks under injected faults, reconciled (bench/chaos)
 #   make fuzz       libFuzzer targets (clang): envelope, KB, config, Graph and
@@ -35,7 +36,7 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module daemon test test-asan run bench bench-ingest bench-consumer fuzz clean \
+.PHONY: all module daemon test test-asan run bench bench-ingest bench-consumer bench-roundtrips fuzz clean \
         valgrind chaos soak
 
 all: module daemon
@@ -200,6 +201,11 @@ bench-ingest: $(MODULE)
 
 bench-consumer: daemon
 	bench/consumer
+
+# Redis round trips per answered event; RT_ARGS="--baseline <rev>" adds a
+# build of that revision, measured in the same run
+bench-roundtrips: daemon
+	bench/roundtrips $(RT_ARGS)
 
 chaos: module daemon
 	bench/chaos
