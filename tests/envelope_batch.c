@@ -7,6 +7,7 @@
 
 #include "envelope_test.h"
 
+
 /* 2 entries, 5 changes: messages, statuses, an other, no contacts */
 static char *
 batch_body(void)
@@ -34,6 +35,7 @@ batch_body(void)
           "'messages':[{'from':'444','id':'wamid.M4','timestamp':'7',"
           "'type':'request_welcome'}]}}]}]}");
 }
+
 
 void
 test_batch(void)
@@ -99,6 +101,7 @@ test_batch(void)
     wachat_envelope_free(&env);
 }
 
+
 void
 test_dedup(void)
 {
@@ -133,11 +136,13 @@ test_dedup(void)
     wachat_envelope_free(&env);
 }
 
+
 static char *
 nested(const char *open, const char *close, size_t n)
 {
     return cat3(repeat(open, n), "", repeat(close, n));
 }
+
 
 void
 test_too_deep(void)
@@ -185,6 +190,7 @@ test_too_deep(void)
     ok(rc == WACHAT_ENVELOPE_TOO_DEEP, "depth: 100000 levels, no crash");
     wachat_envelope_free(&env);
 }
+
 
 void
 test_too_many(void)

@@ -7,6 +7,7 @@
 
 #include "envelope_test.h"
 
+
 /* contacts and metadata may come after the messages */
 static void
 test_contacts_after_messages(void)
@@ -39,6 +40,7 @@ test_contacts_after_messages(void)
 
     wachat_envelope_free(&env);
 }
+
 
 /* each message gets the contact of its wa_id */
 static void
@@ -89,6 +91,7 @@ test_contacts_several(void)
     wachat_envelope_free(&env);
 }
 
+
 /* business-scoped user ids (from_user_id, user_id) */
 static void
 test_contacts_user_ids(void)
@@ -132,6 +135,7 @@ test_contacts_user_ids(void)
     wachat_envelope_free(&env);
 }
 
+
 /* the only contact names the message even if wa_id differs */
 static void
 test_contacts_only_one(void)
@@ -169,6 +173,7 @@ test_contacts_only_one(void)
     wachat_envelope_free(&env);
 }
 
+
 /* a status takes the user_id of its contact, not the name */
 static void
 test_contacts_status(void)
@@ -198,6 +203,7 @@ test_contacts_status(void)
     wachat_envelope_free(&env);
 }
 
+
 void
 test_contacts(void)
 {
@@ -207,6 +213,7 @@ test_contacts(void)
     test_contacts_only_one();
     test_contacts_status();
 }
+
 
 void
 test_many_contacts(void)
@@ -259,6 +266,7 @@ test_many_contacts(void)
 
     wachat_envelope_free(&env);
 }
+
 
 void
 test_unicode(void)
@@ -314,6 +322,7 @@ test_unicode(void)
 
     wachat_envelope_free(&env);
 }
+
 
 void
 test_whitespace(void)

@@ -8,6 +8,7 @@
 
 #include "envelope_test.h"
 
+
 /* a body whose only event is an "other" with this type and raw */
 static void
 one_other(const char *desc, const char *body_q, const char *type,
@@ -33,11 +34,13 @@ one_other(const char *desc, const char *body_q, const char *type,
     wachat_envelope_free(&env);
 }
 
+
 #define VALID_CHANGE                                                         \
     "{'field':'messages','value':{'messages':[{'id':'wamid.V','from':'1',"  \
     "'type':'text','text':{'body':'x'}}]}}"
 
 #define OTHER_CHANGE(c)  BODY_OF_CHANGE(c), "messages", c
+
 
 /* changes that are not a messages change with events */
 static void
@@ -99,6 +102,7 @@ test_other_changes(void)
               "unknown", "{'field':7,'value':{'messages':[{'id':'x'}]}}");
 }
 
+
 /* message and status items without what makes them one */
 static void
 test_other_items(void)
@@ -138,6 +142,7 @@ test_other_items(void)
               HEAD "'statuses':['wamid.N:read'" TAIL,
               "messages", "'wamid.N:read'");
 }
+
 
 /* bodies that are not a business account envelope */
 static void
@@ -194,6 +199,7 @@ test_other_shapes(void)
               "1," VALID_CHANGE "]}]}", "unknown", NULL);
 }
 
+
 /* empty arrays; others keep their place among the items */
 static void
 test_other_empty(void)
@@ -233,6 +239,7 @@ test_other_empty(void)
     wachat_envelope_free(&env);
 }
 
+
 void
 test_other(void)
 {
@@ -241,6 +248,7 @@ test_other(void)
     test_other_shapes();
     test_other_empty();
 }
+
 
 static void
 bad_json(const char *desc, const char *body, size_t len)
@@ -263,6 +271,7 @@ bad_json(const char *desc, const char *body, size_t len)
 
     wachat_envelope_free(&env);
 }
+
 
 void
 test_bad_json(void)
@@ -302,6 +311,7 @@ test_bad_json(void)
     bad_json("bad escape", "[\"\\x41\"]", 8);
     bad_json("truncated number at the end", "[1", 2);
 }
+
 
 void
 test_absent(void)

@@ -7,6 +7,7 @@
 
 #include "envelope_test.h"
 
+
 void
 test_field_names(void)
 {
@@ -31,6 +32,7 @@ test_field_names(void)
        "wachat_field_names: the %d stream field names, in order",
        WACHAT_FIELD_COUNT);
 }
+
 
 /* text and media: the caption is the text */
 static void
@@ -90,6 +92,7 @@ test_types_media(void)
             [WACHAT_FIELD_TEXT] = "Invoice for May" });
 }
 
+
 /* types whose content is no text */
 static void
 test_types_structured(void)
@@ -129,6 +132,7 @@ test_types_structured(void)
             [WACHAT_FIELD_PHONE_NUMBER_ID] = PNID, [WACHAT_FIELD_TS] = "8",
             [WACHAT_FIELD_TYPE] = "contacts" });
 }
+
 
 /* replies to buttons, lists, templates; reactions */
 static void
@@ -202,6 +206,7 @@ test_types_replies(void)
             [WACHAT_FIELD_TYPE] = "reaction", [WACHAT_FIELD_TEXT] = "" });
 }
 
+
 /* order, system, unsupported, welcome, unknown types */
 static void
 test_types_special(void)
@@ -263,6 +268,7 @@ test_types_special(void)
             [WACHAT_FIELD_TYPE] = "hologram" });
 }
 
+
 /* what the parser tolerates in a message */
 static void
 test_types_lenient(void)
@@ -320,6 +326,7 @@ test_types_lenient(void)
             [WACHAT_FIELD_TYPE] = "text" });
 }
 
+
 void
 test_inbound_types(void)
 {
@@ -329,6 +336,7 @@ test_inbound_types(void)
     test_types_special();
     test_types_lenient();
 }
+
 
 void
 test_inbound_edges(void)
@@ -372,6 +380,7 @@ test_inbound_edges(void)
             [WACHAT_FIELD_STATUS] = "failed",
             [WACHAT_FIELD_ERROR_CODE] = "131047" });
 }
+
 
 void
 test_statuses(void)

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 
-# consumer/http, graph and llm against the stand-in server.  Each scenario
+# wachatd/clients (http, graph, llm) against the stand-in server.  Each scenario
 # starts a fresh stand-in, scripts its answers, runs `build/http_test
 # <scenario>` (which checks what the client reports; its TAP is relayed
 # here), then checks what the server received: request bodies, headers,
