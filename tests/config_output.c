@@ -29,8 +29,9 @@ static const char  *documented[] = {
 };
 
 
-/* odd values dumped, loaded back, dumped again: the same text */
-static void
+/* odd values dumped, loaded back, dumped again: the same text; 0 when
+ * they do not load */
+static int
 dump_round_trip(void)
 {
     char             *d1, *d2;
@@ -48,7 +49,7 @@ dump_round_trip(void)
                "agent ann ann@example.com name=\"Ann Lee\"\n",
                "dump: a config with odd values loads");
     if (c1 == NULL) {
-        return;
+        return 0;
     }
 
     d1 = dump(c1);
@@ -73,6 +74,8 @@ dump_round_trip(void)
 
     free(d1);
     wachat_config_free(c1);
+
+    return 1;
 }
 
 
@@ -121,8 +124,10 @@ doc_every_key(void)
 void
 test_dump_doc(void)
 {
-    dump_round_trip();
-    doc_every_key();
+    /* as before the split: no doc checks if the odd values do not load */
+    if (dump_round_trip()) {
+        doc_every_key();
+    }
 }
 
 
