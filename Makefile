@@ -89,7 +89,7 @@ unit_parts = $(wildcard tests/$(1)_*.c tests/$(1)_*.h) tests/tap.h
 $(BUILD)/envelope_test: $(call unit_parts,envelope) $(ENVELOPE_SRCS) \
                         $(ENVELOPE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -Itests -o $@ \
+	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ \
 	    $(filter tests/%.c,$^) $(ENVELOPE_SRCS) $(UNIT_LIBS) $(EXTRA_LDFLAGS)
 
 # The daemon and its command-line tool: one object per source of every room
@@ -120,7 +120,7 @@ UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*_test.c))
 
 .SECONDEXPANSION:
 $(BUILD)/%_test: $$(call unit_parts,$$*) $(WACHATD_OBJS)
-	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -Itests -o $@ \
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ \
 	    $(filter tests/%.c,$^) $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
 test: $(MODULE) daemon $(UNIT_TESTS)
