@@ -43,6 +43,7 @@ test_batch(void)
     char                 *body;
     wachat_envelope_t     env;
     wachat_envelope_rc_e  rc;
+
     body = batch_body();
 
     rc = parse(&env, body);

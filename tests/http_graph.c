@@ -93,6 +93,7 @@ scenario_graph_send(void)
     memset(&buttons, 0, sizeof(buttons));
     memset(&read, 0, sizeof(read));
     memset(&check, 0, sizeof(check));
+
     graph_send_messages(g, &text, &buttons);
 
     ok(wachat_graph_mark_read(g, "106540352242922", "wamid.IN1", 1,
