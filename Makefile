@@ -83,11 +83,15 @@ ENVELOPE_SRCS := $(wildcard ngx_wachat_module/wachat_envelope*.c) \
 ENVELOPE_HDRS := $(wildcard ngx_wachat_module/wachat_envelope*.h) \
                  common/wachat_contract.h common/wachat_utf8.h
 
-$(BUILD)/envelope_test: tests/envelope_test.c tests/tap.h $(ENVELOPE_SRCS) \
+# A unit test is one binary, build/NAME_test, built from tests/NAME_test.c
+# (main) and the other tests/NAME_*.c beside it, which share tests/NAME_test.h.
+unit_parts = $(wildcard tests/$(1)_*.c tests/$(1)_*.h) tests/tap.h
+
+$(BUILD)/envelope_test: $(call unit_parts,envelope) $(ENVELOPE_SRCS) \
                         $(ENVELOPE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ tests/envelope_test.c \
-	    $(ENVELOPE_SRCS) $(UNIT_LIBS) $(EXTRA_LDFLAGS)
+	$(CC) $(UNIT_CFLAGS) $(EXTRA_CFLAGS) -o $@ \
+	    $(filter tests/%.c,$^) $(ENVELOPE_SRCS) $(UNIT_LIBS) $(EXTRA_LDFLAGS)
 
 # The daemon and its command-line tool: one object per source of every room
 # under wachatd/ (docs/architecture.md), and the contract both programs share.
@@ -115,9 +119,10 @@ $(BUILD)/wachatctl: $(BUILD)/obj/wachatd/main/wachatctl.o $(WACHATD_OBJS)
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*_test.c))
 
-$(BUILD)/%_test: tests/%_test.c tests/tap.h $(WACHATD_OBJS)
-	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(WACHATD_OBJS) \
-	    $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
+.SECONDEXPANSION:
+$(BUILD)/%_test: $$(call unit_parts,$$*) $(WACHATD_OBJS)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ \
+	    $(filter tests/%.c,$^) $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
 test: $(MODULE) daemon $(UNIT_TESTS)
 	$(PROVE) $(PROVE_ARGS) -r t/

@@ -1,7 +1,7 @@
 /*
- * Unit test of the knowledge base (consumer/kb.h), TAP on stdout.
+ * Unit test of the knowledge base (wachatd/answer/kb.h), TAP on stdout.
  *
- * Run from the top of the repository (t/kb_unit.t does): it reads
+ * Run from the top of the repository (t/wachatd/kb_unit.t does): it reads
  * conf/kb.md and the bad KBs in t/fixtures/kb/.  The query tables below
  * are also the calibration of WACHAT_KB_DEFAULT_MIN_SCORE.
  */
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define TAP_MAIN
 
 #include "answer/kb.h"
 #include "tap.h"
@@ -97,11 +99,11 @@ starts(const char *s, const char *prefix)
 
 /* the sample */
 
+/* every entry within WhatsApp's limits; button links resolve */
 static void
-test_sample_entries(const wachat_kb_t *kb)
+sample_limits(const wachat_kb_t *kb)
 {
     int                       good;
-    char                      line[512];
     size_t                    i, b;
     const wachat_kb_entry_t  *en, *t;
 
@@ -130,12 +132,21 @@ test_sample_entries(const wachat_kb_t *kb)
     }
 
     ok(good, "sample: every entry within WhatsApp's limits, links resolve");
+}
+
+
+/* the entry "hours", field by field; 0 when it is missing */
+static int
+sample_hours(const wachat_kb_t *kb)
+{
+    char                      line[512];
+    const wachat_kb_entry_t  *en;
 
     en = wachat_kb_get(kb, "hours");
     ok(en != NULL, "sample: entry hours");
 
     if (en == NULL) {
-        return;
+        return 0;
     }
 
     is_str(en->question, "What are your opening hours?", "hours: question");
@@ -162,6 +173,16 @@ test_sample_entries(const wachat_kb_t *kb)
               "[Where to find us](#location)"),
        "hours: button_line %u is the button line", en->button_line);
 
+    return 1;
+}
+
+
+/* buttons of other entries; ids made from questions */
+static void
+sample_ids(const wachat_kb_t *kb)
+{
+    const wachat_kb_entry_t  *en;
+
     en = wachat_kb_get(kb, "cakes-zh");
     ok(en != NULL && en->nbuttons == 1
        && strcmp(en->buttons[0].title, "真人客服") == 0
@@ -181,6 +202,18 @@ test_sample_entries(const wachat_kb_t *kb)
     ok(wachat_kb_get(kb, "live_agent") == NULL, "live_agent is no entry");
     ok(wachat_kb_get(kb, "nope") == NULL && wachat_kb_get(kb, NULL) == NULL,
        "unknown id: NULL");
+}
+
+
+static void
+test_sample_entries(const wachat_kb_t *kb)
+{
+    sample_limits(kb);
+
+    /* as before the split: without "hours" the rest is not tried */
+    if (sample_hours(kb)) {
+        sample_ids(kb);
+    }
 }
 
 

@@ -1,13 +1,15 @@
 /*
- * TAP helpers shared by the C unit tests (tests/NAME_test.c).  Header only:
- * each test includes it once and prints the plan itself at the end,
+ * TAP helpers shared by the C unit tests (tests/NAME_test.c and the other
+ * tests/NAME_*.c parts of the same binary).  Header only: the file with
+ * main() defines TAP_MAIN before the include, which defines the counters
+ * the parts share, and prints the plan itself at the end,
  *
  *     printf("1..%d\n", ntests);
  *     return nfailed ? 1 : 0;
  *
  * Diagnostics go to TAP_DIAG_STREAM, stdout unless the test defines it
  * before the include (stderr: prove shows them as they come; stdout: a
- * .t that relays the TAP, as t/http_unit.t does, sees them too).
+ * .t that relays the TAP, as t/wachatd/http_clients_unit.t does, sees them too).
  */
 
 #ifndef WACHAT_TESTS_TAP_H
@@ -23,8 +25,13 @@
 #endif
 
 
-static int  ntests;
-static int  nfailed;
+extern int  ntests;
+extern int  nfailed;
+
+#ifdef TAP_MAIN
+int  ntests;
+int  nfailed;
+#endif
 
 
 /* "# " and the message, a line of its own */

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
-# consumer/http, graph and llm against the stand-in server.  Each scenario
-# starts a fresh stand-in, scripts its answers, runs `build/http_test
-# <scenario>` (which checks what the client reports; its TAP is relayed
+# wachatd/clients (http, graph, llm) against the stand-in server.  Each
+# scenario starts a fresh stand-in, scripts its answers, runs
+# `build/http_test <scenario>` (which checks what the client reports; its TAP is relayed
 # here), then checks what the server received: request bodies, headers,
 # and ordering evidence (see Wachat::Standin: "answered" / "inflight" are
 # taken when a request arrives, so no assertion rests on wall-clock time).
