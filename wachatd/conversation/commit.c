@@ -22,7 +22,7 @@
 typedef struct {
     const char  *kv[WACHAT_KV_MAX];
     size_t       n;
-    char         name[WACHAT_KB_MAX_BUTTONS][16];
+    char         name[WACHAT_KB_MAX_BUTTONS][32];   /* "button<n>" */
 } wachat_kv_t;
 
 
