@@ -16,7 +16,7 @@
 #include "store/scripts.h"
 
 
-#define WACHAT_LEASE_MS       60000
+#define WACHAT_LEASE_MS       WACHAT_ENGINE_LEASE_MS
 #define WACHAT_UNSETTLED_MS   50
 #define WACHAT_RENEW_MS       (WACHAT_LEASE_MS / 3)
 #define WACHAT_TOKEN_WAIT_MS  60000

@@ -179,6 +179,50 @@ wachat_engine_work(void *data, const char *conv_id)
 }
 
 
+void
+wachat_engine_take(void *data, const char *conv_id, redisReply *peek)
+{
+    wachat_conv_t      *cv;
+    wachat_conv_ref_t   ref;
+    wachat_engine_t    *en = data;
+
+    cv = en->draining ? NULL : wachat_engine_find(en, conv_id, 1);
+
+    if (cv == NULL) {
+        /* taken for us while we stop (or out of memory): given back */
+        freeReplyObject(peek);
+        wachat_conv_ref_init(&ref, conv_id, en->owner, en->stream_name,
+                             en->group_name, &en->rate_limit);
+        wachat_script_release(en->store, &ref);
+        return;
+    }
+
+    if (cv->busy) {
+        freeReplyObject(peek);      /* ours already: the call goes on */
+        return;
+    }
+
+    evtimer_del(cv->timer);
+
+    if (wachat_script_peek(peek, &cv->peek) != 0) {
+        freeReplyObject(peek);
+        wachat_conv_drop_peek(cv);  /* the next step asks again */
+
+    } else {
+        wachat_conv_keep_peek(cv, peek);
+    }
+
+    wachat_conv_schedule(cv, 0);
+}
+
+
+const int *
+wachat_engine_rate(wachat_engine_t *en)
+{
+    return &en->rate_limit;
+}
+
+
 /*
  * Shutdown: conversations waiting for their turn give their lease back at
  * once; the ones with a send in flight finish it (the caller waits for

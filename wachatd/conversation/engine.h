@@ -28,6 +28,10 @@
 typedef struct wachat_engine_s  wachat_engine_t;
 
 
+/* a conversation's lease: renewed at every step, a third of it when busy */
+#define WACHAT_ENGINE_LEASE_MS  60000
+
+
 #define WACHAT_LLM_BUCKETS  9
 
 typedef struct {
@@ -79,6 +83,12 @@ void wachat_engine_close(wachat_engine_t *en);
 
 /* stream callback: the conversation may have work */
 void wachat_engine_work(void *en, const char *conv_id);
+
+/* stream callback: the transfer took the conversation for us, with peek */
+void wachat_engine_take(void *en, const char *conv_id, redisReply *peek);
+
+/* the send rate the conversations' scripts use, kept across reloads */
+const int *wachat_engine_rate(wachat_engine_t *en);
 
 /* shutdown: take no new conversation; how many are still in flight */
 void wachat_engine_drain(wachat_engine_t *en);

@@ -336,7 +336,8 @@ wachat_stream_create_group(wachat_stream_t *s)
 /*
  * A batch of read entries: each is decoded once, to find its
  * conversation; the ones that belong to none are set aside first; then one
- * script moves the batch into the inboxes and acknowledges it.  An entry
+ * script moves the batch into the inboxes, acknowledges it and takes the
+ * conversations nobody holds (their first step comes with them).  An entry
  * that fails (cannot be read or set aside) stays pending alone, the rest
  * go on; the reclaim timer brings it back.
  */
@@ -388,6 +389,7 @@ static void
 wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 {
     size_t                  i, n;
+    wachat_transfer_t       t;
     wachat_stream_batch_t   b;
 
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
@@ -415,9 +417,19 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
         (void) wachat_stream_batch_add(s, &b, entries->element[i]);
     }
 
+    t.stream = s->conf.stream;
+    t.group = s->conf.group;
+    t.owner = s->conf.consumer;
+    t.lease_ms = s->conf.lease_ms;
+    t.rate = s->conf.rate ? *s->conf.rate : 0;
+    t.n = b.n;
+    t.ids = b.ids;
+    t.convs = b.convs;
+    t.message = b.message;
+    t.fields = b.fields;
+
     if (b.n == 0
-        || wachat_script_transfer(s->store, s->conf.stream, s->conf.group,
-                                  b.n, b.ids, b.convs, b.message, b.fields)
+        || wachat_script_transfer(s->store, &t, s->conf.take, s->conf.data)
            != 0)
     {
         if (b.n) {

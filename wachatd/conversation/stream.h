@@ -24,13 +24,24 @@ typedef struct wachat_stream_s  wachat_stream_t;
 typedef void (*wachat_stream_work_pt)(void *data, const char *conv_id);
 
 
+/*
+ * A conversation of a batch that nobody held was taken for this consumer
+ * by the transfer itself: peek is its first step (the callee owns it).
+ */
+typedef void (*wachat_stream_take_pt)(void *data, const char *conv_id,
+    redisReply *peek);
+
+
 typedef struct {
     const char             *stream;
     const char             *group;
     const char             *consumer;
     int                     claim_idle_ms;  /* reclaim a dead reader's */
     int                     scan_ms;        /* look for orphaned work */
+    int                     lease_ms;       /* of a conversation taken */
+    const int              *rate;           /* the numbers' send rate */
     wachat_stream_work_pt   work;
+    wachat_stream_take_pt   take;
     void                   *data;
 } wachat_stream_conf_t;
 

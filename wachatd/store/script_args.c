@@ -214,3 +214,10 @@ wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
     wachat_store_key_hist(ref->hist, id);
     wachat_store_key_status(ref->status, id);
 }
+
+
+int
+wachat_script_peek(const redisReply *r, wachat_peek_t *peek)
+{
+    return wachat_peek_read(r, peek);
+}

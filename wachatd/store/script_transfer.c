@@ -16,16 +16,22 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
 
 
 /*
- * KEYS stream ready convs, then one inbox per event; ARGV group, then per
- * event: id, conversation ('' = acknowledge only), counts as activity.
- * The inbox first, the acknowledgement second, in one atomic step; a
- * transfer done twice (a reclaimed entry) adds the same member again, a
- * no-op.  Members sort by stream id: the score is the id's milliseconds and
- * the member starts with the zero-padded id, so ties sort right too.
+ * KEYS stream ready convs, then four per event: its inbox, and its
+ * conversation's lease, outq and rate bucket; ARGV group owner lease-ms
+ * rate, then per event: id, conversation ('' = acknowledge only), counts
+ * as activity.  The inbox first, the acknowledgement second, in one atomic
+ * step; a transfer done twice (a reclaimed entry) adds the same member
+ * again, a no-op.  Members sort by stream id: the score is the id's
+ * milliseconds and the member starts with the zero-padded id, so ties sort
+ * right too.
  *
  * The fields are read here rather than sent back; an entry deleted since it
  * was read (MAXLEN trimmed it) is left pending and its index returned: the
  * caller transfers it with the fields it read (TRANSFER_ONE).
+ *
+ * A conversation of the batch that nobody holds is taken for this
+ * consumer here, with the peek of its first step: {missing, {index, peek,
+ * ...}}.  The others are left to whoever holds them.
  */
 #define WACHAT_LUA_INBOX                                                    \
     "local function inbox(key, id, conv, msg, fields)\n"                    \
@@ -33,25 +39,41 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
     "  if not ms then return end\n"                                         \
     "  local function pad(s) return string.rep('0', 20 - #s) .. s end\n"    \
     "  redis.call('ZADD', key, 'NX', ms,\n"                                 \
-    "             pad(ms) .. '-' .. pad(seq) .. '\\n' .. cmsgpack.pack(fields))\n" \
+    "             pad(ms) .. '-' .. pad(seq) .. '\\n'\n"                   \
+    "             .. cmsgpack.pack(fields))\n"                              \
     "  redis.call('SADD', KEYS[2], conv)\n"                                 \
     "  if msg == '1' then redis.call('ZADD', KEYS[3], ms, conv) end\n"      \
     "end\n"
 
 static wachat_lua_t  wachat_lua_transfer = wachat_lua(
+    WACHAT_LUA_PEEK
     WACHAT_LUA_INBOX
-    "local missing = {}\n"
-    "for i = 1, (#ARGV - 1) / 3 do\n"
-    "  local id, conv, msg = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]\n"
+    "local missing, taken, seen = {}, {}, {}\n"
+    "local n = (#ARGV - 4) / 3\n"
+    "for i = 1, n do\n"
+    "  local id, conv = ARGV[3 * i + 2], ARGV[3 * i + 3]\n"
     "  local e = conv ~= '' and redis.call('XRANGE', KEYS[1], id, id)[1]\n"
     "  if conv ~= '' and not e then\n"
     "    missing[#missing + 1] = i\n"
     "  else\n"
-    "    if e then inbox(KEYS[3 + i], id, conv, msg, e[2]) end\n"
+    "    if e then inbox(KEYS[4 * i], id, conv, ARGV[3 * i + 4], e[2]) end\n"
     "    redis.call('XACK', KEYS[1], ARGV[1], id)\n"
     "  end\n"
     "end\n"
-    "return missing\n");
+    "for i = 1, n do\n"
+    "  local conv = ARGV[3 * i + 3]\n"
+    "  if conv ~= '' and not seen[conv] then\n"
+    "    seen[conv] = true\n"
+    "    if not redis.call('GET', KEYS[4 * i + 1]) then\n"
+    "      PK = {KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i], false,\n"
+    "            false, false, KEYS[2], KEYS[1], false, KEYS[4 * i + 3]}\n"
+    "      PA = {ARGV[2], ARGV[3], ARGV[1], conv, ARGV[4]}\n"
+    "      taken[#taken + 1] = i\n"
+    "      taken[#taken + 1] = peek()\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {missing, taken}\n");
 
 
 /* KEYS stream ready convs inbox; ARGV group id conv activity field value.. */
@@ -64,79 +86,150 @@ static wachat_lua_t  wachat_lua_transfer_one = wachat_lua(
     "return 1\n");
 
 
-int
-wachat_script_transfer(wachat_redis_t *st, const char *stream,
-    const char *group, size_t n, const char **ids, const char **convs,
-    const int *message, const redisReply **fields)
-{
-    int            rc;
-    size_t         i, k, argc;
-    redisReply    *r;
-    const char   **argv;
-    size_t        *argvlen;
-    char         (*inbox)[WACHAT_KEY_MAX];
+/* the keys of one event: its inbox, its conversation's lease, outq, bucket */
+typedef struct {
+    char  inbox[WACHAT_KEY_MAX];
+    char  lease[WACHAT_KEY_MAX];
+    char  outq[WACHAT_KEY_MAX];
+    char  rate[WACHAT_KEY_MAX];
+} wachat_transfer_keys_t;
 
-    argc = 3 + n + 1 + 3 * n;
+
+static void
+wachat_transfer_keys(wachat_transfer_keys_t *k, const char *conv)
+{
+    size_t  n;
+
+    wachat_store_key_inbox(k->inbox, conv);
+    wachat_store_key_lease(k->lease, conv);
+    wachat_store_key_outq(k->outq, conv);
+
+    n = strcspn(conv, ":");
+    snprintf(k->rate, sizeof(k->rate), "wachat:rate:{%.*s}", (int) n, conv);
+}
+
+
+/* the events, and (in taken) what the script took for this consumer */
+static int
+wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
+    const wachat_transfer_keys_t *keys, redisReply *r,
+    wachat_transfer_take_pt take, void *data)
+{
+    int           rc;
+    size_t        k, i;
+    redisReply   *missing, *taken;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_ARRAY
+        || r->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        snprintf(st->err, sizeof(st->err), "%s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        return -1;
+    }
+
+    missing = r->element[0];
+    taken = r->element[1];
+    rc = 0;
+
+    for (k = 0; rc == 0 && k < missing->elements; k++) {
+        i = missing->element[k]->type == REDIS_REPLY_INTEGER
+            ? (size_t) missing->element[k]->integer - 1 : t->n;
+
+        if (i < t->n) {
+            rc = wachat_script_transfer_one(st, t->stream, t->group,
+                                            t->ids[i], t->convs[i],
+                                            keys[i].inbox, t->message[i],
+                                            t->fields[i]);
+        }
+    }
+
+    /* each peek is handed over: detached from the reply, the taker's */
+    for (k = 0; k + 1 < taken->elements; k += 2) {
+        i = taken->element[k]->type == REDIS_REPLY_INTEGER
+            ? (size_t) taken->element[k]->integer - 1 : t->n;
+
+        if (i < t->n && t->convs[i]) {
+            take(data, t->convs[i], taken->element[k + 1]);
+            taken->element[k + 1] = NULL;
+        }
+    }
+
+    return rc;
+}
+
+
+int
+wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
+    wachat_transfer_take_pt take, void *data)
+{
+    int                       rc;
+    size_t                    i, argc, nkeys;
+    redisReply               *r;
+    const char              **argv;
+    size_t                   *argvlen;
+    wachat_transfer_keys_t   *keys;
+    char                      lease[32], rate[32];
+
+    nkeys = 3 + 4 * t->n;
+    argc = nkeys + 4 + 3 * t->n;
     argv = malloc(argc * sizeof(char *));
     argvlen = malloc(argc * sizeof(size_t));
-    inbox = malloc((n ? n : 1) * sizeof(*inbox));
+    keys = malloc((t->n ? t->n : 1) * sizeof(wachat_transfer_keys_t));
 
-    if (argv == NULL || argvlen == NULL || inbox == NULL) {
+    if (argv == NULL || argvlen == NULL || keys == NULL) {
         free(argv);
         free(argvlen);
-        free(inbox);
+        free(keys);
         snprintf(st->err, sizeof(st->err), "out of memory");
         return -1;
     }
 
-    argv[0] = stream;
+    snprintf(lease, sizeof(lease), "%d", t->lease_ms);
+    snprintf(rate, sizeof(rate), "%d", t->rate > 0 ? t->rate : 0);
+
+    argv[0] = t->stream;
     argv[1] = WACHAT_KEY_READY;
     argv[2] = WACHAT_KEY_CONVS;
-    argv[3 + n] = group;
+    argv[nkeys] = t->group;
+    argv[nkeys + 1] = t->owner;
+    argv[nkeys + 2] = lease;
+    argv[nkeys + 3] = rate;
 
-    for (i = 0; i < n; i++) {
-        if (convs[i]) {
-            wachat_store_key_inbox(inbox[i], convs[i]);
-            argv[3 + i] = inbox[i];
+    for (i = 0; i < t->n; i++) {
+        if (t->convs[i]) {
+            wachat_transfer_keys(&keys[i], t->convs[i]);
+            argv[3 + 4 * i] = keys[i].inbox;
+            argv[4 + 4 * i] = keys[i].lease;
+            argv[5 + 4 * i] = keys[i].outq;
+            argv[6 + 4 * i] = keys[i].rate;
 
         } else {
-            argv[3 + i] = stream;       /* a key slot nobody writes */
+            /* key slots nobody writes */
+            argv[3 + 4 * i] = t->stream;
+            argv[4 + 4 * i] = t->stream;
+            argv[5 + 4 * i] = t->stream;
+            argv[6 + 4 * i] = t->stream;
         }
 
-        argv[4 + n + 3 * i] = ids[i];
-        argv[5 + n + 3 * i] = convs[i] ? convs[i] : "";
-        argv[6 + n + 3 * i] = message[i] ? "1" : "0";
+        argv[nkeys + 4 + 3 * i] = t->ids[i];
+        argv[nkeys + 5 + 3 * i] = t->convs[i] ? t->convs[i] : "";
+        argv[nkeys + 6 + 3 * i] = t->message[i] ? "1" : "0";
     }
 
     for (i = 0; i < argc; i++) {
         argvlen[i] = strlen(argv[i]);
     }
 
-    r = wachat_redis_eval(st, &wachat_lua_transfer, (int) (3 + n),
-                          (int) argc, argv, argvlen);
+    r = wachat_redis_eval(st, &wachat_lua_transfer, (int) nkeys, (int) argc,
+                          argv, argvlen);
 
-    rc = (r && r->type == REDIS_REPLY_ARRAY) ? 0 : -1;
-
-    if (rc != 0 && r) {
-        snprintf(st->err, sizeof(st->err), "%s",
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    }
-
-    for (k = 0; rc == 0 && k < r->elements; k++) {
-        i = r->element[k]->type == REDIS_REPLY_INTEGER
-            ? (size_t) r->element[k]->integer - 1 : n;
-
-        if (i < n) {
-            rc = wachat_script_transfer_one(st, stream, group, ids[i],
-                                            convs[i], inbox[i], message[i],
-                                            fields[i]);
-        }
-    }
+    rc = r ? wachat_transfer_done(st, t, keys, r, take, data) : -1;
 
     freeReplyObject(r);
     free(argv);
     free(argvlen);
-    free(inbox);
+    free(keys);
 
     return rc;
 }

@@ -154,10 +154,32 @@ void wachat_script_release(wachat_redis_t *st, const wachat_conv_ref_t *ref);
  * the ones that count as activity of their conversation; fields[i] are
  * the fields as read, used only for an entry deleted since (one more
  * round trip for each such).
+ *
+ * A conversation of the batch that nobody holds is taken for owner in the
+ * same step: take() gets its peek (a reply it now owns and must free), as
+ * the STEP script would have returned it.
  */
-int wachat_script_transfer(wachat_redis_t *st, const char *stream,
-    const char *group, size_t n, const char **ids, const char **convs,
-    const int *message, const redisReply **fields);
+typedef struct {
+    const char          *stream;
+    const char          *group;
+    const char          *owner;
+    int                  lease_ms;
+    int                  rate;          /* the numbers' send rate per s */
+    size_t               n;
+    const char         **ids;
+    const char         **convs;
+    const int           *message;
+    const redisReply   **fields;
+} wachat_transfer_t;
+
+typedef void (*wachat_transfer_take_pt)(void *data, const char *conv_id,
+    redisReply *peek);
+
+int wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
+    wachat_transfer_take_pt take, void *data);
+
+/* a peek handed over by the transfer, read: 0, or -1 when it is none */
+int wachat_script_peek(const redisReply *r, wachat_peek_t *peek);
 
 
 #endif /* WACHAT_SCRIPTS_H */

@@ -56,6 +56,9 @@
  * bucket per number, on Redis' clock so hosts need not agree on time):
  * "wait" is 0 to send now, else the ms until a token.
  *
+ * PK and PA are the conversation's KEYS and ARGV (the transfer points them
+ * at each conversation it takes in turn).
+ *
  * An inbox member is "<ms>-<seq>\n" zero-padded, then the entry's fields
  * packed with msgpack (or, from wachatd before 2026-12, a JSON object).
  * Returns {state, outq head, inbox head, older pending, its stream id,
@@ -68,12 +71,13 @@
  * does not hold replies back.
  */
 #define WACHAT_LUA_PEEK                                                     \
+    "local PK, PA = KEYS, ARGV\n"                                           \
     "local function bucket()\n"                                             \
-    "  local rate = tonumber(ARGV[5])\n"                                    \
+    "  local rate = tonumber(PA[5])\n"                                    \
     "  if rate <= 0 then return 0 end\n"                                    \
     "  local t = redis.call('TIME')\n"                                      \
     "  local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"                 \
-    "  local b = redis.call('HMGET', KEYS[10], 'tokens', 'ts')\n"           \
+    "  local b = redis.call('HMGET', PK[10], 'tokens', 'ts')\n"           \
     "  local tokens = tonumber(b[1]) or rate\n"                             \
     "  local ts = tonumber(b[2]) or now\n"                                  \
     "  tokens = math.min(rate, tokens + math.max(0, now - ts) * rate\n"     \
@@ -84,9 +88,9 @@
     "  else\n"                                                              \
     "    wait = math.ceil((1 - tokens) * 1000 / rate)\n"                    \
     "  end\n"                                                               \
-    "  redis.call('HSET', KEYS[10], 'tokens', tostring(tokens), 'ts',\n"    \
+    "  redis.call('HSET', PK[10], 'tokens', tostring(tokens), 'ts',\n"    \
     "             tostring(now))\n"                                         \
-    "  redis.call('PEXPIRE', KEYS[10], 60000)\n"                            \
+    "  redis.call('PEXPIRE', PK[10], 60000)\n"                            \
     "  return wait\n"                                                       \
     "end\n"                                                                 \
     "local function take()\n"                                               \
@@ -94,12 +98,12 @@
     "  return ok and wait or 0\n"                                           \
     "end\n"                                                                 \
     "local function peek()\n"                                               \
-    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                \
-    "  local out = redis.call('LINDEX', KEYS[2], 0)\n"                      \
-    "  local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]\n"               \
+    "  redis.call('SET', PK[1], PA[1], 'PX', PA[2])\n"                \
+    "  local out = redis.call('LINDEX', PK[2], 0)\n"                      \
+    "  local head = redis.call('ZRANGE', PK[3], 0, 0)[1]\n"               \
     "  if not out and not head then\n"                                      \
-    "    redis.call('DEL', KEYS[1])\n"                                      \
-    "    redis.call('SREM', KEYS[7], ARGV[4])\n"                            \
+    "    redis.call('DEL', PK[1])\n"                                      \
+    "    redis.call('SREM', PK[7], PA[4])\n"                            \
     "    return {2}\n"                                                      \
     "  end\n"                                                               \
     "  local wait = out and take() or 0\n"                                  \
@@ -112,7 +116,7 @@
     "    return s == '' and '0' or s\n"                                     \
     "  end\n"                                                               \
     "  local id = trim(ms) .. '-' .. trim(seq)\n"                           \
-    "  local older = redis.pcall('XPENDING', KEYS[8], ARGV[3], '-',\n"      \
+    "  local older = redis.pcall('XPENDING', PK[8], PA[3], '-',\n"      \
     "                            '(' .. id, 1)\n"                           \
     "  if older.err then older = {older} end\n"                             \
     "  local body = string.sub(head, #ms + #seq + 3)\n"                     \
