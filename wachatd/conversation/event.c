@@ -78,48 +78,100 @@ wachat_event_decode(wachat_event_t *ev, const char *stream_id,
 }
 
 
+/* 1 when the field f is 1..max characters, each one of allowed */
+static int
+wachat_event_id_ok(const wachat_event_t *ev, wachat_field_e f, size_t max,
+    int user_id)
+{
+    size_t        i, len;
+    unsigned char c;
+    const char   *v;
+
+    v = ev->field[f];
+    len = ev->len[f];
+
+    if (v == NULL || len == 0 || len > max) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) v[i];
+
+        if (c >= '0' && c <= '9') {
+            continue;
+        }
+
+        if (user_id && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                        || c == '.' || c == '_' || c == '-'))
+        {
+            continue;
+        }
+
+        return 0;       /* a NUL, a ':', a brace, anything else */
+    }
+
+    return 1;
+}
+
+
 /*
  * The conversation: "<phone_number_id>:<customer>", the customer being the
- * wa_id (from / recipient) or else the business-scoped user id.
+ * wa_id (from / recipient) or else the business-scoped user id.  The ids
+ * are checked first (see event.h): with ':' and '{' impossible in them, two
+ * conversations cannot share an id and the hash tag stays whole.
  */
 
 static void
 wachat_event_conv(wachat_event_t *ev)
 {
-    int          n;
-    const char  *pnid, *who;
-
-    pnid = wachat_event_str(ev, PHONE_NUMBER_ID);
+    int             n;
+    wachat_field_e  who;
 
     if (ev->kind == WACHAT_KIND_MESSAGE) {
-        who = wachat_event_str(ev, FROM);
+        who = WACHAT_FIELD_FROM;
 
     } else if (ev->kind == WACHAT_KIND_STATUS) {
-        who = wachat_event_str(ev, RECIPIENT);
+        who = WACHAT_FIELD_RECIPIENT;
 
     } else {
         return;
     }
 
-    if (who == NULL || *who == '\0') {
-        who = wachat_event_str(ev, USER_ID);
-    }
-
-    if (pnid == NULL || *pnid == '\0' || who == NULL || *who == '\0') {
+    if (!wachat_event_id_ok(ev, WACHAT_FIELD_PHONE_NUMBER_ID,
+                            WACHAT_EVENT_DIGITS_MAX, 0))
+    {
+        ev->refused = "phone_number_id is not 1-32 digits";
         return;
     }
 
-    ev->customer = who;
+    if (ev->field[who] && ev->len[who]) {
+        if (!wachat_event_id_ok(ev, who, WACHAT_EVENT_DIGITS_MAX, 0)) {
+            ev->refused = who == WACHAT_FIELD_FROM
+                          ? "from is not 1-32 digits"
+                          : "recipient is not 1-32 digits";
+            return;
+        }
 
-    /* braces would break the hash tag the id is wrapped in */
-    if (strpbrk(pnid, "{}") || strpbrk(who, "{}")) {
+    } else if (wachat_event_id_ok(ev, WACHAT_FIELD_USER_ID,
+                                  WACHAT_EVENT_USER_ID_MAX, 1))
+    {
+        who = WACHAT_FIELD_USER_ID;
+
+    } else {
+        ev->refused = ev->field[WACHAT_FIELD_USER_ID]
+                      ? "user_id is not 1-128 of [A-Za-z0-9._-]"
+                      : "no customer id";
         return;
     }
 
-    n = snprintf(ev->conv_id, sizeof(ev->conv_id), "%s:%s", pnid, who);
+    ev->customer = ev->field[who];
+
+    n = snprintf(ev->conv_id, sizeof(ev->conv_id), "%s:%s",
+                 ev->field[WACHAT_FIELD_PHONE_NUMBER_ID], ev->customer);
 
     if (n < 0 || (size_t) n >= sizeof(ev->conv_id)) {
         ev->conv_id[0] = '\0';
+        ev->refused = "ids too long";
     }
 }
 

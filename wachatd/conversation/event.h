@@ -31,7 +31,19 @@ typedef struct {
     long long       ts;                         /* unix s, 0 if none */
     const char     *customer;   /* from / recipient, else user_id */
     char            conv_id[WACHAT_CONV_ID_MAX];    /* "" for none */
+    const char     *refused;    /* why ids were refused, or NULL */
 } wachat_event_t;
+
+
+/*
+ * Ids become Redis keys and the address of a reply, so they are checked
+ * before: phone_number_id and a wa_id (from / recipient) are 1 to 32
+ * digits, a business-scoped user_id 1 to 128 of [A-Za-z0-9._-]; none may
+ * hold a NUL.  An event whose ids fail decodes with conv_id "" and the
+ * reason in refused: it is set aside, never answered.
+ */
+#define WACHAT_EVENT_DIGITS_MAX   32
+#define WACHAT_EVENT_USER_ID_MAX  128
 
 
 /*

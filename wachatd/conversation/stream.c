@@ -474,8 +474,8 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
     size_t        i;
     redisReply   *r;
     const char   *key, *v, *kind, *type;
-    const char   *argv[8 + 2 * 32];
-    size_t        argvlen[8 + 2 * 32];
+    const char   *argv[10 + 2 * 32];
+    size_t        argvlen[10 + 2 * 32];
 
     key = ev->known ? WACHAT_KEY_OTHER : WACHAT_KEY_PARKED;
 
@@ -489,12 +489,17 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
     argv[argc++] = "event";
     argv[argc++] = ev->stream_id;
 
+    if (ev->refused) {
+        argv[argc++] = "reason";
+        argv[argc++] = ev->refused;
+    }
+
     for (i = 0; i < (size_t) argc; i++) {
         argvlen[i] = strlen(argv[i]);
     }
 
     for (i = 0; fields && fields->type == REDIS_REPLY_ARRAY
-                && i + 1 < fields->elements && argc + 2 <= 8 + 2 * 32;
+                && i + 1 < fields->elements && argc + 2 <= 10 + 2 * 32;
          i += 2)
     {
         if (fields->element[i]->type != REDIS_REPLY_STRING
@@ -517,10 +522,13 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
         kind = wachat_event_str(ev, KIND);
         type = wachat_event_str(ev, TYPE);
 
-        wachat_log(ev->known ? WACHAT_LOG_NOTICE : WACHAT_LOG_WARNING,
+        wachat_log(ev->known && ev->refused == NULL ? WACHAT_LOG_NOTICE
+                                                    : WACHAT_LOG_WARNING,
                    "stream: %s event %s (v=%s, type=%s) is not for a "
-                   "conversation: kept in %s", kind ? kind : "?",
-                   ev->stream_id, v ? v : "?", type ? type : "?", key);
+                   "conversation%s%s: kept in %s", kind ? kind : "?",
+                   ev->stream_id, v ? v : "?", type ? type : "?",
+                   ev->refused ? ", " : "",
+                   ev->refused ? ev->refused : "", key);
     }
 
     freeReplyObject(r);
