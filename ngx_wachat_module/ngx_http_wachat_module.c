@@ -543,6 +543,7 @@ ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
     ssize_t           n;
     ngx_fd_t          fd;
     ngx_str_t         name;
+    ngx_uint_t        mode;
     ngx_file_info_t   fi;
 
     name = *path;
@@ -564,6 +565,22 @@ ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "secret file \"%s\" is not a small regular file",
                            name.data);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    /*
+     * A secret others may read is no secret, and one others may write
+     * lets them sign webhooks: nginx -t refuses both.
+     */
+    mode = ngx_file_access(&fi);
+
+    if (mode & (S_IROTH | S_IWOTH)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" may be read or written by "
+                           "other users (mode 0%ui%ui%ui); run chmod o-rw "
+                           "on it", name.data, (mode >> 6) & 7,
+                           (mode >> 3) & 7, mode & 7);
         ngx_close_file(fd);
         return NGX_ERROR;
     }

@@ -31,7 +31,7 @@ my $dir = tempdir('wachat-config-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 }
 {
     my $pw = "$dir/redis-password";
-    spew($pw, "secret-pw");
+    spew($pw, "secret-pw", 0600);
     my ($rc, $out) = nginx_t(redis_directive => "wachat_redis 127.0.0.1:6399 db=15 password_file=$pw;");
     is($rc, 0, 'wachat_redis host:port db=N password_file=<path> passes') or diag $out;
 }
@@ -53,6 +53,22 @@ refused('wachat_app_secret_file that does not exist', qr{\Q$dir\E/no-such-secret
         locations => wachat_location(token => 'tok', secret_file => "$dir/no-such-secret"));
 refused('wachat_app_secret_file that is a directory', qr{\Q$dir\E},
         locations => wachat_location(token => 'tok', secret_file => $dir));
+
+# a secret other users may read (or write: then they could sign webhooks)
+for my $case ([0644, 'readable by every user'], [0602, 'writable by every user']) {
+    my ($mode, $what) = @$case;
+    my $f = spew(sprintf("$dir/secret-%04o", $mode), "s3cret\n", $mode);
+    refused("wachat_app_secret_file $what", qr/secret file "\Q$f\E" may be read or written by other users \(mode 0\Q${\ sprintf '%o', $mode}\E\); run chmod o-rw on it/,
+            locations => wachat_location(token => 'tok', secret_file => $f));
+}
+refused('wachat_redis password_file readable by every user', qr/may be read or written by other users/,
+        redis_directive => 'wachat_redis 127.0.0.1:6379 password_file='
+                           . spew("$dir/redis-pw-world", "pw\n", 0644) . ';');
+{
+    my $f = spew("$dir/secret-0640", "s3cret\n", 0640);
+    my ($rc, $out) = nginx_t(locations => wachat_location(token => 'tok', secret_file => $f));
+    is($rc, 0, 'a secret file its group may read (mode 0640) is accepted') or diag $out;
+}
 
 for my $addr ('localhost:notaport', '127.0.0.1:99999', '127.0.0.1:', ':6379', 'unix:',
               '127.0.0.1:6379 db=abc', '127.0.0.1:6379 db=-1', '127.0.0.1:6379 colour=blue') {
@@ -84,7 +100,7 @@ refused('wachat at http level', qr/"wachat" directive is not allowed here/,
 my $redis = start_redis();
 
 my $file_secret = 'file-secret-' . rand_token(16);
-my $secret_file = spew("$dir/app-secret", $file_secret);
+my $secret_file = spew("$dir/app-secret", $file_secret, 0600);
 
 my $locs = join '',
     wachat_location(path => '/file', token => 'tok', secret_file => $secret_file),
@@ -175,8 +191,8 @@ unlike($nginx->error_log, qr/\Q$file_secret\E|acme-secret|other-secret/, 'no sec
 
 {
     my $r = start_redis(password => 'pw-' . rand_token(12), unixsocket => 1);
-    my $pwf = spew("$dir/pw", $r->{password});
-    my $bad = spew("$dir/bad-pw", 'wrong-password');
+    my $pwf = spew("$dir/pw", $r->{password}, 0600);
+    my $bad = spew("$dir/bad-pw", 'wrong-password', 0600);
 
     my $ok = start_nginx(redis_directive => "wachat_redis 127.0.0.1:${\ $r->port} db=3 password_file=$pwf;");
     my $body = fixture('status_delivered');
