@@ -54,7 +54,8 @@ secret_files_refused(const char *wide, const char *empty, const char *two)
 
     snprintf(text, sizeof(text), SANDBOX "graph_token_file %s\n", wide);
     snprintf(want, sizeof(want), "t.conf:2: graph_token_file: %s is readable "
-             "by every user (mode 0644); run chmod o-r on it", wide);
+             "or writable by every user (mode 0644); run chmod go-rwx on it",
+             wide);
     fails(text, want, "secret file readable by every user is refused");
 
     snprintf(text, sizeof(text), SANDBOX "graph_token_file %s/missing\n",
@@ -160,7 +161,7 @@ test_secrets(void)
     tok = make_file("token", "s3cr3t-token\n", 0600);
     wide = make_file("wide", "s3cr3t-wide\n", 0644);
     two = make_file("two", "s3cr3t-a\ns3cr3t-b\n", 0600);
-    empty = make_file("empty", "\n", 0640);
+    empty = make_file("empty", "\n", 0600);
     crlf = make_file("crlf", "s3cr3t-crlf\r\n", 0400);
 
     secret_files_good(tok, crlf);

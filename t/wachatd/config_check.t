@@ -11,6 +11,7 @@ use utf8;
 use lib 't/lib';
 
 use POSIX ();
+use File::Copy ();
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -160,7 +161,7 @@ my $BASE = "kb $SHOP\noutbound sandbox\n";      # lines 1 and 2 of most confs
     my $key = 'sk-test-LLMKEY-9876543210';
     my $pw = 'redis-PASSWORD-42';
     my $tf = secret_file('graph_token', $token, 0600);
-    my $pf = secret_file('redis_password', $pw, 0640);       # group may read
+    my $pf = secret_file('redis_password', $pw, 0400);       # read-only is fine
     my $conf = conf_file(<<"EOF");
 kb $SHOP
 outbound graph
@@ -234,10 +235,38 @@ refused('inline LLM key', conf_file("${BASE}llm_key sk-inline\n"), 3,
 {
     my $tf = secret_file('graph_token_world', 'EAAGworld', 0644);
     refused('world-readable token file', conf_file("kb $SHOP\noutbound graph\ngraph_token_file $tf\n"), 3,
-            "graph_token_file: $tf is readable by every user (mode 0644); run chmod o-r on it");
+            "graph_token_file: $tf is readable or writable by every user (mode 0644); run chmod go-rwx on it");
     my $kf = secret_file('llm_key_world', 'sk-world', 0604);
     refused('world-readable LLM key file', conf_file("${BASE}llm_key_file $kf\n"), 3,
-            "llm_key_file: $kf is readable by every user (mode 0604); run chmod o-r on it");
+            "llm_key_file: $kf is readable or writable by every user (mode 0604); run chmod go-rwx on it");
+}
+
+# a secret its group may read, or others may write: refused too (issue 11)
+{
+    my $gf = secret_file('graph_token_group', 'EAAGgroup', 0640);
+    refused('group-readable token file', conf_file("kb $SHOP\noutbound graph\ngraph_token_file $gf\n"), 3,
+            "graph_token_file: $gf is readable or writable by its group (mode 0640); run chmod go-rwx on it");
+    my $wf = secret_file('graph_token_ow', 'EAAGow', 0602);
+    refused('world-writable token file', conf_file("kb $SHOP\noutbound graph\ngraph_token_file $wf\n"), 3,
+            "graph_token_file: $wf is readable or writable by every user (mode 0602); run chmod go-rwx on it");
+}
+
+# a config or a knowledge base every user may write: refused
+{
+    my $conf = conf_file("kb $SHOP\noutbound sandbox\n");
+    chmod 0666, $conf or die "chmod: $!";
+    my $r = wachatd(args => ['-t', '-c', $conf]);
+    is($r->{exit}, 1, 'a world-writable config: wachatd -t exits 1');
+    like($r->{err}, qr/\Q$conf\E: writable by every user \(mode 0666\); run chmod o-w on it/,
+         'a world-writable config: says so, with the mode and the fix');
+
+    my $kb = "$DIR/kb-world-writable.md";
+    File::Copy::copy($SHOP, $kb) or die "copy: $!";
+    chmod 0646, $kb or die "chmod: $!";
+    $r = wachatd(args => ['-t', '-c', conf_file("kb $kb\noutbound sandbox\n")]);
+    is($r->{exit}, 1, 'a world-writable KB: wachatd -t exits 1');
+    like($r->{err}, qr/\Q$kb\E: writable by every user \(mode 0646\); run chmod o-w on it/,
+         'a world-writable KB: says so, with the mode and the fix');
 }
 
 # files that are not there

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -897,12 +898,21 @@ wachat_kb_load(const char *path, char *err, size_t errlen)
     FILE         *f;
     char         *buf, *nbuf;
     size_t        len, cap, n;
+    struct stat   st;
     wachat_kb_t  *kb;
 
     f = fopen(path, "rb");
     if (f == NULL) {
         e = errno;
         snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        return NULL;
+    }
+
+    /* whoever may write it puts words, links and buttons in our mouth */
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IWOTH)) {
+        snprintf(err, errlen, "%s: writable by every user (mode %04o); run "
+                 "chmod o-w on it", path, (unsigned) (st.st_mode & 07777));
+        fclose(f);
         return NULL;
     }
 

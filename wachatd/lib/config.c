@@ -74,6 +74,14 @@ wachat_config_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
 
+    /* whoever may write it decides where secrets are read from */
+    if (st.st_mode & S_IWOTH) {
+        snprintf(err, errlen, "%s: writable by every user (mode %04o); run "
+                 "chmod o-w on it", path, (unsigned) (st.st_mode & 07777));
+        close(fd);
+        return NULL;
+    }
+
     if (st.st_size > WACHAT_CONF_FILE_MAX) {
         snprintf(err, errlen, "%s: larger than %d bytes", path,
                  WACHAT_CONF_FILE_MAX);

@@ -95,11 +95,14 @@ wachat_config_doc_syntax(FILE *out)
 "  zero). Sizes are bytes, or `k`/`kb`, `m`/`mb`, `g`/`gb` (powers of\n"
 "  1024). Booleans are `yes`/`no` (also `on`/`off`).\n"
 "- Secrets are never written inline: `<name>_file <path>` reads the file\n"
-"  (trailing newlines removed; a file that every user may read is\n"
-"  refused) and `<name>_env <VARIABLE>` reads the environment. The file is\n"
+"  (trailing newlines removed; a file its group or other users may read\n"
+"  or write is refused: mode 0600 or 0400, owned by the user wachatd\n"
+"  runs as) and `<name>_env <VARIABLE>` reads the environment. The file is\n"
 "  read again on every reload (SIGHUP), so a rotated token is picked up.\n"
 "  `wachatd -t` shows where a secret comes from, never its value.\n"
 "- Relative paths are relative to the working directory.\n"
+"- The config file and the knowledge base are refused when every user\n"
+"  may write them (`chmod o-w`).\n"
 "- A mistake stops the load with `file:line: what is wrong`; on SIGHUP a\n"
 "  config that does not load is not applied and the old one stays.\n",
         out);

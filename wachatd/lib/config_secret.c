@@ -177,9 +177,11 @@ wachat_conf_secret_open(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
         return -1;
     }
 
-    if (st->st_mode & S_IROTH) {
-        wachat_conf_why(ctx, "%s_file: %s is readable by every user (mode "
-                        "%04o); run chmod o-r on it", e->name, v,
+    /* only its owner, the user wachatd runs as, may read or change it */
+    if (st->st_mode & (S_IRWXG | S_IRWXO)) {
+        wachat_conf_why(ctx, "%s_file: %s is readable or writable by %s "
+                        "(mode %04o); run chmod go-rwx on it", e->name, v,
+                        (st->st_mode & S_IRWXO) ? "every user" : "its group",
                         (unsigned) (st->st_mode & 07777));
         close(fd);
         return -1;
