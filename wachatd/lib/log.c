@@ -5,17 +5,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "wachat_utf8.h"
 
 
 /* A longer message is cut; one line must stay one write(2). */
 #define WACHAT_LOG_MSG_MAX   4096
-#define WACHAT_LOG_LINE_MAX  (64 + 4 * WACHAT_LOG_MSG_MAX)
+#define WACHAT_LOG_LINE_MAX  (64 + 6 * WACHAT_LOG_MSG_MAX)
 
 
 static const char  *wachat_log_names[] = {
@@ -152,41 +154,57 @@ wachat_log(int level, const char *fmt, ...)
 }
 
 
-/* One fact per line: no byte of the message may end or rewrite the line. */
+/*
+ * One fact per line, read one way only: no byte of the message may end or
+ * rewrite the line, and every escape starts with a backslash that no
+ * message can write itself (its own backslashes are doubled).  C0 and DEL
+ * become \n, \r, \t or \xNN; C1 controls and the Unicode line separators
+ * \uNNNN; a byte that is not UTF-8 \xNN.  At most 6 bytes per byte in.
+ */
 static size_t
 wachat_log_escape(char *dst, const char *src, size_t len)
 {
-    size_t          i, n;
+    size_t          i, k, n;
+    uint32_t        cp;
     unsigned char   c;
     static const char  hex[] = "0123456789abcdef";
 
     n = 0;
 
-    for (i = 0; i < len; i++) {
+    for (i = 0; i < len; i += k) {
         c = (unsigned char) src[i];
+        k = 1;
 
-        if (c >= 0x20 && c != 0x7f) {
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
             dst[n++] = (char) c;
             continue;
         }
 
-        dst[n++] = '\\';
+        if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+            dst[n++] = '\\';
+            dst[n++] = c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r'
+                                                               : 't';
+            continue;
+        }
 
-        switch (c) {
-        case '\n':
-            dst[n++] = 'n';
-            break;
-        case '\r':
-            dst[n++] = 'r';
-            break;
-        case '\t':
-            dst[n++] = 't';
-            break;
-        default:
+        k = c < 0x80 ? 0 : wachat_utf8_decode(src + i, len - i, &cp);
+
+        if (k == 0) {           /* C0, DEL, or not UTF-8 */
+            k = 1;
+            dst[n++] = '\\';
             dst[n++] = 'x';
             dst[n++] = hex[c >> 4];
             dst[n++] = hex[c & 0x0f];
+            continue;
         }
+
+        if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029) {
+            n += (size_t) snprintf(dst + n, 7, "\\u%04x", (unsigned) cp);
+            continue;
+        }
+
+        memcpy(dst + n, src + i, k);
+        n += k;
     }
 
     return n;
