@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the Graph API answers and bodies (consumer/graph.h):
+ * libFuzzer target for the Graph API answers and bodies (wachatd/clients/graph.h):
  * wachat_graph_parse() for each op, wachat_graph_build() and
  * wachat_graph_build_read() with strings cut from the input, and the pure
  * helpers (clip, classify, backoff, attempts, explain).

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the chat completions client (consumer/llm.h):
+ * libFuzzer target for the chat completions client (wachatd/clients/llm.h):
  * wachat_llm_parse() of an answer with a chosen HTTP status, and
  * wachat_llm_build() with strings cut from the input.
  *

@@ -12,7 +12,7 @@
 # "reply_to" (the inbound wamid).
 #
 # WACHAT_REAL_LEASES=1 makes part b wait for the dead consumer's leases to
-# expire by themselves (WACHAT_LEASE_MS, 60 s in consumer/conv.c) instead of
+# expire by themselves (WACHAT_ENGINE_LEASE_MS, 60 s, wachatd/conversation/engine.h)
 # expiring them early; the file then takes over a minute.
 # WACHAT_FAULTS_ONLY=a,c runs only those parts.
 
@@ -345,7 +345,7 @@ part('b', 'kill -9 mid-burst, another consumer takes over', sub {
        'no reply yet in the conversations whose lease the dead consumer holds')
         if @leases;
 
-    # The leases expire WACHAT_LEASE_MS (60 s) after their last renewal:
+    # The leases expire WACHAT_ENGINE_LEASE_MS (60 s) after their last renewal:
     # expire them now unless asked to wait for real.
     my $wait = 30;
     if ($ENV{WACHAT_REAL_LEASES}) {
