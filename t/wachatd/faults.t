@@ -12,7 +12,7 @@
 # "reply_to" (the inbound wamid).
 #
 # WACHAT_REAL_LEASES=1 makes part b wait for the dead consumer's leases to
-# expire by themselves (WACHAT_ENGINE_LEASE_MS, 60 s, wachatd/conversation/engine.h)
+# expire by themselves (WACHAT_ENGINE_LEASE_MS, 60 s: conversation/engine.h) instead of
 # expiring them early; the file then takes over a minute.
 # WACHAT_FAULTS_ONLY=a,c runs only those parts.
 
