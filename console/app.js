@@ -138,9 +138,10 @@
       credentials: 'same-origin',
       cache: 'no-store',
     };
-    if (body !== undefined) {
+    // every change is JSON: the API refuses anything a form could send
+    if (method !== 'GET') {
       opt.headers['Content-Type'] = 'application/json';
-      opt.body = JSON.stringify(body);
+      opt.body = JSON.stringify(body === undefined ? {} : body);
     }
     let res;
     try {

@@ -107,7 +107,9 @@ sub api ($who, $method, $path, $body = undef, %o) {
     my @h = @{ $o{headers} // [] };
     push @h, Authorization => basic($who) unless defined $o{auth} && !$o{auth};
     my $bytes = $o{raw} // (defined $body ? $JSON->encode($body) : undef);
-    push @h, 'Content-Type' => 'application/json' if defined $bytes;
+    $bytes //= '{}' if $method ne 'GET';
+    push @h, 'Content-Type' => 'application/json'
+        if $method ne 'GET' && !grep { lc $_ eq 'content-type' } @h;
     my $res = $nginx->http(method => $method, path => "/agent/api/$path",
                            headers => \@h, body => $bytes, timeout => $T);
     $res->{json} = decode($res);
@@ -409,6 +411,52 @@ sleep 0.5;
 is(scalar(() = $redis->xrange('wachat:outbox')), $sent, 'nothing was sent');
 is(api('alice', 'POST', "conversations/$CONV/resolve")->{status}, 200,
    'resolved again (no closing text outside the window)');
+
+
+# --- requests another site could make a logged-in agent's browser send ------------
+# (issue 11, finding 1): a form (text/plain, urlencoded, multipart) is refused
+# 415, a JSON request whose Origin or Sec-Fetch-Site says another site 403;
+# none of them changes anything, the console's own requests go through.
+
+{
+    my $queued = $redis->xlen('wachat:outbox');
+    my $mode = conv_field($CONV, 'mode');
+    for my $type ('text/plain', 'application/x-www-form-urlencoded',
+                  'multipart/form-data; boundary=x', 'application/jsonx') {
+        my $r = api('alice', 'POST', "conversations/$CONV/reply", undef,
+                    raw => '{"text": "forged", "x": "="}',
+                    headers => ['Content-Type' => $type]);
+        error_is($r, 415, 'unsupported_media_type', "a reply sent as $type");
+    }
+    for my $type ('text/plain', 'application/x-www-form-urlencoded') {
+        error_is(api('alice', 'POST', "conversations/$CONV/take", undef, raw => '',
+                     headers => ['Content-Type' => $type]),
+                 415, 'unsupported_media_type', "take sent as $type (no body needed)");
+    }
+    error_is(api('alice', 'POST', 'presence', undef, raw => '{"presence": "away"}',
+                 headers => ['Content-Type' => 'text/plain']),
+             415, 'unsupported_media_type', 'presence sent as text/plain');
+
+    for my $origin ('http://evil.example', 'null', "http://127.0.0.1.evil.example:$nginx->{port}") {
+        error_is(api('alice', 'POST', "conversations/$CONV/reply", { text => 'forged' },
+                     headers => [Origin => $origin]),
+                 403, 'cross_origin', "JSON with Origin $origin");
+    }
+    error_is(api('alice', 'POST', "conversations/$CONV/resolve", undef,
+                 headers => ['Sec-Fetch-Site' => 'cross-site']),
+             403, 'cross_origin', 'JSON with Sec-Fetch-Site cross-site and no Origin');
+
+    is($redis->xlen('wachat:outbox'), $queued, 'none of them queued a message');
+    is(conv_field($CONV, 'mode'), $mode, 'nor changed the conversation');
+
+    # the console's own: JSON, Origin of the host the agent reached
+    my $own = api('alice', 'POST', 'presence', { presence => 'online' },
+                  headers => [Origin => "http://127.0.0.1:$nginx->{port}",
+                              'Sec-Fetch-Site' => 'same-origin']);
+    is($own->{status}, 200, 'same origin, JSON: accepted') or diag explain $own;
+    is(api('alice', 'GET', 'me', undef, headers => [Origin => 'http://evil.example'])->{status},
+       200, 'a GET changes nothing: answered whatever its origin');
+}
 
 
 # --- bad requests ------------------------------------------------------------------
