@@ -37,6 +37,8 @@ static char *ngx_http_wachat_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_wachat_check_secret(ngx_conf_t *cf, ngx_fd_t fd,
+    ngx_str_t *name, ngx_file_info_t *fi);
 static ngx_int_t ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_wachat_parse_redis(ngx_conf_t *cf, ngx_str_t *addr,
@@ -530,6 +532,40 @@ ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * A small regular file only its owner (and group) may read or write: a
+ * secret others may read is no secret, and one others may write lets them
+ * sign webhooks, so nginx -t refuses both.
+ */
+
+static ngx_int_t
+ngx_http_wachat_check_secret(ngx_conf_t *cf, ngx_fd_t fd, ngx_str_t *name,
+    ngx_file_info_t *fi)
+{
+    ngx_uint_t  mode;
+
+    if (ngx_fd_info(fd, fi) == NGX_FILE_ERROR || ngx_file_size(fi) > 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" is not a small regular file",
+                           name->data);
+        return NGX_ERROR;
+    }
+
+    mode = ngx_file_access(fi);
+
+    if (mode & (S_IROTH | S_IWOTH)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" may be read or written by "
+                           "other users (mode 0%ui%ui%ui); run chmod o-rw "
+                           "on it", name->data, (mode >> 6) & 7,
+                           (mode >> 3) & 7, mode & 7);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * Reads a secret at configuration time, so it need not sit in nginx.conf;
  * a trailing newline, as editors leave it, is not part of the secret.
  */
@@ -543,7 +579,6 @@ ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
     ssize_t           n;
     ngx_fd_t          fd;
     ngx_str_t         name;
-    ngx_uint_t        mode;
     ngx_file_info_t   fi;
 
     name = *path;
@@ -559,28 +594,7 @@ ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
         return NGX_ERROR;
     }
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 4096)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" is not a small regular file",
-                           name.data);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    /*
-     * A secret others may read is no secret, and one others may write
-     * lets them sign webhooks: nginx -t refuses both.
-     */
-    mode = ngx_file_access(&fi);
-
-    if (mode & (S_IROTH | S_IWOTH)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" may be read or written by "
-                           "other users (mode 0%ui%ui%ui); run chmod o-rw "
-                           "on it", name.data, (mode >> 6) & 7,
-                           (mode >> 3) & 7, mode & 7);
+    if (ngx_http_wachat_check_secret(cf, fd, &name, &fi) != NGX_OK) {
         ngx_close_file(fd);
         return NGX_ERROR;
     }

@@ -102,6 +102,17 @@ wachat_args_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
 }
 
 
+/* why a script's reply is not what its wrapper expects, into st->err */
+void
+wachat_script_failed(wachat_redis_t *st, const redisReply *r)
+{
+    if (r) {
+        snprintf(st->err, sizeof(st->err), "%s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    }
+}
+
+
 int
 wachat_peek_read(const redisReply *r, wachat_peek_t *peek)
 {
@@ -170,12 +181,7 @@ wachat_script_done(wachat_redis_t *st, redisReply *r, size_t nres,
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != nres + 2
         || wachat_peek_read(r->element[nres], peek) != 0)
     {
-        if (r) {
-            snprintf(st->err, sizeof(st->err), "%s",
-                     r->type == REDIS_REPLY_ERROR ? r->str
-                                                  : "unexpected reply");
-        }
-
+        wachat_script_failed(st, r);
         freeReplyObject(r);
         return NULL;
     }
@@ -194,19 +200,13 @@ wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
     const char *owner, const char *stream, const char *group,
     const int *rate_per_s)
 {
-    size_t  n;
-
     ref->id = id;
     ref->owner = owner;
     ref->stream = stream;
     ref->group = group;
     ref->rate_per_s = rate_per_s;
 
-    /* one bucket per business number, the id's first part */
-    n = strcspn(id, ":");
-    snprintf(ref->rate, sizeof(ref->rate), "wachat:rate:{%.*s}", (int) n,
-             id);
-
+    wachat_store_key_rate(ref->rate, id);
     wachat_store_key_lease(ref->lease, id);
     wachat_store_key_outq(ref->outq, id);
     wachat_store_key_inbox(ref->inbox, id);

@@ -90,11 +90,7 @@ wachat_script_drop(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     r = wachat_args_eval(st, &wachat_lua_drop, WACHAT_CONV_NKEYS, &a);
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        if (r) {
-            snprintf(st->err, sizeof(st->err), "%s",
-                     r->type == REDIS_REPLY_ERROR ? r->str
-                                                  : "unexpected reply");
-        }
+        wachat_script_failed(st, r);
         freeReplyObject(r);
         return -2;
     }

@@ -45,11 +45,7 @@ wachat_script_step(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     r = wachat_args_eval(st, &wachat_lua_step, WACHAT_CONV_NKEYS, &a);
 
     if (wachat_peek_read(r, peek) != 0) {
-        if (r) {
-            snprintf(st->err, sizeof(st->err), "%s",
-                     r->type == REDIS_REPLY_ERROR ? r->str
-                                                  : "unexpected reply");
-        }
+        wachat_script_failed(st, r);
 
         freeReplyObject(r);
         return NULL;

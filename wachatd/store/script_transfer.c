@@ -98,14 +98,10 @@ typedef struct {
 static void
 wachat_transfer_keys(wachat_transfer_keys_t *k, const char *conv)
 {
-    size_t  n;
-
     wachat_store_key_inbox(k->inbox, conv);
     wachat_store_key_lease(k->lease, conv);
     wachat_store_key_outq(k->outq, conv);
-
-    n = strcspn(conv, ":");
-    snprintf(k->rate, sizeof(k->rate), "wachat:rate:{%.*s}", (int) n, conv);
+    wachat_store_key_rate(k->rate, conv);
 }
 
 
@@ -123,8 +119,7 @@ wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
         || r->element[0]->type != REDIS_REPLY_ARRAY
         || r->element[1]->type != REDIS_REPLY_ARRAY)
     {
-        snprintf(st->err, sizeof(st->err), "%s",
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        wachat_script_failed(st, r);
         return -1;
     }
 
@@ -283,9 +278,8 @@ wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
 
     rc = (r && r->type == REDIS_REPLY_INTEGER) ? 0 : -1;
 
-    if (rc != 0 && r) {
-        snprintf(st->err, sizeof(st->err), "%s",
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    if (rc != 0) {
+        wachat_script_failed(st, r);
     }
 
     freeReplyObject(r);

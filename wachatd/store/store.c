@@ -3,6 +3,7 @@
  */
 
 #include <stdio.h>
+#include <string.h>
 
 #include "store/store.h"
 
@@ -26,4 +27,14 @@ void
 wachat_store_key_done(char *buf, const char *conv_id, const char *wamid)
 {
     snprintf(buf, WACHAT_KEY_MAX, "wachat:done:{%s}:%s", conv_id, wamid);
+}
+
+
+void
+wachat_store_key_rate(char *buf, const char *conv_id)
+{
+    size_t  n;
+
+    n = strcspn(conv_id, ":");
+    snprintf(buf, WACHAT_KEY_MAX, "wachat:rate:{%.*s}", (int) n, conv_id);
 }

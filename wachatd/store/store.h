@@ -27,6 +27,9 @@ void wachat_store_key_outq(char *buf, const char *conv_id);    /* list  */
 void wachat_store_key_lease(char *buf, const char *conv_id);   /* string */
 void wachat_store_key_done(char *buf, const char *conv_id, const char *wamid);
 
+/* the business number's send-rate bucket: one per number, all its customers */
+void wachat_store_key_rate(char *buf, const char *conv_id);   /* hash */
+
 #define WACHAT_KEY_READY   "wachat:ready"       /* set of conv ids with work */
 #define WACHAT_KEY_CONVS   "wachat:convs"       /* zset conv id -> last ms */
 #define WACHAT_KEY_FEED     "wachat:feed"        /* the consoles' live feed */
