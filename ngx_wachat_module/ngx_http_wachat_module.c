@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_wachat_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_wachat_events_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_wachat_api_secret_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static void *ngx_http_wachat_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_wachat_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -75,6 +77,13 @@ static ngx_command_t  ngx_http_wachat_commands[] = {
       ngx_http_wachat_secret_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_wachat_loc_conf_t, app_secret),
+      NULL },
+
+    { ngx_string("wachat_api_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_wachat_secret_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wachat_loc_conf_t, api_secret),
       NULL },
 
     { ngx_string("wachat_redis"),
@@ -162,6 +171,9 @@ static ngx_http_variable_t  ngx_http_wachat_vars[] = {
     { ngx_string("wachat_events"), NULL, ngx_http_wachat_events_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("wachat_api_secret"), NULL,
+      ngx_http_wachat_api_secret_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
+
       ngx_http_null_variable
 };
 
@@ -240,6 +252,36 @@ ngx_http_wachat_events_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * What proves to wachatd that a request to its agent API comes through
+ * this nginx, which authenticated the agent: "proxy_set_header
+ * X-Wachat-Proxy-Secret $wachat_api_secret".  Not found (so the header is
+ * not sent) where no wachat_api_secret_file applies.
+ */
+
+static ngx_int_t
+ngx_http_wachat_api_secret_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_wachat_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wachat_module);
+
+    if (wlcf->api_secret.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = wlcf->api_secret.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = wlcf->api_secret.data;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_wachat_create_main_conf(ngx_conf_t *cf)
 {
@@ -297,6 +339,7 @@ ngx_http_wachat_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->verify_token = { 0, NULL };
      *     conf->app_secret = { 0, NULL };
+     *     conf->api_secret = { 0, NULL };
      *     conf->stream = { 0, NULL };
      *     conf->seen_prefix = { 0, NULL };
      */
@@ -319,6 +362,7 @@ ngx_http_wachat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->verify_token, prev->verify_token, "");
     ngx_conf_merge_str_value(conf->app_secret, prev->app_secret, "");
+    ngx_conf_merge_str_value(conf->api_secret, prev->api_secret, "");
     ngx_conf_merge_str_value(conf->stream, prev->stream,
                              WACHAT_STREAM_DEFAULT);
     ngx_conf_merge_msec_value(conf->redis_timeout, prev->redis_timeout, 2000);
@@ -451,21 +495,24 @@ ngx_http_wachat_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* wachat_app_secret_file, wachat_api_secret_file */
+
 static char *
 ngx_http_wachat_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_wachat_loc_conf_t *wlcf = conf;
+    char  *p = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t  *value, *secret;
 
-    if (wlcf->app_secret.data) {
+    secret = (ngx_str_t *) (p + cmd->offset);
+
+    if (secret->data) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if (ngx_http_wachat_read_secret(cf, &value[1], &wlcf->app_secret)
-        != NGX_OK)
+    if (ngx_http_wachat_read_secret(cf, &value[1], secret) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -31,6 +31,7 @@ typedef struct {
     ngx_str_t                      verify_token;
     ngx_str_t                      app_secret;
     EVP_MAC_CTX                   *hmac;           /* keyed with it */
+    ngx_str_t                      api_secret;     /* nginx to wachatd */
     ngx_str_t                      stream;
     ngx_str_t                      seen_prefix;    /* dedup key prefix */
     ngx_msec_t                     redis_timeout;

@@ -206,6 +206,27 @@ test_cross(void)
     fails(SANDBOX "agent ann ann@example.com notify=on\n",
           "t.conf:2: agent \"ann\" has notify=on but smtp_url is not set",
           "cross: notify=on needs smtp_url");
+
+    /* the API on a port believes X-Wachat-Agent only with nginx's secret */
+    fails(SANDBOX "api_listen 127.0.0.1:8091\n",
+          "t.conf:2: api_listen on host:port needs api_secret_file (the file "
+          "nginx's wachat_api_secret_file reads): without it any local user "
+          "could pose as any agent; or listen on unix:/path",
+          "cross: api_listen on a port needs api_secret");
+    setenv("WACHAT_TEST_API_SHORT", "0123456789abcde", 1);
+    fails(SANDBOX "api_listen 127.0.0.1:8091\n"
+          "api_secret_env WACHAT_TEST_API_SHORT\n",
+          "t.conf:3: api_secret (env WACHAT_TEST_API_SHORT) is shorter than "
+          "16 characters: make one with \"openssl rand -hex 32\"",
+          "cross: an api_secret of 15 characters");
+    setenv("WACHAT_TEST_API_SECRET", "0123456789abcdef", 1);
+    cfg = loads(SANDBOX "api_listen 127.0.0.1:8091\n"
+                "api_secret_env WACHAT_TEST_API_SECRET\n",
+                "cross: api_listen on a port with a secret of 16");
+    wachat_config_free(cfg);
+    cfg = loads(SANDBOX "api_listen unix:/run/wachat/api.sock\n",
+                "cross: api_listen on a unix socket, no secret needed");
+    wachat_config_free(cfg);
 }
 
 

@@ -4,6 +4,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -96,6 +97,7 @@ types_good(void)
 {
     wachat_config_t  *cfg;
 
+    setenv("WACHAT_TEST_API_SECRET", "0123456789abcdef", 1);
     cfg = loads(SANDBOX
                 "redis unix:/run/redis/redis.sock\n"
                 "redis_db 15\n"
@@ -111,6 +113,7 @@ types_good(void)
                 "mark_read YES\n"
                 "verbosity debug\n"
                 "api_listen [::1]:8091\n"
+                "api_secret_env WACHAT_TEST_API_SECRET\n"
                 "handoff_commands /agent human \"talk to a person\"\n"
                 "graph_api_url http://127.0.0.1:9000/v1//\n"
                 "logfile \"\"\n",

@@ -41,7 +41,7 @@ BEGIN {
 use Wachat::Process qw(free_port poll_until);
 use Wachat::Files qw(root_dir slurp spew);
 use Wachat::Redis qw(start_redis);
-use Wachat::Nginx qw(start_nginx wachat_location);
+use Wachat::Nginx qw(agent_snippet start_nginx wachat_location);
 use Wachat::Daemon qw(start_wachatd);
 use Wachat::Standin;
 use Wachat::Webhook qw(rand_token wh_status wh_text);
@@ -84,14 +84,10 @@ my $token = 'vt-' . rand_token(20);
 my $secret = 'as-' . rand_token(32);
 
 # The locations shipped for production (conf/nginx-agent.conf), with this
-# tree's console/, the test's password file and the test's API port.
-my $console = slurp("$ROOT/conf/nginx-agent.conf");
-my %adapted = (
-    console  => $console =~ s{/srv/wachat/console/}{$ROOT/console/}g,
-    htpasswd => $console =~ s{/etc/nginx/wachat/agents\.htpasswd}{$htpasswd}g,
-    api      => $console =~ s{127\.0\.0\.1:8091}{127.0.0.1:$api_port}g,
-);
-ok($adapted{$_}, "conf/nginx-agent.conf names the $_ to adapt") for sort keys %adapted;
+# tree's console/, the test's password file, the daemon's API secret and the
+# test's API port.
+my $console = agent_snippet(htpasswd => $htpasswd, api => "127.0.0.1:$api_port",
+                            secret_file => $d->api_secret_file);
 
 my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
     locations => wachat_location(token => $token, secret => $secret) . $console);

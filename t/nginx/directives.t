@@ -61,6 +61,11 @@ for my $case ([0644, 'readable by every user'], [0602, 'writable by every user']
     refused("wachat_app_secret_file $what", qr/secret file "\Q$f\E" may be read or written by other users \(mode 0\Q${\ sprintf '%o', $mode}\E\); run chmod o-rw on it/,
             locations => wachat_location(token => 'tok', secret_file => $f));
 }
+refused('wachat_api_secret_file readable by every user', qr/may be read or written by other users/,
+        http_extra => '    wachat_api_secret_file '
+                      . spew("$dir/api-secret-world", ('a' x 32) . "\n", 0644) . ";\n");
+refused('wachat_api_secret_file that does not exist', qr{\Q$dir\E/no-such-api-secret},
+        http_extra => "    wachat_api_secret_file $dir/no-such-api-secret;\n");
 refused('wachat_redis password_file readable by every user', qr/may be read or written by other users/,
         redis_directive => 'wachat_redis 127.0.0.1:6379 password_file='
                            . spew("$dir/redis-pw-world", "pw\n", 0644) . ';');
@@ -112,7 +117,28 @@ my $locs = join '',
                     extra => "wachat_stream trimmed;\nwachat_stream_maxlen 10;"),
     wachat_location(path => '/notrim', token => 'tok2', secret => 'other-secret',
                     extra => "wachat_stream untrimmed;\nwachat_stream_maxlen 0;");
+
+# $wachat_api_secret: what proxy_set_header sends wachatd, where it applies
+my $api_secret = 'api-' . rand_token(32);
+my $api_secret_file = spew("$dir/api-secret", "$api_secret\n", 0600);
+$locs .= <<"EOF";
+        location = /api-secret {
+            wachat_api_secret_file $api_secret_file;
+            return 200 "[\$wachat_api_secret]";
+        }
+        location = /no-api-secret {
+            return 200 "[\$wachat_api_secret]";
+        }
+EOF
 my $nginx = start_nginx(redis => $redis, locations => $locs);
+
+# wachat_api_secret_file
+{
+    my $res = $nginx->http(method => 'GET', path => '/api-secret');
+    is($res->{body}, "[$api_secret]", '$wachat_api_secret: the file\'s secret, without its newline');
+    $res = $nginx->http(method => 'GET', path => '/no-api-secret');
+    is($res->{body}, '[]', '$wachat_api_secret: empty where no wachat_api_secret_file applies');
+}
 
 # wachat_app_secret_file
 {

@@ -9,7 +9,10 @@
 # reply refused until she takes it, resolve with the closing text, the
 # 24-hour window (409), the live feed as server-sent events read from a raw
 # socket, bad input (400, 404, 405, 413), the unix socket listener and the
-# refusal of a non-loopback address.
+# refusal of a non-loopback address; only nginx gets in: without the proxy
+# secret (a forged agent header from another local process) 403, with a
+# Host that is not ours (DNS rebinding) 421, and no TCP listener without a
+# secret.
 
 use v5.36;
 use utf8;
@@ -30,7 +33,7 @@ use Wachat::Process qw(free_port poll_until);
 use Wachat::Files qw(root_dir slurp spew);
 use Wachat::HTTP qw(http_request);
 use Wachat::Redis qw(start_redis);
-use Wachat::Nginx qw(start_nginx wachat_location);
+use Wachat::Nginx qw(agent_snippet start_nginx wachat_location);
 use Wachat::Daemon qw(outbox_wait start_wachatd);
 use Wachat::Webhook qw(rand_token wh_text);
 
@@ -72,22 +75,12 @@ my $auth_dir = File::Temp::tempdir('wachat-agent-XXXXXX', TMPDIR => 1,
 my $htpasswd = spew("$auth_dir/agents.htpasswd", join '',
     map { "$_:{SHA}" . sha1_base64($PASSWORD{$_}) . "=\n" } sort keys %PASSWORD);
 
-# The documented snippet itself, with this test's paths and port.
-sub agent_snippet {
-    my $conf = slurp("$ROOT/conf/nginx-agent.conf");
-    my $n = 0;
-    $n += $conf =~ s{/srv/wachat/console/}{$ROOT/console/}g;
-    $n += $conf =~ s{/etc/nginx/wachat/agents\.htpasswd}{$htpasswd}g;
-    $n += $conf =~ s{127\.0\.0\.1:8091}{127.0.0.1:$api_port}g;
-    die "conf/nginx-agent.conf: the placeholders moved\n" unless $n >= 7;
-    return $conf;
-}
-
 my $token = 'vt-' . rand_token(20);
 my $secret = 'as-' . rand_token(32);
 my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
     locations => wachat_location(token => $token, secret => $secret)
-                 . agent_snippet());
+                 . agent_snippet(htpasswd => $htpasswd, api => "127.0.0.1:$api_port",
+                                 secret_file => $d->api_secret_file));
 
 
 # --- helpers -----------------------------------------------------------------
@@ -116,9 +109,12 @@ sub api ($who, $method, $path, $body = undef, %o) {
     return $res;
 }
 
-# Straight to wachatd's listener, with whatever X-Wachat-Agent we like.
+# Straight to wachatd's listener, with whatever X-Wachat-Agent we like, as
+# nginx would (with the proxy secret) unless secret => undef or another.
 sub direct ($method, $path, %o) {
     my @h = @{ $o{headers} // [] };
+    my $proof = exists $o{secret} ? $o{secret} : $d->api_secret;
+    push @h, 'X-Wachat-Proxy-Secret' => $proof if defined $proof;
     my $res = http_request(port => $api_port, method => $method,
                            path => "/api/$path", headers => \@h,
                            body => $o{body}, timeout => $T);
@@ -250,6 +246,42 @@ error_is($r, 403, 'unknown_agent', 'a login that is no agent of the config');
 $r = api('bob', 'GET', 'me', undef, headers => ['X-Wachat-Agent' => 'alice']);
 is($r->{status}, 200, 'bob with a forged header: answered');
 is($r->{json}{id}, 'bob', 'as bob: nginx overwrote the forged X-Wachat-Agent');
+
+
+# --- only nginx: the proxy secret and Host (issue 11, finding 2) --------------
+
+# Another local user reaches the loopback port, but cannot read the secret.
+$r = direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice'], secret => undef);
+error_is($r, 403, 'not_through_nginx', 'a forged agent header without the secret');
+ok($d->wait_log(qr/api: GET \/api\/me from 127\.0\.0\.1:\d+ refused: no X-Wachat-Proxy-Secret/, $T),
+   'the refusal is logged with the peer');
+my $wrong = $d->api_secret;
+substr($wrong, -1, 1) = substr($wrong, -1, 1) eq '0' ? '1' : '0';
+error_is(direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice'], secret => $wrong),
+         403, 'not_through_nginx', 'a secret wrong in its last byte');
+error_is(direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice'],
+                secret => substr($d->api_secret, 0, 16)),
+         403, 'not_through_nginx', 'a prefix of the secret');
+ok($d->wait_log(qr/refused: wrong X-Wachat-Proxy-Secret/, $T), 'logged as a wrong secret');
+error_is(direct('POST', 'presence', headers => ['X-Wachat-Agent' => 'alice',
+                                                'Content-Type' => 'application/json'],
+                body => '{"presence":"online"}', secret => undef),
+         403, 'not_through_nginx', 'a state change without the secret');
+is($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // 'none', 'none',
+   'and it changed nothing');
+
+# DNS rebinding: a page whose name now points at 127.0.0.1 sends its name.
+error_is(direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice',
+                                         Host => "rebound.example:$api_port"]),
+         421, 'wrong_host', 'Host naming another site, even with the secret');
+error_is(direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice',
+                                         Host => '127.0.0.1:1']),
+         421, 'wrong_host', 'Host with another port');
+is(direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice',
+                                   Host => "localhost:$api_port"])->{status},
+   200, 'Host localhost with our port is fine');
+is(direct('GET', 'me', headers => ['X-Wachat-Agent' => 'alice'])->{json}{id},
+   'alice', 'with the secret and our Host: answered');
 
 
 # --- presence ----------------------------------------------------------------
@@ -582,7 +614,7 @@ close $live->{sock};
 
 my $sockdir = File::Temp::tempdir('wachat-sock-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $sock = "$sockdir/api.sock";
-my $u = start_wachatd(redis => $redis, kb => $KB, conf => <<"EOF");
+my $u = start_wachatd(redis => $redis, kb => $KB, api_secret => 0, conf => <<"EOF");
 api_listen unix:$sock
 agent alice alice\@example.com
 EOF
@@ -610,6 +642,23 @@ my $bad = eval {
 };
 ok(!$bad, 'api_listen 0.0.0.0 refused');
 like($@, qr/not a loopback address/, 'with a clear error');
+
+my $open = eval {
+    start_wachatd(redis => $redis, kb => $KB, api_secret => 0,
+                  conf => "api_listen 127.0.0.1:$bad_port\nagent alice a\@example.com\n");
+};
+ok(!$open, 'api_listen on a port without api_secret_file refused');
+like($@, qr/api_listen on host:port needs api_secret_file/, 'with a clear error');
+
+my $short_dir = File::Temp::tempdir('wachat-short-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+spew("$short_dir/api.secret", "tooshort\n", 0600);
+my $short = eval {
+    start_wachatd(redis => $redis, kb => $KB, api_secret => 0,
+                  conf => "api_listen 127.0.0.1:$bad_port\napi_secret_file $short_dir/api.secret\n"
+                        . "agent alice a\@example.com\n");
+};
+ok(!$short, 'a secret of 8 characters refused');
+like($@, qr/api_secret \(file \S+\) is shorter than 16 characters/, 'with a clear error');
 
 
 # --- the daemon stayed healthy ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # wachatd's own metrics on the agent API listener: counters move exactly
-# with the work done, gauges show the shared state in Redis.
+# with the work done, gauges show the shared state in Redis; only a scraper
+# with the API secret (a bearer token) or nginx (its header) reads them.
 
 use v5.36;
 use lib 't/lib';
@@ -23,8 +24,10 @@ my $port = free_port();
 my $d = start_wachatd(redis => $redis, kb => $KB,
                       conf => "api_listen 127.0.0.1:$port\nagent alice alice\@example.com\n");
 
-sub metrics () {
-    my $res = http_request(port => $port, method => 'GET', path => '/metrics');
+# as Prometheus does with credentials_file: the API's secret as a bearer token
+sub metrics (%o) {
+    my $res = http_request(port => $port, method => 'GET', path => '/metrics',
+        headers => [Authorization => 'Bearer ' . ($o{token} // $d->api_secret)]);
     my %m;
     for (split /\n/, $res->{body} // '') {
         next if /^#/;
@@ -34,8 +37,17 @@ sub metrics () {
     return ($res, \%m);
 }
 
-my ($res, $m) = metrics();
-is($res->{status}, 200, 'GET /metrics without an agent identity');
+my ($res, $m) = metrics(token => 'x' x 64);
+is($res->{status}, 403, 'GET /metrics with a wrong token: refused');
+$res = http_request(port => $port, method => 'GET', path => '/metrics');
+is($res->{status}, 403, 'GET /metrics without a token: refused');
+unlike($res->{body}, qr/wachatd_/, 'and no metric in the answer');
+$res = http_request(port => $port, method => 'GET', path => '/metrics',
+                    headers => ['X-Wachat-Proxy-Secret' => $d->api_secret]);
+is($res->{status}, 200, 'GET /metrics through nginx (its secret header)');
+
+($res, $m) = metrics();
+is($res->{status}, 200, 'GET /metrics with the bearer token, no agent identity');
 like($res->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4}, 'Prometheus text');
 like($res->{body}, qr/^# TYPE wachatd_messages_total counter$/m, 'with TYPE lines');
 is($m->{'wachatd_messages_total{outcome="answered"}'}, 0, 'nothing answered yet');
@@ -65,7 +77,8 @@ is($m->{'wachat_stream_backlog{state="unread"}'}, 0, 'nothing unread');
 is($m->{'wachat_agents_online'}, 0, 'no agent online');
 is($m->{'wachatd_llm_seconds_count'}, 0, 'no model calls (kb backend)');
 
-my $post = http_request(port => $port, method => 'POST', path => '/metrics');
+my $post = http_request(port => $port, method => 'POST', path => '/metrics',
+                         headers => [Authorization => 'Bearer ' . $d->api_secret]);
 is($post->{status}, 405, 'POST /metrics: 405');
 
 is($d->stop, 0, 'wachatd stops cleanly');

@@ -5,8 +5,8 @@
  * api_events.c (the live feed).
  *
  * nginx authenticates the agent and sets X-Wachat-Agent; the header is
- * trusted only because the listener is a loopback address or a unix socket
- * that nothing but nginx can reach.
+ * trusted only from nginx: the listener is a loopback address or a unix
+ * socket, and api_access.c checks the secret nginx adds and the Host.
  */
 
 #include <errno.h>
@@ -118,6 +118,7 @@ wachat_api_reason(int status)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 421: return "Misdirected Request";
     case 503: return "Service Unavailable";
     }
 
@@ -492,81 +493,10 @@ wachat_api_serve_metrics(wachat_api_req_t *r, enum evhttp_cmd_type method)
 }
 
 
-/* the host name of a Host header or of an Origin's authority, no port */
-static size_t
-wachat_api_hostname(const char *s, const char **start)
-{
-    size_t  n;
-
-    *start = s;
-
-    if (*s == '[') {                        /* [v6]:port */
-        n = strcspn(s, "]");
-        return s[n] == ']' ? n + 1 : 0;
-    }
-
-    return strcspn(s, ":/");
-}
-
-
-/*
- * A page of another site can make a logged-in agent's browser send a
- * form (its Basic credentials ride along), never a request with a JSON
- * body nor one whose Origin is ours.  So a request that changes something
- * must be JSON (415) and come from the console's own origin: Origin's host
- * is the Host the agent reached, or, without Origin, Sec-Fetch-Site says
- * same-origin or none (403).  Clients that send neither (curl, wachatctl
- * through nginx) are let through: they are not a browser on another site.
- */
-
-static int
-wachat_api_forgeable(wachat_api_req_t *r)
-{
-    size_t              hlen, olen;
-    const char         *type, *origin, *site, *host, *h, *o;
-    struct evkeyvalq   *in;
-
-    in = evhttp_request_get_input_headers(r->req);
-    type = evhttp_find_header(in, "Content-Type");
-
-    if (type == NULL
-        || strncasecmp(type, "application/json", 16) != 0
-        || (type[16] != '\0' && type[16] != ';' && type[16] != ' '))
-    {
-        wachat_api_error(r, 415, "unsupported_media_type", "a request that "
-                         "changes something must be JSON (Content-Type: "
-                         "application/json)");
-        return -1;
-    }
-
-    origin = evhttp_find_header(in, "Origin");
-    site = evhttp_find_header(in, "Sec-Fetch-Site");
-    host = evhttp_find_header(in, "Host");
-
-    if (origin) {
-        o = strstr(origin, "://");
-        olen = o ? wachat_api_hostname(o + 3, &o) : 0;
-        hlen = host ? wachat_api_hostname(host, &h) : 0;
-
-        if (olen && olen == hlen && strncasecmp(o, h, olen) == 0) {
-            return 0;
-        }
-
-    } else if (site == NULL || strcmp(site, "same-origin") == 0
-               || strcmp(site, "none") == 0)
-    {
-        return 0;
-    }
-
-    wachat_api_error(r, 403, "cross_origin", "a request from another site "
-                     "is refused: the console sends its own origin");
-    return -1;
-}
-
-
 static void
 wachat_api_on_request(struct evhttp_request *req, void *arg)
 {
+    int                       metrics;
     size_t                    len;
     const char               *who;
     wachat_api_t             *api = arg;
@@ -590,7 +520,13 @@ wachat_api_on_request(struct evhttp_request *req, void *arg)
         return;
     }
 
-    if (strcmp(r.path, "/metrics") == 0 && api->metrics) {
+    metrics = strcmp(r.path, "/metrics") == 0 && api->metrics;
+
+    if (wachat_api_access(&r, method, metrics) != 0) {
+        goto done;
+    }
+
+    if (metrics) {
         wachat_api_serve_metrics(&r, method);
         goto done;
     }
@@ -614,12 +550,6 @@ wachat_api_on_request(struct evhttp_request *req, void *arg)
     if (r.agent == NULL) {
         wachat_api_error(&r, 403, "unknown_agent",
                          wachat_agent_error_text(WACHAT_AGENT_EUNKNOWN));
-        goto done;
-    }
-
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD
-        && wachat_api_forgeable(&r) != 0)
-    {
         goto done;
     }
 

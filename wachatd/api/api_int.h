@@ -1,5 +1,6 @@
 /*
  * api internals shared by api.c (listener, routing, JSON answers),
+ * api_access.c (who may call),
  * api_presence.c (the agent), api_conv.c (its conversations) and
  * api_events.c (the live feed as server-sent events).  Not for the rest of
  * the daemon.
@@ -100,6 +101,15 @@ yajl_val wachat_api_body(wachat_api_req_t *r);
 /* a string member of the body; NULL with the error answered */
 const char *wachat_api_body_str(wachat_api_req_t *r, yajl_val body,
     const char *name, const char *message);
+
+
+/*
+ * api_access.c: Host, nginx's secret and, for what changes something,
+ * JSON from the console's origin (for /metrics: Host and the secret, also
+ * as "Authorization: Bearer").  0, or -1 with the refusal answered.
+ */
+int wachat_api_access(wachat_api_req_t *r, enum evhttp_cmd_type method,
+    int metrics);
 
 
 /* api_presence.c: the handlers of the agent */

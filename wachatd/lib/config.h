@@ -123,6 +123,7 @@ typedef struct {
 
     /* agents and hand-over */
     wachat_addr_t     api_listen;
+    wachat_secret_t   api_secret;
     wachat_list_t     handoff_commands;
     char             *handoff_text;
     char             *handoff_offline_text;

@@ -25,6 +25,7 @@ static int wachat_conf_rule_outbound(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_streams(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_notify(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_smtp(wachat_conf_ctx_t *ctx);
+static int wachat_conf_rule_api(wachat_conf_ctx_t *ctx);
 
 
 const wachat_conf_check_t  wachat_conf_http_url = {
@@ -47,7 +48,8 @@ static const wachat_conf_rule_pt  wachat_conf_rules[] = {
     wachat_conf_rule_outbound,
     wachat_conf_rule_streams,
     wachat_conf_rule_notify,
-    wachat_conf_rule_smtp
+    wachat_conf_rule_smtp,
+    wachat_conf_rule_api
 };
 
 
@@ -324,6 +326,45 @@ wachat_conf_rule_smtp(wachat_conf_ctx_t *ctx)
 
     if (cfg->smtp_password.value != NULL && cfg->smtp_user[0] == '\0') {
         wachat_conf_why(ctx, "smtp_password needs smtp_user");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * On a TCP port any local user can reach the API, and the API believes
+ * X-Wachat-Agent: only the secret nginx adds tells nginx from them.  A unix
+ * socket is guarded by its mode, so there the secret is optional.
+ */
+
+#define WACHAT_API_SECRET_MIN  16
+
+static int
+wachat_conf_rule_api(wachat_conf_ctx_t *ctx)
+{
+    wachat_config_t  *cfg;
+
+    cfg = ctx->cfg;
+    ctx->line = wachat_conf_line_of(ctx, WACHAT_CONF_F(api_secret));
+
+    if (cfg->api_secret.value != NULL
+        && strlen(cfg->api_secret.value) < WACHAT_API_SECRET_MIN)
+    {
+        wachat_conf_why(ctx, "api_secret (%s) is shorter than %d characters: "
+                        "make one with \"openssl rand -hex 32\"",
+                        cfg->api_secret.source, WACHAT_API_SECRET_MIN);
+        return -1;
+    }
+
+    ctx->line = wachat_conf_line_of(ctx, WACHAT_CONF_F(api_listen));
+
+    if (cfg->api_listen.host != NULL && cfg->api_secret.value == NULL) {
+        wachat_conf_why(ctx, "api_listen on host:port needs api_secret_file "
+                        "(the file nginx's wachat_api_secret_file reads): "
+                        "without it any local user could pose as any agent; "
+                        "or listen on unix:/path");
         return -1;
     }
 

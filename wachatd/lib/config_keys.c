@@ -253,6 +253,12 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_ADDR("api_listen", api_listen, "", 0,
         "Agent API address, host:port or unix:/path (empty: off)."),
 
+    WACHAT_SECRET("api_secret", api_secret,
+        "What nginx proves itself with: the API answers only requests "
+        "carrying it in X-Wachat-Proxy-Secret (nginx: wachat_api_secret_file "
+        "naming the same file). Required when api_listen is host:port; at "
+        "least 16 characters (openssl rand -hex 32)."),
+
     WACHAT_LIST("handoff_commands", handoff_commands, "/live_agent",
         "Customer messages that ask for a person (besides the hand-over "
         "button), separated by spaces."),

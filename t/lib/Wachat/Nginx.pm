@@ -18,8 +18,8 @@ use Cwd ();
 use Wachat::Files qw(root_dir slurp);
 use Wachat::Process qw(poll_until reaped spawn stop_pid);
 
-our @EXPORT_OK = qw(start_nginx nginx_t wachat_location module_path nginx_binary
-                    crash_lines);
+our @EXPORT_OK = qw(start_nginx nginx_t wachat_location agent_snippet module_path
+                    nginx_binary crash_lines);
 
 
 sub module_path {
@@ -50,6 +50,24 @@ sub wachat_location (%o) {
     $conf .= qq{            wachat_app_secret_file "$o{secret_file}";\n} if defined $o{secret_file};
     $conf .= join '', map { "            $_\n" } split /\n/, $o{extra} if defined $o{extra};
     $conf .= "        }\n";
+    return $conf;
+}
+
+# conf/nginx-agent.conf, the console's snippet shipped for production, with
+# a test's values: agent_snippet(htpasswd => P, api => 'host:port',
+# secret_file => P, console => dir/); dies when a placeholder moved.
+sub agent_snippet (%o) {
+    my $conf = slurp(root_dir() . '/conf/nginx-agent.conf');
+    my $console = $o{console} // root_dir() . '/console/';
+    my %n = (
+        console  => $conf =~ s{/srv/wachat/console/}{$console}g,
+        htpasswd => $conf =~ s{/etc/nginx/wachat/agents\.htpasswd}{$o{htpasswd}}g,
+        secret   => $conf =~ s{/etc/wachat/api\.secret}{$o{secret_file}}g,
+        api      => $conf =~ s{127\.0\.0\.1:8091}{$o{api}}g,
+    );
+    for (sort keys %n) {
+        die "conf/nginx-agent.conf: no $_ value to adapt\n" unless $n{$_};
+    }
     return $conf;
 }
 
