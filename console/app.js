@@ -31,6 +31,7 @@
     window: $('conv-window'), take: $('take'), resolve: $('resolve'), history: $('history'),
     newBelow: $('new-below'), notice: $('conv-notice'), composer: $('composer'),
     reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
+    transfer: $('transfer'), asNote: $('as-note'),
   };
 
   const S = {
@@ -249,7 +250,8 @@
     const buttons = ui.presence.querySelectorAll('button');
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      const r = await api('POST', 'presence', { presence: p });
+      // console: this page's heartbeats keep the presence alive
+      const r = await api('POST', 'presence', { presence: p, console: true });
       S.presence = (r && r.presence) || p;
       paintPresence();
       toast(p === 'online' ? 'You are online: new conversations come to you.'
@@ -457,11 +459,21 @@
       : c.mode === 'ai' ? 'Stop the assistant and answer this customer yourself'
         : 'Answer this customer yourself';
     ui.resolve.hidden = !(mine || c.mode === 'waiting_agent');
+    ui.transfer.hidden = !mine;
   }
 
   function held(c) { return c.mode === 'agent' && S.me && c.agent === S.me.id; }
 
   function paintComposer(c) {
+    if (ui.asNote.checked) {      // a note needs neither the conversation nor the window
+      ui.notice.hidden = true;
+      ui.reply.disabled = false;
+      ui.send.disabled = S.sending;
+      ui.send.textContent = 'Add note';
+      ui.reply.placeholder = 'Internal note for your colleagues (the customer never sees it)…';
+      return;
+    }
+    ui.send.textContent = 'Send';
     const open = c.window_closes_at && c.window_closes_at > now();
     const mine = held(c);
     let note = '';
@@ -512,6 +524,10 @@
 
   function whoOf(m, c) {
     const w = m.who || (m.dir === 'in' ? 'customer' : 'system');
+    if (m.dir === 'note') {
+      const id = w.startsWith('agent:') ? w.slice(6) : w;
+      return { cls: 'note', tag: 'Note', label: S.me && id === S.me.id ? 'you' : id };
+    }
     if (w === 'customer') return { cls: 'customer', tag: 'Customer', label: c.name || phone(c) };
     if (w === 'ai') return { cls: 'ai', tag: 'AI', label: 'Assistant' };
     if (w.startsWith('agent:')) {
@@ -529,7 +545,7 @@
   function buildMessage(m, c) {
     const ts = Number(m.ts_ms) || 0;
     const w = whoOf(m, c);
-    const dir = m.dir === 'in' ? 'in' : 'out';
+    const dir = m.dir === 'in' ? 'in' : m.dir === 'note' ? 'note' : 'out';
     const hasText = typeof m.text === 'string' && m.text !== '';
     const bubble = h('div', { class: 'bubble', dir: 'auto' },
       hasText ? h('div', { class: 'text', text: m.text }) : null,
@@ -608,6 +624,37 @@
     }
   }
 
+  async function fillTransfer() {
+    try {
+      const r = await api('GET', 'agents');
+      const keep = ui.transfer.value;
+      while (ui.transfer.options.length > 1) ui.transfer.remove(1);
+      for (const a of (r && r.agents) || []) {
+        if (S.me && a.id === S.me.id) continue;
+        const o = h('option', { value: a.id,
+          text: (a.name || a.id) + ' · ' + a.presence + ' · ' + a.holds + '/' + a.capacity });
+        ui.transfer.append(o);
+      }
+      ui.transfer.value = keep;
+    } catch (e) { /* the list stays as it was; the change handler reports */ }
+  }
+
+  async function transfer(to) {
+    const id = S.openId;
+    if (!id || !to) return;
+    ui.transfer.disabled = true;
+    try {
+      await api('POST', convPath(id) + '/transfer', { to });
+      toast('Transferred to ' + to + '.');
+      schedule(true, true);
+    } catch (e) {
+      toast(e.message, 'error');
+    } finally {
+      ui.transfer.value = '';
+      ui.transfer.disabled = false;
+    }
+  }
+
   async function send() {
     const id = S.openId;
     const text = ui.reply.value;
@@ -616,7 +663,8 @@
     ui.send.disabled = true;
     ui.composeError.textContent = '';
     try {
-      await api('POST', convPath(id) + '/reply', { text });
+      const asNote = ui.asNote.checked;
+      await api('POST', convPath(id) + (asNote ? '/note' : '/reply'), { text });
       if (S.openId === id) {
         ui.reply.value = '';
         autosize();
@@ -717,7 +765,7 @@
         retryMs = Math.min(retryMs * 2, 30000);
       }
     };
-    for (const type of ['message', 'reply', 'mode', 'presence', 'status', 'read', 'reset']) {
+    for (const type of ['message', 'reply', 'mode', 'presence', 'status', 'read', 'reset', 'note']) {
       es.addEventListener(type, (ev) => onEvent(type, ev));
     }
   }
@@ -769,6 +817,11 @@
   });
 
   ui.take.addEventListener('click', () => act('take', ui.take));
+  ui.asNote.addEventListener('change', () => { if (S.conv) paintComposer(S.conv); ui.reply.focus(); });
+  // the colleagues are read when the list is opened, so presence is fresh
+  ui.transfer.addEventListener('focus', fillTransfer);
+  ui.transfer.addEventListener('mousedown', fillTransfer);
+  ui.transfer.addEventListener('change', () => transfer(ui.transfer.value));
   ui.resolve.addEventListener('click', () => act('resolve', ui.resolve));
   ui.back.addEventListener('click', () => { location.hash = ''; });
   ui.newBelow.addEventListener('click', () => {

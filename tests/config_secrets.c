@@ -247,7 +247,8 @@ test_agents(void)
                 "agent ann ann@example.com name=\"Ann \\\"Jo\\\" Lee\" "
                 "notify=on\n"
                 "agent bob.b bob@example.com\n"
-                "agent c-3 c3@example.com notify=off name=C3\n",
+                "agent c-3 c3@example.com notify=handoff name=C3 "
+                "capacity=7\n",
                 "agents: three lines");
     if (cfg == NULL) {
         return;
@@ -256,20 +257,27 @@ test_agents(void)
     ok(cfg->agents.n == 3, "agents: stored as a list of 3");
     is_str(cfg->agents.items[0].name, "Ann \"Jo\" Lee",
            "agents: name=\"...\" quoted inside the word");
-    ok(cfg->agents.items[0].notify == 1 && cfg->agents.items[0].line == 6,
-       "agents: notify=on, line kept");
+    ok(cfg->agents.items[0].notify == WACHAT_NOTIFY_ALL
+       && cfg->agents.items[0].line == 6,
+       "agents: notify=on is notify=all, line kept");
     is_str(cfg->agents.items[1].id, "bob.b", "agents: second id");
     is_str(cfg->agents.items[1].name, "bob.b", "agents: name defaults to id");
     ok(cfg->agents.items[1].notify == 0, "agents: notify off by default");
     ok(strcmp(cfg->agents.items[2].email, "c3@example.com") == 0
        && strcmp(cfg->agents.items[2].name, "C3") == 0
-       && cfg->agents.items[2].notify == 0, "agents: options in any order");
+       && cfg->agents.items[2].notify == WACHAT_NOTIFY_HANDOFF
+       && cfg->agents.items[2].capacity == 7,
+       "agents: options in any order, notify=handoff, capacity=7");
+    ok(cfg->agents.items[0].capacity == 0 && cfg->agent_capacity == 5,
+       "agents: no capacity= takes agent_capacity (5)");
     is_str(cfg->smtp_url, "smtps://smtp.example.com:465",
            "smtp_url: trailing slash removed");
 
     d = dump(cfg);
     has(d, "agent                    ann ann@example.com "
-        "name=\"Ann \\\"Jo\\\" Lee\" notify=on\n", "dump: agent line");
+        "name=\"Ann \\\"Jo\\\" Lee\" notify=all\n", "dump: agent line");
+    has(d, "agent                    c-3 c3@example.com name=C3 "
+        "notify=handoff capacity=7\n", "dump: agent line with capacity");
     ok(strstr(d, "s3cr3t") == NULL, "dump: smtp password not shown");
     free(d);
 
@@ -277,7 +285,8 @@ test_agents(void)
 
     fails(SANDBOX "agent ann\n",
           "t.conf:2: agent: takes <id> <email> [name=\"Display Name\"] "
-          "[notify=on|off], got 1 value", "agents: too few values");
+          "[notify=off|handoff|all] [capacity=N], got 1 value",
+          "agents: too few values");
     fails(SANDBOX "agent ann ann@example.com\nagent ann a2@example.com\n",
           "t.conf:3: agent: id \"ann\" is already defined",
           "agents: duplicate id");
@@ -288,11 +297,18 @@ test_agents(void)
           "t.conf:2: agent: id \"a b\" must be 1 to 64 letters, digits, '_', "
           "'.' or '-'", "agents: bad id");
     fails(SANDBOX "agent ann ann@example.com role=boss\n",
-          "t.conf:2: agent: \"role=boss\" is not name=\"...\" or "
-          "notify=on|off (each at most once)", "agents: unknown option");
+          "t.conf:2: agent: \"role=boss\" is not name=\"...\", "
+          "notify=off|handoff|all or capacity=N (each at most once)",
+          "agents: unknown option");
     fails(SANDBOX "agent ann ann@example.com notify=maybe\n",
-          "t.conf:2: agent: \"notify=maybe\": notify is on or off",
+          "t.conf:2: agent: \"notify=maybe\": notify is off, handoff or all",
           "agents: bad notify");
+    fails(SANDBOX "agent ann ann@example.com capacity=0\n",
+          "t.conf:2: agent: \"capacity=0\": capacity is a number from 1 to "
+          "1000", "agents: capacity 0");
+    fails(SANDBOX "agent ann ann@example.com capacity=2x\n",
+          "t.conf:2: agent: \"capacity=2x\": capacity is a number from 1 to "
+          "1000", "agents: capacity not a number");
     fails(SANDBOX "smtp_password_env WACHAT_TEST_SMTP\n",
           "t.conf:2: smtp_password needs smtp_user",
           "cross: smtp password needs smtp_user");

@@ -5,6 +5,8 @@
 #
 # Nobody is ever online here, so every /live_agent waits for a person.
 # alice has notify=on, bob notify=off: every e-mail goes to alice alone.
+# No digests here (t/wachatd/agent_mail_policy.t has them): one e-mail per
+# conversation and kind, whatever the count.
 # notify_period is 2 s and wachatd looks at waiting conversations every
 # second, so the reminder and dedup scenarios stay short.
 
@@ -40,6 +42,7 @@ my $MAILCONF = <<"EOF";
 smtp_url smtp://127.0.0.1:$port
 smtp_from bot\@example.com
 notify_period 2s
+notify_digest_after 0
 console_url $CONSOLE
 agent alice alice\@example.com notify=on
 agent bob bob\@example.com notify=off

@@ -9,6 +9,7 @@
 
 #include "agents/agents.h"
 #include "lib/clock.h"
+#include "lib/log.h"
 #include "wachat_contract.h"
 #include "wachat_utf8.h"
 
@@ -83,6 +84,34 @@ static wachat_lua_t  wachat_agent_lua_resolve = wachat_lua(
     "return c[2] or ''\n");
 
 
+/*
+ * KEYS conv hist; ARGV agent to now histmax.  The holder hands it over;
+ * the history keeps a note of it.  Returns the note's id.
+ */
+static wachat_lua_t  wachat_agent_lua_transfer = wachat_lua(
+    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', "
+    "'phone_number_id')\n"
+    "if not c[3] then return redis.error_reply('no_conversation') end\n"
+    "if c[1] ~= '" WACHAT_MODE_NAME_AGENT "' or c[2] ~= ARGV[1] then\n"
+    "  return redis.error_reply('not_assigned')\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'agent', ARGV[2], 'agent_since', ARGV[3],\n"
+    "           'agent_active', ARGV[3])\n"
+    "return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',\n"
+    "  'dir', 'note', 'who', 'agent:' .. ARGV[1], 'ts', ARGV[3],\n"
+    "  'text', 'transferred to ' .. ARGV[2], 'to', ARGV[2])\n");
+
+
+/* KEYS conv hist; ARGV agent text now histmax.  The note's id. */
+static wachat_lua_t  wachat_agent_lua_note = wachat_lua(
+    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "  return redis.error_reply('no_conversation')\n"
+    "end\n"
+    "return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',\n"
+    "  'dir', 'note', 'who', 'agent:' .. ARGV[1], 'ts', ARGV[3],\n"
+    "  'text', ARGV[2])\n");
+
+
 const char *
 wachat_agent_error_name(wachat_agent_rc_e rc)
 {
@@ -94,6 +123,7 @@ wachat_agent_error_name(wachat_agent_rc_e rc)
     case WACHAT_AGENT_ENOTASSIGNED: return "not_assigned";
     case WACHAT_AGENT_EWINDOW:      return "outside_window";
     case WACHAT_AGENT_EINPUT:       return "bad_input";
+    case WACHAT_AGENT_ETARGET:      return "bad_target";
     }
 
     return "?";
@@ -120,6 +150,8 @@ wachat_agent_error_text(wachat_agent_rc_e rc)
                "be sent";
     case WACHAT_AGENT_EINPUT:
         return "the message is empty or too long (4096 characters at most)";
+    case WACHAT_AGENT_ETARGET:
+        return "transfer to another agent declared in wachatd's config";
     }
 
     return "?";
@@ -138,157 +170,6 @@ wachat_agent_find(const wachat_config_t *cfg, const char *id)
     }
 
     return NULL;
-}
-
-
-wachat_agent_rc_e
-wachat_agent_presence(wachat_redis_t *st, const wachat_config_t *cfg,
-    const char *id, const char *presence)
-{
-    redisReply  *r;
-    char         now[32];
-
-    if (wachat_agent_find(cfg, id) == NULL) {
-        return WACHAT_AGENT_EUNKNOWN;
-    }
-
-    if (strcmp(presence, "online") != 0 && strcmp(presence, "away") != 0
-        && strcmp(presence, "offline") != 0)
-    {
-        return WACHAT_AGENT_EINPUT;
-    }
-
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-
-    r = wachat_redis_cmd(st, "HSET wachat:agent:%s presence %s heartbeat %s "
-                         "since %s", id, presence, now, now);
-
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        return WACHAT_AGENT_EREDIS;
-    }
-
-    freeReplyObject(r);
-    wachat_agent_feed(st, "presence", NULL, "agent", id, "presence", presence,
-                NULL);
-
-    return WACHAT_AGENT_OK;
-}
-
-
-wachat_agent_rc_e
-wachat_agent_heartbeat(wachat_redis_t *st, const wachat_config_t *cfg,
-    const char *id)
-{
-    redisReply  *r;
-    char         now[32];
-
-    if (wachat_agent_find(cfg, id) == NULL) {
-        return WACHAT_AGENT_EUNKNOWN;
-    }
-
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-
-    r = wachat_redis_cmd(st, "HSET wachat:agent:%s heartbeat %s", id, now);
-
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        return WACHAT_AGENT_EREDIS;
-    }
-
-    freeReplyObject(r);
-
-    return WACHAT_AGENT_OK;
-}
-
-
-const char *
-wachat_agent_effective_presence(wachat_redis_t *st,
-    const wachat_config_t *cfg, const char *id)
-{
-    long long    beat;
-    const char  *p;
-    redisReply  *r;
-
-    r = wachat_redis_cmd(st, "HMGET wachat:agent:%s presence heartbeat", id);
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-        || r->element[0]->type != REDIS_REPLY_STRING)
-    {
-        freeReplyObject(r);
-        return "offline";
-    }
-
-    beat = r->element[1]->type == REDIS_REPLY_STRING
-           ? atoll(r->element[1]->str) : 0;
-
-    if (strcmp(r->element[0]->str, "online") == 0) {
-        p = wachat_clock_ms() - beat <= cfg->agent_heartbeat_timeout_ms
-            ? "online" : "offline";
-
-    } else if (strcmp(r->element[0]->str, "away") == 0) {
-        p = "away";
-
-    } else {
-        p = "offline";
-    }
-
-    freeReplyObject(r);
-
-    return p;
-}
-
-
-int
-wachat_agent_pick(wachat_redis_t *st, const wachat_config_t *cfg, char *buf,
-    size_t len)
-{
-    size_t       i, n, best_n, first;
-    long long    load, best, rr;
-    redisReply  *r;
-    size_t       ties[64];
-
-    best = -1;
-    best_n = 0;
-
-    for (i = 0; i < cfg->agents.n; i++) {
-        if (strcmp(wachat_agent_effective_presence(st, cfg,
-                                                   cfg->agents.items[i].id),
-                   "online") != 0)
-        {
-            continue;
-        }
-
-        r = wachat_redis_cmd(st, "SCARD wachat:agent:%s:convs",
-                             cfg->agents.items[i].id);
-        load = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
-        freeReplyObject(r);
-
-        if (best < 0 || load < best) {
-            best = load;
-            best_n = 0;
-        }
-
-        if (load == best && best_n < 64) {
-            ties[best_n++] = i;
-        }
-    }
-
-    if (best_n == 0) {
-        return -1;
-    }
-
-    /* round robin among equally loaded agents, shared by every process */
-    r = wachat_redis_cmd(st, "INCR wachat:agents:rr");
-    rr = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
-    freeReplyObject(r);
-
-    n = best_n;
-    first = (size_t) (rr % (long long) n);
-
-    snprintf(buf, len, "%s", cfg->agents.items[ties[first]].id);
-
-    return 0;
 }
 
 
@@ -488,9 +369,113 @@ wachat_agent_resolve(wachat_redis_t *st, const wachat_config_t *cfg,
         wachat_agent_kick(st, conv_id);
         wachat_agent_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AI, "by",
                     id ? id : "system", NULL);
+
+        /* room again: the queue comes to whoever let this one go */
+        if (r->str[0] != '\0') {
+            wachat_agent_offer(st, cfg, r->str);
+        }
     }
 
     freeReplyObject(r);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+/* KEYS conv hist; ARGV agent x now histmax: the transfer and note scripts */
+static redisReply *
+wachat_agent_eval_note(wachat_redis_t *st, const wachat_config_t *cfg,
+    wachat_lua_t *lua, const char *conv_id, const char *agent,
+    const char *x)
+{
+    const char  *argv[6];
+    char         keys[2][WACHAT_KEY_MAX], now[32], histmax[32];
+
+    wachat_store_key_conv(keys[0], conv_id);
+    wachat_store_key_hist(keys[1], conv_id);
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
+
+    argv[0] = keys[0];
+    argv[1] = keys[1];
+    argv[2] = agent;
+    argv[3] = x;
+    argv[4] = now;
+    argv[5] = histmax;
+
+    return wachat_redis_eval(st, lua, 2, 6, argv, NULL);
+}
+
+
+wachat_agent_rc_e
+wachat_agent_transfer(wachat_redis_t *st, const wachat_config_t *cfg,
+    const char *id, const char *conv_id, const char *to)
+{
+    redisReply         *r;
+    wachat_agent_rc_e   rc;
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    if (to == NULL || wachat_agent_find(cfg, to) == NULL
+        || strcmp(to, id) == 0)
+    {
+        return WACHAT_AGENT_ETARGET;
+    }
+
+    r = wachat_agent_eval_note(st, cfg, &wachat_agent_lua_transfer, conv_id,
+                               id, to);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        rc = wachat_agent_script_error(r);
+        freeReplyObject(r);
+        return rc;
+    }
+
+    freeReplyObject(r);
+
+    wachat_agent_held(st, to, id, conv_id);
+    wachat_agent_feed(st, "mode", conv_id, "mode", WACHAT_MODE_NAME_AGENT,
+                      "agent", to, "by", id, NULL);
+    wachat_log(WACHAT_LOG_NOTICE, "conversation %s: agent %s transferred it "
+               "to agent %s", conv_id, id, to);
+
+    wachat_agent_offer(st, cfg, id);
+
+    return WACHAT_AGENT_OK;
+}
+
+
+wachat_agent_rc_e
+wachat_agent_note(wachat_redis_t *st, const wachat_config_t *cfg,
+    const char *id, const char *conv_id, const char *text)
+{
+    size_t              chars;
+    redisReply         *r;
+    wachat_agent_rc_e   rc;
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    chars = text ? wachat_utf8_count(text, strlen(text)) : 0;
+
+    if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    r = wachat_agent_eval_note(st, cfg, &wachat_agent_lua_note, conv_id, id,
+                               text);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        rc = wachat_agent_script_error(r);
+        freeReplyObject(r);
+        return rc;
+    }
+
+    freeReplyObject(r);
+    wachat_agent_feed(st, "note", conv_id, "who", id, NULL);
 
     return WACHAT_AGENT_OK;
 }

@@ -9,7 +9,8 @@
  *   agent          field "agent" holds the conversation; the AI is silent.
  *
  * Keys (besides the conversation's own, see store.h):
- *   wachat:agent:<id>        hash: presence, heartbeat (ms), since (ms)
+ *   wachat:agent:<id>        hash: presence, heartbeat (ms), since (ms),
+ *                            via (console: heartbeats keep it; manual)
  *   wachat:agent:<id>:convs  set: conversations the agent holds (its load)
  *   wachat:assigned          zset: conversation -> last activity (ms), for
  *                            the idle timeout
@@ -40,7 +41,8 @@ typedef enum {
     WACHAT_AGENT_ENOCONV,           /* no such conversation */
     WACHAT_AGENT_ENOTASSIGNED,      /* held by someone else: take it first */
     WACHAT_AGENT_EWINDOW,           /* > 24 h since the customer wrote */
-    WACHAT_AGENT_EINPUT             /* empty or too long text, bad value */
+    WACHAT_AGENT_EINPUT,            /* empty or too long text, bad value */
+    WACHAT_AGENT_ETARGET            /* transfer to an unknown agent, self */
 } wachat_agent_rc_e;
 
 
@@ -53,9 +55,14 @@ const char *wachat_agent_error_text(wachat_agent_rc_e rc);
 const wachat_agent_t *wachat_agent_find(const wachat_config_t *cfg,
     const char *id);
 
-/* online | away | offline; also counts as a heartbeat */
+/*
+ * presence.c: online | away | offline; also counts as a heartbeat.  From a
+ * console (console 1) it lasts while heartbeats come; else until changed.
+ * Coming online offers the agent waiting conversations.
+ */
 wachat_agent_rc_e wachat_agent_presence(wachat_redis_t *st,
-    const wachat_config_t *cfg, const char *id, const char *presence);
+    const wachat_config_t *cfg, const char *id, const char *presence,
+    int console);
 
 wachat_agent_rc_e wachat_agent_heartbeat(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id);
@@ -67,12 +74,23 @@ wachat_agent_rc_e wachat_agent_heartbeat(wachat_redis_t *st,
 const char *wachat_agent_effective_presence(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id);
 
+/* conversations the agent may hold at once */
+int wachat_agent_capacity(const wachat_config_t *cfg, const wachat_agent_t *a);
+
 /*
- * The online agent with the fewest open conversations, round robin among
- * equals.  0 with its id in buf; -1 when nobody is online.
+ * The online agent with the fewest open conversations and room for one
+ * more, round robin among equals.  0 with its id in buf; -1 when nobody
+ * online has room.
  */
 int wachat_agent_pick(wachat_redis_t *st, const wachat_config_t *cfg,
     char *buf, size_t len);
+
+/*
+ * Assigns waiting conversations to the agent, the window that closes first
+ * first, while it has room.  How many it got.
+ */
+size_t wachat_agent_offer(wachat_redis_t *st, const wachat_config_t *cfg,
+    const char *id);
 
 /* an agent takes a conversation (from the AI, the queue or a colleague) */
 wachat_agent_rc_e wachat_agent_take(wachat_redis_t *st,
@@ -96,6 +114,22 @@ wachat_agent_rc_e wachat_agent_reply(wachat_redis_t *st,
  */
 wachat_agent_rc_e wachat_agent_resolve(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id);
+
+/*
+ * The agent who holds the conversation hands it to a colleague (declared
+ * in the config, online or not); the history gets a note of it.
+ */
+wachat_agent_rc_e wachat_agent_transfer(wachat_redis_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id,
+    const char *to);
+
+/*
+ * An internal note in the conversation's history: agents see it, the
+ * customer and the model never do.  Any agent may write one.
+ */
+wachat_agent_rc_e wachat_agent_note(wachat_redis_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id,
+    const char *text);
 
 /* agent_idle_timeout: conversations held without a message either way */
 size_t wachat_agent_expire_idle(wachat_redis_t *st,

@@ -23,56 +23,13 @@
 
 #include "agents/agents.h"
 #include "agents/notify.h"
+#include "agents/notify_int.h"
 #include "clients/smtp.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "wachat_contract.h"
 #include "wachat_utf8.h"
-
-
-#define WACHAT_NOTIFY_CONCURRENCY   4
-#define WACHAT_NOTIFY_HISTORY       5       /* last messages in the body */
-#define WACHAT_NOTIFY_TICK_SCAN     100     /* waiting ones looked at */
-#define WACHAT_NOTIFY_TICK_SEND     10      /* reminders per tick, at most */
-#define WACHAT_NOTIFY_NAME_MAX      64      /* bytes of a customer's name */
-#define WACHAT_NOTIFY_TEXT_MAX      600     /* bytes of one message shown */
-
-
-typedef struct {
-    char  *id;
-    char  *email;
-} wachat_notify_agent_t;
-
-
-/* one e-mail in the SMTP client's hands: what its log line says */
-typedef struct {
-    char        *to;
-    char        *conv_id;
-    const char  *what;              /* "asks for a person", ... */
-} wachat_notify_job_t;
-
-
-/* what the customer's conversation hash says, sanitised for the e-mail */
-typedef struct {
-    char        name[WACHAT_NOTIFY_NAME_MAX + 8];
-    char        number[72];         /* "+16505551234" or a user id */
-    char        mode[32];
-    long long   last_in_ms;         /* 0: unknown */
-    long long   waiting_since_ms;   /* 0: unknown */
-} wachat_notify_conv_t;
-
-
-struct wachat_notify_s {
-    wachat_redis_t          *st;
-    wachat_smtp_t           *smtp;
-    wachat_notify_agent_t   *agents;    /* those with notify=on */
-    size_t                   nagents;
-    char                    *console_url;
-    long long                period_ms;
-    long long                window_ms;
-    long                     tick_from; /* where the next tick looks */
-};
 
 
 /* --- text helpers --------------------------------------------------------- */
@@ -122,7 +79,7 @@ wachat_notify_add_clean(wachat_buf_t *b, const char *s, size_t n,
 
 
 /* the conversation id as one URL fragment segment */
-static void
+void
 wachat_notify_add_url(wachat_buf_t *b, const char *s)
 {
     unsigned char  c;
@@ -143,7 +100,7 @@ wachat_notify_add_url(wachat_buf_t *b, const char *s)
 }
 
 
-static void
+void
 wachat_notify_add_duration(wachat_buf_t *b, long long ms)
 {
     long long  min;
@@ -204,6 +161,7 @@ wachat_notify_agents(const wachat_config_t *cfg, wachat_notify_agent_t **out,
 
         a[n].id = strdup(ag->id);
         a[n].email = strdup(ag->email);
+        a[n].policy = ag->notify;
 
         if (a[n].id == NULL || a[n].email == NULL) {
             free(a[n].id);
@@ -243,9 +201,12 @@ wachat_notify_configure(wachat_notify_t *m, const wachat_config_t *cfg)
     wachat_notify_agents_free(m);
     free(m->console_url);
 
+    m->cfg = cfg;
     m->agents = a;
     m->nagents = n;
     m->console_url = console;
+    m->digest_after = cfg->notify_digest_after;
+    m->digest_period_ms = cfg->notify_digest_period_ms;
     m->period_ms = cfg->notify_period_ms > 0 ? cfg->notify_period_ms
                                              : 30 * 60000;
     m->window_ms = cfg->window_ms > 0 ? cfg->window_ms : 24 * 3600000LL;
@@ -313,7 +274,7 @@ wachat_notify_on_sent(void *data, const wachat_smtp_result_t *res)
 
 
 /* takes msg (freed in any case) */
-static void
+void
 wachat_notify_queue(wachat_notify_t *m, const wachat_notify_agent_t *a,
     const char *conv_id, const char *what, char *msg, size_t len)
 {
@@ -409,7 +370,7 @@ wachat_notify_ms(const char *s)
 }
 
 
-static int
+int
 wachat_notify_load(wachat_notify_t *m, const char *conv_id,
     wachat_notify_conv_t *c)
 {
@@ -459,7 +420,7 @@ wachat_notify_load(wachat_notify_t *m, const char *conv_id,
 
 
 /* "Sheena Nelson (+16505551234)", or just the number without a name */
-static void
+void
 wachat_notify_add_customer(wachat_buf_t *b, const wachat_notify_conv_t *c)
 {
     if (c->name[0] && c->number[0]) {
@@ -509,8 +470,8 @@ wachat_notify_add_entry(wachat_buf_t *b, const wachat_notify_conv_t *c,
 
     if (ts > 0) {
         wachat_buf_str(b, "[");
-        wachat_buf_time(b, ts, now - ts < 20 * 3600000LL
-                               ? "%H:%M UTC" : "%d %b %H:%M UTC");
+        wachat_buf_localtime(b, ts, now - ts < 20 * 3600000LL
+                                    ? "%H:%M %Z" : "%d %b %H:%M %Z");
         wachat_buf_str(b, "] ");
     }
 
@@ -585,13 +546,13 @@ wachat_notify_add_window(wachat_notify_t *m, wachat_buf_t *b,
         wachat_buf_str(b, "Time left to reply: ");
         wachat_notify_add_duration(b, closes - now);
         wachat_buf_str(b, " (the 24-hour window closes ");
-        wachat_buf_time(b, closes, "%Y-%m-%d %H:%M UTC");
+        wachat_buf_localtime(b, closes, "%Y-%m-%d %H:%M %Z");
         wachat_buf_str(b, ")\n");
 
     } else {
         wachat_buf_str(b, "Time left to reply: none. The 24-hour window "
                        "closed ");
-        wachat_buf_time(b, closes, "%Y-%m-%d %H:%M UTC");
+        wachat_buf_localtime(b, closes, "%Y-%m-%d %H:%M %Z");
         wachat_buf_str(b, "; WhatsApp lets the business send only templates "
                        "until the customer writes again.\n");
     }
@@ -657,7 +618,7 @@ wachat_notify_subject(wachat_buf_t *b, const wachat_notify_conv_t *c,
 
 
 /* the shared body, then this agent's signature; NULL when out of memory */
-static char *
+char *
 wachat_notify_message(wachat_notify_t *m, const wachat_notify_agent_t *a,
     const char *subject, const wachat_buf_t *body, long long now,
     size_t *len)
@@ -668,7 +629,8 @@ wachat_notify_message(wachat_notify_t *m, const wachat_notify_agent_t *a,
 
     wachat_buf_add(&text, body->p, body->len);
     wachat_buf_fmt(&text, "\n-- \nwachat: you get this e-mail because "
-                   "notify=on is set for agent %s.\n", a->id);
+                   "notify=%s is set for agent %s.\n",
+                   wachat_agent_notify_name(a->policy), a->id);
 
     if (text.oom) {
         wachat_buf_free(&text);
@@ -726,6 +688,20 @@ wachat_notify_conversation(wachat_notify_t *m, const char *conv_id,
     wachat_notify_subject(&subject, &c, what, still);
 
     for (i = 0; i < m->nagents && !body.oom && !subject.oom; i++) {
+        if (what == WACHAT_NOTIFY_NEW_CHAT
+            && m->agents[i].policy != WACHAT_NOTIFY_ALL)
+        {
+            continue;
+        }
+
+        if (!wachat_notify_gate(m, &m->agents[i],
+                                what == WACHAT_NOTIFY_NEW_CHAT ? "new_chat"
+                                                               : "waiting",
+                                conv_id))
+        {
+            continue;                   /* in the agent's digest */
+        }
+
         msg = wachat_notify_message(m, &m->agents[i], subject.p, &body, now,
                                     &len);
         if (msg) {
@@ -786,6 +762,23 @@ wachat_notify_is_waiting(wachat_notify_t *m, const char *conv_id)
     freeReplyObject(r);
 
     return yes;
+}
+
+
+static int
+wachat_notify_someone_online(wachat_notify_t *m)
+{
+    size_t  i;
+
+    for (i = 0; i < m->cfg->agents.n; i++) {
+        if (strcmp(wachat_agent_effective_presence(m->st, m->cfg,
+                       m->cfg->agents.items[i].id), "online") == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -883,6 +876,11 @@ wachat_notify_send(void *data, wachat_notify_e what, const char *conv_id)
         return;
     }
 
+    /* someone online sees the new chat in the console: nobody is mailed */
+    if (what == WACHAT_NOTIFY_NEW_CHAT && wachat_notify_someone_online(m)) {
+        return;
+    }
+
     kind = what == WACHAT_NOTIFY_NEW_CHAT ? "new_chat" : "waiting";
 
     if (wachat_notify_claim(m, conv_id, kind) == 1) {
@@ -910,6 +908,8 @@ wachat_notify_tick(wachat_notify_t *m)
     if (!wachat_notify_active(m)) {
         return;
     }
+
+    wachat_notify_digests(m);
 
     snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
     r = wachat_redis_cmd(m->st, "ZRANGEBYSCORE %s %s +inf LIMIT %ld %d",

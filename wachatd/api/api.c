@@ -60,11 +60,15 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/me",                      EVHTTP_REQ_GET,  wachat_api_me },
     { "/api/presence",                EVHTTP_REQ_POST, wachat_api_presence },
     { "/api/heartbeat",               EVHTTP_REQ_POST, wachat_api_heartbeat },
+    { "/api/agents",                  EVHTTP_REQ_GET,  wachat_api_agents },
     { "/api/conversations",           EVHTTP_REQ_GET,  wachat_api_list },
     { "/api/conversations/*",         EVHTTP_REQ_GET,  wachat_api_show },
     { "/api/conversations/*/reply",   EVHTTP_REQ_POST, wachat_api_reply },
     { "/api/conversations/*/take",    EVHTTP_REQ_POST, wachat_api_take },
     { "/api/conversations/*/resolve", EVHTTP_REQ_POST, wachat_api_resolve },
+    { "/api/conversations/*/transfer", EVHTTP_REQ_POST,
+      wachat_api_transfer },
+    { "/api/conversations/*/note",    EVHTTP_REQ_POST, wachat_api_note },
     { "/api/events",                  EVHTTP_REQ_GET,  wachat_api_events },
     { NULL, 0, NULL }
 };
@@ -109,6 +113,7 @@ wachat_api_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
     case 202: return "Accepted";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -219,6 +224,7 @@ wachat_api_agent_status(wachat_agent_rc_e rc)
     case WACHAT_AGENT_ENOTASSIGNED: return 403;
     case WACHAT_AGENT_EWINDOW:      return 409;
     case WACHAT_AGENT_EINPUT:       return 400;
+    case WACHAT_AGENT_ETARGET:      return 400;
     }
 
     return 500;

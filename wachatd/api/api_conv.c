@@ -653,7 +653,7 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
 static void
 wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
 {
-    int                 in;
+    int                 in, note;
     char                name[16];
     unsigned            k;
     const char         *dir;
@@ -668,10 +668,11 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     kv = e->element[1];
     dir = wachat_redis_reply_field(kv, "dir");
     in = dir && strcmp(dir, "in") == 0;
+    note = dir && strcmp(dir, "note") == 0;
 
     yajl_gen_map_open(g);
     wachat_json_kv_text(g, "id", e->element[0]->str);
-    wachat_json_kv_text(g, "dir", in ? "in" : "out");
+    wachat_json_kv_text(g, "dir", in ? "in" : note ? "note" : "out");
     wachat_api_kv_reply(g, "who", wachat_redis_reply_value(kv, "who"));
     wachat_json_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
     wachat_api_kv_reply(g, "text", wachat_redis_reply_value(kv, "text"));
@@ -680,6 +681,10 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
         wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
         wachat_api_kv_reply(g, "name", wachat_redis_reply_value(kv, "name"));
         wachat_api_kv_reply(g, "payload", wachat_redis_reply_value(kv, "payload"));
+
+    } else if (note) {
+        wachat_json_kv_text(g, "type", "note");
+        wachat_api_kv_reply(g, "to", wachat_redis_reply_value(kv, "to"));
 
     } else {
         wachat_json_kv_text(g, "type", wachat_redis_reply_value(kv, "button1")
@@ -700,7 +705,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
 
     yajl_gen_array_close(g);
 
-    if (!in) {
+    if (!in && !note) {
         wachat_api_gen_status(g, st, e->element[0]->str);
     }
 
@@ -869,6 +874,73 @@ wachat_api_reply(wachat_api_req_t *r)
 
     wachat_api_send(r, 202, g, "queued");
     yajl_gen_free(g);
+}
+
+
+void
+wachat_api_transfer(wachat_api_req_t *r)
+{
+    yajl_val            body;
+    const char         *to;
+    wachat_agent_rc_e   rc;
+
+    body = wachat_api_body(r);
+    if (body == NULL) {
+        return;
+    }
+
+    to = wachat_api_body_str(r, body, "to", "send {\"to\": \"<agent id>\"}, "
+                             "the colleague who takes it over");
+
+    if (to == NULL) {
+        yajl_tree_free(body);
+        return;
+    }
+
+    rc = wachat_agent_transfer(r->api->st, r->api->cfg, r->agent->id,
+                               r->conv, to);
+
+    if (rc != WACHAT_AGENT_OK) {
+        yajl_tree_free(body);
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    wachat_api_done(r, 200, WACHAT_MODE_NAME_AGENT, "agent", to);
+    yajl_tree_free(body);
+}
+
+
+void
+wachat_api_note(wachat_api_req_t *r)
+{
+    yajl_val            body;
+    const char         *text;
+    wachat_agent_rc_e   rc;
+
+    body = wachat_api_body(r);
+    if (body == NULL) {
+        return;
+    }
+
+    text = wachat_api_body_str(r, body, "text", "send {\"text\": \"...\"}, "
+                               "the note for the other agents");
+
+    if (text == NULL) {
+        yajl_tree_free(body);
+        return;
+    }
+
+    rc = wachat_agent_note(r->api->st, r->api->cfg, r->agent->id, r->conv,
+                           text);
+    yajl_tree_free(body);
+
+    if (rc != WACHAT_AGENT_OK) {
+        wachat_api_agent_error(r, rc);
+        return;
+    }
+
+    wachat_api_done(r, 201, NULL, NULL, NULL);
 }
 
 

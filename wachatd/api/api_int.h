@@ -117,6 +117,7 @@ int wachat_api_access(wachat_api_req_t *r, enum evhttp_cmd_type method,
 void wachat_api_me(wachat_api_req_t *r);
 void wachat_api_presence(wachat_api_req_t *r);
 void wachat_api_heartbeat(wachat_api_req_t *r);
+void wachat_api_agents(wachat_api_req_t *r);
 
 
 /* api_conv.c: the handlers of its conversations */
@@ -126,6 +127,8 @@ void wachat_api_show(wachat_api_req_t *r);
 void wachat_api_reply(wachat_api_req_t *r);
 void wachat_api_take(wachat_api_req_t *r);
 void wachat_api_resolve(wachat_api_req_t *r);
+void wachat_api_transfer(wachat_api_req_t *r);
+void wachat_api_note(wachat_api_req_t *r);
 
 
 /* api_events.c: the live feed */

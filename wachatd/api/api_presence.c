@@ -1,5 +1,6 @@
 /*
- * api presence: the agent itself (me, presence, heartbeat).  What a
+ * api presence: the agent itself (me, presence, heartbeat) and its
+ * colleagues (agents).  What a
  * presence means is agents.c's business; these handlers turn it into HTTP
  * and JSON.
  */
@@ -73,7 +74,11 @@ wachat_api_presence(wachat_api_req_t *r)
         return;
     }
 
-    rc = wachat_agent_presence(r->api->st, r->api->cfg, r->agent->id, p);
+    /* the console says so: its heartbeats then keep the presence */
+    rc = wachat_agent_presence(r->api->st, r->api->cfg, r->agent->id, p,
+                               YAJL_IS_TRUE(yajl_tree_get(body,
+                                   (const char *[]) { "console", NULL },
+                                   yajl_t_true)));
     yajl_tree_free(body);
 
     if (rc == WACHAT_AGENT_EINPUT) {
@@ -104,4 +109,53 @@ wachat_api_heartbeat(wachat_api_req_t *r)
     }
 
     wachat_api_gen_presence(r, 0);
+}
+
+
+/* the colleagues: who is there, how busy, for a transfer */
+void
+wachat_api_agents(wachat_api_req_t *r)
+{
+    size_t                 i;
+    yajl_gen               g;
+    redisReply            *x;
+    const wachat_agent_t  *a;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    wachat_json_str(g, "agents");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < r->api->cfg->agents.n; i++) {
+        a = &r->api->cfg->agents.items[i];
+
+        x = wachat_redis_cmd(r->api->st, "SCARD wachat:agent:%s:convs",
+                             a->id);
+
+        yajl_gen_map_open(g);
+        wachat_json_kv_text(g, "id", a->id);
+        wachat_json_kv_text(g, "name", a->name ? a->name : a->id);
+        wachat_json_kv_text(g, "presence",
+                            wachat_agent_effective_presence(r->api->st,
+                                                            r->api->cfg,
+                                                            a->id));
+        wachat_json_kv_int(g, "holds", x && x->type == REDIS_REPLY_INTEGER
+                                       ? x->integer : 0);
+        wachat_json_kv_int(g, "capacity",
+                           wachat_agent_capacity(r->api->cfg, a));
+        yajl_gen_map_close(g);
+
+        freeReplyObject(x);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    wachat_api_send(r, 200, g, "ok");
+    yajl_gen_free(g);
 }

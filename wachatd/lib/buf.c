@@ -106,16 +106,18 @@ wachat_buf_fmt(wachat_buf_t *b, const char *fmt, ...)
 }
 
 
-void
-wachat_buf_time(wachat_buf_t *b, long long ms, const char *fmt)
+static void
+wachat_buf_strftime(wachat_buf_t *b, long long ms, const char *fmt,
+    int local)
 {
     time_t     t;
-    struct tm  tm;
+    struct tm  tm, *ok;
     char       out[64];
 
     t = (time_t) (ms / 1000);
+    ok = local ? localtime_r(&t, &tm) : gmtime_r(&t, &tm);
 
-    if (gmtime_r(&t, &tm) == NULL
+    if (ok == NULL
         || strftime(out, sizeof(out), fmt, &tm) == 0)
     {
         wachat_buf_str(b, "?");
@@ -123,6 +125,20 @@ wachat_buf_time(wachat_buf_t *b, long long ms, const char *fmt)
     }
 
     wachat_buf_str(b, out);
+}
+
+
+void
+wachat_buf_time(wachat_buf_t *b, long long ms, const char *fmt)
+{
+    wachat_buf_strftime(b, ms, fmt, 0);
+}
+
+
+void
+wachat_buf_localtime(wachat_buf_t *b, long long ms, const char *fmt)
+{
+    wachat_buf_strftime(b, ms, fmt, 1);
 }
 
 

@@ -40,6 +40,8 @@ void wachat_buf_fmt(wachat_buf_t *b, const char *fmt, ...)
 
 /* the UTC time of ms (Unix epoch) as strftime() writes it; "?" if it cannot */
 void wachat_buf_time(wachat_buf_t *b, long long ms, const char *fmt);
+/* the same in the process's time zone (TZ: the config's timezone) */
+void wachat_buf_localtime(wachat_buf_t *b, long long ms, const char *fmt);
 
 /* keeps the memory, forgets the bytes and a past oom */
 void wachat_buf_reset(wachat_buf_t *b);

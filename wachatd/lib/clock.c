@@ -2,6 +2,7 @@
  * clock: see clock.h.
  */
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "lib/clock.h"
@@ -29,4 +30,12 @@ long long
 wachat_clock_mono_ms(void)
 {
     return wachat_clock_read_ms(CLOCK_MONOTONIC);
+}
+
+
+void
+wachat_clock_zone(const char *tz)
+{
+    setenv("TZ", tz && *tz ? tz : "UTC", 1);
+    tzset();
 }

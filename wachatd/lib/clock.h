@@ -16,5 +16,11 @@ long long wachat_clock_ms(void);
 /* CLOCK_MONOTONIC: ms since an arbitrary start, never goes back */
 long long wachat_clock_mono_ms(void);
 
+/*
+ * The zone local times are shown in (e-mails); logs stay in UTC.  tz:
+ * "UTC" or a tz database name the config checked.
+ */
+void wachat_clock_zone(const char *tz);
+
 
 #endif /* WACHAT_CLOCK_H */

@@ -38,12 +38,24 @@ typedef struct {
 } wachat_list_t;
 
 
-/* agent <id> <email> [name="Display Name"] [notify=on|off] */
+/* what an agent is e-mailed about */
+typedef enum {
+    WACHAT_NOTIFY_OFF = 0,
+    WACHAT_NOTIFY_HANDOFF,  /* a customer asks for a person, nobody online */
+    WACHAT_NOTIFY_ALL       /* that, and new chats while nobody is online */
+} wachat_notify_policy_e;
+
+
+/*
+ * agent <id> <email> [name="Display Name"] [notify=off|handoff|all]
+ *       [capacity=N]
+ */
 typedef struct {
     char  *id;
     char  *email;
     char  *name;            /* defaults to the id */
-    int    notify;          /* e-mail this agent; off unless asked */
+    int    notify;          /* wachat_notify_policy_e; off unless asked */
+    int    capacity;        /* conversations at once; 0: agent_capacity */
     int    line;            /* where the file defines it, for messages */
 } wachat_agent_t;
 
@@ -129,9 +141,13 @@ typedef struct {
     char             *handoff_offline_text;
     char             *closing_text;
     long long         notify_period_ms;
+    int               notify_digest_after;
+    long long         notify_digest_period_ms;
+    char             *timezone;
     char             *console_url;
     long long         agent_idle_timeout_ms;
     long long         agent_heartbeat_timeout_ms;
+    int               agent_capacity;
     char             *smtp_url;
     char             *smtp_from;
     char             *smtp_user;
@@ -153,6 +169,9 @@ wachat_config_t *wachat_config_parse(const char *name, const char *text,
 
 /* Frees everything, and wipes secret values first.  NULL is fine. */
 void wachat_config_free(wachat_config_t *cfg);
+
+/* "off", "handoff", "all" */
+const char *wachat_agent_notify_name(int policy);
 
 /*
  * Every key with its effective value, for wachatd -t.  The output is itself

@@ -1,7 +1,8 @@
 /*
  * The agent type of the config, one line per human agent:
  *
- *     agent <id> <email> [name="Display Name"] [notify=on|off]
+ *     agent <id> <email> [name="Display Name"] [notify=off|handoff|all]
+ *           [capacity=N]
  *
  * Each line appends to cfg->agents (the key is WACHAT_CONF_REPEAT).
  */
@@ -33,10 +34,10 @@ wachat_conf_agent_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
 
     agents = field;
 
-    if (argc < 2 || argc > 4) {
+    if (argc < 2 || argc > 5) {
         wachat_conf_why(ctx, "agent: takes <id> <email> [name=\"Display "
-                        "Name\"] [notify=on|off], got %d value%s", argc,
-                        argc == 1 ? "" : "s");
+                        "Name\"] [notify=off|handoff|all] [capacity=N], got "
+                        "%d value%s", argc, argc == 1 ? "" : "s");
         return -1;
     }
 
@@ -114,17 +115,56 @@ wachat_conf_agent_check(wachat_conf_ctx_t *ctx,
 }
 
 
-/* name="..." and notify=on|off, each at most once; name points into argv */
+const char *
+wachat_agent_notify_name(int policy)
+{
+    switch (policy) {
+    case WACHAT_NOTIFY_HANDOFF:  return "handoff";
+    case WACHAT_NOTIFY_ALL:      return "all";
+    }
+
+    return "off";
+}
+
+
+/* on and yes are the "all" of the days before the policies */
+static int
+wachat_conf_agent_notify(const char *v)
+{
+    if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0) {
+        return WACHAT_NOTIFY_OFF;
+    }
+
+    if (strcmp(v, "handoff") == 0) {
+        return WACHAT_NOTIFY_HANDOFF;
+    }
+
+    if (strcmp(v, "all") == 0 || strcmp(v, "on") == 0
+        || strcmp(v, "yes") == 0)
+    {
+        return WACHAT_NOTIFY_ALL;
+    }
+
+    return -1;
+}
+
+
+/*
+ * name="...", notify=off|handoff|all and capacity=N, each at most once;
+ * name points into argv
+ */
 static int
 wachat_conf_agent_options(wachat_conf_ctx_t *ctx, wachat_agent_t *a,
     int argc, char **argv, const char **name)
 {
-    int          i, have_name, have_notify;
-    char         show[WACHAT_CONF_SHOW_SIZE];
+    int          i, have_name, have_notify, have_capacity;
+    long         n;
+    char         show[WACHAT_CONF_SHOW_SIZE], *end;
     const char  *opt;
 
     have_name = 0;
     have_notify = 0;
+    have_capacity = 0;
 
     for (i = 0; i < argc; i++) {
         opt = argv[i];
@@ -140,21 +180,32 @@ wachat_conf_agent_options(wachat_conf_ctx_t *ctx, wachat_agent_t *a,
 
         } else if (strncmp(opt, "notify=", 7) == 0 && !have_notify) {
             have_notify = 1;
+            a->notify = wachat_conf_agent_notify(opt + 7);
 
-            if (strcmp(opt + 7, "on") == 0 || strcmp(opt + 7, "yes") == 0) {
-                a->notify = 1;
-
-            } else if (strcmp(opt + 7, "off") != 0
-                       && strcmp(opt + 7, "no") != 0)
-            {
-                wachat_conf_why(ctx, "agent: %s: notify is on or off",
-                                wachat_conf_show(opt, show, sizeof(show)));
+            if (a->notify < 0) {
+                wachat_conf_why(ctx, "agent: %s: notify is off, handoff or "
+                                "all", wachat_conf_show(opt, show,
+                                                        sizeof(show)));
                 return -1;
             }
 
+        } else if (strncmp(opt, "capacity=", 9) == 0 && !have_capacity) {
+            have_capacity = 1;
+            n = strtol(opt + 9, &end, 10);
+
+            if (opt[9] == '\0' || *end != '\0' || n < 1 || n > 1000) {
+                wachat_conf_why(ctx, "agent: %s: capacity is a number from "
+                                "1 to 1000", wachat_conf_show(opt, show,
+                                                              sizeof(show)));
+                return -1;
+            }
+
+            a->capacity = (int) n;
+
         } else {
-            wachat_conf_why(ctx, "agent: %s is not name=\"...\" or "
-                            "notify=on|off (each at most once)",
+            wachat_conf_why(ctx, "agent: %s is not name=\"...\", "
+                            "notify=off|handoff|all or capacity=N (each at "
+                            "most once)",
                             wachat_conf_show(opt, show, sizeof(show)));
             return -1;
         }
@@ -187,7 +238,13 @@ wachat_conf_agent_dump(const wachat_conf_entry_t *e, const void *field,
         wachat_conf_put_value(out, a->email);
         fputs(" name=", out);
         wachat_conf_put_value(out, a->name);
-        fprintf(out, " notify=%s\n", a->notify ? "on" : "off");
+        fprintf(out, " notify=%s", wachat_agent_notify_name(a->notify));
+
+        if (a->capacity) {
+            fprintf(out, " capacity=%d", a->capacity);
+        }
+
+        fputc('\n', out);
     }
 }
 
@@ -216,8 +273,8 @@ wachat_conf_agent_doc(const wachat_conf_entry_t *e, char *buf, size_t size)
 {
     (void) e;
 
-    snprintf(buf, size, "`<id> <email> [name=\"...\"] [notify=on|off]`, "
-             "one line per agent");
+    snprintf(buf, size, "`<id> <email> [name=\"...\"] "
+             "[notify=off|handoff|all] [capacity=N]`, one line per agent");
 }
 
 

@@ -19,6 +19,8 @@ static int wachat_conf_check_http_url(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_smtp_url(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
+static int wachat_conf_check_timezone(wachat_conf_ctx_t *ctx,
+    const char *name, void *field);
 static int wachat_conf_default_consumer(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_backend(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_outbound(wachat_conf_ctx_t *ctx);
@@ -38,6 +40,10 @@ const wachat_conf_check_t  wachat_conf_smtp_url = {
 
 const wachat_conf_check_t  wachat_conf_email = {
     wachat_conf_check_email, "e-mail address"
+};
+
+const wachat_conf_check_t  wachat_conf_timezone = {
+    wachat_conf_check_timezone, "time zone"
 };
 
 
@@ -126,6 +132,38 @@ wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
         || strcspn(v, " \t\r\n\"<>(),;:\\[]") != strlen(v))
     {
         wachat_conf_why(ctx, "%s: %s is not an e-mail address", name,
+                        wachat_conf_show(v, show, sizeof(show)));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* UTC, or a zone of the tz database this machine has (Area/City) */
+static int
+wachat_conf_check_timezone(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    char         path[512], show[WACHAT_CONF_SHOW_SIZE];
+    const char  *v;
+
+    v = *(const char **) field;
+
+    if (strcmp(v, "UTC") == 0) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v);
+
+    if (v[0] == '\0' || v[0] == '/' || strstr(v, "..") != NULL
+        || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789/_+-") != strlen(v)
+        || access(path, R_OK) != 0)
+    {
+        wachat_conf_why(ctx, "%s: %s is not a time zone of this machine "
+                        "(UTC, or a name under /usr/share/zoneinfo such as "
+                        "Europe/Berlin; package tzdata)", name,
                         wachat_conf_show(v, show, sizeof(show)));
         return -1;
     }

@@ -125,6 +125,7 @@ extern const wachat_conf_type_t  wachat_conf_agent_type;
 extern const wachat_conf_check_t  wachat_conf_http_url;
 extern const wachat_conf_check_t  wachat_conf_smtp_url;
 extern const wachat_conf_check_t  wachat_conf_email;
+extern const wachat_conf_check_t  wachat_conf_timezone;
 
 int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     void *field);

@@ -286,6 +286,20 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "At most one e-mail per conversation per period; sent again if the "
         "conversation is still waiting after it."),
 
+    WACHAT_INT("notify_digest_after", notify_digest_after, "3", 0, 1000,
+        "E-mails one agent gets within notify_digest_period before the "
+        "rest wait for one digest e-mail at the end of the period "
+        "(0: never a digest)."),
+
+    WACHAT_DURATION("notify_digest_period", notify_digest_period_ms, "15m",
+        WACHAT_SEC, 24 * WACHAT_HOUR,
+        "The period of notify_digest_after."),
+
+    WACHAT_STRING("timezone", timezone, "UTC", NULL, WACHAT_CONF_NONEMPTY,
+        &wachat_conf_timezone,
+        "Time zone of the times in e-mails: UTC or a tz database name "
+        "(Europe/Berlin, Asia/Hong_Kong)."),
+
     WACHAT_STRING("console_url", console_url, "", NULL, 0, NULL,
         "Public URL of the agent console, for the links in e-mails (e.g. "
         "https://bot.example.com/agent/)."),
@@ -298,7 +312,14 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_DURATION("agent_heartbeat_timeout", agent_heartbeat_timeout_ms,
         "60s", 5 * WACHAT_SEC, WACHAT_HOUR,
         "An agent whose console has not checked in for this long counts "
-        "as offline."),
+        "as offline (presence set from wachatctl or the API without a "
+        "console stays until changed)."),
+
+    WACHAT_INT("agent_capacity", agent_capacity, "5", 1, 1000,
+        "Conversations an agent holds at once before no more are assigned "
+        "to it (an agent's capacity=N overrides it); waiting ones are "
+        "assigned, oldest window first, when an agent comes online or "
+        "finishes one."),
 
     WACHAT_STRING("smtp_url", smtp_url, "", NULL, 0,
         &wachat_conf_smtp_url,
@@ -316,8 +337,10 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "SMTP password; needs smtp_user."),
 
     WACHAT_AGENT("agent", agents,
-        "A human agent, one line each; notify=on e-mails them when a "
-        "customer asks for a person and nobody is online."),
+        "A human agent, one line each. notify=handoff e-mails them when a "
+        "customer asks for a person and nobody is online; notify=all also "
+        "when a new customer writes while nobody is online (on = all); "
+        "capacity=N: conversations at once (default agent_capacity)."),
 };
 
 

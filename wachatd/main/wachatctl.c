@@ -50,6 +50,8 @@ static int wachatctl_agent(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_take(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_reply(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_transfer(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_note(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_show(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_dead(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_retry(wachatctl_t *ctl, int argc, char **argv);
@@ -72,6 +74,8 @@ static const wachatctl_command_t  wachatctl_commands[] = {
     { "take",          2, wachatctl_take },
     { "reply",         3, wachatctl_reply },
     { "resolve",       1, wachatctl_resolve },
+    { "transfer",      3, wachatctl_transfer },
+    { "note",          3, wachatctl_note },
     { "show",          1, wachatctl_show },
     { "dead",          0, wachatctl_dead },
     { "retry",         1, wachatctl_retry },
@@ -87,12 +91,19 @@ wachatctl_usage(FILE *out)
             "  conversations [--mode ai|waiting_agent|agent]\n"
             "                        list conversations, most recent first\n"
             "  agent <id> online|away|offline\n"
-            "                        set an agent's presence\n"
+            "                        set an agent's presence (it stays "
+            "until changed)\n"
             "  take <agent> <wa_id>  the agent takes the conversation\n"
             "  reply <agent> <wa_id> <text>\n"
             "                        send the customer a message as the "
             "agent\n"
             "  resolve <wa_id>       hand the conversation back to the AI\n"
+            "  transfer <agent> <wa_id> <to>\n"
+            "                        the agent hands its conversation to a "
+            "colleague\n"
+            "  note <agent> <wa_id> <text>\n"
+            "                        an internal note: agents see it, the "
+            "customer never\n"
             "  show <wa_id>          one conversation's history: names, "
             "replies, statuses\n"
             "  dead                  replies that could not be sent, with "
@@ -228,7 +239,7 @@ wachatctl_agent(wachatctl_t *ctl, int argc, char **argv)
     (void) argc;
 
     return wachatctl_agent_rc(wachat_agent_presence(ctl->st, ctl->cfg,
-                                                    argv[0], argv[1]),
+                                                    argv[0], argv[1], 0),
                               "presence set");
 }
 
@@ -283,6 +294,40 @@ wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv)
     return wachatctl_agent_rc(wachat_agent_resolve(ctl->st, ctl->cfg, NULL,
                                                    conv),
                               "back with the AI");
+}
+
+
+static int
+wachatctl_transfer(wachatctl_t *ctl, int argc, char **argv)
+{
+    char  conv[256];
+
+    (void) argc;
+
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
+        return 1;
+    }
+
+    return wachatctl_agent_rc(wachat_agent_transfer(ctl->st, ctl->cfg,
+                                                    argv[0], conv, argv[2]),
+                              "transferred");
+}
+
+
+static int
+wachatctl_note(wachatctl_t *ctl, int argc, char **argv)
+{
+    char  conv[256];
+
+    (void) argc;
+
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
+        return 1;
+    }
+
+    return wachatctl_agent_rc(wachat_agent_note(ctl->st, ctl->cfg, argv[0],
+                                                conv, argv[2]),
+                              "noted");
 }
 
 
@@ -505,6 +550,12 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
         printf("%s  %s: %s\n", when,
                wachatctl_field_or(kv, "name", "customer"),
                text ? text : wachat_redis_reply_field(kv, "type"));
+        return;
+    }
+
+    if (dir && strcmp(dir, "note") == 0) {
+        printf("%-19s  note by %s: %s\n", "", wachatctl_field_or(kv, "who", "?"),
+               text ? text : "");
         return;
     }
 

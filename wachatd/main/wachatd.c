@@ -306,6 +306,8 @@ main(int argc, char **argv)
         return wachatd_test_config(&d);
     }
 
+    wachat_clock_zone(d.cfg->timezone);
+
     if (wachat_log_setup(d.cfg->logfile, d.cfg->verbosity, err, sizeof(err))
         != 0)
     {
@@ -550,6 +552,8 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     {
         wachat_log(WACHAT_LOG_ERROR, "reload: %s", err);
     }
+
+    wachat_clock_zone(cfg->timezone);
 
     wachat_engine_configure(d->engine, cfg, kb);
     wachat_outbound_reload(d->ob, cfg);
