@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "ngx_http_wachat_redis.h"
+#include "ngx_http_wachat_log.h"
 
 
 #define NGX_HTTP_WACHAT_CONNECT_TIMEOUT   1000
@@ -71,6 +72,8 @@ static void ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac,
     void *r, void *privdata);
+static u_char *ngx_http_wachat_redis_errstr(u_char *text,
+    const redisAsyncContext *ac);
 static void ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static ngx_int_t ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
@@ -164,7 +167,9 @@ ngx_http_wachat_redis_exit_process(void)
 static void
 ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
 {
+    u_char             *p;
     redisAsyncContext  *ac;
+    u_char              text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (link->conf->unix_path.len) {
         ac = redisAsyncConnectUnix((char *) link->conf->unix_path.data);
@@ -182,8 +187,9 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
     }
 
     if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                      "wachat: redis %V: %s", &link->conf->name, ac->errstr);
+        p = ngx_http_wachat_redis_errstr(text, ac);
+        ngx_log_error(NGX_LOG_ERR, link->log, 0, "wachat: redis %V: %*s",
+                      &link->conf->name, (size_t) (p - text), text);
         redisAsyncFree(ac);
         ngx_http_wachat_redis_schedule(link);
         return;
@@ -270,7 +276,9 @@ ngx_http_wachat_redis_connect_timeout(ngx_event_t *ev)
 static void
 ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
 {
+    u_char                        *p;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+    u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
@@ -278,9 +286,10 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback */
+        p = ngx_http_wachat_redis_errstr(text, ac);
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                      "wachat: redis %V: connect failed: %s",
-                      &link->conf->name, ac->errstr);
+                      "wachat: redis %V: connect failed: %*s",
+                      &link->conf->name, (size_t) (p - text), text);
         link->ac = NULL;
         ngx_http_wachat_redis_set_connected(link, 0);
         ngx_http_wachat_redis_schedule(link);
@@ -310,7 +319,9 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac, int status)
 {
+    u_char                        *p;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+    u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
@@ -323,11 +334,16 @@ ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    if (status != REDIS_OK) {
+    if (status != REDIS_OK && ac->errstr[0] == '\0') {
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                      "wachat: lost redis %V: %s, reconnecting",
-                      &link->conf->name,
-                      ac->errstr[0] ? ac->errstr : "connection closed");
+                      "wachat: lost redis %V: connection closed, reconnecting",
+                      &link->conf->name);
+
+    } else if (status != REDIS_OK) {
+        p = ngx_http_wachat_redis_errstr(text, ac);
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: lost redis %V: %*s, reconnecting",
+                      &link->conf->name, (size_t) (p - text), text);
     }
 
     ngx_http_wachat_redis_schedule(link);
@@ -338,8 +354,10 @@ static void
 ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
     void *privdata)
 {
+    u_char                        *p;
     redisReply                    *reply = r;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+    u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (reply == NULL) {
         return;
@@ -362,11 +380,28 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
      * here and drop the link, the backoff keeps retrying slowly.
      */
 
+    p = ngx_http_wachat_log_quote(text, sizeof(text), (u_char *) reply->str,
+                                  reply->len);
+
     ngx_log_error(NGX_LOG_ERR, link->log, 0,
                   "wachat: redis %V: %s failed: %*s", &link->conf->name,
-                  (char *) privdata, (size_t) reply->len, reply->str);
+                  (char *) privdata, (size_t) (p - text), text);
 
     redisAsyncDisconnect(ac);
+}
+
+
+/*
+ * hiredis' error text, quoted for the log: a protocol error may quote what
+ * the peer sent.  text has NGX_HTTP_WACHAT_LOG_QUOTED bytes.
+ */
+
+static u_char *
+ngx_http_wachat_redis_errstr(u_char *text, const redisAsyncContext *ac)
+{
+    return ngx_http_wachat_log_quote(text, NGX_HTTP_WACHAT_LOG_QUOTED,
+                                     (u_char *) ac->errstr,
+                                     ngx_strlen(ac->errstr));
 }
 
 
@@ -487,9 +522,11 @@ ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
 static void
 ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
+    u_char                        *p;
     redisReply                    *reply = r;
     ngx_http_wachat_redis_call_t  *call = privdata;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+    u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (reply == NULL) {
         ngx_http_wachat_redis_finish(call, NGX_DECLINED, 0);
@@ -514,9 +551,13 @@ ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
+        /* a Lua error may quote the arguments: the request's bytes */
+        p = ngx_http_wachat_log_quote(text, sizeof(text),
+                                      (u_char *) reply->str, reply->len);
+
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
                       "wachat: redis %V answered: %*s", &link->conf->name,
-                      (size_t) ngx_min(reply->len, 200), reply->str);
+                      (size_t) (p - text), text);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, link->log, 0,

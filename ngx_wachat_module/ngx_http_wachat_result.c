@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_wachat_module.h"
+#include "ngx_http_wachat_log.h"
 
 
 static void ngx_http_wachat_result_count(ngx_http_request_t *r,
@@ -116,7 +117,9 @@ static void
 ngx_http_wachat_result_log(ngx_http_request_t *r,
     ngx_http_wachat_outcome_t *oc)
 {
+    ngx_str_t  host;
     ngx_log_t  log;
+    u_char     buf[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     /*
      * Not through r's log handler: it would append the request line,
@@ -126,7 +129,14 @@ ngx_http_wachat_result_log(ngx_http_request_t *r,
     log.handler = NULL;
     log.data = NULL;
 
+    /* nginx's check of the Host lets backslashes, quotes and C1 through */
+    host.data = buf;
+    host.len = ngx_http_wachat_log_quote(buf, sizeof(buf),
+                                         r->headers_in.server.data,
+                                         r->headers_in.server.len)
+               - buf;
+
     ngx_log_error(oc->level, &log, 0,
-                  "wachat: %s, client: %V, host: \"%V\"",
-                  oc->why, &r->connection->addr_text, &r->headers_in.server);
+                  "wachat: %s, client: %V, host: %V",
+                  oc->why, &r->connection->addr_text, &host);
 }
