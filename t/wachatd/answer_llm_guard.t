@@ -9,6 +9,8 @@
 #   (c) a link to a host the KB names goes out unchanged
 #   (d) an answer over 4096 characters (Chinese) is cut at a sentence end,
 #       valid UTF-8
+#   (e) the allowed hosts follow the KB: after a reload that adds an entry
+#       naming a host, a link to it goes out
 #
 # Each refusal is logged at warning level with the conversation id and the
 # reason, and counted in wachatd_llm_refusals_total.
@@ -22,7 +24,7 @@ use File::Temp qw(tempdir);
 use Test::More;
 
 use Wachat::Process qw(free_port poll_until);
-use Wachat::Files qw(root_dir spew);
+use Wachat::Files qw(root_dir slurp spew);
 use Wachat::HTTP qw(http_request);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
@@ -30,14 +32,15 @@ use Wachat::Daemon qw(kb_answers start_wachatd);
 use Wachat::Standin;
 use Wachat::Webhook qw(wh_text);
 
-my $KB   = root_dir() . '/t/fixtures/kb/links.md';
+my $FIXTURE = root_dir() . '/t/fixtures/kb/links.md';
 my $PNID = '106540352242922';
 my %WA   = (a => '16505557001', b => '16505557002', b2 => '16505557003',
-            c => '16505557004', d => '16505557005');
+            c => '16505557004', d => '16505557005', e1 => '16505557006',
+            e2 => '16505557007');
 my $FALLBACK = "I'm not sure \x{2014} shall I connect you to a person?";
 my $PROMPT_PART = 'Use only the knowledge base passages given';
 
-my ($answer) = kb_answers($KB, decode => 1);
+my ($answer) = kb_answers($FIXTURE, decode => 1);
 my %answer = %$answer;
 
 my $graph = Wachat::Standin->start(kind => 'graph');
@@ -49,6 +52,9 @@ my $port = free_port();
 my $secrets = tempdir('wachat-guard-XXXXXX', TMPDIR => 1,
                       CLEANUP => !$ENV{WACHAT_KEEP_TMP});
 spew("$secrets/graph_token", "EAAGtesttoken\n", 0600);
+# a copy: (e) adds an entry and reloads
+my $KB = "$secrets/kb.md";
+spew($KB, slurp($FIXTURE));
 
 my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
                       conf => <<"EOF");
@@ -159,16 +165,32 @@ is(index($long, $t), 0, "d: the model's text, from its start");
 ok(eval { Encode::decode('UTF-8', $req->{body}, Encode::FB_CROAK); 1 },
    'd: the Graph request is valid UTF-8');
 
+# (e) a host the KB does not name yet is refused; once an entry names it
+# and the KB is reloaded, it goes out
+my $new_text = 'Gift cards are sold at https://gifts.example.net/cards.';
+ask('e1', "SAY: $new_text");
+($t) = reply_to('e1');
+unlike($t, qr/gifts\.example\.net/, 'e1: a host no entry names yet is refused');
+refused_log('e1', 'foreign_link');
+
+spew($KB, slurp($FIXTURE) . "\n## Do you sell gift cards? {#gifts}\n"
+          . "Yes: $new_text\n");
+$d->hup;
+ok($d->wait_log(qr/reloaded .* 4 KB entries/), 'e2: the KB is reloaded');
+ask('e2', "SAY: $new_text");
+($t) = reply_to('e2');
+is($t, $new_text, 'e2: after the reload the new entry\'s host passes');
+
 # the refusals are counted for the operator
 my $m;
 ok(poll_until(sub {
     $m = metrics();
-    ($m->{'wachatd_llm_refusals_total{reason="foreign_link"}'} // 0) == 2;
-}, timeout => 10), 'two foreign links counted') or diag explain $m;
+    ($m->{'wachatd_llm_refusals_total{reason="foreign_link"}'} // 0) == 3;
+}, timeout => 10), 'three foreign links counted') or diag explain $m;
 is($m->{'wachatd_llm_refusals_total{reason="prompt_echo"}'}, 1,
    'one prompt echo counted');
-is($m->{'wachatd_replies_total{source="llm"}'}, 2,
-   'the two answers that passed came from the model');
+is($m->{'wachatd_replies_total{source="llm"}'}, 3,
+   'the three answers that passed came from the model');
 
 is($d->stop, 0, 'wachatd stops cleanly');
 $llm->stop;
