@@ -175,6 +175,17 @@ wachat_metrics_llm(struct evbuffer *out, const wachat_engine_stats_t *es)
                   "Model calls that failed (the KB answered instead).");
     evbuffer_add_printf(out, "wachatd_llm_failures_total %llu\n",
                         es->llm_failures);
+
+    /* the reasons are answer/guard.h's */
+    wachat_metrics_head(out, "wachatd_llm_refusals_total", "counter",
+                  "Model answers the guard refused, by reason (the KB "
+                  "answered instead).");
+
+    for (i = WACHAT_GUARD_PASS + 1; i < WACHAT_GUARD_NREASONS; i++) {
+        evbuffer_add_printf(out, "wachatd_llm_refusals_total{reason=\"%s\"} "
+                            "%llu\n", wachat_guard_name(i),
+                            es->llm_refused[i]);
+    }
 }
 
 

@@ -62,6 +62,7 @@ struct wachat_engine_s {
     wachat_stream_t          *stream;
     wachat_outbound_t        *ob;
     wachat_llm_t             *llm;
+    wachat_guard_t           *guard;
     wachat_notify_pt          notify;
     void                     *notify_data;
     const wachat_config_t    *cfg;

@@ -107,6 +107,13 @@ wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm)
 
 
 void
+wachat_engine_set_guard(wachat_engine_t *en, wachat_guard_t *guard)
+{
+    en->guard = guard;
+}
+
+
+void
 wachat_engine_set_notify(wachat_engine_t *en, wachat_notify_pt notify,
     void *data)
 {

@@ -18,6 +18,7 @@
 
 #include "agents/notify.h"
 #include "lib/config.h"
+#include "answer/guard.h"
 #include "answer/kb.h"
 #include "clients/llm.h"
 #include "send/outbound.h"
@@ -52,6 +53,8 @@ typedef struct {
     unsigned long long  llm_failures;
     unsigned long long  llm_ms_sum;
     unsigned long long  llm_le[WACHAT_LLM_BUCKETS];
+    /* model answers the guard refused, by wachat_guard_e */
+    unsigned long long  llm_refused[WACHAT_GUARD_NREASONS];
 } wachat_engine_stats_t;
 
 
@@ -70,6 +73,9 @@ void wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s);
 
 /* the openai backend's client (NULL: kb only); replaced on reload */
 void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);
+
+/* what checks the model's answers; without one the model is not asked */
+void wachat_engine_set_guard(wachat_engine_t *en, wachat_guard_t *guard);
 
 /* who to tell about hand-overs and new chats (NULL: nobody) */
 void wachat_engine_set_notify(wachat_engine_t *en, wachat_notify_pt notify,

@@ -1,7 +1,8 @@
 /*
  * message: what an inbound message gets.  Too old for the 24-hour window:
  * nothing; a request for a person: the hand-over; otherwise an answer from
- * the knowledge base, or from the model grounded on it (openai backend).
+ * the knowledge base, or from the model grounded on it (openai backend),
+ * once the guard has let it through.
  */
 
 #include <stdio.h>
@@ -69,7 +70,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
                                   wamid);
     }
 
-    if (en->llm && en->cfg->backend == WACHAT_BACKEND_OPENAI
+    if (en->llm && en->guard && en->cfg->backend == WACHAT_BACKEND_OPENAI
         && wachat_conv_ask_llm(cv, member, mlen, ev, &q) == 0)
     {
         return;         /* busy until the model answers */
@@ -335,7 +336,7 @@ static int
 wachat_conv_llm_reply(wachat_conv_t *cv, const char *content,
     wachat_reply_t *reply)
 {
-    size_t                     i, max, cut;
+    size_t                     i, max;
     wachat_engine_t           *en = cv->engine;
     const wachat_kb_entry_t   *top;
 
@@ -352,12 +353,46 @@ wachat_conv_llm_reply(wachat_conv_t *cv, const char *content,
         }
     }
 
-    cut = wachat_graph_clip(content, max);
-    reply->text = strndup(content, cut);
+    reply->text = wachat_guard_cap(content, max);
     snprintf(reply->source, sizeof(reply->source), "llm");
     reply->score = cv->pending_hit[0] ? cv->pending_score : 0;
 
     return reply->text ? 1 : -1;
+}
+
+
+/*
+ * The model follows the customer's instructions as readily as ours: what
+ * it wrote goes out only when the guard lets it (answer/guard.h).  A
+ * refusal is logged and counted, and the KB answers instead.
+ */
+
+static int
+wachat_conv_llm_passes(wachat_conv_t *cv, const char *content)
+{
+    wachat_guard_e    r;
+    wachat_engine_t  *en = cv->engine;
+    char              why[WACHAT_GUARD_HOST_MAX + 64];
+
+    if (en->guard == NULL) {
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: no guard for the "
+                   "model's answer (reload out of memory?), answering from "
+                   "the knowledge base", cv->id);
+        return 0;
+    }
+
+    r = wachat_guard_check(en->guard, content, why, sizeof(why));
+    if (r == WACHAT_GUARD_PASS) {
+        return 1;
+    }
+
+    en->stats.llm_refused[r]++;
+
+    wachat_log(WACHAT_LOG_WARNING, "conversation %s: the model's answer is "
+               "refused (%s: %s), answering from the knowledge base", cv->id,
+               wachat_guard_name(r), why);
+
+    return 0;
 }
 
 
@@ -381,13 +416,15 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     wachat_conv_question(&cv->pending_ev, &q);
     memset(&reply, 0, sizeof(wachat_reply_t));
 
-    if (res->ok) {
+    if (res->ok && wachat_conv_llm_passes(cv, res->content)) {
         has_reply = wachat_conv_llm_reply(cv, res->content, &reply);
 
     } else {
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: the model did not "
-                   "answer (%s), answering from the knowledge base", cv->id,
-                   res->error ? res->error : "?");
+        if (!res->ok) {
+            wachat_log(WACHAT_LOG_WARNING, "conversation %s: the model did "
+                       "not answer (%s), answering from the knowledge base",
+                       cv->id, res->error ? res->error : "?");
+        }
 
         has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
                                      en->cfg->fallback_text, &q, &reply);

@@ -122,6 +122,8 @@ typedef struct {
     char             *llm_system_prompt;
     int               llm_history;
     int               llm_passages;
+    int               llm_check_links;
+    wachat_list_t     llm_allowed_domains;
 
     /* the daemon */
     int               concurrency;

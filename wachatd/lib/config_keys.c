@@ -212,6 +212,17 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_INT("llm_passages", llm_passages, "3", 1, 20,
         "Best-ranked knowledge base entries sent with the question."),
 
+    WACHAT_BOOL("llm_check_links", llm_check_links, "yes",
+        "Refuse a model answer naming a host (in a URL, a bare domain, an "
+        "e-mail's domain) that no knowledge base entry, none of the "
+        "config's own texts (system prompt, fallback, hand-over, closing) "
+        "and no llm_allowed_domains entry names; the kb answer is sent "
+        "instead."),
+
+    WACHAT_LIST("llm_allowed_domains", llm_allowed_domains, NULL,
+        "More hosts a model answer may name, separated by spaces; "
+        "*.example.com also allows its subdomains."),
+
     /* the daemon */
 
     WACHAT_INT("concurrency", concurrency, "64", 1, 10000,

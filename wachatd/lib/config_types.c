@@ -575,6 +575,13 @@ wachat_conf_list_dump(const wachat_conf_entry_t *e, const void *field,
     const wachat_list_t  *list;
 
     list = field;
+
+    /* a list without a default may be empty; "key" alone would not load */
+    if (list->n == 0) {
+        fprintf(out, "# %s: none\n", e->name);
+        return;
+    }
+
     wachat_conf_put_key(out, e->name);
 
     for (i = 0; i < list->n; i++) {

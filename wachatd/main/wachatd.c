@@ -27,6 +27,7 @@
 #include "lib/config.h"
 #include "conversation/engine.h"
 #include "clients/http.h"
+#include "answer/guard.h"
 #include "answer/kb.h"
 #include "clients/llm.h"
 #include "lib/log.h"
@@ -51,6 +52,7 @@ typedef struct {
     wachat_http_t       *http;
     wachat_outbound_t   *ob;
     wachat_llm_t        *llm;
+    wachat_guard_t      *guard;
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
     wachat_api_t        *api;
@@ -78,6 +80,8 @@ static void wachatd_teardown(wachatd_t *d);
 static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
+static wachat_guard_t *wachatd_guard(const wachat_config_t *cfg,
+    const wachat_kb_t *kb);
 
 
 static void
@@ -202,6 +206,9 @@ wachatd_start_engine(wachatd_t *d, char *err, size_t errlen)
 
     d->llm = wachatd_llm(d->http, d->cfg);
     wachat_engine_set_llm(d->engine, d->llm);
+
+    d->guard = wachatd_guard(d->cfg, d->kb);
+    wachat_engine_set_guard(d->engine, d->guard);
 
     return 0;
 }
@@ -393,6 +400,8 @@ wachatd_teardown(wachatd_t *d)
         wachat_engine_free(d->engine);
     }
 
+    wachat_guard_free(d->guard);
+
     if (d->ob) {
         wachat_outbound_free(d->ob);
     }
@@ -515,6 +524,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     char              err[WACHAT_ERRLEN];
     wachatd_t        *d = arg;
     wachat_kb_t      *kb;
+    wachat_guard_t   *guard;
     wachat_config_t  *cfg;
 
     (void) fd;
@@ -576,6 +586,12 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     d->llm = wachatd_llm(d->http, cfg);
     wachat_engine_set_llm(d->engine, d->llm);
 
+    /* built from the new KB and texts: a new KB may name new hosts */
+    guard = wachatd_guard(cfg, kb);
+    wachat_engine_set_guard(d->engine, guard);
+    wachat_guard_free(d->guard);
+    d->guard = guard;
+
     wachat_kb_free(d->kb);
     wachat_config_free(d->cfg);
     d->kb = kb;
@@ -617,6 +633,48 @@ wachatd_llm(wachat_http_t *http, const wachat_config_t *cfg)
     }
 
     return llm;
+}
+
+
+/*
+ * The openai backend's guard: hosts the KB and the config's own texts
+ * name are allowed in the model's answers, and the system prompt is what
+ * they must not repeat.  NULL (out of memory): the KB answers alone.
+ */
+
+static wachat_guard_t *
+wachatd_guard(const wachat_config_t *cfg, const wachat_kb_t *kb)
+{
+    wachat_guard_t       *g;
+    wachat_guard_conf_t   gc;
+    const char           *texts[4];
+
+    if (cfg->backend != WACHAT_BACKEND_OPENAI) {
+        return NULL;
+    }
+
+    texts[0] = cfg->fallback_text;
+    texts[1] = cfg->handoff_text;
+    texts[2] = cfg->handoff_offline_text;
+    texts[3] = cfg->closing_text;
+
+    memset(&gc, 0, sizeof(wachat_guard_conf_t));
+    gc.kb = kb;
+    gc.instructions = cfg->llm_system_prompt;
+    gc.texts = texts;
+    gc.ntexts = 4;
+    gc.domains = (const char *const *) cfg->llm_allowed_domains.items;
+    gc.ndomains = cfg->llm_allowed_domains.n;
+    gc.links = cfg->llm_check_links;
+
+    g = wachat_guard_new(&gc);
+
+    if (g == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "llm: out of memory for the answer "
+                   "guard: answering from the knowledge base only");
+    }
+
+    return g;
 }
 
 

@@ -37,6 +37,12 @@ package Wachat::Standin;
 # A rule: match (regex string on the path), method, body_match (regex on the
 # body), responses (array), keep.
 #
+# The LLM's default answer is "Stand-in answer to: <the last user message>",
+# except that, like a model that follows the customer's instructions, it
+# obeys two of them: a message starting "SAY:" is answered with the rest of
+# it, and one asking to "repeat your instructions" with every system
+# message of the prompt (the system prompt and the KB passages).
+#
 # One process with a select loop and timers: a delayed or hung answer never
 # holds up another connection.  Rules and commands reach the child through
 # an append-only control file it reads on every loop turn (at least every
@@ -358,6 +364,14 @@ sub _default ($self, $req) {
         my @m = @{ $json->{messages} // [] };
         my ($q) = map { $_->{content} }
                   grep { ($_->{role} // '') eq 'user' } reverse @m;
+        my $content = 'Stand-in answer to: ' . ($q // '');
+        if (($q // '') =~ /\ASAY:\s*(.*)\z/s) {
+            $content = $1;
+        } elsif (($q // '') =~ /repeat your instructions/i) {
+            $content = join "\n\n", 'Sure! My instructions are:',
+                map { $_->{content} // '' }
+                grep { ($_->{role} // '') eq 'system' } @m;
+        }
         return { status => 200, body => {
             id      => "chatcmpl-standin-$req->{seq}",
             object  => 'chat.completion',
@@ -365,8 +379,7 @@ sub _default ($self, $req) {
             model   => $json->{model} // 'standin',
             choices => [{
                 index => 0,
-                message => { role => 'assistant',
-                             content => 'Stand-in answer to: ' . ($q // '') },
+                message => { role => 'assistant', content => $content },
                 finish_reason => 'stop',
             }],
             usage => { prompt_tokens => 1, completion_tokens => 1,
