@@ -62,7 +62,7 @@ my $token_file = spew("$dir/token", "EAAG-cross-site-test\n", 0600);
 my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
                       conf => <<"EOF");
 api_listen 127.0.0.1:$api_port
-agent alice alice\@example.com name="Alice"
+agent alice alice\@example.com name="Alice" capacity=1
 graph_api_url @{[$graph->url]}/v25.0
 graph_token_file $token_file
 EOF
@@ -203,8 +203,8 @@ EOF
 
 # --- a conversation with alice, one waiting ---------------------------------------
 
-post($WAITING, 'Jonas Weber', '/live_agent', 'waiting customer');
-ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$WCONV}", 'mode') // '')
+post($CUSTOMER, 'Sheena Nelson', '/live_agent', 'customer asks for a person');
+ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'mode') // '')
                     eq 'waiting_agent' }, timeout => $T),
    'nobody online: the customer waits');
 
@@ -216,9 +216,12 @@ $b->click_css('#presence button[data-presence="online"]');
 need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'online' },
                 timeout => $T), 'alice went online from the console');
 
-post($CUSTOMER, 'Sheena Nelson', '/live_agent', 'customer asks for a person');
 need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'alice' },
-                timeout => $T), 'the conversation is handed to alice');
+                timeout => $T), 'alice online: the waiting conversation is hers');
+post($WAITING, 'Jonas Weber', '/live_agent', 'waiting customer');
+need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$WCONV}", 'mode') // '')
+                      eq 'waiting_agent' }, timeout => $T),
+     'alice holds her capacity (1): the next customer waits');
 need(settled(), 'the hand-over texts are sent, nothing left to send');
 
 my $before = snapshot();

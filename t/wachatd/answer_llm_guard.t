@@ -103,7 +103,8 @@ sub refused_log ($case, $reason) {
 }
 
 sub metrics () {
-    my $res = http_request(port => $port, method => 'GET', path => '/metrics');
+    my $res = http_request(port => $port, method => 'GET', path => '/metrics',
+                           headers => [Authorization => 'Bearer ' . $d->api_secret]);
     my %m;
     for (split /\n/, $res->{body} // '') {
         my ($k, $v) = /^([^#]\S*) (\S+)$/ or next;
