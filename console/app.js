@@ -32,6 +32,7 @@
     newBelow: $('new-below'), notice: $('conv-notice'), composer: $('composer'),
     reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
     transfer: $('transfer'), asNote: $('as-note'),
+    insight: $('insight'), insightList: $('insight-list'), insightSince: $('insight-since'),
   };
 
   const S = {
@@ -387,7 +388,42 @@
 
   // -------------------------------------------------------- conversation
 
+  async function showInsight() {
+    ui.insightList.replaceChildren(h('li', { class: 'muted', text: 'Loading…' }));
+    try {
+      const r = await api('GET', 'unanswered?since=' + encodeURIComponent(ui.insightSince.value));
+      const groups = (r && r.groups) || [];
+      if (!groups.length) {
+        ui.insightList.replaceChildren(h('li', { class: 'muted', text: 'Nothing: every question got an answer.' }));
+        return;
+      }
+      ui.insightList.replaceChildren(...groups.map((g) => h('li', { class: 'insight-item' },
+        h('div', { class: 'q', dir: 'auto' }, h('span', { class: 'count', text: g.count + '×' }), ' ', g.text),
+        h('div', { class: 'why', text: (g.why === 'fallback' ? 'no confident answer'
+          : 'answered' + (g.answered_by && g.answered_by.startsWith('kb:') ? ' from #' + g.answered_by.slice(3) : ' by the model')
+            + ', then asked for a person')
+          + (g.lang ? ' · ' + g.lang : '') + ' · last ' + fmtFull.format(g.last_ms) }),
+        h('div', { class: 'convs' }, ...(g.conversations || []).map((id) =>
+          h('a', { href: '#/c/' + encodeURIComponent(id), text: id.split(':').pop() }))))));
+    } catch (e) {
+      ui.insightList.replaceChildren(h('li', { class: 'error', text: e.message }));
+    }
+  }
+
   function openFromHash() {
+    const insight = location.hash === '#/unanswered';
+    ui.insight.hidden = !insight;
+    if (insight) {
+      saveDraft();
+      S.openId = null;
+      S.conv = null;
+      ui.layout.classList.add('show-chat');
+      ui.placeholder.hidden = true;
+      ui.conv.hidden = true;
+      renderList();
+      showInsight();
+      return;
+    }
     const m = /^#\/c\/(.+)$/.exec(location.hash);
     let id = null;
     if (m) {
@@ -538,6 +574,18 @@
     return { cls: 'system', tag: 'System', label: 'automatic message' };
   }
 
+  // Where an assistant's reply came from, as the business reads it
+  // (wachat_answer_describe in wachatd says the same in wachatctl show).
+  function describeSource(m) {
+    if (m.score === null || m.score === undefined || !m.source) return '';
+    const ids = (m.context || '').split(',').filter(Boolean).map((i) => '#' + i).join(' ');
+    const score = Number(m.score).toFixed(2);
+    if (m.source.startsWith('kb:')) return 'answered from #' + m.source.slice(3) + ', ' + score;
+    if (m.source === 'llm') return 'the model, given ' + (ids || 'no entry');
+    if (m.source === 'fallback') return ids ? 'no confident answer (nearest ' + ids + ', ' + score + ')' : 'no confident answer (nothing near)';
+    return m.source;
+  }
+
   // history nodes by key: a day, or a message with its status (a new status
   // rebuilds that message only)
   let histEls = new Map();
@@ -561,6 +609,8 @@
     },
     h('div', { class: 'who' }, h('span', { class: 'tag', text: w.tag }), h('span', { text: w.label })),
     bubble,
+    w.cls === 'ai' && describeSource(m)
+      ? h('div', { class: 'source' + (m.source === 'fallback' ? ' miss' : ''), text: describeSource(m) }) : null,
     m.status === 'failed'
       ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '') })
       : null);
@@ -844,6 +894,7 @@
   });
 
   window.addEventListener('hashchange', openFromHash);
+  ui.insightSince.addEventListener('change', showInsight);
 
   document.addEventListener('keydown', (e) => {
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement && document.activeElement.tagName);

@@ -294,6 +294,19 @@ if (length $SHOT) {
     ok(-s $SHOT > 10_000, "screenshot saved ($SHOT)");
 }
 
+# an internal note: in the history for the agents, never to the customer
+my $n_graph = () = $graph->requests;
+$b->click_css('#as-note');
+need($b->wait_js('return document.getElementById("send").textContent === "Add note"', timeout => $T),
+     'ticking Note turns the reply box into a note box');
+$b->click_css('#reply');
+$b->type($b->find('#reply'), 'Regular customer, VIP code applies', ENTER);
+need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
+                 . '.some((e) => e.textContent === "Regular customer, VIP code applies")', timeout => $T),
+     'the note shows in the history, marked as a note');
+is(scalar(() = $graph->requests), $n_graph, 'the note was not sent to the customer');
+$b->click_css('#as-note');
+
 # resolve: back to the AI
 $b->click_css('#resolve');
 need($b->wait_for('#conv-mode', timeout => $T,
@@ -310,6 +323,21 @@ $b->get('about:blank');
 $b->get("http://127.0.0.1:$port/agent/#/c/" . ($CONV =~ s/:/%3A/r));
 ok($b->wait_for('#conv-name', timeout => $T, check => sub ($el) { $b->text($el) eq 'Sheena Nelson' }),
    'a #/c/<id> link opens the conversation');
+
+# the improvement view: a question the assistant could not answer
+post(wh_text(from => $OTHER, name => 'Pierre', text => 'Do you repair skateboards?'), 'an unknown question');
+ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$PNID:$OTHER}", 'last_in_ts') // 0)
+                    && grep { ($_->{fields}{source} // '') eq 'fallback' }
+                       $redis->xrange("wachat:hist:{$PNID:$OTHER}") }, timeout => $T),
+   'it got the fallback');
+$b->click_css('a.insight-link');
+need($b->wait_js('return [...document.querySelectorAll("#insight-list .insight-item .q")]'
+                 . '.some((e) => e.textContent.includes("Do you repair skateboards?"))', timeout => $T),
+     'Unanswered questions lists it', fatal_text());
+$b->click_css('#insight-list .insight-item .convs a');
+need($b->wait_js('return [...document.querySelectorAll(".msg.ai .source.miss")]'
+                 . '.some((e) => e.textContent.startsWith("no confident answer"))', timeout => $T),
+     'its conversation opens, the reply marked "no confident answer"');
 
 my @severe = grep { /SEVERE/ && !/favicon|401/ } $b->console_log;
 is_deeply(\@severe, [], 'no errors in the browser console');

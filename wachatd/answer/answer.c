@@ -73,6 +73,10 @@ wachat_answer_kb(const wachat_kb_t *kb, double min_score,
     reply->score = n ? hit.score : 0;
     snprintf(reply->source, sizeof(reply->source), "fallback");
 
+    if (n) {
+        snprintf(reply->context, sizeof(reply->context), "%s", hit.entry->id);
+    }
+
     if (reply->text == NULL || reply->button_id[0] == NULL
         || reply->button_title[0] == NULL)
     {
@@ -127,4 +131,63 @@ wachat_answer_free(wachat_reply_t *reply)
     }
 
     memset(reply, 0, sizeof(wachat_reply_t));
+}
+
+
+/* "hours,prices" as "#hours #prices" */
+static void
+wachat_answer_ids(const char *ids, char *buf, size_t len)
+{
+    size_t  n;
+
+    n = 0;
+    buf[0] = '\0';
+
+    while (ids && *ids && n + 2 < len) {
+        if (n == 0 || ids[-1] == ',') {
+            if (n) {
+                buf[n++] = ' ';
+            }
+
+            buf[n++] = '#';
+        }
+
+        if (*ids != ',' && n + 1 < len) {
+            buf[n++] = *ids;
+        }
+
+        ids++;
+    }
+
+    buf[n] = '\0';
+}
+
+
+void
+wachat_answer_describe(const char *source, const char *score,
+    const char *context, char *buf, size_t len)
+{
+    char  ids[600];
+
+    wachat_answer_ids(context, ids, sizeof(ids));
+
+    if (source && strncmp(source, "kb:", 3) == 0) {
+        snprintf(buf, len, "answered from #%s, %s", source + 3,
+                 score ? score : "?");
+
+    } else if (source && strcmp(source, "llm") == 0) {
+        snprintf(buf, len, "the model, given %s", ids[0] ? ids : "no entry");
+
+    } else if (source && strcmp(source, "fallback") == 0) {
+        if (ids[0]) {
+            snprintf(buf, len, "no confident answer (nearest %s, %s)", ids,
+                     score ? score : "?");
+
+        } else {
+            snprintf(buf, len, "no confident answer (nothing near)");
+        }
+
+    } else {
+        snprintf(buf, len, "%s", source ? source : "?");
+    }
 }

@@ -18,6 +18,11 @@ typedef struct {
     char    *button_title[WACHAT_KB_MAX_BUTTONS];
     char     source[WACHAT_KB_MAX_ID + 16];    /* "kb:<id>", "fallback" */
     double   score;
+    /*
+     * what the source leaned on, for the business to see: the entries the
+     * model was given ("hours,prices"); for a fallback the nearest entry
+     */
+    char     context[512];
 } wachat_reply_t;
 
 
@@ -39,6 +44,14 @@ int wachat_answer_kb(const wachat_kb_t *kb, double min_score,
     wachat_reply_t *reply);
 
 void wachat_answer_free(wachat_reply_t *reply);
+
+/*
+ * A reply's source as the business reads it, from its history fields
+ * (any may be NULL): "answered from #hours, 0.82", "the model, given
+ * #hours #prices", "no confident answer (nearest #hours, 0.31)".
+ */
+void wachat_answer_describe(const char *source, const char *score,
+    const char *context, char *buf, size_t len);
 
 /* 1 for the message types whose text the assistant can answer */
 int wachat_answerable(const char *type);

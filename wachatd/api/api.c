@@ -61,6 +61,7 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/presence",                EVHTTP_REQ_POST, wachat_api_presence },
     { "/api/heartbeat",               EVHTTP_REQ_POST, wachat_api_heartbeat },
     { "/api/agents",                  EVHTTP_REQ_GET,  wachat_api_agents },
+    { "/api/unanswered",              EVHTTP_REQ_GET,  wachat_api_unanswered },
     { "/api/conversations",           EVHTTP_REQ_GET,  wachat_api_list },
     { "/api/conversations/*",         EVHTTP_REQ_GET,  wachat_api_show },
     { "/api/conversations/*/reply",   EVHTTP_REQ_POST, wachat_api_reply },

@@ -689,6 +689,19 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     } else {
         wachat_json_kv_text(g, "type", wachat_redis_reply_value(kv, "button1")
                                        ? "interactive" : "text");
+
+        /* where an AI reply came from: the business sees where it fails */
+        wachat_api_kv_reply(g, "source", wachat_redis_reply_value(kv, "source"));
+        wachat_api_kv_reply(g, "context",
+                            wachat_redis_reply_value(kv, "context"));
+        wachat_json_str(g, "score");
+
+        if (wachat_redis_reply_field(kv, "score")) {
+            yajl_gen_double(g, atof(wachat_redis_reply_field(kv, "score")));
+
+        } else {
+            yajl_gen_null(g);
+        }
     }
 
     wachat_json_str(g, "buttons");

@@ -131,6 +131,11 @@ void wachat_api_transfer(wachat_api_req_t *r);
 void wachat_api_note(wachat_api_req_t *r);
 
 
+/* api_insight.c: where the assistant falls short */
+
+void wachat_api_unanswered(wachat_api_req_t *r);
+
+
 /* api_events.c: the live feed */
 
 void wachat_api_events(wachat_api_req_t *r);

@@ -16,13 +16,14 @@
 #include "lib/log.h"
 
 
-#define WACHAT_KV_MAX  (2 * (8 + WACHAT_KB_MAX_BUTTONS))
+#define WACHAT_KV_MAX  (2 * (10 + WACHAT_KB_MAX_BUTTONS))
 
 
 typedef struct {
     const char  *kv[WACHAT_KV_MAX];
     size_t       n;
     char         name[WACHAT_KB_MAX_BUTTONS][32];   /* "button<n>" */
+    char         score[32];
 } wachat_kv_t;
 
 
@@ -77,6 +78,16 @@ wachat_conv_out(wachat_conv_out_t *o, wachat_conv_t *cv,
     wachat_kv_add(&o->hist, "text", text);
     wachat_kv_add(&o->hist, "source", reply ? reply->source : "handoff");
     wachat_kv_add(&o->hist, "reply_to", wamid);
+
+    /* how sure, and what it leaned on: the business sees where it fails */
+    if (reply && strcmp(reply->source, "handoff") != 0) {
+        snprintf(o->hist.score, sizeof(o->hist.score), "%.2f", reply->score);
+        wachat_kv_add(&o->hist, "score", o->hist.score);
+
+        if (reply->context[0]) {
+            wachat_kv_add(&o->hist, "context", reply->context);
+        }
+    }
 
     for (i = 0; i < nbuttons; i++) {
         snprintf(o->hist.name[i], sizeof(o->hist.name[i]), "button%zu",

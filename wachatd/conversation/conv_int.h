@@ -49,6 +49,7 @@ struct wachat_conv_s {
     const char         *pending_member;
     size_t              pending_member_len;
     char                pending_hit[WACHAT_KB_MAX_ID * 4 + 1];  /* top */
+    char                pending_context[512];   /* ids given to the model */
     double              pending_score;
 
     wachat_conv_ref_t   ref;

@@ -235,6 +235,20 @@ wachat_conv_unhold(wachat_conv_t *cv)
  * naming an entry, a message without text) or it could not be asked.
  */
 
+/* "hours,prices": one more id, as far as it fits */
+static void
+wachat_conv_add_context(char *buf, size_t size, const char *id)
+{
+    size_t  n;
+
+    n = strlen(buf);
+
+    if (n + strlen(id) + 2 <= size) {
+        snprintf(buf + n, size - n, "%s%s", n ? "," : "", id);
+    }
+}
+
+
 static int
 wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev, const wachat_question_t *q)
@@ -270,9 +284,14 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
 
     n = n < max ? n : max;
 
+    cv->pending_context[0] = '\0';
+
     for (i = 0; i < n; i++) {
         passages[i].title = hits[i].entry->question;
         passages[i].text = hits[i].entry->answer;
+        wachat_conv_add_context(cv->pending_context,
+                                sizeof(cv->pending_context),
+                                hits[i].entry->id);
     }
 
     nturns = wachat_conv_turns(cv, &r, turns, 64);
@@ -355,6 +374,8 @@ wachat_conv_llm_reply(wachat_conv_t *cv, const char *content,
 
     reply->text = wachat_guard_cap(content, max);
     snprintf(reply->source, sizeof(reply->source), "llm");
+    snprintf(reply->context, sizeof(reply->context), "%s",
+             cv->pending_context);
     reply->score = cv->pending_hit[0] ? cv->pending_score : 0;
 
     return reply->text ? 1 : -1;

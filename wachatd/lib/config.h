@@ -172,6 +172,9 @@ wachat_config_t *wachat_config_parse(const char *name, const char *text,
 /* Frees everything, and wipes secret values first.  NULL is fine. */
 void wachat_config_free(wachat_config_t *cfg);
 
+/* "90s", "15m", "7d" as in the config: 0 with ms set, -1 if it is none */
+int wachat_config_duration(const char *v, long long *ms);
+
 /* "off", "handoff", "all" */
 const char *wachat_agent_notify_name(int policy);
 

@@ -911,3 +911,10 @@ wachat_conf_put_value(FILE *out, const char *v)
 
     fputc('"', out);
 }
+
+
+int
+wachat_config_duration(const char *v, long long *ms)
+{
+    return wachat_conf_parse_duration(v, ms);
+}

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "agents/agents.h"
+#include "answer/answer.h"
+#include "insight/unanswered.h"
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "main/doctor.h"
 #include "store/store.h"
@@ -52,11 +55,14 @@ static int wachatctl_reply(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_transfer(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_note(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_unanswered(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_show(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_dead(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_retry(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_agent_rc(wachat_agent_rc_e rc, const char *done);
+static void wachatctl_time(const char *unix_s, char *buf, size_t len);
+static void wachatctl_time_ms(long long ms, char *buf, size_t len);
 static int wachatctl_list(wachat_redis_t *st, const char *only);
 static int wachatctl_conv(wachat_redis_t *st, const char *who, char *conv,
     size_t len);
@@ -76,6 +82,7 @@ static const wachatctl_command_t  wachatctl_commands[] = {
     { "resolve",       1, wachatctl_resolve },
     { "transfer",      3, wachatctl_transfer },
     { "note",          3, wachatctl_note },
+    { "unanswered",    0, wachatctl_unanswered },
     { "show",          1, wachatctl_show },
     { "dead",          0, wachatctl_dead },
     { "retry",         1, wachatctl_retry },
@@ -104,6 +111,11 @@ wachatctl_usage(FILE *out)
             "  note <agent> <wa_id> <text>\n"
             "                        an internal note: agents see it, the "
             "customer never\n"
+            "  unanswered [--since 7d] [--lang xx]\n"
+            "                        questions the assistant had no answer "
+            "for, or whose\n"
+            "                        answer was followed by a request for a "
+            "person\n"
             "  show <wa_id>          one conversation's history: names, "
             "replies, statuses\n"
             "  dead                  replies that could not be sent, with "
@@ -331,6 +343,84 @@ wachatctl_note(wachatctl_t *ctl, int argc, char **argv)
 }
 
 
+/* unanswered [--since 7d] [--lang xx] */
+static int
+wachatctl_unanswered(wachatctl_t *ctl, int argc, char **argv)
+{
+    int                               i;
+    char                              err[256], when[64], how[800];
+    size_t                            g, k;
+    long long                         since;
+    const char                       *lang, *span;
+    wachat_unanswered_t               u;
+    const wachat_unanswered_group_t  *grp;
+
+    span = "7d";
+    lang = NULL;
+
+    for (i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--since") == 0) {
+            span = argv[i + 1];
+
+        } else if (strcmp(argv[i], "--lang") == 0) {
+            lang = argv[i + 1];
+
+        } else {
+            break;
+        }
+    }
+
+    if (i < argc || wachat_config_duration(span, &since) != 0) {
+        fprintf(stderr, "wachatctl: unanswered [--since 7d] [--lang xx] "
+                "(a duration such as 24h or 30d; a language such as en, zh, "
+                "zh-Hant)\n");
+        return 2;
+    }
+
+    if (wachat_unanswered_scan(ctl->st, wachat_clock_ms() - since, lang,
+                               10000, &u, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        return 1;
+    }
+
+    printf("%zu question%s the assistant fell short on in the last %s "
+           "(%zu conversation%s read%s)\n", u.n, u.n == 1 ? "" : "s", span,
+           u.scanned, u.scanned == 1 ? "" : "s",
+           u.truncated ? ", the 10000 most recent" : "");
+
+    for (g = 0; g < u.n; g++) {
+        grp = &u.groups[g];
+        wachatctl_time_ms(grp->last_ms, when, sizeof(when));
+
+        if (strcmp(grp->why, "fallback") == 0) {
+            snprintf(how, sizeof(how), "no confident answer");
+
+        } else if (grp->source && strncmp(grp->source, "kb:", 3) == 0) {
+            snprintf(how, sizeof(how), "answered from #%s, then asked for a "
+                     "person", grp->source + 3);
+
+        } else {
+            snprintf(how, sizeof(how), "answered by the model, then asked for "
+                     "a person");
+        }
+
+        printf("\n%4zux  %s\n       %s; last %s; %s\n       ", grp->count,
+               grp->text, how, when, grp->lang ? grp->lang : "language ?");
+
+        for (k = 0; k < grp->nconvs; k++) {
+            printf("%s%s", k ? " " : "", grp->convs[k]);
+        }
+
+        printf("\n");
+    }
+
+    wachat_unanswered_free(&u);
+
+    return 0;
+}
+
+
 /* the conversation a wa_id names, or a message saying there is none */
 static int
 wachatctl_conv(wachat_redis_t *st, const char *who, char *conv, size_t len)
@@ -368,6 +458,17 @@ wachatctl_time(const char *unix_s, char *buf, size_t len)
     }
 
     strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+
+static void
+wachatctl_time_ms(long long ms, char *buf, size_t len)
+{
+    char  s[32];
+
+    snprintf(s, sizeof(s), "%lld", ms / 1000);
+    wachatctl_time(s, buf, len);
+    snprintf(buf + strlen(buf), len - strlen(buf), " UTC");
 }
 
 
@@ -533,7 +634,7 @@ static void
 wachatctl_show_entry(const redisReply *e, const redisReply *stat)
 {
     int                k;
-    char               when[64], bn[16];
+    char               when[64], bn[16], how[800];
     const char        *dir, *text, *b;
     const redisReply  *kv;
 
@@ -561,6 +662,14 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
 
     printf("%-19s  %s: %s", "", wachatctl_field_or(kv, "who", "?"),
            text ? text : "");
+
+    if (wachat_redis_reply_field(kv, "score")) {
+        wachat_answer_describe(wachat_redis_reply_field(kv, "source"),
+                               wachat_redis_reply_field(kv, "score"),
+                               wachat_redis_reply_field(kv, "context"),
+                               how, sizeof(how));
+        printf("  (%s)", how);
+    }
 
     for (k = 1; k <= 3; k++) {
         snprintf(bn, sizeof(bn), "button%d", k);
