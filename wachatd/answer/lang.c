@@ -81,45 +81,53 @@ wachat_lang_han_side(const char *s, size_t n)
 }
 
 
+/* a letter of a Latin word: ASCII, the apostrophe, Latin-1 and beyond */
+static int
+wachat_lang_letter(uint32_t cp)
+{
+    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '\''
+           || (cp >= 0xC0 && cp != 0xD7 && cp != 0xF7);
+}
+
+
 /* the Latin language whose function words the text uses most */
 static const char *
 wachat_lang_latin_guess(const char *text, size_t len)
 {
-    size_t        i, j, k, best, score[8];
-    char          word[32];
-    const char   *lang;
-    unsigned char c;
+    size_t       i, k, l, n, best, score[8];
+    char         word[32];
+    uint32_t     cp;
+    const char  *lang;
 
     memset(score, 0, sizeof(score));
+    k = 0;
 
-    for (i = 0; i < len; i = j) {
-        for (j = i, k = 0; j < len; j++) {
-            c = (unsigned char) text[j];
+    for (i = 0; i <= len; i += n) {
+        n = i < len ? wachat_utf8_decode(text + i, len - i, &cp) : 1;
 
-            if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                              || c == '\''))
-            {
-                break;
+        if (i < len && n > 0 && wachat_lang_letter(cp)) {
+            if (k + n < sizeof(word)) {
+                memcpy(word + k, text + i, n);
+
+                if (cp >= 'A' && cp <= 'Z') {
+                    word[k] = (char) (cp + 32);
+                }
+
+                k += n;
             }
 
-            if (k + 1 < sizeof(word)) {
-                word[k++] = (char) (c >= 'A' && c <= 'Z' ? c + 32 : c);
-            }
-        }
-
-        if (j == i) {
-            j++;
             continue;
         }
 
-        for (k = 0; wachat_lang_latin[k].lang; k++) {
-            if (wachat_lang_in(wachat_lang_latin[k].words, word,
-                               j - i < sizeof(word) - 1 ? j - i
-                                                        : sizeof(word) - 1))
-            {
-                score[k]++;
-            }
+        n = n ? n : 1;
+
+        word[k < sizeof(word) ? k : sizeof(word) - 1] = '\0';
+
+        for (l = 0; k && wachat_lang_latin[l].lang; l++) {
+            score[l] += wachat_lang_in(wachat_lang_latin[l].words, word, k);
         }
+
+        k = 0;
     }
 
     lang = NULL;
