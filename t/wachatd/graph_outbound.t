@@ -307,7 +307,7 @@ my ($d_in, $d_401_at, $d_hup_at);
        '(c) the reply left the outbound queue');
 
     my $out = `$ctl show $WA{c} 2>&1`;
-    like($out, qr/^\s+ai: \Q$answer{returns}\E\s+\(failed, code 131047\)$/m,
+    like($out, qr/^\s+ai: \Q$answer{returns}\E\s+\(answered from #returns, \d\.\d\d\)\s+\(failed, code 131047\)$/m,
          '(c) wachatctl show: the reply failed, with its code') or diag $out;
 
     $out = `$ctl dead 2>&1`;

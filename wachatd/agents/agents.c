@@ -343,6 +343,30 @@ wachat_agent_reply(wachat_redis_t *st, const wachat_config_t *cfg,
 }
 
 
+/* closing_text in the language the customer last wrote in */
+static const char *
+wachat_agent_closing(wachat_redis_t *st, const wachat_config_t *cfg,
+    const char *conv_id)
+{
+    const char  *text;
+    redisReply  *r;
+    char         key[WACHAT_KEY_MAX];
+
+    if (cfg->closing_text == NULL || cfg->closing_text[0] == '\0') {
+        return "";
+    }
+
+    wachat_store_key_conv(key, conv_id);
+    r = wachat_redis_cmd(st, "HGET %s lang", key);
+    text = wachat_config_text(cfg, "closing_text", cfg->closing_text,
+                              r && r->type == REDIS_REPLY_STRING ? r->str
+                                                                 : NULL);
+    freeReplyObject(r);
+
+    return text;
+}
+
+
 wachat_agent_rc_e
 wachat_agent_resolve(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id)
@@ -355,8 +379,7 @@ wachat_agent_resolve(wachat_redis_t *st, const wachat_config_t *cfg,
     }
 
     r = wachat_agent_eval(st, cfg, &wachat_agent_lua_resolve, conv_id,
-                          id ? id : "",
-                          cfg->closing_text ? cfg->closing_text : "");
+                          id ? id : "", wachat_agent_closing(st, cfg, conv_id));
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         rc = wachat_agent_script_error(r);

@@ -36,7 +36,7 @@ static const wachat_lang_words_t  wachat_lang_latin[] = {
             "when where which have has to of for and it this that please "
             "thanks thank hi hello " },
     { "es", " el la los las es son un una que de y en por para con como "
-            "cuando donde qué cuánto tienen hola gracias puedo usted " },
+            "cuando donde qué cuánto tienen hola gracias puedo usted ustedes " },
     { "fr", " le la les est sont un une que de et en pour avec comment "
             "quand où quel vous je nous bonjour merci combien " },
     { "de", " der die das ist sind ein eine und zu mit wie wann wo was "

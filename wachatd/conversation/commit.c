@@ -253,6 +253,11 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
 
     wachat_conv_in(ev, d->now, &d->conv, &d->in);
 
+    /* the language this message told, for the next ones that do not */
+    if (cv->lang_new) {
+        wachat_kv_add(&d->conv, "lang", cv->lang);
+    }
+
     if (reply
         && wachat_conv_out(&d->out, cv, ev, reply->text, reply, handoff,
                            d->now) != 0)
@@ -262,7 +267,9 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
 
     /* asked again while an agent holds it: the agent is on the way */
     if (handoff
-        && wachat_conv_out(&d->held, cv, ev, cv->engine->cfg->handoff_text,
+        && wachat_conv_out(&d->held, cv, ev,
+                           wachat_conv_text(cv, "handoff_text",
+                                            cv->engine->cfg->handoff_text),
                            NULL, 1, d->now) != 0)
     {
         return -1;

@@ -52,6 +52,10 @@ struct wachat_conv_s {
     char                pending_context[512];   /* ids given to the model */
     double              pending_score;
 
+    /* the customer's language: of this message, else remembered */
+    char                lang[16];
+    int                 lang_new;       /* detected now: remember it */
+
     wachat_conv_ref_t   ref;
     char                id[WACHAT_CONV_ID_MAX];
 };
@@ -99,6 +103,10 @@ void wachat_conv_message(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 
 /* commit.c */
+/* message.c: a system text in the customer's language (<key>.<lang>) */
+const char *wachat_conv_text(wachat_conv_t *cv, const char *key,
+    const char *plain);
+
 void wachat_conv_commit(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev, wachat_reply_t *reply,
     int handoff, const char *agent);

@@ -12,6 +12,8 @@
 
 #include "agents/agents.h"
 #include "clients/graph.h"
+#include "answer/lang.h"
+#include "answer/smalltalk.h"
 #include "conversation/conv_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -35,6 +37,110 @@ wachat_conv_question(const wachat_event_t *ev, wachat_question_t *q)
 }
 
 
+/*
+ * The customer's language: the message's own, else the one remembered
+ * for the conversation ("ok", a sticker, a number tell nothing).
+ */
+static void
+wachat_conv_language(wachat_conv_t *cv, const wachat_question_t *q)
+{
+    const char  *lang;
+    redisReply  *r;
+
+    lang = q->text ? wachat_lang_detect(q->text, strlen(q->text)) : NULL;
+    cv->lang_new = lang != NULL;
+
+    if (lang) {
+        snprintf(cv->lang, sizeof(cv->lang), "%s", lang);
+        return;
+    }
+
+    r = wachat_redis_cmd(cv->engine->store, "HGET %s lang", cv->ref.conv);
+    snprintf(cv->lang, sizeof(cv->lang), "%s",
+             r && r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+
+/* a system text in the customer's language (config <key>.<lang>) */
+const char *
+wachat_conv_text(wachat_conv_t *cv, const char *key, const char *plain)
+{
+    return wachat_config_text(cv->engine->cfg, key, plain,
+                              cv->lang[0] ? cv->lang : NULL);
+}
+
+
+/* the fallback in the customer's language, button title included */
+static int
+wachat_conv_localise(wachat_conv_t *cv, wachat_reply_t *reply)
+{
+    char             *text, *title;
+    wachat_engine_t  *en = cv->engine;
+
+    if (strcmp(reply->source, "fallback") != 0) {
+        return 0;
+    }
+
+    text = strdup(wachat_conv_text(cv, "fallback_text", en->cfg->fallback_text));
+    title = strdup(wachat_conv_text(cv, "handoff_button_title",
+                                    en->cfg->handoff_button_title));
+
+    if (text == NULL || title == NULL) {
+        free(text);
+        free(title);
+        return -1;
+    }
+
+    free(reply->text);
+    reply->text = text;
+
+    if (reply->nbuttons) {
+        free(reply->button_title[0]);
+        reply->button_title[0] = title;
+
+    } else {
+        free(title);
+    }
+
+    return 0;
+}
+
+
+/* a greeting gets a menu, thanks a word: never "I'm not sure" */
+static int
+wachat_conv_smalltalk(wachat_conv_t *cv, const wachat_question_t *q,
+    wachat_reply_t *reply)
+{
+    wachat_engine_t  *en = cv->engine;
+
+    if (q->text == NULL || q->payload != NULL) {
+        return 0;
+    }
+
+    switch (wachat_smalltalk(q->text)) {
+
+    case WACHAT_SMALLTALK_GREETING:
+        return wachat_smalltalk_menu(en->kb,
+                                     wachat_conv_text(cv, "greeting_text",
+                                                      en->cfg->greeting_text),
+                                     cv->lang[0] ? cv->lang : NULL, reply);
+
+    case WACHAT_SMALLTALK_THANKS:
+        memset(reply, 0, sizeof(wachat_reply_t));
+        reply->text = strdup(wachat_conv_text(cv, "thanks_text",
+                                              en->cfg->thanks_text));
+        snprintf(reply->source, sizeof(reply->source), "thanks");
+        return reply->text ? 1 : -1;
+
+    case WACHAT_SMALLTALK_NONE:
+        break;
+    }
+
+    return 0;
+}
+
+
 void
 wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
@@ -49,6 +155,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     wamid = wachat_event_str(ev, ID);
     now = wachat_clock_ms();
     wachat_conv_question(ev, &q);
+    wachat_conv_language(cv, &q);
 
     /* the 24-hour window counts from the customer's own message */
     if (ev->ts > 0 && now / 1000 - ev->ts > en->cfg->window_ms / 1000) {
@@ -70,6 +177,12 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
                                   wamid);
     }
 
+    has_reply = wachat_conv_smalltalk(cv, &q, &reply);
+
+    if (has_reply != 0) {
+        goto commit;
+    }
+
     if (en->llm && en->guard && en->cfg->backend == WACHAT_BACKEND_OPENAI
         && wachat_conv_ask_llm(cv, member, mlen, ev, &q) == 0)
     {
@@ -78,6 +191,14 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
 
     has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
                                  en->cfg->fallback_text, &q, &reply);
+
+    if (has_reply > 0 && wachat_conv_localise(cv, &reply) != 0) {
+        wachat_answer_free(&reply);
+        has_reply = -1;
+    }
+
+commit:
+
     if (has_reply < 0) {
         wachat_conv_schedule(cv, 1000);
         return;
@@ -148,8 +269,11 @@ wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
     online = wachat_agent_pick(en->store, en->cfg, agent, sizeof(agent)) == 0;
 
     memset(&reply, 0, sizeof(wachat_reply_t));
-    reply.text = strdup(online ? en->cfg->handoff_text
-                               : en->cfg->handoff_offline_text);
+    reply.text = strdup(online
+                        ? wachat_conv_text(cv, "handoff_text",
+                                           en->cfg->handoff_text)
+                        : wachat_conv_text(cv, "handoff_offline_text",
+                                           en->cfg->handoff_offline_text));
     snprintf(reply.source, sizeof(reply.source), "handoff");
 
     if (reply.text == NULL) {
@@ -449,6 +573,11 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
 
         has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
                                      en->cfg->fallback_text, &q, &reply);
+
+        if (has_reply > 0 && wachat_conv_localise(cv, &reply) != 0) {
+            wachat_answer_free(&reply);
+            has_reply = -1;
+        }
     }
 
     if (has_reply < 0) {

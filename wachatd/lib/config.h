@@ -66,6 +66,21 @@ typedef struct {
 } wachat_agents_t;
 
 
+/* <key>.<lang> "text": a system text in one language */
+typedef struct {
+    const char  *key;       /* the table's name of the key */
+    char        *lang;      /* "zh", "zh-Hant", "es" */
+    char        *value;
+    int          line;
+} wachat_text_t;
+
+
+typedef struct {
+    wachat_text_t  *items;
+    size_t          n;
+} wachat_texts_t;
+
+
 typedef enum {
     WACHAT_BACKEND_KB = 0,
     WACHAT_BACKEND_OPENAI
@@ -140,6 +155,9 @@ typedef struct {
     wachat_secret_t   api_secret;
     wachat_list_t     handoff_commands;
     char             *handoff_text;
+    char             *handoff_button_title;
+    char             *greeting_text;
+    char             *thanks_text;
     char             *handoff_offline_text;
     char             *closing_text;
     long long         notify_period_ms;
@@ -155,6 +173,9 @@ typedef struct {
     char             *smtp_user;
     wachat_secret_t   smtp_password;
     wachat_agents_t   agents;
+
+    /* the system texts given per language (<key>.<lang>) */
+    wachat_texts_t    texts;
 } wachat_config_t;
 
 
@@ -174,6 +195,14 @@ void wachat_config_free(wachat_config_t *cfg);
 
 /* "90s", "15m", "7d" as in the config: 0 with ms set, -1 if it is none */
 int wachat_config_duration(const char *v, long long *ms);
+
+/*
+ * A system text in the customer's language: <key>.<lang> for lang itself
+ * ("zh-Hant"), else for its language ("zh"), else one for a script of it
+ * (lang "zh", text "zh-Hans"), else plain (the key's own value).
+ */
+const char *wachat_config_text(const wachat_config_t *cfg, const char *key,
+    const char *plain, const char *lang);
 
 /* "off", "handoff", "all" */
 const char *wachat_agent_notify_name(int policy);

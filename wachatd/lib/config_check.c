@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/config_int.h"
+#include "wachat_utf8.h"
 
 
 typedef int (*wachat_conf_rule_pt)(wachat_conf_ctx_t *ctx);
@@ -20,6 +21,8 @@ static int wachat_conf_check_http_url(wachat_conf_ctx_t *ctx,
 static int wachat_conf_check_smtp_url(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_timezone(wachat_conf_ctx_t *ctx,
+    const char *name, void *field);
+static int wachat_conf_check_button_title(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_default_consumer(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_backend(wachat_conf_ctx_t *ctx);
@@ -44,6 +47,10 @@ const wachat_conf_check_t  wachat_conf_email = {
 
 const wachat_conf_check_t  wachat_conf_timezone = {
     wachat_conf_check_timezone, "time zone"
+};
+
+const wachat_conf_check_t  wachat_conf_button_title = {
+    wachat_conf_check_button_title, "button title"
 };
 
 
@@ -132,6 +139,27 @@ wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
         || strcspn(v, " \t\r\n\"<>(),;:\\[]") != strlen(v))
     {
         wachat_conf_why(ctx, "%s: %s is not an e-mail address", name,
+                        wachat_conf_show(v, show, sizeof(show)));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* WhatsApp refuses a reply button whose title is longer */
+static int
+wachat_conf_check_button_title(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    char         show[WACHAT_CONF_SHOW_SIZE];
+    const char  *v;
+
+    v = *(const char **) field;
+
+    if (wachat_utf8_count(v, strlen(v)) > 20) {
+        wachat_conf_why(ctx, "%s: %s is longer than 20 characters, "
+                        "WhatsApp's limit for a button title", name,
                         wachat_conf_show(v, show, sizeof(show)));
         return -1;
     }

@@ -9,6 +9,28 @@
 #include "lib/config_int.h"
 
 
+/* the key's texts per language, after it: which languages it has */
+static void
+wachat_conf_dump_texts(const wachat_config_t *cfg,
+    const wachat_conf_entry_t *e, FILE *out)
+{
+    char                  key[96];
+    size_t                i;
+    const wachat_text_t  *t;
+
+    for (i = 0; i < cfg->texts.n; i++) {
+        t = &cfg->texts.items[i];
+
+        if (t->key == e->name) {
+            snprintf(key, sizeof(key), "%s.%s", t->key, t->lang);
+            wachat_conf_put_key(out, key);
+            wachat_conf_put_value(out, t->value);
+            fputc('\n', out);
+        }
+    }
+}
+
+
 void
 wachat_config_dump(const wachat_config_t *cfg, FILE *out)
 {
@@ -20,6 +42,10 @@ wachat_config_dump(const wachat_config_t *cfg, FILE *out)
     for (i = 0; i < wachat_conf_nkeys; i++) {
         e = &wachat_conf_table[i];
         e->type->dump(e, (const char *) cfg + e->offset, out);
+
+        if (e->flags & WACHAT_CONF_LANG) {
+            wachat_conf_dump_texts(cfg, e, out);
+        }
     }
 }
 
@@ -74,6 +100,13 @@ wachat_config_doc(FILE *out)
 
         fputs(" | ", out);
         wachat_conf_doc_cell(out, e->desc);
+
+        if (e->flags & WACHAT_CONF_LANG) {
+            fputs(" Per language: `", out);
+            wachat_conf_doc_cell(out, e->name);
+            fputs(".<lang>`.", out);
+        }
+
         fputs(" |\n", out);
     }
 }

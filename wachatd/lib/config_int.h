@@ -27,6 +27,7 @@
 /* entry flags */
 #define WACHAT_CONF_NONEMPTY    0x01    /* "" is refused */
 #define WACHAT_CONF_REPEAT      0x02    /* one line per item, appended */
+#define WACHAT_CONF_LANG        0x04    /* also <name>.<lang> per language */
 
 /* type flags */
 #define WACHAT_CONF_WORDS       0x01    /* takes any number of words */
@@ -126,6 +127,7 @@ extern const wachat_conf_check_t  wachat_conf_http_url;
 extern const wachat_conf_check_t  wachat_conf_smtp_url;
 extern const wachat_conf_check_t  wachat_conf_email;
 extern const wachat_conf_check_t  wachat_conf_timezone;
+extern const wachat_conf_check_t  wachat_conf_button_title;
 
 int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     void *field);

@@ -128,7 +128,7 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
 
     WACHAT_STRING("fallback_text", fallback_text,
         "I'm not sure \xe2\x80\x94 shall I connect you to a person?", NULL,
-        WACHAT_CONF_NONEMPTY, NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
         "Reply when nothing in the knowledge base matches well enough; "
         "sent with a button to reach a person."),
 
@@ -274,21 +274,39 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Customer messages that ask for a person (besides the hand-over "
         "button), separated by spaces."),
 
+    WACHAT_STRING("handoff_button_title", handoff_button_title,
+        "Talk to a person", NULL, WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG,
+        &wachat_conf_button_title,
+        "Title of the button that reaches a person, sent with fallback_text "
+        "(WhatsApp: 20 characters at most)."),
+
+    WACHAT_STRING("greeting_text", greeting_text,
+        "Hello! I'm the assistant. Ask me anything, or pick a topic:", NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        "Reply to a greeting (hi, hello, \xe4\xbd\xa0\xe5\xa5\xbd...), with the "
+        "knowledge base's first entries as buttons."),
+
+    WACHAT_STRING("thanks_text", thanks_text,
+        "You're welcome! Anything else, just ask.", NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        "Reply to a thank-you (thanks, \xe8\xac\x9d\xe8\xac\x9d...)."),
+
     WACHAT_STRING("handoff_text", handoff_text,
         "Connecting you to a person \xe2\x80\x94 one moment, please.", NULL,
-        WACHAT_CONF_NONEMPTY, NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
         "Sent when a customer asks for a person and an agent is online."),
 
     WACHAT_STRING("handoff_offline_text", handoff_offline_text,
         "Nobody is available right now. A person will answer here as soon "
         "as possible, usually within one working day.", NULL,
-        WACHAT_CONF_NONEMPTY, NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
         "Sent when a customer asks for a person and no agent is online: "
         "say when to expect an answer."),
 
     WACHAT_STRING("closing_text", closing_text,
         "Thanks for talking with us! I'm the assistant again: ask me "
-        "anything, or tap \"Talk to a person\" any time.", NULL, 0, NULL,
+        "anything, or tap \"Talk to a person\" any time.", NULL,
+        WACHAT_CONF_LANG, NULL,
         "Sent when an agent (or the idle timeout) resolves a conversation; "
         "empty: nothing is sent."),
 
