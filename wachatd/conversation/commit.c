@@ -38,7 +38,7 @@ static int wachat_conv_graph(yajl_gen g, const wachat_event_t *ev,
     const char *text, const wachat_reply_t *reply);
 static void wachat_conv_committed(wachat_conv_t *cv,
     const wachat_event_t *ev, const wachat_commit_result_t *res,
-    int handoff, const char *agent, const wachat_reply_t *reply);
+    wachat_commit_e kind, const char *agent, const wachat_reply_t *reply);
 
 
 /* field, value; an absent value leaves the field out */
@@ -229,13 +229,15 @@ typedef struct {
 
 static int
 wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
-    const wachat_event_t *ev, const wachat_reply_t *reply, int handoff,
-    long long now)
+    const wachat_event_t *ev, const wachat_reply_t *reply,
+    wachat_commit_e kind, long long now)
 {
+    int          handoff;
     const char  *wamid;
 
     memset(d, 0, sizeof(wachat_conv_draft_t));
 
+    handoff = kind == WACHAT_COMMIT_HANDOFF;
     wamid = wachat_event_str(ev, ID);
     snprintf(d->now, sizeof(d->now), "%lld", now);
     wachat_store_key_done(d->done, cv->id, wamid ? wamid : ev->stream_id);
@@ -243,8 +245,8 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
     wachat_conv_in(ev, d->now, &d->conv, &d->in);
 
     if (reply
-        && wachat_conv_out(&d->out, cv, ev, reply->text, reply, handoff,
-                           d->now) != 0)
+        && wachat_conv_out(&d->out, cv, ev, reply->text, reply,
+                           kind != WACHAT_COMMIT_ANSWER, d->now) != 0)
     {
         return -1;
     }
@@ -272,8 +274,9 @@ wachat_conv_draft_free(wachat_conv_draft_t *d)
 static void
 wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     const wachat_event_t *ev, const char *member, size_t mlen, int reply,
-    int handoff, const char *agent, wachat_commit_t *c)
+    wachat_commit_e kind, const char *agent, wachat_commit_t *c)
 {
+    int               handoff = kind == WACHAT_COMMIT_HANDOFF;
     const char       *wamid;
     wachat_engine_t  *en = cv->engine;
 
@@ -300,6 +303,7 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     c->nheld = handoff ? d->held.hist.n : 0;
     c->held_send = d->held.json;
     c->held_send_len = d->held.len;
+    c->limited = kind == WACHAT_COMMIT_LIMITED;
 }
 
 
@@ -312,7 +316,7 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
 
 void
 wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
-    const wachat_event_t *ev, wachat_reply_t *reply, int handoff,
+    const wachat_event_t *ev, wachat_reply_t *reply, wachat_commit_e kind,
     const char *agent)
 {
     redisReply              *r;
@@ -325,7 +329,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     memset(&c, 0, sizeof(wachat_commit_t));
     c.now = wachat_clock_ms();
 
-    if (wachat_conv_draft(&d, cv, ev, reply, handoff, c.now) != 0) {
+    if (wachat_conv_draft(&d, cv, ev, reply, kind, c.now) != 0) {
         wachat_conv_draft_free(&d);
         if (reply) {
             wachat_answer_free(reply);
@@ -334,7 +338,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    wachat_conv_draft_args(&d, cv, ev, member, mlen, reply != NULL, handoff,
+    wachat_conv_draft_args(&d, cv, ev, member, mlen, reply != NULL, kind,
                            agent, &c);
 
     r = wachat_script_commit(en->store, &cv->ref, WACHAT_LEASE_MS, &c, &res);
@@ -352,7 +356,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
                    cv->id, wamid ? wamid : ev->stream_id);
 
     } else if (res.peek.state != WACHAT_PEEK_LOST) {
-        wachat_conv_committed(cv, ev, &res, handoff, agent, reply);
+        wachat_conv_committed(cv, ev, &res, kind, agent, reply);
     }
 
     if (reply) {
@@ -366,7 +370,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
 static void
 wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
-    const wachat_commit_result_t *res, int handoff,
+    const wachat_commit_result_t *res, wachat_commit_e kind,
     const wachat_reply_t *reply)
 {
     const char       *wamid;
@@ -374,7 +378,16 @@ wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
 
     wamid = wachat_event_str(ev, ID);
 
-    if (handoff) {
+    if (kind == WACHAT_COMMIT_HANDOFF) {
+        return;
+    }
+
+    if (kind == WACHAT_COMMIT_LIMITED) {
+        en->stats.withheld++;
+        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s kept, not answered: "
+                   "over the customer's answers per minute%s", cv->id,
+                   wamid ? wamid : "?",
+                   res->queued ? " (notice sent)" : "");
         return;
     }
 
@@ -408,15 +421,16 @@ wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
 
 static void
 wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
-    const wachat_commit_result_t *res, int handoff, const char *agent,
-    const wachat_reply_t *reply)
+    const wachat_commit_result_t *res, wachat_commit_e kind,
+    const char *agent, const wachat_reply_t *reply)
 {
-    int               mode;
+    int               mode, handoff;
     long long         close_ms;
     wachat_engine_t  *en = cv->engine;
     char              score[32];
 
-    wachat_conv_count(cv, ev, res, handoff, reply);
+    handoff = kind == WACHAT_COMMIT_HANDOFF;
+    wachat_conv_count(cv, ev, res, kind, reply);
 
     mode = wachat_mode_lookup(res->mode, strlen(res->mode));
 

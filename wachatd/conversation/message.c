@@ -18,6 +18,8 @@
 
 static int wachat_conv_is_handoff(const wachat_config_t *cfg,
     const wachat_question_t *q);
+static void wachat_conv_withhold(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
 static void wachat_conv_handoff(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 static int wachat_conv_ask_llm(wachat_conv_t *cv, const char *member,
@@ -54,12 +56,19 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: message %s is older "
                    "than the customer service window, not answered",
                    cv->id, wamid ? wamid : "?");
-        wachat_conv_commit(cv, member, mlen, ev, NULL, 0, NULL);
+        wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_ANSWER,
+                           NULL);
         return;
     }
 
     if (wachat_conv_is_handoff(en->cfg, &q)) {
         wachat_conv_handoff(cv, member, mlen, ev);
+        return;
+    }
+
+    /* the peek that brought this head found the customer's answers spent */
+    if (cv->peek.limited) {
+        wachat_conv_withhold(cv, member, mlen, ev);
         return;
     }
 
@@ -82,8 +91,8 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL, 0,
-                       NULL);
+    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL,
+                       WACHAT_COMMIT_ANSWER, NULL);
 }
 
 
@@ -156,8 +165,42 @@ wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    wachat_conv_commit(cv, member, mlen, ev, &reply, 1,
+    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_HANDOFF,
                        online ? agent : NULL);
+}
+
+
+/*
+ * Over the customer's answers per minute: no KB search, no model call, no
+ * read mark (each is a Graph call on the number's rate).  The message is
+ * committed all the same, with the notice, which the script sends only to
+ * the first such message of a period.
+ */
+
+static void
+wachat_conv_withhold(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    wachat_reply_t    reply;
+    wachat_engine_t  *en = cv->engine;
+
+    if (en->cfg->rate_limited_text[0] == '\0') {
+        wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_LIMITED,
+                           NULL);
+        return;
+    }
+
+    memset(&reply, 0, sizeof(wachat_reply_t));
+    reply.text = strdup(en->cfg->rate_limited_text);
+    snprintf(reply.source, sizeof(reply.source), "limit");
+
+    if (reply.text == NULL) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_LIMITED,
+                       NULL);
 }
 
 
@@ -404,7 +447,8 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     cv->pending = NULL;
 
     wachat_conv_commit(cv, cv->pending_member, cv->pending_member_len,
-                       &cv->pending_ev, has_reply ? &reply : NULL, 0, NULL);
+                       &cv->pending_ev, has_reply ? &reply : NULL,
+                       WACHAT_COMMIT_ANSWER, NULL);
 
     freeReplyObject(held);
 }

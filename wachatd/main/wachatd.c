@@ -220,7 +220,7 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     sc.claim_idle_ms = (int) d->cfg->claim_idle_ms;
     sc.scan_ms = 1000;
     sc.lease_ms = WACHAT_ENGINE_LEASE_MS;
-    sc.rate = wachat_engine_rate(d->engine);
+    sc.limits = wachat_engine_limits(d->engine);
     sc.work = wachat_engine_work;
     sc.take = wachat_engine_take;
     sc.data = d->engine;
