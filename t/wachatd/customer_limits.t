@@ -153,6 +153,14 @@ ok(poll_until(sub { outcomes($CONV{b}) == 2 && grep { $_->{answered} } outcomes(
 cmp_ok($redis->cmd('XLEN', "wachat:hist:{$CONV{a}}"), '<=', $HISTMAX + 100,
        'a: the history is capped');
 
+# a fixed set of keys, not one per message (the sandbox's own markers aside)
+my @keys = grep { !/^wachat:sandbox:/ } @{ $redis->cmd('KEYS', "*{$CONV{a}}*") };
+cmp_ok(scalar @keys, '<=', 6, "a: keys after $N messages: @{[sort @keys]}");
+is($redis->cmd('ZCARD', "wachat:done:{$CONV{a}}"), $N, 'a: one done set holds them all');
+my $bytes = 0;
+$bytes += $redis->cmd('MEMORY', 'USAGE', $_) // 0 for @keys;
+cmp_ok($bytes, '<', 128 * 1024, "a: $bytes bytes in Redis for the conversation");
+
 
 # --- (c) the limit off: hundreds of replies and statuses ------------------
 

@@ -232,15 +232,13 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
     const wachat_event_t *ev, const wachat_reply_t *reply,
     wachat_commit_e kind, long long now)
 {
-    int          handoff;
-    const char  *wamid;
+    int  handoff;
 
     memset(d, 0, sizeof(wachat_conv_draft_t));
 
     handoff = kind == WACHAT_COMMIT_HANDOFF;
-    wamid = wachat_event_str(ev, ID);
     snprintf(d->now, sizeof(d->now), "%lld", now);
-    wachat_store_key_done(d->done, cv->id, wamid ? wamid : ev->stream_id);
+    wachat_store_key_done(d->done, cv->id);
 
     wachat_conv_in(ev, d->now, &d->conv, &d->in);
 
@@ -285,6 +283,7 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     c->member = member;
     c->member_len = mlen;
     c->done_key = d->done;
+    c->done_id = wamid ? wamid : ev->stream_id;
     c->feed_id = wamid ? wamid : "";
     c->done_ttl = WACHAT_DEDUP_TTL_DEFAULT;
     c->histmax = en->cfg->history_max;

@@ -14,9 +14,10 @@
  * ARGV 8 member, 9 done ttl, 10 history max, 11 retention s, 12 now ms,
  * 13 wamid for the feed, 14 handoff, 15 agent chosen, 16 the reply's
  * outbound record, 17 the held reply's, 18 over the customer's limit,
- * then four counted lists: the conversation's fields, the inbound history
- * entry, the reply's and the held reply's history entries.  Returns
- * {committed, queued, mode, new, peek}.
+ * 19 the message's id in the done set (KEYS[11]), then four counted
+ * lists: the conversation's fields, the inbound history entry, the
+ * reply's and the held reply's history entries.  Returns {committed,
+ * queued, mode, new, peek}.
  *
  * The mode is read here, in the same step that queues the reply: an agent
  * who took the conversation while the answer was being prepared (an LLM
@@ -35,11 +36,11 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     WACHAT_LUA_FEED
     WACHAT_LUA_STATUSES
     WACHAT_LUA_LEASE_CHECK
-    "if redis.call('EXISTS', KEYS[11]) == 1 then\n"
+    "if redis.call('ZSCORE', KEYS[11], ARGV[19]) then\n"
     "  redis.call('ZREM', KEYS[3], ARGV[8])\n"
     "  return {0, 0, '', 0, peek(), false}\n"
     "end\n"
-    "local i = 19\n"
+    "local i = 20\n"
     "local function list()\n"
     "  local n, a = tonumber(ARGV[i]), {}\n"
     "  for k = 1, n do a[k] = ARGV[i + k] end\n"
@@ -94,7 +95,12 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "  redis.call('EXPIRE', k, ARGV[11])\n"
     "end\n"
     "statuses_bounded()\n"
-    "redis.call('SET', KEYS[11], '1', 'EX', ARGV[9])\n"
+    "redis.call('ZADD', KEYS[11], ARGV[12], ARGV[19])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf',\n"
+    "           '(' .. (tonumber(ARGV[12]) - ARGV[9] * 1000))\n"
+    "redis.call('ZREMRANGEBYRANK', KEYS[11], 0,\n"
+    "           -" WACHAT_STR(WACHAT_DONE_MAX) " - 1)\n"
+    "redis.call('EXPIRE', KEYS[11], ARGV[9])\n"
     "redis.call('ZREM', KEYS[3], ARGV[8])\n"
     "feed('type', 'message', 'conv', ARGV[4], 'id', ARGV[13], 'mode', mode)\n"
     "return {1, n, mode, new, peek(), feederr}\n");
@@ -160,6 +166,7 @@ wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     wachat_args_bytes(&a, c->reply_send, c->reply_send_len);
     wachat_args_bytes(&a, c->held_send, c->held_send_len);
     wachat_args_str(&a, c->limited ? "1" : "0");
+    wachat_args_str(&a, c->done_id);
     wachat_args_list(&a, c->conv_kv, c->nconv);
     wachat_args_list(&a, c->in_kv, c->nin);
     wachat_args_list(&a, c->reply_kv, c->nreply);

@@ -102,7 +102,8 @@ int wachat_script_renew(wachat_redis_t *st, const wachat_conv_ref_t *ref,
 typedef struct {
     const char   *member;       /* the inbox head being committed */
     size_t        member_len;
-    const char   *done_key;
+    const char   *done_key;     /* the conversation's committed ids */
+    const char   *done_id;      /* this message's: its wamid */
     const char   *feed_id;      /* the wamid, for the live feed */
     long long     now;
     int           done_ttl;

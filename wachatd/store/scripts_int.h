@@ -5,7 +5,7 @@
  *
  * KEYS of every conversation script, in this order:
  *   1 lease  2 outq  3 inbox  4 conv  5 hist  6 status  7 ready  8 stream
- *   9 feed  10 the number's rate bucket  (11 done: commit only)
+ *   9 feed  10 the number's rate bucket  (11 done set: commit only)
  * ARGV 1..7 of every one: owner, lease ms, group, conversation id, the
  * number's send rate per second (0: none), the customer's AI answers per
  * minute (0: none) and their burst; the script's own arguments follow
