@@ -691,11 +691,13 @@ wachatd_on_stats(evutil_socket_t fd, short what, void *arg)
     ss = wachat_stream_stats(d->stream);
 
     wachat_log(WACHAT_LOG_INFO, "stats: read %llu, ignored %llu, reclaimed "
-               "%llu, answered %llu, silent %llu, duplicates %llu, statuses "
-               "%llu, sent %llu, retried %llu, dead %llu, active %zu",
+               "%llu, answered %llu, silent %llu, withheld %llu, duplicates "
+               "%llu, statuses %llu, sent %llu, retried %llu, dead %llu, "
+               "active %zu",
                ss->read, ss->ignored, ss->reclaimed, es->answered,
-               es->silent, es->duplicates, es->statuses, es->sent,
-               es->retried, es->dead, wachat_engine_active(d->engine));
+               es->silent, es->withheld, es->duplicates, es->statuses,
+               es->sent, es->retried, es->dead,
+               wachat_engine_active(d->engine));
 }
 
 
