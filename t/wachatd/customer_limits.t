@@ -8,6 +8,8 @@
 #       the withheld ones; another customer is answered meanwhile
 #   (b) a one-message customer's statuses hash expires with its
 #       conversation
+#   (d) asking for a person again and again: the hand-over happens, its
+#       text is repeated only within the same bucket, every request kept
 #   (c) with the limit off (a reload), 200 answered messages, a status for
 #       each reply and 100 for wamids nobody sent: the history and the
 #       statuses hash stay under fixed caps, the latest statuses are kept
@@ -34,7 +36,8 @@ my $BURST  = 5;
 my $HISTMAX = 50;
 my $N      = 500;
 my $NOTICE = 'Slow down please, a person reads along.';
-my %WA = (a => '4917600000001', b => '4917600000002', c => '4917600000003');
+my %WA = (a => '4917600000001', b => '4917600000002', c => '4917600000003',
+          d => '4917600000004');
 my %CONV = map { $_ => "$PNID:$WA{$_}" } keys %WA;
 
 my $llm = Wachat::Standin->start(kind => 'llm');
@@ -160,6 +163,26 @@ is($redis->cmd('ZCARD', "wachat:done:{$CONV{a}}"), $N, 'a: one done set holds th
 my $bytes = 0;
 $bytes += $redis->cmd('MEMORY', 'USAGE', $_) // 0 for @keys;
 cmp_ok($bytes, '<', 128 * 1024, "a: $bytes bytes in Redis for the conversation");
+
+
+# --- (d) "/live_agent" 40 times, nobody online ----------------------------
+
+my $K = 40;
+$t0 = time;
+post(wh_text(from => $WA{d}, text => '/live_agent')) for 1 .. $K;
+ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV{d}}", 'unread') // 0) == $K },
+              timeout => 60), "d: all $K requests kept for the agents")
+    or diag $d->log_text;
+$elapsed = time - $t0;
+ok(poll_until(sub { !$redis->cmd('EXISTS', "wachat:outq:{$CONV{d}}") }, timeout => 20),
+   'd: every text queued is sent');
+is($redis->cmd('HGET', "wachat:conv:{$CONV{d}}", 'mode'), 'waiting_agent', 'd: waiting for a person');
+my $in = grep { $_->{fields}{dir} eq 'in' } $redis->xrange("wachat:hist:{$CONV{d}}");
+is($in, $K, "d: all $K in the history");
+my $told = () = outbox_to($WA{d});
+$bound = 1 + $BURST + int($elapsed * $PER / 60) + 1;
+cmp_ok($told, '>=', 1, 'd: told what happens');
+cmp_ok($told, '<=', $bound, "d: told $told times in $K requests (<= $bound)");
 
 
 # --- (c) the limit off: hundreds of replies and statuses ------------------

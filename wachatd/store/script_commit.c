@@ -23,8 +23,9 @@
  * who took the conversation while the answer was being prepared (an LLM
  * call in flight) sees no AI message after taking it.  A hand-over moves
  * an AI or waiting conversation to the agent chosen, or to waiting_agent,
- * and always tells the customer what happens next (also when an agent
- * holds it already: "held").
+ * and tells the customer what happens next; asked again (still waiting,
+ * or an agent holds it already: "held"), it says so again while the
+ * customer's bucket allows, taking a token like an answer.
  *
  * An AI answer takes a token of the customer's bucket.  Over the limit,
  * the message is kept all the same (history, feed, agents) and the reply
@@ -63,7 +64,13 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "  redis.call('RPUSH', KEYS[2], s .. hist(h) .. '\"}')\n"
     "  n = n + 1\n"
     "end\n"
+    "local function again(h, s)\n"
+    "  if tonumber(ARGV[6]) > 0 and answers(clock()) < 1 then return end\n"
+    "  answer_taken()\n"
+    "  send(h, s)\n"
+    "end\n"
     "if ARGV[14] == '1' then\n"
+    "  local was = mode\n"
     "  if mode ~= " WACHAT_LUA_AGENT " then\n"
     "    if ARGV[15] ~= '' then\n"
     "      redis.call('HSET', KEYS[4], 'mode', " WACHAT_LUA_AGENT ",\n"
@@ -76,9 +83,13 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "                 'waiting_since', ARGV[12])\n"
     "      mode = " WACHAT_LUA_WAITING "\n"
     "    end\n"
+    "  end\n"
+    "  if mode ~= was then\n"
     "    send(reply, ARGV[16])\n"
+    "  elseif mode == " WACHAT_LUA_WAITING " then\n"
+    "    again(reply, ARGV[16])\n"
     "  else\n"
-    "    send(held, ARGV[17])\n"
+    "    again(held, ARGV[17])\n"
     "  end\n"
     "elseif mode == " WACHAT_LUA_AI " and ARGV[18] == '1' then\n"
     "  if redis.call('HSETNX', KEYS[4], 'ai_limited', ARGV[12]) == 1 then\n"
