@@ -66,8 +66,11 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    /* the peek that brought this head found the customer's answers spent */
-    if (cv->peek.limited) {
+    /*
+     * The peek that brought this head found the customer's answers spent;
+     * what would get no answer anyway (a location) is not withheld.
+     */
+    if (cv->peek.limited && q.type && wachat_answerable(q.type)) {
         wachat_conv_withhold(cv, member, mlen, ev);
         return;
     }

@@ -117,11 +117,11 @@
     "                         / 60000)\n"                                   \
     "end\n"                                                                 \
     "local function answer_taken()\n"                                       \
+    "  redis.call('HDEL', PK[4], 'ai_limited')\n"                           \
     "  if tonumber(PA[6]) <= 0 then return end\n"                           \
     "  local now = clock()\n"                                               \
     "  redis.call('HSET', PK[4], 'ai_tokens', tostring(answers(now) - 1),\n"\
     "             'ai_ts', tostring(now))\n"                                \
-    "  redis.call('HDEL', PK[4], 'ai_limited')\n"                           \
     "end\n"                                                                 \
     "local function spent()\n"                                              \
     "  if not PK[4] or tonumber(PA[6]) <= 0 then return 0 end\n"            \
