@@ -69,7 +69,7 @@ sub outcomes ($conv) {
             /conversation \Q$conv\E: (\S+) (answered from|kept, not answered)(.*)/
             or next;
         push @o, { wamid => $wamid, answered => $what eq 'answered from',
-                   notice => $rest =~ /notice sent/ };
+                   notice => scalar($rest =~ /notice sent/) };
     }
     return @o;
 }
