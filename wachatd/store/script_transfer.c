@@ -19,9 +19,9 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
  * KEYS stream ready convs, then five per event: its inbox, and its
  * conversation's lease, outq, rate bucket and hash; ARGV group owner
  * lease-ms rate answers-per-min answers-burst, then per event: id,
- * conversation ('' = acknowledge only), counts as activity.  The inbox first, the acknowledgement second, in one atomic
- * step; a transfer done twice (a reclaimed entry) adds the same member
- * again, a no-op.  Members sort by stream id: the score is the id's
+ * conversation ('' = acknowledge only), counts as activity.  The inbox
+ * first, the acknowledgement second, in one atomic step; a transfer done
+ * twice (a reclaimed entry) adds the same member again, a no-op.  Members sort by stream id: the score is the id's
  * milliseconds and the member starts with the zero-padded id, so ties sort
  * right too.
  *
