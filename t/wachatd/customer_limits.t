@@ -57,7 +57,10 @@ EOF
 my $d = start_wachatd(redis => $redis, kb => $KB, conf => $base . $limits);
 
 sub metric ($name) {
-    my $res = http_request(port => $port, method => 'GET', path => '/metrics');
+    # the API's secret as a bearer token, where the harness gives it one
+    my $secret = $d->can('api_secret') ? $d->api_secret : undef;
+    my $res = http_request(port => $port, method => 'GET', path => '/metrics',
+        $secret ? (headers => [Authorization => "Bearer $secret"]) : ());
     return ($res->{body} // '') =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
 }
 
