@@ -94,13 +94,16 @@ wachat_metrics_flow(struct evbuffer *out, const wachat_engine_stats_t *es,
         ss->transferred, ss->ignored, ss->reclaimed);
 
     wachat_metrics_head(out, "wachatd_messages_total", "counter",
-                  "Inbound messages committed, by outcome.");
+                  "Inbound messages committed, by outcome (withheld: over "
+                  "the customer's answers per minute, kept, not answered).");
     evbuffer_add_printf(out,
         "wachatd_messages_total{outcome=\"answered\"} %llu\n"
         "wachatd_messages_total{outcome=\"silent\"} %llu\n"
         "wachatd_messages_total{outcome=\"duplicate\"} %llu\n"
-        "wachatd_messages_total{outcome=\"handoff\"} %llu\n",
-        es->answered, es->silent, es->duplicates, es->handoffs);
+        "wachatd_messages_total{outcome=\"handoff\"} %llu\n"
+        "wachatd_messages_total{outcome=\"withheld\"} %llu\n",
+        es->answered, es->silent, es->duplicates, es->handoffs,
+        es->withheld);
 
     wachat_metrics_head(out, "wachatd_replies_total", "counter",
                   "AI replies, by where they came from.");

@@ -39,7 +39,7 @@ static int wachat_conv_graph(yajl_gen g, const wachat_event_t *ev,
     const char *text, const wachat_reply_t *reply);
 static void wachat_conv_committed(wachat_conv_t *cv,
     const wachat_event_t *ev, const wachat_commit_result_t *res,
-    int handoff, const char *agent, const wachat_reply_t *reply);
+    wachat_commit_e kind, const char *agent, const wachat_reply_t *reply);
 
 
 /* field, value; an absent value leaves the field out */
@@ -240,16 +240,16 @@ typedef struct {
 
 static int
 wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
-    const wachat_event_t *ev, const wachat_reply_t *reply, int handoff,
-    long long now)
+    const wachat_event_t *ev, const wachat_reply_t *reply,
+    wachat_commit_e kind, long long now)
 {
-    const char  *wamid;
+    int  handoff;
 
     memset(d, 0, sizeof(wachat_conv_draft_t));
 
-    wamid = wachat_event_str(ev, ID);
+    handoff = kind == WACHAT_COMMIT_HANDOFF;
     snprintf(d->now, sizeof(d->now), "%lld", now);
-    wachat_store_key_done(d->done, cv->id, wamid ? wamid : ev->stream_id);
+    wachat_store_key_done(d->done, cv->id);
 
     wachat_conv_in(ev, d->now, &d->conv, &d->in);
 
@@ -259,8 +259,8 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
     }
 
     if (reply
-        && wachat_conv_out(&d->out, cv, ev, reply->text, reply, handoff,
-                           d->now) != 0)
+        && wachat_conv_out(&d->out, cv, ev, reply->text, reply,
+                           kind != WACHAT_COMMIT_ANSWER, d->now) != 0)
     {
         return -1;
     }
@@ -290,8 +290,9 @@ wachat_conv_draft_free(wachat_conv_draft_t *d)
 static void
 wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     const wachat_event_t *ev, const char *member, size_t mlen, int reply,
-    int handoff, const char *agent, wachat_commit_t *c)
+    wachat_commit_e kind, const char *agent, wachat_commit_t *c)
 {
+    int               handoff = kind == WACHAT_COMMIT_HANDOFF;
     const char       *wamid;
     wachat_engine_t  *en = cv->engine;
 
@@ -300,6 +301,7 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     c->member = member;
     c->member_len = mlen;
     c->done_key = d->done;
+    c->done_id = wamid ? wamid : ev->stream_id;
     c->feed_id = wamid ? wamid : "";
     c->done_ttl = WACHAT_DEDUP_TTL_DEFAULT;
     c->histmax = en->cfg->history_max;
@@ -318,6 +320,7 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     c->nheld = handoff ? d->held.hist.n : 0;
     c->held_send = d->held.json;
     c->held_send_len = d->held.len;
+    c->limited = kind == WACHAT_COMMIT_LIMITED;
 }
 
 
@@ -330,7 +333,7 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
 
 void
 wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
-    const wachat_event_t *ev, wachat_reply_t *reply, int handoff,
+    const wachat_event_t *ev, wachat_reply_t *reply, wachat_commit_e kind,
     const char *agent)
 {
     redisReply              *r;
@@ -343,7 +346,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     memset(&c, 0, sizeof(wachat_commit_t));
     c.now = wachat_clock_ms();
 
-    if (wachat_conv_draft(&d, cv, ev, reply, handoff, c.now) != 0) {
+    if (wachat_conv_draft(&d, cv, ev, reply, kind, c.now) != 0) {
         wachat_conv_draft_free(&d);
         if (reply) {
             wachat_answer_free(reply);
@@ -352,7 +355,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    wachat_conv_draft_args(&d, cv, ev, member, mlen, reply != NULL, handoff,
+    wachat_conv_draft_args(&d, cv, ev, member, mlen, reply != NULL, kind,
                            agent, &c);
 
     r = wachat_script_commit(en->store, &cv->ref, WACHAT_LEASE_MS, &c, &res);
@@ -370,7 +373,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
                    cv->id, wamid ? wamid : ev->stream_id);
 
     } else if (res.peek.state != WACHAT_PEEK_LOST) {
-        wachat_conv_committed(cv, ev, &res, handoff, agent, reply);
+        wachat_conv_committed(cv, ev, &res, kind, agent, reply);
     }
 
     if (reply) {
@@ -384,7 +387,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
 static void
 wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
-    const wachat_commit_result_t *res, int handoff,
+    const wachat_commit_result_t *res, wachat_commit_e kind,
     const wachat_reply_t *reply)
 {
     const char       *wamid;
@@ -392,7 +395,16 @@ wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
 
     wamid = wachat_event_str(ev, ID);
 
-    if (handoff) {
+    if (kind == WACHAT_COMMIT_HANDOFF) {
+        return;
+    }
+
+    if (kind == WACHAT_COMMIT_LIMITED) {
+        en->stats.withheld++;
+        wachat_log(WACHAT_LOG_INFO, "conversation %s: %s kept, not answered: "
+                   "over the customer's answers per minute%s", cv->id,
+                   wamid ? wamid : "?",
+                   res->queued ? " (notice sent)" : "");
         return;
     }
 
@@ -426,15 +438,16 @@ wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
 
 static void
 wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
-    const wachat_commit_result_t *res, int handoff, const char *agent,
-    const wachat_reply_t *reply)
+    const wachat_commit_result_t *res, wachat_commit_e kind,
+    const char *agent, const wachat_reply_t *reply)
 {
-    int               mode;
+    int               mode, handoff;
     long long         close_ms;
     wachat_engine_t  *en = cv->engine;
     char              score[32];
 
-    wachat_conv_count(cv, ev, res, handoff, reply);
+    handoff = kind == WACHAT_COMMIT_HANDOFF;
+    wachat_conv_count(cv, ev, res, kind, reply);
 
     mode = wachat_mode_lookup(res->mode, strlen(res->mode));
 

@@ -55,6 +55,7 @@ struct wachat_conv_s {
     /* the customer's language: of this message, else remembered */
     char                lang[16];
     int                 lang_new;       /* detected now: remember it */
+    int                 lang_known;     /* lang is this message's or read */
 
     wachat_conv_ref_t   ref;
     char                id[WACHAT_CONV_ID_MAX];
@@ -75,7 +76,7 @@ struct wachat_engine_s {
     char                     *owner;
     char                      stream_name[WACHAT_KEY_MAX];  /* the config's, */
     char                      group_name[WACHAT_KEY_MAX];   /* across reloads */
-    int                       rate_limit;
+    wachat_limits_t           limits;
     int                       draining;
     int                       closing;      /* callbacks do nothing */
     size_t                    active;
@@ -102,14 +103,20 @@ void wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r);
 void wachat_conv_message(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 
-/* commit.c */
 /* message.c: a system text in the customer's language (<key>.<lang>) */
 const char *wachat_conv_text(wachat_conv_t *cv, const char *key,
     const char *plain);
 
+/* commit.c: what a message's reply is */
+typedef enum {
+    WACHAT_COMMIT_ANSWER = 0,   /* the AI's answer, or none */
+    WACHAT_COMMIT_HANDOFF,      /* what happens now that a person is asked */
+    WACHAT_COMMIT_LIMITED       /* over the customer's limit: the notice */
+} wachat_commit_e;
+
 void wachat_conv_commit(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev, wachat_reply_t *reply,
-    int handoff, const char *agent);
+    wachat_commit_e kind, const char *agent);
 void wachat_conv_status(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 

@@ -88,7 +88,9 @@ wachat_engine_configure(wachat_engine_t *en, const wachat_config_t *cfg,
         snprintf(en->group_name, sizeof(en->group_name), "%s", cfg->group);
     }
 
-    en->rate_limit = cfg->rate_limit;
+    en->limits.rate_per_s = cfg->rate_limit;
+    en->limits.answers_per_min = cfg->customer_answers_per_minute;
+    en->limits.answers_burst = cfg->customer_answers_burst;
 }
 
 
@@ -199,7 +201,7 @@ wachat_engine_take(void *data, const char *conv_id, redisReply *peek)
         /* taken for us while we stop (or out of memory): given back */
         freeReplyObject(peek);
         wachat_conv_ref_init(&ref, conv_id, en->owner, en->stream_name,
-                             en->group_name, &en->rate_limit);
+                             en->group_name, &en->limits);
         wachat_script_release(en->store, &ref);
         return;
     }
@@ -223,10 +225,10 @@ wachat_engine_take(void *data, const char *conv_id, redisReply *peek)
 }
 
 
-const int *
-wachat_engine_rate(wachat_engine_t *en)
+const wachat_limits_t *
+wachat_engine_limits(wachat_engine_t *en)
 {
-    return &en->rate_limit;
+    return &en->limits;
 }
 
 
@@ -315,7 +317,7 @@ wachat_engine_find(wachat_engine_t *en, const char *id, int create)
     cv->engine = en;
     snprintf(cv->id, sizeof(cv->id), "%s", id);
     wachat_conv_ref_init(&cv->ref, cv->id, en->owner, en->stream_name,
-                         en->group_name, &en->rate_limit);
+                         en->group_name, &en->limits);
     cv->next = en->buckets[h];
     en->buckets[h] = cv;
     en->active++;

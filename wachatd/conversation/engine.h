@@ -44,6 +44,7 @@ typedef struct {
     unsigned long long  retried;
     unsigned long long  dead;
     unsigned long long  handoffs;
+    unsigned long long  withheld;       /* over a customer's limit */
     /* replies by where they came from */
     unsigned long long  from_kb;
     unsigned long long  from_llm;
@@ -93,8 +94,8 @@ void wachat_engine_work(void *en, const char *conv_id);
 /* stream callback: the transfer took the conversation for us, with peek */
 void wachat_engine_take(void *en, const char *conv_id, redisReply *peek);
 
-/* the send rate the conversations' scripts use, kept across reloads */
-const int *wachat_engine_rate(wachat_engine_t *en);
+/* the limits the conversations' scripts apply, kept across reloads */
+const wachat_limits_t *wachat_engine_limits(wachat_engine_t *en);
 
 /* shutdown: take no new conversation; how many are still in flight */
 void wachat_engine_drain(wachat_engine_t *en);

@@ -21,6 +21,8 @@
 
 static int wachat_conv_is_handoff(const wachat_config_t *cfg,
     const wachat_question_t *q);
+static void wachat_conv_withhold(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
 static void wachat_conv_handoff(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 static int wachat_conv_ask_llm(wachat_conv_t *cv, const char *member,
@@ -37,28 +39,39 @@ wachat_conv_question(const wachat_event_t *ev, wachat_question_t *q)
 }
 
 
-/*
- * The customer's language: the message's own, else the one remembered
- * for the conversation ("ok", a sticker, a number tell nothing).
- */
+/* the language the message tells, if any ("ok", a sticker tell none) */
 static void
 wachat_conv_language(wachat_conv_t *cv, const wachat_question_t *q)
 {
     const char  *lang;
-    redisReply  *r;
 
     lang = q->text ? wachat_lang_detect(q->text, strlen(q->text)) : NULL;
     cv->lang_new = lang != NULL;
+    cv->lang_known = lang != NULL;
+    snprintf(cv->lang, sizeof(cv->lang), "%s", lang ? lang : "");
+}
 
-    if (lang) {
-        snprintf(cv->lang, sizeof(cv->lang), "%s", lang);
-        return;
+
+/*
+ * The customer's language: this message's, else the one remembered for
+ * the conversation, read only when a text needs it (so a message that
+ * gets no system text costs no read).  NULL when none is known.
+ */
+static const char *
+wachat_conv_lang(wachat_conv_t *cv)
+{
+    redisReply  *r;
+
+    if (!cv->lang_known) {
+        r = wachat_redis_cmd(cv->engine->store, "HGET %s lang",
+                             cv->ref.conv);
+        snprintf(cv->lang, sizeof(cv->lang), "%s",
+                 r && r->type == REDIS_REPLY_STRING ? r->str : "");
+        freeReplyObject(r);
+        cv->lang_known = 1;
     }
 
-    r = wachat_redis_cmd(cv->engine->store, "HGET %s lang", cv->ref.conv);
-    snprintf(cv->lang, sizeof(cv->lang), "%s",
-             r && r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
+    return cv->lang[0] ? cv->lang : NULL;
 }
 
 
@@ -67,7 +80,7 @@ const char *
 wachat_conv_text(wachat_conv_t *cv, const char *key, const char *plain)
 {
     return wachat_config_text(cv->engine->cfg, key, plain,
-                              cv->lang[0] ? cv->lang : NULL);
+                              wachat_conv_lang(cv));
 }
 
 
@@ -124,7 +137,7 @@ wachat_conv_smalltalk(wachat_conv_t *cv, const wachat_question_t *q,
         return wachat_smalltalk_menu(en->kb,
                                      wachat_conv_text(cv, "greeting_text",
                                                       en->cfg->greeting_text),
-                                     cv->lang[0] ? cv->lang : NULL, reply);
+                                     wachat_conv_lang(cv), reply);
 
     case WACHAT_SMALLTALK_THANKS:
         memset(reply, 0, sizeof(wachat_reply_t));
@@ -162,12 +175,22 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: message %s is older "
                    "than the customer service window, not answered",
                    cv->id, wamid ? wamid : "?");
-        wachat_conv_commit(cv, member, mlen, ev, NULL, 0, NULL);
+        wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_ANSWER,
+                           NULL);
         return;
     }
 
     if (wachat_conv_is_handoff(en->cfg, &q)) {
         wachat_conv_handoff(cv, member, mlen, ev);
+        return;
+    }
+
+    /*
+     * The peek that brought this head found the customer's answers spent;
+     * what would get no answer anyway (a location) is not withheld.
+     */
+    if (cv->peek.limited && q.type && wachat_answerable(q.type)) {
+        wachat_conv_withhold(cv, member, mlen, ev);
         return;
     }
 
@@ -204,8 +227,8 @@ commit:
         return;
     }
 
-    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL, 0,
-                       NULL);
+    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL,
+                       WACHAT_COMMIT_ANSWER, NULL);
 }
 
 
@@ -281,8 +304,43 @@ wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    wachat_conv_commit(cv, member, mlen, ev, &reply, 1,
+    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_HANDOFF,
                        online ? agent : NULL);
+}
+
+
+/*
+ * Over the customer's answers per minute: no KB search, no model call, no
+ * read mark (each is a Graph call on the number's rate).  The message is
+ * committed all the same, with the notice, which the script sends only to
+ * the first such message of a period.
+ */
+
+static void
+wachat_conv_withhold(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    wachat_reply_t    reply;
+    wachat_engine_t  *en = cv->engine;
+
+    if (en->cfg->rate_limited_text[0] == '\0') {
+        wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_LIMITED,
+                           NULL);
+        return;
+    }
+
+    memset(&reply, 0, sizeof(wachat_reply_t));
+    reply.text = strdup(wachat_conv_text(cv, "rate_limited_text",
+                                         en->cfg->rate_limited_text));
+    snprintf(reply.source, sizeof(reply.source), "limit");
+
+    if (reply.text == NULL) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_LIMITED,
+                       NULL);
 }
 
 
@@ -592,7 +650,8 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     cv->pending = NULL;
 
     wachat_conv_commit(cv, cv->pending_member, cv->pending_member_len,
-                       &cv->pending_ev, has_reply ? &reply : NULL, 0, NULL);
+                       &cv->pending_ev, has_reply ? &reply : NULL,
+                       WACHAT_COMMIT_ANSWER, NULL);
 
     freeReplyObject(held);
 }

@@ -421,7 +421,10 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
     t.group = s->conf.group;
     t.owner = s->conf.consumer;
     t.lease_ms = s->conf.lease_ms;
-    t.rate = s->conf.rate ? *s->conf.rate : 0;
+    memset(&t.limits, 0, sizeof(wachat_limits_t));
+    if (s->conf.limits) {
+        t.limits = *s->conf.limits;
+    }
     t.n = b.n;
     t.ids = b.ids;
     t.convs = b.convs;

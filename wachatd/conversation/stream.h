@@ -15,7 +15,7 @@
 
 #include <event2/event.h>
 
-#include "store/store.h"
+#include "store/scripts.h"
 
 
 typedef struct wachat_stream_s  wachat_stream_t;
@@ -39,7 +39,7 @@ typedef struct {
     int                     claim_idle_ms;  /* reclaim a dead reader's */
     int                     scan_ms;        /* look for orphaned work */
     int                     lease_ms;       /* of a conversation taken */
-    const int              *rate;           /* the numbers' send rate */
+    const wachat_limits_t  *limits;         /* the peeks' limits */
     wachat_stream_work_pt   work;
     wachat_stream_take_pt   take;
     void                   *data;

@@ -115,6 +115,9 @@ typedef struct {
     char             *kb;
     double            kb_min_score;
     char             *fallback_text;
+    int               customer_answers_per_minute;
+    int               customer_answers_burst;
+    char             *rate_limited_text;
 
     /* sending */
     int               outbound;     /* wachat_outbound_e */

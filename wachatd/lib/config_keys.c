@@ -132,6 +132,26 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Reply when nothing in the knowledge base matches well enough; "
         "sent with a button to reach a person."),
 
+    WACHAT_INT("customer_answers_per_minute", customer_answers_per_minute,
+        "20", 0, 100000,
+        "AI answers (knowledge base or model) one customer gets per "
+        "minute, a token bucket per conversation (0: no limit). Past it "
+        "the message is kept in the history and shown to agents, but not "
+        "answered and never sent to the model."),
+
+    WACHAT_INT("customer_answers_burst", customer_answers_burst, "10", 1,
+        100000,
+        "Answers a customer may get in a row before "
+        "customer_answers_per_minute paces them (the bucket's size)."),
+
+    WACHAT_STRING("rate_limited_text", rate_limited_text,
+        "You are sending messages faster than I can answer. I'll reply "
+        "again in a moment; a person can still read everything you "
+        "write.", NULL, WACHAT_CONF_LANG, NULL,
+        "Sent once when a customer goes over customer_answers_per_minute, "
+        "not again until an answer has gone out (empty: nothing is "
+        "sent)."),
+
     /* sending */
 
     WACHAT_ENUM("outbound", outbound, "graph", wachat_conf_outbounds,

@@ -227,7 +227,7 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     sc.claim_idle_ms = (int) d->cfg->claim_idle_ms;
     sc.scan_ms = 1000;
     sc.lease_ms = WACHAT_ENGINE_LEASE_MS;
-    sc.rate = wachat_engine_rate(d->engine);
+    sc.limits = wachat_engine_limits(d->engine);
     sc.work = wachat_engine_work;
     sc.take = wachat_engine_take;
     sc.data = d->engine;
@@ -753,11 +753,13 @@ wachatd_on_stats(evutil_socket_t fd, short what, void *arg)
     ss = wachat_stream_stats(d->stream);
 
     wachat_log(WACHAT_LOG_INFO, "stats: read %llu, ignored %llu, reclaimed "
-               "%llu, answered %llu, silent %llu, duplicates %llu, statuses "
-               "%llu, sent %llu, retried %llu, dead %llu, active %zu",
+               "%llu, answered %llu, silent %llu, withheld %llu, duplicates "
+               "%llu, statuses %llu, sent %llu, retried %llu, dead %llu, "
+               "active %zu",
                ss->read, ss->ignored, ss->reclaimed, es->answered,
-               es->silent, es->duplicates, es->statuses, es->sent,
-               es->retried, es->dead, wachat_engine_active(d->engine));
+               es->silent, es->withheld, es->duplicates, es->statuses,
+               es->sent, es->retried, es->dead,
+               wachat_engine_active(d->engine));
 }
 
 

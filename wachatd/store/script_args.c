@@ -57,7 +57,7 @@ wachat_args_list(wachat_args_t *a, const char **kv, size_t n)
 }
 
 
-/* the nine conversation keys and ARGV 1..4 */
+/* the ten conversation keys */
 void
 wachat_args_conv(wachat_args_t *a, const wachat_conv_ref_t *ref)
 {
@@ -85,7 +85,12 @@ wachat_args_conv_argv(wachat_args_t *a, const wachat_conv_ref_t *ref,
     wachat_args_int(a, lease_ms);
     wachat_args_str(a, ref->group);
     wachat_args_str(a, ref->id);
-    wachat_args_int(a, *ref->rate_per_s > 0 ? *ref->rate_per_s : 0);
+    wachat_args_int(a, ref->limits->rate_per_s > 0
+                       ? ref->limits->rate_per_s : 0);
+    wachat_args_int(a, ref->limits->answers_per_min > 0
+                       ? ref->limits->answers_per_min : 0);
+    wachat_args_int(a, ref->limits->answers_burst > 0
+                       ? ref->limits->answers_burst : 1);
 }
 
 
@@ -134,7 +139,9 @@ wachat_peek_read(const redisReply *r, wachat_peek_t *peek)
     default: return -1;
     }
 
-    if (r->elements != 7 || r->element[6]->type != REDIS_REPLY_INTEGER) {
+    if (r->elements != 8 || r->element[6]->type != REDIS_REPLY_INTEGER
+        || r->element[7]->type != REDIS_REPLY_INTEGER)
+    {
         return -1;
     }
 
@@ -157,6 +164,7 @@ wachat_peek_read(const redisReply *r, wachat_peek_t *peek)
     peek->head_id = e->type == REDIS_REPLY_STRING ? e->str : NULL;
     peek->fields = r->element[5];
     peek->wait_ms = r->element[6]->integer;
+    peek->limited = r->element[7]->integer == 1;
 
     return 0;
 }
@@ -198,13 +206,13 @@ wachat_script_done(wachat_redis_t *st, redisReply *r, size_t nres,
 void
 wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
     const char *owner, const char *stream, const char *group,
-    const int *rate_per_s)
+    const wachat_limits_t *limits)
 {
     ref->id = id;
     ref->owner = owner;
     ref->stream = stream;
     ref->group = group;
-    ref->rate_per_s = rate_per_s;
+    ref->limits = limits;
 
     wachat_store_key_rate(ref->rate, id);
     wachat_store_key_lease(ref->lease, id);

@@ -11,29 +11,37 @@
 
 
 /*
- * ARGV 6 member, 7 done ttl, 8 history max, 9 retention s, 10 now ms,
- * 11 wamid for the feed, 12 handoff, 13 agent chosen, 14 the reply's
- * outbound record, 15 the held reply's, then four counted lists: the
- * conversation's fields, the inbound history entry, the reply's and the
- * held reply's history entries.  Returns {committed, queued, mode, new,
- * peek}.
+ * ARGV 8 member, 9 done ttl, 10 history max, 11 retention s, 12 now ms,
+ * 13 wamid for the feed, 14 handoff, 15 agent chosen, 16 the reply's
+ * outbound record, 17 the held reply's, 18 over the customer's limit,
+ * 19 the message's id in the done set (KEYS[11]), then four counted
+ * lists: the conversation's fields, the inbound history entry, the
+ * reply's and the held reply's history entries.  Returns {committed,
+ * queued, mode, new, peek}.
  *
  * The mode is read here, in the same step that queues the reply: an agent
  * who took the conversation while the answer was being prepared (an LLM
  * call in flight) sees no AI message after taking it.  A hand-over moves
  * an AI or waiting conversation to the agent chosen, or to waiting_agent,
- * and always tells the customer what happens next (also when an agent
- * holds it already: "held").
+ * and tells the customer what happens next; asked again (still waiting,
+ * or an agent holds it already: "held"), it says so again while the
+ * customer's bucket allows, taking a token like an answer.
+ *
+ * An AI answer takes a token of the customer's bucket.  Over the limit,
+ * the message is kept all the same (history, feed, agents) and the reply
+ * is the notice, queued only by the first such message of a period: the
+ * period (ai_limited) ends with the next answer.
  */
 static wachat_lua_t  wachat_lua_commit = wachat_lua(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
+    WACHAT_LUA_STATUSES
     WACHAT_LUA_LEASE_CHECK
-    "if redis.call('EXISTS', KEYS[11]) == 1 then\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[6])\n"
+    "if redis.call('ZSCORE', KEYS[11], ARGV[19]) then\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[8])\n"
     "  return {0, 0, '', 0, peek(), false}\n"
     "end\n"
-    "local i = 16\n"
+    "local i = 20\n"
     "local function list()\n"
     "  local n, a = tonumber(ARGV[i]), {}\n"
     "  for k = 1, n do a[k] = ARGV[i + k] end\n"
@@ -46,7 +54,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "if not mode then mode = " WACHAT_LUA_AI "; new = 1 end\n"
     "redis.call('HSET', KEYS[4], 'mode', mode, unpack(conv))\n"
     "local function hist(f)\n"
-    "  return redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*',\n"
+    "  return redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], '*',\n"
     "                    unpack(f))\n"
     "end\n"
     "hist(inb)\n"
@@ -56,58 +64,80 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
     "  redis.call('RPUSH', KEYS[2], s .. hist(h) .. '\"}')\n"
     "  n = n + 1\n"
     "end\n"
-    "if ARGV[12] == '1' then\n"
+    "local function again(h, s)\n"
+    "  if tonumber(ARGV[6]) > 0 and answers(clock()) < 1 then return end\n"
+    "  answer_taken()\n"
+    "  send(h, s)\n"
+    "end\n"
+    "if ARGV[14] == '1' then\n"
+    "  local was = mode\n"
     "  if mode ~= " WACHAT_LUA_AGENT " then\n"
-    "    if ARGV[13] ~= '' then\n"
+    "    if ARGV[15] ~= '' then\n"
     "      redis.call('HSET', KEYS[4], 'mode', " WACHAT_LUA_AGENT ",\n"
-    "                 'agent', ARGV[13], 'agent_since', ARGV[10],\n"
-    "                 'agent_active', ARGV[10])\n"
+    "                 'agent', ARGV[15], 'agent_since', ARGV[12],\n"
+    "                 'agent_active', ARGV[12])\n"
     "      redis.call('HDEL', KEYS[4], 'waiting_since')\n"
     "      mode = " WACHAT_LUA_AGENT "\n"
     "    elseif mode == " WACHAT_LUA_AI " then\n"
     "      redis.call('HSET', KEYS[4], 'mode', " WACHAT_LUA_WAITING ",\n"
-    "                 'waiting_since', ARGV[10])\n"
+    "                 'waiting_since', ARGV[12])\n"
     "      mode = " WACHAT_LUA_WAITING "\n"
     "    end\n"
-    "    send(reply, ARGV[14])\n"
+    "  end\n"
+    "  if mode ~= was then\n"
+    "    send(reply, ARGV[16])\n"
+    "  elseif mode == " WACHAT_LUA_WAITING " then\n"
+    "    again(reply, ARGV[16])\n"
     "  else\n"
-    "    send(held, ARGV[15])\n"
+    "    again(held, ARGV[17])\n"
+    "  end\n"
+    "elseif mode == " WACHAT_LUA_AI " and ARGV[18] == '1' then\n"
+    "  if redis.call('HSETNX', KEYS[4], 'ai_limited', ARGV[12]) == 1 then\n"
+    "    send(reply, ARGV[16])\n"
     "  end\n"
     "elseif mode == " WACHAT_LUA_AI " then\n"
-    "  send(reply, ARGV[14])\n"
+    "  if #reply > 0 then answer_taken() end\n"
+    "  send(reply, ARGV[16])\n"
     "end\n"
     "if mode ~= " WACHAT_LUA_AI " then\n"
     "  redis.call('HINCRBY', KEYS[4], 'unread', 1)\n"
     "end\n"
     "for _, k in ipairs({KEYS[4], KEYS[5], KEYS[6]}) do\n"
-    "  redis.call('EXPIRE', k, ARGV[9])\n"
+    "  redis.call('EXPIRE', k, ARGV[11])\n"
     "end\n"
-    "redis.call('SET', KEYS[11], '1', 'EX', ARGV[7])\n"
-    "redis.call('ZREM', KEYS[3], ARGV[6])\n"
-    "feed('type', 'message', 'conv', ARGV[4], 'id', ARGV[11], 'mode', mode)\n"
+    "statuses_bounded()\n"
+    "redis.call('ZADD', KEYS[11], ARGV[12], ARGV[19])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf',\n"
+    "           '(' .. (tonumber(ARGV[12]) - ARGV[9] * 1000))\n"
+    "redis.call('ZREMRANGEBYRANK', KEYS[11], 0,\n"
+    "           -" WACHAT_STR(WACHAT_DONE_MAX) " - 1)\n"
+    "redis.call('EXPIRE', KEYS[11], ARGV[9])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[8])\n"
+    "feed('type', 'message', 'conv', ARGV[4], 'id', ARGV[13], 'mode', mode)\n"
     "return {1, n, mode, new, peek(), feederr}\n");
 
 
 /*
- * ARGV 6 member, 7 wamid, 8 status, 9 ts, 10 error code.  Statuses arrive
- * out of order: sent < delivered < read < played, and a failure is kept
- * unless the message was read anyway.  A status for someone who never
- * wrote (a template sent by another tool on the same number) creates
- * nothing.  Returns {applied, peek}.
+ * ARGV 8 member, 9 wamid, 10 status, 11 ts, 12 error code.  Statuses
+ * arrive out of order: sent < delivered < read < played, and a failure is
+ * kept unless the message was read anyway.  A status for someone who
+ * never wrote (a template sent by another tool on the same number)
+ * creates nothing.  Returns {applied, peek}.
  */
 static wachat_lua_t  wachat_lua_status = wachat_lua(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
+    WACHAT_LUA_STATUSES
     WACHAT_LUA_LEASE_CHECK
     "if redis.call('EXISTS', KEYS[4]) == 0 then\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[6])\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[8])\n"
     "  return {0, peek(), false}\n"
     "end\n"
     "local rank = {accepted = 0, sent = 1, delivered = 2, read = 3,\n"
     "              played = 4}\n"
-    "local cur = redis.call('HGET', KEYS[6], ARGV[7])\n"
+    "local cur = redis.call('HGET', KEYS[6], ARGV[9])\n"
     "local was = cur and string.match(cur, '^[^|]*') or nil\n"
-    "local new, apply = ARGV[8], false\n"
+    "local new, apply = ARGV[10], false\n"
     "if new == 'failed' then\n"
     "  apply = was ~= 'read' and was ~= 'played' and was ~= 'failed'\n"
     "elseif was == nil then\n"
@@ -116,12 +146,13 @@ static wachat_lua_t  wachat_lua_status = wachat_lua(
     "  apply = (rank[new] or 0) > (rank[was] or 0)\n"
     "end\n"
     "if apply then\n"
-    "  redis.call('HSET', KEYS[6], ARGV[7],\n"
-    "             new .. '|' .. ARGV[10] .. '|' .. ARGV[9])\n"
-    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[7],\n"
-    "       'status', ARGV[8], 'error_code', ARGV[10])\n"
+    "  redis.call('HSET', KEYS[6], ARGV[9],\n"
+    "             new .. '|' .. ARGV[12] .. '|' .. ARGV[11])\n"
+    "  statuses_bounded()\n"
+    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[9],\n"
+    "       'status', ARGV[10], 'error_code', ARGV[12])\n"
     "end\n"
-    "redis.call('ZREM', KEYS[3], ARGV[6])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[8])\n"
     "return {apply and 1 or 0, peek(), feederr}\n");
 
 
@@ -145,6 +176,8 @@ wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     wachat_args_str(&a, c->agent);
     wachat_args_bytes(&a, c->reply_send, c->reply_send_len);
     wachat_args_bytes(&a, c->held_send, c->held_send_len);
+    wachat_args_str(&a, c->limited ? "1" : "0");
+    wachat_args_str(&a, c->done_id);
     wachat_args_list(&a, c->conv_kv, c->nconv);
     wachat_args_list(&a, c->in_kv, c->nin);
     wachat_args_list(&a, c->reply_kv, c->nreply);

@@ -10,35 +10,39 @@
 
 
 /*
- * ARGV 6 head, 7 wamid, 8 history id, 9 now, 10 tell the feed.  The feed
+ * ARGV 8 head, 9 wamid, 10 history id, 11 now, 12 tell the feed.  The feed
  * hears of the accepted reply whoever holds the lease now: Meta has it.
  * Returns {recorded, peek}.
  */
 static wachat_lua_t  wachat_lua_sent = wachat_lua(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
-    "if ARGV[10] == '1' then\n"
-    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[7],\n"
-    "       'hist', ARGV[8], 'status', 'accepted')\n"
+    WACHAT_LUA_STATUSES
+    "if ARGV[12] == '1' then\n"
+    "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[9],\n"
+    "       'hist', ARGV[10], 'status', 'accepted')\n"
     "end\n"
     WACHAT_LUA_LEASE_CHECK
-    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[6] then\n"
+    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[8] then\n"
     "  return {0, peek(), feederr}\n"
     "end\n"
     "redis.call('LPOP', KEYS[2])\n"
-    "redis.call('HSETNX', KEYS[6], ARGV[7], 'accepted||' .. ARGV[9])\n"
-    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[8], ARGV[7])\n"
-    "redis.call('HSET', KEYS[4], 'last_out_at', ARGV[9])\n"
+    "redis.call('HSETNX', KEYS[6], ARGV[9], 'accepted||' .. ARGV[11])\n"
+    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[10], ARGV[9])\n"
+    "redis.call('HSET', KEYS[4], 'last_out_at', ARGV[11])\n"
+    "statuses_bounded()\n"
     "return {1, peek(), feederr}\n");
 
 
-/* ARGV 6 head, 7 history id, 8 code, 9 now.  Returns 1, 0 or -1. */
+/* ARGV 8 head, 9 history id, 10 code, 11 now.  Returns 1, 0 or -1. */
 static wachat_lua_t  wachat_lua_drop = wachat_lua(
+    WACHAT_LUA_STATUSES
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
-    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[6] then return 0 end\n"
+    "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[8] then return 0 end\n"
     "redis.call('LPOP', KEYS[2])\n"
-    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[7],\n"
-    "           'failed|' .. ARGV[8] .. '|' .. ARGV[9])\n"
+    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[9],\n"
+    "           'failed|' .. ARGV[10] .. '|' .. ARGV[11])\n"
+    "statuses_bounded()\n"
     "return 1\n");
 
 

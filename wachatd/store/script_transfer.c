@@ -16,12 +16,12 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
 
 
 /*
- * KEYS stream ready convs, then four per event: its inbox, and its
- * conversation's lease, outq and rate bucket; ARGV group owner lease-ms
- * rate, then per event: id, conversation ('' = acknowledge only), counts
- * as activity.  The inbox first, the acknowledgement second, in one atomic
- * step; a transfer done twice (a reclaimed entry) adds the same member
- * again, a no-op.  Members sort by stream id: the score is the id's
+ * KEYS stream ready convs, then five per event: its inbox, and its
+ * conversation's lease, outq, rate bucket and hash; ARGV group owner
+ * lease-ms rate answers-per-min answers-burst, then per event: id,
+ * conversation ('' = acknowledge only), counts as activity.  The inbox
+ * first, the acknowledgement second, in one atomic step; a transfer done
+ * twice (a reclaimed entry) adds the same member again, a no-op.  Members sort by stream id: the score is the id's
  * milliseconds and the member starts with the zero-padded id, so ties sort
  * right too.
  *
@@ -49,25 +49,28 @@ static wachat_lua_t  wachat_lua_transfer = wachat_lua(
     WACHAT_LUA_PEEK
     WACHAT_LUA_INBOX
     "local missing, taken, seen = {}, {}, {}\n"
-    "local n = (#ARGV - 4) / 3\n"
+    "local n = (#ARGV - 6) / 3\n"
     "for i = 1, n do\n"
-    "  local id, conv = ARGV[3 * i + 2], ARGV[3 * i + 3]\n"
+    "  local id, conv = ARGV[3 * i + 4], ARGV[3 * i + 5]\n"
     "  local e = conv ~= '' and redis.call('XRANGE', KEYS[1], id, id)[1]\n"
     "  if conv ~= '' and not e then\n"
     "    missing[#missing + 1] = i\n"
     "  else\n"
-    "    if e then inbox(KEYS[4 * i], id, conv, ARGV[3 * i + 4], e[2]) end\n"
+    "    if e then inbox(KEYS[5 * i - 1], id, conv, ARGV[3 * i + 6], e[2])\n"
+    "    end\n"
     "    redis.call('XACK', KEYS[1], ARGV[1], id)\n"
     "  end\n"
     "end\n"
     "for i = 1, n do\n"
-    "  local conv = ARGV[3 * i + 3]\n"
+    "  local conv = ARGV[3 * i + 5]\n"
     "  if conv ~= '' and not seen[conv] then\n"
     "    seen[conv] = true\n"
-    "    if not redis.call('GET', KEYS[4 * i + 1]) then\n"
-    "      PK = {KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i], false,\n"
-    "            false, false, KEYS[2], KEYS[1], false, KEYS[4 * i + 3]}\n"
-    "      PA = {ARGV[2], ARGV[3], ARGV[1], conv, ARGV[4]}\n"
+    "    if not redis.call('GET', KEYS[5 * i]) then\n"
+    "      PK = {KEYS[5 * i], KEYS[5 * i + 1], KEYS[5 * i - 1],\n"
+    "            KEYS[5 * i + 3], false, false, KEYS[2], KEYS[1], false,\n"
+    "            KEYS[5 * i + 2]}\n"
+    "      PA = {ARGV[2], ARGV[3], ARGV[1], conv, ARGV[4], ARGV[5],\n"
+    "            ARGV[6]}\n"
     "      taken[#taken + 1] = i\n"
     "      taken[#taken + 1] = peek()\n"
     "    end\n"
@@ -86,12 +89,16 @@ static wachat_lua_t  wachat_lua_transfer_one = wachat_lua(
     "return 1\n");
 
 
-/* the keys of one event: its inbox, its conversation's lease, outq, bucket */
+/*
+ * The keys of one event: its inbox, its conversation's lease, outq, the
+ * number's bucket and the conversation hash (the customer's bucket).
+ */
 typedef struct {
     char  inbox[WACHAT_KEY_MAX];
     char  lease[WACHAT_KEY_MAX];
     char  outq[WACHAT_KEY_MAX];
     char  rate[WACHAT_KEY_MAX];
+    char  conv[WACHAT_KEY_MAX];
 } wachat_transfer_keys_t;
 
 
@@ -102,6 +109,7 @@ wachat_transfer_keys(wachat_transfer_keys_t *k, const char *conv)
     wachat_store_key_lease(k->lease, conv);
     wachat_store_key_outq(k->outq, conv);
     wachat_store_key_rate(k->rate, conv);
+    wachat_store_key_conv(k->conv, conv);
 }
 
 
@@ -164,10 +172,10 @@ wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     const char              **argv;
     size_t                   *argvlen;
     wachat_transfer_keys_t   *keys;
-    char                      lease[32], rate[32];
+    char                      lease[32], rate[32], per[32], burst[32];
 
-    nkeys = 3 + 4 * t->n;
-    argc = nkeys + 4 + 3 * t->n;
+    nkeys = 3 + 5 * t->n;
+    argc = nkeys + 6 + 3 * t->n;
     argv = malloc(argc * sizeof(char *));
     argvlen = malloc(argc * sizeof(size_t));
     keys = malloc((t->n ? t->n : 1) * sizeof(wachat_transfer_keys_t));
@@ -181,7 +189,12 @@ wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     }
 
     snprintf(lease, sizeof(lease), "%d", t->lease_ms);
-    snprintf(rate, sizeof(rate), "%d", t->rate > 0 ? t->rate : 0);
+    snprintf(rate, sizeof(rate), "%d",
+             t->limits.rate_per_s > 0 ? t->limits.rate_per_s : 0);
+    snprintf(per, sizeof(per), "%d",
+             t->limits.answers_per_min > 0 ? t->limits.answers_per_min : 0);
+    snprintf(burst, sizeof(burst), "%d",
+             t->limits.answers_burst > 0 ? t->limits.answers_burst : 1);
 
     argv[0] = t->stream;
     argv[1] = WACHAT_KEY_READY;
@@ -190,26 +203,30 @@ wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     argv[nkeys + 1] = t->owner;
     argv[nkeys + 2] = lease;
     argv[nkeys + 3] = rate;
+    argv[nkeys + 4] = per;
+    argv[nkeys + 5] = burst;
 
     for (i = 0; i < t->n; i++) {
         if (t->convs[i]) {
             wachat_transfer_keys(&keys[i], t->convs[i]);
-            argv[3 + 4 * i] = keys[i].inbox;
-            argv[4 + 4 * i] = keys[i].lease;
-            argv[5 + 4 * i] = keys[i].outq;
-            argv[6 + 4 * i] = keys[i].rate;
+            argv[3 + 5 * i] = keys[i].inbox;
+            argv[4 + 5 * i] = keys[i].lease;
+            argv[5 + 5 * i] = keys[i].outq;
+            argv[6 + 5 * i] = keys[i].rate;
+            argv[7 + 5 * i] = keys[i].conv;
 
         } else {
             /* key slots nobody writes */
-            argv[3 + 4 * i] = t->stream;
-            argv[4 + 4 * i] = t->stream;
-            argv[5 + 4 * i] = t->stream;
-            argv[6 + 4 * i] = t->stream;
+            argv[3 + 5 * i] = t->stream;
+            argv[4 + 5 * i] = t->stream;
+            argv[5 + 5 * i] = t->stream;
+            argv[6 + 5 * i] = t->stream;
+            argv[7 + 5 * i] = t->stream;
         }
 
-        argv[nkeys + 4 + 3 * i] = t->ids[i];
-        argv[nkeys + 5 + 3 * i] = t->convs[i] ? t->convs[i] : "";
-        argv[nkeys + 6 + 3 * i] = t->message[i] ? "1" : "0";
+        argv[nkeys + 6 + 3 * i] = t->ids[i];
+        argv[nkeys + 7 + 3 * i] = t->convs[i] ? t->convs[i] : "";
+        argv[nkeys + 8 + 3 * i] = t->message[i] ? "1" : "0";
     }
 
     for (i = 0; i < argc; i++) {

@@ -8,7 +8,9 @@
  * queue and of the inbox, the inbox head unpacked into the stream entry's
  * own shape, and whether an older event of the stream is still pending.
  * With nothing left, the same script gives the conversation back; with a
- * reply to send, it takes a token of the business number's rate bucket.
+ * reply to send, it takes a token of the business number's rate bucket;
+ * with an inbox head, it says whether the customer's AI answers are spent
+ * (so an over-limit message costs no model call and no extra trip).
  * So one round trip both records a step and prepares the next.
  */
 
@@ -20,13 +22,25 @@
 #include "store/store.h"
 
 
+/*
+ * The limits every peek applies: the business number's send rate, and
+ * each customer's AI answers (a bucket of answers_burst tokens, refilled
+ * at answers_per_min; 0: no limit).  Kept by the engine across reloads.
+ */
+typedef struct {
+    int  rate_per_s;
+    int  answers_per_min;
+    int  answers_burst;
+} wachat_limits_t;
+
+
 /* the keys and names of one conversation, computed once */
 typedef struct {
-    const char  *id;            /* "<phone_number_id>:<customer>" */
-    const char  *owner;         /* this consumer */
-    const char  *stream;
-    const char  *group;
-    const int   *rate_per_s;    /* the number's send rate, 0: none */
+    const char              *id;        /* "<phone_number_id>:<customer>" */
+    const char              *owner;     /* this consumer */
+    const char              *stream;
+    const char              *group;
+    const wachat_limits_t   *limits;
     char         rate[WACHAT_KEY_MAX];
     char         lease[WACHAT_KEY_MAX];
     char         outq[WACHAT_KEY_MAX];
@@ -38,7 +52,7 @@ typedef struct {
 
 void wachat_conv_ref_init(wachat_conv_ref_t *ref, const char *id,
     const char *owner, const char *stream, const char *group,
-    const int *rate_per_s);
+    const wachat_limits_t *limits);
 
 
 typedef enum {
@@ -59,6 +73,8 @@ typedef struct {
     const redisReply    *fields;        /* its fields, stream-entry shape */
     int                  older_pending; /* an older entry is pending */
     long long            wait_ms;       /* until the outq head may go */
+    int                  limited;       /* the customer's AI answers are
+                                           spent: the head gets none */
 } wachat_peek_t;
 
 
@@ -86,7 +102,8 @@ int wachat_script_renew(wachat_redis_t *st, const wachat_conv_ref_t *ref,
 typedef struct {
     const char   *member;       /* the inbox head being committed */
     size_t        member_len;
-    const char   *done_key;
+    const char   *done_key;     /* the conversation's committed ids */
+    const char   *done_id;      /* this message's: its wamid */
     const char   *feed_id;      /* the wamid, for the live feed */
     long long     now;
     int           done_ttl;
@@ -106,6 +123,8 @@ typedef struct {
     size_t        nheld;
     const char   *held_send;
     size_t        held_send_len;
+    int           limited;      /* over the customer's limit: the reply
+                                   is the notice, sent once a period */
 } wachat_commit_t;
 
 
@@ -164,7 +183,7 @@ typedef struct {
     const char          *group;
     const char          *owner;
     int                  lease_ms;
-    int                  rate;          /* the numbers' send rate per s */
+    wachat_limits_t      limits;
     size_t               n;
     const char         **ids;
     const char         **convs;

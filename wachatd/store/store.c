@@ -21,13 +21,7 @@ void wachat_store_key_status(char *buf, const char *c) { wachat_key(buf, "st", c
 void wachat_store_key_inbox(char *buf, const char *c) { wachat_key(buf, "inbox", c); }
 void wachat_store_key_outq(char *buf, const char *c) { wachat_key(buf, "outq", c); }
 void wachat_store_key_lease(char *buf, const char *c) { wachat_key(buf, "lease", c); }
-
-
-void
-wachat_store_key_done(char *buf, const char *conv_id, const char *wamid)
-{
-    snprintf(buf, WACHAT_KEY_MAX, "wachat:done:{%s}:%s", conv_id, wamid);
-}
+void wachat_store_key_done(char *buf, const char *c) { wachat_key(buf, "done", c); }
 
 
 void

@@ -25,7 +25,15 @@ void wachat_store_key_status(char *buf, const char *conv_id);  /* hash  */
 void wachat_store_key_inbox(char *buf, const char *conv_id);   /* zset  */
 void wachat_store_key_outq(char *buf, const char *conv_id);    /* list  */
 void wachat_store_key_lease(char *buf, const char *conv_id);   /* string */
-void wachat_store_key_done(char *buf, const char *conv_id, const char *wamid);
+
+/*
+ * The wamids (or stream ids) committed in a conversation, scored by when:
+ * a redelivery finds its own and adds nothing.  Kept for the dedup TTL,
+ * and at most WACHAT_DONE_MAX of them, so one customer's messages cost one
+ * key of bounded size rather than one key each.
+ */
+void wachat_store_key_done(char *buf, const char *conv_id);    /* zset */
+#define WACHAT_DONE_MAX  1000
 
 /* the business number's send-rate bucket: one per number, all its customers */
 void wachat_store_key_rate(char *buf, const char *conv_id);   /* hash */
