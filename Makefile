@@ -12,6 +12,9 @@
 #   make bench-ingest   ingest benchmark (wrk) alone, appends to bench/RESULTS.md
 #   make bench-consumer consumer benchmark alone, appends to bench/RESULTS.md
 #   make bench-roundtrips  Redis round trips per answered event (bench/roundtrips)
+#   make eval       answer quality of the kb backend on eval/*/ (eval/README.md):
+#                   right, wrong, fallback on unknowns; appends to bench/RESULTS.md
+#                   (EVAL_ARGS="-v --only dev": the dev questions it misses)
 #   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
 #   make chaos      20,000 webhooks under injected faults, reconciled (bench/chaos)
 #   make fuzz       libFuzzer targets (clang): envelope, KB, config, Graph and
@@ -37,6 +40,7 @@ PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
 .PHONY: all module daemon test test-asan run bench bench-ingest bench-consumer bench-roundtrips fuzz clean \
+        eval \
         valgrind chaos soak
 
 all: module daemon
@@ -196,6 +200,18 @@ $(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c \
 
 run: $(MODULE) daemon
 	scripts/wachat-run
+
+# the answer-quality evaluation: the daemon's answerer on every eval/*/ set
+EVAL_DIRS := $(patsubst %/kb.md,%,$(wildcard eval/*/kb.md))
+
+$(BUILD)/kb_eval: eval/kb_eval.c $(WACHATD_OBJS)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ eval/kb_eval.c \
+	    $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
+
+EVAL_ARGS ?= --record bench/RESULTS.md
+
+eval: $(BUILD)/kb_eval
+	$(BUILD)/kb_eval $(EVAL_ARGS) $(EVAL_DIRS)
 
 # every benchmark, one summary table; BENCH_ARGS go to bench/all (--quick, --only ...)
 bench: module daemon
