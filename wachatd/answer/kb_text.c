@@ -4,12 +4,14 @@
  *
  * Tokens: words of Latin and other spaced scripts, ASCII lowercased (also
  * Latin-1, Latin Extended-A, Greek and Cyrillic capitals), fullwidth ASCII
- * folded to ASCII, English stopwords and 1-letter words dropped, a light
- * stemmer; hyphenated words also give their joined form ("Wi-Fi" -> wi, fi,
- * wifi).  Han, kana and Hangul have no spaces: every character is a
+ * folded to ASCII; ASCII words go through kb_lang.c (abbreviations,
+ * stopwords and 1-letter words dropped, stemming, synonyms); hyphenated
+ * words also give their joined form ("Wi-Fi" -> wi, fi, wifi).  Han, kana
+ * and Hangul have no spaces: every character, folded to Simplified, is a
  * unigram and every adjacent pair a bigram, so "營業時間" matches inside
- * "你們的營業時間是什麼", minus a few function characters (的, 是, 嗎...)
- * that would match everything.
+ * "你們的營业时间是什麼", minus a few function characters (的, 是, 嗎...)
+ * that would match everything; a synonym ending at a character (up to
+ * WACHAT_KB_SYN_CJK of them) adds its group's first word.
  */
 
 #include <stdio.h>
@@ -29,21 +31,6 @@ enum {
 };
 
 
-static const char *const  wachat_kb_stopwords[] = {     /* sorted */
-    "a", "about", "all", "also", "am", "an", "and", "any", "are", "aren",
-    "as", "at", "be", "been", "being", "but", "by", "can", "could", "couldn",
-    "did", "didn", "do", "does", "doesn", "doing", "don", "for", "from",
-    "had", "has", "hasn", "have", "haven", "having", "he", "hello", "her",
-    "hers", "hey", "hi", "him", "his", "how", "i", "if", "im", "in", "into",
-    "is", "isn", "it", "its", "just", "know", "like", "may", "me", "might",
-    "my", "no", "nor", "not", "of", "ok", "okay", "on", "or", "our", "ours",
-    "please", "pls", "she", "should", "shouldn", "so", "some", "tell", "than",
-    "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
-    "there", "these", "they", "this", "those", "to", "too", "ur", "us",
-    "very", "want", "was", "wasn", "we", "were", "weren", "what", "which",
-    "who", "whom", "will", "with", "won", "wonder", "wondering", "would",
-    "wouldn", "you", "your", "yours"
-};
 
 /* function characters: no unigram, no bigram (sorted code points) */
 static const uint32_t  wachat_kb_cjk_stop[] = {
@@ -285,12 +272,6 @@ wachat_kb_slug(const char *q, size_t len, char *out)
 
 /* tokens */
 
-static int
-wachat_kb_strcmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 
 static int
 wachat_kb_u32cmp(const void *a, const void *b)
@@ -316,101 +297,8 @@ wachat_kb_cjk_is_stop(uint32_t c)
 }
 
 
-static int
-wachat_kb_ends(const char *w, size_t len, const char *suffix)
-{
-    size_t  n;
-
-    n = strlen(suffix);
-
-    return len >= n && memcmp(w + len - n, suffix, n) == 0;
-}
-
-
-static int
-wachat_kb_has_vowel(const char *w, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (strchr("aeiouy", w[i]) != NULL) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * Light English stemming, applied alike to the KB and to queries, so
- * only consistency matters: hours -> hour, boxes -> box, opening -> open,
- * shipping -> ship, delivery / deliveries -> deliveri, cakes -> cak.
- */
-static size_t
-wachat_kb_stem(char *w, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (w[i] < 'a' || w[i] > 'z') {
-            return len;                     /* "15s", "mp3": keep */
-        }
-    }
-
-    if (len <= 3) {
-        return len;
-    }
-
-    if (wachat_kb_ends(w, len, "sses") || wachat_kb_ends(w, len, "xes")
-        || wachat_kb_ends(w, len, "ches") || wachat_kb_ends(w, len, "shes")
-        || wachat_kb_ends(w, len, "zes"))
-    {
-        len -= 2;
-
-    } else if (len > 4 && wachat_kb_ends(w, len, "ies")) {
-        len -= 2;
-
-    } else if (w[len - 1] == 's' && strchr("siu", w[len - 2]) == NULL) {
-        len--;
-    }
-
-    if (len > 5 && wachat_kb_ends(w, len, "ing")
-        && wachat_kb_has_vowel(w, len - 3))
-    {
-        len -= 3;
-
-    } else if (len > 4 && wachat_kb_ends(w, len, "ed")
-               && !wachat_kb_ends(w, len, "eed")
-               && wachat_kb_has_vowel(w, len - 2))
-    {
-        len -= 2;
-
-    } else {
-        goto tail;
-    }
-
-    /* shipp -> ship, but call, dress, fizz and short stems stay */
-    if (len >= 4 && w[len - 1] == w[len - 2]
-        && strchr("aeiouylsz", w[len - 1]) == NULL)
-    {
-        len--;
-    }
-
-tail:
-
-    if (len > 3 && w[len - 1] == 'y') {
-        w[len - 1] = 'i';
-
-    } else if (len > 3 && w[len - 1] == 'e') {
-        len--;
-    }
-
-    return len;
-}
-
-
 typedef struct {
+    const wachat_kb_lex_t  *lex;
     wachat_kb_tok_pt  cb;
     void             *ctx;
     char              w[WACHAT_KB_WORD_MAX + 1];
@@ -428,27 +316,17 @@ typedef struct {
 static int
 wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
 {
-    const char  *key;
+    int          kind;
+    size_t       olen;
+    const char  *out;
 
-    if (ascii) {
-        if (len == 1 && w[0] >= 'a' && w[0] <= 'z') {
-            return 0;
-        }
-
-        w[len] = '\0';
-        key = w;
-
-        if (bsearch(&key, wachat_kb_stopwords,
-                    sizeof(wachat_kb_stopwords) / sizeof(char *),
-                    sizeof(char *), wachat_kb_strcmp) != NULL)
-        {
-            return 0;
-        }
-
-        len = wachat_kb_stem(w, len);
+    if (!ascii) {
+        return t->cb(t->ctx, w, len, WACHAT_KB_TOK_WORD);
     }
 
-    return t->cb(t->ctx, w, len, WACHAT_KB_TOK_WORD);
+    kind = wachat_kb_word(t->lex, w, len, &out, &olen);
+
+    return kind < 0 ? 0 : t->cb(t->ctx, out, olen, (wachat_kb_tok_e) kind);
 }
 
 
@@ -500,22 +378,89 @@ wachat_kb_end_word(wachat_kb_tok_t *t, int hyphen)
 }
 
 
-int
-wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
-    void *ctx)
+/* a CJK character: its unigram, the bigram with prev, synonyms ending here */
+static int
+wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
+    size_t *nrun)
 {
-    int              cls, rc;
-    char             pair[8];
-    size_t           i, n, u;
-    uint32_t         cp, prev;
+    int          rc;
+    char         buf[WACHAT_KB_SYN_CJK * 4 + 1];
+    size_t       u, k, o, hlen;
+    uint32_t     prev;
+    const char  *head;
+
+    prev = *nrun ? run[*nrun - 1] : 0;
+
+    if (*nrun == WACHAT_KB_SYN_CJK) {
+        memmove(run, run + 1, (WACHAT_KB_SYN_CJK - 1) * sizeof(uint32_t));
+        (*nrun)--;
+    }
+
+    run[(*nrun)++] = stop ? 0 : cp;
+
+    if (stop) {
+        return 0;
+    }
+
+    u = wachat_utf8_encode(cp, buf);
+    rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_UNI);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (prev != 0) {
+        u = wachat_utf8_encode(prev, buf);
+        u += wachat_utf8_encode(cp, buf + u);
+        rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_BI);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    /* the synonyms that end here, longest first */
+    for (k = *nrun; k > 0; k--) {
+        if (run[*nrun - k] == 0) {
+            continue;                       /* across a function character */
+        }
+
+        for (o = 0, u = *nrun - k; u < *nrun && run[u] != 0; u++) {
+            o += wachat_utf8_encode(run[u], buf + o);
+        }
+
+        if (u < *nrun) {
+            continue;
+        }
+
+        head = wachat_kb_synonym(t->lex, buf, o, &hlen);
+
+        if (head != NULL) {
+            rc = t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+int
+wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s, size_t len,
+    wachat_kb_tok_pt cb, void *ctx)
+{
+    int              cls, rc, stop;
+    size_t           i, n, nrun;
+    uint32_t         cp, run[WACHAT_KB_SYN_CJK];
     wachat_kb_tok_t  t;
 
     memset(&t, 0, sizeof(t));
+    t.lex = lex;
     t.cb = cb;
     t.ctx = ctx;
     t.wascii = t.walpha = t.jascii = t.jalpha = 1;
 
-    prev = 0;
+    nrun = 0;
 
     for (i = 0; i < len; i += n) {
         n = wachat_utf8_decode(s + i, len - i, &cp);
@@ -530,7 +475,7 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
         }
 
         if (cls == WACHAT_KB_WORD) {
-            prev = 0;
+            nrun = 0;
 
             if (t.wlen + 4 <= WACHAT_KB_WORD_MAX) {
                 t.wascii &= (cp < 0x80);
@@ -549,28 +494,19 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
         }
 
         if (cls == WACHAT_KB_SEP) {
-            prev = 0;
+            nrun = 0;
             continue;
         }
 
-        if (!wachat_kb_cjk_is_stop(cp)) {
-            u = wachat_utf8_encode(cp, pair);
-            rc = cb(ctx, pair, u, WACHAT_KB_TOK_UNI);
-            if (rc != 0) {
-                return rc;
-            }
+        /* 係 is a function word, its Simplified form 系 is not */
+        stop = wachat_kb_cjk_is_stop(cp);
+        cp = wachat_kb_fold(cp);
+        stop |= wachat_kb_cjk_is_stop(cp);
 
-            if (prev != 0 && !wachat_kb_cjk_is_stop(prev)) {
-                u = wachat_utf8_encode(prev, pair);
-                u += wachat_utf8_encode(cp, pair + u);
-                rc = cb(ctx, pair, u, WACHAT_KB_TOK_BI);
-                if (rc != 0) {
-                    return rc;
-                }
-            }
+        rc = wachat_kb_cjk(&t, cp, stop, run, &nrun);
+        if (rc != 0) {
+            return rc;
         }
-
-        prev = cp;
     }
 
     return wachat_kb_end_word(&t, 0);

@@ -1,0 +1,358 @@
+/*
+ * kb search: a customer's text against the index (kb_index.c).
+ *
+ * The text is tokenized like the KB (kb_text.c, kb_lang.c).  A word the
+ * KB never uses may be a typo of one it does: an ASCII word of 5 letters
+ * or more is matched to the KB's closest word at edit distance 1 (2 from
+ * 8 letters), transpositions included, and counts 0.8 of a match.
+ *
+ * Per term and entry (BM25F, k1 = 1.2, the question field weighs 2):
+ *
+ *     tf' = 2 * tfq / normq + tfa / norma
+ *     s   = tf' / (k1 + tf')
+ *
+ * bm25 = sum of idf * s * (k1 + 1) ranks entries that are equally
+ * confident.  The coverage says how much of the query an entry covers:
+ * per query term, the field's saturation over that of one occurrence in a
+ * field of average length (at most 1), the answer's times 0.6 (a word in
+ * the answer is weaker evidence than one in a question), the better of the
+ * two; summed with idf weights and divided by the sum of idf over all
+ * query terms.  Terms the KB never uses weigh as much as the rarest (they
+ * are what no entry covers), except unknown CJK bigrams (most straddle
+ * two words, and their characters already count as unigrams) and numbers
+ * (a quantity says little of the topic: "a table for 8").  The divisor is
+ * at least ln 2, the idf of a term in half the entries, so a query of only
+ * common terms cannot look certain.
+ */
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer/kb_int.h"
+
+
+#define WACHAT_KB_K1         1.2
+#define WACHAT_KB_WQ         2.0
+#define WACHAT_KB_WA         1.0
+#define WACHAT_KB_SREF_Q     (WACHAT_KB_WQ / (WACHAT_KB_K1 + WACHAT_KB_WQ))
+#define WACHAT_KB_SREF_A     (WACHAT_KB_WA / (WACHAT_KB_K1 + WACHAT_KB_WA))
+#define WACHAT_KB_ANSWER_CAP 0.6
+#define WACHAT_KB_TYPO       0.8        /* a typo's match */
+#define WACHAT_KB_MAX_QTERMS 256
+
+
+typedef struct {
+    const wachat_kb_t  *kb;
+    size_t              n;
+    uint32_t            term[WACHAT_KB_MAX_QTERMS];     /* or UINT32_MAX */
+    uint32_t            hash[WACHAT_KB_MAX_QTERMS];     /* of unknown ones */
+    wachat_kb_tok_e     kind[WACHAT_KB_MAX_QTERMS];
+    double              fac[WACHAT_KB_MAX_QTERMS];      /* 1, or a typo's */
+} wachat_kb_query_t;
+
+
+/* optimal string alignment distance of a and b if at most max, or max + 1 */
+static size_t
+wachat_kb_distance(const char *a, size_t la, const char *b, size_t lb,
+    size_t max)
+{
+    size_t  i, j, d, best, row[3][WACHAT_KB_SYN_WORD + 2];
+    size_t  *pp, *p, *c, *t;
+
+    if (la > WACHAT_KB_SYN_WORD || lb > WACHAT_KB_SYN_WORD
+        || (la > lb ? la - lb : lb - la) > max)
+    {
+        return max + 1;
+    }
+
+    pp = row[0];
+    p = row[1];
+    c = row[2];
+
+    for (j = 0; j <= lb; j++) {
+        p[j] = j;
+    }
+
+    for (i = 1; i <= la; i++) {
+        c[0] = i;
+        best = i;
+
+        for (j = 1; j <= lb; j++) {
+            d = p[j - 1] + (a[i - 1] != b[j - 1]);
+            d = p[j] + 1 < d ? p[j] + 1 : d;
+            d = c[j - 1] + 1 < d ? c[j - 1] + 1 : d;
+
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2]
+                && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
+            {
+                d = pp[j - 2] + 1;
+            }
+
+            c[j] = d;
+            best = d < best ? d : best;
+        }
+
+        if (best > max) {
+            return max + 1;
+        }
+
+        t = pp;
+        pp = p;
+        p = c;
+        c = t;
+    }
+
+    return p[lb];
+}
+
+
+/* the KB's word closest to an unknown one, or UINT32_MAX */
+static uint32_t
+wachat_kb_near(const wachat_kb_index_t *ix, const char *w, size_t len)
+{
+    size_t                   i, k, d, max, best;
+    uint32_t                 id;
+    const wachat_kb_slot_t  *s;
+
+    for (i = 0; i < len; i++) {
+        if (w[i] < 'a' || w[i] > 'z') {
+            return UINT32_MAX;
+        }
+    }
+
+    if (len < 5) {
+        return UINT32_MAX;
+    }
+
+    max = len >= 8 ? 2 : 1;
+    best = max + 1;
+    id = UINT32_MAX;
+
+    for (i = 0; i < ix->terms.cap; i++) {
+        s = &ix->terms.slots[i];
+
+        if (s->key == NULL || s->len < 4 || s->key[0] < 'a'
+            || s->key[0] > 'z')
+        {
+            continue;
+        }
+
+        for (k = 1; k < s->len && s->key[k] >= 'a' && s->key[k] <= 'z'; k++) {
+            /* ASCII words only */
+        }
+
+        if (k < s->len) {
+            continue;
+        }
+
+        d = wachat_kb_distance(w, len, s->key, s->len, max);
+
+        if (d <= max && (d < best || (d == best && s->val < id))) {
+            best = d;
+            id = s->val;
+        }
+    }
+
+    return id;
+}
+
+
+static int
+wachat_kb_query_tok(void *ctx, const char *term, size_t len,
+    wachat_kb_tok_e kind)
+{
+    size_t              i;
+    double              fac;
+    uint32_t            id, hash;
+    wachat_kb_query_t  *q;
+
+    q = ctx;
+    hash = 0;
+    fac = 1;
+
+    if (!wachat_kb_map_get(&q->kb->index.terms, term, len, &id)) {
+        id = UINT32_MAX;
+
+        if (kind == WACHAT_KB_TOK_WORD) {
+            id = wachat_kb_near(&q->kb->index, term, len);
+            fac = WACHAT_KB_TYPO;
+        }
+
+        if (id == UINT32_MAX) {
+            hash = wachat_kb_hash(term, len);
+        }
+    }
+
+    for (i = 0; i < q->n; i++) {
+        if (q->term[i] == id && (id != UINT32_MAX || q->hash[i] == hash)) {
+            q->fac[i] = fmax(q->fac[i], fac);
+            return 0;                       /* each term counts once */
+        }
+    }
+
+    if (q->n == WACHAT_KB_MAX_QTERMS) {
+        return 1;                           /* enough to rank on */
+    }
+
+    q->term[q->n] = id;
+    q->hash[q->n] = hash;
+    q->kind[q->n] = kind;
+    q->fac[q->n] = fac;
+    q->n++;
+
+    return 0;
+}
+
+
+static double
+wachat_kb_idf(size_t n, size_t df)
+{
+    return log(1.0 + ((double) n - (double) df + 0.5) / ((double) df + 0.5));
+}
+
+
+/* hit a ranks before hit b */
+static int
+wachat_kb_before(const wachat_kb_hit_t *a, const wachat_kb_hit_t *b)
+{
+    if (a->score != b->score) {
+        return a->score > b->score;
+    }
+
+    if (a->bm25 != b->bm25) {
+        return a->bm25 > b->bm25;
+    }
+
+    return a->entry < b->entry;
+}
+
+
+/*
+ * Adds what the query's terms give to every entry: conf (the coverage,
+ * capped per term) and raw (BM25F).  Returns the idf weight of all the
+ * query's terms, the coverage's denominator.
+ */
+static double
+wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
+    double *conf, double *raw)
+{
+    size_t                      i, k;
+    double                      w, tq, ta, s, total;
+    const wachat_kb_index_t    *ix;
+    const wachat_kb_posting_t  *p;
+
+    ix = &kb->index;
+    total = 0;
+
+    for (i = 0; i < q->n; i++) {
+        if (q->term[i] == UINT32_MAX) {
+            if (q->kind[i] == WACHAT_KB_TOK_WORD
+                || q->kind[i] == WACHAT_KB_TOK_UNI)
+            {
+                total += wachat_kb_idf(kb->nentries, 0);
+            }
+
+            continue;
+        }
+
+        k = q->term[i];
+        w = wachat_kb_idf(kb->nentries, ix->off[k + 1] - ix->off[k]);
+        total += w;
+
+        for (p = &ix->post[ix->off[k]]; p < &ix->post[ix->off[k + 1]]; p++)
+        {
+            tq = WACHAT_KB_WQ * p->tfq / ix->normq[p->entry];
+            ta = WACHAT_KB_WA * p->tfa / ix->norma[p->entry];
+
+            s = (tq + ta) / (WACHAT_KB_K1 + tq + ta);
+            raw[p->entry] += q->fac[i] * w * s * (WACHAT_KB_K1 + 1);
+
+            s = fmax(tq / (WACHAT_KB_K1 + tq) / WACHAT_KB_SREF_Q,
+                     WACHAT_KB_ANSWER_CAP * ta / (WACHAT_KB_K1 + ta)
+                     / WACHAT_KB_SREF_A);
+            conf[p->entry] += q->fac[i] * w * fmin(1.0, s);
+        }
+    }
+
+    return fmax(total, log(2.0));
+}
+
+
+/* the best max entries with a confidence, best first, into hits */
+static size_t
+wachat_kb_rank(const wachat_kb_t *kb, const double *conf, const double *raw,
+    double total, wachat_kb_hit_t *hits, size_t max)
+{
+    size_t           i, e, nhits;
+    wachat_kb_hit_t  hit;
+
+    nhits = 0;
+
+    for (e = 0; e < kb->nentries; e++) {
+        if (conf[e] <= 0) {
+            continue;
+        }
+
+        hit.entry = &kb->entries[e];
+        hit.score = fmin(1.0, conf[e] / total);
+        hit.bm25 = raw[e];
+
+        /* insertion into the best max so far */
+        if (nhits == max && !wachat_kb_before(&hit, &hits[max - 1])) {
+            continue;
+        }
+
+        i = (nhits < max) ? nhits++ : max - 1;
+
+        while (i > 0 && wachat_kb_before(&hit, &hits[i - 1])) {
+            hits[i] = hits[i - 1];
+            i--;
+        }
+
+        hits[i] = hit;
+    }
+
+    return nhits;
+}
+
+
+size_t
+wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
+    wachat_kb_hit_t *hits, size_t max)
+{
+    size_t              nhits;
+    double              total, *conf, *raw;
+    wachat_kb_lex_t     lex;
+    wachat_kb_query_t  *q;
+
+    if (kb == NULL || query == NULL || hits == NULL || max == 0) {
+        return 0;
+    }
+
+    qlen = qlen > WACHAT_KB_MAX_QUERY ? WACHAT_KB_MAX_QUERY : qlen;
+
+    q = malloc(sizeof(wachat_kb_query_t));
+    conf = calloc(2 * kb->nentries, sizeof(double));
+
+    if (q == NULL || conf == NULL || wachat_kb_lex_open(&lex, kb) != 0) {
+        free(q);
+        free(conf);
+        return 0;
+    }
+
+    raw = conf + kb->nentries;
+    q->kb = kb;
+    q->n = 0;
+
+    (void) wachat_kb_tokenize(&lex, query, qlen, wachat_kb_query_tok, q);
+    wachat_kb_lex_close(&lex);
+
+    total = wachat_kb_score(kb, q, conf, raw);
+    nhits = wachat_kb_rank(kb, conf, raw, total, hits, max);
+
+    free(q);
+    free(conf);
+
+    return nhits;
+}
