@@ -69,7 +69,7 @@
  * words than the KB's land around 0.5-0.9.  Recommended kb_min_score:
  * 0.45 (the query tables of tests/kb_test.c are its calibration).
  */
-#define WACHAT_KB_DEFAULT_MIN_SCORE  0.45
+#define WACHAT_KB_DEFAULT_MIN_SCORE  0.40
 
 #define WACHAT_KB_MAX_QUERY        4096    /* bytes of a query looked at */
 

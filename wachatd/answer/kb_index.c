@@ -142,6 +142,7 @@ typedef struct {
     uint32_t  term;
     uint32_t  entry;
     uint32_t  field;                /* 0 question, 1 answer */
+    uint32_t  phr;                  /* the phrasing, in the question field */
 } wachat_kb_occ_t;
 
 
@@ -153,7 +154,10 @@ typedef struct {
     size_t            cap;
     uint32_t          entry;
     uint32_t          field;
+    uint32_t          phr;          /* phrasings so far */
     size_t            len[2];       /* tokens of this entry per field */
+    uint8_t          *kind;         /* per term */
+    size_t            kind_cap;
 } wachat_kb_build_t;
 
 
@@ -163,11 +167,11 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
 {
     char               *copy;
     size_t              cap;
+    uint8_t            *kinds;
     uint32_t            id;
     wachat_kb_occ_t    *occ;
     wachat_kb_build_t  *b;
 
-    (void) kind;
     b = ctx;
 
     if (!wachat_kb_map_get(&b->kb->index.terms, term, len, &id)) {
@@ -180,6 +184,18 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
             return -1;
         }
 
+        if (id == b->kind_cap) {
+            cap = b->kind_cap ? b->kind_cap * 2 : 1024;
+            kinds = realloc(b->kind, cap);
+            if (kinds == NULL) {
+                return -1;
+            }
+
+            b->kind = kinds;
+            b->kind_cap = cap;
+        }
+
+        b->kind[id] = (uint8_t) kind;
         b->kb->index.nterms++;
     }
 
@@ -197,6 +213,7 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
     b->occ[b->nocc].term = id;
     b->occ[b->nocc].entry = b->entry;
     b->occ[b->nocc].field = b->field;
+    b->occ[b->nocc].phr = b->phr;
     b->nocc++;
     b->len[b->field]++;
 
@@ -207,8 +224,13 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
 static int
 wachat_kb_field(wachat_kb_build_t *b, uint32_t field, const char *s)
 {
+    int  rc;
+
     b->field = field;
-    return wachat_kb_tokenize(&b->lex, s, strlen(s), wachat_kb_build_tok, b);
+    rc = wachat_kb_tokenize(&b->lex, s, strlen(s), wachat_kb_build_tok, b);
+    b->phr += (field == 0);
+
+    return rc;
 }
 
 
@@ -284,6 +306,77 @@ wachat_kb_postings(wachat_kb_t *kb, wachat_kb_build_t *b)
 }
 
 
+/*
+ * Every phrasing's terms, once each (the occurrences of the question
+ * field are in phrasing order), and the terms' kinds.
+ */
+static int
+wachat_kb_phrasings(wachat_kb_t *kb, wachat_kb_build_t *b)
+{
+    size_t              i, k, n;
+    uint32_t            p, e;
+    wachat_kb_occ_t    *o;
+    wachat_kb_index_t  *ix;
+
+    ix = &kb->index;
+    ix->nphr = b->phr;
+    ix->eph = wachat_kb_alloc(&kb->arena, (kb->nentries + 1) * sizeof(uint32_t));
+    ix->poff = wachat_kb_alloc(&kb->arena, (b->phr + 1) * sizeof(uint32_t));
+    ix->pterm = wachat_kb_alloc(&kb->arena, (b->nocc + 1) * sizeof(uint32_t));
+    ix->kind = wachat_kb_alloc(&kb->arena, ix->nterms + 1);
+
+    if (ix->eph == NULL || ix->poff == NULL || ix->pterm == NULL
+        || ix->kind == NULL)
+    {
+        return -1;
+    }
+
+    if (ix->nterms > 0) {
+        memcpy(ix->kind, b->kind, ix->nterms);
+    }
+
+    n = 0;
+    p = 0;
+    e = 0;
+    ix->eph[0] = 0;
+    ix->poff[0] = 0;
+
+    for (i = 0; i < b->nocc; i++) {
+        o = &b->occ[i];
+
+        if (o->field != 0) {
+            continue;
+        }
+
+        while (p < o->phr) {
+            ix->poff[++p] = (uint32_t) n;
+        }
+
+        while (e < o->entry) {
+            ix->eph[++e] = p;
+        }
+
+        for (k = ix->poff[p]; k < n && ix->pterm[k] != o->term; k++) {
+            /* once each */
+        }
+
+        if (k == n) {
+            ix->pterm[n++] = o->term;
+        }
+    }
+
+    while (p < b->phr) {
+        ix->poff[++p] = (uint32_t) n;
+    }
+
+    while (e < kb->nentries) {
+        ix->eph[++e] = p;
+    }
+
+    return 0;
+}
+
+
 int
 wachat_kb_index_build(wachat_kb_t *kb)
 {
@@ -340,7 +433,12 @@ wachat_kb_index_build(wachat_kb_t *kb)
         rc = wachat_kb_postings(kb, &b);
     }
 
+    if (rc == 0) {
+        rc = wachat_kb_phrasings(kb, &b);
+    }
+
     free(b.occ);
+    free(b.kind);
     wachat_kb_lex_close(&b.lex);
 
     if (rc != 0) {

@@ -125,6 +125,13 @@ typedef struct {
     wachat_kb_posting_t  *post;
     double               *normq;    /* per entry: BM25 length norms */
     double               *norma;
+    uint8_t              *kind;     /* per term: wachat_kb_tok_e */
+
+    /* the question and every Also line apart: their terms, once each */
+    size_t                nphr;
+    uint32_t             *eph;      /* nentries + 1: entry's first phrasing */
+    uint32_t             *poff;     /* nphr + 1: phrasing's first term */
+    uint32_t             *pterm;
 } wachat_kb_index_t;
 
 int wachat_kb_index_build(wachat_kb_t *kb);

@@ -88,7 +88,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "damage broken break broke smash crush ruin dent bent scratch crack "
         "坏 损坏 烂 撞",
     "steal stolen stole theft thief 偷 被偷 失窃 被盗",
-    "refund reimburse reimbursement 退款 退钱",
+    "refund reimburse reimbursement money_back 退款 退钱",
     "deliver delivery ship shipping courier 送 送货 外送 配送 运送 速递",
     "book booking reserve reservation appointment 预约 预订 订位 订座 预定",
     "cancel cancellation 取消 退订",
@@ -225,8 +225,8 @@ int
 wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
     const char **out, size_t *olen)
 {
-    size_t        i, hlen;
-    const char   *key, *head, *const *a;
+    size_t        i;
+    const char   *key, *const *a;
     unsigned      digits;
 
     w[len] = '\0';
@@ -259,13 +259,45 @@ wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
         return WACHAT_KB_TOK_NUM;
     }
 
-    key = wachat_kb_stem(lex, key, &len);
-    head = wachat_kb_synonym(lex, key, len, &hlen);
-
-    *out = head ? head : key;
-    *olen = head ? hlen : len;
+    *out = wachat_kb_stem(lex, key, &len);
+    *olen = len;
 
     return WACHAT_KB_TOK_WORD;
+}
+
+
+/* "money_back" -> "money back", each word stemmed, in place */
+static char *
+wachat_kb_stem_phrase(const wachat_kb_lex_t *lex, char *w, size_t *len)
+{
+    char         out[WACHAT_KB_SYN_WORD + 1];
+    size_t       n, k, o;
+    const char  *s, *p;
+
+    o = 0;
+
+    for (p = w; *p; p += n + (p[n] == '_')) {
+        n = strcspn(p, "_");
+        k = n;
+        s = wachat_kb_stem(lex, p, &k);
+
+        if (o + k + 1 > WACHAT_KB_SYN_WORD) {
+            break;
+        }
+
+        if (o > 0) {
+            out[o++] = ' ';
+        }
+
+        memcpy(out + o, s, k);
+        o += k;
+    }
+
+    memcpy(w, out, o);
+    w[o] = '\0';
+    *len = o;
+
+    return w;
 }
 
 
@@ -316,7 +348,7 @@ wachat_kb_group(wachat_kb_t *kb, wachat_kb_lex_t *lex, const char *text,
 
         w[o] = '\0';
         wlen = o;
-        copy = cjk ? w : (char *) wachat_kb_stem(lex, w, &wlen);
+        copy = cjk ? w : wachat_kb_stem_phrase(lex, w, &wlen);
 
         if (g == kb->nsyn) {
             /* the first word: the head of a new group */

@@ -31,6 +31,10 @@
 
 #include "answer/kb_int.h"
 
+#ifdef WACHAT_KB_TRACE
+#include <stdio.h>
+#endif
+
 
 #define WACHAT_KB_K1         1.2
 #define WACHAT_KB_WQ         2.0
@@ -40,6 +44,8 @@
 #define WACHAT_KB_ANSWER_CAP 0.6
 #define WACHAT_KB_TYPO       0.8        /* a typo's match */
 #define WACHAT_KB_MAX_QTERMS 256
+#define WACHAT_KB_RERANK     8          /* entries looked at again */
+#define WACHAT_KB_PHRASING   0.3        /* its share of the confidence */
 
 
 typedef struct {
@@ -279,15 +285,81 @@ wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 }
 
 
-/* the best max entries with a confidence, best first, into hits */
-static size_t
-wachat_kb_rank(const wachat_kb_t *kb, const double *conf, const double *raw,
-    double total, wachat_kb_hit_t *hits, size_t max)
+/* the largest share of one of the entry's phrasings the query has */
+static double
+wachat_kb_phrasing(const wachat_kb_t *kb, const wachat_kb_query_t *q,
+    size_t e)
 {
-    size_t           i, e, nhits;
-    wachat_kb_hit_t  hit;
+    size_t                    p, k, i;
+    double                    w, has, all, best;
+    const wachat_kb_index_t  *ix;
 
-    nhits = 0;
+    ix = &kb->index;
+    best = 0;
+
+    for (p = ix->eph[e]; p < ix->eph[e + 1]; p++) {
+        has = 0;
+        all = 0;
+
+        for (k = ix->poff[p]; k < ix->poff[p + 1]; k++) {
+            w = wachat_kb_idf(kb->nentries, ix->off[ix->pterm[k] + 1]
+                                            - ix->off[ix->pterm[k]]);
+            all += w;
+
+            for (i = 0; i < q->n; i++) {
+                if (q->term[i] == ix->pterm[k]) {
+                    has += w * q->fac[i];
+                    break;
+                }
+            }
+        }
+
+        if (all > 0 && has / all > best) {
+            best = has / all;
+        }
+    }
+
+    return best;
+}
+
+
+/* hit into the best max so far (nhits of them); their new number */
+static size_t
+wachat_kb_insert(wachat_kb_hit_t *hits, size_t nhits, size_t max,
+    const wachat_kb_hit_t *hit)
+{
+    size_t  i;
+
+    if (nhits == max && !wachat_kb_before(hit, &hits[max - 1])) {
+        return nhits;
+    }
+
+    i = (nhits < max) ? nhits++ : max - 1;
+
+    while (i > 0 && wachat_kb_before(hit, &hits[i - 1])) {
+        hits[i] = hits[i - 1];
+        i--;
+    }
+
+    hits[i] = *hit;
+
+    return nhits;
+}
+
+
+/*
+ * The WACHAT_KB_RERANK entries that cover most of the query, then ranked
+ * again with the phrasing they match best: the best max into hits.
+ */
+static size_t
+wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
+    const double *conf, const double *raw, double total,
+    wachat_kb_hit_t *hits, size_t max)
+{
+    size_t           i, e, n, nhits;
+    wachat_kb_hit_t  hit, cand[WACHAT_KB_RERANK];
+
+    n = 0;
 
     for (e = 0; e < kb->nentries; e++) {
         if (conf[e] <= 0) {
@@ -297,20 +369,21 @@ wachat_kb_rank(const wachat_kb_t *kb, const double *conf, const double *raw,
         hit.entry = &kb->entries[e];
         hit.score = fmin(1.0, conf[e] / total);
         hit.bm25 = raw[e];
+        n = wachat_kb_insert(cand, n, WACHAT_KB_RERANK, &hit);
+    }
 
-        /* insertion into the best max so far */
-        if (nhits == max && !wachat_kb_before(&hit, &hits[max - 1])) {
-            continue;
-        }
+    nhits = 0;
 
-        i = (nhits < max) ? nhits++ : max - 1;
-
-        while (i > 0 && wachat_kb_before(&hit, &hits[i - 1])) {
-            hits[i] = hits[i - 1];
-            i--;
-        }
-
-        hits[i] = hit;
+    for (i = 0; i < n; i++) {
+        hit = cand[i];
+        e = (size_t) (hit.entry - kb->entries);
+#ifdef WACHAT_KB_TRACE
+        fprintf(stderr, "C\t%s\t%.4f\t%.4f\t%.4f\n", hit.entry->id, hit.score,
+                wachat_kb_phrasing(kb, q, e), hit.bm25);
+#endif
+        hit.score = (1 - WACHAT_KB_PHRASING) * hit.score
+                    + WACHAT_KB_PHRASING * wachat_kb_phrasing(kb, q, e);
+        nhits = wachat_kb_insert(hits, nhits, max, &hit);
     }
 
     return nhits;
@@ -349,7 +422,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_lex_close(&lex);
 
     total = wachat_kb_score(kb, q, conf, raw);
-    nhits = wachat_kb_rank(kb, conf, raw, total, hits, max);
+    nhits = wachat_kb_rank(kb, q, conf, raw, total, hits, max);
 
     free(q);
     free(conf);

@@ -23,6 +23,7 @@
 
 
 #define WACHAT_KB_WORD_MAX  64          /* bytes kept of one word */
+#define WACHAT_KB_STOP_BIT  0x80000000u     /* in a run: a function character */
 
 enum {
     WACHAT_KB_SEP = 0,
@@ -36,20 +37,25 @@ enum {
 static const uint32_t  wachat_kb_cjk_stop[] = {
     0x304b, /* か */ 0x304c, /* が */ 0x3067, /* で */ 0x3068, /* と */
     0x306b, /* に */ 0x306d, /* ね */ 0x306e, /* の */ 0x306f, /* は */
-    0x3082, /* も */ 0x3088, /* よ */ 0x3092, /* を */ 0x4e0e, /* 与 */
-    0x4e2a, /* 个 */ 0x4e48, /* 么 */ 0x4e4b, /* 之 */ 0x4e5f, /* 也 */
-    0x4e86, /* 了 */ 0x4ec0, /* 什 */ 0x4ed6, /* 他 */ 0x4eec, /* 们 */
-    0x4f60, /* 你 */ 0x4fc2, /* 係 */ 0x500b, /* 個 */ 0x5011, /* 們 */
-    0x5417, /* 吗 */ 0x5427, /* 吧 */ 0x5440, /* 呀 */ 0x5462, /* 呢 */
-    0x548c, /* 和 */ 0x54a9, /* 咩 */ 0x54e6, /* 哦 */ 0x5514, /* 唔 */
-    0x554a, /* 啊 */ 0x5594, /* 喔 */ 0x55ba, /* 喺 */ 0x55ce, /* 嗎 */
-    0x55ef, /* 嗯 */ 0x5605, /* 嘅 */ 0x561b, /* 嘛 */ 0x5728, /* 在 */
-    0x5979, /* 她 */ 0x5b83, /* 它 */ 0x5c31, /* 就 */ 0x5f88, /* 很 */
-    0x600e, /* 怎 */ 0x60a8, /* 您 */ 0x6211, /* 我 */ 0x6216, /* 或 */
-    0x662f, /* 是 */ 0x6837, /* 样 */ 0x6a23, /* 樣 */ 0x7684, /* 的 */
-    0x7740, /* 着 */ 0x8207, /* 與 */ 0x8457, /* 著 */ 0x8acb, /* 請 */
-    0x8bf7, /* 请 */ 0x8fd9, /* 这 */ 0x9019, /* 這 */ 0x90a3, /* 那 */
-    0x90fd, /* 都 */ 0x9ebc, /* 麼 */
+    0x3082, /* も */ 0x3088, /* よ */ 0x3092, /* を */ 0x4e00, /* 一 */
+    0x4e0e, /* 与 */ 0x4e2a, /* 个 */ 0x4e48, /* 么 */ 0x4e4b, /* 之 */
+    0x4e5c, /* 乜 */ 0x4e5f, /* 也 */ 0x4e86, /* 了 */ 0x4ec0, /* 什 */
+    0x4ed6, /* 他 */ 0x4ee5, /* 以 */ 0x4eec, /* 们 */ 0x4f1a, /* 会 */
+    0x4f60, /* 你 */ 0x4f62, /* 佢 */ 0x4fc2, /* 係 */ 0x500b, /* 個 */
+    0x5011, /* 們 */ 0x5187, /* 冇 */ 0x53ef, /* 可 */ 0x5417, /* 吗 */
+    0x5427, /* 吧 */ 0x5440, /* 呀 */ 0x5462, /* 呢 */ 0x548c, /* 和 */
+    0x5497, /* 咗 */ 0x54a9, /* 咩 */ 0x54cb, /* 哋 */ 0x54e6, /* 哦 */
+    0x5514, /* 唔 */ 0x554a, /* 啊 */ 0x554f, /* 問 */ 0x5572, /* 啲 */
+    0x5594, /* 喔 */ 0x55ba, /* 喺 */ 0x55ce, /* 嗎 */ 0x55ef, /* 嗯 */
+    0x5605, /* 嘅 */ 0x561b, /* 嘛 */ 0x5728, /* 在 */ 0x5979, /* 她 */
+    0x5b83, /* 它 */ 0x5c31, /* 就 */ 0x5f88, /* 很 */ 0x600e, /* 怎 */
+    0x60a8, /* 您 */ 0x60f3, /* 想 */ 0x6211, /* 我 */ 0x6216, /* 或 */
+    0x662f, /* 是 */ 0x6703, /* 會 */ 0x6709, /* 有 */ 0x6837, /* 样 */
+    0x6a23, /* 樣 */ 0x6c92, /* 沒 */ 0x6ca1, /* 没 */ 0x7684, /* 的 */
+    0x7740, /* 着 */ 0x80fd, /* 能 */ 0x8207, /* 與 */ 0x8457, /* 著 */
+    0x8981, /* 要 */ 0x8acb, /* 請 */ 0x8bf7, /* 请 */ 0x8fd9, /* 这 */
+    0x9019, /* 這 */ 0x90a3, /* 那 */ 0x90fd, /* 都 */ 0x95ee, /* 问 */
+    0x9ebc, /* 麼 */
 };
 
 
@@ -310,15 +316,42 @@ typedef struct {
     int               jascii;
     int               jalpha;
     unsigned          jparts;
+    char              held[2 * WACHAT_KB_SYN_WORD + 2];    /* a stem */
+    size_t            hlen;
 } wachat_kb_tok_t;
 
 
+/* the held word, as its synonym group's head if it has one */
+static int
+wachat_kb_flush(wachat_kb_tok_t *t)
+{
+    size_t       len, hlen;
+    const char  *head;
+
+    len = t->hlen;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    t->hlen = 0;
+    head = wachat_kb_synonym(t->lex, t->held, len, &hlen);
+
+    return head ? t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD)
+                : t->cb(t->ctx, t->held, len, WACHAT_KB_TOK_WORD);
+}
+
+
+/*
+ * An ASCII word is held until the next one: the two may be a synonym
+ * together ("money back"), which then stands for both.
+ */
 static int
 wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
 {
-    int          kind;
-    size_t       olen;
-    const char  *out;
+    int          rc, kind;
+    size_t       olen, hlen;
+    const char  *out, *head;
 
     if (!ascii) {
         return t->cb(t->ctx, w, len, WACHAT_KB_TOK_WORD);
@@ -326,7 +359,36 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
 
     kind = wachat_kb_word(t->lex, w, len, &out, &olen);
 
-    return kind < 0 ? 0 : t->cb(t->ctx, out, olen, (wachat_kb_tok_e) kind);
+    if (kind < 0) {
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_WORD && t->hlen > 0
+        && olen <= WACHAT_KB_SYN_WORD)
+    {
+        t->held[t->hlen] = ' ';
+        memcpy(t->held + t->hlen + 1, out, olen);
+        head = wachat_kb_synonym(t->lex, t->held, t->hlen + 1 + olen, &hlen);
+
+        if (head != NULL) {
+            t->hlen = 0;
+            return t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD);
+        }
+    }
+
+    rc = wachat_kb_flush(t);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (kind != WACHAT_KB_TOK_WORD || olen > WACHAT_KB_SYN_WORD) {
+        return t->cb(t->ctx, out, olen, (wachat_kb_tok_e) kind);
+    }
+
+    memcpy(t->held, out, olen);
+    t->hlen = olen;
+
+    return 0;
 }
 
 
@@ -396,19 +458,19 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
         (*nrun)--;
     }
 
-    run[(*nrun)++] = stop ? 0 : cp;
+    /* a function character is no term, but may be part of a synonym */
+    run[(*nrun)++] = cp | (stop ? WACHAT_KB_STOP_BIT : 0);
+    cp &= ~WACHAT_KB_STOP_BIT;
 
-    if (stop) {
-        return 0;
+    if (!stop) {
+        u = wachat_utf8_encode(cp, buf);
+        rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_UNI);
+        if (rc != 0) {
+            return rc;
+        }
     }
 
-    u = wachat_utf8_encode(cp, buf);
-    rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_UNI);
-    if (rc != 0) {
-        return rc;
-    }
-
-    if (prev != 0) {
+    if (!stop && prev != 0 && !(prev & WACHAT_KB_STOP_BIT)) {
         u = wachat_utf8_encode(prev, buf);
         u += wachat_utf8_encode(cp, buf + u);
         rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_BI);
@@ -419,16 +481,12 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
 
     /* the synonyms that end here, longest first */
     for (k = *nrun; k > 0; k--) {
-        if (run[*nrun - k] == 0) {
-            continue;                       /* across a function character */
+        if (k == 1 && stop) {
+            break;
         }
 
-        for (o = 0, u = *nrun - k; u < *nrun && run[u] != 0; u++) {
-            o += wachat_utf8_encode(run[u], buf + o);
-        }
-
-        if (u < *nrun) {
-            continue;
+        for (o = 0, u = *nrun - k; u < *nrun; u++) {
+            o += wachat_utf8_encode(run[u] & ~WACHAT_KB_STOP_BIT, buf + o);
         }
 
         head = wachat_kb_synonym(t->lex, buf, o, &hlen);
@@ -509,5 +567,7 @@ wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s, size_t len,
         }
     }
 
-    return wachat_kb_end_word(&t, 0);
+    rc = wachat_kb_end_word(&t, 0);
+
+    return rc ? rc : wachat_kb_flush(&t);
 }
