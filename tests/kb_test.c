@@ -13,6 +13,7 @@
 #define TAP_MAIN
 
 #include "answer/kb.h"
+#include "kb_test.h"
 #include "tap.h"
 #include "wachat_utf8.h"
 
@@ -626,6 +627,7 @@ main(void)
     test_errors();
     test_format();
     test_tokens();
+    test_lang();
 
     printf("1..%d\n", ntests);
 

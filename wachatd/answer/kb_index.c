@@ -399,6 +399,8 @@ wachat_kb_index_build(wachat_kb_t *kb)
         return -1;
     }
 
+    b.lex.build = kb;
+
     lenq = ix->normq;               /* lengths first, norms in place */
     lena = ix->norma;
     sumq = 0;
@@ -481,6 +483,8 @@ wachat_kb_free(wachat_kb_t *kb)
 
     wachat_kb_index_free(&kb->index);
     wachat_kb_map_free(&kb->ids);
+    wachat_kb_map_free(&kb->syn);
+    wachat_kb_map_free(&kb->surf);
     free(kb->entries);
     wachat_kb_arena_free(&kb->arena);
     free(kb);

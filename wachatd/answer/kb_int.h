@@ -63,7 +63,8 @@ typedef enum {
                                        synonym groups' first words */
     WACHAT_KB_TOK_UNI,              /* one CJK character */
     WACHAT_KB_TOK_BI,               /* two adjacent CJK characters */
-    WACHAT_KB_TOK_NUM               /* a word with digits: "15", "10am" */
+    WACHAT_KB_TOK_NUM,              /* a word with digits: "15", "10am" */
+    WACHAT_KB_TOK_TYPO              /* a WORD the KB has, spelled wrong */
 } wachat_kb_tok_e;
 
 /* a nonzero return stops the tokenizer and is returned by it */
@@ -76,6 +77,8 @@ struct sb_stemmer;
 typedef struct {
     struct sb_stemmer   *stemmer;
     const wachat_kb_t   *kb;        /* its synonyms; NULL: none */
+    wachat_kb_t         *build;     /* loading: its words go to surf */
+    int                  typos;     /* searching: correct unknown words */
 } wachat_kb_lex_t;
 
 int wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s,
@@ -85,6 +88,7 @@ int wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s,
 /* language (kb_lang.c) */
 
 #define WACHAT_KB_SYN_WORD  63      /* bytes of a synonym */
+#define WACHAT_KB_TYPO_MIN  5       /* letters of a word that may be a typo */
 #define WACHAT_KB_SYN_CJK   4       /* characters of a Chinese synonym */
 
 int wachat_kb_lex_open(wachat_kb_lex_t *lex, const wachat_kb_t *kb);
@@ -95,8 +99,9 @@ uint32_t wachat_kb_fold(uint32_t cp);
 
 /*
  * An ASCII word (lowercased, w[len] writable) as a term: abbreviation
- * spelled out, stemmed, synonym group applied; *out is valid until the
- * next call.  -1 for a stopword, else its kind (WORD or NUM).
+ * spelled out, a typo corrected (lex->typos), stemmed; *out is valid
+ * until the next call.  -1 for a stopword, else its kind (WORD, TYPO or
+ * NUM).  The synonym group is the caller's (a pair may make one).
  */
 int wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
     const char **out, size_t *olen);
@@ -144,6 +149,7 @@ struct wachat_kb_s {
     size_t              nentries;
     wachat_kb_map_t     ids;        /* id -> entry number */
     wachat_kb_map_t     syn;        /* synonym -> group number */
+    wachat_kb_map_t     surf;       /* ASCII words as written: typo targets */
     const char        **syn_head;   /* group number -> its first word */
     uint32_t            nsyn;
     wachat_kb_index_t   index;

@@ -168,6 +168,8 @@ wachat_kb_lex_open(wachat_kb_lex_t *lex, const wachat_kb_t *kb)
 {
     lex->stemmer = sb_stemmer_new("english", NULL);
     lex->kb = kb;
+    lex->build = NULL;
+    lex->typos = 0;
 
     return lex->stemmer ? 0 : -1;
 }
@@ -221,12 +223,165 @@ wachat_kb_synonym(const wachat_kb_lex_t *lex, const char *w, size_t len,
 }
 
 
+/* optimal string alignment distance of a and b if at most max, or max + 1 */
+static size_t
+wachat_kb_distance(const char *a, size_t la, const char *b, size_t lb,
+    size_t max)
+{
+    size_t   i, j, d, best, row[3][WACHAT_KB_SYN_WORD + 2];
+    size_t  *pp, *p, *c, *t;
+
+    if (la > WACHAT_KB_SYN_WORD || lb > WACHAT_KB_SYN_WORD
+        || (la > lb ? la - lb : lb - la) > max)
+    {
+        return max + 1;
+    }
+
+    pp = row[0];
+    p = row[1];
+    c = row[2];
+
+    for (j = 0; j <= lb; j++) {
+        p[j] = j;
+    }
+
+    for (i = 1; i <= la; i++) {
+        c[0] = i;
+        best = i;
+
+        for (j = 1; j <= lb; j++) {
+            d = p[j - 1] + (a[i - 1] != b[j - 1]);
+            d = p[j] + 1 < d ? p[j] + 1 : d;
+            d = c[j - 1] + 1 < d ? c[j - 1] + 1 : d;
+
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2]
+                && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
+            {
+                d = pp[j - 2] + 1;
+            }
+
+            c[j] = d;
+            best = d < best ? d : best;
+        }
+
+        if (best > max) {
+            return max + 1;
+        }
+
+        t = pp;
+        pp = p;
+        p = c;
+        c = t;
+    }
+
+    return p[lb];
+}
+
+
+static int
+wachat_kb_letters(const char *w, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (w[i] < 'a' || w[i] > 'z') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a stem the KB's index has, itself or through its synonym group */
+static int
+wachat_kb_known(const wachat_kb_lex_t *lex, const char *stem, size_t len)
+{
+    size_t       hlen;
+    uint32_t     id;
+    const char  *head;
+
+    if (wachat_kb_map_get(&lex->kb->index.terms, stem, len, &id)) {
+        return 1;
+    }
+
+    head = wachat_kb_synonym(lex, stem, len, &hlen);
+
+    return head && wachat_kb_map_get(&lex->kb->index.terms, head, hlen, &id);
+}
+
+
+/*
+ * The word of the KB (or of a synonym group) closest to w as written: at
+ * edit distance 1, 2 from 8 letters, transpositions included; NULL when
+ * none is that close.  Ties go to the longer word, then the first found.
+ */
+static const char *
+wachat_kb_near(const wachat_kb_lex_t *lex, const char *w, size_t len,
+    size_t *nlen)
+{
+    size_t                   i, d, max, best;
+    const char              *near;
+    const wachat_kb_slot_t  *s;
+    const wachat_kb_map_t   *m;
+
+    m = &lex->kb->surf;
+    max = len >= 8 ? 2 : 1;
+    best = max + 1;
+    near = NULL;
+
+    for (i = 0; i < m->cap; i++) {
+        s = &m->slots[i];
+
+        if (s->key == NULL) {
+            continue;
+        }
+
+        d = wachat_kb_distance(w, len, s->key, s->len, max);
+
+        if (d <= max && (d < best || (d == best && s->len > *nlen))) {
+            best = d;
+            near = s->key;
+            *nlen = s->len;
+        }
+    }
+
+    return near;
+}
+
+
+/* loading: w as written, a typo's possible target */
+static int
+wachat_kb_surface(const wachat_kb_lex_t *lex, const char *w, size_t len)
+{
+    char        *copy;
+    uint32_t     val;
+    wachat_kb_t  *kb;
+
+    kb = lex->build;
+
+    if (len < WACHAT_KB_TYPO_MIN - 1 || len > WACHAT_KB_SYN_WORD
+        || !wachat_kb_letters(w, len)
+        || wachat_kb_map_get(&kb->surf, w, len, &val))
+    {
+        return 0;
+    }
+
+    copy = wachat_kb_strndup(&kb->arena, w, len);
+    val = 0;
+
+    return (copy == NULL || wachat_kb_map_put(&kb->surf, copy, len, &val) < 0)
+           ? -1 : 0;
+}
+
+
 int
 wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
     const char **out, size_t *olen)
 {
-    size_t        i;
-    const char   *key, *const *a;
+    int           kind;
+    size_t        i, slen, nlen;
+    const char   *key, *stem, *near, *const *a;
     unsigned      digits;
 
     w[len] = '\0';
@@ -259,10 +414,31 @@ wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
         return WACHAT_KB_TOK_NUM;
     }
 
-    *out = wachat_kb_stem(lex, key, &len);
-    *olen = len;
+    if (lex->build != NULL && wachat_kb_surface(lex, key, len) != 0) {
+        return -1;                          /* out of memory: one word less */
+    }
 
-    return WACHAT_KB_TOK_WORD;
+    slen = len;
+    stem = wachat_kb_stem(lex, key, &slen);
+    kind = WACHAT_KB_TOK_WORD;
+
+    if (lex->typos && lex->kb != NULL && len >= WACHAT_KB_TYPO_MIN
+        && wachat_kb_letters(key, len) && !wachat_kb_known(lex, stem, slen))
+    {
+        nlen = 0;
+        near = wachat_kb_near(lex, key, len, &nlen);
+
+        if (near != NULL) {
+            slen = nlen;
+            stem = wachat_kb_stem(lex, near, &slen);
+            kind = WACHAT_KB_TOK_TYPO;
+        }
+    }
+
+    *out = stem;
+    *olen = slen;
+
+    return kind;
 }
 
 
@@ -348,6 +524,13 @@ wachat_kb_group(wachat_kb_t *kb, wachat_kb_lex_t *lex, const char *text,
 
         w[o] = '\0';
         wlen = o;
+
+        if (!cjk && strchr(w, '_') == NULL
+            && wachat_kb_surface(lex, w, wlen) != 0)
+        {
+            return -1;
+        }
+
         copy = cjk ? w : wachat_kb_stem_phrase(lex, w, &wlen);
 
         if (g == kb->nsyn) {
@@ -393,10 +576,12 @@ wachat_kb_synonyms_build(wachat_kb_t *kb, const char *const *own,
         return -1;
     }
 
+    lex.build = kb;
+
     rc = 0;
 
     for (i = 0; i < nown && rc == 0; i++) {
-        rc = wachat_kb_group(kb, &lex, own[i], strlen(own[i]), "=", kb->nsyn);
+        rc = wachat_kb_group(kb, &lex, own[i], strlen(own[i]), " ", kb->nsyn);
     }
 
     for (i = 0; i < n - nown && rc == 0; i++) {

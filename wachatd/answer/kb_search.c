@@ -1,10 +1,8 @@
 /*
  * kb search: a customer's text against the index (kb_index.c).
  *
- * The text is tokenized like the KB (kb_text.c, kb_lang.c).  A word the
- * KB never uses may be a typo of one it does: an ASCII word of 5 letters
- * or more is matched to the KB's closest word at edit distance 1 (2 from
- * 8 letters), transpositions included, and counts 0.8 of a match.
+ * The text is tokenized like the KB (kb_text.c, kb_lang.c), typos
+ * corrected: a corrected word counts 0.8 of a match.
  *
  * Per term and entry (BM25F, k1 = 1.2, the question field weighs 2):
  *
@@ -58,112 +56,6 @@ typedef struct {
 } wachat_kb_query_t;
 
 
-/* optimal string alignment distance of a and b if at most max, or max + 1 */
-static size_t
-wachat_kb_distance(const char *a, size_t la, const char *b, size_t lb,
-    size_t max)
-{
-    size_t  i, j, d, best, row[3][WACHAT_KB_SYN_WORD + 2];
-    size_t  *pp, *p, *c, *t;
-
-    if (la > WACHAT_KB_SYN_WORD || lb > WACHAT_KB_SYN_WORD
-        || (la > lb ? la - lb : lb - la) > max)
-    {
-        return max + 1;
-    }
-
-    pp = row[0];
-    p = row[1];
-    c = row[2];
-
-    for (j = 0; j <= lb; j++) {
-        p[j] = j;
-    }
-
-    for (i = 1; i <= la; i++) {
-        c[0] = i;
-        best = i;
-
-        for (j = 1; j <= lb; j++) {
-            d = p[j - 1] + (a[i - 1] != b[j - 1]);
-            d = p[j] + 1 < d ? p[j] + 1 : d;
-            d = c[j - 1] + 1 < d ? c[j - 1] + 1 : d;
-
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2]
-                && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
-            {
-                d = pp[j - 2] + 1;
-            }
-
-            c[j] = d;
-            best = d < best ? d : best;
-        }
-
-        if (best > max) {
-            return max + 1;
-        }
-
-        t = pp;
-        pp = p;
-        p = c;
-        c = t;
-    }
-
-    return p[lb];
-}
-
-
-/* the KB's word closest to an unknown one, or UINT32_MAX */
-static uint32_t
-wachat_kb_near(const wachat_kb_index_t *ix, const char *w, size_t len)
-{
-    size_t                   i, k, d, max, best;
-    uint32_t                 id;
-    const wachat_kb_slot_t  *s;
-
-    for (i = 0; i < len; i++) {
-        if (w[i] < 'a' || w[i] > 'z') {
-            return UINT32_MAX;
-        }
-    }
-
-    if (len < 5) {
-        return UINT32_MAX;
-    }
-
-    max = len >= 8 ? 2 : 1;
-    best = max + 1;
-    id = UINT32_MAX;
-
-    for (i = 0; i < ix->terms.cap; i++) {
-        s = &ix->terms.slots[i];
-
-        if (s->key == NULL || s->len < 4 || s->key[0] < 'a'
-            || s->key[0] > 'z')
-        {
-            continue;
-        }
-
-        for (k = 1; k < s->len && s->key[k] >= 'a' && s->key[k] <= 'z'; k++) {
-            /* ASCII words only */
-        }
-
-        if (k < s->len) {
-            continue;
-        }
-
-        d = wachat_kb_distance(w, len, s->key, s->len, max);
-
-        if (d <= max && (d < best || (d == best && s->val < id))) {
-            best = d;
-            id = s->val;
-        }
-    }
-
-    return id;
-}
-
-
 static int
 wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     wachat_kb_tok_e kind)
@@ -177,17 +69,14 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     hash = 0;
     fac = 1;
 
+    if (kind == WACHAT_KB_TOK_TYPO) {
+        kind = WACHAT_KB_TOK_WORD;
+        fac = WACHAT_KB_TYPO;
+    }
+
     if (!wachat_kb_map_get(&q->kb->index.terms, term, len, &id)) {
         id = UINT32_MAX;
-
-        if (kind == WACHAT_KB_TOK_WORD) {
-            id = wachat_kb_near(&q->kb->index, term, len);
-            fac = WACHAT_KB_TYPO;
-        }
-
-        if (id == UINT32_MAX) {
-            hash = wachat_kb_hash(term, len);
-        }
+        hash = wachat_kb_hash(term, len);
     }
 
     for (i = 0; i < q->n; i++) {
@@ -413,6 +302,8 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
         free(conf);
         return 0;
     }
+
+    lex.typos = 1;
 
     raw = conf + kb->nentries;
     q->kb = kb;

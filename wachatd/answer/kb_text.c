@@ -318,6 +318,7 @@ typedef struct {
     unsigned          jparts;
     char              held[2 * WACHAT_KB_SYN_WORD + 2];    /* a stem */
     size_t            hlen;
+    wachat_kb_tok_e   hkind;        /* WORD or TYPO */
 } wachat_kb_tok_t;
 
 
@@ -337,8 +338,8 @@ wachat_kb_flush(wachat_kb_tok_t *t)
     t->hlen = 0;
     head = wachat_kb_synonym(t->lex, t->held, len, &hlen);
 
-    return head ? t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD)
-                : t->cb(t->ctx, t->held, len, WACHAT_KB_TOK_WORD);
+    return head ? t->cb(t->ctx, head, hlen, t->hkind)
+                : t->cb(t->ctx, t->held, len, t->hkind);
 }
 
 
@@ -363,7 +364,7 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
         return 0;
     }
 
-    if (kind == WACHAT_KB_TOK_WORD && t->hlen > 0
+    if (kind != WACHAT_KB_TOK_NUM && t->hlen > 0
         && olen <= WACHAT_KB_SYN_WORD)
     {
         t->held[t->hlen] = ' ';
@@ -372,7 +373,9 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
 
         if (head != NULL) {
             t->hlen = 0;
-            return t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD);
+            return t->cb(t->ctx, head, hlen,
+                         kind == WACHAT_KB_TOK_TYPO ? WACHAT_KB_TOK_TYPO
+                                                    : t->hkind);
         }
     }
 
@@ -381,12 +384,13 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
         return rc;
     }
 
-    if (kind != WACHAT_KB_TOK_WORD || olen > WACHAT_KB_SYN_WORD) {
+    if (kind == WACHAT_KB_TOK_NUM || olen > WACHAT_KB_SYN_WORD) {
         return t->cb(t->ctx, out, olen, (wachat_kb_tok_e) kind);
     }
 
     memcpy(t->held, out, olen);
     t->hlen = olen;
+    t->hkind = (wachat_kb_tok_e) kind;
 
     return 0;
 }
