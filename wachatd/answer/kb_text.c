@@ -444,6 +444,20 @@ wachat_kb_end_word(wachat_kb_tok_t *t, int hyphen)
 }
 
 
+/* à..ÿ to their ASCII letter, so "cafe" meets "café" (slugs keep them) */
+static uint32_t
+wachat_kb_unaccent(uint32_t cp)
+{
+    static const char  base[] = "aaaaaa_ceeeeiiii_nooooo_ouuuuy_y";
+
+    if (cp >= 0xe0 && cp <= 0xff && base[cp - 0xe0] != '_') {
+        return (uint32_t) base[cp - 0xe0];
+    }
+
+    return cp;
+}
+
+
 /* a CJK character: its unigram, the bigram with prev, synonyms ending here */
 static int
 wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
@@ -538,6 +552,7 @@ wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s, size_t len,
 
         if (cls == WACHAT_KB_WORD) {
             nrun = 0;
+            cp = wachat_kb_unaccent(cp);
 
             if (t.wlen + 4 <= WACHAT_KB_WORD_MAX) {
                 t.wascii &= (cp < 0x80);
