@@ -195,7 +195,8 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
             b->kind_cap = cap;
         }
 
-        b->kind[id] = (uint8_t) kind;
+        b->kind[id] = (uint8_t) kind
+                      | (wachat_kb_weak(term, len) ? WACHAT_KB_KIND_WEAK : 0);
         b->kb->index.nterms++;
     }
 

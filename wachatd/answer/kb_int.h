@@ -106,6 +106,14 @@ uint32_t wachat_kb_fold(uint32_t cp);
 int wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
     const char **out, size_t *olen);
 
+/*
+ * A word that frames a question rather than says what it is about
+ * ("do you sell ...", "can I bring ..."): it weighs WACHAT_KB_WEAK of its
+ * idf, in the KB and in questions.
+ */
+#define WACHAT_KB_WEAK  0.5
+int wachat_kb_weak(const char *term, size_t len);
+
 /* the head of the group of w (a stem or folded Chinese), or NULL */
 const char *wachat_kb_synonym(const wachat_kb_lex_t *lex, const char *w,
     size_t len, size_t *hlen);
@@ -130,7 +138,7 @@ typedef struct {
     wachat_kb_posting_t  *post;
     double               *normq;    /* per entry: BM25 length norms */
     double               *norma;
-    uint8_t              *kind;     /* per term: wachat_kb_tok_e */
+    uint8_t              *kind;     /* per term: wachat_kb_tok_e, | WEAK */
 
     /* the question and every Also line apart: their terms, once each */
     size_t                nphr;
@@ -138,6 +146,8 @@ typedef struct {
     uint32_t             *poff;     /* nphr + 1: phrasing's first term */
     uint32_t             *pterm;
 } wachat_kb_index_t;
+
+#define WACHAT_KB_KIND_WEAK  0x80
 
 int wachat_kb_index_build(wachat_kb_t *kb);
 void wachat_kb_index_free(wachat_kb_index_t *ix);

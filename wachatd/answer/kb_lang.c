@@ -73,6 +73,13 @@ static const char *const  wachat_kb_stopwords[] = {
 };
 
 
+/* the stems of verbs that frame a question (sorted) */
+static const char *const  wachat_kb_weak_words[] = {
+    "accept", "allow", "bring", "buy", "find", "give", "help", "make",
+    "offer", "provid", "rent", "take", "use"
+};
+
+
 /*
  * Synonym groups: the first word stands for the group.  English words
  * are stemmed when the KB loads; Chinese ones are written Simplified and
@@ -133,6 +140,26 @@ static int
 wachat_kb_strcmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+
+int
+wachat_kb_weak(const char *term, size_t len)
+{
+    char         w[16];
+    const char  *key;
+
+    if (len >= sizeof(w)) {
+        return 0;
+    }
+
+    memcpy(w, term, len);
+    w[len] = '\0';
+    key = w;
+
+    return bsearch(&key, wachat_kb_weak_words,
+                   sizeof(wachat_kb_weak_words) / sizeof(char *),
+                   sizeof(char *), wachat_kb_strcmp) != NULL;
 }
 
 

@@ -53,6 +53,7 @@ typedef struct {
     uint32_t            hash[WACHAT_KB_MAX_QTERMS];     /* of unknown ones */
     wachat_kb_tok_e     kind[WACHAT_KB_MAX_QTERMS];
     double              fac[WACHAT_KB_MAX_QTERMS];      /* 1, or a typo's */
+    double              wt[WACHAT_KB_MAX_QTERMS];       /* 1, or weak */
 } wachat_kb_query_t;
 
 
@@ -94,6 +95,7 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     q->hash[q->n] = hash;
     q->kind[q->n] = kind;
     q->fac[q->n] = fac;
+    q->wt[q->n] = wachat_kb_weak(term, len) ? WACHAT_KB_WEAK : 1;
     q->n++;
 
     return 0;
@@ -145,14 +147,14 @@ wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
             if (q->kind[i] == WACHAT_KB_TOK_WORD
                 || q->kind[i] == WACHAT_KB_TOK_UNI)
             {
-                total += wachat_kb_idf(kb->nentries, 0);
+                total += q->wt[i] * wachat_kb_idf(kb->nentries, 0);
             }
 
             continue;
         }
 
         k = q->term[i];
-        w = wachat_kb_idf(kb->nentries, ix->off[k + 1] - ix->off[k]);
+        w = q->wt[i] * wachat_kb_idf(kb->nentries, ix->off[k + 1] - ix->off[k]);
         total += w;
 
         for (p = &ix->post[ix->off[k]]; p < &ix->post[ix->off[k + 1]]; p++)
@@ -181,6 +183,7 @@ wachat_kb_phrasing(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 {
     size_t                    p, k, i;
     double                    w, has, all, best;
+    uint32_t                  t;
     const wachat_kb_index_t  *ix;
 
     ix = &kb->index;
@@ -191,8 +194,9 @@ wachat_kb_phrasing(const wachat_kb_t *kb, const wachat_kb_query_t *q,
         all = 0;
 
         for (k = ix->poff[p]; k < ix->poff[p + 1]; k++) {
-            w = wachat_kb_idf(kb->nentries, ix->off[ix->pterm[k] + 1]
-                                            - ix->off[ix->pterm[k]]);
+            t = ix->pterm[k];
+            w = wachat_kb_idf(kb->nentries, ix->off[t + 1] - ix->off[t])
+                * ((ix->kind[t] & WACHAT_KB_KIND_WEAK) ? WACHAT_KB_WEAK : 1);
             all += w;
 
             for (i = 0; i < q->n; i++) {
