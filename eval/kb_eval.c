@@ -1,11 +1,11 @@
 /*
  * kb_eval: how well the embedded kb backend answers customers (issue 15).
  *
- *     build/kb_eval [-v] [--only dev|heldout] [--min-score X]
+ *     build/kb_eval [-v] [--only dev|heldout|fresh] [--min-score X]
  *                   [--repeat N] [--record FILE] DIR...
  *
- * Every DIR holds kb.md (the knowledge base) and question files, dev.txt
- * and heldout.txt: one question a line, "expected<TAB>question", where
+ * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
+ * heldout.txt and fresh.txt (eval/README.md): one question a line, "expected<TAB>question", where
  * expected is the entry id the customer should get, several ids as
  * "a|b" when more than one entry answers it, or "-" when the KB cannot
  * answer it.  Lines starting with "#" and blank lines are skipped.
@@ -38,10 +38,10 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   2
+#define EVAL_SPLITS   3
 
 
-static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout" };
+static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout", "fresh" };
 
 
 typedef struct {
@@ -377,7 +377,7 @@ main(int argc, char **argv)
             o.repeat = o.repeat ? o.repeat : 1;
 
         } else {
-            fprintf(stderr, "usage: kb_eval [-v] [--only dev|heldout] "
+            fprintf(stderr, "usage: kb_eval [-v] [--only dev|heldout|fresh] "
                     "[--min-score X] [--repeat N] [--record FILE] DIR...\n");
             return 2;
         }
