@@ -14,6 +14,8 @@
 static const char  shop[] =
     "# A bike shop\n"
     "Synonyms: scooter = moped | 滑板車\n"
+    "Synonyms: mtb = mountain  bike\n"
+    "Synonyms: helmet lid\n"
     "\n"
     "## How much does it cost to rent a bike? {#rent}\n"
     "Also: 租單車幾錢\n"
@@ -29,7 +31,11 @@ static const char  shop[] =
     "## Do you have scooters? {#scooters}\n"
     "Yes, two.\n"
     "## Where is the shop? {#location}\n"
-    "12 Riverside Promenade.\n";
+    "12 Riverside Promenade.\n"
+    "## Do you rent mountain bikes? {#mtb}\n"
+    "Yes, 5.\n"
+    "## Is a helmet included? {#helmet}\n"
+    "Yes.\n";
 
 
 static wachat_kb_t *
@@ -124,6 +130,8 @@ static const lang_query_t  lang_queries[] = {
     { "I want my money back", "cancel", "two-word synonym: money back" },
     { "any mopeds?", "scooters", "the KB's own Synonyms: line" },
     { "有冇滑板車", "scooters", "the KB's own Synonyms: line, Chinese" },
+    { "mtb for hire?", "mtb", "the KB's own two-word synonym" },
+    { "lid included?", "helmet", "a Synonyms: line separated by spaces" },
     { "do you sell dog food", "-", "unknown: below the threshold" },
     { "xyzzy", "-", "nonsense: below the threshold" },
     { "is the owner married lol", "-", "chat about nothing in the KB" },
@@ -160,6 +168,9 @@ test_lang(void)
            "group's first word");
     is_str(terms(kb, "滑板車"), "滑 板 滑板 车 板车 scooter",
            "lang: the KB's own synonym");
+    is_str(terms(kb, "a mountain bike, a bike"), "mtb bike",
+           "lang: a two-word synonym of the KB's stands for both words; "
+           "bike alone is still bike");
 
     for (i = 0; i < sizeof(lang_queries) / sizeof(lang_queries[0]); i++) {
         q = &lang_queries[i];

@@ -749,20 +749,26 @@ wachat_kb_synonym_line(wachat_kb_parser_t *ps, const char *p, size_t len,
 
 /*
  * The KB's synonym groups, then the built-in ones.  Words are separated
- * by spaces, "=", ",", "|", "/" or their fullwidth forms (and "、").
+ * by "=", ",", "|", "/" or their fullwidth forms (and "、"), and then
+ * spaces join the words of a two-word synonym ("mtb = mountain bike");
+ * without any of those, spaces separate words.  For the group builder a
+ * space separates and "_" joins.
  */
 static int
 wachat_kb_synonyms(wachat_kb_parser_t *ps)
 {
+    int           sep, explicit;
     char         *g, *o;
     char        **own;
-    size_t        i, k;
+    size_t        i, k, n;
     const char   *p, *end;
 
     static const char  *wide[] = {
         "\xef\xbc\x9d", "\xef\xbc\x8c", "\xef\xbd\x9c", "\xef\xbc\x8f",
-        "\xe3\x80\x81", "\xe3\x80\x80"
+        "\xe3\x80\x81", "\xe3\x80\x80"        /* the last: a space */
     };
+
+    n = sizeof(wide) / sizeof(wide[0]);
 
     own = wachat_kb_alloc(&ps->kb->arena, (ps->nsyn + 1) * sizeof(char *));
     if (own == NULL) {
@@ -775,25 +781,52 @@ wachat_kb_synonyms(wachat_kb_parser_t *ps)
             return -1;
         }
 
-        p = ps->syn[i].p;
-        end = p + ps->syn[i].len;
+        end = ps->syn[i].p + ps->syn[i].len;
+        explicit = 0;
+
+        for (p = ps->syn[i].p; p < end && !explicit; p++) {
+            explicit = strchr("=,|/", *p) != NULL;
+
+            for (k = 0; k + 1 < n && !explicit; k++) {
+                explicit = (size_t) (end - p) >= 3
+                           && memcmp(p, wide[k], 3) == 0;
+            }
+        }
+
         o = g;
 
-        while (p < end) {
-            for (k = 0; k < sizeof(wide) / sizeof(wide[0]); k++) {
+        for (p = ps->syn[i].p; p < end; p += (k < n) ? 3 : 1) {
+            for (k = 0; k < n; k++) {
                 if ((size_t) (end - p) >= 3 && memcmp(p, wide[k], 3) == 0) {
                     break;
                 }
             }
 
-            if (k < sizeof(wide) / sizeof(wide[0])) {
-                *o++ = ' ';
-                p += 3;
+            sep = (k + 1 < n) || (k == n && strchr("=,|/", *p) != NULL);
 
-            } else {
-                *o++ = strchr("=,|/\t", *p) ? ' ' : *p;
-                p++;
+            if (!sep && k == n && *p != ' ' && *p != '\t') {
+                *o++ = *p;
+                continue;
             }
+
+            /* a separator, or a space: between words of one synonym? */
+            if (!sep && explicit) {
+                if (o > g && o[-1] != ' ' && o[-1] != '_') {
+                    *o++ = '_';
+                }
+
+                continue;
+            }
+
+            if (o > g && o[-1] == '_') {
+                o--;
+            }
+
+            *o++ = ' ';
+        }
+
+        if (o > g && o[-1] == '_') {
+            o--;
         }
 
         *o = '\0';

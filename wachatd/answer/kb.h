@@ -34,9 +34,11 @@
  *   surrounding blank lines dropped, runs of blank lines made one.  At
  *   most 1024 characters with buttons (interactive body), 4096 without.
  * - "Synonyms:" lines in the preamble (before the first heading) each list
- *   words that mean the same to this business, separated by spaces, "=",
- *   ",", "|" or "/" (fullwidth forms too): "Synonyms: 單車 = 腳踏車 =
- *   自行車".  They come before the built-in general groups (kb_lang.c).
+ *   words that mean the same to this business, separated by "=", ",", "|"
+ *   or "/" (fullwidth forms too), or by spaces when there is none of
+ *   those: "Synonyms: 單車 = 腳踏車 = 自行車", "Synonyms: mtb = mountain
+ *   bike" (a synonym is one word or two).  They come before the built-in
+ *   general groups (kb_lang.c).
  * - "## " lines inside ``` fences are not special (fences are not parsed).
  * - UTF-8 only (a BOM is skipped), CRLF accepted, no NUL bytes.
  *
