@@ -65,17 +65,21 @@
 #define WACHAT_KB_LIVE_AGENT       "live_agent"
 
 /*
- * Search confidence, 0..1: the idf-weighted share of the query's terms the
- * entry covers.  A term found once in the question or an Also phrasing of
- * average length counts fully, found only in the answer at most 0.6;
- * words the KB never uses count 0 and weigh heavily (they are the rarest).
- * So "hours?" scores 1.0 on the opening-hours entry and "xyzzy" gets no
- * hit at all; a question about something the KB does not cover, sharing a
- * word or two with it, lands around 0.1-0.4; real questions in other
- * words than the KB's land around 0.5-0.9.  Recommended kb_min_score:
- * 0.45 (the query tables of tests/kb_test.c are its calibration).
+ * Search confidence, 0..1 (kb_search.c): 0.7 x the coverage, the
+ * idf-weighted share of the query's terms the entry covers (a term found
+ * once in the question or an Also phrasing of average length counts
+ * fully, found only in the answer at most 0.6, words the KB never uses
+ * count 0 and weigh heavily), + 0.3 x the best share of one of the
+ * entry's phrasings the query has.  Terms are stemmed, folded, spelled out
+ * and grouped by synonyms first (kb_lang.c).  So "hours?" scores 0.85 on
+ * the opening-hours entry and "xyzzy" gets no hit at all; a question
+ * about something the KB does not cover, sharing a word or two with it,
+ * lands around 0.1-0.5; real questions in other words than the KB's
+ * around 0.4-0.9.  Recommended kb_min_score: 0.45, where on the dev
+ * questions of make eval at least 90 % of the questions the KB cannot
+ * answer get the fallback (docs/answer-quality.md).
  */
-#define WACHAT_KB_DEFAULT_MIN_SCORE  0.40
+#define WACHAT_KB_DEFAULT_MIN_SCORE  0.45
 
 #define WACHAT_KB_MAX_QUERY        4096    /* bytes of a query looked at */
 

@@ -121,7 +121,7 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_STRING("kb", kb, "conf/kb.md", NULL, WACHAT_CONF_NONEMPTY, NULL,
         "Knowledge base file (Markdown Q&A entries)."),
 
-    WACHAT_FLOAT("kb_min_score", kb_min_score, "0.40", 0, 1,
+    WACHAT_FLOAT("kb_min_score", kb_min_score, "0.45", 0, 1,
         "Confidence threshold, 0..1 (how much of the question the best "
         "entry covers, words weighted by rarity, blended with how much of "
         "one of its phrasings the question has; docs/answer-quality.md): "
