@@ -12,6 +12,9 @@
 #   make bench-ingest   ingest benchmark (wrk) alone, appends to bench/RESULTS.md
 #   make bench-consumer consumer benchmark alone, appends to bench/RESULTS.md
 #   make bench-roundtrips  Redis round trips per answered event (bench/roundtrips)
+#   make eval       answer quality of the kb backend on eval/*/ (eval/README.md):
+#                   right, wrong, fallback on unknowns; appends to bench/RESULTS.md
+#                   (EVAL_ARGS="-v --only dev": the dev questions it misses)
 #   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
 #   make chaos      20,000 webhooks under injected faults, reconciled (bench/chaos)
 #   make fuzz       libFuzzer targets (clang): envelope, KB, config, Graph and
@@ -37,6 +40,7 @@ PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
 .PHONY: all module daemon test test-asan run bench bench-ingest bench-consumer bench-roundtrips fuzz clean \
+        eval \
         valgrind chaos soak
 
 all: module daemon
@@ -96,8 +100,8 @@ $(BUILD)/envelope_test: $(call unit_parts,envelope) $(ENVELOPE_SRCS) \
 # The daemon and its command-line tool: one object per source of every room
 # under wachatd/ (docs/architecture.md), and the contract both programs share.
 WACHATD_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-                  -Wall -Wextra -Werror -O2 -g -Iwachatd -Icommon
-WACHATD_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lm
+                  -Wall -Wextra -Werror -O2 -g -Iwachatd -Icommon -I$(BUILD)/gen
+WACHATD_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lstemmer -lm
 WACHATD_MAINS := wachatd/main/wachatd.c wachatd/main/wachatctl.c
 WACHATD_LIB_SRCS := $(filter-out $(WACHATD_MAINS),$(wildcard wachatd/*/*.c)) \
                     $(wildcard common/*.c)
@@ -110,6 +114,15 @@ daemon: $(WACHATD_BINS)
 $(BUILD)/obj/%.o: %.c $(WACHATD_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+# the kb's Traditional -> Simplified Chinese table, from OpenCC's data
+KB_FOLD := $(BUILD)/gen/kb_fold.h
+
+$(KB_FOLD): scripts/gen-kb-fold
+	@mkdir -p $(dir $@)
+	scripts/gen-kb-fold $@
+
+$(BUILD)/obj/wachatd/answer/kb_lang.o: $(KB_FOLD)
 
 $(BUILD)/wachatd: $(BUILD)/obj/wachatd/main/wachatd.o $(WACHATD_OBJS)
 	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(WACHATD_LIBS)
@@ -152,13 +165,12 @@ test-asan: $(ASAN_MODULE)
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
 
-KB_SRCS := wachatd/answer/kb.c wachatd/answer/kb_arena.c wachatd/answer/kb_text.c \
-           wachatd/answer/kb_index.c common/wachat_utf8.c
+KB_SRCS := $(wildcard wachatd/answer/kb*.c) common/wachat_utf8.c
 
-$(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS)
+$(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS) $(KB_FOLD)
 	@mkdir -p $(BUILD)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon \
-	    -o $@ fuzz/kb_fuzz.c $(KB_SRCS) -lm
+	    -I$(BUILD)/gen -o $@ fuzz/kb_fuzz.c $(KB_SRCS) -lstemmer -lm
 
 $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c $(ENVELOPE_SRCS) $(ENVELOPE_HDRS)
 	@mkdir -p $(BUILD)
@@ -198,6 +210,18 @@ $(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c \
 
 run: $(MODULE) daemon
 	scripts/wachat-run
+
+# the answer-quality evaluation: the daemon's answerer on every eval/*/ set
+EVAL_DIRS := $(patsubst %/kb.md,%,$(wildcard eval/*/kb.md))
+
+$(BUILD)/kb_eval: eval/kb_eval.c $(WACHATD_OBJS)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ eval/kb_eval.c \
+	    $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
+
+EVAL_ARGS ?= --record bench/RESULTS.md
+
+eval: $(BUILD)/kb_eval
+	$(BUILD)/kb_eval $(EVAL_ARGS) $(EVAL_DIRS)
 
 # every benchmark, one summary table; BENCH_ARGS go to bench/all (--quick, --only ...)
 bench: module daemon

@@ -13,6 +13,7 @@
 #define TAP_MAIN
 
 #include "answer/kb.h"
+#include "kb_test.h"
 #include "tap.h"
 #include "wachat_utf8.h"
 
@@ -318,7 +319,7 @@ test_search(const wachat_kb_t *kb)
     }
 
     (void) top(kb, "hours?", &score);
-    ok(score == 1.0, "\"hours?\" is a full match (%.3f)", score);
+    ok(score >= 0.8, "\"hours?\" is a near full match (%.3f)", score);
 
     n = wachat_kb_search(kb, "cake", 4, hits, 20);
     good = n > 3;
@@ -335,8 +336,9 @@ test_search(const wachat_kb_t *kb)
        && strcmp(hits[0].entry->id, top(kb, "cake", &score)) == 0,
        "max 1: the best hit only");
     ok(wachat_kb_search(kb, "cake", 4, hits, 0) == 0, "max 0: nothing");
+    (void) top(kb, "hours?", &score);
     ok(wachat_kb_search(kb, "hours?xyzzy", 6, hits, 3) > 0
-       && hits[0].score == 1.0, "qlen bounds the query");
+       && hits[0].score == score, "qlen bounds the query");
     ok(wachat_kb_search(NULL, "cake", 4, hits, 3) == 0
        && wachat_kb_search(kb, NULL, 0, hits, 3) == 0, "NULL kb or query");
 }
@@ -625,6 +627,7 @@ main(void)
     test_errors();
     test_format();
     test_tokens();
+    test_lang();
 
     printf("1..%d\n", ntests);
 

@@ -52,6 +52,10 @@ typedef struct {
     size_t              nalso, also_cap;
     wachat_kb_line_t   *body;
     size_t              nbody, body_cap;
+
+    /* the preamble's "Synonyms:" lines */
+    wachat_kb_line_t   *syn;
+    size_t              nsyn, syn_cap;
 } wachat_kb_parser_t;
 
 
@@ -653,19 +657,23 @@ wachat_kb_heading(wachat_kb_parser_t *ps, const char *p, size_t len,
 }
 
 
-/* "Also:" (any case, ASCII or fullwidth colon): 0 if not, else its size */
+/* "<word>:" (any case, ASCII or fullwidth colon): 0 if not, else its size */
 static size_t
-wachat_kb_also_prefix(const char *p, size_t len)
+wachat_kb_prefix(const char *p, size_t len, const char *word)
 {
-    if (len < 5 || strncasecmp(p, "also", 4) != 0) {
+    size_t  n;
+
+    n = strlen(word);
+
+    if (len < n + 1 || strncasecmp(p, word, n) != 0) {
         return 0;
     }
 
-    if (p[4] == ':') {
-        return 5;
+    if (p[n] == ':') {
+        return n + 1;
     }
 
-    return (len >= 7 && memcmp(p + 4, "\xef\xbc\x9a", 3) == 0) ? 7 : 0;
+    return (len >= n + 3 && memcmp(p + n, "\xef\xbc\x9a", 3) == 0) ? n + 3 : 0;
 }
 
 
@@ -676,7 +684,7 @@ wachat_kb_body_line(wachat_kb_parser_t *ps, const char *p, size_t len,
     size_t       n, k, bar;
     const char  *s;
 
-    n = ps->answering ? 0 : wachat_kb_also_prefix(p, len);
+    n = ps->answering ? 0 : wachat_kb_prefix(p, len, "also");
 
     if (n == 0) {
         if (len > 0) {
@@ -718,6 +726,115 @@ wachat_kb_body_line(wachat_kb_parser_t *ps, const char *p, size_t len,
     }
 
     return 0;
+}
+
+
+/* "Synonyms: 單車 = 腳踏車 = 自行車" in the preamble: one group */
+static int
+wachat_kb_synonym_line(wachat_kb_parser_t *ps, const char *p, size_t len,
+    unsigned line)
+{
+    size_t  n;
+
+    n = wachat_kb_prefix(p, len, "synonyms");
+
+    if (n == 0) {
+        return 0;
+    }
+
+    return wachat_kb_push(&ps->syn, &ps->nsyn, &ps->syn_cap, p + n, len - n,
+                          line) ? wachat_kb_oom(ps) : 0;
+}
+
+
+/*
+ * The KB's synonym groups, then the built-in ones.  Words are separated
+ * by "=", ",", "|", "/" or their fullwidth forms (and "、"), and then
+ * spaces join the words of a two-word synonym ("mtb = mountain bike");
+ * without any of those, spaces separate words.  For the group builder a
+ * space separates and "_" joins.
+ */
+static int
+wachat_kb_synonyms(wachat_kb_parser_t *ps)
+{
+    int           sep, explicit;
+    char         *g, *o;
+    char        **own;
+    size_t        i, k, n;
+    const char   *p, *end;
+
+    static const char  *wide[] = {
+        "\xef\xbc\x9d", "\xef\xbc\x8c", "\xef\xbd\x9c", "\xef\xbc\x8f",
+        "\xe3\x80\x81", "\xe3\x80\x80"        /* the last: a space */
+    };
+
+    n = sizeof(wide) / sizeof(wide[0]);
+
+    own = wachat_kb_alloc(&ps->kb->arena, (ps->nsyn + 1) * sizeof(char *));
+    if (own == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < ps->nsyn; i++) {
+        g = wachat_kb_alloc(&ps->kb->arena, ps->syn[i].len + 1);
+        if (g == NULL) {
+            return -1;
+        }
+
+        end = ps->syn[i].p + ps->syn[i].len;
+        explicit = 0;
+
+        for (p = ps->syn[i].p; p < end && !explicit; p++) {
+            explicit = strchr("=,|/", *p) != NULL;
+
+            for (k = 0; k + 1 < n && !explicit; k++) {
+                explicit = (size_t) (end - p) >= 3
+                           && memcmp(p, wide[k], 3) == 0;
+            }
+        }
+
+        o = g;
+
+        for (p = ps->syn[i].p; p < end; p += (k < n) ? 3 : 1) {
+            for (k = 0; k < n; k++) {
+                if ((size_t) (end - p) >= 3 && memcmp(p, wide[k], 3) == 0) {
+                    break;
+                }
+            }
+
+            sep = (k + 1 < n) || (k == n && strchr("=,|/", *p) != NULL);
+
+            if (!sep && k == n && *p != ' ' && *p != '\t') {
+                *o++ = *p;
+                continue;
+            }
+
+            /* a separator, or a space: between words of one synonym? */
+            if (!sep && explicit) {
+                if (o > g && o[-1] != ' ' && o[-1] != '_') {
+                    *o++ = '_';
+                }
+
+                continue;
+            }
+
+            if (o > g && o[-1] == '_') {
+                o--;
+            }
+
+            *o++ = ' ';
+        }
+
+        if (o > g && o[-1] == '_') {
+            o--;
+        }
+
+        *o = '\0';
+        own[i] = g;
+    }
+
+    return wachat_kb_synonyms_build(ps->kb, (const char *const *) own,
+                                    ps->nsyn);
 }
 
 
@@ -832,7 +949,10 @@ wachat_kb_run(wachat_kb_parser_t *ps, const char *buf, size_t len)
             return -1;
         }
 
-        /* before the first heading: the preamble, ignored */
+        /* before the first heading: the preamble, ignored but synonyms */
+        if (!open && wachat_kb_synonym_line(ps, p, n, line) != 0) {
+            return -1;
+        }
     }
 
     if (!open) {
@@ -844,7 +964,7 @@ wachat_kb_run(wachat_kb_parser_t *ps, const char *buf, size_t len)
         return -1;
     }
 
-    if (wachat_kb_index_build(ps->kb) != 0) {
+    if (wachat_kb_synonyms(ps) != 0 || wachat_kb_index_build(ps->kb) != 0) {
         return wachat_kb_oom(ps);
     }
 
@@ -881,6 +1001,7 @@ wachat_kb_parse(const char *buf, size_t len, const char *name, char *err,
 
     free(ps.also);
     free(ps.body);
+    free(ps.syn);
 
     if (rc != 0) {
         wachat_kb_free(ps.kb);

@@ -33,6 +33,12 @@
  *   paragraphs: WhatsApp shows them as they are), trailing spaces and
  *   surrounding blank lines dropped, runs of blank lines made one.  At
  *   most 1024 characters with buttons (interactive body), 4096 without.
+ * - "Synonyms:" lines in the preamble (before the first heading) each list
+ *   words that mean the same to this business, separated by "=", ",", "|"
+ *   or "/" (fullwidth forms too), or by spaces when there is none of
+ *   those: "Synonyms: 單車 = 腳踏車 = 自行車", "Synonyms: mtb = mountain
+ *   bike" (a synonym is one word or two).  They come before the built-in
+ *   general groups (kb_lang.c).
  * - "## " lines inside ``` fences are not special (fences are not parsed).
  * - UTF-8 only (a BOM is skipped), CRLF accepted, no NUL bytes.
  *
@@ -59,15 +65,19 @@
 #define WACHAT_KB_LIVE_AGENT       "live_agent"
 
 /*
- * Search confidence, 0..1: the idf-weighted share of the query's terms the
- * entry covers.  A term found once in the question or an Also phrasing of
- * average length counts fully, found only in the answer at most 0.6;
- * words the KB never uses count 0 and weigh heavily (they are the rarest).
- * So "hours?" scores 1.0 on the opening-hours entry and "xyzzy" gets no
- * hit at all; a question about something the KB does not cover, sharing a
- * word or two with it, lands around 0.1-0.4; real questions in other
- * words than the KB's land around 0.5-0.9.  Recommended kb_min_score:
- * 0.45 (the query tables of tests/kb_test.c are its calibration).
+ * Search confidence, 0..1 (kb_search.c): 0.7 x the coverage, the
+ * idf-weighted share of the query's terms the entry covers (a term found
+ * once in the question or an Also phrasing of average length counts
+ * fully, found only in the answer at most 0.6, words the KB never uses
+ * count 0 and weigh heavily), + 0.3 x the best share of one of the
+ * entry's phrasings the query has.  Terms are stemmed, folded, spelled out
+ * and grouped by synonyms first (kb_lang.c).  So "hours?" scores 0.85 on
+ * the opening-hours entry and "xyzzy" gets no hit at all; a question
+ * about something the KB does not cover, sharing a word or two with it,
+ * lands around 0.1-0.5; real questions in other words than the KB's
+ * around 0.4-0.9.  Recommended kb_min_score: 0.45, where on the dev
+ * questions of make eval at least 90 % of the questions the KB cannot
+ * answer get the fallback (docs/answer-quality.md).
  */
 #define WACHAT_KB_DEFAULT_MIN_SCORE  0.45
 

@@ -1,25 +1,11 @@
 /*
- * kb index: term postings built once at load, and BM25F ranking.
+ * kb index: term postings built once at load (the search is kb_search.c).
  *
  * Two fields.  The question field is the question plus every Also
  * phrasing; its length norm uses the entry's mean phrasing length, so an
  * entry with many alternative phrasings is not taken for a verbose one.
- * The answer field is plain BM25.  Per term and entry:
- *
- *     tf' = 2 * tfq / normq + tfa / norma      (k1 = 1.2, b = 0.75)
- *     s   = tf' / (k1 + tf')
- *
- * bm25 = sum of idf * s * (k1 + 1) ranks entries that are equally
- * confident.  The confidence says how much of the query an entry covers:
- * per query term, the field's saturation over that of one occurrence in a
- * field of average length (at most 1), the answer's times 0.6 (a word in
- * the answer is weaker evidence than one in a question), the better of the
- * two; summed with idf weights and divided by the sum of idf over all
- * query terms.  Terms the KB never uses weigh as much as the rarest (they
- * are what no entry covers), except unknown CJK bigrams: most straddle two
- * words, and their characters already count as unigrams.  The divisor is
- * at least ln 2, the idf of a term in half the entries, so a query of only
- * common terms cannot look certain.
+ * The answer field is plain BM25's: normq and norma are the fields'
+ * 1 - b + b * length / mean length (b = 0.75).
  */
 
 #include <math.h>
@@ -29,14 +15,7 @@
 #include "answer/kb_int.h"
 
 
-#define WACHAT_KB_K1         1.2
 #define WACHAT_KB_B          0.75
-#define WACHAT_KB_WQ         2.0
-#define WACHAT_KB_WA         1.0
-#define WACHAT_KB_SREF_Q     (WACHAT_KB_WQ / (WACHAT_KB_K1 + WACHAT_KB_WQ))
-#define WACHAT_KB_SREF_A     (WACHAT_KB_WA / (WACHAT_KB_K1 + WACHAT_KB_WA))
-#define WACHAT_KB_ANSWER_CAP 0.6
-#define WACHAT_KB_MAX_QTERMS 256
 
 
 /* map */
@@ -163,17 +142,22 @@ typedef struct {
     uint32_t  term;
     uint32_t  entry;
     uint32_t  field;                /* 0 question, 1 answer */
+    uint32_t  phr;                  /* the phrasing, in the question field */
 } wachat_kb_occ_t;
 
 
 typedef struct {
     wachat_kb_t      *kb;
+    wachat_kb_lex_t   lex;
     wachat_kb_occ_t  *occ;
     size_t            nocc;
     size_t            cap;
     uint32_t          entry;
     uint32_t          field;
+    uint32_t          phr;          /* phrasings so far */
     size_t            len[2];       /* tokens of this entry per field */
+    uint8_t          *kind;         /* per term */
+    size_t            kind_cap;
 } wachat_kb_build_t;
 
 
@@ -183,11 +167,11 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
 {
     char               *copy;
     size_t              cap;
+    uint8_t            *kinds;
     uint32_t            id;
     wachat_kb_occ_t    *occ;
     wachat_kb_build_t  *b;
 
-    (void) kind;
     b = ctx;
 
     if (!wachat_kb_map_get(&b->kb->index.terms, term, len, &id)) {
@@ -200,6 +184,19 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
             return -1;
         }
 
+        if (id == b->kind_cap) {
+            cap = b->kind_cap ? b->kind_cap * 2 : 1024;
+            kinds = realloc(b->kind, cap);
+            if (kinds == NULL) {
+                return -1;
+            }
+
+            b->kind = kinds;
+            b->kind_cap = cap;
+        }
+
+        b->kind[id] = (uint8_t) kind
+                      | (wachat_kb_weak(term, len) ? WACHAT_KB_KIND_WEAK : 0);
         b->kb->index.nterms++;
     }
 
@@ -217,6 +214,7 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
     b->occ[b->nocc].term = id;
     b->occ[b->nocc].entry = b->entry;
     b->occ[b->nocc].field = b->field;
+    b->occ[b->nocc].phr = b->phr;
     b->nocc++;
     b->len[b->field]++;
 
@@ -227,8 +225,13 @@ wachat_kb_build_tok(void *ctx, const char *term, size_t len,
 static int
 wachat_kb_field(wachat_kb_build_t *b, uint32_t field, const char *s)
 {
+    int  rc;
+
     b->field = field;
-    return wachat_kb_tokenize(s, strlen(s), wachat_kb_build_tok, b);
+    rc = wachat_kb_tokenize(&b->lex, s, strlen(s), wachat_kb_build_tok, b);
+    b->phr += (field == 0);
+
+    return rc;
 }
 
 
@@ -304,6 +307,77 @@ wachat_kb_postings(wachat_kb_t *kb, wachat_kb_build_t *b)
 }
 
 
+/*
+ * Every phrasing's terms, once each (the occurrences of the question
+ * field are in phrasing order), and the terms' kinds.
+ */
+static int
+wachat_kb_phrasings(wachat_kb_t *kb, wachat_kb_build_t *b)
+{
+    size_t              i, k, n;
+    uint32_t            p, e;
+    wachat_kb_occ_t    *o;
+    wachat_kb_index_t  *ix;
+
+    ix = &kb->index;
+    ix->nphr = b->phr;
+    ix->eph = wachat_kb_alloc(&kb->arena, (kb->nentries + 1) * sizeof(uint32_t));
+    ix->poff = wachat_kb_alloc(&kb->arena, (b->phr + 1) * sizeof(uint32_t));
+    ix->pterm = wachat_kb_alloc(&kb->arena, (b->nocc + 1) * sizeof(uint32_t));
+    ix->kind = wachat_kb_alloc(&kb->arena, ix->nterms + 1);
+
+    if (ix->eph == NULL || ix->poff == NULL || ix->pterm == NULL
+        || ix->kind == NULL)
+    {
+        return -1;
+    }
+
+    if (ix->nterms > 0) {
+        memcpy(ix->kind, b->kind, ix->nterms);
+    }
+
+    n = 0;
+    p = 0;
+    e = 0;
+    ix->eph[0] = 0;
+    ix->poff[0] = 0;
+
+    for (i = 0; i < b->nocc; i++) {
+        o = &b->occ[i];
+
+        if (o->field != 0) {
+            continue;
+        }
+
+        while (p < o->phr) {
+            ix->poff[++p] = (uint32_t) n;
+        }
+
+        while (e < o->entry) {
+            ix->eph[++e] = p;
+        }
+
+        for (k = ix->poff[p]; k < n && ix->pterm[k] != o->term; k++) {
+            /* once each */
+        }
+
+        if (k == n) {
+            ix->pterm[n++] = o->term;
+        }
+    }
+
+    while (p < b->phr) {
+        ix->poff[++p] = (uint32_t) n;
+    }
+
+    while (e < kb->nentries) {
+        ix->eph[++e] = p;
+    }
+
+    return 0;
+}
+
+
 int
 wachat_kb_index_build(wachat_kb_t *kb)
 {
@@ -320,9 +394,13 @@ wachat_kb_index_build(wachat_kb_t *kb)
 
     ix->normq = wachat_kb_alloc(&kb->arena, kb->nentries * sizeof(double));
     ix->norma = wachat_kb_alloc(&kb->arena, kb->nentries * sizeof(double));
-    if (ix->normq == NULL || ix->norma == NULL) {
+    if (ix->normq == NULL || ix->norma == NULL
+        || wachat_kb_lex_open(&b.lex, kb) != 0)
+    {
         return -1;
     }
+
+    b.lex.build = kb;
 
     lenq = ix->normq;               /* lengths first, norms in place */
     lena = ix->norma;
@@ -358,7 +436,13 @@ wachat_kb_index_build(wachat_kb_t *kb)
         rc = wachat_kb_postings(kb, &b);
     }
 
+    if (rc == 0) {
+        rc = wachat_kb_phrasings(kb, &b);
+    }
+
     free(b.occ);
+    free(b.kind);
+    wachat_kb_lex_close(&b.lex);
 
     if (rc != 0) {
         return -1;
@@ -389,201 +473,6 @@ wachat_kb_index_free(wachat_kb_index_t *ix)
 }
 
 
-/* search */
-
-typedef struct {
-    const wachat_kb_t  *kb;
-    size_t              n;
-    uint32_t            term[WACHAT_KB_MAX_QTERMS];     /* or UINT32_MAX */
-    uint32_t            hash[WACHAT_KB_MAX_QTERMS];     /* of unknown ones */
-    wachat_kb_tok_e     kind[WACHAT_KB_MAX_QTERMS];
-} wachat_kb_query_t;
-
-
-static int
-wachat_kb_query_tok(void *ctx, const char *term, size_t len,
-    wachat_kb_tok_e kind)
-{
-    size_t              i;
-    uint32_t            id, hash;
-    wachat_kb_query_t  *q;
-
-    q = ctx;
-    hash = 0;
-
-    if (!wachat_kb_map_get(&q->kb->index.terms, term, len, &id)) {
-        id = UINT32_MAX;
-        hash = wachat_kb_hash(term, len);
-    }
-
-    for (i = 0; i < q->n; i++) {
-        if (q->term[i] == id && (id != UINT32_MAX || q->hash[i] == hash)) {
-            return 0;                       /* each term counts once */
-        }
-    }
-
-    if (q->n == WACHAT_KB_MAX_QTERMS) {
-        return 1;                           /* enough to rank on */
-    }
-
-    q->term[q->n] = id;
-    q->hash[q->n] = hash;
-    q->kind[q->n] = kind;
-    q->n++;
-
-    return 0;
-}
-
-
-static double
-wachat_kb_idf(size_t n, size_t df)
-{
-    return log(1.0 + ((double) n - (double) df + 0.5) / ((double) df + 0.5));
-}
-
-
-/* hit a ranks before hit b */
-static int
-wachat_kb_before(const wachat_kb_hit_t *a, const wachat_kb_hit_t *b)
-{
-    if (a->score != b->score) {
-        return a->score > b->score;
-    }
-
-    if (a->bm25 != b->bm25) {
-        return a->bm25 > b->bm25;
-    }
-
-    return a->entry < b->entry;
-}
-
-
-/*
- * Adds what the query's terms give to every entry: conf (the confidence,
- * capped per term) and raw (BM25F).  Returns the idf weight of all the
- * query's terms, the confidence's denominator.
- */
-static double
-wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
-    double *conf, double *raw)
-{
-    size_t                      i, k;
-    double                      w, tq, ta, s, total;
-    const wachat_kb_index_t    *ix;
-    const wachat_kb_posting_t  *p;
-
-    ix = &kb->index;
-    total = 0;
-
-    for (i = 0; i < q->n; i++) {
-        if (q->term[i] == UINT32_MAX) {
-            if (q->kind[i] != WACHAT_KB_TOK_BI) {
-                total += wachat_kb_idf(kb->nentries, 0);
-            }
-
-            continue;
-        }
-
-        k = q->term[i];
-        w = wachat_kb_idf(kb->nentries, ix->off[k + 1] - ix->off[k]);
-        total += w;
-
-        for (p = &ix->post[ix->off[k]]; p < &ix->post[ix->off[k + 1]]; p++)
-        {
-            tq = WACHAT_KB_WQ * p->tfq / ix->normq[p->entry];
-            ta = WACHAT_KB_WA * p->tfa / ix->norma[p->entry];
-
-            s = (tq + ta) / (WACHAT_KB_K1 + tq + ta);
-            raw[p->entry] += w * s * (WACHAT_KB_K1 + 1);
-
-            s = fmax(tq / (WACHAT_KB_K1 + tq) / WACHAT_KB_SREF_Q,
-                     WACHAT_KB_ANSWER_CAP * ta / (WACHAT_KB_K1 + ta)
-                     / WACHAT_KB_SREF_A);
-            conf[p->entry] += w * fmin(1.0, s);
-        }
-    }
-
-    return fmax(total, log(2.0));
-}
-
-
-/* the best max entries with a confidence, best first, into hits */
-static size_t
-wachat_kb_rank(const wachat_kb_t *kb, const double *conf, const double *raw,
-    double total, wachat_kb_hit_t *hits, size_t max)
-{
-    size_t           i, e, nhits;
-    wachat_kb_hit_t  hit;
-
-    nhits = 0;
-
-    for (e = 0; e < kb->nentries; e++) {
-        if (conf[e] <= 0) {
-            continue;
-        }
-
-        hit.entry = &kb->entries[e];
-        hit.score = fmin(1.0, conf[e] / total);
-        hit.bm25 = raw[e];
-
-        /* insertion into the best max so far */
-        if (nhits == max && !wachat_kb_before(&hit, &hits[max - 1])) {
-            continue;
-        }
-
-        i = (nhits < max) ? nhits++ : max - 1;
-
-        while (i > 0 && wachat_kb_before(&hit, &hits[i - 1])) {
-            hits[i] = hits[i - 1];
-            i--;
-        }
-
-        hits[i] = hit;
-    }
-
-    return nhits;
-}
-
-
-size_t
-wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
-    wachat_kb_hit_t *hits, size_t max)
-{
-    size_t              nhits;
-    double              total, *conf, *raw;
-    wachat_kb_query_t  *q;
-
-    if (kb == NULL || query == NULL || hits == NULL || max == 0) {
-        return 0;
-    }
-
-    qlen = qlen > WACHAT_KB_MAX_QUERY ? WACHAT_KB_MAX_QUERY : qlen;
-
-    q = malloc(sizeof(wachat_kb_query_t));
-    conf = calloc(2 * kb->nentries, sizeof(double));
-
-    if (q == NULL || conf == NULL) {
-        free(q);
-        free(conf);
-        return 0;
-    }
-
-    raw = conf + kb->nentries;
-    q->kb = kb;
-    q->n = 0;
-
-    (void) wachat_kb_tokenize(query, qlen, wachat_kb_query_tok, q);
-
-    total = wachat_kb_score(kb, q, conf, raw);
-    nhits = wachat_kb_rank(kb, conf, raw, total, hits, max);
-
-    free(q);
-    free(conf);
-
-    return nhits;
-}
-
-
 /* the loaded KB: lookups, and its end */
 
 void
@@ -595,6 +484,8 @@ wachat_kb_free(wachat_kb_t *kb)
 
     wachat_kb_index_free(&kb->index);
     wachat_kb_map_free(&kb->ids);
+    wachat_kb_map_free(&kb->syn);
+    wachat_kb_map_free(&kb->surf);
     free(kb->entries);
     wachat_kb_arena_free(&kb->arena);
     free(kb);

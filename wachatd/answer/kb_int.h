@@ -1,7 +1,7 @@
 /*
  * kb internals shared by kb.c (parser), kb_arena.c (memory), kb_text.c
- * (slugs, tokens) and kb_index.c (term index, BM25F, lookups).  Not for
- * the rest of the daemon.
+ * (slugs, tokens), kb_lang.c (stemming, folding, synonyms) and kb_index.c
+ * (term index, scoring, lookups).  Not for the rest of the daemon.
  */
 
 #ifndef WACHAT_KB_INT_H
@@ -59,17 +59,68 @@ void wachat_kb_map_free(wachat_kb_map_t *m);
 void wachat_kb_slug(const char *q, size_t len, char *out);
 
 typedef enum {
-    WACHAT_KB_TOK_WORD = 0,         /* Latin & co: folded, stemmed */
+    WACHAT_KB_TOK_WORD = 0,         /* Latin & co: folded, stemmed; and
+                                       synonym groups' first words */
     WACHAT_KB_TOK_UNI,              /* one CJK character */
-    WACHAT_KB_TOK_BI                /* two adjacent CJK characters */
+    WACHAT_KB_TOK_BI,               /* two adjacent CJK characters */
+    WACHAT_KB_TOK_NUM,              /* a word with digits: "15", "10am" */
+    WACHAT_KB_TOK_TYPO              /* a WORD the KB has, spelled wrong */
 } wachat_kb_tok_e;
 
 /* a nonzero return stops the tokenizer and is returned by it */
 typedef int (*wachat_kb_tok_pt)(void *ctx, const char *term, size_t len,
     wachat_kb_tok_e kind);
 
-int wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
-    void *ctx);
+struct sb_stemmer;
+
+/* what a tokenizer needs of the language: one per thread (kb_lang.c) */
+typedef struct {
+    struct sb_stemmer   *stemmer;
+    const wachat_kb_t   *kb;        /* its synonyms; NULL: none */
+    wachat_kb_t         *build;     /* loading: its words go to surf */
+    int                  typos;     /* searching: correct unknown words */
+} wachat_kb_lex_t;
+
+int wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s,
+    size_t len, wachat_kb_tok_pt cb, void *ctx);
+
+
+/* language (kb_lang.c) */
+
+#define WACHAT_KB_SYN_WORD  63      /* bytes of a synonym */
+#define WACHAT_KB_TYPO_MIN  5       /* letters of a word that may be a typo */
+#define WACHAT_KB_SYN_CJK   4       /* characters of a Chinese synonym */
+
+int wachat_kb_lex_open(wachat_kb_lex_t *lex, const wachat_kb_t *kb);
+void wachat_kb_lex_close(wachat_kb_lex_t *lex);
+
+/* Traditional or variant Chinese character -> Simplified; others as is */
+uint32_t wachat_kb_fold(uint32_t cp);
+
+/*
+ * An ASCII word (lowercased, w[len] writable) as a term: abbreviation
+ * spelled out, a typo corrected (lex->typos), stemmed; *out is valid
+ * until the next call.  -1 for a stopword, else its kind (WORD, TYPO or
+ * NUM).  The synonym group is the caller's (a pair may make one).
+ */
+int wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
+    const char **out, size_t *olen);
+
+/*
+ * A word that frames a question rather than says what it is about
+ * ("do you sell ...", "can I bring ..."): it weighs WACHAT_KB_WEAK of its
+ * idf, in the KB and in questions.
+ */
+#define WACHAT_KB_WEAK  0.5
+int wachat_kb_weak(const char *term, size_t len);
+
+/* the head of the group of w (a stem or folded Chinese), or NULL */
+const char *wachat_kb_synonym(const wachat_kb_lex_t *lex, const char *w,
+    size_t len, size_t *hlen);
+
+/* the KB's own groups (preamble "Synonyms:" lines), then the built-in */
+int wachat_kb_synonyms_build(wachat_kb_t *kb, const char *const *own,
+    size_t nown);
 
 
 /* index */
@@ -87,7 +138,16 @@ typedef struct {
     wachat_kb_posting_t  *post;
     double               *normq;    /* per entry: BM25 length norms */
     double               *norma;
+    uint8_t              *kind;     /* per term: wachat_kb_tok_e, | WEAK */
+
+    /* the question and every Also line apart: their terms, once each */
+    size_t                nphr;
+    uint32_t             *eph;      /* nentries + 1: entry's first phrasing */
+    uint32_t             *poff;     /* nphr + 1: phrasing's first term */
+    uint32_t             *pterm;
 } wachat_kb_index_t;
+
+#define WACHAT_KB_KIND_WEAK  0x80
 
 int wachat_kb_index_build(wachat_kb_t *kb);
 void wachat_kb_index_free(wachat_kb_index_t *ix);
@@ -98,6 +158,10 @@ struct wachat_kb_s {
     wachat_kb_entry_t  *entries;
     size_t              nentries;
     wachat_kb_map_t     ids;        /* id -> entry number */
+    wachat_kb_map_t     syn;        /* synonym -> group number */
+    wachat_kb_map_t     surf;       /* ASCII words as written: typo targets */
+    const char        **syn_head;   /* group number -> its first word */
+    uint32_t            nsyn;
     wachat_kb_index_t   index;
 };
 

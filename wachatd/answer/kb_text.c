@@ -4,12 +4,14 @@
  *
  * Tokens: words of Latin and other spaced scripts, ASCII lowercased (also
  * Latin-1, Latin Extended-A, Greek and Cyrillic capitals), fullwidth ASCII
- * folded to ASCII, English stopwords and 1-letter words dropped, a light
- * stemmer; hyphenated words also give their joined form ("Wi-Fi" -> wi, fi,
- * wifi).  Han, kana and Hangul have no spaces: every character is a
+ * folded to ASCII; ASCII words go through kb_lang.c (abbreviations,
+ * stopwords and 1-letter words dropped, stemming, synonyms); hyphenated
+ * words also give their joined form ("Wi-Fi" -> wi, fi, wifi).  Han, kana
+ * and Hangul have no spaces: every character, folded to Simplified, is a
  * unigram and every adjacent pair a bigram, so "營業時間" matches inside
- * "你們的營業時間是什麼", minus a few function characters (的, 是, 嗎...)
- * that would match everything.
+ * "你們的營业时间是什麼", minus a few function characters (的, 是, 嗎...)
+ * that would match everything; a synonym ending at a character (up to
+ * WACHAT_KB_SYN_CJK of them) adds its group's first word.
  */
 
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 
 #define WACHAT_KB_WORD_MAX  64          /* bytes kept of one word */
+#define WACHAT_KB_STOP_BIT  0x80000000u     /* in a run: a function character */
 
 enum {
     WACHAT_KB_SEP = 0,
@@ -29,40 +32,30 @@ enum {
 };
 
 
-static const char *const  wachat_kb_stopwords[] = {     /* sorted */
-    "a", "about", "all", "also", "am", "an", "and", "any", "are", "aren",
-    "as", "at", "be", "been", "being", "but", "by", "can", "could", "couldn",
-    "did", "didn", "do", "does", "doesn", "doing", "don", "for", "from",
-    "had", "has", "hasn", "have", "haven", "having", "he", "hello", "her",
-    "hers", "hey", "hi", "him", "his", "how", "i", "if", "im", "in", "into",
-    "is", "isn", "it", "its", "just", "know", "like", "may", "me", "might",
-    "my", "no", "nor", "not", "of", "ok", "okay", "on", "or", "our", "ours",
-    "please", "pls", "she", "should", "shouldn", "so", "some", "tell", "than",
-    "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
-    "there", "these", "they", "this", "those", "to", "too", "ur", "us",
-    "very", "want", "was", "wasn", "we", "were", "weren", "what", "which",
-    "who", "whom", "will", "with", "won", "wonder", "wondering", "would",
-    "wouldn", "you", "your", "yours"
-};
 
 /* function characters: no unigram, no bigram (sorted code points) */
 static const uint32_t  wachat_kb_cjk_stop[] = {
     0x304b, /* か */ 0x304c, /* が */ 0x3067, /* で */ 0x3068, /* と */
     0x306b, /* に */ 0x306d, /* ね */ 0x306e, /* の */ 0x306f, /* は */
-    0x3082, /* も */ 0x3088, /* よ */ 0x3092, /* を */ 0x4e0e, /* 与 */
-    0x4e2a, /* 个 */ 0x4e48, /* 么 */ 0x4e4b, /* 之 */ 0x4e5f, /* 也 */
-    0x4e86, /* 了 */ 0x4ec0, /* 什 */ 0x4ed6, /* 他 */ 0x4eec, /* 们 */
-    0x4f60, /* 你 */ 0x4fc2, /* 係 */ 0x500b, /* 個 */ 0x5011, /* 們 */
-    0x5417, /* 吗 */ 0x5427, /* 吧 */ 0x5440, /* 呀 */ 0x5462, /* 呢 */
-    0x548c, /* 和 */ 0x54a9, /* 咩 */ 0x54e6, /* 哦 */ 0x5514, /* 唔 */
-    0x554a, /* 啊 */ 0x5594, /* 喔 */ 0x55ba, /* 喺 */ 0x55ce, /* 嗎 */
-    0x55ef, /* 嗯 */ 0x5605, /* 嘅 */ 0x561b, /* 嘛 */ 0x5728, /* 在 */
-    0x5979, /* 她 */ 0x5b83, /* 它 */ 0x5c31, /* 就 */ 0x5f88, /* 很 */
-    0x600e, /* 怎 */ 0x60a8, /* 您 */ 0x6211, /* 我 */ 0x6216, /* 或 */
-    0x662f, /* 是 */ 0x6837, /* 样 */ 0x6a23, /* 樣 */ 0x7684, /* 的 */
-    0x7740, /* 着 */ 0x8207, /* 與 */ 0x8457, /* 著 */ 0x8acb, /* 請 */
-    0x8bf7, /* 请 */ 0x8fd9, /* 这 */ 0x9019, /* 這 */ 0x90a3, /* 那 */
-    0x90fd, /* 都 */ 0x9ebc, /* 麼 */
+    0x3082, /* も */ 0x3088, /* よ */ 0x3092, /* を */ 0x4e00, /* 一 */
+    0x4e0e, /* 与 */ 0x4e2a, /* 个 */ 0x4e48, /* 么 */ 0x4e4b, /* 之 */
+    0x4e5c, /* 乜 */ 0x4e5f, /* 也 */ 0x4e86, /* 了 */ 0x4ec0, /* 什 */
+    0x4ed6, /* 他 */ 0x4ee5, /* 以 */ 0x4eec, /* 们 */ 0x4f1a, /* 会 */
+    0x4f60, /* 你 */ 0x4f62, /* 佢 */ 0x4fc2, /* 係 */ 0x500b, /* 個 */
+    0x5011, /* 們 */ 0x5187, /* 冇 */ 0x53ef, /* 可 */ 0x5417, /* 吗 */
+    0x5427, /* 吧 */ 0x5440, /* 呀 */ 0x5462, /* 呢 */ 0x548c, /* 和 */
+    0x5497, /* 咗 */ 0x54a9, /* 咩 */ 0x54cb, /* 哋 */ 0x54e6, /* 哦 */
+    0x5514, /* 唔 */ 0x554a, /* 啊 */ 0x554f, /* 問 */ 0x5572, /* 啲 */
+    0x5594, /* 喔 */ 0x55ba, /* 喺 */ 0x55ce, /* 嗎 */ 0x55ef, /* 嗯 */
+    0x5605, /* 嘅 */ 0x561b, /* 嘛 */ 0x5728, /* 在 */ 0x5979, /* 她 */
+    0x5b83, /* 它 */ 0x5c31, /* 就 */ 0x5f88, /* 很 */ 0x600e, /* 怎 */
+    0x60a8, /* 您 */ 0x60f3, /* 想 */ 0x6211, /* 我 */ 0x6216, /* 或 */
+    0x662f, /* 是 */ 0x6703, /* 會 */ 0x6709, /* 有 */ 0x6837, /* 样 */
+    0x6a23, /* 樣 */ 0x6c92, /* 沒 */ 0x6ca1, /* 没 */ 0x7684, /* 的 */
+    0x7740, /* 着 */ 0x80fd, /* 能 */ 0x8207, /* 與 */ 0x8457, /* 著 */
+    0x8981, /* 要 */ 0x8acb, /* 請 */ 0x8bf7, /* 请 */ 0x8fd9, /* 这 */
+    0x9019, /* 這 */ 0x90a3, /* 那 */ 0x90fd, /* 都 */ 0x95ee, /* 问 */
+    0x9ebc, /* 麼 */
 };
 
 
@@ -285,12 +278,6 @@ wachat_kb_slug(const char *q, size_t len, char *out)
 
 /* tokens */
 
-static int
-wachat_kb_strcmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 
 static int
 wachat_kb_u32cmp(const void *a, const void *b)
@@ -316,101 +303,8 @@ wachat_kb_cjk_is_stop(uint32_t c)
 }
 
 
-static int
-wachat_kb_ends(const char *w, size_t len, const char *suffix)
-{
-    size_t  n;
-
-    n = strlen(suffix);
-
-    return len >= n && memcmp(w + len - n, suffix, n) == 0;
-}
-
-
-static int
-wachat_kb_has_vowel(const char *w, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (strchr("aeiouy", w[i]) != NULL) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * Light English stemming, applied alike to the KB and to queries, so
- * only consistency matters: hours -> hour, boxes -> box, opening -> open,
- * shipping -> ship, delivery / deliveries -> deliveri, cakes -> cak.
- */
-static size_t
-wachat_kb_stem(char *w, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (w[i] < 'a' || w[i] > 'z') {
-            return len;                     /* "15s", "mp3": keep */
-        }
-    }
-
-    if (len <= 3) {
-        return len;
-    }
-
-    if (wachat_kb_ends(w, len, "sses") || wachat_kb_ends(w, len, "xes")
-        || wachat_kb_ends(w, len, "ches") || wachat_kb_ends(w, len, "shes")
-        || wachat_kb_ends(w, len, "zes"))
-    {
-        len -= 2;
-
-    } else if (len > 4 && wachat_kb_ends(w, len, "ies")) {
-        len -= 2;
-
-    } else if (w[len - 1] == 's' && strchr("siu", w[len - 2]) == NULL) {
-        len--;
-    }
-
-    if (len > 5 && wachat_kb_ends(w, len, "ing")
-        && wachat_kb_has_vowel(w, len - 3))
-    {
-        len -= 3;
-
-    } else if (len > 4 && wachat_kb_ends(w, len, "ed")
-               && !wachat_kb_ends(w, len, "eed")
-               && wachat_kb_has_vowel(w, len - 2))
-    {
-        len -= 2;
-
-    } else {
-        goto tail;
-    }
-
-    /* shipp -> ship, but call, dress, fizz and short stems stay */
-    if (len >= 4 && w[len - 1] == w[len - 2]
-        && strchr("aeiouylsz", w[len - 1]) == NULL)
-    {
-        len--;
-    }
-
-tail:
-
-    if (len > 3 && w[len - 1] == 'y') {
-        w[len - 1] = 'i';
-
-    } else if (len > 3 && w[len - 1] == 'e') {
-        len--;
-    }
-
-    return len;
-}
-
-
 typedef struct {
+    const wachat_kb_lex_t  *lex;
     wachat_kb_tok_pt  cb;
     void             *ctx;
     char              w[WACHAT_KB_WORD_MAX + 1];
@@ -422,33 +316,83 @@ typedef struct {
     int               jascii;
     int               jalpha;
     unsigned          jparts;
+    char              held[2 * WACHAT_KB_SYN_WORD + 2];    /* a stem */
+    size_t            hlen;
+    wachat_kb_tok_e   hkind;        /* WORD or TYPO */
 } wachat_kb_tok_t;
 
 
+/* the held word, as its synonym group's head if it has one */
+static int
+wachat_kb_flush(wachat_kb_tok_t *t)
+{
+    size_t       len, hlen;
+    const char  *head;
+
+    len = t->hlen;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    t->hlen = 0;
+    head = wachat_kb_synonym(t->lex, t->held, len, &hlen);
+
+    return head ? t->cb(t->ctx, head, hlen, t->hkind)
+                : t->cb(t->ctx, t->held, len, t->hkind);
+}
+
+
+/*
+ * An ASCII word is held until the next one: the two may be a synonym
+ * together ("money back"), which then stands for both.
+ */
 static int
 wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
 {
-    const char  *key;
+    int          rc, kind;
+    size_t       olen, hlen;
+    const char  *out, *head;
 
-    if (ascii) {
-        if (len == 1 && w[0] >= 'a' && w[0] <= 'z') {
-            return 0;
-        }
-
-        w[len] = '\0';
-        key = w;
-
-        if (bsearch(&key, wachat_kb_stopwords,
-                    sizeof(wachat_kb_stopwords) / sizeof(char *),
-                    sizeof(char *), wachat_kb_strcmp) != NULL)
-        {
-            return 0;
-        }
-
-        len = wachat_kb_stem(w, len);
+    if (!ascii) {
+        return t->cb(t->ctx, w, len, WACHAT_KB_TOK_WORD);
     }
 
-    return t->cb(t->ctx, w, len, WACHAT_KB_TOK_WORD);
+    kind = wachat_kb_word(t->lex, w, len, &out, &olen);
+
+    if (kind < 0) {
+        return 0;
+    }
+
+    if (kind != WACHAT_KB_TOK_NUM && t->hlen > 0
+        && olen <= WACHAT_KB_SYN_WORD)
+    {
+        t->held[t->hlen] = ' ';
+        memcpy(t->held + t->hlen + 1, out, olen);
+        head = wachat_kb_synonym(t->lex, t->held, t->hlen + 1 + olen, &hlen);
+
+        if (head != NULL) {
+            t->hlen = 0;
+            return t->cb(t->ctx, head, hlen,
+                         kind == WACHAT_KB_TOK_TYPO ? WACHAT_KB_TOK_TYPO
+                                                    : t->hkind);
+        }
+    }
+
+    rc = wachat_kb_flush(t);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (kind == WACHAT_KB_TOK_NUM || olen > WACHAT_KB_SYN_WORD) {
+        return t->cb(t->ctx, out, olen, (wachat_kb_tok_e) kind);
+    }
+
+    memcpy(t->held, out, olen);
+    t->hlen = olen;
+    t->hkind = (wachat_kb_tok_e) kind;
+
+    return 0;
 }
 
 
@@ -500,22 +444,99 @@ wachat_kb_end_word(wachat_kb_tok_t *t, int hyphen)
 }
 
 
-int
-wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
-    void *ctx)
+/* à..ÿ to their ASCII letter, so "cafe" meets "café" (slugs keep them) */
+static uint32_t
+wachat_kb_unaccent(uint32_t cp)
 {
-    int              cls, rc;
-    char             pair[8];
-    size_t           i, n, u;
-    uint32_t         cp, prev;
+    static const char  base[] = "aaaaaa_ceeeeiiii_nooooo_ouuuuy_y";
+
+    if (cp >= 0xe0 && cp <= 0xff && base[cp - 0xe0] != '_') {
+        return (uint32_t) base[cp - 0xe0];
+    }
+
+    return cp;
+}
+
+
+/* a CJK character: its unigram, the bigram with prev, synonyms ending here */
+static int
+wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
+    size_t *nrun)
+{
+    int          rc;
+    char         buf[WACHAT_KB_SYN_CJK * 4 + 1];
+    size_t       u, k, o, hlen;
+    uint32_t     prev;
+    const char  *head;
+
+    prev = *nrun ? run[*nrun - 1] : 0;
+
+    if (*nrun == WACHAT_KB_SYN_CJK) {
+        memmove(run, run + 1, (WACHAT_KB_SYN_CJK - 1) * sizeof(uint32_t));
+        (*nrun)--;
+    }
+
+    /* a function character is no term, but may be part of a synonym */
+    run[(*nrun)++] = cp | (stop ? WACHAT_KB_STOP_BIT : 0);
+    cp &= ~WACHAT_KB_STOP_BIT;
+
+    if (!stop) {
+        u = wachat_utf8_encode(cp, buf);
+        rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_UNI);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    if (!stop && prev != 0 && !(prev & WACHAT_KB_STOP_BIT)) {
+        u = wachat_utf8_encode(prev, buf);
+        u += wachat_utf8_encode(cp, buf + u);
+        rc = t->cb(t->ctx, buf, u, WACHAT_KB_TOK_BI);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    /* the synonyms that end here, longest first */
+    for (k = *nrun; k > 0; k--) {
+        if (k == 1 && stop) {
+            break;
+        }
+
+        for (o = 0, u = *nrun - k; u < *nrun; u++) {
+            o += wachat_utf8_encode(run[u] & ~WACHAT_KB_STOP_BIT, buf + o);
+        }
+
+        head = wachat_kb_synonym(t->lex, buf, o, &hlen);
+
+        if (head != NULL) {
+            rc = t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+int
+wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s, size_t len,
+    wachat_kb_tok_pt cb, void *ctx)
+{
+    int              cls, rc, stop;
+    size_t           i, n, nrun;
+    uint32_t         cp, run[WACHAT_KB_SYN_CJK];
     wachat_kb_tok_t  t;
 
     memset(&t, 0, sizeof(t));
+    t.lex = lex;
     t.cb = cb;
     t.ctx = ctx;
     t.wascii = t.walpha = t.jascii = t.jalpha = 1;
 
-    prev = 0;
+    nrun = 0;
 
     for (i = 0; i < len; i += n) {
         n = wachat_utf8_decode(s + i, len - i, &cp);
@@ -530,7 +551,8 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
         }
 
         if (cls == WACHAT_KB_WORD) {
-            prev = 0;
+            nrun = 0;
+            cp = wachat_kb_unaccent(cp);
 
             if (t.wlen + 4 <= WACHAT_KB_WORD_MAX) {
                 t.wascii &= (cp < 0x80);
@@ -549,29 +571,22 @@ wachat_kb_tokenize(const char *s, size_t len, wachat_kb_tok_pt cb,
         }
 
         if (cls == WACHAT_KB_SEP) {
-            prev = 0;
+            nrun = 0;
             continue;
         }
 
-        if (!wachat_kb_cjk_is_stop(cp)) {
-            u = wachat_utf8_encode(cp, pair);
-            rc = cb(ctx, pair, u, WACHAT_KB_TOK_UNI);
-            if (rc != 0) {
-                return rc;
-            }
+        /* 係 is a function word, its Simplified form 系 is not */
+        stop = wachat_kb_cjk_is_stop(cp);
+        cp = wachat_kb_fold(cp);
+        stop |= wachat_kb_cjk_is_stop(cp);
 
-            if (prev != 0 && !wachat_kb_cjk_is_stop(prev)) {
-                u = wachat_utf8_encode(prev, pair);
-                u += wachat_utf8_encode(cp, pair + u);
-                rc = cb(ctx, pair, u, WACHAT_KB_TOK_BI);
-                if (rc != 0) {
-                    return rc;
-                }
-            }
+        rc = wachat_kb_cjk(&t, cp, stop, run, &nrun);
+        if (rc != 0) {
+            return rc;
         }
-
-        prev = cp;
     }
 
-    return wachat_kb_end_word(&t, 0);
+    rc = wachat_kb_end_word(&t, 0);
+
+    return rc ? rc : wachat_kb_flush(&t);
 }

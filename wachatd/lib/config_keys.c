@@ -122,9 +122,10 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Knowledge base file (Markdown Q&A entries)."),
 
     WACHAT_FLOAT("kb_min_score", kb_min_score, "0.45", 0, 1,
-        "Confidence threshold, 0..1 (the share of the question's words, "
-        "weighted by rarity, that the best entry covers): below it the "
-        "customer gets fallback_text."),
+        "Confidence threshold, 0..1 (how much of the question the best "
+        "entry covers, words weighted by rarity, blended with how much of "
+        "one of its phrasings the question has; docs/answer-quality.md): "
+        "below it the customer gets fallback_text."),
 
     WACHAT_STRING("fallback_text", fallback_text,
         "I'm not sure \xe2\x80\x94 shall I connect you to a person?", NULL,

@@ -1,0 +1,445 @@
+/*
+ * kb_eval: how well the embedded kb backend answers customers (issue 15).
+ *
+ *     build/kb_eval [-v] [--only dev|heldout|fresh] [--min-score X]
+ *                   [--repeat N] [--record FILE] DIR...
+ *
+ * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
+ * heldout.txt and fresh.txt (eval/README.md): one question a line, "expected<TAB>question", where
+ * expected is the entry id the customer should get, several ids as
+ * "a|b" when more than one entry answers it, or "-" when the KB cannot
+ * answer it.  Lines starting with "#" and blank lines are skipped.
+ *
+ * Each question goes through wachat_answer_kb(), the daemon's own
+ * answerer, with the default kb_min_score, as a text message would.  Per
+ * KB and split, and over all, it prints:
+ *
+ *   right     answerable questions that got their entry
+ *   wrong     questions (of all) that got an entry that does not answer
+ *             them: a wrong confident answer
+ *   fallback  questions the KB cannot answer that got the fallback
+ *
+ * and, to see where the ranking stands apart from the decision, how often
+ * the expected entry is the top hit and among the top 3 whatever the
+ * score, and the time to answer one (the mean of --repeat answers, 20).
+ * -v lists the dev questions that were not right (the held-out ones stay
+ * hidden: they are for judging, not for tuning).  --record
+ * appends one dated line per split to FILE (bench/RESULTS.md).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "answer/answer.h"
+#include "answer/kb.h"
+
+
+#define EVAL_LINE     1024
+#define EVAL_TOP      3
+#define EVAL_SPLITS   3
+
+
+static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout", "fresh" };
+
+
+typedef struct {
+    unsigned  answerable;
+    unsigned  unknown;
+    unsigned  right;
+    unsigned  wrong;            /* answered with an entry not expected */
+    unsigned  fallback;         /* unknowns that got the fallback */
+    unsigned  top1;             /* expected entry ranked first */
+    unsigned  top3;
+    unsigned  zh, zh_right;     /* answerable questions with CJK */
+    double    usec;             /* answering time, all questions */
+} eval_count_t;
+
+
+typedef struct {
+    int          verbose;
+    unsigned     repeat;        /* answer each question this many times */
+    const char  *only;
+    const char  *record;
+    double       min_score;
+} eval_opts_t;
+
+
+static void
+eval_add(eval_count_t *to, const eval_count_t *c)
+{
+    to->answerable += c->answerable;
+    to->unknown += c->unknown;
+    to->right += c->right;
+    to->wrong += c->wrong;
+    to->fallback += c->fallback;
+    to->top1 += c->top1;
+    to->top3 += c->top3;
+    to->zh += c->zh;
+    to->zh_right += c->zh_right;
+    to->usec += c->usec;
+}
+
+
+static double
+eval_pct(unsigned n, unsigned of)
+{
+    return of ? 100.0 * n / of : 0;
+}
+
+
+static double
+eval_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+
+/* id is one of expected's "|"-separated alternatives */
+static int
+eval_expects(const char *expected, const char *id)
+{
+    size_t       n;
+    const char  *p, *bar;
+
+    n = strlen(id);
+
+    for (p = expected; ; p = bar + 1) {
+        bar = strchr(p, '|');
+
+        if ((size_t) ((bar ? bar : p + strlen(p)) - p) == n
+            && strncmp(p, id, n) == 0)
+        {
+            return 1;
+        }
+
+        if (bar == NULL) {
+            return 0;
+        }
+    }
+}
+
+
+static int
+eval_has_cjk(const char *s)
+{
+    /* a lead byte of a 3- or 4-byte sequence: CJK in these sets */
+    for ( ; *s; s++) {
+        if ((unsigned char) *s >= 0xe3) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+eval_question(const wachat_kb_t *kb, const eval_opts_t *o,
+    const char *file, unsigned line, const char *expected, const char *text,
+    int show, eval_count_t *c)
+{
+    int                 rc, unknown, got;
+    size_t              i, n;
+    double              t0;
+    const char         *id;
+    wachat_reply_t      reply;
+    wachat_kb_hit_t     hits[EVAL_TOP];
+    wachat_question_t   q;
+
+    q.type = "text";
+    q.text = text;
+    q.payload = NULL;
+
+    t0 = eval_now();
+
+    for (i = 1; i < o->repeat; i++) {
+        rc = wachat_answer_kb(kb, o->min_score, "I'm not sure.", &q, &reply);
+        if (rc == 1) {
+            wachat_answer_free(&reply);
+        }
+    }
+
+    rc = wachat_answer_kb(kb, o->min_score, "I'm not sure.", &q, &reply);
+    c->usec += (eval_now() - t0) / o->repeat;
+
+    if (rc != 1) {
+        fprintf(stderr, "%s:%u: no reply (%d)\n", file, line, rc);
+        exit(2);
+    }
+
+    unknown = strcmp(expected, "-") == 0;
+    got = strncmp(reply.source, "kb:", 3) == 0;
+    id = got ? reply.source + 3 : "(fallback)";
+
+    n = wachat_kb_search(kb, text, strlen(text), hits, EVAL_TOP);
+
+    if (unknown) {
+        c->unknown++;
+        c->fallback += !got;
+        c->wrong += got;
+
+    } else {
+        c->answerable++;
+
+        for (i = 0; i < n; i++) {
+            if (eval_expects(expected, hits[i].entry->id)) {
+                c->top1 += (i == 0);
+                c->top3++;
+                break;
+            }
+        }
+
+        if (got && eval_expects(expected, id)) {
+            c->right++;
+            c->zh_right += eval_has_cjk(text);
+            show = 0;
+
+        } else if (got) {
+            c->wrong++;
+        }
+
+        c->zh += eval_has_cjk(text);
+    }
+
+    if (unknown && !got) {
+        show = 0;
+    }
+
+    if (show) {
+        printf("  %s:%u %-7s want %s, got %s (%.2f; top:", file, line,
+               got ? "WRONG" : "missed", expected, id, reply.score);
+
+        for (i = 0; i < n; i++) {
+            printf(" %s %.2f", hits[i].entry->id, hits[i].score);
+        }
+
+        printf(")  %s\n", text);
+    }
+
+    wachat_answer_free(&reply);
+}
+
+
+/* 0, or -1 when the file cannot be read */
+static int
+eval_file(const wachat_kb_t *kb, const eval_opts_t *o, const char *path,
+    int show, eval_count_t *c)
+{
+    char      buf[EVAL_LINE], *tab, *nl;
+    FILE     *f;
+    unsigned  line;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    line = 0;
+
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        line++;
+
+        nl = strchr(buf, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+
+        if (buf[0] == '#' || buf[0] == '\0') {
+            continue;
+        }
+
+        tab = strchr(buf, '\t');
+
+        if (tab == NULL) {
+            fprintf(stderr, "%s:%u: no TAB between expected id and "
+                    "question\n", path, line);
+            exit(2);
+        }
+
+        *tab = '\0';
+        eval_question(kb, o, path, line, buf, tab + 1, show, c);
+    }
+
+    fclose(f);
+
+    return 0;
+}
+
+
+static void
+eval_print(const char *what, const eval_count_t *c)
+{
+    unsigned  all;
+
+    all = c->answerable + c->unknown;
+
+    printf("%-16s %4u  right %5.1f%%  wrong %4.1f%%  fallback on unknowns "
+           "%5.1f%%  | top1 %5.1f%% top3 %5.1f%%  zh right %5.1f%%  "
+           "%.1f us/q\n",
+           what, all, eval_pct(c->right, c->answerable),
+           eval_pct(c->wrong, all), eval_pct(c->fallback, c->unknown),
+           eval_pct(c->top1, c->answerable), eval_pct(c->top3, c->answerable),
+           eval_pct(c->zh_right, c->zh), all ? c->usec / all : 0);
+}
+
+
+static void
+eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
+{
+    char        date[32], rev[64];
+    FILE       *f, *git;
+    size_t      s, n;
+    time_t      now;
+    unsigned    all;
+    struct tm   tm;
+
+    f = fopen(o->record, "a");
+    if (f == NULL) {
+        perror(o->record);
+        exit(2);
+    }
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+
+    snprintf(rev, sizeof(rev), "?");
+    git = popen("git describe --always --dirty 2>/dev/null", "r");
+
+    if (git != NULL) {
+        if (fgets(rev, sizeof(rev), git) != NULL) {
+            n = strcspn(rev, "\n");
+            rev[n] = '\0';
+        }
+
+        pclose(git);
+    }
+
+    fprintf(f, "\n");
+
+    for (s = 0; s < EVAL_SPLITS; s++) {
+        all = split[s].answerable + split[s].unknown;
+
+        if (all == 0) {
+            continue;
+        }
+
+        fprintf(f, "- %s, make eval, %s, %zu KBs, %s: %u questions, "
+                "right %.1f %%, wrong %.1f %%, fallback on unknowns "
+                "%.1f %% (kb_min_score %.2f, %.1f us per question)\n",
+                date, rev, nkbs, eval_splits[s], all,
+                eval_pct(split[s].right, split[s].answerable),
+                eval_pct(split[s].wrong, all),
+                eval_pct(split[s].fallback, split[s].unknown), o->min_score,
+                split[s].usec / all);
+    }
+
+    fclose(f);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int            i, first;
+    char           path[1024], err[1024], what[64];
+    size_t         s, nkbs;
+    double         t0, load;
+    eval_opts_t    o;
+    wachat_kb_t   *kb;
+    eval_count_t   c, split[EVAL_SPLITS], total;
+
+    memset(&o, 0, sizeof(o));
+    o.min_score = WACHAT_KB_DEFAULT_MIN_SCORE;
+    o.repeat = 20;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-v") == 0) {
+            o.verbose = 1;
+
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            o.only = argv[++i];
+
+        } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
+            o.record = argv[++i];
+
+        } else if (strcmp(argv[i], "--min-score") == 0 && i + 1 < argc) {
+            o.min_score = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+            o.repeat = (unsigned) atoi(argv[++i]);
+            o.repeat = o.repeat ? o.repeat : 1;
+
+        } else {
+            fprintf(stderr, "usage: kb_eval [-v] [--only dev|heldout|fresh] "
+                    "[--min-score X] [--repeat N] [--record FILE] DIR...\n");
+            return 2;
+        }
+    }
+
+    first = i;
+    memset(split, 0, sizeof(split));
+    nkbs = 0;
+
+    for (i = first; i < argc; i++) {
+        snprintf(path, sizeof(path), "%s/kb.md", argv[i]);
+
+        t0 = eval_now();
+        kb = wachat_kb_load(path, err, sizeof(err));
+        load = eval_now() - t0;
+
+        if (kb == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+
+        nkbs++;
+        printf("%s: %zu entries, loaded in %.0f us\n", path,
+               wachat_kb_count(kb), load);
+
+        for (s = 0; s < EVAL_SPLITS; s++) {
+            if (o.only != NULL && strcmp(o.only, eval_splits[s]) != 0) {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "%s/%s.txt", argv[i],
+                     eval_splits[s]);
+            memset(&c, 0, sizeof(c));
+
+            if (eval_file(kb, &o, path, o.verbose && s == 0, &c) != 0) {
+                continue;
+            }
+
+            snprintf(what, sizeof(what), "  %s", eval_splits[s]);
+            eval_print(what, &c);
+            eval_add(&split[s], &c);
+        }
+
+        wachat_kb_free(kb);
+    }
+
+    printf("\nall KBs (kb_min_score %.2f)\n", o.min_score);
+    memset(&total, 0, sizeof(total));
+
+    for (s = 0; s < EVAL_SPLITS; s++) {
+        if (split[s].answerable + split[s].unknown > 0) {
+            snprintf(what, sizeof(what), "  %s", eval_splits[s]);
+            eval_print(what, &split[s]);
+            eval_add(&total, &split[s]);
+        }
+    }
+
+    eval_print("  together", &total);
+
+    if (o.record != NULL) {
+        eval_record(&o, split, nkbs);
+    }
+
+    return 0;
+}

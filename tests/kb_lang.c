@@ -1,0 +1,202 @@
+/*
+ * kb unit test, part: how the tokenizer meets customers' own words
+ * (wachatd/answer/kb_lang.c) and what the confidence makes of them.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "answer/kb_int.h"
+#include "kb_test.h"
+#include "tap.h"
+
+
+static const char  shop[] =
+    "# A bike shop\n"
+    "Synonyms: scooter = moped | 滑板車\n"
+    "Synonyms: mtb = mountain  bike\n"
+    "Synonyms: helmet lid\n"
+    "\n"
+    "## How much does it cost to rent a bike? {#rent}\n"
+    "Also: 租單車幾錢\n"
+    "HK$40 per hour.\n"
+    "## When are you open? {#hours}\n"
+    "Also: 營業時間\n"
+    "Every day 9:00 to 19:00.\n"
+    "## Do you deliver? {#delivery}\n"
+    "We deliver every day.\n"
+    "## Can I cancel a reservation? {#cancel}\n"
+    "Also: refunds\n"
+    "Up to a day ahead.\n"
+    "## Do you have scooters? {#scooters}\n"
+    "Yes, two.\n"
+    "## Where is the shop? {#location}\n"
+    "12 Riverside Promenade.\n"
+    "## Do you rent mountain bikes? {#mtb}\n"
+    "Yes, 5.\n"
+    "## Is a helmet included? {#helmet}\n"
+    "Yes.\n";
+
+
+static wachat_kb_t *
+parse_text(const char *text, char *err, size_t errlen)
+{
+    return wachat_kb_parse(text, strlen(text), "syn", err, errlen);
+}
+
+
+typedef struct {
+    char    buf[512];
+    size_t  len;
+} terms_t;
+
+
+static int
+collect(void *ctx, const char *term, size_t len, wachat_kb_tok_e kind)
+{
+    terms_t  *t;
+
+    t = ctx;
+    (void) kind;
+
+    if (t->len + len + 2 < sizeof(t->buf)) {
+        if (t->len > 0) {
+            t->buf[t->len++] = ' ';
+        }
+
+        memcpy(t->buf + t->len, term, len);
+        t->len += len;
+        t->buf[t->len] = '\0';
+    }
+
+    return 0;
+}
+
+
+/* the terms of text, space-separated */
+static const char *
+terms(const wachat_kb_t *kb, const char *text)
+{
+    static terms_t   t;
+    wachat_kb_lex_t  lex;
+
+    t.len = 0;
+    t.buf[0] = '\0';
+
+    if (wachat_kb_lex_open(&lex, kb) != 0) {
+        return "(no stemmer)";
+    }
+
+    (void) wachat_kb_tokenize(&lex, text, strlen(text), collect, &t);
+    wachat_kb_lex_close(&lex);
+
+    return t.buf;
+}
+
+
+static const char *
+best(const wachat_kb_t *kb, const char *query, double *score)
+{
+    size_t           n;
+    wachat_kb_hit_t  hit;
+
+    n = wachat_kb_search(kb, query, strlen(query), &hit, 1);
+    *score = n ? hit.score : 0;
+
+    return n ? hit.entry->id : "(none)";
+}
+
+
+typedef struct {
+    const char  *query;
+    const char  *id;            /* "-": below the default threshold;
+                                   "~id": ranked first, any score */
+    const char  *what;
+} lang_query_t;
+
+
+static const lang_query_t  lang_queries[] = {
+    { "renting bikes", "rent", "stemming: renting bikes" },
+    { "deliveries?", "delivery", "stemming: deliveries" },
+    { "cancelled reservations", "cancel", "stemming: cancelled" },
+    { "hw much 2 rent a bike 4 a day??", "rent", "chat abbreviations" },
+    { "wen r u open", "hours", "chat abbreviations: wen r u" },
+    { "营业时间", "hours", "Simplified question, Traditional KB" },
+    { "營業時閒", "hours", "a variant character is folded too" },
+    { "delivry", "delivery", "typo: one letter missing" },
+    { "cancelation", "cancel", "typo: one letter missing, 2 allowed" },
+    { "reservaiton", "cancel", "typo: transposition" },
+    { "hire a bicycle", "rent", "built-in synonyms: hire, bicycle" },
+    { "租自行车几钱", "rent", "built-in Chinese synonym: 自行车 = 单车" },
+    { "I want my money back", "cancel", "two-word synonym: money back" },
+    { "any mopeds?", "scooters", "the KB's own Synonyms: line" },
+    { "有冇滑板車", "~scooters", "the KB's own Synonyms: line, Chinese "
+      "(ranked first; its characters the KB lacks still weigh)" },
+    { "mtb for hire?", "mtb", "the KB's own two-word synonym" },
+    { "lid included?", "helmet", "a Synonyms: line separated by spaces" },
+    { "do you sell dog food", "-", "unknown: below the threshold" },
+    { "xyzzy", "-", "nonsense: below the threshold" },
+    { "is the owner married lol", "-", "chat about nothing in the KB" },
+};
+
+
+void
+test_lang(void)
+{
+    int                       good;
+    char                      err[512];
+    size_t                    i;
+    double                    score;
+    const char               *id;
+    wachat_kb_t              *kb;
+    const lang_query_t       *q;
+
+    kb = wachat_kb_parse(shop, strlen(shop), "shop", err, sizeof(err));
+
+    if (!ok(kb != NULL, "lang: the shop KB loads")) {
+        diag("%s", err);
+        return;
+    }
+
+    is_str(terms(kb, "Hw much 2 RENT bikes??"), "price rent bike",
+           "lang: abbreviations spelled out, stopwords dropped, stemmed, "
+           "synonyms' first words");
+    is_str(terms(kb, "hiring a bicycle for 4 hrs"), "rent bike hour",
+           "lang: hire and bicycle are rent and bike");
+    is_str(terms(kb, "a table for 8 at 10am"), "tabl 8 10am",
+           "lang: numbers are kept as they are");
+    is_str(terms(kb, "單車"), "单 车 单车 bike",
+           "lang: Traditional folded to Simplified; a synonym adds its "
+           "group's first word");
+    is_str(terms(kb, "滑板車"), "滑 板 滑板 车 板车 scooter",
+           "lang: the KB's own synonym");
+    is_str(terms(kb, "a mountain bike, a bike"), "mtb bike",
+           "lang: a two-word synonym of the KB's stands for both words; "
+           "bike alone is still bike");
+
+    for (i = 0; i < sizeof(lang_queries) / sizeof(lang_queries[0]); i++) {
+        q = &lang_queries[i];
+        id = best(kb, q->query, &score);
+
+        if (strcmp(q->id, "-") == 0) {
+            good = score < WACHAT_KB_DEFAULT_MIN_SCORE;
+
+        } else if (q->id[0] == '~') {
+            good = strcmp(id, q->id + 1) == 0;
+
+        } else {
+            good = strcmp(id, q->id) == 0
+                   && score >= WACHAT_KB_DEFAULT_MIN_SCORE;
+        }
+
+        ok(good, "lang: %s: \"%s\" -> %s (%s %.2f)", q->what, q->query, q->id,
+           id, score);
+    }
+
+    wachat_kb_free(kb);
+
+    kb = parse_text("Synonyms: a|||\nSynonyms:\n## Q {#q}\nA.\n", err,
+                    sizeof(err));
+    ok(kb != NULL, "lang: empty and 1-letter synonyms are harmless");
+    wachat_kb_free(kb);
+}

@@ -1,0 +1,11 @@
+/*
+ * The parts of the kb unit test (tests/kb_test.c runs them).
+ */
+
+#ifndef WACHAT_TESTS_KB_TEST_H
+#define WACHAT_TESTS_KB_TEST_H
+
+/* tests/kb_lang.c: stemming, folding, chat words, typos, synonyms */
+void test_lang(void);
+
+#endif /* WACHAT_TESTS_KB_TEST_H */
