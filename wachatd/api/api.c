@@ -62,6 +62,10 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/heartbeat",               EVHTTP_REQ_POST, wachat_api_heartbeat },
     { "/api/agents",                  EVHTTP_REQ_GET,  wachat_api_agents },
     { "/api/unanswered",              EVHTTP_REQ_GET,  wachat_api_unanswered },
+    { "/api/kb",                      EVHTTP_REQ_GET,  wachat_api_kb },
+    { "/api/kb/ask",                  EVHTTP_REQ_GET,  wachat_api_kb_ask },
+    { "/api/kb/entries",              EVHTTP_REQ_POST, wachat_api_kb_add },
+    { "/api/kb/also",                 EVHTTP_REQ_POST, wachat_api_kb_also },
     { "/api/conversations",           EVHTTP_REQ_GET,  wachat_api_list },
     { "/api/conversations/*",         EVHTTP_REQ_GET,  wachat_api_show },
     { "/api/conversations/*/reply",   EVHTTP_REQ_POST, wachat_api_reply },
@@ -460,6 +464,18 @@ wachat_api_unmount(char *path)
 
     if (api && api != path) {
         memmove(path, api, strlen(api) + 1);
+    }
+}
+
+
+void
+wachat_api_set_kb(wachat_api_t *api, const wachat_kb_t *kb,
+    wachat_api_reload_pt reload, void *data)
+{
+    if (api) {
+        api->kb = kb;
+        api->reload = reload;
+        api->reload_data = data;
     }
 }
 

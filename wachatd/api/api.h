@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "lib/config.h"
+#include "answer/kb.h"
 #include "store/store.h"
 
 
@@ -19,6 +20,9 @@ typedef struct wachat_api_s  wachat_api_t;
 
 /* an agent queued a reply: the daemon should send it now */
 typedef void (*wachat_api_kick_pt)(void *data, const char *conv_id);
+
+/* the knowledge base was edited: reload it (after this request) */
+typedef void (*wachat_api_reload_pt)(void *data);
 
 /* writes the daemon's metrics, Prometheus text, for GET /metrics */
 struct evbuffer;
@@ -40,6 +44,14 @@ wachat_api_t *wachat_api_start(struct event_base *base, wachat_redis_t *st,
  */
 void wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
     void *data);
+
+/*
+ * The knowledge base the daemon answers with (for "what would the
+ * assistant answer?"), and how to reload it after an edit from the
+ * console.  Set again at every reload.
+ */
+void wachat_api_set_kb(wachat_api_t *api, const wachat_kb_t *kb,
+    wachat_api_reload_pt reload, void *data);
 
 /* on SIGHUP: the new config (agents, texts); the listener stays */
 void wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg);

@@ -45,6 +45,9 @@ struct wachat_api_s {
     void                       *data;
     wachat_api_metrics_pt       metrics;
     void                       *metrics_data;
+    const wachat_kb_t          *kb;         /* the running one */
+    wachat_api_reload_pt        reload;
+    void                       *reload_data;
     char                       *listen;     /* as started, for reloads */
     struct evhttp              *http;
     char                       *unix_path;  /* removed at exit */
@@ -134,6 +137,12 @@ void wachat_api_note(wachat_api_req_t *r);
 /* api_insight.c: where the assistant falls short */
 
 void wachat_api_unanswered(wachat_api_req_t *r);
+void wachat_api_kb(wachat_api_req_t *r);
+void wachat_api_kb_ask(wachat_api_req_t *r);
+void wachat_api_kb_add(wachat_api_req_t *r);
+void wachat_api_kb_also(wachat_api_req_t *r);
+/* 1 when kb_editors lets the agent of r edit the knowledge base */
+int wachat_api_kb_editor(wachat_api_req_t *r);
 
 
 /* api_events.c: the live feed */

@@ -291,6 +291,12 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "naming the same file). Required when api_listen is host:port; at "
         "least 16 characters (openssl rand -hex 32)."),
 
+    WACHAT_LIST("kb_editors", kb_editors, "*",
+        "Agents who may add to the knowledge base from the console (new "
+        "entries, phrasings): agent ids separated by spaces, * for every "
+        "agent, - for nobody. wachatd writes the kb file, so its directory "
+        "must be writable by wachatd's user."),
+
     WACHAT_LIST("handoff_commands", handoff_commands, "/live_agent",
         "Customer messages that ask for a person (besides the hand-over "
         "button), separated by spaces."),

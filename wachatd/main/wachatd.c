@@ -72,6 +72,7 @@ typedef struct {
 static int wachatd_load(const char *path, wachat_config_t **cfg,
     wachat_kb_t **kb, char *err, size_t errlen);
 static void wachatd_on_hup(evutil_socket_t fd, short what, void *arg);
+static void wachatd_reload_soon(void *data);
 static void wachatd_on_term(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_drain(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
@@ -259,6 +260,7 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     d->metrics.store = d->store;
     d->metrics.cfg = &d->cfg;
     wachat_api_set_metrics(d->api, wachat_metrics_write, &d->metrics);
+    wachat_api_set_kb(d->api, d->kb, wachatd_reload_soon, d);
 
     return 0;
 }
@@ -518,6 +520,22 @@ wachatd_load(const char *path, wachat_config_t **cfg, wachat_kb_t **kb,
 }
 
 
+/* an agent edited the knowledge base: reload once this request is done */
+static void
+wachatd_reload_soon(void *data)
+{
+    wachatd_t       *d = data;
+    struct timeval   now = { 0, 0 };
+
+    if (event_base_once(d->base, -1, EV_TIMEOUT, wachatd_on_hup, d, &now)
+        != 0)
+    {
+        wachat_log(WACHAT_LOG_ERROR, "cannot schedule the reload after a "
+                   "knowledge base edit: send SIGHUP");
+    }
+}
+
+
 static void
 wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 {
@@ -592,6 +610,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_guard_free(d->guard);
     d->guard = guard;
 
+    wachat_api_set_kb(d->api, kb, wachatd_reload_soon, d);
     wachat_kb_free(d->kb);
     wachat_config_free(d->cfg);
     d->kb = kb;
