@@ -33,6 +33,9 @@
     reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
     transfer: $('transfer'), asNote: $('as-note'),
     insight: $('insight'), insightList: $('insight-list'), insightSince: $('insight-since'),
+    kbview: $('kbview'), kbList: $('kb-list'), kbFilter: $('kb-filter'), kbTry: $('kb-try'),
+    kbTryQ: $('kb-try-q'), kbTryOut: $('kb-try-out'), kbAdd: $('kb-add'), kbAddQ: $('kb-add-q'),
+    kbAddAlso: $('kb-add-also'), kbAddA: $('kb-add-a'), kbAddMsg: $('kb-add-msg'),
   };
 
   const S = {
@@ -404,13 +407,104 @@
             + ', then asked for a person')
           + (g.lang ? ' · ' + g.lang : '') + ' · last ' + fmtFull.format(g.last_ms) }),
         h('div', { class: 'convs' }, ...(g.conversations || []).map((id) =>
-          h('a', { href: '#/c/' + encodeURIComponent(id), text: id.split(':').pop() }))))));
+          h('a', { href: '#/c/' + encodeURIComponent(id), text: id.split(':').pop() }))),
+        h('button', { type: 'button', class: 'btn btn-quiet write-answer', dataset: { q: g.text },
+          text: 'Write the answer' }))));
     } catch (e) {
       ui.insightList.replaceChildren(h('li', { class: 'error', text: e.message }));
     }
   }
 
+  // ------------------------------------------------------ knowledge base
+
+  const KB = { version: null, entries: [], editable: false };
+
+  async function showKb() {
+    ui.kbList.replaceChildren(h('li', { class: 'muted', text: 'Loading…' }));
+    try {
+      const r = await api('GET', 'kb');
+      KB.version = r.version;
+      KB.entries = r.entries || [];
+      KB.editable = !!r.editable;
+      ui.kbAdd.hidden = !KB.editable;
+      paintKb();
+    } catch (e) {
+      ui.kbList.replaceChildren(h('li', { class: 'error', text: e.message }));
+    }
+  }
+
+  function paintKb() {
+    const f = ui.kbFilter.value.trim().toLowerCase();
+    const shown = KB.entries.filter((e) => !f || [e.id, e.question, e.answer, ...(e.also || [])]
+      .some((t) => String(t).toLowerCase().includes(f)));
+    ui.kbList.replaceChildren(...shown.map((e) => h('li', { class: 'insight-item kb-entry', dataset: { id: e.id } },
+      h('div', { class: 'q', dir: 'auto' }, h('span', { class: 'count', text: '#' + e.id }), ' ', e.question),
+      (e.also || []).length ? h('div', { class: 'why', dir: 'auto', text: 'Also: ' + e.also.join(' | ') }) : null,
+      h('div', { class: 'a', dir: 'auto', text: e.answer }))));
+  }
+
+  async function tryQuestion() {
+    const q = ui.kbTryQ.value.trim();
+    if (!q) return;
+    try {
+      const r = await api('GET', 'kb/ask?q=' + encodeURIComponent(q));
+      ui.kbTryOut.hidden = false;
+      ui.kbTryOut.replaceChildren(
+        h('div', { class: 'q', text: r.source === 'fallback' ? 'No confident answer: the customer gets the fallback.'
+          : r.source.startsWith('kb:') ? 'Answered from #' + r.source.slice(3) + ':' : r.source }),
+        r.source.startsWith('kb:') ? h('div', { class: 'a', dir: 'auto', text: r.answer || '' }) : null,
+        h('ol', { class: 'hits' }, ...(r.hits || []).map((x) => h('li', {
+          class: x.score >= r.min_score ? 'ok' : 'low',
+          text: '#' + x.id + ' ' + Number(x.score).toFixed(2) + ' — ' + x.question }))),
+        h('div', { class: 'why', text: 'An entry needs ' + Number(r.min_score).toFixed(2) + ' or more.' }));
+    } catch (e) {
+      toast(e.message, 'error');
+    }
+  }
+
+  async function addAnswer() {
+    const body = {
+      question: ui.kbAddQ.value.trim(),
+      answer: ui.kbAddA.value.trim(),
+      also: ui.kbAddAlso.value.split('|').map((s) => s.trim()).filter(Boolean),
+      version: KB.version,
+    };
+    if (!body.question || !body.answer) return;
+    ui.kbAddMsg.textContent = '';
+    try {
+      const r = await api('POST', 'kb/entries', body);
+      KB.version = r.version;
+      ui.kbAddMsg.textContent = 'Added as #' + r.id + '. The assistant answers with it from now on.';
+      ui.kbAddQ.value = ui.kbAddAlso.value = ui.kbAddA.value = '';
+      showKb();
+    } catch (e) {
+      ui.kbAddMsg.textContent = e.message;
+    }
+  }
+
+  // a question (and an answer) to write, from the unanswered view or a reply
+  function writeAnswer(question, answer) {
+    location.hash = '#/kb';
+    ui.kbAddQ.value = question || '';
+    ui.kbAddA.value = answer || '';
+    setTimeout(() => (answer ? ui.kbAddAlso : ui.kbAddA).focus(), 0);
+  }
+
   function openFromHash() {
+    const kbview = location.hash === '#/kb';
+    ui.kbview.hidden = !kbview;
+    if (kbview) {
+      saveDraft();
+      S.openId = null;
+      S.conv = null;
+      ui.insight.hidden = true;
+      ui.layout.classList.add('show-chat');
+      ui.placeholder.hidden = true;
+      ui.conv.hidden = true;
+      renderList();
+      showKb();
+      return;
+    }
     const insight = location.hash === '#/unanswered';
     ui.insight.hidden = !insight;
     if (insight) {
@@ -611,6 +705,9 @@
     bubble,
     w.cls === 'ai' && describeSource(m)
       ? h('div', { class: 'source' + (m.source === 'fallback' ? ' miss' : ''), text: describeSource(m) }) : null,
+    w.cls === 'agent' && w.agent && S.me && w.agent === S.me.id && m.text
+      ? h('button', { type: 'button', class: 'save-answer', dataset: { id: m.id || '' },
+        title: 'Save this reply, with the question before it, as a knowledge base entry', text: 'Save as answer' }) : null,
     m.status === 'failed'
       ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '') })
       : null);
@@ -895,6 +992,25 @@
 
   window.addEventListener('hashchange', openFromHash);
   ui.insightSince.addEventListener('change', showInsight);
+  ui.insightList.addEventListener('click', (e) => {
+    const b = e.target.closest('button.write-answer');
+    if (b) writeAnswer(b.dataset.q, '');
+  });
+  ui.kbFilter.addEventListener('input', paintKb);
+  ui.kbTry.addEventListener('submit', (e) => { e.preventDefault(); tryQuestion(); });
+  ui.kbAdd.addEventListener('submit', (e) => { e.preventDefault(); addAnswer(); });
+  // an agent's own reply, with the customer's message before it, as an entry
+  ui.history.addEventListener('click', (e) => {
+    const b = e.target.closest('button.save-answer');
+    if (!b || !S.conv) return;
+    const list = S.conv.history || [];
+    const i = list.findIndex((m) => m.id === b.dataset.id);
+    let q = '';
+    for (let k = i - 1; k >= 0; k--) {
+      if (list[k].dir === 'in' && list[k].text) { q = list[k].text; break; }
+    }
+    writeAnswer(q, i >= 0 ? list[i].text : '');
+  });
 
   document.addEventListener('keydown', (e) => {
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement && document.activeElement.tagName);

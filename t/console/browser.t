@@ -49,7 +49,9 @@ use Wachat::Webhook qw(rand_token wh_status wh_text);
 my $JSON = JSON::PP->new->utf8;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
 my $ROOT = root_dir();
-my $KB = "$ROOT/t/fixtures/kb/shop.md";
+# a copy: the console writes an answer into it
+my $kbdir = File::Temp::tempdir('wachat-kb-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $KB = spew("$kbdir/kb.md", slurp("$ROOT/t/fixtures/kb/shop.md"), 0644);
 my $PNID = '106540352242922';
 # the docs' picture is refreshed on demand only, so a test run leaves the
 # tree clean: WACHAT_CONSOLE_SCREENSHOT=docs/console.png prove t/console/browser.t
@@ -338,6 +340,29 @@ $b->click_css('#insight-list .insight-item .convs a');
 need($b->wait_js('return [...document.querySelectorAll(".msg.ai .source.miss")]'
                  . '.some((e) => e.textContent.startsWith("no confident answer"))', timeout => $T),
      'its conversation opens, the reply marked "no confident answer"');
+
+# ... and its answer written from there into the knowledge base
+$b->click_css('a.insight-link[href="#/unanswered"]');
+need($b->wait_for('#insight-list button.write-answer', timeout => $T), 'the group offers "Write the answer"');
+$b->click_css('#insight-list button.write-answer');
+need($b->wait_js('return document.getElementById("kb-add-q").value === "Do you repair skateboards?"'
+                 . ' && !document.getElementById("kbview").hidden', timeout => $T),
+     'the knowledge base view opens with the question filled in');
+$b->click_css('#kb-add-a');
+$b->type($b->find('#kb-add-a'), 'Yes, skateboards too: bearings and wheels while you wait.');
+$b->click_css('#kb-add-send');
+need($b->wait_js('return document.getElementById("kb-add-msg").textContent.startsWith("Added as #")', timeout => $T),
+     'added: the console says so', $b->text($b->find('#kb-add-msg')));
+like(slurp($KB), qr/\n## Do you repair skateboards\?\n\nYes, skateboards too|\n## Do you repair skateboards\?\nYes, skateboards too/,
+     'the entry is in the KB file');
+# "what would the assistant answer?" once wachatd has reloaded the file
+$b->click_css('#kb-try-q');
+$b->type($b->find('#kb-try-q'), 'Do you repair skateboards?');
+ok(poll_until(sub {
+    $b->click_css('#kb-try button[type=submit]');
+    ($b->js('return document.getElementById("kb-try-out").textContent') // '') =~ /^Answered from #/;
+}, timeout => $T, interval => 0.5), 'trying the question in the console: answered from the new entry')
+    or diag $b->js('return document.getElementById("kb-try-out").textContent');
 
 my @severe = grep { /SEVERE/ && !/favicon|401/ } $b->console_log;
 is_deeply(\@severe, [], 'no errors in the browser console');
