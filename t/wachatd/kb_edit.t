@@ -132,6 +132,14 @@ ok(poll_until(sub { api('alice', 'GET', 'kb/ask?q=' . uri($SKATE))->{json}{sourc
 is(ask_customer('4492002', $SKATE), $ANSWER, 'and a customer asking it gets the answer');
 
 
+my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
+my $out = decode_utf8(scalar `$ctl ask '$SKATE' 2>&1`);
+like($out, qr/^kb:skateboards\n\Q$ANSWER\E\n/, 'wachatctl ask: the answer and where it comes from');
+like($out, qr/^  \d\.\d\d >= #skateboards  \Q$SKATE\E$/m, 'with the best entries and their scores');
+$out = decode_utf8(scalar `$ctl ask 'xyzzy plugh' 2>&1`);
+like($out, qr/^no confident answer: the fallback\n/, 'wachatctl ask: no confident answer');
+
+
 # --- new phrasings for an entry ----------------------------------------------------------
 
 $kb = api('alice', 'GET', 'kb')->{json};

@@ -56,6 +56,7 @@ static int wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_transfer(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_note(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_unanswered(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_ask(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_show(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_dead(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_retry(wachatctl_t *ctl, int argc, char **argv);
@@ -83,6 +84,7 @@ static const wachatctl_command_t  wachatctl_commands[] = {
     { "transfer",      3, wachatctl_transfer },
     { "note",          3, wachatctl_note },
     { "unanswered",    0, wachatctl_unanswered },
+    { "ask",           1, wachatctl_ask },
     { "show",          1, wachatctl_show },
     { "dead",          0, wachatctl_dead },
     { "retry",         1, wachatctl_retry },
@@ -111,6 +113,9 @@ wachatctl_usage(FILE *out)
             "  note <agent> <wa_id> <text>\n"
             "                        an internal note: agents see it, the "
             "customer never\n"
+            "  ask <question>        what the knowledge base answers, with "
+            "the best entries'\n"
+            "                        scores\n"
             "  unanswered [--since 7d] [--lang xx]\n"
             "                        questions the assistant had no answer "
             "for, or whose\n"
@@ -340,6 +345,54 @@ wachatctl_note(wachatctl_t *ctl, int argc, char **argv)
     return wachatctl_agent_rc(wachat_agent_note(ctl->st, ctl->cfg, argv[0],
                                                 conv, argv[2]),
                               "noted");
+}
+
+
+/* ask <question>: the kb file's answer, as the daemon would give it */
+static int
+wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
+{
+    int                 rc;
+    char                err[WACHAT_ERRLEN];
+    size_t              i, n;
+    wachat_kb_t        *kb;
+    wachat_reply_t      reply;
+    wachat_kb_hit_t     hits[5];
+    wachat_question_t   q;
+
+    (void) argc;
+
+    kb = wachat_kb_load(ctl->cfg->kb, err, sizeof(err));
+    if (kb == NULL) {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        return 1;
+    }
+
+    memset(&q, 0, sizeof(q));
+    q.type = "text";
+    q.text = argv[0];
+
+    rc = wachat_answer_kb(kb, ctl->cfg->kb_min_score, ctl->cfg->fallback_text,
+                          &q, &reply);
+    n = wachat_kb_search(kb, argv[0], strlen(argv[0]), hits, 5);
+
+    if (rc > 0) {
+        printf("%s\n%s\n\n", strcmp(reply.source, "fallback") == 0
+                                ? "no confident answer: the fallback"
+                                : reply.source, reply.text);
+        wachat_answer_free(&reply);
+    }
+
+    for (i = 0; i < n; i++) {
+        printf("  %.2f %s #%s  %s\n", hits[i].score,
+               hits[i].score >= ctl->cfg->kb_min_score ? ">=" : "< ",
+               hits[i].entry->id, hits[i].entry->question);
+    }
+
+    printf("(kb_min_score %.2f, %s)\n", ctl->cfg->kb_min_score, ctl->cfg->kb);
+    wachat_kb_free(kb);
+
+    return rc < 0;
 }
 
 
