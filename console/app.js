@@ -36,6 +36,8 @@
     kbview: $('kbview'), kbList: $('kb-list'), kbFilter: $('kb-filter'), kbTry: $('kb-try'),
     kbTryQ: $('kb-try-q'), kbTryOut: $('kb-try-out'), kbAdd: $('kb-add'), kbAddQ: $('kb-add-q'),
     kbAddAlso: $('kb-add-also'), kbAddA: $('kb-add-a'), kbAddMsg: $('kb-add-msg'),
+    notifyToggle: $('notify-toggle'), searchHits: $('search-hits'), searchHitsList: $('search-hits-list'),
+    canned: $('canned'),
   };
 
   const S = {
@@ -917,9 +919,114 @@
     }
   }
 
+  // ------------------------------------------------------------- alerts
+
+  // Opt-in: a notification and a short tone when a customer starts waiting
+  // for a person (or the queue gives this agent one) and the tab is hidden.
+  function alertsOn() { return localStorage.getItem('wachat.alerts') === '1'; }
+
+  function paintAlerts() {
+    const on = alertsOn();
+    ui.notifyToggle.setAttribute('aria-pressed', String(on));
+    ui.notifyToggle.textContent = on ? '🔔 Alerts on' : '🔕 Alerts off';
+  }
+
+  async function toggleAlerts() {
+    if (alertsOn()) {
+      localStorage.removeItem('wachat.alerts');
+    } else {
+      if ('Notification' in window && Notification.permission === 'default') {
+        try { await Notification.requestPermission(); } catch (e) { /* the tone still plays */ }
+      }
+      localStorage.setItem('wachat.alerts', '1');
+    }
+    paintAlerts();
+  }
+
+  function tone() {
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const o = ctx.createOscillator();
+      const g = ctx.createGain();
+      o.frequency.value = 880;
+      g.gain.setValueAtTime(0.15, ctx.currentTime);
+      g.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.4);
+      o.connect(g).connect(ctx.destination);
+      o.start();
+      o.stop(ctx.currentTime + 0.4);
+    } catch (e) { /* no audio: the notification says it */ }
+  }
+
+  function alertWaiting(d) {
+    const mine = d.mode === 'agent' && S.me && d.agent === S.me.id && d.by === 'queue';
+    if (!alertsOn() || !(d.mode === 'waiting_agent' || mine)) return;
+    S.alerts = (S.alerts || 0) + 1;
+    document.body.dataset.alerts = String(S.alerts);     // what a test can see
+    if (!document.hidden) return;
+    tone();
+    if ('Notification' in window && Notification.permission === 'granted') {
+      const n = new Notification(mine ? 'A waiting customer is yours' : 'A customer is waiting for a person',
+        { body: d.conv ? d.conv.split(':').pop() : '', tag: 'wachat-' + (d.conv || '') });
+      n.onclick = () => { window.focus(); if (d.conv) location.hash = '#/c/' + encodeURIComponent(d.conv); };
+    }
+  }
+
+  // ------------------------------------------------------ canned replies
+
+  let cannedList = null;
+  let cannedAt = 0;
+
+  async function cannedShow() {
+    const v = ui.reply.value;
+    if (!/^\/[\w-]*$/.test(v)) { ui.canned.hidden = true; return; }
+    if (!cannedList) {
+      try { cannedList = ((await api('GET', 'canned')) || {}).canned || []; } catch (e) { cannedList = []; }
+    }
+    const f = v.slice(1).toLowerCase();
+    const shown = cannedList.filter((c) => c.name.toLowerCase().includes(f)).slice(0, 8);
+    cannedAt = Math.min(cannedAt, Math.max(shown.length - 1, 0));
+    ui.canned.replaceChildren(...shown.map((c, i) => h('li', {
+      role: 'option', class: i === cannedAt ? 'on' : '', 'aria-selected': String(i === cannedAt),
+      dataset: { text: c.text } },
+    h('b', { text: '/' + c.name }), ' ', h('span', { text: c.text.slice(0, 90) }))));
+    ui.canned.hidden = !shown.length;
+  }
+
+  function cannedPick(li) {
+    if (!li) return;
+    ui.reply.value = li.dataset.text;
+    ui.canned.hidden = true;
+    autosize();
+    saveDraft();
+  }
+
+  // ------------------------------------------------------- server search
+
+  let searchTimer = 0;
+  let searchSeq = 0;
+
+  function searchServer() {
+    clearTimeout(searchTimer);
+    const q = ui.search.value.trim();
+    if (q.length < 2) { ui.searchHits.hidden = true; return; }
+    searchTimer = setTimeout(async () => {
+      const seq = ++searchSeq;
+      try {
+        const r = await api('GET', 'search?q=' + encodeURIComponent(q));
+        if (seq !== searchSeq) return;
+        const hits = (r && r.hits) || [];
+        ui.searchHitsList.replaceChildren(...hits.map((x) => h('li', {},
+          h('a', { href: '#/c/' + encodeURIComponent(x.conv), dir: 'auto' },
+            h('b', { text: x.conv.split(':').pop() }), ' ', x.text.slice(0, 120)))));
+        ui.searchHits.hidden = !hits.length;
+      } catch (e) { ui.searchHits.hidden = true; }
+    }, 300);
+  }
+
   function onEvent(type, ev) {
     let d = {};
     try { d = JSON.parse(ev.data) || {}; } catch (e) { d = {}; }
+    if (type === 'mode') alertWaiting(d);
     if (type === 'presence') {
       if (S.me && d.agent === S.me.id && d.presence) {
         S.presence = d.presence;
@@ -954,7 +1061,7 @@
     refreshList().catch(report);
   });
 
-  ui.search.addEventListener('input', () => { S.query = ui.search.value; renderList(); });
+  ui.search.addEventListener('input', () => { S.query = ui.search.value; renderList(); searchServer(); });
   ui.search.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') { ui.search.value = ''; S.query = ''; renderList(); ui.search.blur(); }
     if (e.key === 'Enter') {
@@ -979,12 +1086,28 @@
 
   ui.composer.addEventListener('submit', (e) => { e.preventDefault(); send(); });
   ui.reply.addEventListener('keydown', (e) => {
+    if (!ui.canned.hidden) {
+      const items = [...ui.canned.children];
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        cannedAt = (cannedAt + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length;
+        items.forEach((li, i) => { li.className = i === cannedAt ? 'on' : ''; });
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') { e.preventDefault(); cannedPick(items[cannedAt]); return; }
+      if (e.key === 'Escape') { ui.canned.hidden = true; return; }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
       e.preventDefault();
       send();
     }
   });
+  ui.canned.addEventListener('mousedown', (e) => { e.preventDefault(); cannedPick(e.target.closest('li')); });
+  ui.notifyToggle.addEventListener('click', toggleAlerts);
+  paintAlerts();
   ui.reply.addEventListener('input', () => {
+    cannedAt = 0;
+    cannedShow();
     autosize();
     ui.composeError.textContent = '';
     saveDraft();              // survives switching conversations and reloads

@@ -75,6 +75,7 @@ my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
                       conf => <<"EOF");
 api_listen 127.0.0.1:$api_port
 agent alice alice\@example.com name="Alice"
+canned thanks "Thanks for waiting, I am looking into it now."
 graph_api_url @{[$graph->url]}/v25.0
 graph_token_file $token_file
 EOF
@@ -296,6 +297,20 @@ if (length $SHOT) {
     ok(-s $SHOT > 10_000, "screenshot saved ($SHOT)");
 }
 
+# a canned reply: "/" in the reply box offers them (here in a note, which
+# needs no open window)
+$b->click_css('#as-note');
+$b->click_css('#reply');
+$b->type($b->find('#reply'), '/tha');
+need($b->wait_js('return !document.getElementById("canned").hidden && '
+                 . '[...document.querySelectorAll("#canned li b")].some((e) => e.textContent === "/thanks")',
+                 timeout => $T), '"/tha" offers the canned reply /thanks');
+$b->type($b->find('#reply'), ENTER);
+is($b->prop($b->find('#reply'), 'value'), 'Thanks for waiting, I am looking into it now.',
+   'Enter puts its text in the box, it does not send');
+$b->clear($b->find('#reply'));
+$b->click_css('#as-note');
+
 # an internal note: in the history for the agents, never to the customer
 my $n_graph = () = $graph->requests;
 $b->click_css('#as-note');
@@ -363,6 +378,26 @@ ok(poll_until(sub {
     ($b->js('return document.getElementById("kb-try-out").textContent') // '') =~ /^Answered from #/;
 }, timeout => $T, interval => 0.5), 'trying the question in the console: answered from the new entry')
     or diag $b->js('return document.getElementById("kb-try-out").textContent');
+
+# the search looks through every message on the server, not only the list
+$b->get("http://127.0.0.1:$port/agent/#/");
+need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T), 'back to the list');
+$b->click_css('#search');
+$b->type($b->find('#search'), 'skateboards');
+need($b->wait_js('return !document.getElementById("search-hits").hidden && '
+                 . 'document.getElementById("search-hits-list").textContent.includes("Do you repair skateboards?")',
+                 timeout => $T), 'searching "skateboards" finds the message, under "In messages"');
+$b->clear($b->find('#search'));
+
+# alerts, opted in: a customer who starts waiting is announced
+$b->click_css('#notify-toggle');
+is($b->js('return localStorage.getItem("wachat.alerts")'), '1', 'alerts switched on (remembered)');
+$b->click_css('#presence button[data-presence="away"]');
+need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'away' },
+                timeout => $T), 'alice away');
+post(wh_text(from => '4915199990000', name => 'Uwe', text => '/live_agent'), 'a customer asks for a person');
+need($b->wait_js('return Number(document.body.dataset.alerts || 0) >= 1', timeout => $T),
+     'the console raised an alert for the waiting customer');
 
 my @severe = grep { /SEVERE/ && !/favicon|401/ } $b->console_log;
 is_deeply(\@severe, [], 'no errors in the browser console');

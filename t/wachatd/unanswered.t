@@ -133,6 +133,17 @@ is(scalar @{ api_get('unanswered?lang=zh-Hans')->{json}{groups} // [] }, 0,
    '?lang=zh-Hans: the Traditional question is not Simplified');
 is(api_get('unanswered?since=forever')->{status}, 400, '?since=forever: 400');
 
+# --- the search of every history, and the canned replies -------------------------------
+
+my $s = api_get('search?q=SKATEBOARDS')->{json};
+is(scalar(grep { $_->{dir} eq 'in' } @{ $s->{hits} // [] }), 3,
+   'GET /api/search: the three customers\' messages, case aside');
+ok(!grep({ $_->{text} !~ /skateboards/i } @{ $s->{hits} }), 'and nothing else');
+is(scalar @{ api_get('search?q=' . '%E6%BB%91%E6%9D%BF')->{json}{hits} // [] }, 1, 'a Chinese word too');
+is(api_get('search?q=a')->{status}, 400, 'a one-letter search: 400');
+my @canned = @{ api_get('canned')->{json}{canned} // [] };
+ok((grep { $_->{from} eq 'kb' && $_->{name} eq 'hours' } @canned), 'GET /api/canned offers the KB answers');
+
 ok($d->alive, 'wachatd still runs');
 is($d->stop, 0, 'and stops cleanly');
 

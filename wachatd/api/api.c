@@ -62,6 +62,8 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/heartbeat",               EVHTTP_REQ_POST, wachat_api_heartbeat },
     { "/api/agents",                  EVHTTP_REQ_GET,  wachat_api_agents },
     { "/api/unanswered",              EVHTTP_REQ_GET,  wachat_api_unanswered },
+    { "/api/canned",                  EVHTTP_REQ_GET,  wachat_api_canned },
+    { "/api/search",                  EVHTTP_REQ_GET,  wachat_api_search },
     { "/api/kb",                      EVHTTP_REQ_GET,  wachat_api_kb },
     { "/api/kb/ask",                  EVHTTP_REQ_GET,  wachat_api_kb_ask },
     { "/api/kb/entries",              EVHTTP_REQ_POST, wachat_api_kb_add },

@@ -145,6 +145,12 @@ void wachat_api_kb_also(wachat_api_req_t *r);
 int wachat_api_kb_editor(wachat_api_req_t *r);
 
 
+/* api_tools.c: canned replies, the search of every history */
+
+void wachat_api_canned(wachat_api_req_t *r);
+void wachat_api_search(wachat_api_req_t *r);
+
+
 /* api_events.c: the live feed */
 
 void wachat_api_events(wachat_api_req_t *r);

@@ -156,6 +156,7 @@ typedef struct {
     /* agents and hand-over */
     wachat_addr_t     api_listen;
     wachat_list_t     kb_editors;
+    wachat_list_t     canned;       /* name, text, name, text... */
     wachat_secret_t   api_secret;
     wachat_list_t     handoff_commands;
     char             *handoff_text;

@@ -120,6 +120,7 @@ extern const wachat_conf_type_t  wachat_conf_addr_type;
 extern const wachat_conf_type_t  wachat_conf_list_type;
 extern const wachat_conf_type_t  wachat_conf_secret_type;
 extern const wachat_conf_type_t  wachat_conf_agent_type;
+extern const wachat_conf_type_t  wachat_conf_canned_type;
 
 
 /* the checks (config_check.c) */

@@ -291,6 +291,11 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "naming the same file). Required when api_listen is host:port; at "
         "least 16 characters (openssl rand -hex 32)."),
 
+    WACHAT_OTHER("canned", wachat_conf_canned_type, canned, NULL, NULL,
+        WACHAT_CONF_REPEAT,
+        "A canned reply agents insert in the console by typing /<name>, one "
+        "line each (the knowledge base's answers are offered too)."),
+
     WACHAT_LIST("kb_editors", kb_editors, "*",
         "Agents who may add to the knowledge base from the console (new "
         "entries, phrasings): agent ids separated by spaces, * for every "
