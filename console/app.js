@@ -442,7 +442,24 @@
     ui.kbList.replaceChildren(...shown.map((e) => h('li', { class: 'insight-item kb-entry', dataset: { id: e.id } },
       h('div', { class: 'q', dir: 'auto' }, h('span', { class: 'count', text: '#' + e.id }), ' ', e.question),
       (e.also || []).length ? h('div', { class: 'why', dir: 'auto', text: 'Also: ' + e.also.join(' | ') }) : null,
-      h('div', { class: 'a', dir: 'auto', text: e.answer }))));
+      h('div', { class: 'a', dir: 'auto', text: e.answer }),
+      KB.editable ? h('form', { class: 'kb-row kb-also', dataset: { id: e.id } },
+        h('input', { placeholder: 'Another way to ask it', 'aria-label': 'Another way to ask #' + e.id }),
+        h('button', { type: 'submit', class: 'btn btn-quiet', text: 'Add phrasing' })) : null)));
+  }
+
+  async function addPhrasing(form) {
+    const input = form.querySelector('input');
+    const also = input.value.trim();
+    if (!also) return;
+    try {
+      const r = await api('POST', 'kb/also', { id: form.dataset.id, also: [also], version: KB.version });
+      KB.version = r.version;
+      toast('Added to #' + form.dataset.id + '.');
+      showKb();
+    } catch (e) {
+      toast(e.message, 'error');
+    }
   }
 
   async function tryQuestion() {
@@ -1120,6 +1137,10 @@
     if (b) writeAnswer(b.dataset.q, '');
   });
   ui.kbFilter.addEventListener('input', paintKb);
+  ui.kbList.addEventListener('submit', (e) => {
+    const f = e.target.closest('form.kb-also');
+    if (f) { e.preventDefault(); addPhrasing(f); }
+  });
   ui.kbTry.addEventListener('submit', (e) => { e.preventDefault(); tryQuestion(); });
   ui.kbAdd.addEventListener('submit', (e) => { e.preventDefault(); addAnswer(); });
   // an agent's own reply, with the customer's message before it, as an entry

@@ -75,6 +75,7 @@ my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
                       conf => <<"EOF");
 api_listen 127.0.0.1:$api_port
 agent alice alice\@example.com name="Alice"
+agent bob bob\@example.com name="Bob"
 canned thanks "Thanks for waiting, I am looking into it now."
 graph_api_url @{[$graph->url]}/v25.0
 graph_token_file $token_file
@@ -324,6 +325,23 @@ need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
 is(scalar(() = $graph->requests), $n_graph, 'the note was not sent to the customer');
 $b->click_css('#as-note');
 
+# transfer to a colleague, who then holds it; alice takes it back
+$b->click_css('#transfer');
+need($b->wait_js('return !!document.querySelector(\'#transfer option[value="bob"]\')', timeout => $T),
+     'Transfer… lists bob, with his presence and load');
+$b->js('const s = document.getElementById("transfer"); s.value = "bob";'
+       . ' s.dispatchEvent(new Event("change"));');
+need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'bob' }, timeout => $T),
+     'transferred: bob holds the conversation');
+need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
+                 . '.some((e) => e.textContent === "transferred to bob")', timeout => $T),
+     'the history shows the transfer as a note');
+need($b->wait_for('#take', timeout => $T, check => sub ($el) { $b->text($el) eq 'Take over' }),
+     'alice is offered to take it over');
+$b->click_css('#take');
+need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'alice' }, timeout => $T),
+     'alice holds it again');
+
 # resolve: back to the AI
 $b->click_css('#resolve');
 need($b->wait_for('#conv-mode', timeout => $T,
@@ -378,6 +396,13 @@ ok(poll_until(sub {
     ($b->js('return document.getElementById("kb-try-out").textContent') // '') =~ /^Answered from #/;
 }, timeout => $T, interval => 0.5), 'trying the question in the console: answered from the new entry')
     or diag $b->js('return document.getElementById("kb-try-out").textContent');
+
+# another way to ask an entry, added from the knowledge base view
+need($b->wait_for('form.kb-also[data-id="hours"] input', timeout => $T), 'entries offer "Add phrasing"');
+$b->click_css('form.kb-also[data-id="hours"] input');
+$b->type($b->find('form.kb-also[data-id="hours"] input'), 'when do u guys shut', ENTER);
+ok(poll_until(sub { slurp($KB) =~ /\{#hours\}\nAlso: [^\n]*\| when do u guys shut\n/ }, timeout => $T),
+   'the phrasing is in the entry\'s Also: line');
 
 # the search looks through every message on the server, not only the list
 $b->get("http://127.0.0.1:$port/agent/#/");

@@ -85,6 +85,14 @@ $r = say_to('4491004', '你们卖滑板吗？');
 is($r->{text}, '我不太確定，要幫您轉接真人嗎？', 'Simplified Chinese: the zh text serves it too');
 
 
+# --- Simplified meets Traditional --------------------------------------------------
+
+$r = say_to('4491008', '你们几点开门？');
+is($r->{text}, '我們星期一至星期五，上午九點至下午六點營業。',
+   'a Simplified question is answered from the Traditional entry (#hours-zh)');
+unlike($r->{text}, qr/我不太確定/, 'not the fallback');
+
+
 # --- greetings and thanks ------------------------------------------------------
 
 $r = say_to('4491005', '你好');
