@@ -93,6 +93,27 @@ is(api('bob', 'POST', 'presence', { presence => 'online' })->{status}, 200,
 $redis->cmd('HSET', 'wachat:agent:bob', 'heartbeat', time * 1000 - 300_000);
 is(presence('bob'), 'online', 'the API without a console: stays until changed');
 
+# working_hours: a presence set from wachatctl counts only within them
+{
+    my @days = qw(sun mon tue wed thu fri sat);
+    my $today = $days[(gmtime)[6]];
+    my $other = $days[((gmtime)[6] + 3) % 7];
+    my $port2 = free_port();
+    for my $case ([$other, 'offline', 'another day\'s hours: carol counts as offline'],
+                  [$today, 'online', 'today all day: online']) {
+        my ($day, $want, $what) = @$case;
+        my $w = start_wachatd(redis => $redis, kb => $KB, conf => <<"EOF2");
+api_listen 127.0.0.1:$port2
+working_hours "$day 00:00-24:00"
+agent carol carol\@example.com
+EOF2
+        my $res = http_request(port => $port2, method => 'GET', path => '/api/me', timeout => $T,
+            headers => ['X-Wachat-Agent' => 'carol', 'X-Wachat-Proxy-Secret' => $w->api_secret]);
+        is((eval { $JSON->decode($res->{body}) } // {})->{presence}, $want, "working_hours $day: $what");
+        $w->stop;
+    }
+}
+
 ctl('agent', $_, 'offline') for qw(bob carol);
 is(presence($_), 'offline', "$_ offline") for qw(bob carol);
 

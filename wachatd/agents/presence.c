@@ -4,7 +4,8 @@
  *
  * A presence set from a console lasts as long as the console checks in
  * (heartbeats): a closed laptop goes offline by itself.  One set from
- * wachatctl or the API without a console ("manual") stays until changed.
+ * wachatctl or the API without a console ("manual") stays until changed,
+ * but counts only within working_hours.
  *
  * An agent holds at most its capacity.  When it comes online, checks in
  * with room to spare, or lets a conversation go while online, it is given
@@ -19,6 +20,7 @@
 
 #include "agents/agents.h"
 #include "lib/clock.h"
+#include "lib/hours.h"
 #include "lib/log.h"
 #include "wachat_contract.h"
 
@@ -111,6 +113,20 @@ wachat_agent_heartbeat(wachat_redis_t *st, const wachat_config_t *cfg,
 }
 
 
+/* working_hours, in timezone (TZ): a manual presence ends with them */
+static int
+wachat_agent_working(const wachat_config_t *cfg)
+{
+    time_t     now;
+    struct tm  tm;
+
+    now = time(NULL);
+
+    return localtime_r(&now, &tm) == NULL
+           || wachat_hours_open(cfg->working_hours, &tm);
+}
+
+
 const char *
 wachat_agent_effective_presence(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id)
@@ -138,8 +154,8 @@ wachat_agent_effective_presence(wachat_redis_t *st,
              && strcmp(r->element[2]->str, "manual") == 0;
 
     if (strcmp(r->element[0]->str, "online") == 0) {
-        p = manual
-            || wachat_clock_ms() - beat <= cfg->agent_heartbeat_timeout_ms
+        p = manual ? (wachat_agent_working(cfg) ? "online" : "offline")
+            : wachat_clock_ms() - beat <= cfg->agent_heartbeat_timeout_ms
             ? "online" : "offline";
 
     } else if (strcmp(r->element[0]->str, "away") == 0) {

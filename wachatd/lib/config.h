@@ -172,6 +172,7 @@ typedef struct {
     char             *console_url;
     long long         agent_idle_timeout_ms;
     long long         agent_heartbeat_timeout_ms;
+    char             *working_hours;
     int               agent_capacity;
     char             *smtp_url;
     char             *smtp_from;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/config_int.h"
+#include "lib/hours.h"
 #include "wachat_utf8.h"
 
 
@@ -23,6 +24,8 @@ static int wachat_conf_check_smtp_url(wachat_conf_ctx_t *ctx,
 static int wachat_conf_check_timezone(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_button_title(wachat_conf_ctx_t *ctx,
+    const char *name, void *field);
+static int wachat_conf_check_working_hours(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_default_consumer(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_backend(wachat_conf_ctx_t *ctx);
@@ -51,6 +54,10 @@ const wachat_conf_check_t  wachat_conf_timezone = {
 
 const wachat_conf_check_t  wachat_conf_button_title = {
     wachat_conf_check_button_title, "button title"
+};
+
+const wachat_conf_check_t  wachat_conf_working_hours = {
+    wachat_conf_check_working_hours, "schedule"
 };
 
 
@@ -140,6 +147,21 @@ wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     {
         wachat_conf_why(ctx, "%s: %s is not an e-mail address", name,
                         wachat_conf_show(v, show, sizeof(show)));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+wachat_conf_check_working_hours(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    char  why[128];
+
+    if (wachat_hours_check(*(const char **) field, why, sizeof(why)) != 0) {
+        wachat_conf_why(ctx, "%s: %s", name, why);
         return -1;
     }
 

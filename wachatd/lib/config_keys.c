@@ -376,6 +376,12 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "as offline (presence set from wachatctl or the API without a "
         "console stays until changed)."),
 
+    WACHAT_STRING("working_hours", working_hours, "", NULL, 0,
+        &wachat_conf_working_hours,
+        "When agents work, in timezone: \"mon-fri 09:00-18:00, sat "
+        "10:00-14:00\" (empty: always). Outside it a presence set from "
+        "wachatctl or the API counts as offline; a console's is its own."),
+
     WACHAT_INT("agent_capacity", agent_capacity, "5", 1, 1000,
         "Conversations an agent holds at once before no more are assigned "
         "to it (an agent's capacity=N overrides it); waiting ones are "

@@ -176,6 +176,7 @@ main(int argc, char **argv)
     }
 
     ctl.cfg = cfg;
+    wachat_clock_zone(cfg->timezone);     /* working_hours are local */
     ctl.st = wachatctl_open(cfg, err, sizeof(err));
 
     if (ctl.st == NULL) {
