@@ -766,6 +766,10 @@ wachat_guard_dedup(wachat_guard_set_t *s)
 {
     size_t  i, n;
 
+    if (s->n == 0) {
+        return;                             /* and s->v may be NULL */
+    }
+
     qsort(s->v, s->n, sizeof(char *), wachat_guard_cmp_str);
 
     for (i = 0, n = 0; i < s->n; i++) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/async.h>
 
@@ -47,6 +48,7 @@ static void wachat_stream_retry(void *data);
 static void wachat_stream_on_read(redisAsyncContext *ac, void *r,
     void *data);
 static int wachat_stream_create_group(wachat_stream_t *s);
+static int wachat_stream_start_group(wachat_stream_t *s);
 static void wachat_stream_entries(wachat_stream_t *s,
     const redisReply *entries);
 static int wachat_stream_set_aside(wachat_stream_t *s,
@@ -115,7 +117,7 @@ wachat_stream_start(struct event_base *base, wachat_redis_t *store,
         return NULL;
     }
 
-    if (wachat_stream_create_group(s) != 0) {
+    if (wachat_stream_start_group(s) != 0) {
         snprintf(err, errlen, "%s", s->store->err);
         wachat_stream_free(s);
         return NULL;
@@ -303,6 +305,38 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
     }
 
     wachat_stream_read(s);
+}
+
+
+/*
+ * At start, a Redis that restarted since the daemon's LOADING wait may be
+ * loading again: the group waits for it (up to a minute) rather than the
+ * daemon exiting.  Nothing else runs yet, so the pause holds up nobody.
+ */
+static int
+wachat_stream_start_group(wachat_stream_t *s)
+{
+    int               i;
+    struct timespec   ts = { 0, 100 * 1000000L };
+
+    for (i = 0; i < 600; i++) {
+        if (wachat_stream_create_group(s) == 0) {
+            return 0;
+        }
+
+        if (strstr(s->store->err, ": LOADING") == NULL) {
+            return -1;
+        }
+
+        if (i == 0) {
+            wachat_log(WACHAT_LOG_WARNING, "stream: redis is loading its "
+                       "dataset again, waiting to create the group");
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    return -1;
 }
 
 
