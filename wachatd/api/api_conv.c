@@ -697,7 +697,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
         wachat_json_str(g, "score");
 
         if (wachat_redis_reply_field(kv, "score")) {
-            yajl_gen_double(g, atof(wachat_redis_reply_field(kv, "score")));
+            wachat_json_score(g, atof(wachat_redis_reply_field(kv, "score")));
 
         } else {
             yajl_gen_null(g);

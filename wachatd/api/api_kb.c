@@ -149,7 +149,7 @@ wachat_api_kb_ask(wachat_api_req_t *r)
     wachat_json_kv_text(g, "source", rc > 0 ? reply.source : "none");
     wachat_json_kv_opt(g, "answer", rc > 0 ? reply.text : NULL);
     wachat_json_str(g, "min_score");
-    yajl_gen_double(g, r->api->cfg->kb_min_score);
+    wachat_json_score(g, r->api->cfg->kb_min_score);
     wachat_json_str(g, "hits");
     yajl_gen_array_open(g);
 
@@ -158,7 +158,7 @@ wachat_api_kb_ask(wachat_api_req_t *r)
         wachat_json_kv_text(g, "id", hits[i].entry->id);
         wachat_json_kv_text(g, "question", hits[i].entry->question);
         wachat_json_str(g, "score");
-        yajl_gen_double(g, hits[i].score);
+        wachat_json_score(g, hits[i].score);
         yajl_gen_map_close(g);
     }
 

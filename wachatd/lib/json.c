@@ -2,6 +2,7 @@
  * json: the yajl helpers (see json.h).
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,4 +229,21 @@ wachat_json_get_str(yajl_val root, const char **path)
     v = yajl_tree_get(root, path, yajl_t_string);
 
     return v ? v->u.string : NULL;
+}
+
+
+void
+wachat_json_score(yajl_gen g, double value)
+{
+    int   n;
+    char  buf[32];
+
+    n = snprintf(buf, sizeof(buf), "%.3f", value);
+
+    if (n > 0 && (size_t) n < sizeof(buf)) {
+        yajl_gen_number(g, buf, (size_t) n);
+
+    } else {
+        yajl_gen_null(g);
+    }
 }

@@ -21,6 +21,8 @@ void wachat_json_kv(yajl_gen g, const char *name, const char *value);
 void wachat_json_kv_bytes(yajl_gen g, const char *name, const char *value,
     size_t len);
 void wachat_json_kv_int(yajl_gen g, const char *name, long long value);
+/* a score 0..1 as a number of 3 decimals, not 0.81999999999999995 */
+void wachat_json_score(yajl_gen g, double value);
 void wachat_json_kv_bool(yajl_gen g, const char *name, int value);
 
 /* "name": value, left out altogether when value is NULL */
