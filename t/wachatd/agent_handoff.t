@@ -32,13 +32,7 @@ agent alice alice\@example.com name="Alice"
 agent bob bob\@example.com name="Bob"
 handoff_commands /live_agent 人工客服
 EOF
-my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
 
-sub ctl (@args) {
-    my $cmd = join ' ', $ctl, map { "'$_'" } @args;
-    my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out);
-}
 
 my $seen = 0;
 sub next_reply ($what) {
@@ -60,7 +54,7 @@ my $cfg = slurp($d->conf_path);
 my $online_text = 'Connecting you to a person';
 
 # 1. alice online: /live_agent is handed to her, the customer is told
-my ($rc, $out) = ctl('agent', 'alice', 'online');
+my ($rc, $out) = $d->ctl('agent', 'alice', 'online');
 is($rc, 0, 'wachatctl agent alice online') or diag $out;
 $nginx->post_signed(wh_text(from => '4470001', name => 'Ann', text => '/live_agent'));
 my $r = next_reply('handoff');
@@ -76,7 +70,7 @@ my $wamid = new_wamid();
 $nginx->post_signed(wh_text(from => '4470001', id => $wamid, text => 'What are your opening hours?'));
 ok(committed('4470001', $wamid), 'the customer message is recorded');
 is(conv('4470001')->{unread}, 2, 'unread for the agent: the request and the question');
-($rc, $out) = ctl('reply', 'alice', '4470001', 'Hi Ann, Alice here.');
+($rc, $out) = $d->ctl('reply', 'alice', '4470001', 'Hi Ann, Alice here.');
 is($rc, 0, 'alice replies') or diag $out;
 $r = next_reply('agent reply');
 is($r->{text}, 'Hi Ann, Alice here.', "the next message out is alice's, not the AI's");
@@ -92,17 +86,17 @@ like($r->{text}, qr/^\Q$online_text\E/, 'asking again: the customer is told a pe
 is(conv('4470001')->{agent}, 'alice', 'still with alice');
 
 # 3. bob may not reply in alice's conversation; taking it lets him
-($rc, $out) = ctl('reply', 'bob', '4470001', 'Bob here');
+($rc, $out) = $d->ctl('reply', 'bob', '4470001', 'Bob here');
 is($rc, 1, "bob cannot reply in alice's conversation");
 like($out, qr/not_assigned: another agent holds this conversation/, 'and is told why');
-($rc, $out) = ctl('take', 'bob', '4470001');
+($rc, $out) = $d->ctl('take', 'bob', '4470001');
 is($rc, 0, 'bob takes it');
 is(conv('4470001')->{agent}, 'bob', 'now bob');
 ok(!$redis->cmd('SISMEMBER', 'wachat:agent:alice:convs', "$PNID:4470001"),
    "no longer in alice's load");
 
 # 4. resolve: back to the AI, with the closing text
-($rc, $out) = ctl('resolve', '4470001');
+($rc, $out) = $d->ctl('resolve', '4470001');
 is($rc, 0, 'resolve') or diag $out;
 $r = next_reply('closing');
 like($r->{text}, qr/assistant again/, 'the closing text');
@@ -112,20 +106,20 @@ $r = next_reply('ai again');
 like($r->{text}, qr/Delivery costs/, 'the AI answers again');
 
 # 5. nobody online: the customer is told when to expect an answer
-ctl('agent', 'alice', 'offline');
+$d->ctl('agent', 'alice', 'offline');
 $nginx->post_signed(wh_text(from => '4470002', text => '人工客服'));
 $r = next_reply('offline');
 like($r->{text}, qr/Nobody is available right now/, 'a configured phrase works; nobody online');
 is(conv('4470002')->{mode}, 'waiting_agent', 'waiting');
 ok(defined $redis->cmd('ZSCORE', 'wachat:waiting', "$PNID:4470002"), 'listed as waiting');
-($rc, $out) = ctl('conversations', '--mode', 'waiting_agent');
+($rc, $out) = $d->ctl('conversations', '--mode', 'waiting_agent');
 like($out, qr/\Q$PNID\E:4470002/, 'wachatctl conversations --mode waiting_agent');
 unlike($out, qr/\Q$PNID\E:4470001/, 'only the waiting ones');
 
 # 6. least loaded first: alice holds one, bob none -> bob
-ctl('agent', 'alice', 'online');
-ctl('agent', 'bob', 'online');
-ctl('take', 'alice', '4470002');
+$d->ctl('agent', 'alice', 'online');
+$d->ctl('agent', 'bob', 'online');
+$d->ctl('take', 'alice', '4470002');
 $seen = () = $redis->xrange('wachat:outbox');
 $nginx->post_signed(wh_text(from => '4470003', text => '/live_agent'));
 next_reply('least loaded');
@@ -154,10 +148,10 @@ $r = next_reply('idle closing');
 is($r->{to}, '4470003', 'the customer gets the closing text');
 
 # 9. outside the 24-hour window the agent is told, nothing is queued
-ctl('agent', 'alice', 'online');
-ctl('take', 'alice', '4470002');
+$d->ctl('agent', 'alice', 'online');
+$d->ctl('take', 'alice', '4470002');
 $redis->cmd('HSET', "wachat:conv:{$PNID:4470002}", 'last_in_ts', time - 2 * 86400);
-($rc, $out) = ctl('reply', 'alice', '4470002', 'too late');
+($rc, $out) = $d->ctl('reply', 'alice', '4470002', 'too late');
 is($rc, 1, 'a reply outside the window is refused');
 like($out, qr/outside_window: more than 24 hours/, 'with the reason');
 is($redis->cmd('LLEN', "wachat:outq:{$PNID:4470002}"), 0, 'nothing queued');

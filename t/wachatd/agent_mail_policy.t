@@ -42,13 +42,7 @@ agent alice alice\@example.com notify=all
 agent bob bob\@example.com notify=handoff
 agent carol carol\@example.com notify=off
 EOF
-my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
 
-sub ctl (@args) {
-    my $cmd = join ' ', $ctl, map { "'$_'" } @args;
-    my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out);
-}
 
 sub mails (%f) {
     return grep { !$f{to} || grep { $_ eq $f{to} } @{ $_->{rcpts} } }
@@ -73,11 +67,11 @@ sub customer_writes ($from, $text) {
 
 # --- a new chat while somebody is online: nobody is mailed ------------------
 
-my ($rc, $out) = ctl('agent', 'carol', 'online');
+my ($rc, $out) = $d->ctl('agent', 'carol', 'online');
 is($rc, 0, 'carol online (she gets no e-mail anyway)') or diag $out;
 customer_writes('4480001', 'What are your opening hours?');
 
-($rc, $out) = ctl('agent', 'carol', 'offline');
+($rc, $out) = $d->ctl('agent', 'carol', 'offline');
 is($rc, 0, 'carol offline: now nobody is online');
 customer_writes('4480002', 'Do you deliver?');
 

@@ -43,30 +43,15 @@ backend openai
 llm_url @{[$llm->url]}/v1
 llm_model stand-in
 EOF
-my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
 
-sub ctl (@args) {
-    my $cmd = join ' ', $ctl, map { "'$_'" } @args;
-    my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out);
-}
 
-sub api ($who, $method, $path, $body = undef) {
-    my @h = ('X-Wachat-Agent' => $who, 'X-Wachat-Proxy-Secret' => $d->api_secret);
-    push @h, 'Content-Type' => 'application/json' if $method eq 'POST';
-    my $res = http_request(port => $api_port, method => $method, path => "/api/$path",
-                           headers => \@h, timeout => $T,
-                           body => $method eq 'POST' ? $JSON->encode($body // {}) : undef);
-    $res->{json} = eval { $JSON->decode($res->{body}) } // {};
-    return $res;
-}
 
 sub conv ($wa) { my %c = @{ $redis->cmd('HGETALL', "wachat:conv:{$PNID:$wa}") }; \%c }
 sub load ($agent) { $redis->cmd('SCARD', "wachat:agent:$agent:convs") }
 sub cid ($wa) { "$PNID:$wa" }
 sub path ($wa) { 'conversations/' . cid($wa) =~ s/:/%3A/r }
 
-sub presence ($who) { api($who, 'GET', 'me')->{json}{presence} // '' }
+sub presence ($who) { $d->api($who, 'GET', 'me')->{json}{presence} // '' }
 
 my $seen = 0;
 sub outbox_count () { scalar $redis->xrange('wachat:outbox') }
@@ -75,20 +60,20 @@ sub wait_outbox ($n) { outbox_wait($redis, $n, timeout => $T) }
 
 # --- presence: wachatctl's stays, a console's needs its heartbeats ---------
 
-my ($rc, $out) = ctl('agent', 'carol', 'online');
+my ($rc, $out) = $d->ctl('agent', 'carol', 'online');
 is($rc, 0, 'wachatctl agent carol online') or diag $out;
 # five minutes without a heartbeat, as the clock would have it
 $redis->cmd('HSET', 'wachat:agent:carol', 'heartbeat', time * 1000 - 300_000);
 is(presence('carol'), 'online', 'set from wachatctl: still online five minutes later');
 
-is(api('bob', 'POST', 'presence', { presence => 'online', console => JSON::PP::true })->{status},
+is($d->api('bob', 'POST', 'presence', { presence => 'online', console => JSON::PP::true })->{status},
    200, 'bob online from the console');
 is(presence('bob'), 'online', 'bob online');
 $redis->cmd('HSET', 'wachat:agent:bob', 'heartbeat', time * 1000 - 300_000);
 is(presence('bob'), 'offline', "a console's presence lapses without heartbeats");
-is(api('bob', 'POST', 'heartbeat')->{json}{presence}, 'online', 'a heartbeat brings it back');
+is($d->api('bob', 'POST', 'heartbeat')->{json}{presence}, 'online', 'a heartbeat brings it back');
 
-is(api('bob', 'POST', 'presence', { presence => 'online' })->{status}, 200,
+is($d->api('bob', 'POST', 'presence', { presence => 'online' })->{status}, 200,
    'bob online through the API without a console');
 $redis->cmd('HSET', 'wachat:agent:bob', 'heartbeat', time * 1000 - 300_000);
 is(presence('bob'), 'online', 'the API without a console: stays until changed');
@@ -114,7 +99,7 @@ EOF2
     }
 }
 
-ctl('agent', $_, 'offline') for qw(bob carol);
+$d->ctl('agent', $_, 'offline') for qw(bob carol);
 is(presence($_), 'offline', "$_ offline") for qw(bob carol);
 
 
@@ -132,7 +117,7 @@ is(conv($_)->{mode}, 'waiting_agent', "$_ waits") for sort keys %ts;
 
 # --- alice comes online: her capacity (2), the oldest windows first -----------
 
-is(api('alice', 'POST', 'presence', { presence => 'online', console => JSON::PP::true })->{status},
+is($d->api('alice', 'POST', 'presence', { presence => 'online', console => JSON::PP::true })->{status},
    200, 'alice online');
 is(conv('4470101')->{agent}, 'alice', 'the window that closes first is hers');
 is(conv('4470103')->{agent}, 'alice', 'and the next one');
@@ -151,7 +136,7 @@ is(load('alice'), 2, 'alice still holds two');
 
 # --- alice lets one go: the next waiting one comes to her --------------------
 
-is(api('alice', 'POST', path('4470101') . '/resolve')->{status}, 200, 'alice resolves one');
+is($d->api('alice', 'POST', path('4470101') . '/resolve')->{status}, 200, 'alice resolves one');
 is(conv('4470102')->{agent}, 'alice', 'the next waiting conversation is hers');
 is(load('alice'), 2, 'back at her capacity');
 is(conv('4470104')->{mode}, 'waiting_agent', 'the newest still waits');
@@ -159,16 +144,16 @@ is(conv('4470104')->{mode}, 'waiting_agent', 'the newest still waits');
 
 # --- transfer --------------------------------------------------------------------
 
-my $r = api('alice', 'POST', path('4470103') . '/transfer', { to => 'nobody' });
+my $r = $d->api('alice', 'POST', path('4470103') . '/transfer', { to => 'nobody' });
 is($r->{status}, 400, 'transfer to an agent not in the config: 400');
 is($r->{json}{error}, 'bad_target', 'bad_target');
-is(api('alice', 'POST', path('4470103') . '/transfer', { to => 'alice' })->{status}, 400,
+is($d->api('alice', 'POST', path('4470103') . '/transfer', { to => 'alice' })->{status}, 400,
    'transfer to oneself: 400');
-$r = api('bob', 'POST', path('4470103') . '/transfer', { to => 'carol' });
+$r = $d->api('bob', 'POST', path('4470103') . '/transfer', { to => 'carol' });
 is($r->{status}, 403, 'bob cannot transfer what alice holds');
 is($r->{json}{error}, 'not_assigned', 'not_assigned');
 
-$r = api('alice', 'POST', path('4470103') . '/transfer', { to => 'bob' });
+$r = $d->api('alice', 'POST', path('4470103') . '/transfer', { to => 'bob' });
 is($r->{status}, 200, 'alice transfers to bob') or diag $r->{body};
 is($r->{json}{agent}, 'bob', 'the answer names bob');
 is(conv('4470103')->{agent}, 'bob', 'bob holds it');
@@ -183,9 +168,9 @@ ok($tnote, 'the history has a note of the transfer');
 is($tnote->{fields}{to}, 'bob', 'to bob');
 is($tnote->{fields}{who}, 'agent:alice', 'by alice');
 
-is(api('alice', 'POST', path('4470103') . '/reply', { text => 'still me' })->{status}, 403,
+is($d->api('alice', 'POST', path('4470103') . '/reply', { text => 'still me' })->{status}, 403,
    'alice can no longer reply there');
-($rc, $out) = ctl('transfer', 'bob', '4470103', 'carol');
+($rc, $out) = $d->ctl('transfer', 'bob', '4470103', 'carol');
 is($rc, 0, 'wachatctl transfer') or diag $out;
 is(conv('4470103')->{agent}, 'carol', 'carol holds it (offline agents may be given one)');
 
@@ -193,24 +178,24 @@ is(conv('4470103')->{agent}, 'carol', 'carol holds it (offline agents may be giv
 # --- internal notes ----------------------------------------------------------------
 
 my $before = outbox_count();
-$r = api('bob', 'POST', path('4470102') . '/note', { text => 'VIP customer, offer the 10% code' });
+$r = $d->api('bob', 'POST', path('4470102') . '/note', { text => 'VIP customer, offer the 10% code' });
 is($r->{status}, 201, 'bob notes on a conversation alice holds: 201') or diag $r->{body};
-($rc, $out) = ctl('note', 'alice', '4470102', 'called him back');
+($rc, $out) = $d->ctl('note', 'alice', '4470102', 'called him back');
 is($rc, 0, 'wachatctl note') or diag $out;
-is(api('bob', 'POST', path('4470102') . '/note', { text => '' })->{status}, 400, 'an empty note: 400');
-is(api('bob', 'POST', 'conversations/' . "$PNID%3A999" . '/note', { text => 'x' })->{status}, 404,
+is($d->api('bob', 'POST', path('4470102') . '/note', { text => '' })->{status}, 400, 'an empty note: 400');
+is($d->api('bob', 'POST', 'conversations/' . "$PNID%3A999" . '/note', { text => 'x' })->{status}, 404,
    'a note on no conversation: 404');
 
-my $show = api('alice', 'GET', path('4470102'))->{json};
+my $show = $d->api('alice', 'GET', path('4470102'))->{json};
 my @notes = grep { $_->{dir} eq 'note' } @{ $show->{history} // [] };
 is(scalar @notes, 2, 'the API shows both notes');
 is($notes[0]{text}, 'VIP customer, offer the 10% code', 'with their text');
 is($notes[0]{who}, 'agent:bob', 'and who wrote it');
-($rc, $out) = ctl('show', '4470102');
+($rc, $out) = $d->ctl('show', '4470102');
 like($out, qr/note by agent:alice: called him back/, 'wachatctl show lists the note');
 
 # the customer never gets a note; the model never reads one
-api('alice', 'POST', path('4470102') . '/resolve');
+$d->api('alice', 'POST', path('4470102') . '/resolve');
 my $n_llm = () = $llm->requests;
 $nginx->post_signed(wh_text(from => '4470102', text => 'Do you sell bicycles?'));
 ok(poll_until(sub { (() = $llm->requests) > $n_llm }, timeout => $T), 'the model is asked');
@@ -224,7 +209,7 @@ unlike(join("\n", map { $_->{fields}{text} // '' } @out), qr/VIP customer|called
 
 # --- the colleagues ------------------------------------------------------------------
 
-my $agents = api('bob', 'GET', 'agents')->{json}{agents} // [];
+my $agents = $d->api('bob', 'GET', 'agents')->{json}{agents} // [];
 my %a = map { $_->{id} => $_ } @$agents;
 is_deeply([sort keys %a], [qw(alice bob carol)], 'GET /api/agents lists every agent');
 is($a{alice}{capacity}, 2, "alice's own capacity");

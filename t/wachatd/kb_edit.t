@@ -51,15 +51,6 @@ agent bob bob\@example.com
 kb_editors alice
 EOF
 
-sub api ($who, $method, $path, $body = undef) {
-    my @h = ('X-Wachat-Agent' => $who, 'X-Wachat-Proxy-Secret' => $d->api_secret);
-    push @h, 'Content-Type' => 'application/json' if $method eq 'POST';
-    my $res = http_request(port => $api_port, method => $method, path => "/api/$path",
-                           headers => \@h, timeout => $T,
-                           body => defined $body ? $JSON->encode($body) : undef);
-    $res->{json} = eval { $JSON->decode($res->{body}) } // {};
-    return $res;
-}
 
 my $seen = 0;
 sub ask_customer ($from, $text) {
@@ -78,10 +69,10 @@ my $ANSWER = 'Yes: we repair skateboards too, bearings and wheels, while you wai
 # --- the question the KB cannot answer --------------------------------------------
 
 like(ask_customer('4492001', $SKATE), qr/^I'm not sure/, 'the first time: the fallback');
-my $u = api('alice', 'GET', 'unanswered')->{json};
+my $u = $d->api('alice', 'GET', 'unanswered')->{json};
 is($u->{groups}[0]{text}, $SKATE, 'listed as unanswered');
 
-my $try = api('alice', 'GET', 'kb/ask?q=' . uri($SKATE))->{json};
+my $try = $d->api('alice', 'GET', 'kb/ask?q=' . uri($SKATE))->{json};
 is($try->{source}, 'fallback', '"what would the assistant answer?": the fallback');
 ok(defined $try->{min_score}, 'with the threshold');
 ok(ref $try->{hits} eq 'ARRAY', 'and the best entries with their scores');
@@ -89,30 +80,30 @@ ok(ref $try->{hits} eq 'ARRAY', 'and the best entries with their scores');
 
 # --- alice writes the answer ------------------------------------------------------
 
-my $kb = api('alice', 'GET', 'kb')->{json};
+my $kb = $d->api('alice', 'GET', 'kb')->{json};
 like($kb->{version}, qr/^[0-9a-f]{64}$/, 'GET /api/kb: the version (the file\'s SHA-256)');
 ok($kb->{editable}, 'alice may edit');
 is(scalar @{ $kb->{entries} }, 5, 'the five entries');
-ok(!api('bob', 'GET', 'kb')->{json}{editable}, 'bob may read, not edit');
+ok(!$d->api('bob', 'GET', 'kb')->{json}{editable}, 'bob may read, not edit');
 
-my $r = api('bob', 'POST', 'kb/entries', { question => $SKATE, answer => $ANSWER,
+my $r = $d->api('bob', 'POST', 'kb/entries', { question => $SKATE, answer => $ANSWER,
                                             version => $kb->{version} });
 is($r->{status}, 403, 'bob (not in kb_editors): 403');
 is($r->{json}{error}, 'not_kb_editor', 'not_kb_editor');
 
-$r = api('alice', 'POST', 'kb/entries', { question => 'Skateboards', answer => 'x' x 5000,
+$r = $d->api('alice', 'POST', 'kb/entries', { question => 'Skateboards', answer => 'x' x 5000,
                                            version => $kb->{version} });
 is($r->{status}, 400, 'an answer over 4096 characters: 400');
 like($r->{json}{message}, qr/4096/, 'with the parser\'s reason');
-$r = api('alice', 'POST', 'kb/entries', { question => "two\nlines", answer => 'a',
+$r = $d->api('alice', 'POST', 'kb/entries', { question => "two\nlines", answer => 'a',
                                            version => $kb->{version} });
 is($r->{status}, 400, 'a question of two lines: 400');
-$r = api('alice', 'POST', 'kb/entries', { question => 'Hours again', id => 'hours', answer => 'a',
+$r = $d->api('alice', 'POST', 'kb/entries', { question => 'Hours again', id => 'hours', answer => 'a',
                                            version => $kb->{version} });
 is($r->{status}, 400, 'an id that exists: 400');
 is(slurp($KB), $original, 'nothing refused touched the file');
 
-$r = api('alice', 'POST', 'kb/entries', { question => $SKATE, id => 'skateboards',
+$r = $d->api('alice', 'POST', 'kb/entries', { question => $SKATE, id => 'skateboards',
                                            also => ['skateboard repair', 'fix my skateboard'],
                                            answer => $ANSWER, version => $kb->{version} });
 is($r->{status}, 201, 'alice adds the entry: 201') or diag $r->{body};
@@ -127,38 +118,37 @@ is(slurp("$KB.bak"), $original, 'the previous file kept as kb.md.bak');
 ok(!glob("$KB.tmp.*"), 'no temporary file left');
 ok($d->wait_log(qr/api: agent alice added #skateboards in the knowledge base/, $T), 'logged');
 
-ok(poll_until(sub { api('alice', 'GET', 'kb/ask?q=' . uri($SKATE))->{json}{source} eq 'kb:skateboards' },
+ok(poll_until(sub { $d->api('alice', 'GET', 'kb/ask?q=' . uri($SKATE))->{json}{source} eq 'kb:skateboards' },
               timeout => $T), 'wachatd reloaded: the question now finds the entry');
 is(ask_customer('4492002', $SKATE), $ANSWER, 'and a customer asking it gets the answer');
 
 
-my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
-my $out = decode_utf8(scalar `$ctl ask '$SKATE' 2>&1`);
+my (undef, $out) = $d->ctl('ask', $SKATE);
 like($out, qr/^kb:skateboards\n\Q$ANSWER\E\n/, 'wachatctl ask: the answer and where it comes from');
 like($out, qr/^  \d\.\d\d >= #skateboards  \Q$SKATE\E$/m, 'with the best entries and their scores');
-$out = decode_utf8(scalar `$ctl ask 'xyzzy plugh' 2>&1`);
+(undef, $out) = $d->ctl('ask', 'xyzzy plugh');
 like($out, qr/^no confident answer: the fallback\n/, 'wachatctl ask: no confident answer');
 
 
 # --- new phrasings for an entry ----------------------------------------------------------
 
-$kb = api('alice', 'GET', 'kb')->{json};
+$kb = $d->api('alice', 'GET', 'kb')->{json};
 my $q = 'when do you guys close up shop';
-$r = api('alice', 'POST', 'kb/also', { id => 'hours', also => [$q], version => $kb->{version} });
+$r = $d->api('alice', 'POST', 'kb/also', { id => 'hours', also => [$q], version => $kb->{version} });
 is($r->{status}, 200, 'alice adds a phrasing to #hours') or diag $r->{body};
 like(slurp($KB), qr/\{#hours\}\nAlso: [^\n]*\| \Q$q\E\n/, 'appended to its Also: line');
-is(api('alice', 'POST', 'kb/also', { id => 'nope', also => ['x'], version => $r->{json}{version} })->{status},
+is($d->api('alice', 'POST', 'kb/also', { id => 'nope', also => ['x'], version => $r->{json}{version} })->{status},
    404, 'an entry that does not exist: 404');
-is(api('alice', 'POST', 'kb/also', { id => 'hours', also => ['a | b'], version => $r->{json}{version} })->{status},
+is($d->api('alice', 'POST', 'kb/also', { id => 'hours', also => ['a | b'], version => $r->{json}{version} })->{status},
    400, 'a phrasing with the separator in it: 400');
 
 
 # --- someone edits the file meanwhile -------------------------------------------------------
 
-$kb = api('alice', 'GET', 'kb')->{json};
+$kb = $d->api('alice', 'GET', 'kb')->{json};
 my $hand = slurp($KB) . "\n## Do you sell gift cards? {#gift}\nYes, at the counter.\n";
 spew($KB, $hand, 0644);
-$r = api('alice', 'POST', 'kb/entries', { question => 'Late edit', answer => 'a', version => $kb->{version} });
+$r = $d->api('alice', 'POST', 'kb/entries', { question => 'Late edit', answer => 'a', version => $kb->{version} });
 is($r->{status}, 409, 'an edit against a version the file no longer has: 409');
 is($r->{json}{error}, 'kb_changed', 'kb_changed');
 is(slurp($KB), $hand, 'the hand edit is kept, not overwritten');
@@ -166,11 +156,11 @@ is(slurp($KB), $hand, 'the hand edit is kept, not overwritten');
 
 # --- the KB's directory is not wachatd's to write ------------------------------------------
 
-$kb = api('alice', 'GET', 'kb')->{json};
+$kb = $d->api('alice', 'GET', 'kb')->{json};
 SKIP: {
     skip 'root writes any directory', 2 if $> == 0;
     chmod 0555, $dir;
-    $r = api('alice', 'POST', 'kb/entries', { question => 'Q', answer => 'a', version => $kb->{version} });
+    $r = $d->api('alice', 'POST', 'kb/entries', { question => 'Q', answer => 'a', version => $kb->{version} });
     chmod 0755, $dir;
     is($r->{status}, 503, 'a directory wachatd cannot write: 503');
     like($r->{json}{message}, qr/cannot write/, 'saying why');

@@ -39,21 +39,8 @@ my $d = start_wachatd(redis => $redis, kb => $KB, conf => <<"EOF");
 api_listen 127.0.0.1:$api_port
 agent alice alice\@example.com
 EOF
-my $ctl = wachatctl_binary() . ' -c ' . $d->conf_path;
 
-sub ctl (@args) {
-    my $cmd = join ' ', $ctl, map { "'$_'" } @args;
-    my $out = decode_utf8(scalar `$cmd 2>&1`);
-    return ($? >> 8, $out);
-}
 
-sub api_get ($path) {
-    my $res = http_request(port => $api_port, method => 'GET', path => "/api/$path",
-        headers => ['X-Wachat-Agent' => 'alice', 'X-Wachat-Proxy-Secret' => $d->api_secret],
-        timeout => $T);
-    $res->{json} = eval { $JSON->decode($res->{body}) } // {};
-    return $res;
-}
 
 my $seen = 0;
 sub ask ($from, $text) {
@@ -77,25 +64,25 @@ ask('4490006', 'How much does delivery cost?');     # answered, and that is all
 
 # --- the source of each reply ---------------------------------------------------
 
-my $conv = api_get("conversations/$PNID%3A4490005")->{json};
+my $conv = $d->api('alice', 'GET', "conversations/$PNID%3A4490005")->{json};
 my ($ai) = grep { ($_->{who} // '') eq 'ai' } @{ $conv->{history} // [] };
 is($ai->{source}, 'kb:hours', 'the API shows the source of an AI reply');
 ok(defined $ai->{score} && $ai->{score} > 0.4, 'and its score') or diag explain $ai;
 
-$conv = api_get("conversations/$PNID%3A4490001")->{json};
+$conv = $d->api('alice', 'GET', "conversations/$PNID%3A4490001")->{json};
 ($ai) = grep { ($_->{who} // '') eq 'ai' } @{ $conv->{history} // [] };
 is($ai->{source}, 'fallback', 'a fallback is shown as such');
 ok(defined $ai->{score} && $ai->{score} < 0.45, 'with the best score, below kb_min_score');
 
-my ($rc, $out) = ctl('show', '4490005');
+my ($rc, $out) = $d->ctl('show', '4490005');
 like($out, qr/\(answered from #hours, \d\.\d\d\)/, 'wachatctl show: where the answer came from');
-($rc, $out) = ctl('show', '4490001');
+($rc, $out) = $d->ctl('show', '4490001');
 like($out, qr/\(no confident answer/, 'wachatctl show: no confident answer');
 
 
 # --- wachatctl unanswered ---------------------------------------------------------------
 
-($rc, $out) = ctl('unanswered');
+($rc, $out) = $d->ctl('unanswered');
 is($rc, 0, 'wachatctl unanswered') or diag $out;
 like($out, qr/^3 questions the assistant fell short on in the last 7d/m,
      'three groups: the skateboards, the Chinese question, the unhelpful answer')
@@ -109,19 +96,19 @@ like($out, qr/1x\s+What are your opening hours\?\n\s+answered from #hours, then 
      'an answer followed by a request for a person');
 unlike($out, qr/delivery cost/, 'an answered question that needed nothing more is not listed');
 
-($rc, $out) = ctl('unanswered', '--lang', 'zh');
+($rc, $out) = $d->ctl('unanswered', '--lang', 'zh');
 like($out, qr/^1 question the assistant fell short on/m, '--lang zh: one question');
 like($out, qr/你們有賣滑板嗎/, 'the Chinese one');
-($rc, $out) = ctl('unanswered', '--lang', 'en');
+($rc, $out) = $d->ctl('unanswered', '--lang', 'en');
 unlike($out, qr/你們/, '--lang en: not the Chinese one');
-($rc, $out) = ctl('unanswered', '--since', 'soon');
+($rc, $out) = $d->ctl('unanswered', '--since', 'soon');
 is($rc, 2, '--since soon: refused');
 like($out, qr/a duration such as 24h or 30d/, 'with the usage');
 
 
 # --- the same through the agent API ----------------------------------------------------
 
-my $u = api_get('unanswered?since=1d')->{json};
+my $u = $d->api('alice', 'GET', 'unanswered?since=1d')->{json};
 is(scalar @{ $u->{groups} // [] }, 3, 'GET /api/unanswered: three groups');
 my $top = $u->{groups}[0] // {};
 is($top->{count}, 3, 'most asked first');
@@ -129,19 +116,19 @@ is($top->{why}, 'fallback', 'why: fallback');
 is(scalar @{ $top->{conversations} }, 3, 'its three conversations');
 my ($h) = grep { $_->{why} eq 'handoff' } @{ $u->{groups} };
 is($h->{answered_by}, 'kb:hours', 'the unhelpful answer names its entry');
-is(scalar @{ api_get('unanswered?lang=zh-Hans')->{json}{groups} // [] }, 0,
+is(scalar @{ $d->api('alice', 'GET', 'unanswered?lang=zh-Hans')->{json}{groups} // [] }, 0,
    '?lang=zh-Hans: the Traditional question is not Simplified');
-is(api_get('unanswered?since=forever')->{status}, 400, '?since=forever: 400');
+is($d->api('alice', 'GET', 'unanswered?since=forever')->{status}, 400, '?since=forever: 400');
 
 # --- the search of every history, and the canned replies -------------------------------
 
-my $s = api_get('search?q=SKATEBOARDS')->{json};
+my $s = $d->api('alice', 'GET', 'search?q=SKATEBOARDS')->{json};
 is(scalar(grep { $_->{dir} eq 'in' } @{ $s->{hits} // [] }), 3,
    'GET /api/search: the three customers\' messages, case aside');
 ok(!grep({ $_->{text} !~ /skateboards/i } @{ $s->{hits} }), 'and nothing else');
-is(scalar @{ api_get('search?q=' . '%E6%BB%91%E6%9D%BF')->{json}{hits} // [] }, 1, 'a Chinese word too');
-is(api_get('search?q=a')->{status}, 400, 'a one-letter search: 400');
-my @canned = @{ api_get('canned')->{json}{canned} // [] };
+is(scalar @{ $d->api('alice', 'GET', 'search?q=' . '%E6%BB%91%E6%9D%BF')->{json}{hits} // [] }, 1, 'a Chinese word too');
+is($d->api('alice', 'GET', 'search?q=a')->{status}, 400, 'a one-letter search: 400');
+my @canned = @{ $d->api('alice', 'GET', 'canned')->{json}{canned} // [] };
 ok((grep { $_->{from} eq 'kb' && $_->{name} eq 'hours' } @canned), 'GET /api/canned offers the KB answers');
 
 ok($d->alive, 'wachatd still runs');

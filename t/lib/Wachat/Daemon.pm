@@ -16,11 +16,13 @@ package Wachat::Daemon;
 use v5.36;
 
 use Encode ();
+use JSON::PP ();
 use Exporter qw(import);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(time sleep);
 
 use Wachat::Files qw(root_dir slurp spew);
+use Wachat::HTTP ();
 use Wachat::Process qw(poll_until);
 
 our @EXPORT_OK = qw(start_wachatd wachatd_binary wachatctl_binary outbox_wait
@@ -143,6 +145,30 @@ sub start ($self) {
     }, timeout => @wrap ? 90 : 15);
     die "wachatd did not start:\n" . Wachat::Files::slurp($self->{log}) unless $ok;
     return $self;
+}
+
+# wachatctl with this daemon's config: (exit code, output as characters)
+sub ctl ($self, @args) {
+    my $cmd = join ' ', map { (my $q = $_) =~ s/'/'\\''/g; "'$q'" }
+                        Wachat::Daemon::wachatctl_binary(), '-c', $self->{conf}, @args;
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, Encode::decode('UTF-8', $out));
+}
+
+# A request to this daemon's agent API (its api_listen port) as nginx makes
+# it: the agent's id and the proxy secret; a POST body as JSON.  The
+# answer, its body decoded into {json}.
+sub api ($self, $who, $method, $path, $body = undef) {
+    my ($port) = $self->{extra} =~ /^api_listen\s+127\.0\.0\.1:(\d+)/m
+        or die "this wachatd has no api_listen on 127.0.0.1\n";
+    my $json = JSON::PP->new->utf8->canonical;
+    my @h = ('X-Wachat-Agent' => $who, 'X-Wachat-Proxy-Secret' => $self->{api_secret});
+    push @h, 'Content-Type' => 'application/json' if $method eq 'POST';
+    my $res = Wachat::HTTP::http_request(port => $port, method => $method,
+        path => "/api/$path", headers => \@h, timeout => 20,
+        body => defined $body ? $json->encode($body) : $method eq 'POST' ? '{}' : undef);
+    $res->{json} = eval { $json->decode($res->{body}) } // {};
+    return $res;
 }
 
 sub log_text ($self) { -e $self->{log} ? Wachat::Files::slurp($self->{log}) : '' }
