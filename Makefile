@@ -14,6 +14,8 @@
 #   make bench-roundtrips  Redis round trips per answered event (bench/roundtrips)
 #   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
 #   make chaos      20,000 webhooks under injected faults, reconciled (bench/chaos)
+#                   make chaos MODE=sentinel: Redis primary + replica + three
+#                   sentinels, SENTINEL FAILOVER and kill -9 of the primary
 #   make fuzz       libFuzzer targets (clang): envelope, KB, config, Graph and
 #                   LLM answers (docs/fuzzing.md)
 #   make valgrind   wachatd under valgrind over the end-to-end tests
@@ -213,7 +215,7 @@ bench-roundtrips: daemon
 	bench/roundtrips $(RT_ARGS)
 
 chaos: module daemon
-	bench/chaos
+	bench/chaos $(if $(filter sentinel,$(MODE)),--sentinel)
 
 soak: module daemon
 	bench/soak

@@ -44,11 +44,13 @@ sub new ($class, %o) {
         sentinels  => [],
     }, $class;
 
-    my $primary = start_redis(%{ $o{redis} // {} });
+    # a replica's full sync starts at once, not after diskless-sync's 5 s
+    my @fast = ('--repl-diskless-sync-delay', '0');
+    my $primary = start_redis(%{ $o{redis} // {} }, args => [@fast]);
     $self->{servers} = [$primary];
     for (1 .. $o{replicas} // 1) {
         push @{ $self->{servers} }, start_redis(%{ $o{redis} // {} },
-            args => ['--replicaof', '127.0.0.1', $primary->port]);
+            args => [@fast, '--replicaof', '127.0.0.1', $primary->port]);
     }
     $self->wait_replicas_in_sync($primary, $o{replicas} // 1);
 
@@ -197,11 +199,11 @@ sub logs ($self) {
 }
 
 sub stop ($self) {
-    for my $s (@{ $self->{sentinels} }) {
+    for my $s (grep { defined } @{ $self->{sentinels} // [] }) {
         stop_pid($s->{pid}, 10) if $s->{pid};
         delete $s->{pid};
     }
-    $_->stop for @{ $self->{servers} };
+    $_->stop for grep { defined } @{ $self->{servers} // [] };
     return;
 }
 
