@@ -55,8 +55,9 @@ struct ngx_http_wachat_redis_call_s {
 
 
 /*
- * One WAIT for the script calls sent in one turn of the event loop: WAIT
- * blocks the connection, so one per call would serialise them.
+ * One WAIT for a batch of script calls: WAIT blocks the connection, so one
+ * per call would serialise them.  A batch fills while the WAIT before it is
+ * out (group commit): the more load, the more calls one WAIT covers.
  */
 struct ngx_http_wachat_redis_wait_s {
     ngx_queue_t                     calls;
@@ -85,8 +86,9 @@ typedef struct {
     u_char                          primary[NGX_SOCKADDR_STRLEN + 1];
     in_port_t                       primary_port;
 
-    ngx_http_wachat_redis_wait_t   *wait;       /* filled in this turn */
+    ngx_http_wachat_redis_wait_t   *wait;       /* filling, WAIT not sent */
     ngx_event_t                     wait_event; /* posted: sends its WAIT */
+    ngx_uint_t                      waiting;    /* a WAIT is out */
 } ngx_http_wachat_redis_link_t;
 
 
@@ -787,9 +789,9 @@ ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call, ngx_int_t rc,
 
 
 /*
- * wachat_redis_replicas: every script call sent in this turn of the event
- * loop joins one batch, whose WAIT goes out after them (a posted event runs
- * once the handlers of this turn are done).
+ * wachat_redis_replicas: a script call joins the batch being filled, whose
+ * WAIT goes out once the handlers of this turn are done (a posted event)
+ * and no other WAIT is out; else when that one's reply comes.
  */
 
 static ngx_int_t
@@ -810,7 +812,10 @@ ngx_http_wachat_redis_wait_add(ngx_http_wachat_redis_call_t *call)
         w->sent = 0;
 
         link->wait = w;
-        ngx_post_event(&link->wait_event, &ngx_posted_events);
+
+        if (!link->waiting) {
+            ngx_post_event(&link->wait_event, &ngx_posted_events);
+        }
     }
 
     ngx_queue_insert_tail(&w->calls, &call->queue);
@@ -828,11 +833,12 @@ ngx_http_wachat_redis_wait_handler(ngx_event_t *ev)
     ngx_http_wachat_redis_wait_t  *w;
 
     w = link->wait;
-    link->wait = NULL;
 
-    if (w == NULL) {
+    if (w == NULL || link->waiting) {
         return;
     }
+
+    link->wait = NULL;
 
     if (ngx_queue_empty(&w->calls)) {
         ngx_free(w);
@@ -850,6 +856,7 @@ ngx_http_wachat_redis_wait_handler(ngx_event_t *ev)
     }
 
     w->sent = 1;
+    link->waiting = 1;
 }
 
 
@@ -862,25 +869,30 @@ ngx_http_wachat_redis_wait_reply(redisAsyncContext *ac, void *r,
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
 
     w->sent = 0;
+    link->waiting = 0;
 
     if (reply == NULL) {
         ngx_http_wachat_redis_wait_done(w, NGX_DECLINED, 0);
-        return;
-    }
 
-    if (reply->type == REDIS_REPLY_INTEGER) {
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
         ngx_http_wachat_redis_wait_done(w, NGX_OK,
                                         (ngx_int_t) reply->integer);
-        return;
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V: WAIT failed: %*s",
+                      &link->conf->name,
+                      (size_t) (reply->type == REDIS_REPLY_ERROR
+                                ? ngx_min(reply->len, 200) : 0),
+                      reply->str);
+
+        ngx_http_wachat_redis_wait_done(w, NGX_ERROR, 0);
     }
 
-    ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                  "wachat: redis %V: WAIT failed: %*s", &link->conf->name,
-                  (size_t) (reply->type == REDIS_REPLY_ERROR
-                            ? ngx_min(reply->len, 200) : 0),
-                  reply->str);
-
-    ngx_http_wachat_redis_wait_done(w, NGX_ERROR, 0);
+    /* the batch filled meanwhile gets its WAIT now */
+    if (link->wait && !link->wait_event.posted) {
+        ngx_post_event(&link->wait_event, &ngx_posted_events);
+    }
 }
 
 

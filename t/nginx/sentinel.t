@@ -183,7 +183,8 @@ sub until_accepted ($body, $what) {
     my $primary = $ha2->primary;
     my ($replica) = grep { $_ != $primary } $ha2->servers;
 
-    my $ok = poll_until(sub { my $r = $w->post_signed(new_body()); $r->{status} == 200 ? $r : undef },
+    my $first = new_body();
+    my $ok = poll_until(sub { my $r = $w->post_signed($first); $r->{status} == 200 ? $r : undef },
                         timeout => 20, interval => 0.05);
     ok($ok, 'replicas 1: 200 once the replica acknowledged');
 
