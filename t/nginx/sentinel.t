@@ -167,12 +167,15 @@ sub until_accepted ($body, $what) {
     until_accepted(new_body(), 'with the first sentinel down, after a reload');
 }
 
-# --- wachat_redis_replicas ---------------------------------------------------------
+# --- wachat_redis_replicas (and a sentinel with a password) ----------------------
 
 {
-    my $ha2 = start_sentinels(replicas => 1, sentinels => 1, quorum => 1);
+    my $ha2 = start_sentinels(replicas => 1, sentinels => 1, quorum => 1,
+                              sentinel_password => 'sentinel-pw-2');
+    my $pw = spew(tmpdir('sentinel-pw') . '/sentinel.password', "sentinel-pw-2\n", 0600);
     my $w = start_nginx(
-        redis_directive  => 'wachat_redis ' . $ha2->directive . ";\n"
+        redis_directive  => 'wachat_redis ' . $ha2->directive
+                          . " sentinel_password_file=$pw;\n"
                           . '    wachat_redis_replicas 1 timeout=300ms;',
         worker_processes => 1,
         locations => wachat_location(token => 'tok-w', secret => 'sec-w')
@@ -186,7 +189,7 @@ sub until_accepted ($body, $what) {
     my $first = new_body();
     my $ok = poll_until(sub { my $r = $w->post_signed($first); $r->{status} == 200 ? $r : undef },
                         timeout => 20, interval => 0.05);
-    ok($ok, 'replicas 1: 200 once the replica acknowledged');
+    ok($ok, 'replicas 1: 200 once the replica acknowledged (the sentinel asked with AUTH)');
 
     # the replica is gone: WAIT sees 0 replicas
     $replica->stop;

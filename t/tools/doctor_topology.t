@@ -9,17 +9,22 @@ use lib 't/lib';
 
 use Test::More;
 
+use Wachat::Files qw(spew);
 use Wachat::Process qw(stop_pid);
 use Wachat::Daemon qw(start_wachatd wachatctl_binary);
 use Wachat::Sentinel qw(start_sentinels);
 
-my $ha = start_sentinels(replicas => 1, sentinels => 3);
+my $ha = start_sentinels(replicas => 1, sentinels => 3, sentinel_password => 'doctor-s-pw');
 my $primary = $ha->primary;
 my ($replica) = grep { $_ != $primary } $ha->servers;
 
 # a config file only: doctor reads it, no wachatd runs
 my $d = start_wachatd(redis => $primary, redis_line => 'redis ' . $ha->directive,
                       no_start => 1);
+# the sentinels want a password: redis_sentinel_password_file
+spew($d->dir . '/sentinel.password', "doctor-s-pw\n", 0600);
+$d->{extra} = 'redis_sentinel_password_file ' . $d->dir . "/sentinel.password\n";
+$d->write_conf;
 
 sub doctor (@args) {
     my $out = `@{[wachatctl_binary()]} -c @{[$d->conf_path]} doctor @args 2>&1`;
