@@ -21,10 +21,10 @@
 #define NGX_HTTP_WACHAT_CONNECT_TIMEOUT   1000
 #define NGX_HTTP_WACHAT_BACKOFF_MIN       100
 #define NGX_HTTP_WACHAT_BACKOFF_MAX       5000
+#define NGX_HTTP_WACHAT_MAX_INFLIGHT      16384
 
 /* behind sentinels a new primary is worth looking for sooner */
 #define NGX_HTTP_WACHAT_SENTINEL_BACKOFF  1000
-#define NGX_HTTP_WACHAT_MAX_INFLIGHT      16384
 
 /*
  * Calls in flight and no reply for this long: the link is presumed dead
@@ -61,7 +61,6 @@ struct ngx_http_wachat_redis_call_s {
  */
 struct ngx_http_wachat_redis_wait_s {
     ngx_queue_t                     calls;
-    ngx_uint_t                      sent;       /* its WAIT is in the pipe */
 };
 
 
@@ -809,7 +808,6 @@ ngx_http_wachat_redis_wait_add(ngx_http_wachat_redis_call_t *call)
         }
 
         ngx_queue_init(&w->calls);
-        w->sent = 0;
 
         link->wait = w;
 
@@ -855,7 +853,6 @@ ngx_http_wachat_redis_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    w->sent = 1;
     link->waiting = 1;
 }
 
@@ -868,7 +865,6 @@ ngx_http_wachat_redis_wait_reply(redisAsyncContext *ac, void *r,
     ngx_http_wachat_redis_wait_t  *w = privdata;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
 
-    w->sent = 0;
     link->waiting = 0;
 
     if (reply == NULL) {
