@@ -145,9 +145,7 @@ my $killed = $ha->primary;
 my $now = $ha->crash_primary;
 isnt($now->port, $killed->port, 'kill -9 of the primary: the replica promoted');
 # the lost host comes back as a replica, or wachat_redis_replicas 1 refuses all
-$killed->{args} = ['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', $now->port];
-$killed->{fixed_port} = 1;
-$killed->start;
+$ha->rejoin($killed);
 customer_writes('Can I return an item?', 'after kill -9 of the primary');
 all_answered('after kill -9 of the primary');
 ok(feed_saw(), 'the live feed goes on after the kill -9');

@@ -10,6 +10,7 @@ package Wachat::Sentinel;
 #   $ha->directive;                   # "sentinel=127.0.0.1:P,... master=wachat"
 #   $ha->failover;                    # SENTINEL FAILOVER, waits for the switch
 #   $ha->crash_primary;               # kill -9 of the primary, waits likewise
+#   $ha->rejoin($srv);                # a crashed server back, as a replica
 #
 # The master name is "wachat"; down-after is short (1 s) so that a test
 # sees a failover within a few seconds.
@@ -44,8 +45,12 @@ sub new ($class, %o) {
         sentinels  => [],
     }, $class;
 
-    # a replica's full sync starts at once, not after diskless-sync's 5 s
-    my @fast = ('--repl-diskless-sync-delay', '0');
+    # a replica's full sync starts at once, not after diskless-sync's 5 s;
+    # min_replicas => N: a primary with fewer replicas refuses writes
+    my @fast = ('--repl-diskless-sync-delay', '0',
+                $o{min_replicas} ? ('--min-replicas-to-write', $o{min_replicas},
+                                    '--min-replicas-max-lag', 10) : ());
+    $self->{server_args} = \@fast;
     my $primary = start_redis(%{ $o{redis} // {} }, args => [@fast]);
     $self->{servers} = [$primary];
     for (1 .. $o{replicas} // 1) {
@@ -174,6 +179,16 @@ sub crash_primary ($self, %o) {
     my $old = $self->named;
     $srv->crash;
     return $self->wait_switched($old, %o) if $o{wait} // 1;
+    return $srv;
+}
+
+# A crashed server started again on its port, as a replica of the primary.
+sub rejoin ($self, $srv) {
+    my $primary = $self->primary // die "no primary named";
+    $srv->{args} = [@{ $self->{server_args} }, '--replicaof', '127.0.0.1', $primary->port];
+    $srv->{fixed_port} = 1;
+    $srv->start;
+    $self->wait_replicas_in_sync($primary, 1);
     return $srv;
 }
 
