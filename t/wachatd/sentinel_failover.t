@@ -31,7 +31,7 @@ my $CUSTOMER = '16505550101';
 my $CONV = "$PNID:$CUSTOMER";
 my $T = 30;
 
-my $ha = start_sentinels(replicas => 1, sentinels => 3);
+my $ha = start_sentinels(replicas => 1, sentinels => 3, min_replicas => 1);
 my $api_port = free_port();
 my $d = start_wachatd(redis => $ha->primary, redis_line => 'redis ' . $ha->directive,
                       kb => root_dir() . '/t/fixtures/kb/shop.md',
