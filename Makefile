@@ -17,6 +17,8 @@
 #                   (EVAL_ARGS="-v --only dev": the dev questions it misses)
 #   make soak       10 minutes at a steady rate: memory slopes, latency, CPU
 #   make chaos      20,000 webhooks under injected faults, reconciled (bench/chaos)
+#                   make chaos MODE=sentinel: Redis primary + replica + three
+#                   sentinels, SENTINEL FAILOVER and kill -9 of the primary
 #   make fuzz       libFuzzer targets (clang): envelope, KB, config, Graph and
 #                   LLM answers (docs/fuzzing.md)
 #   make valgrind   wachatd under valgrind over the end-to-end tests
@@ -240,7 +242,7 @@ bench-roundtrips: daemon
 	bench/roundtrips $(RT_ARGS)
 
 chaos: module daemon
-	bench/chaos
+	bench/chaos $(if $(filter sentinel,$(MODE)),--sentinel)
 
 soak: module daemon
 	bench/soak

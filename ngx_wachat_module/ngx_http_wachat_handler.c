@@ -408,6 +408,9 @@ ngx_http_wachat_queued(void *data, ngx_int_t rc, ngx_int_t queued)
     } else if (rc == NGX_ERROR) {
         result = NGX_HTTP_WACHAT_REDIS_ERROR;
 
+    } else if (rc == NGX_AGAIN) {
+        result = NGX_HTTP_WACHAT_REDIS_NOT_REPLICATED;
+
     } else {
         result = NGX_HTTP_WACHAT_REDIS_UNAVAILABLE;
     }

@@ -208,6 +208,7 @@ ngx_http_wachat_metrics_redis(u_char *p, u_char *last,
             "wachat_redis_errors_total{kind=\"unavailable\"} %uA\n"
             "wachat_redis_errors_total{kind=\"timeout\"} %uA\n"
             "wachat_redis_errors_total{kind=\"error\"} %uA\n"
+            "wachat_redis_errors_total{kind=\"not_replicated\"} %uA\n"
             "# HELP wachat_redis_reconnects_total Connections to Redis made "
             "again after one was lost.\n"
             "# TYPE wachat_redis_reconnects_total counter\n"
@@ -215,11 +216,21 @@ ngx_http_wachat_metrics_redis(u_char *p, u_char *last,
             "# HELP wachat_redis_connected Worker processes connected to "
             "Redis.\n"
             "# TYPE wachat_redis_connected gauge\n"
-            "wachat_redis_connected %uA\n",
+            "wachat_redis_connected %uA\n"
+            "# HELP wachat_redis_failovers_total Times the sentinels named "
+            "a new primary.\n"
+            "# TYPE wachat_redis_failovers_total counter\n"
+            "wachat_redis_failovers_total %uA\n"
+            "# HELP wachat_redis_no_primary_seconds_total Time no worker was "
+            "connected to a primary.\n"
+            "# TYPE wachat_redis_no_primary_seconds_total counter\n"
+            "wachat_redis_no_primary_seconds_total %uA.%03uA\n",
             metrics->requests[NGX_HTTP_WACHAT_REDIS_UNAVAILABLE],
             metrics->requests[NGX_HTTP_WACHAT_REDIS_TIMEOUT],
             metrics->requests[NGX_HTTP_WACHAT_REDIS_ERROR],
-            rs->reconnects, rs->connected);
+            metrics->requests[NGX_HTTP_WACHAT_REDIS_NOT_REPLICATED],
+            rs->reconnects, rs->connected, rs->failovers,
+            rs->no_primary_msec / 1000, rs->no_primary_msec % 1000);
 }
 
 

@@ -24,11 +24,17 @@
 #define NGX_HTTP_WACHAT_BACKOFF_MAX       5000
 #define NGX_HTTP_WACHAT_MAX_INFLIGHT      16384
 
+/* behind sentinels a new primary is worth looking for sooner */
+#define NGX_HTTP_WACHAT_SENTINEL_BACKOFF  1000
+
 /*
  * Calls in flight and no reply for this long: the link is presumed dead
  * (a host gone without a reset leaves TCP waiting for many minutes).
  */
 #define NGX_HTTP_WACHAT_SILENCE           10000
+
+
+typedef struct ngx_http_wachat_redis_wait_s  ngx_http_wachat_redis_wait_t;
 
 
 struct ngx_http_wachat_redis_call_s {
@@ -39,6 +45,23 @@ struct ngx_http_wachat_redis_call_s {
     ngx_uint_t                      nargs;
     ngx_uint_t                      retried;    /* EVAL after NOSCRIPT */
     uint64_t                        sent;       /* usec, monotonic */
+
+    /* with wachat_redis_replicas: the script's answer waits for WAIT's */
+    ngx_http_wachat_redis_wait_t   *wait;       /* the WAIT covering it */
+    ngx_queue_t                     queue;      /* in wait->calls */
+    ngx_uint_t                      answered;   /* the script's reply */
+    ngx_uint_t                      unwaited;   /* no WAIT covers it */
+    ngx_int_t                       result;
+};
+
+
+/*
+ * One WAIT for a batch of script calls: WAIT blocks the connection, so one
+ * per call would serialise them.  A batch fills while the WAIT before it is
+ * out (group commit): the more load, the more calls one WAIT covers.
+ */
+struct ngx_http_wachat_redis_wait_s {
+    ngx_queue_t                     calls;
 };
 
 
@@ -49,7 +72,6 @@ typedef struct {
     u_char                          sha[40];    /* the script's SHA-1, hex */
     ngx_log_t                      *log;
     redisAsyncContext              *ac;
-    ngx_connection_t               *conn;
     ngx_uint_t                      connected;
     ngx_uint_t                      was_connected;
     ngx_uint_t                      inflight;
@@ -58,11 +80,22 @@ typedef struct {
     ngx_event_t                     reconnect;
     ngx_event_t                     connect_timer;
     ngx_uint_t                      exiting;
-    ngx_uint_t                      writing;    /* in redisAsyncHandleWrite */
+
+    /* behind sentinels: the primary they named for the next connect */
+    ngx_uint_t                      resolved;
+    u_char                          primary[NGX_SOCKADDR_STRLEN + 1];
+    in_port_t                       primary_port;
+
+    ngx_http_wachat_redis_wait_t   *wait;       /* filling, WAIT not sent */
+    ngx_event_t                     wait_event; /* posted: sends its WAIT */
+    ngx_uint_t                      waiting;    /* a WAIT is out */
 } ngx_http_wachat_redis_link_t;
 
 
 static void ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link);
+static void ngx_http_wachat_redis_resolved(void *data, ngx_int_t rc,
+    u_char *host, in_port_t port);
+static void ngx_http_wachat_redis_failover(ngx_http_wachat_redis_link_t *link);
 static void ngx_http_wachat_redis_schedule(ngx_http_wachat_redis_link_t *link);
 static void ngx_http_wachat_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_wachat_redis_connect_timeout(ngx_event_t *ev);
@@ -80,14 +113,22 @@ static ngx_int_t ngx_http_wachat_redis_send(ngx_http_wachat_redis_call_t *call,
     ngx_uint_t eval);
 static void ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call,
     ngx_int_t rc, ngx_int_t result);
+static ngx_int_t ngx_http_wachat_redis_wait_add(
+    ngx_http_wachat_redis_call_t *call);
+static void ngx_http_wachat_redis_wait_handler(ngx_event_t *ev);
+static void ngx_http_wachat_redis_wait_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_wachat_redis_wait_done(ngx_http_wachat_redis_wait_t *w,
+    ngx_int_t rc, ngx_int_t acked);
+static void ngx_http_wachat_redis_wait_leave(
+    ngx_http_wachat_redis_call_t *call);
+static ngx_uint_t ngx_http_wachat_redis_not_primary(redisReply *reply);
 static void ngx_http_wachat_redis_set_connected(
     ngx_http_wachat_redis_link_t *link, ngx_uint_t connected);
 static void ngx_http_wachat_redis_observe(ngx_http_wachat_redis_stats_t *stats,
     uint64_t usec);
 static uint64_t ngx_http_wachat_redis_usec(void);
 
-static ngx_int_t ngx_http_wachat_redis_attach(redisAsyncContext *ac,
-    ngx_log_t *log);
 static void ngx_http_wachat_redis_event(ngx_event_t *ev);
 static void ngx_http_wachat_redis_add_read(void *privdata);
 static void ngx_http_wachat_redis_del_read(void *privdata);
@@ -97,6 +138,9 @@ static void ngx_http_wachat_redis_cleanup(void *privdata);
 
 
 static ngx_http_wachat_redis_link_t  ngx_http_wachat_redis_link;
+
+/* in redisAsyncHandleWrite: a write asked for now must wait for epoll */
+static ngx_uint_t  ngx_http_wachat_redis_writing;
 
 static uint64_t  ngx_http_wachat_redis_bounds[] = {
     NGX_HTTP_WACHAT_REDIS_BOUNDS
@@ -133,6 +177,10 @@ ngx_http_wachat_redis_init_process(ngx_cycle_t *cycle,
     link->connect_timer.log = cycle->log;
     link->connect_timer.cancelable = 1;
 
+    link->wait_event.handler = ngx_http_wachat_redis_wait_handler;
+    link->wait_event.data = link;
+    link->wait_event.log = cycle->log;
+
     ngx_http_wachat_redis_connect(link);
 
     return NGX_OK;
@@ -147,6 +195,11 @@ ngx_http_wachat_redis_exit_process(void)
     link = &ngx_http_wachat_redis_link;
     link->exiting = 1;
 
+    if (link->conf == NULL) {
+        /* no "wachat" location: the link was never set up */
+        return;
+    }
+
     if (link->reconnect.timer_set) {
         ngx_del_timer(&link->reconnect);
     }
@@ -155,8 +208,21 @@ ngx_http_wachat_redis_exit_process(void)
         ngx_del_timer(&link->connect_timer);
     }
 
+    if (link->conf->sentinels) {
+        ngx_http_wachat_sentinel_cancel();
+    }
+
     if (link->ac) {
         redisAsyncFree(link->ac);
+    }
+
+    if (link->wait_event.posted) {
+        ngx_delete_posted_event(&link->wait_event);
+    }
+
+    if (link->wait) {
+        ngx_http_wachat_redis_wait_done(link->wait, NGX_DECLINED, 0);
+        link->wait = NULL;
     }
 
     /* the worker leaves the gauge even if hiredis called nothing */
@@ -171,7 +237,24 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
     redisAsyncContext  *ac;
     u_char              text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
-    if (link->conf->unix_path.len) {
+    if (link->conf->sentinels && !link->resolved) {
+        if (ngx_http_wachat_sentinel_resolve(link->conf, link->log,
+                                             ngx_http_wachat_redis_resolved,
+                                             link)
+            != NGX_OK)
+        {
+            ngx_http_wachat_redis_schedule(link);
+        }
+
+        return;
+    }
+
+    if (link->conf->sentinels) {
+        /* used once: the next connect asks the sentinels again */
+        link->resolved = 0;
+        ac = redisAsyncConnect((char *) link->primary, link->primary_port);
+
+    } else if (link->conf->unix_path.len) {
         ac = redisAsyncConnectUnix((char *) link->conf->unix_path.data);
 
     } else {
@@ -221,6 +304,12 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
                           "SELECT %d", (int) link->conf->db);
     }
 
+    /* a sentinel's answer may be stale: a replica is no place to write */
+    if (link->conf->sentinels) {
+        redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "ROLE",
+                          "ROLE");
+    }
+
     redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "SCRIPT LOAD",
                       "SCRIPT LOAD %b", link->script->data, link->script->len);
 
@@ -241,6 +330,76 @@ ngx_http_wachat_redis_schedule(ngx_http_wachat_redis_link_t *link)
     if (link->backoff > NGX_HTTP_WACHAT_BACKOFF_MAX) {
         link->backoff = NGX_HTTP_WACHAT_BACKOFF_MAX;
     }
+
+    if (link->conf->sentinels
+        && link->backoff > NGX_HTTP_WACHAT_SENTINEL_BACKOFF)
+    {
+        link->backoff = NGX_HTTP_WACHAT_SENTINEL_BACKOFF;
+    }
+}
+
+
+static void
+ngx_http_wachat_redis_resolved(void *data, ngx_int_t rc, u_char *host,
+    in_port_t port)
+{
+    ngx_http_wachat_redis_link_t  *link = data;
+
+    if (link->exiting || link->ac) {
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: no sentinel named the primary \"%V\", "
+                      "retrying", &link->conf->master);
+        ngx_http_wachat_redis_schedule(link);
+        return;
+    }
+
+    ngx_cpystrn(link->primary, host, sizeof(link->primary));
+    link->primary_port = port;
+    link->resolved = 1;
+
+    ngx_http_wachat_redis_failover(link);
+    ngx_http_wachat_redis_connect(link);
+}
+
+
+/*
+ * Every worker asks the sentinels; the first to find an address other than
+ * the one in shared memory swaps it in and counts the failover, once.
+ */
+
+static void
+ngx_http_wachat_redis_failover(ngx_http_wachat_redis_link_t *link)
+{
+    u_char            *p;
+    uint32_t           crc;
+    ngx_atomic_uint_t  old;
+    u_char             addr[NGX_SOCKADDR_STRLEN + sizeof(":65535")];
+
+    p = ngx_sprintf(addr, "%s:%d", link->primary, (int) link->primary_port);
+    crc = ngx_crc32_short(addr, p - addr) | 1;
+
+    old = link->stats->primary;
+
+    if (old == crc || !ngx_atomic_cmp_set(&link->stats->primary, old, crc)) {
+        return;
+    }
+
+    if (old == 0) {
+        ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
+                      "wachat: sentinels name %*s as the primary \"%V\"",
+                      p - addr, addr, &link->conf->master);
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&link->stats->failovers, 1);
+
+    ngx_log_error(NGX_LOG_WARN, link->log, 0,
+                  "wachat: failover: the primary \"%V\" is now %*s",
+                  &link->conf->master, p - addr, addr);
 }
 
 
@@ -299,9 +458,13 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
     /*
      * Requests may be pipelined from now on, behind AUTH, SELECT and
      * SCRIPT LOAD; the backoff is reset only when those succeed, so a
-     * wrong password does not turn into a reconnect storm.
+     * wrong password does not turn into a reconnect storm.  Behind
+     * sentinels, only once ROLE said this is the primary.
      */
-    ngx_http_wachat_redis_set_connected(link, 1);
+    if (link->conf->sentinels == NULL) {
+        ngx_http_wachat_redis_set_connected(link, 1);
+    }
+
     link->progress = ngx_current_msec;
 
     if (link->was_connected) {
@@ -360,6 +523,26 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
     u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (reply == NULL) {
+        return;
+    }
+
+    if (ngx_strcmp((char *) privdata, "ROLE") == 0
+        && reply->type == REDIS_REPLY_ARRAY)
+    {
+        if (reply->elements > 0
+            && reply->element[0]->type == REDIS_REPLY_STRING
+            && ngx_strcmp(reply->element[0]->str, "master") == 0)
+        {
+            ngx_http_wachat_redis_set_connected(link, 1);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, link->log, 0,
+                      "wachat: %s:%d is not the primary \"%V\" (yet), "
+                      "asking the sentinels again", link->primary,
+                      (int) link->primary_port, &link->conf->master);
+
+        redisAsyncDisconnect(ac);
         return;
     }
 
@@ -449,9 +632,20 @@ ngx_http_wachat_redis_eval(ngx_log_t *log, u_char *args, size_t len,
     call->retried = 0;
     call->sent = ngx_http_wachat_redis_usec();
 
+    call->wait = NULL;
+    call->answered = 0;
+    call->unwaited = 0;
+
     if (ngx_http_wachat_redis_send(call, 0) != NGX_OK) {
         ngx_free(call);
         return NULL;
+    }
+
+    if (link->conf->replicas
+        && ngx_http_wachat_redis_wait_add(call) != NGX_OK)
+    {
+        /* no WAIT will tell whether replicas have it: 503 */
+        call->unwaited = 1;
     }
 
     if (link->inflight++ == 0) {
@@ -529,14 +723,25 @@ ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
     if (reply == NULL) {
+        ngx_http_wachat_redis_wait_leave(call);
         ngx_http_wachat_redis_finish(call, NGX_DECLINED, 0);
         return;
     }
 
     if (reply->type == REDIS_REPLY_INTEGER) {
-        ngx_http_wachat_redis_finish(call, NGX_OK, (ngx_int_t) reply->integer);
+        if (call->wait) {
+            /* the WAIT right behind it in the pipe finishes it */
+            call->answered = 1;
+            call->result = (ngx_int_t) reply->integer;
+            return;
+        }
+
+        ngx_http_wachat_redis_finish(call, call->unwaited ? NGX_AGAIN : NGX_OK,
+                                     (ngx_int_t) reply->integer);
         return;
     }
+
+    ngx_http_wachat_redis_wait_leave(call);
 
     if (reply->type == REDIS_REPLY_ERROR
         && reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
@@ -546,6 +751,12 @@ ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         call->retried = 1;
 
         if (ngx_http_wachat_redis_send(call, 1) == NGX_OK) {
+            if (link->conf->replicas
+                && ngx_http_wachat_redis_wait_add(call) != NGX_OK)
+            {
+                call->unwaited = 1;
+            }
+
             return;
         }
     }
@@ -565,7 +776,31 @@ ngx_http_wachat_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                       &link->conf->name, reply->type);
     }
 
+    if (link->conf->sentinels && link->connected
+        && ngx_http_wachat_redis_not_primary(reply))
+    {
+        /* a failover under way: ask the sentinels once the pipe is empty */
+        ngx_http_wachat_redis_set_connected(link, 0);
+        redisAsyncDisconnect(ac);
+    }
+
     ngx_http_wachat_redis_finish(call, NGX_ERROR, 0);
+}
+
+
+/* READONLY, LOADING, MASTERDOWN: this server cannot take writes now */
+
+static ngx_uint_t
+ngx_http_wachat_redis_not_primary(redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    return (reply->len >= 8 && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+           || (reply->len >= 7 && ngx_strncmp(reply->str, "LOADING", 7) == 0)
+           || (reply->len >= 10
+               && ngx_strncmp(reply->str, "MASTERDOWN", 10) == 0);
 }
 
 
@@ -593,19 +828,200 @@ ngx_http_wachat_redis_finish(ngx_http_wachat_redis_call_t *call, ngx_int_t rc,
 }
 
 
+/*
+ * wachat_redis_replicas: a script call joins the batch being filled, whose
+ * WAIT goes out once the handlers of this turn are done (a posted event)
+ * and no other WAIT is out; else when that one's reply comes.
+ */
+
+static ngx_int_t
+ngx_http_wachat_redis_wait_add(ngx_http_wachat_redis_call_t *call)
+{
+    ngx_http_wachat_redis_wait_t  *w;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    w = link->wait;
+
+    if (w == NULL) {
+        w = ngx_alloc(sizeof(ngx_http_wachat_redis_wait_t), link->log);
+        if (w == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_queue_init(&w->calls);
+
+        link->wait = w;
+
+        if (!link->waiting) {
+            ngx_post_event(&link->wait_event, &ngx_posted_events);
+        }
+    }
+
+    ngx_queue_insert_tail(&w->calls, &call->queue);
+    call->wait = w;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_wachat_redis_wait_handler(ngx_event_t *ev)
+{
+    ngx_http_wachat_redis_link_t  *link = ev->data;
+
+    ngx_http_wachat_redis_wait_t  *w;
+
+    w = link->wait;
+
+    if (w == NULL || link->waiting) {
+        return;
+    }
+
+    link->wait = NULL;
+
+    if (ngx_queue_empty(&w->calls)) {
+        ngx_free(w);
+        return;
+    }
+
+    if (link->ac == NULL
+        || redisAsyncCommand(link->ac, ngx_http_wachat_redis_wait_reply, w,
+                             "WAIT %d %d", (int) link->conf->replicas,
+                             (int) link->conf->wait_timeout)
+           != REDIS_OK)
+    {
+        ngx_http_wachat_redis_wait_done(w, NGX_DECLINED, 0);
+        return;
+    }
+
+    link->waiting = 1;
+}
+
+
+static void
+ngx_http_wachat_redis_wait_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    redisReply                    *reply = r;
+    ngx_http_wachat_redis_wait_t  *w = privdata;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    link->waiting = 0;
+
+    if (reply == NULL) {
+        ngx_http_wachat_redis_wait_done(w, NGX_DECLINED, 0);
+
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        ngx_http_wachat_redis_wait_done(w, NGX_OK,
+                                        (ngx_int_t) reply->integer);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "wachat: redis %V: WAIT failed: %*s",
+                      &link->conf->name,
+                      (size_t) (reply->type == REDIS_REPLY_ERROR
+                                ? ngx_min(reply->len, 200) : 0),
+                      reply->str);
+
+        ngx_http_wachat_redis_wait_done(w, NGX_ERROR, 0);
+    }
+
+    /* the batch filled meanwhile gets its WAIT now */
+    if (link->wait && !link->wait_event.posted) {
+        ngx_post_event(&link->wait_event, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Finishes the calls whose script answered: 200 only with enough replicas.
+ * A call still waiting for its script's reply (the WAIT could not be sent)
+ * is left to that reply, which answers 503.
+ */
+
+static void
+ngx_http_wachat_redis_wait_done(ngx_http_wachat_redis_wait_t *w, ngx_int_t rc,
+    ngx_int_t acked)
+{
+    ngx_queue_t                   *q;
+    ngx_http_wachat_redis_call_t  *call;
+    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+
+    if (rc == NGX_OK && acked < (ngx_int_t) link->conf->replicas) {
+        rc = NGX_AGAIN;
+    }
+
+    while (!ngx_queue_empty(&w->calls)) {
+        q = ngx_queue_head(&w->calls);
+        ngx_queue_remove(q);
+
+        call = ngx_queue_data(q, ngx_http_wachat_redis_call_t, queue);
+        call->wait = NULL;
+
+        if (!call->answered) {
+            call->unwaited = 1;
+            continue;
+        }
+
+        ngx_http_wachat_redis_finish(call, rc, call->result);
+    }
+
+    ngx_free(w);
+}
+
+
+/*
+ * The call's script failed or must be sent again: it leaves its batch.  A
+ * batch, even empty, is freed by its WAIT's reply or, not sent yet, by the
+ * posted handler.
+ */
+
+static void
+ngx_http_wachat_redis_wait_leave(ngx_http_wachat_redis_call_t *call)
+{
+    if (call->wait) {
+        ngx_queue_remove(&call->queue);
+        call->wait = NULL;
+    }
+}
+
+
 /* the gauge counts each worker once, whatever path it takes up or down */
 
 static void
 ngx_http_wachat_redis_set_connected(ngx_http_wachat_redis_link_t *link,
     ngx_uint_t connected)
 {
+    ngx_atomic_uint_t               was, since;
+    ngx_http_wachat_redis_stats_t  *stats = link->stats;
+
     if (link->connected == connected) {
         return;
     }
 
     link->connected = connected;
 
-    (void) ngx_atomic_fetch_add(&link->stats->connected, connected ? 1 : -1);
+    was = ngx_atomic_fetch_add(&stats->connected, connected ? 1 : -1);
+
+    /*
+     * The time no worker had a primary: from the last one losing it to the
+     * first one finding it again (ngx_current_msec is monotonic, the same
+     * clock in every worker).  Workers leaving (a reload) lose nothing.
+     */
+
+    if (!connected && was == 1 && !link->exiting) {
+        stats->down_since = ngx_current_msec | 1;
+        return;
+    }
+
+    since = stats->down_since;
+
+    if (connected && was == 0 && since
+        && ngx_atomic_cmp_set(&stats->down_since, since, 0))
+    {
+        (void) ngx_atomic_fetch_add(&stats->no_primary_msec,
+                                    ngx_current_msec - since);
+    }
 }
 
 
@@ -654,7 +1070,7 @@ ngx_http_wachat_redis_usec(void)
 /* the adapter: hiredis' five event hooks on an ngx_connection_t */
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_wachat_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
 {
     ngx_connection_t  *c;
@@ -678,8 +1094,6 @@ ngx_http_wachat_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
     ac->ev.delWrite = ngx_http_wachat_redis_del_write;
     ac->ev.cleanup = ngx_http_wachat_redis_cleanup;
 
-    ngx_http_wachat_redis_link.conn = c;
-
     return NGX_OK;
 }
 
@@ -693,9 +1107,9 @@ ngx_http_wachat_redis_event(ngx_event_t *ev)
     /* hiredis may free the context, and with it c, inside these calls */
 
     if (ev->write) {
-        ngx_http_wachat_redis_link.writing = 1;
+        ngx_http_wachat_redis_writing = 1;
         redisAsyncHandleWrite(ac);
-        ngx_http_wachat_redis_link.writing = 0;
+        ngx_http_wachat_redis_writing = 0;
 
     } else {
         redisAsyncHandleRead(ac);
@@ -737,16 +1151,14 @@ ngx_http_wachat_redis_del_read(void *privdata)
 static void
 ngx_http_wachat_redis_add_write(void *privdata)
 {
-    ngx_connection_t              *c = privdata;
-    ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
+    ngx_connection_t   *c = privdata;
+    redisAsyncContext  *ac = c->data;
 
     if (c->write->active || c->write->posted) {
         return;
     }
 
-    if (link->connected && !link->writing
-        && (link->ac->c.flags & REDIS_CONNECTED))
-    {
+    if (!ngx_http_wachat_redis_writing && (ac->c.flags & REDIS_CONNECTED)) {
         ngx_post_event(c->write, &ngx_posted_events);
         return;
     }
@@ -785,6 +1197,4 @@ ngx_http_wachat_redis_cleanup(void *privdata)
     /* hiredis closes the socket itself */
     c->fd = (ngx_socket_t) -1;
     ngx_free_connection(c);
-
-    ngx_http_wachat_redis_link.conn = NULL;
 }

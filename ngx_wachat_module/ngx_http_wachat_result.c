@@ -52,6 +52,9 @@ static ngx_http_wachat_outcome_t  ngx_http_wachat_outcomes[] = {
       "that Meta retries" },
     { ngx_string("redis_error"), NGX_HTTP_SERVICE_UNAVAILABLE, NGX_LOG_ERR,
       "redis answered an error, answering 503 so that Meta retries" },
+    { ngx_string("redis_not_replicated"), NGX_HTTP_SERVICE_UNAVAILABLE,
+      NGX_LOG_ERR, "fewer replicas than wachat_redis_replicas acknowledged "
+      "the events in time, answering 503 so that Meta retries" },
     { ngx_string("method_not_allowed"), NGX_HTTP_NOT_ALLOWED, NGX_LOG_INFO,
       "method other than GET and POST" },
     { ngx_string("internal_error"), NGX_HTTP_INTERNAL_SERVER_ERROR,

@@ -35,6 +35,11 @@ static u_char *ngx_http_wachat_resp_number(u_char *p, int64_t value);
  * that fails (a key of the wrong type) takes its key back before the error
  * is returned, so Meta's retry queues that event and the ones after it while
  * the ones queued before it stay deduplicated.
+ *
+ * An event already seen has its key's EXPIRE set again: a write, so that
+ * the WAIT of wachat_redis_replicas behind a retry waits for the replication
+ * offset of now, past the first delivery's XADD, even when that came over
+ * another connection (WAIT counts from its own client's last write).
  */
 ngx_str_t  ngx_http_wachat_script_text = ngx_string(
     "local stream, ttl, maxlen = KEYS[1], ARGV[1], ARGV[2]\n"
@@ -56,6 +61,8 @@ ngx_str_t  ngx_http_wachat_script_text = ngx_string(
     "      return r\n"
     "    end\n"
     "    queued = queued + 1\n"
+    "  else\n"
+    "    redis.call('EXPIRE', KEYS[i], ttl)\n"
     "  end\n"
     "  pos = pos + 1 + 2 * n\n"
     "end\n"

@@ -23,9 +23,9 @@ test_defaults(void)
     }
 
     is_str(cfg->path, "t.conf", "defaults: path is kept");
-    is_str(cfg->redis.host, "127.0.0.1", "defaults: redis host");
-    is_num(cfg->redis.port, 6379, "defaults: redis port");
-    ok(cfg->redis.path == NULL, "defaults: redis is not a unix socket");
+    is_str(cfg->redis.server.host, "127.0.0.1", "defaults: redis host");
+    is_num(cfg->redis.server.port, 6379, "defaults: redis port");
+    ok(cfg->redis.server.path == NULL, "defaults: redis is not a unix socket");
     is_num(cfg->redis_db, 0, "defaults: redis_db 0");
     ok(cfg->redis_password.value == NULL, "defaults: no redis password");
     is_str(cfg->stream, "wachat:events", "defaults: stream");
@@ -122,8 +122,8 @@ types_good(void)
         return 0;
     }
 
-    ok(cfg->redis.host == NULL
-       && strcmp(cfg->redis.path, "/run/redis/redis.sock") == 0,
+    ok(cfg->redis.server.host == NULL
+       && strcmp(cfg->redis.server.path, "/run/redis/redis.sock") == 0,
        "addr: unix:/path");
     is_num(cfg->redis_db, 15, "int: redis_db 15");
     is_str(cfg->stream, "shop:events", "string: stream");
@@ -158,8 +158,21 @@ types_good(void)
 
     cfg = loads(SANDBOX "redis localhost:1\n", "addr: host:port");
     if (cfg != NULL) {
-        ok(strcmp(cfg->redis.host, "localhost") == 0 && cfg->redis.port == 1,
+        ok(strcmp(cfg->redis.server.host, "localhost") == 0 && cfg->redis.server.port == 1,
            "addr: localhost:1");
+        wachat_config_free(cfg);
+    }
+
+    cfg = loads(SANDBOX "redis sentinel=10.0.0.1:26379,[::1]:26380,s3:26381 "
+                "master=wachat\n", "redis: sentinels");
+    if (cfg != NULL) {
+        ok(cfg->redis.nsentinels == 3 && cfg->redis.server.host == NULL
+           && strcmp(cfg->redis.master, "wachat") == 0
+           && strcmp(cfg->redis.sentinels[0].host, "10.0.0.1") == 0
+           && cfg->redis.sentinels[0].port == 26379
+           && strcmp(cfg->redis.sentinels[1].host, "::1") == 0
+           && cfg->redis.sentinels[2].port == 26381,
+           "redis: sentinel=a,b,c master=name");
         wachat_config_free(cfg);
     }
 

@@ -80,16 +80,19 @@ like($res0->{body}, qr/^# HELP wachat_requests_total .+\n# TYPE wachat_requests_
      'HELP and TYPE lines');
 for my $t (['wachat_events_queued_total', 'counter'], ['wachat_events_duplicate_total', 'counter'],
            ['wachat_redis_errors_total', 'counter'], ['wachat_redis_reconnects_total', 'counter'],
-           ['wachat_redis_connected', 'gauge'], ['wachat_redis_roundtrip_seconds', 'histogram']) {
+           ['wachat_redis_connected', 'gauge'], ['wachat_redis_roundtrip_seconds', 'histogram'],
+           ['wachat_redis_failovers_total', 'counter'],
+           ['wachat_redis_no_primary_seconds_total', 'counter']) {
     like($res0->{body}, qr/^# TYPE $t->[0] $t->[1]$/m, "# TYPE $t->[0] $t->[1]");
 }
 for my $r (qw(verified bad_request bad_challenge bad_verify_token no_signature bad_signature
               bad_content_type bad_json too_many_events accepted redis_unavailable
-              redis_timeout redis_error method_not_allowed internal_error)) {
+              redis_timeout redis_error redis_not_replicated method_not_allowed
+              internal_error)) {
     is(req($m0, $r), 0, "requests_total{result=\"$r\"} starts at 0");
 }
 is($m0->{qq(wachat_redis_errors_total{kind="$_"})}, 0, "redis_errors_total{kind=\"$_\"} 0")
-    for qw(unavailable timeout error);
+    for qw(unavailable timeout error not_replicated);
 ok(poll_until(sub { scrape()->{wachat_redis_connected} == 2 }, timeout => 10),
    'wachat_redis_connected 2: both workers connected');
 

@@ -207,6 +207,13 @@ refused('a key set twice', conf_file("${BASE}# comment\nclaim_idle 2s\nclaim_idl
         'claim_idle: already set at line 4 (each key may appear once)');
 refused('bad redis address', conf_file("${BASE}redis 127.0.0.1\n"), 3,
         'redis: "127.0.0.1" is not host:port or unix:/path');
+refused('sentinels without master=', conf_file("${BASE}redis sentinel=127.0.0.1:26379\n"), 3,
+        'redis: sentinel= and master= go together');
+refused('an address and sentinels',
+        conf_file("${BASE}redis 127.0.0.1:6379 sentinel=127.0.0.1:26379 master=w\n"), 3,
+        'redis: an address or sentinel=, not both');
+refused('a bad sentinel address', conf_file("${BASE}redis sentinel=127.0.0.1:26379,x master=w\n"), 3,
+        'redis: sentinel "x" is not host:port');
 refused('bad enum', conf_file("${BASE}verbosity loud\n"), 3,
         'verbosity: "loud" is not one of debug, info, notice, warning');
 refused('unterminated quote', conf_file(qq{${BASE}fallback_text "oops\n}), 3,

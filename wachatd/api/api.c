@@ -788,14 +788,7 @@ wachat_api_listen_spec(const wachat_addr_t *a)
 static int
 wachat_api_copy_addr(wachat_redis_addr_t *dst, const wachat_redis_addr_t *src)
 {
-    *dst = *src;
-    dst->host = src->host ? strdup(src->host) : NULL;
-    dst->unix_path = src->unix_path ? strdup(src->unix_path) : NULL;
-    dst->password = src->password ? strdup(src->password) : NULL;
-
-    return (src->host && dst->host == NULL)
-           || (src->unix_path && dst->unix_path == NULL)
-           || (src->password && dst->password == NULL) ? -1 : 0;
+    return wachat_redis_addr_copy(dst, src);
 }
 
 

@@ -15,7 +15,13 @@
 
 
 static int wachat_redis_connect(wachat_redis_t *st);
+static int wachat_redis_setup(wachat_redis_t *st);
 static int wachat_redis_broken(wachat_redis_t *st);
+static int wachat_redis_failover(wachat_redis_t *st, redisReply *r);
+
+
+/* the sentinel that answered last is asked first next time */
+static size_t  wachat_redis_sentinel_next;
 
 
 int
@@ -59,10 +65,244 @@ wachat_redis_parse_addr(const char *spec, wachat_redis_addr_t *addr,
 void
 wachat_redis_addr_free(wachat_redis_addr_t *addr)
 {
+    size_t  i;
+
     free(addr->host);
     free(addr->unix_path);
     free(addr->password);
+
+    for (i = 0; i < addr->nsentinels; i++) {
+        free(addr->sentinel_hosts[i]);
+    }
+
+    free(addr->sentinel_hosts);
+    free(addr->sentinel_ports);
+    free(addr->master);
+    free(addr->sentinel_password);
     memset(addr, 0, sizeof(wachat_redis_addr_t));
+}
+
+
+static int
+wachat_redis_dup(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+
+    return (src && *dst == NULL) ? -1 : 0;
+}
+
+
+int
+wachat_redis_addr_config(wachat_redis_addr_t *addr,
+    const wachat_config_t *cfg, int timeout_ms)
+{
+    size_t                      i;
+    int                         rc;
+    const wachat_redis_conf_t  *rcf = &cfg->redis;
+
+    memset(addr, 0, sizeof(wachat_redis_addr_t));
+    addr->port = rcf->server.port;
+    addr->db = cfg->redis_db;
+    addr->timeout_ms = timeout_ms;
+
+    rc = wachat_redis_dup(&addr->host, rcf->server.host)
+         | wachat_redis_dup(&addr->unix_path, rcf->server.path)
+         | wachat_redis_dup(&addr->password, cfg->redis_password.value)
+         | wachat_redis_dup(&addr->master, rcf->master)
+         | wachat_redis_dup(&addr->sentinel_password,
+                            cfg->redis_sentinel_password.value);
+
+    for (i = 0; rc == 0 && i < rcf->nsentinels; i++) {
+        rc = wachat_redis_addr_sentinel(addr, rcf->sentinels[i].host,
+                                        rcf->sentinels[i].port);
+    }
+
+    if (rc != 0) {
+        wachat_redis_addr_free(addr);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+wachat_redis_addr_copy(wachat_redis_addr_t *dst,
+    const wachat_redis_addr_t *src)
+{
+    size_t  i;
+    int     rc;
+
+    memset(dst, 0, sizeof(wachat_redis_addr_t));
+    dst->port = src->port;
+    dst->db = src->db;
+    dst->timeout_ms = src->timeout_ms;
+
+    rc = wachat_redis_dup(&dst->host, src->host)
+         | wachat_redis_dup(&dst->unix_path, src->unix_path)
+         | wachat_redis_dup(&dst->password, src->password)
+         | wachat_redis_dup(&dst->master, src->master)
+         | wachat_redis_dup(&dst->sentinel_password, src->sentinel_password);
+
+    for (i = 0; rc == 0 && i < src->nsentinels; i++) {
+        rc = wachat_redis_addr_sentinel(dst, src->sentinel_hosts[i],
+                                        src->sentinel_ports[i]);
+    }
+
+    if (rc != 0) {
+        wachat_redis_addr_free(dst);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+wachat_redis_addr_sentinel(wachat_redis_addr_t *addr, const char *host,
+    int port)
+{
+    int    *ports;
+    char  **hosts, *h;
+
+    h = strdup(host);
+    hosts = realloc(addr->sentinel_hosts,
+                    (addr->nsentinels + 1) * sizeof(char *));
+    if (hosts) {
+        addr->sentinel_hosts = hosts;
+    }
+
+    ports = realloc(addr->sentinel_ports,
+                    (addr->nsentinels + 1) * sizeof(int));
+    if (ports) {
+        addr->sentinel_ports = ports;
+    }
+
+    if (h == NULL || hosts == NULL || ports == NULL) {
+        free(h);
+        return -1;
+    }
+
+    hosts[addr->nsentinels] = h;
+    ports[addr->nsentinels] = port;
+    addr->nsentinels++;
+
+    return 0;
+}
+
+
+/* one sentinel's answer: 0 with the address, or -1 with why in err */
+static int
+wachat_redis_ask_sentinel(const wachat_redis_addr_t *addr, size_t i,
+    char *host, size_t hostlen, int *port, char *err, size_t errlen)
+{
+    int              rc;
+    redisReply      *r;
+    redisContext    *c;
+    struct timeval   tv;
+
+    tv.tv_sec = WACHAT_SENTINEL_TIMEOUT_MS / 1000;
+    tv.tv_usec = (WACHAT_SENTINEL_TIMEOUT_MS % 1000) * 1000;
+
+    c = redisConnectWithTimeout(addr->sentinel_hosts[i],
+                                addr->sentinel_ports[i], tv);
+
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "sentinel %s:%d: %s", addr->sentinel_hosts[i],
+                 addr->sentinel_ports[i], c ? c->errstr : "out of memory");
+        redisFree(c);
+        return -1;
+    }
+
+    redisSetTimeout(c, tv);
+
+    if (addr->sentinel_password) {
+        r = redisCommand(c, "AUTH %s", addr->sentinel_password);
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "sentinel %s:%d: AUTH failed: %s",
+                     addr->sentinel_hosts[i], addr->sentinel_ports[i],
+                     r ? r->str : c->errstr);
+            freeReplyObject(r);
+            redisFree(c);
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", addr->master);
+    rc = -1;
+
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[0]->type == REDIS_REPLY_STRING
+        && r->element[1]->type == REDIS_REPLY_STRING
+        && r->element[0]->len < hostlen)
+    {
+        memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+        *port = atoi(r->element[1]->str);
+        rc = *port > 0 && *port < 65536 ? 0 : -1;
+    }
+
+    if (rc != 0) {
+        snprintf(err, errlen, "sentinel %s:%d: %s", addr->sentinel_hosts[i],
+                 addr->sentinel_ports[i],
+                 r == NULL ? c->errstr
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                 : r->type == REDIS_REPLY_NIL ? "does not know the primary"
+                 : "unexpected answer");
+    }
+
+    freeReplyObject(r);
+    redisFree(c);
+
+    return rc;
+}
+
+
+int
+wachat_redis_resolve(const wachat_redis_addr_t *addr, char *host,
+    size_t hostlen, int *port, char *err, size_t errlen)
+{
+    size_t  n, i;
+
+    for (n = 0; n < addr->nsentinels; n++) {
+        i = (wachat_redis_sentinel_next + n) % addr->nsentinels;
+
+        if (wachat_redis_ask_sentinel(addr, i, host, hostlen, port, err,
+                                      errlen)
+            == 0)
+        {
+            wachat_redis_sentinel_next = i;
+            return 0;
+        }
+
+        wachat_log(WACHAT_LOG_WARNING, "redis: %s", err);
+    }
+
+    snprintf(err, errlen, "redis: no sentinel named the primary \"%s\"",
+             addr->master);
+
+    return -1;
+}
+
+
+int
+wachat_redis_not_primary(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR
+           && (strncmp(r->str, "READONLY", 8) == 0
+               || strncmp(r->str, "LOADING", 7) == 0
+               || strncmp(r->str, "MASTERDOWN", 10) == 0);
+}
+
+
+int
+wachat_redis_is_master(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements > 0
+           && r->element[0]->type == REDIS_REPLY_STRING
+           && strcmp(r->element[0]->str, "master") == 0;
 }
 
 
@@ -107,7 +347,10 @@ wachat_redis_close(wachat_redis_t *st)
 static int
 wachat_redis_connect(wachat_redis_t *st)
 {
+    int              port;
+    char             primary[64];
     redisReply      *r;
+    const char      *host;
     struct timeval   tv;
 
     tv.tv_sec = st->addr.timeout_ms / 1000;
@@ -120,11 +363,25 @@ wachat_redis_connect(wachat_redis_t *st)
 
     st->unread = 0;     /* posted commands went with the old link */
 
+    host = st->addr.host;
+    port = st->addr.port;
+
+    if (st->addr.nsentinels) {
+        if (wachat_redis_resolve(&st->addr, primary, sizeof(primary), &port,
+                                 st->err, sizeof(st->err))
+            != 0)
+        {
+            return -1;
+        }
+
+        host = primary;
+    }
+
     if (st->addr.unix_path) {
         st->c = redisConnectUnixWithTimeout(st->addr.unix_path, tv);
 
     } else {
-        st->c = redisConnectWithTimeout(st->addr.host, st->addr.port, tv);
+        st->c = redisConnectWithTimeout(host, port, tv);
     }
 
     if (st->c == NULL || st->c->err) {
@@ -135,7 +392,7 @@ wachat_redis_connect(wachat_redis_t *st)
 
         } else {
             snprintf(st->err, sizeof(st->err), "redis %s:%d: %s",
-                     st->addr.host ? st->addr.host : "", st->addr.port,
+                     host ? host : "", port,
                      st->c ? st->c->errstr : "out of memory");
         }
         if (st->c) {
@@ -146,6 +403,38 @@ wachat_redis_connect(wachat_redis_t *st)
     }
 
     redisSetTimeout(st->c, tv);
+
+    if (wachat_redis_setup(st) != 0) {
+        return -1;      /* the link is freed */
+    }
+
+    /* a sentinel's answer may be stale: a replica is no place to write */
+    if (st->addr.nsentinels) {
+        r = redisCommand(st->c, "ROLE");
+
+        if (!wachat_redis_is_master(r)) {
+            snprintf(st->err, sizeof(st->err), "redis %s:%d is not the "
+                     "primary \"%s\" (yet)%s%s", host, port,
+                     st->addr.master, r ? "" : ": ",
+                     r ? "" : st->c->errstr);
+            freeReplyObject(r);
+            redisFree(st->c);
+            st->c = NULL;
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return 0;
+}
+
+
+/* AUTH and SELECT on a new connection; frees it when one fails */
+static int
+wachat_redis_setup(wachat_redis_t *st)
+{
+    redisReply  *r;
 
     if (st->addr.password) {
         r = redisCommand(st->c, "AUTH %s", st->addr.password);
@@ -264,8 +553,11 @@ wachat_redis_run(wachat_redis_t *st, int argc, const char **argv,
         if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK) {
             r = wachat_redis_reply(st);
         }
-        if (r) {
+        if (r && !wachat_redis_failover(st, r)) {
             return r;
+        }
+        if (r) {
+            continue;
         }
 
         if (!wachat_redis_broken(st)) {
@@ -299,6 +591,34 @@ wachat_redis_broken(wachat_redis_t *st)
 }
 
 
+/*
+ * Behind sentinels, a READONLY or LOADING answer means the primary moved
+ * (or is still loading): the command did not run, so the link is dropped
+ * (the next connect asks the sentinels) and the caller may send it again.
+ * Returns 1 then, with r freed and st->err set.
+ */
+
+static int
+wachat_redis_failover(wachat_redis_t *st, redisReply *r)
+{
+    if (st->addr.nsentinels == 0 || !wachat_redis_not_primary(r)) {
+        return 0;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "redis: %s, asking the sentinels for "
+               "the primary \"%s\" again", r->str, st->addr.master);
+
+    snprintf(st->err, sizeof(st->err), "redis: %s", r->str);
+    freeReplyObject(r);
+
+    redisFree(st->c);
+    st->c = NULL;
+    st->unread = 0;
+
+    return 1;
+}
+
+
 redisReply *
 wachat_redis_argv(wachat_redis_t *st, int argc, const char **argv,
     const size_t *argvlen)
@@ -327,8 +647,11 @@ wachat_redis_cmd(wachat_redis_t *st, const char *fmt, ...)
         }
         va_end(ap);
 
-        if (r) {
+        if (r && !wachat_redis_failover(st, r)) {
             return r;
+        }
+        if (r) {
+            continue;
         }
 
         if (!wachat_redis_broken(st)) {

@@ -11,7 +11,17 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "lib/config.h"
 
+
+/*
+ * Where Redis is.  Behind Redis Sentinel (nsentinels > 0, host and
+ * unix_path NULL) the primary is asked of the sentinels at every connect,
+ * one at a time with WACHAT_SENTINEL_TIMEOUT_MS each (a blocking question:
+ * it holds the caller's event loop that long at most per sentinel), and
+ * checked with ROLE; a READONLY or LOADING answer drops the link, so the
+ * next command asks again.  Nothing is cached past a failover.
+ */
 typedef struct {
     char        *host;          /* NULL with a unix socket */
     int          port;
@@ -19,7 +29,15 @@ typedef struct {
     char        *password;
     int          db;
     int          timeout_ms;
+
+    char       **sentinel_hosts;
+    int         *sentinel_ports;
+    size_t       nsentinels;
+    char        *master;
+    char        *sentinel_password;
 } wachat_redis_addr_t;
+
+#define WACHAT_SENTINEL_TIMEOUT_MS  500
 
 
 typedef struct {
@@ -43,6 +61,34 @@ typedef struct {
 int wachat_redis_parse_addr(const char *spec, wachat_redis_addr_t *addr,
     char *err, size_t errlen);
 void wachat_redis_addr_free(wachat_redis_addr_t *addr);
+
+/*
+ * The config's redis, redis_password, redis_sentinel_password and redis_db,
+ * copied (freed with wachat_redis_addr_free); 0, or -1.
+ */
+int wachat_redis_addr_config(wachat_redis_addr_t *addr,
+    const wachat_config_t *cfg, int timeout_ms);
+
+/* a deep copy (freed with wachat_redis_addr_free); 0, or -1 */
+int wachat_redis_addr_copy(wachat_redis_addr_t *dst,
+    const wachat_redis_addr_t *src);
+
+/* adds one sentinel (copied) to addr; 0, or -1 */
+int wachat_redis_addr_sentinel(wachat_redis_addr_t *addr, const char *host,
+    int port);
+
+/*
+ * Asks addr's sentinels where the primary is: host (NUL-terminated) and
+ * port, 0; or -1 with err when none named one.
+ */
+int wachat_redis_resolve(const wachat_redis_addr_t *addr, char *host,
+    size_t hostlen, int *port, char *err, size_t errlen);
+
+/* READONLY, LOADING, MASTERDOWN: not a primary that can take writes now */
+int wachat_redis_not_primary(const redisReply *r);
+
+/* ROLE's reply names a primary */
+int wachat_redis_is_master(const redisReply *r);
 
 wachat_redis_t *wachat_redis_open(const wachat_redis_addr_t *addr,
     char *err, size_t errlen);

@@ -15,6 +15,8 @@ static void wachat_redis_link_disconnected(const redisAsyncContext *ac,
     int status);
 static void wachat_redis_link_on_timer(evutil_socket_t fd, short what,
     void *arg);
+static void wachat_redis_link_role(redisAsyncContext *ac, void *r,
+    void *data);
 
 
 int
@@ -62,15 +64,33 @@ wachat_redis_link_pause(wachat_redis_link_t *l)
 redisAsyncContext *
 wachat_redis_link_get(wachat_redis_link_t *l)
 {
+    int                 port;
+    char                primary[64], err[256];
+    const char         *host;
     redisAsyncContext  *ac;
 
     if (l->ac || l->closing) {
         return l->ac;
     }
 
+    host = l->addr->host;
+    port = l->addr->port;
+
+    if (l->addr->nsentinels) {
+        if (wachat_redis_resolve(l->addr, primary, sizeof(primary), &port,
+                                 err, sizeof(err))
+            != 0)
+        {
+            wachat_log(WACHAT_LOG_WARNING, "%s: %s", l->name, err);
+            wachat_redis_link_pause(l);
+            return NULL;
+        }
+
+        host = primary;
+    }
+
     ac = l->addr->unix_path ? redisAsyncConnectUnix(l->addr->unix_path)
-                            : redisAsyncConnect(l->addr->host,
-                                                l->addr->port);
+                            : redisAsyncConnect(host, port);
 
     if (ac == NULL || ac->err) {
         wachat_log(WACHAT_LOG_WARNING, "%s: cannot connect to redis: %s",
@@ -102,7 +122,29 @@ wachat_redis_link_get(wachat_redis_link_t *l)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", l->addr->db);
     }
 
+    /* a sentinel's answer may be stale: ROLE says whether it is still so */
+    if (l->addr->nsentinels) {
+        redisAsyncCommand(ac, wachat_redis_link_role, l, "ROLE");
+    }
+
     return ac;
+}
+
+
+static void
+wachat_redis_link_role(redisAsyncContext *ac, void *r, void *data)
+{
+    wachat_redis_link_t  *l = data;
+
+    if (ac->data == NULL || r == NULL || wachat_redis_is_master(r)) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "%s: redis is not the primary \"%s\" "
+               "(yet), asking the sentinels again", l->name, l->addr->master);
+
+    /* the commands behind it fail READONLY; down() and the pause follow */
+    redisAsyncDisconnect(ac);
 }
 
 

@@ -26,6 +26,18 @@ typedef struct {
 } wachat_addr_t;
 
 
+/*
+ * redis: one server ("host:port", "[v6]:port", "unix:/path"), or a primary
+ * found through Redis Sentinel ("sentinel=host:port,... master=name").
+ */
+typedef struct {
+    wachat_addr_t    server;        /* unset behind sentinels */
+    wachat_addr_t   *sentinels;
+    size_t           nsentinels;
+    char            *master;        /* the name the sentinels know */
+} wachat_redis_conf_t;
+
+
 typedef struct {
     char  *value;           /* NULL when not set; never log or print */
     char  *source;          /* "file /run/x" or "env VAR", for messages */
@@ -101,9 +113,10 @@ typedef struct {
     char             *path;         /* the file this was loaded from */
 
     /* Redis and the event stream */
-    wachat_addr_t     redis;
+    wachat_redis_conf_t  redis;
     char             *redis_user;
     wachat_secret_t   redis_password;
+    wachat_secret_t   redis_sentinel_password;
     int               redis_db;
     char             *stream;
     char             *group;

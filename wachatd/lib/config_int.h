@@ -117,6 +117,7 @@ extern const wachat_conf_type_t  wachat_conf_size_type;
 extern const wachat_conf_type_t  wachat_conf_bool_type;
 extern const wachat_conf_type_t  wachat_conf_enum_type;
 extern const wachat_conf_type_t  wachat_conf_addr_type;
+extern const wachat_conf_type_t  wachat_conf_redis_type;
 extern const wachat_conf_type_t  wachat_conf_list_type;
 extern const wachat_conf_type_t  wachat_conf_secret_type;
 extern const wachat_conf_type_t  wachat_conf_agent_type;
@@ -159,6 +160,10 @@ void wachat_conf_why(wachat_conf_ctx_t *ctx, const char *fmt, ...)
     WACHAT_LOG_PRINTF(2, 3);
 
 char *wachat_conf_strdup(const char *s);
+
+/* config_types.c: an address as the file writes it, and back */
+int wachat_conf_parse_addr(const char *v, wachat_addr_t *addr);
+void wachat_conf_fmt_addr(const wachat_addr_t *a, char *buf, size_t size);
 
 /* zeroes len bytes of a secret before they are freed */
 void wachat_conf_wipe(char *s, size_t len);

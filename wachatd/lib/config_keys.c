@@ -80,15 +80,22 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
 
     /* Redis and the event stream */
 
-    WACHAT_ADDR("redis", redis, "127.0.0.1:6379",
-        WACHAT_CONF_NONEMPTY,
-        "Redis server: host:port, [IPv6]:port or unix:/path/to/socket."),
+    WACHAT_OTHER("redis", wachat_conf_redis_type, redis, "127.0.0.1:6379",
+        NULL, WACHAT_CONF_NONEMPTY,
+        "Redis server: host:port, [IPv6]:port or unix:/path/to/socket; or "
+        "the primary of Redis Sentinel, sentinel=host:port,host:port,... "
+        "master=name: asked of the sentinels at every connect, checked with "
+        "ROLE, asked again when Redis answers READONLY or LOADING."),
 
     WACHAT_STRING("redis_user", redis_user, "", NULL, 0, NULL,
         "Redis ACL user (empty: the default user)."),
 
     WACHAT_SECRET("redis_password", redis_password,
         "Redis password, sent with AUTH."),
+
+    WACHAT_SECRET("redis_sentinel_password", redis_sentinel_password,
+        "Password of the sentinels (their requirepass), when they have "
+        "one."),
 
     WACHAT_INT("redis_db", redis_db, "0", 0, 65535,
         "Redis database number (Redis Cluster has only 0)."),

@@ -21,9 +21,6 @@
 
 static int wachat_conf_parse_duration(const char *v, long long *ms);
 static int wachat_conf_parse_size(const char *v, long long *bytes);
-static int wachat_conf_parse_addr(const char *v, wachat_addr_t *addr);
-static void wachat_conf_fmt_addr(const wachat_addr_t *a, char *buf,
-    size_t size);
 
 
 /* string */
@@ -826,7 +823,7 @@ wachat_conf_parse_size(const char *v, long long *bytes)
 
 
 /* "unix:/path", "host:port" or "[v6]:port"; fills addr only on success */
-static int
+int
 wachat_conf_parse_addr(const char *v, wachat_addr_t *addr)
 {
     char        *host, *path;
@@ -947,7 +944,7 @@ wachat_conf_fmt_size(long long bytes, char *buf, size_t size)
 }
 
 
-static void
+void
 wachat_conf_fmt_addr(const wachat_addr_t *a, char *buf, size_t size)
 {
     if (a->path != NULL) {

@@ -3,7 +3,8 @@
  * what to fix: Redis, the stream and its group, the backlog, the knowledge
  * base, the Graph token (GET /{phone-number-id}), the LLM endpoint, and,
  * given the public callback URL and the App Secret, a signed self-test
- * POST through nginx that must come out of the stream.
+ * POST through nginx that must come out of the stream.  The topology too:
+ * the primary, its replicas and their lag, and the sentinels' view.
  */
 
 #include <stdarg.h>
@@ -61,6 +62,206 @@ wachat_doctor_say(wachat_doctor_t *doc, const char *level, const char *fmt,
     va_end(ap);
 
     printf("\n");
+}
+
+
+/* "ip=10.0.0.2,port=6379,state=online,offset=123,lag=0": one field */
+static long long
+wachat_doctor_field(const char *line, const char *name, char *buf,
+    size_t size)
+{
+    size_t       n;
+    const char  *p, *end;
+
+    n = strlen(name);
+
+    for (p = line; p != NULL; p = strchr(p, ',')) {
+        if (*p == ',') {
+            p++;
+        }
+
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            p += n + 1;
+            end = p + strcspn(p, ",\r\n");
+
+            if (buf) {
+                snprintf(buf, size, "%.*s", (int) (end - p), p);
+            }
+
+            return atoll(p);
+        }
+    }
+
+    if (buf) {
+        snprintf(buf, size, "?");
+    }
+
+    return -1;
+}
+
+
+/*
+ * The primary and its replicas (INFO replication): each replica's state,
+ * lag and bytes behind; a warning when fewer are in sync (online, lag <= 1
+ * s) than nginx's wachat_redis_replicas waits for.
+ */
+static void
+wachat_doctor_replication(wachat_doctor_t *doc, wachat_redis_t *st,
+    const wachat_doctor_opts_t *opts)
+{
+    int          n, insync;
+    char         ip[64], state[32], key[16];
+    char        *line, *save, *text;
+    long long    offset, roff, lag, port;
+    redisReply  *r;
+
+    r = wachat_redis_cmd(st, "INFO replication");
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        wachat_doctor_say(doc, "warn", "redis: INFO replication: %s",
+                          r ? (r->type == REDIS_REPLY_ERROR ? r->str : "?")
+                            : st->err);
+        freeReplyObject(r);
+        return;
+    }
+
+    text = strdup(r->str);
+    freeReplyObject(r);
+
+    if (text == NULL) {
+        return;
+    }
+
+    /* listed after the replicas' lines, needed for each of them */
+    line = strstr(text, "master_repl_offset:");
+    offset = line ? atoll(line + 19) : -1;
+    n = 0;
+    insync = 0;
+
+    for (line = strtok_r(text, "\r\n", &save); line != NULL;
+         line = strtok_r(NULL, "\r\n", &save))
+    {
+        if (strncmp(line, "role:", 5) == 0 && strcmp(line + 5, "master") != 0)
+        {
+            wachat_doctor_say(doc, "FAIL", "redis %s:%d is a %s, not the "
+                              "primary: wachatd and nginx must write to the "
+                              "primary", st->c->tcp.host ? st->c->tcp.host
+                                                          : "unix",
+                              st->c->tcp.port, line + 5);
+        }
+
+        if (sscanf(line, "slave%*d:%15[^\n]", key) != 1) {
+            continue;
+        }
+
+        line = strchr(line, ':') + 1;
+        n++;
+
+        wachat_doctor_field(line, "ip", ip, sizeof(ip));
+        port = wachat_doctor_field(line, "port", NULL, 0);
+        wachat_doctor_field(line, "state", state, sizeof(state));
+        roff = wachat_doctor_field(line, "offset", NULL, 0);
+        lag = wachat_doctor_field(line, "lag", NULL, 0);
+
+        if (strcmp(state, "online") == 0 && lag >= 0 && lag <= 1) {
+            insync++;
+        }
+
+        wachat_doctor_say(doc, strcmp(state, "online") == 0 ? "ok" : "warn",
+                          "replica %s:%lld: %s, lag %lld s, %lld bytes "
+                          "behind", ip, port, state, lag,
+                          offset >= 0 && roff >= 0 ? offset - roff : -1);
+    }
+
+    free(text);
+
+    wachat_doctor_say(doc, "ok", "redis primary %s:%d, %d replica(s), %d in "
+                      "sync", st->c->tcp.host ? st->c->tcp.host : "unix",
+                      st->c->tcp.port, n, insync);
+
+    if (opts->replicas > insync) {
+        wachat_doctor_say(doc, "warn", "wachat_redis_replicas %d but %d "
+                          "replica(s) in sync: nginx answers every webhook "
+                          "503 until enough replicas are back",
+                          opts->replicas, insync);
+
+    } else if (opts->replicas == -1 && n == 0) {
+        printf("info  no replica: losing the Redis host loses what it held "
+               "(docs/deployment.md)\n");
+    }
+}
+
+
+/* what each sentinel says: reachable, which primary, agreement */
+static void
+wachat_doctor_sentinels(wachat_doctor_t *doc, wachat_redis_t *st)
+{
+    size_t                      i, up;
+    char                        named[96], first[96];
+    redisReply                 *r;
+    redisContext               *c;
+    struct timeval              tv;
+    const wachat_redis_addr_t  *a = &st->addr;
+
+    tv.tv_sec = 1;
+    tv.tv_usec = 0;
+    up = 0;
+    first[0] = '\0';
+
+    for (i = 0; i < a->nsentinels; i++) {
+        c = redisConnectWithTimeout(a->sentinel_hosts[i],
+                                    a->sentinel_ports[i], tv);
+
+        if (c == NULL || c->err) {
+            wachat_doctor_say(doc, "warn", "sentinel %s:%d: %s",
+                              a->sentinel_hosts[i], a->sentinel_ports[i],
+                              c ? c->errstr : "out of memory");
+            redisFree(c);
+            continue;
+        }
+
+        redisSetTimeout(c, tv);
+
+        if (a->sentinel_password) {
+            freeReplyObject(redisCommand(c, "AUTH %s",
+                                         a->sentinel_password));
+        }
+
+        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", a->master);
+
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+            snprintf(named, sizeof(named), "%s:%s", r->element[0]->str,
+                     r->element[1]->str);
+            up++;
+
+            if (first[0] == '\0') {
+                memcpy(first, named, sizeof(first));
+            }
+
+            wachat_doctor_say(doc, strcmp(first, named) == 0 ? "ok" : "FAIL",
+                              "sentinel %s:%d names %s the primary \"%s\"%s",
+                              a->sentinel_hosts[i], a->sentinel_ports[i],
+                              named, a->master,
+                              strcmp(first, named) == 0
+                              ? "" : ", unlike the others");
+
+        } else {
+            wachat_doctor_say(doc, "warn", "sentinel %s:%d: %s",
+                              a->sentinel_hosts[i], a->sentinel_ports[i],
+                              r == NULL ? c->errstr
+                              : r->type == REDIS_REPLY_ERROR ? r->str
+                              : "does not know the primary");
+        }
+
+        freeReplyObject(r);
+        redisFree(c);
+    }
+
+    if (up < 3 || up * 2 <= a->nsentinels) {
+        wachat_doctor_say(doc, "warn", "%zu of %zu sentinels answer: a "
+                          "failover needs a majority of them, and three on "
+                          "separate hosts survive the loss of one",
+                          up, a->nsentinels);
+    }
 }
 
 
@@ -570,6 +771,14 @@ wachat_doctor(wachat_redis_t *st, const wachat_config_t *cfg,
 
     wachat_doctor_say(&doc, "ok", "config %s loads", cfg->path);
     wachat_doctor_redis(&doc, st, cfg);
+
+    if (st->c) {
+        wachat_doctor_replication(&doc, st, opts);
+    }
+
+    if (st->addr.nsentinels) {
+        wachat_doctor_sentinels(&doc, st);
+    }
     wachat_doctor_kb(&doc, cfg);
     wachat_doctor_graph(&doc, st, cfg, opts->phone_number_id);
     wachat_doctor_llm(&doc, cfg);

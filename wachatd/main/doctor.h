@@ -13,6 +13,7 @@ typedef struct {
     const char  *phone_number_id;   /* NULL: those of the conversations */
     const char  *callback_url;      /* the public webhook URL, or NULL */
     const char  *app_secret;        /* signs the self-test POST */
+    int          replicas;          /* nginx's wachat_redis_replicas, -1 */
 } wachat_doctor_opts_t;
 
 

@@ -128,9 +128,12 @@ wachatctl_usage(FILE *out)
             "  retry <id>            send a dead-lettered reply again\n"
             "  doctor [--phone-number-id ID] [--callback URL "
             "--app-secret-file PATH]\n"
-            "                        check Redis, the stream, the knowledge "
-            "base, the Graph\n"
-            "                        token, the LLM, and nginx end to end\n");
+            "         [--replicas N] check Redis (primary, replicas, "
+            "sentinels), the stream,\n"
+            "                        the knowledge base, the Graph token, "
+            "the LLM, and nginx\n"
+            "                        end to end; N: nginx's "
+            "wachat_redis_replicas\n");
 }
 
 
@@ -224,17 +227,21 @@ wachatctl_command(const char *name)
 static wachat_redis_t *
 wachatctl_open(const wachat_config_t *cfg, char *err, size_t errlen)
 {
-    wachat_redis_addr_t  addr;
+    wachat_redis_t       *st;
+    wachat_redis_addr_t   addr;
 
-    memset(&addr, 0, sizeof(addr));
-    addr.host = cfg->redis.host;
-    addr.port = cfg->redis.port;
-    addr.unix_path = cfg->redis.path;
-    addr.password = cfg->redis_password.value;
-    addr.db = cfg->redis_db;
-    addr.timeout_ms = 5000;
+    if (wachat_redis_addr_config(&addr, cfg, 5000) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
 
-    return wachat_redis_open(&addr, err, errlen);
+    /* the link keeps addr's strings: they live as long as the process */
+    st = wachat_redis_open(&addr, err, errlen);
+    if (st == NULL) {
+        wachat_redis_addr_free(&addr);
+    }
+
+    return st;
 }
 
 
@@ -874,7 +881,10 @@ wachatctl_read_secret(const char *path)
 }
 
 
-/* doctor [--phone-number-id ID] [--callback URL --app-secret-file PATH] */
+/*
+ * doctor [--phone-number-id ID] [--callback URL --app-secret-file PATH]
+ *        [--replicas N]
+ */
 static int
 wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv)
 {
@@ -883,6 +893,7 @@ wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv)
     wachat_doctor_opts_t   opts;
 
     memset(&opts, 0, sizeof(opts));
+    opts.replicas = -1;
     secret = NULL;
 
     for (i = 0; i < argc; i++) {
@@ -891,6 +902,9 @@ wachatctl_doctor(wachatctl_t *ctl, int argc, char **argv)
 
         } else if (strcmp(argv[i], "--callback") == 0 && i + 1 < argc) {
             opts.callback_url = argv[++i];
+
+        } else if (strcmp(argv[i], "--replicas") == 0 && i + 1 < argc) {
+            opts.replicas = atoi(argv[++i]);
 
         } else if (strcmp(argv[i], "--app-secret-file") == 0 && i + 1 < argc) {
             secret = wachatctl_read_secret(argv[++i]);

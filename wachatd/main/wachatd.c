@@ -150,14 +150,41 @@ wachatd_test_config(wachatd_t *d)
 static void
 wachatd_redis_addr(wachatd_t *d)
 {
-    d->addr.host = d->cfg->redis.host ? strdup(d->cfg->redis.host) : NULL;
-    d->addr.port = d->cfg->redis.port;
-    d->addr.unix_path = d->cfg->redis.path ? strdup(d->cfg->redis.path)
-                                           : NULL;
-    d->addr.password = d->cfg->redis_password.value
-                       ? strdup(d->cfg->redis_password.value) : NULL;
-    d->addr.db = d->cfg->redis_db;
-    d->addr.timeout_ms = 2000;
+    if (wachat_redis_addr_config(&d->addr, d->cfg, 2000) != 0) {
+        wachat_log(WACHAT_LOG_ERROR, "out of memory");
+        exit(1);
+    }
+}
+
+
+static int
+wachatd_redis_changed(const wachat_config_t *a, const wachat_config_t *b)
+{
+    size_t  i;
+
+    if (a->redis.server.port != b->redis.server.port
+        || a->redis_db != b->redis_db
+        || a->redis.nsentinels != b->redis.nsentinels
+        || strcmp(a->redis.server.host ? a->redis.server.host : "",
+                  b->redis.server.host ? b->redis.server.host : "") != 0
+        || strcmp(a->redis.server.path ? a->redis.server.path : "",
+                  b->redis.server.path ? b->redis.server.path : "") != 0
+        || strcmp(a->redis.master ? a->redis.master : "",
+                  b->redis.master ? b->redis.master : "") != 0)
+    {
+        return 1;
+    }
+
+    for (i = 0; i < a->redis.nsentinels; i++) {
+        if (a->redis.sentinels[i].port != b->redis.sentinels[i].port
+            || strcmp(a->redis.sentinels[i].host,
+                      b->redis.sentinels[i].host) != 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -560,12 +587,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     if (strcmp(cfg->stream, d->cfg->stream) != 0
         || strcmp(cfg->group, d->cfg->group) != 0
-        || cfg->redis.port != d->cfg->redis.port
-        || cfg->redis_db != d->cfg->redis_db
-        || strcmp(cfg->redis.host ? cfg->redis.host : "",
-                  d->cfg->redis.host ? d->cfg->redis.host : "") != 0
-        || strcmp(cfg->redis.path ? cfg->redis.path : "",
-                  d->cfg->redis.path ? d->cfg->redis.path : "") != 0)
+        || wachatd_redis_changed(cfg, d->cfg))
     {
         wachat_log(WACHAT_LOG_WARNING, "reload: redis, stream and group "
                    "changes take effect at the next restart");

@@ -8,6 +8,7 @@ package Wachat::Redis;
 #   $redis->cmd('SET', 'k', 'v');
 #   my @e = $redis->xrange('wachat:events');      # ({ id, fields => {...} })
 #   $redis->restart;                              # same port, empty data
+#   $redis->crash;                                # kill -9
 
 use v5.36;
 
@@ -94,6 +95,16 @@ sub stop ($self) {
     delete $self->{client};
     my $pid = $self->{pid} or return;
     stop_pid($pid, 10);
+    delete $self->{pid};
+    return;
+}
+
+# kill -9: no shutdown, nothing flushed, connections reset by the kernel.
+sub crash ($self) {
+    $self->{client}->close if $self->{client};
+    delete $self->{client};
+    my $pid = $self->{pid} or return;
+    stop_pid($pid, 10, 'KILL');
     delete $self->{pid};
     return;
 }
