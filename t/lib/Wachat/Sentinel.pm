@@ -141,11 +141,16 @@ sub role ($self, $srv) {
     return ref $r eq 'ARRAY' ? $r->[0] : undef;
 }
 
+# $n replicas online and caught up with all the primary wrote (a kill -9 of
+# the primary then loses nothing it acknowledged).
 sub wait_replicas_in_sync ($self, $primary, $n) {
     poll_until(sub {
         my $info = eval { $primary->cmd('INFO', 'replication') } // '';
-        my $online = () = $info =~ /^slave\d+:.*state=online/mg;
-        return $online >= $n;
+        my ($at) = $info =~ /^master_repl_offset:(\d+)/m;
+        # online, and caught up with everything the primary has written
+        my $synced = () = grep { defined $at && $_ >= $at }
+                          $info =~ /^slave\d+:.*state=online.*offset=(\d+)/mg;
+        return $synced >= $n;
     }, timeout => 30) or die "the replicas did not sync with the primary";
 }
 
