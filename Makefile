@@ -98,6 +98,20 @@ $(BUILD)/envelope_test: $(call unit_parts,envelope) $(ENVELOPE_SRCS) \
 WACHATD_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
                   -Wall -Wextra -Werror -O2 -g -Iwachatd -Icommon
 WACHATD_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lm
+
+# sd_notify (Type=notify) when libsystemd-dev is there: the packages always
+# have it (Build-Depends); a build without it runs everywhere but tells
+# systemd nothing.
+ifeq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),y)
+WACHATD_CFLAGS += -DWACHAT_HAVE_SYSTEMD
+WACHATD_LIBS += -lsystemd
+endif
+
+# The config file read without -c or $$WACHAT_CONF: the example in the tree
+# for a build used in place, $(SYSCONFDIR)/wachat/wachatd.conf for what
+# `make install` and the packages install (built apart, under build/dist).
+CONF_PATH  ?= conf/wachatd.conf
+WACHATD_CFLAGS += -DWACHAT_CONF_PATH='"$(CONF_PATH)"'
 WACHATD_MAINS := wachatd/main/wachatd.c wachatd/main/wachatctl.c
 WACHATD_LIB_SRCS := $(filter-out $(WACHATD_MAINS),$(wildcard wachatd/*/*.c)) \
                     $(wildcard common/*.c)

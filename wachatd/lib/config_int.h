@@ -50,6 +50,8 @@ typedef struct wachat_conf_entry_s  wachat_conf_entry_t;
 struct wachat_conf_ctx_s {
     wachat_config_t  *cfg;
     const char       *file;
+    const char       *dir;          /* relative paths start here; NULL:
+                                       as written (text from memory) */
     int               line;         /* 0 while applying defaults */
     int               form;         /* of the key being set */
     int              *set_line;     /* per entry: line that set it */
@@ -125,6 +127,7 @@ extern const wachat_conf_type_t  wachat_conf_agent_type;
 extern const wachat_conf_check_t  wachat_conf_http_url;
 extern const wachat_conf_check_t  wachat_conf_smtp_url;
 extern const wachat_conf_check_t  wachat_conf_email;
+extern const wachat_conf_check_t  wachat_conf_file_path;
 
 int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     void *field);
@@ -154,6 +157,14 @@ void wachat_conf_why(wachat_conf_ctx_t *ctx, const char *fmt, ...)
     WACHAT_LOG_PRINTF(2, 3);
 
 char *wachat_conf_strdup(const char *s);
+
+/*
+ * A path of the file made absolute against the config file's directory, as
+ * nginx resolves against its prefix (so a config works whatever directory
+ * wachatd starts in); an absolute path, and any path of a config parsed
+ * from memory, is copied as written.  NULL: out of memory.
+ */
+char *wachat_conf_path(wachat_conf_ctx_t *ctx, const char *v);
 
 /* zeroes len bytes of a secret before they are freed */
 void wachat_conf_wipe(char *s, size_t len);

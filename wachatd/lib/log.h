@@ -1,7 +1,9 @@
 /*
  * wachat log: leveled log lines for wachatd and wachatctl.
  *
- * One line per call: "<UTC time> <pid> <level>: <message>".  Control
+ * One line per call: "<UTC time> <pid> <level>: <message>", or, when
+ * stderr is the systemd journal (JOURNAL_STREAM names it), "<N><level>:
+ * <message>" with N the syslog priority and no time of its own.  Control
  * characters in the message are escaped, so text that came from a customer
  * can never forge or split a line.  The log target is process-wide (one
  * daemon, one log); the main loop calls wachat_log_setup() at start and on

@@ -1,7 +1,13 @@
 /*
  * wachatd: answers WhatsApp customers from the webhook stream.
  *
- *   wachatd [-c conf/wachatd.conf] [-t]
+ *   wachatd [-c config] [-t [-q]] [-v]
+ *
+ * The config is -c, else $WACHAT_CONF, else WACHAT_CONF_PATH (built in:
+ * /etc/wachat/wachatd.conf for installed builds, conf/wachatd.conf in the
+ * tree).  Under systemd (Type=notify) READY=1 is sent once Redis answers,
+ * the consumer group exists and the config and knowledge base are loaded;
+ * RELOADING=1 / READY=1 frame a SIGHUP reload, STOPPING=1 a stop.
  *
  * One libevent loop drives everything: the stream's blocking read, the
  * conversations' timers and all HTTP through libcurl's multi interface.
@@ -21,6 +27,10 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#ifdef WACHAT_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "agents/agents.h"
 #include "api/api.h"
 #include "lib/clock.h"
@@ -30,6 +40,7 @@
 #include "answer/kb.h"
 #include "clients/llm.h"
 #include "lib/log.h"
+#include "lib/version.h"
 #include "agents/notify.h"
 #include "api/metrics.h"
 #include "send/outbound.h"
@@ -37,7 +48,6 @@
 #include "conversation/stream.h"
 
 
-#define WACHAT_VERSION   "0.2.0"
 #define WACHAT_ERRLEN    1024
 
 
@@ -64,6 +74,7 @@ typedef struct {
     struct event        *chores;
     long long            drain_deadline;
     int                  stopping;
+    int                  quiet;
 } wachatd_t;
 
 
@@ -78,16 +89,19 @@ static void wachatd_teardown(wachatd_t *d);
 static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
+static void wachatd_notify(const char *state);
 
 
 static void
 wachatd_usage(FILE *out)
 {
     fprintf(out,
-            "usage: wachatd [-c config] [-t] [-v]\n"
-            "  -c path  config file (default conf/wachatd.conf)\n"
+            "usage: wachatd [-c config] [-t [-q]] [-v]\n"
+            "  -c path  config file (default $WACHAT_CONF, else "
+            WACHAT_CONF_PATH ")\n"
             "  -t       test the config and the knowledge base, print the\n"
             "           effective config, and exit\n"
+            "  -q       with -t: print errors only\n"
             "  -v       print the version and exit\n");
 }
 
@@ -98,16 +112,19 @@ wachatd_options(int argc, char **argv, wachatd_t *d, int *test)
 {
     int  opt;
 
-    d->conf_path = "conf/wachatd.conf";
+    d->conf_path = NULL;
     *test = 0;
 
-    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tqvh")) != -1) {
         switch (opt) {
         case 'c':
             d->conf_path = optarg;
             break;
         case 't':
             *test = 1;
+            break;
+        case 'q':
+            d->quiet = 1;
             break;
         case 'v':
             printf("wachatd %s\n", WACHAT_VERSION);
@@ -121,19 +138,30 @@ wachatd_options(int argc, char **argv, wachatd_t *d, int *test)
         }
     }
 
+    if (optind < argc) {
+        wachatd_usage(stderr);
+        return 2;
+    }
+
+    d->conf_path = wachat_config_path(d->conf_path);
+
     return -1;
 }
 
 
-/* -t: the effective configuration, then exit */
+/* -t: the effective configuration, then exit; -q: nothing but errors */
 static int
 wachatd_test_config(wachatd_t *d)
 {
-    wachat_config_dump(d->cfg, stdout);
-    printf("# knowledge base %s: %zu entries\n", d->cfg->kb,
-           wachat_kb_count(d->kb));
-    printf("wachatd: the configuration file %s syntax is ok\n",
-           d->conf_path);
+    if (!d->quiet) {
+        wachat_config_dump(d->cfg, stdout);
+        printf("# knowledge base %s: %zu entries\n", d->cfg->kb,
+               wachat_kb_count(d->kb));
+        printf("wachatd: the configuration file %s syntax is ok\n"
+               "wachatd: configuration file %s test is successful\n",
+               d->conf_path, d->conf_path);
+    }
+
     wachat_kb_free(d->kb);
     wachat_config_free(d->cfg);
 
@@ -314,6 +342,13 @@ main(int argc, char **argv)
         return 1;
     }
 
+    /* the packages and the unit run it as "wachat"; root is a mistake */
+    if (geteuid() == 0) {
+        wachat_log(WACHAT_LOG_WARNING, "running as root: run wachatd as an "
+                   "unprivileged user of its own (the packages' systemd unit "
+                   "runs it as \"wachat\")");
+    }
+
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
 
@@ -341,6 +376,8 @@ main(int argc, char **argv)
                                                           : "graph",
                wachat_kb_count(d.kb));
 
+    wachatd_notify("READY=1\nSTATUS=answering");
+
     event_base_dispatch(d.base);
 
     wachatd_on_stats(-1, 0, &d);
@@ -353,6 +390,7 @@ main(int argc, char **argv)
 failed:
 
     wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+    wachatd_notify("STATUS=cannot start");
     wachatd_teardown(&d);
 
     return 1;
@@ -522,9 +560,12 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
         return;
     }
 
+    wachatd_notify("RELOADING=1");
+
     if (wachatd_load(d->conf_path, &cfg, &kb, err, sizeof(err)) != 0) {
         wachat_log(WACHAT_LOG_ERROR, "reload failed, keeping the running "
                    "config and knowledge base: %s", err);
+        wachatd_notify("READY=1\nSTATUS=answering (the last reload failed)");
         return;
     }
 
@@ -579,6 +620,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     wachat_log(WACHAT_LOG_NOTICE, "reloaded %s: %zu KB entries",
                d->conf_path, wachat_kb_count(kb));
+    wachatd_notify("READY=1\nSTATUS=answering");
 
     wachat_engine_kick(d->engine);
 }
@@ -632,6 +674,7 @@ wachatd_on_term(evutil_socket_t fd, short what, void *arg)
     }
 
     d->stopping = 1;
+    wachatd_notify("STOPPING=1");
     d->drain_deadline = wachat_clock_mono_ms() + d->cfg->shutdown_timeout_ms;
 
     wachat_log(WACHAT_LOG_NOTICE, "stopping: finishing %zu conversations "
@@ -730,4 +773,16 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
         wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
                    "agent_idle_timeout went back to the AI", n);
     }
+}
+
+
+/* systemd's notification socket; nothing without one, or without systemd */
+static void
+wachatd_notify(const char *state)
+{
+#ifdef WACHAT_HAVE_SYSTEMD
+    (void) sd_notify(0, state);
+#else
+    (void) state;
+#endif
 }
