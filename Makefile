@@ -337,7 +337,7 @@ deb:
 	    || { tail -n 40 ../build.log; exit 1; }
 	ls -1 $(DEB_DIR)/*.deb
 	if command -v lintian > /dev/null; then \
-	    lintian --info --display-info $(DEB_DIR)/*.changes || true; fi
+	    lintian --display-info $(DEB_DIR)/*.changes || true; fi
 
 # the programs, the module and the files that are not the operator's
 uninstall:

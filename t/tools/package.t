@@ -91,6 +91,15 @@ my $APP_DEB = "$DIR/wachat_${VERSION}_$ARCH.deb";
 ok(-f $MOD_DEB && -f $APP_DEB, 'two packages: ' . join ' ', map { basename $_ } $MOD_DEB, $APP_DEB);
 
 # --- inspect -----------------------------------------------------------
+SKIP: {
+    skip 'no lintian (scripts/install-deps package)', 1 unless -x '/usr/bin/lintian';
+    my ($changes) = glob "$DIR/wachat_*.changes";
+    my $tags = `lintian --info $changes 2>&1`;
+    my @bad = grep { /^[EW]: / } split /\n/, $tags;
+    is(scalar @bad, 0, 'lintian: no error, no warning (debian/wachat.lintian-overrides says why for the rest)')
+        or diag $tags;
+}
+
 sub deb_files ($deb) {
     return sort map { (split ' ', $_, 6)[5] =~ s{^\.}{}r =~ s{ -> .*}{}r }
            grep { !/^d/ } split /\n/, `dpkg-deb -c $deb`;
