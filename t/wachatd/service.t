@@ -33,6 +33,11 @@ my $RUNS = 0;
 sub run (%o) {
     my $n = ++$RUNS;
     my ($out, $err) = ("$DIR/run$n.out", "$DIR/run$n.err");
+    if ($o{journal}) {      # stderr's own device:inode stand for the journal
+        spew($err, '');
+        my @st = stat $err;
+        $o{env}{JOURNAL_STREAM} = "$st[0]:$st[1]";
+    }
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         chdir($o{cwd} // '/') or POSIX::_exit(126);
@@ -97,6 +102,10 @@ subtest 'wachatd -t -q: errors only' => sub {
     is($r->{out}, '', '... nothing on stdout');
     is($r->{err}, "wachatd: $bad:3: unknown key \"strem\" (did you mean \"stream\"?)\n",
        '... the error on stderr');
+
+    $r = run(argv => [$WACHATD, '-t', '-q', '-c', $bad], journal => 1);
+    is($r->{err}, "<3>wachatd: $bad:3: unknown key \"strem\" (did you mean \"stream\"?)\n",
+       '... with stderr the journal, as an error (<3>), so journalctl -p err shows it');
 
     my $nokb = spew("$etc/nokb.conf", "kb nothere.md\noutbound sandbox\n");
     $r = run(argv => [$WACHATD, '-t', '-q', '-c', $nokb]);

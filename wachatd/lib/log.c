@@ -126,6 +126,23 @@ wachat_log_close(void)
 }
 
 
+const char *
+wachat_log_journal_prefix(int level)
+{
+    static char  prefix[8];
+
+    if (!wachat_log_to_journal(STDERR_FILENO)) {
+        return "";
+    }
+
+    snprintf(prefix, sizeof(prefix), "<%d>",
+             level >= WACHAT_LOG_DEBUG && level <= WACHAT_LOG_ERROR
+             ? wachat_log_priorities[level] : 3);
+
+    return prefix;
+}
+
+
 int
 wachat_log_enabled(int level)
 {

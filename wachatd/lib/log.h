@@ -52,6 +52,13 @@ int wachat_log_enabled(int level);
 /* "debug", "info", "notice", "warning", "error"; "?" for anything else. */
 const char *wachat_log_level_name(int level);
 
+/*
+ * "<3>" and the like when stderr is the journal, else "": for the lines a
+ * program writes to stderr itself (wachatd -t), so that journald files an
+ * error as an error.
+ */
+const char *wachat_log_journal_prefix(int level);
+
 /* Keeps errno, so "log then inspect errno" works. */
 void wachat_log(int level, const char *fmt, ...) WACHAT_LOG_PRINTF(2, 3);
 

@@ -326,7 +326,8 @@ main(int argc, char **argv)
     }
 
     if (wachatd_load(d.conf_path, &d.cfg, &d.kb, err, sizeof(err)) != 0) {
-        fprintf(stderr, "wachatd: %s\n", err);
+        fprintf(stderr, "%swachatd: %s\n",
+                wachat_log_journal_prefix(WACHAT_LOG_ERROR), err);
         return 1;
     }
 
@@ -337,7 +338,8 @@ main(int argc, char **argv)
     if (wachat_log_setup(d.cfg->logfile, d.cfg->verbosity, err, sizeof(err))
         != 0)
     {
-        fprintf(stderr, "wachatd: %s\n", err);
+        fprintf(stderr, "%swachatd: %s\n",
+                wachat_log_journal_prefix(WACHAT_LOG_ERROR), err);
         wachatd_teardown(&d);
         return 1;
     }
