@@ -15,6 +15,7 @@
 use v5.36;
 use lib 't/lib';
 
+use Fcntl qw(:flock);
 use File::Basename qw(basename);
 use Test::More;
 use Time::HiRes qw(time);
@@ -39,6 +40,11 @@ for my $tool (qw(dpkg-buildpackage dpkg-checkbuilddeps dh dh_nginx setpriv)) {
     my $missing = `cd $ROOT && dpkg-checkbuilddeps 2>&1`;
     plan skip_all => "Build-Depends missing (scripts/install-deps --package): $missing" if $?;
 }
+# one package test per machine at a time (several trees may run the suite)
+open my $LOCK, '>', '/run/lock/wachat-package-test.lock' or die "lock file: $!";
+plan skip_all => 'another package test is running on this machine'
+    unless flock($LOCK, LOCK_EX | LOCK_NB);
+
 for my $p (qw(wachat libnginx-mod-http-wachat)) {
     my $st = `dpkg-query -W -f '\${Status}' $p 2>/dev/null`;
     plan skip_all => "$p is installed here already: not touching it" if $st =~ /installed|config-files/;
@@ -56,6 +62,17 @@ sub sh ($cmd) {
     return ($? >> 8, $out);
 }
 
+# dpkg, waiting up to a minute for a lock an apt run elsewhere may hold
+sub dpkg (@args) {
+    my ($rc, $out);
+    for (1 .. 60) {
+        ($rc, $out) = sh("DEBIAN_FRONTEND=noninteractive dpkg @args");
+        last unless $rc && $out =~ /lock/i;
+        sleep 1;
+    }
+    return ($rc, $out);
+}
+
 # --- what "the machine as it was" means ----------------------------------
 my @WATCH = qw(/etc/nginx /etc/wachat /var/lib/wachat /var/log/wachat /run/wachat
                /usr/share/wachat /usr/lib/nginx/modules /usr/share/nginx/modules-available
@@ -64,7 +81,9 @@ my @WATCH = qw(/etc/nginx /etc/wachat /var/lib/wachat /var/log/wachat /run/wacha
                /usr/share/doc/wachat);
 sub machine_state {
     my $files = `find @WATCH -printf '%p %y %m %u:%g %s\n' 2>/dev/null | sort`;
-    my $pkgs = `dpkg-query -W -f '\${Package} \${Version} \${Status}\n' | sort`;
+    # (the packages of nginx and wachat: others may come and go meanwhile)
+    my $pkgs = join '', sort grep { /nginx|wachat/ }
+               `dpkg-query -W -f '\${Package} \${Version} \${Status}\n'`;
     my $users = `getent passwd | sort`;
     my $groups = `getent group | sort`;
     # (only the ports the packages could take: other tests come and go)
@@ -160,11 +179,11 @@ END {
     if ($INSTALLED && $$ == $INSTALLED) {
         stop_pid($_) for grep { $_ } $npid, $dpid;
         unlink $tconf;
-        system('DEBIAN_FRONTEND=noninteractive dpkg --purge wachat libnginx-mod-http-wachat >/dev/null 2>&1');
+        dpkg(qw(--purge wachat libnginx-mod-http-wachat));
     }
 }
 $INSTALLED = $$;
-($rc, $out) = sh("DEBIAN_FRONTEND=noninteractive dpkg -i $MOD_DEB $APP_DEB");
+($rc, $out) = dpkg('-i', $MOD_DEB, $APP_DEB);
 is($rc, 0, 'dpkg -i both packages') or diag $out;
 my @pw = getpwnam('wachat');
 ok(@pw && $pw[2] < 1000, 'a wachat system user') or diag explain \@pw;
@@ -304,7 +323,7 @@ like(slurp($dlog), qr/wachatd stopped/, 'wachatd stopped on SIGTERM');
 unlink $tconf;
 
 # --- purge -----------------------------------------------------------------
-($rc, $out) = sh('DEBIAN_FRONTEND=noninteractive dpkg --purge wachat libnginx-mod-http-wachat');
+($rc, $out) = dpkg(qw(--purge wachat libnginx-mod-http-wachat));
 is($rc, 0, 'dpkg --purge both') or diag $out;
 $INSTALLED = 0;
 my $after = machine_state();
