@@ -322,6 +322,26 @@ stop_pid($dpid);
 like(slurp($dlog), qr/wachatd stopped/, 'wachatd stopped on SIGTERM');
 unlink $tconf;
 
+# --- upgrade and remove, as the README tells them ------------------------------
+my $secret = slurp('/etc/wachat/api.secret');
+open my $kb, '>>', '/etc/wachat/kb.md' or die "kb.md: $!";
+print {$kb} "\n## Edited here {#edited-here}\nKept across upgrades.\n";
+close $kb;
+($rc, $out) = dpkg('-i', $MOD_DEB, $APP_DEB);
+is($rc, 0, 'installing the packages again (the upgrade path)') or diag $out;
+like(slurp('/etc/wachat/kb.md'), qr/\{#edited-here\}/, '... keeps the edited knowledge base (a conffile)');
+is(slurp('/etc/wachat/api.secret'), $secret, '... and the secret postinst made');
+
+($rc, $out) = dpkg(qw(--remove wachat libnginx-mod-http-wachat));
+is($rc, 0, 'dpkg --remove both') or diag $out;
+ok(!-e '/usr/sbin/wachatd' && !-e '/usr/lib/nginx/modules/ngx_http_wachat_module.so',
+   '... the programs and the module are gone');
+ok(-e '/etc/wachat/wachatd.conf' && -e '/etc/wachat/api.secret' && getpwnam('wachat'),
+   '... the config, the secrets and the user stay');
+ok(!-e '/etc/nginx/modules-enabled/50-mod-http-wachat.conf'
+   && -l '/etc/nginx/modules-enabled/50-mod-http-wachat.conf.removed',
+   '... the module\'s link is set aside (.removed), as dh_nginx does');
+
 # --- purge -----------------------------------------------------------------
 ($rc, $out) = dpkg(qw(--purge wachat libnginx-mod-http-wachat));
 is($rc, 0, 'dpkg --purge both') or diag $out;
