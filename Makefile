@@ -1,7 +1,11 @@
 # wachat: nginx module for WhatsApp Cloud API webhooks (+ wachatd, the daemon).
 #
 #   make            build build/ngx_http_wachat_module.so for the installed nginx
-#   make test       run the whole suite with prove
+#   make test       run the whole suite with prove (installs missing Debian
+#                   packages first: scripts/install-deps test)
+#   make install    PREFIX=/usr/local DESTDIR=: wachatd, wachatctl, the module,
+#                   the console, the systemd unit, /etc/wachat (see below)
+#   make deb        the Debian packages libnginx-mod-http-wachat and wachat
 #   make test-asan  the same, nginx and module built with ASan + UBSan
 #   make run        redis-server + nginx with the module, in the foreground
 #   make bench      every benchmark, then one table (bench/all): ingest vs the
@@ -41,7 +45,7 @@ UNIT_LIBS  := -lyajl -lcrypto
 PROVE      ?= prove
 PROVE_ARGS ?= -j2
 
-.PHONY: all module daemon test test-asan run bench bench-ingest bench-consumer bench-roundtrips fuzz clean \
+.PHONY: all module daemon test test-suite test-asan run bench bench-ingest bench-consumer bench-roundtrips fuzz clean \
         eval \
         valgrind chaos soak
 
@@ -51,10 +55,16 @@ module: $(MODULE)
 
 # Configure a copy of the Debian nginx source tree with the flags the packaged
 # nginx was built with, so the .so loads into /usr/sbin/nginx unchanged.
+# (debian/rules adds dpkg-buildflags through NGX_CC_OPT and NGX_LD_OPT)
+NGX_CC_OPT ?=
+NGX_LD_OPT ?=
+
 $(BUILD)/nginx/objs/Makefile: $(NGX_SRC)/conf_flags config
 	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
+	    $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
+	    $(if $(NGX_LD_OPT),--with-ld-opt="$(NGX_LD_OPT)") \
 	    > $(TOP)/$(BUILD)/nginx-configure.log
 
 # cp + mv: a running nginx that has the old .so mapped must not see it change
@@ -104,6 +114,20 @@ $(BUILD)/envelope_test: $(call unit_parts,envelope) $(ENVELOPE_SRCS) \
 WACHATD_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
                   -Wall -Wextra -Werror -O2 -g -Iwachatd -Icommon -I$(BUILD)/gen
 WACHATD_LIBS := -lhiredis -levent -lcurl -lyajl -lcrypto -lstemmer -lm
+
+# sd_notify (Type=notify) when libsystemd-dev is there: the packages always
+# have it (Build-Depends); a build without it runs everywhere but tells
+# systemd nothing.
+ifeq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),y)
+WACHATD_CFLAGS += -DWACHAT_HAVE_SYSTEMD
+WACHATD_LIBS += -lsystemd
+endif
+
+# The config file read without -c or $$WACHAT_CONF: the example in the tree
+# for a build used in place, $(SYSCONFDIR)/wachat/wachatd.conf for what
+# `make install` and the packages install (built apart, under build/dist).
+CONF_PATH  ?= conf/wachatd.conf
+WACHATD_CFLAGS += -DWACHAT_CONF_PATH='"$(CONF_PATH)"'
 WACHATD_MAINS := wachatd/main/wachatd.c wachatd/main/wachatctl.c
 WACHATD_LIB_SRCS := $(filter-out $(WACHATD_MAINS),$(wildcard wachatd/*/*.c)) \
                     $(wildcard common/*.c)
@@ -112,6 +136,17 @@ WACHATD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(WACHATD_LIB_SRCS))
 WACHATD_BINS := $(BUILD)/wachatd $(BUILD)/wachatctl
 
 daemon: $(WACHATD_BINS)
+
+# the objects that use WACHAT_CONF_PATH are rebuilt when CONF_PATH changes
+$(BUILD)/conf_path: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CONF_PATH)' | cmp -s - $@ || echo '$(CONF_PATH)' > $@
+
+$(BUILD)/obj/wachatd/lib/config.o $(BUILD)/obj/wachatd/main/wachatd.o \
+$(BUILD)/obj/wachatd/main/wachatctl.o: $(BUILD)/conf_path
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/obj/%.o: %.c $(WACHATD_HDRS)
 	@mkdir -p $(dir $@)
@@ -139,7 +174,15 @@ $(BUILD)/%_test: $$(call unit_parts,$$*) $(WACHATD_OBJS)
 	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ \
 	    $(filter tests/%.c,$^) $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
-test: $(MODULE) daemon $(UNIT_TESTS)
+# On a fresh machine `make test` and `make run` install what they need
+# first (scripts/install-deps says what it installs; set NO_DEPS=1 to skip).
+DEPS = $(if $(NO_DEPS),@:,@scripts/install-deps)
+
+test:
+	$(DEPS) test
+	$(MAKE) test-suite
+
+test-suite: $(MODULE) daemon $(UNIT_TESTS)
 	$(PROVE) $(PROVE_ARGS) -r t/
 
 # The daemon, its tool and the unit tests are rebuilt instrumented under
@@ -150,6 +193,7 @@ ASAN_BINS := $(ASAN_DIR)/envelope_test $(ASAN_DIR)/wachatd $(ASAN_DIR)/wachatctl
 test-asan: $(ASAN_MODULE)
 	$(MAKE) BUILD=$(ASAN_DIR) EXTRA_CFLAGS="$(ASAN_FLAGS)" \
 	    EXTRA_LDFLAGS="$(ASAN_FLAGS)" $(ASAN_BINS)
+	WACHAT_SKIP_PACKAGE=1 \
 	WACHAT_MODULE=$(TOP)/$(ASAN_MODULE) \
 	WACHAT_NGINX_PRELOAD="$(ASAN_PRELOAD)" \
 	WACHAT_ENVELOPE_TEST=$(TOP)/$(ASAN_DIR)/envelope_test \
@@ -211,7 +255,9 @@ $(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c \
 	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c wachatd/clients/llm.c $(FUZZ_CLIENT_SRCS) \
 	    -lcurl -levent -lyajl -lm
 
-run: $(MODULE) daemon
+run:
+	$(DEPS) run
+	$(MAKE) $(MODULE) daemon
 	scripts/wachat-run
 
 # the answer-quality evaluation: the daemon's answerer on every eval/*/ set
@@ -225,6 +271,111 @@ EVAL_ARGS ?= --record bench/RESULTS.md
 
 eval: $(BUILD)/kb_eval
 	$(BUILD)/kb_eval $(EVAL_ARGS) $(EVAL_DIRS)
+
+# --- make install: the same files the Debian packages hold (make deb) --------
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage] [SYSCONFDIR=/etc]
+#
+# wachatd, wachatctl (built apart under $(BUILD)/dist, with the installed
+# config, $(SYSCONFDIR)/wachat/wachatd.conf, as their default), the module
+# and its load_module snippet where Debian's nginx looks for them, the agent
+# console and the nginx site under $(DATADIR)/wachat, the systemd unit, and
+# the config and knowledge base, which are never overwritten.  The wachat
+# user, the secrets and Redis's password are the packages' postinst's job,
+# or the operator's (README, "Run in production").
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(SYSCONFDIR)/systemd/system)
+NGX_MODULES_DIR ?= /usr/lib/nginx/modules
+NGX_MODULES_CONF ?= /usr/share/nginx/modules-available
+DIST       := $(BUILD)/dist
+INSTALL    ?= install
+
+# what the installed files say about where the others are
+INSTALL_SUBST := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+                 -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+
+# The installed config is conf/wachatd.conf with the production choices: a
+# Redis password and the agent API, both from files beside it.
+PROD_CONF_SED := -e 's|^\# redis_password_file .*|redis_password_file redis.password|' \
+                 -e 's|^\# api_listen  .*|api_listen          127.0.0.1:8091|' \
+                 -e 's|^\# api_secret_file .*|api_secret_file     api.secret|' \
+                 -e 's|^\# wachatd / wachatctl example config (wachatd -c conf/wachatd.conf)\.|\# wachatd / wachatctl config, as installed: $(SYSCONFDIR)/wachat/wachatd.conf.|'
+
+.PHONY: dist install uninstall
+
+# the daemon again, with the installed config path built in
+dist:
+	$(MAKE) BUILD=$(DIST) CONF_PATH=$(SYSCONFDIR)/wachat/wachatd.conf \
+	    $(DIST)/wachatd $(DIST)/wachatctl
+
+install: $(MODULE) dist
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(NGX_MODULES_DIR) $(DESTDIR)$(NGX_MODULES_CONF) \
+	    $(DESTDIR)$(DATADIR)/wachat/console $(DESTDIR)$(DATADIR)/wachat/nginx \
+	    $(DESTDIR)$(DATADIR)/doc/wachat $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DATADIR)/man/man1 $(DESTDIR)$(DATADIR)/man/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/wachat
+	$(INSTALL) -m 755 $(DIST)/wachatd $(DESTDIR)$(SBINDIR)/wachatd
+	$(INSTALL) -m 755 $(DIST)/wachatctl $(DESTDIR)$(BINDIR)/wachatctl
+	$(INSTALL) -m 644 $(MODULE) $(DESTDIR)$(NGX_MODULES_DIR)/ngx_http_wachat_module.so
+	echo 'load_module modules/ngx_http_wachat_module.so;' \
+	    > $(DESTDIR)$(NGX_MODULES_CONF)/mod-http-wachat.conf
+	chmod 644 $(DESTDIR)$(NGX_MODULES_CONF)/mod-http-wachat.conf
+	$(INSTALL) -m 644 console/* $(DESTDIR)$(DATADIR)/wachat/console/
+	sed $(INSTALL_SUBST) conf/nginx-site.conf \
+	    > $(DESTDIR)$(DATADIR)/wachat/nginx/wachat-site.conf
+	sed -e 's|/srv/wachat/console/|$(DATADIR)/wachat/console/|g' \
+	    -e 's|/etc/wachat/|$(SYSCONFDIR)/wachat/|g' conf/nginx-agent.conf \
+	    > $(DESTDIR)$(DATADIR)/wachat/nginx/agent.conf
+	chmod 644 $(DESTDIR)$(DATADIR)/wachat/nginx/*.conf
+	sed $(INSTALL_SUBST) conf/wachatd.service.in \
+	    > $(DESTDIR)$(UNITDIR)/wachatd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/wachatd.service
+	$(INSTALL) -m 644 README.md $(DESTDIR)$(DATADIR)/doc/wachat/README.md
+	$(INSTALL) -m 644 man/wachatctl.1 $(DESTDIR)$(DATADIR)/man/man1/wachatctl.1
+	$(INSTALL) -m 644 man/wachatd.8 $(DESTDIR)$(DATADIR)/man/man8/wachatd.8
+	test -e $(DESTDIR)$(SYSCONFDIR)/wachat/wachatd.conf || \
+	    { sed $(PROD_CONF_SED) conf/wachatd.conf \
+	          > $(DESTDIR)$(SYSCONFDIR)/wachat/wachatd.conf && \
+	      chmod 644 $(DESTDIR)$(SYSCONFDIR)/wachat/wachatd.conf; }
+	test -e $(DESTDIR)$(SYSCONFDIR)/wachat/kb.md || \
+	    $(INSTALL) -m 644 conf/kb.md $(DESTDIR)$(SYSCONFDIR)/wachat/kb.md
+	@echo "make install: done. Next: the wachat user, the secrets in" \
+	      "$(SYSCONFDIR)/wachat and Redis's password (README, \"Run in production\")"
+
+# --- make deb: libnginx-mod-http-wachat and wachat, built the Debian way ----
+#
+# From a copy of the tree under $(BUILD)/deb (dpkg-buildpackage writes the
+# .deb files beside the source directory), unsigned, then lintian.  Needs
+# the Build-Depends of debian/control (scripts/install-deps --package).
+DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_DIR    := $(BUILD)/deb
+DEB_SRC    := $(DEB_DIR)/wachat-$(DEB_VERSION)
+
+.PHONY: deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	tar --exclude=./build --exclude=./.git --exclude=./debian/build -cf - . \
+	    | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -us -uc -b > ../build.log 2>&1 \
+	    || { tail -n 40 ../build.log; exit 1; }
+	ls -1 $(DEB_DIR)/*.deb
+	if command -v lintian > /dev/null; then \
+	    lintian --display-info $(DEB_DIR)/*.changes || true; fi
+
+# the programs, the module and the files that are not the operator's
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/wachatd $(DESTDIR)$(BINDIR)/wachatctl \
+	    $(DESTDIR)$(NGX_MODULES_DIR)/ngx_http_wachat_module.so \
+	    $(DESTDIR)$(NGX_MODULES_CONF)/mod-http-wachat.conf \
+	    $(DESTDIR)$(UNITDIR)/wachatd.service \
+	    $(DESTDIR)$(DATADIR)/man/man1/wachatctl.1 $(DESTDIR)$(DATADIR)/man/man8/wachatd.8
+	rm -rf $(DESTDIR)$(DATADIR)/wachat $(DESTDIR)$(DATADIR)/doc/wachat
 
 # every benchmark, one summary table; BENCH_ARGS go to bench/all (--quick, --only ...)
 bench: module daemon

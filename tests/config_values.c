@@ -38,7 +38,7 @@ test_defaults(void)
 
     is_num((double) cfg->claim_idle_ms, 60000, "defaults: claim_idle 60s");
     is_num(cfg->backend, WACHAT_BACKEND_KB, "defaults: backend kb");
-    is_str(cfg->kb, "conf/kb.md", "defaults: kb");
+    is_str(cfg->kb, "kb.md", "defaults: kb (beside the config; as written from memory)");
     is_num(cfg->kb_min_score, 0.45, "defaults: kb_min_score 0.45");
     is_str(cfg->fallback_text,
            "I'm not sure \xe2\x80\x94 shall I connect you to a person?",

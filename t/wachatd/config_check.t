@@ -106,7 +106,7 @@ sub refused ($what, $conf, $line, $reason, %o) {
 
 sub accepted ($what, $conf, %o) {
     my $r = wachatd(args => ['-t', '-c', $conf], %o);
-    ok($r->{exit} eq '0' && $r->{out} =~ /\Qwachatd: the configuration file $conf syntax is ok\E\n\z/,
+    ok($r->{exit} eq '0' && $r->{out} =~ /\Qwachatd: the configuration file $conf syntax is ok\E\n\Qwachatd: configuration file $conf test is successful\E\n\z/,
        "$what: accepted") or diag "exit $r->{exit}\nstdout: $r->{out}\nstderr: $r->{err}";
     return $r;
 }
@@ -122,10 +122,12 @@ my $BASE = "kb $SHOP\noutbound sandbox\n";      # lines 1 and 2 of most confs
         or diag $r->{err};
     is($r->{err}, '', '... with nothing on stderr');
     like($r->{out}, qr/^# wachatd config from conf\/wachatd\.conf\n/, '... names the file');
-    like($r->{out}, qr/\n# knowledge base conf\/kb\.md: [1-9]\d* entries\n/,
+    like($r->{out}, qr/\n# knowledge base \Q$ROOT\E\/conf\/kb\.md: [1-9]\d* entries\n/,
          '... and the knowledge base it loaded, with its entry count');
-    like($r->{out}, qr/\nwachatd: the configuration file conf\/wachatd\.conf syntax is ok\n\z/,
-         '... and says the syntax is ok, last');
+    like($r->{out}, qr/\nwachatd: the configuration file conf\/wachatd\.conf syntax is ok\n/,
+         '... says the syntax is ok');
+    like($r->{out}, qr/\nwachatd: configuration file conf\/wachatd\.conf test is successful\n\z/,
+         '... and that the test is successful, last (as nginx -t)');
 
     # the effective config: every documented key, with its value
     my %dump;

@@ -25,8 +25,9 @@
 #define WACHAT_CONF_ARGS_MAX    64
 
 
-static wachat_config_t *wachat_conf_run(const char *file, const char *text,
-    size_t len, char *err, size_t errlen);
+static wachat_config_t *wachat_conf_run(const char *file, const char *dir,
+    const char *text, size_t len, char *err, size_t errlen);
+static char *wachat_conf_dir(const char *path);
 static int wachat_conf_defaults(wachat_conf_ctx_t *ctx, char *err,
     size_t errlen);
 static int wachat_conf_lines(wachat_conf_ctx_t *ctx, char *text, size_t len,
@@ -55,11 +56,26 @@ static void wachat_conf_error(char *err, size_t errlen, const char *file,
 
 /* loading */
 
+const char *
+wachat_config_path(const char *option)
+{
+    const char  *env;
+
+    if (option != NULL) {
+        return option;
+    }
+
+    env = getenv("WACHAT_CONF");
+
+    return env != NULL && env[0] != '\0' ? env : WACHAT_CONF_PATH;
+}
+
+
 wachat_config_t *
 wachat_config_load(const char *path, char *err, size_t errlen)
 {
     int               fd;
-    char             *text;
+    char             *text, *dir;
     ssize_t           len;
     struct stat       st;
     wachat_config_t  *cfg;
@@ -110,10 +126,66 @@ wachat_config_load(const char *path, char *err, size_t errlen)
 
     close(fd);
 
-    cfg = wachat_conf_run(path, text, (size_t) len, err, errlen);
+    dir = wachat_conf_dir(path);
+    if (dir == NULL) {
+        snprintf(err, errlen, "%s: cannot tell its directory: %s", path,
+                 strerror(errno));
+        free(text);
+        return NULL;
+    }
+
+    cfg = wachat_conf_run(path, dir, text, (size_t) len, err, errlen);
     free(text);
+    free(dir);
 
     return cfg;
+}
+
+
+/* the absolute directory of the file: "conf/w.conf" -> "$PWD/conf" */
+static char *
+wachat_conf_dir(const char *path)
+{
+    char        *dir, *cwd;
+    size_t       len, clen;
+    const char  *slash;
+
+    slash = strrchr(path, '/');
+    len = slash == NULL ? 0 : slash == path ? 1 : (size_t) (slash - path);
+
+    if (path[0] == '/') {
+        dir = malloc(len + 1);
+        if (dir == NULL) {
+            return NULL;
+        }
+
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        return dir;
+    }
+
+    cwd = getcwd(NULL, 0);
+    if (cwd == NULL) {
+        return NULL;
+    }
+
+    clen = strlen(cwd);
+    dir = malloc(clen + 1 + len + 1);
+
+    if (dir != NULL) {
+        memcpy(dir, cwd, clen);
+
+        if (len > 0) {
+            dir[clen++] = '/';
+            memcpy(dir + clen, path, len);
+        }
+
+        dir[clen + len] = '\0';
+    }
+
+    free(cwd);
+
+    return dir;
 }
 
 
@@ -121,13 +193,13 @@ wachat_config_t *
 wachat_config_parse(const char *name, const char *text, size_t len,
     char *err, size_t errlen)
 {
-    return wachat_conf_run(name, text, len, err, errlen);
+    return wachat_conf_run(name, NULL, text, len, err, errlen);
 }
 
 
 static wachat_config_t *
-wachat_conf_run(const char *file, const char *text, size_t len, char *err,
-    size_t errlen)
+wachat_conf_run(const char *file, const char *dir, const char *text,
+    size_t len, char *err, size_t errlen)
 {
     int                 set_line[WACHAT_CONF_KEYS_MAX];
     int                 set_form[WACHAT_CONF_KEYS_MAX];
@@ -149,6 +221,7 @@ wachat_conf_run(const char *file, const char *text, size_t len, char *err,
 
     ctx.cfg = cfg;
     ctx.file = file;
+    ctx.dir = dir;
     ctx.line = 0;
     ctx.form = WACHAT_CONF_FORM_PLAIN;
     ctx.set_line = set_line;
@@ -918,6 +991,40 @@ wachat_conf_strdup(const char *s)
     if (p != NULL) {
         memcpy(p, s, len + 1);
     }
+
+    return p;
+}
+
+
+char *
+wachat_conf_path(wachat_conf_ctx_t *ctx, const char *v)
+{
+    char    *p;
+    size_t   dlen, vlen;
+
+    if (v[0] == '/' || v[0] == '\0' || ctx->dir == NULL) {
+        return wachat_conf_strdup(v);
+    }
+
+    while (v[0] == '.' && v[1] == '/') {
+        v += 2;
+    }
+
+    dlen = strlen(ctx->dir);
+    vlen = strlen(v);
+
+    if (dlen > 0 && ctx->dir[dlen - 1] == '/') {
+        dlen--;
+    }
+
+    p = malloc(dlen + 1 + vlen + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, ctx->dir, dlen);
+    p[dlen] = '/';
+    memcpy(p + dlen + 1, v, vlen + 1);
 
     return p;
 }

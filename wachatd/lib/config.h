@@ -198,6 +198,18 @@ typedef struct {
 } wachat_config_t;
 
 
+/* the config file when neither -c nor $WACHAT_CONF names one */
+#ifndef WACHAT_CONF_PATH
+#define WACHAT_CONF_PATH  "conf/wachatd.conf"
+#endif
+
+
+/*
+ * Which config file to read: "option" (-c) if not NULL, else the
+ * environment's WACHAT_CONF if set and not empty, else WACHAT_CONF_PATH.
+ */
+const char *wachat_config_path(const char *option);
+
 /*
  * Load and check a config file.  On failure: NULL, and err holds
  * "file:line: what is wrong" (or "file: ..." when no line is to blame).

@@ -27,6 +27,8 @@ static int wachat_conf_check_button_title(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_working_hours(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
+static int wachat_conf_check_file_path(wachat_conf_ctx_t *ctx,
+    const char *name, void *field);
 static int wachat_conf_default_consumer(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_backend(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_outbound(wachat_conf_ctx_t *ctx);
@@ -58,6 +60,10 @@ const wachat_conf_check_t  wachat_conf_button_title = {
 
 const wachat_conf_check_t  wachat_conf_working_hours = {
     wachat_conf_check_working_hours, "schedule"
+};
+
+const wachat_conf_check_t  wachat_conf_file_path = {
+    wachat_conf_check_file_path, "path"
 };
 
 
@@ -217,6 +223,30 @@ wachat_conf_check_timezone(wachat_conf_ctx_t *ctx, const char *name,
                         wachat_conf_show(v, show, sizeof(show)));
         return -1;
     }
+
+    return 0;
+}
+
+
+/* a relative path starts at the config file's directory */
+static int
+wachat_conf_check_file_path(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    char  *p, **v;
+
+    (void) name;
+
+    v = field;
+    p = wachat_conf_path(ctx, *v);
+
+    if (p == NULL) {
+        wachat_conf_why(ctx, "out of memory");
+        return -1;
+    }
+
+    free(*v);
+    *v = p;
 
     return 0;
 }

@@ -51,6 +51,8 @@ typedef struct wachat_conf_entry_s  wachat_conf_entry_t;
 struct wachat_conf_ctx_s {
     wachat_config_t  *cfg;
     const char       *file;
+    const char       *dir;          /* relative paths start here; NULL:
+                                       as written (text from memory) */
     int               line;         /* 0 while applying defaults */
     int               form;         /* of the key being set */
     int              *set_line;     /* per entry: line that set it */
@@ -131,6 +133,7 @@ extern const wachat_conf_check_t  wachat_conf_email;
 extern const wachat_conf_check_t  wachat_conf_timezone;
 extern const wachat_conf_check_t  wachat_conf_button_title;
 extern const wachat_conf_check_t  wachat_conf_working_hours;
+extern const wachat_conf_check_t  wachat_conf_file_path;
 
 int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     void *field);
@@ -164,6 +167,14 @@ char *wachat_conf_strdup(const char *s);
 /* config_types.c: an address as the file writes it, and back */
 int wachat_conf_parse_addr(const char *v, wachat_addr_t *addr);
 void wachat_conf_fmt_addr(const wachat_addr_t *a, char *buf, size_t size);
+
+/*
+ * A path of the file made absolute against the config file's directory, as
+ * nginx resolves against its prefix (so a config works whatever directory
+ * wachatd starts in); an absolute path, and any path of a config parsed
+ * from memory, is copied as written.  NULL: out of memory.
+ */
+char *wachat_conf_path(wachat_conf_ctx_t *ctx, const char *v);
 
 /* zeroes len bytes of a secret before they are freed */
 void wachat_conf_wipe(char *s, size_t len);

@@ -125,8 +125,10 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "openai asks an OpenAI-compatible model, grounded on the knowledge "
         "base."),
 
-    WACHAT_STRING("kb", kb, "conf/kb.md", NULL, WACHAT_CONF_NONEMPTY, NULL,
-        "Knowledge base file (Markdown Q&A entries)."),
+    WACHAT_STRING("kb", kb, "kb.md", NULL, WACHAT_CONF_NONEMPTY,
+        &wachat_conf_file_path,
+        "Knowledge base file (Markdown Q&A entries); a relative path starts "
+        "at the config file's directory."),
 
     WACHAT_FLOAT("kb_min_score", kb_min_score, "0.45", 0, 1,
         "Confidence threshold, 0..1 (how much of the question the best "
@@ -281,8 +283,9 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "On SIGTERM, how long in-flight work may finish; what is left "
         "stays pending in Redis for the next start."),
 
-    WACHAT_STRING("logfile", logfile, "", NULL, 0, NULL,
-        "Log file (empty: stderr); reopened on SIGHUP."),
+    WACHAT_STRING("logfile", logfile, "", NULL, 0, &wachat_conf_file_path,
+        "Log file (empty: stderr, which journald reads under systemd); "
+        "reopened on SIGHUP."),
 
     WACHAT_ENUM("verbosity", verbosity, "notice", wachat_conf_levels,
         "Least important log level written."),

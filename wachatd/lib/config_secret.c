@@ -32,7 +32,7 @@ wachat_conf_secret_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
     void *field, int argc, char **argv)
 {
     int               rc;
-    char             *value, *source;
+    char             *value, *source, *path;
     size_t            len;
     const char       *v, *key;
     wachat_secret_t  *s;
@@ -49,11 +49,22 @@ wachat_conf_secret_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
         return -1;
     }
 
+    /* a file named relatively sits beside the config */
+    path = ctx->form == WACHAT_CONF_FORM_FILE ? wachat_conf_path(ctx, v)
+                                              : wachat_conf_strdup(v);
+    if (path == NULL) {
+        wachat_conf_why(ctx, "out of memory");
+        return -1;
+    }
+
+    v = path;
+
     rc = ctx->form == WACHAT_CONF_FORM_ENV
          ? wachat_conf_secret_env(ctx, e, v, &value, &len)
          : wachat_conf_secret_file(ctx, e, v, &value, &len);
 
     if (rc != 0 || wachat_conf_secret_value(ctx, e, v, value, len) != 0) {
+        free(path);
         return -1;
     }
 
@@ -62,11 +73,13 @@ wachat_conf_secret_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
     if (source == NULL) {
         wachat_conf_wipe(value, strlen(value));
         free(value);
+        free(path);
         wachat_conf_why(ctx, "out of memory");
         return -1;
     }
 
     snprintf(source, len, "%s %s", key, v);
+    free(path);
 
     s = field;
     wachat_conf_secret_free(s);

@@ -452,7 +452,7 @@ static int
 wachat_conf_addr_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
     void *field, int argc, char **argv)
 {
-    char           show[WACHAT_CONF_SHOW_SIZE];
+    char           show[WACHAT_CONF_SHOW_SIZE], *path;
     wachat_addr_t  addr;
 
     (void) argc;
@@ -464,6 +464,19 @@ wachat_conf_addr_set(wachat_conf_ctx_t *ctx, const wachat_conf_entry_t *e,
                         e->name, wachat_conf_show(argv[0], show,
                                                   sizeof(show)));
         return -1;
+    }
+
+    /* unix:api.sock sits beside the config, as every relative path */
+    if (addr.path != NULL) {
+        path = wachat_conf_path(ctx, addr.path);
+        if (path == NULL) {
+            wachat_conf_addr_free(&addr);
+            wachat_conf_why(ctx, "out of memory");
+            return -1;
+        }
+
+        free(addr.path);
+        addr.path = path;
     }
 
     wachat_conf_addr_free(field);

@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,10 +26,15 @@ static const char  *wachat_log_names[] = {
     "debug", "info", "notice", "warning", "error"
 };
 
+/* syslog's priorities of the levels: LOG_DEBUG .. LOG_ERR */
+static const int  wachat_log_priorities[] = { 7, 6, 5, 4, 3 };
+
 static int  wachat_log_fd = STDERR_FILENO;
 static int  wachat_log_threshold = WACHAT_LOG_NOTICE;
+static int  wachat_log_journal = -1;    /* -1: not looked at yet */
 
 
+static int wachat_log_to_journal(int fd);
 static size_t wachat_log_escape(char *dst, const char *src, size_t len);
 static void wachat_log_write(int fd, const char *buf, size_t len);
 
@@ -65,8 +72,44 @@ wachat_log_setup(const char *path, int level, char *err, size_t errlen)
 
     wachat_log_fd = fd;
     wachat_log_threshold = level;
+    wachat_log_journal = wachat_log_to_journal(fd);
 
     return 0;
+}
+
+
+/*
+ * systemd connects a service's stderr to journald and names that stream in
+ * JOURNAL_STREAM ("device:inode"); a shell redirect keeps the variable but
+ * not the stream, hence the comparison.  journald reads a "<N>" prefix as
+ * the line's priority (so journalctl -p warning works) and stamps the time
+ * itself.
+ */
+static int
+wachat_log_to_journal(int fd)
+{
+    char                dev[32];
+    const char         *env, *colon;
+    unsigned long long  ino;
+    struct stat         st;
+
+    env = getenv("JOURNAL_STREAM");
+
+    if (fd != STDERR_FILENO || env == NULL || fstat(fd, &st) == -1) {
+        return 0;
+    }
+
+    colon = strchr(env, ':');
+    if (colon == NULL || (size_t) (colon - env) >= sizeof(dev)) {
+        return 0;
+    }
+
+    memcpy(dev, env, (size_t) (colon - env));
+    dev[colon - env] = '\0';
+    ino = strtoull(colon + 1, NULL, 10);
+
+    return strtoull(dev, NULL, 10) == (unsigned long long) st.st_dev
+           && ino == (unsigned long long) st.st_ino;
 }
 
 
@@ -79,6 +122,24 @@ wachat_log_close(void)
 
     wachat_log_fd = STDERR_FILENO;
     wachat_log_threshold = WACHAT_LOG_NOTICE;
+    wachat_log_journal = -1;
+}
+
+
+const char *
+wachat_log_journal_prefix(int level)
+{
+    static char  prefix[8];
+
+    if (!wachat_log_to_journal(STDERR_FILENO)) {
+        return "";
+    }
+
+    snprintf(prefix, sizeof(prefix), "<%d>",
+             level >= WACHAT_LOG_DEBUG && level <= WACHAT_LOG_ERROR
+             ? wachat_log_priorities[level] : 3);
+
+    return prefix;
 }
 
 
@@ -138,13 +199,28 @@ wachat_log(int level, const char *fmt, ...)
         mlen += 3;
     }
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    if (wachat_log_journal == -1) {
+        wachat_log_journal = wachat_log_to_journal(wachat_log_fd);
+    }
 
-    len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    len += (size_t) snprintf(line + len, sizeof(line) - len,
-                             ".%03ldZ %ld %s: ", ts.tv_nsec / 1000000,
-                             (long) getpid(), wachat_log_level_name(level));
+    if (wachat_log_journal) {
+        /* journald adds the time and the pid */
+        len = (size_t) snprintf(line, sizeof(line), "<%d>%s: ",
+                                level >= WACHAT_LOG_DEBUG
+                                && level <= WACHAT_LOG_ERROR
+                                ? wachat_log_priorities[level] : 3,
+                                wachat_log_level_name(level));
+
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+
+        len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+        len += (size_t) snprintf(line + len, sizeof(line) - len,
+                                 ".%03ldZ %ld %s: ", ts.tv_nsec / 1000000,
+                                 (long) getpid(),
+                                 wachat_log_level_name(level));
+    }
     len += wachat_log_escape(line + len, msg, mlen);
     line[len++] = '\n';
 

@@ -1,7 +1,9 @@
 /*
  * wachat log: leveled log lines for wachatd and wachatctl.
  *
- * One line per call: "<UTC time> <pid> <level>: <message>".  Control
+ * One line per call: "<UTC time> <pid> <level>: <message>", or, when
+ * stderr is the systemd journal (JOURNAL_STREAM names it), "<N><level>:
+ * <message>" with N the syslog priority and no time of its own.  Control
  * characters in the message are escaped, so text that came from a customer
  * can never forge or split a line.  The log target is process-wide (one
  * daemon, one log); the main loop calls wachat_log_setup() at start and on
@@ -49,6 +51,13 @@ int wachat_log_enabled(int level);
 
 /* "debug", "info", "notice", "warning", "error"; "?" for anything else. */
 const char *wachat_log_level_name(int level);
+
+/*
+ * "<3>" and the like when stderr is the journal, else "": for the lines a
+ * program writes to stderr itself (wachatd -t), so that journald files an
+ * error as an error.
+ */
+const char *wachat_log_journal_prefix(int level);
 
 /* Keeps errno, so "log then inspect errno" works. */
 void wachat_log(int level, const char *fmt, ...) WACHAT_LOG_PRINTF(2, 3);

@@ -4,9 +4,11 @@
  * base, the Graph token (GET /{phone-number-id}), the LLM endpoint, and,
  * given the public callback URL and the App Secret, a signed self-test
  * POST through nginx that must come out of the stream.  The topology too:
- * the primary, its replicas and their lag, and the sentinels' view.
+ * the primary, its replicas and their lag, and the sentinels' view.  Also
+ * what least privilege asks: not root, and a Redis that refuses strangers.
  */
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +356,77 @@ wachat_doctor_redis(wachat_doctor_t *doc, wachat_redis_t *st,
                       "creates it when it starts; is it running?", cfg->group,
                       cfg->stream);
     freeReplyObject(r);
+}
+
+
+/* wachatd should not run as root, and this tool runs as wachatd's user */
+static void
+wachat_doctor_user(wachat_doctor_t *doc)
+{
+    uid_t           uid;
+    struct passwd  *pw;
+
+    uid = geteuid();
+    pw = getpwuid(uid);
+
+    if (uid == 0) {
+        wachat_doctor_say(doc, "warn", "running as root: run wachatd (and "
+                          "this check) as its own unprivileged user, e.g. "
+                          "runuser -u wachat -- wachatctl doctor; the "
+                          "packaged unit runs wachatd as wachat");
+        return;
+    }
+
+    wachat_doctor_say(doc, "ok", "running as %s (uid %ld), not root",
+                      pw ? pw->pw_name : "?", (long) uid);
+}
+
+
+/*
+ * A Redis that answers a client without a password lets any local user
+ * (or any host, if it listens beyond loopback) read every conversation.
+ */
+static void
+wachat_doctor_redis_auth(wachat_doctor_t *doc, const wachat_config_t *cfg)
+{
+    char                 err[256];
+    redisReply          *r;
+    wachat_redis_t      *anon;
+    wachat_redis_addr_t  addr;
+
+    /* the same server (or the sentinels' primary), without the password */
+    if (wachat_redis_addr_config(&addr, cfg, 2000) != 0) {
+        return;
+    }
+
+    free(addr.password);
+    addr.password = NULL;
+    addr.db = 0;
+
+    /* the link keeps addr's strings: freed after it */
+    anon = wachat_redis_open(&addr, err, sizeof(err));
+
+    if (anon == NULL) {
+        wachat_redis_addr_free(&addr);
+        return;         /* the check above has said what is wrong */
+    }
+
+    r = wachat_redis_cmd(anon, "PING");
+
+    if (r != NULL && r->type != REDIS_REPLY_ERROR) {
+        wachat_doctor_say(doc, "warn", "redis answers clients without a "
+                          "password: set one (requirepass, or the ACL line "
+                          "in the README) and redis_password_file here, "
+                          "password_file= in nginx's wachat_redis");
+
+    } else if (r != NULL && strncmp(r->str, "NOAUTH", 6) == 0) {
+        wachat_doctor_say(doc, "ok", "redis refuses clients without a "
+                          "password");
+    }
+
+    freeReplyObject(r);
+    wachat_redis_close(anon);
+    wachat_redis_addr_free(&addr);
 }
 
 
@@ -770,6 +843,7 @@ wachat_doctor(wachat_redis_t *st, const wachat_config_t *cfg,
     }
 
     wachat_doctor_say(&doc, "ok", "config %s loads", cfg->path);
+    wachat_doctor_user(&doc);
     wachat_doctor_redis(&doc, st, cfg);
 
     if (st->c) {
@@ -779,6 +853,7 @@ wachat_doctor(wachat_redis_t *st, const wachat_config_t *cfg,
     if (st->addr.nsentinels) {
         wachat_doctor_sentinels(&doc, st);
     }
+    wachat_doctor_redis_auth(&doc, cfg);
     wachat_doctor_kb(&doc, cfg);
     wachat_doctor_graph(&doc, st, cfg, opts->phone_number_id);
     wachat_doctor_llm(&doc, cfg);

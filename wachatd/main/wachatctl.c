@@ -1,7 +1,7 @@
 /*
  * wachatctl: look at and act on what wachatd keeps in Redis.
  *
- *   wachatctl [-c conf/wachatd.conf] conversations [--mode M]
+ *   wachatctl [-c config] conversations [--mode M]
  *   wachatctl [-c ...] agent <id> online|away|offline
  *   wachatctl [-c ...] take <agent> <wa_id>
  *   wachatctl [-c ...] reply <agent> <wa_id> <text>
@@ -11,6 +11,10 @@
  *   wachatctl [-c ...] retry <dead-letter id>
  *   wachatctl [-c ...] doctor [--phone-number-id ID]
  *                             [--callback URL --app-secret-file PATH]
+ *   wachatctl help | -h | -v
+ *
+ * The config is -c, else $WACHAT_CONF, else the built-in default (as for
+ * wachatd), so on a server where WACHAT_CONF is set no -c is needed.
  */
 
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include "insight/unanswered.h"
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/version.h"
 #include "main/doctor.h"
 #include "store/store.h"
 
@@ -97,6 +102,12 @@ wachatctl_usage(FILE *out)
 {
     fprintf(out,
             "usage: wachatctl [-c config] <command>\n"
+            "  -c path               config file (default $WACHAT_CONF, "
+            "else\n"
+            "                        " WACHAT_CONF_PATH ")\n"
+            "  -v                    print the version and exit\n"
+            "  help                  this text (needs no config or Redis)"
+            "\n"
             "  conversations [--mode ai|waiting_agent|agent]\n"
             "                        list conversations, most recent first\n"
             "  agent <id> online|away|offline\n"
@@ -151,15 +162,18 @@ main(int argc, char **argv)
     wachat_config_t            *cfg;
     const wachatctl_command_t  *cmd;
 
-    conf = "conf/wachatd.conf";
+    conf = NULL;
 
-    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+    while ((opt = getopt(argc, argv, "c:hv")) != -1) {
         switch (opt) {
         case 'c':
             conf = optarg;
             break;
         case 'h':
             wachatctl_usage(stdout);
+            return 0;
+        case 'v':
+            printf("wachatctl %s\n", WACHAT_VERSION);
             return 0;
         default:
             wachatctl_usage(stderr);
@@ -172,6 +186,12 @@ main(int argc, char **argv)
         return 2;
     }
 
+    if (strcmp(argv[optind], "help") == 0) {
+        wachatctl_usage(stdout);
+        return 0;
+    }
+
+    conf = wachat_config_path(conf);
     cfg = wachat_config_load(conf, err, sizeof(err));
     if (cfg == NULL) {
         fprintf(stderr, "wachatctl: %s\n", err);

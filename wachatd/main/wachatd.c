@@ -1,7 +1,13 @@
 /*
  * wachatd: answers WhatsApp customers from the webhook stream.
  *
- *   wachatd [-c conf/wachatd.conf] [-t]
+ *   wachatd [-c config] [-t [-q]] [-v]
+ *
+ * The config is -c, else $WACHAT_CONF, else WACHAT_CONF_PATH (built in:
+ * /etc/wachat/wachatd.conf for installed builds, conf/wachatd.conf in the
+ * tree).  Under systemd (Type=notify) READY=1 is sent once Redis answers,
+ * the consumer group exists and the config and knowledge base are loaded;
+ * RELOADING=1 / READY=1 frame a SIGHUP reload, STOPPING=1 a stop.
  *
  * One libevent loop drives everything: the stream's blocking read, the
  * conversations' timers and all HTTP through libcurl's multi interface.
@@ -21,6 +27,10 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#ifdef WACHAT_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "agents/agents.h"
 #include "api/api.h"
 #include "lib/clock.h"
@@ -31,6 +41,7 @@
 #include "answer/kb.h"
 #include "clients/llm.h"
 #include "lib/log.h"
+#include "lib/version.h"
 #include "agents/notify.h"
 #include "api/metrics.h"
 #include "send/outbound.h"
@@ -38,7 +49,6 @@
 #include "conversation/stream.h"
 
 
-#define WACHAT_VERSION   "0.2.0"
 #define WACHAT_ERRLEN    1024
 
 
@@ -66,6 +76,7 @@ typedef struct {
     struct event        *chores;
     long long            drain_deadline;
     int                  stopping;
+    int                  quiet;
 } wachatd_t;
 
 
@@ -83,16 +94,19 @@ static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 static wachat_guard_t *wachatd_guard(const wachat_config_t *cfg,
     const wachat_kb_t *kb);
+static void wachatd_notify(const char *state);
 
 
 static void
 wachatd_usage(FILE *out)
 {
     fprintf(out,
-            "usage: wachatd [-c config] [-t] [-v]\n"
-            "  -c path  config file (default conf/wachatd.conf)\n"
+            "usage: wachatd [-c config] [-t [-q]] [-v]\n"
+            "  -c path  config file (default $WACHAT_CONF, else "
+            WACHAT_CONF_PATH ")\n"
             "  -t       test the config and the knowledge base, print the\n"
             "           effective config, and exit\n"
+            "  -q       with -t: print errors only\n"
             "  -v       print the version and exit\n");
 }
 
@@ -103,16 +117,19 @@ wachatd_options(int argc, char **argv, wachatd_t *d, int *test)
 {
     int  opt;
 
-    d->conf_path = "conf/wachatd.conf";
+    d->conf_path = NULL;
     *test = 0;
 
-    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tqvh")) != -1) {
         switch (opt) {
         case 'c':
             d->conf_path = optarg;
             break;
         case 't':
             *test = 1;
+            break;
+        case 'q':
+            d->quiet = 1;
             break;
         case 'v':
             printf("wachatd %s\n", WACHAT_VERSION);
@@ -126,19 +143,30 @@ wachatd_options(int argc, char **argv, wachatd_t *d, int *test)
         }
     }
 
+    if (optind < argc) {
+        wachatd_usage(stderr);
+        return 2;
+    }
+
+    d->conf_path = wachat_config_path(d->conf_path);
+
     return -1;
 }
 
 
-/* -t: the effective configuration, then exit */
+/* -t: the effective configuration, then exit; -q: nothing but errors */
 static int
 wachatd_test_config(wachatd_t *d)
 {
-    wachat_config_dump(d->cfg, stdout);
-    printf("# knowledge base %s: %zu entries\n", d->cfg->kb,
-           wachat_kb_count(d->kb));
-    printf("wachatd: the configuration file %s syntax is ok\n",
-           d->conf_path);
+    if (!d->quiet) {
+        wachat_config_dump(d->cfg, stdout);
+        printf("# knowledge base %s: %zu entries\n", d->cfg->kb,
+               wachat_kb_count(d->kb));
+        printf("wachatd: the configuration file %s syntax is ok\n"
+               "wachatd: configuration file %s test is successful\n",
+               d->conf_path, d->conf_path);
+    }
+
     wachat_kb_free(d->kb);
     wachat_config_free(d->cfg);
 
@@ -334,7 +362,8 @@ main(int argc, char **argv)
     }
 
     if (wachatd_load(d.conf_path, &d.cfg, &d.kb, err, sizeof(err)) != 0) {
-        fprintf(stderr, "wachatd: %s\n", err);
+        fprintf(stderr, "%swachatd: %s\n",
+                wachat_log_journal_prefix(WACHAT_LOG_ERROR), err);
         return 1;
     }
 
@@ -347,9 +376,17 @@ main(int argc, char **argv)
     if (wachat_log_setup(d.cfg->logfile, d.cfg->verbosity, err, sizeof(err))
         != 0)
     {
-        fprintf(stderr, "wachatd: %s\n", err);
+        fprintf(stderr, "%swachatd: %s\n",
+                wachat_log_journal_prefix(WACHAT_LOG_ERROR), err);
         wachatd_teardown(&d);
         return 1;
+    }
+
+    /* the packages and the unit run it as "wachat"; root is a mistake */
+    if (geteuid() == 0) {
+        wachat_log(WACHAT_LOG_WARNING, "running as root: run wachatd as an "
+                   "unprivileged user of its own (the packages' systemd unit "
+                   "runs it as \"wachat\")");
     }
 
     signal(SIGPIPE, SIG_IGN);
@@ -379,6 +416,8 @@ main(int argc, char **argv)
                                                           : "graph",
                wachat_kb_count(d.kb));
 
+    wachatd_notify("READY=1\nSTATUS=answering");
+
     event_base_dispatch(d.base);
 
     wachatd_on_stats(-1, 0, &d);
@@ -391,6 +430,7 @@ main(int argc, char **argv)
 failed:
 
     wachat_log(WACHAT_LOG_ERROR, "cannot start: %s", err);
+    wachatd_notify("STATUS=cannot start");
     wachatd_teardown(&d);
 
     return 1;
@@ -579,9 +619,12 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
         return;
     }
 
+    wachatd_notify("RELOADING=1");
+
     if (wachatd_load(d->conf_path, &cfg, &kb, err, sizeof(err)) != 0) {
         wachat_log(WACHAT_LOG_ERROR, "reload failed, keeping the running "
                    "config and knowledge base: %s", err);
+        wachatd_notify("READY=1\nSTATUS=answering (the last reload failed)");
         return;
     }
 
@@ -640,6 +683,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 
     wachat_log(WACHAT_LOG_NOTICE, "reloaded %s: %zu KB entries",
                d->conf_path, wachat_kb_count(kb));
+    wachatd_notify("READY=1\nSTATUS=answering");
 
     wachat_engine_kick(d->engine);
 }
@@ -735,6 +779,7 @@ wachatd_on_term(evutil_socket_t fd, short what, void *arg)
     }
 
     d->stopping = 1;
+    wachatd_notify("STOPPING=1");
     d->drain_deadline = wachat_clock_mono_ms() + d->cfg->shutdown_timeout_ms;
 
     wachat_log(WACHAT_LOG_NOTICE, "stopping: finishing %zu conversations "
@@ -835,4 +880,16 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
         wachat_log(WACHAT_LOG_NOTICE, "%zu conversation(s) idle for "
                    "agent_idle_timeout went back to the AI", n);
     }
+}
+
+
+/* systemd's notification socket; nothing without one, or without systemd */
+static void
+wachatd_notify(const char *state)
+{
+#ifdef WACHAT_HAVE_SYSTEMD
+    (void) sd_notify(0, state);
+#else
+    (void) state;
+#endif
 }
