@@ -151,6 +151,7 @@ static const lang_query_t  lang_queries[] = {
     { "do you rent bike lights", "-", "focus: the unknown word right "
       "after a known one is what the question is about" },
     { "do you rent kayaks?", "-", "focus: a known verb, an unknown object" },
+    { "有冇單車燈", "-", "focus: 燈, unknown, ends the run after 單車" },
     { "can you deliver tomorrow morning", "delivery", "context: a time the "
       "KB does not use is no unknown topic" },
     { "can I rent a bike for my daughter", "rent", "context: nor a person" },
@@ -193,6 +194,8 @@ test_lang(void)
            "| | buy bike light | kayak | |",
            "lang: searching, gaps where words are not next to each other "
            "(stopwords, punctuation)");
+    is_str(terms_gaps(kb, "租單車嗎", 1), "租 rent 单 租单 车 单车 bike |",
+           "lang: searching, a gap at a function character");
     is_str(terms(kb, "a mountain bike, a bike"), "mtb bike",
            "lang: a two-word synonym of the KB's stands for both words; "
            "bike alone is still bike");

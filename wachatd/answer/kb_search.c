@@ -28,7 +28,11 @@
  * stopword or punctuation between ("bike lights", "rent kayaks", "repair
  * class"), is most likely what the question is about, the known word
  * only its modifier or verb.  An entry that has the known word answers
- * something else: its confidence is multiplied by WACHAT_KB_FOCUS.
+ * something else: its confidence is multiplied by WACHAT_KB_FOCUS.  In
+ * Chinese, the last character of a run (before a function character,
+ * punctuation or the end) when the KB lacks it, its pair with the one
+ * before and any synonym ending there, and has the one before: 單車燈
+ * (bike light), 蛋糕班 (cake class).
  */
 
 #include <math.h>
@@ -70,10 +74,37 @@ typedef struct {
 
     /* unknown words right after a word: head[i] modified by mod[i] */
     size_t              last;       /* the word just before, or NONE */
+    size_t              lastu;      /* the Chinese character before */
+    size_t              pmod;       /* a Chinese head if the run ends */
+    size_t              phead;      /* or NONE */
     size_t              nheads;
     size_t              mod[WACHAT_KB_MAX_HEADS];
     size_t              head[WACHAT_KB_MAX_HEADS];
 } wachat_kb_query_t;
+
+
+static void
+wachat_kb_focus_add(wachat_kb_query_t *q, size_t mod, size_t head)
+{
+    if (q->nheads < WACHAT_KB_MAX_HEADS) {
+        q->mod[q->nheads] = mod;
+        q->head[q->nheads] = head;
+        q->nheads++;
+    }
+}
+
+
+/* the run of Chinese characters has ended: its last one is a head */
+static void
+wachat_kb_focus_end(wachat_kb_query_t *q)
+{
+    if (q->phead != WACHAT_KB_NONE) {
+        wachat_kb_focus_add(q, q->pmod, q->phead);
+        q->phead = WACHAT_KB_NONE;
+    }
+
+    q->lastu = WACHAT_KB_NONE;
+}
 
 
 static int
@@ -91,6 +122,7 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
 
     if (kind == WACHAT_KB_TOK_GAP) {
         q->last = WACHAT_KB_NONE;
+        wachat_kb_focus_end(q);
         return 0;
     }
 
@@ -126,21 +158,47 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         q->n++;
     }
 
+    /*
+     * 單車燈 (bike light), 蛋糕班 (cake class): the last character of a
+     * run, unknown, right after a known one, and no known pair or synonym
+     * with it, is the head
+     */
+
+    if (kind == WACHAT_KB_TOK_UNI) {
+        q->last = WACHAT_KB_NONE;
+        q->phead = WACHAT_KB_NONE;          /* not the last */
+
+        if (id == UINT32_MAX && q->lastu != WACHAT_KB_NONE
+            && q->term[q->lastu] != UINT32_MAX)
+        {
+            q->pmod = q->lastu;
+            q->phead = i;
+        }
+
+        q->lastu = i;
+        return 0;
+    }
+
+    if (id != UINT32_MAX) {
+        q->phead = WACHAT_KB_NONE;          /* a known pair or synonym */
+    }
+
     if (kind != WACHAT_KB_TOK_WORD) {
-        q->last = WACHAT_KB_NONE;           /* a number, Chinese */
+        q->last = WACHAT_KB_NONE;           /* a number, a pair */
+
+        if (kind == WACHAT_KB_TOK_NUM) {
+            wachat_kb_focus_end(q);
+        }
+
         return 0;
     }
 
     /* "bike lights": the unknown word is what the question is about */
 
     if (id == UINT32_MAX && !q->ctx[i] && q->last != WACHAT_KB_NONE
-        && q->term[q->last] != UINT32_MAX
-        && q->nheads < WACHAT_KB_MAX_HEADS)
+        && q->term[q->last] != UINT32_MAX)
     {
-        q->mod[q->nheads] = q->last;
-        q->head[q->nheads] = i;
-        q->nheads++;
-
+        wachat_kb_focus_add(q, q->last, i);
     }
 
     q->last = i;
@@ -396,10 +454,13 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     q->kb = kb;
     q->n = 0;
     q->last = WACHAT_KB_NONE;
+    q->lastu = WACHAT_KB_NONE;
+    q->phead = WACHAT_KB_NONE;
     q->nheads = 0;
 
     (void) wachat_kb_tokenize(&lex, query, qlen, wachat_kb_query_tok, q);
     wachat_kb_lex_close(&lex);
+    wachat_kb_focus_end(q);
 
     total = wachat_kb_score(kb, q, conf, raw);
     nhits = wachat_kb_rank(kb, q, conf, raw, total, hits, max);

@@ -492,6 +492,13 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
         (*nrun)--;
     }
 
+    if (stop) {
+        rc = wachat_kb_gap(t);              /* 嗎, 的: words apart */
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     /* a function character is no term, but may be part of a synonym */
     run[(*nrun)++] = cp | (stop ? WACHAT_KB_STOP_BIT : 0);
     cp &= ~WACHAT_KB_STOP_BIT;
