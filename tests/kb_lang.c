@@ -58,6 +58,10 @@ collect(void *ctx, const char *term, size_t len, wachat_kb_tok_e kind)
 
     t = ctx;
 
+    if (kind == WACHAT_KB_TOK_SPAN) {
+        return 0;
+    }
+
     if (kind == WACHAT_KB_TOK_GAP) {
         term = "|";
         len = 1;
@@ -142,6 +146,10 @@ static const lang_query_t  lang_queries[] = {
     { "hire a bicycle", "rent", "built-in synonyms: hire, bicycle" },
     { "租自行车几钱", "rent", "built-in Chinese synonym: 自行车 = 单车" },
     { "I want my money back", "cancel", "two-word synonym: money back" },
+    { "腳踏車點租", "rent", "a Chinese synonym explains its characters "
+      "the KB lacks (腳, 踏)" },
+    { "脚踏车出租", "rent", "a Chinese synonym explains its characters "
+      "the KB lacks (腳, 踏)" },
     { "any mopeds?", "scooters", "the KB's own Synonyms: line" },
     { "有冇滑板車", "~scooters", "the KB's own Synonyms: line, Chinese "
       "(ranked first; its characters the KB lacks still weigh)" },

@@ -65,9 +65,12 @@ typedef enum {
     WACHAT_KB_TOK_BI,               /* two adjacent CJK characters */
     WACHAT_KB_TOK_NUM,              /* a word with digits: "15", "10am" */
     WACHAT_KB_TOK_TYPO,             /* a WORD the KB has, spelled wrong */
-    WACHAT_KB_TOK_GAP               /* lex->gaps: the words around it are
+    WACHAT_KB_TOK_GAP,              /* lex->gaps: the words around it are
                                        not next to each other (a stopword
                                        or punctuation between); no term */
+    WACHAT_KB_TOK_SPAN              /* lex->gaps: the characters the next
+                                       term (a synonym's head) stands for;
+                                       no term */
 } wachat_kb_tok_e;
 
 /* a nonzero return stops the tokenizer and is returned by it */

@@ -18,7 +18,8 @@
  * query terms.  Terms the KB never uses weigh as much as the rarest (they
  * are what no entry covers), except unknown CJK bigrams (most straddle
  * two words, and their characters already count as unigrams) and numbers
- * (a quantity says little of the topic: "a table for 8") and words of
+ * (a quantity says little of the topic: "a table for 8"), characters a
+ * Chinese synonym stands for (自行车 is bike: 自 is explained) and words of
  * time, people and vagueness ("morning", "daughter", "elsewhere",
  * kb_lang.c: they say when or for whom, not what).  The divisor is at
  * least ln 2, the idf of a term in half the entries, so a query of only
@@ -75,6 +76,8 @@ typedef struct {
     /* unknown words right after a word: head[i] modified by mod[i] */
     size_t              last;       /* the word just before, or NONE */
     size_t              lastu;      /* the Chinese character before */
+    size_t              ring[WACHAT_KB_SYN_CJK];    /* the last ones' terms,
+                                                       NONE: a gap */
     size_t              pmod;       /* a Chinese head if the run ends */
     size_t              phead;      /* or NONE */
     size_t              nheads;
@@ -107,6 +110,37 @@ wachat_kb_focus_end(wachat_kb_query_t *q)
 }
 
 
+static void
+wachat_kb_ring(wachat_kb_query_t *q, size_t i)
+{
+    memmove(q->ring, q->ring + 1, (WACHAT_KB_SYN_CJK - 1) * sizeof(size_t));
+    q->ring[WACHAT_KB_SYN_CJK - 1] = i;
+}
+
+
+/*
+ * A Chinese synonym stands for its last characters (自行车 for bike):
+ * those the KB lacks are explained, not unknown, and weigh nothing.
+ */
+static void
+wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
+{
+    size_t  i, chars, k;
+
+    for (i = 0, chars = 0; i < len; i++) {
+        chars += ((unsigned char) s[i] & 0xc0) != 0x80;
+    }
+
+    for (k = 0; k < chars && k < WACHAT_KB_SYN_CJK; k++) {
+        i = q->ring[WACHAT_KB_SYN_CJK - 1 - k];
+
+        if (i != WACHAT_KB_NONE && q->term[i] == UINT32_MAX) {
+            q->ctx[i] = 1;
+        }
+    }
+}
+
+
 static int
 wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     wachat_kb_tok_e kind)
@@ -123,6 +157,12 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     if (kind == WACHAT_KB_TOK_GAP) {
         q->last = WACHAT_KB_NONE;
         wachat_kb_focus_end(q);
+        wachat_kb_ring(q, WACHAT_KB_NONE);
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_SPAN) {
+        wachat_kb_spanned(q, term, len);
         return 0;
     }
 
@@ -176,6 +216,7 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         }
 
         q->lastu = i;
+        wachat_kb_ring(q, i);
         return 0;
     }
 
@@ -249,8 +290,8 @@ wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 
     for (i = 0; i < q->n; i++) {
         if (q->term[i] == UINT32_MAX) {
-            if ((q->kind[i] == WACHAT_KB_TOK_WORD && !q->ctx[i])
-                || q->kind[i] == WACHAT_KB_TOK_UNI)
+            if ((q->kind[i] == WACHAT_KB_TOK_WORD
+                 || q->kind[i] == WACHAT_KB_TOK_UNI) && !q->ctx[i])
             {
                 total += q->wt[i] * wachat_kb_idf(kb->nentries, 0);
             }
@@ -427,7 +468,7 @@ size_t
 wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_hit_t *hits, size_t max)
 {
-    size_t              nhits;
+    size_t              i, nhits;
     double              total, *conf, *raw;
     wachat_kb_lex_t     lex;
     wachat_kb_query_t  *q;
@@ -457,6 +498,10 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     q->lastu = WACHAT_KB_NONE;
     q->phead = WACHAT_KB_NONE;
     q->nheads = 0;
+
+    for (i = 0; i < WACHAT_KB_SYN_CJK; i++) {
+        q->ring[i] = WACHAT_KB_NONE;
+    }
 
     (void) wachat_kb_tokenize(&lex, query, qlen, wachat_kb_query_tok, q);
     wachat_kb_lex_close(&lex);

@@ -533,6 +533,13 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
         head = wachat_kb_synonym(t->lex, buf, o, &hlen);
 
         if (head != NULL) {
+            if (t->lex->gaps) {
+                rc = t->cb(t->ctx, buf, o, WACHAT_KB_TOK_SPAN);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+
             rc = t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD);
             if (rc != 0) {
                 return rc;
