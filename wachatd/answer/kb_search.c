@@ -220,17 +220,18 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         return 0;
     }
 
+    if (kind == WACHAT_KB_TOK_NUM) {
+        q->last = WACHAT_KB_NONE;
+        wachat_kb_focus_end(q);             /* a number ends a run */
+        return 0;
+    }
+
     if (id != UINT32_MAX) {
         q->phead = WACHAT_KB_NONE;          /* a known pair or synonym */
     }
 
     if (kind != WACHAT_KB_TOK_WORD) {
-        q->last = WACHAT_KB_NONE;           /* a number, a pair */
-
-        if (kind == WACHAT_KB_TOK_NUM) {
-            wachat_kb_focus_end(q);
-        }
-
+        q->last = WACHAT_KB_NONE;           /* a pair */
         return 0;
     }
 
