@@ -1,11 +1,11 @@
 /*
  * kb_eval: how well the embedded kb backend answers customers (issue 15).
  *
- *     build/kb_eval [-v] [--only dev|heldout|fresh] [--min-score X]
+ *     build/kb_eval [-v] [--only dev|heldout|fresh|probe] [--min-score X]
  *                   [--repeat N] [--record FILE] DIR...
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
- * heldout.txt and fresh.txt (eval/README.md): one question a line, "expected<TAB>question", where
+ * heldout.txt, fresh.txt and probe.txt (eval/README.md): one question a line, "expected<TAB>question", where
  * expected is the entry id the customer should get, several ids as
  * "a|b" when more than one entry answers it, or "-" when the KB cannot
  * answer it.  Lines starting with "#" and blank lines are skipped.
@@ -38,10 +38,11 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   3
+#define EVAL_SPLITS   4
 
 
-static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout", "fresh" };
+static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout", "fresh",
+                                                      "probe" };
 
 
 typedef struct {
@@ -377,7 +378,7 @@ main(int argc, char **argv)
             o.repeat = o.repeat ? o.repeat : 1;
 
         } else {
-            fprintf(stderr, "usage: kb_eval [-v] [--only dev|heldout|fresh] "
+            fprintf(stderr, "usage: kb_eval [-v] [--only dev|heldout|fresh|probe] "
                     "[--min-score X] [--repeat N] [--record FILE] DIR...\n");
             return 2;
         }

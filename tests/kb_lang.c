@@ -57,7 +57,15 @@ collect(void *ctx, const char *term, size_t len, wachat_kb_tok_e kind)
     terms_t  *t;
 
     t = ctx;
-    (void) kind;
+
+    if (kind == WACHAT_KB_TOK_SPAN) {
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_GAP) {
+        term = "|";
+        len = 1;
+    }
 
     if (t->len + len + 2 < sizeof(t->buf)) {
         if (t->len > 0) {
@@ -73,9 +81,9 @@ collect(void *ctx, const char *term, size_t len, wachat_kb_tok_e kind)
 }
 
 
-/* the terms of text, space-separated */
+/* the terms of text, space-separated; gaps: "|" where words are apart */
 static const char *
-terms(const wachat_kb_t *kb, const char *text)
+terms_gaps(const wachat_kb_t *kb, const char *text, int gaps)
 {
     static terms_t   t;
     wachat_kb_lex_t  lex;
@@ -87,10 +95,19 @@ terms(const wachat_kb_t *kb, const char *text)
         return "(no stemmer)";
     }
 
+    lex.gaps = gaps;
+
     (void) wachat_kb_tokenize(&lex, text, strlen(text), collect, &t);
     wachat_kb_lex_close(&lex);
 
     return t.buf;
+}
+
+
+static const char *
+terms(const wachat_kb_t *kb, const char *text)
+{
+    return terms_gaps(kb, text, 0);
 }
 
 
@@ -129,12 +146,23 @@ static const lang_query_t  lang_queries[] = {
     { "hire a bicycle", "rent", "built-in synonyms: hire, bicycle" },
     { "租自行车几钱", "rent", "built-in Chinese synonym: 自行车 = 单车" },
     { "I want my money back", "cancel", "two-word synonym: money back" },
+    { "腳踏車點租", "rent", "a Chinese synonym explains its characters "
+      "the KB lacks (腳, 踏)" },
+    { "脚踏车出租", "rent", "a Chinese synonym explains its characters "
+      "the KB lacks (腳, 踏)" },
     { "any mopeds?", "scooters", "the KB's own Synonyms: line" },
     { "有冇滑板車", "~scooters", "the KB's own Synonyms: line, Chinese "
       "(ranked first; its characters the KB lacks still weigh)" },
     { "mtb for hire?", "mtb", "the KB's own two-word synonym" },
     { "lid included?", "helmet", "a Synonyms: line separated by spaces" },
     { "do you sell dog food", "-", "unknown: below the threshold" },
+    { "do you rent bike lights", "-", "focus: the unknown word right "
+      "after a known one is what the question is about" },
+    { "do you rent kayaks?", "-", "focus: a known verb, an unknown object" },
+    { "有冇單車燈", "-", "focus: 燈, unknown, ends the run after 單車" },
+    { "can you deliver tomorrow morning", "delivery", "context: a time the "
+      "KB does not use is no unknown topic" },
+    { "can I rent a bike for my daughter", "rent", "context: nor a person" },
     { "xyzzy", "-", "nonsense: below the threshold" },
     { "is the owner married lol", "-", "chat about nothing in the KB" },
 };
@@ -170,6 +198,12 @@ test_lang(void)
            "group's first word");
     is_str(terms(kb, "滑板車"), "滑 板 滑板 车 板车 scooter",
            "lang: the KB's own synonym");
+    is_str(terms_gaps(kb, "do you sell bike lights? kayaks, tmrw", 1),
+           "| | buy bike light | kayak | |",
+           "lang: searching, gaps where words are not next to each other "
+           "(stopwords, punctuation)");
+    is_str(terms_gaps(kb, "租單車嗎", 1), "租 rent 单 租单 车 单车 bike |",
+           "lang: searching, a gap at a function character");
     is_str(terms(kb, "a mountain bike, a bike"), "mtb bike",
            "lang: a two-word synonym of the KB's stands for both words; "
            "bike alone is still bike");

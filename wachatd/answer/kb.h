@@ -70,7 +70,9 @@
  * once in the question or an Also phrasing of average length counts
  * fully, found only in the answer at most 0.6, words the KB never uses
  * count 0 and weigh heavily), + 0.3 x the best share of one of the
- * entry's phrasings the query has.  Terms are stemmed, folded, spelled out
+ * entry's phrasings the query has; x 0.8 when the entry has only the word
+ * before one the KB does not know ("bike" of "bike lights": the question
+ * is about the lights).  Terms are stemmed, folded, spelled out
  * and grouped by synonyms first (kb_lang.c).  So "hours?" scores 0.85 on
  * the opening-hours entry and "xyzzy" gets no hit at all; a question
  * about something the KB does not cover, sharing a word or two with it,

@@ -64,7 +64,13 @@ typedef enum {
     WACHAT_KB_TOK_UNI,              /* one CJK character */
     WACHAT_KB_TOK_BI,               /* two adjacent CJK characters */
     WACHAT_KB_TOK_NUM,              /* a word with digits: "15", "10am" */
-    WACHAT_KB_TOK_TYPO              /* a WORD the KB has, spelled wrong */
+    WACHAT_KB_TOK_TYPO,             /* a WORD the KB has, spelled wrong */
+    WACHAT_KB_TOK_GAP,              /* lex->gaps: the words around it are
+                                       not next to each other (a stopword
+                                       or punctuation between); no term */
+    WACHAT_KB_TOK_SPAN              /* lex->gaps: the characters the next
+                                       term (a synonym's head) stands for;
+                                       no term */
 } wachat_kb_tok_e;
 
 /* a nonzero return stops the tokenizer and is returned by it */
@@ -79,6 +85,7 @@ typedef struct {
     const wachat_kb_t   *kb;        /* its synonyms; NULL: none */
     wachat_kb_t         *build;     /* loading: its words go to surf */
     int                  typos;     /* searching: correct unknown words */
+    int                  gaps;      /* searching: report WACHAT_KB_TOK_GAP */
 } wachat_kb_lex_t;
 
 int wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s,
@@ -113,6 +120,13 @@ int wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
  */
 #define WACHAT_KB_WEAK  0.5
 int wachat_kb_weak(const char *term, size_t len);
+
+/*
+ * A word that says when or for whom rather than what ("morning",
+ * "friday", "daughter", "friends", "elsewhere"): when the KB does not use
+ * it, it is no sign that the question is about something the KB lacks.
+ */
+int wachat_kb_context(const char *term, size_t len);
 
 /* the head of the group of w (a stem or folded Chinese), or NULL */
 const char *wachat_kb_synonym(const wachat_kb_lex_t *lex, const char *w,

@@ -80,6 +80,23 @@ static const char *const  wachat_kb_weak_words[] = {
 };
 
 
+/* the stems of words of time, people and vagueness (sorted) */
+static const char *const  wachat_kb_context_words[] = {
+    "afternoon", "again", "alon", "also", "anyon", "anyth", "around",
+    "august", "bit", "boss", "boyfriend", "colleagu", "current", "dad",
+    "daughter", "decemb", "earli", "earlier", "els", "elsewher", "even",
+    "ever", "everyon", "everyth", "except", "famili", "father",
+    "februari", "friday", "friend", "girlfriend", "guy", "husband",
+    "januari", "juli", "june", "kind", "late", "later", "lot", "march",
+    "midnight", "mom", "monday", "month", "morn", "mother", "mum",
+    "myself", "near", "nearbi", "night", "noon", "novemb", "octob",
+    "one", "onli", "peopl", "per", "ppl", "saturday", "septemb",
+    "somebodi", "someon", "son", "soon", "sort", "stuff", "sunday",
+    "thursday", "tuesday", "usual", "via", "wednesday", "week",
+    "weekend", "wife", "without", "year"
+};
+
+
 /*
  * Synonym groups: the first word stands for the group.  English words
  * are stemmed when the KB loads; Chinese ones are written Simplified and
@@ -163,6 +180,26 @@ wachat_kb_weak(const char *term, size_t len)
 }
 
 
+int
+wachat_kb_context(const char *term, size_t len)
+{
+    char         w[16];
+    const char  *key;
+
+    if (len >= sizeof(w)) {
+        return 0;
+    }
+
+    memcpy(w, term, len);
+    w[len] = '\0';
+    key = w;
+
+    return bsearch(&key, wachat_kb_context_words,
+                   sizeof(wachat_kb_context_words) / sizeof(char *),
+                   sizeof(char *), wachat_kb_strcmp) != NULL;
+}
+
+
 uint32_t
 wachat_kb_fold(uint32_t cp)
 {
@@ -197,6 +234,7 @@ wachat_kb_lex_open(wachat_kb_lex_t *lex, const wachat_kb_t *kb)
     lex->kb = kb;
     lex->build = NULL;
     lex->typos = 0;
+    lex->gaps = 0;
 
     return lex->stemmer ? 0 : -1;
 }

@@ -18,9 +18,22 @@
  * query terms.  Terms the KB never uses weigh as much as the rarest (they
  * are what no entry covers), except unknown CJK bigrams (most straddle
  * two words, and their characters already count as unigrams) and numbers
- * (a quantity says little of the topic: "a table for 8").  The divisor is
- * at least ln 2, the idf of a term in half the entries, so a query of only
+ * (a quantity says little of the topic: "a table for 8"), characters a
+ * Chinese synonym stands for (自行车 is bike: 自 is explained) and words of
+ * time, people and vagueness ("morning", "daughter", "elsewhere",
+ * kb_lang.c: they say when or for whom, not what).  The divisor is at
+ * least ln 2, the idf of a term in half the entries, so a query of only
  * common terms cannot look certain.
+ *
+ * Focus: a word the KB does not know right after one it knows, with no
+ * stopword or punctuation between ("bike lights", "rent kayaks", "repair
+ * class"), is most likely what the question is about, the known word
+ * only its modifier or verb.  An entry that has the known word answers
+ * something else: its confidence is multiplied by WACHAT_KB_FOCUS.  In
+ * Chinese, the last character of a run (before a function character,
+ * punctuation or the end) when the KB lacks it, its pair with the one
+ * before and any synonym ending there, and has the one before: 單車燈
+ * (bike light), 蛋糕班 (cake class).
  */
 
 #include <math.h>
@@ -44,6 +57,10 @@
 #define WACHAT_KB_MAX_QTERMS 256
 #define WACHAT_KB_RERANK     8          /* entries looked at again */
 #define WACHAT_KB_PHRASING   0.3        /* its share of the confidence */
+#define WACHAT_KB_FOCUS      0.8        /* an entry that has only the
+                                           modifier of an unknown word */
+#define WACHAT_KB_MAX_HEADS  16
+#define WACHAT_KB_NONE       SIZE_MAX
 
 
 typedef struct {
@@ -54,7 +71,74 @@ typedef struct {
     wachat_kb_tok_e     kind[WACHAT_KB_MAX_QTERMS];
     double              fac[WACHAT_KB_MAX_QTERMS];      /* 1, or a typo's */
     double              wt[WACHAT_KB_MAX_QTERMS];       /* 1, or weak */
+    uint8_t             ctx[WACHAT_KB_MAX_QTERMS];      /* unknown context */
+
+    /* unknown words right after a word: head[i] modified by mod[i] */
+    size_t              last;       /* the word just before, or NONE */
+    size_t              lastu;      /* the Chinese character before */
+    size_t              ring[WACHAT_KB_SYN_CJK];    /* the last ones' terms,
+                                                       NONE: a gap */
+    size_t              pmod;       /* a Chinese head if the run ends */
+    size_t              phead;      /* or NONE */
+    size_t              nheads;
+    size_t              mod[WACHAT_KB_MAX_HEADS];
+    size_t              head[WACHAT_KB_MAX_HEADS];
 } wachat_kb_query_t;
+
+
+static void
+wachat_kb_focus_add(wachat_kb_query_t *q, size_t mod, size_t head)
+{
+    if (q->nheads < WACHAT_KB_MAX_HEADS) {
+        q->mod[q->nheads] = mod;
+        q->head[q->nheads] = head;
+        q->nheads++;
+    }
+}
+
+
+/* the run of Chinese characters has ended: its last one is a head */
+static void
+wachat_kb_focus_end(wachat_kb_query_t *q)
+{
+    if (q->phead != WACHAT_KB_NONE) {
+        wachat_kb_focus_add(q, q->pmod, q->phead);
+        q->phead = WACHAT_KB_NONE;
+    }
+
+    q->lastu = WACHAT_KB_NONE;
+}
+
+
+static void
+wachat_kb_ring(wachat_kb_query_t *q, size_t i)
+{
+    memmove(q->ring, q->ring + 1, (WACHAT_KB_SYN_CJK - 1) * sizeof(size_t));
+    q->ring[WACHAT_KB_SYN_CJK - 1] = i;
+}
+
+
+/*
+ * A Chinese synonym stands for its last characters (自行车 for bike):
+ * those the KB lacks are explained, not unknown, and weigh nothing.
+ */
+static void
+wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
+{
+    size_t  i, chars, k;
+
+    for (i = 0, chars = 0; i < len; i++) {
+        chars += ((unsigned char) s[i] & 0xc0) != 0x80;
+    }
+
+    for (k = 0; k < chars && k < WACHAT_KB_SYN_CJK; k++) {
+        i = q->ring[WACHAT_KB_SYN_CJK - 1 - k];
+
+        if (i != WACHAT_KB_NONE && q->term[i] == UINT32_MAX) {
+            q->ctx[i] = 1;
+        }
+    }
+}
 
 
 static int
@@ -70,6 +154,18 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     hash = 0;
     fac = 1;
 
+    if (kind == WACHAT_KB_TOK_GAP) {
+        q->last = WACHAT_KB_NONE;
+        wachat_kb_focus_end(q);
+        wachat_kb_ring(q, WACHAT_KB_NONE);
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_SPAN) {
+        wachat_kb_spanned(q, term, len);
+        return 0;
+    }
+
     if (kind == WACHAT_KB_TOK_TYPO) {
         kind = WACHAT_KB_TOK_WORD;
         fac = WACHAT_KB_TYPO;
@@ -83,20 +179,71 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     for (i = 0; i < q->n; i++) {
         if (q->term[i] == id && (id != UINT32_MAX || q->hash[i] == hash)) {
             q->fac[i] = fmax(q->fac[i], fac);
-            return 0;                       /* each term counts once */
+            break;                          /* each term counts once */
         }
     }
 
-    if (q->n == WACHAT_KB_MAX_QTERMS) {
-        return 1;                           /* enough to rank on */
+    if (i == q->n) {
+        if (q->n == WACHAT_KB_MAX_QTERMS) {
+            return 1;                       /* enough to rank on */
+        }
+
+        q->term[q->n] = id;
+        q->hash[q->n] = hash;
+        q->kind[q->n] = kind;
+        q->fac[q->n] = fac;
+        q->wt[q->n] = wachat_kb_weak(term, len) ? WACHAT_KB_WEAK : 1;
+        q->ctx[q->n] = id == UINT32_MAX && kind == WACHAT_KB_TOK_WORD
+                       && wachat_kb_context(term, len);
+        q->n++;
     }
 
-    q->term[q->n] = id;
-    q->hash[q->n] = hash;
-    q->kind[q->n] = kind;
-    q->fac[q->n] = fac;
-    q->wt[q->n] = wachat_kb_weak(term, len) ? WACHAT_KB_WEAK : 1;
-    q->n++;
+    /*
+     * 單車燈 (bike light), 蛋糕班 (cake class): the last character of a
+     * run, unknown, right after a known one, and no known pair or synonym
+     * with it, is the head
+     */
+
+    if (kind == WACHAT_KB_TOK_UNI) {
+        q->last = WACHAT_KB_NONE;
+        q->phead = WACHAT_KB_NONE;          /* not the last */
+
+        if (id == UINT32_MAX && q->lastu != WACHAT_KB_NONE
+            && q->term[q->lastu] != UINT32_MAX)
+        {
+            q->pmod = q->lastu;
+            q->phead = i;
+        }
+
+        q->lastu = i;
+        wachat_kb_ring(q, i);
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_NUM) {
+        q->last = WACHAT_KB_NONE;
+        wachat_kb_focus_end(q);             /* a number ends a run */
+        return 0;
+    }
+
+    if (id != UINT32_MAX) {
+        q->phead = WACHAT_KB_NONE;          /* a known pair or synonym */
+    }
+
+    if (kind != WACHAT_KB_TOK_WORD) {
+        q->last = WACHAT_KB_NONE;           /* a pair */
+        return 0;
+    }
+
+    /* "bike lights": the unknown word is what the question is about */
+
+    if (id == UINT32_MAX && !q->ctx[i] && q->last != WACHAT_KB_NONE
+        && q->term[q->last] != UINT32_MAX)
+    {
+        wachat_kb_focus_add(q, q->last, i);
+    }
+
+    q->last = i;
 
     return 0;
 }
@@ -144,8 +291,8 @@ wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 
     for (i = 0; i < q->n; i++) {
         if (q->term[i] == UINT32_MAX) {
-            if (q->kind[i] == WACHAT_KB_TOK_WORD
-                || q->kind[i] == WACHAT_KB_TOK_UNI)
+            if ((q->kind[i] == WACHAT_KB_TOK_WORD
+                 || q->kind[i] == WACHAT_KB_TOK_UNI) && !q->ctx[i])
             {
                 total += q->wt[i] * wachat_kb_idf(kb->nentries, 0);
             }
@@ -216,6 +363,37 @@ wachat_kb_phrasing(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 }
 
 
+/*
+ * 1 when the entry has a word that, in the question, only modifies a word
+ * the KB does not know ("do you sell bike lights" and "Do you sell
+ * bikes?"; "do you rent kayaks" and "Do you rent electric bikes?"): the
+ * entry is about the modifier, the question about the unknown word.
+ */
+static int
+wachat_kb_unfocused(const wachat_kb_t *kb, const wachat_kb_query_t *q,
+    size_t e)
+{
+    size_t                      h;
+    uint32_t                    t;
+    const wachat_kb_index_t    *ix;
+    const wachat_kb_posting_t  *p;
+
+    ix = &kb->index;
+
+    for (h = 0; h < q->nheads; h++) {
+        t = q->term[q->mod[h]];
+
+        for (p = &ix->post[ix->off[t]]; p < &ix->post[ix->off[t + 1]]; p++) {
+            if (p->entry == e) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 /* hit into the best max so far (nhits of them); their new number */
 static size_t
 wachat_kb_insert(wachat_kb_hit_t *hits, size_t nhits, size_t max,
@@ -276,6 +454,10 @@ wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 #endif
         hit.score = (1 - WACHAT_KB_PHRASING) * hit.score
                     + WACHAT_KB_PHRASING * wachat_kb_phrasing(kb, q, e);
+
+        if (wachat_kb_unfocused(kb, q, e)) {
+            hit.score *= WACHAT_KB_FOCUS;
+        }
         nhits = wachat_kb_insert(hits, nhits, max, &hit);
     }
 
@@ -287,7 +469,7 @@ size_t
 wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_hit_t *hits, size_t max)
 {
-    size_t              nhits;
+    size_t              i, nhits;
     double              total, *conf, *raw;
     wachat_kb_lex_t     lex;
     wachat_kb_query_t  *q;
@@ -308,13 +490,23 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     }
 
     lex.typos = 1;
+    lex.gaps = 1;
 
     raw = conf + kb->nentries;
     q->kb = kb;
     q->n = 0;
+    q->last = WACHAT_KB_NONE;
+    q->lastu = WACHAT_KB_NONE;
+    q->phead = WACHAT_KB_NONE;
+    q->nheads = 0;
+
+    for (i = 0; i < WACHAT_KB_SYN_CJK; i++) {
+        q->ring[i] = WACHAT_KB_NONE;
+    }
 
     (void) wachat_kb_tokenize(&lex, query, qlen, wachat_kb_query_tok, q);
     wachat_kb_lex_close(&lex);
+    wachat_kb_focus_end(q);
 
     total = wachat_kb_score(kb, q, conf, raw);
     nhits = wachat_kb_rank(kb, q, conf, raw, total, hits, max);

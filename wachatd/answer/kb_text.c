@@ -343,6 +343,22 @@ wachat_kb_flush(wachat_kb_tok_t *t)
 }
 
 
+/* lex->gaps: the held word, then a gap (the next word is not its neighbour) */
+static int
+wachat_kb_gap(wachat_kb_tok_t *t)
+{
+    int  rc;
+
+    if (!t->lex->gaps) {
+        return 0;
+    }
+
+    rc = wachat_kb_flush(t);
+
+    return rc ? rc : t->cb(t->ctx, "", 0, WACHAT_KB_TOK_GAP);
+}
+
+
 /*
  * An ASCII word is held until the next one: the two may be a synonym
  * together ("money back"), which then stands for both.
@@ -361,7 +377,7 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
     kind = wachat_kb_word(t->lex, w, len, &out, &olen);
 
     if (kind < 0) {
-        return 0;
+        return wachat_kb_gap(t);            /* a stopword between */
     }
 
     if (kind != WACHAT_KB_TOK_NUM && t->hlen > 0
@@ -476,6 +492,13 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
         (*nrun)--;
     }
 
+    if (stop) {
+        rc = wachat_kb_gap(t);              /* 嗎, 的: words apart */
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     /* a function character is no term, but may be part of a synonym */
     run[(*nrun)++] = cp | (stop ? WACHAT_KB_STOP_BIT : 0);
     cp &= ~WACHAT_KB_STOP_BIT;
@@ -510,6 +533,13 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
         head = wachat_kb_synonym(t->lex, buf, o, &hlen);
 
         if (head != NULL) {
+            if (t->lex->gaps) {
+                rc = t->cb(t->ctx, buf, o, WACHAT_KB_TOK_SPAN);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+
             rc = t->cb(t->ctx, head, hlen, WACHAT_KB_TOK_WORD);
             if (rc != 0) {
                 return rc;
@@ -572,6 +602,16 @@ wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s, size_t len,
 
         if (cls == WACHAT_KB_SEP) {
             nrun = 0;
+
+            if (cp != ' ' && cp != '\t' && cp != '-' && cp != 0x2010
+                && cp != 0x2011)
+            {
+                rc = wachat_kb_gap(&t);     /* punctuation, a line break */
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+
             continue;
         }
 
