@@ -71,6 +71,7 @@ static const wachat_api_route_t  wachat_api_routes[] = {
       wachat_api_transfer },
     { "/api/conversations/*/note",    EVHTTP_REQ_POST, wachat_api_note },
     { "/api/events",                  EVHTTP_REQ_GET,  wachat_api_events },
+    { "/api/media/*",                 EVHTTP_REQ_GET,  wachat_api_media },
     { NULL, 0, NULL }
 };
 
@@ -460,6 +461,15 @@ wachat_api_unmount(char *path)
 
     if (api && api != path) {
         memmove(path, api, strlen(api) + 1);
+    }
+}
+
+
+void
+wachat_api_set_media(wachat_api_t *api, wachat_media_store_t *media)
+{
+    if (api) {
+        api->media = media;
     }
 }
 

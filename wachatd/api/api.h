@@ -41,6 +41,11 @@ wachat_api_t *wachat_api_start(struct event_base *base, wachat_redis_t *st,
 void wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
     void *data);
 
+/* the customers' media it serves at /api/media/<id> (NULL: none) */
+struct wachat_media_store_s;
+void wachat_api_set_media(wachat_api_t *api,
+    struct wachat_media_store_s *media);
+
 /* on SIGHUP: the new config (agents, texts); the listener stays */
 void wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg);
 

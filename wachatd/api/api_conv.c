@@ -681,6 +681,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
         wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
         wachat_api_kv_reply(g, "name", wachat_redis_reply_value(kv, "name"));
         wachat_api_kv_reply(g, "payload", wachat_redis_reply_value(kv, "payload"));
+        wachat_api_gen_media(g, kv);
 
     } else if (note) {
         wachat_json_kv_text(g, "type", "note");

@@ -22,6 +22,7 @@
 #include "lib/config.h"
 #include "lib/json.h"
 #include "clients/redis_link.h"
+#include "store/media.h"
 #include "store/store.h"
 
 
@@ -45,6 +46,7 @@ struct wachat_api_s {
     void                       *data;
     wachat_api_metrics_pt       metrics;
     void                       *metrics_data;
+    wachat_media_store_t       *media;
     char                       *listen;     /* as started, for reloads */
     struct evhttp              *http;
     char                       *unix_path;  /* removed at exit */
@@ -129,6 +131,14 @@ void wachat_api_take(wachat_api_req_t *r);
 void wachat_api_resolve(wachat_api_req_t *r);
 void wachat_api_transfer(wachat_api_req_t *r);
 void wachat_api_note(wachat_api_req_t *r);
+
+
+/* api_media.c: a customer's media item, from the local store */
+
+void wachat_api_media(wachat_api_req_t *r);
+
+/* the media fields of an inbound history entry, into an open map */
+void wachat_api_gen_media(yajl_gen g, const redisReply *kv);
 
 
 /* api_insight.c: where the assistant falls short */

@@ -19,6 +19,7 @@
 #define WACHAT_GRAPH_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "clients/http.h"
 
@@ -202,6 +203,44 @@ int wachat_graph_mark_read(wachat_graph_t *g, const char *phone_number_id,
 /* GET {api_url}/{phone_number_id}: is the token accepted (doctor)? */
 int wachat_graph_check(wachat_graph_t *g, const char *phone_number_id,
     wachat_graph_done_pt done, void *data);
+
+
+/* --- media (graph_media.c) -------------------------------------------- */
+
+#define WACHAT_GRAPH_MEDIA_ID_MAX  128
+
+/*
+ * A customer's media item, fetched in Meta's two steps: GET /{media-id}
+ * answers its metadata and a URL valid for minutes, GET <url> (with the
+ * bearer token too) its bytes, which go to the caller's sink.  Strings
+ * live only during the done call.
+ */
+typedef struct {
+    wachat_graph_result_e   result;     /* OK: the bytes are in the sink */
+    long                    http_status;
+    long                    code;       /* Graph error code, -1: none */
+    const char             *why;        /* what went wrong; NULL with OK */
+    const char             *mime;       /* mime_type, or NULL */
+    const char             *sha256;     /* as Meta gave it (hex), or NULL */
+    long long               declared;   /* file_size (a string), -1 */
+    size_t                  bytes;      /* written to the sink */
+} wachat_graph_media_t;
+
+typedef void (*wachat_graph_media_done_pt)(void *data,
+    const wachat_graph_media_t *m);
+
+/* 0 when id can be a media id: 1..128 of [A-Za-z0-9._-] */
+int wachat_graph_media_check_id(const char *id);
+
+/*
+ * Fetches media_id into sink (at most max bytes; larger is PERMANENT).
+ * The URL must be https, or on graph_api_url's own origin: the token is
+ * never sent anywhere else.  An expired URL is RETRY (a new one comes
+ * with the next metadata call), an unknown or expired id PERMANENT.  0:
+ * done comes exactly once; -1: bad input, done does not.
+ */
+int wachat_graph_media_get(wachat_graph_t *g, const char *media_id,
+    FILE *sink, size_t max, wachat_graph_media_done_pt done, void *data);
 
 
 #endif /* WACHAT_GRAPH_H */

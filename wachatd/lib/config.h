@@ -143,6 +143,18 @@ typedef struct {
     int               llm_check_links;
     wachat_list_t     llm_allowed_domains;
 
+    /* customers' media */
+    char             *media_dir;
+    size_t            media_max_bytes;
+    long long         media_max_age_ms;
+    int               media_attempts;
+    char             *stt_url;
+    char             *stt_model;
+    wachat_secret_t   stt_key;
+    long long         stt_timeout_ms;
+    char             *voice_text;
+    char             *media_reply_text;
+
     /* the daemon */
     int               concurrency;
     size_t            http_max_response;

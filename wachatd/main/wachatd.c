@@ -52,6 +52,9 @@ typedef struct {
     wachat_http_t       *http;
     wachat_outbound_t   *ob;
     wachat_llm_t        *llm;
+    wachat_graph_t      *media_graph;
+    wachat_media_store_t *media;
+    wachat_stt_t        *stt;
     wachat_guard_t      *guard;
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
@@ -65,6 +68,7 @@ typedef struct {
     struct event        *stats;
     struct event        *chores;
     long long            drain_deadline;
+    unsigned             chores_run;
     int                  stopping;
 } wachatd_t;
 
@@ -78,6 +82,7 @@ static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static void wachatd_teardown(wachatd_t *d);
 static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
+static void wachatd_media(wachatd_t *d, const wachat_config_t *cfg);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 static wachat_guard_t *wachatd_guard(const wachat_config_t *cfg,
@@ -210,6 +215,8 @@ wachatd_start_engine(wachatd_t *d, char *err, size_t errlen)
     d->guard = wachatd_guard(d->cfg, d->kb);
     wachat_engine_set_guard(d->engine, d->guard);
 
+    wachatd_media(d, d->cfg);
+
     return 0;
 }
 
@@ -259,6 +266,7 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     d->metrics.store = d->store;
     d->metrics.cfg = &d->cfg;
     wachat_api_set_metrics(d->api, wachat_metrics_write, &d->metrics);
+    wachat_api_set_media(d->api, d->media);
 
     return 0;
 }
@@ -391,6 +399,9 @@ wachatd_teardown(wachatd_t *d)
     }
 
     wachat_llm_free(d->llm);
+    wachat_graph_free(d->media_graph);
+    wachat_stt_free(d->stt);
+    wachat_media_store_close(d->media);
 
     if (d->stream) {
         wachat_stream_free(d->stream);
@@ -581,6 +592,8 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_engine_set_notify(d->engine, d->mail ? wachat_notify_send : NULL,
                              d->mail);
 
+    wachatd_media(d, cfg);
+
     /* calls in flight do not refer to the old client */
     wachat_llm_free(d->llm);
     d->llm = wachatd_llm(d->http, cfg);
@@ -601,6 +614,78 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
                d->conf_path, wachat_kb_count(kb));
 
     wachat_engine_kick(d->engine);
+}
+
+
+/*
+ * The customers' media: the store (opened once; on reload only its bounds
+ * change), the Graph client that downloads (whatever outbound says: a
+ * sandbox with a token still keeps what customers send) and the
+ * transcription client.  Calls in flight do not refer to the old clients.
+ */
+
+static void
+wachatd_media(wachatd_t *d, const wachat_config_t *cfg)
+{
+    char                  err[WACHAT_ERRLEN];
+    const char           *why;
+    wachat_graph_conf_t   gc;
+    wachat_stt_conf_t     sc;
+
+    if (d->media == NULL) {
+        d->media = wachat_media_store_open(cfg->media_dir,
+                                           cfg->media_max_bytes,
+                                           cfg->media_max_age_ms, err,
+                                           sizeof(err));
+        if (d->media == NULL) {
+            wachat_log(WACHAT_LOG_ERROR, "media: %s: customers' media will "
+                       "be recorded as not downloaded", err);
+        }
+
+    } else {
+        if (strcmp(cfg->media_dir, d->cfg->media_dir) != 0) {
+            wachat_log(WACHAT_LOG_WARNING, "reload: media_dir changes take "
+                       "effect at the next restart");
+        }
+
+        wachat_media_store_limits(d->media, cfg->media_max_bytes,
+                                  cfg->media_max_age_ms);
+    }
+
+    wachat_graph_free(d->media_graph);
+    d->media_graph = NULL;
+
+    if (cfg->graph_token.value) {
+        gc.api_url = cfg->graph_api_url;
+        gc.token = cfg->graph_token.value;
+        gc.timeout_ms = cfg->graph_timeout_ms;
+        why = NULL;
+        d->media_graph = wachat_graph_new(d->http, &gc, &why);
+
+        if (d->media_graph == NULL) {
+            wachat_log(WACHAT_LOG_ERROR, "media: %s: customers' media will "
+                       "not be downloaded", why ? why : "unusable");
+        }
+    }
+
+    wachat_stt_free(d->stt);
+    d->stt = NULL;
+
+    if (cfg->stt_url[0]) {
+        sc.url = cfg->stt_url;
+        sc.model = cfg->stt_model;
+        sc.key = cfg->stt_key.value;
+        sc.timeout_ms = cfg->stt_timeout_ms;
+        why = NULL;
+        d->stt = wachat_stt_new(d->http, &sc, &why);
+
+        if (d->stt == NULL) {
+            wachat_log(WACHAT_LOG_ERROR, "stt: %s: voice notes go to a "
+                       "person untranscribed", why ? why : "unusable");
+        }
+    }
+
+    wachat_engine_set_media(d->engine, d->media_graph, d->media, d->stt);
 }
 
 
@@ -785,6 +870,11 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
                                      WACHAT_KEY_CONVS, max));
 
     n = wachat_agent_expire_idle(d->store, d->cfg);
+
+    /* media_max_age passes even when nothing new comes in */
+    if (d->media && ++d->chores_run % 30 == 0) {
+        wachat_media_store_evict(d->media);
+    }
 
     if (d->mail) {
         wachat_notify_tick(d->mail);
