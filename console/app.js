@@ -586,29 +586,111 @@
     return m.source;
   }
 
+  // ---------------------------------------------------------------- media
+
+  function fmtSize(n) {
+    n = Number(n) || 0;
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + ' MB';
+    if (n >= 1024) return Math.round(n / 1024) + ' KB';
+    return n + ' bytes';
+  }
+
+  // served by wachatd from its local store, through the same /agent/api/
+  function mediaUrl(md) { return BASE + 'media/' + encodeURIComponent(md.id); }
+
+  // A customer's picture, voice note, video, document or sticker: shown,
+  // played or offered for download; or why it could not be kept.
+  function mediaNode(m) {
+    const md = m.media;
+    const kind = m.type || 'media';
+    if (!md.url || md.state !== 'stored') {
+      return h('div', { class: 'media failed', dataset: { media: 'failed' } },
+        h('span', { class: 'kind', text: '[' + kind + ']' }),
+        ' not downloaded' + (md.error ? ': ' + md.error : ''));
+    }
+    const url = mediaUrl(md);
+    const mime = md.mime || '';
+    const label = md.name || (md.voice ? 'voice note' : kind);
+    let node;
+    if (/^image\/(jpeg|png|webp|gif)$/.test(mime)) {
+      node = h('a', { href: url, target: '_blank', rel: 'noopener', title: 'Open the ' + kind },
+        h('img', { class: 'media-img' + (kind === 'sticker' ? ' sticker' : ''), src: url,
+                   alt: kind === 'sticker' ? 'sticker' : 'picture from the customer', loading: 'lazy' }));
+    } else if (mime.startsWith('audio/')) {
+      node = h('audio', { controls: true, preload: 'metadata', src: url, title: label });
+    } else if (mime.startsWith('video/')) {
+      node = h('video', { controls: true, preload: 'metadata', src: url, class: 'media-video' });
+    } else {
+      node = h('a', { class: 'media-doc', href: url, download: md.name || md.id },
+        h('span', { class: 'doc-icon', 'aria-hidden': 'true', text: '\u{1F4C4}' }),
+        h('span', { class: 'doc-name', text: md.name || 'document' }),
+        h('span', { class: 'doc-size', text: md.size ? fmtSize(md.size) : '' }));
+    }
+    return h('div', { class: 'media', dataset: { media: kind } }, node,
+      md.transcript ? h('div', { class: 'transcript', dir: 'auto' },
+        h('span', { class: 'tag', text: 'Transcript' }), ' ', md.transcript) : null);
+  }
+
+  // a location as a link to the map, never an embedded third-party frame
+  function locationNode(loc) {
+    const lat = Number(loc.lat), lon = Number(loc.lon);
+    const url = 'https://www.openstreetmap.org/?mlat=' + lat + '&mlon=' + lon
+      + '#map=16/' + lat + '/' + lon;
+    const what = [loc.name, loc.address].filter(Boolean).join(' \u2014 ')
+      || lat.toFixed(5) + ', ' + lon.toFixed(5);
+    return h('a', { class: 'location', href: url, target: '_blank', rel: 'noopener noreferrer',
+                    title: 'Open the map (OpenStreetMap)' },
+      h('span', { 'aria-hidden': 'true', text: '\u{1F4CD} ' }), what);
+  }
+
+  function contactNode(ct) {
+    return h('div', { class: 'contact-card' },
+      h('div', { class: 'contact-name', text: ct.name || 'contact' }),
+      ct.phones ? h('div', { class: 'contact-phones', text: ct.phones }) : null);
+  }
+
+  // wamid -> the emoji the customer put on it (the last one wins, as in
+  // WhatsApp; an empty emoji takes it away)
+  function reactionsOf(list) {
+    const r = new Map();
+    for (const m of list) {
+      if (m.type === 'reaction' && m.react_to) {
+        if (m.text) r.set(m.react_to, m.text); else r.delete(m.react_to);
+      }
+    }
+    return r;
+  }
+
   // history nodes by key: a day, or a message with its status (a new status
   // rebuilds that message only)
   let histEls = new Map();
 
-  function buildMessage(m, c) {
+  function buildMessage(m, c, reaction) {
     const ts = Number(m.ts_ms) || 0;
     const w = whoOf(m, c);
     const dir = m.dir === 'in' ? 'in' : m.dir === 'note' ? 'note' : 'out';
     const hasText = typeof m.text === 'string' && m.text !== '';
+    const extra = m.media ? mediaNode(m)
+      : m.location ? locationNode(m.location)
+      : m.contact ? contactNode(m.contact) : null;
+    const reacts = m.type === 'reaction';
     const bubble = h('div', { class: 'bubble', dir: 'auto' },
-      hasText ? h('div', { class: 'text', text: m.text }) : null,
-      !hasText ? h('div', { class: 'kind', text: '[' + (m.type || 'message') + ']' }) : null,
+      extra,
+      reacts ? h('div', { class: 'kind', text: m.text ? 'reacted ' + m.text + ' to a message' : 'took a reaction back' }) : null,
+      hasText && !reacts ? h('div', { class: 'text', text: m.text }) : null,
+      !hasText && !extra && !reacts ? h('div', { class: 'kind', text: '[' + (m.type || 'message') + ']' }) : null,
       Array.isArray(m.buttons) && m.buttons.length
         ? h('div', { class: 'buttons' }, ...m.buttons.map((b) => h('span', { text: b }))) : null,
       h('div', { class: 'foot' },
         h('time', { text: ts ? fmtTime.format(ts) : '', title: ts ? fmtFull.format(ts) : '' }),
         dir === 'out' ? tick(m) : null));
     return h('div', {
-      class: 'msg ' + dir + ' ' + w.cls,
-      dataset: { id: m.id || '', who: m.who || '', status: m.status || '' },
+      class: 'msg ' + dir + ' ' + w.cls + (reacts ? ' reaction' : ''),
+      dataset: { id: m.id || '', who: m.who || '', status: m.status || '', type: m.type || '' },
     },
     h('div', { class: 'who' }, h('span', { class: 'tag', text: w.tag }), h('span', { text: w.label })),
     bubble,
+    reaction ? h('div', { class: 'reacted', title: 'The customer reacted ' + reaction, text: reaction }) : null,
     w.cls === 'ai' && describeSource(m)
       ? h('div', { class: 'source' + (m.source === 'fallback' ? ' miss' : ''), text: describeSource(m) }) : null,
     m.status === 'failed'
@@ -621,6 +703,7 @@
     const stick = first || atBottom();
     const before = ui.history.scrollTop;
     const prevCount = Number(ui.history.dataset.count || 0);
+    const reactions = reactionsOf(list);
     const wanted = [];
     let lastDay = -1;
     list.forEach((m, i) => {
@@ -630,9 +713,10 @@
         wanted.push(['d' + day, () => h('div', { class: 'day' }, h('span', { text: dayLabel(ts) }))]);
         lastDay = day;
       }
+      const reaction = m.wamid ? reactions.get(m.wamid) || '' : '';
       const key = 'm' + (m.id || '#' + i) + '|' + (m.status || '') + '|' + (m.error_code || '')
-        + '|' + (m.who || '') + '|' + (S.me ? S.me.id : '') + '|' + (c.name || '');
-      wanted.push([key, () => buildMessage(m, c)]);
+        + '|' + (m.who || '') + '|' + (S.me ? S.me.id : '') + '|' + (c.name || '') + '|' + reaction;
+      wanted.push([key, () => buildMessage(m, c, reaction)]);
     });
     if (!list.length) wanted.push(['empty', () => h('div', { class: 'empty', text: 'No messages yet.' })]);
 

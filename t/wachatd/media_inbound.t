@@ -299,4 +299,19 @@ sub store_bytes () {
     }
 }
 
+# --- the counters ---------------------------------------------------------------
+
+{
+    my $res = http_request(port => $api_port, method => 'GET', path => '/metrics',
+                           headers => ['Authorization' => 'Bearer ' . $d->api_secret],
+                           timeout => $T);
+    my ($kept) = $res->{body} =~ /^wachatd_media_total\{outcome="kept"\} (\d+)$/m;
+    my ($failed) = $res->{body} =~ /^wachatd_media_total\{outcome="failed"\} (\d+)$/m;
+    my ($retried) = $res->{body} =~ /^wachatd_media_total\{outcome="retried"\} (\d+)$/m;
+    is($kept, 8, '/metrics: 8 items kept');
+    is($failed, 2, '/metrics: 2 failed for good (expired id, sha256)');
+    ok(($retried // 0) >= 4, '/metrics: the retries counted')
+        or diag $res->{body};
+}
+
 done_testing();

@@ -615,6 +615,11 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
     h = wachat_redis_reply_field(st, key);
     code[0] = '\0';
 
+    /* the wamid it was sent as: what a customer's reaction names */
+    if (h && strncmp(h, "failed|", 7) != 0) {
+        wachat_json_kv_text(g, "wamid", h);
+    }
+
     if (h == NULL) {
         snprintf(status, sizeof(status), "queued");
 
@@ -678,6 +683,8 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     wachat_api_kv_reply(g, "text", wachat_redis_reply_value(kv, "text"));
 
     if (in) {
+        /* the wamid: what a reaction names */
+        wachat_api_kv_reply(g, "wamid", wachat_redis_reply_value(kv, "id"));
         wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
         wachat_api_kv_reply(g, "name", wachat_redis_reply_value(kv, "name"));
         wachat_api_kv_reply(g, "payload", wachat_redis_reply_value(kv, "payload"));
