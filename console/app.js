@@ -32,6 +32,8 @@
     newBelow: $('new-below'), notice: $('conv-notice'), composer: $('composer'),
     reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
     transfer: $('transfer'), asNote: $('as-note'),
+    attach: $('attach'), fileInput: $('file-input'), attached: $('attached'),
+    attachedName: $('attached-name'), detach: $('detach'),
     insight: $('insight'), insightList: $('insight-list'), insightSince: $('insight-since'),
   };
 
@@ -50,6 +52,7 @@
     waiting: 0,
     live: false,            // the event feed is connected
     sending: false,
+    file: null,             // a file chosen or dropped, sent with the caption
   };
 
   function loadDrafts() {
@@ -506,10 +509,11 @@
       ui.reply.disabled = false;
       ui.send.disabled = S.sending;
       ui.send.textContent = 'Add note';
+      ui.attach.disabled = true;
       ui.reply.placeholder = 'Internal note for your colleagues (the customer never sees it)…';
       return;
     }
-    ui.send.textContent = 'Send';
+    ui.send.textContent = S.file ? 'Send file' : 'Send';
     const open = c.window_closes_at && c.window_closes_at > now();
     const mine = held(c);
     let note = '';
@@ -531,7 +535,87 @@
     const can = mine && open;
     ui.reply.disabled = !can;
     ui.send.disabled = !can || S.sending;
-    ui.reply.placeholder = can ? 'Reply to ' + (c.name || phone(c) || 'the customer') + '…' : '';
+    ui.attach.disabled = !can || S.sending;
+    ui.reply.placeholder = !can ? ''
+      : S.file ? 'Add a caption (optional)…'
+        : 'Reply to ' + (c.name || phone(c) || 'the customer') + '…';
+  }
+
+  // ---------------------------------------------------------------- files
+
+  // What WhatsApp takes from a business (wachatd checks it again, with the
+  // same table: wachat_graph_media_types in graph_build.c).
+  const MB = 1024 * 1024;
+  const FILE_TYPES = {
+    'image/jpeg': ['image', 5 * MB], 'image/png': ['image', 5 * MB],
+    'audio/aac': ['audio', 16 * MB], 'audio/amr': ['audio', 16 * MB],
+    'audio/mpeg': ['audio', 16 * MB], 'audio/mp4': ['audio', 16 * MB],
+    'audio/ogg': ['audio', 16 * MB], 'video/mp4': ['video', 16 * MB],
+    'video/3gpp': ['video', 16 * MB], 'application/pdf': ['document', 100 * MB],
+    'text/plain': ['document', 100 * MB], 'application/msword': ['document', 100 * MB],
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document': ['document', 100 * MB],
+    'application/vnd.ms-excel': ['document', 100 * MB],
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': ['document', 100 * MB],
+    'application/vnd.ms-powerpoint': ['document', 100 * MB],
+    'application/vnd.openxmlformats-officedocument.presentationml.presentation': ['document', 100 * MB],
+  };
+  const CONSOLE_FILE_MAX = 16 * MB;     // wachatd's API; larger: wachatctl send-file
+
+  // why a file cannot go, or '' when it can
+  function fileProblem(f) {
+    const t = FILE_TYPES[f.type];
+    if (!t) return 'WhatsApp does not take files of type ' + (f.type || 'unknown') + '.';
+    if (f.size === 0) return 'The file is empty.';
+    if (f.size > t[1]) {
+      return (t[0] === 'image' ? 'An image' : 'A ' + t[0]) + ' may be ' + (t[1] / MB) + ' MB at most; this one is '
+        + (f.size / MB).toFixed(1) + ' MB.';
+    }
+    if (f.size > CONSOLE_FILE_MAX) return 'Files sent from the console may be 16 MB at most (wachatctl send-file takes larger documents).';
+    return '';
+  }
+
+  function setFile(f) {
+    ui.composeError.textContent = '';
+    if (f) {
+      const why = fileProblem(f);
+      if (why) {
+        ui.composeError.textContent = why;
+        f = null;
+      }
+    }
+    S.file = f || null;
+    ui.attached.hidden = !S.file;
+    ui.attachedName.textContent = S.file ? '\u{1F4CE} ' + S.file.name + ' (' + fmtSize(S.file.size) + ')' : '';
+    ui.fileInput.value = '';
+    if (S.conv) paintComposer(S.conv);
+    if (S.file) ui.reply.focus();
+  }
+
+  // the bytes as the body; the name, type and caption in headers a form of
+  // another site could not send
+  async function sendFile(id, file, caption) {
+    const headers = {
+      Accept: 'application/json',
+      'Content-Type': 'application/octet-stream',
+      'X-Wachat-File-Type': file.type,
+      'X-Wachat-File-Name': encodeURIComponent(file.name),
+    };
+    if (caption) headers['X-Wachat-Caption'] = encodeURIComponent(caption);
+    let res;
+    try {
+      res = await fetch(BASE + convPath(id) + '/file', {
+        method: 'POST', headers, body: file, credentials: 'same-origin', cache: 'no-store',
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', 'Cannot reach the server (' + e.message + ').');
+    }
+    let data = null;
+    try { data = JSON.parse(await res.text()); } catch (e) { data = null; }
+    if (!res.ok) {
+      throw new ApiError(res.status, data && data.error,
+        data && data.error === 'bad_media' && data.message ? data.message : explain(res.status, data));
+    }
+    return data;
   }
 
   function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
@@ -792,16 +876,19 @@
   async function send() {
     const id = S.openId;
     const text = ui.reply.value;
-    if (!id || S.sending || !text.trim() || ui.reply.disabled) return;
+    const file = ui.asNote.checked ? null : S.file;
+    if (!id || S.sending || (!text.trim() && !file) || ui.reply.disabled) return;
     S.sending = true;
     ui.send.disabled = true;
     ui.composeError.textContent = '';
     try {
       const asNote = ui.asNote.checked;
-      await api('POST', convPath(id) + (asNote ? '/note' : '/reply'), { text });
+      if (file) await sendFile(id, file, text.trim());
+      else await api('POST', convPath(id) + (asNote ? '/note' : '/reply'), { text });
       if (S.openId === id) {
         ui.reply.value = '';
         autosize();
+        if (file) setFile(null);
       }
       S.drafts.delete(id);
       storeDrafts();
@@ -952,6 +1039,25 @@
 
   ui.take.addEventListener('click', () => act('take', ui.take));
   ui.asNote.addEventListener('change', () => { if (S.conv) paintComposer(S.conv); ui.reply.focus(); });
+  ui.attach.addEventListener('click', () => ui.fileInput.click());
+  ui.fileInput.addEventListener('change', () => setFile(ui.fileInput.files[0]));
+  ui.detach.addEventListener('click', () => setFile(null));
+  // a file dropped on the conversation is attached, if a reply could go
+  for (const el of [ui.history, ui.composer]) {
+    el.addEventListener('dragover', (e) => {
+      if (!e.dataTransfer || ![...e.dataTransfer.types].includes('Files') || ui.attach.disabled) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+      ui.composer.classList.add('dropping');
+    });
+    el.addEventListener('dragleave', () => ui.composer.classList.remove('dropping'));
+    el.addEventListener('drop', (e) => {
+      ui.composer.classList.remove('dropping');
+      if (!e.dataTransfer || !e.dataTransfer.files.length || ui.attach.disabled) return;
+      e.preventDefault();
+      setFile(e.dataTransfer.files[0]);
+    });
+  }
   // the colleagues are read when the list is opened, so presence is fresh
   ui.transfer.addEventListener('focus', fillTransfer);
   ui.transfer.addEventListener('mousedown', fillTransfer);

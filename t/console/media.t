@@ -9,7 +9,9 @@
 # picture is shown inline and loads (same origin, through /agent/api/, CSP
 # unchanged), the caption under it, the reaction marked on the answer, the
 # location a link to OpenStreetMap, the document a download with its file
-# name.
+# name.  Then alice takes it and drops a picture on the conversation: a
+# 6 MB one is refused at once, a small one goes with a caption (uploaded,
+# then sent by its media id) and shows in the history.
 #
 # Skipped only when chromium / chromedriver are not installed.
 
@@ -206,6 +208,60 @@ my $disp = $b->js('return fetch(document.querySelector(".msg.customer a.media-do
                   . '.then((r) => r.status + " " + r.headers.get("content-disposition"))');
 like($disp // '', qr/^200 attachment; filename="price-list\.pdf"/,
      'which the API serves as an attachment');
+
+# --- alice sends a picture: dropped on the conversation, with a caption ------
+
+$b->click_css('#take');
+need($b->wait_js('return !document.getElementById("reply").disabled', timeout => $T),
+     'alice took the conversation: the reply box is open');
+
+# a File dropped on the history, as a drag from the desktop would
+my $drop = <<'JS';
+const [b64, name, type, size] = arguments;
+const bytes = b64 ? Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) : new Uint8Array(size);
+const dt = new DataTransfer();
+dt.items.add(new File([bytes], name, { type }));
+document.getElementById('history').dispatchEvent(
+  new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+return 1;
+JS
+
+my $uploads_before = () = $graph->requests(method => 'POST', path => qr{/media$});
+$b->js($drop, '', 'huge.jpg', 'image/jpeg', 6 * 1024 * 1024);
+ok($b->wait_for('#compose-error', timeout => $T,
+                check => sub ($el) { $b->text($el) =~ /An image may be 5 MB at most; this one is 6\.0 MB/ }),
+   'a 6 MB picture is refused at once, with the limit');
+ok($b->js('return document.getElementById("attached").hidden'), 'and not attached');
+
+my $mine = png(4, 4);
+$b->js($drop, encode_base64($mine, ''), 'shelf.png', 'image/png', 0);
+need($b->wait_for('#attached-name', timeout => $T,
+                  check => sub ($el) { $b->text($el) =~ /shelf\.png/ }),
+     'the dropped picture is attached');
+$b->click_css('#reply');
+$b->type($b->find('#reply'), 'This is the shelf you asked about', Wachat::Browser::ENTER());
+
+my $up;
+poll_until(sub {
+    my @all = $graph->requests(method => 'POST', path => qr{/media$});
+    $up = $all[$uploads_before];
+}, timeout => $T);
+need($up, 'the picture is uploaded to the Graph API', $d->log_text);
+is($up->{form}{file}{bytes}, $mine, 'byte for byte');
+is($up->{form}{type}, 'image/png', 'as image/png');
+my $sent;
+poll_until(sub {
+    ($sent) = grep { ($_->{json}{type} // '') eq 'image' && ($_->{json}{to} // '') eq $CUSTOMER }
+              $graph->requests(method => 'POST', path => qr{/messages$});
+    $sent;
+}, timeout => $T);
+need($sent, 'then sent to the customer as an image');
+is($sent->{json}{image}{caption}, 'This is the shelf you asked about', 'with the caption');
+is($sent->{json}{image}{id}, "standin-media-$up->{seq}", 'by the id of its upload');
+ok($b->wait_js('return [...document.querySelectorAll(".msg.agent img.media-img")]'
+               . '.some((i) => i.complete && i.naturalWidth === 4)', timeout => $T),
+   "alice's picture shows in the conversation");
+ok($b->js('return document.getElementById("attached").hidden'), 'the composer is clear again');
 
 my @severe = grep { /SEVERE/ && !/favicon|401/ } $b->console_log;
 is_deeply(\@severe, [], 'no errors in the browser console (CSP included)');

@@ -24,7 +24,10 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "lib/config.h"
+#include "store/media.h"
 #include "store/store.h"
 
 
@@ -42,7 +45,9 @@ typedef enum {
     WACHAT_AGENT_ENOTASSIGNED,      /* held by someone else: take it first */
     WACHAT_AGENT_EWINDOW,           /* > 24 h since the customer wrote */
     WACHAT_AGENT_EINPUT,            /* empty or too long text, bad value */
-    WACHAT_AGENT_ETARGET            /* transfer to an unknown agent, self */
+    WACHAT_AGENT_ETARGET,           /* transfer to an unknown agent, self */
+    WACHAT_AGENT_EMEDIA             /* a file WhatsApp does not take (type,
+                                       size), or none can be kept */
 } wachat_agent_rc_e;
 
 
@@ -106,6 +111,20 @@ wachat_agent_rc_e wachat_agent_take(wachat_redis_t *st,
 wachat_agent_rc_e wachat_agent_reply(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id,
     const char *text, char *hist_id, size_t hlen);
+
+/*
+ * media.c: an agent's file to the customer.  Checked before anything is
+ * uploaded: its type (mime, or else the file name's extension) and size
+ * against what WhatsApp takes (graph.h), the caption's length; then kept
+ * in the media store and queued like a reply (the sender uploads it and
+ * sends it by its media id), with the same holder and window checks.
+ * size is what in holds.  On EMEDIA, why says what is wrong.
+ */
+wachat_agent_rc_e wachat_agent_send_file(wachat_redis_t *st,
+    const wachat_config_t *cfg, wachat_media_store_t *ms, const char *id,
+    const char *conv_id, FILE *in, size_t size, const char *filename,
+    const char *mime, const char *caption, char *hist_id, size_t hlen,
+    char *why, size_t whylen);
 
 /*
  * Back to the AI, with closing_text to the customer (inside the window).

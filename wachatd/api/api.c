@@ -30,7 +30,8 @@
 
 
 #define WACHAT_API_BODY_MAX       (64 * 1024)   /* JSON request bodies */
-#define WACHAT_API_HARD_MAX       (1024 * 1024) /* evhttp's own 413 */
+#define WACHAT_API_HARD_MAX       (WACHAT_API_FILE_MAX + 4096)
+                                                /* evhttp's own 413 */
 #define WACHAT_API_HEADERS_MAX    (16 * 1024)
 #define WACHAT_API_TIMEOUT_S      30            /* reading a request */
 #define WACHAT_API_KEEPALIVE_S    15            /* event streams */
@@ -70,6 +71,7 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/conversations/*/transfer", EVHTTP_REQ_POST,
       wachat_api_transfer },
     { "/api/conversations/*/note",    EVHTTP_REQ_POST, wachat_api_note },
+    { "/api/conversations/*/file",    EVHTTP_REQ_POST, wachat_api_file },
     { "/api/events",                  EVHTTP_REQ_GET,  wachat_api_events },
     { "/api/media/*",                 EVHTTP_REQ_GET,  wachat_api_media },
     { NULL, 0, NULL }
@@ -227,6 +229,7 @@ wachat_api_agent_status(wachat_agent_rc_e rc)
     case WACHAT_AGENT_EWINDOW:      return 409;
     case WACHAT_AGENT_EINPUT:       return 400;
     case WACHAT_AGENT_ETARGET:      return 400;
+    case WACHAT_AGENT_EMEDIA:       return 400;
     }
 
     return 500;
@@ -572,7 +575,8 @@ wachat_api_on_request(struct evhttp_request *req, void *arg)
 
     len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 
-    if (len > WACHAT_API_BODY_MAX) {
+    /* a file (the bytes themselves) may be larger than any JSON */
+    if (len > WACHAT_API_BODY_MAX && !wachat_api_is_file(r.path)) {
         wachat_api_error(&r, 413, "too_large", "the request body is larger "
                          "than 64 KB");
         goto done;

@@ -695,8 +695,17 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
         wachat_api_kv_reply(g, "to", wachat_redis_reply_value(kv, "to"));
 
     } else {
-        wachat_json_kv_text(g, "type", wachat_redis_reply_value(kv, "button1")
-                                       ? "interactive" : "text");
+        /* an agent's file says what it is; a reply is text or buttons */
+        if (wachat_redis_reply_field(kv, "type")) {
+            wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
+
+        } else {
+            wachat_json_kv_text(g, "type",
+                                wachat_redis_reply_value(kv, "button1")
+                                ? "interactive" : "text");
+        }
+
+        wachat_api_gen_media(g, kv);
 
         /* where an AI reply came from: the business sees where it fails */
         wachat_api_kv_reply(g, "source", wachat_redis_reply_value(kv, "source"));

@@ -137,6 +137,20 @@ void wachat_api_note(wachat_api_req_t *r);
 
 void wachat_api_media(wachat_api_req_t *r);
 
+/*
+ * POST /api/conversations/{id}/file: an agent's file, the body its bytes
+ * (Content-Type: application/octet-stream, which no form of another site
+ * can send), X-Wachat-File-Type its type, X-Wachat-File-Name and
+ * X-Wachat-Caption percent-encoded UTF-8.  At most WACHAT_API_FILE_MAX
+ * (wachatctl send-file takes larger documents).
+ */
+#define WACHAT_API_FILE_MAX  (16 * 1024 * 1024)
+
+void wachat_api_file(wachat_api_req_t *r);
+
+/* 1 for the path of that endpoint (mounted or not) */
+int wachat_api_is_file(const char *path);
+
 /* the media fields of an inbound history entry, into an open map */
 void wachat_api_gen_media(yajl_gen g, const redisReply *kv);
 

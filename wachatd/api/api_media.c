@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 
 #include "api/api_int.h"
+#include "wachat_utf8.h"
 
 
 /* what a browser may show inline: nothing that runs */
@@ -168,6 +169,121 @@ wachat_api_media(wachat_api_req_t *r)
     evbuffer_free(out);
 
     wachat_api_log(r, 200, "media");
+}
+
+
+int
+wachat_api_is_file(const char *path)
+{
+    size_t  n;
+
+    n = path ? strlen(path) : 0;
+
+    return n > 5 && strcmp(path + n - 5, "/file") == 0
+           && strstr(path, "/api/conversations/") != NULL;
+}
+
+
+/* a header's percent-encoded UTF-8, decoded; NULL when absent or bad */
+static char *
+wachat_api_file_header(struct evkeyvalq *in, const char *name)
+{
+    char        *v;
+    size_t       n;
+    const char  *h;
+
+    h = evhttp_find_header(in, name);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    v = evhttp_uridecode(h, 0, &n);
+
+    if (v && (strlen(v) != n || !wachat_utf8_valid(v, n))) {
+        free(v);
+        return NULL;
+    }
+
+    return v;
+}
+
+
+void
+wachat_api_file(wachat_api_req_t *r)
+{
+    FILE               *in;
+    size_t              len;
+    yajl_gen            g;
+    const char         *type;
+    char               *name, *caption, hist[64], why[512];
+    unsigned char      *bytes;
+    struct evbuffer    *body;
+    struct evkeyvalq   *h;
+    wachat_agent_rc_e   rc;
+
+    h = evhttp_request_get_input_headers(r->req);
+    body = evhttp_request_get_input_buffer(r->req);
+    len = evbuffer_get_length(body);
+
+    if (len > WACHAT_API_FILE_MAX) {
+        wachat_api_error(r, 413, "too_large", "files sent from the console "
+                         "may be 16 MB at most; send a larger document with "
+                         "wachatctl send-file");
+        return;
+    }
+
+    type = evhttp_find_header(h, "X-Wachat-File-Type");
+    name = wachat_api_file_header(h, "X-Wachat-File-Name");
+    caption = wachat_api_file_header(h, "X-Wachat-Caption");
+
+    bytes = evbuffer_pullup(body, -1);
+    in = len ? fmemopen(bytes, len, "r") : NULL;
+
+    if (in == NULL) {
+        free(name);
+        free(caption);
+        wachat_api_error(r, 400, "bad_media", "the file is empty");
+        return;
+    }
+
+    why[0] = '\0';
+    hist[0] = '\0';
+
+    rc = wachat_agent_send_file(r->api->st, r->api->cfg, r->api->media,
+                                r->agent->id, r->conv, in, len,
+                                name ? name : "", type, caption, hist,
+                                sizeof(hist), why, sizeof(why));
+    fclose(in);
+    free(name);
+    free(caption);
+
+    if (rc != WACHAT_AGENT_OK) {
+        if (why[0]) {
+            wachat_api_error(r, 400, wachat_agent_error_name(rc), why);
+
+        } else {
+            wachat_api_agent_error(r, rc);
+        }
+        return;
+    }
+
+    if (r->api->kick) {
+        r->api->kick(r->api->data, r->conv);
+    }
+
+    g = yajl_gen_alloc(NULL);
+
+    if (g) {
+        yajl_gen_map_open(g);
+        wachat_json_kv_text(g, "hist", hist);
+        yajl_gen_map_close(g);
+    }
+
+    wachat_api_send(r, 202, g, "file queued");
+
+    if (g) {
+        yajl_gen_free(g);
+    }
 }
 
 

@@ -114,6 +114,42 @@ typedef struct wachat_graph_s  wachat_graph_t;
 int wachat_graph_build(const wachat_graph_msg_t *msg, char **json,
     size_t *len, const char **why);
 
+/*
+ * What WhatsApp takes from a business (whatsapp-cloud-api.md 4.4): the
+ * message type a file of type mime goes as, and the most bytes.  NULL
+ * when the type is not one WhatsApp sends.
+ */
+typedef struct {
+    const char  *mime;          /* "image/jpeg" */
+    const char  *ext;           /* ".jpg": how a file name tells it */
+    const char  *kind;          /* "image", "audio", "video", "document" */
+    size_t       max;
+} wachat_graph_media_type_t;
+
+const wachat_graph_media_type_t *wachat_graph_media_type(const char *mime);
+
+/* the same by a file name's extension (case aside); NULL: none */
+const wachat_graph_media_type_t *wachat_graph_media_type_of(
+    const char *filename);
+
+/*
+ * 0 when a file of that type and size may be sent; -1 with why (a
+ * sentence for the agent: "an image (image/jpeg) may be 5 MB at most").
+ */
+int wachat_graph_media_allowed(const char *mime, size_t size, char *why,
+    size_t len);
+
+/* the caption's limit (image, video, document) */
+#define WACHAT_GRAPH_CAPTION_MAX  1024
+
+/*
+ * A media message by media id: {"type": kind, kind: {"id", "caption",
+ * "filename"}} (caption: image, video, document; filename: document).
+ */
+int wachat_graph_build_media(const char *to, const char *kind,
+    const char *media_id, const char *caption, const char *filename,
+    char **json, size_t *len, const char **why);
+
 /* mark as read, plus the typing indicator when typing is set */
 int wachat_graph_build_read(const char *wamid, int typing, char **json,
     size_t *len, const char **why);
@@ -241,6 +277,15 @@ int wachat_graph_media_check_id(const char *id);
  */
 int wachat_graph_media_get(wachat_graph_t *g, const char *media_id,
     FILE *sink, size_t max, wachat_graph_media_done_pt done, void *data);
+
+/*
+ * POST {api_url}/{phone_number_id}/media, multipart/form-data with
+ * messaging_product=whatsapp, type and the file at path (streamed from
+ * disk).  In done, reply->wamid is the media id Meta gave it (30 days).
+ */
+int wachat_graph_media_upload(wachat_graph_t *g, const char *phone_number_id,
+    const char *path, const char *mime, const char *filename,
+    wachat_graph_done_pt done, void *data);
 
 
 #endif /* WACHAT_GRAPH_H */

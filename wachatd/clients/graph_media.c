@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <yajl/yajl_tree.h>
 
 #include "clients/graph.h"
@@ -322,4 +323,182 @@ wachat_graph_media_get(wachat_graph_t *g, const char *media_id, FILE *sink,
     }
 
     return rc;
+}
+
+
+/* --- upload ------------------------------------------------------------- */
+
+/* An upload in flight: the multipart form lives until done. */
+typedef struct {
+    char                  *url;
+    char                  *path;
+    char                  *mime;
+    char                  *filename;
+    struct curl_slist     *headers;
+    curl_mime             *form;
+    wachat_graph_done_pt   done;
+    void                  *data;
+} wachat_graph_up_t;
+
+
+static void
+wachat_graph_up_free(wachat_graph_up_t *up)
+{
+    curl_mime_free(up->form);
+    curl_slist_free_all(up->headers);
+    free(up->url);
+    free(up->path);
+    free(up->mime);
+    free(up->filename);
+    free(up);
+}
+
+
+/* the form is made here, with the handle that will send it */
+static int
+wachat_graph_up_form(wachat_graph_up_t *up, void *easy)
+{
+    curl_mimepart  *part;
+
+    up->form = curl_mime_init(easy);
+    if (up->form == NULL) {
+        return -1;
+    }
+
+    part = curl_mime_addpart(up->form);
+    if (part == NULL || curl_mime_name(part, "messaging_product") != CURLE_OK
+        || curl_mime_data(part, "whatsapp", CURL_ZERO_TERMINATED) != CURLE_OK)
+    {
+        return -1;
+    }
+
+    part = curl_mime_addpart(up->form);
+    if (part == NULL || curl_mime_name(part, "type") != CURLE_OK
+        || curl_mime_data(part, up->mime, CURL_ZERO_TERMINATED) != CURLE_OK)
+    {
+        return -1;
+    }
+
+    /* the bytes are read from disk as they go: no copy in memory */
+    part = curl_mime_addpart(up->form);
+    if (part == NULL || curl_mime_name(part, "file") != CURLE_OK
+        || curl_mime_filedata(part, up->path) != CURLE_OK
+        || curl_mime_filename(part, up->filename) != CURLE_OK
+        || curl_mime_type(part, up->mime) != CURLE_OK)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+wachat_graph_up_setup(void *data, void *easy)
+{
+    int                 rc = 0;
+    wachat_graph_up_t  *up = data;
+
+    if (wachat_graph_up_form(up, easy) != 0) {
+        return -1;
+    }
+
+    rc |= curl_easy_setopt(easy, CURLOPT_URL, up->url);
+    rc |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, up->headers);
+    rc |= curl_easy_setopt(easy, CURLOPT_USERAGENT, "wachat");
+    rc |= curl_easy_setopt(easy, CURLOPT_MIMEPOST, up->form);
+
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+
+static void
+wachat_graph_up_done(void *data, const wachat_http_resp_t *resp)
+{
+    static const char     *id_p[] = { "id", NULL };
+    const char            *id;
+    yajl_val               root;
+    wachat_graph_up_t     *up = data;
+    wachat_graph_reply_t   r;
+
+    wachat_graph_parse(WACHAT_GRAPH_OP_CHECK,
+                       resp->error == WACHAT_HTTP_DONE ? resp->status : 0,
+                       resp->body, resp->body_len,
+                       resp->error == WACHAT_HTTP_DONE
+                       ? NULL : resp->error_text, &r);
+    r.total_ms = resp->total_ms;
+
+    /* the media id goes where a send's wamid would */
+    if (r.result == WACHAT_GRAPH_OK) {
+        root = wachat_json_parse(resp->body, resp->body_len);
+        id = root ? wachat_json_get_str(root, id_p) : NULL;
+        r.wamid = id ? strdup(id) : NULL;
+        yajl_tree_free(root);
+    }
+
+    up->done(up->data, &r);
+
+    wachat_graph_reply_free(&r);
+    wachat_graph_up_free(up);
+}
+
+
+int
+wachat_graph_media_upload(wachat_graph_t *g, const char *phone_number_id,
+    const char *path, const char *mime, const char *filename,
+    wachat_graph_done_pt done, void *data)
+{
+    size_t              n;
+    wachat_graph_up_t  *up;
+    struct curl_slist  *l;
+
+    if (g == NULL || path == NULL || mime == NULL || done == NULL
+        || phone_number_id == NULL
+        || strspn(phone_number_id, "0123456789") != strlen(phone_number_id)
+        || phone_number_id[0] == '\0' || strpbrk(mime, "\r\n\";") != NULL)
+    {
+        return -1;
+    }
+
+    up = calloc(1, sizeof(wachat_graph_up_t));
+    if (up == NULL) {
+        return -1;
+    }
+
+    up->done = done;
+    up->data = data;
+
+    n = strlen(g->api_url) + strlen(phone_number_id) + sizeof("//media");
+    up->url = malloc(n);
+    l = curl_slist_append(NULL, g->auth);
+    up->headers = l ? curl_slist_append(l, "Expect:") : NULL;
+
+    if (up->headers == NULL && l) {
+        curl_slist_free_all(l);
+    }
+
+    up->path = strdup(path);
+    up->mime = strdup(mime);
+    up->filename = strdup(filename && filename[0] ? filename : "file");
+
+    if (up->url == NULL || up->headers == NULL || up->path == NULL
+        || up->mime == NULL || up->filename == NULL)
+    {
+        wachat_graph_up_free(up);
+        return -1;
+    }
+
+    snprintf(up->url, n, "%s/%s/media", g->api_url, phone_number_id);
+
+    /* an upload of 100 MB takes longer than a message */
+    if (wachat_http_transfer(g->http, g->timeout_ms * 12,
+                             wachat_graph_up_setup, wachat_graph_up_done, up)
+        != 0)
+    {
+        wachat_graph_up_free(up);
+        return -1;
+    }
+
+    return 0;
 }

@@ -5,6 +5,7 @@
  *   wachatctl [-c ...] agent <id> online|away|offline
  *   wachatctl [-c ...] take <agent> <wa_id>
  *   wachatctl [-c ...] reply <agent> <wa_id> <text>
+ *   wachatctl [-c ...] send-file <agent> <wa_id> <path> [caption]
  *   wachatctl [-c ...] resolve <wa_id>
  *   wachatctl [-c ...] show <wa_id | phone_number_id:wa_id>
  *   wachatctl [-c ...] dead
@@ -52,6 +53,7 @@ static int wachatctl_conversations(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_agent(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_take(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_reply(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_send_file(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_transfer(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_note(wachatctl_t *ctl, int argc, char **argv);
@@ -79,6 +81,7 @@ static const wachatctl_command_t  wachatctl_commands[] = {
     { "agent",         2, wachatctl_agent },
     { "take",          2, wachatctl_take },
     { "reply",         3, wachatctl_reply },
+    { "send-file",     3, wachatctl_send_file },
     { "resolve",       1, wachatctl_resolve },
     { "transfer",      3, wachatctl_transfer },
     { "note",          3, wachatctl_note },
@@ -104,6 +107,11 @@ wachatctl_usage(FILE *out)
             "  reply <agent> <wa_id> <text>\n"
             "                        send the customer a message as the "
             "agent\n"
+            "  send-file <agent> <wa_id> <path> [caption]\n"
+            "                        send a picture, audio, video or "
+            "document as the agent\n"
+            "                        (its type and size checked against "
+            "WhatsApp's limits)\n"
             "  resolve <wa_id>       hand the conversation back to the AI\n"
             "  transfer <agent> <wa_id> <to>\n"
             "                        the agent hands its conversation to a "
@@ -289,6 +297,67 @@ wachatctl_reply(wachatctl_t *ctl, int argc, char **argv)
     return wachatctl_agent_rc(wachat_agent_reply(ctl->st, ctl->cfg, argv[0],
                                                  conv, argv[2], NULL, 0),
                               "queued: wachatd sends it");
+}
+
+
+/*
+ * The file is checked (type by its extension, size) before anything else,
+ * copied into media_dir, and queued: wachatd uploads it and sends it.
+ */
+static int
+wachatctl_send_file(wachatctl_t *ctl, int argc, char **argv)
+{
+    int                    rc;
+    long                   size;
+    FILE                  *in;
+    wachat_agent_rc_e      arc;
+    wachat_media_store_t  *ms;
+    char                   conv[256], err[WACHAT_ERRLEN], why[512];
+
+    if (argc > 4) {
+        fprintf(stderr, "wachatctl: send-file takes a path and one caption "
+                "(quote it)\n");
+        return 2;
+    }
+
+    in = fopen(argv[2], "r");
+    if (in == NULL || fseek(in, 0, SEEK_END) != 0
+        || (size = ftell(in)) < 0 || fseek(in, 0, SEEK_SET) != 0)
+    {
+        fprintf(stderr, "wachatctl: %s: cannot read it\n", argv[2]);
+        if (in) {
+            fclose(in);
+        }
+        return 1;
+    }
+
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
+        fclose(in);
+        return 1;
+    }
+
+    ms = wachat_media_store_open(ctl->cfg->media_dir,
+                                 ctl->cfg->media_max_bytes,
+                                 ctl->cfg->media_max_age_ms, err,
+                                 sizeof(err));
+
+    arc = wachat_agent_send_file(ctl->st, ctl->cfg, ms, argv[0], conv, in,
+                                 (size_t) size, argv[2], NULL,
+                                 argc > 3 ? argv[3] : NULL, NULL, 0, why,
+                                 sizeof(why));
+    fclose(in);
+    wachat_media_store_close(ms);
+
+    if (arc != WACHAT_AGENT_OK && why[0]) {
+        fprintf(stderr, "wachatctl: %s: %s%s%s\n",
+                wachat_agent_error_name(arc), why,
+                ms == NULL ? ": " : "", ms == NULL ? err : "");
+        return 1;
+    }
+
+    rc = wachatctl_agent_rc(arc, "queued: wachatd uploads and sends it");
+
+    return rc;
 }
 
 

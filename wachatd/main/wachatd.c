@@ -686,6 +686,7 @@ wachatd_media(wachatd_t *d, const wachat_config_t *cfg)
     }
 
     wachat_engine_set_media(d->engine, d->media_graph, d->media, d->stt);
+    wachat_outbound_set_media(d->ob, d->media);
 }
 
 

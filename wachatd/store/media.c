@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "store/media.h"
 
@@ -546,4 +547,33 @@ wachat_media_store_evict(wachat_media_store_t *ms)
     free(items);
 
     return total;
+}
+
+
+int
+wachat_media_store_new_id(char *buf, size_t len)
+{
+    size_t         i;
+    unsigned char  rnd[16];
+
+    if (len < 4 + 2 * sizeof(rnd) + 1 || RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return -1;
+    }
+
+    memcpy(buf, "out-", 4);
+
+    for (i = 0; i < sizeof(rnd); i++) {
+        snprintf(buf + 4 + 2 * i, 3, "%02x", rnd[i]);
+    }
+
+    return 0;
+}
+
+
+void
+wachat_media_store_remove(wachat_media_store_t *ms, const char *id)
+{
+    if (ms && wachat_media_store_check_id(id) == 0) {
+        wachat_media_remove(ms, id);
+    }
 }

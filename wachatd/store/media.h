@@ -92,6 +92,12 @@ int wachat_media_store_path(wachat_media_store_t *ms, const char *id,
  */
 size_t wachat_media_store_evict(wachat_media_store_t *ms);
 
+/* a new item id for an agent's file: "out-" and 32 random hex digits */
+int wachat_media_store_new_id(char *buf, size_t len);
+
+/* removes an item (an agent's file that could not be queued) */
+void wachat_media_store_remove(wachat_media_store_t *ms, const char *id);
+
 /* 0 when id can name an item */
 int wachat_media_store_check_id(const char *id);
 

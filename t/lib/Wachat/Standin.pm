@@ -46,6 +46,10 @@ package Wachat::Standin;
 # override what is announced; expired => 1 makes the id answer Graph's
 # error 100, as Meta does once an id has expired (7 days).
 #
+# Upload: POST /<version>/<phone number id>/media, multipart/form-data with
+# messaging_product=whatsapp and file, answers {"id": "standin-media-<seq>"}
+# (400, Graph's error 100, without them).
+#
 # Transcription (kind llm or any): POST .../audio/transcriptions takes
 # multipart/form-data with "file" and "model" and answers {"text": ...}:
 # the text after "SPEECH:" in the file, so a test's fake voice note says
@@ -427,6 +431,14 @@ sub _default ($self, $req) {
     }
     my $media = $self->_media($req);
     return $media if $media;
+    if ($kind ne 'llm' && $req->{method} eq 'POST' && $path =~ m{/\d+/media$}) {
+        my $f = _form($req);
+        return { status => 400, body => { error => {
+            message => '(#100) The parameter messaging_product is required.',
+            type => 'OAuthException', code => 100 } } }
+            unless ($f->{messaging_product} // '') eq 'whatsapp' && ref $f->{file};
+        return { status => 200, body => { id => "standin-media-$req->{seq}" } };
+    }
     if ($kind ne 'graph' && $req->{method} eq 'POST'
         && $path =~ m{/audio/transcriptions$})
     {
