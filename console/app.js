@@ -32,6 +32,9 @@
     newBelow: $('new-below'), notice: $('conv-notice'), composer: $('composer'),
     reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
     transfer: $('transfer'), asNote: $('as-note'),
+    templates: $('templates'), tplSelect: $('tpl-select'), tplRefresh: $('tpl-refresh'),
+    tplPreview: $('tpl-preview'), tplParams: $('tpl-params'), tplSend: $('tpl-send'),
+    tplError: $('tpl-error'),
     attach: $('attach'), fileInput: $('file-input'), attached: $('attached'),
     attachedName: $('attached-name'), detach: $('detach'),
     insight: $('insight'), insightList: $('insight-list'), insightSince: $('insight-since'),
@@ -53,6 +56,7 @@
     live: false,            // the event feed is connected
     sending: false,
     file: null,             // a file chosen or dropped, sent with the caption
+    tpls: null,             // the approved templates (GET templates), once asked
   };
 
   function loadDrafts() {
@@ -527,8 +531,12 @@
     }
     if (!open && c.mode) {
       kind = '';
-      note = 'The 24-hour window is closed: WhatsApp allows no free-form message until the customer writes again.';
+      note = 'The 24-hour window is closed: WhatsApp allows only a template message until the customer writes again.'
+        + (mine ? ' Pick one below.' : ' Take the conversation to send one.');
     }
+    const tpl = mine && !open && !!c.mode;
+    ui.templates.hidden = !tpl;
+    if (tpl && !S.tpls) loadTemplates();
     ui.notice.textContent = note;
     ui.notice.className = 'conv-notice' + (kind ? ' ' + kind : '');
     ui.notice.hidden = !note;
@@ -539,6 +547,92 @@
     ui.reply.placeholder = !can ? ''
       : S.file ? 'Add a caption (optional)…'
         : 'Reply to ' + (c.name || phone(c) || 'the customer') + '…';
+  }
+
+  // ------------------------------------------------------------ templates
+
+  // the cache wachatd keeps (waba_id); "refresh" asks WhatsApp again and
+  // waits, a while, for the cache to change
+  async function loadTemplates(refresh) {
+    ui.tplError.textContent = '';
+    try {
+      const before = S.tpls ? S.tpls.fetched_ms : null;
+      if (refresh) await api('POST', 'templates/refresh', {});
+      let r = await api('GET', 'templates');
+      for (let i = 0; refresh && i < 20 && r && r.fetched_ms === before; i++) {
+        await new Promise((ok) => setTimeout(ok, 500));
+        r = await api('GET', 'templates');
+      }
+      S.tpls = r || { templates: [] };
+    } catch (e) {
+      S.tpls = S.tpls || { templates: [] };
+      ui.tplError.textContent = e.message;
+    }
+    const keep = ui.tplSelect.value;
+    const list = S.tpls.templates || [];
+    ui.tplSelect.replaceChildren(...list.map((t, i) => h('option', {
+      value: String(i), text: t.name + ' \u00b7 ' + t.language + (t.category ? ' \u00b7 ' + t.category.toLowerCase() : ''),
+    })));
+    if (!list.length) {
+      ui.tplSelect.append(h('option', { value: '', text: S.tpls.waba_id
+        ? 'no approved templates' : 'no templates: set waba_id in wachatd\'s config' }));
+    }
+    if (keep && ui.tplSelect.querySelector('option[value="' + keep + '"]')) ui.tplSelect.value = keep;
+    paintTemplate();
+  }
+
+  function chosenTemplate() {
+    const list = (S.tpls && S.tpls.templates) || [];
+    return list[Number(ui.tplSelect.value)] || null;
+  }
+
+  // the body with what is filled in so far, and one box per {{n}}
+  function paintTemplate() {
+    const t = chosenTemplate();
+    ui.tplSend.disabled = !t;
+    if (!t) {
+      ui.tplPreview.textContent = '';
+      ui.tplParams.replaceChildren();
+      return;
+    }
+    const n = Number(t.params) || 0;
+    while (ui.tplParams.children.length > n) ui.tplParams.lastElementChild.remove();
+    for (let i = ui.tplParams.children.length; i < n; i++) {
+      const input = h('input', { type: 'text', class: 'tpl-param', 'aria-label': '{{' + (i + 1) + '}}',
+                                 placeholder: '{{' + (i + 1) + '}}', dataset: { n: String(i + 1) } });
+      input.addEventListener('input', paintTemplate);
+      ui.tplParams.append(input);
+    }
+    const values = [...ui.tplParams.querySelectorAll('input')].map((e) => e.value);
+    ui.tplPreview.textContent = (t.body || '').replace(/\{\{(\d+)\}\}/g,
+      (all, k) => values[k - 1] ? values[k - 1] : all);
+  }
+
+  async function sendTemplate() {
+    const id = S.openId;
+    const t = chosenTemplate();
+    if (!id || !t || S.sending) return;
+    const params = [...ui.tplParams.querySelectorAll('input')].map((e) => e.value.trim());
+    const empty = params.findIndex((p) => !p);
+    if (empty >= 0) {
+      ui.tplError.textContent = 'Fill in {{' + (empty + 1) + '}}.';
+      return;
+    }
+    S.sending = true;
+    ui.tplSend.disabled = true;
+    ui.tplError.textContent = '';
+    try {
+      await api('POST', convPath(id) + '/template', { name: t.name, language: t.language, params });
+      ui.tplParams.querySelectorAll('input').forEach((e) => { e.value = ''; });
+      paintTemplate();
+      schedule(true, true);
+      toast('Template sent.');
+    } catch (e) {
+      ui.tplError.textContent = e.message;
+    } finally {
+      S.sending = false;
+      ui.tplSend.disabled = !chosenTemplate();
+    }
   }
 
   // ---------------------------------------------------------------- files
@@ -778,7 +872,8 @@
     w.cls === 'ai' && describeSource(m)
       ? h('div', { class: 'source' + (m.source === 'fallback' ? ' miss' : ''), text: describeSource(m) }) : null,
     m.status === 'failed'
-      ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '') })
+      ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '')
+          + (m.error_text ? ': ' + m.error_text : '') })
       : null);
   }
 
@@ -1039,6 +1134,9 @@
 
   ui.take.addEventListener('click', () => act('take', ui.take));
   ui.asNote.addEventListener('change', () => { if (S.conv) paintComposer(S.conv); ui.reply.focus(); });
+  ui.tplSelect.addEventListener('change', paintTemplate);
+  ui.tplRefresh.addEventListener('click', () => loadTemplates(true));
+  ui.tplSend.addEventListener('click', sendTemplate);
   ui.attach.addEventListener('click', () => ui.fileInput.click());
   ui.fileInput.addEventListener('change', () => setFile(ui.fileInput.files[0]));
   ui.detach.addEventListener('click', () => setFile(null));

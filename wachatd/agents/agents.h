@@ -26,6 +26,8 @@
 
 #include <stdio.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "lib/config.h"
 #include "store/media.h"
 #include "store/store.h"
@@ -34,6 +36,7 @@
 #define WACHAT_KEY_ASSIGNED  "wachat:assigned"
 #define WACHAT_KEY_WAITING   "wachat:waiting"
 #define WACHAT_KEY_FEED      "wachat:feed"
+#define WACHAT_KEY_TEMPLATES "wachat:templates"   /* the cached list */
 #define WACHAT_FEED_MAXLEN   10000
 
 
@@ -125,6 +128,39 @@ wachat_agent_rc_e wachat_agent_send_file(wachat_redis_t *st,
     const char *conv_id, FILE *in, size_t size, const char *filename,
     const char *mime, const char *caption, char *hist_id, size_t hlen,
     char *why, size_t whylen);
+
+/*
+ * templates.c: the account's approved templates, cached in Redis as
+ * {"fetched_ms", "waba_id", "templates": [{"name", "language",
+ * "category", "status", "body", "params"}]} (json: the array, as
+ * wachat_graph_templates() gives it).  load: NULL when none was fetched.
+ */
+int wachat_templates_save(wachat_redis_t *st, const char *waba_id,
+    const char *json, size_t len);
+yajl_val wachat_templates_load(wachat_redis_t *st, long long *fetched_ms);
+
+/* the approved template of that name and language in a loaded cache */
+yajl_val wachat_template_find(yajl_val root, const char *name,
+    const char *language);
+
+/* a string member of a template ("name", "body", ...), or NULL */
+const char *wachat_template_str(yajl_val tpl, const char *name);
+
+/* the body with {{n}} replaced by params[n - 1], malloc'ed */
+char *wachat_template_render(const char *body, const char *const *params,
+    size_t nparams);
+
+/*
+ * An agent's template message: the template must be in the cache,
+ * approved, in that language, and take exactly nparams body parameters
+ * (else EINPUT, and why says what is wrong, before any call).  Queued like
+ * a reply, whatever the window: a template is what WhatsApp takes after
+ * it.  The agent must hold the conversation (take it first).
+ */
+wachat_agent_rc_e wachat_agent_send_template(wachat_redis_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id,
+    const char *name, const char *language, const char *const *params,
+    size_t nparams, char *hist_id, size_t hlen, char *why, size_t whylen);
 
 /*
  * Back to the AI, with closing_text to the customer (inside the window).

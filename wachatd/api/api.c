@@ -74,6 +74,11 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/conversations/*/file",    EVHTTP_REQ_POST, wachat_api_file },
     { "/api/events",                  EVHTTP_REQ_GET,  wachat_api_events },
     { "/api/media/*",                 EVHTTP_REQ_GET,  wachat_api_media },
+    { "/api/templates",               EVHTTP_REQ_GET,  wachat_api_templates },
+    { "/api/templates/refresh",       EVHTTP_REQ_POST,
+      wachat_api_templates_refresh },
+    { "/api/conversations/*/template", EVHTTP_REQ_POST,
+      wachat_api_template },
     { NULL, 0, NULL }
 };
 
@@ -464,6 +469,17 @@ wachat_api_unmount(char *path)
 
     if (api && api != path) {
         memmove(path, api, strlen(api) + 1);
+    }
+}
+
+
+void
+wachat_api_set_refresh(wachat_api_t *api, void (*refresh)(void *data),
+    void *data)
+{
+    if (api) {
+        api->refresh = refresh;
+        api->refresh_data = data;
     }
 }
 

@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api/api_int.h"
+#include "clients/graph.h"
 #include "lib/clock.h"
 #include "wachat_contract.h"
 
@@ -651,6 +652,12 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
 
     if (code[0] && strcmp(status, "failed") == 0) {
         wachat_json_kv_text(g, "error_code", code);
+
+        /* 131047, 132001, ...: what it means, for the agent */
+        if (wachat_graph_explain(atol(code))) {
+            wachat_json_kv_text(g, "error_text",
+                                wachat_graph_explain(atol(code)));
+        }
     }
 }
 

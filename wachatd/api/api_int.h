@@ -47,6 +47,8 @@ struct wachat_api_s {
     wachat_api_metrics_pt       metrics;
     void                       *metrics_data;
     wachat_media_store_t       *media;
+    void                      (*refresh)(void *data);
+    void                       *refresh_data;
     char                       *listen;     /* as started, for reloads */
     struct evhttp              *http;
     char                       *unix_path;  /* removed at exit */
@@ -153,6 +155,13 @@ int wachat_api_is_file(const char *path);
 
 /* the media fields of an inbound history entry, into an open map */
 void wachat_api_gen_media(yajl_gen g, const redisReply *kv);
+
+
+/* api_templates.c: the approved templates, and an agent's template */
+
+void wachat_api_templates(wachat_api_req_t *r);
+void wachat_api_templates_refresh(wachat_api_req_t *r);
+void wachat_api_template(wachat_api_req_t *r);
 
 
 /* api_insight.c: where the assistant falls short */

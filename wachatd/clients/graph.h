@@ -150,6 +150,16 @@ int wachat_graph_build_media(const char *to, const char *kind,
     const char *media_id, const char *caption, const char *filename,
     char **json, size_t *len, const char **why);
 
+/*
+ * A template message (whatsapp-cloud-api.md 4.5): {"type": "template",
+ * "template": {"name", "language": {"code"}, "components": [{"type":
+ * "body", "parameters": [{"type": "text", "text"}, ...]}]}}; no
+ * components without parameters.
+ */
+int wachat_graph_build_template(const char *to, const char *name,
+    const char *language, const char *const *params, size_t nparams,
+    char **json, size_t *len, const char **why);
+
 /* mark as read, plus the typing indicator when typing is set */
 int wachat_graph_build_read(const char *wamid, int typing, char **json,
     size_t *len, const char **why);
@@ -277,6 +287,25 @@ int wachat_graph_media_check_id(const char *id);
  */
 int wachat_graph_media_get(wachat_graph_t *g, const char *media_id,
     FILE *sink, size_t max, wachat_graph_media_done_pt done, void *data);
+
+/* --- templates (graph_templates.c) ------------------------------------- */
+
+/*
+ * The approved templates of a WhatsApp Business Account: GET
+ * {api_url}/{waba_id}/message_templates?status=APPROVED&fields=..., every
+ * page (paging.next), as one JSON array of {"name", "language",
+ * "category", "status", "body", "params"} (body: the BODY component's
+ * text; params: how many {{n}} variables it has), in json of done (NULL
+ * unless the result is OK; it lives only during the call).
+ */
+typedef void (*wachat_graph_templates_done_pt)(void *data,
+    const wachat_graph_reply_t *reply, const char *json, size_t len);
+
+int wachat_graph_templates(wachat_graph_t *g, const char *waba_id,
+    wachat_graph_templates_done_pt done, void *data);
+
+/* the number of {{n}} variables of a template body: the highest n */
+size_t wachat_graph_template_params(const char *body);
 
 /*
  * POST {api_url}/{phone_number_id}/media, multipart/form-data with

@@ -430,6 +430,99 @@ wachat_graph_build_media(const char *to, const char *kind,
 
 
 int
+wachat_graph_build_template(const char *to, const char *name,
+    const char *language, const char *const *params, size_t nparams,
+    char **json, size_t *len, const char **why)
+{
+    int       rc = 0;
+    size_t    i;
+    yajl_gen  g;
+
+    if (to == NULL || name == NULL || language == NULL
+        || wachat_graph_chars(to) < 0 || wachat_graph_chars(name) < 1
+        || wachat_graph_chars(language) < 1)
+    {
+        *why = "no recipient, template name or language";
+        return -1;
+    }
+
+    for (i = 0; i < nparams; i++) {
+        if (wachat_graph_check_text(params[i], WACHAT_GRAPH_TEXT_MAX) != 0) {
+            *why = "a template parameter is empty or not UTF-8";
+            return -1;
+        }
+    }
+
+    g = wachat_json_gen_strict();
+    if (g == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
+
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_graph_gen_head(g, to, "template");
+    rc |= wachat_json_put_str(g, "template");
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_json_put_kv(g, "name", name);
+    rc |= wachat_graph_put_obj(g, "language", "code", language);
+
+    if (nparams) {
+        rc |= wachat_json_put_str(g, "components");
+        rc |= yajl_gen_array_open(g);
+        rc |= yajl_gen_map_open(g);
+        rc |= wachat_json_put_kv(g, "type", "body");
+        rc |= wachat_json_put_str(g, "parameters");
+        rc |= yajl_gen_array_open(g);
+
+        for (i = 0; i < nparams; i++) {
+            rc |= yajl_gen_map_open(g);
+            rc |= wachat_json_put_kv(g, "type", "text");
+            rc |= wachat_json_put_kv(g, "text", params[i]);
+            rc |= yajl_gen_map_close(g);
+        }
+
+        rc |= yajl_gen_array_close(g);
+        rc |= yajl_gen_map_close(g);
+        rc |= yajl_gen_array_close(g);
+    }
+
+    rc |= yajl_gen_map_close(g);
+    rc |= yajl_gen_map_close(g);
+
+    if (wachat_json_gen_finish(g, rc, json, len) != 0) {
+        *why = "cannot generate the JSON body";
+        return -1;
+    }
+
+    return 0;
+}
+
+
+size_t
+wachat_graph_template_params(const char *body)
+{
+    char          *end;
+    size_t         max;
+    unsigned long  n;
+    const char    *p;
+
+    max = 0;
+
+    for (p = body ? strstr(body, "{{") : NULL; p; p = strstr(p + 2, "{{")) {
+        n = strtoul(p + 2, &end, 10);
+
+        if (end != p + 2 && strncmp(end, "}}", 2) == 0 && n > max
+            && n < 100)
+        {
+            max = n;
+        }
+    }
+
+    return max;
+}
+
+
+int
 wachat_graph_build_read(const char *wamid, int typing, char **json,
     size_t *len, const char **why)
 {

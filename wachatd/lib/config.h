@@ -127,6 +127,7 @@ typedef struct {
     wachat_secret_t   graph_token;
     long long         graph_timeout_ms;
     int               graph_max_retries;
+    char             *waba_id;
     int               rate_limit;
     int               mark_read;
 

@@ -128,6 +128,7 @@ extern const wachat_conf_check_t  wachat_conf_smtp_url;
 extern const wachat_conf_check_t  wachat_conf_email;
 extern const wachat_conf_check_t  wachat_conf_timezone;
 extern const wachat_conf_check_t  wachat_conf_button_title;
+extern const wachat_conf_check_t  wachat_conf_digits;
 
 int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     void *field);

@@ -185,6 +185,13 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Retries of a Graph API call after a 429, a 5xx or a network "
         "error, with exponential backoff and jitter."),
 
+    WACHAT_STRING("waba_id", waba_id, "", NULL, 0, &wachat_conf_digits,
+        "WhatsApp Business Account id (WhatsApp Manager; the entry[].id "
+        "of every webhook): its approved message templates are listed "
+        "(GET /{waba_id}/message_templates) at start, on reload, every "
+        "hour and on demand, for agents to send outside the 24-hour "
+        "window. Empty: no templates."),
+
     WACHAT_INT("rate_limit", rate_limit, "80", 1, 100000,
         "Messages per second per business number (a token bucket shared "
         "through Redis)."),

@@ -69,6 +69,7 @@ typedef struct {
     struct event        *chores;
     long long            drain_deadline;
     unsigned             chores_run;
+    int                  templates_busy;    /* a fetch is running */
     int                  stopping;
 } wachatd_t;
 
@@ -83,6 +84,7 @@ static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static void wachatd_teardown(wachatd_t *d);
 static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
 static void wachatd_media(wachatd_t *d, const wachat_config_t *cfg);
+static void wachatd_templates(void *data);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 static wachat_guard_t *wachatd_guard(const wachat_config_t *cfg,
@@ -267,6 +269,8 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     d->metrics.cfg = &d->cfg;
     wachat_api_set_metrics(d->api, wachat_metrics_write, &d->metrics);
     wachat_api_set_media(d->api, d->media);
+    wachat_api_set_refresh(d->api, wachatd_templates, d);
+    wachatd_templates(d);
 
     return 0;
 }
@@ -613,6 +617,8 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_log(WACHAT_LOG_NOTICE, "reloaded %s: %zu KB entries",
                d->conf_path, wachat_kb_count(kb));
 
+    wachatd_templates(d);
+
     wachat_engine_kick(d->engine);
 }
 
@@ -687,6 +693,64 @@ wachatd_media(wachatd_t *d, const wachat_config_t *cfg)
 
     wachat_engine_set_media(d->engine, d->media_graph, d->media, d->stt);
     wachat_outbound_set_media(d->ob, d->media);
+}
+
+
+/* the account's approved templates, into the cache every process reads */
+static void
+wachatd_templates_done(void *data, const wachat_graph_reply_t *reply,
+    const char *json, size_t len)
+{
+    long         code;
+    const char  *explain;
+    wachatd_t   *d = data;
+
+    d->templates_busy = 0;
+
+    if (d->stopping) {
+        return;
+    }
+
+    if (reply->result == WACHAT_GRAPH_OK && json) {
+        if (wachat_templates_save(d->store, d->cfg->waba_id, json, len)
+            == 0)
+        {
+            wachat_log(WACHAT_LOG_INFO, "templates of WABA %s fetched",
+                       d->cfg->waba_id);
+        }
+        return;
+    }
+
+    code = reply->code;
+    explain = code >= 0 ? wachat_graph_explain(code) : NULL;
+
+    wachat_log(WACHAT_LOG_WARNING, "templates of WABA %s not fetched: HTTP "
+               "%ld, code %ld: %s%s%s", d->cfg->waba_id, reply->http_status,
+               code, reply->message ? reply->message : "-",
+               explain ? " \xe2\x80\x94 " : "", explain ? explain : "");
+}
+
+
+static void
+wachatd_templates(void *data)
+{
+    wachatd_t  *d = data;
+
+    if (d->stopping || d->templates_busy || d->cfg->waba_id[0] == '\0') {
+        return;
+    }
+
+    if (d->media_graph == NULL) {
+        wachat_log(WACHAT_LOG_WARNING, "templates: no Graph token to list "
+                   "them with (graph_token_file)");
+        return;
+    }
+
+    if (wachat_graph_templates(d->media_graph, d->cfg->waba_id,
+                               wachatd_templates_done, d) == 0)
+    {
+        d->templates_busy = 1;
+    }
 }
 
 
@@ -871,6 +935,11 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
                                      WACHAT_KEY_CONVS, max));
 
     n = wachat_agent_expire_idle(d->store, d->cfg);
+
+    /* the templates, every hour (chores come every 2 s) */
+    if (d->chores_run % 1800 == 1799) {
+        wachatd_templates(d);
+    }
 
     /* media_max_age passes even when nothing new comes in */
     if (d->media && ++d->chores_run % 30 == 0) {

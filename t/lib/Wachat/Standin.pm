@@ -123,6 +123,18 @@ sub add_media ($self, %m) {
     $self->_control({ op => 'media', media => \%m });
 }
 
+# A message template of the account (whatsapp-cloud-api.md 4.5):
+# add_template(name => 'order_update', language => 'en_US',
+#              body => 'Hi {{1}}, order {{2}} is ready', category => 'UTILITY',
+#              status => 'APPROVED').  GET /<version>/<waba id>/message_templates
+# answers them two per page (paging.next on the stand-in, with an after
+# cursor), as Meta does with more.
+sub add_template ($self, %t) {
+    $t{category} //= 'UTILITY';
+    $t{status} //= 'APPROVED';
+    $self->_control({ op => 'template', template => \%t });
+}
+
 # Drops every rule not used up yet.
 sub clear_script ($self) { $self->_control({ op => 'clear' }) }
 
@@ -177,7 +189,8 @@ my %REASON = (100 => 'Continue', 200 => 'OK', 201 => 'Created',
 sub _state ($self) {
     open my $ctl, '<', $self->{control} or die "control: $!";
     return (ctl => $ctl, ctl_buf => '', rules => [], timers => [], seq => 0,
-            answered => 0, next_id => 1, pending => 0, media => {});
+            answered => 0, next_id => 1, pending => 0, media => {},
+            templates => []);
 }
 
 # Rules and due timers first; the select waits no longer than the next
@@ -210,6 +223,8 @@ sub _read_control ($self) {
             my $m = $cmd->{media};
             $m->{bytes} = pack 'H*', delete $m->{hex};
             $st->{media}{ $m->{id} } = $m;
+        } elsif ($cmd->{op} eq 'template') {
+            push @{ $st->{templates} }, $cmd->{template};
         } elsif ($cmd->{op} eq 'clear') {
             $st->{rules} = [];
         }
@@ -431,6 +446,11 @@ sub _default ($self, $req) {
     }
     my $media = $self->_media($req);
     return $media if $media;
+    if ($kind ne 'llm' && $req->{method} eq 'GET'
+        && $path =~ m{^(.*/\d+/message_templates)$})
+    {
+        return $self->_templates($req, $1);
+    }
     if ($kind ne 'llm' && $req->{method} eq 'POST' && $path =~ m{/\d+/media$}) {
         my $f = _form($req);
         return { status => 400, body => { error => {
@@ -488,6 +508,29 @@ sub _media ($self, $req) {
         mime_type => $m->{mime}, sha256 => $m->{sha256},
         file_size => $m->{file_size}, id => $m->{id},
     } };
+}
+
+sub _templates ($self, $req, $path) {
+    return { status => 401, body => { error => {
+        message => 'An access token is required to request this resource.',
+        type => 'OAuthException', code => 104 } } }
+        unless ($req->{headers}{authorization} // '') =~ /^Bearer \S+/;
+    my ($after) = $req->{query} =~ /(?:^|&)after=(\d+)/;
+    $after //= 0;
+    my @all = @{ $self->{state}{templates} };
+    my @page = grep { defined } @all[$after .. $after + 1];
+    my $body = { data => [ map { {
+        name => $_->{name}, language => $_->{language},
+        status => $_->{status}, category => $_->{category},
+        id => "tpl-$_->{name}-$_->{language}",
+        components => [ { type => 'BODY', text => $_->{body} } ],
+    } } @page ] };
+    if ($after + 2 < @all) {
+        my $next = $after + 2;
+        $body->{paging} = { cursors => { after => $next },
+            next => "http://127.0.0.1:$self->{port}$path?after=$next&limit=2" };
+    }
+    return { status => 200, body => $body };
 }
 
 # multipart/form-data parts: { name => value or { filename, type, bytes } }
