@@ -25,7 +25,7 @@ use Wachat::Process qw(poll_until);
 use Wachat::Files qw(root_dir spew);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
-use Wachat::Daemon qw(kb_answers start_wachatd);
+use Wachat::Daemon qw(kb_answers start_wachatd wachatctl_binary);
 use Wachat::Standin;
 use Wachat::Webhook qw(new_wamid rand_token wh_message wh_text);
 
@@ -131,6 +131,12 @@ sub shown ($req) {
        '(a) the transcript is kept beside the audio');
     is($e->{voice}, '1', '(a) marked as a voice note');
     is($e->{media_state}, 'stored', '(a) the audio is kept');
+
+    my $out = qx{@{[wachatctl_binary()]} -c @{[$d->conf_path]} show $from 2>&1};
+    like($out, qr{\[audio audio/ogg; codecs=opus, \d+ bytes, media_dir/8001\]},
+         '(a) wachatctl show: the voice note, where it is kept');
+    like($out, qr/transcript: What are your opening hours\?/,
+         '(a) wachatctl show: its transcript');
 }
 
 

@@ -172,6 +172,14 @@ const char *wachat_conv_text(wachat_conv_t *cv, const char *key,
 int wachat_conv_media(wachat_conv_t *cv, const wachat_event_t *ev);
 void wachat_conv_media_free(wachat_conv_t *cv);
 
+/*
+ * llm_vision: the head message's picture, kept, of a type a model takes
+ * (jpeg, png, webp): 1 when it goes to the model; data_url then makes
+ * "data:<type>;base64,<bytes>" (malloc'ed; NULL when it cannot be read).
+ */
+int wachat_conv_media_picture(const wachat_conv_t *cv);
+char *wachat_conv_media_data_url(const wachat_conv_t *cv);
+
 /* the message's media fields for its history entry (commit.c) */
 typedef void (*wachat_conv_kv_pt)(void *kv, const char *name,
     const char *value);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
 
 #include "conversation/conv_int.h"
@@ -513,4 +514,68 @@ wachat_conv_media_fields(const wachat_conv_t *cv, const wachat_event_t *ev,
     }
 
 #undef wachat_add_opt
+}
+
+
+int
+wachat_conv_media_picture(const wachat_conv_t *cv)
+{
+    const char                 *mime;
+    const wachat_conv_media_t  *m = cv->media;
+    wachat_engine_t            *en = cv->engine;
+
+    if (m == NULL || !en->cfg->llm_vision
+        || en->cfg->backend != WACHAT_BACKEND_OPENAI
+        || m->kind != WACHAT_MEDIA_ITEM || m->state == NULL
+        || strcmp(m->state, "stored") != 0)
+    {
+        return 0;
+    }
+
+    mime = m->meta.mime;
+
+    return strcmp(mime, "image/jpeg") == 0 || strcmp(mime, "image/png") == 0
+           || strcmp(mime, "image/webp") == 0;
+}
+
+
+char *
+wachat_conv_media_data_url(const wachat_conv_t *cv)
+{
+    FILE                       *f;
+    char                       *url, *bytes;
+    long                        n;
+    size_t                      head;
+    const wachat_conv_media_t  *m = cv->media;
+    char                        path[WACHAT_MEDIA_PATH_MAX];
+
+    if (!wachat_conv_media_picture(cv)
+        || wachat_media_store_path(cv->engine->media_store, m->id, path,
+                                   sizeof(path)) != 0
+        || (f = fopen(path, "r")) == NULL)
+    {
+        return NULL;
+    }
+
+    bytes = NULL;
+    url = NULL;
+
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0
+        && fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc((size_t) n)) != NULL
+        && fread(bytes, 1, (size_t) n, f) == (size_t) n)
+    {
+        head = strlen("data:;base64,") + strlen(m->meta.mime);
+        url = malloc(head + 4 * (((size_t) n + 2) / 3) + 1);
+
+        if (url) {
+            snprintf(url, head + 1, "data:%s;base64,", m->meta.mime);
+            EVP_EncodeBlock((unsigned char *) url + head,
+                            (unsigned char *) bytes, (int) n);
+        }
+    }
+
+    free(bytes);
+    fclose(f);
+
+    return url;
 }

@@ -47,6 +47,13 @@ wachat_conv_question(const wachat_conv_t *cv, const wachat_event_t *ev,
         q->type = "text";
         q->text = cv->media->transcript;
     }
+
+    /* llm_vision: a picture without words still goes to the model */
+    if ((q->text == NULL || q->text[0] == '\0')
+        && wachat_conv_media_picture(cv))
+    {
+        q->text = "(a picture, without a caption)";
+    }
 }
 
 
@@ -606,6 +613,7 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     nturns = wachat_conv_turns(cv, &r, turns, 64);
 
     memset(&prompt, 0, sizeof(wachat_llm_prompt_t));
+    prompt.image_url = wachat_conv_media_data_url(cv);
     prompt.passages = passages;
     prompt.npassages = n;
     prompt.history = turns;
@@ -619,6 +627,7 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     if (wachat_llm_complete(en->llm, &prompt, wachat_conv_llm_done, cv)
         != 0)
     {
+        free((char *) prompt.image_url);
         wachat_conv_set_busy(cv, 0);
         /* the step's reply goes back where it was: the KB answers */
         cv->peeked = cv->pending;
@@ -628,6 +637,7 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
         return -1;
     }
 
+    free((char *) prompt.image_url);
     freeReplyObject(r);
 
     return 0;

@@ -142,6 +142,7 @@ typedef struct {
     int               llm_history;
     int               llm_passages;
     int               llm_check_links;
+    int               llm_vision;
     wachat_list_t     llm_allowed_domains;
 
     /* customers' media */

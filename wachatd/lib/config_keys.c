@@ -247,6 +247,12 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "and no llm_allowed_domains entry names; the kb answer is sent "
         "instead."),
 
+    WACHAT_BOOL("llm_vision", llm_vision, "no",
+        "Pass a customer's picture (jpeg, png, webp) to the model with the "
+        "question, as an OpenAI-compatible image_url content part (a "
+        "data: URL): for vision-capable models only. A picture without a "
+        "caption then goes to the model too."),
+
     WACHAT_LIST("llm_allowed_domains", llm_allowed_domains, NULL,
         "More hosts a model answer may name, separated by spaces; "
         "*.example.com also allows its subdomains."),

@@ -83,6 +83,7 @@ static void wachatctl_show_customer(wachat_redis_t *st, const char *conv);
 static void wachatctl_show_entry(const redisReply *e,
     const redisReply *stat);
 static void wachatctl_show_status(const char *id, const redisReply *stat);
+static void wachatctl_show_media(const redisReply *kv);
 
 
 static const wachatctl_command_t  wachatctl_commands[] = {
@@ -926,6 +927,7 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
         printf("%s  %s: %s\n", when,
                wachatctl_field_or(kv, "name", "customer"),
                text ? text : wachat_redis_reply_field(kv, "type"));
+        wachatctl_show_media(kv);
         return;
     }
 
@@ -955,6 +957,52 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
     }
 
     wachatctl_show_status(e->element[0]->str, stat);
+    wachatctl_show_media(kv);
+}
+
+
+/* a picture's, voice note's or file's line; a location's, a card's */
+static void
+wachatctl_show_media(const redisReply *kv)
+{
+    const char  *type, *state, *v;
+
+    type = wachatctl_field_or(kv, "type", "media");
+    state = wachat_redis_reply_field(kv, "media_state");
+
+    if (state && strcmp(state, "stored") == 0) {
+        printf("%-19s    [%s %s, %s bytes, media_dir/%s%s%s]\n", "", type,
+               wachatctl_field_or(kv, "media_mime", "?"),
+               wachatctl_field_or(kv, "media_size", "?"),
+               wachatctl_field_or(kv, "media_id", "?"),
+               wachat_redis_reply_field(kv, "media_name") ? ", " : "",
+               wachatctl_field_or(kv, "media_name", ""));
+
+    } else if (state) {
+        printf("%-19s    [%s not downloaded: %s]\n", "", type,
+               wachatctl_field_or(kv, "media_error", "?"));
+    }
+
+    if ((v = wachat_redis_reply_field(kv, "transcript")) != NULL) {
+        printf("%-19s    transcript: %s\n", "", v);
+    }
+
+    if (wachat_redis_reply_field(kv, "lat")) {
+        printf("%-19s    [location %s, %s %s %s]\n", "",
+               wachatctl_field_or(kv, "lat", "?"),
+               wachatctl_field_or(kv, "lon", "?"),
+               wachatctl_field_or(kv, "place", ""),
+               wachatctl_field_or(kv, "address", ""));
+    }
+
+    if ((v = wachat_redis_reply_field(kv, "contact")) != NULL) {
+        printf("%-19s    [contact %s %s]\n", "", v,
+               wachatctl_field_or(kv, "phones", ""));
+    }
+
+    if ((v = wachat_redis_reply_field(kv, "react_to")) != NULL) {
+        printf("%-19s    [reaction to %s]\n", "", v);
+    }
 }
 
 

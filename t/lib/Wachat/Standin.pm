@@ -416,7 +416,10 @@ sub _default ($self, $req) {
         && $path =~ m{/chat/completions$})
     {
         my @m = @{ $json->{messages} // [] };
-        my ($q) = map { $_->{content} }
+        # content parts (a picture with it: llm_vision): the text parts
+        my ($q) = map { ref $_->{content} eq 'ARRAY'
+                        ? join(' ', map { $_->{text} // () } @{ $_->{content} })
+                        : $_->{content} }
                   grep { ($_->{role} // '') eq 'user' } reverse @m;
         my $content = 'Stand-in answer to: ' . ($q // '');
         if (($q // '') =~ /\ASAY:\s*(.*)\z/s) {
