@@ -12,6 +12,8 @@
 #       coordinates in the history
 #   (d) a reaction: no reply, and its target in the history
 #   (e) a contact card: media_reply_text, the card in the history
+#   (f) a transcript the knowledge base cannot answer is listed by
+#       wachatctl unanswered like a typed question
 
 use v5.36;
 use utf8;
@@ -239,6 +241,21 @@ sub shown ($req) {
     my $e = entry($from, $wamid);
     is($e->{contact}, 'Barbara J. Johnson', '(e) the card\'s name in the history');
     is($e->{phones}, '+1 (415) 555-0123, +1 (415) 555-0199', '(e) its phones');
+}
+
+# --- (f) a voice note the knowledge base cannot answer -------------------------
+
+{
+    my $from = customer();
+    $graph->add_media(id => '8009', bytes => 'OggS SPEECH:Do you repair skateboards?',
+                      mime => 'audio/ogg; codecs=opus');
+    send_msg($from, 'audio', id => '8009', voice => JSON::PP::true,
+             mime_type => 'audio/ogg; codecs=opus');
+    my @r = replies_to($from);
+    is(scalar @r, 1, '(f) answered');
+    my $out = qx{@{[wachatctl_binary()]} -c @{[$d->conf_path]} unanswered 2>&1};
+    like($out, qr/Do you repair skateboards\?/,
+         '(f) its transcript is listed among the unanswered questions') or diag $out;
 }
 
 done_testing();

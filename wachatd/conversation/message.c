@@ -502,6 +502,12 @@ wachat_conv_turns(wachat_conv_t *cv, redisReply **r, wachat_llm_turn_t *turns,
         dir = wachat_redis_reply_field((*r)->element[k]->element[1], "dir");
         text = wachat_redis_reply_field((*r)->element[k]->element[1], "text");
 
+        /* what a voice note said is its transcript */
+        if (text == NULL) {
+            text = wachat_redis_reply_field((*r)->element[k]->element[1],
+                                            "transcript");
+        }
+
         /* an agent's internal note is never the model's to see */
         if (dir && text && strcmp(dir, "note") != 0) {
             turns[n].role = strcmp(dir, "in") == 0 ? WACHAT_LLM_USER
