@@ -32,6 +32,11 @@
     newBelow: $('new-below'), notice: $('conv-notice'), composer: $('composer'),
     reply: $('reply'), send: $('send'), composeError: $('compose-error'), toast: $('toast'),
     transfer: $('transfer'), asNote: $('as-note'),
+    templates: $('templates'), tplSelect: $('tpl-select'), tplRefresh: $('tpl-refresh'),
+    tplPreview: $('tpl-preview'), tplParams: $('tpl-params'), tplSend: $('tpl-send'),
+    tplError: $('tpl-error'),
+    attach: $('attach'), fileInput: $('file-input'), attached: $('attached'),
+    attachedName: $('attached-name'), detach: $('detach'),
     insight: $('insight'), insightList: $('insight-list'), insightSince: $('insight-since'),
     kbview: $('kbview'), kbList: $('kb-list'), kbFilter: $('kb-filter'), kbTry: $('kb-try'),
     kbTryQ: $('kb-try-q'), kbTryOut: $('kb-try-out'), kbAdd: $('kb-add'), kbAddQ: $('kb-add-q'),
@@ -55,6 +60,8 @@
     waiting: 0,
     live: false,            // the event feed is connected
     sending: false,
+    file: null,             // a file chosen or dropped, sent with the caption
+    tpls: null,             // the approved templates (GET templates), once asked
   };
 
   function loadDrafts() {
@@ -619,10 +626,11 @@
       ui.reply.disabled = false;
       ui.send.disabled = S.sending;
       ui.send.textContent = 'Add note';
+      ui.attach.disabled = true;
       ui.reply.placeholder = 'Internal note for your colleagues (the customer never sees it)…';
       return;
     }
-    ui.send.textContent = 'Send';
+    ui.send.textContent = S.file ? 'Send file' : 'Send';
     const open = c.window_closes_at && c.window_closes_at > now();
     const mine = held(c);
     let note = '';
@@ -636,15 +644,185 @@
     }
     if (!open && c.mode) {
       kind = '';
-      note = 'The 24-hour window is closed: WhatsApp allows no free-form message until the customer writes again.';
+      note = 'The 24-hour window is closed: WhatsApp allows only a template message until the customer writes again.'
+        + (mine ? ' Pick one below.' : ' Take the conversation to send one.');
     }
+    const tpl = mine && !open && !!c.mode;
+    ui.templates.hidden = !tpl;
+    if (tpl && !S.tpls) loadTemplates();
     ui.notice.textContent = note;
     ui.notice.className = 'conv-notice' + (kind ? ' ' + kind : '');
     ui.notice.hidden = !note;
     const can = mine && open;
     ui.reply.disabled = !can;
     ui.send.disabled = !can || S.sending;
-    ui.reply.placeholder = can ? 'Reply to ' + (c.name || phone(c) || 'the customer') + '…' : '';
+    ui.attach.disabled = !can || S.sending;
+    ui.reply.placeholder = !can ? ''
+      : S.file ? 'Add a caption (optional)…'
+        : 'Reply to ' + (c.name || phone(c) || 'the customer') + '…';
+  }
+
+  // ------------------------------------------------------------ templates
+
+  // the cache wachatd keeps (waba_id); "refresh" asks WhatsApp again and
+  // waits, a while, for the cache to change
+  async function loadTemplates(refresh) {
+    ui.tplError.textContent = '';
+    try {
+      const before = S.tpls ? S.tpls.fetched_ms : null;
+      if (refresh) await api('POST', 'templates/refresh', {});
+      let r = await api('GET', 'templates');
+      for (let i = 0; refresh && i < 20 && r && r.fetched_ms === before; i++) {
+        await new Promise((ok) => setTimeout(ok, 500));
+        r = await api('GET', 'templates');
+      }
+      S.tpls = r || { templates: [] };
+    } catch (e) {
+      S.tpls = S.tpls || { templates: [] };
+      ui.tplError.textContent = e.message;
+    }
+    const keep = ui.tplSelect.value;
+    const list = S.tpls.templates || [];
+    ui.tplSelect.replaceChildren(...list.map((t, i) => h('option', {
+      value: String(i), text: t.name + ' \u00b7 ' + t.language + (t.category ? ' \u00b7 ' + t.category.toLowerCase() : ''),
+    })));
+    if (!list.length) {
+      ui.tplSelect.append(h('option', { value: '', text: S.tpls.waba_id
+        ? 'no approved templates' : 'no templates: set waba_id in wachatd\'s config' }));
+    }
+    if (keep && ui.tplSelect.querySelector('option[value="' + keep + '"]')) ui.tplSelect.value = keep;
+    paintTemplate();
+  }
+
+  function chosenTemplate() {
+    const list = (S.tpls && S.tpls.templates) || [];
+    return list[Number(ui.tplSelect.value)] || null;
+  }
+
+  // the body with what is filled in so far, and one box per {{n}}
+  function paintTemplate() {
+    const t = chosenTemplate();
+    ui.tplSend.disabled = !t;
+    if (!t) {
+      ui.tplPreview.textContent = '';
+      ui.tplParams.replaceChildren();
+      return;
+    }
+    const n = Number(t.params) || 0;
+    while (ui.tplParams.children.length > n) ui.tplParams.lastElementChild.remove();
+    for (let i = ui.tplParams.children.length; i < n; i++) {
+      const input = h('input', { type: 'text', class: 'tpl-param', 'aria-label': '{{' + (i + 1) + '}}',
+                                 placeholder: '{{' + (i + 1) + '}}', dataset: { n: String(i + 1) } });
+      input.addEventListener('input', paintTemplate);
+      ui.tplParams.append(input);
+    }
+    const values = [...ui.tplParams.querySelectorAll('input')].map((e) => e.value);
+    ui.tplPreview.textContent = (t.body || '').replace(/\{\{(\d+)\}\}/g,
+      (all, k) => values[k - 1] ? values[k - 1] : all);
+  }
+
+  async function sendTemplate() {
+    const id = S.openId;
+    const t = chosenTemplate();
+    if (!id || !t || S.sending) return;
+    const params = [...ui.tplParams.querySelectorAll('input')].map((e) => e.value.trim());
+    const empty = params.findIndex((p) => !p);
+    if (empty >= 0) {
+      ui.tplError.textContent = 'Fill in {{' + (empty + 1) + '}}.';
+      return;
+    }
+    S.sending = true;
+    ui.tplSend.disabled = true;
+    ui.tplError.textContent = '';
+    try {
+      await api('POST', convPath(id) + '/template', { name: t.name, language: t.language, params });
+      ui.tplParams.querySelectorAll('input').forEach((e) => { e.value = ''; });
+      paintTemplate();
+      schedule(true, true);
+      toast('Template sent.');
+    } catch (e) {
+      ui.tplError.textContent = e.message;
+    } finally {
+      S.sending = false;
+      ui.tplSend.disabled = !chosenTemplate();
+    }
+  }
+
+  // ---------------------------------------------------------------- files
+
+  // What WhatsApp takes from a business (wachatd checks it again, with the
+  // same table: wachat_graph_media_types in graph_build.c).
+  const MB = 1024 * 1024;
+  const FILE_TYPES = {
+    'image/jpeg': ['image', 5 * MB], 'image/png': ['image', 5 * MB],
+    'audio/aac': ['audio', 16 * MB], 'audio/amr': ['audio', 16 * MB],
+    'audio/mpeg': ['audio', 16 * MB], 'audio/mp4': ['audio', 16 * MB],
+    'audio/ogg': ['audio', 16 * MB], 'video/mp4': ['video', 16 * MB],
+    'video/3gpp': ['video', 16 * MB], 'application/pdf': ['document', 100 * MB],
+    'text/plain': ['document', 100 * MB], 'application/msword': ['document', 100 * MB],
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document': ['document', 100 * MB],
+    'application/vnd.ms-excel': ['document', 100 * MB],
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': ['document', 100 * MB],
+    'application/vnd.ms-powerpoint': ['document', 100 * MB],
+    'application/vnd.openxmlformats-officedocument.presentationml.presentation': ['document', 100 * MB],
+  };
+  const CONSOLE_FILE_MAX = 16 * MB;     // wachatd's API; larger: wachatctl send-file
+
+  // why a file cannot go, or '' when it can
+  function fileProblem(f) {
+    const t = FILE_TYPES[f.type];
+    if (!t) return 'WhatsApp does not take files of type ' + (f.type || 'unknown') + '.';
+    if (f.size === 0) return 'The file is empty.';
+    if (f.size > t[1]) {
+      return (t[0] === 'image' ? 'An image' : 'A ' + t[0]) + ' may be ' + (t[1] / MB) + ' MB at most; this one is '
+        + (f.size / MB).toFixed(1) + ' MB.';
+    }
+    if (f.size > CONSOLE_FILE_MAX) return 'Files sent from the console may be 16 MB at most (wachatctl send-file takes larger documents).';
+    return '';
+  }
+
+  function setFile(f) {
+    ui.composeError.textContent = '';
+    if (f) {
+      const why = fileProblem(f);
+      if (why) {
+        ui.composeError.textContent = why;
+        f = null;
+      }
+    }
+    S.file = f || null;
+    ui.attached.hidden = !S.file;
+    ui.attachedName.textContent = S.file ? '\u{1F4CE} ' + S.file.name + ' (' + fmtSize(S.file.size) + ')' : '';
+    ui.fileInput.value = '';
+    if (S.conv) paintComposer(S.conv);
+    if (S.file) ui.reply.focus();
+  }
+
+  // the bytes as the body; the name, type and caption in headers a form of
+  // another site could not send
+  async function sendFile(id, file, caption) {
+    const headers = {
+      Accept: 'application/json',
+      'Content-Type': 'application/octet-stream',
+      'X-Wachat-File-Type': file.type,
+      'X-Wachat-File-Name': encodeURIComponent(file.name),
+    };
+    if (caption) headers['X-Wachat-Caption'] = encodeURIComponent(caption);
+    let res;
+    try {
+      res = await fetch(BASE + convPath(id) + '/file', {
+        method: 'POST', headers, body: file, credentials: 'same-origin', cache: 'no-store',
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', 'Cannot reach the server (' + e.message + ').');
+    }
+    let data = null;
+    try { data = JSON.parse(await res.text()); } catch (e) { data = null; }
+    if (!res.ok) {
+      throw new ApiError(res.status, data && data.error,
+        data && data.error === 'bad_media' && data.message ? data.message : explain(res.status, data));
+    }
+    return data;
   }
 
   function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
@@ -699,36 +877,119 @@
     return m.source;
   }
 
+  // ---------------------------------------------------------------- media
+
+  function fmtSize(n) {
+    n = Number(n) || 0;
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + ' MB';
+    if (n >= 1024) return Math.round(n / 1024) + ' KB';
+    return n + ' bytes';
+  }
+
+  // served by wachatd from its local store, through the same /agent/api/
+  function mediaUrl(md) { return BASE + 'media/' + encodeURIComponent(md.id); }
+
+  // A customer's picture, voice note, video, document or sticker: shown,
+  // played or offered for download; or why it could not be kept.
+  function mediaNode(m) {
+    const md = m.media;
+    const kind = m.type || 'media';
+    if (!md.url || md.state !== 'stored') {
+      return h('div', { class: 'media failed', dataset: { media: 'failed' } },
+        h('span', { class: 'kind', text: '[' + kind + ']' }),
+        ' not downloaded' + (md.error ? ': ' + md.error : ''));
+    }
+    const url = mediaUrl(md);
+    const mime = md.mime || '';
+    const label = md.name || (md.voice ? 'voice note' : kind);
+    let node;
+    if (/^image\/(jpeg|png|webp|gif)$/.test(mime)) {
+      node = h('a', { href: url, target: '_blank', rel: 'noopener', title: 'Open the ' + kind },
+        h('img', { class: 'media-img' + (kind === 'sticker' ? ' sticker' : ''), src: url,
+                   alt: kind === 'sticker' ? 'sticker' : 'picture from the customer', loading: 'lazy' }));
+    } else if (mime.startsWith('audio/')) {
+      node = h('audio', { controls: true, preload: 'metadata', src: url, title: label });
+    } else if (mime.startsWith('video/')) {
+      node = h('video', { controls: true, preload: 'metadata', src: url, class: 'media-video' });
+    } else {
+      node = h('a', { class: 'media-doc', href: url, download: md.name || md.id },
+        h('span', { class: 'doc-icon', 'aria-hidden': 'true', text: '\u{1F4C4}' }),
+        h('span', { class: 'doc-name', text: md.name || 'document' }),
+        h('span', { class: 'doc-size', text: md.size ? fmtSize(md.size) : '' }));
+    }
+    return h('div', { class: 'media', dataset: { media: kind } }, node,
+      md.transcript ? h('div', { class: 'transcript', dir: 'auto' },
+        h('span', { class: 'tag', text: 'Transcript' }), ' ', md.transcript) : null);
+  }
+
+  // a location as a link to the map, never an embedded third-party frame
+  function locationNode(loc) {
+    const lat = Number(loc.lat), lon = Number(loc.lon);
+    const url = 'https://www.openstreetmap.org/?mlat=' + lat + '&mlon=' + lon
+      + '#map=16/' + lat + '/' + lon;
+    const what = [loc.name, loc.address].filter(Boolean).join(' \u2014 ')
+      || lat.toFixed(5) + ', ' + lon.toFixed(5);
+    return h('a', { class: 'location', href: url, target: '_blank', rel: 'noopener noreferrer',
+                    title: 'Open the map (OpenStreetMap)' },
+      h('span', { 'aria-hidden': 'true', text: '\u{1F4CD} ' }), what);
+  }
+
+  function contactNode(ct) {
+    return h('div', { class: 'contact-card' },
+      h('div', { class: 'contact-name', text: ct.name || 'contact' }),
+      ct.phones ? h('div', { class: 'contact-phones', text: ct.phones }) : null);
+  }
+
+  // wamid -> the emoji the customer put on it (the last one wins, as in
+  // WhatsApp; an empty emoji takes it away)
+  function reactionsOf(list) {
+    const r = new Map();
+    for (const m of list) {
+      if (m.type === 'reaction' && m.react_to) {
+        if (m.text) r.set(m.react_to, m.text); else r.delete(m.react_to);
+      }
+    }
+    return r;
+  }
+
   // history nodes by key: a day, or a message with its status (a new status
   // rebuilds that message only)
   let histEls = new Map();
 
-  function buildMessage(m, c) {
+  function buildMessage(m, c, reaction) {
     const ts = Number(m.ts_ms) || 0;
     const w = whoOf(m, c);
     const dir = m.dir === 'in' ? 'in' : m.dir === 'note' ? 'note' : 'out';
     const hasText = typeof m.text === 'string' && m.text !== '';
+    const extra = m.media ? mediaNode(m)
+      : m.location ? locationNode(m.location)
+      : m.contact ? contactNode(m.contact) : null;
+    const reacts = m.type === 'reaction';
     const bubble = h('div', { class: 'bubble', dir: 'auto' },
-      hasText ? h('div', { class: 'text', text: m.text }) : null,
-      !hasText ? h('div', { class: 'kind', text: '[' + (m.type || 'message') + ']' }) : null,
+      extra,
+      reacts ? h('div', { class: 'kind', text: m.text ? 'reacted ' + m.text + ' to a message' : 'took a reaction back' }) : null,
+      hasText && !reacts ? h('div', { class: 'text', text: m.text }) : null,
+      !hasText && !extra && !reacts ? h('div', { class: 'kind', text: '[' + (m.type || 'message') + ']' }) : null,
       Array.isArray(m.buttons) && m.buttons.length
         ? h('div', { class: 'buttons' }, ...m.buttons.map((b) => h('span', { text: b }))) : null,
       h('div', { class: 'foot' },
         h('time', { text: ts ? fmtTime.format(ts) : '', title: ts ? fmtFull.format(ts) : '' }),
         dir === 'out' ? tick(m) : null));
     return h('div', {
-      class: 'msg ' + dir + ' ' + w.cls,
-      dataset: { id: m.id || '', who: m.who || '', status: m.status || '' },
+      class: 'msg ' + dir + ' ' + w.cls + (reacts ? ' reaction' : ''),
+      dataset: { id: m.id || '', who: m.who || '', status: m.status || '', type: m.type || '' },
     },
     h('div', { class: 'who' }, h('span', { class: 'tag', text: w.tag }), h('span', { text: w.label })),
     bubble,
+    reaction ? h('div', { class: 'reacted', title: 'The customer reacted ' + reaction, text: reaction }) : null,
     w.cls === 'ai' && describeSource(m)
       ? h('div', { class: 'source' + (m.source === 'fallback' ? ' miss' : ''), text: describeSource(m) }) : null,
     w.cls === 'agent' && w.agent && S.me && w.agent === S.me.id && m.text
       ? h('button', { type: 'button', class: 'save-answer', dataset: { id: m.id || '' },
         title: 'Save this reply, with the question before it, as a knowledge base entry', text: 'Save as answer' }) : null,
     m.status === 'failed'
-      ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '') })
+      ? h('div', { class: 'error', text: 'Not delivered' + (m.error_code ? ' (WhatsApp error ' + m.error_code + ')' : '')
+          + (m.error_text ? ': ' + m.error_text : '') })
       : null);
   }
 
@@ -737,6 +998,7 @@
     const stick = first || atBottom();
     const before = ui.history.scrollTop;
     const prevCount = Number(ui.history.dataset.count || 0);
+    const reactions = reactionsOf(list);
     const wanted = [];
     let lastDay = -1;
     list.forEach((m, i) => {
@@ -746,9 +1008,10 @@
         wanted.push(['d' + day, () => h('div', { class: 'day' }, h('span', { text: dayLabel(ts) }))]);
         lastDay = day;
       }
+      const reaction = m.wamid ? reactions.get(m.wamid) || '' : '';
       const key = 'm' + (m.id || '#' + i) + '|' + (m.status || '') + '|' + (m.error_code || '')
-        + '|' + (m.who || '') + '|' + (S.me ? S.me.id : '') + '|' + (c.name || '');
-      wanted.push([key, () => buildMessage(m, c)]);
+        + '|' + (m.who || '') + '|' + (S.me ? S.me.id : '') + '|' + (c.name || '') + '|' + reaction;
+      wanted.push([key, () => buildMessage(m, c, reaction)]);
     });
     if (!list.length) wanted.push(['empty', () => h('div', { class: 'empty', text: 'No messages yet.' })]);
 
@@ -824,16 +1087,19 @@
   async function send() {
     const id = S.openId;
     const text = ui.reply.value;
-    if (!id || S.sending || !text.trim() || ui.reply.disabled) return;
+    const file = ui.asNote.checked ? null : S.file;
+    if (!id || S.sending || (!text.trim() && !file) || ui.reply.disabled) return;
     S.sending = true;
     ui.send.disabled = true;
     ui.composeError.textContent = '';
     try {
       const asNote = ui.asNote.checked;
-      await api('POST', convPath(id) + (asNote ? '/note' : '/reply'), { text });
+      if (file) await sendFile(id, file, text.trim());
+      else await api('POST', convPath(id) + (asNote ? '/note' : '/reply'), { text });
       if (S.openId === id) {
         ui.reply.value = '';
         autosize();
+        if (file) setFile(null);
       }
       S.drafts.delete(id);
       storeDrafts();
@@ -1089,6 +1355,28 @@
 
   ui.take.addEventListener('click', () => act('take', ui.take));
   ui.asNote.addEventListener('change', () => { if (S.conv) paintComposer(S.conv); ui.reply.focus(); });
+  ui.tplSelect.addEventListener('change', paintTemplate);
+  ui.tplRefresh.addEventListener('click', () => loadTemplates(true));
+  ui.tplSend.addEventListener('click', sendTemplate);
+  ui.attach.addEventListener('click', () => ui.fileInput.click());
+  ui.fileInput.addEventListener('change', () => setFile(ui.fileInput.files[0]));
+  ui.detach.addEventListener('click', () => setFile(null));
+  // a file dropped on the conversation is attached, if a reply could go
+  for (const el of [ui.history, ui.composer]) {
+    el.addEventListener('dragover', (e) => {
+      if (!e.dataTransfer || ![...e.dataTransfer.types].includes('Files') || ui.attach.disabled) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+      ui.composer.classList.add('dropping');
+    });
+    el.addEventListener('dragleave', () => ui.composer.classList.remove('dropping'));
+    el.addEventListener('drop', (e) => {
+      ui.composer.classList.remove('dropping');
+      if (!e.dataTransfer || !e.dataTransfer.files.length || ui.attach.disabled) return;
+      e.preventDefault();
+      setFile(e.dataTransfer.files[0]);
+    });
+  }
   // the colleagues are read when the list is opened, so presence is fresh
   ui.transfer.addEventListener('focus', fillTransfer);
   ui.transfer.addEventListener('mousedown', fillTransfer);

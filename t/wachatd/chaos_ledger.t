@@ -5,7 +5,7 @@
 # compressed: Redis restarted and paused, kill -9 of wachatd and its restart,
 # a second and a third wachatd joining and leaving, Graph 429 / 500 / hang,
 # LLM hang, nginx reloads).  Fails on any loss, duplicate, order violation,
-# reply to a status or location, webhook never accepted, or work left
+# reply to a status, webhook never accepted, or work left
 # pending.  `make chaos` runs the full 20,000-webhook ledger.
 #
 # WACHAT_CHAOS_ARGS adds options (e.g. "--webhooks 2000 --duration 40").
@@ -50,7 +50,7 @@ ok(($want // 0) > 0, "inbound messages to answer: " . ($want // 'none'));
 is($get->('answered'), $want, 'every one answered (one Graph 200 each)');
 is($get->('duplicated'), 0, 'no message answered twice');
 is($get->('lost'), 0, 'no message lost');
-is($get->('unexpected replies'), 0, 'no reply to a status or a location');
+is($get->('unexpected replies'), 0, 'no reply to a status');
 is($get->('conversations out of order'), 0, 'every conversation answered in order');
 is($get->('webhooks never accepted'), 0, 'no webhook given up');
 is($get->('stream entries pending'), 0, 'no stream entry pending at the end');

@@ -8,13 +8,13 @@
 #include <string.h>
 
 #include "agents/agents.h"
+#include "agents/agents_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "wachat_contract.h"
 #include "wachat_utf8.h"
 
 
-#define WACHAT_AGENT_TEXT_MAX  4096     /* text.body, characters */
 
 
 /* KEYS conv; ARGV agent now.  Returns the previous holder, or "". */
@@ -124,6 +124,7 @@ wachat_agent_error_name(wachat_agent_rc_e rc)
     case WACHAT_AGENT_EWINDOW:      return "outside_window";
     case WACHAT_AGENT_EINPUT:       return "bad_input";
     case WACHAT_AGENT_ETARGET:      return "bad_target";
+    case WACHAT_AGENT_EMEDIA:       return "bad_media";
     }
 
     return "?";
@@ -152,6 +153,8 @@ wachat_agent_error_text(wachat_agent_rc_e rc)
         return "the message is empty or too long (4096 characters at most)";
     case WACHAT_AGENT_ETARGET:
         return "transfer to another agent declared in wachatd's config";
+    case WACHAT_AGENT_EMEDIA:
+        return "WhatsApp does not take this file (type or size)";
     }
 
     return "?";
@@ -203,7 +206,7 @@ wachat_agent_held(wachat_redis_t *st, const char *agent, const char *prev,
 }
 
 
-static wachat_agent_rc_e
+wachat_agent_rc_e
 wachat_agent_script_error(const redisReply *r)
 {
     if (r == NULL) {

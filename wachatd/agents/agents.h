@@ -24,13 +24,19 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
+#include <yajl/yajl_tree.h>
+
 #include "lib/config.h"
+#include "store/media.h"
 #include "store/store.h"
 
 
 #define WACHAT_KEY_ASSIGNED  "wachat:assigned"
 #define WACHAT_KEY_WAITING   "wachat:waiting"
 #define WACHAT_KEY_FEED      "wachat:feed"
+#define WACHAT_KEY_TEMPLATES "wachat:templates"   /* the cached list */
 #define WACHAT_FEED_MAXLEN   10000
 
 
@@ -42,7 +48,9 @@ typedef enum {
     WACHAT_AGENT_ENOTASSIGNED,      /* held by someone else: take it first */
     WACHAT_AGENT_EWINDOW,           /* > 24 h since the customer wrote */
     WACHAT_AGENT_EINPUT,            /* empty or too long text, bad value */
-    WACHAT_AGENT_ETARGET            /* transfer to an unknown agent, self */
+    WACHAT_AGENT_ETARGET,           /* transfer to an unknown agent, self */
+    WACHAT_AGENT_EMEDIA             /* a file WhatsApp does not take (type,
+                                       size), or none can be kept */
 } wachat_agent_rc_e;
 
 
@@ -106,6 +114,53 @@ wachat_agent_rc_e wachat_agent_take(wachat_redis_t *st,
 wachat_agent_rc_e wachat_agent_reply(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id,
     const char *text, char *hist_id, size_t hlen);
+
+/*
+ * media.c: an agent's file to the customer.  Checked before anything is
+ * uploaded: its type (mime, or else the file name's extension) and size
+ * against what WhatsApp takes (graph.h), the caption's length; then kept
+ * in the media store and queued like a reply (the sender uploads it and
+ * sends it by its media id), with the same holder and window checks.
+ * size is what in holds.  On EMEDIA, why says what is wrong.
+ */
+wachat_agent_rc_e wachat_agent_send_file(wachat_redis_t *st,
+    const wachat_config_t *cfg, wachat_media_store_t *ms, const char *id,
+    const char *conv_id, FILE *in, size_t size, const char *filename,
+    const char *mime, const char *caption, char *hist_id, size_t hlen,
+    char *why, size_t whylen);
+
+/*
+ * templates.c: the account's approved templates, cached in Redis as
+ * {"fetched_ms", "waba_id", "templates": [{"name", "language",
+ * "category", "status", "body", "params"}]} (json: the array, as
+ * wachat_graph_templates() gives it).  load: NULL when none was fetched.
+ */
+int wachat_templates_save(wachat_redis_t *st, const char *waba_id,
+    const char *json, size_t len);
+yajl_val wachat_templates_load(wachat_redis_t *st, long long *fetched_ms);
+
+/* the approved template of that name and language in a loaded cache */
+yajl_val wachat_template_find(yajl_val root, const char *name,
+    const char *language);
+
+/* a string member of a template ("name", "body", ...), or NULL */
+const char *wachat_template_str(yajl_val tpl, const char *name);
+
+/* the body with {{n}} replaced by params[n - 1], malloc'ed */
+char *wachat_template_render(const char *body, const char *const *params,
+    size_t nparams);
+
+/*
+ * An agent's template message: the template must be in the cache,
+ * approved, in that language, and take exactly nparams body parameters
+ * (else EINPUT, and why says what is wrong, before any call).  Queued like
+ * a reply, whatever the window: a template is what WhatsApp takes after
+ * it.  The agent must hold the conversation (take it first).
+ */
+wachat_agent_rc_e wachat_agent_send_template(wachat_redis_t *st,
+    const wachat_config_t *cfg, const char *id, const char *conv_id,
+    const char *name, const char *language, const char *const *params,
+    size_t nparams, char *hist_id, size_t hlen, char *why, size_t whylen);
 
 /*
  * Back to the AI, with closing_text to the customer (inside the window).

@@ -30,7 +30,8 @@
 
 
 #define WACHAT_API_BODY_MAX       (64 * 1024)   /* JSON request bodies */
-#define WACHAT_API_HARD_MAX       (1024 * 1024) /* evhttp's own 413 */
+#define WACHAT_API_HARD_MAX       (WACHAT_API_FILE_MAX + 4096)
+                                                /* evhttp's own 413 */
 #define WACHAT_API_HEADERS_MAX    (16 * 1024)
 #define WACHAT_API_TIMEOUT_S      30            /* reading a request */
 #define WACHAT_API_KEEPALIVE_S    15            /* event streams */
@@ -76,7 +77,14 @@ static const wachat_api_route_t  wachat_api_routes[] = {
     { "/api/conversations/*/transfer", EVHTTP_REQ_POST,
       wachat_api_transfer },
     { "/api/conversations/*/note",    EVHTTP_REQ_POST, wachat_api_note },
+    { "/api/conversations/*/file",    EVHTTP_REQ_POST, wachat_api_file },
     { "/api/events",                  EVHTTP_REQ_GET,  wachat_api_events },
+    { "/api/media/*",                 EVHTTP_REQ_GET,  wachat_api_media },
+    { "/api/templates",               EVHTTP_REQ_GET,  wachat_api_templates },
+    { "/api/templates/refresh",       EVHTTP_REQ_POST,
+      wachat_api_templates_refresh },
+    { "/api/conversations/*/template", EVHTTP_REQ_POST,
+      wachat_api_template },
     { NULL, 0, NULL }
 };
 
@@ -232,6 +240,7 @@ wachat_api_agent_status(wachat_agent_rc_e rc)
     case WACHAT_AGENT_EWINDOW:      return 409;
     case WACHAT_AGENT_EINPUT:       return 400;
     case WACHAT_AGENT_ETARGET:      return 400;
+    case WACHAT_AGENT_EMEDIA:       return 400;
     }
 
     return 500;
@@ -483,6 +492,26 @@ wachat_api_set_kb(wachat_api_t *api, const wachat_kb_t *kb,
 
 
 void
+wachat_api_set_refresh(wachat_api_t *api, void (*refresh)(void *data),
+    void *data)
+{
+    if (api) {
+        api->refresh = refresh;
+        api->refresh_data = data;
+    }
+}
+
+
+void
+wachat_api_set_media(wachat_api_t *api, wachat_media_store_t *media)
+{
+    if (api) {
+        api->media = media;
+    }
+}
+
+
+void
 wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
     void *data)
 {
@@ -580,7 +609,8 @@ wachat_api_on_request(struct evhttp_request *req, void *arg)
 
     len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 
-    if (len > WACHAT_API_BODY_MAX) {
+    /* a file (the bytes themselves) may be larger than any JSON */
+    if (len > WACHAT_API_BODY_MAX && !wachat_api_is_file(r.path)) {
         wachat_api_error(&r, 413, "too_large", "the request body is larger "
                          "than 64 KB");
         goto done;

@@ -53,6 +53,15 @@ void wachat_api_set_metrics(wachat_api_t *api, wachat_api_metrics_pt fn,
 void wachat_api_set_kb(wachat_api_t *api, const wachat_kb_t *kb,
     wachat_api_reload_pt reload, void *data);
 
+/* the customers' media it serves at /api/media/<id> (NULL: none) */
+struct wachat_media_store_s;
+void wachat_api_set_media(wachat_api_t *api,
+    struct wachat_media_store_s *media);
+
+/* what refreshes the template cache on an agent's demand */
+void wachat_api_set_refresh(wachat_api_t *api, void (*refresh)(void *data),
+    void *data);
+
 /* on SIGHUP: the new config (agents, texts); the listener stays */
 void wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg);
 

@@ -174,6 +174,13 @@ wachat_api_forgeable(wachat_api_req_t *r, struct evkeyvalq *in)
 
     type = evhttp_find_header(in, "Content-Type");
 
+    /* a file's bytes: a type no form can send either (api_media.c) */
+    if (type && wachat_api_is_file(r->path)
+        && strcasecmp(type, "application/octet-stream") == 0)
+    {
+        type = "application/json";
+    }
+
     if (type == NULL
         || strncasecmp(type, "application/json", 16) != 0
         || (type[16] != '\0' && type[16] != ';' && type[16] != ' '))

@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api/api_int.h"
+#include "clients/graph.h"
 #include "lib/clock.h"
 #include "wachat_contract.h"
 
@@ -615,6 +616,11 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
     h = wachat_redis_reply_field(st, key);
     code[0] = '\0';
 
+    /* the wamid it was sent as: what a customer's reaction names */
+    if (h && strncmp(h, "failed|", 7) != 0) {
+        wachat_json_kv_text(g, "wamid", h);
+    }
+
     if (h == NULL) {
         snprintf(status, sizeof(status), "queued");
 
@@ -646,6 +652,12 @@ wachat_api_gen_status(yajl_gen g, const redisReply *st, const char *hist_id)
 
     if (code[0] && strcmp(status, "failed") == 0) {
         wachat_json_kv_text(g, "error_code", code);
+
+        /* 131047, 132001, ...: what it means, for the agent */
+        if (wachat_graph_explain(atol(code))) {
+            wachat_json_kv_text(g, "error_text",
+                                wachat_graph_explain(atol(code)));
+        }
     }
 }
 
@@ -678,17 +690,29 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     wachat_api_kv_reply(g, "text", wachat_redis_reply_value(kv, "text"));
 
     if (in) {
+        /* the wamid: what a reaction names */
+        wachat_api_kv_reply(g, "wamid", wachat_redis_reply_value(kv, "id"));
         wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
         wachat_api_kv_reply(g, "name", wachat_redis_reply_value(kv, "name"));
         wachat_api_kv_reply(g, "payload", wachat_redis_reply_value(kv, "payload"));
+        wachat_api_gen_media(g, kv);
 
     } else if (note) {
         wachat_json_kv_text(g, "type", "note");
         wachat_api_kv_reply(g, "to", wachat_redis_reply_value(kv, "to"));
 
     } else {
-        wachat_json_kv_text(g, "type", wachat_redis_reply_value(kv, "button1")
-                                       ? "interactive" : "text");
+        /* an agent's file says what it is; a reply is text or buttons */
+        if (wachat_redis_reply_field(kv, "type")) {
+            wachat_api_kv_reply(g, "type", wachat_redis_reply_value(kv, "type"));
+
+        } else {
+            wachat_json_kv_text(g, "type",
+                                wachat_redis_reply_value(kv, "button1")
+                                ? "interactive" : "text");
+        }
+
+        wachat_api_gen_media(g, kv);
 
         /* where an AI reply came from: the business sees where it fails */
         wachat_api_kv_reply(g, "source", wachat_redis_reply_value(kv, "source"));

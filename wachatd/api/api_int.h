@@ -22,6 +22,7 @@
 #include "lib/config.h"
 #include "lib/json.h"
 #include "clients/redis_link.h"
+#include "store/media.h"
 #include "store/store.h"
 
 
@@ -48,6 +49,9 @@ struct wachat_api_s {
     const wachat_kb_t          *kb;         /* the running one */
     wachat_api_reload_pt        reload;
     void                       *reload_data;
+    wachat_media_store_t       *media;
+    void                      (*refresh)(void *data);
+    void                       *refresh_data;
     char                       *listen;     /* as started, for reloads */
     struct evhttp              *http;
     char                       *unix_path;  /* removed at exit */
@@ -132,6 +136,35 @@ void wachat_api_take(wachat_api_req_t *r);
 void wachat_api_resolve(wachat_api_req_t *r);
 void wachat_api_transfer(wachat_api_req_t *r);
 void wachat_api_note(wachat_api_req_t *r);
+
+
+/* api_media.c: a customer's media item, from the local store */
+
+void wachat_api_media(wachat_api_req_t *r);
+
+/*
+ * POST /api/conversations/{id}/file: an agent's file, the body its bytes
+ * (Content-Type: application/octet-stream, which no form of another site
+ * can send), X-Wachat-File-Type its type, X-Wachat-File-Name and
+ * X-Wachat-Caption percent-encoded UTF-8.  At most WACHAT_API_FILE_MAX
+ * (wachatctl send-file takes larger documents).
+ */
+#define WACHAT_API_FILE_MAX  (16 * 1024 * 1024)
+
+void wachat_api_file(wachat_api_req_t *r);
+
+/* 1 for the path of that endpoint (mounted or not) */
+int wachat_api_is_file(const char *path);
+
+/* the media fields of an inbound history entry, into an open map */
+void wachat_api_gen_media(yajl_gen g, const redisReply *kv);
+
+
+/* api_templates.c: the approved templates, and an agent's template */
+
+void wachat_api_templates(wachat_api_req_t *r);
+void wachat_api_templates_refresh(wachat_api_req_t *r);
+void wachat_api_template(wachat_api_req_t *r);
 
 
 /* api_insight.c: where the assistant falls short */

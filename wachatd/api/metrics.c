@@ -113,6 +113,23 @@ wachat_metrics_flow(struct evbuffer *out, const wachat_engine_stats_t *es,
         "wachatd_replies_total{source=\"fallback\"} %llu\n",
         es->from_kb, es->from_llm, es->from_fallback);
 
+    wachat_metrics_head(out, "wachatd_media_total", "counter",
+                  "Customers' media items: kept in media_dir, failed for "
+                  "good (recorded with the reason), download attempts "
+                  "retried.");
+    evbuffer_add_printf(out,
+        "wachatd_media_total{outcome=\"kept\"} %llu\n"
+        "wachatd_media_total{outcome=\"failed\"} %llu\n"
+        "wachatd_media_total{outcome=\"retried\"} %llu\n",
+        es->media_kept, es->media_failed, es->media_retries);
+
+    wachat_metrics_head(out, "wachatd_transcriptions_total", "counter",
+                  "Voice notes sent to stt_url, by outcome.");
+    evbuffer_add_printf(out,
+        "wachatd_transcriptions_total{outcome=\"ok\"} %llu\n"
+        "wachatd_transcriptions_total{outcome=\"failed\"} %llu\n",
+        es->transcribed, es->transcribe_failed);
+
     wachat_metrics_head(out, "wachatd_statuses_total", "counter",
                   "Delivery statuses applied.");
     evbuffer_add_printf(out, "wachatd_statuses_total %llu\n", es->statuses);

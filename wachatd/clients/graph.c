@@ -14,6 +14,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "clients/graph.h"
+#include "clients/graph_int.h"
 #include "lib/json.h"
 #include "wachat_utf8.h"
 
@@ -25,14 +26,6 @@
 #define WACHAT_GRAPH_RETRY_CAP    60000
 #define WACHAT_GRAPH_RETRY_FLOOR  100
 #define WACHAT_GRAPH_PACE_CAP     (15 * 60 * 1000)
-
-
-struct wachat_graph_s {
-    wachat_http_t  *http;
-    char           *api_url;
-    char           *auth;           /* "Authorization: Bearer <token>" */
-    long            timeout_ms;
-};
 
 
 /* What a call in flight needs: nothing of the wachat_graph_t. */

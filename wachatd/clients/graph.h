@@ -19,6 +19,7 @@
 #define WACHAT_GRAPH_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "clients/http.h"
 
@@ -113,6 +114,52 @@ typedef struct wachat_graph_s  wachat_graph_t;
 int wachat_graph_build(const wachat_graph_msg_t *msg, char **json,
     size_t *len, const char **why);
 
+/*
+ * What WhatsApp takes from a business (whatsapp-cloud-api.md 4.4): the
+ * message type a file of type mime goes as, and the most bytes.  NULL
+ * when the type is not one WhatsApp sends.
+ */
+typedef struct {
+    const char  *mime;          /* "image/jpeg" */
+    const char  *ext;           /* ".jpg": how a file name tells it */
+    const char  *kind;          /* "image", "audio", "video", "document" */
+    size_t       max;
+} wachat_graph_media_type_t;
+
+const wachat_graph_media_type_t *wachat_graph_media_type(const char *mime);
+
+/* the same by a file name's extension (case aside); NULL: none */
+const wachat_graph_media_type_t *wachat_graph_media_type_of(
+    const char *filename);
+
+/*
+ * 0 when a file of that type and size may be sent; -1 with why (a
+ * sentence for the agent: "an image (image/jpeg) may be 5 MB at most").
+ */
+int wachat_graph_media_allowed(const char *mime, size_t size, char *why,
+    size_t len);
+
+/* the caption's limit (image, video, document) */
+#define WACHAT_GRAPH_CAPTION_MAX  1024
+
+/*
+ * A media message by media id: {"type": kind, kind: {"id", "caption",
+ * "filename"}} (caption: image, video, document; filename: document).
+ */
+int wachat_graph_build_media(const char *to, const char *kind,
+    const char *media_id, const char *caption, const char *filename,
+    char **json, size_t *len, const char **why);
+
+/*
+ * A template message (whatsapp-cloud-api.md 4.5): {"type": "template",
+ * "template": {"name", "language": {"code"}, "components": [{"type":
+ * "body", "parameters": [{"type": "text", "text"}, ...]}]}}; no
+ * components without parameters.
+ */
+int wachat_graph_build_template(const char *to, const char *name,
+    const char *language, const char *const *params, size_t nparams,
+    char **json, size_t *len, const char **why);
+
 /* mark as read, plus the typing indicator when typing is set */
 int wachat_graph_build_read(const char *wamid, int typing, char **json,
     size_t *len, const char **why);
@@ -201,6 +248,72 @@ int wachat_graph_mark_read(wachat_graph_t *g, const char *phone_number_id,
 
 /* GET {api_url}/{phone_number_id}: is the token accepted (doctor)? */
 int wachat_graph_check(wachat_graph_t *g, const char *phone_number_id,
+    wachat_graph_done_pt done, void *data);
+
+
+/* --- media (graph_media.c) -------------------------------------------- */
+
+#define WACHAT_GRAPH_MEDIA_ID_MAX  128
+
+/*
+ * A customer's media item, fetched in Meta's two steps: GET /{media-id}
+ * answers its metadata and a URL valid for minutes, GET <url> (with the
+ * bearer token too) its bytes, which go to the caller's sink.  Strings
+ * live only during the done call.
+ */
+typedef struct {
+    wachat_graph_result_e   result;     /* OK: the bytes are in the sink */
+    long                    http_status;
+    long                    code;       /* Graph error code, -1: none */
+    const char             *why;        /* what went wrong; NULL with OK */
+    const char             *mime;       /* mime_type, or NULL */
+    const char             *sha256;     /* as Meta gave it (hex), or NULL */
+    long long               declared;   /* file_size (a string), -1 */
+    size_t                  bytes;      /* written to the sink */
+} wachat_graph_media_t;
+
+typedef void (*wachat_graph_media_done_pt)(void *data,
+    const wachat_graph_media_t *m);
+
+/* 0 when id can be a media id: 1..128 of [A-Za-z0-9._-] */
+int wachat_graph_media_check_id(const char *id);
+
+/*
+ * Fetches media_id into sink (at most max bytes; larger is PERMANENT).
+ * The URL must be https, or on graph_api_url's own origin: the token is
+ * never sent anywhere else.  An expired URL is RETRY (a new one comes
+ * with the next metadata call), an unknown or expired id PERMANENT.  0:
+ * done comes exactly once; -1: bad input, done does not.
+ */
+int wachat_graph_media_get(wachat_graph_t *g, const char *media_id,
+    FILE *sink, size_t max, wachat_graph_media_done_pt done, void *data);
+
+/* --- templates (graph_templates.c) ------------------------------------- */
+
+/*
+ * The approved templates of a WhatsApp Business Account: GET
+ * {api_url}/{waba_id}/message_templates?status=APPROVED&fields=..., every
+ * page (paging.next), as one JSON array of {"name", "language",
+ * "category", "status", "body", "params"} (body: the BODY component's
+ * text; params: how many {{n}} variables it has), in json of done (NULL
+ * unless the result is OK; it lives only during the call).
+ */
+typedef void (*wachat_graph_templates_done_pt)(void *data,
+    const wachat_graph_reply_t *reply, const char *json, size_t len);
+
+int wachat_graph_templates(wachat_graph_t *g, const char *waba_id,
+    wachat_graph_templates_done_pt done, void *data);
+
+/* the number of {{n}} variables of a template body: the highest n */
+size_t wachat_graph_template_params(const char *body);
+
+/*
+ * POST {api_url}/{phone_number_id}/media, multipart/form-data with
+ * messaging_product=whatsapp, type and the file at path (streamed from
+ * disk).  In done, reply->wamid is the media id Meta gave it (30 days).
+ */
+int wachat_graph_media_upload(wachat_graph_t *g, const char *phone_number_id,
+    const char *path, const char *mime, const char *filename,
     wachat_graph_done_pt done, void *data);
 
 

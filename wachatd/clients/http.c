@@ -55,6 +55,8 @@ struct wachat_http_xfer_s {
     char                   *buf;        /* the response body */
     size_t                  len;
     size_t                  cap;
+    size_t                  max;        /* the largest body taken */
+    FILE                   *sink;       /* or the body goes there */
     int                     too_big;
     struct timespec         queued_at;
     long                    queued_ms;
@@ -184,7 +186,7 @@ wachat_http_xfer_finish(wachat_http_xfer_t *x, wachat_http_err_e err,
     resp.error = err;
     resp.status = status;
     resp.body = x->buf ? x->buf : "";
-    resp.body_len = x->buf ? x->len : 0;
+    resp.body_len = x->buf || x->sink ? x->len : 0;
     resp.error_text = text ? text : "";
     resp.queued_ms = x->queued_ms;
 
@@ -208,9 +210,18 @@ wachat_http_on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     char                *p;
 
     /* Checked here too: a chunked answer carries no Content-Length. */
-    if (n > WACHAT_HTTP_MAX_BODY - x->len) {
+    if (n > x->max - x->len) {
         x->too_big = 1;
         return 0;
+    }
+
+    if (x->sink) {
+        if (fwrite(ptr, 1, n, x->sink) != n) {
+            return 0;
+        }
+
+        x->len += n;
+        return n;
     }
 
     if (x->len + n + 1 > x->cap) {
@@ -273,7 +284,9 @@ wachat_http_finish_curl(wachat_http_xfer_t *x, CURLcode rc)
     }
 
     if (err == WACHAT_HTTP_ETOOBIG) {
-        text = "response body larger than 1 MB";
+        snprintf(x->errbuf, sizeof(x->errbuf), "response body larger than "
+                 "%zu bytes", x->max);
+        text = x->errbuf;
         /* a partial body is no body */
         x->len = 0;
 
@@ -682,7 +695,7 @@ wachat_http_setup_easy(wachat_http_xfer_t *x, const wachat_http_req_t *req)
     rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "wachat");
     rc |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                           (curl_off_t) WACHAT_HTTP_MAX_BODY);
+                           (curl_off_t) x->max);
 
     if (strcmp(method, "GET") == 0) {
         rc |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -735,6 +748,7 @@ wachat_http_xfer_new(wachat_http_t *h, wachat_http_done_pt done, void *data)
     x->http = h;
     x->done = done;
     x->data = data;
+    x->max = WACHAT_HTTP_MAX_BODY;
 
     return x;
 }
@@ -761,6 +775,9 @@ wachat_http_request(wachat_http_t *h, const wachat_http_req_t *req,
     if (x->url == NULL) {
         goto failed;
     }
+
+    x->sink = req->sink;
+    x->max = req->max_body ? req->max_body : WACHAT_HTTP_MAX_BODY;
 
     if (req->body) {
         x->body = malloc(req->body_len + 1);

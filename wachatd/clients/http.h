@@ -20,6 +20,7 @@
 #define WACHAT_HTTP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct event_base;
 
@@ -52,6 +53,14 @@ typedef struct {
     const char          *body;      /* sent as is; NULL: no body */
     size_t               body_len;
     long                 timeout_ms;    /* whole transfer; 0: 30 s */
+    /*
+     * The body of the answer goes to sink instead of memory when sink is
+     * set (a media file: the caller opened it, and closes it after done);
+     * resp->body is then "" and resp->body_len the bytes written.
+     * max_body: the largest answer taken, 0: WACHAT_HTTP_MAX_BODY.
+     */
+    FILE                *sink;
+    size_t               max_body;
 } wachat_http_req_t;
 
 

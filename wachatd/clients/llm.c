@@ -121,6 +121,37 @@ wachat_llm_check(const wachat_llm_conf_t *conf, const wachat_llm_prompt_t *p)
 }
 
 
+/*
+ * {"role": "user", "content": [{"type": "text", "text": question},
+ * {"type": "image_url", "image_url": {"url": url}}]}
+ */
+static int
+wachat_llm_gen_picture(yajl_gen g, const char *question, const char *url)
+{
+    int  rc = 0;
+
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_json_put_kv(g, "role", "user");
+    rc |= wachat_json_put_str(g, "content");
+    rc |= yajl_gen_array_open(g);
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_json_put_kv(g, "type", "text");
+    rc |= wachat_json_put_kv(g, "text", question);
+    rc |= yajl_gen_map_close(g);
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_json_put_kv(g, "type", "image_url");
+    rc |= wachat_json_put_str(g, "image_url");
+    rc |= yajl_gen_map_open(g);
+    rc |= wachat_json_put_kv(g, "url", url);
+    rc |= yajl_gen_map_close(g);
+    rc |= yajl_gen_map_close(g);
+    rc |= yajl_gen_array_close(g);
+    rc |= yajl_gen_map_close(g);
+
+    return rc;
+}
+
+
 /* the body's object; nonzero when yajl refused a part */
 static int
 wachat_llm_gen_body(yajl_gen g, const wachat_llm_conf_t *conf,
@@ -148,7 +179,13 @@ wachat_llm_gen_body(yajl_gen g, const wachat_llm_conf_t *conf,
         rc |= wachat_llm_gen_message(g, role, p->history[i].text);
     }
 
-    rc |= wachat_llm_gen_message(g, "user", p->question);
+    if (p->image_url) {
+        rc |= wachat_llm_gen_picture(g, p->question, p->image_url);
+
+    } else {
+        rc |= wachat_llm_gen_message(g, "user", p->question);
+    }
+
     rc |= yajl_gen_array_close(g);
 
     if (conf->max_tokens > 0) {

@@ -44,6 +44,12 @@ typedef struct {
     const wachat_llm_turn_t     *history;   /* oldest first */
     size_t                       nhistory;
     const char                  *question;  /* the customer's message */
+    /*
+     * the customer's picture ("data:image/jpeg;base64,..."), or NULL: with
+     * it the question goes as content parts, text and image_url, which
+     * vision models take (llm_vision)
+     */
+    const char                  *image_url;
 } wachat_llm_prompt_t;
 
 

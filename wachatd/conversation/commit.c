@@ -16,7 +16,7 @@
 #include "lib/log.h"
 
 
-#define WACHAT_KV_MAX  (2 * (10 + WACHAT_KB_MAX_BUTTONS))
+#define WACHAT_KV_MAX  (2 * (24 + WACHAT_KB_MAX_BUTTONS))
 
 
 typedef struct {
@@ -196,10 +196,17 @@ wachat_conv_graph(yajl_gen g, const wachat_event_t *ev, const char *text,
 }
 
 
+static void
+wachat_kv_add_any(void *kv, const char *name, const char *value)
+{
+    wachat_kv_add(kv, name, value);
+}
+
+
 /* the conversation's fields and the inbound history entry */
 static void
-wachat_conv_in(const wachat_event_t *ev, const char *now, wachat_kv_t *conv,
-    wachat_kv_t *in)
+wachat_conv_in(const wachat_conv_t *cv, const wachat_event_t *ev,
+    const char *now, wachat_kv_t *conv, wachat_kv_t *in)
 {
     const char  *wamid, *ts, *name;
 
@@ -224,6 +231,9 @@ wachat_conv_in(const wachat_event_t *ev, const char *now, wachat_kv_t *conv,
     wachat_kv_add(in, "text", wachat_event_str(ev, TEXT));
     wachat_kv_add(in, "payload", wachat_event_str(ev, PAYLOAD));
     wachat_kv_add(in, "name", name);
+
+    /* a picture's type, file, download; a location; a reaction's target */
+    wachat_conv_media_fields(cv, ev, wachat_kv_add_any, in);
 }
 
 
@@ -251,7 +261,7 @@ wachat_conv_draft(wachat_conv_draft_t *d, wachat_conv_t *cv,
     snprintf(d->now, sizeof(d->now), "%lld", now);
     wachat_store_key_done(d->done, cv->id);
 
-    wachat_conv_in(ev, d->now, &d->conv, &d->in);
+    wachat_conv_in(cv, ev, d->now, &d->conv, &d->in);
 
     /* the language this message told, for the next ones that do not */
     if (cv->lang_new) {
@@ -292,7 +302,8 @@ wachat_conv_draft_args(wachat_conv_draft_t *d, wachat_conv_t *cv,
     const wachat_event_t *ev, const char *member, size_t mlen, int reply,
     wachat_commit_e kind, const char *agent, wachat_commit_t *c)
 {
-    int               handoff = kind == WACHAT_COMMIT_HANDOFF;
+    int               handoff = kind == WACHAT_COMMIT_HANDOFF
+                                || kind == WACHAT_COMMIT_VOICE;
     const char       *wamid;
     wachat_engine_t  *en = cv->engine;
 
@@ -364,6 +375,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     wamid = wachat_event_str(ev, ID);
 
     if (r == NULL) {
+        /* cv->media stays: the message comes back, its media kept */
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
                    cv->id, en->store->err);
 
@@ -378,6 +390,10 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
     if (reply) {
         wachat_answer_free(reply);
+    }
+
+    if (r) {
+        wachat_conv_media_free(cv);
     }
 
     cv->peek = res.peek;
@@ -395,7 +411,7 @@ wachat_conv_count(wachat_conv_t *cv, const wachat_event_t *ev,
 
     wamid = wachat_event_str(ev, ID);
 
-    if (kind == WACHAT_COMMIT_HANDOFF) {
+    if (kind == WACHAT_COMMIT_HANDOFF || kind == WACHAT_COMMIT_VOICE) {
         return;
     }
 
@@ -446,7 +462,7 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
     wachat_engine_t  *en = cv->engine;
     char              score[32];
 
-    handoff = kind == WACHAT_COMMIT_HANDOFF;
+    handoff = kind == WACHAT_COMMIT_HANDOFF || kind == WACHAT_COMMIT_VOICE;
     wachat_conv_count(cv, ev, res, kind, reply);
 
     mode = wachat_mode_lookup(res->mode, strlen(res->mode));

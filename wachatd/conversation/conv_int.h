@@ -25,6 +25,56 @@
 
 typedef struct wachat_conv_s  wachat_conv_t;
 
+
+/*
+ * What a message carries besides its text (media.c): a media item (its
+ * download and, for audio, its transcript), a location, a contact card,
+ * a reaction.  Decoded from the event's raw JSON once, kept while the
+ * download and the transcription run, recorded with the message.
+ */
+typedef enum {
+    WACHAT_MEDIA_NONE = 0,
+    WACHAT_MEDIA_ITEM,          /* image, audio, video, document, sticker */
+    WACHAT_MEDIA_LOCATION,
+    WACHAT_MEDIA_CONTACTS,
+    WACHAT_MEDIA_REACTION
+} wachat_media_kind_e;
+
+typedef enum {
+    WACHAT_MEDIA_FETCH = 0,     /* the download is to do, or running */
+    WACHAT_MEDIA_TRANSCRIBE,    /* kept: the transcription is to do */
+    WACHAT_MEDIA_READY          /* all done, either way */
+} wachat_media_step_e;
+
+typedef struct {
+    char                 wamid[256];    /* the message it belongs to */
+    wachat_media_kind_e  kind;
+    wachat_media_step_e  step;
+    int                  voice;
+    int                  attempt;
+    long long            retry_at;      /* ms: no attempt before */
+    FILE                *sink;
+    char                 tmp[WACHAT_MEDIA_PATH_MAX];
+
+    /* the item */
+    char                 id[WACHAT_GRAPH_MEDIA_ID_MAX + 1];
+    char                 sha_given[128];
+    wachat_media_meta_t  meta;
+    const char          *state;         /* "stored", "failed" or NULL */
+    char                 size_text[32];
+    char                 error[256];
+    char                *transcript;
+
+    /* a location, a contact card, a reaction */
+    char                 lat[32];
+    char                 lon[32];
+    char                 place[256];
+    char                 address[256];
+    char                 contact[256];
+    char                 phones[256];
+    char                 react_to[256];
+} wachat_conv_media_t;
+
 struct wachat_conv_s {
     wachat_conv_t      *next;
     wachat_engine_t    *engine;
@@ -52,6 +102,9 @@ struct wachat_conv_s {
     char                pending_context[512];   /* ids given to the model */
     double              pending_score;
 
+    /* what the head message carries besides text (media.c) */
+    wachat_conv_media_t *media;
+
     /* the customer's language: of this message, else remembered */
     char                lang[16];
     int                 lang_new;       /* detected now: remember it */
@@ -69,6 +122,9 @@ struct wachat_engine_s {
     wachat_outbound_t        *ob;
     wachat_llm_t             *llm;
     wachat_guard_t           *guard;
+    wachat_graph_t           *media_graph;
+    wachat_media_store_t     *media_store;
+    wachat_stt_t             *stt;
     wachat_notify_pt          notify;
     void                     *notify_data;
     const wachat_config_t    *cfg;
@@ -107,10 +163,36 @@ void wachat_conv_message(wachat_conv_t *cv, const char *member,
 const char *wachat_conv_text(wachat_conv_t *cv, const char *key,
     const char *plain);
 
+/*
+ * media.c: the head message's media, location, contact or reaction.  1:
+ * a download or transcription runs (or waits for its retry): the
+ * conversation is busy or scheduled, the message comes back later; 0:
+ * cv->media is ready (or NULL: the message has none), go on.
+ */
+int wachat_conv_media(wachat_conv_t *cv, const wachat_event_t *ev);
+void wachat_conv_media_free(wachat_conv_t *cv);
+
+/*
+ * llm_vision: the head message's picture, kept, of a type a model takes
+ * (jpeg, png, webp): 1 when it goes to the model; data_url then makes
+ * "data:<type>;base64,<bytes>" (malloc'ed; NULL when it cannot be read).
+ */
+int wachat_conv_media_picture(const wachat_conv_t *cv);
+char *wachat_conv_media_data_url(const wachat_conv_t *cv);
+
+/* the message's media fields for its history entry (commit.c) */
+typedef void (*wachat_conv_kv_pt)(void *kv, const char *name,
+    const char *value);
+void wachat_conv_media_fields(const wachat_conv_t *cv,
+    const wachat_event_t *ev, wachat_conv_kv_pt add, void *kv);
+
 /* commit.c: what a message's reply is */
 typedef enum {
     WACHAT_COMMIT_ANSWER = 0,   /* the AI's answer, or none */
     WACHAT_COMMIT_HANDOFF,      /* what happens now that a person is asked */
+    WACHAT_COMMIT_VOICE,        /* a voice note nobody could transcribe:
+                                   the hand-over, without "connecting you"
+                                   when an agent holds it already */
     WACHAT_COMMIT_LIMITED       /* over the customer's limit: the notice */
 } wachat_commit_e;
 

@@ -109,6 +109,16 @@ wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm)
 
 
 void
+wachat_engine_set_media(wachat_engine_t *en, wachat_graph_t *graph,
+    wachat_media_store_t *store, wachat_stt_t *stt)
+{
+    en->media_graph = graph;
+    en->media_store = store;
+    en->stt = stt;
+}
+
+
+void
 wachat_engine_set_guard(wachat_engine_t *en, wachat_guard_t *guard)
 {
     en->guard = guard;
@@ -353,6 +363,7 @@ wachat_conv_free(wachat_conv_t *cv)
     freeReplyObject(cv->pending);
     free(cv->head);
     free(cv->unrecorded);
+    wachat_conv_media_free(cv);
     free(cv);
 }
 

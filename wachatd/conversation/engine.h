@@ -20,8 +20,11 @@
 #include "lib/config.h"
 #include "answer/guard.h"
 #include "answer/kb.h"
+#include "clients/graph.h"
 #include "clients/llm.h"
+#include "clients/stt.h"
 #include "send/outbound.h"
+#include "store/media.h"
 #include "store/store.h"
 #include "conversation/stream.h"
 
@@ -49,6 +52,12 @@ typedef struct {
     unsigned long long  from_kb;
     unsigned long long  from_llm;
     unsigned long long  from_fallback;
+    /* customers' media items: kept, failed for good, retries */
+    unsigned long long  media_kept;
+    unsigned long long  media_failed;
+    unsigned long long  media_retries;
+    unsigned long long  transcribed;
+    unsigned long long  transcribe_failed;
     /* the model: calls, failures, latency histogram (cumulative at output) */
     unsigned long long  llm_calls;
     unsigned long long  llm_failures;
@@ -71,6 +80,15 @@ void wachat_engine_free(wachat_engine_t *en);
 void wachat_engine_configure(wachat_engine_t *en,
     const wachat_config_t *cfg, const wachat_kb_t *kb);
 void wachat_engine_set_stream(wachat_engine_t *en, wachat_stream_t *s);
+
+/*
+ * The customers' media: the Graph client that downloads them (NULL: no
+ * token, every download is recorded as failed), the local store (NULL:
+ * none could be opened) and the transcription client (NULL: no stt_url);
+ * the clients are replaced on reload.
+ */
+void wachat_engine_set_media(wachat_engine_t *en, wachat_graph_t *graph,
+    wachat_media_store_t *store, wachat_stt_t *stt);
 
 /* the openai backend's client (NULL: kb only); replaced on reload */
 void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);

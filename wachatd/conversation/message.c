@@ -25,17 +25,66 @@ static void wachat_conv_withhold(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
 static void wachat_conv_handoff(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev);
+static void wachat_conv_voice(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
+static void wachat_conv_unread(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev);
 static int wachat_conv_ask_llm(wachat_conv_t *cv, const char *member,
     size_t mlen, const wachat_event_t *ev, const wachat_question_t *q);
 static void wachat_conv_llm_done(void *data, const wachat_llm_result_t *res);
 
 
+/* a voice note's transcript is the question, as if it had been typed */
 static void
-wachat_conv_question(const wachat_event_t *ev, wachat_question_t *q)
+wachat_conv_question(const wachat_conv_t *cv, const wachat_event_t *ev,
+    wachat_question_t *q)
 {
     q->type = wachat_event_str(ev, TYPE);
     q->text = wachat_event_str(ev, TEXT);
     q->payload = wachat_event_str(ev, PAYLOAD);
+
+    if (cv->media && cv->media->transcript) {
+        q->type = "text";
+        q->text = cv->media->transcript;
+    }
+
+    /* llm_vision: a picture without words still goes to the model */
+    if ((q->text == NULL || q->text[0] == '\0')
+        && wachat_conv_media_picture(cv))
+    {
+        q->text = "(a picture, without a caption)";
+    }
+}
+
+
+/*
+ * What the assistant cannot read gets media_reply_text rather than
+ * silence: a sticker, a location, a contact card, an unsupported message,
+ * a picture, video or document without a caption.  Audio has its own way
+ * (wachat_conv_voice), a reaction none.
+ */
+static int
+wachat_conv_unreadable_type(const wachat_question_t *q)
+{
+    static const char  *types[] = {
+        "sticker", "location", "contacts", "unsupported", NULL
+    };
+
+    const char  **t;
+
+    if (q->type == NULL) {
+        return 0;
+    }
+
+    for (t = types; *t; t++) {
+        if (strcmp(*t, q->type) == 0) {
+            return 1;
+        }
+    }
+
+    return (strcmp(q->type, "image") == 0 || strcmp(q->type, "video") == 0
+            || strcmp(q->type, "document") == 0)
+           && (q->text == NULL || q->text[0] == '\0');
 }
 
 
@@ -165,9 +214,14 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     const char         *wamid;
     wachat_engine_t    *en = cv->engine;
 
+    /* its picture or voice note first: kept, and transcribed */
+    if (wachat_conv_media(cv, ev)) {
+        return;         /* busy or waiting: the message comes back */
+    }
+
     wamid = wachat_event_str(ev, ID);
     now = wachat_clock_ms();
-    wachat_conv_question(ev, &q);
+    wachat_conv_question(cv, ev, &q);
     wachat_conv_language(cv, &q);
 
     /* the 24-hour window counts from the customer's own message */
@@ -182,6 +236,30 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
 
     if (wachat_conv_is_handoff(en->cfg, &q)) {
         wachat_conv_handoff(cv, member, mlen, ev);
+        return;
+    }
+
+    /* a reaction is never answered: it marks a message, it asks nothing */
+    if (q.type && strcmp(q.type, "reaction") == 0) {
+        wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_ANSWER,
+                           NULL);
+        return;
+    }
+
+    /* audio nobody could transcribe: a person listens */
+    if (q.type && strcmp(q.type, "audio") == 0) {
+        wachat_conv_voice(cv, member, mlen, ev);
+        return;
+    }
+
+    if (wachat_conv_unreadable_type(&q)) {
+        if (cv->peek.limited) {
+            wachat_conv_withhold(cv, member, mlen, ev);
+
+        } else {
+            wachat_conv_unread(cv, member, mlen, ev);
+        }
+
         return;
     }
 
@@ -310,6 +388,62 @@ wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
 
 
 /*
+ * A voice note without a transcript (no stt_url, or it failed): the
+ * customer is told (voice_text) and the conversation goes the hand-over
+ * way, to an online agent or waiting for one.  Held by an agent already,
+ * nothing is said: the agent has the voice note in the console.
+ */
+
+static void
+wachat_conv_voice(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    int               online;
+    wachat_reply_t    reply;
+    wachat_engine_t  *en = cv->engine;
+    char              agent[128];
+
+    online = wachat_agent_pick(en->store, en->cfg, agent, sizeof(agent)) == 0;
+
+    memset(&reply, 0, sizeof(wachat_reply_t));
+    reply.text = strdup(wachat_conv_text(cv, "voice_text",
+                                         en->cfg->voice_text));
+    snprintf(reply.source, sizeof(reply.source), "voice");
+
+    if (reply.text == NULL) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_VOICE,
+                       online ? agent : NULL);
+}
+
+
+/* what the assistant cannot read: said so, rather than nothing */
+static void
+wachat_conv_unread(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    wachat_reply_t    reply;
+    wachat_engine_t  *en = cv->engine;
+
+    memset(&reply, 0, sizeof(wachat_reply_t));
+    reply.text = strdup(wachat_conv_text(cv, "media_reply_text",
+                                         en->cfg->media_reply_text));
+    snprintf(reply.source, sizeof(reply.source), "media");
+
+    if (reply.text == NULL) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_ANSWER,
+                       NULL);
+}
+
+
+/*
  * Over the customer's answers per minute: no KB search, no model call, no
  * read mark (each is a Graph call on the number's rate).  The message is
  * committed all the same, with the notice, which the script sends only to
@@ -367,6 +501,12 @@ wachat_conv_turns(wachat_conv_t *cv, redisReply **r, wachat_llm_turn_t *turns,
     for (k = (int) (*r)->elements - 1; k >= 0; k--) {
         dir = wachat_redis_reply_field((*r)->element[k]->element[1], "dir");
         text = wachat_redis_reply_field((*r)->element[k]->element[1], "text");
+
+        /* what a voice note said is its transcript */
+        if (text == NULL) {
+            text = wachat_redis_reply_field((*r)->element[k]->element[1],
+                                            "transcript");
+        }
 
         /* an agent's internal note is never the model's to see */
         if (dir && text && strcmp(dir, "note") != 0) {
@@ -479,6 +619,7 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     nturns = wachat_conv_turns(cv, &r, turns, 64);
 
     memset(&prompt, 0, sizeof(wachat_llm_prompt_t));
+    prompt.image_url = wachat_conv_media_data_url(cv);
     prompt.passages = passages;
     prompt.npassages = n;
     prompt.history = turns;
@@ -492,6 +633,7 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     if (wachat_llm_complete(en->llm, &prompt, wachat_conv_llm_done, cv)
         != 0)
     {
+        free((char *) prompt.image_url);
         wachat_conv_set_busy(cv, 0);
         /* the step's reply goes back where it was: the KB answers */
         cv->peeked = cv->pending;
@@ -501,6 +643,7 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
         return -1;
     }
 
+    free((char *) prompt.image_url);
     freeReplyObject(r);
 
     return 0;
@@ -616,7 +759,7 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
     }
 
     wachat_conv_llm_count(en, res);
-    wachat_conv_question(&cv->pending_ev, &q);
+    wachat_conv_question(cv, &cv->pending_ev, &q);
     memset(&reply, 0, sizeof(wachat_reply_t));
 
     if (res->ok && wachat_conv_llm_passes(cv, res->content)) {

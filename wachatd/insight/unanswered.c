@@ -318,6 +318,11 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
         text = wachat_redis_reply_field(kv, "text");
         in = dir && strcmp(dir, "in") == 0;
 
+        /* a voice note's question is its transcript */
+        if (in && text == NULL) {
+            text = wachat_redis_reply_field(kv, "transcript");
+        }
+
         if (in) {
             last.text = (char *) text;
             last.ts_ms = wachat_unanswered_ms(kv, 1);

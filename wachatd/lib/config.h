@@ -140,6 +140,7 @@ typedef struct {
     wachat_secret_t   graph_token;
     long long         graph_timeout_ms;
     int               graph_max_retries;
+    char             *waba_id;
     int               rate_limit;
     int               mark_read;
 
@@ -154,7 +155,20 @@ typedef struct {
     int               llm_history;
     int               llm_passages;
     int               llm_check_links;
+    int               llm_vision;
     wachat_list_t     llm_allowed_domains;
+
+    /* customers' media */
+    char             *media_dir;
+    size_t            media_max_bytes;
+    long long         media_max_age_ms;
+    int               media_attempts;
+    char             *stt_url;
+    char             *stt_model;
+    wachat_secret_t   stt_key;
+    long long         stt_timeout_ms;
+    char             *voice_text;
+    char             *media_reply_text;
 
     /* the daemon */
     int               concurrency;

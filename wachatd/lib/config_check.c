@@ -29,6 +29,8 @@ static int wachat_conf_check_working_hours(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_file_path(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
+static int wachat_conf_check_digits(wachat_conf_ctx_t *ctx,
+    const char *name, void *field);
 static int wachat_conf_default_consumer(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_backend(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_outbound(wachat_conf_ctx_t *ctx);
@@ -64,6 +66,10 @@ const wachat_conf_check_t  wachat_conf_working_hours = {
 
 const wachat_conf_check_t  wachat_conf_file_path = {
     wachat_conf_check_file_path, "path"
+};
+
+const wachat_conf_check_t  wachat_conf_digits = {
+    wachat_conf_check_digits, "digits"
 };
 
 
@@ -108,6 +114,24 @@ wachat_conf_check_url(wachat_conf_ctx_t *ctx, const char *name, char *v,
 
     while (len > n + 1 && v[len - 1] == '/') {
         v[--len] = '\0';
+    }
+
+    return 0;
+}
+
+
+/* an id of Meta's that goes into a URL path: digits, or nothing */
+static int
+wachat_conf_check_digits(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    char         show[WACHAT_CONF_SHOW_SIZE];
+    const char  *v = *(char **) field;
+
+    if (strspn(v, "0123456789") != strlen(v) || strlen(v) > 32) {
+        wachat_conf_why(ctx, "%s: %s is not an id of 1-32 digits", name,
+                        wachat_conf_show(v, show, sizeof(show)));
+        return -1;
     }
 
     return 0;

@@ -134,6 +134,7 @@ extern const wachat_conf_check_t  wachat_conf_timezone;
 extern const wachat_conf_check_t  wachat_conf_button_title;
 extern const wachat_conf_check_t  wachat_conf_working_hours;
 extern const wachat_conf_check_t  wachat_conf_file_path;
+extern const wachat_conf_check_t  wachat_conf_digits;
 
 int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
     void *field);

@@ -194,6 +194,13 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Retries of a Graph API call after a 429, a 5xx or a network "
         "error, with exponential backoff and jitter."),
 
+    WACHAT_STRING("waba_id", waba_id, "", NULL, 0, &wachat_conf_digits,
+        "WhatsApp Business Account id (WhatsApp Manager; the entry[].id "
+        "of every webhook): its approved message templates are listed "
+        "(GET /{waba_id}/message_templates) at start, on reload, every "
+        "hour and on demand, for agents to send outside the 24-hour "
+        "window. Empty: no templates."),
+
     WACHAT_INT("rate_limit", rate_limit, "80", 1, 100000,
         "Messages per second per business number (a token bucket shared "
         "through Redis)."),
@@ -249,9 +256,70 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "and no llm_allowed_domains entry names; the kb answer is sent "
         "instead."),
 
+    WACHAT_BOOL("llm_vision", llm_vision, "no",
+        "Pass a customer's picture (jpeg, png, webp) to the model with the "
+        "question, as an OpenAI-compatible image_url content part (a "
+        "data: URL): for vision-capable models only. A picture without a "
+        "caption then goes to the model too."),
+
     WACHAT_LIST("llm_allowed_domains", llm_allowed_domains, NULL,
         "More hosts a model answer may name, separated by spaces; "
         "*.example.com also allows its subdomains."),
+
+    /* customers' media: kept, transcribed, answered */
+
+    WACHAT_STRING("media_dir", media_dir, "media", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Directory of the local media store: every picture, voice note, "
+        "video, document and sticker a customer sends is downloaded there "
+        "at once (Meta's media ids expire after 7 days), for the agents "
+        "and for transcription. Created mode 0700, files 0600."),
+
+    WACHAT_SIZE("media_max_bytes", media_max_bytes, "2gb",
+        64 * 1024, 1024.0 * 1024 * 1024 * 1024,
+        "Most bytes the media store holds; past it the oldest items are "
+        "removed first. Also the largest single item downloaded."),
+
+    WACHAT_DURATION("media_max_age", media_max_age_ms, "30d", WACHAT_MIN,
+        3650 * 24 * WACHAT_HOUR,
+        "Media items older than this are removed from the store."),
+
+    WACHAT_INT("media_attempts", media_attempts, "4", 1, 20,
+        "Attempts at downloading one media item (metadata, then bytes), "
+        "with backoff, before it is recorded as failed."),
+
+    WACHAT_STRING("stt_url", stt_url, "", NULL, 0, &wachat_conf_http_url,
+        "Base URL of an OpenAI-compatible transcription API (e.g. a local "
+        "whisper server); voice notes go to {stt_url}/audio/transcriptions "
+        "and the transcript is answered like a text. Empty: voice notes "
+        "get voice_text and go to a person."),
+
+    WACHAT_STRING("stt_model", stt_model, "whisper-1", NULL,
+        WACHAT_CONF_NONEMPTY, NULL,
+        "Model name sent with each transcription."),
+
+    WACHAT_SECRET("stt_key", stt_key,
+        "Transcription API key, sent as a bearer token (optional)."),
+
+    WACHAT_DURATION("stt_timeout", stt_timeout_ms, "60s", WACHAT_SEC,
+        10 * WACHAT_MIN,
+        "Timeout of one transcription call."),
+
+    WACHAT_STRING("voice_text", voice_text,
+        "I can't listen to voice notes here, so I've passed yours to a "
+        "person, who will answer here. You can also type your question.",
+        NULL, WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        "Reply to a voice note that cannot be transcribed (no stt_url, or "
+        "the transcription failed); the conversation then goes to a "
+        "person, as with handoff_commands."),
+
+    WACHAT_STRING("media_reply_text", media_reply_text,
+        "Thanks! I can only read text: please type your question, or ask "
+        "for a person with /live_agent.", NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        "Reply to what the assistant cannot read: a sticker, a location, "
+        "a contact card, a picture, video or document without a caption, "
+        "an unsupported message. Reactions get no reply."),
 
     /* the daemon */
 

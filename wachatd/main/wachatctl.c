@@ -5,6 +5,10 @@
  *   wachatctl [-c ...] agent <id> online|away|offline
  *   wachatctl [-c ...] take <agent> <wa_id>
  *   wachatctl [-c ...] reply <agent> <wa_id> <text>
+ *   wachatctl [-c ...] send-file <agent> <wa_id> <path> [caption]
+ *   wachatctl [-c ...] templates [--refresh]
+ *   wachatctl [-c ...] send-template <agent> <wa_id> <name> <language>
+ *                                    [param ...]
  *   wachatctl [-c ...] resolve <wa_id>
  *   wachatctl [-c ...] show <wa_id | phone_number_id:wa_id>
  *   wachatctl [-c ...] dead
@@ -23,8 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <event2/event.h>
+
 #include "agents/agents.h"
 #include "answer/answer.h"
+#include "clients/graph.h"
 #include "insight/unanswered.h"
 #include "lib/clock.h"
 #include "lib/config.h"
@@ -57,6 +65,9 @@ static int wachatctl_conversations(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_agent(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_take(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_reply(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_send_file(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_templates(wachatctl_t *ctl, int argc, char **argv);
+static int wachatctl_send_template(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_resolve(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_transfer(wachatctl_t *ctl, int argc, char **argv);
 static int wachatctl_note(wachatctl_t *ctl, int argc, char **argv);
@@ -78,6 +89,7 @@ static void wachatctl_show_customer(wachat_redis_t *st, const char *conv);
 static void wachatctl_show_entry(const redisReply *e,
     const redisReply *stat);
 static void wachatctl_show_status(const char *id, const redisReply *stat);
+static void wachatctl_show_media(const redisReply *kv);
 
 
 static const wachatctl_command_t  wachatctl_commands[] = {
@@ -85,6 +97,9 @@ static const wachatctl_command_t  wachatctl_commands[] = {
     { "agent",         2, wachatctl_agent },
     { "take",          2, wachatctl_take },
     { "reply",         3, wachatctl_reply },
+    { "send-file",     3, wachatctl_send_file },
+    { "templates",     0, wachatctl_templates },
+    { "send-template", 4, wachatctl_send_template },
     { "resolve",       1, wachatctl_resolve },
     { "transfer",      3, wachatctl_transfer },
     { "note",          3, wachatctl_note },
@@ -117,6 +132,20 @@ wachatctl_usage(FILE *out)
             "  reply <agent> <wa_id> <text>\n"
             "                        send the customer a message as the "
             "agent\n"
+            "  send-file <agent> <wa_id> <path> [caption]\n"
+            "                        send a picture, audio, video or "
+            "document as the agent\n"
+            "                        (its type and size checked against "
+            "WhatsApp's limits)\n"
+            "  templates [--refresh]  the approved message templates "
+            "(waba_id), with their\n"
+            "                        {{n}} variables; --refresh asks the "
+            "Graph API again\n"
+            "  send-template <agent> <wa_id> <name> <language> [param ...]\n"
+            "                        a template message as the agent, "
+            "also after the 24-hour\n"
+            "                        window (one param per {{n}}, checked "
+            "before the call)\n"
             "  resolve <wa_id>       hand the conversation back to the AI\n"
             "  transfer <agent> <wa_id> <to>\n"
             "                        the agent hands its conversation to a "
@@ -322,6 +351,253 @@ wachatctl_reply(wachatctl_t *ctl, int argc, char **argv)
     return wachatctl_agent_rc(wachat_agent_reply(ctl->st, ctl->cfg, argv[0],
                                                  conv, argv[2], NULL, 0),
                               "queued: wachatd sends it");
+}
+
+
+/*
+ * The file is checked (type by its extension, size) before anything else,
+ * copied into media_dir, and queued: wachatd uploads it and sends it.
+ */
+static int
+wachatctl_send_file(wachatctl_t *ctl, int argc, char **argv)
+{
+    int                    rc;
+    long                   size;
+    FILE                  *in;
+    wachat_agent_rc_e      arc;
+    wachat_media_store_t  *ms;
+    char                   conv[256], err[WACHAT_ERRLEN], why[512];
+
+    if (argc > 4) {
+        fprintf(stderr, "wachatctl: send-file takes a path and one caption "
+                "(quote it)\n");
+        return 2;
+    }
+
+    in = fopen(argv[2], "r");
+    if (in == NULL || fseek(in, 0, SEEK_END) != 0
+        || (size = ftell(in)) < 0 || fseek(in, 0, SEEK_SET) != 0)
+    {
+        fprintf(stderr, "wachatctl: %s: cannot read it\n", argv[2]);
+        if (in) {
+            fclose(in);
+        }
+        return 1;
+    }
+
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
+        fclose(in);
+        return 1;
+    }
+
+    ms = wachat_media_store_open(ctl->cfg->media_dir,
+                                 ctl->cfg->media_max_bytes,
+                                 ctl->cfg->media_max_age_ms, err,
+                                 sizeof(err));
+
+    arc = wachat_agent_send_file(ctl->st, ctl->cfg, ms, argv[0], conv, in,
+                                 (size_t) size, argv[2], NULL,
+                                 argc > 3 ? argv[3] : NULL, NULL, 0, why,
+                                 sizeof(why));
+    fclose(in);
+    wachat_media_store_close(ms);
+
+    if (arc != WACHAT_AGENT_OK && why[0]) {
+        fprintf(stderr, "wachatctl: %s: %s%s%s\n",
+                wachat_agent_error_name(arc), why,
+                ms == NULL ? ": " : "", ms == NULL ? err : "");
+        return 1;
+    }
+
+    rc = wachatctl_agent_rc(arc, "queued: wachatd uploads and sends it");
+
+    return rc;
+}
+
+
+/* --- templates ---------------------------------------------------------- */
+
+typedef struct {
+    struct event_base  *base;
+    int                 done;
+    int                 ok;
+    char                why[512];
+    wachat_redis_t     *st;
+    const char         *waba;
+} wachatctl_fetch_t;
+
+
+static void
+wachatctl_fetched(void *data, const wachat_graph_reply_t *reply,
+    const char *json, size_t len)
+{
+    const char         *explain;
+    wachatctl_fetch_t  *f = data;
+
+    f->done = 1;
+
+    if (reply->result == WACHAT_GRAPH_OK && json) {
+        f->ok = wachat_templates_save(f->st, f->waba, json, len) == 0;
+        snprintf(f->why, sizeof(f->why), "%s", f->ok ? "" : "cannot write "
+                 "them to Redis");
+
+    } else {
+        explain = reply->code >= 0 ? wachat_graph_explain(reply->code) : NULL;
+        snprintf(f->why, sizeof(f->why), "HTTP %ld, code %ld: %s%s%s",
+                 reply->http_status, reply->code,
+                 reply->message ? reply->message : "-",
+                 explain ? " \xe2\x80\x94 " : "", explain ? explain : "");
+    }
+
+    event_base_loopbreak(f->base);
+}
+
+
+/* the templates, fetched now into the cache wachatd keeps */
+static int
+wachatctl_fetch_templates(wachatctl_t *ctl)
+{
+    const char           *why;
+    wachat_http_t        *http;
+    wachat_graph_t       *g;
+    wachatctl_fetch_t     f;
+    wachat_graph_conf_t   gc;
+
+    memset(&f, 0, sizeof(f));
+    f.st = ctl->st;
+    f.waba = ctl->cfg->waba_id;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    f.base = event_base_new();
+    http = f.base ? wachat_http_new(f.base, 2) : NULL;
+
+    gc.api_url = ctl->cfg->graph_api_url;
+    gc.token = ctl->cfg->graph_token.value;
+    gc.timeout_ms = ctl->cfg->graph_timeout_ms;
+    why = NULL;
+    g = http ? wachat_graph_new(http, &gc, &why) : NULL;
+
+    if (g == NULL) {
+        snprintf(f.why, sizeof(f.why), "%s", why ? why : "out of memory");
+
+    } else if (wachat_graph_templates(g, f.waba, wachatctl_fetched, &f)
+               != 0)
+    {
+        snprintf(f.why, sizeof(f.why), "cannot ask the Graph API");
+
+    } else {
+        while (!f.done) {
+            event_base_dispatch(f.base);
+        }
+    }
+
+    wachat_graph_free(g);
+    wachat_http_free(http);
+    if (f.base) {
+        event_base_free(f.base);
+    }
+    curl_global_cleanup();
+
+    if (!f.ok) {
+        fprintf(stderr, "wachatctl: templates of WABA %s not fetched: %s\n",
+                f.waba, f.why);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static int
+wachatctl_templates(wachatctl_t *ctl, int argc, char **argv)
+{
+    size_t       i;
+    yajl_val     root, list, t;
+    long long    fetched;
+    const char  *category;
+    char         when[64];
+
+    static const char  *list_p[] = { "templates", NULL };
+
+    if (ctl->cfg->waba_id[0] == '\0') {
+        fprintf(stderr, "wachatctl: templates need waba_id in the config "
+                "(the WhatsApp Business Account id, WhatsApp Manager)\n");
+        return 1;
+    }
+
+    root = (argc > 0 && strcmp(argv[0], "--refresh") == 0)
+           ? NULL : wachat_templates_load(ctl->st, &fetched);
+
+    if (argc > 0 && strcmp(argv[0], "--refresh") != 0) {
+        fprintf(stderr, "wachatctl: templates takes --refresh only\n");
+        return 2;
+    }
+
+    if (root == NULL) {
+        if (wachatctl_fetch_templates(ctl) != 0) {
+            return 1;
+        }
+
+        root = wachat_templates_load(ctl->st, &fetched);
+    }
+
+    list = root ? yajl_tree_get(root, list_p, yajl_t_array) : NULL;
+    wachatctl_time_ms(fetched, when, sizeof(when));
+    printf("%zu approved template(s) of WABA %s, fetched %s\n",
+           list ? list->u.array.len : 0, ctl->cfg->waba_id, when);
+
+    for (i = 0; list && i < list->u.array.len; i++) {
+        t = list->u.array.values[i];
+        category = wachat_template_str(t, "category");
+        printf("\n%s  %s  %s\n  %s\n",
+               wachat_template_str(t, "name"),
+               wachat_template_str(t, "language"),
+               category ? category : "-",
+               wachat_template_str(t, "body")
+               ? wachat_template_str(t, "body") : "");
+    }
+
+    yajl_tree_free(root);
+
+    return 0;
+}
+
+
+static int
+wachatctl_send_template(wachatctl_t *ctl, int argc, char **argv)
+{
+    yajl_val           root;
+    wachat_agent_rc_e  rc;
+    char               conv[256], why[512];
+
+    if (wachatctl_conv(ctl->st, argv[1], conv, sizeof(conv)) != 0) {
+        return 1;
+    }
+
+    /* the first use may come before wachatd fetched them */
+    root = wachat_templates_load(ctl->st, NULL);
+
+    if (root == NULL && ctl->cfg->waba_id[0]
+        && wachatctl_fetch_templates(ctl) != 0)
+    {
+        return 1;
+    }
+
+    yajl_tree_free(root);
+
+    rc = wachat_agent_send_template(ctl->st, ctl->cfg, argv[0], conv,
+                                    argv[2], argv[3],
+                                    (const char *const *) argv + 4,
+                                    (size_t) (argc - 4), NULL, 0, why,
+                                    sizeof(why));
+
+    if (rc != WACHAT_AGENT_OK && why[0]) {
+        fprintf(stderr, "wachatctl: %s: %s\n", wachat_agent_error_name(rc),
+                why);
+        return 1;
+    }
+
+    return wachatctl_agent_rc(rc, "queued: wachatd sends it");
 }
 
 
@@ -732,6 +1008,7 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
         printf("%s  %s: %s\n", when,
                wachatctl_field_or(kv, "name", "customer"),
                text ? text : wachat_redis_reply_field(kv, "type"));
+        wachatctl_show_media(kv);
         return;
     }
 
@@ -761,6 +1038,52 @@ wachatctl_show_entry(const redisReply *e, const redisReply *stat)
     }
 
     wachatctl_show_status(e->element[0]->str, stat);
+    wachatctl_show_media(kv);
+}
+
+
+/* a picture's, voice note's or file's line; a location's, a card's */
+static void
+wachatctl_show_media(const redisReply *kv)
+{
+    const char  *type, *state, *v;
+
+    type = wachatctl_field_or(kv, "type", "media");
+    state = wachat_redis_reply_field(kv, "media_state");
+
+    if (state && strcmp(state, "stored") == 0) {
+        printf("%-19s    [%s %s, %s bytes, media_dir/%s%s%s]\n", "", type,
+               wachatctl_field_or(kv, "media_mime", "?"),
+               wachatctl_field_or(kv, "media_size", "?"),
+               wachatctl_field_or(kv, "media_id", "?"),
+               wachat_redis_reply_field(kv, "media_name") ? ", " : "",
+               wachatctl_field_or(kv, "media_name", ""));
+
+    } else if (state) {
+        printf("%-19s    [%s not downloaded: %s]\n", "", type,
+               wachatctl_field_or(kv, "media_error", "?"));
+    }
+
+    if ((v = wachat_redis_reply_field(kv, "transcript")) != NULL) {
+        printf("%-19s    transcript: %s\n", "", v);
+    }
+
+    if (wachat_redis_reply_field(kv, "lat")) {
+        printf("%-19s    [location %s, %s %s %s]\n", "",
+               wachatctl_field_or(kv, "lat", "?"),
+               wachatctl_field_or(kv, "lon", "?"),
+               wachatctl_field_or(kv, "place", ""),
+               wachatctl_field_or(kv, "address", ""));
+    }
+
+    if ((v = wachat_redis_reply_field(kv, "contact")) != NULL) {
+        printf("%-19s    [contact %s %s]\n", "", v,
+               wachatctl_field_or(kv, "phones", ""));
+    }
+
+    if ((v = wachat_redis_reply_field(kv, "react_to")) != NULL) {
+        printf("%-19s    [reaction to %s]\n", "", v);
+    }
 }
 
 

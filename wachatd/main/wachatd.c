@@ -62,6 +62,9 @@ typedef struct {
     wachat_http_t       *http;
     wachat_outbound_t   *ob;
     wachat_llm_t        *llm;
+    wachat_graph_t      *media_graph;
+    wachat_media_store_t *media;
+    wachat_stt_t        *stt;
     wachat_guard_t      *guard;
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
@@ -75,6 +78,8 @@ typedef struct {
     struct event        *stats;
     struct event        *chores;
     long long            drain_deadline;
+    unsigned             chores_run;
+    int                  templates_busy;    /* a fetch is running */
     int                  stopping;
     int                  quiet;
 } wachatd_t;
@@ -90,6 +95,8 @@ static void wachatd_on_stats(evutil_socket_t fd, short what, void *arg);
 static void wachatd_on_chores(evutil_socket_t fd, short what, void *arg);
 static void wachatd_teardown(wachatd_t *d);
 static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
+static void wachatd_media(wachatd_t *d, const wachat_config_t *cfg);
+static void wachatd_templates(void *data);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 static wachat_guard_t *wachatd_guard(const wachat_config_t *cfg,
@@ -266,6 +273,8 @@ wachatd_start_engine(wachatd_t *d, char *err, size_t errlen)
     d->guard = wachatd_guard(d->cfg, d->kb);
     wachat_engine_set_guard(d->engine, d->guard);
 
+    wachatd_media(d, d->cfg);
+
     return 0;
 }
 
@@ -316,6 +325,9 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     d->metrics.cfg = &d->cfg;
     wachat_api_set_metrics(d->api, wachat_metrics_write, &d->metrics);
     wachat_api_set_kb(d->api, d->kb, wachatd_reload_soon, d);
+    wachat_api_set_media(d->api, d->media);
+    wachat_api_set_refresh(d->api, wachatd_templates, d);
+    wachatd_templates(d);
 
     return 0;
 }
@@ -460,6 +472,9 @@ wachatd_teardown(wachatd_t *d)
     }
 
     wachat_llm_free(d->llm);
+    wachat_graph_free(d->media_graph);
+    wachat_stt_free(d->stt);
+    wachat_media_store_close(d->media);
 
     if (d->stream) {
         wachat_stream_free(d->stream);
@@ -664,6 +679,8 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_engine_set_notify(d->engine, d->mail ? wachat_notify_send : NULL,
                              d->mail);
 
+    wachatd_media(d, cfg);
+
     /* calls in flight do not refer to the old client */
     wachat_llm_free(d->llm);
     d->llm = wachatd_llm(d->http, cfg);
@@ -685,7 +702,140 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
                d->conf_path, wachat_kb_count(kb));
     wachatd_notify("READY=1\nSTATUS=answering");
 
+    wachatd_templates(d);
+
     wachat_engine_kick(d->engine);
+}
+
+
+/*
+ * The customers' media: the store (opened once; on reload only its bounds
+ * change), the Graph client that downloads (whatever outbound says: a
+ * sandbox with a token still keeps what customers send) and the
+ * transcription client.  Calls in flight do not refer to the old clients.
+ */
+
+static void
+wachatd_media(wachatd_t *d, const wachat_config_t *cfg)
+{
+    char                  err[WACHAT_ERRLEN];
+    const char           *why;
+    wachat_graph_conf_t   gc;
+    wachat_stt_conf_t     sc;
+
+    if (d->media == NULL) {
+        d->media = wachat_media_store_open(cfg->media_dir,
+                                           cfg->media_max_bytes,
+                                           cfg->media_max_age_ms, err,
+                                           sizeof(err));
+        if (d->media == NULL) {
+            wachat_log(WACHAT_LOG_ERROR, "media: %s: customers' media will "
+                       "be recorded as not downloaded", err);
+        }
+
+    } else {
+        if (strcmp(cfg->media_dir, d->cfg->media_dir) != 0) {
+            wachat_log(WACHAT_LOG_WARNING, "reload: media_dir changes take "
+                       "effect at the next restart");
+        }
+
+        wachat_media_store_limits(d->media, cfg->media_max_bytes,
+                                  cfg->media_max_age_ms);
+    }
+
+    wachat_graph_free(d->media_graph);
+    d->media_graph = NULL;
+
+    if (cfg->graph_token.value) {
+        gc.api_url = cfg->graph_api_url;
+        gc.token = cfg->graph_token.value;
+        gc.timeout_ms = cfg->graph_timeout_ms;
+        why = NULL;
+        d->media_graph = wachat_graph_new(d->http, &gc, &why);
+
+        if (d->media_graph == NULL) {
+            wachat_log(WACHAT_LOG_ERROR, "media: %s: customers' media will "
+                       "not be downloaded", why ? why : "unusable");
+        }
+    }
+
+    wachat_stt_free(d->stt);
+    d->stt = NULL;
+
+    if (cfg->stt_url[0]) {
+        sc.url = cfg->stt_url;
+        sc.model = cfg->stt_model;
+        sc.key = cfg->stt_key.value;
+        sc.timeout_ms = cfg->stt_timeout_ms;
+        why = NULL;
+        d->stt = wachat_stt_new(d->http, &sc, &why);
+
+        if (d->stt == NULL) {
+            wachat_log(WACHAT_LOG_ERROR, "stt: %s: voice notes go to a "
+                       "person untranscribed", why ? why : "unusable");
+        }
+    }
+
+    wachat_engine_set_media(d->engine, d->media_graph, d->media, d->stt);
+    wachat_outbound_set_media(d->ob, d->media);
+}
+
+
+/* the account's approved templates, into the cache every process reads */
+static void
+wachatd_templates_done(void *data, const wachat_graph_reply_t *reply,
+    const char *json, size_t len)
+{
+    long         code;
+    const char  *explain;
+    wachatd_t   *d = data;
+
+    d->templates_busy = 0;
+
+    if (d->stopping) {
+        return;
+    }
+
+    if (reply->result == WACHAT_GRAPH_OK && json) {
+        if (wachat_templates_save(d->store, d->cfg->waba_id, json, len)
+            == 0)
+        {
+            wachat_log(WACHAT_LOG_INFO, "templates of WABA %s fetched",
+                       d->cfg->waba_id);
+        }
+        return;
+    }
+
+    code = reply->code;
+    explain = code >= 0 ? wachat_graph_explain(code) : NULL;
+
+    wachat_log(WACHAT_LOG_WARNING, "templates of WABA %s not fetched: HTTP "
+               "%ld, code %ld: %s%s%s", d->cfg->waba_id, reply->http_status,
+               code, reply->message ? reply->message : "-",
+               explain ? " \xe2\x80\x94 " : "", explain ? explain : "");
+}
+
+
+static void
+wachatd_templates(void *data)
+{
+    wachatd_t  *d = data;
+
+    if (d->stopping || d->templates_busy || d->cfg->waba_id[0] == '\0') {
+        return;
+    }
+
+    if (d->media_graph == NULL) {
+        wachat_log(WACHAT_LOG_WARNING, "templates: no Graph token to list "
+                   "them with (graph_token_file)");
+        return;
+    }
+
+    if (wachat_graph_templates(d->media_graph, d->cfg->waba_id,
+                               wachatd_templates_done, d) == 0)
+    {
+        d->templates_busy = 1;
+    }
 }
 
 
@@ -871,6 +1021,16 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
                                      WACHAT_KEY_CONVS, max));
 
     n = wachat_agent_expire_idle(d->store, d->cfg);
+
+    /* the templates, every hour (chores come every 2 s) */
+    if (d->chores_run % 1800 == 1799) {
+        wachatd_templates(d);
+    }
+
+    /* media_max_age passes even when nothing new comes in */
+    if (d->media && ++d->chores_run % 30 == 0) {
+        wachat_media_store_evict(d->media);
+    }
 
     if (d->mail) {
         wachat_notify_tick(d->mail);

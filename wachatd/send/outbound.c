@@ -20,6 +20,7 @@ struct wachat_outbound_s {
     wachat_redis_t         *store;
     wachat_http_t          *http;
     wachat_graph_t         *graph;      /* NULL in sandbox mode */
+    wachat_media_store_t   *media;      /* agents' files to upload */
 };
 
 
@@ -45,6 +46,13 @@ typedef struct {
     unsigned              attempt;
     wachat_outbound_t    *ob;
     char                  hist[WACHAT_SEND_HIST_MAX];
+
+    /* an agent's file: uploaded first, then sent by its media id */
+    char                 *to;
+    char                 *pnid;
+    char                 *kind;
+    char                 *caption;
+    char                 *filename;
 } wachat_outbound_call_t;
 
 
@@ -65,6 +73,14 @@ typedef struct {
     const char             *text;
     size_t                  nbuttons;
     wachat_graph_button_t   buttons[WACHAT_GRAPH_BUTTONS_MAX];
+
+    /* an agent's file, kept in media_dir: "media": {local, kind, mime,
+       name, caption} */
+    const char             *media_local;
+    const char             *media_kind;
+    const char             *media_mime;
+    const char             *media_name;
+    const char             *media_caption;
 } wachat_outbound_msg_t;
 
 
@@ -103,7 +119,9 @@ wachat_outbound_buttons(wachat_outbound_msg_t *m, yajl_val buttons)
 static int
 wachat_outbound_parse(const char *json, size_t len, wachat_outbound_msg_t *m)
 {
+    yajl_val     media;
     const char  *buttons[] = { "buttons", NULL };
+    const char  *media_p[] = { "media", NULL };
 
     memset(m, 0, sizeof(wachat_outbound_msg_t));
 
@@ -123,8 +141,24 @@ wachat_outbound_parse(const char *json, size_t len, wachat_outbound_msg_t *m)
     wachat_outbound_buttons(m, yajl_tree_get(m->root, buttons,
                                              yajl_t_array));
 
+    media = yajl_tree_get(m->root, media_p, yajl_t_object);
+
+    if (media) {
+        m->media_local = wachat_outbound_field(media, "local");
+        m->media_kind = wachat_outbound_field(media, "kind");
+        m->media_mime = wachat_outbound_field(media, "mime");
+        m->media_name = wachat_outbound_field(media, "name");
+        m->media_caption = wachat_outbound_field(media, "caption");
+
+        if (m->media_local == NULL || m->media_kind == NULL
+            || m->media_mime == NULL)
+        {
+            m->media_local = NULL;
+        }
+    }
+
     if (m->to == NULL || m->pnid == NULL
-        || (m->graph == NULL && m->text == NULL))
+        || (m->graph == NULL && m->text == NULL && m->media_local == NULL))
     {
         yajl_tree_free(m->root);
         m->root = NULL;
@@ -140,7 +174,16 @@ static int
 wachat_outbound_body(const wachat_outbound_msg_t *m, char **body,
     size_t *blen, const char **why)
 {
+    char                id[WACHAT_GRAPH_MEDIA_ID_MAX + 32];
     wachat_graph_msg_t  msg;
+
+    /* the sandbox uploads nothing: a made-up media id stands for it */
+    if (m->media_local) {
+        snprintf(id, sizeof(id), "sandbox-%s", m->media_local);
+        return wachat_graph_build_media(m->to, m->media_kind, id,
+                                        m->media_caption, m->media_name,
+                                        body, blen, why);
+    }
 
     if (m->graph) {
         *blen = strlen(m->graph);
@@ -158,6 +201,14 @@ wachat_outbound_body(const wachat_outbound_msg_t *m, char **body,
 
     return wachat_graph_build(&msg, body, blen, why);
 }
+
+
+static int wachat_outbound_upload(wachat_outbound_t *ob,
+    const wachat_outbound_msg_t *m, wachat_outbound_call_t *call,
+    wachat_send_done_pt done, void *data);
+static int wachat_outbound_now(const wachat_outbound_msg_t *m,
+    wachat_send_e result, const char *reason, const char *why,
+    wachat_send_done_pt done, void *data);
 
 
 static wachat_graph_t *
@@ -218,6 +269,13 @@ wachat_outbound_free(wachat_outbound_t *ob)
 
 
 void
+wachat_outbound_set_media(wachat_outbound_t *ob, wachat_media_store_t *media)
+{
+    ob->media = media;
+}
+
+
+void
 wachat_outbound_reload(wachat_outbound_t *ob, const wachat_config_t *cfg)
 {
     /* calls in flight do not refer to the old client: safe to replace */
@@ -225,6 +283,18 @@ wachat_outbound_reload(wachat_outbound_t *ob, const wachat_config_t *cfg)
 
     ob->cfg = cfg;
     ob->graph = wachat_outbound_graph(cfg, ob->http);
+}
+
+
+static void
+wachat_outbound_call_free(wachat_outbound_call_t *call)
+{
+    free(call->to);
+    free(call->pnid);
+    free(call->kind);
+    free(call->caption);
+    free(call->filename);
+    free(call);
 }
 
 
@@ -283,7 +353,57 @@ wachat_outbound_graph_done(void *data, const wachat_graph_reply_t *reply)
     }
 
     call->done(call->data, &res);
-    free(call);
+    wachat_outbound_call_free(call);
+}
+
+
+/* the agent's file is uploaded: now the message, by its media id */
+static void
+wachat_outbound_uploaded(void *data, const wachat_graph_reply_t *reply)
+{
+    int                      rc;
+    char                    *body;
+    size_t                   blen;
+    const char              *why;
+    wachat_send_result_t     res;
+    wachat_outbound_call_t  *call = data;
+    wachat_outbound_t       *ob = call->ob;
+
+    if (reply->result != WACHAT_GRAPH_OK || reply->wamid == NULL) {
+        /* retried, dead-lettered or kept as a send would be */
+        wachat_outbound_graph_done(call, reply);
+        return;
+    }
+
+    memset(&res, 0, sizeof(wachat_send_result_t));
+    snprintf(res.hist, sizeof(res.hist), "%s", call->hist);
+    res.code = -1;
+
+    if (wachat_graph_build_media(call->to, call->kind, reply->wamid,
+                                 call->caption, call->filename, &body, &blen,
+                                 &why) != 0)
+    {
+        res.result = WACHAT_SEND_PERMANENT;
+        snprintf(res.reason, sizeof(res.reason), "cannot build the media "
+                 "message: %s", why);
+        call->done(call->data, &res);
+        wachat_outbound_call_free(call);
+        return;
+    }
+
+    rc = ob->graph ? wachat_graph_send_json(ob->graph, call->pnid, body, blen,
+                                            wachat_outbound_graph_done, call)
+                   : -1;
+    free(body);
+
+    if (rc != 0) {
+        res.result = WACHAT_SEND_RETRY;
+        res.retry_ms = 1000;
+        snprintf(res.reason, sizeof(res.reason), "the media message could "
+                 "not be sent after its upload");
+        call->done(call->data, &res);
+        wachat_outbound_call_free(call);
+    }
 }
 
 
@@ -451,7 +571,7 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
         return rc;
     }
 
-    call = malloc(sizeof(wachat_outbound_call_t));
+    call = calloc(1, sizeof(wachat_outbound_call_t));
     if (call == NULL) {
         free(body);
         yajl_tree_free(m.root);
@@ -464,6 +584,13 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     call->ob = ob;
     snprintf(call->hist, sizeof(call->hist), "%s", m.hist ? m.hist : "");
 
+    if (m.media_local) {
+        rc = wachat_outbound_upload(ob, &m, call, done, data);
+        free(body);
+        yajl_tree_free(m.root);
+        return rc;
+    }
+
     rc = wachat_graph_send_json(ob->graph, m.pnid, body, blen,
                                 wachat_outbound_graph_done, call);
 
@@ -471,7 +598,48 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     yajl_tree_free(m.root);
 
     if (rc != 0) {
-        free(call);
+        wachat_outbound_call_free(call);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * An agent's file goes up first (POST /{phone-number-id}/media), then the
+ * message by the id Meta gave it.  Each attempt uploads again: an upload's
+ * id is good for 30 days, but a retry may come after a reload with
+ * another token, and one upload more is cheaper than a stale id.
+ */
+static int
+wachat_outbound_upload(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
+    wachat_outbound_call_t *call, wachat_send_done_pt done, void *data)
+{
+    char  path[WACHAT_MEDIA_PATH_MAX];
+
+    if (ob->media == NULL
+        || wachat_media_store_path(ob->media, m->media_local, path,
+                                   sizeof(path)) != 0)
+    {
+        wachat_outbound_call_free(call);
+        return wachat_outbound_now(m, WACHAT_SEND_PERMANENT, "the agent's "
+                                   "file is no longer in media_dir: ",
+                                   m->media_local, done, data);
+    }
+
+    call->to = strdup(m->to);
+    call->pnid = strdup(m->pnid);
+    call->kind = strdup(m->media_kind);
+    call->caption = m->media_caption ? strdup(m->media_caption) : NULL;
+    call->filename = m->media_name ? strdup(m->media_name) : NULL;
+
+    if (call->to == NULL || call->pnid == NULL || call->kind == NULL
+        || wachat_graph_media_upload(ob->graph, m->pnid, path, m->media_mime,
+                                     m->media_name, wachat_outbound_uploaded,
+                                     call) != 0)
+    {
+        wachat_outbound_call_free(call);
         return -1;
     }
 

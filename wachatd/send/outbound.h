@@ -8,6 +8,8 @@
  * the Graph request body, built once at the commit and sent as it is.
  * Replies queued by an agent (or by an older wachatd) carry "text" and
  * "buttons" [{"id","title"}] instead, and the body is built at send time.
+ * An agent's file carries "media": {"local","kind","mime","name",
+ * "caption"}: the file in media_dir is uploaded, then sent by its id.
  */
 
 #ifndef WACHAT_OUTBOUND_H
@@ -17,6 +19,7 @@
 
 #include "lib/config.h"
 #include "clients/http.h"
+#include "store/media.h"
 #include "store/store.h"
 
 
@@ -57,6 +60,10 @@ typedef struct wachat_outbound_s  wachat_outbound_t;
 wachat_outbound_t *wachat_outbound_new(const wachat_config_t *cfg,
     wachat_redis_t *store, wachat_http_t *http);
 void wachat_outbound_free(wachat_outbound_t *ob);
+
+/* where the agents' files are (NULL: none can be sent) */
+void wachat_outbound_set_media(wachat_outbound_t *ob,
+    wachat_media_store_t *media);
 
 /* on SIGHUP: new token, URL or mode for the next sends */
 void wachat_outbound_reload(wachat_outbound_t *ob, const wachat_config_t *cfg);

@@ -7,6 +7,8 @@ package Wachat::Daemon;
 #   my $g = start_wachatd(redis => $redis, outbound => 'graph',
 #                         conf => "graph_api_url ...\ngraph_token_file ...\n");
 #   $d->wait_log(qr/started/);
+#
+# The media store is the daemon's temp dir's media/ (media_dir => another).
 #   $d->hup; $d->kill9; $d->stop;
 #
 # Every generated config names an api_secret_file (mode 0600, in the
@@ -91,6 +93,7 @@ sub new ($class, %o) {
         log     => "$dir/wachatd.log",
         extra   => $o{conf} // '',
         kb      => $o{kb} // Wachat::Daemon::sample_kb(),
+        media_dir => $o{media_dir} // "$dir/media",
         # the generated config's "outbound" line (a key may appear once)
         outbound => $o{outbound} // 'sandbox',
         owner    => $$,         # a forked child must not stop it
@@ -123,6 +126,7 @@ sub conf_text ($self) {
 $redis
 consumer $self->{name}
 kb $self->{kb}
+media_dir $self->{media_dir}
 outbound $self->{outbound}
 claim_idle 2s
 verbosity info

@@ -33,9 +33,28 @@ package Wachat::Standin;
 #   hang        never answer (the client times out)
 #   close       close the connection without answering
 #   body_bytes  a body of this many "x"
+#   raw         bytes sent as they are (not JSON, not re-encoded)
 #   no_length   no Content-Length: the body ends when the connection closes
 # A rule: match (regex string on the path), method, body_match (regex on the
 # body), responses (array), keep.
+#
+# Media (whatsapp-cloud-api.md 4.4): add_media(id => '1001', bytes => $b,
+# mime => 'image/jpeg') makes GET /<version>/1001 answer Meta's metadata
+# (mime_type, sha256 hex, file_size as a string, and a url on the stand-in
+# itself, /media-bytes/1001?mid=...), and that url answer the bytes; both
+# want "Authorization: Bearer ..." (401 without).  sha256 / file_size
+# override what is announced; expired => 1 makes the id answer Graph's
+# error 100, as Meta does once an id has expired (7 days).
+#
+# Upload: POST /<version>/<phone number id>/media, multipart/form-data with
+# messaging_product=whatsapp and file, answers {"id": "standin-media-<seq>"}
+# (400, Graph's error 100, without them).
+#
+# Transcription (kind llm or any): POST .../audio/transcriptions takes
+# multipart/form-data with "file" and "model" and answers {"text": ...}:
+# the text after "SPEECH:" in the file, so a test's fake voice note says
+# what it is heard to say.  requests() gives a multipart request's parts
+# as {form}: { model => ..., file => { filename, type, bytes } }.
 #
 # The LLM's default answer is "Stand-in answer to: <the last user message>",
 # except that, like a model that follows the customer's instructions, it
@@ -52,6 +71,7 @@ use v5.36;
 
 use parent 'Wachat::Server';
 
+use Digest::SHA ();
 use Encode ();
 use JSON::PP;
 use Time::HiRes qw(time);
@@ -93,6 +113,28 @@ sub script ($self, %rule) {
     $self->_control({ op => 'rule', rule => \%rule });
 }
 
+# A media item the Graph stand-in serves (see the top of the file).
+sub add_media ($self, %m) {
+    my $bytes = delete $m{bytes} // '';
+    $m{hex} = unpack 'H*', $bytes;
+    $m{sha256} //= Digest::SHA::sha256_hex($bytes);
+    $m{file_size} //= '' . length $bytes;
+    $m{mime} //= 'image/jpeg';
+    $self->_control({ op => 'media', media => \%m });
+}
+
+# A message template of the account (whatsapp-cloud-api.md 4.5):
+# add_template(name => 'order_update', language => 'en_US',
+#              body => 'Hi {{1}}, order {{2}} is ready', category => 'UTILITY',
+#              status => 'APPROVED').  GET /<version>/<waba id>/message_templates
+# answers them two per page (paging.next on the stand-in, with an after
+# cursor), as Meta does with more.
+sub add_template ($self, %t) {
+    $t{category} //= 'UTILITY';
+    $t{status} //= 'APPROVED';
+    $self->_control({ op => 'template', template => \%t });
+}
+
 # Drops every rule not used up yet.
 sub clear_script ($self) { $self->_control({ op => 'clear' }) }
 
@@ -112,6 +154,8 @@ sub requests ($self, %f) {
             delete $e->{event};
             $e->{json} = eval { $JSON->decode($e->{body}) }
                 if length $e->{body};
+            $e->{form} = _form($e)
+                if ($e->{headers}{'content-type'} // '') =~ m{^multipart/};
             push @req, $e;
             $by_seq{ $e->{seq} } = $e;
         } elsif ($e->{event} eq 'response' && $by_seq{ $e->{seq} }) {
@@ -145,7 +189,8 @@ my %REASON = (100 => 'Continue', 200 => 'OK', 201 => 'Created',
 sub _state ($self) {
     open my $ctl, '<', $self->{control} or die "control: $!";
     return (ctl => $ctl, ctl_buf => '', rules => [], timers => [], seq => 0,
-            answered => 0, next_id => 1, pending => 0);
+            answered => 0, next_id => 1, pending => 0, media => {},
+            templates => []);
 }
 
 # Rules and due timers first; the select waits no longer than the next
@@ -174,6 +219,12 @@ sub _read_control ($self) {
         my $cmd = eval { $JSON->decode($1) } or next;
         if ($cmd->{op} eq 'rule') {
             push @{ $st->{rules} }, $cmd->{rule};
+        } elsif ($cmd->{op} eq 'media') {
+            my $m = $cmd->{media};
+            $m->{bytes} = pack 'H*', delete $m->{hex};
+            $st->{media}{ $m->{id} } = $m;
+        } elsif ($cmd->{op} eq 'template') {
+            push @{ $st->{templates} }, $cmd->{template};
         } elsif ($cmd->{op} eq 'clear') {
             $st->{rules} = [];
         }
@@ -293,6 +344,8 @@ sub _respond ($self, $c, $req, $res) {
     my $body;
     if ($res->{body_bytes}) {
         $body = 'x' x $res->{body_bytes};
+    } elsif (defined $res->{raw}) {
+        $body = $res->{raw};
     } else {
         # a string body is text: sent UTF-8 encoded
         $body = ref $res->{body} ? $JSON->encode($res->{body})
@@ -331,7 +384,8 @@ sub _choose ($self, $req) {
         my $res = @{ $rule->{responses} } == 1 && $rule->{keep}
                 ? $rule->{responses}[0] : shift @{ $rule->{responses} };
         return $res if defined $res->{status} || defined $res->{body}
-                    || $res->{body_bytes} || $res->{hang} || $res->{close};
+                    || $res->{body_bytes} || $res->{hang} || $res->{close}
+                    || defined $res->{raw};
         # only timing given: the default answer, that late
         return { %{ $self->_default($req) }, %$res };
     }
@@ -362,7 +416,10 @@ sub _default ($self, $req) {
         && $path =~ m{/chat/completions$})
     {
         my @m = @{ $json->{messages} // [] };
-        my ($q) = map { $_->{content} }
+        # content parts (a picture with it: llm_vision): the text parts
+        my ($q) = map { ref $_->{content} eq 'ARRAY'
+                        ? join(' ', map { $_->{text} // () } @{ $_->{content} })
+                        : $_->{content} }
                   grep { ($_->{role} // '') eq 'user' } reverse @m;
         my $content = 'Stand-in answer to: ' . ($q // '');
         if (($q // '') =~ /\ASAY:\s*(.*)\z/s) {
@@ -390,6 +447,26 @@ sub _default ($self, $req) {
         return { status => 200, body => { object => 'list',
             data => [{ id => 'standin-model', object => 'model' }] } };
     }
+    my $media = $self->_media($req);
+    return $media if $media;
+    if ($kind ne 'llm' && $req->{method} eq 'GET'
+        && $path =~ m{^(.*/\d+/message_templates)$})
+    {
+        return $self->_templates($req, $1);
+    }
+    if ($kind ne 'llm' && $req->{method} eq 'POST' && $path =~ m{/\d+/media$}) {
+        my $f = _form($req);
+        return { status => 400, body => { error => {
+            message => '(#100) The parameter messaging_product is required.',
+            type => 'OAuthException', code => 100 } } }
+            unless ($f->{messaging_product} // '') eq 'whatsapp' && ref $f->{file};
+        return { status => 200, body => { id => "standin-media-$req->{seq}" } };
+    }
+    if ($kind ne 'graph' && $req->{method} eq 'POST'
+        && $path =~ m{/audio/transcriptions$})
+    {
+        return $self->_transcribe($req);
+    }
     if ($kind ne 'llm' && $req->{method} eq 'GET' && $path =~ m{/(\d+)$}) {
         return { status => 200, body => {
             id => $1, verified_name => 'Stand-in Shop',
@@ -400,6 +477,92 @@ sub _default ($self, $req) {
     return { status => 404, body => { error => {
         message => "stand-in: no route for $req->{method} $path",
         type => 'StandinError', code => 404 } } };
+}
+
+# GET /<version>/<media id>, and the bytes at the url it gives
+sub _media ($self, $req) {
+    return undef if $self->{kind} eq 'llm' || $req->{method} ne 'GET';
+    my $all = $self->{state}{media};
+    my ($m, $bytes);
+    if ($req->{path} =~ m{^/media-bytes/([^/]+)$}) {
+        $m = $all->{$1} or return { status => 404, body => 'no such media' };
+        $bytes = 1;
+    } elsif ($req->{path} =~ m{/([^/]+)$} && $all->{$1}) {
+        $m = $all->{$1};
+    } else {
+        return undef;
+    }
+    return { status => 401, body => { error => {
+        message => 'An access token is required to request this resource.',
+        type => 'OAuthException', code => 104 } } }
+        unless ($req->{headers}{authorization} // '') =~ /^Bearer \S+/;
+    return { status => 200, raw => $m->{bytes},
+             headers => { 'Content-Type' => $m->{mime} } } if $bytes;
+    return { status => 400, body => { error => {
+        message => "Unsupported get request. Object with ID '$m->{id}' does "
+                 . 'not exist, cannot be loaded due to missing permissions, '
+                 . 'or does not support this operation.',
+        type => 'GraphMethodException', code => 100, error_subcode => 33 } } }
+        if $m->{expired};
+    return { status => 200, body => {
+        messaging_product => 'whatsapp',
+        url => "http://127.0.0.1:$self->{port}/media-bytes/$m->{id}"
+             . "?mid=$m->{id}&ext=" . (int(time) + 300) . '&hash=standin',
+        mime_type => $m->{mime}, sha256 => $m->{sha256},
+        file_size => $m->{file_size}, id => $m->{id},
+    } };
+}
+
+sub _templates ($self, $req, $path) {
+    return { status => 401, body => { error => {
+        message => 'An access token is required to request this resource.',
+        type => 'OAuthException', code => 104 } } }
+        unless ($req->{headers}{authorization} // '') =~ /^Bearer \S+/;
+    my ($after) = $req->{query} =~ /(?:^|&)after=(\d+)/;
+    $after //= 0;
+    my @all = @{ $self->{state}{templates} };
+    my @page = grep { defined } @all[$after .. $after + 1];
+    my $body = { data => [ map { {
+        name => $_->{name}, language => $_->{language},
+        status => $_->{status}, category => $_->{category},
+        id => "tpl-$_->{name}-$_->{language}",
+        components => [ { type => 'BODY', text => $_->{body} } ],
+    } } @page ] };
+    if ($after + 2 < @all) {
+        my $next = $after + 2;
+        $body->{paging} = { cursors => { after => $next },
+            next => "http://127.0.0.1:$self->{port}$path?after=$next&limit=2" };
+    }
+    return { status => 200, body => $body };
+}
+
+# multipart/form-data parts: { name => value or { filename, type, bytes } }
+sub _form ($req) {
+    my ($boundary) = ($req->{headers}{'content-type'} // '')
+                     =~ /boundary="?([^";]+)"?/ or return {};
+    my %f;
+    for my $part (split /--\Q$boundary\E(?:--)?\r\n/, $req->{body}) {
+        my ($head, $body) = split /\r\n\r\n/, $part, 2;
+        next unless defined $body;
+        $body =~ s/\r\n\z//;
+        my ($name) = $head =~ /name="([^"]*)"/ or next;
+        my ($file) = $head =~ /filename="([^"]*)"/;
+        my ($type) = $head =~ /Content-Type:\s*(\S+)/i;
+        $f{$name} = defined $file
+                  ? { filename => $file, type => $type, bytes => $body }
+                  : $body;
+    }
+    return \%f;
+}
+
+sub _transcribe ($self, $req) {
+    my $f = _form($req);
+    return { status => 400, body => { error => {
+        message => 'file and model are required' } } }
+        unless ref $f->{file} && defined $f->{model};
+    my ($text) = $f->{file}{bytes} =~ /SPEECH:(.*)\z/s;
+    $text = Encode::decode('UTF-8', $text // '');
+    return { status => 200, body => { text => " $text" } };
 }
 
 1;

@@ -11,8 +11,8 @@ use Exporter qw(import);
 use Digest::SHA qw(hmac_sha256_hex);
 use JSON::PP ();
 
-our @EXPORT_OK = qw(wh_text wh_button wh_status wh_envelope new_wamid sign_body
-                    rand_token);
+our @EXPORT_OK = qw(wh_text wh_button wh_status wh_envelope wh_message
+                    new_wamid sign_body rand_token);
 
 my $JSON = JSON::PP->new->ascii->canonical;
 my $SEQ = 0;
@@ -48,6 +48,19 @@ sub wh_text (%o) {
     my $msg = { from => $from, id => $o{id} // new_wamid(),
                 timestamp => '' . ($o{ts} // time), type => 'text',
                 text => { body => $o{text} } };
+    return wh_envelope({ pnid => $o{pnid}, body => {
+        contacts => [{ profile => { name => $o{name} // 'Sheena Nelson' }, wa_id => $from }],
+        messages => [$msg] } });
+}
+
+# Any message type, its object given as is: type => 'image',
+# content => { id => '1001', mime_type => 'image/jpeg', caption => '...' }.
+# %o: from, name, pnid, id, ts, type, content
+sub wh_message (%o) {
+    my $from = $o{from} // '16505551234';
+    my $msg = { from => $from, id => $o{id} // new_wamid(),
+                timestamp => '' . ($o{ts} // time), type => $o{type},
+                $o{type} => $o{content} // {} };
     return wh_envelope({ pnid => $o{pnid}, body => {
         contacts => [{ profile => { name => $o{name} // 'Sheena Nelson' }, wa_id => $from }],
         messages => [$msg] } });

@@ -1,0 +1,214 @@
+/*
+ * media: an agent's file to the customer (see agents.h): checked against
+ * what WhatsApp takes before anything is uploaded, kept in the media
+ * store, and queued like a reply.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agents/agents_int.h"
+#include "clients/graph.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "wachat_contract.h"
+#include "wachat_utf8.h"
+
+
+/*
+ * KEYS conv hist outq; ARGV agent caption now window histmax conv_id kind
+ * local mime name size.  As the reply script: the holder and the window
+ * are checked in the same step as the queuing.
+ */
+static wachat_lua_t  wachat_agent_lua_file = wachat_lua(
+    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'last_in_ts',\n"
+    "                     'wa_id', 'user_id', 'phone_number_id')\n"
+    "if not c[6] then return redis.error_reply('no_conversation') end\n"
+    "if c[1] ~= '" WACHAT_MODE_NAME_AGENT "' or c[2] ~= ARGV[1] then\n"
+    "  return redis.error_reply('not_assigned')\n"
+    "end\n"
+    "local last = tonumber(c[3] or '0') * 1000\n"
+    "if tonumber(ARGV[3]) - last > tonumber(ARGV[4]) then\n"
+    "  return redis.error_reply('outside_window')\n"
+    "end\n"
+    "local f = {'dir', 'out', 'who', 'agent:' .. ARGV[1], 'ts', ARGV[3],\n"
+    "  'type', ARGV[7], 'media_id', ARGV[8], 'media_mime', ARGV[9],\n"
+    "  'media_size', ARGV[11], 'media_state', 'stored'}\n"
+    "if ARGV[2] ~= '' then f[#f + 1] = 'text'; f[#f + 1] = ARGV[2] end\n"
+    "if ARGV[10] ~= '' then f[#f + 1] = 'media_name'; f[#f + 1] = ARGV[10] end\n"
+    "local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',\n"
+    "  unpack(f))\n"
+    "local media = {kind = ARGV[7], mime = ARGV[9]}\n"
+    "media['local'] = ARGV[8]\n"
+    "if ARGV[2] ~= '' then media.caption = ARGV[2] end\n"
+    "if ARGV[10] ~= '' then media.name = ARGV[10] end\n"
+    "redis.call('RPUSH', KEYS[3], cjson.encode({to = c[4] or c[5],\n"
+    "  phone_number_id = c[6], conv = ARGV[6], hist = id, media = media}))\n"
+    "redis.call('HSET', KEYS[1], 'agent_active', ARGV[3], 'unread', 0)\n"
+    "return id\n");
+
+
+/* the bytes of in into the store as a new item; 0 with its id */
+static int
+wachat_agent_file_keep(wachat_media_store_t *ms, FILE *in, size_t size,
+    wachat_media_meta_t *meta, char *id, size_t idlen, char *why,
+    size_t whylen)
+{
+    FILE    *out;
+    char     tmp[WACHAT_MEDIA_PATH_MAX], buf[65536];
+    size_t   n, total;
+    int      failed;
+
+    if (wachat_media_store_new_id(id, idlen) != 0) {
+        snprintf(why, whylen, "no random id for the file");
+        return -1;
+    }
+
+    out = wachat_media_store_temp(ms, tmp, sizeof(tmp));
+    if (out == NULL) {
+        snprintf(why, whylen, "cannot create a file in media_dir");
+        return -1;
+    }
+
+    total = 0;
+    failed = 0;
+
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        total += n;
+
+        if (total > size || fwrite(buf, 1, n, out) != n) {
+            failed = 1;
+            break;
+        }
+    }
+
+    failed |= ferror(in) != 0;
+
+    if (fclose(out) != 0 || failed || total != size) {
+        unlink(tmp);
+        snprintf(why, whylen, "the file could not be read whole");
+        return -1;
+    }
+
+    return wachat_media_store_keep(ms, tmp, id, NULL, (long long) size, meta,
+                                   why, whylen);
+}
+
+
+wachat_agent_rc_e
+wachat_agent_send_file(wachat_redis_t *st, const wachat_config_t *cfg,
+    wachat_media_store_t *ms, const char *id, const char *conv_id, FILE *in,
+    size_t size, const char *filename, const char *mime, const char *caption,
+    char *hist_id, size_t hlen, char *why, size_t whylen)
+{
+    size_t                             n;
+    redisReply                        *r;
+    const char                        *argv[14], *name;
+    wachat_agent_rc_e                  rc;
+    wachat_media_meta_t                meta;
+    const wachat_graph_media_type_t   *t;
+    char                               keys[3][WACHAT_KEY_MAX], now[32],
+                                       window[32], histmax[32], sz[32],
+                                       local[64];
+
+    why[0] = '\0';
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    /* the name it goes by: the last part of a path, if a path was given */
+    name = filename ? strrchr(filename, '/') : NULL;
+    name = name ? name + 1 : (filename ? filename : "");
+
+    t = mime && mime[0] ? wachat_graph_media_type(mime)
+                        : wachat_graph_media_type_of(name);
+
+    if (wachat_graph_media_allowed(t ? t->mime : mime, size, why, whylen)
+        != 0)
+    {
+        return WACHAT_AGENT_EMEDIA;
+    }
+
+    n = caption ? strlen(caption) : 0;
+
+    if (n && (!wachat_utf8_valid(caption, n)
+              || wachat_utf8_count(caption, n) > WACHAT_GRAPH_CAPTION_MAX))
+    {
+        snprintf(why, whylen, "the caption may be %d characters at most",
+                 WACHAT_GRAPH_CAPTION_MAX);
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    if (!wachat_utf8_valid(name, strlen(name))
+        || strlen(name) >= WACHAT_MEDIA_NAME_MAX)
+    {
+        snprintf(why, whylen, "the file name is not UTF-8, or too long");
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    if (ms == NULL) {
+        snprintf(why, whylen, "no media store (media_dir) to keep it in");
+        return WACHAT_AGENT_EMEDIA;
+    }
+
+    memset(&meta, 0, sizeof(wachat_media_meta_t));
+    snprintf(meta.mime, sizeof(meta.mime), "%s", t->mime);
+    snprintf(meta.name, sizeof(meta.name), "%s", name);
+
+    if (wachat_agent_file_keep(ms, in, size, &meta, local, sizeof(local),
+                               why, whylen) != 0)
+    {
+        return WACHAT_AGENT_EMEDIA;
+    }
+
+    wachat_store_key_conv(keys[0], conv_id);
+    wachat_store_key_hist(keys[1], conv_id);
+    wachat_store_key_outq(keys[2], conv_id);
+    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
+    snprintf(window, sizeof(window), "%lld", cfg->window_ms);
+    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
+    snprintf(sz, sizeof(sz), "%zu", meta.size);
+
+    argv[0] = keys[0];
+    argv[1] = keys[1];
+    argv[2] = keys[2];
+    argv[3] = id;
+    argv[4] = caption ? caption : "";
+    argv[5] = now;
+    argv[6] = window;
+    argv[7] = histmax;
+    argv[8] = conv_id;
+    argv[9] = t->kind;
+    argv[10] = local;
+    argv[11] = t->mime;
+    argv[12] = t->kind[0] == 'd' ? name : "";    /* a document's name */
+    argv[13] = sz;
+
+    r = wachat_redis_eval(st, &wachat_agent_lua_file, 3, 14, argv, NULL);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        rc = wachat_agent_script_error(r);
+        freeReplyObject(r);
+        wachat_media_store_remove(ms, local);
+        return rc;
+    }
+
+    if (hist_id) {
+        snprintf(hist_id, hlen, "%s", r->str);
+    }
+
+    freeReplyObject(r);
+
+    wachat_log(WACHAT_LOG_INFO, "conversation %s: agent %s sends %s %s "
+               "(%zu bytes)", conv_id, id, t->kind, local, meta.size);
+
+    freeReplyObject(wachat_redis_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
+                                     now, conv_id));
+    wachat_agent_kick(st, conv_id);
+    wachat_agent_feed(st, "reply", conv_id, "who", id, NULL);
+
+    return WACHAT_AGENT_OK;
+}
