@@ -303,6 +303,7 @@ INSTALL_SUBST := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 PROD_CONF_SED := -e 's|^\# redis_password_file .*|redis_password_file redis.password|' \
                  -e 's|^\# api_listen  .*|api_listen          127.0.0.1:8091|' \
                  -e 's|^\# api_secret_file .*|api_secret_file     api.secret|' \
+                 -e 's|^\# media_dir .*|media_dir           /var/lib/wachat/media|' \
                  -e 's|^\# wachatd / wachatctl example config (wachatd -c conf/wachatd.conf)\.|\# wachatd / wachatctl config, as installed: $(SYSCONFDIR)/wachat/wachatd.conf.|'
 
 .PHONY: dist install uninstall
