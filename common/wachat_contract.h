@@ -44,6 +44,7 @@
     X(CONTEXT,         "context")                                            \
     X(STATUS,          "status")                                             \
     X(ERROR_CODE,      "error_code")                                         \
+    X(WABA_ID,         "waba_id")                                            \
     X(RAW,             "raw")
 
 typedef enum {

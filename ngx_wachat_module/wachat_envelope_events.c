@@ -428,6 +428,23 @@ wachat_envelope_change_end(wachat_envelope_parser_t *p, size_t start,
 }
 
 
+/* an entry: its id (the WABA's, which may come after its changes) */
+
+void
+wachat_envelope_entry_end(wachat_envelope_parser_t *p)
+{
+    size_t  i;
+
+    if (p->entry_id.data == NULL) {
+        return;
+    }
+
+    for (i = p->entry_first; i < p->env->nevents; i++) {
+        p->env->events[i].field[WACHAT_FIELD_WABA_ID] = p->entry_id;
+    }
+}
+
+
 /* values: the contacts and metadata their messages and statuses share */
 
 void

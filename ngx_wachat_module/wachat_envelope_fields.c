@@ -100,6 +100,10 @@ wachat_envelope_slot(wachat_envelope_parser_t *p, wachat_envelope_frame_t *f,
 
     switch (f->type) {
 
+    case WACHAT_ENVELOPE_F_ENTRY:
+        *strict = 1;
+        return f->key == WACHAT_ENVELOPE_K_ID ? &p->entry_id : NULL;
+
     case WACHAT_ENVELOPE_F_CHANGE:
         *strict = 1;
         return f->key == WACHAT_ENVELOPE_K_FIELD ? &p->field : NULL;

@@ -245,6 +245,7 @@ wachat_end(wachat_envelope_parser_t *p)
         if (!p->has_changes) {
             p->shape_bad = 1;
         }
+        wachat_envelope_entry_end(p);
         return 1;
 
     case WACHAT_ENVELOPE_F_CHANGE:
@@ -331,6 +332,9 @@ wachat_container_envelope(wachat_envelope_parser_t *p,
     case WACHAT_ENVELOPE_F_ENTRIES:
         if (map) {
             p->has_changes = 0;
+            p->entry_first = p->env->nevents;
+            p->entry_id.data = NULL;
+            p->entry_id.len = 0;
             return WACHAT_ENVELOPE_F_ENTRY;
         }
 
@@ -522,8 +526,11 @@ wachat_scalar(wachat_envelope_parser_t *p, const char *s, size_t len, int vt)
     case WACHAT_ENVELOPE_F_BODY:
     case WACHAT_ENVELOPE_F_ENTRIES:
     case WACHAT_ENVELOPE_F_CHANGES:
-    case WACHAT_ENVELOPE_F_ENTRY:
         return wachat_scalar_shape(p, f, s, len, vt);
+
+    case WACHAT_ENVELOPE_F_ENTRY:
+        (void) wachat_scalar_shape(p, f, s, len, vt);
+        break;      /* its "id", the WABA's, goes to its slot below */
 
     case WACHAT_ENVELOPE_F_MESSAGES:
     case WACHAT_ENVELOPE_F_STATUSES:

@@ -172,6 +172,10 @@ typedef struct {
     unsigned                    full:1;         /* max_events reached */
     unsigned                    too_many:1;     /* ... and it counts */
 
+    /* the entry being parsed: the WABA's id, for all its events */
+    size_t                      entry_first;    /* its first event */
+    wachat_str_t                entry_id;
+
     /* the change being parsed */
     size_t                      change_first;   /* its first event */
     size_t                      nitems;         /* messages[], statuses[] */
@@ -250,6 +254,7 @@ int wachat_envelope_change_end(wachat_envelope_parser_t *p, size_t start,
     size_t end);
 void wachat_envelope_value_start(wachat_envelope_parser_t *p);
 void wachat_envelope_value_end(wachat_envelope_parser_t *p);
+void wachat_envelope_entry_end(wachat_envelope_parser_t *p);
 int wachat_envelope_contact_end(wachat_envelope_parser_t *p);
 
 /* wachat_envelope_arena.c */

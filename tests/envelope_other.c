@@ -335,13 +335,17 @@ test_absent(void)
         case WACHAT_FIELD_RAW:
             good = env.events[0].field[f].data != NULL;
             break;
+        case WACHAT_FIELD_WABA_ID:      /* the entry's id, '1' */
+            good = str_is(&env.events[0].field[f], "1");
+            break;
         default:
             good = env.events[0].field[f].data == NULL
                    && env.events[0].field[f].len == 0;
         }
     }
 
-    ok(good, "absent fields: a bare {id} message has only v, kind, id, raw");
+    ok(good, "absent fields: a bare {id} message has only v, kind, id, raw "
+       "(and its entry's waba_id)");
     wachat_envelope_free(&env);
 
     rc = wachat_envelope_parse(&env, "{}", 2, NULL);

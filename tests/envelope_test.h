@@ -58,6 +58,7 @@ void one_item(const char *desc, const char *array, const char *item,
 
 /* envelope_types.c: message types, edges, statuses */
 void test_field_names(void);
+void test_waba_id(void);
 void test_inbound_types(void);
 void test_inbound_edges(void);
 void test_statuses(void);

@@ -15,7 +15,7 @@ test_field_names(void)
     static const char  *names[] = {
         "v", "kind", "id", "from", "recipient", "user_id", "name",
         "phone_number_id", "ts", "type", "text", "payload", "context",
-        "status", "error_code", "raw"
+        "status", "error_code", "waba_id", "raw"
     };
 
     for (f = 0; f < WACHAT_FIELD_COUNT; f++) {
@@ -453,4 +453,43 @@ test_statuses(void)
             [WACHAT_FIELD_USER_ID] = "US.1",
             [WACHAT_FIELD_PHONE_NUMBER_ID] = PNID,
             [WACHAT_FIELD_TS] = "1", [WACHAT_FIELD_STATUS] = "deleted" });
+}
+
+
+/* entry[].id, the WABA's, on every event of its entry, wherever it comes */
+void
+test_waba_id(void)
+{
+    wachat_envelope_t     env;
+    wachat_envelope_rc_e  rc;
+
+    rc = parse(&env, q("{'object':'whatsapp_business_account','entry':["
+                       "{'id':'102290129340398','changes':["
+                       "{'field':'messages','value':{'metadata':"
+                       "{'phone_number_id':'1'},'messages':[{'from':'2',"
+                       "'id':'wamid.W1','timestamp':'1','type':'text',"
+                       "'text':{'body':'hi'}}]}},"
+                       "{'field':'account_update','value':{}}]},"
+                       "{'changes':[{'field':'messages','value':{'metadata':"
+                       "{'phone_number_id':'1'},'statuses':[{'id':'wamid.S',"
+                       "'status':'sent','timestamp':'1','recipient_id':'2'}"
+                       "]}}],'id':'555'},"
+                       "{'id':77,'changes':[{'field':'messages','value':{"
+                       "'metadata':{'phone_number_id':'1'},'messages':[{"
+                       "'from':'2','id':'wamid.W3','timestamp':'1','type':"
+                       "'text','text':{'body':'hi'}}]}}]}]}"));
+    if (parsed(&env, rc, 4, "waba_id: four events of three entries")) {
+        ok(str_is(&env.events[0].field[WACHAT_FIELD_WABA_ID],
+                  "102290129340398"),
+           "waba_id: a message gets its entry's id");
+        ok(str_is(&env.events[1].field[WACHAT_FIELD_WABA_ID],
+                  "102290129340398"),
+           "waba_id: so does an other event of the same entry");
+        ok(str_is(&env.events[2].field[WACHAT_FIELD_WABA_ID], "555"),
+           "waba_id: an id after the changes still counts");
+        ok(env.events[3].field[WACHAT_FIELD_WABA_ID].data == NULL,
+           "waba_id: a numeric id is none");
+    }
+
+    wachat_envelope_free(&env);
 }

@@ -13,6 +13,7 @@
 #       before any call, saying what the template takes
 #   (d) Meta refuses it (132001): dead-lettered with the explanation
 #   (e) the agent API lists them and sends one
+#   (f) without waba_id: the account is learnt from the webhooks' entry[].id
 
 use v5.36;
 use utf8;
@@ -237,6 +238,28 @@ sub api ($method, $path, $body = undef) {
         my @g = $graph->requests(method => 'GET', path => qr{/message_templates$});
         @g >= 6;
     }, timeout => $T), '(e) wachatd asks the Graph API again');
+}
+
+# --- (f) no waba_id: learnt from the webhooks' entry[].id -----------------------
+
+{
+    $d->stop;
+    $redis->cmd('DEL', 'wachat:templates', 'wachat:waba_id');
+    my $n0 = () = $graph->requests(method => 'GET', path => qr{/message_templates$});
+    my $d2 = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
+                           conf => "graph_api_url " . $graph->url . "/v25.0\n"
+                                 . "graph_token_file $dir/graph_token\n"
+                                 . "agent alice alice\@example.com\n");
+    $nginx->post_signed(wh_text(from => '16505558888', text => 'Hello?'));
+    ok(poll_until(sub { ($redis->cmd('GET', 'wachat:waba_id') // '') eq $WABA }, timeout => $T),
+       '(f) the WABA id of the webhook\'s entry is remembered') or diag $d2->log_text;
+    ok(poll_until(sub { defined $redis->cmd('GET', 'wachat:templates') }, timeout => $T),
+       '(f) and its templates listed');
+    my @g = $graph->requests(method => 'GET', path => qr{/message_templates$});
+    is($g[$n0]{path}, "/v25.0/$WABA/message_templates", '(f) from that account');
+    like($d2->log_text, qr/the webhooks name WhatsApp Business Account $WABA/,
+         '(f) the log says so');
+    $d2->stop;
 }
 
 done_testing();

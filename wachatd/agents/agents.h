@@ -37,6 +37,7 @@
 #define WACHAT_KEY_WAITING   "wachat:waiting"
 #define WACHAT_KEY_FEED      "wachat:feed"
 #define WACHAT_KEY_TEMPLATES "wachat:templates"   /* the cached list */
+#define WACHAT_KEY_WABA      "wachat:waba_id"     /* learnt from webhooks */
 #define WACHAT_FEED_MAXLEN   10000
 
 
@@ -138,6 +139,17 @@ wachat_agent_rc_e wachat_agent_send_file(wachat_redis_t *st,
 int wachat_templates_save(wachat_redis_t *st, const char *waba_id,
     const char *json, size_t len);
 yajl_val wachat_templates_load(wachat_redis_t *st, long long *fetched_ms);
+
+/*
+ * The WABA whose templates are listed: waba_id, else the one learnt from
+ * the webhooks (entry[].id, remembered in Redis).  0 with it in buf; -1:
+ * none known yet.
+ */
+int wachat_templates_waba(wachat_redis_t *st, const wachat_config_t *cfg,
+    char *buf, size_t len);
+
+/* remembers a WABA id a webhook carried (digits only); 1 when it is new */
+int wachat_templates_learn(wachat_redis_t *st, const char *waba_id);
 
 /* the approved template of that name and language in a loaded cache */
 yajl_val wachat_template_find(yajl_val root, const char *name,

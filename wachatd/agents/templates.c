@@ -85,6 +85,55 @@ wachat_templates_save(wachat_redis_t *st, const char *waba_id,
 }
 
 
+int
+wachat_templates_waba(wachat_redis_t *st, const wachat_config_t *cfg,
+    char *buf, size_t len)
+{
+    redisReply  *r;
+
+    if (cfg->waba_id[0]) {
+        snprintf(buf, len, "%s", cfg->waba_id);
+        return 0;
+    }
+
+    r = wachat_redis_cmd(st, "GET %s", WACHAT_KEY_WABA);
+
+    if (r && r->type == REDIS_REPLY_STRING && r->len > 0 && r->len <= 32
+        && strspn(r->str, "0123456789") == r->len)
+    {
+        snprintf(buf, len, "%s", r->str);
+        freeReplyObject(r);
+        return 0;
+    }
+
+    freeReplyObject(r);
+
+    return -1;
+}
+
+
+int
+wachat_templates_learn(wachat_redis_t *st, const char *waba_id)
+{
+    int          n;
+    redisReply  *r;
+
+    n = waba_id ? (int) strlen(waba_id) : 0;
+
+    if (n == 0 || n > 32 || strspn(waba_id, "0123456789") != (size_t) n) {
+        return 0;
+    }
+
+    r = wachat_redis_cmd(st, "SET %s %s GET", WACHAT_KEY_WABA, waba_id);
+    n = r && (r->type == REDIS_REPLY_NIL
+              || (r->type == REDIS_REPLY_STRING
+                  && strcmp(r->str, waba_id) != 0));
+    freeReplyObject(r);
+
+    return n;
+}
+
+
 yajl_val
 wachat_templates_load(wachat_redis_t *st, long long *fetched_ms)
 {
@@ -249,8 +298,9 @@ wachat_agent_send_template(wachat_redis_t *st, const wachat_config_t *cfg,
     if (tpl == NULL) {
         snprintf(why, whylen, "no approved template \"%.100s\" in language "
                  "%.20s%s (wachatctl templates lists them)", name, language,
-                 root ? "" : ": the templates were not fetched yet (is "
-                             "waba_id set?)");
+                 root ? "" : ": the templates were not fetched yet (set "
+                             "waba_id, or wait for a webhook that names "
+                             "the account)");
         yajl_tree_free(root);
         return WACHAT_AGENT_EINPUT;
     }

@@ -75,11 +75,15 @@ void
 wachat_api_templates_refresh(wachat_api_req_t *r)
 {
     yajl_gen  g;
+    char      waba[40];
 
-    if (r->api->cfg->waba_id[0] == '\0' || r->api->refresh == NULL) {
+    if (r->api->refresh == NULL
+        || wachat_templates_waba(r->api->st, r->api->cfg, waba, sizeof(waba))
+           != 0)
+    {
         wachat_api_error(r, 409, "no_waba_id", "templates need waba_id in "
                          "wachatd's config (the WhatsApp Business Account "
-                         "id)");
+                         "id), or a webhook that names the account");
         return;
     }
 

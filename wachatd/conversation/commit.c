@@ -459,11 +459,27 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
 {
     int               mode, handoff;
     long long         close_ms;
+    const char       *waba;
     wachat_engine_t  *en = cv->engine;
     char              score[32];
 
     handoff = kind == WACHAT_COMMIT_HANDOFF || kind == WACHAT_COMMIT_VOICE;
     wachat_conv_count(cv, ev, res, kind, reply);
+
+    /* the account's id, for its templates, when the config names none */
+    waba = wachat_event_str(ev, WABA_ID);
+
+    if (waba && en->cfg->waba_id[0] == '\0' && strcmp(waba, en->waba) != 0
+        && strlen(waba) < sizeof(en->waba))
+    {
+        if (wachat_templates_learn(en->store, waba)) {
+            wachat_log(WACHAT_LOG_NOTICE, "the webhooks name WhatsApp "
+                       "Business Account %s: its templates are listed",
+                       waba);
+        }
+
+        snprintf(en->waba, sizeof(en->waba), "%s", waba);
+    }
 
     mode = wachat_mode_lookup(res->mode, strlen(res->mode));
 

@@ -132,6 +132,7 @@ struct wachat_engine_s {
     char                     *owner;
     char                      stream_name[WACHAT_KEY_MAX];  /* the config's, */
     char                      group_name[WACHAT_KEY_MAX];   /* across reloads */
+    char                      waba[40];     /* the WABA id learnt last */
     wachat_limits_t           limits;
     int                       draining;
     int                       closing;      /* callbacks do nothing */

@@ -195,11 +195,11 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "error, with exponential backoff and jitter."),
 
     WACHAT_STRING("waba_id", waba_id, "", NULL, 0, &wachat_conf_digits,
-        "WhatsApp Business Account id (WhatsApp Manager; the entry[].id "
-        "of every webhook): its approved message templates are listed "
-        "(GET /{waba_id}/message_templates) at start, on reload, every "
-        "hour and on demand, for agents to send outside the 24-hour "
-        "window. Empty: no templates."),
+        "WhatsApp Business Account id (WhatsApp Manager): its approved "
+        "message templates are listed (GET /{waba_id}/message_templates) "
+        "at start, on reload, every hour and on demand, for agents to "
+        "send outside the 24-hour window. Empty: the account the webhooks "
+        "name (their entry[].id, the event's waba_id) is used."),
 
     WACHAT_INT("rate_limit", rate_limit, "80", 1, 100000,
         "Messages per second per business number (a token bucket shared "

@@ -462,10 +462,17 @@ wachatctl_fetch_templates(wachatctl_t *ctl)
     wachat_graph_t       *g;
     wachatctl_fetch_t     f;
     wachat_graph_conf_t   gc;
+    char                  waba[40];
 
     memset(&f, 0, sizeof(f));
     f.st = ctl->st;
-    f.waba = ctl->cfg->waba_id;
+
+    if (wachat_templates_waba(ctl->st, ctl->cfg, waba, sizeof(waba)) != 0) {
+        fprintf(stderr, "wachatctl: no WABA id known (waba_id)\n");
+        return 1;
+    }
+
+    f.waba = waba;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     f.base = event_base_new();
@@ -515,13 +522,14 @@ wachatctl_templates(wachatctl_t *ctl, int argc, char **argv)
     yajl_val     root, list, t;
     long long    fetched;
     const char  *category;
-    char         when[64];
+    char         when[64], waba[40];
 
     static const char  *list_p[] = { "templates", NULL };
 
-    if (ctl->cfg->waba_id[0] == '\0') {
+    if (wachat_templates_waba(ctl->st, ctl->cfg, waba, sizeof(waba)) != 0) {
         fprintf(stderr, "wachatctl: templates need waba_id in the config "
-                "(the WhatsApp Business Account id, WhatsApp Manager)\n");
+                "(the WhatsApp Business Account id, WhatsApp Manager), or "
+                "a webhook that names the account\n");
         return 1;
     }
 
@@ -544,7 +552,7 @@ wachatctl_templates(wachatctl_t *ctl, int argc, char **argv)
     list = root ? yajl_tree_get(root, list_p, yajl_t_array) : NULL;
     wachatctl_time_ms(fetched, when, sizeof(when));
     printf("%zu approved template(s) of WABA %s, fetched %s\n",
-           list ? list->u.array.len : 0, ctl->cfg->waba_id, when);
+           list ? list->u.array.len : 0, waba, when);
 
     for (i = 0; list && i < list->u.array.len; i++) {
         t = list->u.array.values[i];
@@ -577,8 +585,7 @@ wachatctl_send_template(wachatctl_t *ctl, int argc, char **argv)
     /* the first use may come before wachatd fetched them */
     root = wachat_templates_load(ctl->st, NULL);
 
-    if (root == NULL && ctl->cfg->waba_id[0]
-        && wachatctl_fetch_templates(ctl) != 0)
+    if (root == NULL && wachatctl_fetch_templates(ctl) != 0)
     {
         return 1;
     }

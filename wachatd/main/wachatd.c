@@ -80,6 +80,7 @@ typedef struct {
     long long            drain_deadline;
     unsigned             chores_run;
     int                  templates_busy;    /* a fetch is running */
+    char                 templates_waba[40];    /* of the last fetch */
     int                  stopping;
     int                  quiet;
 } wachatd_t;
@@ -797,11 +798,11 @@ wachatd_templates_done(void *data, const wachat_graph_reply_t *reply,
     }
 
     if (reply->result == WACHAT_GRAPH_OK && json) {
-        if (wachat_templates_save(d->store, d->cfg->waba_id, json, len)
+        if (wachat_templates_save(d->store, d->templates_waba, json, len)
             == 0)
         {
             wachat_log(WACHAT_LOG_INFO, "templates of WABA %s fetched",
-                       d->cfg->waba_id);
+                       d->templates_waba);
         }
         return;
     }
@@ -810,7 +811,7 @@ wachatd_templates_done(void *data, const wachat_graph_reply_t *reply,
     explain = code >= 0 ? wachat_graph_explain(code) : NULL;
 
     wachat_log(WACHAT_LOG_WARNING, "templates of WABA %s not fetched: HTTP "
-               "%ld, code %ld: %s%s%s", d->cfg->waba_id, reply->http_status,
+               "%ld, code %ld: %s%s%s", d->templates_waba, reply->http_status,
                code, reply->message ? reply->message : "-",
                explain ? " \xe2\x80\x94 " : "", explain ? explain : "");
 }
@@ -820,10 +821,16 @@ static void
 wachatd_templates(void *data)
 {
     wachatd_t  *d = data;
+    char        waba[40];
 
-    if (d->stopping || d->templates_busy || d->cfg->waba_id[0] == '\0') {
+    /* waba_id, or the one the webhooks named */
+    if (d->stopping || d->templates_busy
+        || wachat_templates_waba(d->store, d->cfg, waba, sizeof(waba)) != 0)
+    {
         return;
     }
+
+    snprintf(d->templates_waba, sizeof(d->templates_waba), "%s", waba);
 
     if (d->media_graph == NULL) {
         wachat_log(WACHAT_LOG_WARNING, "templates: no Graph token to list "
@@ -831,7 +838,7 @@ wachatd_templates(void *data)
         return;
     }
 
-    if (wachat_graph_templates(d->media_graph, d->cfg->waba_id,
+    if (wachat_graph_templates(d->media_graph, waba,
                                wachatd_templates_done, d) == 0)
     {
         d->templates_busy = 1;
@@ -1022,8 +1029,13 @@ wachatd_on_chores(evutil_socket_t fd, short what, void *arg)
 
     n = wachat_agent_expire_idle(d->store, d->cfg);
 
-    /* the templates, every hour (chores come every 2 s) */
-    if (d->chores_run % 1800 == 1799) {
+    /*
+     * The templates, every hour (chores come every 2 s); and as soon as the
+     * webhooks named the account, when the config does not
+     */
+    if (d->chores_run % 1800 == 1799
+        || (d->templates_waba[0] == '\0' && d->cfg->waba_id[0] == '\0'))
+    {
         wachatd_templates(d);
     }
 

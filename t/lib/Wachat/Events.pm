@@ -139,8 +139,13 @@ sub expected_events ($body) {
 
     my @events;
     for my $entry (@{ $doc->{entry} }) {
+        # the entry's id, the WABA's, on every event of it (a string only)
+        my $waba = defined $entry->{id} && !ref $entry->{id}
+                   && JSON::PP->new->allow_nonref->encode($entry->{id}) =~ /^"/
+                 ? str($entry->{id}) : undef;
         for my $change (@{ $entry->{changes} }) {
-            push @events, change_events($body, $change);
+            push @events, map { defined $waba ? { %$_, waba_id => $waba } : $_ }
+                          change_events($body, $change);
         }
     }
     return @events;
