@@ -257,6 +257,42 @@ wachat_api_agent_error(wachat_api_req_t *r, wachat_agent_rc_e rc)
 
 
 void
+wachat_api_queued(wachat_api_req_t *r, wachat_agent_rc_e rc, const char *why,
+    const char *hist, const char *outcome)
+{
+    yajl_gen  g;
+
+    if (rc != WACHAT_AGENT_OK) {
+        if (why[0]) {
+            wachat_api_error(r, 400, wachat_agent_error_name(rc), why);
+
+        } else {
+            wachat_api_agent_error(r, rc);
+        }
+        return;
+    }
+
+    if (r->api->kick) {
+        r->api->kick(r->api->data, r->conv);
+    }
+
+    g = yajl_gen_alloc(NULL);
+
+    if (g) {
+        yajl_gen_map_open(g);
+        wachat_json_kv_text(g, "hist", hist);
+        yajl_gen_map_close(g);
+    }
+
+    wachat_api_send(r, 202, g, outcome);
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+}
+
+
+void
 wachat_api_redis_error(wachat_api_req_t *r)
 {
     wachat_log(WACHAT_LOG_WARNING, "api: redis: %s", r->api->st->err);

@@ -136,23 +136,6 @@ failed:
 }
 
 
-/* a history entry's time in ms: inbound ones carry WhatsApp's seconds */
-static long long
-wachat_api_entry_ms(const redisReply *kv)
-{
-    const char  *dir, *ts;
-
-    dir = wachat_redis_reply_field(kv, "dir");
-    ts = wachat_redis_reply_field(kv, "ts");
-
-    if (ts == NULL) {
-        return 0;
-    }
-
-    return dir && strcmp(dir, "in") == 0 ? atoll(ts) * 1000 : atoll(ts);
-}
-
-
 /* "name": the number a field holds, or null without the field */
 static void
 wachat_api_kv_num(yajl_gen g, const char *name, const char *v)
@@ -204,7 +187,7 @@ wachat_api_gen_last(yajl_gen g, const redisReply *last)
 
     wachat_json_str(g, "last_at");
     if (kv) {
-        yajl_gen_integer(g, wachat_api_entry_ms(kv));
+        yajl_gen_integer(g, wachat_store_entry_ms(kv));
     } else {
         yajl_gen_null(g);
     }
@@ -686,7 +669,7 @@ wachat_api_gen_entry(yajl_gen g, const redisReply *e, const redisReply *st)
     wachat_json_kv_text(g, "id", e->element[0]->str);
     wachat_json_kv_text(g, "dir", in ? "in" : note ? "note" : "out");
     wachat_api_kv_reply(g, "who", wachat_redis_reply_value(kv, "who"));
-    wachat_json_kv_int(g, "ts_ms", wachat_api_entry_ms(kv));
+    wachat_json_kv_int(g, "ts_ms", wachat_store_entry_ms(kv));
     wachat_api_kv_reply(g, "text", wachat_redis_reply_value(kv, "text"));
 
     if (in) {

@@ -102,6 +102,12 @@ void wachat_api_send(wachat_api_req_t *r, int status, yajl_gen g,
 void wachat_api_error(wachat_api_req_t *r, int status, const char *name,
     const char *message);
 void wachat_api_agent_error(wachat_api_req_t *r, wachat_agent_rc_e rc);
+/*
+ * An agent's message (a file, a template) queued or refused: the refusal
+ * with why (or the rc's own text), else the daemon kicked and 202 {hist}.
+ */
+void wachat_api_queued(wachat_api_req_t *r, wachat_agent_rc_e rc,
+    const char *why, const char *hist, const char *outcome);
 void wachat_api_redis_error(wachat_api_req_t *r);
 /* the body's JSON object, or NULL with the error answered */
 yajl_val wachat_api_body(wachat_api_req_t *r);

@@ -213,7 +213,6 @@ wachat_api_file(wachat_api_req_t *r)
 {
     FILE               *in;
     size_t              len;
-    yajl_gen            g;
     const char         *type;
     char               *name, *caption, hist[64], why[512];
     unsigned char      *bytes;
@@ -257,33 +256,7 @@ wachat_api_file(wachat_api_req_t *r)
     free(name);
     free(caption);
 
-    if (rc != WACHAT_AGENT_OK) {
-        if (why[0]) {
-            wachat_api_error(r, 400, wachat_agent_error_name(rc), why);
-
-        } else {
-            wachat_api_agent_error(r, rc);
-        }
-        return;
-    }
-
-    if (r->api->kick) {
-        r->api->kick(r->api->data, r->conv);
-    }
-
-    g = yajl_gen_alloc(NULL);
-
-    if (g) {
-        yajl_gen_map_open(g);
-        wachat_json_kv_text(g, "hist", hist);
-        yajl_gen_map_close(g);
-    }
-
-    wachat_api_send(r, 202, g, "file queued");
-
-    if (g) {
-        yajl_gen_free(g);
-    }
+    wachat_api_queued(r, rc, why, hist, "file queued");
 }
 
 

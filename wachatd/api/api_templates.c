@@ -114,7 +114,6 @@ wachat_api_template(wachat_api_req_t *r)
 {
     size_t              i, n;
     yajl_val            body, list;
-    yajl_gen            g;
     const char         *name, *lang, *params[WACHAT_API_TEMPLATE_PARAMS];
     wachat_agent_rc_e   rc;
     char                hist[64], why[512];
@@ -163,31 +162,5 @@ wachat_api_template(wachat_api_req_t *r)
                                     sizeof(hist), why, sizeof(why));
     yajl_tree_free(body);
 
-    if (rc != WACHAT_AGENT_OK) {
-        if (why[0]) {
-            wachat_api_error(r, 400, wachat_agent_error_name(rc), why);
-
-        } else {
-            wachat_api_agent_error(r, rc);
-        }
-        return;
-    }
-
-    if (r->api->kick) {
-        r->api->kick(r->api->data, r->conv);
-    }
-
-    g = yajl_gen_alloc(NULL);
-
-    if (g) {
-        yajl_gen_map_open(g);
-        wachat_json_kv_text(g, "hist", hist);
-        yajl_gen_map_close(g);
-    }
-
-    wachat_api_send(r, 202, g, "template queued");
-
-    if (g) {
-        yajl_gen_free(g);
-    }
+    wachat_api_queued(r, rc, why, hist, "template queued");
 }

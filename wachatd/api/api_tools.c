@@ -86,7 +86,7 @@ wachat_api_search_conv(wachat_api_req_t *r, yajl_gen g, const char *conv,
 {
     size_t             i, found;
     redisReply        *h;
-    const char        *text, *who, *ts, *dir;
+    const char        *text, *who, *dir;
     const redisReply  *kv;
     char               key[WACHAT_KEY_MAX];
 
@@ -112,15 +112,13 @@ wachat_api_search_conv(wachat_api_req_t *r, yajl_gen g, const char *conv,
 
         dir = wachat_redis_reply_field(kv, "dir");
         who = wachat_redis_reply_field(kv, "who");
-        ts = wachat_redis_reply_field(kv, "ts");
 
         yajl_gen_map_open(g);
         wachat_json_kv_text(g, "conv", conv);
         wachat_json_kv_text(g, "id", h->element[i]->element[0]->str);
         wachat_json_kv_opt(g, "dir", dir);
         wachat_json_kv_opt(g, "who", who);
-        wachat_json_kv_int(g, "ts_ms", ts ? atoll(ts)
-                           * (dir && strcmp(dir, "in") == 0 ? 1000 : 1) : 0);
+        wachat_json_kv_int(g, "ts_ms", wachat_store_entry_ms(kv));
         wachat_json_kv_text(g, "text", text);
         yajl_gen_map_close(g);
 

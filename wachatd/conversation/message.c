@@ -358,32 +358,47 @@ wachat_conv_is_handoff(const wachat_config_t *cfg, const wachat_question_t *q)
  * or it waits for one; either way the customer is told what happens next.
  */
 
+/*
+ * A system text (already in the customer's language) as the message's
+ * reply, committed the way how says; out of memory: the message is tried
+ * again in a second.
+ */
 static void
-wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
-    const wachat_event_t *ev)
+wachat_conv_say(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev, const char *text, const char *source,
+    wachat_commit_e how, const char *agent)
 {
-    int               online;
-    wachat_reply_t    reply;
-    wachat_engine_t  *en = cv->engine;
-    char              agent[128];
-
-    online = wachat_agent_pick(en->store, en->cfg, agent, sizeof(agent)) == 0;
+    wachat_reply_t  reply;
 
     memset(&reply, 0, sizeof(wachat_reply_t));
-    reply.text = strdup(online
-                        ? wachat_conv_text(cv, "handoff_text",
-                                           en->cfg->handoff_text)
-                        : wachat_conv_text(cv, "handoff_offline_text",
-                                           en->cfg->handoff_offline_text));
-    snprintf(reply.source, sizeof(reply.source), "handoff");
+    reply.text = strdup(text);
+    snprintf(reply.source, sizeof(reply.source), "%s", source);
 
     if (reply.text == NULL) {
         wachat_conv_schedule(cv, 1000);
         return;
     }
 
-    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_HANDOFF,
-                       online ? agent : NULL);
+    wachat_conv_commit(cv, member, mlen, ev, &reply, how, agent);
+}
+
+
+static void
+wachat_conv_handoff(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    int               online;
+    wachat_engine_t  *en = cv->engine;
+    char              agent[128];
+
+    online = wachat_agent_pick(en->store, en->cfg, agent, sizeof(agent)) == 0;
+
+    wachat_conv_say(cv, member, mlen, ev,
+                    online ? wachat_conv_text(cv, "handoff_text",
+                                              en->cfg->handoff_text)
+                           : wachat_conv_text(cv, "handoff_offline_text",
+                                              en->cfg->handoff_offline_text),
+                    "handoff", WACHAT_COMMIT_HANDOFF, online ? agent : NULL);
 }
 
 
@@ -399,24 +414,14 @@ wachat_conv_voice(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
     int               online;
-    wachat_reply_t    reply;
     wachat_engine_t  *en = cv->engine;
     char              agent[128];
 
     online = wachat_agent_pick(en->store, en->cfg, agent, sizeof(agent)) == 0;
 
-    memset(&reply, 0, sizeof(wachat_reply_t));
-    reply.text = strdup(wachat_conv_text(cv, "voice_text",
-                                         en->cfg->voice_text));
-    snprintf(reply.source, sizeof(reply.source), "voice");
-
-    if (reply.text == NULL) {
-        wachat_conv_schedule(cv, 1000);
-        return;
-    }
-
-    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_VOICE,
-                       online ? agent : NULL);
+    wachat_conv_say(cv, member, mlen, ev,
+                    wachat_conv_text(cv, "voice_text", en->cfg->voice_text),
+                    "voice", WACHAT_COMMIT_VOICE, online ? agent : NULL);
 }
 
 
@@ -425,21 +430,12 @@ static void
 wachat_conv_unread(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
-    wachat_reply_t    reply;
     wachat_engine_t  *en = cv->engine;
 
-    memset(&reply, 0, sizeof(wachat_reply_t));
-    reply.text = strdup(wachat_conv_text(cv, "media_reply_text",
-                                         en->cfg->media_reply_text));
-    snprintf(reply.source, sizeof(reply.source), "media");
-
-    if (reply.text == NULL) {
-        wachat_conv_schedule(cv, 1000);
-        return;
-    }
-
-    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_ANSWER,
-                       NULL);
+    wachat_conv_say(cv, member, mlen, ev,
+                    wachat_conv_text(cv, "media_reply_text",
+                                     en->cfg->media_reply_text),
+                    "media", WACHAT_COMMIT_ANSWER, NULL);
 }
 
 
@@ -454,7 +450,6 @@ static void
 wachat_conv_withhold(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
-    wachat_reply_t    reply;
     wachat_engine_t  *en = cv->engine;
 
     if (en->cfg->rate_limited_text[0] == '\0') {
@@ -463,18 +458,10 @@ wachat_conv_withhold(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    memset(&reply, 0, sizeof(wachat_reply_t));
-    reply.text = strdup(wachat_conv_text(cv, "rate_limited_text",
-                                         en->cfg->rate_limited_text));
-    snprintf(reply.source, sizeof(reply.source), "limit");
-
-    if (reply.text == NULL) {
-        wachat_conv_schedule(cv, 1000);
-        return;
-    }
-
-    wachat_conv_commit(cv, member, mlen, ev, &reply, WACHAT_COMMIT_LIMITED,
-                       NULL);
+    wachat_conv_say(cv, member, mlen, ev,
+                    wachat_conv_text(cv, "rate_limited_text",
+                                     en->cfg->rate_limited_text),
+                    "limit", WACHAT_COMMIT_LIMITED, NULL);
 }
 
 

@@ -265,18 +265,6 @@ wachat_unanswered_note(wachat_unanswered_t *u, const char *conv,
 }
 
 
-/* ms of a history entry: inbound "ts" is Meta's seconds, replies ours */
-static long long
-wachat_unanswered_ms(const redisReply *kv, int in)
-{
-    const char  *ts;
-
-    ts = wachat_redis_reply_field(kv, "ts");
-
-    return ts ? atoll(ts) * (in ? 1000 : 1) : 0;
-}
-
-
 static int
 wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
     const char *conv, long long since_ms, const char *lang)
@@ -325,7 +313,7 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
 
         if (in) {
             last.text = (char *) text;
-            last.ts_ms = wachat_unanswered_ms(kv, 1);
+            last.ts_ms = wachat_store_entry_ms(kv);
             continue;
         }
 

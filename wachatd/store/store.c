@@ -3,6 +3,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
@@ -31,4 +32,20 @@ wachat_store_key_rate(char *buf, const char *conv_id)
 
     n = strcspn(conv_id, ":");
     snprintf(buf, WACHAT_KEY_MAX, "wachat:rate:{%.*s}", (int) n, conv_id);
+}
+
+
+long long
+wachat_store_entry_ms(const redisReply *kv)
+{
+    const char  *dir, *ts;
+
+    dir = wachat_redis_reply_field(kv, "dir");
+    ts = wachat_redis_reply_field(kv, "ts");
+
+    if (ts == NULL) {
+        return 0;
+    }
+
+    return dir && strcmp(dir, "in") == 0 ? atoll(ts) * 1000 : atoll(ts);
 }

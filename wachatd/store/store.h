@@ -45,4 +45,11 @@ void wachat_store_key_rate(char *buf, const char *conv_id);   /* hash */
 #define WACHAT_KEY_DEAD    "wachat:dead"        /* stream of failed sends */
 
 
+/*
+ * A history entry's time in ms (its XRANGE field/value array): inbound
+ * entries carry WhatsApp's seconds, everything else ours in ms.  0: none.
+ */
+long long wachat_store_entry_ms(const redisReply *kv);
+
+
 #endif /* WACHAT_STORE_H */
