@@ -1,11 +1,12 @@
 /*
  * kb_eval: how well the embedded kb backend answers customers (issue 15).
  *
- *     build/kb_eval [-v] [--only dev|heldout|fresh|probe] [--min-score X]
+ *     build/kb_eval [-v] [--show SPLIT] [--only SPLIT] [--min-score X]
  *                   [--repeat N] [--record FILE] DIR...
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
- * heldout.txt, fresh.txt and probe.txt (eval/README.md): one question a line, "expected<TAB>question", where
+ * heldout.txt, fresh.txt, probe.txt and blind.txt (eval/README.md): one
+ * question a line, "expected<TAB>question", where
  * expected is the entry id the customer should get, several ids as
  * "a|b" when more than one entry answers it, or "-" when the KB cannot
  * answer it.  Lines starting with "#" and blank lines are skipped.
@@ -22,8 +23,9 @@
  * and, to see where the ranking stands apart from the decision, how often
  * the expected entry is the top hit and among the top 3 whatever the
  * score, and the time to answer one (the mean of --repeat answers, 20).
- * -v lists the dev questions that were not right (the held-out ones stay
- * hidden: they are for judging, not for tuning).  --record
+ * -v lists the dev questions that were not right, --show SPLIT those of
+ * another split that has become a seen set; the blind split is never
+ * listed: it is for judging, not for tuning.  --record
  * appends one dated line per split to FILE (bench/RESULTS.md).
  */
 
@@ -38,11 +40,12 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   4
+#define EVAL_SPLITS   5
+#define EVAL_BLIND    4         /* its questions are never listed */
 
 
 static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout", "fresh",
-                                                      "probe" };
+                                                      "probe", "blind" };
 
 
 typedef struct {
@@ -62,6 +65,7 @@ typedef struct {
     int          verbose;
     unsigned     repeat;        /* answer each question this many times */
     const char  *only;
+    const char  *show;          /* list this split's misses, not dev's */
     const char  *record;
     double       min_score;
 } eval_opts_t;
@@ -348,7 +352,7 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
 int
 main(int argc, char **argv)
 {
-    int            i, first;
+    int            i, first, show;
     char           path[1024], err[1024], what[64];
     size_t         s, nkbs;
     double         t0, load;
@@ -367,6 +371,15 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             o.only = argv[++i];
 
+        } else if (strcmp(argv[i], "--show") == 0 && i + 1 < argc) {
+            o.show = argv[++i];
+            o.verbose = 1;
+
+            if (strcmp(o.show, eval_splits[EVAL_BLIND]) == 0) {
+                fprintf(stderr, "kb_eval: the blind split is never listed\n");
+                return 2;
+            }
+
         } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
             o.record = argv[++i];
 
@@ -378,8 +391,8 @@ main(int argc, char **argv)
             o.repeat = o.repeat ? o.repeat : 1;
 
         } else {
-            fprintf(stderr, "usage: kb_eval [-v] [--only dev|heldout|fresh|probe] "
-                    "[--min-score X] [--repeat N] [--record FILE] DIR...\n");
+            fprintf(stderr, "usage: kb_eval [-v] [--show SPLIT] "
+                    "[--only SPLIT] [--min-score X] [--repeat N] [--record FILE] DIR...\n");
             return 2;
         }
     }
@@ -413,7 +426,10 @@ main(int argc, char **argv)
                      eval_splits[s]);
             memset(&c, 0, sizeof(c));
 
-            if (eval_file(kb, &o, path, o.verbose && s == 0, &c) != 0) {
+            show = o.verbose && s != EVAL_BLIND
+                   && strcmp(o.show ? o.show : "dev", eval_splits[s]) == 0;
+
+            if (eval_file(kb, &o, path, show, &c) != 0) {
                 continue;
             }
 
