@@ -34,6 +34,13 @@
  * punctuation or the end) when the KB lacks it, its pair with the one
  * before and any synonym ending there, and has the one before: 單車燈
  * (bike light), 蛋糕班 (cake class).
+ *
+ * Object: the words right after a verb that frames a question ("sell",
+ * "buy", "rent", "bring": kb_lang.c), stopwords between allowed, words of
+ * time and people and numbers not counted, are what the question asks
+ * about ("do you sell helmets", "can I bring my dog").  An entry that
+ * lacks one of them (in its question, Also lines or answer) has at best
+ * the verb: its confidence is multiplied by WACHAT_KB_OBJECT.
  */
 
 #include <math.h>
@@ -59,6 +66,8 @@
 #define WACHAT_KB_PHRASING   0.3        /* its share of the confidence */
 #define WACHAT_KB_FOCUS      0.8        /* an entry that has only the
                                            modifier of an unknown word */
+#define WACHAT_KB_OBJECT     0.8        /* an entry that lacks the object
+                                           of a frame verb */
 #define WACHAT_KB_MAX_HEADS  16
 #define WACHAT_KB_NONE       SIZE_MAX
 
@@ -72,6 +81,10 @@ typedef struct {
     double              fac[WACHAT_KB_MAX_QTERMS];      /* 1, or a typo's */
     double              wt[WACHAT_KB_MAX_QTERMS];       /* 1, or weak */
     uint8_t             ctx[WACHAT_KB_MAX_QTERMS];      /* unknown context */
+    uint8_t             obj[WACHAT_KB_MAX_QTERMS];      /* a frame's object */
+
+    /* "do you sell helmets": the words after a frame verb */
+    int                 frame;      /* 0, 1 after the verb, 2 in its object */
 
     /* unknown words right after a word: head[i] modified by mod[i] */
     size_t              last;       /* the word just before, or NONE */
@@ -155,6 +168,7 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     fac = 1;
 
     if (kind == WACHAT_KB_TOK_GAP) {
+        q->frame = (q->frame == 2) ? 0 : q->frame;
         q->last = WACHAT_KB_NONE;
         wachat_kb_focus_end(q);
         wachat_kb_ring(q, WACHAT_KB_NONE);
@@ -195,7 +209,21 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         q->wt[q->n] = wachat_kb_weak(term, len) ? WACHAT_KB_WEAK : 1;
         q->ctx[q->n] = id == UINT32_MAX && kind == WACHAT_KB_TOK_WORD
                        && wachat_kb_context(term, len);
+        q->obj[q->n] = 0;
         q->n++;
+    }
+
+    if (kind == WACHAT_KB_TOK_WORD) {
+        if (q->wt[i] < 1) {
+            q->frame = 1;
+
+        } else if (q->frame && !wachat_kb_context(term, len)) {
+            q->obj[i] = 1;
+            q->frame = 2;
+        }
+
+    } else if (kind != WACHAT_KB_TOK_NUM) {
+        q->frame = 0;
     }
 
     /*
@@ -394,6 +422,47 @@ wachat_kb_unfocused(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 }
 
 
+/*
+ * 1 when the entry lacks a word of the object of a frame verb ("do you
+ * sell helmets" and "Do you sell bikes?"): it has the verb, not the thing.
+ */
+static int
+wachat_kb_objectless(const wachat_kb_t *kb, const wachat_kb_query_t *q,
+    size_t e)
+{
+    size_t                      i;
+    uint32_t                    t;
+    const wachat_kb_index_t    *ix;
+    const wachat_kb_posting_t  *p;
+
+    ix = &kb->index;
+
+    for (i = 0; i < q->n; i++) {
+        if (!q->obj[i]) {
+            continue;
+        }
+
+        t = q->term[i];
+
+        if (t == UINT32_MAX) {
+            return 1;
+        }
+
+        for (p = &ix->post[ix->off[t]]; p < &ix->post[ix->off[t + 1]]; p++) {
+            if (p->entry == e) {
+                break;
+            }
+        }
+
+        if (p == &ix->post[ix->off[t + 1]]) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* hit into the best max so far (nhits of them); their new number */
 static size_t
 wachat_kb_insert(wachat_kb_hit_t *hits, size_t nhits, size_t max,
@@ -458,6 +527,10 @@ wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
         if (wachat_kb_unfocused(kb, q, e)) {
             hit.score *= WACHAT_KB_FOCUS;
         }
+
+        if (wachat_kb_objectless(kb, q, e)) {
+            hit.score *= WACHAT_KB_OBJECT;
+        }
         nhits = wachat_kb_insert(hits, nhits, max, &hit);
     }
 
@@ -499,6 +572,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     q->lastu = WACHAT_KB_NONE;
     q->phead = WACHAT_KB_NONE;
     q->nheads = 0;
+    q->frame = 0;
 
     for (i = 0; i < WACHAT_KB_SYN_CJK; i++) {
         q->ring[i] = WACHAT_KB_NONE;
