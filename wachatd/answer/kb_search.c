@@ -41,6 +41,12 @@
  * about ("do you sell helmets", "can I bring my dog").  An entry that
  * lacks one of them (in its question, Also lines or answer) has at best
  * the verb: its confidence is multiplied by WACHAT_KB_OBJECT.
+ *
+ * Off its phrasings: an entry whose question and Also lines the customer's
+ * text shares less than a fifth of (by idf) is found through its answer
+ * alone ("how's the weather" and an answer that closes in a typhoon; "book
+ * bikes for Sunday" and the tours, which run on Sundays): its confidence
+ * is multiplied by WACHAT_KB_ANSWER_ONLY.
  */
 
 #include <math.h>
@@ -68,6 +74,9 @@
                                            modifier of an unknown word */
 #define WACHAT_KB_OBJECT     0.8        /* an entry that lacks the object
                                            of a frame verb */
+#define WACHAT_KB_OFF_PHRASING 0.2      /* below: the question is not near
+                                           any of the entry's phrasings */
+#define WACHAT_KB_ANSWER_ONLY  0.8      /* and its confidence is this */
 #define WACHAT_KB_MAX_HEADS  16
 #define WACHAT_KB_NONE       SIZE_MAX
 
@@ -497,6 +506,7 @@ wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
     wachat_kb_hit_t *hits, size_t max)
 {
     size_t           i, e, n, nhits;
+    double           phr;
     wachat_kb_hit_t  hit, cand[WACHAT_KB_RERANK];
 
     n = 0;
@@ -521,8 +531,13 @@ wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
         fprintf(stderr, "C\t%s\t%.4f\t%.4f\t%.4f\n", hit.entry->id, hit.score,
                 wachat_kb_phrasing(kb, q, e), hit.bm25);
 #endif
+        phr = wachat_kb_phrasing(kb, q, e);
         hit.score = (1 - WACHAT_KB_PHRASING) * hit.score
-                    + WACHAT_KB_PHRASING * wachat_kb_phrasing(kb, q, e);
+                    + WACHAT_KB_PHRASING * phr;
+
+        if (phr < WACHAT_KB_OFF_PHRASING) {
+            hit.score *= WACHAT_KB_ANSWER_ONLY;
+        }
 
         if (wachat_kb_unfocused(kb, q, e)) {
             hit.score *= WACHAT_KB_FOCUS;
