@@ -234,3 +234,80 @@ test_lang(void)
     ok(kb != NULL, "lang: empty and 1-letter synonyms are harmless");
     wachat_kb_free(kb);
 }
+
+
+/*
+ * The decision's two tests against answers that share words only: the
+ * object of a frame verb, and an entry found through its answer alone.
+ * Each "-" case is above the threshold without its test.
+ */
+static const char  rental[] =
+    "# A bike rental\n"
+    "\n"
+    "## Do you sell bikes? {#sales}\n"
+    "Also: second-hand bikes\n"
+    "New city bikes from HK$1,800, used ones from HK$900.\n"
+    "## How much is it to rent a bike? {#rent}\n"
+    "Also: rental prices\n"
+    "HK$40 per hour; helmet and lock included.\n"
+    "## When are you open? {#hours}\n"
+    "Also: opening hours\n"
+    "Every day 9:00 to 19:00; closed in a typhoon or when the weather "
+    "is bad.\n"
+    "## Where is the shop? {#location}\n"
+    "12 Riverside Promenade, next to the cycle track.\n"
+    "## Do you repair bikes? {#repairs}\n"
+    "Also: flat tyre\n"
+    "Any bike, while you wait; helmets and locks checked for free.\n";
+
+
+static const lang_query_t  precision_queries[] = {
+    { "do you sell helmets", "-", "object: the entry has the frame verb, "
+      "not its object" },
+    { "can i buy a lock from you", "-", "object: likewise, the lock is in "
+      "other answers, not in the seller's" },
+    { "do you sell city bikes", "sales", "object: the entry has it" },
+    { "how is the weather today", "-", "off the phrasings: a word only in "
+      "an answer" },
+    { "when do you open on sundays", "hours", "near a phrasing: unaffected" },
+};
+
+
+void
+test_precision(void)
+{
+    int                   good;
+    char                  err[512];
+    size_t                i;
+    double                score;
+    const char           *id;
+    wachat_kb_t          *kb;
+    const lang_query_t   *q;
+
+    kb = wachat_kb_parse(rental, strlen(rental), "rental", err, sizeof(err));
+
+    if (!ok(kb != NULL, "precision: the rental KB loads")) {
+        diag("%s", err);
+        return;
+    }
+
+    for (i = 0; i < sizeof(precision_queries) / sizeof(precision_queries[0]);
+         i++)
+    {
+        q = &precision_queries[i];
+        id = best(kb, q->query, &score);
+
+        if (strcmp(q->id, "-") == 0) {
+            good = score < WACHAT_KB_DEFAULT_MIN_SCORE;
+
+        } else {
+            good = strcmp(id, q->id) == 0
+                   && score >= WACHAT_KB_DEFAULT_MIN_SCORE;
+        }
+
+        ok(good, "precision: %s: \"%s\" -> %s (%s %.2f)", q->what, q->query,
+           q->id, id, score);
+    }
+
+    wachat_kb_free(kb);
+}

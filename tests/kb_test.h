@@ -7,5 +7,6 @@
 
 /* tests/kb_lang.c: stemming, folding, chat words, typos, synonyms */
 void test_lang(void);
+void test_precision(void);
 
 #endif /* WACHAT_TESTS_KB_TEST_H */
