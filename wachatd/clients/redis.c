@@ -10,6 +10,7 @@
 
 #include <openssl/sha.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "clients/redis.h"
 
@@ -18,6 +19,7 @@ static int wachat_redis_connect(wachat_redis_t *st);
 static int wachat_redis_setup(wachat_redis_t *st);
 static int wachat_redis_broken(wachat_redis_t *st);
 static int wachat_redis_failover(wachat_redis_t *st, redisReply *r);
+static int wachat_redis_replicated(wachat_redis_t *st);
 
 
 /* the sentinel that answered last is asked first next time */
@@ -104,6 +106,8 @@ wachat_redis_addr_config(wachat_redis_addr_t *addr,
     addr->port = rcf->server.port;
     addr->db = cfg->redis_db;
     addr->timeout_ms = timeout_ms;
+    addr->replicas = cfg->redis_replicas;
+    addr->replicas_timeout_ms = cfg->redis_replicas_timeout_ms;
 
     rc = wachat_redis_dup(&addr->host, rcf->server.host)
          | wachat_redis_dup(&addr->unix_path, rcf->server.path)
@@ -137,6 +141,8 @@ wachat_redis_addr_copy(wachat_redis_addr_t *dst,
     dst->port = src->port;
     dst->db = src->db;
     dst->timeout_ms = src->timeout_ms;
+    dst->replicas = src->replicas;
+    dst->replicas_timeout_ms = src->replicas_timeout_ms;
 
     rc = wachat_redis_dup(&dst->host, src->host)
          | wachat_redis_dup(&dst->unix_path, src->unix_path)
@@ -687,6 +693,15 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
         lua->sha[40] = '\0';
     }
 
+    if (st->addr.replicas > 0 && wachat_clock_ms() < st->replicas_short_until)
+    {
+        /* a WAIT just fell short: do not block the loop on every script */
+        snprintf(st->err, sizeof(st->err), "redis: fewer replicas than "
+                 "redis_replicas %d in sync a moment ago; retrying",
+                 st->addr.replicas);
+        return NULL;
+    }
+
     n = argc + 3;
     av = malloc(n * sizeof(char *));
     al = malloc(n * sizeof(size_t));
@@ -731,7 +746,53 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     free(av);
     free(al);
 
+    if (r && r->type != REDIS_REPLY_ERROR && st->addr.replicas > 0
+        && !wachat_redis_replicated(st))
+    {
+        freeReplyObject(r);
+        return NULL;
+    }
+
     return r;
+}
+
+
+/*
+ * redis_replicas: WAIT until that many replicas have this link's writes.
+ * Fewer in time is a failed write for the caller (st->err): the scripts
+ * are safe to run again, and running one again on whichever server is
+ * primary by then is what makes it stick if this one is being replaced.
+ */
+
+static int
+wachat_redis_replicated(wachat_redis_t *st)
+{
+    redisReply  *r;
+
+    r = wachat_redis_cmd(st, "WAIT %d %d", st->addr.replicas,
+                         st->addr.replicas_timeout_ms);
+
+    if (r && r->type == REDIS_REPLY_INTEGER
+        && r->integer >= st->addr.replicas)
+    {
+        freeReplyObject(r);
+        return 1;
+    }
+
+    st->replicas_short_until = wachat_clock_ms() + WACHAT_REPLICAS_PAUSE_MS;
+
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        snprintf(st->err, sizeof(st->err), "redis: written, but %lld of "
+                 "redis_replicas %d replicas acknowledged it within %d ms",
+                 r->integer, st->addr.replicas, st->addr.replicas_timeout_ms);
+
+    } else if (r) {
+        snprintf(st->err, sizeof(st->err), "redis: WAIT: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    }
+
+    freeReplyObject(r);
+    return 0;
 }
 
 

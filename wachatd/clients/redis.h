@@ -35,6 +35,9 @@ typedef struct {
     size_t       nsentinels;
     char        *master;
     char        *sentinel_password;
+
+    int          replicas;       /* WAIT for them after each script */
+    int          replicas_timeout_ms;
 } wachat_redis_addr_t;
 
 #define WACHAT_SENTINEL_TIMEOUT_MS  500
@@ -44,8 +47,12 @@ typedef struct {
     redisContext         *c;
     wachat_redis_addr_t   addr;
     int                   unread;   /* replies of posted commands */
+    long long             replicas_short_until;   /* ms: after a WAIT */
     char                  err[256];
 } wachat_redis_t;
+
+/* after a WAIT fell short, scripts fail at once for this long */
+#define WACHAT_REPLICAS_PAUSE_MS  1000
 
 
 /* a Lua script run with EVALSHA (its SHA1 computed on first use) */

@@ -118,6 +118,8 @@ typedef struct {
     wachat_secret_t   redis_password;
     wachat_secret_t   redis_sentinel_password;
     int               redis_db;
+    int               redis_replicas;
+    int               redis_replicas_timeout_ms;
     char             *stream;
     char             *group;
     char             *consumer;

@@ -100,6 +100,19 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_INT("redis_db", redis_db, "0", 0, 65535,
         "Redis database number (Redis Cluster has only 0)."),
 
+    WACHAT_INT("redis_replicas", redis_replicas, "0", 0, 16,
+        "Replicas that must acknowledge each of wachatd's writes (WAIT) "
+        "before it goes on: a step not yet on a replica is not answered, "
+        "a reply's record not yet on one is written again, so a failover "
+        "cannot take back what a customer was sent.  0: no WAIT.  Like "
+        "nginx's wachat_redis_replicas; docs/deployment.md."),
+
+    WACHAT_DURATION("redis_replicas_timeout", redis_replicas_timeout_ms,
+        "200ms", 10, WACHAT_SEC,
+        "How long a WAIT of redis_replicas waits; fewer acknowledgements "
+        "count as a failed write, retried, and for a second after, "
+        "wachatd's scripts fail at once rather than wait again."),
+
     WACHAT_STRING("stream", stream, "wachat:events", NULL,
         WACHAT_CONF_NONEMPTY, NULL,
         "Stream the nginx module writes events to (its wachat_stream)."),

@@ -186,6 +186,11 @@ wachat_doctor_replication(wachat_doctor_t *doc, wachat_redis_t *st,
                           "503 until enough replicas are back",
                           opts->replicas, insync);
 
+    } else if (st->addr.replicas > insync) {
+        wachat_doctor_say(doc, "warn", "redis_replicas %d but %d replica(s) "
+                          "in sync: wachatd answers nobody until enough "
+                          "replicas are back", st->addr.replicas, insync);
+
     } else if (opts->replicas == -1 && n == 0) {
         printf("info  no replica: losing the Redis host loses what it held "
                "(docs/deployment.md)\n");

@@ -1,0 +1,121 @@
+#!/usr/bin/perl
+# redis_replicas: wachatd WAITs for a replica after each of its writes, so
+# a failover cannot take back a step whose reply Meta already has.  A real
+# primary and replica; the replica is frozen (SIGSTOP) to stand for one
+# that has not yet got the writes.
+#
+#   (a) control, redis_replicas 0: a question asked while the replica is
+#       frozen is answered at once (the step reached the primary only)
+#   (b) redis_replicas 1: the same question is not answered while the
+#       replica is frozen (the step is written, WAIT falls short, wachatd
+#       logs it and retries), and is answered once, the moment it thaws
+#   (c) wachatctl doctor warns that redis_replicas is above the replicas
+#       in sync while the replica is frozen
+#   (d) the config check refuses what is out of range
+
+use v5.36;
+use lib 't/lib';
+
+use Test::More;
+
+use Wachat::Files qw(root_dir);
+use Wachat::Process qw(poll_until);
+use Wachat::Redis qw(start_redis);
+use Wachat::Nginx qw(start_nginx);
+use Wachat::Daemon qw(start_wachatd wachatd_binary);
+use Wachat::Standin;
+use Wachat::Webhook qw(rand_token wh_text);
+
+my $KB = root_dir() . '/t/fixtures/kb/shop.md';
+
+my $primary = start_redis();
+my $replica = start_redis(args => ['--replicaof', '127.0.0.1', $primary->port]);
+
+sub in_sync () {
+    poll_until(sub {
+        my $info = eval { $primary->cmd('INFO', 'replication') } // '';
+        my ($at) = $info =~ /^master_repl_offset:(\d+)/m;
+        return scalar grep { defined $at && $_ >= $at }
+                      $info =~ /^slave\d+:.*state=online.*offset=(\d+)/mg;
+    }, timeout => 30);
+}
+ok(in_sync(), 'the replica is in sync with the primary');
+
+my $graph = Wachat::Standin->start(kind => 'graph');
+my $nginx = start_nginx(redis => $primary);
+my $token_file = File::Temp::tempdir('wachat-rr-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+               . '/graph_token';
+Wachat::Files::spew($token_file, 'EAAG' . rand_token(40) . "\n", 0600);
+my $GRAPH = 'graph_api_url ' . $graph->url . "/v25.0\ngraph_token_file $token_file\n";
+
+sub replies_to ($to) {
+    return scalar grep { ($_->{json}{to} // '') eq $to }
+                  $graph->requests(path => qr{/messages$});
+}
+
+sub ask ($from) {
+    my $res = $nginx->post_signed(wh_text(from => $from, text => 'What are your opening hours?'));
+    is($res->{status}, 200, "webhook from $from accepted");
+}
+
+# --- (a) control: no WAIT, the frozen replica does not hold the reply ----------
+
+my $d = start_wachatd(redis => $primary, kb => $KB, outbound => 'graph', conf => $GRAPH);
+kill 'STOP', $replica->pid;
+ask('16505550101');
+ok(poll_until(sub { replies_to('16505550101') == 1 }, timeout => 15),
+   '(a) redis_replicas 0: answered while the replica holds none of it');
+kill 'CONT', $replica->pid;
+ok(in_sync(), 'the replica caught up');
+$d->stop;
+
+# --- (b) redis_replicas 1 ------------------------------------------------------
+
+$d = start_wachatd(redis => $primary, kb => $KB, outbound => 'graph',
+                   conf => $GRAPH . "redis_replicas 1\nredis_replicas_timeout 100ms\n");
+ask('16505550202');
+ok(poll_until(sub { replies_to('16505550202') == 1 }, timeout => 15),
+   '(b) with the replica in sync, answered as before');
+
+kill 'STOP', $replica->pid;
+ask('16505550303');
+my $short = qr/conversation \S*16505550303: (?:lease|commit failed): redis: written, but 0 of redis_replicas 1 replicas acknowledged it within 100 ms/;
+ok($d->wait_log($short, 15), "the step was written, the WAIT fell short, and the log says so")
+    or diag "LOG:\n" . $d->log_text;
+# the second failed try: a second or more later, still nothing sent
+my $count = sub { my $n = () = $d->log_text =~ /$short/g; $n };
+ok(poll_until(sub { $count->() >= 2 }, timeout => 15), 'it tried again') or diag $d->log_text;
+is(replies_to('16505550303'), 0, 'and sent nothing while no replica has the step');
+
+# --- (c) doctor ------------------------------------------------------------------
+
+my ($rc, $out);
+ok(poll_until(sub {
+    ($rc, $out) = $d->ctl('doctor');
+    $out =~ /redis_replicas 1 but 0 replica\(s\) in sync/;
+}, timeout => 15), '(c) wachatctl doctor warns: redis_replicas 1 but 0 replica(s) in sync')
+    or diag $out;
+
+kill 'CONT', $replica->pid;
+ok(poll_until(sub { replies_to('16505550303') >= 1 }, timeout => 15),
+   'the replica thawed: the question is answered');
+ok(poll_until(sub { $d->log_text =~ /16505550303.*\b(sent|answered)\b/ }, timeout => 10),
+   'and the reply recorded');
+ask('16505550404');
+ok(poll_until(sub { replies_to('16505550404') == 1 }, timeout => 15), 'the next one too');
+is(replies_to('16505550303'), 1, 'answered once');
+unlike($d->log_text, qr/\[(error|crit)\]/i, 'no error lines');
+$d->stop;
+
+# --- (d) the config check ------------------------------------------------------------
+
+for my $bad (['redis_replicas 17', qr/redis_replicas/], ['redis_replicas -1', qr/redis_replicas/],
+             ['redis_replicas_timeout 5s', qr/redis_replicas_timeout/])
+{
+    my $c = start_wachatd(redis => $primary, kb => $KB, conf => "$bad->[0]\n", no_start => 1);
+    my $t = qx{'${\ wachatd_binary()}' -t -c '${\ $c->conf_path}' 2>&1};
+    isnt($? >> 8, 0, "(d) wachatd -t refuses \"$bad->[0]\"");
+    like($t, $bad->[1], '  and names the key') or diag $t;
+}
+
+done_testing();
