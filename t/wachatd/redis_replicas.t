@@ -12,6 +12,8 @@
 #   (c) wachatctl doctor warns that redis_replicas is above the replicas
 #       in sync while the replica is frozen
 #   (d) the config check refuses what is out of range
+#   (e) started while the primary refuses writes (NOREPLICAS), wachatd
+#       waits for a replica rather than exiting
 
 use v5.36;
 use lib 't/lib';
@@ -105,6 +107,27 @@ ask('16505550404');
 ok(poll_until(sub { replies_to('16505550404') == 1 }, timeout => 15), 'the next one too');
 is(replies_to('16505550303'), 1, 'answered once');
 unlike($d->log_text, qr/\[(error|crit)\]/i, 'no error lines');
+$d->stop;
+
+# --- (e) a start while the primary takes no write ---------------------------------
+
+# min-replicas-to-write 1 and a replica that stopped acknowledging: the
+# primary answers NOREPLICAS, as after a failover before the old host is
+# back.  wachatd waits for it rather than exiting.
+$primary->cmd('CONFIG', 'SET', 'min-replicas-to-write', '1');
+$primary->cmd('CONFIG', 'SET', 'min-replicas-max-lag', '1');
+kill 'STOP', $replica->pid;
+ok(poll_until(sub { (eval { $primary->cmd('SET', 'wachat:test:w', '1') } // $@) =~ /NOREPLICAS/ },
+              timeout => 15), '(e) the primary refuses writes: NOREPLICAS');
+$d = start_wachatd(redis => $primary, kb => $KB, conf => "redis_replicas 1
+", no_start => 1);
+$d->start(wait => 0);
+ok($d->wait_log(qr/takes no write until a replica is in sync, waiting to create the group/, 15),
+   'wachatd says it waits for a replica') or diag $d->log_text;
+ok($d->alive, 'and is still running');
+kill 'CONT', $replica->pid;
+ok($d->wait_log(qr/started/, 60), 'the replica is back: wachatd started') or diag $d->log_text;
+$primary->cmd('CONFIG', 'SET', 'min-replicas-to-write', '0');
 $d->stop;
 
 # --- (d) the config check ------------------------------------------------------------

@@ -310,8 +310,10 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
 
 /*
  * At start, a Redis that restarted since the daemon's LOADING wait may be
- * loading again: the group waits for it (up to a minute) rather than the
- * daemon exiting.  Nothing else runs yet, so the pause holds up nobody.
+ * loading again, and a primary whose replica is not back yet refuses
+ * writes (min-replicas-to-write: NOREPLICAS): the group waits for either
+ * (up to a minute) rather than the daemon exiting.  Nothing else runs
+ * yet, so the pause holds up nobody.
  */
 static int
 wachat_stream_start_group(wachat_stream_t *s)
@@ -324,13 +326,18 @@ wachat_stream_start_group(wachat_stream_t *s)
             return 0;
         }
 
-        if (strstr(s->store->err, ": LOADING") == NULL) {
+        if (strstr(s->store->err, ": LOADING") == NULL
+            && strstr(s->store->err, ": NOREPLICAS") == NULL)
+        {
             return -1;
         }
 
         if (i == 0) {
-            wachat_log(WACHAT_LOG_WARNING, "stream: redis is loading its "
-                       "dataset again, waiting to create the group");
+            wachat_log(WACHAT_LOG_WARNING, "stream: redis %s, waiting to "
+                       "create the group",
+                       strstr(s->store->err, ": LOADING")
+                       ? "is loading its dataset again"
+                       : "takes no write until a replica is in sync");
         }
 
         nanosleep(&ts, NULL);

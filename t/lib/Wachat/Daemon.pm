@@ -97,6 +97,9 @@ sub new ($class, %o) {
         # the generated config's "outbound" line (a key may appear once)
         outbound => $o{outbound} // 'sandbox',
         owner    => $$,         # a forked child must not stop it
+        # how long start waits for "started" (wachatd itself waits up to a
+        # minute for a Redis that is loading or refuses writes)
+        start_timeout => $o{start_timeout} // 15,
     }, $class;
 
     if ($o{api_secret} // 1) {
@@ -136,7 +139,8 @@ EOF
 
 sub write_conf ($self) { Wachat::Files::spew($self->{conf}, $self->conf_text) }
 
-sub start ($self) {
+# wait => 0: back once spawned, to watch the log of a start that waits
+sub start ($self, %o) {
     my @env = $ENV{WACHATD_PRELOAD} ? ("LD_PRELOAD=$ENV{WACHATD_PRELOAD}") : ();
     # WACHATD_WRAPPER="valgrind ..." (scripts/valgrind-wachatd): a command
     # line prefixed to wachatd's; start is given longer under it.
@@ -144,12 +148,13 @@ sub start ($self) {
     my $argv = [@wrap, Wachat::Daemon::wachatd_binary(), '-c', $self->{conf}];
     Wachat::Process::register($self);
     $self->{pid} = Wachat::Process::spawn($argv, out => $self->{log});
+    return $self unless $o{wait} // 1;
     my $ok = Wachat::Process::poll_until(sub {
         return 1 if -e $self->{log} && Wachat::Files::slurp($self->{log}) =~ /started/;
         die "wachatd exited:\n" . Wachat::Files::slurp($self->{log})
             if defined Wachat::Process::reaped($self->{pid});
         0;
-    }, timeout => @wrap ? 90 : 15);
+    }, timeout => @wrap ? 90 : $self->{start_timeout});
     die "wachatd did not start:\n" . Wachat::Files::slurp($self->{log}) unless $ok;
     return $self;
 }
