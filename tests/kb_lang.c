@@ -168,16 +168,47 @@ static const lang_query_t  lang_queries[] = {
 };
 
 
+/*
+ * Each query's best entry and score against what it expects: "-" below
+ * the threshold, "~id" that entry first whatever the score, "id" that
+ * entry at or above the threshold.
+ */
+static void
+check_queries(const wachat_kb_t *kb, const char *what,
+    const lang_query_t *queries, size_t n)
+{
+    int                  good;
+    size_t               i;
+    double               score;
+    const char          *id;
+    const lang_query_t  *q;
+
+    for (i = 0; i < n; i++) {
+        q = &queries[i];
+        id = best(kb, q->query, &score);
+
+        if (strcmp(q->id, "-") == 0) {
+            good = score < WACHAT_KB_DEFAULT_MIN_SCORE;
+
+        } else if (q->id[0] == '~') {
+            good = strcmp(id, q->id + 1) == 0;
+
+        } else {
+            good = strcmp(id, q->id) == 0
+                   && score >= WACHAT_KB_DEFAULT_MIN_SCORE;
+        }
+
+        ok(good, "%s: %s: \"%s\" -> %s (%s %.2f)", what, q->what, q->query,
+           q->id, id, score);
+    }
+}
+
+
 void
 test_lang(void)
 {
-    int                       good;
     char                      err[512];
-    size_t                    i;
-    double                    score;
-    const char               *id;
     wachat_kb_t              *kb;
-    const lang_query_t       *q;
 
     kb = wachat_kb_parse(shop, strlen(shop), "shop", err, sizeof(err));
 
@@ -208,24 +239,8 @@ test_lang(void)
            "lang: a two-word synonym of the KB's stands for both words; "
            "bike alone is still bike");
 
-    for (i = 0; i < sizeof(lang_queries) / sizeof(lang_queries[0]); i++) {
-        q = &lang_queries[i];
-        id = best(kb, q->query, &score);
-
-        if (strcmp(q->id, "-") == 0) {
-            good = score < WACHAT_KB_DEFAULT_MIN_SCORE;
-
-        } else if (q->id[0] == '~') {
-            good = strcmp(id, q->id + 1) == 0;
-
-        } else {
-            good = strcmp(id, q->id) == 0
-                   && score >= WACHAT_KB_DEFAULT_MIN_SCORE;
-        }
-
-        ok(good, "lang: %s: \"%s\" -> %s (%s %.2f)", q->what, q->query, q->id,
-           id, score);
-    }
+    check_queries(kb, "lang", lang_queries,
+                  sizeof(lang_queries) / sizeof(lang_queries[0]));
 
     wachat_kb_free(kb);
 
@@ -276,13 +291,8 @@ static const lang_query_t  precision_queries[] = {
 void
 test_precision(void)
 {
-    int                   good;
     char                  err[512];
-    size_t                i;
-    double                score;
-    const char           *id;
     wachat_kb_t          *kb;
-    const lang_query_t   *q;
 
     kb = wachat_kb_parse(rental, strlen(rental), "rental", err, sizeof(err));
 
@@ -291,23 +301,8 @@ test_precision(void)
         return;
     }
 
-    for (i = 0; i < sizeof(precision_queries) / sizeof(precision_queries[0]);
-         i++)
-    {
-        q = &precision_queries[i];
-        id = best(kb, q->query, &score);
-
-        if (strcmp(q->id, "-") == 0) {
-            good = score < WACHAT_KB_DEFAULT_MIN_SCORE;
-
-        } else {
-            good = strcmp(id, q->id) == 0
-                   && score >= WACHAT_KB_DEFAULT_MIN_SCORE;
-        }
-
-        ok(good, "precision: %s: \"%s\" -> %s (%s %.2f)", q->what, q->query,
-           q->id, id, score);
-    }
+    check_queries(kb, "precision", precision_queries,
+                  sizeof(precision_queries) / sizeof(precision_queries[0]));
 
     wachat_kb_free(kb);
 }

@@ -400,6 +400,22 @@ wachat_kb_phrasing(const wachat_kb_t *kb, const wachat_kb_query_t *q,
 }
 
 
+/* 1 when entry e has the KB term t (a walk of t's postings) */
+static int
+wachat_kb_entry_has(const wachat_kb_index_t *ix, uint32_t t, size_t e)
+{
+    const wachat_kb_posting_t  *p;
+
+    for (p = &ix->post[ix->off[t]]; p < &ix->post[ix->off[t + 1]]; p++) {
+        if (p->entry == e) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * 1 when the entry has a word that, in the question, only modifies a word
  * the KB does not know ("do you sell bike lights" and "Do you sell
@@ -410,20 +426,11 @@ static int
 wachat_kb_unfocused(const wachat_kb_t *kb, const wachat_kb_query_t *q,
     size_t e)
 {
-    size_t                      h;
-    uint32_t                    t;
-    const wachat_kb_index_t    *ix;
-    const wachat_kb_posting_t  *p;
-
-    ix = &kb->index;
+    size_t  h;
 
     for (h = 0; h < q->nheads; h++) {
-        t = q->term[q->mod[h]];
-
-        for (p = &ix->post[ix->off[t]]; p < &ix->post[ix->off[t + 1]]; p++) {
-            if (p->entry == e) {
-                return 1;
-            }
+        if (wachat_kb_entry_has(&kb->index, q->term[q->mod[h]], e)) {
+            return 1;
         }
     }
 
@@ -439,31 +446,13 @@ static int
 wachat_kb_objectless(const wachat_kb_t *kb, const wachat_kb_query_t *q,
     size_t e)
 {
-    size_t                      i;
-    uint32_t                    t;
-    const wachat_kb_index_t    *ix;
-    const wachat_kb_posting_t  *p;
-
-    ix = &kb->index;
+    size_t  i;
 
     for (i = 0; i < q->n; i++) {
-        if (!q->obj[i]) {
-            continue;
-        }
-
-        t = q->term[i];
-
-        if (t == UINT32_MAX) {
-            return 1;
-        }
-
-        for (p = &ix->post[ix->off[t]]; p < &ix->post[ix->off[t + 1]]; p++) {
-            if (p->entry == e) {
-                break;
-            }
-        }
-
-        if (p == &ix->post[ix->off[t + 1]]) {
+        if (q->obj[i]
+            && (q->term[i] == UINT32_MAX
+                || !wachat_kb_entry_has(&kb->index, q->term[i], e)))
+        {
             return 1;
         }
     }
