@@ -128,7 +128,9 @@ endif
 # `make install` and the packages install (built apart, under build/dist).
 CONF_PATH  ?= conf/wachatd.conf
 WACHATD_CFLAGS += -DWACHAT_CONF_PATH='"$(CONF_PATH)"'
-WACHATD_MAINS := wachatd/main/wachatd.c wachatd/main/wachatctl.c
+# wachatctl is wachatctl.c (main, the command table) and its commands, ctl_*.c
+WACHATCTL_SRCS := wachatd/main/wachatctl.c $(wildcard wachatd/main/ctl_*.c)
+WACHATD_MAINS := wachatd/main/wachatd.c $(WACHATCTL_SRCS)
 WACHATD_LIB_SRCS := $(filter-out $(WACHATD_MAINS),$(wildcard wachatd/*/*.c)) \
                     $(wildcard common/*.c)
 WACHATD_HDRS := $(wildcard wachatd/*/*.h common/*.h)
@@ -164,7 +166,7 @@ $(BUILD)/obj/wachatd/answer/kb_lang.o: $(KB_FOLD)
 $(BUILD)/wachatd: $(BUILD)/obj/wachatd/main/wachatd.o $(WACHATD_OBJS)
 	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(WACHATD_LIBS)
 
-$(BUILD)/wachatctl: $(BUILD)/obj/wachatd/main/wachatctl.o $(WACHATD_OBJS)
+$(BUILD)/wachatctl: $(patsubst %.c,$(BUILD)/obj/%.o,$(WACHATCTL_SRCS)) $(WACHATD_OBJS)
 	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(WACHATD_LIBS)
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*_test.c))

@@ -2,7 +2,8 @@
 /*
  * Asks Redis Sentinel where the primary is: a short-lived hiredis async
  * connection to one sentinel at a time, on the worker's event loop (the
- * adapter of ngx_http_wachat_redis.c), with SENTINEL GET-MASTER-ADDR-BY-NAME.
+ * adapter, ngx_http_wachat_redis_adapter.c), with SENTINEL
+ * GET-MASTER-ADDR-BY-NAME.
  * A sentinel that is down, slow, does not know the name or answers with a
  * host name instead of an address is skipped for the next one; the one that
  * answered is asked first next time.  Nothing is cached: every connect asks

@@ -25,26 +25,16 @@ use v5.36;
 use utf8;
 use lib 't/lib';
 
-use Digest::SHA qw(sha1_base64);
 use File::Temp ();
 use MIME::Base64 qw(encode_base64);
 use JSON::PP ();
 use Test::More;
 
-use Wachat::Browser qw(ENTER SHIFT start_browser);
-BEGIN {
-    if (my $why = Wachat::Browser::missing()) {
-        plan skip_all => "headless browser $why";
-    }
-}
-
-use Wachat::Process qw(free_port poll_until);
+use Wachat::Browser qw(ENTER SHIFT);
+use Wachat::Console;       # skips the test without a headless browser
+use Wachat::Process qw(poll_until);
 use Wachat::Files qw(root_dir slurp spew);
-use Wachat::Redis qw(start_redis);
-use Wachat::Nginx qw(agent_snippet start_nginx wachat_location);
-use Wachat::Daemon qw(start_wachatd);
-use Wachat::Standin;
-use Wachat::Webhook qw(rand_token wh_status wh_text);
+use Wachat::Webhook qw(wh_status wh_text);
 
 my $JSON = JSON::PP->new->utf8;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
@@ -65,59 +55,17 @@ my $WAITING = '4915112345678';
 
 # --- servers ------------------------------------------------------------------
 
-# replies go out through the Graph API, to a stand-in that records them
-my $graph = Wachat::Standin->start(kind => 'graph');
-my $redis = start_redis();
-my $api_port = free_port();
-my $gdir = File::Temp::tempdir('wachat-graph-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $token_file = spew("$gdir/token", "EAAG-console-test\n", 0600);
-my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
-                      conf => <<"EOF");
-api_listen 127.0.0.1:$api_port
-agent alice alice\@example.com name="Alice"
-agent bob bob\@example.com name="Bob"
+# redis, wachatd (alice, bob, a canned reply), nginx with the agent snippet
+my $console = Wachat::Console->start(name => 'browser', kb => $KB, conf => <<'EOF');
+agent bob bob@example.com name="Bob"
 canned thanks "Thanks for waiting, I am looking into it now."
-graph_api_url @{[$graph->url]}/v25.0
-graph_token_file $token_file
 EOF
-
-my $auth_dir = File::Temp::tempdir('wachat-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $htpasswd = spew("$auth_dir/htpasswd", 'alice:{SHA}' . sha1_base64('secret') . "=\n");
-
-my $token = 'vt-' . rand_token(20);
-my $secret = 'as-' . rand_token(32);
-
-# The locations shipped for production (conf/nginx-agent.conf), with this
-# tree's console/, the test's password file, the daemon's API secret and the
-# test's API port.
-my $console = agent_snippet(htpasswd => $htpasswd, api => "127.0.0.1:$api_port",
-                            secret_file => $d->api_secret_file);
-
-my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
-    locations => wachat_location(token => $token, secret => $secret) . $console);
-my $port = $nginx->port;
+my ($graph, $redis, $d, $nginx) = map { $console->$_ } qw(graph redis daemon nginx);
+my $port = $console->port;
 
 # --- helpers ------------------------------------------------------------------
 
 my $b;
-
-sub failure_shot {
-    return unless $b;
-    my $f = "$ROOT/build/console_browser-failure.png";
-    mkdir "$ROOT/build";
-    eval { $b->screenshot($f); diag "screenshot of the failure: $f" };
-}
-
-# A step the rest of the scenario needs: on failure, say why and stop here.
-sub need ($ok, $name, @why) {
-    return 1 if ok($ok, $name);
-    diag $_ for grep { defined && length } @why;
-    failure_shot();
-    my @log = split /\n/, $d->log_text;
-    diag "wachatd log:\n" . join("\n", @log > 30 ? @log[-30 .. -1] : @log);
-    done_testing();
-    exit 1;
-}
 
 sub post ($body, $what) {
     my $res = $nginx->post_signed($body);
@@ -183,20 +131,20 @@ ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$PNID:$WAITING}", 'mode')
 
 # --- the browser ----------------------------------------------------------------
 
-$b = start_browser(width => 1366, height => 900);
+$b = $console->browser(width => 1366, height => 900);
 $b->get('about:blank');
 $b->set_viewport(1366, 768);      # a common laptop screen
 
-$b->get("http://alice:secret\@127.0.0.1:$port/agent/");
+$b->get($console->login_url);
 my $ready = $b->wait_js('return document.body.dataset.ready === "1"', timeout => $T);
-need($ready, 'the console loaded and reached the agent API', fatal_text());
+$console->need($ready, 'the console loaded and reached the agent API', fatal_text());
 is($b->text($b->find('#me-name')), 'Alice', "signed in as alice, shown by name");
-need($b->wait_for(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$OTHER")}]}, timeout => $T),
-     "the AI's conversation is listed");
+$console->need($b->wait_for(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$OTHER")}]}, timeout => $T),
+               "the AI's conversation is listed");
 like($b->text($b->find(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$OTHER")}] .chip})),
      qr/^AI$/, 'in AI mode');
-need($b->wait_js('return document.getElementById("conn").dataset.state === "live"', timeout => $T),
-     'the live event feed is connected', $b->text($b->find('#conn')));
+$console->need($b->wait_js('return document.getElementById("conn").dataset.state === "live"', timeout => $T),
+               'the live event feed is connected', $b->text($b->find('#conn')));
 ok($b->wait_for(qq{#conv-list a.conv-item[data-id=${\ css_q("$PNID:$WAITING")}].waiting}, timeout => $T),
    'the waiting customer is listed as waiting');
 ok($b->wait_for('#waiting-count', timeout => $T, check => sub ($el) { $b->text($el) eq '1' }),
@@ -207,31 +155,31 @@ $b->js('window.__wachatPage = "same page"; return 1');
 
 # online
 $b->click_css('#presence button[data-presence="online"]');
-need($b->wait_js('return document.querySelector(\'#presence button[data-presence="online"]\')'
-                 . '.getAttribute("aria-checked") === "true"', timeout => $T),
-     'the presence switch shows online', fatal_text());
-need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'online' },
-                timeout => $T),
-     'alice is online in Redis');
+$console->need($b->wait_js('return document.querySelector(\'#presence button[data-presence="online"]\')'
+                           . '.getAttribute("aria-checked") === "true"', timeout => $T),
+               'the presence switch shows online', fatal_text());
+$console->need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'online' },
+                          timeout => $T),
+               'alice is online in Redis');
 
 # a new customer asks for a person
 post(wh_text(from => $CUSTOMER, name => 'Sheena Nelson', text => '/live_agent'), '/live_agent');
 my $item_css = qq{#conv-list a.conv-item[data-id=${\ css_q($CONV)}]};
 my $item = $b->wait_for($item_css, timeout => $T);
-need($item, 'the new conversation appears in the list');
+$console->need($item, 'the new conversation appears in the list');
 is($b->js('return window.__wachatPage'), 'same page', 'without a page reload');
-need($b->wait_for("$item_css .chip", timeout => $T,
-                  check => sub ($el) { $b->text($el) eq 'With you' }),
-     'handed to alice ("With you")');
+$console->need($b->wait_for("$item_css .chip", timeout => $T,
+                            check => sub ($el) { $b->text($el) eq 'With you' }),
+               'handed to alice ("With you")');
 
 # open it
 $b->click_css($item_css);
-need($b->wait_js('return location.hash', timeout => $T) =~ m{^#/c/}, 'the URL names the conversation');
-need($b->wait_for('#conv-name', timeout => $T, check => sub ($el) { $b->text($el) eq 'Sheena Nelson' }),
-     'the conversation opens with the customer name');
-need($b->wait_for('.msg.customer .text', timeout => $T,
-                  check => sub ($el) { $b->text($el) eq '/live_agent' }),
-     'the customer message is in the history');
+$console->need($b->wait_js('return location.hash', timeout => $T) =~ m{^#/c/}, 'the URL names the conversation');
+$console->need($b->wait_for('#conv-name', timeout => $T, check => sub ($el) { $b->text($el) eq 'Sheena Nelson' }),
+               'the conversation opens with the customer name');
+$console->need($b->wait_for('.msg.customer .text', timeout => $T,
+                            check => sub ($el) { $b->text($el) eq '/live_agent' }),
+               'the customer message is in the history');
 ok($b->wait_for('.msg.system .text', timeout => $T,
                 check => sub ($el) { $b->text($el) =~ /^Connecting you to a person/ }),
    'the hand-over text, shown as a system message');
@@ -242,9 +190,9 @@ ok($b->enabled($b->find('#reply')), 'the reply box is open for alice');
 # the customer writes again: it arrives in the open conversation
 my $question = 'Hi! My parcel has not arrived yet, order 4471. Can you check?';
 post(wh_text(from => $CUSTOMER, name => 'Sheena Nelson', text => $question), 'question');
-need($b->wait_js('return [...document.querySelectorAll(".msg.customer .text")]'
-                 . '.some((e) => e.textContent === arguments[0])', args => [$question], timeout => $T),
-     "the customer's new message appears live in the open conversation");
+$console->need($b->wait_js('return [...document.querySelectorAll(".msg.customer .text")]'
+                           . '.some((e) => e.textContent === arguments[0])', args => [$question], timeout => $T),
+               "the customer's new message appears live in the open conversation");
 
 # reply with Enter (Shift+Enter is a new line)
 my $reply = "Hi Sheena, this is Alice. Let me check order 4471 for you.";
@@ -257,16 +205,16 @@ is($b->prop($b->find('#reply'), 'value'),
 $b->type($b->find('#reply'), ENTER);
 $reply = "Hi Sheena, this is Alice.\nLet me check order 4471 for you.";
 my $sent = sent_find($CUSTOMER, $reply);
-need($sent, 'Enter sends: the reply reaches the Graph API stand-in',
-     $b->text($b->find('#compose-error')),
-     join("\n", map { "graph: " . ($_->{body} // '') } $graph->requests));
+$console->need($sent, 'Enter sends: the reply reaches the Graph API stand-in',
+               $b->text($b->find('#compose-error')),
+               join("\n", map { "graph: " . ($_->{body} // '') } $graph->requests));
 like($sent->{path}, qr{^/v25\.0/\Q$PNID\E/messages$}, 'from the business number');
 is($sent->{headers}{authorization}, 'Bearer EAAG-console-test', 'with the token');
 ok(poll_until(sub { $b->prop($b->find('#reply'), 'value') eq '' }, timeout => $T),
    'the reply box is empty again');
-need($b->wait_for('.msg.agent .text', timeout => $T,
-                  check => sub ($el) { $b->text($el) eq $reply }),
-     "the reply is in the history as alice's");
+$console->need($b->wait_for('.msg.agent .text', timeout => $T,
+                            check => sub ($el) { $b->text($el) eq $reply }),
+               "the reply is in the history as alice's");
 like($b->text($b->find('.msg.agent .who')), qr/Alice \(you\)/, 'labelled as alice (you)');
 # delivery ticks: queued, accepted by the Graph API, then read by the customer
 sub agent_tick { $b->js('const t = document.querySelector(".msg.agent .tick");'
@@ -285,7 +233,7 @@ ok(poll_until(sub { agent_tick() eq 'read' }, timeout => $T),
    'the tick turns to read without a reload') or diag 'tick: ' . agent_tick();
 # whatever the feed said, the conversation as the API gives it now
 $b->refresh;
-need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T), 'page reloaded');
+$console->need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T), 'page reloaded');
 ok($b->wait_for('.msg.agent .tick.read', timeout => $T), 'read: the blue double tick')
     or diag 'tick: ' . agent_tick();
 like($b->attr($b->find('.msg.agent .tick'), 'title') // '', qr/^Read/, 'with its tooltip');
@@ -303,9 +251,9 @@ if (length $SHOT) {
 $b->click_css('#as-note');
 $b->click_css('#reply');
 $b->type($b->find('#reply'), '/tha');
-need($b->wait_js('return !document.getElementById("canned").hidden && '
-                 . '[...document.querySelectorAll("#canned li b")].some((e) => e.textContent === "/thanks")',
-                 timeout => $T), '"/tha" offers the canned reply /thanks');
+$console->need($b->wait_js('return !document.getElementById("canned").hidden && '
+                           . '[...document.querySelectorAll("#canned li b")].some((e) => e.textContent === "/thanks")',
+                           timeout => $T), '"/tha" offers the canned reply /thanks');
 $b->type($b->find('#reply'), ENTER);
 is($b->prop($b->find('#reply'), 'value'), 'Thanks for waiting, I am looking into it now.',
    'Enter puts its text in the box, it does not send');
@@ -315,38 +263,38 @@ $b->click_css('#as-note');
 # an internal note: in the history for the agents, never to the customer
 my $n_graph = () = $graph->requests;
 $b->click_css('#as-note');
-need($b->wait_js('return document.getElementById("send").textContent === "Add note"', timeout => $T),
-     'ticking Note turns the reply box into a note box');
+$console->need($b->wait_js('return document.getElementById("send").textContent === "Add note"', timeout => $T),
+               'ticking Note turns the reply box into a note box');
 $b->click_css('#reply');
 $b->type($b->find('#reply'), 'Regular customer, VIP code applies', ENTER);
-need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
-                 . '.some((e) => e.textContent === "Regular customer, VIP code applies")', timeout => $T),
-     'the note shows in the history, marked as a note');
+$console->need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
+                           . '.some((e) => e.textContent === "Regular customer, VIP code applies")', timeout => $T),
+               'the note shows in the history, marked as a note');
 is(scalar(() = $graph->requests), $n_graph, 'the note was not sent to the customer');
 $b->click_css('#as-note');
 
 # transfer to a colleague, who then holds it; alice takes it back
 $b->click_css('#transfer');
-need($b->wait_js('return !!document.querySelector(\'#transfer option[value="bob"]\')', timeout => $T),
-     'Transfer… lists bob, with his presence and load');
+$console->need($b->wait_js('return !!document.querySelector(\'#transfer option[value="bob"]\')', timeout => $T),
+               'Transfer… lists bob, with his presence and load');
 $b->js('const s = document.getElementById("transfer"); s.value = "bob";'
        . ' s.dispatchEvent(new Event("change"));');
-need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'bob' }, timeout => $T),
-     'transferred: bob holds the conversation');
-need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
-                 . '.some((e) => e.textContent === "transferred to bob")', timeout => $T),
-     'the history shows the transfer as a note');
-need($b->wait_for('#take', timeout => $T, check => sub ($el) { $b->text($el) eq 'Take over' }),
-     'alice is offered to take it over');
+$console->need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'bob' }, timeout => $T),
+               'transferred: bob holds the conversation');
+$console->need($b->wait_js('return [...document.querySelectorAll(".msg.note .text")]'
+                           . '.some((e) => e.textContent === "transferred to bob")', timeout => $T),
+               'the history shows the transfer as a note');
+$console->need($b->wait_for('#take', timeout => $T, check => sub ($el) { $b->text($el) eq 'Take over' }),
+               'alice is offered to take it over');
 $b->click_css('#take');
-need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'alice' }, timeout => $T),
-     'alice holds it again');
+$console->need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'alice' }, timeout => $T),
+               'alice holds it again');
 
 # resolve: back to the AI
 $b->click_css('#resolve');
-need($b->wait_for('#conv-mode', timeout => $T,
-                  check => sub ($el) { ($b->attr($el, 'data-mode') // '') eq 'ai' }),
-     'resolved: the console shows the AI mode', fatal_text());
+$console->need($b->wait_for('#conv-mode', timeout => $T,
+                            check => sub ($el) { ($b->attr($el, 'data-mode') // '') eq 'ai' }),
+               'resolved: the console shows the AI mode', fatal_text());
 my (undef, $c) = api_get('conversations/' . ($CONV =~ s/:/%3A/r));
 is($c->{mode}, 'ai', 'the API says mode ai');
 is(($redis->cmd('HGET', "wachat:conv:{$CONV}", 'mode') // ''), 'ai', 'and so does Redis');
@@ -366,26 +314,26 @@ ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$PNID:$OTHER}", 'last_in_
                        $redis->xrange("wachat:hist:{$PNID:$OTHER}") }, timeout => $T),
    'it got the fallback');
 $b->click_css('a.insight-link');
-need($b->wait_js('return [...document.querySelectorAll("#insight-list .insight-item .q")]'
-                 . '.some((e) => e.textContent.includes("Do you repair skateboards?"))', timeout => $T),
-     'Unanswered questions lists it', fatal_text());
+$console->need($b->wait_js('return [...document.querySelectorAll("#insight-list .insight-item .q")]'
+                           . '.some((e) => e.textContent.includes("Do you repair skateboards?"))', timeout => $T),
+               'Unanswered questions lists it', fatal_text());
 $b->click_css('#insight-list .insight-item .convs a');
-need($b->wait_js('return [...document.querySelectorAll(".msg.ai .source.miss")]'
-                 . '.some((e) => e.textContent.startsWith("no confident answer"))', timeout => $T),
-     'its conversation opens, the reply marked "no confident answer"');
+$console->need($b->wait_js('return [...document.querySelectorAll(".msg.ai .source.miss")]'
+                           . '.some((e) => e.textContent.startsWith("no confident answer"))', timeout => $T),
+               'its conversation opens, the reply marked "no confident answer"');
 
 # ... and its answer written from there into the knowledge base
 $b->click_css('a.insight-link[href="#/unanswered"]');
-need($b->wait_for('#insight-list button.write-answer', timeout => $T), 'the group offers "Write the answer"');
+$console->need($b->wait_for('#insight-list button.write-answer', timeout => $T), 'the group offers "Write the answer"');
 $b->click_css('#insight-list button.write-answer');
-need($b->wait_js('return document.getElementById("kb-add-q").value === "Do you repair skateboards?"'
-                 . ' && !document.getElementById("kbview").hidden', timeout => $T),
-     'the knowledge base view opens with the question filled in');
+$console->need($b->wait_js('return document.getElementById("kb-add-q").value === "Do you repair skateboards?"'
+                           . ' && !document.getElementById("kbview").hidden', timeout => $T),
+               'the knowledge base view opens with the question filled in');
 $b->click_css('#kb-add-a');
 $b->type($b->find('#kb-add-a'), 'Yes, skateboards too: bearings and wheels while you wait.');
 $b->click_css('#kb-add-send');
-need($b->wait_js('return document.getElementById("kb-add-msg").textContent.startsWith("Added as #")', timeout => $T),
-     'added: the console says so', $b->text($b->find('#kb-add-msg')));
+$console->need($b->wait_js('return document.getElementById("kb-add-msg").textContent.startsWith("Added as #")', timeout => $T),
+               'added: the console says so', $b->text($b->find('#kb-add-msg')));
 like(slurp($KB), qr/\n## Do you repair skateboards\?\n\nYes, skateboards too|\n## Do you repair skateboards\?\nYes, skateboards too/,
      'the entry is in the KB file');
 # "what would the assistant answer?" once wachatd has reloaded the file
@@ -398,7 +346,7 @@ ok(poll_until(sub {
     or diag $b->js('return document.getElementById("kb-try-out").textContent');
 
 # another way to ask an entry, added from the knowledge base view
-need($b->wait_for('form.kb-also[data-id="hours"] input', timeout => $T), 'entries offer "Add phrasing"');
+$console->need($b->wait_for('form.kb-also[data-id="hours"] input', timeout => $T), 'entries offer "Add phrasing"');
 $b->click_css('form.kb-also[data-id="hours"] input');
 $b->type($b->find('form.kb-also[data-id="hours"] input'), 'when do u guys shut', ENTER);
 ok(poll_until(sub { slurp($KB) =~ /\{#hours\}\nAlso: [^\n]*\| when do u guys shut\n/ }, timeout => $T),
@@ -406,23 +354,23 @@ ok(poll_until(sub { slurp($KB) =~ /\{#hours\}\nAlso: [^\n]*\| when do u guys shu
 
 # the search looks through every message on the server, not only the list
 $b->get("http://127.0.0.1:$port/agent/#/");
-need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T), 'back to the list');
+$console->need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T), 'back to the list');
 $b->click_css('#search');
 $b->type($b->find('#search'), 'skateboards');
-need($b->wait_js('return !document.getElementById("search-hits").hidden && '
-                 . 'document.getElementById("search-hits-list").textContent.includes("Do you repair skateboards?")',
-                 timeout => $T), 'searching "skateboards" finds the message, under "In messages"');
+$console->need($b->wait_js('return !document.getElementById("search-hits").hidden && '
+                           . 'document.getElementById("search-hits-list").textContent.includes("Do you repair skateboards?")',
+                           timeout => $T), 'searching "skateboards" finds the message, under "In messages"');
 $b->clear($b->find('#search'));
 
 # alerts, opted in: a customer who starts waiting is announced
 $b->click_css('#notify-toggle');
 is($b->js('return localStorage.getItem("wachat.alerts")'), '1', 'alerts switched on (remembered)');
 $b->click_css('#presence button[data-presence="away"]');
-need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'away' },
-                timeout => $T), 'alice away');
+$console->need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'away' },
+                          timeout => $T), 'alice away');
 post(wh_text(from => '4915199990000', name => 'Uwe', text => '/live_agent'), 'a customer asks for a person');
-need($b->wait_js('return Number(document.body.dataset.alerts || 0) >= 1', timeout => $T),
-     'the console raised an alert for the waiting customer');
+$console->need($b->wait_js('return Number(document.body.dataset.alerts || 0) >= 1', timeout => $T),
+               'the console raised an alert for the waiting customer');
 
 my @severe = grep { /SEVERE/ && !/favicon|401/ } $b->console_log;
 is_deeply(\@severe, [], 'no errors in the browser console');

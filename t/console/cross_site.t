@@ -23,24 +23,14 @@
 use v5.36;
 use lib 't/lib';
 
-use Digest::SHA qw(sha1_base64);
 use File::Temp ();
 use Test::More;
 
-use Wachat::Browser qw(ENTER start_browser);
-BEGIN {
-    if (my $why = Wachat::Browser::missing()) {
-        plan skip_all => "headless browser $why";
-    }
-}
-
+use Wachat::Browser qw(ENTER);
+use Wachat::Console;       # skips the test without a headless browser
 use Wachat::Process qw(free_port poll_until);
 use Wachat::Files qw(root_dir slurp spew);
-use Wachat::Redis qw(start_redis);
-use Wachat::Nginx qw(agent_snippet start_nginx wachat_location);
-use Wachat::Daemon qw(start_wachatd);
-use Wachat::Standin;
-use Wachat::Webhook qw(rand_token wh_text);
+use Wachat::Webhook qw(wh_text);
 
 my $ROOT = root_dir();
 my $KB = "$ROOT/t/fixtures/kb/shop.md";
@@ -54,31 +44,14 @@ my $WCONV = "$PNID:$WAITING";
 
 # --- servers ------------------------------------------------------------------
 
-my $graph = Wachat::Standin->start(kind => 'graph');
-my $redis = start_redis();
-my $api_port = free_port();
 my $dir = File::Temp::tempdir('wachat-xsite-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $token_file = spew("$dir/token", "EAAG-cross-site-test\n", 0600);
-my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
-                      conf => <<"EOF");
-api_listen 127.0.0.1:$api_port
-agent alice alice\@example.com name="Alice" capacity=1
-graph_api_url @{[$graph->url]}/v25.0
-graph_token_file $token_file
-EOF
-
-my $htpasswd = spew("$dir/htpasswd", 'alice:{SHA}' . sha1_base64('secret') . "=\n");
-my $console = agent_snippet(htpasswd => $htpasswd, api => "127.0.0.1:$api_port",
-                            secret_file => $d->api_secret_file);
-
-my $token = 'vt-' . rand_token(20);
-my $secret = 'as-' . rand_token(32);
 my $evil_port = free_port();
 mkdir "$dir/evil";
 
-my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
-    locations => wachat_location(token => $token, secret => $secret) . $console,
-    http_extra => <<"EOF");
+# redis, wachatd (alice takes one conversation), nginx with the agent snippet
+# and the third access log; a second server block is the other site
+my $console = Wachat::Console->start(name => 'cross_site', kb => $KB,
+    alice => 'capacity=1', on_failure => 'logs', http_extra => <<"EOF");
     log_format xsite '\$request_method \$uri \$status \$upstream_status '
                      '"\$remote_user" "\$http_origin" "\$http_sec_fetch_site" '
                      '"\$content_type"';
@@ -92,23 +65,14 @@ my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
         access_log off;
     }
 EOF
-my $port = $nginx->port;
-my $ORIGIN = "http://127.0.0.1:$port";
+my ($graph, $redis, $d, $nginx) = map { $console->$_ } qw(graph redis daemon nginx);
+my $port = $console->port;
+my $ORIGIN = $console->origin;
 my $EVIL = "http://localhost:$evil_port";
 
 # --- helpers ------------------------------------------------------------------
 
 my $b;
-
-sub need ($ok, $name, @why) {
-    return 1 if ok($ok, $name);
-    diag $_ for grep { defined && length } @why;
-    $b->diag_logs if $b;
-    my @log = split /\n/, $d->log_text;
-    diag "wachatd log:\n" . join("\n", @log > 30 ? @log[-30 .. -1] : @log);
-    done_testing();
-    exit 1;
-}
 
 sub post ($from, $name, $text, $what) {
     my $res = $nginx->post_signed(wh_text(from => $from, name => $name, text => $text));
@@ -208,21 +172,21 @@ ok(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'mode') // '')
                     eq 'waiting_agent' }, timeout => $T),
    'nobody online: the customer waits');
 
-$b = start_browser(width => 1200, height => 800);
-$b->get("http://alice:secret\@127.0.0.1:$port/agent/");
-need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T),
-     'alice logged in to the console (her credentials are cached now)');
+$b = $console->browser(width => 1200, height => 800);
+$b->get($console->login_url);
+$console->need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T),
+               'alice logged in to the console (her credentials are cached now)');
 $b->click_css('#presence button[data-presence="online"]');
-need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'online' },
-                timeout => $T), 'alice went online from the console');
+$console->need(poll_until(sub { ($redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '') eq 'online' },
+                          timeout => $T), 'alice went online from the console');
 
-need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'alice' },
-                timeout => $T), 'alice online: the waiting conversation is hers');
+$console->need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$CONV}", 'agent') // '') eq 'alice' },
+                          timeout => $T), 'alice online: the waiting conversation is hers');
 post($WAITING, 'Jonas Weber', '/live_agent', 'waiting customer');
-need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$WCONV}", 'mode') // '')
-                      eq 'waiting_agent' }, timeout => $T),
-     'alice holds her capacity (1): the next customer waits');
-need(settled(), 'the hand-over texts are sent, nothing left to send');
+$console->need(poll_until(sub { ($redis->cmd('HGET', "wachat:conv:{$WCONV}", 'mode') // '')
+                                eq 'waiting_agent' }, timeout => $T),
+               'alice holds her capacity (1): the next customer waits');
+$console->need(settled(), 'the hand-over texts are sent, nothing left to send');
 
 my $before = snapshot();
 is($before->{"$CONV mode"}, 'agent', 'with alice: mode agent');
@@ -257,7 +221,7 @@ for my $a (@attacks) {
     my ($uri, $page, $what) = @$a;
     $b->get($page);
     my ($p) = posts_to($uri);
-    need($p, "$what: the browser sent it", "page $page");
+    $console->need($p, "$what: the browser sent it", "page $page");
     is($p->{user}, 'alice', "$what: with alice's cached credentials") or diag $p->{line};
     is($p->{origin}, $EVIL, "$what: Origin is the other site") or diag $p->{line};
     like($p->{upstream}, qr/^(403|415)$/, "$what: wachatd refused it ($p->{upstream})")
@@ -289,12 +253,12 @@ Promise.allSettled([
 </script>
 EOF
     $b->get($page);
-    need($b->wait_js('return document.title === "fetched"', timeout => $T),
-         'no-cors fetch: the page sent its requests');
+    $console->need($b->wait_js('return document.title === "fetched"', timeout => $T),
+                   'no-cors fetch: the page sent its requests');
     # the form posts came first
     my @p = grep { defined } (posts_to($reply, 3))[1, 2], (posts_to('presence', 2))[1];
-    need(@p >= 3, 'no-cors fetch: three POSTs logged',
-         join "\n", map { $_->{line} } xsite_lines());
+    $console->need(@p >= 3, 'no-cors fetch: three POSTs logged',
+                   join "\n", map { $_->{line} } xsite_lines());
     for my $p (@p) {
         like($p->{status}, qr/^(401|403|415)$/, "no-cors fetch to $p->{uri}: refused "
              . "($p->{status}, by " . ($p->{upstream} eq '-' ? 'nginx' : 'wachatd')
@@ -330,10 +294,10 @@ EOF
 # --- the console itself still works -------------------------------------------------
 
 $b->get("$ORIGIN/agent/#/c/" . ($CONV =~ s/:/%3A/r));
-need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T),
-     'the console loads again');
-need($b->wait_for('#reply', timeout => $T, check => sub ($el) { $b->enabled($el) }),
-     'the reply box is open for alice');
+$console->need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T),
+               'the console loads again');
+$console->need($b->wait_for('#reply', timeout => $T, check => sub ($el) { $b->enabled($el) }),
+               'the reply box is open for alice');
 my $text = 'Hello Sheena, Alice here, from the console itself.';
 $b->click_css('#reply');
 $b->type($b->find('#reply'), $text, ENTER);

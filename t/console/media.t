@@ -20,26 +20,16 @@ use utf8;
 use lib 't/lib';
 
 use Compress::Zlib ();
-use Digest::SHA qw(sha1_base64);
-use File::Temp ();
 use MIME::Base64 qw(encode_base64);
 use JSON::PP ();
 use Test::More;
 
-use Wachat::Browser qw(start_browser);
-BEGIN {
-    if (my $why = Wachat::Browser::missing()) {
-        plan skip_all => "headless browser $why";
-    }
-}
-
-use Wachat::Process qw(free_port poll_until);
-use Wachat::Files qw(root_dir spew);
-use Wachat::Redis qw(start_redis);
-use Wachat::Nginx qw(agent_snippet start_nginx wachat_location);
-use Wachat::Daemon qw(kb_answers start_wachatd);
-use Wachat::Standin;
-use Wachat::Webhook qw(new_wamid rand_token wh_message);
+use Wachat::Browser;
+use Wachat::Console;       # skips the test without a headless browser
+use Wachat::Process qw(poll_until);
+use Wachat::Files qw(root_dir);
+use Wachat::Daemon qw(kb_answers);
+use Wachat::Webhook qw(new_wamid wh_message);
 
 binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
 my $ROOT = root_dir();
@@ -67,47 +57,15 @@ sub png ($w, $h) {
 
 # --- servers ------------------------------------------------------------------
 
-my $graph = Wachat::Standin->start(kind => 'graph');
-my $redis = start_redis();
-my $api_port = free_port();
-my $gdir = File::Temp::tempdir('wachat-graph-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $token_file = spew("$gdir/token", "EAAG-console-media\n", 0600);
-my $d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph',
-                      conf => <<"EOF");
-api_listen 127.0.0.1:$api_port
-agent alice alice\@example.com name="Alice"
-graph_api_url @{[$graph->url]}/v25.0
-graph_token_file $token_file
-EOF
-
-my $auth_dir = File::Temp::tempdir('wachat-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $htpasswd = spew("$auth_dir/htpasswd", 'alice:{SHA}' . sha1_base64('secret') . "=\n");
-my $token = 'vt-' . rand_token(20);
-my $secret = 'as-' . rand_token(32);
-my $console = agent_snippet(htpasswd => $htpasswd, api => "127.0.0.1:$api_port",
-                            secret_file => $d->api_secret_file);
-my $nginx = start_nginx(redis => $redis, token => $token, secret => $secret,
-    locations => wachat_location(token => $token, secret => $secret) . $console);
-my $port = $nginx->port;
+# redis, wachatd (alice), nginx with the agent snippet; media from the stand-in
+my $console = Wachat::Console->start(name => 'media', kb => $KB);
+my ($graph, $redis, $d, $nginx) = map { $console->$_ } qw(graph redis daemon nginx);
+my $port = $console->port;
 
 
 # --- helpers ------------------------------------------------------------------
 
 my $b;
-
-sub need ($ok, $name, @why) {
-    return 1 if ok($ok, $name);
-    diag $_ for grep { defined && length } @why;
-    if ($b) {
-        my $f = "$ROOT/build/console_media-failure.png";
-        mkdir "$ROOT/build";
-        eval { $b->screenshot($f); diag "screenshot of the failure: $f" };
-    }
-    my @log = split /\n/, $d->log_text;
-    diag "wachatd log:\n" . join("\n", @log > 30 ? @log[-30 .. -1] : @log);
-    done_testing();
-    exit 1;
-}
 
 sub send_msg ($type, %content) {
     my $wamid = new_wamid();
@@ -149,7 +107,7 @@ $graph->add_media(id => '9001', bytes => $picture, mime => 'image/png');
 send_msg('image', id => '9001', mime_type => 'image/png',
          caption => 'What are your opening hours?');
 my @r = replies(1);
-need(scalar @r == 1, 'the picture with a caption is answered', $d->log_text);
+$console->need(scalar @r == 1, 'the picture with a caption is answered', $d->log_text);
 is(shown($r[0]), $answer->{hours}, 'from the caption, by the knowledge base');
 my $answer_wamid = 'wamid.STANDIN-' . $graph->port . "-$r[0]{seq}";
 
@@ -172,18 +130,18 @@ is(shown($r[2]), $answer->{prices}, 'from its caption');
 
 # --- the agent's side -----------------------------------------------------------
 
-$b = start_browser(width => 1366, height => 900);
+$b = $console->browser(width => 1366, height => 900);
 $b->get('about:blank');
 $b->set_viewport(1366, 768);
-$b->get("http://alice:secret\@127.0.0.1:$port/agent/#/c/" . ($CONV =~ s/:/%3A/r));
-need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T),
-     'the console loaded');
-need($b->wait_for('.msg.customer img.media-img', timeout => $T),
-     'the picture is in the conversation, inline');
-need($b->wait_js('const i = document.querySelector(".msg.customer img.media-img");'
-                 . 'return i.complete && i.naturalWidth === 3 && i.naturalHeight === 2',
-                 timeout => $T),
-     'and the browser loaded it: 3 x 2 pixels, through /agent/api/media/');
+$b->get($console->login_url("#/c/" . ($CONV =~ s/:/%3A/r)));
+$console->need($b->wait_js('return document.body.dataset.ready === "1"', timeout => $T),
+               'the console loaded');
+$console->need($b->wait_for('.msg.customer img.media-img', timeout => $T),
+               'the picture is in the conversation, inline');
+$console->need($b->wait_js('const i = document.querySelector(".msg.customer img.media-img");'
+                           . 'return i.complete && i.naturalWidth === 3 && i.naturalHeight === 2',
+                           timeout => $T),
+               'and the browser loaded it: 3 x 2 pixels, through /agent/api/media/');
 like($b->attr($b->find('.msg.customer img.media-img'), 'src') // '',
      qr{^http://127\.0\.0\.1:$port/agent/api/media/9001$}, 'same origin, by media id');
 ok($b->wait_js('return [...document.querySelectorAll(".msg.customer .text")]'
@@ -201,7 +159,7 @@ like($href, qr{^https://www\.openstreetmap\.org/\?mlat=37\.483307&mlon=-122\.148
 like($b->js('const a = document.querySelector(".msg.customer a.location");'
             . 'return a ? a.textContent : ""'), qr/Main Street Beach/, 'named');
 
-need($b->wait_for('.msg.customer a.media-doc', timeout => $T), 'the document is offered');
+$console->need($b->wait_for('.msg.customer a.media-doc', timeout => $T), 'the document is offered');
 is($b->attr($b->find('.msg.customer a.media-doc'), 'download'), 'price-list.pdf',
    'for download with its file name');
 my $disp = $b->js('return fetch(document.querySelector(".msg.customer a.media-doc").href)'
@@ -212,8 +170,8 @@ like($disp // '', qr/^200 attachment; filename="price-list\.pdf"/,
 # --- alice sends a picture: dropped on the conversation, with a caption ------
 
 $b->click_css('#take');
-need($b->wait_js('return !document.getElementById("reply").disabled', timeout => $T),
-     'alice took the conversation: the reply box is open');
+$console->need($b->wait_js('return !document.getElementById("reply").disabled', timeout => $T),
+               'alice took the conversation: the reply box is open');
 
 # a File dropped on the history, as a drag from the desktop would
 my $drop = <<'JS';
@@ -235,9 +193,9 @@ ok($b->js('return document.getElementById("attached").hidden'), 'and not attache
 
 my $mine = png(4, 4);
 $b->js($drop, encode_base64($mine, ''), 'shelf.png', 'image/png', 0);
-need($b->wait_for('#attached-name', timeout => $T,
-                  check => sub ($el) { $b->text($el) =~ /shelf\.png/ }),
-     'the dropped picture is attached');
+$console->need($b->wait_for('#attached-name', timeout => $T,
+                            check => sub ($el) { $b->text($el) =~ /shelf\.png/ }),
+               'the dropped picture is attached');
 $b->click_css('#reply');
 $b->type($b->find('#reply'), 'This is the shelf you asked about', Wachat::Browser::ENTER());
 
@@ -246,7 +204,7 @@ poll_until(sub {
     my @all = $graph->requests(method => 'POST', path => qr{/media$});
     $up = $all[$uploads_before];
 }, timeout => $T);
-need($up, 'the picture is uploaded to the Graph API', $d->log_text);
+$console->need($up, 'the picture is uploaded to the Graph API', $d->log_text);
 is($up->{form}{file}{bytes}, $mine, 'byte for byte');
 is($up->{form}{type}, 'image/png', 'as image/png');
 my $sent;
@@ -255,7 +213,7 @@ poll_until(sub {
               $graph->requests(method => 'POST', path => qr{/messages$});
     $sent;
 }, timeout => $T);
-need($sent, 'then sent to the customer as an image');
+$console->need($sent, 'then sent to the customer as an image');
 is($sent->{json}{image}{caption}, 'This is the shelf you asked about', 'with the caption');
 is($sent->{json}{image}{id}, "standin-media-$up->{seq}", 'by the id of its upload');
 ok($b->wait_js('return [...document.querySelectorAll(".msg.agent img.media-img")]'

@@ -1,0 +1,138 @@
+/*
+ * wachatctl ask, unanswered: what the knowledge base answers, and the
+ * questions the assistant fell short on.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "answer/answer.h"
+#include "insight/unanswered.h"
+#include "lib/clock.h"
+#include "main/ctl_int.h"
+
+
+/* ask <question>: the kb file's answer, as the daemon would give it */
+int
+wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
+{
+    int                 rc;
+    char                err[WACHAT_ERRLEN];
+    size_t              i, n;
+    wachat_kb_t        *kb;
+    wachat_reply_t      reply;
+    wachat_kb_hit_t     hits[5];
+    wachat_question_t   q;
+
+    (void) argc;
+
+    kb = wachat_kb_load(ctl->cfg->kb, err, sizeof(err));
+    if (kb == NULL) {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        return 1;
+    }
+
+    memset(&q, 0, sizeof(q));
+    q.type = "text";
+    q.text = argv[0];
+
+    rc = wachat_answer_kb(kb, ctl->cfg->kb_min_score, ctl->cfg->fallback_text,
+                          &q, &reply);
+    n = wachat_kb_search(kb, argv[0], strlen(argv[0]), hits, 5);
+
+    if (rc > 0) {
+        printf("%s\n%s\n\n", strcmp(reply.source, "fallback") == 0
+                                ? "no confident answer: the fallback"
+                                : reply.source, reply.text);
+        wachat_answer_free(&reply);
+    }
+
+    for (i = 0; i < n; i++) {
+        printf("  %.2f %s #%s  %s\n", hits[i].score,
+               hits[i].score >= ctl->cfg->kb_min_score ? ">=" : "< ",
+               hits[i].entry->id, hits[i].entry->question);
+    }
+
+    printf("(kb_min_score %.2f, %s)\n", ctl->cfg->kb_min_score, ctl->cfg->kb);
+    wachat_kb_free(kb);
+
+    return rc < 0;
+}
+
+
+/* unanswered [--since 7d] [--lang xx] */
+int
+wachatctl_unanswered(wachatctl_t *ctl, int argc, char **argv)
+{
+    int                               i;
+    char                              err[256], when[64], how[800];
+    size_t                            g, k;
+    long long                         since;
+    const char                       *lang, *span;
+    wachat_unanswered_t               u;
+    const wachat_unanswered_group_t  *grp;
+
+    span = "7d";
+    lang = NULL;
+
+    for (i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--since") == 0) {
+            span = argv[i + 1];
+
+        } else if (strcmp(argv[i], "--lang") == 0) {
+            lang = argv[i + 1];
+
+        } else {
+            break;
+        }
+    }
+
+    if (i < argc || wachat_config_duration(span, &since) != 0) {
+        fprintf(stderr, "wachatctl: unanswered [--since 7d] [--lang xx] "
+                "(a duration such as 24h or 30d; a language such as en, zh, "
+                "zh-Hant)\n");
+        return 2;
+    }
+
+    if (wachat_unanswered_scan(ctl->st, wachat_clock_ms() - since, lang,
+                               10000, &u, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "wachatctl: %s\n", err);
+        return 1;
+    }
+
+    printf("%zu question%s the assistant fell short on in the last %s "
+           "(%zu conversation%s read%s)\n", u.n, u.n == 1 ? "" : "s", span,
+           u.scanned, u.scanned == 1 ? "" : "s",
+           u.truncated ? ", the 10000 most recent" : "");
+
+    for (g = 0; g < u.n; g++) {
+        grp = &u.groups[g];
+        wachatctl_time_ms(grp->last_ms, when, sizeof(when));
+
+        if (strcmp(grp->why, "fallback") == 0) {
+            snprintf(how, sizeof(how), "no confident answer");
+
+        } else if (grp->source && strncmp(grp->source, "kb:", 3) == 0) {
+            snprintf(how, sizeof(how), "answered from #%s, then asked for a "
+                     "person", grp->source + 3);
+
+        } else {
+            snprintf(how, sizeof(how), "answered by the model, then asked for "
+                     "a person");
+        }
+
+        printf("\n%4zux  %s\n       %s; last %s; %s\n       ", grp->count,
+               grp->text, how, when, grp->lang ? grp->lang : "language ?");
+
+        for (k = 0; k < grp->nconvs; k++) {
+            printf("%s%s", k ? " " : "", grp->convs[k]);
+        }
+
+        printf("\n");
+    }
+
+    wachat_unanswered_free(&u);
+
+    return 0;
+}
