@@ -310,8 +310,6 @@ wachat_kb_embed_next(wachat_kb_embed_t *ke)
     timeout = timeout > WACHAT_KB_EMBED_MIN_TIMEOUT
               ? timeout : WACHAT_KB_EMBED_MIN_TIMEOUT;
 
-    ke->stats->calls++;
-
     if (wachat_embed_request(ke->embed, texts, n, timeout,
                              wachat_kb_embed_done, ke) != 0)
     {
@@ -418,6 +416,7 @@ wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
     }
 
     if (why == NULL && n) {
+        ke->stats->calls++;
         ke->embedded += n;
         ke->stats->embedded += n;
 

@@ -35,8 +35,8 @@ struct event_base;
 typedef struct {
     unsigned long long  cached;     /* entry vectors read from the cache */
     unsigned long long  embedded;   /* entry vectors the endpoint made */
-    unsigned long long  calls;      /* requests for entries */
-    unsigned long long  failures;   /* of them, failed */
+    unsigned long long  calls;      /* requests for entries answered */
+    unsigned long long  failures;   /* requests for entries failed */
 } wachat_kb_embed_stats_t;
 
 
