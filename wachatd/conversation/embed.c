@@ -8,6 +8,7 @@
  * again) and counted.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,9 +120,12 @@ wachat_conv_embed(wachat_conv_t *cv, const wachat_event_t *ev,
 static void
 wachat_conv_embedded(void *data, const wachat_embed_result_t *res)
 {
-    wachat_conv_t       *cv = data;
-    wachat_engine_t     *en = cv->engine;
-    wachat_conv_qvec_t  *qv = cv->qvec;
+    char                        why[128];
+    const char                 *error;
+    wachat_conv_t              *cv = data;
+    wachat_engine_t            *en = cv->engine;
+    wachat_conv_qvec_t         *qv = cv->qvec;
+    const wachat_kb_vectors_t  *vs;
 
     wachat_conv_set_busy(cv, 0);
 
@@ -130,8 +134,18 @@ wachat_conv_embedded(void *data, const wachat_embed_result_t *res)
     }
 
     qv->step = WACHAT_QVEC_READY;
+    error = res->ok ? NULL : res->error;
 
-    if (res->ok && res->n == 1) {
+    /* the KB's vectors are another model's (a reload may have changed) */
+    vs = wachat_kb_embed_vectors(en->kbe, en->kb);
+
+    if (res->ok && vs && res->dim != vs->dim) {
+        snprintf(why, sizeof(why), "embeddings: a vector of %zu numbers, "
+                 "the knowledge base's have %zu", res->dim, vs->dim);
+        error = why;
+    }
+
+    if (error == NULL && res->n == 1) {
         qv->vec = malloc(res->dim * sizeof(float));
 
         if (qv->vec) {
@@ -156,7 +170,7 @@ wachat_conv_embedded(void *data, const wachat_embed_result_t *res)
             wachat_log(WACHAT_LOG_WARNING, "conversation %s: the question "
                        "could not be embedded (%s): ranking by words alone "
                        "until the embeddings endpoint answers", cv->id,
-                       res->error ? res->error : "?");
+                       error ? error : "?");
         }
     }
 
