@@ -628,6 +628,7 @@ main(void)
     test_format();
     test_tokens();
     test_lang();
+    test_vec();
 
     printf("1..%d\n", ntests);
 

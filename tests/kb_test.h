@@ -8,4 +8,7 @@
 /* tests/kb_lang.c: stemming, folding, chat words, typos, synonyms */
 void test_lang(void);
 
+/* tests/kb_vec.c: hybrid retrieval's vectors, fusion, embeddings parser */
+void test_vec(void);
+
 #endif /* WACHAT_TESTS_KB_TEST_H */

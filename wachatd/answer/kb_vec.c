@@ -13,29 +13,26 @@
 #include "clients/embed.h"
 
 
-/* appends s and a separator as far as they fit, never half a character */
+/*
+ * Appends a separator (when buf has text) and s, as far as they fit,
+ * never half a character, and no separator without text after it.
+ */
 static size_t
 wachat_kb_vec_add(char *buf, size_t size, size_t n, const char *s,
     const char *sep)
 {
-    size_t  len, room;
+    size_t  len, slen;
 
-    if (n && sep) {
-        len = strlen(sep);
+    slen = (n && sep) ? strlen(sep) : 0;
 
-        if (n + len + 1 > size) {
-            return n;
-        }
-
-        memcpy(buf + n, sep, len);
-        n += len;
+    if (n + slen + 1 >= size) {
+        return n;
     }
 
     len = strlen(s);
-    room = size - n - 1;
 
-    if (len > room) {
-        len = room;
+    if (len > size - n - slen - 1) {
+        len = size - n - slen - 1;
 
         /* back to the start of a UTF-8 character */
         while (len && ((unsigned char) s[len] & 0xc0) == 0x80) {
@@ -43,10 +40,19 @@ wachat_kb_vec_add(char *buf, size_t size, size_t n, const char *s,
         }
     }
 
-    memcpy(buf + n, s, len);
-    buf[n + len] = '\0';
+    if (len == 0) {
+        return n;
+    }
 
-    return n + len;
+    if (slen) {
+        memcpy(buf + n, sep, slen);
+    }
+
+    memcpy(buf + n + slen, s, len);
+    n += slen + len;
+    buf[n] = '\0';
+
+    return n;
 }
 
 
