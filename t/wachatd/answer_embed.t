@@ -215,7 +215,7 @@ sub check_conf ($text) {
     if ($pid == 0) {
         open STDOUT, '>', $out or POSIX::_exit(126);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
-        exec { wachatd_binary() } wachatd_binary(), '-t', '-c', $path;
+        { no warnings qw(exec); exec { wachatd_binary() } wachatd_binary(), "-t", "-c", $path; }
         POSIX::_exit(127);
     }
     my $st = poll_until(sub { my $s = reaped($pid); defined $s ? [$s] : undef },

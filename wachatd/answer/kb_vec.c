@@ -189,6 +189,8 @@ void
 wachat_kb_fuse_default(wachat_kb_fuse_t *f)
 {
     f->k = WACHAT_KB_FUSE_K;
+    f->words = WACHAT_KB_FUSE_WORDS;
+    f->agree = WACHAT_KB_FUSE_AGREE;
     f->boost = WACHAT_KB_FUSE_BOOST;
     f->doubt = WACHAT_KB_FUSE_DOUBT;
     f->doubt_rank = WACHAT_KB_FUSE_DOUBT_RANK;
@@ -242,8 +244,9 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     const float *q, size_t dim, wachat_kb_hit_t *hits, size_t max,
     size_t *best)
 {
-    size_t                    i, k, n, e, out;
+    size_t                    i, k, n, e, out, top, ns, depth, must[2];
     double                    dot;
+    unsigned char            *sel;
     const float              *row;
     wachat_kb_fused_t        *fu;
     const wachat_kb_entry_t  *first;
@@ -288,17 +291,21 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
 
     qsort(fu, n, sizeof(wachat_kb_fused_t), wachat_kb_by_cos);
 
-    for (i = 0; i < n; i++) {
-        fu[i].sem_rank = i + 1;
-        fu[i].rrf = 1.0 / (f->k + (double) fu[i].sem_rank)
-                    + 1.0 / (f->k + (double) (fu[i].lex_rank
-                                              ? fu[i].lex_rank
-                                              : (nlex < WACHAT_KB_FUSE_DEPTH
-                                                 ? nlex : WACHAT_KB_FUSE_DEPTH)
-                                                + 1));
+    depth = nlex < WACHAT_KB_FUSE_DEPTH ? nlex : WACHAT_KB_FUSE_DEPTH;
 
-        /* clearly first by meaning: a tie says nothing */
-        if (i == 0 && (n == 1 || fu[0].cos > fu[1].cos)) {
+    for (i = 0; i < n; i++) {
+        /* equals share a rank: a tie says nothing, the words decide */
+        fu[i].sem_rank = i && fu[i].cos == fu[i - 1].cos ? fu[i - 1].sem_rank
+                                                         : i + 1;
+        fu[i].rrf = 1.0 / (f->k + (double) fu[i].sem_rank)
+                    + f->words / (f->k + (double) (fu[i].lex_rank
+                                                   ? fu[i].lex_rank
+                                                   : depth + 1));
+
+        /* clearly first by meaning (and first by words, if asked) */
+        if (i == 0 && (n == 1 || fu[0].cos > fu[1].cos)
+            && (!f->agree || fu[0].lex_rank == 1))
+        {
             fu[i].conf += f->boost;
         }
 
@@ -309,30 +316,71 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         fu[i].conf = fu[i].conf < 0 ? 0 : fu[i].conf > 1 ? 1 : fu[i].conf;
     }
 
+    /* where the firsts are: they stay among the passages */
+    must[0] = n == 1 || fu[0].cos > fu[1].cos ? fu[0].entry : n;
+    must[1] = n;
+
+    for (i = 0; i < n; i++) {
+        if (fu[i].lex_rank == 1) {
+            must[1] = fu[i].entry;
+        }
+    }
+
     qsort(fu, n, sizeof(wachat_kb_fused_t), wachat_kb_by_rrf);
 
     out = n < max ? n : max;
+    top = 0;
 
-    for (i = 0; i < out; i++) {
-        hits[i].entry = first + fu[i].entry;
-        hits[i].score = fu[i].conf;
-        hits[i].bm25 = fu[i].bm25;
-
-        if (fu[i].conf > hits[*best].score) {
-            *best = i;
+    for (i = 1; i < n; i++) {
+        if (fu[i].conf > fu[top].conf) {
+            top = i;
         }
     }
 
-    /* the most confident entry may rank below max: it is the answer */
-    for (i = out; i < n && out; i++) {
-        if (fu[i].conf > hits[*best].score) {
-            hits[out - 1].entry = first + fu[i].entry;
-            hits[out - 1].score = fu[i].conf;
-            hits[out - 1].bm25 = fu[i].bm25;
-            *best = out - 1;
+    /*
+     * The passages: the fused order, but the most confident entry (the
+     * kb backend's answer), the words' first and the meaning's first are
+     * among them whatever the other ranking says, as far as max allows.
+     */
+    sel = calloc(n, 1);
+    if (sel == NULL) {
+        free(fu);
+        goto lexical;
+    }
+
+    ns = 0;
+
+    for (i = 0; i < n && ns < out; i++) {
+        if (i == top || fu[i].entry == must[0] || fu[i].entry == must[1]) {
+            sel[i] = 1;
+            ns++;
         }
     }
 
+    for (i = 0; i < n && ns < out; i++) {
+        if (!sel[i]) {
+            sel[i] = 1;
+            ns++;
+        }
+    }
+
+    for (i = 0, k = 0; i < n && k < out; i++) {
+        if (!sel[i]) {
+            continue;
+        }
+
+        hits[k].entry = first + fu[i].entry;
+        hits[k].score = fu[i].conf;
+        hits[k].bm25 = fu[i].bm25;
+
+        if (i == top) {
+            *best = k;
+        }
+
+        k++;
+    }
+
+    free(sel);
     free(fu);
 
     return out;

@@ -15,7 +15,8 @@
  *
  *   - the word ranking: up to WACHAT_KB_FUSE_DEPTH hits with a score;
  *   - the meaning ranking: every entry by the cosine of its vector with
- *     the question's;
+ *     the question's, equal cosines sharing a rank (a model that cannot
+ *     tell the entries apart leaves the words' order as it is);
  *   - reciprocal rank fusion, 1 / (k + rank) summed over the two, ranks
  *     from 1; an entry the words did not find at all ranks, for them, just
  *     after the last one they found.  The fused order is the order of the
@@ -41,6 +42,8 @@
 
 #define WACHAT_KB_FUSE_DEPTH       20
 #define WACHAT_KB_FUSE_K           10.0
+#define WACHAT_KB_FUSE_WORDS       1.0
+#define WACHAT_KB_FUSE_AGREE       1
 #define WACHAT_KB_FUSE_BOOST       0.10
 #define WACHAT_KB_FUSE_DOUBT       0.10
 #define WACHAT_KB_FUSE_DOUBT_RANK  3
@@ -59,6 +62,8 @@ typedef struct {
 /* the fusion's knobs (make eval tries others); wachat_kb_fuse_default() */
 typedef struct {
     double  k;
+    double  words;              /* weight of the words' ranking */
+    int     agree;              /* boost only the words' first too */
     double  boost;
     double  doubt;
     size_t  doubt_rank;
