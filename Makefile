@@ -210,7 +210,7 @@ test-asan: $(ASAN_MODULE)
 	    $(PROVE) $(PROVE_ARGS) -r t/
 
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
-      $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
+      $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm $(BUILD)/fuzz_embed
 
 KB_SRCS := $(wildcard wachatd/answer/kb*.c) common/wachat_utf8.c
 
@@ -254,6 +254,13 @@ $(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c \
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c wachatd/clients/llm.c $(FUZZ_CLIENT_SRCS) \
 	    -lcurl -levent -lyajl -lm
+
+$(BUILD)/fuzz_embed: fuzz/embed_fuzz.c fuzz/fuzz_common.h \
+                     wachatd/clients/embed.c wachatd/clients/embed.h \
+                     $(FUZZ_CLIENT_SRCS) $(FUZZ_CLIENT_HDRS)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) -o $@ fuzz/embed_fuzz.c wachatd/clients/embed.c \
+	    $(FUZZ_CLIENT_SRCS) -lcurl -levent -lyajl -lm
 
 run:
 	$(DEPS) run
