@@ -83,7 +83,10 @@ wachat_embed_number(yajl_val v, int *bad)
 }
 
 
-/* one item of data[]: its numbers into out (dim of them), normalised */
+/*
+ * One item of data[]: its numbers into out (dim of them), normalised in
+ * double (a number beyond a float's range is fine until it is scaled).
+ */
 static int
 wachat_embed_vector(yajl_val emb, float *out, size_t dim, char *why,
     size_t whylen)
@@ -103,19 +106,20 @@ wachat_embed_vector(yajl_val emb, float *out, size_t dim, char *why,
             return -1;
         }
 
-        out[k] = (float) x;
         sum += x * x;
     }
 
     if (!(sum > 0) || !isfinite(sum)) {
-        snprintf(why, whylen, "embeddings: a vector of zeros");
+        snprintf(why, whylen, "embeddings: a vector of zeros or out of "
+                 "range");
         return -1;
     }
 
     sum = sqrt(sum);
 
     for (k = 0; k < dim; k++) {
-        out[k] = (float) (out[k] / sum);
+        out[k] = (float) (wachat_embed_number(emb->u.array.values[k], &bad)
+                          / sum);
     }
 
     return 0;
