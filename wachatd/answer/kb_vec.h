@@ -17,19 +17,24 @@
  *   - the meaning ranking: every entry by the cosine of its vector with
  *     the question's, equal cosines sharing a rank (a model that cannot
  *     tell the entries apart leaves the words' order as it is);
- *   - reciprocal rank fusion, 1 / (k + rank) summed over the two, ranks
- *     from 1; an entry the words did not find at all ranks, for them, just
- *     after the last one they found.  The fused order is the order of the
- *     passages given to the model (openai backend).
+ *   - reciprocal rank fusion, words x 1 / (k + rank) + 1 / (k + rank),
+ *     ranks from 1; an entry the words did not find at all ranks, for
+ *     them, just after the last one they found.  The fused order is the
+ *     order of the passages given to the model (openai backend), except
+ *     that the words' first, the meaning's clear first (its cosine above
+ *     the second's) and the most confident entry are always among them
+ *     (as far as max allows): a weak model cannot push out what the words
+ *     were sure of.
  *   - the confidence, for the kb backend's decision, stays the words'
  *     (kb_min_score keeps its meaning): the entry the meaning ranks first,
- *     clearly (its cosine above the second's), gains WACHAT_KB_FUSE_BOOST;
- *     the words' best entry loses WACHAT_KB_FUSE_DOUBT when the meaning
- *     ranks it below WACHAT_KB_FUSE_DOUBT_RANK.  So the vectors recover an
- *     entry the words found near the threshold, and cast doubt on one the
- *     words found by chance; an entry the words did not find at all is
- *     never answered with confidence (0 + the boost stays below any
- *     sensible kb_min_score), it only reaches the model as a passage.
+ *     clearly, and the words first too (agree), gains WACHAT_KB_FUSE_BOOST;
+ *     the words' first loses WACHAT_KB_FUSE_DOUBT when the meaning ranks
+ *     it below WACHAT_KB_FUSE_DOUBT_RANK.  So the vectors recover an entry
+ *     the words found near the threshold, and cast doubt on one the words
+ *     found by chance; an entry the words did not find at all is never
+ *     answered with confidence, it only reaches the model as a passage.
+ *     The knobs are a design, not yet measured on a real model
+ *     (docs/answer-quality.md); make eval tries others.
  */
 
 #ifndef WACHAT_KB_VEC_H
