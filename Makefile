@@ -212,7 +212,7 @@ test-asan: $(ASAN_MODULE)
 	    $(PROVE) $(PROVE_ARGS) -r t/
 
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
-      $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm
+      $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm $(BUILD)/fuzz_embed
 
 KB_SRCS := $(wildcard wachatd/answer/kb*.c) common/wachat_utf8.c
 
@@ -257,6 +257,13 @@ $(BUILD)/fuzz_llm: fuzz/llm_fuzz.c fuzz/fuzz_common.h wachatd/clients/llm.c \
 	$(FUZZ_CC) -o $@ fuzz/llm_fuzz.c wachatd/clients/llm.c $(FUZZ_CLIENT_SRCS) \
 	    -lcurl -levent -lyajl -lm
 
+$(BUILD)/fuzz_embed: fuzz/embed_fuzz.c fuzz/fuzz_common.h \
+                     wachatd/clients/embed.c wachatd/clients/embed.h \
+                     $(FUZZ_CLIENT_SRCS) $(FUZZ_CLIENT_HDRS)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) -o $@ fuzz/embed_fuzz.c wachatd/clients/embed.c \
+	    $(FUZZ_CLIENT_SRCS) -lcurl -levent -lyajl -lm
+
 run:
 	$(DEPS) run
 	$(MAKE) $(MODULE) daemon
@@ -265,9 +272,10 @@ run:
 # the answer-quality evaluation: the daemon's answerer on every eval/*/ set
 EVAL_DIRS := $(patsubst %/kb.md,%,$(wildcard eval/*/kb.md))
 
-$(BUILD)/kb_eval: eval/kb_eval.c $(WACHATD_OBJS)
-	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ eval/kb_eval.c \
-	    $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
+$(BUILD)/kb_eval: eval/kb_eval.c eval/eval_embed.c eval/eval_embed.h \
+                  $(WACHATD_OBJS)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -Ieval -o $@ eval/kb_eval.c \
+	    eval/eval_embed.c $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
 EVAL_ARGS ?= --record bench/RESULTS.md
 

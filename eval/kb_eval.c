@@ -27,6 +27,17 @@
  * another split that has become a seen set; the blind split is never
  * listed: it is for judging, not for tuning.  --record
  * appends one dated line per split to FILE (bench/RESULTS.md).
+ *
+ * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
+ * one) in the environment, the KB's entries and every question are also
+ * embedded (eval_embed.c, synchronously) and each question ranked by words
+ * and meaning together as the daemon does with embed_url (kb_vec.h).  A
+ * second line per split then gives, for the answerable questions, how
+ * often the expected entry is among the --passages N (3, llm_passages'
+ * default) passages the openai backend would give the model, by words
+ * alone and hybrid, and the kb backend's right / wrong / fallback with the
+ * hybrid ranking.  --fuse-k, --boost and --doubt try other knobs of the
+ * fusion than the daemon's.  Without EMBED_URL nothing changes.
  */
 
 #include <stdio.h>
@@ -36,6 +47,8 @@
 
 #include "answer/answer.h"
 #include "answer/kb.h"
+#include "answer/kb_vec.h"
+#include "eval_embed.h"
 
 
 #define EVAL_LINE     1024
@@ -58,6 +71,11 @@ typedef struct {
     unsigned  top3;
     unsigned  zh, zh_right;     /* answerable questions with CJK */
     double    usec;             /* answering time, all questions */
+
+    /* with EMBED_URL: the hybrid ranking */
+    unsigned  hybrid;           /* questions ranked so */
+    unsigned  h_right, h_wrong, h_fallback;
+    unsigned  p_words, p_hybrid;    /* expected among the passages */
 } eval_count_t;
 
 
@@ -68,6 +86,10 @@ typedef struct {
     const char  *show;          /* list this split's misses, not dev's */
     const char  *record;
     double       min_score;
+
+    eval_embed_t        *embed;     /* NULL: no EMBED_URL */
+    size_t               passages;
+    wachat_kb_fuse_t     fuse;
 } eval_opts_t;
 
 
@@ -84,6 +106,12 @@ eval_add(eval_count_t *to, const eval_count_t *c)
     to->zh += c->zh;
     to->zh_right += c->zh_right;
     to->usec += c->usec;
+    to->hybrid += c->hybrid;
+    to->h_right += c->h_right;
+    to->h_wrong += c->h_wrong;
+    to->h_fallback += c->h_fallback;
+    to->p_words += c->p_words;
+    to->p_hybrid += c->p_hybrid;
 }
 
 
@@ -144,10 +172,80 @@ eval_has_cjk(const char *s)
 }
 
 
+/* the expected entry among the first n hits */
+static int
+eval_among(const char *expected, const wachat_kb_hit_t *hits, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (eval_expects(expected, hits[i].entry->id)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* with EMBED_URL: the question ranked by words and meaning */
 static void
-eval_question(const wachat_kb_t *kb, const eval_opts_t *o,
-    const char *file, unsigned line, const char *expected, const char *text,
-    int show, eval_count_t *c)
+eval_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const eval_opts_t *o, const char *file, unsigned line,
+    const char *expected, const char *text, eval_count_t *c)
+{
+    int              got;
+    char             why[256];
+    float           *qv;
+    size_t           n, nlex, dim, best, max;
+    wachat_kb_hit_t  lex[WACHAT_KB_FUSE_DEPTH], hits[WACHAT_KB_FUSE_DEPTH];
+
+    if (eval_embed(o->embed, &text, 1, &qv, &dim, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s:%u: %s\n", file, line, why);
+        exit(2);
+    }
+
+    max = o->passages < WACHAT_KB_FUSE_DEPTH ? o->passages
+                                            : WACHAT_KB_FUSE_DEPTH;
+    nlex = wachat_kb_search(kb, text, strlen(text), lex,
+                            WACHAT_KB_FUSE_DEPTH);
+    n = wachat_kb_fuse(kb, vs, &o->fuse, lex, nlex, qv, dim, hits, max,
+                       &best);
+    free(qv);
+
+    if (n == 0 || vs->dim != dim) {
+        fprintf(stderr, "%s:%u: the question's vector has %zu numbers, the "
+                "KB's %zu\n", file, line, dim, vs->dim);
+        exit(2);
+    }
+
+    c->hybrid++;
+
+    /* the answer of wachat_answer_kb_hybrid(), with these knobs */
+    got = hits[best].score >= o->min_score;
+
+    if (strcmp(expected, "-") == 0) {
+        c->h_fallback += !got;
+        c->h_wrong += got;
+        return;
+    }
+
+    c->p_words += eval_among(expected, lex, nlex < max ? nlex : max);
+    c->p_hybrid += eval_among(expected, hits, n < max ? n : max);
+
+    if (got && eval_expects(expected, hits[best].entry->id)) {
+        c->h_right++;
+
+    } else if (got) {
+        c->h_wrong++;
+    }
+}
+
+
+static void
+eval_question(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const eval_opts_t *o, const char *file, unsigned line,
+    const char *expected, const char *text, int show, eval_count_t *c)
 {
     int                 rc, unknown, got;
     size_t              i, n;
@@ -216,6 +314,10 @@ eval_question(const wachat_kb_t *kb, const eval_opts_t *o,
         show = 0;
     }
 
+    if (vs != NULL) {
+        eval_hybrid(kb, vs, o, file, line, expected, text, c);
+    }
+
     if (show) {
         printf("  %s:%u %-7s want %s, got %s (%.2f; top:", file, line,
                got ? "WRONG" : "missed", expected, id, reply.score);
@@ -233,8 +335,8 @@ eval_question(const wachat_kb_t *kb, const eval_opts_t *o,
 
 /* 0, or -1 when the file cannot be read */
 static int
-eval_file(const wachat_kb_t *kb, const eval_opts_t *o, const char *path,
-    int show, eval_count_t *c)
+eval_file(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const eval_opts_t *o, const char *path, int show, eval_count_t *c)
 {
     char      buf[EVAL_LINE], *tab, *nl;
     FILE     *f;
@@ -268,7 +370,7 @@ eval_file(const wachat_kb_t *kb, const eval_opts_t *o, const char *path,
         }
 
         *tab = '\0';
-        eval_question(kb, o, path, line, buf, tab + 1, show, c);
+        eval_question(kb, vs, o, path, line, buf, tab + 1, show, c);
     }
 
     fclose(f);
@@ -291,6 +393,17 @@ eval_print(const char *what, const eval_count_t *c)
            eval_pct(c->wrong, all), eval_pct(c->fallback, c->unknown),
            eval_pct(c->top1, c->answerable), eval_pct(c->top3, c->answerable),
            eval_pct(c->zh_right, c->zh), all ? c->usec / all : 0);
+
+    if (c->hybrid == 0) {
+        return;
+    }
+
+    printf("%-16s %4s  right %5.1f%%  wrong %4.1f%%  fallback on unknowns "
+           "%5.1f%%  | passages: words %5.1f%% -> hybrid %5.1f%%\n",
+           "    + meaning", "", eval_pct(c->h_right, c->answerable),
+           eval_pct(c->h_wrong, all), eval_pct(c->h_fallback, c->unknown),
+           eval_pct(c->p_words, c->answerable),
+           eval_pct(c->p_hybrid, c->answerable));
 }
 
 
@@ -343,6 +456,22 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
                 eval_pct(split[s].wrong, all),
                 eval_pct(split[s].fallback, split[s].unknown), o->min_score,
                 split[s].usec / all);
+
+        if (split[s].hybrid) {
+            fprintf(f, "  - hybrid (embed_model %s, fusion k %.0f, words "
+                    "%.2f, agree %d, boost %.2f, doubt %.2f): right %.1f %%, "
+                    "wrong %.1f %%, "
+                    "fallback on unknowns %.1f %%; expected entry among "
+                    "the %zu passages: words %.1f %%, hybrid %.1f %%\n",
+                    o->embed->model, o->fuse.k, o->fuse.words, o->fuse.agree,
+                    o->fuse.boost, o->fuse.doubt,
+                    eval_pct(split[s].h_right, split[s].answerable),
+                    eval_pct(split[s].h_wrong, all),
+                    eval_pct(split[s].h_fallback, split[s].unknown),
+                    o->passages, eval_pct(split[s].p_words,
+                                          split[s].answerable),
+                    eval_pct(split[s].p_hybrid, split[s].answerable));
+        }
     }
 
     fclose(f);
@@ -358,11 +487,29 @@ main(int argc, char **argv)
     double         t0, load;
     eval_opts_t    o;
     wachat_kb_t   *kb;
+    eval_embed_t   embed;
     eval_count_t   c, split[EVAL_SPLITS], total;
+    wachat_kb_vectors_t   vs, *vsp;
 
     memset(&o, 0, sizeof(o));
     o.min_score = WACHAT_KB_DEFAULT_MIN_SCORE;
     o.repeat = 20;
+    o.passages = 3;
+    wachat_kb_fuse_default(&o.fuse);
+
+    memset(&embed, 0, sizeof(embed));
+    embed.url = getenv("EMBED_URL");
+    embed.model = getenv("EMBED_MODEL");
+    embed.key = getenv("EMBED_KEY");
+
+    if (embed.url && embed.url[0]) {
+        if (embed.model == NULL || embed.model[0] == '\0') {
+            fprintf(stderr, "kb_eval: EMBED_URL needs EMBED_MODEL\n");
+            return 2;
+        }
+
+        o.embed = &embed;
+    }
 
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "-v") == 0) {
@@ -386,13 +533,36 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--min-score") == 0 && i + 1 < argc) {
             o.min_score = atof(argv[++i]);
 
+        } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
+            o.passages = (size_t) atoi(argv[++i]);
+            o.passages = o.passages ? o.passages : 1;
+
+        } else if (strcmp(argv[i], "--fuse-k") == 0 && i + 1 < argc) {
+            o.fuse.k = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--words") == 0 && i + 1 < argc) {
+            o.fuse.words = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--agree") == 0 && i + 1 < argc) {
+            o.fuse.agree = atoi(argv[++i]);
+
+        } else if (strcmp(argv[i], "--boost") == 0 && i + 1 < argc) {
+            o.fuse.boost = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--doubt") == 0 && i + 1 < argc) {
+            o.fuse.doubt = atof(argv[++i]);
+
         } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
             o.repeat = (unsigned) atoi(argv[++i]);
             o.repeat = o.repeat ? o.repeat : 1;
 
         } else {
             fprintf(stderr, "usage: kb_eval [-v] [--show SPLIT] "
-                    "[--only SPLIT] [--min-score X] [--repeat N] [--record FILE] DIR...\n");
+                    "[--only SPLIT] [--min-score X] [--repeat N] "
+                    "[--record FILE] "
+                    "[--passages N] [--fuse-k K] [--words W] [--agree 0|1] "
+                    "[--boost B] [--doubt D] "
+                    "DIR...\n");
             return 2;
         }
     }
@@ -417,6 +587,21 @@ main(int argc, char **argv)
         printf("%s: %zu entries, loaded in %.0f us\n", path,
                wachat_kb_count(kb), load);
 
+        vsp = NULL;
+
+        if (o.embed) {
+            t0 = embed.ms;
+
+            if (eval_embed_kb(&embed, kb, &vs, err, sizeof(err)) != 0) {
+                fprintf(stderr, "%s: embeddings: %s\n", path, err);
+                return 2;
+            }
+
+            printf("%s: embedded with %s (%zu dimensions) in %.0f ms\n",
+                   path, embed.model, vs.dim, embed.ms - t0);
+            vsp = &vs;
+        }
+
         for (s = 0; s < EVAL_SPLITS; s++) {
             if (o.only != NULL && strcmp(o.only, eval_splits[s]) != 0) {
                 continue;
@@ -429,13 +614,17 @@ main(int argc, char **argv)
             show = o.verbose && s != EVAL_BLIND
                    && strcmp(o.show ? o.show : "dev", eval_splits[s]) == 0;
 
-            if (eval_file(kb, &o, path, show, &c) != 0) {
+            if (eval_file(kb, vsp, &o, path, show, &c) != 0) {
                 continue;
             }
 
             snprintf(what, sizeof(what), "  %s", eval_splits[s]);
             eval_print(what, &c);
             eval_add(&split[s], &c);
+        }
+
+        if (vsp) {
+            wachat_kb_vectors_free(vsp);
         }
 
         wachat_kb_free(kb);
@@ -453,6 +642,15 @@ main(int argc, char **argv)
     }
 
     eval_print("  together", &total);
+
+    if (o.embed) {
+        printf("\nembeddings: %s at %s, %u calls, %.1f ms each; fusion k "
+               "%.0f, words %.2f, agree %d, boost %.2f, doubt %.2f; %zu "
+               "passages\n", embed.model, embed.url, embed.calls,
+               embed.calls ? embed.ms / embed.calls : 0, o.fuse.k,
+               o.fuse.words, o.fuse.agree, o.fuse.boost, o.fuse.doubt,
+               o.passages);
+    }
 
     if (o.record != NULL) {
         eval_record(&o, split, nkbs);

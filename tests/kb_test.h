@@ -9,4 +9,7 @@
 void test_lang(void);
 void test_precision(void);
 
+/* tests/kb_vec.c: hybrid retrieval's vectors, fusion, embeddings parser */
+void test_vec(void);
+
 #endif /* WACHAT_TESTS_KB_TEST_H */

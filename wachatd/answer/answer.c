@@ -37,8 +37,18 @@ wachat_answer_kb(const wachat_kb_t *kb, double min_score,
     const char *fallback_text, const wachat_question_t *q,
     wachat_reply_t *reply)
 {
-    size_t                    n;
-    wachat_kb_hit_t           hit;
+    return wachat_answer_kb_hybrid(kb, NULL, NULL, 0, min_score,
+                                   fallback_text, q, reply);
+}
+
+
+int
+wachat_answer_kb_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const float *qv, size_t dim, double min_score, const char *fallback_text,
+    const wachat_question_t *q, wachat_reply_t *reply)
+{
+    size_t                    n, best;
+    wachat_kb_hit_t           hit, hits[WACHAT_KB_FUSE_DEPTH];
     const wachat_kb_entry_t  *e;
 
     memset(reply, 0, sizeof(wachat_reply_t));
@@ -58,7 +68,17 @@ wachat_answer_kb(const wachat_kb_t *kb, double min_score,
         return 0;       /* a photo without caption: nothing to go on */
     }
 
-    n = wachat_kb_search(kb, q->text, strlen(q->text), &hit, 1);
+    if (qv && wachat_kb_vectors_ready(vs)) {
+        n = wachat_kb_hybrid(kb, vs, qv, dim, q->text, strlen(q->text), hits,
+                             WACHAT_KB_FUSE_DEPTH, &best);
+        if (n) {
+            hit = hits[best];
+            n = 1;
+        }
+
+    } else {
+        n = wachat_kb_search(kb, q->text, strlen(q->text), &hit, 1);
+    }
 
     if (n == 1 && hit.score >= min_score) {
         return wachat_reply_entry(reply, hit.entry, hit.score);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "answer/kb.h"
+#include "answer/kb_vec.h"
 
 
 typedef struct {
@@ -41,6 +42,16 @@ typedef struct {
  */
 int wachat_answer_kb(const wachat_kb_t *kb, double min_score,
     const char *fallback_text, const wachat_question_t *q,
+    wachat_reply_t *reply);
+
+/*
+ * The same, the entries ranked by words and meaning together when vs is
+ * ready and q is the question's vector (dim floats): kb_vec.h says how
+ * the vectors move the confidence.  vs or q NULL: wachat_answer_kb().
+ */
+int wachat_answer_kb_hybrid(const wachat_kb_t *kb,
+    const wachat_kb_vectors_t *vs, const float *q, size_t dim,
+    double min_score, const char *fallback_text, const wachat_question_t *q_,
     wachat_reply_t *reply);
 
 void wachat_answer_free(wachat_reply_t *reply);

@@ -164,6 +164,42 @@ wachat_metrics_graph(struct evbuffer *out, const wachat_outbound_stats_t *os)
 }
 
 
+/* hybrid retrieval (embed_url): zero everywhere without it */
+static void
+wachat_metrics_embed(struct evbuffer *out, const wachat_engine_stats_t *es)
+{
+    wachat_metrics_head(out, "wachatd_kb_vectors_total", "counter",
+                  "Knowledge base entry vectors at load and reload: read "
+                  "from the Redis cache, or computed by the embeddings "
+                  "endpoint.");
+    evbuffer_add_printf(out,
+        "wachatd_kb_vectors_total{source=\"cache\"} %llu\n"
+        "wachatd_kb_vectors_total{source=\"endpoint\"} %llu\n",
+        es->kbvec.cached, es->kbvec.embedded);
+
+    wachat_metrics_head(out, "wachatd_embed_calls_total", "counter",
+                  "Calls to the embeddings endpoint, by what they embed "
+                  "and outcome.");
+    evbuffer_add_printf(out,
+        "wachatd_embed_calls_total{what=\"kb\",outcome=\"ok\"} %llu\n"
+        "wachatd_embed_calls_total{what=\"kb\",outcome=\"failed\"} "
+        "%llu\n"
+        "wachatd_embed_calls_total{what=\"question\",outcome=\"ok\"} "
+        "%llu\n"
+        "wachatd_embed_calls_total{what=\"question\",outcome=\"failed\"} "
+        "%llu\n",
+        es->kbvec.calls, es->kbvec.failures,
+        es->embedded, es->embed_failed);
+
+    wachat_metrics_head(out, "wachatd_embed_lexical_total", "counter",
+                  "Questions ranked by words alone though embed_url is set: "
+                  "the endpoint failed, or the knowledge base has no "
+                  "vectors yet.");
+    evbuffer_add_printf(out, "wachatd_embed_lexical_total %llu\n",
+                        es->embed_lexical);
+}
+
+
 static void
 wachat_metrics_llm(struct evbuffer *out, const wachat_engine_stats_t *es)
 {
@@ -267,6 +303,7 @@ wachat_metrics_write(void *data, struct evbuffer *out)
                         wachat_stream_stats(src->stream));
     wachat_metrics_graph(out, wachat_outbound_stats(src->ob));
     wachat_metrics_llm(out, wachat_engine_stats(src->engine));
+    wachat_metrics_embed(out, wachat_engine_stats(src->engine));
 
     wachat_metrics_head(out, "wachatd_active_conversations", "gauge",
                   "Conversations this process is working on.");

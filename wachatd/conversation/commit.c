@@ -394,6 +394,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
     if (r) {
         wachat_conv_media_free(cv);
+        wachat_conv_embed_free(cv);
     }
 
     cv->peek = res.peek;

@@ -75,6 +75,20 @@ typedef struct {
     char                 react_to[256];
 } wachat_conv_media_t;
 
+/* the head message's question as a vector (embed.c) */
+typedef enum {
+    WACHAT_QVEC_TODO = 0,
+    WACHAT_QVEC_RUNNING,
+    WACHAT_QVEC_READY           /* vec, or NULL: ranked by words alone */
+} wachat_qvec_step_e;
+
+typedef struct {
+    char                 wamid[256];
+    wachat_qvec_step_e   step;
+    float               *vec;
+    size_t               dim;
+} wachat_conv_qvec_t;
+
 struct wachat_conv_s {
     wachat_conv_t      *next;
     wachat_engine_t    *engine;
@@ -105,6 +119,9 @@ struct wachat_conv_s {
     /* what the head message carries besides text (media.c) */
     wachat_conv_media_t *media;
 
+    /* the question's vector (embed.c) */
+    wachat_conv_qvec_t  *qvec;
+
     /* the customer's language: of this message, else remembered */
     char                lang[16];
     int                 lang_new;       /* detected now: remember it */
@@ -125,6 +142,9 @@ struct wachat_engine_s {
     wachat_graph_t           *media_graph;
     wachat_media_store_t     *media_store;
     wachat_stt_t             *stt;
+    wachat_embed_t           *embed;
+    wachat_kb_embed_t        *kbe;          /* the KB's vectors */
+    int                       embed_failing;    /* logged once */
     wachat_notify_pt          notify;
     void                     *notify_data;
     const wachat_config_t    *cfg;
@@ -180,6 +200,23 @@ void wachat_conv_media_free(wachat_conv_t *cv);
  */
 int wachat_conv_media_picture(const wachat_conv_t *cv);
 char *wachat_conv_media_data_url(const wachat_conv_t *cv);
+
+/*
+ * embed.c: the head message's question as a vector, with embed_url.  1:
+ * the endpoint is asked, the message comes back later; 0: go on (the
+ * vector is there, or the question is ranked by words alone).
+ */
+int wachat_conv_embed(wachat_conv_t *cv, const wachat_event_t *ev,
+    const wachat_question_t *q);
+void wachat_conv_embed_free(wachat_conv_t *cv);
+
+/*
+ * The KB's vectors and the question's, when both are there for the
+ * current KB (else all NULL / 0): what wachat_answer_kb_hybrid() and
+ * wachat_kb_hybrid() take.
+ */
+const wachat_kb_vectors_t *wachat_conv_vectors(wachat_conv_t *cv,
+    const float **q, size_t *dim);
 
 /* the message's media fields for its history entry (commit.c) */
 typedef void (*wachat_conv_kv_pt)(void *kv, const char *name,

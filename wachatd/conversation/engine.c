@@ -66,6 +66,7 @@ wachat_engine_free(wachat_engine_t *en)
         }
     }
 
+    wachat_kb_embed_free(en->kbe);
     free(en->owner);
     free(en);
 }
@@ -119,6 +120,16 @@ wachat_engine_set_media(wachat_engine_t *en, wachat_graph_t *graph,
 
 
 void
+wachat_engine_set_embed(wachat_engine_t *en, wachat_embed_t *embed)
+{
+    wachat_kb_embed_free(en->kbe);
+    en->embed = embed;
+    en->kbe = wachat_kb_embed_start(en->base, en->store, embed, en->kb,
+                                    &en->stats.kbvec);
+}
+
+
+void
 wachat_engine_set_guard(wachat_engine_t *en, wachat_guard_t *guard)
 {
     en->guard = guard;
@@ -138,6 +149,10 @@ void
 wachat_engine_close(wachat_engine_t *en)
 {
     en->closing = 1;
+
+    /* a call in flight is cancelled by the HTTP client's end: let go */
+    wachat_kb_embed_free(en->kbe);
+    en->kbe = NULL;
 }
 
 
@@ -364,6 +379,7 @@ wachat_conv_free(wachat_conv_t *cv)
     free(cv->head);
     free(cv->unrecorded);
     wachat_conv_media_free(cv);
+    wachat_conv_embed_free(cv);
     free(cv);
 }
 

@@ -22,6 +22,7 @@
 #include "answer/kb.h"
 #include "clients/graph.h"
 #include "clients/llm.h"
+#include "answer/kb_embed.h"
 #include "clients/stt.h"
 #include "send/outbound.h"
 #include "store/media.h"
@@ -65,6 +66,15 @@ typedef struct {
     unsigned long long  llm_le[WACHAT_LLM_BUCKETS];
     /* model answers the guard refused, by wachat_guard_e */
     unsigned long long  llm_refused[WACHAT_GUARD_NREASONS];
+    /*
+     * hybrid retrieval (embed_url): the KB's vectors; questions embedded,
+     * failed; questions ranked by words alone though embed_url is set
+     * (the endpoint failed, or the KB is not embedded yet)
+     */
+    wachat_kb_embed_stats_t  kbvec;
+    unsigned long long  embedded;
+    unsigned long long  embed_failed;
+    unsigned long long  embed_lexical;
 } wachat_engine_stats_t;
 
 
@@ -92,6 +102,13 @@ void wachat_engine_set_media(wachat_engine_t *en, wachat_graph_t *graph,
 
 /* the openai backend's client (NULL: kb only); replaced on reload */
 void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);
+
+/*
+ * The embeddings client (NULL: no embed_url), replaced on reload: the
+ * vectors of the current KB are computed again (those of unchanged
+ * entries come from the cache).  After wachat_engine_configure().
+ */
+void wachat_engine_set_embed(wachat_engine_t *en, wachat_embed_t *embed);
 
 /* what checks the model's answers; without one the model is not asked */
 void wachat_engine_set_guard(wachat_engine_t *en, wachat_guard_t *guard);

@@ -169,6 +169,34 @@ wachat_conv_localise(wachat_conv_t *cv, wachat_reply_t *reply)
 }
 
 
+/*
+ * The kb backend's answer, by words and meaning when the vectors are
+ * there (embed.c), the fallback in the customer's language.
+ */
+static int
+wachat_conv_answer_kb(wachat_conv_t *cv, const wachat_question_t *q,
+    wachat_reply_t *reply)
+{
+    int                         has_reply;
+    size_t                      dim;
+    const float                *qv;
+    wachat_engine_t            *en = cv->engine;
+    const wachat_kb_vectors_t  *vs;
+
+    vs = wachat_conv_vectors(cv, &qv, &dim);
+    has_reply = wachat_answer_kb_hybrid(en->kb, vs, qv, dim,
+                                        en->cfg->kb_min_score,
+                                        en->cfg->fallback_text, q, reply);
+
+    if (has_reply > 0 && wachat_conv_localise(cv, reply) != 0) {
+        wachat_answer_free(reply);
+        has_reply = -1;
+    }
+
+    return has_reply;
+}
+
+
 /* a greeting gets a menu, thanks a word: never "I'm not sure" */
 static int
 wachat_conv_smalltalk(wachat_conv_t *cv, const wachat_question_t *q,
@@ -272,6 +300,11 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
+    /* embed_url: the question's vector first, the message comes back */
+    if (wachat_conv_embed(cv, ev, &q)) {
+        return;
+    }
+
     if (q.type && wachat_answerable(q.type)) {
         wachat_outbound_mark_read(en->ob,
                                   wachat_event_str(ev, PHONE_NUMBER_ID),
@@ -290,13 +323,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;         /* busy until the model answers */
     }
 
-    has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
-                                 en->cfg->fallback_text, &q, &reply);
-
-    if (has_reply > 0 && wachat_conv_localise(cv, &reply) != 0) {
-        wachat_answer_free(&reply);
-        has_reply = -1;
-    }
+    has_reply = wachat_conv_answer_kb(cv, &q, &reply);
 
 commit:
 
@@ -562,9 +589,11 @@ static int
 wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev, const wachat_question_t *q)
 {
-    size_t                 i, n, max, nturns;
+    size_t                 i, n, max, nturns, best, dim;
     redisReply            *r;
+    const float           *qv;
     wachat_kb_hit_t        hits[8];
+    const wachat_kb_vectors_t  *vs;
     wachat_llm_turn_t      turns[64];
     wachat_llm_prompt_t    prompt;
     wachat_llm_passage_t   passages[8];
@@ -579,8 +608,9 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
 
     /* at least the top entry: its buttons may go with the answer */
     max = en->cfg->llm_passages < 8 ? (size_t) en->cfg->llm_passages : 8;
-    n = wachat_kb_search(en->kb, q->text, strlen(q->text), hits,
-                         max ? max : 1);
+    vs = wachat_conv_vectors(cv, &qv, &dim);
+    n = wachat_kb_hybrid(en->kb, vs, qv, dim, q->text, strlen(q->text), hits,
+                         max ? max : 1, &best);
 
     cv->pending_hit[0] = '\0';
     cv->pending_score = 0;
@@ -759,13 +789,7 @@ wachat_conv_llm_done(void *data, const wachat_llm_result_t *res)
                        cv->id, res->error ? res->error : "?");
         }
 
-        has_reply = wachat_answer_kb(en->kb, en->cfg->kb_min_score,
-                                     en->cfg->fallback_text, &q, &reply);
-
-        if (has_reply > 0 && wachat_conv_localise(cv, &reply) != 0) {
-            wachat_answer_free(&reply);
-            has_reply = -1;
-        }
+        has_reply = wachat_conv_answer_kb(cv, &q, &reply);
     }
 
     if (has_reply < 0) {

@@ -160,6 +160,12 @@ typedef struct {
     int               llm_vision;
     wachat_list_t     llm_allowed_domains;
 
+    /* hybrid retrieval: an OpenAI-compatible embeddings endpoint */
+    char             *embed_url;
+    char             *embed_model;
+    wachat_secret_t   embed_key;
+    long long         embed_timeout_ms;
+
     /* customers' media */
     char             *media_dir;
     size_t            media_max_bytes;

@@ -38,6 +38,7 @@ static int wachat_conf_rule_streams(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_notify(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_smtp(wachat_conf_ctx_t *ctx);
 static int wachat_conf_rule_api(wachat_conf_ctx_t *ctx);
+static int wachat_conf_rule_embed(wachat_conf_ctx_t *ctx);
 
 
 const wachat_conf_check_t  wachat_conf_http_url = {
@@ -81,7 +82,8 @@ static const wachat_conf_rule_pt  wachat_conf_rules[] = {
     wachat_conf_rule_streams,
     wachat_conf_rule_notify,
     wachat_conf_rule_smtp,
-    wachat_conf_rule_api
+    wachat_conf_rule_api,
+    wachat_conf_rule_embed
 };
 
 
@@ -366,6 +368,36 @@ wachat_conf_rule_backend(wachat_conf_ctx_t *ctx)
 
     if (cfg->llm_model[0] == '\0') {
         wachat_conf_why(ctx, "backend openai needs llm_model");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* an endpoint without a model would embed with the server's whim */
+static int
+wachat_conf_rule_embed(wachat_conf_ctx_t *ctx)
+{
+    wachat_config_t  *cfg;
+
+    cfg = ctx->cfg;
+
+    if (cfg->embed_url[0] == '\0' && cfg->embed_model[0] == '\0') {
+        return 0;
+    }
+
+    if (cfg->embed_url[0] == '\0') {
+        ctx->line = wachat_conf_line_of(ctx, WACHAT_CONF_F(embed_model));
+        wachat_conf_why(ctx, "embed_model needs embed_url (the base URL of "
+                        "an OpenAI-compatible embeddings API)");
+        return -1;
+    }
+
+    if (cfg->embed_model[0] == '\0') {
+        ctx->line = wachat_conf_line_of(ctx, WACHAT_CONF_F(embed_url));
+        wachat_conf_why(ctx, "embed_url needs embed_model (the embeddings "
+                        "model's name)");
         return -1;
     }
 

@@ -279,6 +279,31 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "More hosts a model answer may name, separated by spaces; "
         "*.example.com also allows its subdomains."),
 
+    /* hybrid retrieval: words and meaning */
+
+    WACHAT_STRING("embed_url", embed_url, "", NULL, 0,
+        &wachat_conf_http_url,
+        "Base URL of an OpenAI-compatible embeddings API (llama.cpp "
+        "server, Ollama, OpenAI); requests go to {embed_url}/embeddings. "
+        "Set, the knowledge base entries are embedded at load (cached in "
+        "Redis by content) and every question at its arrival, and the "
+        "entries are ranked by words and meaning together, for both "
+        "backends (docs/answer-quality.md). Empty, or the endpoint "
+        "failing: by words alone."),
+
+    WACHAT_STRING("embed_model", embed_model, "", NULL, 0, NULL,
+        "Embeddings model name sent to the API. Required with embed_url."),
+
+    WACHAT_SECRET("embed_key", embed_key,
+        "Embeddings API key, sent as a bearer token (optional: local "
+        "servers often need none)."),
+
+    WACHAT_DURATION("embed_timeout", embed_timeout_ms, "3s", 100,
+        WACHAT_MIN,
+        "Timeout of embedding one question: past it the question is "
+        "ranked by words alone. Embedding the knowledge base at load gets "
+        "ten times as long (at least 30 s)."),
+
     /* customers' media: kept, transcribed, answered */
 
     WACHAT_STRING("media_dir", media_dir, "media", NULL,

@@ -39,6 +39,7 @@
 #include "clients/http.h"
 #include "answer/guard.h"
 #include "answer/kb.h"
+#include "clients/embed.h"
 #include "clients/llm.h"
 #include "lib/log.h"
 #include "lib/version.h"
@@ -65,6 +66,7 @@ typedef struct {
     wachat_graph_t      *media_graph;
     wachat_media_store_t *media;
     wachat_stt_t        *stt;
+    wachat_embed_t      *embed;
     wachat_guard_t      *guard;
     wachat_engine_t     *engine;
     wachat_stream_t     *stream;
@@ -99,6 +101,8 @@ static int wachatd_wait_loading(wachat_redis_t *st, char *err, size_t len);
 static void wachatd_media(wachatd_t *d, const wachat_config_t *cfg);
 static void wachatd_templates(void *data);
 static wachat_llm_t *wachatd_llm(wachat_http_t *http,
+    const wachat_config_t *cfg);
+static wachat_embed_t *wachatd_embed(wachat_http_t *http,
     const wachat_config_t *cfg);
 static wachat_guard_t *wachatd_guard(const wachat_config_t *cfg,
     const wachat_kb_t *kb);
@@ -273,6 +277,9 @@ wachatd_start_engine(wachatd_t *d, char *err, size_t errlen)
 
     d->guard = wachatd_guard(d->cfg, d->kb);
     wachat_engine_set_guard(d->engine, d->guard);
+
+    d->embed = wachatd_embed(d->http, d->cfg);
+    wachat_engine_set_embed(d->engine, d->embed);
 
     wachatd_media(d, d->cfg);
 
@@ -473,6 +480,7 @@ wachatd_teardown(wachatd_t *d)
     }
 
     wachat_llm_free(d->llm);
+    wachat_embed_free(d->embed);
     wachat_graph_free(d->media_graph);
     wachat_stt_free(d->stt);
     wachat_media_store_close(d->media);
@@ -626,6 +634,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachatd_t        *d = arg;
     wachat_kb_t      *kb;
     wachat_guard_t   *guard;
+    wachat_embed_t   *embed;
     wachat_config_t  *cfg;
 
     (void) fd;
@@ -692,6 +701,12 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     wachat_engine_set_guard(d->engine, guard);
     wachat_guard_free(d->guard);
     d->guard = guard;
+
+    /* the new KB's vectors: the unchanged entries' come from the cache */
+    embed = wachatd_embed(d->http, cfg);
+    wachat_engine_set_embed(d->engine, embed);
+    wachat_embed_free(d->embed);
+    d->embed = embed;
 
     wachat_api_set_kb(d->api, kb, wachatd_reload_soon, d);
     wachat_kb_free(d->kb);
@@ -883,6 +898,36 @@ wachatd_llm(wachat_http_t *http, const wachat_config_t *cfg)
  * name are allowed in the model's answers, and the system prompt is what
  * they must not repeat.  NULL (out of memory): the KB answers alone.
  */
+
+/* hybrid retrieval's client: NULL without embed_url (words alone) */
+static wachat_embed_t *
+wachatd_embed(wachat_http_t *http, const wachat_config_t *cfg)
+{
+    const char           *why;
+    wachat_embed_t       *embed;
+    wachat_embed_conf_t   ec;
+
+    if (cfg->embed_url[0] == '\0') {
+        return NULL;
+    }
+
+    memset(&ec, 0, sizeof(wachat_embed_conf_t));
+    ec.url = cfg->embed_url;
+    ec.model = cfg->embed_model;
+    ec.key = cfg->embed_key.value;
+    ec.timeout_ms = cfg->embed_timeout_ms;
+    why = NULL;
+
+    embed = wachat_embed_new(http, &ec, &why);
+
+    if (embed == NULL) {
+        wachat_log(WACHAT_LOG_ERROR, "embed: %s: ranking the knowledge base "
+                   "by words alone", why ? why : "unusable");
+    }
+
+    return embed;
+}
+
 
 static wachat_guard_t *
 wachatd_guard(const wachat_config_t *cfg, const wachat_kb_t *kb)

@@ -56,6 +56,10 @@ package Wachat::Standin;
 # what it is heard to say.  requests() gives a multipart request's parts
 # as {form}: { model => ..., file => { filename, type, bytes } }.
 #
+# Embeddings (kind llm or any): POST .../embeddings answers OpenAI's
+# {"data": [{"index": i, "embedding": [...]}]} for every text of "input",
+# from the deterministic stand-in model of Wachat::Embed.
+#
 # The LLM's default answer is "Stand-in answer to: <the last user message>",
 # except that, like a model that follows the customer's instructions, it
 # obeys two of them: a message starting "SAY:" is answered with the rest of
@@ -72,6 +76,7 @@ use v5.36;
 use parent 'Wachat::Server';
 
 use Digest::SHA ();
+use Wachat::Embed ();
 use Encode ();
 use JSON::PP;
 use Time::HiRes qw(time);
@@ -466,6 +471,19 @@ sub _default ($self, $req) {
         && $path =~ m{/audio/transcriptions$})
     {
         return $self->_transcribe($req);
+    }
+    if ($kind ne 'graph' && $req->{method} eq 'POST'
+        && $path =~ m{/embeddings$})
+    {
+        my $in = $json->{input} // [];
+        $in = [$in] unless ref $in eq 'ARRAY';
+        my $i = 0;
+        return { status => 200, body => {
+            object => 'list', model => $json->{model} // 'standin',
+            data => [ map { { object => 'embedding', index => $i++,
+                              embedding => Wachat::Embed::embed_vector($_) } }
+                      @$in ],
+        } };
     }
     if ($kind ne 'llm' && $req->{method} eq 'GET' && $path =~ m{/(\d+)$}) {
         return { status => 200, body => {
