@@ -86,6 +86,7 @@ typedef struct {
     const char  *show;          /* list this split's misses, not dev's */
     const char  *record;
     double       min_score;
+    int          no_cjk;        /* --no-cjk: the questions without CJK only */
 
     eval_embed_t        *embed;     /* NULL: no EMBED_URL */
     size_t               passages;
@@ -370,6 +371,11 @@ eval_file(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         }
 
         *tab = '\0';
+
+        if (o->no_cjk && eval_has_cjk(tab + 1)) {
+            continue;       /* e.g. a model that knows no Chinese */
+        }
+
         eval_question(kb, vs, o, path, line, buf, tab + 1, show, c);
     }
 
@@ -448,10 +454,11 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
             continue;
         }
 
-        fprintf(f, "- %s, make eval, %s, %zu KBs, %s: %u questions, "
+        fprintf(f, "- %s, make eval, %s, %zu KBs, %s%s: %u questions, "
                 "right %.1f %%, wrong %.1f %%, fallback on unknowns "
                 "%.1f %% (kb_min_score %.2f, %.1f us per question)\n",
-                date, rev, nkbs, eval_splits[s], all,
+                date, rev, nkbs, eval_splits[s],
+                o->no_cjk ? " (no CJK)" : "", all,
                 eval_pct(split[s].right, split[s].answerable),
                 eval_pct(split[s].wrong, all),
                 eval_pct(split[s].fallback, split[s].unknown), o->min_score,
@@ -515,6 +522,9 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "-v") == 0) {
             o.verbose = 1;
 
+        } else if (strcmp(argv[i], "--no-cjk") == 0) {
+            o.no_cjk = 1;
+
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             o.only = argv[++i];
 
@@ -558,7 +568,7 @@ main(int argc, char **argv)
 
         } else {
             fprintf(stderr, "usage: kb_eval [-v] [--show SPLIT] "
-                    "[--only SPLIT] [--min-score X] [--repeat N] "
+                    "[--only SPLIT] [--no-cjk] [--min-score X] [--repeat N] "
                     "[--record FILE] "
                     "[--passages N] [--fuse-k K] [--words W] [--agree 0|1] "
                     "[--boost B] [--doubt D] "

@@ -146,6 +146,8 @@ test_fuse(const wachat_kb_t *kb)
     }
 
     wachat_kb_fuse_default(&f);
+    ok(f.boost == 0.0, "fuse: no boost by default (embed_kb_boost 0)");
+    f.boost = 0.10;     /* the boost's rules, as with embed_kb_boost 0.1 */
 
     /* words: returns 0.40 (near 0.45); meaning: returns clearly first */
     {

@@ -46,6 +46,7 @@ my $EMBED = <<"EOF";
 embed_url @{[$emb->url]}/v1
 embed_model stand-in-embed
 embed_timeout 1s
+embed_kb_boost 0.1
 api_listen 127.0.0.1:$port
 EOF
 

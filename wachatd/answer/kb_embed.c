@@ -154,7 +154,7 @@ wachat_kb_embed_read(wachat_kb_embed_t *ke)
 
 wachat_kb_embed_t *
 wachat_kb_embed_start(struct event_base *base, wachat_redis_t *store,
-    wachat_embed_t *embed, const wachat_kb_t *kb,
+    wachat_embed_t *embed, const wachat_kb_t *kb, double boost,
     wachat_kb_embed_stats_t *stats)
 {
     char                *text;
@@ -189,6 +189,8 @@ wachat_kb_embed_start(struct event_base *base, wachat_redis_t *store,
         wachat_kb_embed_release(ke);
         return NULL;
     }
+
+    ke->vs.boost = boost;
 
     for (i = 0; i < n; i++) {
         text = malloc(WACHAT_EMBED_MAX_TEXT);
@@ -363,6 +365,7 @@ wachat_kb_embed_write(wachat_kb_embed_t *ke, const size_t *idx, size_t n)
 static void
 wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
 {
+    double              boost;
     size_t              i, n, idx[WACHAT_EMBED_BATCH];
     const char         *why;
     struct timeval      tv;
@@ -389,12 +392,14 @@ wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
                        "model gives %zu dimensions, the cache had %zu: "
                        "embedding every entry again", res->dim, ke->vs.dim);
             n = ke->vs.n;
+            boost = ke->vs.boost;
             wachat_kb_vectors_free(&ke->vs);
             ke->reset = 1;
             ke->next = 0;
             ke->cached = 0;
 
             if (wachat_kb_vectors_init(&ke->vs, n) == 0) {
+                ke->vs.boost = boost;
                 wachat_kb_embed_next(ke);
                 return;
             }

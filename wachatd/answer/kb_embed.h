@@ -50,7 +50,7 @@ typedef struct wachat_kb_embed_s  wachat_kb_embed_t;
  */
 wachat_kb_embed_t *wachat_kb_embed_start(struct event_base *base,
     wachat_redis_t *store, wachat_embed_t *embed, const wachat_kb_t *kb,
-    wachat_kb_embed_stats_t *stats);
+    double boost, wachat_kb_embed_stats_t *stats);
 
 /* the vectors of kb, once all are there; NULL before, or for another KB */
 const wachat_kb_vectors_t *wachat_kb_embed_vectors(

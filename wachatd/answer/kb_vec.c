@@ -116,6 +116,7 @@ wachat_kb_vectors_init(wachat_kb_vectors_t *vs, size_t n)
 {
     memset(vs, 0, sizeof(wachat_kb_vectors_t));
     vs->n = n;
+    vs->boost = WACHAT_KB_FUSE_BOOST;
     vs->have = calloc(n ? n : 1, 1);
 
     return vs->have ? 0 : -1;
@@ -414,6 +415,7 @@ wachat_kb_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
 
     nlex = wachat_kb_search(kb, query, qlen, lex, WACHAT_KB_FUSE_DEPTH);
     wachat_kb_fuse_default(&f);
+    f.boost = vs->boost;
 
     return wachat_kb_fuse(kb, vs, &f, lex, nlex, q, dim, hits, max, best);
 }

@@ -49,7 +49,7 @@
 #define WACHAT_KB_FUSE_K           10.0
 #define WACHAT_KB_FUSE_WORDS       1.0
 #define WACHAT_KB_FUSE_AGREE       1
-#define WACHAT_KB_FUSE_BOOST       0.10
+#define WACHAT_KB_FUSE_BOOST       0.0
 #define WACHAT_KB_FUSE_DOUBT       0.10
 #define WACHAT_KB_FUSE_DOUBT_RANK  3
 
@@ -61,6 +61,7 @@ typedef struct {
     float          *vec;        /* n x dim; NULL while dim is 0 */
     unsigned char  *have;       /* n: 1 when the entry's row is set */
     size_t          nhave;
+    double          boost;      /* the fusion's, for this KB (embed_kb_boost) */
 } wachat_kb_vectors_t;
 
 

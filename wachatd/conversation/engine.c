@@ -125,6 +125,7 @@ wachat_engine_set_embed(wachat_engine_t *en, wachat_embed_t *embed)
     wachat_kb_embed_free(en->kbe);
     en->embed = embed;
     en->kbe = wachat_kb_embed_start(en->base, en->store, embed, en->kb,
+                                    en->cfg->embed_kb_boost,
                                     &en->stats.kbvec);
 }
 

@@ -165,6 +165,7 @@ typedef struct {
     char             *embed_model;
     wachat_secret_t   embed_key;
     long long         embed_timeout_ms;
+    double            embed_kb_boost;
 
     /* customers' media */
     char             *media_dir;
