@@ -272,10 +272,10 @@ run:
 # the answer-quality evaluation: the daemon's answerer on every eval/*/ set
 EVAL_DIRS := $(patsubst %/kb.md,%,$(wildcard eval/*/kb.md))
 
-$(BUILD)/kb_eval: eval/kb_eval.c eval/eval_embed.c eval/eval_embed.h \
+$(BUILD)/kb_eval: eval/kb_eval.c \
                   $(WACHATD_OBJS)
-	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -Ieval -o $@ eval/kb_eval.c \
-	    eval/eval_embed.c $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
+	$(CC) $(WACHATD_CFLAGS) $(EXTRA_CFLAGS) -o $@ eval/kb_eval.c \
+	    $(WACHATD_OBJS) $(WACHATD_LIBS) $(EXTRA_LDFLAGS)
 
 EVAL_ARGS ?= --record bench/RESULTS.md
 

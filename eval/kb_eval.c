@@ -30,7 +30,7 @@
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
  * one) in the environment, the KB's entries and every question are also
- * embedded (eval_embed.c, synchronously) and each question ranked by words
+ * embedded (clients/embed_sync.c, synchronously) and each question ranked by words
  * and meaning together as the daemon does with embed_url (kb_vec.h).  A
  * second line per split then gives, for the answerable questions, how
  * often the expected entry is among the --passages N (3, llm_passages'
@@ -48,7 +48,7 @@
 #include "answer/answer.h"
 #include "answer/kb.h"
 #include "answer/kb_vec.h"
-#include "eval_embed.h"
+#include "clients/embed_sync.h"
 
 
 #define EVAL_LINE     1024
@@ -88,7 +88,7 @@ typedef struct {
     double       min_score;
     int          no_cjk;        /* --no-cjk: the questions without CJK only */
 
-    eval_embed_t        *embed;     /* NULL: no EMBED_URL */
+    wachat_embed_sync_t        *embed;     /* NULL: no EMBED_URL */
     size_t               passages;
     wachat_kb_fuse_t     fuse;
 } eval_opts_t;
@@ -201,7 +201,7 @@ eval_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     size_t           n, nlex, dim, best, max;
     wachat_kb_hit_t  lex[WACHAT_KB_FUSE_DEPTH], hits[WACHAT_KB_FUSE_DEPTH];
 
-    if (eval_embed(o->embed, &text, 1, &qv, &dim, why, sizeof(why)) != 0) {
+    if (wachat_embed_sync(o->embed, &text, 1, &qv, &dim, why, sizeof(why)) != 0) {
         fprintf(stderr, "%s:%u: %s\n", file, line, why);
         exit(2);
     }
@@ -494,7 +494,7 @@ main(int argc, char **argv)
     double         t0, load;
     eval_opts_t    o;
     wachat_kb_t   *kb;
-    eval_embed_t   embed;
+    wachat_embed_sync_t   embed;
     eval_count_t   c, split[EVAL_SPLITS], total;
     wachat_kb_vectors_t   vs, *vsp;
 
@@ -602,7 +602,10 @@ main(int argc, char **argv)
         if (o.embed) {
             t0 = embed.ms;
 
-            if (eval_embed_kb(&embed, kb, &vs, err, sizeof(err)) != 0) {
+            if (wachat_kb_vectors_init(&vs, wachat_kb_count(kb)) != 0
+                || wachat_embed_sync_kb(&embed, kb, &vs, err, sizeof(err))
+                   != 0)
+            {
                 fprintf(stderr, "%s: embeddings: %s\n", path, err);
                 return 2;
             }

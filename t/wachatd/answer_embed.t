@@ -112,6 +112,18 @@ is_deeply([inputs()], [$MONEY], 'the question itself was embedded');
 ask('when are you open');
 is(next_reply('hours')->{text}, $answer{hours}, 'a plain question: still right');
 
+# 2b. wachatctl ask ranks as the daemon does: by words and meaning
+my ($rc, $out) = $d->ctl('ask', $MONEY);
+is($rc, 0, 'wachatctl ask with embed_url');
+like($out, qr/\Akb:returns\n/, '  gives the returns entry, as the customer got it') or diag $out;
+like($out, qr/ranked by words and meaning: stand-in-embed/, '  and says how it ranked');
+$emb->script(match => 'embeddings$', body_match => 'money back',
+             responses => [{ status => 500, body => 'boom' }]);
+($rc, $out) = $d->ctl('ask', $MONEY);
+like($out, qr/embeddings failed: embeddings: HTTP 500; ranked by words alone/,
+     '  the endpoint failing: by words alone, and says why') or diag $out;
+like($out, qr/no confident answer: the fallback/, '  the fallback, as the daemon would give');
+
 # 3. a restart reads every vector from the cache: nothing embedded again
 is($d->stop, 0, 'wachatd stops');
 $d->start;

@@ -91,23 +91,28 @@ wachat_kb_embed_vectors(const wachat_kb_embed_t *ke, const wachat_kb_t *kb)
 }
 
 
-/* what the cache has of this KB, in one HMGET */
-static void
-wachat_kb_embed_read(wachat_kb_embed_t *ke)
+/*
+ * What the cache has of the entries named by keys (hex, 64 each), in one
+ * HMGET, into vs; how many.  A vector of another dimension (another
+ * model's) is left out, to be made again.
+ */
+size_t
+wachat_kb_embed_read_cache(wachat_redis_t *store, char (*keys)[65],
+    wachat_kb_vectors_t *vs)
 {
-    size_t             i, n, dim;
+    size_t             i, n, dim, got;
     size_t            *lens;
     const char       **argv;
     redisReply        *r, *v;
 
-    n = ke->vs.n;
+    n = vs->n;
     argv = malloc((n + 2) * sizeof(char *));
     lens = malloc((n + 2) * sizeof(size_t));
 
     if (argv == NULL || lens == NULL) {
         free(argv);
         free(lens);
-        return;
+        return 0;
     }
 
     argv[0] = "HMGET";
@@ -116,18 +121,20 @@ wachat_kb_embed_read(wachat_kb_embed_t *ke)
     lens[1] = sizeof(WACHAT_KB_EMBED_KEY) - 1;
 
     for (i = 0; i < n; i++) {
-        argv[i + 2] = ke->keys[i];
+        argv[i + 2] = keys[i];
         lens[i + 2] = 64;
     }
 
-    r = wachat_redis_argv(ke->store, (int) n + 2, argv, lens);
+    r = wachat_redis_argv(store, (int) n + 2, argv, lens);
     free(argv);
     free(lens);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n) {
         freeReplyObject(r);
-        return;
+        return 0;
     }
+
+    got = 0;
 
     for (i = 0; i < n; i++) {
         v = r->element[i];
@@ -140,15 +147,14 @@ wachat_kb_embed_read(wachat_kb_embed_t *ke)
 
         dim = v->len / sizeof(float);
 
-        /* a vector of another dimension: another model's, made again */
-        if (wachat_kb_vectors_set(&ke->vs, i, (const float *) v->str, dim)
-            == 0)
-        {
-            ke->cached++;
+        if (wachat_kb_vectors_set(vs, i, (const float *) v->str, dim) == 0) {
+            got++;
         }
     }
 
     freeReplyObject(r);
+
+    return got;
 }
 
 
@@ -206,7 +212,7 @@ wachat_kb_embed_start(struct event_base *base, wachat_redis_t *store,
     }
 
     if (store) {
-        wachat_kb_embed_read(ke);
+        ke->cached = wachat_kb_embed_read_cache(store, ke->keys, &ke->vs);
     }
 
     stats->cached += ke->cached;

@@ -56,6 +56,13 @@ wachat_kb_embed_t *wachat_kb_embed_start(struct event_base *base,
 const wachat_kb_vectors_t *wachat_kb_embed_vectors(
     const wachat_kb_embed_t *ke, const wachat_kb_t *kb);
 
+/*
+ * What the cache has of the entries named by keys (hex SHA-256, one per
+ * entry of vs), read into vs; how many (wachatctl ask reads them too).
+ */
+size_t wachat_kb_embed_read_cache(wachat_redis_t *store, char (*keys)[65],
+    wachat_kb_vectors_t *vs);
+
 /* a call in flight is let go: its answer is dropped */
 void wachat_kb_embed_free(wachat_kb_embed_t *ke);
 

@@ -4,25 +4,92 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "answer/answer.h"
+#include "answer/kb_embed.h"
+#include "answer/kb_vec.h"
+#include "clients/embed_sync.h"
 #include "insight/unanswered.h"
 #include "lib/clock.h"
 #include "main/ctl_int.h"
 
 
-/* ask <question>: the kb file's answer, as the daemon would give it */
+/*
+ * With embed_url, the KB's vectors and the question's, as the daemon ranks
+ * by them: vs set and *qv malloc'ed; 0, or -1 and why (words alone then).
+ */
+static int
+wachatctl_ask_vectors(wachatctl_t *ctl, const wachat_kb_t *kb,
+    const char *question, wachat_kb_vectors_t *vs, float **qv, size_t *dim,
+    char *why, size_t whylen)
+{
+    char                (*keys)[65], *text;
+    size_t                i, n;
+    wachat_embed_sync_t   e;
+
+    memset(&e, 0, sizeof(e));
+    e.url = ctl->cfg->embed_url;
+    e.model = ctl->cfg->embed_model;
+    e.key = ctl->cfg->embed_key.value;
+    e.timeout_ms = (long) ctl->cfg->embed_timeout_ms * 10;
+
+    n = wachat_kb_count(kb);
+    keys = calloc(n ? n : 1, sizeof(*keys));
+    text = malloc(WACHAT_EMBED_MAX_TEXT);
+
+    if (keys == NULL || text == NULL || wachat_kb_vectors_init(vs, n) != 0) {
+        snprintf(why, whylen, "out of memory");
+        free(keys);
+        free(text);
+        return -1;
+    }
+
+    /* the daemon's cache first, so only what it lacks is embedded */
+    for (i = 0; i < n; i++) {
+        wachat_kb_vec_text(wachat_kb_entry(kb, i), text,
+                           WACHAT_EMBED_MAX_TEXT);
+        wachat_kb_vec_key(e.model, text, keys[i]);
+    }
+
+    (void) wachat_kb_embed_read_cache(ctl->st, keys, vs);
+    free(keys);
+    free(text);
+
+    if (wachat_embed_sync_kb(&e, kb, vs, why, whylen) != 0) {
+        wachat_kb_vectors_free(vs);
+        return -1;
+    }
+
+    vs->boost = ctl->cfg->embed_kb_boost;
+    e.timeout_ms = (long) ctl->cfg->embed_timeout_ms;
+
+    if (wachat_embed_sync(&e, &question, 1, qv, dim, why, whylen) != 0) {
+        wachat_kb_vectors_free(vs);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * ask <question>: the kb file's answer, as the daemon would give it; with
+ * embed_url, ranked by words and meaning as the daemon ranks it
+ */
 int
 wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
 {
-    int                 rc;
-    char                err[WACHAT_ERRLEN];
-    size_t              i, n;
-    wachat_kb_t        *kb;
-    wachat_reply_t      reply;
-    wachat_kb_hit_t     hits[5];
-    wachat_question_t   q;
+    int                   rc, hybrid;
+    char                  err[WACHAT_ERRLEN];
+    float                *qv;
+    size_t                i, n, dim, best;
+    wachat_kb_t          *kb;
+    wachat_reply_t        reply;
+    wachat_kb_hit_t       hits[5];
+    wachat_question_t     q;
+    wachat_kb_vectors_t   vs;
 
     (void) argc;
 
@@ -35,10 +102,25 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
     memset(&q, 0, sizeof(q));
     q.type = "text";
     q.text = argv[0];
+    qv = NULL;
+    dim = 0;
+    hybrid = 0;
 
-    rc = wachat_answer_kb(kb, ctl->cfg->kb_min_score, ctl->cfg->fallback_text,
-                          &q, &reply);
-    n = wachat_kb_search(kb, argv[0], strlen(argv[0]), hits, 5);
+    if (ctl->cfg->embed_url && ctl->cfg->embed_url[0]) {
+        hybrid = wachatctl_ask_vectors(ctl, kb, argv[0], &vs, &qv, &dim, err,
+                                       sizeof(err)) == 0;
+        if (!hybrid) {
+            /* as the daemon does when the endpoint fails */
+            printf("(embeddings failed: %s; ranked by words alone)\n", err);
+        }
+    }
+
+    rc = wachat_answer_kb_hybrid(kb, hybrid ? &vs : NULL, qv, dim,
+                                 ctl->cfg->kb_min_score,
+                                 ctl->cfg->fallback_text, &q, &reply);
+    n = hybrid ? wachat_kb_hybrid(kb, &vs, qv, dim, argv[0], strlen(argv[0]),
+                                  hits, 5, &best)
+               : wachat_kb_search(kb, argv[0], strlen(argv[0]), hits, 5);
 
     if (rc > 0) {
         printf("%s\n%s\n\n", strcmp(reply.source, "fallback") == 0
@@ -53,7 +135,15 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
                hits[i].entry->id, hits[i].entry->question);
     }
 
-    printf("(kb_min_score %.2f, %s)\n", ctl->cfg->kb_min_score, ctl->cfg->kb);
+    printf("(kb_min_score %.2f, %s%s%s)\n", ctl->cfg->kb_min_score,
+           ctl->cfg->kb, hybrid ? ", ranked by words and meaning: "
+                                : "", hybrid ? ctl->cfg->embed_model : "");
+
+    if (hybrid) {
+        wachat_kb_vectors_free(&vs);
+        free(qv);
+    }
+
     wachat_kb_free(kb);
 
     return rc < 0;

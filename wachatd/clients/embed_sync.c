@@ -1,5 +1,6 @@
 /*
- * eval_embed: synchronous calls to the embeddings endpoint (eval_embed.h).
+ * embed_sync: synchronous calls to the embeddings endpoint, for the tools
+ * (embed_sync.h).
  */
 
 #include <stdio.h>
@@ -10,12 +11,12 @@
 #include <curl/curl.h>
 
 #include "clients/embed.h"
-#include "eval_embed.h"
+#include "clients/embed_sync.h"
 #include "lib/buf.h"
 
 
 static size_t
-eval_embed_write(char *p, size_t size, size_t n, void *data)
+wachat_embed_sync_write(char *p, size_t size, size_t n, void *data)
 {
     wachat_buf_add(data, p, size * n);
 
@@ -24,7 +25,7 @@ eval_embed_write(char *p, size_t size, size_t n, void *data)
 
 
 int
-eval_embed(eval_embed_t *e, const char *const *texts, size_t n, float **vec,
+wachat_embed_sync(wachat_embed_sync_t *e, const char *const *texts, size_t n, float **vec,
     size_t *dim, char *why, size_t whylen)
 {
     int                 rc;
@@ -74,9 +75,10 @@ eval_embed(eval_embed_t *e, const char *const *texts, size_t n, float **vec,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) blen);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     e->timeout_ms > 0 ? e->timeout_ms : 120000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, eval_embed_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, wachat_embed_sync_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -115,54 +117,56 @@ eval_embed(eval_embed_t *e, const char *const *texts, size_t n, float **vec,
 
 
 int
-eval_embed_kb(eval_embed_t *e, const wachat_kb_t *kb,
+wachat_embed_sync_kb(wachat_embed_sync_t *e, const wachat_kb_t *kb,
     wachat_kb_vectors_t *vs, char *why, size_t whylen)
 {
-    int          oom;
+    int          rc;
     char        *texts[WACHAT_EMBED_BATCH];
     float       *vec;
-    size_t       i, k, n, total, dim;
+    size_t       i, k, n, idx[WACHAT_EMBED_BATCH], dim;
 
-    total = wachat_kb_count(kb);
+    for (i = 0; i < vs->n; ) {
 
-    if (wachat_kb_vectors_init(vs, total) != 0) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-    }
+        /* the next batch of entries the vectors lack */
+        for (n = 0; i < vs->n && n < WACHAT_EMBED_BATCH; i++) {
+            if (!vs->have[i]) {
+                idx[n++] = i;
+            }
+        }
 
-    for (i = 0; i < total; i += n) {
-        n = total - i < WACHAT_EMBED_BATCH ? total - i : WACHAT_EMBED_BATCH;
+        if (n == 0) {
+            break;
+        }
 
-        oom = 0;
+        rc = 0;
 
         for (k = 0; k < n; k++) {
             texts[k] = malloc(WACHAT_EMBED_MAX_TEXT);
 
-            if (texts[k] != NULL) {
-                wachat_kb_vec_text(wachat_kb_entry(kb, i + k), texts[k],
-                                   WACHAT_EMBED_MAX_TEXT);
+            if (texts[k] == NULL) {
+                rc = -1;
 
             } else {
-                oom = 1;
+                wachat_kb_vec_text(wachat_kb_entry(kb, idx[k]), texts[k],
+                                   WACHAT_EMBED_MAX_TEXT);
             }
         }
 
         vec = NULL;
 
-        if (oom) {
+        if (rc != 0) {
             snprintf(why, whylen, "out of memory");
 
-        } else if (eval_embed(e, (const char *const *) texts, n, &vec, &dim,
-                              why, whylen) == 0)
-        {
-            for (k = 0; k < n; k++) {
-                if (wachat_kb_vectors_set(vs, i + k, vec + k * dim, dim)
-                    != 0)
-                {
-                    snprintf(why, whylen, "a vector of another dimension "
-                             "or of zeros");
-                    break;
-                }
+        } else {
+            rc = wachat_embed_sync(e, (const char *const *) texts, n, &vec,
+                                   &dim, why, whylen);
+        }
+
+        for (k = 0; rc == 0 && k < n; k++) {
+            if (wachat_kb_vectors_set(vs, idx[k], vec + k * dim, dim) != 0) {
+                snprintf(why, whylen, "a vector of another dimension or "
+                         "of zeros");
+                rc = -1;
             }
         }
 
@@ -172,8 +176,7 @@ eval_embed_kb(eval_embed_t *e, const wachat_kb_t *kb,
 
         free(vec);
 
-        if (vs->nhave != i + n) {
-            wachat_kb_vectors_free(vs);
+        if (rc != 0) {
             return -1;
         }
     }
