@@ -3,8 +3,9 @@
  * key set), config_words.c (a line's words), config_lookup.c (a key's
  * table entry, the "did you mean" hint), config_translations.c (texts in
  * other languages), config_keys.c (the key table), config_types.c (one set
- * of functions per value type), config_secret.c (secrets from files and
- * variables), config_agents.c (agent lines), config_check.c (checks of one
+ * of functions per value type; with config_units.c, config_addr.c and
+ * config_lists.c), config_secret.c (secrets from files and variables),
+ * config_agents.c (agent lines), config_check.c (checks of one
  * value and across keys), config_doc.c (the dump and the docs),
  * config_messages.c and config_files.c (messages; memory and files).  Not
  * for the rest of the daemon.
@@ -114,7 +115,10 @@ extern const wachat_conf_entry_t  wachat_conf_table[];
 extern const size_t               wachat_conf_nkeys;
 
 
-/* the types (config_types.c, config_secret.c, config_agents.c) */
+/*
+ * the types (config_types.c, config_units.c, config_addr.c,
+ * config_lists.c, config_secret.c, config_agents.c)
+ */
 extern const wachat_conf_type_t  wachat_conf_string_type;
 extern const wachat_conf_type_t  wachat_conf_int_type;
 extern const wachat_conf_type_t  wachat_conf_float_type;
@@ -147,7 +151,7 @@ int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
 int wachat_conf_finish(wachat_conf_ctx_t *ctx);
 
 
-/* values (config_types.c) */
+/* values (config_types.c; durations and sizes: config_units.c) */
 int wachat_conf_parse_int(const char *v, long long *out);
 void wachat_conf_fmt_duration(long long ms, char *buf, size_t size);
 void wachat_conf_fmt_size(long long bytes, char *buf, size_t size);
@@ -194,7 +198,7 @@ void wachat_conf_error(char *err, size_t errlen, const char *file,
 
 char *wachat_conf_strdup(const char *s);
 
-/* config_types.c: an address as the file writes it, and back */
+/* config_addr.c: an address as the file writes it, and back */
 int wachat_conf_parse_addr(const char *v, wachat_addr_t *addr);
 void wachat_conf_fmt_addr(const wachat_addr_t *a, char *buf, size_t size);
 
