@@ -130,7 +130,9 @@ CONF_PATH  ?= conf/wachatd.conf
 WACHATD_CFLAGS += -DWACHAT_CONF_PATH='"$(CONF_PATH)"'
 # wachatctl is wachatctl.c (main, the command table) and its commands, ctl_*.c
 WACHATCTL_SRCS := wachatd/main/wachatctl.c $(wildcard wachatd/main/ctl_*.c)
-WACHATD_MAINS := wachatd/main/wachatd.c $(WACHATCTL_SRCS)
+# wachatd is wachatd.c (main) and wachatd_*.c, sharing wachatd_int.h
+WACHATD_MAIN_SRCS := wachatd/main/wachatd.c $(wildcard wachatd/main/wachatd_*.c)
+WACHATD_MAINS := $(WACHATD_MAIN_SRCS) $(WACHATCTL_SRCS)
 WACHATD_LIB_SRCS := $(filter-out $(WACHATD_MAINS),$(wildcard wachatd/*/*.c)) \
                     $(wildcard common/*.c)
 WACHATD_HDRS := $(wildcard wachatd/*/*.h common/*.h)
@@ -163,7 +165,7 @@ $(KB_FOLD): scripts/gen-kb-fold
 
 $(BUILD)/obj/wachatd/answer/kb_lang.o: $(KB_FOLD)
 
-$(BUILD)/wachatd: $(BUILD)/obj/wachatd/main/wachatd.o $(WACHATD_OBJS)
+$(BUILD)/wachatd: $(patsubst %.c,$(BUILD)/obj/%.o,$(WACHATD_MAIN_SRCS)) $(WACHATD_OBJS)
 	$(CC) $(EXTRA_LDFLAGS) -o $@ $^ $(WACHATD_LIBS)
 
 $(BUILD)/wachatctl: $(patsubst %.c,$(BUILD)/obj/%.o,$(WACHATCTL_SRCS)) $(WACHATD_OBJS)

@@ -51,8 +51,8 @@ EOF
 my $d = start_wachatd(redis => $redis, kb => $KB, conf => $MAILCONF);
 ok($d->wait_log(qr/mail: notifying 1 agent through smtp:/, 5),
    'wachatd runs the mailer, for the one agent who opted in')
-    or diag "wachatd.c must create the mailer (wachat_mail_new) and tick it:\n"
-            . $d->log_text;
+    or diag "wachatd_start.c must create the mailer (wachat_notify_new) and "
+            . "wachatd_events.c tick it:\n" . $d->log_text;
 
 
 # --- helpers -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 /*
- * kb internals shared by kb.c (parser), kb_arena.c (memory), kb_text.c
- * (slugs, tokens), kb_lang.c (stemming, folding, synonyms) and kb_index.c
- * (term index, scoring, lookups).  Not for the rest of the daemon.
+ * kb internals shared by kb.c, kb_lines.c and kb_entry.c (parser),
+ * kb_arena.c (memory), kb_text.c (slugs, tokens), kb_lang.c (stemming,
+ * folding, synonyms) and kb_index.c (term index, scoring, lookups).  Not
+ * for the rest of the daemon.
  */
 
 #ifndef WACHAT_KB_INT_H

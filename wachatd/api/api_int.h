@@ -1,7 +1,7 @@
 /*
  * api internals shared by api.c (listener, routing, JSON answers),
  * api_access.c (who may call),
- * api_presence.c (the agent), api_conv.c (its conversations) and
+ * api_presence.c (the agent), api_conv*.c (its conversations) and
  * api_events.c (the live feed as server-sent events).  Not for the rest of
  * the daemon.
  */
@@ -133,7 +133,10 @@ void wachat_api_heartbeat(wachat_api_req_t *r);
 void wachat_api_agents(wachat_api_req_t *r);
 
 
-/* api_conv.c: the handlers of its conversations */
+/*
+ * the handlers of its conversations: api_conv.c (list), api_conv_show.c
+ * (show), api_conv_actions.c (the rest)
+ */
 
 void wachat_api_list(wachat_api_req_t *r);
 void wachat_api_show(wachat_api_req_t *r);

@@ -1,10 +1,14 @@
 /*
- * config internals shared by config.c (loading: lines, words, keys),
- * config_keys.c (the key table), config_types.c (one set of functions per
- * value type), config_secret.c (secrets from files and variables),
- * config_agents.c (agent lines), config_check.c (checks of one value and
- * across keys) and config_doc.c (the dump and the docs).  Not for the rest
- * of the daemon.
+ * config internals shared by config.c (loading: the file, its lines, a
+ * key set), config_words.c (a line's words), config_lookup.c (a key's
+ * table entry, the "did you mean" hint), config_translations.c (texts in
+ * other languages), config_keys.c (the key table), config_types.c (one set
+ * of functions per value type; with config_units.c, config_addr.c and
+ * config_lists.c), config_secret.c (secrets from files and variables),
+ * config_agents.c (agent lines), config_check.c (checks of one
+ * value and across keys), config_doc.c (the dump and the docs),
+ * config_messages.c and config_files.c (messages; memory and files).  Not
+ * for the rest of the daemon.
  */
 
 #ifndef WACHAT_CONFIG_INT_H
@@ -19,6 +23,7 @@
 
 
 #define WACHAT_CONF_KEYS_MAX    128
+#define WACHAT_CONF_ARGS_MAX    64      /* words on a line */
 #define WACHAT_CONF_SECRET_MAX  (64 * 1024)
 #define WACHAT_CONF_WHY_MAX     512
 #define WACHAT_CONF_SHOW_MAX    60      /* bytes of a value quoted back */
@@ -110,7 +115,10 @@ extern const wachat_conf_entry_t  wachat_conf_table[];
 extern const size_t               wachat_conf_nkeys;
 
 
-/* the types (config_types.c, config_secret.c, config_agents.c) */
+/*
+ * the types (config_types.c, config_units.c, config_addr.c,
+ * config_lists.c, config_secret.c, config_agents.c)
+ */
 extern const wachat_conf_type_t  wachat_conf_string_type;
 extern const wachat_conf_type_t  wachat_conf_int_type;
 extern const wachat_conf_type_t  wachat_conf_float_type;
@@ -143,7 +151,7 @@ int wachat_conf_check_email(wachat_conf_ctx_t *ctx, const char *name,
 int wachat_conf_finish(wachat_conf_ctx_t *ctx);
 
 
-/* values (config_types.c) */
+/* values (config_types.c; durations and sizes: config_units.c) */
 int wachat_conf_parse_int(const char *v, long long *out);
 void wachat_conf_fmt_duration(long long ms, char *buf, size_t size);
 void wachat_conf_fmt_size(long long bytes, char *buf, size_t size);
@@ -155,7 +163,25 @@ void wachat_conf_put_value(FILE *out, const char *v);
 void wachat_conf_put_key(FILE *out, const char *name);
 
 
-/* messages and memory (config.c) */
+/* a line's bytes and words (config_words.c) */
+int wachat_conf_check_bytes(wachat_conf_ctx_t *ctx, const char *line,
+    size_t len);
+int wachat_conf_split(wachat_conf_ctx_t *ctx, const char *s,
+    size_t len, char *buf, char **argv, int *argc);
+
+/* a key's table entry, or what is said without one (config_lookup.c) */
+const wachat_conf_entry_t *wachat_conf_lookup(const char *key,
+    int *form);
+void wachat_conf_unknown(wachat_conf_ctx_t *ctx, const char *key);
+void wachat_conf_duplicate(wachat_conf_ctx_t *ctx,
+    const wachat_conf_entry_t *e, int form, const char *key);
+
+/* <key>.<lang> "text" (config_translations.c) */
+int wachat_conf_translation(wachat_conf_ctx_t *ctx, int argc,
+    char **argv);
+
+
+/* messages (config_messages.c) */
 
 /* a value quoted for a message: escaped, and cut if long */
 const char *wachat_conf_show(const char *v, char *buf, size_t size);
@@ -163,9 +189,16 @@ const char *wachat_conf_show(const char *v, char *buf, size_t size);
 void wachat_conf_why(wachat_conf_ctx_t *ctx, const char *fmt, ...)
     WACHAT_LOG_PRINTF(2, 3);
 
+/* the "file:line: ..." error of a load or parse, into err */
+void wachat_conf_error(char *err, size_t errlen, const char *file,
+    int line, const char *fmt, ...) WACHAT_LOG_PRINTF(5, 6);
+
+
+/* memory and files (config_files.c) */
+
 char *wachat_conf_strdup(const char *s);
 
-/* config_types.c: an address as the file writes it, and back */
+/* config_addr.c: an address as the file writes it, and back */
 int wachat_conf_parse_addr(const char *v, wachat_addr_t *addr);
 void wachat_conf_fmt_addr(const wachat_addr_t *a, char *buf, size_t size);
 
