@@ -216,7 +216,11 @@ test-asan: $(ASAN_MODULE)
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm $(BUILD)/fuzz_embed
 
-KB_SRCS := $(wildcard wachatd/answer/kb*.c) common/wachat_utf8.c
+# the parser and search only: editing, the vectors and their cache need
+# libcrypto, libevent and the embeddings client, none of which it reads
+KB_SRCS := $(filter-out wachatd/answer/kb_edit.c wachatd/answer/kb_embed.c \
+                        wachatd/answer/kb_vec.c, \
+                        $(wildcard wachatd/answer/kb*.c)) common/wachat_utf8.c
 
 $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS) $(KB_FOLD)
 	@mkdir -p $(BUILD)
@@ -231,7 +235,9 @@ $(BUILD)/fuzz_envelope: fuzz/envelope_fuzz.c $(ENVELOPE_SRCS) $(ENVELOPE_HDRS)
 FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iwachatd -Icommon
 
 # the config is every wachatd/lib/config*.c (one file per responsibility)
-CONFIG_SRCS := $(wildcard wachatd/lib/config*.c) wachatd/lib/log.c common/wachat_utf8.c
+# and hours.c, which checks working_hours
+CONFIG_SRCS := $(wildcard wachatd/lib/config*.c) wachatd/lib/hours.c \
+               wachatd/lib/log.c common/wachat_utf8.c
 
 $(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h $(CONFIG_SRCS) \
                       $(wildcard wachatd/lib/config*.h) wachatd/lib/log.h common/wachat_utf8.h
