@@ -250,7 +250,7 @@ for my $b (@bad) {
 }
 spew("$DIR/embed.key", "sk-test-0123\n");
 chmod 0600, "$DIR/embed.key";
-my ($status, $out) = check_conf("embed_url http://127.0.0.1:1/v1\nembed_model m\nembed_key_file $DIR/embed.key\nembed_timeout 2s\n");
+(my $status, $out) = check_conf("embed_url http://127.0.0.1:1/v1\nembed_model m\nembed_key_file $DIR/embed.key\nembed_timeout 2s\n");
 is($status, 0, 'wachatd -t accepts a full embed_* config') or diag $out;
 like($out, qr/^embed_model\s+m$/m, 'the dump shows embed_model');
 unlike($out, qr/sk-test-0123/, 'and never the key');
