@@ -38,6 +38,8 @@ my $d = start_wachatd(redis => $ha->primary, redis_line => 'redis ' . $ha->direc
                       conf => "api_listen 127.0.0.1:$api_port\n"
                             . "agent alice alice\@example.com\n");
 ok($d->wait_log(qr/agent API on 127\.0\.0\.1:$api_port/, 10), 'wachatd up through the sentinels');
+like($d->log_text, qr/redis: behind sentinels with redis_replicas 0: a failover can take back/,
+     'it warns that redis_replicas is 0 behind sentinels');
 
 my $dir = tmpdir('failover');
 my $htpasswd = spew("$dir/agents.htpasswd", "alice:{SHA}" . sha1_base64('alice-pw') . "=\n");

@@ -154,6 +154,14 @@ main(int argc, char **argv)
                    "runs it as \"wachat\")");
     }
 
+    /* behind sentinels, a failover can take back a write Meta acted on */
+    if (d.cfg->redis.nsentinels > 0 && d.cfg->redis_replicas == 0) {
+        wachat_log(WACHAT_LOG_WARNING, "redis: behind sentinels with "
+                   "redis_replicas 0: a failover can take back a reply's "
+                   "record and the reply go out again; set redis_replicas 1 "
+                   "(docs/deployment.md)");
+    }
+
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned) time(NULL) ^ (unsigned) getpid());
 
