@@ -24,8 +24,8 @@
  * the expected entry is the top hit and among the top 3 whatever the
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
- * another split that has become a seen set; a sealed split (blind,
- * blind2) is never listed: it is for judging, not for tuning.  --record
+ * another split that has become a seen set; a sealed split (blind2,
+ * eval/README.md) is never listed: it is for judging, not for tuning.  --record
  * appends one dated line per split to FILE (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -72,7 +72,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "heldout", 0 },
     { "fresh",   0 },
     { "probe",   0 },
-    { "blind",   1 },
+    { "blind",   0 },
     { "blind2",  1 },
 };
 
