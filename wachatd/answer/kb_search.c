@@ -78,6 +78,8 @@
                                            any of the entry's phrasings */
 #define WACHAT_KB_ANSWER_ONLY  0.8      /* and its confidence is this */
 #define WACHAT_KB_MAX_HEADS  16
+#define WACHAT_KB_RUN        32         /* characters of a run followed */
+#define WACHAT_KB_CJK_OBJECT 4          /* characters of a verb's object */
 #define WACHAT_KB_NONE       SIZE_MAX
 
 
@@ -105,6 +107,16 @@ typedef struct {
     size_t              nheads;
     size_t              mod[WACHAT_KB_MAX_HEADS];
     size_t              head[WACHAT_KB_MAX_HEADS];
+
+    /* "有冇單車褲賣": a frame verb at the end of a run of characters */
+    size_t              run[WACHAT_KB_RUN];     /* the characters' terms */
+    uint8_t             known[WACHAT_KB_RUN];   /* a known pair or synonym
+                                                   ends at the character */
+    size_t              nrun;
+    size_t              spanned;    /* characters of the synonym to come */
+    int                 exist;      /* the run follows 有, 冇, 沒: "有冇 X 賣" */
+    size_t              vfrom;      /* the verb's characters in run, */
+    size_t              vto;        /* or vto 0 */
 } wachat_kb_query_t;
 
 
@@ -119,6 +131,41 @@ wachat_kb_focus_add(wachat_kb_query_t *q, size_t mod, size_t head)
 }
 
 
+/*
+ * A run after 有, 冇 or 沒 that ends with a frame verb ("有冇單車褲賣",
+ * "有冇電動車租": do you have X to sell, to rent): the characters before
+ * the verb are its object, and the last of them, unknown right after a
+ * known one, is the head (褲 of 單車褲) as if the run ended there.  Not
+ * any run: in "腳踏車點租" (how to rent a bike) 點 is no object.
+ */
+static void
+wachat_kb_verb_end(wachat_kb_query_t *q)
+{
+    size_t  k, c, m;
+
+    if (!q->exist || q->vto == 0 || q->vto != q->nrun || q->vfrom == 0) {
+        return;
+    }
+
+    k = q->vfrom > WACHAT_KB_CJK_OBJECT ? q->vfrom - WACHAT_KB_CJK_OBJECT : 0;
+
+    for ( /* void */ ; k < q->vfrom; k++) {
+        q->obj[q->run[k]] = 1;
+    }
+
+    if (q->vfrom >= 2) {
+        c = q->run[q->vfrom - 1];
+        m = q->run[q->vfrom - 2];
+
+        if (q->term[c] == UINT32_MAX && q->term[m] != UINT32_MAX
+            && !q->known[q->vfrom - 1])
+        {
+            wachat_kb_focus_add(q, m, c);
+        }
+    }
+}
+
+
 /* the run of Chinese characters has ended: its last one is a head */
 static void
 wachat_kb_focus_end(wachat_kb_query_t *q)
@@ -128,7 +175,21 @@ wachat_kb_focus_end(wachat_kb_query_t *q)
         q->phead = WACHAT_KB_NONE;
     }
 
+    wachat_kb_verb_end(q);
+    q->nrun = 0;
+    q->vto = 0;
+    q->exist = 0;
     q->lastu = WACHAT_KB_NONE;
+}
+
+
+/* 有, 冇, 沒, 没: a run after one may say what is had, or not */
+static int
+wachat_kb_existential(const char *s, size_t len)
+{
+    return len == 3
+           && (memcmp(s, "有", 3) == 0 || memcmp(s, "冇", 3) == 0
+               || memcmp(s, "沒", 3) == 0 || memcmp(s, "没", 3) == 0);
 }
 
 
@@ -143,8 +204,9 @@ wachat_kb_ring(wachat_kb_query_t *q, size_t i)
 /*
  * A Chinese synonym stands for its last characters (自行车 for bike):
  * those the KB lacks are explained, not unknown, and weigh nothing.
+ * Returns how many characters it stands for.
  */
-static void
+static size_t
 wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
 {
     size_t  i, chars, k;
@@ -160,6 +222,8 @@ wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
             q->ctx[i] = 1;
         }
     }
+
+    return chars;
 }
 
 
@@ -180,12 +244,13 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         q->frame = (q->frame == 2) ? 0 : q->frame;
         q->last = WACHAT_KB_NONE;
         wachat_kb_focus_end(q);
+        q->exist = wachat_kb_existential(term, len);
         wachat_kb_ring(q, WACHAT_KB_NONE);
         return 0;
     }
 
     if (kind == WACHAT_KB_TOK_SPAN) {
-        wachat_kb_spanned(q, term, len);
+        q->spanned = wachat_kb_spanned(q, term, len);
         return 0;
     }
 
@@ -245,6 +310,11 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         q->last = WACHAT_KB_NONE;
         q->phead = WACHAT_KB_NONE;          /* not the last */
 
+        if (q->nrun < WACHAT_KB_RUN) {
+            q->known[q->nrun] = 0;
+            q->run[q->nrun++] = i;
+        }
+
         if (id == UINT32_MAX && q->lastu != WACHAT_KB_NONE
             && q->term[q->lastu] != UINT32_MAX)
         {
@@ -265,11 +335,27 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
 
     if (id != UINT32_MAX) {
         q->phead = WACHAT_KB_NONE;          /* a known pair or synonym */
+
+        if (q->nrun > 0 && (kind != WACHAT_KB_TOK_WORD || q->spanned)) {
+            q->known[q->nrun - 1] = 1;
+        }
     }
 
     if (kind != WACHAT_KB_TOK_WORD) {
         q->last = WACHAT_KB_NONE;           /* a pair */
         return 0;
+    }
+
+    if (q->spanned) {
+        if (q->wt[i] < 1 && q->spanned <= q->nrun) {
+            q->vfrom = q->nrun - q->spanned;        /* a frame verb */
+            q->vto = q->nrun;
+        }
+
+        q->spanned = 0;
+
+    } else if (q->nrun > 0) {
+        wachat_kb_focus_end(q);             /* a word ends the run */
     }
 
     /* "bike lights": the unknown word is what the question is about */
@@ -449,7 +535,7 @@ wachat_kb_objectless(const wachat_kb_t *kb, const wachat_kb_query_t *q,
     size_t  i;
 
     for (i = 0; i < q->n; i++) {
-        if (q->obj[i]
+        if (q->obj[i] && !q->ctx[i]
             && (q->term[i] == UINT32_MAX
                 || !wachat_kb_entry_has(&kb->index, q->term[i], e)))
         {
@@ -577,6 +663,10 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     q->phead = WACHAT_KB_NONE;
     q->nheads = 0;
     q->frame = 0;
+    q->nrun = 0;
+    q->spanned = 0;
+    q->vto = 0;
+    q->exist = 0;
 
     for (i = 0; i < WACHAT_KB_SYN_CJK; i++) {
         q->ring[i] = WACHAT_KB_NONE;
