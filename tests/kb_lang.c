@@ -334,10 +334,19 @@ static const lang_query_t  precision_zh_queries[] = {
 };
 
 
+/* with a person to talk to: an entry that shares single characters only */
+static const lang_query_t  precision_chars_queries[] = {
+    { "你哋有冇請人呀", "-", "characters only: 人 of 真人 is no word "
+      "(are you hiring)" },
+    { "我要搵真人", "contact", "characters only: 真人 is a pair" },
+};
+
+
 void
 test_precision(void)
 {
-    char                  err[512];
+    int                   n;
+    char                  err[512], text[2048];
     wachat_kb_t          *kb;
 
     kb = wachat_kb_parse(rental, strlen(rental), "rental", err, sizeof(err));
@@ -363,6 +372,23 @@ test_precision(void)
     check_queries(kb, "precision", precision_zh_queries,
                   sizeof(precision_zh_queries)
                   / sizeof(precision_zh_queries[0]));
+
+    wachat_kb_free(kb);
+
+    n = snprintf(text, sizeof(text), "%s%s", rental_zh,
+                 "## How can I talk to a person? {#contact}\n"
+                 "Also: 真人 | 人工客服\n"
+                 "Tap the button below.\n請按下面的按鈕。\n");
+    kb = wachat_kb_parse(text, (size_t) n, "rental_chars", err, sizeof(err));
+
+    if (!ok(kb != NULL, "precision: the rental KB with a contact loads")) {
+        diag("%s", err);
+        return;
+    }
+
+    check_queries(kb, "precision", precision_chars_queries,
+                  sizeof(precision_chars_queries)
+                  / sizeof(precision_chars_queries[0]));
 
     wachat_kb_free(kb);
 }

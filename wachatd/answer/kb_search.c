@@ -77,6 +77,8 @@
 #define WACHAT_KB_OFF_PHRASING 0.2      /* below: the question is not near
                                            any of the entry's phrasings */
 #define WACHAT_KB_ANSWER_ONLY  0.8      /* and its confidence is this */
+#define WACHAT_KB_CHARS      0.5        /* an entry that shares single
+                                           Chinese characters only */
 #define WACHAT_KB_MAX_HEADS  16
 #define WACHAT_KB_RUN        32         /* characters of a run followed */
 #define WACHAT_KB_CJK_OBJECT 4          /* characters of a verb's object */
@@ -397,12 +399,13 @@ wachat_kb_before(const wachat_kb_hit_t *a, const wachat_kb_hit_t *b)
 
 /*
  * Adds what the query's terms give to every entry: conf (the coverage,
- * capped per term) and raw (BM25F).  Returns the idf weight of all the
+ * capped per term), raw (BM25F) and words (nonzero when a term other than
+ * a single Chinese character matches).  Returns the idf weight of all the
  * query's terms, the coverage's denominator.
  */
 static double
 wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
-    double *conf, double *raw)
+    double *conf, double *raw, double *words)
 {
     size_t                      i, k;
     double                      w, tq, ta, s, total;
@@ -439,6 +442,7 @@ wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
                      WACHAT_KB_ANSWER_CAP * ta / (WACHAT_KB_K1 + ta)
                      / WACHAT_KB_SREF_A);
             conf[p->entry] += q->fac[i] * w * fmin(1.0, s);
+            words[p->entry] += q->kind[i] != WACHAT_KB_TOK_UNI;
         }
     }
 
@@ -577,8 +581,8 @@ wachat_kb_insert(wachat_kb_hit_t *hits, size_t nhits, size_t max,
  */
 static size_t
 wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
-    const double *conf, const double *raw, double total,
-    wachat_kb_hit_t *hits, size_t max)
+    const double *conf, const double *raw, const double *words,
+    double total, wachat_kb_hit_t *hits, size_t max)
 {
     size_t           i, e, n, nhits;
     double           phr;
@@ -621,6 +625,11 @@ wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
         if (wachat_kb_objectless(kb, q, e)) {
             hit.score *= WACHAT_KB_OBJECT;
         }
+
+        if (words[e] == 0) {
+            hit.score *= WACHAT_KB_CHARS;
+        }
+
         nhits = wachat_kb_insert(hits, nhits, max, &hit);
     }
 
@@ -633,7 +642,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_hit_t *hits, size_t max)
 {
     size_t              i, nhits;
-    double              total, *conf, *raw;
+    double              total, *conf, *raw, *words;
     wachat_kb_lex_t     lex;
     wachat_kb_query_t  *q;
 
@@ -644,7 +653,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     qlen = qlen > WACHAT_KB_MAX_QUERY ? WACHAT_KB_MAX_QUERY : qlen;
 
     q = malloc(sizeof(wachat_kb_query_t));
-    conf = calloc(2 * kb->nentries, sizeof(double));
+    conf = calloc(3 * kb->nentries, sizeof(double));
 
     if (q == NULL || conf == NULL || wachat_kb_lex_open(&lex, kb) != 0) {
         free(q);
@@ -656,6 +665,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     lex.gaps = 1;
 
     raw = conf + kb->nentries;
+    words = raw + kb->nentries;
     q->kb = kb;
     q->n = 0;
     q->last = WACHAT_KB_NONE;
@@ -676,8 +686,8 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_lex_close(&lex);
     wachat_kb_focus_end(q);
 
-    total = wachat_kb_score(kb, q, conf, raw);
-    nhits = wachat_kb_rank(kb, q, conf, raw, total, hits, max);
+    total = wachat_kb_score(kb, q, conf, raw, words);
+    nhits = wachat_kb_rank(kb, q, conf, raw, words, total, hits, max);
 
     free(q);
     free(conf);
