@@ -42,6 +42,14 @@
  * lacks one of them (in its question, Also lines or answer) has at best
  * the verb: its confidence is multiplied by WACHAT_KB_OBJECT.
  *
+ * A Chinese verb's object: after 有, 冇 or 沒, a run that ends with a frame
+ * verb ("有冇單車褲賣", do you have X to sell) has the characters before
+ * the verb as its object, and the last of them as a head (褲 of 單車褲).
+ *
+ * Characters only: an entry that shares nothing with the question but
+ * single Chinese characters (no pair, no synonym, no word) has its
+ * confidence multiplied by WACHAT_KB_CHARS: a character is no word.
+ *
  * Off its phrasings: an entry whose question and Also lines the customer's
  * text shares less than a fifth of (by idf) is found through its answer
  * alone ("how's the weather" and an answer that closes in a typhoon; "book
