@@ -5,8 +5,8 @@
  *                   [--repeat N] [--record FILE] DIR...
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
- * heldout.txt, fresh.txt, probe.txt and blind.txt (eval/README.md): one
- * question a line, "expected<TAB>question", where
+ * heldout.txt, fresh.txt, probe.txt, blind.txt and blind2.txt
+ * (eval/README.md): one question a line, "expected<TAB>question", where
  * expected is the entry id the customer should get, several ids as
  * "a|b" when more than one entry answers it, or "-" when the KB cannot
  * answer it.  Lines starting with "#" and blank lines are skipped.
@@ -24,8 +24,8 @@
  * the expected entry is the top hit and among the top 3 whatever the
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
- * another split that has become a seen set; the blind split is never
- * listed: it is for judging, not for tuning.  --record
+ * another split that has become a seen set; a sealed split (blind2,
+ * eval/README.md) is never listed: it is for judging, not for tuning.  --record
  * appends one dated line per split to FILE (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -53,12 +53,28 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   5
-#define EVAL_BLIND    4         /* its questions are never listed */
+#define EVAL_SPLITS   6
 
 
-static const char *const  eval_splits[EVAL_SPLITS] = { "dev", "heldout", "fresh",
-                                                      "probe", "blind" };
+/*
+ * A sealed split is for judging, not for tuning: its questions are never
+ * listed, only its aggregate line is printed.
+ */
+
+typedef struct {
+    const char  *name;
+    unsigned     sealed;
+} eval_split_t;
+
+
+static const eval_split_t  eval_splits[EVAL_SPLITS] = {
+    { "dev",     0 },
+    { "heldout", 0 },
+    { "fresh",   0 },
+    { "probe",   0 },
+    { "blind",   0 },
+    { "blind2",  1 },
+};
 
 
 typedef struct {
@@ -457,7 +473,7 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
         fprintf(f, "- %s, make eval, %s, %zu KBs, %s%s: %u questions, "
                 "right %.1f %%, wrong %.1f %%, fallback on unknowns "
                 "%.1f %% (kb_min_score %.2f, %.1f us per question)\n",
-                date, rev, nkbs, eval_splits[s],
+                date, rev, nkbs, eval_splits[s].name,
                 o->no_cjk ? " (no CJK)" : "", all,
                 eval_pct(split[s].right, split[s].answerable),
                 eval_pct(split[s].wrong, all),
@@ -532,9 +548,14 @@ main(int argc, char **argv)
             o.show = argv[++i];
             o.verbose = 1;
 
-            if (strcmp(o.show, eval_splits[EVAL_BLIND]) == 0) {
-                fprintf(stderr, "kb_eval: the blind split is never listed\n");
-                return 2;
+            for (s = 0; s < EVAL_SPLITS; s++) {
+                if (eval_splits[s].sealed
+                    && strcmp(o.show, eval_splits[s].name) == 0)
+                {
+                    fprintf(stderr, "kb_eval: the %s split is never listed\n",
+                            o.show);
+                    return 2;
+                }
             }
 
         } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
@@ -616,22 +637,23 @@ main(int argc, char **argv)
         }
 
         for (s = 0; s < EVAL_SPLITS; s++) {
-            if (o.only != NULL && strcmp(o.only, eval_splits[s]) != 0) {
+            if (o.only != NULL && strcmp(o.only, eval_splits[s].name) != 0) {
                 continue;
             }
 
             snprintf(path, sizeof(path), "%s/%s.txt", argv[i],
-                     eval_splits[s]);
+                     eval_splits[s].name);
             memset(&c, 0, sizeof(c));
 
-            show = o.verbose && s != EVAL_BLIND
-                   && strcmp(o.show ? o.show : "dev", eval_splits[s]) == 0;
+            show = o.verbose && !eval_splits[s].sealed
+                   && strcmp(o.show ? o.show : "dev", eval_splits[s].name)
+                      == 0;
 
             if (eval_file(kb, vsp, &o, path, show, &c) != 0) {
                 continue;
             }
 
-            snprintf(what, sizeof(what), "  %s", eval_splits[s]);
+            snprintf(what, sizeof(what), "  %s", eval_splits[s].name);
             eval_print(what, &c);
             eval_add(&split[s], &c);
         }
@@ -648,7 +670,7 @@ main(int argc, char **argv)
 
     for (s = 0; s < EVAL_SPLITS; s++) {
         if (split[s].answerable + split[s].unknown > 0) {
-            snprintf(what, sizeof(what), "  %s", eval_splits[s]);
+            snprintf(what, sizeof(what), "  %s", eval_splits[s].name);
             eval_print(what, &split[s]);
             eval_add(&total, &split[s]);
         }

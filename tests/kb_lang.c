@@ -262,6 +262,7 @@ static const char  rental[] =
     "## Do you sell bikes? {#sales}\n"
     "Also: second-hand bikes\n"
     "New city bikes from HK$1,800, used ones from HK$900.\n"
+
     "## How much is it to rent a bike? {#rent}\n"
     "Also: rental prices\n"
     "HK$40 per hour; helmet and lock included.\n"
@@ -288,10 +289,64 @@ static const lang_query_t  precision_queries[] = {
 };
 
 
+/*
+ * 有冇 X 賣 (do you have X to sell): the characters before the verb are
+ * its object, the last of them, unknown after a known one, its head.
+ */
+static const char  rental_zh[] =
+    "# 單車店\n"
+    "\n"
+    "## Do you sell bikes? {#sales}\n"
+    "Also: buy a bike | 買單車 | 二手單車\n"
+    "New city bikes from HK$1,800, used ones from HK$900.\n"
+    "全新城市單車 HK$1,800 起，二手單車 HK$900 起。\n"
+    "## How much is it to rent a bike? {#rent}\n"
+    "Also: 租單車幾錢\n"
+    "HK$40 per hour.\n每小時 HK$40。\n"
+    "## Do you rent electric bikes? {#e-bikes}\n"
+    "Also: 電動單車\n"
+    "HK$100 per hour.\n電動單車每小時 HK$100。\n"
+    "## When are you open? {#hours}\n"
+    "Also: 營業時間\n"
+    "Every day 9:00 to 19:00.\n每日 9:00 至 19:00。\n"
+    "## Where is the shop? {#location}\n"
+    "Also: 地址\n"
+    "12 Riverside Promenade.\n河畔長廊 12 號。\n"
+    "## Do you repair bikes? {#repairs}\n"
+    "Also: 維修\n"
+    "Any bike, while you wait.\n任何單車都可以維修。\n"
+    "## Can I cancel a booking? {#cancel}\n"
+    "Also: 取消\n"
+    "Up to a day ahead.\n最遲一天前取消。\n"
+    "## Do you run guided rides? {#tours}\n"
+    "Also: 導賞團\n"
+    "Every Sunday.\n逢星期日。\n";
+
+
+static const lang_query_t  precision_zh_queries[] = {
+    { "有冇單車褲賣", "-", "Chinese object: the entry lacks 褲, the head "
+      "of the verb's object" },
+    { "有冇單車燈賣", "-", "Chinese object: likewise 燈" },
+    { "有冇二手單車賣", "sales", "Chinese object: the entry has it" },
+    { "有冇電動單車租", "e-bikes", "Chinese object: the entry has it" },
+    { "腳踏車點租", "rent", "Chinese object: only after 有, 冇, 沒: 點 "
+      "(how) is no object" },
+};
+
+
+/* with a person to talk to: an entry that shares single characters only */
+static const lang_query_t  precision_chars_queries[] = {
+    { "你哋有冇請人呀", "-", "characters only: 人 of 真人 is no word "
+      "(are you hiring)" },
+    { "我要搵真人", "contact", "characters only: 真人 is a pair" },
+};
+
+
 void
 test_precision(void)
 {
-    char                  err[512];
+    int                   n;
+    char                  err[512], text[2048];
     wachat_kb_t          *kb;
 
     kb = wachat_kb_parse(rental, strlen(rental), "rental", err, sizeof(err));
@@ -303,6 +358,37 @@ test_precision(void)
 
     check_queries(kb, "precision", precision_queries,
                   sizeof(precision_queries) / sizeof(precision_queries[0]));
+
+    wachat_kb_free(kb);
+
+    kb = wachat_kb_parse(rental_zh, strlen(rental_zh), "rental_zh", err,
+                         sizeof(err));
+
+    if (!ok(kb != NULL, "precision: the Chinese rental KB loads")) {
+        diag("%s", err);
+        return;
+    }
+
+    check_queries(kb, "precision", precision_zh_queries,
+                  sizeof(precision_zh_queries)
+                  / sizeof(precision_zh_queries[0]));
+
+    wachat_kb_free(kb);
+
+    n = snprintf(text, sizeof(text), "%s%s", rental_zh,
+                 "## How can I talk to a person? {#contact}\n"
+                 "Also: 真人 | 人工客服\n"
+                 "Tap the button below.\n請按下面的按鈕。\n");
+    kb = wachat_kb_parse(text, (size_t) n, "rental_chars", err, sizeof(err));
+
+    if (!ok(kb != NULL, "precision: the rental KB with a contact loads")) {
+        diag("%s", err);
+        return;
+    }
+
+    check_queries(kb, "precision", precision_chars_queries,
+                  sizeof(precision_chars_queries)
+                  / sizeof(precision_chars_queries[0]));
 
     wachat_kb_free(kb);
 }

@@ -68,7 +68,9 @@ typedef enum {
     WACHAT_KB_TOK_TYPO,             /* a WORD the KB has, spelled wrong */
     WACHAT_KB_TOK_GAP,              /* lex->gaps: the words around it are
                                        not next to each other (a stopword
-                                       or punctuation between); no term */
+                                       or punctuation between); no term,
+                                       but a Chinese function character
+                                       that makes one is given (有, 嗎) */
     WACHAT_KB_TOK_SPAN              /* lex->gaps: the characters the next
                                        term (a synonym's head) stands for;
                                        no term */

@@ -42,6 +42,14 @@
  * lacks one of them (in its question, Also lines or answer) has at best
  * the verb: its confidence is multiplied by WACHAT_KB_OBJECT.
  *
+ * A Chinese verb's object: after 有, 冇 or 沒, a run that ends with a frame
+ * verb ("有冇單車褲賣", do you have X to sell) has the characters before
+ * the verb as its object, and the last of them as a head (褲 of 單車褲).
+ *
+ * Characters only: an entry that shares nothing with the question but
+ * single Chinese characters (no pair, no synonym, no word) has its
+ * confidence multiplied by WACHAT_KB_CHARS: a character is no word.
+ *
  * Off its phrasings: an entry whose question and Also lines the customer's
  * text shares less than a fifth of (by idf) is found through its answer
  * alone ("how's the weather" and an answer that closes in a typhoon; "book
@@ -77,7 +85,11 @@
 #define WACHAT_KB_OFF_PHRASING 0.2      /* below: the question is not near
                                            any of the entry's phrasings */
 #define WACHAT_KB_ANSWER_ONLY  0.8      /* and its confidence is this */
+#define WACHAT_KB_CHARS      0.5        /* an entry that shares single
+                                           Chinese characters only */
 #define WACHAT_KB_MAX_HEADS  16
+#define WACHAT_KB_RUN        32         /* characters of a run followed */
+#define WACHAT_KB_CJK_OBJECT 4          /* characters of a verb's object */
 #define WACHAT_KB_NONE       SIZE_MAX
 
 
@@ -105,6 +117,16 @@ typedef struct {
     size_t              nheads;
     size_t              mod[WACHAT_KB_MAX_HEADS];
     size_t              head[WACHAT_KB_MAX_HEADS];
+
+    /* "有冇單車褲賣": a frame verb at the end of a run of characters */
+    size_t              run[WACHAT_KB_RUN];     /* the characters' terms */
+    uint8_t             known[WACHAT_KB_RUN];   /* a known pair or synonym
+                                                   ends at the character */
+    size_t              nrun;
+    size_t              spanned;    /* characters of the synonym to come */
+    int                 exist;      /* the run follows 有, 冇, 沒: "有冇 X 賣" */
+    size_t              vfrom;      /* the verb's characters in run, */
+    size_t              vto;        /* or vto 0 */
 } wachat_kb_query_t;
 
 
@@ -119,6 +141,41 @@ wachat_kb_focus_add(wachat_kb_query_t *q, size_t mod, size_t head)
 }
 
 
+/*
+ * A run after 有, 冇 or 沒 that ends with a frame verb ("有冇單車褲賣",
+ * "有冇電動車租": do you have X to sell, to rent): the characters before
+ * the verb are its object, and the last of them, unknown right after a
+ * known one, is the head (褲 of 單車褲) as if the run ended there.  Not
+ * any run: in "腳踏車點租" (how to rent a bike) 點 is no object.
+ */
+static void
+wachat_kb_verb_end(wachat_kb_query_t *q)
+{
+    size_t  k, c, m;
+
+    if (!q->exist || q->vto == 0 || q->vto != q->nrun || q->vfrom == 0) {
+        return;
+    }
+
+    k = q->vfrom > WACHAT_KB_CJK_OBJECT ? q->vfrom - WACHAT_KB_CJK_OBJECT : 0;
+
+    for ( /* void */ ; k < q->vfrom; k++) {
+        q->obj[q->run[k]] = 1;
+    }
+
+    if (q->vfrom >= 2) {
+        c = q->run[q->vfrom - 1];
+        m = q->run[q->vfrom - 2];
+
+        if (q->term[c] == UINT32_MAX && q->term[m] != UINT32_MAX
+            && !q->known[q->vfrom - 1])
+        {
+            wachat_kb_focus_add(q, m, c);
+        }
+    }
+}
+
+
 /* the run of Chinese characters has ended: its last one is a head */
 static void
 wachat_kb_focus_end(wachat_kb_query_t *q)
@@ -128,7 +185,21 @@ wachat_kb_focus_end(wachat_kb_query_t *q)
         q->phead = WACHAT_KB_NONE;
     }
 
+    wachat_kb_verb_end(q);
+    q->nrun = 0;
+    q->vto = 0;
+    q->exist = 0;
     q->lastu = WACHAT_KB_NONE;
+}
+
+
+/* 有, 冇, 沒, 没: a run after one may say what is had, or not */
+static int
+wachat_kb_existential(const char *s, size_t len)
+{
+    return len == 3
+           && (memcmp(s, "有", 3) == 0 || memcmp(s, "冇", 3) == 0
+               || memcmp(s, "沒", 3) == 0 || memcmp(s, "没", 3) == 0);
 }
 
 
@@ -143,8 +214,9 @@ wachat_kb_ring(wachat_kb_query_t *q, size_t i)
 /*
  * A Chinese synonym stands for its last characters (自行车 for bike):
  * those the KB lacks are explained, not unknown, and weigh nothing.
+ * Returns how many characters it stands for.
  */
-static void
+static size_t
 wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
 {
     size_t  i, chars, k;
@@ -160,6 +232,8 @@ wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
             q->ctx[i] = 1;
         }
     }
+
+    return chars;
 }
 
 
@@ -180,12 +254,13 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         q->frame = (q->frame == 2) ? 0 : q->frame;
         q->last = WACHAT_KB_NONE;
         wachat_kb_focus_end(q);
+        q->exist = wachat_kb_existential(term, len);
         wachat_kb_ring(q, WACHAT_KB_NONE);
         return 0;
     }
 
     if (kind == WACHAT_KB_TOK_SPAN) {
-        wachat_kb_spanned(q, term, len);
+        q->spanned = wachat_kb_spanned(q, term, len);
         return 0;
     }
 
@@ -245,6 +320,11 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         q->last = WACHAT_KB_NONE;
         q->phead = WACHAT_KB_NONE;          /* not the last */
 
+        if (q->nrun < WACHAT_KB_RUN) {
+            q->known[q->nrun] = 0;
+            q->run[q->nrun++] = i;
+        }
+
         if (id == UINT32_MAX && q->lastu != WACHAT_KB_NONE
             && q->term[q->lastu] != UINT32_MAX)
         {
@@ -265,11 +345,27 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
 
     if (id != UINT32_MAX) {
         q->phead = WACHAT_KB_NONE;          /* a known pair or synonym */
+
+        if (q->nrun > 0 && (kind != WACHAT_KB_TOK_WORD || q->spanned)) {
+            q->known[q->nrun - 1] = 1;
+        }
     }
 
     if (kind != WACHAT_KB_TOK_WORD) {
         q->last = WACHAT_KB_NONE;           /* a pair */
         return 0;
+    }
+
+    if (q->spanned) {
+        if (q->wt[i] < 1 && q->spanned <= q->nrun) {
+            q->vfrom = q->nrun - q->spanned;        /* a frame verb */
+            q->vto = q->nrun;
+        }
+
+        q->spanned = 0;
+
+    } else if (q->nrun > 0) {
+        wachat_kb_focus_end(q);             /* a word ends the run */
     }
 
     /* "bike lights": the unknown word is what the question is about */
@@ -311,12 +407,13 @@ wachat_kb_before(const wachat_kb_hit_t *a, const wachat_kb_hit_t *b)
 
 /*
  * Adds what the query's terms give to every entry: conf (the coverage,
- * capped per term) and raw (BM25F).  Returns the idf weight of all the
+ * capped per term), raw (BM25F) and words (nonzero when a term other than
+ * a single Chinese character matches).  Returns the idf weight of all the
  * query's terms, the coverage's denominator.
  */
 static double
 wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
-    double *conf, double *raw)
+    double *conf, double *raw, double *words)
 {
     size_t                      i, k;
     double                      w, tq, ta, s, total;
@@ -353,6 +450,7 @@ wachat_kb_score(const wachat_kb_t *kb, const wachat_kb_query_t *q,
                      WACHAT_KB_ANSWER_CAP * ta / (WACHAT_KB_K1 + ta)
                      / WACHAT_KB_SREF_A);
             conf[p->entry] += q->fac[i] * w * fmin(1.0, s);
+            words[p->entry] += q->kind[i] != WACHAT_KB_TOK_UNI;
         }
     }
 
@@ -449,7 +547,7 @@ wachat_kb_objectless(const wachat_kb_t *kb, const wachat_kb_query_t *q,
     size_t  i;
 
     for (i = 0; i < q->n; i++) {
-        if (q->obj[i]
+        if (q->obj[i] && !q->ctx[i]
             && (q->term[i] == UINT32_MAX
                 || !wachat_kb_entry_has(&kb->index, q->term[i], e)))
         {
@@ -491,8 +589,8 @@ wachat_kb_insert(wachat_kb_hit_t *hits, size_t nhits, size_t max,
  */
 static size_t
 wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
-    const double *conf, const double *raw, double total,
-    wachat_kb_hit_t *hits, size_t max)
+    const double *conf, const double *raw, const double *words,
+    double total, wachat_kb_hit_t *hits, size_t max)
 {
     size_t           i, e, n, nhits;
     double           phr;
@@ -535,6 +633,11 @@ wachat_kb_rank(const wachat_kb_t *kb, const wachat_kb_query_t *q,
         if (wachat_kb_objectless(kb, q, e)) {
             hit.score *= WACHAT_KB_OBJECT;
         }
+
+        if (words[e] == 0) {
+            hit.score *= WACHAT_KB_CHARS;
+        }
+
         nhits = wachat_kb_insert(hits, nhits, max, &hit);
     }
 
@@ -547,7 +650,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_hit_t *hits, size_t max)
 {
     size_t              i, nhits;
-    double              total, *conf, *raw;
+    double              total, *conf, *raw, *words;
     wachat_kb_lex_t     lex;
     wachat_kb_query_t  *q;
 
@@ -558,7 +661,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     qlen = qlen > WACHAT_KB_MAX_QUERY ? WACHAT_KB_MAX_QUERY : qlen;
 
     q = malloc(sizeof(wachat_kb_query_t));
-    conf = calloc(2 * kb->nentries, sizeof(double));
+    conf = calloc(3 * kb->nentries, sizeof(double));
 
     if (q == NULL || conf == NULL || wachat_kb_lex_open(&lex, kb) != 0) {
         free(q);
@@ -570,6 +673,7 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     lex.gaps = 1;
 
     raw = conf + kb->nentries;
+    words = raw + kb->nentries;
     q->kb = kb;
     q->n = 0;
     q->last = WACHAT_KB_NONE;
@@ -577,6 +681,10 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     q->phead = WACHAT_KB_NONE;
     q->nheads = 0;
     q->frame = 0;
+    q->nrun = 0;
+    q->spanned = 0;
+    q->vto = 0;
+    q->exist = 0;
 
     for (i = 0; i < WACHAT_KB_SYN_CJK; i++) {
         q->ring[i] = WACHAT_KB_NONE;
@@ -586,8 +694,8 @@ wachat_kb_search(const wachat_kb_t *kb, const char *query, size_t qlen,
     wachat_kb_lex_close(&lex);
     wachat_kb_focus_end(q);
 
-    total = wachat_kb_score(kb, q, conf, raw);
-    nhits = wachat_kb_rank(kb, q, conf, raw, total, hits, max);
+    total = wachat_kb_score(kb, q, conf, raw, words);
+    nhits = wachat_kb_rank(kb, q, conf, raw, words, total, hits, max);
 
     free(q);
     free(conf);

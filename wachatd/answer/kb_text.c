@@ -343,9 +343,12 @@ wachat_kb_flush(wachat_kb_tok_t *t)
 }
 
 
-/* lex->gaps: the held word, then a gap (the next word is not its neighbour) */
+/*
+ * lex->gaps: the held word, then a gap (the next word is not its
+ * neighbour); a function character that makes one is its term
+ */
 static int
-wachat_kb_gap(wachat_kb_tok_t *t)
+wachat_kb_gap(wachat_kb_tok_t *t, const char *fn, size_t len)
 {
     int  rc;
 
@@ -355,7 +358,7 @@ wachat_kb_gap(wachat_kb_tok_t *t)
 
     rc = wachat_kb_flush(t);
 
-    return rc ? rc : t->cb(t->ctx, "", 0, WACHAT_KB_TOK_GAP);
+    return rc ? rc : t->cb(t->ctx, fn, len, WACHAT_KB_TOK_GAP);
 }
 
 
@@ -377,7 +380,7 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
     kind = wachat_kb_word(t->lex, w, len, &out, &olen);
 
     if (kind < 0) {
-        return wachat_kb_gap(t);            /* a stopword between */
+        return wachat_kb_gap(t, "", 0);     /* a stopword between */
     }
 
     if (kind != WACHAT_KB_TOK_NUM && t->hlen > 0
@@ -493,7 +496,8 @@ wachat_kb_cjk(wachat_kb_tok_t *t, uint32_t cp, int stop, uint32_t *run,
     }
 
     if (stop) {
-        rc = wachat_kb_gap(t);              /* 嗎, 的: words apart */
+        u = wachat_utf8_encode(cp, buf);
+        rc = wachat_kb_gap(t, buf, u);      /* 嗎, 的: words apart */
         if (rc != 0) {
             return rc;
         }
@@ -606,7 +610,7 @@ wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s, size_t len,
             if (cp != ' ' && cp != '\t' && cp != '-' && cp != 0x2010
                 && cp != 0x2011)
             {
-                rc = wachat_kb_gap(&t);     /* punctuation, a line break */
+                rc = wachat_kb_gap(&t, "", 0);     /* punctuation, a line break */
                 if (rc != 0) {
                     return rc;
                 }
