@@ -482,7 +482,9 @@
         h('ol', { class: 'hits' }, ...(r.hits || []).map((x) => h('li', {
           class: x.score >= r.min_score ? 'ok' : 'low',
           text: '#' + x.id + ' ' + Number(x.score).toFixed(2) + ' — ' + x.question }))),
-        h('div', { class: 'why', text: 'An entry needs ' + Number(r.min_score).toFixed(2) + ' or more.' }));
+        h('div', { class: 'why', text: 'An entry needs ' + Number(r.min_score).toFixed(2) + ' or more.'
+          + (r.ranking === 'words and meaning' ? ' Ranked by words and meaning.' : '')
+          + (r.ranking_note ? ' Ranked by words alone: ' + r.ranking_note + '.' : '') }));
     } catch (e) {
       toast(e.message, 'error');
     }

@@ -16,6 +16,7 @@
 use v5.36;
 use lib 't/lib';
 
+use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 
@@ -27,6 +28,8 @@ use Wachat::Nginx qw(start_nginx);
 use Wachat::Daemon qw(kb_answers outbox_wait start_wachatd wachatd_binary);
 use Wachat::Standin;
 use Wachat::Webhook qw(wh_text);
+
+sub uri_escape ($t) { (my $e = $t) =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge; $e }
 
 my $FIXTURE = root_dir() . '/t/fixtures/kb/embed_bikes.md';
 my $DIR = tmpdir('answer-embed');
@@ -48,6 +51,7 @@ embed_model stand-in-embed
 embed_timeout 1s
 embed_kb_boost 0.1
 api_listen 127.0.0.1:$port
+agent alice alice\@example.com
 EOF
 
 my $d = start_wachatd(redis => $redis, kb => $KB, conf => $EMBED);
@@ -123,6 +127,43 @@ $emb->script(match => 'embeddings$', body_match => 'money back',
 like($out, qr/embeddings failed: embeddings: HTTP 500; ranked by words alone/,
      '  the endpoint failing: by words alone, and says why') or diag $out;
 like($out, qr/no confident answer: the fallback/, '  the fallback, as the daemon would give');
+
+# 2c. the console's "what would the assistant answer?" ranks the same way
+my $q = 'kb/ask?q=' . uri_escape($MONEY);
+my $res = $d->api('alice', 'GET', $q);
+is($res->{status}, 200, 'GET /api/kb/ask with embed_url');
+is($res->{json}{source}, 'kb:returns', '  the returns entry, as the customer got it');
+is($res->{json}{ranking}, 'words and meaning', '  ranked by words and meaning');
+$emb->script(match => 'embeddings$', body_match => 'money back',
+             responses => [{ status => 500, body => 'boom' }]);
+$res = $d->api('alice', 'GET', $q);
+is($res->{json}{source}, 'fallback', '  the endpoint failing: the fallback, by words alone');
+is($res->{json}{ranking}, 'words', '  ranked by words');
+like($res->{json}{ranking_note} // '', qr/HTTP 500/, '  and why');
+# the agent leaves while the question is being embedded (a hung endpoint)
+$emb->script(match => 'embeddings$', body_match => 'money back', responses => [{ hang => 1 }]);
+my $n0 = () = $emb->requests(path => qr/embeddings$/);
+my $asked = () = $d->log_text =~ m{api: alice GET /api/kb/ask: 200}g;
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp')
+        or die "connect: $!";
+    print $s "GET /api/$q HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nX-Wachat-Agent: alice\r\n"
+           . 'X-Wachat-Proxy-Secret: ' . $d->api_secret . "\r\n\r\n";
+    ok(poll_until(sub { my $n = () = $emb->requests(path => qr/embeddings$/); $n > $n0 },
+                  timeout => 10), '  an ask whose question is being embedded');
+    close $s;
+}
+# when the endpoint gives up, the ask is let go (libevent saw the agent
+# leave) or answered into a closed connection (it did not): either way
+# logged, and nothing of the request is touched after it is gone
+ok(poll_until(sub {
+    my $answered = () = $d->log_text =~ m{api: alice GET /api/kb/ask: 200}g;
+    $d->log_text =~ m{api: alice left before /api/kb/ask was answered} || $answered > $asked;
+}, timeout => 10), '  when the endpoint gives up, the ask is let go or answered, and logged')
+    or diag $d->log_text;
+$res = $d->api('alice', 'GET', 'kb/ask?q=' . uri_escape('when are you open'));
+is($res->{json}{source}, 'kb:hours', '  the agent who left: wachatd goes on, the next ask is answered');
+ok($d->alive, '  and wachatd is alive');
 
 # 3. a restart reads every vector from the cache: nothing embedded again
 is($d->stop, 0, 'wachatd stops');

@@ -516,6 +516,17 @@ wachat_api_unmount(char *path)
 
 
 void
+wachat_api_set_vectors(wachat_api_t *api, wachat_api_vectors_pt fn,
+    void *data)
+{
+    if (api) {
+        api->vectors = fn;
+        api->vectors_data = data;
+    }
+}
+
+
+void
 wachat_api_set_kb(wachat_api_t *api, const wachat_kb_t *kb,
     wachat_api_reload_pt reload, void *data)
 {

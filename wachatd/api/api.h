@@ -13,6 +13,7 @@
 
 #include "lib/config.h"
 #include "answer/kb.h"
+#include "answer/kb_vec.h"
 #include "store/store.h"
 
 
@@ -57,6 +58,17 @@ void wachat_api_set_kb(wachat_api_t *api, const wachat_kb_t *kb,
 struct wachat_media_store_s;
 void wachat_api_set_media(wachat_api_t *api,
     struct wachat_media_store_s *media);
+
+/*
+ * What ranks a question by meaning too, as the engine does, for "what
+ * would the assistant answer?" (NULL vectors: by words alone).
+ */
+struct wachat_embed_s;
+typedef const wachat_kb_vectors_t *(*wachat_api_vectors_pt)(void *data,
+    const wachat_kb_t *kb, struct wachat_embed_s **embed);
+
+void wachat_api_set_vectors(wachat_api_t *api, wachat_api_vectors_pt fn,
+    void *data);
 
 /* what refreshes the template cache on an agent's demand */
 void wachat_api_set_refresh(wachat_api_t *api, void (*refresh)(void *data),

@@ -47,6 +47,8 @@ struct wachat_api_s {
     wachat_api_metrics_pt       metrics;
     void                       *metrics_data;
     const wachat_kb_t          *kb;         /* the running one */
+    wachat_api_vectors_pt       vectors;    /* its vectors, with embed_url */
+    void                       *vectors_data;
     wachat_api_reload_pt        reload;
     void                       *reload_data;
     wachat_media_store_t       *media;

@@ -18,7 +18,6 @@
 #include "lib/log.h"
 
 
-#define WACHAT_API_KB_HITS   5
 #define WACHAT_API_KB_ALSO   16         /* phrasings in one request */
 
 
@@ -93,85 +92,6 @@ wachat_api_kb(wachat_api_req_t *r)
     wachat_api_send(r, 200, g, "ok");
     yajl_gen_free(g);
     wachat_kb_free(kb);
-}
-
-
-/* GET /api/kb/ask?q=...: the running KB's answer and its best entries */
-void
-wachat_api_kb_ask(wachat_api_req_t *r)
-{
-    int                 rc;
-    size_t              i, n;
-    yajl_gen            g;
-    const char         *text;
-    struct evkeyvalq    q;
-    wachat_reply_t      reply;
-    wachat_kb_hit_t     hits[WACHAT_API_KB_HITS];
-    wachat_question_t   question;
-
-    TAILQ_INIT(&q);
-
-    if (r->query == NULL || evhttp_parse_query_str(r->query, &q) != 0
-        || (text = evhttp_find_header(&q, "q")) == NULL || *text == '\0'
-        || r->api->kb == NULL)
-    {
-        evhttp_clear_headers(&q);
-        wachat_api_error(r, 400, "bad_input", "ask with ?q=<a question, as "
-                         "a customer would write it>");
-        return;
-    }
-
-    memset(&question, 0, sizeof(question));
-    question.type = "text";
-    question.text = text;
-
-    rc = wachat_answer_kb(r->api->kb, r->api->cfg->kb_min_score,
-                          r->api->cfg->fallback_text, &question, &reply);
-    n = wachat_kb_search(r->api->kb, text, strlen(text), hits,
-                         WACHAT_API_KB_HITS);
-
-    g = yajl_gen_alloc(NULL);
-
-    if (g == NULL || rc < 0) {
-        if (g) {
-            yajl_gen_free(g);
-        }
-        if (rc > 0) {
-            wachat_answer_free(&reply);
-        }
-        evhttp_clear_headers(&q);
-        wachat_api_error(r, 503, "no_memory", "the server is out of memory");
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    wachat_json_kv_text(g, "question", text);
-    wachat_json_kv_text(g, "source", rc > 0 ? reply.source : "none");
-    wachat_json_kv_opt(g, "answer", rc > 0 ? reply.text : NULL);
-    wachat_json_str(g, "min_score");
-    wachat_json_score(g, r->api->cfg->kb_min_score);
-    wachat_json_str(g, "hits");
-    yajl_gen_array_open(g);
-
-    for (i = 0; i < n; i++) {
-        yajl_gen_map_open(g);
-        wachat_json_kv_text(g, "id", hits[i].entry->id);
-        wachat_json_kv_text(g, "question", hits[i].entry->question);
-        wachat_json_str(g, "score");
-        wachat_json_score(g, hits[i].score);
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    wachat_api_send(r, 200, g, "ok");
-    yajl_gen_free(g);
-    evhttp_clear_headers(&q);
-
-    if (rc > 0) {
-        wachat_answer_free(&reply);
-    }
 }
 
 

@@ -119,6 +119,16 @@ wachat_engine_set_media(wachat_engine_t *en, wachat_graph_t *graph,
 }
 
 
+const wachat_kb_vectors_t *
+wachat_engine_vectors(wachat_engine_t *en, const wachat_kb_t *kb,
+    wachat_embed_t **embed)
+{
+    *embed = en->embed;
+
+    return en->embed ? wachat_kb_embed_vectors(en->kbe, kb) : NULL;
+}
+
+
 void
 wachat_engine_set_embed(wachat_engine_t *en, wachat_embed_t *embed)
 {

@@ -110,6 +110,14 @@ void wachat_engine_set_llm(wachat_engine_t *en, wachat_llm_t *llm);
  */
 void wachat_engine_set_embed(wachat_engine_t *en, wachat_embed_t *embed);
 
+/*
+ * What ranks questions by meaning for kb, as the engine ranks them: its
+ * embeddings client into *embed and the KB's vectors; NULL while there
+ * are none (no embed_url, not yet computed, another KB).
+ */
+const wachat_kb_vectors_t *wachat_engine_vectors(wachat_engine_t *en,
+    const wachat_kb_t *kb, wachat_embed_t **embed);
+
 /* what checks the model's answers; without one the model is not asked */
 void wachat_engine_set_guard(wachat_engine_t *en, wachat_guard_t *guard);
 

@@ -252,3 +252,14 @@ wachatd_guard(const wachat_config_t *cfg, const wachat_kb_t *kb)
 
     return g;
 }
+
+
+const wachat_kb_vectors_t *
+wachatd_vectors(void *data, const wachat_kb_t *kb, wachat_embed_t **embed)
+{
+    wachatd_t  *d = data;
+
+    *embed = NULL;
+
+    return d->engine ? wachat_engine_vectors(d->engine, kb, embed) : NULL;
+}

@@ -78,6 +78,10 @@ void wachatd_teardown(wachatd_t *d);
 /* wachatd_clients.c: built from a config, at the start and on reload */
 void wachatd_media(wachatd_t *d, const wachat_config_t *cfg);
 void wachatd_templates(void *data);
+
+/* the engine's KB vectors and embeddings client, for the agent API */
+const wachat_kb_vectors_t *wachatd_vectors(void *data, const wachat_kb_t *kb,
+    wachat_embed_t **embed);
 wachat_llm_t *wachatd_llm(wachat_http_t *http,
     const wachat_config_t *cfg);
 wachat_embed_t *wachatd_embed(wachat_http_t *http,

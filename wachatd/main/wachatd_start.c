@@ -159,6 +159,7 @@ wachatd_start_feeds(wachatd_t *d, char *err, size_t errlen)
     wachat_api_set_kb(d->api, d->kb, wachatd_reload_soon, d);
     wachat_api_set_media(d->api, d->media);
     wachat_api_set_refresh(d->api, wachatd_templates, d);
+    wachat_api_set_vectors(d->api, wachatd_vectors, d);
     wachatd_templates(d);
 
     return 0;
