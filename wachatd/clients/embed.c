@@ -20,11 +20,9 @@
 
 
 struct wachat_embed_s {
-    wachat_http_t  *http;
-    char           *endpoint;   /* {url}/embeddings */
-    char           *model;
-    char           *auth;       /* NULL: no key */
-    long            timeout_ms;
+    wachat_http_t      *http;
+    wachat_http_api_t   api;        /* {url}/embeddings */
+    long                timeout_ms;
 };
 
 
@@ -249,7 +247,6 @@ wachat_embed_t *
 wachat_embed_new(wachat_http_t *http, const wachat_embed_conf_t *conf,
     const char **why)
 {
-    size_t           n;
     wachat_embed_t  *e;
 
     if (http == NULL || conf == NULL) {
@@ -283,27 +280,11 @@ wachat_embed_new(wachat_http_t *http, const wachat_embed_conf_t *conf,
     e->http = http;
     e->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms
                                          : WACHAT_EMBED_TIMEOUT;
-    e->model = strdup(conf->model);
 
-    n = strlen(conf->url);
-    while (n > 0 && conf->url[n - 1] == '/') {
-        n--;
-    }
-
-    e->endpoint = malloc(n + sizeof("/embeddings"));
-    if (e->endpoint) {
-        memcpy(e->endpoint, conf->url, n);
-        strcpy(e->endpoint + n, "/embeddings");
-    }
-
-    if (conf->key && conf->key[0]) {
-        e->auth = wachat_http_bearer(conf->key);
-    }
-
-    if (e->model == NULL || e->endpoint == NULL
-        || (conf->key && conf->key[0] && e->auth == NULL))
+    if (wachat_http_api_init(&e->api, conf->url, "/embeddings", conf->model,
+                             conf->key) != 0)
     {
-        wachat_embed_free(e);
+        free(e);
         *why = "out of memory";
         return NULL;
     }
@@ -319,9 +300,7 @@ wachat_embed_free(wachat_embed_t *e)
         return;
     }
 
-    wachat_http_bearer_free(e->auth);
-    free(e->endpoint);
-    free(e->model);
+    wachat_http_api_free(&e->api);
     free(e);
 }
 
@@ -329,7 +308,7 @@ wachat_embed_free(wachat_embed_t *e)
 const char *
 wachat_embed_model(const wachat_embed_t *e)
 {
-    return e ? e->model : "";
+    return e ? e->api.model : "";
 }
 
 
@@ -395,7 +374,7 @@ wachat_embed_request(wachat_embed_t *e, const char *const *texts, size_t n,
         return -1;
     }
 
-    if (wachat_embed_build(e->model, texts, n, &body, &blen) != 0) {
+    if (wachat_embed_build(e->api.model, texts, n, &body, &blen) != 0) {
         return -1;
     }
 
@@ -410,12 +389,12 @@ wachat_embed_request(wachat_embed_t *e, const char *const *texts, size_t n,
     c->n = n;
 
     headers[0] = "Content-Type: application/json";
-    headers[1] = e->auth;
+    headers[1] = e->api.auth;
     headers[2] = NULL;
 
     memset(&req, 0, sizeof(wachat_http_req_t));
     req.method = "POST";
-    req.url = e->endpoint;
+    req.url = e->api.endpoint;
     req.headers = headers;
     req.body = body;
     req.body_len = blen;

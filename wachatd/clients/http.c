@@ -953,3 +953,48 @@ wachat_http_bearer_free(char *header)
     free(header);
 }
 
+
+int
+wachat_http_api_init(wachat_http_api_t *api, const char *url,
+    const char *path, const char *model, const char *key)
+{
+    size_t  n;
+
+    memset(api, 0, sizeof(wachat_http_api_t));
+
+    n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') {
+        n--;
+    }
+
+    api->endpoint = malloc(n + strlen(path) + 1);
+    if (api->endpoint) {
+        memcpy(api->endpoint, url, n);
+        strcpy(api->endpoint + n, path);
+    }
+
+    api->model = strdup(model);
+
+    if (key && key[0]) {
+        api->auth = wachat_http_bearer(key);
+    }
+
+    if (api->endpoint == NULL || api->model == NULL
+        || (key && key[0] && api->auth == NULL))
+    {
+        wachat_http_api_free(api);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+wachat_http_api_free(wachat_http_api_t *api)
+{
+    wachat_http_bearer_free(api->auth);
+    free(api->endpoint);
+    free(api->model);
+    memset(api, 0, sizeof(wachat_http_api_t));
+}

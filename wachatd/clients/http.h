@@ -139,5 +139,17 @@ char *wachat_http_bearer(const char *token);
 /* wipes the header (the token should not linger in freed memory), frees */
 void wachat_http_bearer_free(char *header);
 
+/* an OpenAI-compatible endpoint (llm.c, stt.c, embed.c): our copies */
+typedef struct {
+    char  *endpoint;    /* url + path, one slash whatever the config says */
+    char  *model;
+    char  *auth;        /* wachat_http_bearer(key); NULL: no key */
+} wachat_http_api_t;
+
+/* url, model and key (NULL or "": none) copied; 0, or -1 out of memory */
+int wachat_http_api_init(wachat_http_api_t *api, const char *url,
+    const char *path, const char *model, const char *key);
+void wachat_http_api_free(wachat_http_api_t *api);
+
 
 #endif /* WACHAT_HTTP_H */

@@ -20,9 +20,8 @@
 
 struct wachat_llm_s {
     wachat_http_t      *http;
-    wachat_llm_conf_t   conf;       /* strings below are our copies */
-    char               *endpoint;   /* {url}/chat/completions */
-    char               *auth;       /* "Authorization: Bearer <key>" */
+    wachat_llm_conf_t   conf;       /* model: api's; system_prompt ours */
+    wachat_http_api_t   api;        /* {url}/chat/completions */
 };
 
 
@@ -396,7 +395,6 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
     const char **why)
 {
     wachat_llm_t  *l;
-    size_t         n;
 
     if (http == NULL || conf == NULL) {
         *why = "no http client or config";
@@ -431,37 +429,23 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
     l->conf = *conf;
     l->conf.url = NULL;
     l->conf.key = NULL;
-    l->conf.model = strdup(conf->model);
+    l->conf.model = NULL;
     l->conf.system_prompt = conf->system_prompt
                             ? strdup(conf->system_prompt) : NULL;
     if (l->conf.timeout_ms <= 0) {
         l->conf.timeout_ms = WACHAT_LLM_TIMEOUT;
     }
 
-    /* "{url}/chat/completions", one slash whatever the config says */
-    n = strlen(conf->url);
-    while (n > 0 && conf->url[n - 1] == '/') {
-        n--;
-    }
-
-    l->endpoint = malloc(n + sizeof("/chat/completions"));
-    if (l->endpoint) {
-        memcpy(l->endpoint, conf->url, n);
-        strcpy(l->endpoint + n, "/chat/completions");
-    }
-
-    if (conf->key && conf->key[0]) {
-        l->auth = wachat_http_bearer(conf->key);
-    }
-
-    if (l->conf.model == NULL || l->endpoint == NULL
-        || (conf->system_prompt && l->conf.system_prompt == NULL)
-        || (conf->key && conf->key[0] && l->auth == NULL))
+    if ((conf->system_prompt && l->conf.system_prompt == NULL)
+        || wachat_http_api_init(&l->api, conf->url, "/chat/completions",
+                                conf->model, conf->key) != 0)
     {
         wachat_llm_free(l);
         *why = "out of memory";
         return NULL;
     }
+
+    l->conf.model = l->api.model;
 
     return l;
 }
@@ -474,9 +458,7 @@ wachat_llm_free(wachat_llm_t *l)
         return;
     }
 
-    wachat_http_bearer_free(l->auth);
-    free(l->endpoint);
-    free((char *) l->conf.model);
+    wachat_http_api_free(&l->api);
     free((char *) l->conf.system_prompt);
     free(l);
 }
@@ -545,12 +527,12 @@ wachat_llm_complete(wachat_llm_t *l, const wachat_llm_prompt_t *p,
     c->timeout_ms = l->conf.timeout_ms;
 
     headers[0] = "Content-Type: application/json";
-    headers[1] = l->auth;
+    headers[1] = l->api.auth;
     headers[2] = NULL;
 
     memset(&req, 0, sizeof(req));
     req.method = "POST";
-    req.url = l->endpoint;
+    req.url = l->api.endpoint;
     req.headers = headers;
     req.body = json;
     req.body_len = len;

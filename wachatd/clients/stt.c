@@ -18,11 +18,9 @@
 
 
 struct wachat_stt_s {
-    wachat_http_t  *http;
-    char           *endpoint;   /* {url}/audio/transcriptions */
-    char           *model;
-    char           *auth;       /* NULL: no key */
-    long            timeout_ms;
+    wachat_http_t      *http;
+    wachat_http_api_t   api;        /* {url}/audio/transcriptions */
+    long                timeout_ms;
 };
 
 
@@ -36,7 +34,6 @@ wachat_stt_t *
 wachat_stt_new(wachat_http_t *http, const wachat_stt_conf_t *conf,
     const char **why)
 {
-    size_t         n;
     wachat_stt_t  *s;
 
     if (http == NULL || conf == NULL) {
@@ -70,27 +67,11 @@ wachat_stt_new(wachat_http_t *http, const wachat_stt_conf_t *conf,
     s->http = http;
     s->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms
                                          : WACHAT_STT_TIMEOUT;
-    s->model = strdup(conf->model);
 
-    n = strlen(conf->url);
-    while (n > 0 && conf->url[n - 1] == '/') {
-        n--;
-    }
-
-    s->endpoint = malloc(n + sizeof("/audio/transcriptions"));
-    if (s->endpoint) {
-        memcpy(s->endpoint, conf->url, n);
-        strcpy(s->endpoint + n, "/audio/transcriptions");
-    }
-
-    if (conf->key && conf->key[0]) {
-        s->auth = wachat_http_bearer(conf->key);
-    }
-
-    if (s->model == NULL || s->endpoint == NULL
-        || (conf->key && conf->key[0] && s->auth == NULL))
+    if (wachat_http_api_init(&s->api, conf->url, "/audio/transcriptions",
+                             conf->model, conf->key) != 0)
     {
-        wachat_stt_free(s);
+        free(s);
         *why = "out of memory";
         return NULL;
     }
@@ -106,9 +87,7 @@ wachat_stt_free(wachat_stt_t *s)
         return;
     }
 
-    wachat_http_bearer_free(s->auth);
-    free(s->endpoint);
-    free(s->model);
+    wachat_http_api_free(&s->api);
     free(s);
 }
 
@@ -296,7 +275,7 @@ wachat_stt_transcribe(wachat_stt_t *s, const char *path, const char *mime,
     /* "audio/ogg; codecs=opus": the part's type is the bare type */
     snprintf(ctype, sizeof(ctype), "%.*s", (int) strcspn(mime, ";"), mime);
 
-    rc = wachat_stt_build(s->model, filename, ctype, audio, len, boundary,
+    rc = wachat_stt_build(s->api.model, filename, ctype, audio, len, boundary,
                           &body, &blen);
     free(audio);
 
@@ -317,12 +296,12 @@ wachat_stt_transcribe(wachat_stt_t *s, const char *path, const char *mime,
              "boundary=%s", boundary);
 
     headers[0] = ctype;
-    headers[1] = s->auth;
+    headers[1] = s->api.auth;
     headers[2] = NULL;
 
     memset(&req, 0, sizeof(wachat_http_req_t));
     req.method = "POST";
-    req.url = s->endpoint;
+    req.url = s->api.endpoint;
     req.headers = headers;
     req.body = body;
     req.body_len = blen;
