@@ -254,20 +254,9 @@ wachat_embed_new(wachat_http_t *http, const wachat_embed_conf_t *conf,
         return NULL;
     }
 
-    if (wachat_http_check_token(conf->url) != 0) {
-        *why = "embed_url is empty or has spaces or control characters";
-        return NULL;
-    }
-
-    if (conf->model == NULL || conf->model[0] == '\0') {
-        *why = "no embed_model";
-        return NULL;
-    }
-
-    if (conf->key && conf->key[0] && wachat_http_check_token(conf->key) != 0)
-    {
-        *why = "the embeddings key has spaces or control characters (a "
-               "stray newline in the key file?)";
+    *why = wachat_http_api_check("embed", "embeddings", conf->url, conf->model,
+                                 conf->key);
+    if (*why != NULL) {
         return NULL;
     }
 

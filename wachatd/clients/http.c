@@ -954,6 +954,31 @@ wachat_http_bearer_free(char *header)
 }
 
 
+const char *
+wachat_http_api_check(const char *name, const char *what, const char *url,
+    const char *model, const char *key)
+{
+    static char  why[160];
+
+    if (wachat_http_check_token(url) != 0) {
+        snprintf(why, sizeof(why), "%s_url is empty or has spaces or "
+                 "control characters", name);
+
+    } else if (model == NULL || model[0] == '\0') {
+        snprintf(why, sizeof(why), "no %s_model", name);
+
+    } else if (key && key[0] && wachat_http_check_token(key) != 0) {
+        snprintf(why, sizeof(why), "the %s key has spaces or control "
+                 "characters (a stray newline in the key file?)", what);
+
+    } else {
+        return NULL;
+    }
+
+    return why;
+}
+
+
 int
 wachat_http_api_init(wachat_http_api_t *api, const char *url,
     const char *path, const char *model, const char *key)

@@ -146,6 +146,14 @@ typedef struct {
     char  *auth;        /* wachat_http_bearer(key); NULL: no key */
 } wachat_http_api_t;
 
+/*
+ * Such an endpoint's config checked: NULL when it will do, else why, naming
+ * the keys <name>_url and <name>_model and "the <what> key" (a static
+ * buffer, good until the next call).
+ */
+const char *wachat_http_api_check(const char *name, const char *what,
+    const char *url, const char *model, const char *key);
+
 /* url, model and key (NULL or "": none) copied; 0, or -1 out of memory */
 int wachat_http_api_init(wachat_http_api_t *api, const char *url,
     const char *path, const char *model, const char *key);

@@ -401,21 +401,9 @@ wachat_llm_new(wachat_http_t *http, const wachat_llm_conf_t *conf,
         return NULL;
     }
 
-    if (wachat_http_check_token(conf->url) != 0) {
-        *why = "llm_url is empty or has spaces or control characters";
-        return NULL;
-    }
-
-    if (conf->model == NULL || conf->model[0] == '\0') {
-        *why = "no llm_model";
-        return NULL;
-    }
-
-    if (conf->key && conf->key[0]
-        && wachat_http_check_token(conf->key) != 0)
-    {
-        *why = "the LLM key has spaces or control characters (a stray"
-               " newline in the key file?)";
+    *why = wachat_http_api_check("llm", "LLM", conf->url, conf->model,
+                                 conf->key);
+    if (*why != NULL) {
         return NULL;
     }
 
