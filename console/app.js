@@ -476,9 +476,11 @@
       const r = await api('GET', 'kb/ask?q=' + encodeURIComponent(q));
       ui.kbTryOut.hidden = false;
       ui.kbTryOut.replaceChildren(
-        h('div', { class: 'q', text: r.source === 'fallback' ? 'No confident answer: the customer gets the fallback.'
-          : r.source.startsWith('kb:') ? 'Answered from #' + r.source.slice(3) + ':' : r.source }),
-        r.source.startsWith('kb:') ? h('div', { class: 'a', dir: 'auto', text: r.answer || '' }) : null,
+        h('div', { class: 'q', text: r.source === 'fallback' ? 'No confident answer: the customer gets the fallback:'
+          : r.source.startsWith('kb:') ? 'Answered from #' + r.source.slice(3) + ':'
+          : r.source === 'greeting' ? 'A greeting: the greeting and a menu of entries:'
+          : r.source === 'thanks' ? 'Thanks: the thanks text:' : r.source }),
+        r.answer ? h('div', { class: 'a', dir: 'auto', text: r.answer }) : null,
         h('ol', { class: 'hits' }, ...(r.hits || []).map((x) => h('li', {
           class: x.score >= r.min_score ? 'ok' : 'low',
           text: '#' + x.id + ' ' + Number(x.score).toFixed(2) + ' — ' + x.question }))),

@@ -115,6 +115,18 @@ is($r->{text}, '不客氣！', '謝謝: thanks_text.zh');
 $r = say_to('4491007', 'hi, what are your opening hours?');
 unlike($r->{text}, qr/^Hello! I'm the assistant/, 'a greeting with a question is a question');
 
+# --- previewed: wachatctl ask and the console answer as the customer is ----------
+
+for my $case (['你好', qr/\Agreeting\n您好！我是小幫手/, 'a greeting: the Chinese greeting'],
+              ['謝謝', qr/\Athanks\n不客氣！/, 'thanks: thanks_text.zh'],
+              ['你們有賣滑板嗎？', qr/\Ano confident answer: the fallback\n我不太確定，要幫您轉接真人嗎？/,
+               'a Chinese unknown question: the Chinese fallback'],
+              ['Do you repair skateboards?', qr/\Ano confident answer: the fallback\nI'm not sure/,
+               'an English one: the plain fallback']) {
+    my ($rc, $o) = $d->ctl('ask', encode_utf8($case->[0]));
+    like($o, $case->[1], "wachatctl ask $case->[0]: $case->[2]") or diag $o;
+}
+
 
 # --- wachatd -t, and what it refuses ----------------------------------------------------
 

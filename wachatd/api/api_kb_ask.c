@@ -15,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "answer/answer.h"
+#include "answer/answer_preview.h"
 #include "clients/embed.h"
 #include "api/api_int.h"
 #include "lib/log.h"
@@ -47,15 +48,8 @@ wachat_api_kb_answer(wachat_api_req_t *r, const char *text,
     const wachat_kb_t  *kb = r->api->kb;
     wachat_reply_t      reply;
     wachat_kb_hit_t     hits[WACHAT_API_KB_HITS];
-    wachat_question_t   question;
 
-    memset(&question, 0, sizeof(question));
-    question.type = "text";
-    question.text = text;
-
-    rc = wachat_answer_kb_hybrid(kb, vs, qv, dim, r->api->cfg->kb_min_score,
-                                 r->api->cfg->fallback_text, &question,
-                                 &reply);
+    rc = wachat_answer_preview(kb, vs, qv, dim, r->api->cfg, text, &reply);
     n = qv ? wachat_kb_hybrid(kb, vs, qv, dim, text, strlen(text), hits,
                               WACHAT_API_KB_HITS, &best)
            : wachat_kb_search(kb, text, strlen(text), hits,

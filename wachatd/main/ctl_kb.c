@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "answer/answer.h"
+#include "answer/answer_preview.h"
 #include "answer/kb_embed.h"
 #include "answer/kb_vec.h"
 #include "clients/embed_sync.h"
@@ -88,7 +89,6 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
     wachat_kb_t          *kb;
     wachat_reply_t        reply;
     wachat_kb_hit_t       hits[5];
-    wachat_question_t     q;
     wachat_kb_vectors_t   vs;
 
     (void) argc;
@@ -99,9 +99,6 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
         return 1;
     }
 
-    memset(&q, 0, sizeof(q));
-    q.type = "text";
-    q.text = argv[0];
     qv = NULL;
     dim = 0;
     hybrid = 0;
@@ -115,9 +112,8 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
         }
     }
 
-    rc = wachat_answer_kb_hybrid(kb, hybrid ? &vs : NULL, qv, dim,
-                                 ctl->cfg->kb_min_score,
-                                 ctl->cfg->fallback_text, &q, &reply);
+    rc = wachat_answer_preview(kb, hybrid ? &vs : NULL, qv, dim, ctl->cfg,
+                               argv[0], &reply);
     n = hybrid ? wachat_kb_hybrid(kb, &vs, qv, dim, argv[0], strlen(argv[0]),
                                   hits, 5, &best)
                : wachat_kb_search(kb, argv[0], strlen(argv[0]), hits, 5);

@@ -1,0 +1,95 @@
+/*
+ * answer preview: what a customer writing a text would be sent by the kb
+ * backend, whole, for the tools that show it before anyone asks
+ * (wachatctl ask, the console's "what would the assistant answer?").
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer/answer_preview.h"
+#include "answer/lang.h"
+#include "answer/smalltalk.h"
+
+
+/* the fallback's text and its button's title in lang */
+static int
+wachat_preview_localise(const wachat_config_t *cfg, const char *lang,
+    wachat_reply_t *reply)
+{
+    char  *text, *title;
+
+    text = strdup(wachat_config_text(cfg, "fallback_text", cfg->fallback_text,
+                                     lang));
+    title = strdup(wachat_config_text(cfg, "handoff_button_title",
+                                      cfg->handoff_button_title, lang));
+
+    if (text == NULL || title == NULL) {
+        free(text);
+        free(title);
+        return -1;
+    }
+
+    free(reply->text);
+    reply->text = text;
+
+    if (reply->nbuttons) {
+        free(reply->button_title[0]);
+        reply->button_title[0] = title;
+
+    } else {
+        free(title);
+    }
+
+    return 0;
+}
+
+
+int
+wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const float *qv, size_t dim, const wachat_config_t *cfg,
+    const char *text, wachat_reply_t *reply)
+{
+    int                 rc;
+    const char         *lang;
+    wachat_question_t   q;
+
+    lang = wachat_lang_detect(text, strlen(text));
+
+    switch (wachat_smalltalk(text)) {
+
+    case WACHAT_SMALLTALK_GREETING:
+        return wachat_smalltalk_menu(kb,
+                                     wachat_config_text(cfg, "greeting_text",
+                                                        cfg->greeting_text,
+                                                        lang),
+                                     lang, reply);
+
+    case WACHAT_SMALLTALK_THANKS:
+        memset(reply, 0, sizeof(wachat_reply_t));
+        reply->text = strdup(wachat_config_text(cfg, "thanks_text",
+                                                cfg->thanks_text, lang));
+        snprintf(reply->source, sizeof(reply->source), "thanks");
+        return reply->text ? 1 : -1;
+
+    case WACHAT_SMALLTALK_NONE:
+        break;
+    }
+
+    memset(&q, 0, sizeof(q));
+    q.type = "text";
+    q.text = text;
+
+    rc = wachat_answer_kb_hybrid(kb, vs, qv, dim, cfg->kb_min_score,
+                                 cfg->fallback_text, &q, reply);
+
+    if (rc > 0 && strcmp(reply->source, "fallback") == 0
+        && wachat_preview_localise(cfg, lang, reply) != 0)
+    {
+        wachat_answer_free(reply);
+        return -1;
+    }
+
+    return rc;
+}
