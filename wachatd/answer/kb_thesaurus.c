@@ -547,9 +547,10 @@ wachat_kb_thes_add(wachat_kb_thes_build_t *b, const char *lemma, size_t len)
         return 0;
     }
 
+    /* a synonym group's word that leads to the KB already */
     head = wachat_kb_synonym(&b->lex, stem, slen, &hlen);
-    if (head != NULL) {
-        return 0;                   /* a synonym group has it already */
+    if (head != NULL && wachat_kb_map_get(&kb->index.terms, head, hlen, &id)) {
+        return 0;
     }
 
     if (kb->nthes == kb->thes_cap) {
