@@ -504,8 +504,9 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
 int
 main(int argc, char **argv)
 {
-    int            i, first, show;
+    int            i, first, show, problem;
     char           path[1024], err[1024], what[64];
+    const char    *thesaurus, *note;
     size_t         s, nkbs;
     double         t0, load;
     eval_opts_t    o;
@@ -515,6 +516,7 @@ main(int argc, char **argv)
     wachat_kb_vectors_t   vs, *vsp;
 
     memset(&o, 0, sizeof(o));
+    thesaurus = "";                 /* kb_thesaurus: off by default */
     o.min_score = WACHAT_KB_DEFAULT_MIN_SCORE;
     o.repeat = 20;
     o.passages = 3;
@@ -583,6 +585,9 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--doubt") == 0 && i + 1 < argc) {
             o.fuse.doubt = atof(argv[++i]);
 
+        } else if (strcmp(argv[i], "--thesaurus") == 0 && i + 1 < argc) {
+            thesaurus = argv[++i];
+
         } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
             o.repeat = (unsigned) atoi(argv[++i]);
             o.repeat = o.repeat ? o.repeat : 1;
@@ -590,7 +595,7 @@ main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: kb_eval [-v] [--show SPLIT] "
                     "[--only SPLIT] [--no-cjk] [--min-score X] [--repeat N] "
-                    "[--record FILE] "
+                    "[--record FILE] [--thesaurus DIR] "
                     "[--passages N] [--fuse-k K] [--words W] [--agree 0|1] "
                     "[--boost B] [--doubt D] "
                     "DIR...\n");
@@ -599,6 +604,7 @@ main(int argc, char **argv)
     }
 
     first = i;
+    wachat_kb_thesaurus_use(thesaurus);
     memset(split, 0, sizeof(split));
     nkbs = 0;
 
@@ -617,6 +623,12 @@ main(int argc, char **argv)
         nkbs++;
         printf("%s: %zu entries, loaded in %.0f us\n", path,
                wachat_kb_count(kb), load);
+
+        note = wachat_kb_thesaurus_note(kb, &problem);
+        if (note[0] != '\0') {
+            printf("%s: thesaurus: %s%s\n", path, note,
+                   problem ? ": words alone" : "");
+        }
 
         vsp = NULL;
 

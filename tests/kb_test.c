@@ -629,6 +629,7 @@ main(void)
     test_tokens();
     test_lang();
     test_precision();
+    test_thesaurus();
     test_vec();
 
     printf("1..%d\n", ntests);

@@ -9,6 +9,9 @@
 void test_lang(void);
 void test_precision(void);
 
+/* tests/kb_thesaurus.c: WordNet synonyms of the KB's words, fixtures */
+void test_thesaurus(void);
+
 /* tests/kb_vec.c: hybrid retrieval's vectors, fusion, embeddings parser */
 void test_vec(void);
 

@@ -175,7 +175,9 @@ wachat_kb_run(wachat_kb_parser_t *ps, const char *buf, size_t len)
         return -1;
     }
 
-    if (wachat_kb_synonyms(ps) != 0 || wachat_kb_index_build(ps->kb) != 0) {
+    if (wachat_kb_synonyms(ps) != 0 || wachat_kb_index_build(ps->kb) != 0
+        || wachat_kb_thesaurus_build(ps->kb) != 0)
+    {
         return wachat_kb_oom(ps);
     }
 

@@ -124,6 +124,22 @@ wachat_kb_t *wachat_kb_parse(const char *buf, size_t len, const char *name,
 
 void wachat_kb_free(wachat_kb_t *kb);
 
+/*
+ * The WordNet database (Debian wordnet-base: /usr/share/wordnet, WordNet
+ * 3.0's index.* and data.* files) that KBs loaded from now on take
+ * synonyms of their own words from (kb_thesaurus.c): a customer's
+ * "hire" finds the KB's "rent".  NULL or "" for none, the default.  Set
+ * it before loading, from the thread that loads.
+ */
+void wachat_kb_thesaurus_use(const char *dir);
+
+/*
+ * What the thesaurus gave this KB, for the log: "" when none is in use;
+ * *problem set when the database could not be read (the KB then matches
+ * by its words and synonym lines alone).
+ */
+const char *wachat_kb_thesaurus_note(const wachat_kb_t *kb, int *problem);
+
 size_t wachat_kb_count(const wachat_kb_t *kb);
 const wachat_kb_entry_t *wachat_kb_entry(const wachat_kb_t *kb, size_t i);
 

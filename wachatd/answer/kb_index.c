@@ -228,6 +228,7 @@ wachat_kb_field(wachat_kb_build_t *b, uint32_t field, const char *s)
     int  rc;
 
     b->field = field;
+    b->lex.field = field ? 2 : 1;
     rc = wachat_kb_tokenize(&b->lex, s, strlen(s), wachat_kb_build_tok, b);
     b->phr += (field == 0);
 
@@ -486,6 +487,11 @@ wachat_kb_free(wachat_kb_t *kb)
     wachat_kb_map_free(&kb->ids);
     wachat_kb_map_free(&kb->syn);
     wachat_kb_map_free(&kb->surf);
+    wachat_kb_map_free(&kb->vocab);
+    wachat_kb_map_free(&kb->thes);
+    free(kb->vocab_word);
+    free(kb->vocab_field);
+    free(kb->thes_to);
     free(kb->entries);
     wachat_kb_arena_free(&kb->arena);
     free(kb);

@@ -71,9 +71,11 @@ typedef enum {
                                        or punctuation between); no term,
                                        but a Chinese function character
                                        that makes one is given (有, 嗎) */
-    WACHAT_KB_TOK_SPAN              /* lex->gaps: the characters the next
+    WACHAT_KB_TOK_SPAN,             /* lex->gaps: the characters the next
                                        term (a synonym's head) stands for;
                                        no term */
+    WACHAT_KB_TOK_THES              /* a WORD the KB has, through the
+                                       thesaurus (kb_thesaurus.c) */
 } wachat_kb_tok_e;
 
 /* a nonzero return stops the tokenizer and is returned by it */
@@ -89,6 +91,7 @@ typedef struct {
     wachat_kb_t         *build;     /* loading: its words go to surf */
     int                  typos;     /* searching: correct unknown words */
     int                  gaps;      /* searching: report WACHAT_KB_TOK_GAP */
+    unsigned             field;     /* loading: 1 question, 2 answer */
 } wachat_kb_lex_t;
 
 int wachat_kb_tokenize(const wachat_kb_lex_t *lex, const char *s,
@@ -140,6 +143,25 @@ int wachat_kb_synonyms_build(wachat_kb_t *kb, const char *const *own,
     size_t nown);
 
 
+/* thesaurus (kb_thesaurus.c) */
+
+/*
+ * Loading, after the index: the WordNet synonyms of the KB's own words
+ * (kb->vocab) that the KB does not use, each mapped to the stem of the
+ * KB's word (kb->thes).  Never fails but for memory: a missing or broken
+ * WordNet leaves kb->thes empty and says why in kb->thes_note.
+ */
+int wachat_kb_thesaurus_build(wachat_kb_t *kb);
+
+/* loading: a word of the KB as written (lex->field says where) */
+int wachat_kb_vocab_add(const wachat_kb_lex_t *lex, const char *w,
+    size_t len);
+
+/* searching: the KB's stem a thesaurus synonym stands for, or NULL */
+const char *wachat_kb_thesaurus_word(const wachat_kb_lex_t *lex,
+    const char *stem, size_t len, size_t *olen);
+
+
 /* index */
 
 typedef struct {
@@ -179,6 +201,18 @@ struct wachat_kb_s {
     wachat_kb_map_t     surf;       /* ASCII words as written: typo targets */
     const char        **syn_head;   /* group number -> its first word */
     uint32_t            nsyn;
+    wachat_kb_map_t     vocab;      /* loading: the KB's words as written,
+                                       -> their number in vocab_word */
+    const char        **vocab_word;
+    uint8_t            *vocab_field;    /* 1 question, 2 answer, or both */
+    size_t              nvocab;
+    size_t              vocab_cap;
+    wachat_kb_map_t     thes;       /* a synonym's stem -> thes_to */
+    const char        **thes_to;    /* the KB's stem it stands for */
+    size_t              nthes;
+    size_t              thes_cap;
+    int                 thes_problem;   /* the database could not be read */
+    char                thes_note[384];
     wachat_kb_index_t   index;
 };
 

@@ -445,8 +445,8 @@ wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
     const char **out, size_t *olen)
 {
     int           kind;
-    size_t        i, slen, nlen;
-    const char   *key, *stem, *near, *const *a;
+    size_t        i, slen, nlen, tlen;
+    const char   *key, *stem, *near, *thes, *const *a;
     unsigned      digits;
 
     w[len] = '\0';
@@ -479,13 +479,25 @@ wachat_kb_word(const wachat_kb_lex_t *lex, char *w, size_t len,
         return WACHAT_KB_TOK_NUM;
     }
 
-    if (lex->build != NULL && wachat_kb_surface(lex, key, len) != 0) {
+    if (lex->build != NULL
+        && (wachat_kb_surface(lex, key, len) != 0
+            || wachat_kb_vocab_add(lex, key, len) != 0))
+    {
         return -1;                          /* out of memory: one word less */
     }
 
     slen = len;
     stem = wachat_kb_stem(lex, key, &slen);
     kind = WACHAT_KB_TOK_WORD;
+
+    /* a word the KB does not use: a synonym of one it does, or a typo */
+    if (lex->typos && lex->kb != NULL && !wachat_kb_known(lex, stem, slen)
+        && (thes = wachat_kb_thesaurus_word(lex, stem, slen, &tlen)) != NULL)
+    {
+        *out = thes;
+        *olen = tlen;
+        return WACHAT_KB_TOK_THES;
+    }
 
     if (lex->typos && lex->kb != NULL && len >= WACHAT_KB_TYPO_MIN
         && wachat_kb_letters(key, len) && !wachat_kb_known(lex, stem, slen))

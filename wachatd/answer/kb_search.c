@@ -75,6 +75,7 @@
 #define WACHAT_KB_SREF_A     (WACHAT_KB_WA / (WACHAT_KB_K1 + WACHAT_KB_WA))
 #define WACHAT_KB_ANSWER_CAP 0.6
 #define WACHAT_KB_TYPO       0.8        /* a typo's match */
+#define WACHAT_KB_THES       0.8        /* a thesaurus synonym's match */
 #define WACHAT_KB_MAX_QTERMS 256
 #define WACHAT_KB_RERANK     8          /* entries looked at again */
 #define WACHAT_KB_PHRASING   0.3        /* its share of the confidence */
@@ -267,6 +268,10 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     if (kind == WACHAT_KB_TOK_TYPO) {
         kind = WACHAT_KB_TOK_WORD;
         fac = WACHAT_KB_TYPO;
+
+    } else if (kind == WACHAT_KB_TOK_THES) {
+        kind = WACHAT_KB_TOK_WORD;
+        fac = WACHAT_KB_THES;
     }
 
     if (!wachat_kb_map_get(&q->kb->index.terms, term, len, &id)) {

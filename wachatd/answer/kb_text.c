@@ -318,7 +318,7 @@ typedef struct {
     unsigned          jparts;
     char              held[2 * WACHAT_KB_SYN_WORD + 2];    /* a stem */
     size_t            hlen;
-    wachat_kb_tok_e   hkind;        /* WORD or TYPO */
+    wachat_kb_tok_e   hkind;        /* WORD, TYPO or THES */
 } wachat_kb_tok_t;
 
 
@@ -393,7 +393,7 @@ wachat_kb_emit_word(wachat_kb_tok_t *t, char *w, size_t len, int ascii)
         if (head != NULL) {
             t->hlen = 0;
             return t->cb(t->ctx, head, hlen,
-                         kind == WACHAT_KB_TOK_TYPO ? WACHAT_KB_TOK_TYPO
+                         kind != WACHAT_KB_TOK_WORD ? (wachat_kb_tok_e) kind
                                                     : t->hkind);
         }
     }

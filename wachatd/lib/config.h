@@ -129,6 +129,7 @@ typedef struct {
     int               backend;      /* wachat_backend_e */
     char             *kb;
     double            kb_min_score;
+    char             *kb_thesaurus;
     char             *fallback_text;
     int               customer_answers_per_minute;
     int               customer_answers_burst;

@@ -149,6 +149,15 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "one of its phrasings the question has; docs/answer-quality.md): "
         "below it the customer gets fallback_text."),
 
+    WACHAT_STRING("kb_thesaurus", kb_thesaurus, "", NULL, 0, NULL,
+        "WordNet 3.0 database directory (Debian wordnet-base: "
+        "/usr/share/wordnet) whose synonyms of the knowledge base's own "
+        "words a customer's words may match (\"hire\" for the KB's "
+        "\"rent\"), read at every load. Empty: off, the default (on the "
+        "evaluation it answered no more questions rightly and one more "
+        "wrongly; docs/answer-quality.md). Missing or unreadable: logged, "
+        "words alone."),
+
     WACHAT_STRING("fallback_text", fallback_text,
         "I'm not sure \xe2\x80\x94 shall I connect you to a person?", NULL,
         WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,

@@ -93,6 +93,8 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
 
     (void) argc;
 
+    wachat_kb_thesaurus_use(ctl->cfg->kb_thesaurus);
+
     kb = wachat_kb_load(ctl->cfg->kb, err, sizeof(err));
     if (kb == NULL) {
         fprintf(stderr, "wachatctl: %s\n", err);

@@ -438,9 +438,12 @@ wachat_doctor_redis_auth(wachat_doctor_t *doc, const wachat_config_t *cfg)
 static void
 wachat_doctor_kb(wachat_doctor_t *doc, const wachat_config_t *cfg)
 {
+    int           problem;
     char          err[1024];
+    const char   *note;
     wachat_kb_t  *kb;
 
+    wachat_kb_thesaurus_use(cfg->kb_thesaurus);
     kb = wachat_kb_load(cfg->kb, err, sizeof(err));
 
     if (kb == NULL) {
@@ -450,6 +453,14 @@ wachat_doctor_kb(wachat_doctor_t *doc, const wachat_config_t *cfg)
 
     wachat_doctor_say(doc, "ok", "knowledge base %s: %zu entries", cfg->kb,
                       wachat_kb_count(kb));
+
+    note = wachat_kb_thesaurus_note(kb, &problem);
+
+    if (note[0] != '\0') {
+        wachat_doctor_say(doc, problem ? "warn" : "ok", "kb_thesaurus: %s%s",
+                          note, problem ? ": words alone" : "");
+    }
+
     wachat_kb_free(kb);
 }
 

@@ -25,16 +25,31 @@ int
 wachatd_load(const char *path, wachat_config_t **cfg, wachat_kb_t **kb,
     char *err, size_t errlen)
 {
+    int          problem;
+    const char  *note;
+
     *cfg = wachat_config_load(path, err, errlen);
     if (*cfg == NULL) {
         return -1;
     }
+
+    wachat_kb_thesaurus_use((*cfg)->kb_thesaurus);
 
     *kb = wachat_kb_load((*cfg)->kb, err, errlen);
     if (*kb == NULL) {
         wachat_config_free(*cfg);
         *cfg = NULL;
         return -1;
+    }
+
+    note = wachat_kb_thesaurus_note(*kb, &problem);
+
+    if (problem) {
+        wachat_log(WACHAT_LOG_WARNING, "kb_thesaurus %s: matching the "
+                   "knowledge base by its words alone", note);
+
+    } else if (note[0] != '\0') {
+        wachat_log(WACHAT_LOG_INFO, "kb_thesaurus: %s", note);
     }
 
     return 0;
