@@ -69,5 +69,33 @@ is(scalar(grep { ($_->{json}{to} // '') eq '4475550002'
    0, 'nothing was sent to the customer whose message was too old');
 
 is($d->stop, 0, 'wachatd stops cleanly');
+
+# 3. with embed_url: the message is marked read at once, while its question
+# is being embedded (a hung embeddings endpoint), and once
+my $emb = Wachat::Standin->start(kind => 'llm');
+$d = start_wachatd(redis => $redis, kb => $KB, outbound => 'graph', conf => <<"EOF");
+graph_api_url @{[$graph->url]}/v25.0
+graph_token_file $token
+mark_read yes
+embed_url @{[$emb->url]}/v1
+embed_model stand-in-embed
+embed_timeout 6s
+EOF
+ok($d->wait_log(qr/knowledge base vectors: \d+ entries/, 15), 'the KB is embedded')
+    or diag $d->log_text;
+$emb->script(match => 'embeddings$', body_match => 'slow question', responses => [{ hang => 1 }]);
+my $slow = new_wamid();
+$nginx->post_signed(wh_text(from => '4475550004', id => $slow,
+                            text => 'a slow question about opening hours'));
+my $reads = sub { scalar grep { ($_->{json}{message_id} // '') eq $slow
+                                && ($_->{json}{status} // '') eq 'read' } $graph->requests };
+my $replies = sub { scalar grep { ($_->{json}{to} // '') eq '4475550004' } $graph->requests };
+# well within the 6 s the endpoint is given: not after it
+ok(poll_until(sub { $reads->() == 1 }, timeout => 3), 'marked read while the question is being embedded');
+is($replies->(), 0, '  before any answer');
+ok(poll_until(sub { $replies->() == 1 }, timeout => 15),
+   'the endpoint gave up: answered by words alone');
+is($reads->(), 1, 'marked read once');
+is($d->stop, 0, 'wachatd stops cleanly');
 $graph->stop;
 done_testing();

@@ -206,6 +206,9 @@ char *wachat_conv_media_data_url(const wachat_conv_t *cv);
  * the endpoint is asked, the message comes back later; 0: go on (the
  * vector is there, or the question is ranked by words alone).
  */
+/* 1 when this message's question was already embedded (or tried) */
+int wachat_conv_embed_done(const wachat_conv_t *cv, const wachat_event_t *ev);
+
 int wachat_conv_embed(wachat_conv_t *cv, const wachat_event_t *ev,
     const wachat_question_t *q);
 void wachat_conv_embed_free(wachat_conv_t *cv);

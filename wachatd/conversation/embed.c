@@ -56,6 +56,19 @@ wachat_conv_embed_wanted(wachat_conv_t *cv, const wachat_question_t *q)
 
 
 int
+wachat_conv_embed_done(const wachat_conv_t *cv, const wachat_event_t *ev)
+{
+    const char  *wamid;
+
+    wamid = wachat_event_str(ev, ID) ? wachat_event_str(ev, ID)
+                                     : ev->stream_id;
+
+    return cv->qvec && cv->qvec->step != WACHAT_QVEC_TODO
+           && strcmp(cv->qvec->wamid, wamid) == 0;
+}
+
+
+int
 wachat_conv_embed(wachat_conv_t *cv, const wachat_event_t *ev,
     const wachat_question_t *q)
 {

@@ -300,15 +300,18 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    /* embed_url: the question's vector first, the message comes back */
-    if (wachat_conv_embed(cv, ev, &q)) {
-        return;
-    }
-
-    if (q.type && wachat_answerable(q.type)) {
+    /* read at once, also while the question is being embedded (once) */
+    if (q.type && wachat_answerable(q.type)
+        && !wachat_conv_embed_done(cv, ev))
+    {
         wachat_outbound_mark_read(en->ob,
                                   wachat_event_str(ev, PHONE_NUMBER_ID),
                                   wamid);
+    }
+
+    /* embed_url: the question's vector first, the message comes back */
+    if (wachat_conv_embed(cv, ev, &q)) {
+        return;
     }
 
     has_reply = wachat_conv_smalltalk(cv, &q, &reply);
