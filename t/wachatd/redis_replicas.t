@@ -10,7 +10,8 @@
 #       replica is frozen (the step is written, WAIT falls short, wachatd
 #       logs it and retries), and is answered once, the moment it thaws
 #   (c) wachatctl doctor warns that redis_replicas is above the replicas
-#       in sync while the replica is frozen
+#       in sync while the replica is frozen; an agent's action is taken
+#       (written once: refused, it would be sent again)
 #   (d) the config check refuses what is out of range
 #   (e) started while the primary refuses writes (NOREPLICAS), wachatd
 #       waits for a replica rather than exiting
@@ -74,7 +75,8 @@ $d->stop;
 # --- (b) redis_replicas 1 ------------------------------------------------------
 
 $d = start_wachatd(redis => $primary, kb => $KB, outbound => 'graph',
-                   conf => $GRAPH . "redis_replicas 1\nredis_replicas_timeout 100ms\n");
+                   conf => $GRAPH . "redis_replicas 1\nredis_replicas_timeout 100ms\n"
+                         . "agent alice alice\@example.com\n");
 ask('16505550202');
 ok(poll_until(sub { replies_to('16505550202') == 1 }, timeout => 15),
    '(b) with the replica in sync, answered as before');
@@ -99,6 +101,11 @@ ok(poll_until(sub {
     $out =~ /redis_replicas 1 but 0 replica\(s\) in sync/;
 }, timeout => 15), '(c) wachatctl doctor warns: redis_replicas 1 but 0 replica(s) in sync')
     or diag $out;
+
+# an agent's action is written once, not held for a replica: refusing it
+# would have the agent send it again, and it ran already
+($rc, $out) = $d->ctl('note', 'alice', '16505550202', 'replica frozen, noted');
+is($rc, 0, '(c) an agent\'s note is taken while the replica is frozen') or diag $out;
 
 kill 'CONT', $replica->pid;
 ok(poll_until(sub { replies_to('16505550303') >= 1 }, timeout => 15),

@@ -371,8 +371,8 @@ wachat_kb_embed_write(wachat_kb_embed_t *ke, const size_t *idx, size_t n)
 static void
 wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
 {
-    double              boost;
     size_t              i, n, idx[WACHAT_EMBED_BATCH];
+    wachat_kb_vectors_t fresh;
     const char         *why;
     struct timeval      tv;
     wachat_kb_embed_t  *ke = data;
@@ -397,23 +397,22 @@ wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
             wachat_log(WACHAT_LOG_NOTICE, "knowledge base vectors: the "
                        "model gives %zu dimensions, the cache had %zu: "
                        "embedding every entry again", res->dim, ke->vs.dim);
-            n = ke->vs.n;
-            boost = ke->vs.boost;
+
+            /* the new rows first: out of memory keeps the old ones */
+            if (wachat_kb_vectors_init(&fresh, ke->vs.n) != 0) {
+                why = "out of memory";
+                n = 0;
+                break;
+            }
+
+            fresh.boost = ke->vs.boost;
             wachat_kb_vectors_free(&ke->vs);
+            ke->vs = fresh;
             ke->reset = 1;
             ke->next = 0;
             ke->cached = 0;
-
-            if (wachat_kb_vectors_init(&ke->vs, n) == 0) {
-                ke->vs.boost = boost;
-                wachat_kb_embed_next(ke);
-                return;
-            }
-
-            ke->vs.n = n;
-            why = "out of memory";
-            n = 0;
-            break;
+            wachat_kb_embed_next(ke);
+            return;
         }
 
         if (wachat_kb_vectors_set(&ke->vs, i, res->vec + n * res->dim,

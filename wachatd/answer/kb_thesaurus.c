@@ -437,7 +437,8 @@ wachat_kb_thes_senses(const char *line, size_t llen, long *off, size_t max)
         return 0;
     }
 
-    for (i = 0; i < nptr + 2; i++) {        /* pointers, sense counts */
+    /* pointers, sense counts; a hostile count stops at the line's end */
+    for (i = 0; i < nptr + 2 && p < end; i++) {
         wachat_kb_thes_field(&p, end, &len);
     }
 

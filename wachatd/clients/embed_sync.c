@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "clients/embed.h"
+#include "clients/http.h"
 #include "clients/embed_sync.h"
 #include "lib/buf.h"
 
@@ -25,53 +26,52 @@ wachat_embed_sync_write(char *p, size_t size, size_t n, void *data)
 
 
 int
-wachat_embed_sync(wachat_embed_sync_t *e, const char *const *texts, size_t n, float **vec,
-    size_t *dim, char *why, size_t whylen)
+wachat_embed_sync(wachat_embed_sync_t *e, const char *const *texts, size_t n,
+    float **vec, size_t *dim, char *why, size_t whylen)
 {
     int                 rc;
-    char               *body, *url, *auth;
+    char               *body;
     long                status;
-    size_t              blen, len;
+    size_t              blen;
     CURL               *c;
     CURLcode            cc;
+    const char         *bad;
     wachat_buf_t        resp = WACHAT_BUF_INIT;
     struct timespec     t0, t1;
     struct curl_slist  *h;
+    wachat_http_api_t   api;
+
+    /* the daemon's checks and copies: a stray newline in a key is refused */
+    bad = wachat_http_api_check("embed", "embeddings", e->url, e->model,
+                                e->key);
+    if (bad != NULL) {
+        snprintf(why, whylen, "%s", bad);
+        return -1;
+    }
 
     if (wachat_embed_build(e->model, texts, n, &body, &blen) != 0) {
         snprintf(why, whylen, "cannot build the request (bad UTF-8?)");
         return -1;
     }
 
-    len = strlen(e->url);
-    url = malloc(len + sizeof("/embeddings"));
-    auth = e->key && e->key[0] ? malloc(strlen(e->key) + 32) : NULL;
     c = curl_easy_init();
 
-    if (url == NULL || c == NULL || (e->key && e->key[0] && auth == NULL)) {
+    if (c == NULL || wachat_http_api_init(&api, e->url, "/embeddings",
+                                          e->model, e->key) != 0)
+    {
         snprintf(why, whylen, "out of memory");
         free(body);
-        free(url);
-        free(auth);
         curl_easy_cleanup(c);
         return -1;
     }
 
-    while (len && e->url[len - 1] == '/') {
-        len--;
-    }
-
-    memcpy(url, e->url, len);
-    strcpy(url + len, "/embeddings");
-
     h = curl_slist_append(NULL, "Content-Type: application/json");
 
-    if (auth) {
-        sprintf(auth, "Authorization: Bearer %s", e->key);
-        h = curl_slist_append(h, auth);
+    if (api.auth) {
+        h = curl_slist_append(h, api.auth);
     }
 
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_URL, api.endpoint);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) blen);
@@ -92,7 +92,7 @@ wachat_embed_sync(wachat_embed_sync_t *e, const char *const *texts, size_t n, fl
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 
     if (cc != CURLE_OK) {
-        snprintf(why, whylen, "%s: %s", url, curl_easy_strerror(cc));
+        snprintf(why, whylen, "%s: %s", api.endpoint, curl_easy_strerror(cc));
         rc = -1;
 
     } else {
@@ -103,13 +103,7 @@ wachat_embed_sync(wachat_embed_sync_t *e, const char *const *texts, size_t n, fl
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     wachat_buf_free(&resp);
-
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-    }
-
-    free(auth);
-    free(url);
+    wachat_http_api_free(&api);
     free(body);
 
     return rc;

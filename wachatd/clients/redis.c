@@ -693,7 +693,10 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
         lua->sha[40] = '\0';
     }
 
-    if (st->addr.replicas > 0 && wachat_clock_ms() < st->replicas_short_until)
+    st->unreplicated = 0;
+
+    if (lua->replicated && st->addr.replicas > 0
+        && wachat_clock_ms() < st->replicas_short_until)
     {
         /* a WAIT just fell short: do not block the loop on every script */
         snprintf(st->err, sizeof(st->err), "redis: fewer replicas than "
@@ -746,9 +749,11 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     free(av);
     free(al);
 
-    if (r && r->type != REDIS_REPLY_ERROR && st->addr.replicas > 0
-        && !wachat_redis_replicated(st))
+    if (r && r->type != REDIS_REPLY_ERROR && lua->replicated
+        && st->addr.replicas > 0 && !wachat_redis_replicated(st))
     {
+        /* it ran: the caller runs it again, which the scripts allow */
+        st->unreplicated = 1;
         freeReplyObject(r);
         return NULL;
     }
@@ -769,8 +774,21 @@ wachat_redis_replicated(wachat_redis_t *st)
 {
     redisReply  *r;
 
-    r = wachat_redis_cmd(st, "WAIT %d %d", st->addr.replicas,
-                         st->addr.replicas_timeout_ms);
+    /*
+     * On this link only, never again on a new one: a WAIT on a fresh
+     * connection has nothing of its own to wait for and would say yes.
+     */
+    r = NULL;
+
+    if (st->c == NULL) {
+        snprintf(st->err, sizeof(st->err), "redis: no link to WAIT on");
+
+    } else if (wachat_redis_drain(st) != 0
+               || (r = redisCommand(st->c, "WAIT %d %d", st->addr.replicas,
+                                    st->addr.replicas_timeout_ms)) == NULL)
+    {
+        (void) wachat_redis_broken(st);
+    }
 
     if (r && r->type == REDIS_REPLY_INTEGER
         && r->integer >= st->addr.replicas)

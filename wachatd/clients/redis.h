@@ -48,6 +48,8 @@ typedef struct {
     wachat_redis_addr_t   addr;
     int                   unread;   /* replies of posted commands */
     long long             replicas_short_until;   /* ms: after a WAIT */
+    int                   unreplicated;   /* the last script ran, its WAIT
+                                             fell short */
     char                  err[256];
 } wachat_redis_t;
 
@@ -55,14 +57,21 @@ typedef struct {
 #define WACHAT_REPLICAS_PAUSE_MS  1000
 
 
-/* a Lua script run with EVALSHA (its SHA1 computed on first use) */
+/*
+ * A Lua script run with EVALSHA (its SHA1 computed on first use).  A
+ * replicated one (the conversation engine's steps and records) is followed
+ * by redis_replicas' WAIT, and fails when fewer replicas have it; the
+ * others (an agent's action, a read) are written once.
+ */
 typedef struct {
     const char  *text;
     size_t       len;
     char         sha[41];
+    int          replicated;
 } wachat_lua_t;
 
-#define wachat_lua(text)  { text, sizeof(text) - 1, "" }
+#define wachat_lua(text)  { text, sizeof(text) - 1, "", 0 }
+#define wachat_lua_replicated(text)  { text, sizeof(text) - 1, "", 1 }
 
 
 int wachat_redis_parse_addr(const char *spec, wachat_redis_addr_t *addr,

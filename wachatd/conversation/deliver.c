@@ -96,7 +96,8 @@ wachat_conv_record(wachat_conv_t *cv)
                            &recorded, &peek);
 
     /* the script ran: the live feed has heard of it, once is enough */
-    cv->unrecorded_fed = r != NULL || cv->unrecorded_fed;
+    cv->unrecorded_fed = r != NULL || en->store->unreplicated
+                         || cv->unrecorded_fed;
 
     if (r == NULL) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent, not "

@@ -101,11 +101,12 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Redis database number (Redis Cluster has only 0)."),
 
     WACHAT_INT("redis_replicas", redis_replicas, "0", 0, 16,
-        "Replicas that must acknowledge each of wachatd's writes (WAIT) "
-        "before it goes on: a step not yet on a replica is not answered, "
-        "a reply's record not yet on one is written again, so a failover "
-        "cannot take back what a customer was sent.  0: no WAIT.  Like "
-        "nginx's wachat_redis_replicas; docs/deployment.md."),
+        "Replicas that must acknowledge each write of the conversation "
+        "engine (WAIT) before it goes on: a step not yet on a replica is "
+        "not answered, a reply's record not yet on one is written again, "
+        "so a failover cannot take back what a customer was sent.  An "
+        "agent's action is written once.  0: no WAIT.  Like nginx's "
+        "wachat_redis_replicas; docs/deployment.md."),
 
     WACHAT_DURATION("redis_replicas_timeout", redis_replicas_timeout_ms,
         "200ms", 10, WACHAT_SEC,

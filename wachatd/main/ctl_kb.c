@@ -71,6 +71,16 @@ wachatctl_ask_vectors(wachatctl_t *ctl, const wachat_kb_t *kb,
         return -1;
     }
 
+    /* a cache of another model's size under the same name: not comparable */
+    if (*dim != vs->dim) {
+        snprintf(why, whylen, "the question has %zu dimensions, the "
+                 "knowledge base's vectors %zu", *dim, vs->dim);
+        wachat_kb_vectors_free(vs);
+        free(*qv);
+        *qv = NULL;
+        return -1;
+    }
+
     return 0;
 }
 

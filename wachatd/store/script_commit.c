@@ -32,7 +32,7 @@
  * is the notice, queued only by the first such message of a period: the
  * period (ai_limited) ends with the next answer.
  */
-static wachat_lua_t  wachat_lua_commit = wachat_lua(
+static wachat_lua_t  wachat_lua_commit = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
     WACHAT_LUA_STATUSES
@@ -124,7 +124,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua(
  * never wrote (a template sent by another tool on the same number)
  * creates nothing.  Returns {applied, peek}.
  */
-static wachat_lua_t  wachat_lua_status = wachat_lua(
+static wachat_lua_t  wachat_lua_status = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
     WACHAT_LUA_STATUSES

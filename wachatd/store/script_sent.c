@@ -14,7 +14,7 @@
  * hears of the accepted reply whoever holds the lease now: Meta has it.
  * Returns {recorded, peek}.
  */
-static wachat_lua_t  wachat_lua_sent = wachat_lua(
+static wachat_lua_t  wachat_lua_sent = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
     WACHAT_LUA_STATUSES
@@ -35,7 +35,7 @@ static wachat_lua_t  wachat_lua_sent = wachat_lua(
 
 
 /* ARGV 8 head, 9 history id, 10 code, 11 now.  Returns 1, 0 or -1. */
-static wachat_lua_t  wachat_lua_drop = wachat_lua(
+static wachat_lua_t  wachat_lua_drop = wachat_lua_replicated(
     WACHAT_LUA_STATUSES
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
     "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[8] then return 0 end\n"

@@ -10,14 +10,14 @@
 #include "store/scripts_int.h"
 
 
-static wachat_lua_t  wachat_lua_step = wachat_lua(
+static wachat_lua_t  wachat_lua_step = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur and cur ~= ARGV[1] then return {0} end\n"
     "return peek()\n");
 
 
-static wachat_lua_t  wachat_lua_renew = wachat_lua(
+static wachat_lua_t  wachat_lua_renew = wachat_lua_replicated(
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur and cur ~= ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
@@ -25,7 +25,7 @@ static wachat_lua_t  wachat_lua_renew = wachat_lua(
 
 
 /* shutdown with work left: the lease goes, the ready set keeps it */
-static wachat_lua_t  wachat_lua_release = wachat_lua(
+static wachat_lua_t  wachat_lua_release = wachat_lua_replicated(
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
     "  redis.call('DEL', KEYS[1])\n"
     "end\n"

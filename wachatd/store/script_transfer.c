@@ -45,7 +45,7 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
     "  if msg == '1' then redis.call('ZADD', KEYS[3], ms, conv) end\n"      \
     "end\n"
 
-static wachat_lua_t  wachat_lua_transfer = wachat_lua(
+static wachat_lua_t  wachat_lua_transfer = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_INBOX
     "local missing, taken, seen = {}, {}, {}\n"
@@ -80,7 +80,7 @@ static wachat_lua_t  wachat_lua_transfer = wachat_lua(
 
 
 /* KEYS stream ready convs inbox; ARGV group id conv activity field value.. */
-static wachat_lua_t  wachat_lua_transfer_one = wachat_lua(
+static wachat_lua_t  wachat_lua_transfer_one = wachat_lua_replicated(
     WACHAT_LUA_INBOX
     "local fields = {}\n"
     "for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end\n"
