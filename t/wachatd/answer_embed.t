@@ -215,6 +215,32 @@ ok($d->wait_log(qr/the embeddings endpoint answers again/), 'and the log says so
 is(metrics()->{$Q_OK} - $m1->{$Q_OK}, 1, '/metrics: one more question embedded');
 is($d->stop, 0, 'wachatd stops cleanly');
 
+# 5b. the model behind the same embed_model name changes its size: the cache
+# holds 128-number vectors, the endpoint now gives 256
+for my $f (@{ $redis->cmd('HKEYS', 'wachat:kbvec') }) {
+    $redis->cmd('HSET', 'wachat:kbvec', $f, pack('f*', map { 1 + $_ % 7 } 1 .. 128));
+}
+$d->start;
+ok($d->wait_log(qr/5 entries, 5 from the cache, 0 embedded \(128 dimensions/),
+   'a cache of another size read as it is') or diag $d->log_text;
+ask($MONEY);
+like(next_reply('sizes differ')->{text}, qr/not sure/,
+     'a question of another size: ranked by words alone');
+unlike($d->log_text, qr/embedding every entry again/,
+       '  once is not enough to embed the KB again (a broken answer)');
+ask($MONEY);
+like(next_reply('sizes differ again')->{text}, qr/not sure/, '  nor is the second');
+ok($d->wait_log(qr/the model now gives 256 dimensions, the knowledge base's have 128: embedding every entry again/),
+   'twice the same other size: the KB is embedded again') or diag $d->log_text;
+ok($d->wait_log(qr/5 entries, 0 from the cache, 5 embedded \(256 dimensions/),
+   '  all five, at the new size') or diag $d->log_text;
+ask($MONEY);
+is(next_reply('sizes agree again')->{text}, $answer{returns},
+   'the next question is ranked by meaning again');
+is(length($redis->cmd('HGET', 'wachat:kbvec', ($redis->cmd('HKEYS', 'wachat:kbvec'))->[0])),
+   256 * 4, 'the cache holds the new size');
+is($d->stop, 0, 'wachatd stops cleanly');
+
 # 6. the endpoint is not running at all (another model: nothing cached)
 my $dead = free_port();
 my $d2 = start_wachatd(redis => $redis, kb => $KB, conf => <<"EOF");

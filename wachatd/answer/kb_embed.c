@@ -158,6 +158,33 @@ wachat_kb_embed_read_cache(wachat_redis_t *store, char (*keys)[65],
 }
 
 
+void
+wachat_kb_embed_redo(wachat_kb_embed_t *ke, size_t dim)
+{
+    wachat_kb_vectors_t  fresh;
+
+    if (ke == NULL || ke->inflight || !wachat_kb_vectors_ready(&ke->vs)
+        || ke->vs.dim == dim || wachat_kb_vectors_init(&fresh, ke->vs.n) != 0)
+    {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_NOTICE, "knowledge base vectors: the model now "
+               "gives %zu dimensions, the knowledge base's have %zu: "
+               "embedding every entry again", dim, ke->vs.dim);
+
+    fresh.boost = ke->vs.boost;
+    wachat_kb_vectors_free(&ke->vs);
+    ke->vs = fresh;
+    ke->reset = 1;
+    ke->next = 0;
+    ke->cached = 0;
+    ke->embedded = 0;
+    evtimer_del(ke->retry);
+    wachat_kb_embed_next(ke);
+}
+
+
 wachat_kb_embed_t *
 wachat_kb_embed_start(struct event_base *base, wachat_redis_t *store,
     wachat_embed_t *embed, const wachat_kb_t *kb, double boost,

@@ -63,6 +63,14 @@ const wachat_kb_vectors_t *wachat_kb_embed_vectors(
 size_t wachat_kb_embed_read_cache(wachat_redis_t *store, char (*keys)[65],
     wachat_kb_vectors_t *vs);
 
+/*
+ * A question's vector has dim numbers and the KB's another: the model
+ * behind embed_model has changed and the cache is of the old one.  Every
+ * entry is embedded again (meanwhile questions are ranked by words), unless
+ * that is under way already.
+ */
+void wachat_kb_embed_redo(wachat_kb_embed_t *ke, size_t dim);
+
 /* a call in flight is let go: its answer is dropped */
 void wachat_kb_embed_free(wachat_kb_embed_t *ke);
 

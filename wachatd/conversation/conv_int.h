@@ -145,6 +145,8 @@ struct wachat_engine_s {
     wachat_embed_t           *embed;
     wachat_kb_embed_t        *kbe;          /* the KB's vectors */
     int                       embed_failing;    /* logged once */
+    size_t                    embed_other_dim;  /* a question's size that
+                                                   was not the KB's */
     wachat_notify_pt          notify;
     void                     *notify_data;
     const wachat_config_t    *cfg;

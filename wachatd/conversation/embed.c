@@ -156,6 +156,22 @@ wachat_conv_embedded(void *data, const wachat_embed_result_t *res)
         snprintf(why, sizeof(why), "embeddings: a vector of %zu numbers, "
                  "the knowledge base's have %zu", res->dim, vs->dim);
         error = why;
+
+        /*
+         * Twice in a row the same other size: the model changed under its
+         * name, the KB's vectors are made again (once is not enough: one
+         * broken answer must not cost the whole KB again)
+         */
+        if (res->n == 1 && res->dim == en->embed_other_dim) {
+            wachat_kb_embed_redo(en->kbe, res->dim);
+            en->embed_other_dim = 0;
+
+        } else {
+            en->embed_other_dim = res->dim;
+        }
+
+    } else if (res->ok) {
+        en->embed_other_dim = 0;
     }
 
     if (error == NULL && res->n == 1) {
