@@ -63,6 +63,9 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     if (wachatd_load(d->conf_path, &cfg, &kb, err, sizeof(err)) != 0) {
         wachat_log(WACHAT_LOG_ERROR, "reload failed, keeping the running "
                    "config and knowledge base: %s", err);
+
+        /* a new config may have named another thesaurus, then failed */
+        wachat_kb_thesaurus_use(d->cfg->kb_thesaurus);
         wachatd_notify("READY=1\nSTATUS=answering (the last reload failed)");
         return;
     }
