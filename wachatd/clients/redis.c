@@ -19,7 +19,9 @@ static int wachat_redis_connect(wachat_redis_t *st);
 static int wachat_redis_setup(wachat_redis_t *st);
 static int wachat_redis_broken(wachat_redis_t *st);
 static int wachat_redis_failover(wachat_redis_t *st, redisReply *r);
-static int wachat_redis_replicated(wachat_redis_t *st);
+static redisReply *wachat_redis_run_waited(wachat_redis_t *st, int argc,
+    const char **argv, const size_t *argvlen, redisReply **wait);
+static int wachat_redis_replicated(wachat_redis_t *st, const redisReply *r);
 
 
 /* the sentinel that answered last is asked first next time */
@@ -673,9 +675,9 @@ redisReply *
 wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     int argc, const char **argv, const size_t *argvlen)
 {
-    int             i, n, k;
+    int             i, n, k, wait;
     char            nk[16];
-    redisReply     *r;
+    redisReply     *r, *w;
     const char    **av;
     size_t         *al;
     unsigned char   md[SHA_DIGEST_LENGTH];
@@ -730,70 +732,119 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
         al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
 
-    r = wachat_redis_run(st, n, av, al);
+    wait = lua->replicated && st->addr.replicas > 0;
+    w = NULL;
+
+    r = wait ? wachat_redis_run_waited(st, n, av, al, &w)
+             : wachat_redis_run(st, n, av, al);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOSCRIPT", 8) == 0)
     {
         /* first use since Redis started: send the body once */
         freeReplyObject(r);
+        freeReplyObject(w);
+        w = NULL;
 
         av[0] = "EVAL";
         al[0] = 4;
         av[1] = lua->text;
         al[1] = lua->len;
 
-        r = wachat_redis_run(st, n, av, al);
+        r = wait ? wachat_redis_run_waited(st, n, av, al, &w)
+                 : wachat_redis_run(st, n, av, al);
     }
 
     free(av);
     free(al);
 
-    if (r && r->type != REDIS_REPLY_ERROR && lua->replicated
-        && st->addr.replicas > 0 && !wachat_redis_replicated(st))
+    if (r && r->type != REDIS_REPLY_ERROR && wait
+        && !wachat_redis_replicated(st, w))
     {
         /* it ran: the caller runs it again, which the scripts allow */
         st->unreplicated = 1;
         freeReplyObject(r);
-        return NULL;
+        r = NULL;
     }
+
+    freeReplyObject(w);
 
     return r;
 }
 
 
 /*
- * redis_replicas: WAIT until that many replicas have this link's writes.
- * Fewer in time is a failed write for the caller (st->err): the scripts
- * are safe to run again, and running one again on whichever server is
- * primary by then is what makes it stick if this one is being replaced.
+ * redis_replicas: cmd, and WAIT for that many replicas behind it in the
+ * same write, so the wait costs no round trip of its own.  The WAIT's
+ * reply into *wait (NULL: the link failed after the script's reply, which
+ * then may have run: it is not tried again).  READONLY/LOADING and a link
+ * the server closed are tried once more, as wachat_redis_run() does; the
+ * WAIT goes with the script on the new link, never alone.
+ */
+
+static redisReply *
+wachat_redis_run_waited(wachat_redis_t *st, int argc, const char **argv,
+    const size_t *argvlen, redisReply **wait)
+{
+    int          attempt;
+    void        *w;
+    redisReply  *r;
+
+    *wait = NULL;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        if (st->c == NULL && wachat_redis_connect(st) != 0) {
+            return NULL;
+        }
+
+        r = NULL;
+
+        if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK
+            && redisAppendCommand(st->c, "WAIT %d %d", st->addr.replicas,
+                                  st->addr.replicas_timeout_ms) == REDIS_OK)
+        {
+            r = wachat_redis_reply(st);
+        }
+
+        if (r && redisGetReply(st->c, &w) != REDIS_OK) {
+            /* the script's reply came, the WAIT's did not */
+            (void) wachat_redis_broken(st);
+            return r;
+        }
+
+        if (r && wachat_redis_failover(st, r)) {
+            freeReplyObject(w);
+            continue;
+        }
+
+        if (r) {
+            *wait = w;
+            return r;
+        }
+
+        if (!wachat_redis_broken(st)) {
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The WAIT's reply w: 1 when enough replicas have the script's writes.
+ * Fewer is a failed write for the caller (st->err), which runs it again
+ * on whichever server is primary by then; for a second after, scripts
+ * fail at once rather than each block the loop for the timeout.
  */
 
 static int
-wachat_redis_replicated(wachat_redis_t *st)
+wachat_redis_replicated(wachat_redis_t *st, const redisReply *r)
 {
-    redisReply  *r;
-
-    /*
-     * On this link only, never again on a new one: a WAIT on a fresh
-     * connection has nothing of its own to wait for and would say yes.
-     */
-    r = NULL;
-
-    if (st->c == NULL) {
-        snprintf(st->err, sizeof(st->err), "redis: no link to WAIT on");
-
-    } else if (wachat_redis_drain(st) != 0
-               || (r = redisCommand(st->c, "WAIT %d %d", st->addr.replicas,
-                                    st->addr.replicas_timeout_ms)) == NULL)
-    {
-        (void) wachat_redis_broken(st);
-    }
-
     if (r && r->type == REDIS_REPLY_INTEGER
         && r->integer >= st->addr.replicas)
     {
-        freeReplyObject(r);
         return 1;
     }
 
@@ -807,9 +858,12 @@ wachat_redis_replicated(wachat_redis_t *st)
     } else if (r) {
         snprintf(st->err, sizeof(st->err), "redis: WAIT: %s",
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+
+    } else {
+        snprintf(st->err, sizeof(st->err), "redis: written, but the link "
+                 "failed before the WAIT's answer");
     }
 
-    freeReplyObject(r);
     return 0;
 }
 
