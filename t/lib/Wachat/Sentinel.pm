@@ -144,14 +144,22 @@ sub role ($self, $srv) {
 # $n replicas online and caught up with all the primary wrote (a kill -9 of
 # the primary then loses nothing it acknowledged).
 sub wait_replicas_in_sync ($self, $primary, $n) {
+    # what the primary had written when the wait began: the sentinels'
+    # hello messages (PUBLISH, replicated) move its offset every second or
+    # so, faster than a replica acknowledges, so "the current offset" may
+    # never be caught up with at the moment of a look
+    my ($at, $info);
     poll_until(sub {
-        my $info = eval { $primary->cmd('INFO', 'replication') } // '';
-        my ($at) = $info =~ /^master_repl_offset:(\d+)/m;
-        # online, and caught up with everything the primary has written
+        $info = eval { $primary->cmd('INFO', 'replication') } // '';
+        ($at) = $info =~ /^master_repl_offset:(\d+)/m unless defined $at;
         my $synced = () = grep { defined $at && $_ >= $at }
                           $info =~ /^slave\d+:.*state=online.*offset=(\d+)/mg;
         return $synced >= $n;
-    }, timeout => 30) or die "the replicas did not sync with the primary";
+    }, timeout => 60) or die "the replicas did not sync with the primary (offset "
+        . ($at // '?') . "):\n$info\n" . join '', map {
+            my $log = eval { slurp($_->log_file) } // '';
+            "--- " . $_->log_file . "\n" . join("\n", grep { defined } (split /\n/, $log)[-15 .. -1]) . "\n"
+        } grep { defined } $self->servers;
 }
 
 # Every sentinel knows the others and the replicas: a failover can happen.
