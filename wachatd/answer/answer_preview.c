@@ -10,15 +10,17 @@
 
 #include "answer/answer_preview.h"
 #include "answer/lang.h"
-#include "answer/smalltalk.h"
 
 
-/* the fallback's text and its button's title in lang */
-static int
-wachat_preview_localise(const wachat_config_t *cfg, const char *lang,
+int
+wachat_answer_localise(const wachat_config_t *cfg, const char *lang,
     wachat_reply_t *reply)
 {
     char  *text, *title;
+
+    if (strcmp(reply->source, "fallback") != 0) {
+        return 0;
+    }
 
     text = strdup(wachat_config_text(cfg, "fallback_text", cfg->fallback_text,
                                      lang));
@@ -47,17 +49,10 @@ wachat_preview_localise(const wachat_config_t *cfg, const char *lang,
 
 
 int
-wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
-    const float *qv, size_t dim, const wachat_config_t *cfg,
-    const char *text, wachat_reply_t *reply)
+wachat_answer_smalltalk(const wachat_kb_t *kb, const wachat_config_t *cfg,
+    wachat_smalltalk_e kind, const char *lang, wachat_reply_t *reply)
 {
-    int                 rc;
-    const char         *lang;
-    wachat_question_t   q;
-
-    lang = wachat_lang_detect(text, strlen(text));
-
-    switch (wachat_smalltalk(text)) {
+    switch (kind) {
 
     case WACHAT_SMALLTALK_GREETING:
         return wachat_smalltalk_menu(kb,
@@ -77,6 +72,26 @@ wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         break;
     }
 
+    return 0;
+}
+
+
+int
+wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const float *qv, size_t dim, const wachat_config_t *cfg,
+    const char *text, wachat_reply_t *reply)
+{
+    int                 rc;
+    const char         *lang;
+    wachat_question_t   q;
+
+    lang = wachat_lang_detect(text, strlen(text));
+
+    rc = wachat_answer_smalltalk(kb, cfg, wachat_smalltalk(text), lang, reply);
+    if (rc != 0) {
+        return rc;
+    }
+
     memset(&q, 0, sizeof(q));
     q.type = "text";
     q.text = text;
@@ -84,9 +99,7 @@ wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     rc = wachat_answer_kb_hybrid(kb, vs, qv, dim, cfg->kb_min_score,
                                  cfg->fallback_text, &q, reply);
 
-    if (rc > 0 && strcmp(reply->source, "fallback") == 0
-        && wachat_preview_localise(cfg, lang, reply) != 0)
-    {
+    if (rc > 0 && wachat_answer_localise(cfg, lang, reply) != 0) {
         wachat_answer_free(reply);
         return -1;
     }

@@ -1,6 +1,7 @@
 /*
  * answer preview: the kb backend's whole reply to a text, as a customer
- * writing it would get it, for wachatctl ask and the console.
+ * writing it would get it, for wachatctl ask and the console; and the
+ * language-bound parts of it the daemon shares.
  */
 
 #ifndef WACHAT_ANSWER_PREVIEW_H
@@ -8,7 +9,25 @@
 
 #include "answer/answer.h"
 #include "answer/kb_vec.h"
+#include "answer/smalltalk.h"
 #include "lib/config.h"
+
+
+/*
+ * A fallback reply's text and button title in lang (the config's
+ * <key>.<lang> texts); any other reply is left as it is.  0, or -1 out of
+ * memory.  The daemon's replies go through it too.
+ */
+int wachat_answer_localise(const wachat_config_t *cfg, const char *lang,
+    wachat_reply_t *reply);
+
+/*
+ * A greeting's menu (greeting_text) or thanks (thanks_text) in lang, for
+ * the kind wachat_smalltalk() found: 1 with it, 0 for none, -1 out of
+ * memory.
+ */
+int wachat_answer_smalltalk(const wachat_kb_t *kb, const wachat_config_t *cfg,
+    wachat_smalltalk_e kind, const char *lang, wachat_reply_t *reply);
 
 
 /*

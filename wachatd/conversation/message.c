@@ -13,6 +13,7 @@
 #include "agents/agents.h"
 #include "clients/graph.h"
 #include "answer/lang.h"
+#include "answer/answer_preview.h"
 #include "answer/smalltalk.h"
 #include "conversation/conv_int.h"
 #include "lib/clock.h"
@@ -133,42 +134,6 @@ wachat_conv_text(wachat_conv_t *cv, const char *key, const char *plain)
 }
 
 
-/* the fallback in the customer's language, button title included */
-static int
-wachat_conv_localise(wachat_conv_t *cv, wachat_reply_t *reply)
-{
-    char             *text, *title;
-    wachat_engine_t  *en = cv->engine;
-
-    if (strcmp(reply->source, "fallback") != 0) {
-        return 0;
-    }
-
-    text = strdup(wachat_conv_text(cv, "fallback_text", en->cfg->fallback_text));
-    title = strdup(wachat_conv_text(cv, "handoff_button_title",
-                                    en->cfg->handoff_button_title));
-
-    if (text == NULL || title == NULL) {
-        free(text);
-        free(title);
-        return -1;
-    }
-
-    free(reply->text);
-    reply->text = text;
-
-    if (reply->nbuttons) {
-        free(reply->button_title[0]);
-        reply->button_title[0] = title;
-
-    } else {
-        free(title);
-    }
-
-    return 0;
-}
-
-
 /*
  * The kb backend's answer, by words and meaning when the vectors are
  * there (embed.c), the fallback in the customer's language.
@@ -188,7 +153,10 @@ wachat_conv_answer_kb(wachat_conv_t *cv, const wachat_question_t *q,
                                         en->cfg->kb_min_score,
                                         en->cfg->fallback_text, q, reply);
 
-    if (has_reply > 0 && wachat_conv_localise(cv, reply) != 0) {
+    /* the fallback in the customer's language (read only for it) */
+    if (has_reply > 0 && strcmp(reply->source, "fallback") == 0
+        && wachat_answer_localise(en->cfg, wachat_conv_lang(cv), reply) != 0)
+    {
         wachat_answer_free(reply);
         has_reply = -1;
     }
@@ -202,32 +170,20 @@ static int
 wachat_conv_smalltalk(wachat_conv_t *cv, const wachat_question_t *q,
     wachat_reply_t *reply)
 {
-    wachat_engine_t  *en = cv->engine;
+    wachat_engine_t     *en = cv->engine;
+    wachat_smalltalk_e   kind;
 
     if (q->text == NULL || q->payload != NULL) {
         return 0;
     }
 
-    switch (wachat_smalltalk(q->text)) {
+    kind = wachat_smalltalk(q->text);
 
-    case WACHAT_SMALLTALK_GREETING:
-        return wachat_smalltalk_menu(en->kb,
-                                     wachat_conv_text(cv, "greeting_text",
-                                                      en->cfg->greeting_text),
+    /* the conversation's language is read only for smalltalk */
+    return kind == WACHAT_SMALLTALK_NONE
+           ? 0
+           : wachat_answer_smalltalk(en->kb, en->cfg, kind,
                                      wachat_conv_lang(cv), reply);
-
-    case WACHAT_SMALLTALK_THANKS:
-        memset(reply, 0, sizeof(wachat_reply_t));
-        reply->text = strdup(wachat_conv_text(cv, "thanks_text",
-                                              en->cfg->thanks_text));
-        snprintf(reply->source, sizeof(reply->source), "thanks");
-        return reply->text ? 1 : -1;
-
-    case WACHAT_SMALLTALK_NONE:
-        break;
-    }
-
-    return 0;
 }
 
 
