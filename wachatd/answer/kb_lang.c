@@ -160,8 +160,10 @@ wachat_kb_strcmp(const void *a, const void *b)
 }
 
 
-int
-wachat_kb_weak(const char *term, size_t len)
+/* 1 when the term (len bytes) is one of the n sorted words of list */
+static int
+wachat_kb_in_list(const char *term, size_t len, const char *const *list,
+    size_t n)
 {
     char         w[16];
     const char  *key;
@@ -174,29 +176,23 @@ wachat_kb_weak(const char *term, size_t len)
     w[len] = '\0';
     key = w;
 
-    return bsearch(&key, wachat_kb_weak_words,
-                   sizeof(wachat_kb_weak_words) / sizeof(char *),
-                   sizeof(char *), wachat_kb_strcmp) != NULL;
+    return bsearch(&key, list, n, sizeof(char *), wachat_kb_strcmp) != NULL;
+}
+
+
+int
+wachat_kb_weak(const char *term, size_t len)
+{
+    return wachat_kb_in_list(term, len, wachat_kb_weak_words,
+                             sizeof(wachat_kb_weak_words) / sizeof(char *));
 }
 
 
 int
 wachat_kb_context(const char *term, size_t len)
 {
-    char         w[16];
-    const char  *key;
-
-    if (len >= sizeof(w)) {
-        return 0;
-    }
-
-    memcpy(w, term, len);
-    w[len] = '\0';
-    key = w;
-
-    return bsearch(&key, wachat_kb_context_words,
-                   sizeof(wachat_kb_context_words) / sizeof(char *),
-                   sizeof(char *), wachat_kb_strcmp) != NULL;
+    return wachat_kb_in_list(term, len, wachat_kb_context_words,
+                             sizeof(wachat_kb_context_words) / sizeof(char *));
 }
 
 
