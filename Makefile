@@ -246,7 +246,7 @@ $(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h $(CONFIG_SRCS) \
 
 # graph.c and llm.c hold their HTTP clients too: they need http.c and its
 # libraries, and the shared JSON, buffer and UTF-8 helpers
-FUZZ_CLIENT_SRCS := wachatd/clients/http.c wachatd/lib/json.c wachatd/lib/buf.c \
+FUZZ_CLIENT_SRCS := wachatd/clients/http.c wachatd/clients/http_api.c wachatd/lib/json.c wachatd/lib/buf.c \
                     common/wachat_utf8.c
 FUZZ_CLIENT_HDRS := wachatd/clients/http.h wachatd/lib/json.h wachatd/lib/buf.h \
                     common/wachat_utf8.h
