@@ -548,32 +548,7 @@ static redisReply *
 wachat_redis_run(wachat_redis_t *st, int argc, const char **argv,
     const size_t *argvlen)
 {
-    int          attempt;
-    redisReply  *r;
-
-    for (attempt = 0; attempt < 2; attempt++) {
-
-        if (st->c == NULL && wachat_redis_connect(st) != 0) {
-            return NULL;
-        }
-
-        r = NULL;
-        if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK) {
-            r = wachat_redis_reply(st);
-        }
-        if (r && !wachat_redis_failover(st, r)) {
-            return r;
-        }
-        if (r) {
-            continue;
-        }
-
-        if (!wachat_redis_broken(st)) {
-            return NULL;
-        }
-    }
-
-    return NULL;
+    return wachat_redis_run_waited(st, argc, argv, argvlen, NULL);
 }
 
 
@@ -671,30 +646,41 @@ wachat_redis_cmd(wachat_redis_t *st, const char *fmt, ...)
 }
 
 
-redisReply *
-wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
-    int argc, const char **argv, const size_t *argvlen)
+/* the script's SHA1 in hex, computed on first use */
+static void
+wachat_lua_sha(wachat_lua_t *lua)
 {
-    int             i, n, k, wait;
-    char            nk[16];
-    redisReply     *r, *w;
-    const char    **av;
-    size_t         *al;
+    int             k;
     unsigned char   md[SHA_DIGEST_LENGTH];
 
     static const char  hex[] = "0123456789abcdef";
 
-    if (lua->sha[0] == '\0') {
-        SHA1((const unsigned char *) lua->text, lua->len, md);
-
-        for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
-            lua->sha[2 * k] = hex[md[k] >> 4];
-            lua->sha[2 * k + 1] = hex[md[k] & 0xf];
-        }
-
-        lua->sha[40] = '\0';
+    if (lua->sha[0] != '\0') {
+        return;
     }
 
+    SHA1((const unsigned char *) lua->text, lua->len, md);
+
+    for (k = 0; k < SHA_DIGEST_LENGTH; k++) {
+        lua->sha[2 * k] = hex[md[k] >> 4];
+        lua->sha[2 * k + 1] = hex[md[k] & 0xf];
+    }
+
+    lua->sha[40] = '\0';
+}
+
+
+redisReply *
+wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    int             i, n, wait;
+    char            nk[16];
+    redisReply     *r, *w;
+    const char    **av;
+    size_t         *al;
+
+    wachat_lua_sha(lua);
     st->unreplicated = 0;
 
     if (lua->replicated && st->addr.replicas > 0
@@ -735,8 +721,7 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     wait = lua->replicated && st->addr.replicas > 0;
     w = NULL;
 
-    r = wait ? wachat_redis_run_waited(st, n, av, al, &w)
-             : wachat_redis_run(st, n, av, al);
+    r = wachat_redis_run_waited(st, n, av, al, wait ? &w : NULL);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOSCRIPT", 8) == 0)
@@ -751,8 +736,7 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
         av[1] = lua->text;
         al[1] = lua->len;
 
-        r = wait ? wachat_redis_run_waited(st, n, av, al, &w)
-                 : wachat_redis_run(st, n, av, al);
+        r = wachat_redis_run_waited(st, n, av, al, wait ? &w : NULL);
     }
 
     free(av);
@@ -774,12 +758,12 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
 
 
 /*
- * redis_replicas: cmd, and WAIT for that many replicas behind it in the
- * same write, so the wait costs no round trip of its own.  The WAIT's
- * reply into *wait (NULL: the link failed after the script's reply, which
+ * A command, and with wait, WAIT for redis_replicas replicas behind it in
+ * the same write, so the wait costs no round trip of its own; the WAIT's
+ * reply into *wait (NULL: the link failed after the command's reply, which
  * then may have run: it is not tried again).  READONLY/LOADING and a link
- * the server closed are tried once more, as wachat_redis_run() does; the
- * WAIT goes with the script on the new link, never alone.
+ * the server closed are tried once more; the WAIT goes with its command on
+ * the new link, never alone.
  */
 
 static redisReply *
@@ -790,7 +774,9 @@ wachat_redis_run_waited(wachat_redis_t *st, int argc, const char **argv,
     void        *w;
     redisReply  *r;
 
-    *wait = NULL;
+    if (wait) {
+        *wait = NULL;
+    }
 
     for (attempt = 0; attempt < 2; attempt++) {
 
@@ -799,16 +785,19 @@ wachat_redis_run_waited(wachat_redis_t *st, int argc, const char **argv,
         }
 
         r = NULL;
+        w = NULL;
 
         if (redisAppendCommandArgv(st->c, argc, argv, argvlen) == REDIS_OK
-            && redisAppendCommand(st->c, "WAIT %d %d", st->addr.replicas,
-                                  st->addr.replicas_timeout_ms) == REDIS_OK)
+            && (wait == NULL
+                || redisAppendCommand(st->c, "WAIT %d %d", st->addr.replicas,
+                                      st->addr.replicas_timeout_ms)
+                   == REDIS_OK))
         {
             r = wachat_redis_reply(st);
         }
 
-        if (r && redisGetReply(st->c, &w) != REDIS_OK) {
-            /* the script's reply came, the WAIT's did not */
+        if (r && wait && redisGetReply(st->c, &w) != REDIS_OK) {
+            /* the command's reply came, the WAIT's did not */
             (void) wachat_redis_broken(st);
             return r;
         }
@@ -819,7 +808,10 @@ wachat_redis_run_waited(wachat_redis_t *st, int argc, const char **argv,
         }
 
         if (r) {
-            *wait = w;
+            if (wait) {
+                *wait = w;
+            }
+
             return r;
         }
 
