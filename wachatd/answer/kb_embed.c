@@ -158,20 +158,18 @@ wachat_kb_embed_read_cache(wachat_redis_t *store, char (*keys)[65],
 }
 
 
-void
-wachat_kb_embed_redo(wachat_kb_embed_t *ke, size_t dim)
+/*
+ * Every entry embedded again, from new rows: 0, or -1 out of memory (the
+ * old rows kept, as they were).
+ */
+static int
+wachat_kb_embed_anew(wachat_kb_embed_t *ke)
 {
     wachat_kb_vectors_t  fresh;
 
-    if (ke == NULL || ke->inflight || !wachat_kb_vectors_ready(&ke->vs)
-        || ke->vs.dim == dim || wachat_kb_vectors_init(&fresh, ke->vs.n) != 0)
-    {
-        return;
+    if (wachat_kb_vectors_init(&fresh, ke->vs.n) != 0) {
+        return -1;
     }
-
-    wachat_log(WACHAT_LOG_NOTICE, "knowledge base vectors: the model now "
-               "gives %zu dimensions, the knowledge base's have %zu: "
-               "embedding every entry again", dim, ke->vs.dim);
 
     fresh.boost = ke->vs.boost;
     wachat_kb_vectors_free(&ke->vs);
@@ -182,6 +180,25 @@ wachat_kb_embed_redo(wachat_kb_embed_t *ke, size_t dim)
     ke->embedded = 0;
     evtimer_del(ke->retry);
     wachat_kb_embed_next(ke);
+
+    return 0;
+}
+
+
+void
+wachat_kb_embed_redo(wachat_kb_embed_t *ke, size_t dim)
+{
+    if (ke == NULL || ke->inflight || !wachat_kb_vectors_ready(&ke->vs)
+        || ke->vs.dim == dim)
+    {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_NOTICE, "knowledge base vectors: the model now "
+               "gives %zu dimensions, the knowledge base's have %zu: "
+               "embedding every entry again", dim, ke->vs.dim);
+
+    (void) wachat_kb_embed_anew(ke);
 }
 
 
@@ -399,7 +416,6 @@ static void
 wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
 {
     size_t              i, n, idx[WACHAT_EMBED_BATCH];
-    wachat_kb_vectors_t fresh;
     const char         *why;
     struct timeval      tv;
     wachat_kb_embed_t  *ke = data;
@@ -425,21 +441,13 @@ wachat_kb_embed_done(void *data, const wachat_embed_result_t *res)
                        "model gives %zu dimensions, the cache had %zu: "
                        "embedding every entry again", res->dim, ke->vs.dim);
 
-            /* the new rows first: out of memory keeps the old ones */
-            if (wachat_kb_vectors_init(&fresh, ke->vs.n) != 0) {
-                why = "out of memory";
-                n = 0;
-                break;
+            if (wachat_kb_embed_anew(ke) == 0) {
+                return;
             }
 
-            fresh.boost = ke->vs.boost;
-            wachat_kb_vectors_free(&ke->vs);
-            ke->vs = fresh;
-            ke->reset = 1;
-            ke->next = 0;
-            ke->cached = 0;
-            wachat_kb_embed_next(ke);
-            return;
+            why = "out of memory";
+            n = 0;
+            break;
         }
 
         if (wachat_kb_vectors_set(&ke->vs, i, res->vec + n * res->dim,

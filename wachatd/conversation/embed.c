@@ -55,16 +55,20 @@ wachat_conv_embed_wanted(wachat_conv_t *cv, const wachat_question_t *q)
 }
 
 
+/* what names the message a question vector is for */
+static const char *
+wachat_conv_embed_wamid(const wachat_event_t *ev)
+{
+    return wachat_event_str(ev, ID) ? wachat_event_str(ev, ID)
+                                    : ev->stream_id;
+}
+
+
 int
 wachat_conv_embed_done(const wachat_conv_t *cv, const wachat_event_t *ev)
 {
-    const char  *wamid;
-
-    wamid = wachat_event_str(ev, ID) ? wachat_event_str(ev, ID)
-                                     : ev->stream_id;
-
     return cv->qvec && cv->qvec->step != WACHAT_QVEC_TODO
-           && strcmp(cv->qvec->wamid, wamid) == 0;
+           && strcmp(cv->qvec->wamid, wachat_conv_embed_wamid(ev)) == 0;
 }
 
 
@@ -86,8 +90,7 @@ wachat_conv_embed(wachat_conv_t *cv, const wachat_event_t *ev,
         return 0;
     }
 
-    wamid = wachat_event_str(ev, ID) ? wachat_event_str(ev, ID)
-                                     : ev->stream_id;
+    wamid = wachat_conv_embed_wamid(ev);
 
     if (qv && strcmp(qv->wamid, wamid) != 0) {
         wachat_conv_embed_free(cv);
