@@ -23,16 +23,7 @@
  * are checked in the same step as the queuing.
  */
 static wachat_lua_t  wachat_agent_lua_file = wachat_lua(
-    "local c = redis.call('HMGET', KEYS[1], 'mode', 'agent', 'last_in_ts',\n"
-    "                     'wa_id', 'user_id', 'phone_number_id')\n"
-    "if not c[6] then return redis.error_reply('no_conversation') end\n"
-    "if c[1] ~= '" WACHAT_MODE_NAME_AGENT "' or c[2] ~= ARGV[1] then\n"
-    "  return redis.error_reply('not_assigned')\n"
-    "end\n"
-    "local last = tonumber(c[3] or '0') * 1000\n"
-    "if tonumber(ARGV[3]) - last > tonumber(ARGV[4]) then\n"
-    "  return redis.error_reply('outside_window')\n"
-    "end\n"
+    WACHAT_AGENT_LUA_HOLDER
     "local f = {'dir', 'out', 'who', 'agent:' .. ARGV[1], 'ts', ARGV[3],\n"
     "  'type', ARGV[7], 'media_id', ARGV[8], 'media_mime', ARGV[9],\n"
     "  'media_size', ARGV[11], 'media_state', 'stored'}\n"
