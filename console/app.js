@@ -417,6 +417,10 @@
           + (g.lang ? ' · ' + g.lang : '') + ' · last ' + fmtFull.format(g.last_ms) }),
         h('div', { class: 'convs' }, ...(g.conversations || []).map((id) =>
           h('a', { href: '#/c/' + encodeURIComponent(id), text: id.split(':').pop() }))),
+        (g.picked || []).length ? h('div', { class: 'why picked', text: 'Then picked among the suggested entries: '
+          + g.picked.map((p) => '#' + p.id + ' (' + p.count + '×)').join(', ') }) : null,
+        ...(g.picked || []).slice(0, 1).map((p) => h('button', { type: 'button', class: 'btn btn-quiet add-picked',
+          dataset: { q: g.text, id: p.id }, text: 'Add as a phrasing of #' + p.id })),
         h('button', { type: 'button', class: 'btn btn-quiet write-answer', dataset: { q: g.text },
           text: 'Write the answer' }))));
     } catch (e) {
@@ -469,6 +473,20 @@
     }
   }
 
+  // the question customers asked, then answered by tapping #id: its phrasing
+  async function addPicked(b) {
+    try {
+      const kb = await api('GET', 'kb');
+      if (!kb.editable) throw new Error('You may not edit the knowledge base (kb_editors).');
+      const r = await api('POST', 'kb/also', { id: b.dataset.id, also: [b.dataset.q], version: kb.version });
+      KB.version = r.version;
+      b.disabled = true;
+      toast('Added to #' + b.dataset.id + '.');
+    } catch (e) {
+      toast(e.message, 'error');
+    }
+  }
+
   async function tryQuestion() {
     const q = ui.kbTryQ.value.trim();
     if (!q) return;
@@ -481,6 +499,9 @@
           : r.source === 'greeting' ? 'A greeting: the greeting and a menu of entries:'
           : r.source === 'thanks' ? 'Thanks: the thanks text:' : r.source }),
         r.answer ? h('div', { class: 'a', dir: 'auto', text: r.answer }) : null,
+        (r.buttons || []).length ? h('div', { class: 'buttons' }, ...r.buttons.map((b) => h('span', {
+          class: 'button', dir: 'auto', title: b.id === 'live_agent' ? 'reaches a person' : 'answers #' + b.id,
+          text: b.title }))) : null,
         h('ol', { class: 'hits' }, ...(r.hits || []).map((x) => h('li', {
           class: x.score >= r.min_score ? 'ok' : 'low',
           text: '#' + x.id + ' ' + Number(x.score).toFixed(2) + ' — ' + x.question }))),
@@ -1427,6 +1448,8 @@
   ui.insightList.addEventListener('click', (e) => {
     const b = e.target.closest('button.write-answer');
     if (b) writeAnswer(b.dataset.q, '');
+    const p = e.target.closest('button.add-picked');
+    if (p) addPicked(p);
   });
   ui.kbFilter.addEventListener('input', paintKb);
   ui.kbList.addEventListener('submit', (e) => {

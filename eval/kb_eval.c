@@ -12,13 +12,17 @@
  * answer it.  Lines starting with "#" and blank lines are skipped.
  *
  * Each question goes through wachat_answer_kb(), the daemon's own
- * answerer, with the default kb_min_score, as a text message would.  Per
+ * answerer, with the config's defaults (kb_min_score, kb_suggestions,
+ * kb_suggest_min_score), as a text message would.  Per
  * KB and split, and over all, it prints:
  *
  *   right     answerable questions that got their entry
  *   wrong     questions (of all) that got an entry that does not answer
  *             them: a wrong confident answer
  *   fallback  questions the KB cannot answer that got the fallback
+ *   one tap   answerable questions that got their entry, or the fallback
+ *             with their entry among the suggested ones (kb_suggestions):
+ *             one tap from the answer
  *
  * and, to see where the ranking stands apart from the decision, how often
  * the expected entry is the top hit and among the top 3 whatever the
@@ -46,6 +50,7 @@
 #include <time.h>
 
 #include "answer/answer.h"
+#include "answer/answer_preview.h"
 #include "answer/kb.h"
 #include "answer/kb_vec.h"
 #include "clients/embed_sync.h"
@@ -83,6 +88,8 @@ typedef struct {
     unsigned  right;
     unsigned  wrong;            /* answered with an entry not expected */
     unsigned  fallback;         /* unknowns that got the fallback */
+    unsigned  suggested;        /* answerable: fallback, entry suggested */
+    unsigned  u_suggested;      /* unknowns offered entries */
     unsigned  top1;             /* expected entry ranked first */
     unsigned  top3;
     unsigned  zh, zh_right;     /* answerable questions with CJK */
@@ -101,7 +108,7 @@ typedef struct {
     const char  *only;
     const char  *show;          /* list this split's misses, not dev's */
     const char  *record;
-    double       min_score;
+    wachat_answer_opts_t  answer;   /* the config's defaults, or options */
     int          no_cjk;        /* --no-cjk: the questions without CJK only */
 
     wachat_embed_sync_t        *embed;     /* NULL: no EMBED_URL */
@@ -118,6 +125,8 @@ eval_add(eval_count_t *to, const eval_count_t *c)
     to->right += c->right;
     to->wrong += c->wrong;
     to->fallback += c->fallback;
+    to->suggested += c->suggested;
+    to->u_suggested += c->u_suggested;
     to->top1 += c->top1;
     to->top3 += c->top3;
     to->zh += c->zh;
@@ -239,7 +248,7 @@ eval_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     c->hybrid++;
 
     /* the answer of wachat_answer_kb_hybrid(), with these knobs */
-    got = hits[best].score >= o->min_score;
+    got = hits[best].score >= o->answer.min_score;
 
     if (strcmp(expected, "-") == 0) {
         c->h_fallback += !got;
@@ -279,13 +288,13 @@ eval_question(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     t0 = eval_now();
 
     for (i = 1; i < o->repeat; i++) {
-        rc = wachat_answer_kb(kb, o->min_score, "I'm not sure.", &q, &reply);
+        rc = wachat_answer_kb(kb, &o->answer, &q, &reply);
         if (rc == 1) {
             wachat_answer_free(&reply);
         }
     }
 
-    rc = wachat_answer_kb(kb, o->min_score, "I'm not sure.", &q, &reply);
+    rc = wachat_answer_kb(kb, &o->answer, &q, &reply);
     c->usec += (eval_now() - t0) / o->repeat;
 
     if (rc != 1) {
@@ -303,6 +312,7 @@ eval_question(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         c->unknown++;
         c->fallback += !got;
         c->wrong += got;
+        c->u_suggested += wachat_answer_suggested(&reply) > 0;
 
     } else {
         c->answerable++;
@@ -322,6 +332,14 @@ eval_question(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
 
         } else if (got) {
             c->wrong++;
+
+        } else {
+            for (i = 0; i < reply.nbuttons; i++) {
+                if (eval_expects(expected, reply.button_id[i])) {
+                    c->suggested++;
+                    break;
+                }
+            }
         }
 
         c->zh += eval_has_cjk(text);
@@ -409,10 +427,12 @@ eval_print(const char *what, const eval_count_t *c)
     all = c->answerable + c->unknown;
 
     printf("%-16s %4u  right %5.1f%%  wrong %4.1f%%  fallback on unknowns "
-           "%5.1f%%  | top1 %5.1f%% top3 %5.1f%%  zh right %5.1f%%  "
-           "%.1f us/q\n",
+           "%5.1f%%  | one tap %5.1f%% (unknowns offered entries %5.1f%%)  "
+           "top1 %5.1f%% top3 %5.1f%%  zh right %5.1f%%  %.1f us/q\n",
            what, all, eval_pct(c->right, c->answerable),
            eval_pct(c->wrong, all), eval_pct(c->fallback, c->unknown),
+           eval_pct(c->right + c->suggested, c->answerable),
+           eval_pct(c->u_suggested, c->unknown),
            eval_pct(c->top1, c->answerable), eval_pct(c->top3, c->answerable),
            eval_pct(c->zh_right, c->zh), all ? c->usec / all : 0);
 
@@ -472,13 +492,17 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
 
         fprintf(f, "- %s, make eval, %s, %zu KBs, %s%s: %u questions, "
                 "right %.1f %%, wrong %.1f %%, fallback on unknowns "
-                "%.1f %% (kb_min_score %.2f, %.1f us per question)\n",
+                "%.1f %%, right in one tap %.1f %% (kb_min_score %.2f, "
+                "kb_suggestions %zu from %.2f, %.1f us per question)\n",
                 date, rev, nkbs, eval_splits[s].name,
                 o->no_cjk ? " (no CJK)" : "", all,
                 eval_pct(split[s].right, split[s].answerable),
                 eval_pct(split[s].wrong, all),
-                eval_pct(split[s].fallback, split[s].unknown), o->min_score,
-                split[s].usec / all);
+                eval_pct(split[s].fallback, split[s].unknown),
+                eval_pct(split[s].right + split[s].suggested,
+                         split[s].answerable),
+                o->answer.min_score, o->answer.suggestions,
+                o->answer.suggest_min_score, split[s].usec / all);
 
         if (split[s].hybrid) {
             fprintf(f, "  - hybrid (embed_model %s, fusion k %.0f, words "
@@ -514,10 +538,20 @@ main(int argc, char **argv)
     wachat_embed_sync_t   embed;
     eval_count_t   c, split[EVAL_SPLITS], total;
     wachat_kb_vectors_t   vs, *vsp;
+    wachat_config_t      *defaults;
 
     memset(&o, 0, sizeof(o));
     thesaurus = "";                 /* kb_thesaurus: off by default */
-    o.min_score = WACHAT_KB_DEFAULT_MIN_SCORE;
+
+    /* the daemon's defaults: a config of nothing but a sandbox outbound */
+    defaults = wachat_config_parse("defaults", "outbound sandbox\n", 17, err,
+                                   sizeof(err));
+    if (defaults == NULL) {
+        fprintf(stderr, "kb_eval: %s\n", err);
+        return 2;
+    }
+
+    wachat_answer_opts(defaults, &o.answer);
     o.repeat = 20;
     o.passages = 3;
     wachat_kb_fuse_default(&o.fuse);
@@ -564,7 +598,15 @@ main(int argc, char **argv)
             o.record = argv[++i];
 
         } else if (strcmp(argv[i], "--min-score") == 0 && i + 1 < argc) {
-            o.min_score = atof(argv[++i]);
+            o.answer.min_score = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--suggestions") == 0 && i + 1 < argc) {
+            o.answer.suggestions = (size_t) atoi(argv[++i]);
+
+        } else if (strcmp(argv[i], "--suggest-min-score") == 0
+                   && i + 1 < argc)
+        {
+            o.answer.suggest_min_score = atof(argv[++i]);
 
         } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
             o.passages = (size_t) atoi(argv[++i]);
@@ -595,6 +637,7 @@ main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: kb_eval [-v] [--show SPLIT] "
                     "[--only SPLIT] [--no-cjk] [--min-score X] [--repeat N] "
+                    "[--suggestions N] [--suggest-min-score X] "
                     "[--record FILE] [--thesaurus DIR] "
                     "[--passages N] [--fuse-k K] [--words W] [--agree 0|1] "
                     "[--boost B] [--doubt D] "
@@ -677,7 +720,9 @@ main(int argc, char **argv)
         wachat_kb_free(kb);
     }
 
-    printf("\nall KBs (kb_min_score %.2f)\n", o.min_score);
+    printf("\nall KBs (kb_min_score %.2f, kb_suggestions %zu from %.2f)\n",
+           o.answer.min_score, o.answer.suggestions,
+           o.answer.suggest_min_score);
     memset(&total, 0, sizeof(total));
 
     for (s = 0; s < EVAL_SPLITS; s++) {
@@ -689,6 +734,7 @@ main(int argc, char **argv)
     }
 
     eval_print("  together", &total);
+    wachat_config_free(defaults);
 
     if (o.embed) {
         printf("\nembeddings: %s at %s, %u calls, %.1f ms each; fusion k "

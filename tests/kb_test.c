@@ -631,6 +631,7 @@ main(void)
     test_precision();
     test_thesaurus();
     test_vec();
+    test_suggest();
 
     printf("1..%d\n", ntests);
 

@@ -15,4 +15,7 @@ void test_thesaurus(void);
 /* tests/kb_vec.c: hybrid retrieval's vectors, fusion, embeddings parser */
 void test_vec(void);
 
+/* tests/kb_suggest.c: the fallback's suggestions, entries as titles */
+void test_suggest(void);
+
 #endif /* WACHAT_TESTS_KB_TEST_H */

@@ -237,15 +237,19 @@ test_fuse(const wachat_kb_t *kb)
 
     /* the answer: wachat_answer_kb_hybrid() on the same rules */
     {
-        wachat_reply_t     r;
-        wachat_question_t  qq = { "text", "zzzz qqqq", NULL };
+        wachat_reply_t        r;
+        wachat_answer_opts_t  sure, loose;
+        wachat_question_t     qq = { "text", "zzzz qqqq", NULL };
+
+        wachat_answer_opts_plain(&sure, 0.45, "not sure");
+        wachat_answer_opts_plain(&loose, 0.05, "not sure");
 
         axis(q, 5, 1, 0, 0.1f);
-        ok(wachat_answer_kb_hybrid(kb, &vs, q, 5, 0.45, "not sure", &qq, &r)
+        ok(wachat_answer_kb_hybrid(kb, &vs, q, 5, &sure, &qq, &r)
            == 1 && strcmp(r.source, "fallback") == 0,
            "answer: meaning alone never answers with confidence");
         wachat_answer_free(&r);
-        ok(wachat_answer_kb_hybrid(kb, &vs, q, 5, 0.05, "not sure", &qq, &r)
+        ok(wachat_answer_kb_hybrid(kb, &vs, q, 5, &loose, &qq, &r)
            == 1 && strcmp(r.source, "fallback") == 0
            && strstr(r.context, "repair") != NULL,
            "answer: not even at 0.05; the nearest is repair");

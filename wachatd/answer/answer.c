@@ -7,10 +7,15 @@
 #include <string.h>
 
 #include "answer/answer.h"
+#include "answer/entry_title.h"
+#include "answer/lang.h"
 
 
 static int wachat_reply_entry(wachat_reply_t *reply,
     const wachat_kb_entry_t *e, double score);
+static int wachat_reply_fallback(wachat_reply_t *reply,
+    const wachat_answer_opts_t *o, const char *text,
+    const wachat_kb_hit_t *hits, size_t n, size_t best);
 
 
 int
@@ -32,23 +37,31 @@ wachat_answerable(const char *type)
 }
 
 
-int
-wachat_answer_kb(const wachat_kb_t *kb, double min_score,
-    const char *fallback_text, const wachat_question_t *q,
-    wachat_reply_t *reply)
+void
+wachat_answer_opts_plain(wachat_answer_opts_t *o, double min_score,
+    const char *fallback_text)
 {
-    return wachat_answer_kb_hybrid(kb, NULL, NULL, 0, min_score,
-                                   fallback_text, q, reply);
+    memset(o, 0, sizeof(wachat_answer_opts_t));
+    o->min_score = min_score;
+    o->fallback_text = fallback_text;
+}
+
+
+int
+wachat_answer_kb(const wachat_kb_t *kb, const wachat_answer_opts_t *o,
+    const wachat_question_t *q, wachat_reply_t *reply)
+{
+    return wachat_answer_kb_hybrid(kb, NULL, NULL, 0, o, q, reply);
 }
 
 
 int
 wachat_answer_kb_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
-    const float *qv, size_t dim, double min_score, const char *fallback_text,
+    const float *qv, size_t dim, const wachat_answer_opts_t *o,
     const wachat_question_t *q, wachat_reply_t *reply)
 {
     size_t                    n, best;
-    wachat_kb_hit_t           hit, hits[WACHAT_KB_FUSE_DEPTH];
+    wachat_kb_hit_t           hits[WACHAT_KB_FUSE_DEPTH];
     const wachat_kb_entry_t  *e;
 
     memset(reply, 0, sizeof(wachat_reply_t));
@@ -68,43 +81,151 @@ wachat_answer_kb_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         return 0;       /* a photo without caption: nothing to go on */
     }
 
+    best = 0;
+
     if (qv && wachat_kb_vectors_ready(vs)) {
         n = wachat_kb_hybrid(kb, vs, qv, dim, q->text, strlen(q->text), hits,
                              WACHAT_KB_FUSE_DEPTH, &best);
-        if (n) {
-            hit = hits[best];
-            n = 1;
-        }
 
     } else {
-        n = wachat_kb_search(kb, q->text, strlen(q->text), &hit, 1);
+        n = wachat_kb_search(kb, q->text, strlen(q->text), hits,
+                             WACHAT_KB_MAX_BUTTONS);
     }
 
-    if (n == 1 && hit.score >= min_score) {
-        return wachat_reply_entry(reply, hit.entry, hit.score);
+    if (n && hits[best].score >= o->min_score) {
+        return wachat_reply_entry(reply, hits[best].entry, hits[best].score);
     }
 
-    /* not sure: say so, and offer a person rather than guess */
+    return wachat_reply_fallback(reply, o, q->text, hits, n, best);
+}
 
-    reply->text = strdup(fallback_text);
-    reply->button_id[0] = strdup(WACHAT_KB_LIVE_AGENT);
-    reply->button_title[0] = strdup("Talk to a person");
-    reply->nbuttons = 1;
-    reply->score = n ? hit.score : 0;
-    snprintf(reply->source, sizeof(reply->source), "fallback");
 
-    if (n) {
-        snprintf(reply->context, sizeof(reply->context), "%s", hit.entry->id);
-    }
+/* title is not among the first n of the reply's */
+static int
+wachat_reply_title_new(const wachat_reply_t *reply, size_t n,
+    const char *title)
+{
+    size_t  i;
 
-    if (reply->text == NULL || reply->button_id[0] == NULL
-        || reply->button_title[0] == NULL)
-    {
-        wachat_answer_free(reply);
-        return -1;
+    for (i = 0; i < n; i++) {
+        if (strcmp(reply->button_title[i], title) == 0) {
+            return 0;
+        }
     }
 
     return 1;
+}
+
+
+/*
+ * Not sure: say so, and offer a person rather than guess; and the nearest
+ * entries the score allows, the best first, then in the ranking's order.
+ */
+static int
+wachat_reply_fallback(wachat_reply_t *reply, const wachat_answer_opts_t *o,
+    const char *text, const wachat_kb_hit_t *hits, size_t n, size_t best)
+{
+    size_t                  i, k, max;
+    char                   *title;
+    const char             *lang;
+    const wachat_kb_hit_t  *h;
+
+    lang = wachat_lang_detect(text, strlen(text));
+    max = o->suggestions < WACHAT_KB_MAX_BUTTONS - 1
+          ? o->suggestions : WACHAT_KB_MAX_BUTTONS - 1;
+    k = 0;
+
+    for (i = 0; n && i <= n && k < max; i++) {
+        h = i == 0 ? &hits[best] : &hits[i - 1];
+
+        if ((i && i - 1 == best) || h->score <= 0
+            || h->score < o->suggest_min_score)
+        {
+            continue;
+        }
+
+        title = wachat_entry_title(h->entry, lang);
+        if (title == NULL) {
+            goto nomem;
+        }
+
+        if (!wachat_reply_title_new(reply, k, title)) {
+            free(title);
+            continue;
+        }
+
+        reply->button_title[k] = title;
+        reply->button_id[k] = strdup(h->entry->id);
+        reply->nbuttons = ++k;
+
+        if (reply->button_id[k - 1] == NULL) {
+            goto nomem;
+        }
+    }
+
+    reply->text = strdup(k && o->suggest_text ? o->suggest_text
+                                              : o->fallback_text);
+    reply->button_id[k] = strdup(WACHAT_KB_LIVE_AGENT);
+    reply->button_title[k] = strdup("Talk to a person");
+    reply->nbuttons = k + 1;
+    reply->score = n ? hits[best].score : 0;
+    snprintf(reply->source, sizeof(reply->source), "fallback");
+
+    /* the nearest entry, then the others suggested: "hours,prices" */
+    if (n) {
+        snprintf(reply->context, sizeof(reply->context), "%s",
+                 hits[best].entry->id);
+    }
+
+    for (i = 0; i < k; i++) {
+        if (strcmp(reply->button_id[i], hits[best].entry->id) != 0) {
+            wachat_answer_add_id(reply->context, sizeof(reply->context),
+                                 reply->button_id[i]);
+        }
+    }
+
+    if (reply->text == NULL || reply->button_id[k] == NULL
+        || reply->button_title[k] == NULL)
+    {
+        goto nomem;
+    }
+
+    return 1;
+
+nomem:
+
+    wachat_answer_free(reply);
+    return -1;
+}
+
+
+size_t
+wachat_answer_suggested(const wachat_reply_t *reply)
+{
+    size_t  i, n;
+
+    n = 0;
+
+    if (strcmp(reply->source, "fallback") == 0) {
+        for (i = 0; i < reply->nbuttons; i++) {
+            n += strcmp(reply->button_id[i], WACHAT_KB_LIVE_AGENT) != 0;
+        }
+    }
+
+    return n;
+}
+
+
+void
+wachat_answer_add_id(char *buf, size_t size, const char *id)
+{
+    size_t  n;
+
+    n = strlen(buf);
+
+    if (n + strlen(id) + 2 <= size) {
+        snprintf(buf + n, size - n, "%s%s", n ? "," : "", id);
+    }
 }
 
 

@@ -34,25 +34,54 @@ typedef struct {
 } wachat_question_t;
 
 
+/* how the kb backend decides (the config's kb_* keys and texts) */
+typedef struct {
+    double       min_score;         /* kb_min_score */
+    const char  *fallback_text;
+    /*
+     * When not sure, up to `suggestions` (0..2) of the nearest entries
+     * whose score is at least suggest_min_score are offered as buttons
+     * before the one to a person, with suggest_text (NULL: fallback_text):
+     * a customer who asked in words the KB does not know is one tap from
+     * the answer, and nothing is claimed that the score does not support.
+     */
+    size_t       suggestions;
+    double       suggest_min_score;
+    const char  *suggest_text;
+} wachat_answer_opts_t;
+
+
+/* min_score and fallback_text, and no suggestions */
+void wachat_answer_opts_plain(wachat_answer_opts_t *o, double min_score,
+    const char *fallback_text);
+
+
 /*
  * 1 with a reply, 0 when the message gets none (a reaction, a sticker, an
  * unsupported type), -1 out of memory.  A button payload naming an entry
- * answers that entry; text is searched, and below min_score the fallback
- * text is sent with a button to reach a person.
+ * answers that entry; text is searched, and below o->min_score the
+ * fallback text is sent with the suggested entries and a button to reach
+ * a person (source "fallback", context the nearest entries' ids).
  */
-int wachat_answer_kb(const wachat_kb_t *kb, double min_score,
-    const char *fallback_text, const wachat_question_t *q,
-    wachat_reply_t *reply);
+int wachat_answer_kb(const wachat_kb_t *kb, const wachat_answer_opts_t *o,
+    const wachat_question_t *q, wachat_reply_t *reply);
 
 /*
  * The same, the entries ranked by words and meaning together when vs is
  * ready and q is the question's vector (dim floats): kb_vec.h says how
- * the vectors move the confidence.  vs or q NULL: wachat_answer_kb().
+ * the vectors move the confidence, and the suggestions follow the fused
+ * order.  vs or q NULL: wachat_answer_kb().
  */
 int wachat_answer_kb_hybrid(const wachat_kb_t *kb,
     const wachat_kb_vectors_t *vs, const float *q, size_t dim,
-    double min_score, const char *fallback_text, const wachat_question_t *q_,
+    const wachat_answer_opts_t *o, const wachat_question_t *q_,
     wachat_reply_t *reply);
+
+/* a reply's context, "hours,prices": one more id, as far as it fits */
+void wachat_answer_add_id(char *buf, size_t size, const char *id);
+
+/* the reply's buttons that suggest entries (not the one to a person) */
+size_t wachat_answer_suggested(const wachat_reply_t *reply);
 
 void wachat_answer_free(wachat_reply_t *reply);
 

@@ -12,18 +12,54 @@
 #include "answer/lang.h"
 
 
+void
+wachat_answer_opts(const wachat_config_t *cfg, wachat_answer_opts_t *o)
+{
+    wachat_answer_opts_plain(o, cfg->kb_min_score, cfg->fallback_text);
+    o->suggestions = (size_t) cfg->kb_suggestions;
+    o->suggest_min_score = cfg->kb_suggest_min_score;
+    o->suggest_text = cfg->suggest_text;
+}
+
+
+/*
+ * With suggestions, suggest_text in lang; but a language the business
+ * wrote a fallback_text for and no suggest_text gets that fallback, not
+ * the plain suggest_text in another language.
+ */
+static const char *
+wachat_answer_fallback_text(const wachat_config_t *cfg, const char *lang,
+    size_t suggested)
+{
+    const char  *text;
+
+    if (suggested) {
+        text = wachat_config_text(cfg, "suggest_text", NULL, lang);
+        if (text) {
+            return text;
+        }
+
+        text = wachat_config_text(cfg, "fallback_text", NULL, lang);
+        return text ? text : cfg->suggest_text;
+    }
+
+    return wachat_config_text(cfg, "fallback_text", cfg->fallback_text, lang);
+}
+
+
 int
 wachat_answer_localise(const wachat_config_t *cfg, const char *lang,
     wachat_reply_t *reply)
 {
-    char  *text, *title;
+    char    *text, *title;
+    size_t   i;
 
     if (strcmp(reply->source, "fallback") != 0) {
         return 0;
     }
 
-    text = strdup(wachat_config_text(cfg, "fallback_text", cfg->fallback_text,
-                                     lang));
+    text = strdup(wachat_answer_fallback_text(cfg, lang,
+                                              wachat_answer_suggested(reply)));
     title = strdup(wachat_config_text(cfg, "handoff_button_title",
                                       cfg->handoff_button_title, lang));
 
@@ -36,13 +72,16 @@ wachat_answer_localise(const wachat_config_t *cfg, const char *lang,
     free(reply->text);
     reply->text = text;
 
-    if (reply->nbuttons) {
-        free(reply->button_title[0]);
-        reply->button_title[0] = title;
-
-    } else {
-        free(title);
+    for (i = 0; i < reply->nbuttons; i++) {
+        if (strcmp(reply->button_id[i], WACHAT_KB_LIVE_AGENT) == 0) {
+            free(reply->button_title[i]);
+            reply->button_title[i] = title;
+            title = NULL;
+            break;
+        }
     }
+
+    free(title);
 
     return 0;
 }
@@ -81,9 +120,10 @@ wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     const float *qv, size_t dim, const wachat_config_t *cfg,
     const char *text, wachat_reply_t *reply)
 {
-    int                 rc;
-    const char         *lang;
-    wachat_question_t   q;
+    int                   rc;
+    const char           *lang;
+    wachat_question_t     q;
+    wachat_answer_opts_t  o;
 
     lang = wachat_lang_detect(text, strlen(text));
 
@@ -96,8 +136,8 @@ wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     q.type = "text";
     q.text = text;
 
-    rc = wachat_answer_kb_hybrid(kb, vs, qv, dim, cfg->kb_min_score,
-                                 cfg->fallback_text, &q, reply);
+    wachat_answer_opts(cfg, &o);
+    rc = wachat_answer_kb_hybrid(kb, vs, qv, dim, &o, &q, reply);
 
     if (rc > 0 && wachat_answer_localise(cfg, lang, reply) != 0) {
         wachat_answer_free(reply);

@@ -13,8 +13,12 @@
 #include "lib/config.h"
 
 
+/* how the kb backend decides, from the config */
+void wachat_answer_opts(const wachat_config_t *cfg, wachat_answer_opts_t *o);
+
 /*
- * A fallback reply's text and button title in lang (the config's
+ * A fallback reply's text (fallback_text, or suggest_text with
+ * suggestions) and its person button's title in lang (the config's
  * <key>.<lang> texts); any other reply is left as it is.  0, or -1 out of
  * memory.  The daemon's replies go through it too.
  */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer/entry_title.h"
 #include "answer/lang.h"
 #include "answer/smalltalk.h"
 #include "wachat_utf8.h"
@@ -154,46 +155,6 @@ wachat_smalltalk(const char *text)
 }
 
 
-/* an entry's question as a button title: 20 characters, cut at a word */
-static char *
-wachat_talk_title(const char *q)
-{
-    char    *t;
-    size_t   len, cut, sp;
-
-    len = strlen(q);
-
-    if (len && (q[len - 1] == '?' || q[len - 1] == '.')) {
-        len--;
-    }
-
-    if (len >= 3 && strncmp(q + len - 3, "\xef\xbc\x9f", 3) == 0) {
-        len -= 3;                           /* ？ */
-    }
-
-    cut = wachat_utf8_prefix(q, len, 20);
-
-    if (cut < len) {
-        cut = wachat_utf8_prefix(q, len, 19);
-
-        for (sp = cut; sp > cut / 2 && q[sp] != ' '; sp--) {
-            /* void */
-        }
-
-        cut = q[sp] == ' ' ? sp : cut;
-    }
-
-    t = malloc(cut + 4);
-
-    if (t) {
-        memcpy(t, q, cut);
-        strcpy(t + cut, cut < len ? "\xe2\x80\xa6" : "");
-    }
-
-    return t;
-}
-
-
 int
 wachat_smalltalk_menu(const wachat_kb_t *kb, const char *text,
     const char *lang, wachat_reply_t *reply)
@@ -238,7 +199,7 @@ wachat_smalltalk_menu(const wachat_kb_t *kb, const char *text,
 
             k = reply->nbuttons;
             reply->button_id[k] = strdup(e->id);
-            reply->button_title[k] = wachat_talk_title(e->question);
+            reply->button_title[k] = wachat_entry_title(e, lang);
             reply->nbuttons++;
 
             if (reply->button_id[k] == NULL || reply->button_title[k] == NULL)

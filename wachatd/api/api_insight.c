@@ -38,6 +38,19 @@ wachat_api_gen_group(yajl_gen g, const wachat_unanswered_group_t *grp)
     }
 
     yajl_gen_array_close(g);
+
+    /* what customers tapped among the entries the fallback suggested */
+    wachat_json_str(g, "picked");
+    yajl_gen_array_open(g);
+
+    for (k = 0; k < grp->npicks; k++) {
+        yajl_gen_map_open(g);
+        wachat_json_kv_text(g, "id", grp->picks[k].id);
+        wachat_json_kv_int(g, "count", (long long) grp->picks[k].count);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 }
 

@@ -72,6 +72,19 @@ wachat_api_kb_answer(wachat_api_req_t *r, const char *text,
     wachat_json_kv_text(g, "question", text);
     wachat_json_kv_text(g, "source", rc > 0 ? reply.source : "none");
     wachat_json_kv_opt(g, "answer", rc > 0 ? reply.text : NULL);
+
+    /* the buttons sent with it: an entry's own, or the suggested ones */
+    wachat_json_str(g, "buttons");
+    yajl_gen_array_open(g);
+
+    for (i = 0; rc > 0 && i < reply.nbuttons; i++) {
+        yajl_gen_map_open(g);
+        wachat_json_kv_text(g, "id", reply.button_id[i]);
+        wachat_json_kv_text(g, "title", reply.button_title[i]);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
     wachat_json_str(g, "min_score");
     wachat_json_score(g, r->api->cfg->kb_min_score);
     wachat_json_kv_text(g, "ranking", qv ? "words and meaning" : "words");

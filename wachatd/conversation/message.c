@@ -147,11 +147,11 @@ wachat_conv_answer_kb(wachat_conv_t *cv, const wachat_question_t *q,
     const float                *qv;
     wachat_engine_t            *en = cv->engine;
     const wachat_kb_vectors_t  *vs;
+    wachat_answer_opts_t        o;
 
     vs = wachat_conv_vectors(cv, &qv, &dim);
-    has_reply = wachat_answer_kb_hybrid(en->kb, vs, qv, dim,
-                                        en->cfg->kb_min_score,
-                                        en->cfg->fallback_text, q, reply);
+    wachat_answer_opts(en->cfg, &o);
+    has_reply = wachat_answer_kb_hybrid(en->kb, vs, qv, dim, &o, q, reply);
 
     /* the fallback in the customer's language (read only for it) */
     if (has_reply > 0 && strcmp(reply->source, "fallback") == 0
@@ -530,20 +530,6 @@ wachat_conv_unhold(wachat_conv_t *cv)
  * naming an entry, a message without text) or it could not be asked.
  */
 
-/* "hours,prices": one more id, as far as it fits */
-static void
-wachat_conv_add_context(char *buf, size_t size, const char *id)
-{
-    size_t  n;
-
-    n = strlen(buf);
-
-    if (n + strlen(id) + 2 <= size) {
-        snprintf(buf + n, size - n, "%s%s", n ? "," : "", id);
-    }
-}
-
-
 static int
 wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev, const wachat_question_t *q)
@@ -587,9 +573,8 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     for (i = 0; i < n; i++) {
         passages[i].title = hits[i].entry->question;
         passages[i].text = hits[i].entry->answer;
-        wachat_conv_add_context(cv->pending_context,
-                                sizeof(cv->pending_context),
-                                hits[i].entry->id);
+        wachat_answer_add_id(cv->pending_context, sizeof(cv->pending_context),
+                             hits[i].entry->id);
     }
 
     nturns = wachat_conv_turns(cv, &r, turns, 64);

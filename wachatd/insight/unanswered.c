@@ -4,7 +4,10 @@
  * A history is read in order: the last customer text is the question; an
  * AI reply with source "fallback" marks it unanswered; a hand-over reply
  * (source "handoff") right after an AI answer (kb:<id>, llm) marks the
- * question that answer was for.  Grouping is by the gist of the words:
+ * question that answer was for; a customer message that is a tap on an
+ * entry the fallback suggested (its payload the id of the kb:<id> reply
+ * that follows) is counted as that entry, picked, with the fallback's
+ * question.  Grouping is by the gist of the words:
  * lower-case words of two letters or more without the small ones, and
  * pairs of neighbouring Han characters; two questions whose gists share
  * half their tokens (Jaccard >= 0.5) are one group.
@@ -23,6 +26,7 @@
 #define WACHAT_GIST_MAX     2048        /* bytes of one gist */
 #define WACHAT_HIST_READ    1000        /* entries read per conversation */
 #define WACHAT_SAME_GIST    0.5
+#define WACHAT_NO_GROUP     ((size_t) -1)
 
 
 static const char  wachat_gist_stop[] =
@@ -185,15 +189,21 @@ wachat_gist_same(const char *a, const char *b)
 }
 
 
+/*
+ * The question into its group, whose index is set in *at (WACHAT_NO_GROUP
+ * when the question is not counted: no text, another language).
+ */
 static int
 wachat_unanswered_note(wachat_unanswered_t *u, const char *conv,
     const wachat_question_seen_t *q, const char *why, const char *source,
-    const char *lang)
+    const char *lang, size_t *at)
 {
     char                       *gist;
     size_t                      i, k;
     const char                 *l;
     wachat_unanswered_group_t  *grp, *more;
+
+    *at = WACHAT_NO_GROUP;
 
     if (q->text == NULL || *q->text == '\0') {
         return 0;
@@ -218,6 +228,7 @@ wachat_unanswered_note(wachat_unanswered_t *u, const char *conv,
         {
             free(gist);
             grp->count++;
+            *at = i;
 
             if (q->ts_ms >= grp->last_ms) {
                 free(grp->text);
@@ -260,8 +271,48 @@ wachat_unanswered_note(wachat_unanswered_t *u, const char *conv,
     grp->source = source ? strdup(source) : NULL;
     grp->convs[0] = strdup(conv);
     grp->nconvs = grp->convs[0] != NULL;
+    *at = u->n - 1;
 
     return grp->text ? 0 : -1;
+}
+
+
+/* the entry id tapped after the group's fallback; the most tapped first */
+static int
+wachat_unanswered_pick(wachat_unanswered_group_t *grp, const char *id)
+{
+    size_t                    i;
+    wachat_unanswered_pick_t  t;
+
+    for (i = 0; i < grp->npicks; i++) {
+        if (strcmp(grp->picks[i].id, id) == 0) {
+            break;
+        }
+    }
+
+    if (i == grp->npicks) {
+        if (grp->npicks == WACHAT_UNANSWERED_PICKS) {
+            return 0;                       /* the few most tapped suffice */
+        }
+
+        grp->picks[i].id = strdup(id);
+        if (grp->picks[i].id == NULL) {
+            return -1;
+        }
+
+        grp->picks[i].count = 0;
+        grp->npicks++;
+    }
+
+    grp->picks[i].count++;
+
+    for (; i > 0 && grp->picks[i].count > grp->picks[i - 1].count; i--) {
+        t = grp->picks[i];
+        grp->picks[i] = grp->picks[i - 1];
+        grp->picks[i - 1] = t;
+    }
+
+    return 0;
 }
 
 
@@ -271,9 +322,9 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
 {
     int                      rc, in;
     char                    *answered_src;
-    size_t                   i;
+    size_t                   i, fell_short, unused;
     redisReply              *r;
-    const char              *dir, *who, *src, *text;
+    const char              *dir, *who, *src, *text, *payload, *tapped;
     const redisReply        *kv;
     wachat_question_seen_t   last, answered;
     char                     key[WACHAT_KEY_MAX];
@@ -291,6 +342,8 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
     memset(&last, 0, sizeof(last));
     memset(&answered, 0, sizeof(answered));
     answered_src = NULL;
+    fell_short = WACHAT_NO_GROUP;       /* the group of the last fallback */
+    tapped = NULL;
 
     for (i = 0; i < r->elements && rc == 0; i++) {
         if (r->element[i]->type != REDIS_REPLY_ARRAY
@@ -312,8 +365,15 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
         }
 
         if (in) {
-            last.text = (char *) text;
-            last.ts_ms = wachat_store_entry_ms(kv);
+            payload = wachat_redis_reply_field(kv, "payload");
+            tapped = payload && *payload ? payload : NULL;
+
+            /* a tap is not a question: the one the fallback had stays */
+            if (tapped == NULL || fell_short == WACHAT_NO_GROUP) {
+                last.text = (char *) text;
+                last.ts_ms = wachat_store_entry_ms(kv);
+            }
+
             continue;
         }
 
@@ -323,13 +383,23 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
 
         if (strcmp(src, "fallback") == 0) {
             rc = wachat_unanswered_note(u, conv, &last, "fallback", NULL,
-                                        lang);
+                                        lang, &fell_short);
             answered_src = NULL;
+            continue;
+        }
 
-        } else if (strcmp(src, "handoff") == 0) {
+        if (fell_short != WACHAT_NO_GROUP && tapped
+            && strncmp(src, "kb:", 3) == 0 && strcmp(src + 3, tapped) == 0)
+        {
+            rc = wachat_unanswered_pick(&u->groups[fell_short], tapped);
+        }
+
+        fell_short = WACHAT_NO_GROUP;
+
+        if (strcmp(src, "handoff") == 0) {
             if (answered_src) {
                 rc = wachat_unanswered_note(u, conv, &answered, "handoff",
-                                            answered_src, lang);
+                                            answered_src, lang, &unused);
             }
 
             answered_src = NULL;
@@ -419,6 +489,10 @@ wachat_unanswered_free(wachat_unanswered_t *u)
         free(u->groups[i].text);
         free(u->groups[i].tokens);
         free(u->groups[i].source);
+
+        for (k = 0; k < u->groups[i].npicks; k++) {
+            free(u->groups[i].picks[k].id);
+        }
 
         for (k = 0; k < u->groups[i].nconvs; k++) {
             free(u->groups[i].convs[k]);

@@ -6,6 +6,10 @@
  *   handoff   the customer asked for a person right after an answer: the
  *             answer did not help.
  *
+ * A fallback offers the nearest entries (kb_suggestions); the one the
+ * customer then tapped is counted with the question's group: the words
+ * customers use for that entry, for the business to add as a phrasing.
+ *
  * Questions asked in about the same words are grouped (one group per
  * gist), with their count, when last asked and the conversations.
  */
@@ -19,6 +23,13 @@
 
 
 #define WACHAT_UNANSWERED_CONVS  5      /* conversations named per group */
+#define WACHAT_UNANSWERED_PICKS  3      /* entries tapped, per group */
+
+
+typedef struct {
+    char        *id;            /* the entry tapped after the fallback */
+    size_t       count;
+} wachat_unanswered_pick_t;
 
 
 typedef struct {
@@ -31,6 +42,8 @@ typedef struct {
     size_t       nconvs;
     char        *source;        /* the answer it got (handoff), or NULL */
     char        *tokens;        /* the gist, for grouping */
+    wachat_unanswered_pick_t  picks[WACHAT_UNANSWERED_PICKS];   /* most first */
+    size_t                    npicks;
 } wachat_unanswered_group_t;
 
 

@@ -131,6 +131,9 @@ typedef struct {
     double            kb_min_score;
     char             *kb_thesaurus;
     char             *fallback_text;
+    int               kb_suggestions;
+    double            kb_suggest_min_score;
+    char             *suggest_text;
     int               customer_answers_per_minute;
     int               customer_answers_burst;
     char             *rate_limited_text;

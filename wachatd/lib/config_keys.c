@@ -165,6 +165,27 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Reply when nothing in the knowledge base matches well enough; "
         "sent with a button to reach a person."),
 
+    WACHAT_INT("kb_suggestions", kb_suggestions, "2", 0, 2,
+        "When no entry is confident enough, the nearest entries (at most "
+        "this many) whose score reaches kb_suggest_min_score are offered "
+        "as buttons, titled with the entry's heading or its first Also "
+        "phrasing that fits 20 characters in the customer's language, "
+        "before the one to a person, with suggest_text; one tap answers "
+        "the entry. 0: only the button to a person."),
+
+    WACHAT_FLOAT("kb_suggest_min_score", kb_suggest_min_score, "0.1", 0, 1,
+        "The least confidence of an entry offered with the fallback "
+        "(kb_suggestions); 0.1 leaves out entries that share only a common "
+        "word with the question."),
+
+    WACHAT_STRING("suggest_text", suggest_text,
+        "I'm not sure I understood \xe2\x80\x94 is it one of these? Or "
+        "shall I connect you to a person?", NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        "Reply instead of fallback_text when entries are suggested "
+        "(kb_suggestions). In a language that has a fallback_text.<lang> "
+        "but no suggest_text.<lang>, that fallback_text is sent."),
+
     WACHAT_INT("customer_answers_per_minute", customer_answers_per_minute,
         "20", 0, 100000,
         "AI answers (knowledge base or model) one customer gets per "

@@ -131,9 +131,17 @@ wachatctl_ask(wachatctl_t *ctl, int argc, char **argv)
                : wachat_kb_search(kb, argv[0], strlen(argv[0]), hits, 5);
 
     if (rc > 0) {
-        printf("%s\n%s\n\n", strcmp(reply.source, "fallback") == 0
-                                ? "no confident answer: the fallback"
-                                : reply.source, reply.text);
+        printf("%s\n%s\n", strcmp(reply.source, "fallback") == 0
+                              ? "no confident answer: the fallback"
+                              : reply.source, reply.text);
+
+        /* the buttons, as the customer sees them: [title] and the entry */
+        for (i = 0; i < reply.nbuttons; i++) {
+            printf("%s[%s] #%s", i ? "  " : "", reply.button_title[i],
+                   reply.button_id[i]);
+        }
+
+        printf("%s\n", reply.nbuttons ? "\n" : "");
         wachat_answer_free(&reply);
     }
 
@@ -228,6 +236,14 @@ wachatctl_unanswered(wachatctl_t *ctl, int argc, char **argv)
         }
 
         printf("\n");
+
+        /* the words customers use for an entry: a phrasing to add */
+        for (k = 0; k < grp->npicks; k++) {
+            printf("%s#%s (%zu)", k ? ", " : "       then picked ",
+                   grp->picks[k].id, grp->picks[k].count);
+        }
+
+        printf("%s", grp->npicks ? "\n" : "");
     }
 
     wachat_unanswered_free(&u);
