@@ -34,7 +34,7 @@ use Wachat::Browser qw(ENTER SHIFT);
 use Wachat::Console;       # skips the test without a headless browser
 use Wachat::Process qw(poll_until);
 use Wachat::Files qw(root_dir slurp spew);
-use Wachat::Webhook qw(wh_status wh_text);
+use Wachat::Webhook qw(wh_button wh_status wh_text);
 
 my $JSON = JSON::PP->new->utf8;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
@@ -351,6 +351,33 @@ $b->click_css('form.kb-also[data-id="hours"] input');
 $b->type($b->find('form.kb-also[data-id="hours"] input'), 'when do u guys shut', ENTER);
 ok(poll_until(sub { slurp($KB) =~ /\{#hours\}\nAlso: [^\n]*\| when do u guys shut\n/ }, timeout => $T),
    'the phrasing is in the entry\'s Also: line');
+
+# not sure, the assistant suggests entries: "what would it answer?" shows the buttons
+my $VAGUE = 'can i pay by card for delivery';
+$b->clear($b->find('#kb-try-q'));
+$b->type($b->find('#kb-try-q'), $VAGUE);
+$b->click_css('#kb-try button[type=submit]');
+$console->need($b->wait_js('return [...document.querySelectorAll("#kb-try-out .buttons span")].map((e) => e.textContent)'
+                           . '.join("|") === "Shipping price|Talk to a person"', timeout => $T),
+               'trying a vague question: the fallback with the suggested entry and the person as buttons',
+               $b->js('return document.getElementById("kb-try-out").textContent'));
+
+# a customer asks it, taps the suggestion; the unanswered view says what was picked
+my $TAPPER = '4915188880000';
+post(wh_text(from => $TAPPER, name => 'Tom', text => $VAGUE), 'a vague question');
+ok(poll_until(sub { grep { ($_->{fields}{source} // '') eq 'fallback' } $redis->xrange("wachat:hist:{$PNID:$TAPPER}") },
+              timeout => $T), 'it got the fallback');
+post(wh_button(from => $TAPPER, payload => 'delivery', title => 'Shipping price'), 'the tap on the suggestion');
+ok(poll_until(sub { grep { ($_->{fields}{source} // '') eq 'kb:delivery' } $redis->xrange("wachat:hist:{$PNID:$TAPPER}") },
+              timeout => $T), 'the tap was answered from #delivery');
+$b->click_css('a.insight-link[href="#/unanswered"]');
+$console->need($b->wait_js('return [...document.querySelectorAll("#insight-list .insight-item .picked")]'
+                           . '.some((e) => e.textContent.includes("#delivery (1×)"))', timeout => $T),
+               'Unanswered questions: the customer then picked #delivery', fatal_text());
+$b->click_css('#insight-list button.add-picked[data-id="delivery"]');
+ok(poll_until(sub { slurp($KB) =~ /\{#delivery\}\nAlso: [^\n]*\Q$VAGUE\E\n/ }, timeout => $T),
+   '"Add as a phrasing of #delivery": the question is in the entry\'s Also: line')
+    or diag slurp($KB);
 
 # the search looks through every message on the server, not only the list
 $b->get("http://127.0.0.1:$port/agent/#/");

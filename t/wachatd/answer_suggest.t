@@ -23,8 +23,7 @@ use v5.36;
 use utf8;
 use lib 't/lib';
 
-use Encode qw(decode_utf8 encode_utf8);
-use JSON::PP ();
+use Encode qw(encode_utf8);
 use POSIX ();
 use Test::More;
 
@@ -32,13 +31,12 @@ use Wachat::Process qw(free_port poll_until reaped tmpdir);
 use Wachat::Files qw(slurp spew);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
-use Wachat::Daemon qw(outbox_wait start_wachatd wachatd_binary);
+use Wachat::Daemon qw(outbox_reply outbox_wait start_wachatd wachatd_binary);
 use Wachat::Webhook qw(wh_button wh_text);
 
 binmode Test::More->builder->$_, ':encoding(UTF-8)'
     for qw(output failure_output todo_output);
 
-my $JSON = JSON::PP->new->utf8->canonical;
 my $PNID = '106540352242922';
 my $T = 20;
 my $DIR = tmpdir('answer-suggest');
@@ -80,15 +78,10 @@ sub reply_to ($body, $what) {
     is($nginx->post_signed($body)->{status}, 200, "$what: webhook accepted");
     my @e = outbox_wait($redis, $seen + 1, timeout => $T);
     ok(@e > $seen, "$what: answered") or do { diag $d->log_text; return {} };
-    my $f = $e[$seen++]{fields};
-    my $req = eval { $JSON->decode($f->{graph_request}) } // {};
-    return {
-        text    => decode_utf8($f->{text} // ''),
-        buttons => [ map { $_->{reply} } @{ $req->{interactive}{action}{buttons} // [] } ],
-    };
+    return outbox_reply($e[$seen++]{fields});
 }
 sub ids ($r) { [ map { $_->{id} } @{ $r->{buttons} } ] }
-sub titles ($r) { [ map { decode_utf8($_->{title}) } @{ $r->{buttons} } ] }
+sub titles ($r) { [ map { $_->{title} } @{ $r->{buttons} } ] }
 
 
 # 1. near two entries, confident of neither

@@ -14,19 +14,17 @@ use utf8;
 use lib 't/lib';
 
 use Encode qw(decode_utf8 encode_utf8);
-use JSON::PP ();
 use Test::More;
 
 use Wachat::Files qw(root_dir);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
-use Wachat::Daemon qw(outbox_wait start_wachatd wachatd_binary);
+use Wachat::Daemon qw(outbox_reply outbox_wait start_wachatd wachatd_binary);
 use Wachat::Webhook qw(wh_text);
 
 binmode Test::More->builder->$_, ':encoding(UTF-8)'
     for qw(output failure_output todo_output);
 
-my $JSON = JSON::PP->new->utf8;
 my $KB = root_dir() . '/t/fixtures/kb/shop.md';
 my $PNID = '106540352242922';
 my $T = 20;
@@ -49,12 +47,7 @@ sub say_to ($from, $text) {
     $nginx->post_signed(wh_text(from => $from, text => $text));
     my @e = outbox_wait($redis, $seen + 1, timeout => $T);
     ok(@e > $seen, "$from: '$text' answered") or return {};
-    my $f = $e[$seen++]{fields};
-    my $req = eval { $JSON->decode($f->{graph_request}) } // {};
-    return {
-        text    => decode_utf8($f->{text} // ''),
-        buttons => [ map { $_->{reply} } @{ $req->{interactive}{action}{buttons} // [] } ],
-    };
+    return outbox_reply($e[$seen++]{fields});
 }
 
 sub titles ($r) { [ map { $_->{title} } @{ $r->{buttons} } ] }

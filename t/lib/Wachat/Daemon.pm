@@ -28,7 +28,7 @@ use Wachat::HTTP ();
 use Wachat::Process qw(poll_until);
 
 our @EXPORT_OK = qw(start_wachatd wachatd_binary wachatctl_binary outbox_wait
-                 sample_kb kb_answers);
+                 outbox_reply sample_kb kb_answers);
 
 
 sub wachatd_binary { $ENV{WACHATD} // root_dir() . '/build/wachatd' }
@@ -71,6 +71,17 @@ sub outbox_wait ($redis, $n, %o) {
         @e >= $n;
     }, timeout => $o{timeout} // 20);
     return @e;
+}
+
+# An outbox entry's fields as the customer sees them: the text (decoded)
+# and the reply buttons of its Graph request ({id, title}).
+sub outbox_reply ($fields) {
+    my $req = eval { JSON::PP->new->utf8->decode($fields->{graph_request} // '') } // {};
+    return {
+        text    => Encode::decode('UTF-8', $fields->{text} // ''),
+        buttons => [ map { { id => $_->{reply}{id}, title => $_->{reply}{title} } }
+                     @{ $req->{interactive}{action}{buttons} // [] } ],
+    };
 }
 
 
