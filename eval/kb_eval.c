@@ -5,7 +5,7 @@
  *                   [--repeat N] [--record FILE] DIR...
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
- * heldout.txt, fresh.txt, probe.txt, blind.txt and blind2.txt
+ * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt and blind3.txt
  * (eval/README.md): one question a line, "expected<TAB>question", where
  * expected is the entry id the customer should get, several ids as
  * "a|b" when more than one entry answers it, or "-" when the KB cannot
@@ -29,7 +29,7 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * eval/README.md) is never listed: it is for judging, not for tuning.  --record
+ * blind3, eval/README.md) is never listed: it is for judging, not for tuning.  --record
  * appends one dated line per split to FILE (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -58,7 +58,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   6
+#define EVAL_SPLITS   7
 
 
 /*
@@ -79,6 +79,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "probe",   0 },
     { "blind",   0 },
     { "blind2",  1 },
+    { "blind3",  1 },
 };
 
 
@@ -98,6 +99,7 @@ typedef struct {
     /* with EMBED_URL: the hybrid ranking */
     unsigned  hybrid;           /* questions ranked so */
     unsigned  h_right, h_wrong, h_fallback;
+    unsigned  h_tap;            /* one tap, the daemon's own hybrid answer */
     unsigned  p_words, p_hybrid;    /* expected among the passages */
 } eval_count_t;
 
@@ -136,6 +138,7 @@ eval_add(eval_count_t *to, const eval_count_t *c)
     to->h_right += c->h_right;
     to->h_wrong += c->h_wrong;
     to->h_fallback += c->h_fallback;
+    to->h_tap += c->h_tap;
     to->p_words += c->p_words;
     to->p_hybrid += c->p_hybrid;
 }
@@ -214,17 +217,39 @@ eval_among(const char *expected, const wachat_kb_hit_t *hits, size_t n)
 }
 
 
+/* the reply is the expected entry, or the fallback suggesting it */
+static int
+eval_tap(const char *expected, const wachat_reply_t *r)
+{
+    size_t  i;
+
+    if (strncmp(r->source, "kb:", 3) == 0) {
+        return eval_expects(expected, r->source + 3);
+    }
+
+    for (i = 0; i < r->nbuttons; i++) {
+        if (eval_expects(expected, r->button_id[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* with EMBED_URL: the question ranked by words and meaning */
 static void
 eval_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     const eval_opts_t *o, const char *file, unsigned line,
     const char *expected, const char *text, eval_count_t *c)
 {
-    int              got;
-    char             why[256];
-    float           *qv;
-    size_t           n, nlex, dim, best, max;
-    wachat_kb_hit_t  lex[WACHAT_KB_FUSE_DEPTH], hits[WACHAT_KB_FUSE_DEPTH];
+    int                got;
+    char               why[256];
+    float             *qv;
+    size_t             n, nlex, dim, best, max;
+    wachat_reply_t     reply;
+    wachat_kb_hit_t    lex[WACHAT_KB_FUSE_DEPTH], hits[WACHAT_KB_FUSE_DEPTH];
+    wachat_question_t  q = { "text", text, NULL };
 
     if (wachat_embed_sync(o->embed, &text, 1, &qv, &dim, why, sizeof(why)) != 0) {
         fprintf(stderr, "%s:%u: %s\n", file, line, why);
@@ -237,6 +262,16 @@ eval_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
                             WACHAT_KB_FUSE_DEPTH);
     n = wachat_kb_fuse(kb, vs, &o->fuse, lex, nlex, qv, dim, hits, max,
                        &best);
+
+    /* one tap: the daemon's answer, its fusion and its suggestions */
+    if (strcmp(expected, "-") != 0 && vs->dim == dim
+        && wachat_answer_kb_hybrid(kb, vs, qv, dim, &o->answer, &q, &reply)
+           == 1)
+    {
+        c->h_tap += eval_tap(expected, &reply);
+        wachat_answer_free(&reply);
+    }
+
     free(qv);
 
     if (n == 0 || vs->dim != dim) {
@@ -334,12 +369,7 @@ eval_question(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
             c->wrong++;
 
         } else {
-            for (i = 0; i < reply.nbuttons; i++) {
-                if (eval_expects(expected, reply.button_id[i])) {
-                    c->suggested++;
-                    break;
-                }
-            }
+            c->suggested += eval_tap(expected, &reply);
         }
 
         c->zh += eval_has_cjk(text);
@@ -441,9 +471,11 @@ eval_print(const char *what, const eval_count_t *c)
     }
 
     printf("%-16s %4s  right %5.1f%%  wrong %4.1f%%  fallback on unknowns "
-           "%5.1f%%  | passages: words %5.1f%% -> hybrid %5.1f%%\n",
+           "%5.1f%%  | one tap %5.1f%%  passages: words %5.1f%% -> hybrid "
+           "%5.1f%%\n",
            "    + meaning", "", eval_pct(c->h_right, c->answerable),
            eval_pct(c->h_wrong, all), eval_pct(c->h_fallback, c->unknown),
+           eval_pct(c->h_tap, c->answerable),
            eval_pct(c->p_words, c->answerable),
            eval_pct(c->p_hybrid, c->answerable));
 }
@@ -508,13 +540,15 @@ eval_record(const eval_opts_t *o, eval_count_t *split, size_t nkbs)
             fprintf(f, "  - hybrid (embed_model %s, fusion k %.0f, words "
                     "%.2f, agree %d, boost %.2f, doubt %.2f): right %.1f %%, "
                     "wrong %.1f %%, "
-                    "fallback on unknowns %.1f %%; expected entry among "
+                    "fallback on unknowns %.1f %%, right in one tap (the "
+                    "daemon's fusion) %.1f %%; expected entry among "
                     "the %zu passages: words %.1f %%, hybrid %.1f %%\n",
                     o->embed->model, o->fuse.k, o->fuse.words, o->fuse.agree,
                     o->fuse.boost, o->fuse.doubt,
                     eval_pct(split[s].h_right, split[s].answerable),
                     eval_pct(split[s].h_wrong, all),
                     eval_pct(split[s].h_fallback, split[s].unknown),
+                    eval_pct(split[s].h_tap, split[s].answerable),
                     o->passages, eval_pct(split[s].p_words,
                                           split[s].answerable),
                     eval_pct(split[s].p_hybrid, split[s].answerable));

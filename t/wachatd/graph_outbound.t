@@ -96,6 +96,15 @@ sub wait_sends ($case, $n, $timeout = 15) {
     return @r;
 }
 
+# the same, each of the first $n answered: the stand-in records a request
+# when it arrives and its response once sent
+sub wait_answered ($case, $n, $timeout = 15) {
+    my @r;
+    poll_until(sub { (@r = sends_to($case)) >= $n && !grep { !$_->{response} } @r[0 .. $n - 1] },
+               timeout => $timeout);
+    return @r;
+}
+
 # the wamid the stand-in answered with (its default 200 answer)
 sub standin_wamid ($req) { 'wamid.STANDIN-' . $graph->port . "-$req->{seq}" }
 
@@ -250,7 +259,7 @@ my ($d_in, $d_401_at, $d_hup_at);
                 details => 'Cloud API message throughput has been reached.' }) },
     ]);
     my $in = ask('b', 'What are your prices?');
-    my @r = wait_sends('b', 2);
+    my @r = wait_answered('b', 2);
     is(scalar @r, 2, '(b) two requests: the 429 and its retry')
         or diag $d->log_text;
     is($r[0]{response}{status}, 429, '(b) the first was answered 429');
@@ -320,7 +329,7 @@ my ($d_in, $d_401_at, $d_hup_at);
     $out = `$ctl retry $dl->{id} 2>&1`;
     is($?, 0, '(c) wachatctl retry exits 0') or diag $out;
     like($out, qr/requeued \Q$dl->{id}\E/, '(c) wachatctl retry requeues it');
-    @r = wait_sends('c', 2, 20);
+    @r = wait_answered('c', 2, 20);
     is(scalar @r, 2, '(c) the reply was sent again') or diag $d->log_text;
     is($r[1]{body}, $r[0]{body}, '(c) the same message') if @r > 1;
     is($r[1]{response}{status}, 200, '(c) and accepted') if @r > 1;

@@ -187,56 +187,51 @@ wachat_conv_smalltalk(wachat_conv_t *cv, const wachat_question_t *q,
 }
 
 
-void
-wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
-    const wachat_event_t *ev)
+/*
+ * What does not go to the assistant: a message too old to answer, a
+ * request for a person, a reaction, a voice note nobody transcribed, a
+ * type it cannot read, or a customer whose answers are spent.  1 when the
+ * message was taken care of here.
+ */
+static int
+wachat_conv_not_for_ai(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev, const wachat_question_t *q)
 {
-    int                 has_reply;
-    long long           now;
-    wachat_reply_t      reply;
-    wachat_question_t   q;
-    const char         *wamid;
-    wachat_engine_t    *en = cv->engine;
-
-    /* its picture or voice note first: kept, and transcribed */
-    if (wachat_conv_media(cv, ev)) {
-        return;         /* busy or waiting: the message comes back */
-    }
-
-    wamid = wachat_event_str(ev, ID);
-    now = wachat_clock_ms();
-    wachat_conv_question(cv, ev, &q);
-    wachat_conv_language(cv, &q);
+    const char       *wamid;
+    wachat_engine_t  *en = cv->engine;
 
     /* the 24-hour window counts from the customer's own message */
-    if (ev->ts > 0 && now / 1000 - ev->ts > en->cfg->window_ms / 1000) {
+    if (ev->ts > 0
+        && wachat_clock_ms() / 1000 - ev->ts > en->cfg->window_ms / 1000)
+    {
+        wamid = wachat_event_str(ev, ID);
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: message %s is older "
                    "than the customer service window, not answered",
                    cv->id, wamid ? wamid : "?");
         wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_ANSWER,
                            NULL);
-        return;
+        return 1;
     }
 
-    if (wachat_conv_is_handoff(en->cfg, &q)) {
+    if (wachat_conv_is_handoff(en->cfg, q)) {
         wachat_conv_handoff(cv, member, mlen, ev);
-        return;
+        return 1;
     }
 
     /* a reaction is never answered: it marks a message, it asks nothing */
-    if (q.type && strcmp(q.type, "reaction") == 0) {
+    if (q->type && strcmp(q->type, "reaction") == 0) {
         wachat_conv_commit(cv, member, mlen, ev, NULL, WACHAT_COMMIT_ANSWER,
                            NULL);
-        return;
+        return 1;
     }
 
     /* audio nobody could transcribe: a person listens */
-    if (q.type && strcmp(q.type, "audio") == 0) {
+    if (q->type && strcmp(q->type, "audio") == 0) {
         wachat_conv_voice(cv, member, mlen, ev);
-        return;
+        return 1;
     }
 
-    if (wachat_conv_unreadable_type(&q)) {
+    if (wachat_conv_unreadable_type(q)) {
         if (cv->peek.limited) {
             wachat_conv_withhold(cv, member, mlen, ev);
 
@@ -244,15 +239,69 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
             wachat_conv_unread(cv, member, mlen, ev);
         }
 
-        return;
+        return 1;
     }
 
     /*
      * The peek that brought this head found the customer's answers spent;
      * what would get no answer anyway (a location) is not withheld.
      */
-    if (cv->peek.limited && q.type && wachat_answerable(q.type)) {
+    if (cv->peek.limited && q->type && wachat_answerable(q->type)) {
         wachat_conv_withhold(cv, member, mlen, ev);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* the assistant's reply: small talk, the model, or the knowledge base */
+static void
+wachat_conv_reply(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev, const wachat_question_t *q)
+{
+    int               has_reply;
+    wachat_reply_t    reply;
+    wachat_engine_t  *en = cv->engine;
+
+    has_reply = wachat_conv_smalltalk(cv, q, &reply);
+
+    if (has_reply == 0) {
+        if (en->llm && en->guard && en->cfg->backend == WACHAT_BACKEND_OPENAI
+            && wachat_conv_ask_llm(cv, member, mlen, ev, q) == 0)
+        {
+            return;     /* busy until the model answers */
+        }
+
+        has_reply = wachat_conv_answer_kb(cv, q, &reply);
+    }
+
+    if (has_reply < 0) {
+        wachat_conv_schedule(cv, 1000);
+        return;
+    }
+
+    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL,
+                       WACHAT_COMMIT_ANSWER, NULL);
+}
+
+
+void
+wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
+    const wachat_event_t *ev)
+{
+    wachat_question_t   q;
+    wachat_engine_t    *en = cv->engine;
+
+    /* its picture or voice note first: kept, and transcribed */
+    if (wachat_conv_media(cv, ev)) {
+        return;         /* busy or waiting: the message comes back */
+    }
+
+    wachat_conv_question(cv, ev, &q);
+    wachat_conv_language(cv, &q);
+
+    if (wachat_conv_not_for_ai(cv, member, mlen, ev, &q)) {
         return;
     }
 
@@ -262,7 +311,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
     {
         wachat_outbound_mark_read(en->ob,
                                   wachat_event_str(ev, PHONE_NUMBER_ID),
-                                  wamid);
+                                  wachat_event_str(ev, ID));
     }
 
     /* embed_url: the question's vector first, the message comes back */
@@ -270,29 +319,7 @@ wachat_conv_message(wachat_conv_t *cv, const char *member, size_t mlen,
         return;
     }
 
-    has_reply = wachat_conv_smalltalk(cv, &q, &reply);
-
-    if (has_reply != 0) {
-        goto commit;
-    }
-
-    if (en->llm && en->guard && en->cfg->backend == WACHAT_BACKEND_OPENAI
-        && wachat_conv_ask_llm(cv, member, mlen, ev, &q) == 0)
-    {
-        return;         /* busy until the model answers */
-    }
-
-    has_reply = wachat_conv_answer_kb(cv, &q, &reply);
-
-commit:
-
-    if (has_reply < 0) {
-        wachat_conv_schedule(cv, 1000);
-        return;
-    }
-
-    wachat_conv_commit(cv, member, mlen, ev, has_reply ? &reply : NULL,
-                       WACHAT_COMMIT_ANSWER, NULL);
+    wachat_conv_reply(cv, member, mlen, ev, &q);
 }
 
 

@@ -316,18 +316,102 @@ wachat_unanswered_pick(wachat_unanswered_group_t *grp, const char *id)
 }
 
 
+/* what one conversation's history has said so far, read in order */
+typedef struct {
+    wachat_unanswered_t     *u;
+    const char              *conv;
+    const char              *lang;
+    wachat_question_seen_t   last;          /* the last customer text */
+    wachat_question_seen_t   answered;      /* the question of ... */
+    const char              *answered_src;  /* ... the last AI answer */
+    size_t                   fell_short;    /* the last fallback's group */
+    const char              *tapped;        /* the last message's payload */
+} wachat_hist_walk_t;
+
+
+static void
+wachat_unanswered_in(wachat_hist_walk_t *w, const redisReply *kv)
+{
+    const char  *text, *payload;
+
+    text = wachat_redis_reply_field(kv, "text");
+
+    /* a voice note's question is its transcript */
+    if (text == NULL) {
+        text = wachat_redis_reply_field(kv, "transcript");
+    }
+
+    payload = wachat_redis_reply_field(kv, "payload");
+    w->tapped = payload && *payload ? payload : NULL;
+
+    /* a tap is not a question: the one the fallback had stays */
+    if (w->tapped == NULL || w->fell_short == WACHAT_NO_GROUP) {
+        w->last.text = (char *) text;
+        w->last.ts_ms = wachat_store_entry_ms(kv);
+    }
+}
+
+
+static int
+wachat_unanswered_out(wachat_hist_walk_t *w, const redisReply *kv)
+{
+    int          rc;
+    size_t       unused;
+    const char  *who, *src;
+
+    who = wachat_redis_reply_field(kv, "who");
+    src = wachat_redis_reply_field(kv, "source");
+
+    if (src == NULL) {
+        return 0;                           /* notes; agents' replies */
+    }
+
+    if (strcmp(src, "fallback") == 0) {
+        w->answered_src = NULL;
+        return wachat_unanswered_note(w->u, w->conv, &w->last, "fallback",
+                                      NULL, w->lang, &w->fell_short);
+    }
+
+    rc = 0;
+
+    /* the entry it answered is the one the customer tapped after it */
+    if (w->fell_short != WACHAT_NO_GROUP && w->tapped
+        && strncmp(src, "kb:", 3) == 0 && strcmp(src + 3, w->tapped) == 0)
+    {
+        rc = wachat_unanswered_pick(&w->u->groups[w->fell_short], w->tapped);
+    }
+
+    w->fell_short = WACHAT_NO_GROUP;
+
+    if (strcmp(src, "handoff") == 0) {
+        if (w->answered_src && rc == 0) {
+            rc = wachat_unanswered_note(w->u, w->conv, &w->answered,
+                                        "handoff", w->answered_src, w->lang,
+                                        &unused);
+        }
+
+        w->answered_src = NULL;
+
+    } else if (who && strcmp(who, "ai") == 0) {
+        w->answered = w->last;              /* kb:<id>, llm */
+        w->answered_src = src;
+    }
+
+    return rc;
+}
+
+
 static int
 wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
     const char *conv, long long since_ms, const char *lang)
 {
-    int                      rc, in;
-    char                    *answered_src;
-    size_t                   i, fell_short, unused;
-    redisReply              *r;
-    const char              *dir, *who, *src, *text, *payload, *tapped;
-    const redisReply        *kv;
-    wachat_question_seen_t   last, answered;
-    char                     key[WACHAT_KEY_MAX];
+    int                  rc;
+    size_t               i;
+    redisReply          *r;
+    const char          *dir;
+    const redisReply    *kv;
+    wachat_hist_walk_t   w;
+    char                 key[WACHAT_KEY_MAX];
 
     wachat_store_key_hist(key, conv);
     r = wachat_redis_cmd(st, "XRANGE %s %lld + COUNT %d", key, since_ms,
@@ -338,12 +422,12 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
         return -1;
     }
 
+    memset(&w, 0, sizeof(w));
+    w.u = u;
+    w.conv = conv;
+    w.lang = lang;
+    w.fell_short = WACHAT_NO_GROUP;
     rc = 0;
-    memset(&last, 0, sizeof(last));
-    memset(&answered, 0, sizeof(answered));
-    answered_src = NULL;
-    fell_short = WACHAT_NO_GROUP;       /* the group of the last fallback */
-    tapped = NULL;
 
     for (i = 0; i < r->elements && rc == 0; i++) {
         if (r->element[i]->type != REDIS_REPLY_ARRAY
@@ -354,59 +438,12 @@ wachat_unanswered_conv(wachat_redis_t *st, wachat_unanswered_t *u,
 
         kv = r->element[i]->element[1];
         dir = wachat_redis_reply_field(kv, "dir");
-        who = wachat_redis_reply_field(kv, "who");
-        src = wachat_redis_reply_field(kv, "source");
-        text = wachat_redis_reply_field(kv, "text");
-        in = dir && strcmp(dir, "in") == 0;
 
-        /* a voice note's question is its transcript */
-        if (in && text == NULL) {
-            text = wachat_redis_reply_field(kv, "transcript");
-        }
+        if (dir && strcmp(dir, "in") == 0) {
+            wachat_unanswered_in(&w, kv);
 
-        if (in) {
-            payload = wachat_redis_reply_field(kv, "payload");
-            tapped = payload && *payload ? payload : NULL;
-
-            /* a tap is not a question: the one the fallback had stays */
-            if (tapped == NULL || fell_short == WACHAT_NO_GROUP) {
-                last.text = (char *) text;
-                last.ts_ms = wachat_store_entry_ms(kv);
-            }
-
-            continue;
-        }
-
-        if (dir == NULL || strcmp(dir, "out") != 0 || src == NULL) {
-            continue;                       /* notes; agents' replies */
-        }
-
-        if (strcmp(src, "fallback") == 0) {
-            rc = wachat_unanswered_note(u, conv, &last, "fallback", NULL,
-                                        lang, &fell_short);
-            answered_src = NULL;
-            continue;
-        }
-
-        if (fell_short != WACHAT_NO_GROUP && tapped
-            && strncmp(src, "kb:", 3) == 0 && strcmp(src + 3, tapped) == 0)
-        {
-            rc = wachat_unanswered_pick(&u->groups[fell_short], tapped);
-        }
-
-        fell_short = WACHAT_NO_GROUP;
-
-        if (strcmp(src, "handoff") == 0) {
-            if (answered_src) {
-                rc = wachat_unanswered_note(u, conv, &answered, "handoff",
-                                            answered_src, lang, &unused);
-            }
-
-            answered_src = NULL;
-
-        } else if (who && strcmp(who, "ai") == 0) {
-            answered = last;                /* kb:<id>, llm */
-            answered_src = (char *) src;
+        } else if (dir && strcmp(dir, "out") == 0) {
+            rc = wachat_unanswered_out(&w, kv);
         }
     }
 
