@@ -218,8 +218,8 @@ fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
 
 # the parser and search only: editing, the vectors and their cache need
 # libcrypto, libevent and the embeddings client, none of which it reads
-KB_SRCS := $(filter-out wachatd/answer/kb_edit.c wachatd/answer/kb_embed.c \
-                        wachatd/answer/kb_vec.c, \
+KB_SRCS := $(filter-out wachatd/answer/kb_edit.c wachatd/answer/kb_edit_file.c \
+                        wachatd/answer/kb_embed.c wachatd/answer/kb_vec.c, \
                         $(wildcard wachatd/answer/kb*.c)) common/wachat_utf8.c
 
 $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS) $(KB_FOLD)

@@ -12,7 +12,6 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "wachat_contract.h"
-#include "wachat_utf8.h"
 
 
 
@@ -27,23 +26,6 @@ static wachat_lua_t  wachat_agent_lua_take = wachat_lua(
     "'agent', ARGV[1],\n"
     "           'agent_since', ARGV[2], 'agent_active', ARGV[2])\n"
     "return prev\n");
-
-
-/*
- * KEYS conv hist outq; ARGV agent text now window_ms histmax conv_id.
- * The holder and the window are checked in the same step as the queuing:
- * a colleague who took the conversation a moment ago wins.
- */
-static wachat_lua_t  wachat_agent_lua_reply = wachat_lua(
-    WACHAT_AGENT_LUA_HOLDER
-    "local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',\n"
-    "  'dir', 'out', 'who', 'agent:' .. ARGV[1], 'ts', ARGV[3],\n"
-    "  'text', ARGV[2])\n"
-    "redis.call('RPUSH', KEYS[3], cjson.encode({to = c[4] or c[5],\n"
-    "  phone_number_id = c[6], conv = ARGV[6], text = ARGV[2],\n"
-    "  hist = id}))\n"
-    "redis.call('HSET', KEYS[1], 'agent_active', ARGV[3], 'unread', 0)\n"
-    "return id\n");
 
 
 /*
@@ -258,85 +240,6 @@ wachat_agent_take(wachat_redis_t *st, const wachat_config_t *cfg,
 }
 
 
-/*
- * The reply and resolve scripts take the same arguments: KEYS conv hist
- * outq; ARGV agent text now window histmax conv_id.
- */
-
-static redisReply *
-wachat_agent_eval(wachat_redis_t *st, const wachat_config_t *cfg,
-    wachat_lua_t *lua, const char *conv_id, const char *agent,
-    const char *text)
-{
-    const char  *argv[9];
-    char         keys[3][WACHAT_KEY_MAX], now[32], window[32], histmax[32];
-
-    wachat_store_key_conv(keys[0], conv_id);
-    wachat_store_key_hist(keys[1], conv_id);
-    wachat_store_key_outq(keys[2], conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    snprintf(window, sizeof(window), "%lld", cfg->window_ms);
-    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
-
-    argv[0] = keys[0];
-    argv[1] = keys[1];
-    argv[2] = keys[2];
-    argv[3] = agent;
-    argv[4] = text;
-    argv[5] = now;
-    argv[6] = window;
-    argv[7] = histmax;
-    argv[8] = conv_id;
-
-    return wachat_redis_eval(st, lua, 3, 9, argv, NULL);
-}
-
-
-wachat_agent_rc_e
-wachat_agent_reply(wachat_redis_t *st, const wachat_config_t *cfg,
-    const char *id, const char *conv_id, const char *text, char *hist_id,
-    size_t hlen)
-{
-    size_t              chars;
-    redisReply         *r;
-    wachat_agent_rc_e   rc;
-    char                now[32];
-
-    if (wachat_agent_find(cfg, id) == NULL) {
-        return WACHAT_AGENT_EUNKNOWN;
-    }
-
-    chars = text ? wachat_utf8_count(text, strlen(text)) : 0;
-
-    if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
-        return WACHAT_AGENT_EINPUT;
-    }
-
-    r = wachat_agent_eval(st, cfg, &wachat_agent_lua_reply, conv_id, id,
-                          text);
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        rc = wachat_agent_script_error(r);
-        freeReplyObject(r);
-        return rc;
-    }
-
-    if (hist_id) {
-        snprintf(hist_id, hlen, "%s", r->str);
-    }
-
-    freeReplyObject(r);
-
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    freeReplyObject(wachat_redis_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
-                                     now, conv_id));
-    wachat_agent_kick(st, conv_id);
-    wachat_agent_feed(st, "reply", conv_id, "who", id, NULL);
-
-    return WACHAT_AGENT_OK;
-}
-
-
 /* closing_text in the language the customer last wrote in */
 static const char *
 wachat_agent_closing(wachat_redis_t *st, const wachat_config_t *cfg,
@@ -365,15 +268,20 @@ wachat_agent_rc_e
 wachat_agent_resolve(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id)
 {
-    redisReply         *r;
-    wachat_agent_rc_e   rc;
+    redisReply           *r;
+    wachat_agent_rc_e     rc;
+    wachat_agent_send_t   s;
 
     if (id && wachat_agent_find(cfg, id) == NULL) {
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    r = wachat_agent_eval(st, cfg, &wachat_agent_lua_resolve, conv_id,
-                          id ? id : "", wachat_agent_closing(st, cfg, conv_id));
+    /* the closing text goes out as the reply script's text would */
+    wachat_agent_send_open(&s, cfg, id ? id : "", conv_id,
+                           wachat_agent_closing(st, cfg, conv_id),
+                           WACHAT_AGENT_SEND_WINDOW);
+    r = wachat_redis_eval(st, &wachat_agent_lua_resolve, 3, s.argc, s.argv,
+                          NULL);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         rc = wachat_agent_script_error(r);
@@ -468,7 +376,6 @@ wachat_agent_rc_e
 wachat_agent_note(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id, const char *text)
 {
-    size_t              chars;
     redisReply         *r;
     wachat_agent_rc_e   rc;
 
@@ -476,9 +383,7 @@ wachat_agent_note(wachat_redis_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EUNKNOWN;
     }
 
-    chars = text ? wachat_utf8_count(text, strlen(text)) : 0;
-
-    if (chars == 0 || chars > WACHAT_AGENT_TEXT_MAX) {
+    if (!wachat_agent_text_fits(text)) {
         return WACHAT_AGENT_EINPUT;
     }
 

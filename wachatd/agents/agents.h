@@ -106,11 +106,11 @@ wachat_agent_rc_e wachat_agent_take(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id);
 
 /*
- * Queues an agent's message to the customer, in the conversation's
- * outbound queue: it is sent like an AI reply (retries, rate limit, dead
- * letters).  Refused unless the agent holds the conversation and the
- * customer wrote within the window.  hist_id (optional) gets the history
- * entry's id.
+ * reply.c: queues an agent's message to the customer, in the
+ * conversation's outbound queue: it is sent like an AI reply (retries,
+ * rate limit, dead letters).  Refused unless the agent holds the
+ * conversation and the customer wrote within the window.  hist_id
+ * (optional) gets the history entry's id.
  */
 wachat_agent_rc_e wachat_agent_reply(wachat_redis_t *st,
     const wachat_config_t *cfg, const char *id, const char *conv_id,

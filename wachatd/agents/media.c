@@ -11,7 +11,6 @@
 
 #include "agents/agents_int.h"
 #include "clients/graph.h"
-#include "lib/clock.h"
 #include "lib/log.h"
 #include "wachat_contract.h"
 #include "wachat_utf8.h"
@@ -88,31 +87,30 @@ wachat_agent_file_keep(wachat_media_store_t *ms, FILE *in, size_t size,
 }
 
 
-wachat_agent_rc_e
-wachat_agent_send_file(wachat_redis_t *st, const wachat_config_t *cfg,
-    wachat_media_store_t *ms, const char *id, const char *conv_id, FILE *in,
-    size_t size, const char *filename, const char *mime, const char *caption,
-    char *hist_id, size_t hlen, char *why, size_t whylen)
+/* the name a file goes by: the last part of a path, if a path was given */
+static const char *
+wachat_agent_file_name(const char *filename)
 {
-    size_t                             n;
-    redisReply                        *r;
-    const char                        *argv[14], *name;
-    wachat_agent_rc_e                  rc;
-    wachat_media_meta_t                meta;
-    const wachat_graph_media_type_t   *t;
-    char                               keys[3][WACHAT_KEY_MAX], now[32],
-                                       window[32], histmax[32], sz[32],
-                                       local[64];
+    const char  *name;
 
-    why[0] = '\0';
-
-    if (wachat_agent_find(cfg, id) == NULL) {
-        return WACHAT_AGENT_EUNKNOWN;
-    }
-
-    /* the name it goes by: the last part of a path, if a path was given */
     name = filename ? strrchr(filename, '/') : NULL;
-    name = name ? name + 1 : (filename ? filename : "");
+
+    return name ? name + 1 : (filename ? filename : "");
+}
+
+
+/*
+ * What WhatsApp takes, before anything is kept: the type (mime, or else
+ * the name's extension) and size, the caption, the name.  *type is the
+ * file's type when it is taken.
+ */
+static wachat_agent_rc_e
+wachat_agent_file_check(const char *name, const char *mime, size_t size,
+    const char *caption, const wachat_graph_media_type_t **type, char *why,
+    size_t whylen)
+{
+    size_t                            n;
+    const wachat_graph_media_type_t  *t;
 
     t = mime && mime[0] ? wachat_graph_media_type(mime)
                         : wachat_graph_media_type_of(name);
@@ -140,6 +138,38 @@ wachat_agent_send_file(wachat_redis_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EINPUT;
     }
 
+    *type = t;
+
+    return WACHAT_AGENT_OK;
+}
+
+
+wachat_agent_rc_e
+wachat_agent_send_file(wachat_redis_t *st, const wachat_config_t *cfg,
+    wachat_media_store_t *ms, const char *id, const char *conv_id, FILE *in,
+    size_t size, const char *filename, const char *mime, const char *caption,
+    char *hist_id, size_t hlen, char *why, size_t whylen)
+{
+    const char                        *name;
+    wachat_agent_rc_e                  rc;
+    wachat_media_meta_t                meta;
+    wachat_agent_send_t                s;
+    const wachat_graph_media_type_t   *t;
+    char                               sz[32], local[64];
+
+    why[0] = '\0';
+
+    if (wachat_agent_find(cfg, id) == NULL) {
+        return WACHAT_AGENT_EUNKNOWN;
+    }
+
+    name = wachat_agent_file_name(filename);
+
+    rc = wachat_agent_file_check(name, mime, size, caption, &t, why, whylen);
+    if (rc != WACHAT_AGENT_OK) {
+        return rc;
+    }
+
     if (ms == NULL) {
         snprintf(why, whylen, "no media store (media_dir) to keep it in");
         return WACHAT_AGENT_EMEDIA;
@@ -155,51 +185,26 @@ wachat_agent_send_file(wachat_redis_t *st, const wachat_config_t *cfg,
         return WACHAT_AGENT_EMEDIA;
     }
 
-    wachat_store_key_conv(keys[0], conv_id);
-    wachat_store_key_hist(keys[1], conv_id);
-    wachat_store_key_outq(keys[2], conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    snprintf(window, sizeof(window), "%lld", cfg->window_ms);
-    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
     snprintf(sz, sizeof(sz), "%zu", meta.size);
 
-    argv[0] = keys[0];
-    argv[1] = keys[1];
-    argv[2] = keys[2];
-    argv[3] = id;
-    argv[4] = caption ? caption : "";
-    argv[5] = now;
-    argv[6] = window;
-    argv[7] = histmax;
-    argv[8] = conv_id;
-    argv[9] = t->kind;
-    argv[10] = local;
-    argv[11] = t->mime;
-    argv[12] = t->kind[0] == 'd' ? name : "";    /* a document's name */
-    argv[13] = sz;
+    /* the caption as the text; a name goes with a document only */
+    wachat_agent_send_open(&s, cfg, id, conv_id, caption ? caption : "",
+                           WACHAT_AGENT_SEND_WINDOW);
+    wachat_agent_send_arg(&s, t->kind);
+    wachat_agent_send_arg(&s, local);
+    wachat_agent_send_arg(&s, t->mime);
+    wachat_agent_send_arg(&s, t->kind[0] == 'd' ? name : "");
+    wachat_agent_send_arg(&s, sz);
 
-    r = wachat_redis_eval(st, &wachat_agent_lua_file, 3, 14, argv, NULL);
+    rc = wachat_agent_send_run(st, &s, &wachat_agent_lua_file, hist_id, hlen);
 
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        rc = wachat_agent_script_error(r);
-        freeReplyObject(r);
+    if (rc != WACHAT_AGENT_OK) {
         wachat_media_store_remove(ms, local);
         return rc;
     }
 
-    if (hist_id) {
-        snprintf(hist_id, hlen, "%s", r->str);
-    }
-
-    freeReplyObject(r);
-
     wachat_log(WACHAT_LOG_INFO, "conversation %s: agent %s sends %s %s "
                "(%zu bytes)", conv_id, id, t->kind, local, meta.size);
-
-    freeReplyObject(wachat_redis_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
-                                     now, conv_id));
-    wachat_agent_kick(st, conv_id);
-    wachat_agent_feed(st, "reply", conv_id, "who", id, NULL);
 
     return WACHAT_AGENT_OK;
 }

@@ -265,19 +265,117 @@ wachat_template_render(const char *body, const char *const *params,
 }
 
 
+/*
+ * The template's body, when the cache has it approved in that language and
+ * params fit it (as many as it takes, none empty, all UTF-8); else NULL,
+ * and why says what is wrong.
+ */
+static const char *
+wachat_agent_template_body(yajl_val root, const char *name,
+    const char *language, const char *const *params, size_t nparams,
+    char *why, size_t whylen)
+{
+    size_t       i, want;
+    yajl_val     tpl;
+    const char  *body;
+
+    tpl = wachat_template_find(root, name, language);
+
+    if (tpl == NULL) {
+        snprintf(why, whylen, "no approved template \"%.100s\" in language "
+                 "%.20s%s (wachatctl templates lists them)", name, language,
+                 root ? "" : ": the templates were not fetched yet (set "
+                             "waba_id, or wait for a webhook that names "
+                             "the account)");
+        return NULL;
+    }
+
+    body = wachat_template_str(tpl, "body");
+    body = body ? body : "";
+    want = wachat_graph_template_params(body);
+
+    if (nparams != want) {
+        snprintf(why, whylen, "template \"%.100s\" takes %zu body "
+                 "parameter%s ({{1}}%s), %zu given", name, want,
+                 want == 1 ? "" : "s", want > 1 ? "..{{n}}" : "", nparams);
+        return NULL;
+    }
+
+    for (i = 0; i < nparams; i++) {
+        if (params[i] == NULL || params[i][0] == '\0'
+            || !wachat_utf8_valid(params[i], strlen(params[i])))
+        {
+            snprintf(why, whylen, "parameter {{%zu}} is empty or not UTF-8",
+                     i + 1);
+            return NULL;
+        }
+    }
+
+    return body;
+}
+
+
+/*
+ * The message as the history keeps it (the body, rendered) and as the
+ * Graph API takes it (to the conversation's customer): *text and *json,
+ * malloc'ed.
+ */
+static wachat_agent_rc_e
+wachat_agent_template_build(wachat_redis_t *st, const char *conv_id,
+    const char *body, const char *name, const char *language,
+    const char *const *params, size_t nparams, char **text, char **json,
+    char *why, size_t whylen)
+{
+    size_t       blen;
+    redisReply  *c;
+    const char  *bad, *to;
+    char         key[WACHAT_KEY_MAX];
+
+    /* the address comes from the conversation: built after the read */
+    wachat_store_key_conv(key, conv_id);
+    c = wachat_redis_cmd(st, "HMGET %s wa_id user_id", key);
+
+    bad = NULL;
+    *json = NULL;
+    *text = wachat_template_render(body, params, nparams);
+
+    if (c == NULL || c->type != REDIS_REPLY_ARRAY || c->elements != 2) {
+        freeReplyObject(c);
+        free(*text);
+        return WACHAT_AGENT_EREDIS;
+    }
+
+    to = c->element[0]->type == REDIS_REPLY_STRING ? c->element[0]->str
+         : c->element[1]->type == REDIS_REPLY_STRING ? c->element[1]->str
+         : "";
+
+    if (*text == NULL
+        || wachat_graph_build_template(to, name, language, params, nparams,
+                                       json, &blen, &bad) != 0)
+    {
+        snprintf(why, whylen, "%s", bad ? bad : "out of memory");
+        freeReplyObject(c);
+        free(*text);
+        return WACHAT_AGENT_EINPUT;
+    }
+
+    freeReplyObject(c);
+
+    return WACHAT_AGENT_OK;
+}
+
+
 wachat_agent_rc_e
 wachat_agent_send_template(wachat_redis_t *st, const wachat_config_t *cfg,
     const char *id, const char *conv_id, const char *name,
     const char *language, const char *const *params, size_t nparams,
     char *hist_id, size_t hlen, char *why, size_t whylen)
 {
-    size_t              i, want, blen;
-    yajl_val            root, tpl;
-    redisReply         *r, *c;
-    const char         *argv[11], *bad, *body;
-    char               *json, *text;
-    wachat_agent_rc_e   rc;
-    char                keys[3][WACHAT_KEY_MAX], now[32], histmax[32];
+    char                 *json, *text;
+    yajl_val              root;
+    const char           *body;
+    wachat_agent_rc_e     rc;
+    wachat_agent_send_t   s;
 
     why[0] = '\0';
 
@@ -293,116 +391,37 @@ wachat_agent_send_template(wachat_redis_t *st, const wachat_config_t *cfg,
     }
 
     root = wachat_templates_load(st, NULL);
-    tpl = wachat_template_find(root, name, language);
+    body = wachat_agent_template_body(root, name, language, params, nparams,
+                                      why, whylen);
 
-    if (tpl == NULL) {
-        snprintf(why, whylen, "no approved template \"%.100s\" in language "
-                 "%.20s%s (wachatctl templates lists them)", name, language,
-                 root ? "" : ": the templates were not fetched yet (set "
-                             "waba_id, or wait for a webhook that names "
-                             "the account)");
-        yajl_tree_free(root);
-        return WACHAT_AGENT_EINPUT;
-    }
-
-    body = wachat_template_str(tpl, "body");
-    body = body ? body : "";
-    want = wachat_graph_template_params(body);
-
-    if (nparams != want) {
-        snprintf(why, whylen, "template \"%.100s\" takes %zu body "
-                 "parameter%s ({{1}}%s), %zu given", name, want,
-                 want == 1 ? "" : "s", want > 1 ? "..{{n}}" : "", nparams);
-        yajl_tree_free(root);
-        return WACHAT_AGENT_EINPUT;
-    }
-
-    for (i = 0; i < nparams; i++) {
-        if (params[i] == NULL || params[i][0] == '\0'
-            || !wachat_utf8_valid(params[i], strlen(params[i])))
-        {
-            snprintf(why, whylen, "parameter {{%zu}} is empty or not UTF-8",
-                     i + 1);
-            yajl_tree_free(root);
-            return WACHAT_AGENT_EINPUT;
-        }
-    }
-
-    /* the address comes from the conversation: built after the read */
-    wachat_store_key_conv(keys[0], conv_id);
-    c = wachat_redis_cmd(st, "HMGET %s wa_id user_id", keys[0]);
-
-    bad = NULL;
-    json = NULL;
-    text = wachat_template_render(body, params, nparams);
-
-    if (c == NULL || c->type != REDIS_REPLY_ARRAY || c->elements != 2) {
-        freeReplyObject(c);
-        free(text);
-        yajl_tree_free(root);
-        return WACHAT_AGENT_EREDIS;
-    }
-
-    if (text == NULL
-        || wachat_graph_build_template(c->element[0]->type
-                                       == REDIS_REPLY_STRING
-                                       ? c->element[0]->str
-                                       : c->element[1]->type
-                                         == REDIS_REPLY_STRING
-                                         ? c->element[1]->str : "",
-                                       name, language, params, nparams,
-                                       &json, &blen, &bad) != 0)
-    {
-        snprintf(why, whylen, "%s", bad ? bad : "out of memory");
-        freeReplyObject(c);
-        free(text);
-        yajl_tree_free(root);
-        return WACHAT_AGENT_EINPUT;
-    }
-
-    freeReplyObject(c);
+    rc = body == NULL ? WACHAT_AGENT_EINPUT
+                      : wachat_agent_template_build(st, conv_id, body, name,
+                                                    language, params, nparams,
+                                                    &text, &json, why,
+                                                    whylen);
     yajl_tree_free(root);
 
-    wachat_store_key_hist(keys[1], conv_id);
-    wachat_store_key_outq(keys[2], conv_id);
-    snprintf(now, sizeof(now), "%lld", wachat_clock_ms());
-    snprintf(histmax, sizeof(histmax), "%d", cfg->history_max);
-
-    argv[0] = keys[0];
-    argv[1] = keys[1];
-    argv[2] = keys[2];
-    argv[3] = id;
-    argv[4] = text;
-    argv[5] = now;
-    argv[6] = histmax;
-    argv[7] = conv_id;
-    argv[8] = name;
-    argv[9] = language;
-    argv[10] = json;
-
-    r = wachat_redis_eval(st, &wachat_agent_lua_template, 3, 11, argv, NULL);
-    free(text);
-    free(json);
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        rc = wachat_agent_script_error(r);
-        freeReplyObject(r);
+    if (rc != WACHAT_AGENT_OK) {
         return rc;
     }
 
-    if (hist_id) {
-        snprintf(hist_id, hlen, "%s", r->str);
-    }
+    wachat_agent_send_open(&s, cfg, id, conv_id, text,
+                           WACHAT_AGENT_SEND_ANYTIME);
+    wachat_agent_send_arg(&s, name);
+    wachat_agent_send_arg(&s, language);
+    wachat_agent_send_arg(&s, json);
 
-    freeReplyObject(r);
+    rc = wachat_agent_send_run(st, &s, &wachat_agent_lua_template, hist_id,
+                               hlen);
+    free(text);
+    free(json);
+
+    if (rc != WACHAT_AGENT_OK) {
+        return rc;
+    }
 
     wachat_log(WACHAT_LOG_INFO, "conversation %s: agent %s sends template "
                "%s (%s)", conv_id, id, name, language);
-
-    freeReplyObject(wachat_redis_cmd(st, "ZADD %s %s %s", WACHAT_KEY_ASSIGNED,
-                                     now, conv_id));
-    wachat_agent_kick(st, conv_id);
-    wachat_agent_feed(st, "reply", conv_id, "who", id, NULL);
 
     return WACHAT_AGENT_OK;
 }
