@@ -62,34 +62,31 @@ wachat_kb_by_rrf(const void *a, const void *b)
 }
 
 
-size_t
-wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
-    const wachat_kb_fuse_t *f, const wachat_kb_hit_t *lex, size_t nlex,
-    const float *q, size_t dim, wachat_kb_hit_t *hits, size_t max,
-    size_t *best)
+/* no vectors to fuse them with: the lexical hits as they are */
+static size_t
+wachat_kb_fuse_lexical(const wachat_kb_hit_t *lex, size_t nlex,
+    wachat_kb_hit_t *hits, size_t max)
 {
-    size_t                    i, k, n, e, out, top, ns, depth, must[2];
-    double                    dot;
-    unsigned char            *sel;
-    const float              *row;
-    wachat_kb_fused_t        *fu;
-    const wachat_kb_entry_t  *first;
+    size_t  n;
 
-    *best = 0;
-    n = kb ? wachat_kb_count(kb) : 0;
+    n = nlex < max ? nlex : max;
 
-    if (q == NULL || !wachat_kb_vectors_ready(vs) || vs->n != n
-        || vs->dim != dim || n == 0)
-    {
-        goto lexical;
+    if (hits != lex) {
+        memmove(hits, lex, n * sizeof(wachat_kb_hit_t));
     }
 
-    fu = calloc(n, sizeof(wachat_kb_fused_t));
-    if (fu == NULL) {
-        goto lexical;
-    }
+    return n;
+}
 
-    first = wachat_kb_entry(kb, 0);
+
+/* every entry's cosine with the question (both normalised: the dot) */
+static void
+wachat_kb_fuse_cosines(wachat_kb_fused_t *fu, size_t n,
+    const wachat_kb_vectors_t *vs, const float *q, size_t dim)
+{
+    size_t        e, k;
+    double        dot;
+    const float  *row;
 
     for (e = 0; e < n; e++) {
         row = vs->vec + e * dim;
@@ -102,6 +99,15 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         fu[e].entry = e;
         fu[e].cos = dot;
     }
+}
+
+
+/* the words' rank, confidence and BM25 of the entries they found */
+static void
+wachat_kb_fuse_words(wachat_kb_fused_t *fu, size_t n,
+    const wachat_kb_entry_t *first, const wachat_kb_hit_t *lex, size_t nlex)
+{
+    size_t  i, e;
 
     for (i = 0; i < nlex && i < WACHAT_KB_FUSE_DEPTH; i++) {
         e = (size_t) (lex[i].entry - first);
@@ -112,8 +118,27 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
             fu[e].bm25 = lex[i].bm25;
         }
     }
+}
 
-    qsort(fu, n, sizeof(wachat_kb_fused_t), wachat_kb_by_cos);
+
+/* fu in the meaning's order: its first is clearly first, no tie */
+static int
+wachat_kb_fuse_clear_first(const wachat_kb_fused_t *fu, size_t n)
+{
+    return n == 1 || fu[0].cos > fu[1].cos;
+}
+
+
+/*
+ * Reciprocal rank fusion, fu in the meaning's order: each entry's rank by
+ * meaning and its fused score; an entry the words did not find ranks, for
+ * them, right after the last they did.
+ */
+static void
+wachat_kb_fuse_rrf(wachat_kb_fused_t *fu, size_t n, const wachat_kb_fuse_t *f,
+    size_t nlex)
+{
+    size_t  i, depth;
 
     depth = nlex < WACHAT_KB_FUSE_DEPTH ? nlex : WACHAT_KB_FUSE_DEPTH;
 
@@ -125,23 +150,17 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
                     + f->words / (f->k + (double) (fu[i].lex_rank
                                                    ? fu[i].lex_rank
                                                    : depth + 1));
-
-        /* clearly first by meaning (and first by words, if asked) */
-        if (i == 0 && (n == 1 || fu[0].cos > fu[1].cos)
-            && (!f->agree || fu[0].lex_rank == 1))
-        {
-            fu[i].conf += f->boost;
-        }
-
-        if (fu[i].lex_rank == 1 && fu[i].sem_rank > f->doubt_rank) {
-            fu[i].conf -= f->doubt;
-        }
-
-        fu[i].conf = fu[i].conf < 0 ? 0 : fu[i].conf > 1 ? 1 : fu[i].conf;
     }
+}
 
-    /* where the firsts are: they stay among the passages */
-    must[0] = n == 1 || fu[0].cos > fu[1].cos ? fu[0].entry : n;
+
+/* where the firsts are (n: nowhere): they stay among the passages */
+static void
+wachat_kb_fuse_firsts(const wachat_kb_fused_t *fu, size_t n, size_t *must)
+{
+    size_t  i;
+
+    must[0] = wachat_kb_fuse_clear_first(fu, n) ? fu[0].entry : n;
     must[1] = n;
 
     for (i = 0; i < n; i++) {
@@ -149,10 +168,42 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
             must[1] = fu[i].entry;
         }
     }
+}
 
-    qsort(fu, n, sizeof(wachat_kb_fused_t), wachat_kb_by_rrf);
 
-    out = n < max ? n : max;
+/*
+ * The words' confidence, in the meaning's order: up for the clear first
+ * by meaning, down for the words' first far down by meaning, within 0..1.
+ */
+static void
+wachat_kb_fuse_confidence(wachat_kb_fused_t *fu, size_t n,
+    const wachat_kb_fuse_t *f)
+{
+    size_t  i;
+
+    /* clearly first by meaning (and first by words, if asked) */
+    if (wachat_kb_fuse_clear_first(fu, n)
+        && (!f->agree || fu[0].lex_rank == 1))
+    {
+        fu[0].conf += f->boost;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (fu[i].lex_rank == 1 && fu[i].sem_rank > f->doubt_rank) {
+            fu[i].conf -= f->doubt;
+        }
+
+        fu[i].conf = fu[i].conf < 0 ? 0 : fu[i].conf > 1 ? 1 : fu[i].conf;
+    }
+}
+
+
+/* the most confident, the first of equals in the fused order */
+static size_t
+wachat_kb_fuse_top(const wachat_kb_fused_t *fu, size_t n)
+{
+    size_t  i, top;
+
     top = 0;
 
     for (i = 1; i < n; i++) {
@@ -161,16 +212,20 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
         }
     }
 
-    /*
-     * The passages: the fused order, but the most confident entry (the
-     * kb backend's answer), the words' first and the meaning's first are
-     * among them whatever the other ranking says, as far as max allows.
-     */
-    sel = calloc(n, 1);
-    if (sel == NULL) {
-        free(fu);
-        goto lexical;
-    }
+    return top;
+}
+
+
+/*
+ * The passages, out of them, into sel: the fused order, but the most
+ * confident entry (the kb backend's answer), the words' first and the
+ * meaning's first are among them whatever the other ranking says.
+ */
+static void
+wachat_kb_fuse_select(const wachat_kb_fused_t *fu, size_t n, size_t top,
+    const size_t *must, unsigned char *sel, size_t out)
+{
+    size_t  i, ns;
 
     ns = 0;
 
@@ -187,6 +242,25 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
             ns++;
         }
     }
+}
+
+
+/* the passages into hits in the fused order; -1 out of memory */
+static int
+wachat_kb_fuse_passages(const wachat_kb_fused_t *fu, size_t n,
+    const size_t *must, const wachat_kb_entry_t *first, wachat_kb_hit_t *hits,
+    size_t out, size_t *best)
+{
+    size_t          i, k, top;
+    unsigned char  *sel;
+
+    sel = calloc(n, 1);
+    if (sel == NULL) {
+        return -1;
+    }
+
+    top = wachat_kb_fuse_top(fu, n);
+    wachat_kb_fuse_select(fu, n, top, must, sel, out);
 
     for (i = 0, k = 0; i < n && k < out; i++) {
         if (!sel[i]) {
@@ -205,19 +279,55 @@ wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     }
 
     free(sel);
+
+    return 0;
+}
+
+
+size_t
+wachat_kb_fuse(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
+    const wachat_kb_fuse_t *f, const wachat_kb_hit_t *lex, size_t nlex,
+    const float *q, size_t dim, wachat_kb_hit_t *hits, size_t max,
+    size_t *best)
+{
+    size_t                    n, out, must[2];
+    wachat_kb_fused_t        *fu;
+    const wachat_kb_entry_t  *first;
+
+    *best = 0;
+    n = kb ? wachat_kb_count(kb) : 0;
+
+    if (q == NULL || !wachat_kb_vectors_ready(vs) || vs->n != n
+        || vs->dim != dim || n == 0)
+    {
+        return wachat_kb_fuse_lexical(lex, nlex, hits, max);
+    }
+
+    fu = calloc(n, sizeof(wachat_kb_fused_t));
+    if (fu == NULL) {
+        return wachat_kb_fuse_lexical(lex, nlex, hits, max);
+    }
+
+    first = wachat_kb_entry(kb, 0);
+    wachat_kb_fuse_cosines(fu, n, vs, q, dim);
+    wachat_kb_fuse_words(fu, n, first, lex, nlex);
+
+    qsort(fu, n, sizeof(wachat_kb_fused_t), wachat_kb_by_cos);
+    wachat_kb_fuse_rrf(fu, n, f, nlex);
+    wachat_kb_fuse_firsts(fu, n, must);
+    wachat_kb_fuse_confidence(fu, n, f);
+
+    qsort(fu, n, sizeof(wachat_kb_fused_t), wachat_kb_by_rrf);
+    out = n < max ? n : max;
+
+    if (wachat_kb_fuse_passages(fu, n, must, first, hits, out, best) != 0) {
+        free(fu);
+        return wachat_kb_fuse_lexical(lex, nlex, hits, max);
+    }
+
     free(fu);
 
     return out;
-
-lexical:
-
-    n = nlex < max ? nlex : max;
-
-    if (hits != lex) {
-        memmove(hits, lex, n * sizeof(wachat_kb_hit_t));
-    }
-
-    return n;
 }
 
 
