@@ -216,10 +216,12 @@ test-asan: $(ASAN_MODULE)
 fuzz: $(BUILD)/fuzz_envelope $(BUILD)/fuzz_kb $(BUILD)/fuzz_config \
       $(BUILD)/fuzz_graph $(BUILD)/fuzz_llm $(BUILD)/fuzz_embed
 
-# the parser and search only: editing, the vectors and their cache need
-# libcrypto, libevent and the embeddings client, none of which it reads
+# the parser and search only: editing, the vectors (and their fusion) and
+# their cache need libcrypto, libevent and the embeddings client, none of
+# which it reads
 KB_SRCS := $(filter-out wachatd/answer/kb_edit.c wachatd/answer/kb_edit_file.c \
-                        wachatd/answer/kb_embed.c wachatd/answer/kb_vec.c, \
+                        wachatd/answer/kb_embed.c wachatd/answer/kb_vec.c \
+                        wachatd/answer/kb_fuse.c, \
                         $(wildcard wachatd/answer/kb*.c)) common/wachat_utf8.c
 
 $(BUILD)/fuzz_kb: fuzz/kb_fuzz.c fuzz/fuzz_common.h $(KB_SRCS) $(KB_FOLD)

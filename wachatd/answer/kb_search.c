@@ -238,41 +238,53 @@ wachat_kb_spanned(wachat_kb_query_t *q, const char *s, size_t len)
 }
 
 
-static int
-wachat_kb_query_tok(void *ctx, const char *term, size_t len,
-    wachat_kb_tok_e kind)
+/*
+ * A stopword or punctuation: the words around it are not next to each
+ * other, a run of Chinese characters ends, and so does a frame verb's
+ * object (not the stopwords before it: "rent a kayak").
+ */
+static void
+wachat_kb_query_gap(wachat_kb_query_t *q, const char *s, size_t len)
 {
-    size_t              i;
-    double              fac;
-    uint32_t            id, hash;
-    wachat_kb_query_t  *q;
+    q->frame = (q->frame == 2) ? 0 : q->frame;
+    q->last = WACHAT_KB_NONE;
+    wachat_kb_focus_end(q);
+    q->exist = wachat_kb_existential(s, len);
+    wachat_kb_ring(q, WACHAT_KB_NONE);
+}
 
-    q = ctx;
+
+/* a typo's or a thesaurus synonym's match counts less; both are words */
+static double
+wachat_kb_query_fac(wachat_kb_tok_e *kind)
+{
+    if (*kind == WACHAT_KB_TOK_TYPO) {
+        *kind = WACHAT_KB_TOK_WORD;
+        return WACHAT_KB_TYPO;
+    }
+
+    if (*kind == WACHAT_KB_TOK_THES) {
+        *kind = WACHAT_KB_TOK_WORD;
+        return WACHAT_KB_THES;
+    }
+
+    return 1;
+}
+
+
+/*
+ * The term's index in the query, added the first time: each term counts
+ * once, with the best of its matches.  WACHAT_KB_NONE when the query has
+ * all the terms it keeps.
+ */
+static size_t
+wachat_kb_query_term(wachat_kb_query_t *q, const char *term, size_t len,
+    wachat_kb_tok_e kind, double fac)
+{
+    size_t    i;
+    uint32_t  id, hash;
+
     hash = 0;
-    fac = 1;
-
-    if (kind == WACHAT_KB_TOK_GAP) {
-        q->frame = (q->frame == 2) ? 0 : q->frame;
-        q->last = WACHAT_KB_NONE;
-        wachat_kb_focus_end(q);
-        q->exist = wachat_kb_existential(term, len);
-        wachat_kb_ring(q, WACHAT_KB_NONE);
-        return 0;
-    }
-
-    if (kind == WACHAT_KB_TOK_SPAN) {
-        q->spanned = wachat_kb_spanned(q, term, len);
-        return 0;
-    }
-
-    if (kind == WACHAT_KB_TOK_TYPO) {
-        kind = WACHAT_KB_TOK_WORD;
-        fac = WACHAT_KB_TYPO;
-
-    } else if (kind == WACHAT_KB_TOK_THES) {
-        kind = WACHAT_KB_TOK_WORD;
-        fac = WACHAT_KB_THES;
-    }
 
     if (!wachat_kb_map_get(&q->kb->index.terms, term, len, &id)) {
         id = UINT32_MAX;
@@ -282,26 +294,37 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     for (i = 0; i < q->n; i++) {
         if (q->term[i] == id && (id != UINT32_MAX || q->hash[i] == hash)) {
             q->fac[i] = fmax(q->fac[i], fac);
-            break;                          /* each term counts once */
+            return i;
         }
     }
 
-    if (i == q->n) {
-        if (q->n == WACHAT_KB_MAX_QTERMS) {
-            return 1;                       /* enough to rank on */
-        }
-
-        q->term[q->n] = id;
-        q->hash[q->n] = hash;
-        q->kind[q->n] = kind;
-        q->fac[q->n] = fac;
-        q->wt[q->n] = wachat_kb_weak(term, len) ? WACHAT_KB_WEAK : 1;
-        q->ctx[q->n] = id == UINT32_MAX && kind == WACHAT_KB_TOK_WORD
-                       && wachat_kb_context(term, len);
-        q->obj[q->n] = 0;
-        q->n++;
+    if (q->n == WACHAT_KB_MAX_QTERMS) {
+        return WACHAT_KB_NONE;
     }
 
+    i = q->n++;
+    q->term[i] = id;
+    q->hash[i] = hash;
+    q->kind[i] = kind;
+    q->fac[i] = fac;
+    q->wt[i] = wachat_kb_weak(term, len) ? WACHAT_KB_WEAK : 1;
+    q->ctx[i] = id == UINT32_MAX && kind == WACHAT_KB_TOK_WORD
+                && wachat_kb_context(term, len);
+    q->obj[i] = 0;
+
+    return i;
+}
+
+
+/*
+ * "do you sell helmets": a frame verb (a weak word) opens its object, the
+ * words after it but those of time and people; numbers leave it open,
+ * Chinese characters close it.
+ */
+static void
+wachat_kb_query_frame(wachat_kb_query_t *q, size_t i, const char *term,
+    size_t len, wachat_kb_tok_e kind)
+{
     if (kind == WACHAT_KB_TOK_WORD) {
         if (q->wt[i] < 1) {
             q->frame = 1;
@@ -314,53 +337,57 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
     } else if (kind != WACHAT_KB_TOK_NUM) {
         q->frame = 0;
     }
+}
 
-    /*
-     * 單車燈 (bike light), 蛋糕班 (cake class): the last character of a
-     * run, unknown, right after a known one, and no known pair or synonym
-     * with it, is the head
-     */
 
-    if (kind == WACHAT_KB_TOK_UNI) {
-        q->last = WACHAT_KB_NONE;
-        q->phead = WACHAT_KB_NONE;          /* not the last */
+/*
+ * 單車燈 (bike light), 蛋糕班 (cake class): the last character of a
+ * run, unknown, right after a known one, and no known pair or synonym
+ * with it, is the head
+ */
+static void
+wachat_kb_query_char(wachat_kb_query_t *q, size_t i)
+{
+    q->last = WACHAT_KB_NONE;
+    q->phead = WACHAT_KB_NONE;              /* not the last */
 
-        if (q->nrun < WACHAT_KB_RUN) {
-            q->known[q->nrun] = 0;
-            q->run[q->nrun++] = i;
-        }
-
-        if (id == UINT32_MAX && q->lastu != WACHAT_KB_NONE
-            && q->term[q->lastu] != UINT32_MAX)
-        {
-            q->pmod = q->lastu;
-            q->phead = i;
-        }
-
-        q->lastu = i;
-        wachat_kb_ring(q, i);
-        return 0;
+    if (q->nrun < WACHAT_KB_RUN) {
+        q->known[q->nrun] = 0;
+        q->run[q->nrun++] = i;
     }
 
-    if (kind == WACHAT_KB_TOK_NUM) {
-        q->last = WACHAT_KB_NONE;
-        wachat_kb_focus_end(q);             /* a number ends a run */
-        return 0;
+    if (q->term[i] == UINT32_MAX && q->lastu != WACHAT_KB_NONE
+        && q->term[q->lastu] != UINT32_MAX)
+    {
+        q->pmod = q->lastu;
+        q->phead = i;
     }
 
-    if (id != UINT32_MAX) {
-        q->phead = WACHAT_KB_NONE;          /* a known pair or synonym */
+    q->lastu = i;
+    wachat_kb_ring(q, i);
+}
 
-        if (q->nrun > 0 && (kind != WACHAT_KB_TOK_WORD || q->spanned)) {
-            q->known[q->nrun - 1] = 1;
-        }
+
+/* a known pair or synonym: the character it ends at is no head */
+static void
+wachat_kb_query_known(wachat_kb_query_t *q, wachat_kb_tok_e kind)
+{
+    q->phead = WACHAT_KB_NONE;
+
+    if (q->nrun > 0 && (kind != WACHAT_KB_TOK_WORD || q->spanned)) {
+        q->known[q->nrun - 1] = 1;
     }
+}
 
-    if (kind != WACHAT_KB_TOK_WORD) {
-        q->last = WACHAT_KB_NONE;           /* a pair */
-        return 0;
-    }
 
+/*
+ * A word: a synonym standing for the run's last characters (a frame
+ * verb's says where the verb is), else the run's end; unknown right after
+ * a known word, it is what the question is about ("bike lights").
+ */
+static void
+wachat_kb_query_word(wachat_kb_query_t *q, size_t i)
+{
     if (q->spanned) {
         if (q->wt[i] < 1 && q->spanned <= q->nrun) {
             q->vfrom = q->nrun - q->spanned;        /* a frame verb */
@@ -373,15 +400,66 @@ wachat_kb_query_tok(void *ctx, const char *term, size_t len,
         wachat_kb_focus_end(q);             /* a word ends the run */
     }
 
-    /* "bike lights": the unknown word is what the question is about */
-
-    if (id == UINT32_MAX && !q->ctx[i] && q->last != WACHAT_KB_NONE
+    if (q->term[i] == UINT32_MAX && !q->ctx[i] && q->last != WACHAT_KB_NONE
         && q->term[q->last] != UINT32_MAX)
     {
         wachat_kb_focus_add(q, q->last, i);
     }
 
     q->last = i;
+}
+
+
+static int
+wachat_kb_query_tok(void *ctx, const char *term, size_t len,
+    wachat_kb_tok_e kind)
+{
+    size_t              i;
+    double              fac;
+    wachat_kb_query_t  *q;
+
+    q = ctx;
+
+    if (kind == WACHAT_KB_TOK_GAP) {
+        wachat_kb_query_gap(q, term, len);
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_SPAN) {
+        q->spanned = wachat_kb_spanned(q, term, len);
+        return 0;
+    }
+
+    fac = wachat_kb_query_fac(&kind);
+
+    i = wachat_kb_query_term(q, term, len, kind, fac);
+    if (i == WACHAT_KB_NONE) {
+        return 1;                           /* enough to rank on */
+    }
+
+    wachat_kb_query_frame(q, i, term, len, kind);
+
+    if (kind == WACHAT_KB_TOK_UNI) {
+        wachat_kb_query_char(q, i);
+        return 0;
+    }
+
+    if (kind == WACHAT_KB_TOK_NUM) {
+        q->last = WACHAT_KB_NONE;
+        wachat_kb_focus_end(q);             /* a number ends a run */
+        return 0;
+    }
+
+    if (q->term[i] != UINT32_MAX) {
+        wachat_kb_query_known(q, kind);
+    }
+
+    if (kind != WACHAT_KB_TOK_WORD) {
+        q->last = WACHAT_KB_NONE;           /* a pair */
+        return 0;
+    }
+
+    wachat_kb_query_word(q, i);
 
     return 0;
 }

@@ -33,6 +33,18 @@ typedef struct {
 } wachat_embed_call_t;
 
 
+/* an answer being read: what it must hold, what it has given, why not */
+typedef struct {
+    size_t   n;
+    size_t   want_dim;          /* 0: any */
+    size_t   dim;               /* 0 until the first vector */
+    float   *vec;               /* n x dim */
+    char    *seen;              /* n: 1 when the text's vector came */
+    char    *why;
+    size_t   whylen;
+} wachat_embed_parse_t;
+
+
 int
 wachat_embed_build(const char *model, const char *const *texts, size_t n,
     char **json, size_t *len)
@@ -124,18 +136,135 @@ wachat_embed_vector(yajl_val emb, float *out, size_t dim, char *why,
 }
 
 
+/* data[]: one item per text; NULL, and why, when the answer has not */
+static yajl_val
+wachat_embed_data(yajl_val root, size_t n, char *why, size_t whylen)
+{
+    yajl_val  data;
+
+    static const char  *data_p[] = { "data", NULL };
+
+    data = root ? yajl_tree_get(root, data_p, yajl_t_array) : NULL;
+
+    if (data == NULL || data->u.array.len != n || n == 0) {
+        snprintf(why, whylen, "embeddings: %s", root == NULL
+                 ? "the answer is not JSON"
+                 : data == NULL ? "no data array in the answer"
+                 : "not one vector per text");
+        return NULL;
+    }
+
+    return data;
+}
+
+
+/*
+ * The first vector's length is the dimension (want_dim, if given): room
+ * for n vectors of it.  Every other vector must have it too.
+ */
+static int
+wachat_embed_dim(wachat_embed_parse_t *p, size_t len)
+{
+    if (p->dim != 0) {
+        if (len != p->dim) {
+            snprintf(p->why, p->whylen, "embeddings: vectors of different "
+                     "dimensions");
+            return -1;
+        }
+
+        return 0;
+    }
+
+    p->dim = len;
+
+    if (p->want_dim && p->dim != p->want_dim) {
+        snprintf(p->why, p->whylen, "embeddings: vectors of %zu numbers, "
+                 "%zu expected (another model?)", p->dim, p->want_dim);
+        return -1;
+    }
+
+    p->vec = malloc(p->n * p->dim * sizeof(float));
+    if (p->vec == NULL) {
+        snprintf(p->why, p->whylen, "embeddings: out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* whose vector data[i] is, into *idx: each text's comes once */
+static int
+wachat_embed_index(wachat_embed_parse_t *p, yajl_val item, size_t i,
+    size_t *idx)
+{
+    yajl_val  ix;
+
+    static const char  *index_p[] = { "index", NULL };
+
+    /* OpenAI says the order may differ: index says whose it is */
+    ix = yajl_tree_get(item, index_p, yajl_t_number);
+    *idx = i;
+
+    if (ix) {
+        if (!YAJL_IS_INTEGER(ix) || YAJL_GET_INTEGER(ix) < 0
+            || (size_t) YAJL_GET_INTEGER(ix) >= p->n)
+        {
+            snprintf(p->why, p->whylen, "embeddings: an index out of range");
+            return -1;
+        }
+
+        *idx = (size_t) YAJL_GET_INTEGER(ix);
+    }
+
+    if (p->seen[*idx]) {
+        snprintf(p->why, p->whylen, "embeddings: index %zu twice", *idx);
+        return -1;
+    }
+
+    p->seen[*idx] = 1;
+
+    return 0;
+}
+
+
+/* data[i]: its vector, normalised, in its text's place */
+static int
+wachat_embed_item(wachat_embed_parse_t *p, yajl_val item, size_t i)
+{
+    size_t    idx;
+    yajl_val  emb;
+
+    static const char  *emb_p[] = { "embedding", NULL };
+
+    emb = yajl_tree_get(item, emb_p, yajl_t_array);
+
+    if (emb == NULL || emb->u.array.len == 0
+        || emb->u.array.len > WACHAT_EMBED_MAX_DIM)
+    {
+        snprintf(p->why, p->whylen, "embeddings: an item without a usable "
+                 "embedding array");
+        return -1;
+    }
+
+    if (wachat_embed_dim(p, emb->u.array.len) != 0
+        || wachat_embed_index(p, item, i, &idx) != 0)
+    {
+        return -1;
+    }
+
+    return wachat_embed_vector(emb, p->vec + idx * p->dim, p->dim, p->why,
+                               p->whylen);
+}
+
+
 int
 wachat_embed_parse(long http_status, const char *body, size_t len, size_t n,
     size_t want_dim, float **vec, size_t *dim, char *why, size_t whylen)
 {
-    char         *seen;
-    float        *v;
-    size_t        i, d, idx;
-    yajl_val      root, data, item, emb, ix;
-
-    static const char  *data_p[] = { "data", NULL };
-    static const char  *emb_p[] = { "embedding", NULL };
-    static const char  *index_p[] = { "index", NULL };
+    size_t                i;
+    yajl_val              root, data;
+    wachat_embed_parse_t  p;
 
     *vec = NULL;
     *dim = 0;
@@ -146,97 +275,43 @@ wachat_embed_parse(long http_status, const char *body, size_t len, size_t n,
     }
 
     root = wachat_json_parse(body, len);
-    data = root ? yajl_tree_get(root, data_p, yajl_t_array) : NULL;
 
-    if (data == NULL || data->u.array.len != n || n == 0) {
-        snprintf(why, whylen, "embeddings: %s", root == NULL
-                 ? "the answer is not JSON"
-                 : data == NULL ? "no data array in the answer"
-                 : "not one vector per text");
+    data = wachat_embed_data(root, n, why, whylen);
+    if (data == NULL) {
         yajl_tree_free(root);
         return -1;
     }
 
-    d = 0;
-    v = NULL;
-    seen = calloc(n, 1);
+    p.n = n;
+    p.want_dim = want_dim;
+    p.dim = 0;
+    p.vec = NULL;
+    p.why = why;
+    p.whylen = whylen;
 
-    for (i = 0; seen && i < n; i++) {
-        item = data->u.array.values[i];
-        emb = yajl_tree_get(item, emb_p, yajl_t_array);
-        ix = yajl_tree_get(item, index_p, yajl_t_number);
-
-        if (emb == NULL || emb->u.array.len == 0
-            || emb->u.array.len > WACHAT_EMBED_MAX_DIM)
-        {
-            snprintf(why, whylen, "embeddings: an item without a usable "
-                     "embedding array");
-            goto failed;
-        }
-
-        if (d == 0) {
-            d = emb->u.array.len;
-
-            if (want_dim && d != want_dim) {
-                snprintf(why, whylen, "embeddings: vectors of %zu numbers, "
-                         "%zu expected (another model?)", d, want_dim);
-                goto failed;
-            }
-
-            v = malloc(n * d * sizeof(float));
-            if (v == NULL) {
-                snprintf(why, whylen, "embeddings: out of memory");
-                goto failed;
-            }
-
-        } else if (emb->u.array.len != d) {
-            snprintf(why, whylen, "embeddings: vectors of different "
-                     "dimensions");
-            goto failed;
-        }
-
-        /* OpenAI says the order may differ: index says whose it is */
-        idx = i;
-
-        if (ix) {
-            if (!YAJL_IS_INTEGER(ix) || YAJL_GET_INTEGER(ix) < 0
-                || (size_t) YAJL_GET_INTEGER(ix) >= n)
-            {
-                snprintf(why, whylen, "embeddings: an index out of range");
-                goto failed;
-            }
-
-            idx = (size_t) YAJL_GET_INTEGER(ix);
-        }
-
-        if (seen[idx]) {
-            snprintf(why, whylen, "embeddings: index %zu twice", idx);
-            goto failed;
-        }
-
-        seen[idx] = 1;
-
-        if (wachat_embed_vector(emb, v + idx * d, d, why, whylen) != 0) {
-            goto failed;
-        }
-    }
-
-    if (seen == NULL) {
+    p.seen = calloc(n, 1);
+    if (p.seen == NULL) {
         snprintf(why, whylen, "embeddings: out of memory");
         goto failed;
     }
 
-    free(seen);
+    for (i = 0; i < n; i++) {
+        if (wachat_embed_item(&p, data->u.array.values[i], i) != 0) {
+            goto failed;
+        }
+    }
+
+    free(p.seen);
     yajl_tree_free(root);
-    *vec = v;
-    *dim = d;
+    *vec = p.vec;
+    *dim = p.dim;
 
     return 0;
 
 failed:
 
-    free(seen);
-    free(v);
+    free(p.seen);
+    free(p.vec);
     yajl_tree_free(root);
 
     return -1;
