@@ -5,11 +5,12 @@
  *                   [--repeat N] [--record FILE] DIR...
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
- * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt and blind3.txt
- * (eval/README.md): one question a line, "expected<TAB>question", where
- * expected is the entry id the customer should get, several ids as
- * "a|b" when more than one entry answers it, or "-" when the KB cannot
- * answer it.  Lines starting with "#" and blank lines are skipped.
+ * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt and
+ * blind4.txt (eval/README.md): one question a line,
+ * "expected<TAB>question", where expected is the entry id the customer
+ * should get, several ids as "a|b" when more than one entry answers it,
+ * or "-" when the KB cannot answer it.  Lines starting with "#" and
+ * blank lines are skipped.
  *
  * Each question goes through wachat_answer_kb(), the daemon's own
  * answerer, with the config's defaults (kb_min_score, kb_suggestions,
@@ -29,8 +30,9 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind3, eval/README.md) is never listed: it is for judging, not for tuning.  --record
- * appends one dated line per split to FILE (bench/RESULTS.md).
+ * blind4, eval/README.md) is never listed: it is for judging,
+ * not for tuning.  --record appends one dated line per split to FILE
+ * (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
  * one) in the environment, the KB's entries and every question are also
@@ -58,7 +60,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   7
+#define EVAL_SPLITS   8
 
 
 /*
@@ -80,6 +82,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind",   0 },
     { "blind2",  1 },
     { "blind3",  0 },           /* read at the fifth round's end, studied since */
+    { "blind4",  1 },
 };
 
 
