@@ -238,6 +238,20 @@ test_lang(void)
     is_str(terms(kb, "a mountain bike, a bike"), "mtb bike",
            "lang: a two-word synonym of the KB's stands for both words; "
            "bike alone is still bike");
+    is_str(terms(kb, "do u take alipay or apple pay, AlipayHK?"),
+           "take wallet wallet wallet",
+           "lang: the wallets customers name are one word (apple pay too)");
+    is_str(terms(kb, "nearest mtr station or subway"), "nearest mtr mtr mtr",
+           "lang: the ways to get there are one word");
+    is_str(terms(kb, "open on xmas day? easter?"), "open holiday day holiday",
+           "lang: holidays are holiday");
+    is_str(terms(kb, "coeliac, allergic to peanuts"), "gluten allergi nut",
+           "lang: what customers cannot eat");
+    is_str(terms(kb, "a tune up for my bike with a motor"),
+           "servic bike electr", "lang: a tune-up is a service, a motor "
+           "electric");
+    is_str(terms(kb, "周日地铁"), "周 日 周日 weekend 地 日地 铁 地铁 mtr",
+           "lang: the Chinese words of the same groups");
 
     check_queries(kb, "lang", lang_queries,
                   sizeof(lang_queries) / sizeof(lang_queries[0]));

@@ -83,17 +83,17 @@ static const char *const  wachat_kb_weak_words[] = {
 /* the stems of words of time, people and vagueness (sorted) */
 static const char *const  wachat_kb_context_words[] = {
     "afternoon", "again", "alon", "also", "anyon", "anyth", "around",
-    "august", "bit", "boss", "boyfriend", "colleagu", "current", "dad",
-    "daughter", "decemb", "earli", "earlier", "els", "elsewher", "even",
-    "ever", "everyon", "everyth", "except", "famili", "father",
+    "august", "bit", "boss", "boyfriend", "closest", "colleagu", "current",
+    "dad", "daughter", "decemb", "earli", "earlier", "els", "elsewher",
+    "even", "ever", "everyon", "everyth", "except", "famili", "father",
     "februari", "friday", "friend", "girlfriend", "guy", "husband",
     "januari", "juli", "june", "kind", "late", "later", "lot", "march",
-    "midnight", "mom", "monday", "month", "morn", "mother", "mum",
-    "myself", "near", "nearbi", "night", "noon", "novemb", "octob",
-    "one", "onli", "peopl", "per", "ppl", "saturday", "septemb",
-    "somebodi", "someon", "son", "soon", "sort", "stuff", "sunday",
-    "thursday", "tuesday", "usual", "via", "wednesday", "week",
-    "weekend", "wife", "without", "year"
+    "midnight", "mom", "monday", "month", "morn", "mother", "mum", "myself",
+    "near", "nearbi", "nearest", "night", "noon", "novemb", "octob", "one",
+    "onli", "peopl", "per", "ppl", "saturday", "septemb", "somebodi",
+    "someon", "son", "soon", "sort", "stuff", "sunday", "thursday",
+    "tuesday", "usual", "via", "wednesday", "week", "weekend", "wife",
+    "without", "year"
 };
 
 
@@ -109,30 +109,41 @@ static const char *const  wachat_kb_synonyms[] = {
     "discount offer deal promotion promo coupon voucher 折扣 优惠 打折",
     "buy purchase sell sale 买 卖 购买 出售",
     "repair fix mend 修 维修 修理 修车",
-    "damage broken break broke smash crush ruin dent bent scratch crack "
-        "坏 损坏 烂 撞",
+    "service servicing maintenance maintain overhaul tune_up tuneup 保养",
+    "damage broken break broke smash crush squash melt ruin dent bent "
+        "scratch crack 坏 损坏 烂 撞",
     "steal stolen stole theft thief 偷 被偷 失窃 被盗",
     "refund reimburse reimbursement money_back 退款 退钱",
-    "deliver delivery ship shipping courier 送 送货 外送 配送 运送 速递",
+    "deliver delivery ship shipping courier dispatch postage 送 送货 外送 "
+        "配送 运送 速递 快递",
     "book booking reserve reservation appointment 预约 预订 订位 订座 预定",
     "cancel cancellation 取消 退订",
     "change reschedule modify amend postpone 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
-    "electric ebike 电动",
+    "electric ebike motor motorised motorized 电动",
     "child kid children toddler baby infant 儿童 小朋友 小孩 孩子 细路 "
         "宝宝 婴儿",
     "address location located direction where 地址 位置 在哪 哪里 边度 "
-        "喺边 点去 怎么去 怎样去",
-    "phone call telephone 电话",
+        "喺边 点去 怎么去 怎样去 点样去 点样嚟 怎么走",
+    /* a station or a bus named in a question asks how to get there */
+    "mtr station subway metro underground bus minibus tram ferry "
+        "地铁 港铁 车站 巴士 小巴 渡轮",
+    "phone call telephone contact 电话 联络 联系",
     "email mail 电邮 邮箱",
     "person human agent representative operator manager 真人 人工 客服",
     "pay payment paying 付款 支付 付钱 畀钱 俾钱 结账 埋单",
+    /* the wallets and transfer schemes customers name */
+    "wallet alipay alipayhk payme fps paypal venmo zelle unionpay "
+        "apple_pay google_pay samsung_pay "
+        "支付宝 微信支付 转数快 八达通 银联",
     "card credit debit visa mastercard amex 信用卡 信用咭",
     "wifi internet wireless wlan 无线网络 上网",
     "password passcode 密码",
     "open close shut 营业 开门 关门 收工 收铺 开到",
     "vegan vegetarian 素食 纯素 斋",
-    "allergy allergic 过敏",
+    "allergy allergic intolerance intolerant anaphylaxis epipen 过敏",
+    "gluten coeliac celiac 麸质",
+    "nut peanut 坚果 果仁 花生",
     "photo picture image 相片 照片 图片",
     "wedding marriage 结婚 婚礼",
     "birthday 生日",
@@ -140,9 +151,10 @@ static const char *const  wachat_kb_synonyms[] = {
     "puncture 爆胎",
     "deposit 按金 押金 订金",
     "parking park carpark 泊车 停车 车位 停车场",
-    "christmas 圣诞",
-    "holiday 假期",
-    "weekend saturday sunday 周末 星期六 星期日 星期天",
+    "holiday christmas easter thanksgiving ramadan diwali "
+        "假期 假日 公众假期 红日 圣诞 复活节 新年 过年 春节",
+    "weekend saturday sunday 周末 星期六 星期日 星期天 周六 周日 礼拜六 "
+        "礼拜日 礼拜天",
     "tour guided 导赏 导览 导游",
     "group team corporate company 团体 公司",
     "member membership loyalty reward points stamp 会员 积分 印花",
