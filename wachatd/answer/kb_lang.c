@@ -129,7 +129,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "mtr station subway metro underground bus minibus tram ferry "
         "地铁 港铁 车站 巴士 小巴 渡轮",
     "phone call telephone contact 电话 联络 联系",
-    "email mail 电邮 邮箱",
+    "email mail email_address 电邮 邮箱 电邮地址 邮箱地址 邮件地址",
     "person human agent representative operator manager 真人 人工 客服",
     "pay payment paying 付款 支付 付钱 畀钱 俾钱 结账 埋单",
     /* the wallets and transfer schemes customers name */
