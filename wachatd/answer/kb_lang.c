@@ -158,7 +158,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "tour guided 导赏 导览 导游",
     "group team corporate company 团体 公司",
     "member membership loyalty reward points stamp 会员 积分 印花",
-    "age old 岁 年龄 年纪",
+    "age old older aged younger 岁 年龄 年纪 年满 未满",
     "id passport identity document 身份证 证件 护照",
     "weather typhoon rain rainstorm storm 天气 台风 风球 落雨 下雨 暴雨",
     "accident crash collision 意外 撞车",
