@@ -250,6 +250,10 @@ test_lang(void)
     is_str(terms(kb, "a tune up for my bike with a motor"),
            "servic bike electr", "lang: a tune-up is a service, a motor "
            "electric");
+    is_str(terms(kb, "can i do a bank transfer"), "wallet",
+           "lang: a bank transfer is one of the ways to pay");
+    is_str(terms(kb, "留位"), "留 位 留位 book",
+           "lang: keeping a place is a booking");
     is_str(terms(kb, "周日地铁"), "周 日 周日 weekend 地 日地 铁 地铁 mtr",
            "lang: the Chinese words of the same groups");
 

@@ -116,7 +116,8 @@ static const char *const  wachat_kb_synonyms[] = {
     "refund reimburse reimbursement money_back 退款 退钱",
     "deliver delivery ship shipping courier dispatch postage 送 送货 外送 "
         "配送 运送 速递 快递",
-    "book booking reserve reservation appointment 预约 预订 订位 订座 预定",
+    "book booking reserve reservation appointment 预约 预订 订位 "
+        "订座 预定 留位 预留 留车",
     "cancel cancellation 取消 退订",
     "change reschedule modify amend postpone 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
@@ -135,13 +136,13 @@ static const char *const  wachat_kb_synonyms[] = {
     /* the wallets and transfer schemes customers name */
     "wallet alipay alipayhk payme fps paypal venmo zelle unionpay "
         "apple_pay google_pay samsung_pay "
-        "支付宝 微信支付 转数快 八达通 银联",
+        "bank_transfer 支付宝 微信支付 转数快 八达通 银联 转账 过数 入数",
     "card credit debit visa mastercard amex 信用卡 信用咭",
     "wifi internet wireless wlan 无线网络 上网",
     "password passcode 密码",
     "open close shut 营业 开门 关门 收工 收铺 开到",
     "vegan vegetarian 素食 纯素 斋",
-    "allergy allergic intolerance intolerant anaphylaxis epipen 过敏",
+    "allergy allergic intolerance intolerant anaphylaxis epipen 过敏 敏感",
     "gluten coeliac celiac 麸质",
     "nut peanut 坚果 果仁 花生",
     "photo picture image 相片 照片 图片",
