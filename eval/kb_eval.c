@@ -5,8 +5,8 @@
  *                   [--repeat N] [--record FILE] DIR...
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
- * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt and
- * blind4.txt (eval/README.md): one question a line,
+ * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt,
+ * blind4.txt and blind5.txt (eval/README.md): one question a line,
  * "expected<TAB>question", where expected is the entry id the customer
  * should get, several ids as "a|b" when more than one entry answers it,
  * or "-" when the KB cannot answer it.  Lines starting with "#" and
@@ -30,7 +30,7 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind4, eval/README.md) is never listed: it is for judging,
+ * blind4, blind5, eval/README.md) is never listed: it is for judging,
  * not for tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
@@ -60,7 +60,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   8
+#define EVAL_SPLITS   9
 
 
 /*
@@ -83,6 +83,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind2",  1 },
     { "blind3",  0 },           /* read at the fifth round's end, studied since */
     { "blind4",  1 },
+    { "blind5",  1 },
 };
 
 
