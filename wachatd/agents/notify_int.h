@@ -1,6 +1,8 @@
 /*
- * notify internals shared by notify.c (the e-mail about one conversation,
- * the mailer) and notify_digest.c (many conversations in one e-mail).
+ * notify internals shared by notify.c (who gets an e-mail about one
+ * conversation, the mailer), notify_compose.c (the e-mail's text),
+ * notify_queue.c (the e-mail handed to the SMTP client) and
+ * notify_digest.c (many conversations in one e-mail).
  */
 
 #ifndef WACHAT_NOTIFY_INT_H
@@ -59,7 +61,7 @@ struct wachat_notify_s {
 };
 
 
-/* notify.c */
+/* notify_compose.c */
 
 /* the conversation id as one URL fragment segment */
 void wachat_notify_add_url(wachat_buf_t *b, const char *s);
@@ -70,10 +72,21 @@ void wachat_notify_add_customer(wachat_buf_t *b,
 /* the conversation hash, sanitised; -1 when it cannot be read */
 int wachat_notify_load(wachat_notify_t *m, const char *conv_id,
     wachat_notify_conv_t *c);
+/* the part every agent's copy shares, as plain UTF-8 with LF line ends */
+void wachat_notify_body(wachat_notify_t *m, wachat_buf_t *b,
+    const char *conv_id, const wachat_notify_conv_t *c, wachat_notify_e what,
+    int still, long long now);
+/* "[wachat] ", the customer, and what: a new chat, a hand-over, a reminder */
+void wachat_notify_subject(wachat_buf_t *b, const wachat_notify_conv_t *c,
+    wachat_notify_e what, int still);
 /* the body with this agent's signature; NULL when out of memory */
 char *wachat_notify_message(wachat_notify_t *m,
     const wachat_notify_agent_t *a, const char *subject,
     const wachat_buf_t *body, long long now, size_t *len);
+
+
+/* notify_queue.c */
+
 /* hands msg (freed in any case) to the SMTP client */
 void wachat_notify_queue(wachat_notify_t *m, const wachat_notify_agent_t *a,
     const char *conv_id, const char *what, char *msg, size_t len);

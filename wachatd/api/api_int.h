@@ -1,6 +1,6 @@
 /*
- * api internals shared by api.c (listener, routing, JSON answers),
- * api_access.c (who may call),
+ * api internals shared by api.c (routing), api_listen.c (the listener),
+ * api_answer.c (JSON answers), api_access.c (who may call),
  * api_presence.c (the agent), api_conv*.c (its conversations) and
  * api_events.c (the live feed as server-sent events).  Not for the rest of
  * the daemon.
@@ -81,6 +81,15 @@ typedef struct {
 } wachat_api_req_t;
 
 
+/* nginx's header with the agent's id, trusted because only nginx connects */
+#define WACHAT_API_AGENT_HEADER   "X-Wachat-Agent"
+
+
+/* api.c: evhttp's callback for every request (api_listen.c sets it) */
+
+void wachat_api_on_request(struct evhttp_request *req, void *arg);
+
+
 /* api.c: helpers */
 
 void wachat_api_arm(struct event *ev, int ms);
@@ -88,7 +97,7 @@ void wachat_api_arm(struct event *ev, int ms);
 
 
 /*
- * api.c: JSON out is lib/json's; text from Redis or a URL goes through
+ * api_answer.c: JSON out is lib/json's; text from Redis or a URL goes through
  * wachat_json_text(), so a stray byte that is not UTF-8 becomes U+FFFD.
  */
 
@@ -96,7 +105,7 @@ void wachat_api_arm(struct event *ev, int ms);
 void wachat_api_kv_reply(yajl_gen g, const char *name, const redisReply *v);
 
 
-/* api.c: answering a request, and the log line it leaves */
+/* api_answer.c: answering a request, and the log line it leaves */
 
 void wachat_api_log(wachat_api_req_t *r, int status, const char *outcome);
 void wachat_api_send(wachat_api_req_t *r, int status, yajl_gen g,
