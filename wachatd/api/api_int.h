@@ -1,9 +1,10 @@
 /*
  * api internals shared by api.c (routing), api_listen.c (the listener),
  * api_answer.c (JSON answers), api_access.c (who may call),
- * api_presence.c (the agent), api_conv*.c (its conversations) and
- * api_events.c (the live feed as server-sent events).  Not for the rest of
- * the daemon.
+ * api_presence.c (the agent), api_conv*.c (its conversations),
+ * api_events.c (the live feed as server-sent events), api_kb*.c (the
+ * knowledge base), api_insight.c (unanswered questions), api_media.c,
+ * api_templates.c and api_tools.c.  Not for the rest of the daemon.
  */
 
 #ifndef WACHAT_API_INT_H
@@ -207,11 +208,11 @@ void wachat_api_search(wachat_api_req_t *r);
 /* api_events.c: the live feed */
 
 void wachat_api_events(wachat_api_req_t *r);
-/* api->retry: the feed link comes back */
 /* api->keepalive: a comment on every stream */
 void wachat_api_on_keepalive(evutil_socket_t fd, short what, void *arg);
-/* at exit, before evhttp_free(): forgets the streams, drops the feed link */
+/* at start: the feed's Redis link, read again when it comes back */
 int wachat_api_feed_init(wachat_api_t *api);
+/* at exit, before evhttp_free(): forgets the streams, drops the feed link */
 void wachat_api_events_close(wachat_api_t *api);
 
 
