@@ -15,7 +15,7 @@
 #   6. a tap on an entry that is gone (the KB changed since): its title is
 #      the question, never an error;
 #   7. kb_suggestions 0: the plain fallback; wachatd -t refuses values out
-#      of range.
+#      of range, and a suggest_text longer than WhatsApp's 1024 characters.
 #
 # Real redis-server, nginx with the module, wachatd (kb backend, sandbox).
 
@@ -173,7 +173,9 @@ my $n = 0;
 for my $bad ([ 'kb_suggestions 3', qr/kb_suggestions/ ],
              [ 'kb_suggestions -1', qr/kb_suggestions/ ],
              [ 'kb_suggest_min_score 1.5', qr/kb_suggest_min_score/ ],
-             [ 'suggest_text ""', qr/suggest_text/ ]) {
+             [ 'suggest_text ""', qr/suggest_text/ ],
+             [ 'suggest_text "' . ('x' x 1025) . '"',
+               qr/suggest_text: "x+\.\.\." is longer than 1024 characters/ ]) {
     my $path = "$DIR/bad" . ++$n . '.conf';
     spew($path, "kb $KB\noutbound sandbox\n$bad->[0]\n");
     my $pid = fork // die "fork: $!";
@@ -184,7 +186,7 @@ for my $bad ([ 'kb_suggestions 3', qr/kb_suggestions/ ],
         POSIX::_exit(127);
     }
     my $st = poll_until(sub { my $s = reaped($pid); defined $s ? [$s] : undef }, timeout => 10);
-    is($st && $st->[0] >> 8, 1, "wachatd -t refuses $bad->[0]");
+    is($st && $st->[0] >> 8, 1, 'wachatd -t refuses ' . substr($bad->[0], 0, 40));
     like(slurp("$path.out"), qr/:3: .*$bad->[1]/, '... naming the line and the key')
         or diag slurp("$path.out");
 }
