@@ -140,7 +140,9 @@ wachat_entry_title(const wachat_kb_entry_t *e, const char *lang)
             return wachat_title_make(s, len);
         }
 
-        first = first ? first : s;
+        if (first == NULL && len) {
+            first = s;              /* "?" alone: not a name to cut */
+        }
     }
 
     s = first ? first : e->question;
