@@ -1,5 +1,5 @@
 /*
- * entry_title: the shortest name the KB has for an entry, as a button
+ * entry_title: the first name the KB has for an entry that fits a button
  * title (see entry_title.h).
  */
 
