@@ -589,7 +589,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    wachat_answer_opts(defaults, &o.answer);
+    wachat_answer_opts(defaults, NULL, &o.answer);
     o.repeat = 20;
     o.passages = 3;
     wachat_kb_fuse_default(&o.fuse);

@@ -271,6 +271,97 @@ types_bad_words(void)
 }
 
 
+/* "<key> \"<unit n times>\"\n", malloc'ed */
+static char *
+text_line(const char *key, const char *unit, size_t n)
+{
+    char    *line, *p;
+    size_t   i, len;
+
+    len = strlen(unit);
+    line = malloc(strlen(key) + n * len + 5);
+
+    if (line == NULL) {
+        fprintf(stderr, "test: out of memory\n");
+        exit(2);
+    }
+
+    p = line + sprintf(line, "%s \"", key);
+
+    for (i = 0; i < n; i++, p += len) {
+        memcpy(p, unit, len);
+    }
+
+    strcpy(p, "\"\n");
+
+    return line;
+}
+
+
+/*
+ * the texts sent with buttons: WhatsApp's 1024 characters at most,
+ * characters and not bytes, in every language (fallback_text,
+ * suggest_text, greeting_text)
+ */
+static void
+types_body_texts(void)
+{
+    char             *line, *text;
+    wachat_config_t  *cfg;
+
+    line = text_line("suggest_text", "\xc3\xa9", 1024);          /* é */
+    text = cat(SANDBOX, line);
+    cfg = loads(text, "body texts: 1024 characters (2048 bytes) load");
+    ok(cfg && strlen(cfg->suggest_text) == 2048, "body texts: ... whole");
+    wachat_config_free(cfg);
+    free(text);
+    free(line);
+
+    line = text_line("suggest_text", "a", 1025);
+    fails(line, "t.conf:1: suggest_text: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is longer than 1024 "
+          "characters, WhatsApp's limit for the text of a message with "
+          "buttons", "body texts: suggest_text of 1025 refused");
+    free(line);
+
+    line = text_line("fallback_text", "a", 1025);
+    fails(line, "t.conf:1: fallback_text: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is longer than 1024 "
+          "characters, WhatsApp's limit for the text of a message with "
+          "buttons", "body texts: fallback_text of 1025 refused");
+    free(line);
+
+    line = text_line("fallback_text.es", "\xc3\xa9", 1025);
+    fails(line, "t.conf:1: fallback_text.es: \"\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...\" is "
+          "longer than 1024 characters, WhatsApp's limit for the text of a "
+          "message with buttons",
+          "body texts: fallback_text.es of 1025 refused");
+    free(line);
+
+    line = text_line("suggest_text.zh", "\xe5\x97\x8e", 1025);   /* 嗎 */
+    fails(line, "t.conf:1: suggest_text.zh: \"\xe5\x97\x8e\xe5\x97\x8e"
+          "\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e"
+          "\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e"
+          "\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e"
+          "\xe5\x97\x8e\xe5\x97\x8e\xe5\x97\x8e...\" is longer than "
+          "1024 characters, WhatsApp's limit for the text of a message with "
+          "buttons", "body texts: suggest_text.zh of 1025 refused");
+    free(line);
+
+    line = text_line("greeting_text", "a", 1025);
+    fails(line, "t.conf:1: greeting_text: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is longer than 1024 "
+          "characters, WhatsApp's limit for the text of a message with "
+          "buttons", "body texts: greeting_text (its menu's buttons) of "
+          "1025 refused");
+    free(line);
+}
+
+
 void
 test_types(void)
 {
@@ -281,6 +372,7 @@ test_types(void)
 
     types_bad_numbers();
     types_bad_words();
+    types_body_texts();
 }
 
 

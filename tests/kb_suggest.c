@@ -1,7 +1,7 @@
 /*
  * The fallback's suggestions (answer.h, kb_suggestions) and the titles
- * entries get as buttons (entry_title.h), and the fallback's texts per
- * language (answer_preview.h).
+ * entries get as buttons (entry_title.h), the greeting's menu
+ * (smalltalk.h), and the fallback's texts per language (answer_preview.h).
  */
 
 #include <stdio.h>
@@ -12,36 +12,68 @@
 #include "answer/answer_preview.h"
 #include "answer/entry_title.h"
 #include "answer/kb.h"
+#include "answer/smalltalk.h"
 #include "kb_test.h"
 #include "lib/config.h"
 #include "tap.h"
 #include "wachat_utf8.h"
 
 
-static const char  suggest_kb[] =
-    "## How much does it cost to rent a bike for a day? {#prices}\n"
-    "Also: what does a whole day of bike hire cost | rental prices"
-    " | \xe7\xa7\x9f\xe8\xbb\x8a\xe5\x83\xb9\xe9\x8c\xa2\n"    /* 租車價錢 */
+#define SUGGEST_KB                                                            \
+    "## How much does it cost to rent a bike for a day? {#prices}\n"          \
+    "Also: what does a whole day of bike hire cost | rental prices"           \
+    " | \xe7\xa7\x9f\xe8\xbb\x8a\xe5\x83\xb9\xe9\x8c\xa2\n"    /* 租車價錢 */   \
+    "\n"                                                                      \
+    "City bike: HK$40 per hour, HK$150 per day.\n"                            \
+    "\n"                                                                      \
+    "## Do you repair bikes? {#repair}\n"                                     \
+    "Also: bike repair | fix a flat tyre\n"                                   \
+    "\n"                                                                      \
+    "Yes, repairs from HK$50.\n"                                              \
+    "\n"                                                                      \
+    "## What are your opening hours? {#hours}\n"                              \
+    "Also: when are you open\n"                                               \
+    "\n"                                                                      \
+    "Every day 9:00 to 19:00.\n"                                              \
+    "\n"                                                                      \
+    "## Can I ride my own bike on the river track with a child seat? "        \
+    "{#track}\n"                                                              \
+    "\n"                                                                      \
+    "Yes, the track is open to all bikes.\n"                                  \
+    "\n"                                                                      \
+    "## ? {#odd}\n"                                                           \
+    "\n"                                                                      \
+    "A heading of punctuation alone.\n"                                       \
+    "\n"                                                                      \
+    "## ?? {#week}\n"                                                         \
+    "Also: ? | what does it cost to hire a bike for a whole week\n"           \
+    "\n"                                                                      \
+    "HK$600 a week.\n"
+
+
+static const char  suggest_kb[] = SUGGEST_KB;
+
+
+/* and an entry about reaching a person, titled as the person button */
+static const char  person_kb[] = SUGGEST_KB
     "\n"
-    "City bike: HK$40 per hour, HK$150 per day.\n"
+    "## Can I talk to a person? {#human}\n"
+    "Also: talk to a person\n"
     "\n"
-    "## Do you repair bikes? {#repair}\n"
-    "Also: bike repair | fix a flat tyre\n"
+    "Yes: tap \"Talk to a person\" below.\n";
+
+
+/* before them, two entries whose headings are cut to the same title */
+static const char  menu_kb[] =
+    "## How much does it cost to hire a bike for a day? {#day}\n"
     "\n"
-    "Yes, repairs from HK$50.\n"
+    "HK$150 a day.\n"
     "\n"
-    "## What are your opening hours? {#hours}\n"
-    "Also: when are you open\n"
+    "## How much does it cost to hire a bike for a week? {#weekly}\n"
     "\n"
-    "Every day 9:00 to 19:00.\n"
+    "HK$600 a week.\n"
     "\n"
-    "## Can I ride my own bike on the river track with a child seat? {#track}\n"
-    "\n"
-    "Yes, the track is open to all bikes.\n"
-    "\n"
-    "## ? {#odd}\n"
-    "\n"
-    "A heading of punctuation alone.\n";
+    SUGGEST_KB;
 
 
 static void
@@ -92,6 +124,12 @@ test_titles(const wachat_kb_t *kb)
     ok(t && strcmp(t, "Odd") == 0, "title: a heading of punctuation: the id "
        "(%s)", t ? t : "");
     free(t);
+
+    t = wachat_entry_title(wachat_kb_get(kb, "week"), "en");
+    ok(t && strcmp(t, "What does it cost\xe2\x80\xa6") == 0,
+       "title: nothing fits, a heading and a phrasing of punctuation: the "
+       "first phrasing with words, cut (%s)", t ? t : "");
+    free(t);
 }
 
 
@@ -107,6 +145,26 @@ reply_has(const wachat_reply_t *r, const char *id)
     }
 
     return 0;
+}
+
+
+/* no two of the reply's titles are the same: Graph refuses the message */
+static int
+titles_differ(const wachat_reply_t *r)
+{
+    size_t  i, j;
+
+    for (i = 0; i < r->nbuttons; i++) {
+        for (j = i + 1; j < r->nbuttons; j++) {
+            if (strcmp(r->button_title[i], r->button_title[j]) == 0) {
+                diag("#%s and #%s are both \"%s\"", r->button_id[i],
+                     r->button_id[j], r->button_title[i]);
+                return 0;
+            }
+        }
+    }
+
+    return 1;
 }
 
 
@@ -239,7 +297,7 @@ test_localise(const wachat_kb_t *kb)
     ok(cfg->kb_suggestions == 2 && cfg->kb_suggest_min_score == 0.1,
        "localise: kb_suggestions 2 and kb_suggest_min_score 0.1 by default");
 
-    wachat_answer_opts(cfg, &o);
+    wachat_answer_opts(cfg, NULL, &o);
 
     ok(wachat_answer_kb(kb, &o, &q, &r) == 1
        && wachat_answer_localise(cfg, "es", &r) == 0
@@ -265,23 +323,137 @@ test_localise(const wachat_kb_t *kb)
 }
 
 
-void
-test_suggest(void)
+/*
+ * A suggested entry titled as the person button is left out: the person
+ * button is there anyway, and Graph refuses two buttons of one title.
+ */
+static void
+test_person(const wachat_kb_t *kb)
 {
-    char          err[512];
-    wachat_kb_t  *kb;
+    char                  err[512];
+    wachat_reply_t        r;
+    wachat_config_t      *cfg;
+    wachat_question_t     q = { "text", "talk puncture cost", NULL };
+    wachat_answer_opts_t  o;
 
-    kb = wachat_kb_parse(suggest_kb, sizeof(suggest_kb) - 1, "suggest", err,
-                         sizeof(err));
+    static const char  conf[] =
+        "outbound sandbox\n"
+        "kb_min_score 0.99\n"
+        "handoff_button_title.es \"Una persona\"\n";
 
-    if (!ok(kb != NULL, "suggest: the KB loads")) {
+    wachat_answer_opts_plain(&o, 0.99, "not sure");
+    o.suggestions = 2;
+    o.suggest_min_score = 0.1;
+
+    ok(wachat_answer_kb(kb, &o, &q, &r) == 1
+       && strcmp(r.source, "fallback") == 0,
+       "person: not confident: the fallback");
+    ok(titles_differ(&r), "person: the titles differ");
+    ok(!reply_has(&r, "human"),
+       "person: #human, titled \"Talk to a person\", is not suggested");
+    ok(reply_has(&r, "prices") && reply_has(&r, "week")
+       && wachat_answer_suggested(&r) == 2,
+       "person: #prices is, and #week, the next nearest, in #human's place");
+    ok(r.nbuttons && strcmp(r.button_id[r.nbuttons - 1], "live_agent") == 0
+       && strcmp(r.button_title[r.nbuttons - 1], "Talk to a person") == 0,
+       "person: the person last, \"Talk to a person\"");
+    wachat_answer_free(&r);
+
+    /* the tools' preview: what the customer would get */
+    cfg = wachat_config_parse("mem", conf, sizeof(conf) - 1, err,
+                              sizeof(err));
+
+    if (!ok(cfg != NULL, "person: the config loads")) {
         diag("%s", err);
         return;
     }
 
-    test_titles(kb);
-    test_fallback(kb);
-    test_localise(kb);
+    ok(wachat_answer_preview(kb, NULL, NULL, 0, cfg, q.text, &r) == 1
+       && strcmp(r.source, "fallback") == 0 && titles_differ(&r)
+       && r.nbuttons == 3 && reply_has(&r, "prices") && reply_has(&r, "week")
+       && !reply_has(&r, "human"),
+       "person: the preview shows the same buttons, without #human");
+    wachat_answer_free(&r);
 
-    wachat_kb_free(kb);
+    /* the title the person button has in the customer's language */
+    wachat_answer_opts(cfg, "es", &o);
+    ok(o.person_title && strcmp(o.person_title, "Una persona") == 0,
+       "person: the options carry handoff_button_title.es for Spanish");
+    wachat_answer_opts(cfg, NULL, &o);
+    ok(o.person_title && strcmp(o.person_title, "Talk to a person") == 0,
+       "person: ... and handoff_button_title with no language");
+
+    /* whatever it is, no suggestion has it: here #prices' */
+    o.person_title = "rental PRICES";
+    ok(wachat_answer_kb(kb, &o, &q, &r) == 1 && titles_differ(&r)
+       && !reply_has(&r, "prices") && reply_has(&r, "human")
+       && strcmp(r.button_title[r.nbuttons - 1], "rental PRICES") == 0,
+       "person: a person button titled as #prices, in another case: #prices "
+       "is left out, #human offered");
+    wachat_answer_free(&r);
+
+    wachat_config_free(cfg);
+}
+
+
+/* the greeting's menu: each entry once, each title once */
+static void
+test_menu(const wachat_kb_t *kb)
+{
+    int             rc;
+    wachat_reply_t  r;
+
+    rc = wachat_smalltalk_menu(kb, "hi!", "en", &r);
+    ok(rc == 1 && strcmp(r.source, "greeting") == 0 && r.nbuttons == 3,
+       "menu: three entries (%zu)", r.nbuttons);
+    ok(titles_differ(&r), "menu: the titles differ");
+    ok(r.nbuttons == 3 && strcmp(r.button_id[0], "day") == 0
+       && strcmp(r.button_id[1], "prices") == 0
+       && strcmp(r.button_id[2], "repair") == 0,
+       "menu: #weekly, cut to #day's title, is passed over for the next");
+    wachat_answer_free(&r);
+}
+
+
+/* the KB of text, named name in the tests */
+static wachat_kb_t *
+load(const char *name, const char *text, size_t len)
+{
+    char          err[512];
+    wachat_kb_t  *kb;
+
+    kb = wachat_kb_parse(text, len, name, err, sizeof(err));
+
+    if (!ok(kb != NULL, "%s: the KB loads", name)) {
+        diag("%s", err);
+    }
+
+    return kb;
+}
+
+
+void
+test_suggest(void)
+{
+    wachat_kb_t  *kb;
+
+    kb = load("suggest", suggest_kb, sizeof(suggest_kb) - 1);
+    if (kb) {
+        test_titles(kb);
+        test_fallback(kb);
+        test_localise(kb);
+        wachat_kb_free(kb);
+    }
+
+    kb = load("person", person_kb, sizeof(person_kb) - 1);
+    if (kb) {
+        test_person(kb);
+        wachat_kb_free(kb);
+    }
+
+    kb = load("menu", menu_kb, sizeof(menu_kb) - 1);
+    if (kb) {
+        test_menu(kb);
+        wachat_kb_free(kb);
+    }
 }

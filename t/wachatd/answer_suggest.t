@@ -15,7 +15,10 @@
 #   6. a tap on an entry that is gone (the KB changed since): its title is
 #      the question, never an error;
 #   7. kb_suggestions 0: the plain fallback; wachatd -t refuses values out
-#      of range.
+#      of range, and a suggest_text longer than WhatsApp's 1024 characters;
+#   8. an entry titled as the person button ("Talk to a person") is not
+#      suggested beside it: Graph refuses two buttons of one title; the
+#      tools show the buttons the customer gets.
 #
 # Real redis-server, nginx with the module, wachatd (kb backend, sandbox).
 
@@ -173,7 +176,9 @@ my $n = 0;
 for my $bad ([ 'kb_suggestions 3', qr/kb_suggestions/ ],
              [ 'kb_suggestions -1', qr/kb_suggestions/ ],
              [ 'kb_suggest_min_score 1.5', qr/kb_suggest_min_score/ ],
-             [ 'suggest_text ""', qr/suggest_text/ ]) {
+             [ 'suggest_text ""', qr/suggest_text/ ],
+             [ 'suggest_text "' . ('x' x 1025) . '"',
+               qr/suggest_text: "x+\.\.\." is longer than 1024 characters/ ]) {
     my $path = "$DIR/bad" . ++$n . '.conf';
     spew($path, "kb $KB\noutbound sandbox\n$bad->[0]\n");
     my $pid = fork // die "fork: $!";
@@ -184,9 +189,42 @@ for my $bad ([ 'kb_suggestions 3', qr/kb_suggestions/ ],
         POSIX::_exit(127);
     }
     my $st = poll_until(sub { my $s = reaped($pid); defined $s ? [$s] : undef }, timeout => 10);
-    is($st && $st->[0] >> 8, 1, "wachatd -t refuses $bad->[0]");
+    is($st && $st->[0] >> 8, 1, 'wachatd -t refuses ' . substr($bad->[0], 0, 40));
     like(slurp("$path.out"), qr/:3: .*$bad->[1]/, '... naming the line and the key')
         or diag slurp("$path.out");
 }
+
+# 8. an entry titled "Talk to a person" beside the button to a person
+my $KB_PERSON = "$DIR/kb-person.md";
+spew($KB_PERSON, encode_utf8($KB_TEXT . <<'EOF'));
+
+## Can I talk to a person? {#human}
+Also: 真人客服 | talk to a person
+
+Yes: tap "Talk to a person" below, or write /live_agent.
+EOF
+my $dp = start_wachatd(redis => $redis, kb => $KB_PERSON,
+                       conf => encode_utf8("handoff_button_title.zh \"真人客服\"\n"));
+$r = reply_to(wh_text(from => '4492009', text => 'how much to talk to a mechanic'), 'person entry');
+is($r->{text}, $SUGGEST, 'near #prices and #human: suggest_text');
+is_deeply(titles($r), ['Rental prices', 'Talk to a person'],
+          '#human, titled as the person button, is not suggested beside it') or diag explain $r;
+is_deeply(ids($r), ['prices', 'live_agent'], '... #prices is, and the person');
+($rc, $text) = $dp->ctl('ask', 'how much to talk to a mechanic');
+like($text, qr/^\[Rental prices\] #prices  \[Talk to a person\] #live_agent$/m,
+     'wachatctl ask shows the same buttons') or diag $text;
+
+# a Chinese customer, who then writes words that tell no language: the
+# person button has the remembered language's title, and so has #human
+# (its first phrasing that fits, none being in the language told)
+$r = reply_to(wh_text(from => '4492010', text => '你們有賣滑板嗎？'), 'in Chinese');
+is_deeply(titles($r), ['真人客服'], 'the person button in Chinese');
+$r = reply_to(wh_text(from => '4492010', text => 'talk puncture cost'), 'no language told');
+is_deeply(titles($r), ['Rental prices', '真人客服'],
+          'the remembered language\'s person title: #human, titled the same, is not suggested')
+    or diag explain $r;
+is_deeply(ids($r), ['prices', 'live_agent'], '... #prices is, and the person');
+
+is($dp->stop, 0, 'wachatd stops cleanly');
 
 done_testing;

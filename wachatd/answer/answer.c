@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "answer/answer.h"
 #include "answer/entry_title.h"
@@ -100,15 +101,14 @@ wachat_answer_kb_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
 }
 
 
-/* title is not among the first n of the reply's */
-static int
-wachat_reply_title_new(const wachat_reply_t *reply, size_t n,
+int
+wachat_answer_title_new(const wachat_reply_t *reply, size_t n,
     const char *title)
 {
     size_t  i;
 
     for (i = 0; i < n; i++) {
-        if (strcmp(reply->button_title[i], title) == 0) {
+        if (strcasecmp(reply->button_title[i], title) == 0) {
             return 0;
         }
     }
@@ -119,7 +119,9 @@ wachat_reply_title_new(const wachat_reply_t *reply, size_t n,
 
 /*
  * Not sure: say so, and offer a person rather than guess; and the nearest
- * entries the score allows, the best first, then in the ranking's order.
+ * entries the score allows, the best first, then in the ranking's order,
+ * each with a title no other button of the reply has (the person's
+ * included).
  */
 static int
 wachat_reply_fallback(wachat_reply_t *reply, const wachat_answer_opts_t *o,
@@ -127,10 +129,11 @@ wachat_reply_fallback(wachat_reply_t *reply, const wachat_answer_opts_t *o,
 {
     size_t                  i, k, max;
     char                   *title;
-    const char             *lang;
+    const char             *lang, *person;
     const wachat_kb_hit_t  *h;
 
     lang = wachat_lang_detect(text, strlen(text));
+    person = o->person_title ? o->person_title : "Talk to a person";
     max = o->suggestions < WACHAT_KB_MAX_BUTTONS - 1
           ? o->suggestions : WACHAT_KB_MAX_BUTTONS - 1;
     k = 0;
@@ -149,7 +152,9 @@ wachat_reply_fallback(wachat_reply_t *reply, const wachat_answer_opts_t *o,
             goto nomem;
         }
 
-        if (!wachat_reply_title_new(reply, k, title)) {
+        if (!wachat_answer_title_new(reply, k, title)
+            || strcasecmp(title, person) == 0)
+        {
             free(title);
             continue;
         }
@@ -166,7 +171,7 @@ wachat_reply_fallback(wachat_reply_t *reply, const wachat_answer_opts_t *o,
     reply->text = strdup(k && o->suggest_text ? o->suggest_text
                                               : o->fallback_text);
     reply->button_id[k] = strdup(WACHAT_KB_LIVE_AGENT);
-    reply->button_title[k] = strdup("Talk to a person");
+    reply->button_title[k] = strdup(person);
     reply->nbuttons = k + 1;
     reply->score = n ? hits[best].score : 0;
     snprintf(reply->source, sizeof(reply->source), "fallback");

@@ -21,7 +21,8 @@ typedef struct {
     double   score;
     /*
      * what the source leaned on, for the business to see: the entries the
-     * model was given ("hours,prices"); for a fallback the nearest entry
+     * model was given ("hours,prices"); for a fallback the nearest entry,
+     * offered or not, then the others offered
      */
     char     context[512];
 } wachat_reply_t;
@@ -48,6 +49,13 @@ typedef struct {
     size_t       suggestions;
     double       suggest_min_score;
     const char  *suggest_text;
+    /*
+     * The title of the button to a person in the customer's language
+     * (NULL: "Talk to a person").  An entry titled the same is not
+     * suggested beside it: Graph refuses a message with two buttons of
+     * one title.
+     */
+    const char  *person_title;
 } wachat_answer_opts_t;
 
 
@@ -61,7 +69,8 @@ void wachat_answer_opts_plain(wachat_answer_opts_t *o, double min_score,
  * unsupported type), -1 out of memory.  A button payload naming an entry
  * answers that entry; text is searched, and below o->min_score the
  * fallback text is sent with the suggested entries and a button to reach
- * a person (source "fallback", context the nearest entries' ids).
+ * a person (source "fallback", context the nearest entry's id, then the
+ * others suggested).
  */
 int wachat_answer_kb(const wachat_kb_t *kb, const wachat_answer_opts_t *o,
     const wachat_question_t *q, wachat_reply_t *reply);
@@ -82,6 +91,14 @@ void wachat_answer_add_id(char *buf, size_t size, const char *id);
 
 /* the reply's buttons that suggest entries (not the one to a person) */
 size_t wachat_answer_suggested(const wachat_reply_t *reply);
+
+/*
+ * 1 when title differs from each of the reply's first n button titles,
+ * ignoring ASCII case (Graph refuses two buttons of one title, and a
+ * customer could not tell two apart by case).
+ */
+int wachat_answer_title_new(const wachat_reply_t *reply, size_t n,
+    const char *title);
 
 void wachat_answer_free(wachat_reply_t *reply);
 

@@ -12,13 +12,24 @@
 #include "answer/lang.h"
 
 
+/* the title of the button to a person in lang */
+static const char *
+wachat_answer_person_title(const wachat_config_t *cfg, const char *lang)
+{
+    return wachat_config_text(cfg, "handoff_button_title",
+                              cfg->handoff_button_title, lang);
+}
+
+
 void
-wachat_answer_opts(const wachat_config_t *cfg, wachat_answer_opts_t *o)
+wachat_answer_opts(const wachat_config_t *cfg, const char *lang,
+    wachat_answer_opts_t *o)
 {
     wachat_answer_opts_plain(o, cfg->kb_min_score, cfg->fallback_text);
     o->suggestions = (size_t) cfg->kb_suggestions;
     o->suggest_min_score = cfg->kb_suggest_min_score;
     o->suggest_text = cfg->suggest_text;
+    o->person_title = wachat_answer_person_title(cfg, lang);
 }
 
 
@@ -60,8 +71,7 @@ wachat_answer_localise(const wachat_config_t *cfg, const char *lang,
 
     text = strdup(wachat_answer_fallback_text(cfg, lang,
                                               wachat_answer_suggested(reply)));
-    title = strdup(wachat_config_text(cfg, "handoff_button_title",
-                                      cfg->handoff_button_title, lang));
+    title = strdup(wachat_answer_person_title(cfg, lang));
 
     if (text == NULL || title == NULL) {
         free(text);
@@ -136,7 +146,7 @@ wachat_answer_preview(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     q.type = "text";
     q.text = text;
 
-    wachat_answer_opts(cfg, &o);
+    wachat_answer_opts(cfg, lang, &o);
     rc = wachat_answer_kb_hybrid(kb, vs, qv, dim, &o, &q, reply);
 
     if (rc > 0 && wachat_answer_localise(cfg, lang, reply) != 0) {

@@ -13,8 +13,13 @@
 #include "lib/config.h"
 
 
-/* how the kb backend decides, from the config */
-void wachat_answer_opts(const wachat_config_t *cfg, wachat_answer_opts_t *o);
+/*
+ * How the kb backend decides, from the config, for a customer writing
+ * lang (or NULL): the title of the person button its suggestions must
+ * not have is the one wachat_answer_localise() gives in lang.
+ */
+void wachat_answer_opts(const wachat_config_t *cfg, const char *lang,
+    wachat_answer_opts_t *o);
 
 /*
  * A fallback reply's text (fallback_text, or suggest_text with

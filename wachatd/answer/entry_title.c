@@ -1,5 +1,5 @@
 /*
- * entry_title: the shortest name the KB has for an entry, as a button
+ * entry_title: the first name the KB has for an entry that fits a button
  * title (see entry_title.h).
  */
 
@@ -140,7 +140,9 @@ wachat_entry_title(const wachat_kb_entry_t *e, const char *lang)
             return wachat_title_make(s, len);
         }
 
-        first = first ? first : s;
+        if (first == NULL && len) {
+            first = s;              /* "?" alone: not a name to cut */
+        }
     }
 
     s = first ? first : e->question;

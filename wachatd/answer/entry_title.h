@@ -3,11 +3,12 @@
  * buttons the assistant offers on its own (the greeting's menu, the
  * entries it suggests when it is not sure).  WhatsApp cuts reply button
  * titles at 20 characters, and a heading such as "How much does it cost
- * to rent a bike?" does not fit, so the shortest way the KB itself has of
- * naming the entry is taken: its heading when it fits, else the first of
- * its Also phrasings that fits ("rental prices" -> "Rental prices"), in
- * the customer's language first; else the heading cut at a word, with
- * "...".  Pure, so it is easy to test.
+ * to rent a bike?" does not fit, so the first way the KB itself has of
+ * naming the entry that fits is taken, not the shortest: its heading
+ * when it fits, else the first of its Also phrasings that fits ("rental
+ * prices" -> "Rental prices"), of those in the customer's language; else
+ * the first of those with words (the heading when none is in the
+ * language) cut at a word, with "...".  Pure, so it is easy to test.
  */
 
 #ifndef WACHAT_ENTRY_TITLE_H

@@ -160,6 +160,7 @@ wachat_smalltalk_menu(const wachat_kb_t *kb, const char *text,
     const char *lang, wachat_reply_t *reply)
 {
     int                       pass;
+    char                     *title;
     size_t                    i, n, k;
     const char               *l;
     const wachat_kb_entry_t  *e;
@@ -197,13 +198,24 @@ wachat_smalltalk_menu(const wachat_kb_t *kb, const char *text,
                 continue;
             }
 
+            title = wachat_entry_title(e, lang);
+            if (title == NULL) {
+                wachat_answer_free(reply);
+                return -1;
+            }
+
+            /* headings cut alike: Graph refuses two buttons of one title */
+            if (!wachat_answer_title_new(reply, reply->nbuttons, title)) {
+                free(title);
+                continue;
+            }
+
             k = reply->nbuttons;
+            reply->button_title[k] = title;
             reply->button_id[k] = strdup(e->id);
-            reply->button_title[k] = wachat_entry_title(e, lang);
             reply->nbuttons++;
 
-            if (reply->button_id[k] == NULL || reply->button_title[k] == NULL)
-            {
+            if (reply->button_id[k] == NULL) {
                 wachat_answer_free(reply);
                 return -1;
             }

@@ -142,19 +142,42 @@ static int
 wachat_conv_answer_kb(wachat_conv_t *cv, const wachat_question_t *q,
     wachat_reply_t *reply)
 {
-    int                         has_reply;
+    int                         has_reply, told;
     size_t                      dim;
+    const char                 *person;
     const float                *qv;
     wachat_engine_t            *en = cv->engine;
     const wachat_kb_vectors_t  *vs;
     wachat_answer_opts_t        o;
 
     vs = wachat_conv_vectors(cv, &qv, &dim);
-    wachat_answer_opts(en->cfg, &o);
+
+    /* the language the message tells; the one remembered is not read yet */
+    told = cv->lang_known;
+    wachat_answer_opts(en->cfg, told ? wachat_conv_lang(cv) : NULL, &o);
     has_reply = wachat_answer_kb_hybrid(en->kb, vs, qv, dim, &o, q, reply);
 
-    /* the fallback in the customer's language (read only for it) */
-    if (has_reply > 0 && strcmp(reply->source, "fallback") == 0
+    if (has_reply <= 0 || strcmp(reply->source, "fallback") != 0) {
+        return has_reply;
+    }
+
+    /*
+     * The fallback in the customer's language (read only for it).  Its
+     * person button may have another title in the language remembered:
+     * the suggestions are chosen again, so that none is titled as it.
+     */
+    if (!told && wachat_answer_suggested(reply)) {
+        person = o.person_title;
+        wachat_answer_opts(en->cfg, wachat_conv_lang(cv), &o);
+
+        if (strcmp(o.person_title, person) != 0) {
+            wachat_answer_free(reply);
+            has_reply = wachat_answer_kb_hybrid(en->kb, vs, qv, dim, &o, q,
+                                                reply);
+        }
+    }
+
+    if (has_reply > 0
         && wachat_answer_localise(en->cfg, wachat_conv_lang(cv), reply) != 0)
     {
         wachat_answer_free(reply);

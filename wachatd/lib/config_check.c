@@ -25,6 +25,8 @@ static int wachat_conf_check_timezone(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_button_title(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
+static int wachat_conf_check_body_text(wachat_conf_ctx_t *ctx,
+    const char *name, void *field);
 static int wachat_conf_check_working_hours(wachat_conf_ctx_t *ctx,
     const char *name, void *field);
 static int wachat_conf_check_file_path(wachat_conf_ctx_t *ctx,
@@ -59,6 +61,10 @@ const wachat_conf_check_t  wachat_conf_timezone = {
 
 const wachat_conf_check_t  wachat_conf_button_title = {
     wachat_conf_check_button_title, "button title"
+};
+
+const wachat_conf_check_t  wachat_conf_body_text = {
+    wachat_conf_check_body_text, "text, up to 1024 characters"
 };
 
 const wachat_conf_check_t  wachat_conf_working_hours = {
@@ -201,24 +207,46 @@ wachat_conf_check_working_hours(wachat_conf_ctx_t *ctx, const char *name,
 }
 
 
-/* WhatsApp refuses a reply button whose title is longer */
+/* at most max characters (not bytes), a limit of WhatsApp's for what */
 static int
-wachat_conf_check_button_title(wachat_conf_ctx_t *ctx, const char *name,
-    void *field)
+wachat_conf_check_chars(wachat_conf_ctx_t *ctx, const char *name,
+    void *field, size_t max, const char *what)
 {
     char         show[WACHAT_CONF_SHOW_SIZE];
     const char  *v;
 
     v = *(const char **) field;
 
-    if (wachat_utf8_count(v, strlen(v)) > 20) {
-        wachat_conf_why(ctx, "%s: %s is longer than 20 characters, "
-                        "WhatsApp's limit for a button title", name,
-                        wachat_conf_show(v, show, sizeof(show)));
+    if (wachat_utf8_count(v, strlen(v)) > max) {
+        wachat_conf_why(ctx, "%s: %s is longer than %zu characters, "
+                        "WhatsApp's limit for %s", name,
+                        wachat_conf_show(v, show, sizeof(show)), max, what);
         return -1;
     }
 
     return 0;
+}
+
+
+/* WhatsApp refuses a reply button whose title is longer */
+static int
+wachat_conf_check_button_title(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    return wachat_conf_check_chars(ctx, name, field, 20, "a button title");
+}
+
+
+/*
+ * A text sent with reply buttons is an interactive message's body, which
+ * WhatsApp refuses longer: every such reply would be dead-lettered.
+ */
+static int
+wachat_conf_check_body_text(wachat_conf_ctx_t *ctx, const char *name,
+    void *field)
+{
+    return wachat_conf_check_chars(ctx, name, field, 1024,
+                                   "the text of a message with buttons");
 }
 
 

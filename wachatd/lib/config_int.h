@@ -140,6 +140,7 @@ extern const wachat_conf_check_t  wachat_conf_smtp_url;
 extern const wachat_conf_check_t  wachat_conf_email;
 extern const wachat_conf_check_t  wachat_conf_timezone;
 extern const wachat_conf_check_t  wachat_conf_button_title;
+extern const wachat_conf_check_t  wachat_conf_body_text;
 extern const wachat_conf_check_t  wachat_conf_working_hours;
 extern const wachat_conf_check_t  wachat_conf_file_path;
 extern const wachat_conf_check_t  wachat_conf_digits;

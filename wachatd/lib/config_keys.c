@@ -161,9 +161,10 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
 
     WACHAT_STRING("fallback_text", fallback_text,
         "I'm not sure \xe2\x80\x94 shall I connect you to a person?", NULL,
-        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, &wachat_conf_body_text,
         "Reply when nothing in the knowledge base matches well enough; "
-        "sent with a button to reach a person."),
+        "sent with a button to reach a person (WhatsApp: 1024 characters "
+        "at most)."),
 
     WACHAT_INT("kb_suggestions", kb_suggestions, "2", 0, 2,
         "When no entry is confident enough, the nearest entries (at most "
@@ -181,10 +182,11 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_STRING("suggest_text", suggest_text,
         "I'm not sure I understood \xe2\x80\x94 is it one of these? Or "
         "shall I connect you to a person?", NULL,
-        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, &wachat_conf_body_text,
         "Reply instead of fallback_text when entries are suggested "
         "(kb_suggestions). In a language that has a fallback_text.<lang> "
-        "but no suggest_text.<lang>, that fallback_text is sent."),
+        "but no suggest_text.<lang>, that fallback_text is sent. Sent with "
+        "buttons (WhatsApp: 1024 characters at most)."),
 
     WACHAT_INT("customer_answers_per_minute", customer_answers_per_minute,
         "20", 0, 100000,
@@ -469,9 +471,10 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
 
     WACHAT_STRING("greeting_text", greeting_text,
         "Hello! I'm the assistant. Ask me anything, or pick a topic:", NULL,
-        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, NULL,
+        WACHAT_CONF_NONEMPTY | WACHAT_CONF_LANG, &wachat_conf_body_text,
         "Reply to a greeting (hi, hello, \xe4\xbd\xa0\xe5\xa5\xbd...), with the "
-        "knowledge base's first entries as buttons."),
+        "knowledge base's first entries as buttons (WhatsApp: 1024 "
+        "characters at most)."),
 
     WACHAT_STRING("thanks_text", thanks_text,
         "You're welcome! Anything else, just ask.", NULL,
