@@ -126,14 +126,22 @@ reply_to(wh_button(from => '4492003', payload => 'prices', title => 'Rental pric
 reply_to(wh_text(from => '4492004', text => 'how much to fix a puncture??'), 'puncture 4');
 reply_to(wh_text(from => '4492004', text => 'when are you open'), 'typed on');
 
+# a fifth taps a button the fallback did not offer (an older message's, or
+# a crafted one): the entry answers, but it is no pick of this question
+reply_to(wh_text(from => '4492005', text => 'how much to fix a puncture?!'), 'puncture 5');
+$r = reply_to(wh_button(from => '4492005', payload => 'hours', title => 'Opening hours'),
+              'tap an entry not offered');
+is($r->{text}, 'Every day 9:00 to 19:00.', '... answers the entry it names');
+
 # 4. the improvement loop: what customers picked
 $res = $d->api('alice', 'GET', 'unanswered?since=1d');
 is($res->{status}, 200, 'GET /api/unanswered');
 my ($g) = grep { $_->{text} =~ /puncture/ } @{ $res->{json}{groups} // [] };
 ok($g, 'the puncture question is among the unanswered') or diag explain $res->{json};
-is($g->{count}, 4, 'asked four times');
+is($g->{count}, 5, 'asked five times');
 is_deeply($g->{picked}, [ { id => 'repair', count => 2 }, { id => 'prices', count => 1 } ],
-          'picked: #repair twice, #prices once, the most picked first; typing on is no pick')
+          'picked: #repair twice, #prices once, the most picked first; typing on, or '
+          . 'tapping an entry the fallback did not offer, is no pick')
     or diag explain $g;
 
 ($rc, $text) = $d->ctl('unanswered', '--since', '1d');

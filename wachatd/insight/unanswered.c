@@ -325,8 +325,32 @@ typedef struct {
     wachat_question_seen_t   answered;      /* the question of ... */
     const char              *answered_src;  /* ... the last AI answer */
     size_t                   fell_short;    /* the last fallback's group */
+    const char              *offered;       /* ... the entries it named */
     const char              *tapped;        /* the last message's payload */
 } wachat_hist_walk_t;
+
+
+/* id is one of the comma-separated ids of list ("repair,prices") */
+static int
+wachat_unanswered_named(const char *list, const char *id)
+{
+    size_t  n;
+
+    n = strlen(id);
+
+    while (list != NULL && *list) {
+        if (strncmp(list, id, n) == 0
+            && (list[n] == ',' || list[n] == '\0'))
+        {
+            return 1;
+        }
+
+        list = strchr(list, ',');
+        list = list ? list + 1 : NULL;
+    }
+
+    return 0;
+}
 
 
 static void
@@ -368,15 +392,21 @@ wachat_unanswered_out(wachat_hist_walk_t *w, const redisReply *kv)
 
     if (strcmp(src, "fallback") == 0) {
         w->answered_src = NULL;
+        w->offered = wachat_redis_reply_field(kv, "context");
         return wachat_unanswered_note(w->u, w->conv, &w->last, "fallback",
                                       NULL, w->lang, &w->fell_short);
     }
 
     rc = 0;
 
-    /* the entry it answered is the one the customer tapped after it */
+    /*
+     * the entry it answered is the one the customer tapped after it, if
+     * the fallback named it: not an older message's button, nor a crafted
+     * one (the console offers the question as that entry's phrasing)
+     */
     if (w->fell_short != WACHAT_NO_GROUP && w->tapped
-        && strncmp(src, "kb:", 3) == 0 && strcmp(src + 3, w->tapped) == 0)
+        && strncmp(src, "kb:", 3) == 0 && strcmp(src + 3, w->tapped) == 0
+        && wachat_unanswered_named(w->offered, w->tapped))
     {
         rc = wachat_unanswered_pick(&w->u->groups[w->fell_short], w->tapped);
     }
