@@ -396,6 +396,52 @@ test_person(const wachat_kb_t *kb)
 }
 
 
+/* a phrasing begun with a brand or a code keeps its case */
+static const char  case_kb[] =
+    "## Can you fix a cracked phone screen the same day? {#phone}\n"
+    "Also: iPhone repair\n"
+    "\n"
+    "Yes, most screens in two hours.\n"
+    "\n"
+    "## Do you take gift cards bought online? {#cards}\n"
+    "Also: eBay gift cards\n"
+    "\n"
+    "No, only our own.\n"
+    "\n"
+    "## What does it cost to service an electric bike? {#ebike}\n"
+    "Also: ebike tune-up\n"
+    "\n"
+    "From HK$300.\n"
+    "\n"
+    "## Is there a charger I can borrow for my phone? {#charger}\n"
+    "Also: a USB charger\n"
+    "\n"
+    "Yes, at the counter.\n";
+
+
+static void
+test_title_case(const wachat_kb_t *kb)
+{
+    size_t        i;
+    char         *t;
+    const char   *want[][2] = {
+        { "phone", "iPhone repair" },
+        { "cards", "eBay gift cards" },
+        { "ebike", "Ebike tune-up" },
+        { "charger", "A USB charger" },
+    };
+
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        t = wachat_entry_title(wachat_kb_get(kb, want[i][0]), "en");
+        ok(t && strcmp(t, want[i][1]) == 0,
+           "title case: #%s is \"%s\" (%s): a first word with a capital "
+           "keeps its case, one in lower case is capitalised", want[i][0],
+           want[i][1], t ? t : "");
+        free(t);
+    }
+}
+
+
 /* the greeting's menu: each entry once, each title once */
 static void
 test_menu(const wachat_kb_t *kb)
@@ -448,6 +494,12 @@ test_suggest(void)
     kb = load("person", person_kb, sizeof(person_kb) - 1);
     if (kb) {
         test_person(kb);
+        wachat_kb_free(kb);
+    }
+
+    kb = load("case", case_kb, sizeof(case_kb) - 1);
+    if (kb) {
+        test_title_case(kb);
         wachat_kb_free(kb);
     }
 

@@ -83,6 +83,20 @@ wachat_title_in(const char *s, const char *lang)
 }
 
 
+/* the first word of s has a capital letter */
+static int
+wachat_title_named(const char *s)
+{
+    for ( /* void */ ; *s && *s != ' '; s++) {
+        if (*s >= 'A' && *s <= 'Z') {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* s[0..len) cut at 20 characters, at a word when there is one, "..." */
 static char *
 wachat_title_make(const char *s, size_t len)
@@ -108,8 +122,12 @@ wachat_title_make(const char *s, size_t len)
         memcpy(t, s, cut);
         strcpy(t + cut, cut < len ? "\xe2\x80\xa6" : "");
 
-        /* an Also phrasing is written as a customer would: "Rental prices" */
-        if (t[0] >= 'a' && t[0] <= 'z') {
+        /*
+         * an Also phrasing is written as a customer would: "Rental
+         * prices"; a first word with a capital of its own is a name
+         * ("iPhone repair", "eBay gift cards") and keeps its case
+         */
+        if (t[0] >= 'a' && t[0] <= 'z' && !wachat_title_named(t)) {
             t[0] = (char) (t[0] - 'a' + 'A');
         }
     }

@@ -6,9 +6,10 @@
  * to rent a bike?" does not fit, so the first way the KB itself has of
  * naming the entry that fits is taken, not the shortest: its heading
  * when it fits, else the first of its Also phrasings that fits ("rental
- * prices" -> "Rental prices"), of those in the customer's language; else
- * the first of those with words (the heading when none is in the
- * language) cut at a word, with "...".  Pure, so it is easy to test.
+ * prices" -> "Rental prices", but "iPhone repair" as it is), of those in
+ * the customer's language; else the first of those with words (the
+ * heading when none is in the language) cut at a word, with "...".  Pure,
+ * so it is easy to test.
  */
 
 #ifndef WACHAT_ENTRY_TITLE_H
