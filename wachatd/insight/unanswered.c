@@ -7,7 +7,8 @@
  * question that answer was for; a customer message that is a tap on an
  * entry the fallback suggested (its payload the id of the kb:<id> reply
  * that follows) is counted as that entry, picked, with the fallback's
- * question.  Grouping is by the gist of the words:
+ * question; a tap that gets the fallback again is no second asking of
+ * it.  Grouping is by the gist of the words:
  * lower-case words of two letters or more without the small ones, and
  * pairs of neighbouring Han characters; two questions whose gists share
  * half their tokens (Jaccard >= 0.5) are one group.
@@ -277,7 +278,7 @@ wachat_unanswered_note(wachat_unanswered_t *u, const char *conv,
 }
 
 
-/* the entry id tapped after the group's fallback; the most tapped first */
+/* the entry id tapped after the group's fallback; kept most tapped first */
 static int
 wachat_unanswered_pick(wachat_unanswered_group_t *grp, const char *id)
 {
@@ -291,8 +292,13 @@ wachat_unanswered_pick(wachat_unanswered_group_t *grp, const char *id)
     }
 
     if (i == grp->npicks) {
+        /*
+         * the first few entries tapped are kept, ordered by their taps;
+         * one first tapped when they are all there is not counted (a
+         * fallback names two at most, so a group seldom sees more)
+         */
         if (grp->npicks == WACHAT_UNANSWERED_PICKS) {
-            return 0;                       /* the few most tapped suffice */
+            return 0;
         }
 
         grp->picks[i].id = strdup(id);
@@ -393,6 +399,17 @@ wachat_unanswered_out(wachat_hist_walk_t *w, const redisReply *kv)
     if (strcmp(src, "fallback") == 0) {
         w->answered_src = NULL;
         w->offered = wachat_redis_reply_field(kv, "context");
+
+        /*
+         * a tap after a fallback that falls short again (a stale button
+         * whose title is not enough) is no new question: the one asked
+         * is counted once, and a tap on what this fallback offers is
+         * still its pick
+         */
+        if (w->tapped && w->fell_short != WACHAT_NO_GROUP) {
+            return 0;
+        }
+
         return wachat_unanswered_note(w->u, w->conv, &w->last, "fallback",
                                       NULL, w->lang, &w->fell_short);
     }
