@@ -419,8 +419,7 @@
           h('a', { href: '#/c/' + encodeURIComponent(id), text: id.split(':').pop() }))),
         (g.picked || []).length ? h('div', { class: 'why picked', text: 'Then picked among the suggested entries: '
           + g.picked.map((p) => '#' + p.id + ' (' + p.count + '×)').join(', ') }) : null,
-        ...(g.picked || []).slice(0, 1).map((p) => h('button', { type: 'button', class: 'btn btn-quiet add-picked',
-          dataset: { q: g.text, id: p.id }, text: 'Add as a phrasing of #' + p.id })),
+        ...(g.picked || []).slice(0, 1).map((p) => addPickedButton(asPhrasing(g.text), p.id)),
         h('button', { type: 'button', class: 'btn btn-quiet write-answer', dataset: { q: g.text },
           text: 'Write the answer' }))));
     } catch (e) {
@@ -473,12 +472,23 @@
     }
   }
 
+  // a customer's question as a phrasing: one line, without the "|" that
+  // separates phrasings (the server refuses both), as the button shows it
+  function asPhrasing(q) {
+    return String(q).replace(/[|\uFF5C]/g, ' ').replace(/\s+/g, ' ').trim();
+  }
+
+  function addPickedButton(also, id) {
+    return also ? h('button', { type: 'button', class: 'btn btn-quiet add-picked', dataset: { also, id },
+      text: 'Add “' + also + '” as a phrasing of #' + id }) : null;
+  }
+
   // the question customers asked, then answered by tapping #id: its phrasing
   async function addPicked(b) {
     try {
       const kb = await api('GET', 'kb');
       if (!kb.editable) throw new Error('You may not edit the knowledge base (kb_editors).');
-      const r = await api('POST', 'kb/also', { id: b.dataset.id, also: [b.dataset.q], version: kb.version });
+      const r = await api('POST', 'kb/also', { id: b.dataset.id, also: [b.dataset.also], version: kb.version });
       KB.version = r.version;
       b.disabled = true;
       toast('Added to #' + b.dataset.id + '.');

@@ -362,9 +362,13 @@ $console->need($b->wait_js('return [...document.querySelectorAll("#kb-try-out .b
                'trying a vague question: the fallback with the suggested entry and the person as buttons',
                $b->js('return document.getElementById("kb-try-out").textContent'));
 
-# a customer asks it, taps the suggestion; the unanswered view says what was picked
+# a customer asks it in two lines, with a "|" (which separates phrasings),
+# taps the suggestion; the unanswered view says what was picked and shows
+# the question as the one-line phrasing it adds, which is what is added
 my $TAPPER = '4915188880000';
-post(wh_text(from => $TAPPER, name => 'Tom', text => $VAGUE), 'a vague question');
+my $ASKED = "can i pay by card\nfor delivery | or only cash?";
+my $PHRASING = 'can i pay by card for delivery or only cash?';
+post(wh_text(from => $TAPPER, name => 'Tom', text => $ASKED), 'a vague question, in two lines, with a "|"');
 ok(poll_until(sub { grep { ($_->{fields}{source} // '') eq 'fallback' } $redis->xrange("wachat:hist:{$PNID:$TAPPER}") },
               timeout => $T), 'it got the fallback');
 post(wh_button(from => $TAPPER, payload => 'delivery', title => 'Shipping price'), 'the tap on the suggestion');
@@ -374,9 +378,12 @@ $b->click_css('a.insight-link[href="#/unanswered"]');
 $console->need($b->wait_js('return [...document.querySelectorAll("#insight-list .insight-item .picked")]'
                            . '.some((e) => e.textContent.includes("#delivery (1×)"))', timeout => $T),
                'Unanswered questions: the customer then picked #delivery', fatal_text());
-$b->click_css('#insight-list button.add-picked[data-id="delivery"]');
-ok(poll_until(sub { slurp($KB) =~ /\{#delivery\}\nAlso: [^\n]*\Q$VAGUE\E\n/ }, timeout => $T),
-   '"Add as a phrasing of #delivery": the question is in the entry\'s Also: line')
+my $ADD = '#insight-list button.add-picked[data-id="delivery"]';
+is($b->text($b->find($ADD)), "Add \x{201c}$PHRASING\x{201d} as a phrasing of #delivery",
+   'the button shows the phrasing it adds: one line, the "|" a space');
+$b->click_css($ADD);
+ok(poll_until(sub { slurp($KB) =~ /\{#delivery\}\nAlso: [^\n]*\| \Q$PHRASING\E\n/ }, timeout => $T),
+   '"Add as a phrasing of #delivery": that phrasing is the last of the entry\'s Also: line')
     or diag slurp($KB);
 
 # the search looks through every message on the server, not only the list
