@@ -349,6 +349,14 @@ static const lang_query_t  precision_zh_queries[] = {
     { "有冇電動單車租", "e-bikes", "Chinese object: the entry has it" },
     { "腳踏車點租", "rent", "Chinese object: only after 有, 冇, 沒: 點 "
       "(how) is no object" },
+    { "有冇賣單車燈", "-", "Chinese object after the verb (有冇賣 X): "
+      "the entry lacks 燈" },
+    { "有冇租單車架", "-", "Chinese object after the verb: the entry "
+      "lacks 架" },
+    { "有冇賣二手單車", "sales", "Chinese object after the verb: the entry "
+      "has it" },
+    { "租單車使唔使帶證件", "~rent", "Chinese object after the verb: only "
+      "after 有, 冇, 沒" },
 };
 
 

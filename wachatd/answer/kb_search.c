@@ -146,15 +146,32 @@ wachat_kb_focus_add(wachat_kb_query_t *q, size_t mod, size_t head)
  * A run after 有, 冇 or 沒 that ends with a frame verb ("有冇單車褲賣",
  * "有冇電動車租": do you have X to sell, to rent): the characters before
  * the verb are its object, and the last of them, unknown right after a
- * known one, is the head (褲 of 單車褲) as if the run ended there.  Not
- * any run: in "腳踏車點租" (how to rent a bike) 點 is no object.
+ * known one, is the head (褲 of 單車褲) as if the run ended there.  One
+ * that begins with the verb ("有冇賣單車手套") has the characters after
+ * it as its object.  Not any run: in "腳踏車點租" (how to rent a bike) 點
+ * is no object, nor is 使唔使帶證件 in "租單車使唔使帶證件".
  */
 static void
 wachat_kb_verb_end(wachat_kb_query_t *q)
 {
     size_t  k, c, m;
 
-    if (!q->exist || q->vto == 0 || q->vto != q->nrun || q->vfrom == 0) {
+    if (!q->exist || q->vto == 0) {
+        return;
+    }
+
+    /* "有冇賣單車手套": the verb first, what is sold after it */
+    if (q->vfrom == 0 && q->vto < q->nrun) {
+        for (k = q->vto; k < q->nrun && k < q->vto + WACHAT_KB_CJK_OBJECT;
+             k++)
+        {
+            q->obj[q->run[k]] = 1;
+        }
+
+        return;
+    }
+
+    if (q->vto != q->nrun || q->vfrom == 0) {
         return;
     }
 
