@@ -246,11 +246,13 @@ $(BUILD)/fuzz_config: fuzz/config_fuzz.c fuzz/fuzz_common.h $(CONFIG_SRCS) \
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -o $@ fuzz/config_fuzz.c $(CONFIG_SRCS) -lm
 
-# graph.c and llm.c hold their HTTP clients too: they need http.c and its
+# graph.c and llm.c hold their HTTP clients too: they need http*.c and its
 # libraries, and the shared JSON, buffer and UTF-8 helpers
-FUZZ_CLIENT_SRCS := wachatd/clients/http.c wachatd/clients/http_api.c wachatd/lib/json.c wachatd/lib/buf.c \
-                    common/wachat_utf8.c
-FUZZ_CLIENT_HDRS := wachatd/clients/http.h wachatd/lib/json.h wachatd/lib/buf.h \
+FUZZ_CLIENT_SRCS := wachatd/clients/http.c wachatd/clients/http_xfer.c \
+                    wachatd/clients/http_request.c wachatd/clients/http_api.c \
+                    wachatd/lib/json.c wachatd/lib/buf.c common/wachat_utf8.c
+FUZZ_CLIENT_HDRS := wachatd/clients/http.h wachatd/clients/http_int.h \
+                    wachatd/lib/json.h wachatd/lib/buf.h \
                     common/wachat_utf8.h
 GRAPH_SRCS := wachatd/clients/graph.c wachatd/clients/graph_build.c \
               wachatd/clients/graph_codes.c

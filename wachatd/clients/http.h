@@ -86,7 +86,7 @@ wachat_http_t *wachat_http_new(struct event_base *base,
 /*
  * Everything in req is copied: the caller may free it on return.  The
  * timeout counts from when the transfer starts, not from queueing, and
- * not while the loop is held up (see http.c: wachat_http_on_deadline).
+ * not while the loop is held up (see http_xfer.c: wachat_http_on_deadline).
  * Returns 0 when accepted, -1 on bad input, out of memory or while
  * wachat_http_free() runs.
  */
