@@ -249,14 +249,6 @@ wachat_redis_post(wachat_redis_t *st, int argc, const char **argv,
 }
 
 
-static redisReply *
-wachat_redis_run(wachat_redis_t *st, int argc, const char **argv,
-    const size_t *argvlen)
-{
-    return wachat_redis_run_waited(st, argc, argv, argvlen, NULL);
-}
-
-
 /*
  * After a failed command: drop the link.  Only a link the server closed
  * (Redis restarted) is worth one fresh try; after a timeout the command
@@ -311,7 +303,7 @@ redisReply *
 wachat_redis_argv(wachat_redis_t *st, int argc, const char **argv,
     const size_t *argvlen)
 {
-    return wachat_redis_run(st, argc, argv, argvlen);
+    return wachat_redis_run_waited(st, argc, argv, argvlen, NULL);
 }
 
 
