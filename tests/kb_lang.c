@@ -254,6 +254,12 @@ test_lang(void)
            "lang: a bank transfer is one of the ways to pay");
     is_str(terms(kb, "留位"), "留 位 留位 book",
            "lang: keeping a place is a booking");
+    is_str(terms(kb, "any plant based brekkie? a plug?"),
+           "vegan breakfast socket", "lang: plant based is vegan, brekkie "
+           "breakfast, a plug a socket");
+    is_str(terms(kb, "a special price if we move the booking"),
+           "discount chang book", "lang: a special price is a discount, "
+           "moving a booking a change");
     is_str(terms(kb, "周日地铁"), "周 日 周日 weekend 地 日地 铁 地铁 mtr",
            "lang: the Chinese words of the same groups");
 

@@ -34,7 +34,8 @@ static const char *const  wachat_kb_abbrev[][2] = {
     { "2", "to" }, { "2moro", "tomorrow" }, { "2nite", "tonight" },
     { "4", "for" }, { "abt", "about" }, { "addr", "address" },
     { "appt", "appointment" }, { "b4", "before" }, { "bc", "because" },
-    { "bday", "birthday" }, { "coz", "because" }, { "cuz", "because" },
+    { "bday", "birthday" }, { "brekkie", "breakfast" },
+    { "brekky", "breakfast" }, { "coz", "because" }, { "cuz", "because" },
     { "hr", "hour" }, { "hrs", "hours" }, { "hw", "how" },
     { "info", "information" }, { "mins", "minutes" }, { "msg", "message" },
     { "nite", "night" }, { "nxt", "next" }, { "pic", "photo" },
@@ -106,7 +107,8 @@ static const char *const  wachat_kb_synonyms[] = {
     "rent hire borrow rental lease 租 出租 租用 租借 租赁",
     "price cost fee charge rate much pricing expensive cheap tariff "
         "价钱 价格 价目 收费 费用 多少钱 几钱 几多钱 租金",
-    "discount offer deal promotion promo coupon voucher 折扣 优惠 打折",
+    "discount offer deal promotion promo coupon voucher special_price "
+        "special_rate special_offer 折扣 优惠 打折",
     "buy purchase sell sale 买 卖 购买 出售",
     "repair fix mend 修 维修 修理 修车",
     "service servicing maintenance maintain overhaul tune_up tuneup 保养",
@@ -119,7 +121,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "book booking reserve reservation appointment 预约 预订 订位 "
         "订座 预定 留位 预留 留车",
     "cancel cancellation 取消 退订",
-    "change reschedule modify amend postpone 更改 改期",
+    "change reschedule modify amend postpone move 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
     "electric ebike motor motorised motorized 电动",
     "child kid children toddler baby infant 儿童 小朋友 小孩 孩子 细路 "
@@ -139,9 +141,10 @@ static const char *const  wachat_kb_synonyms[] = {
         "bank_transfer 支付宝 微信支付 转数快 八达通 银联 转账 过数 入数",
     "card credit debit visa mastercard amex 信用卡 信用咭",
     "wifi internet wireless wlan 无线网络 上网",
+    "socket plug outlet 插座 插头 插苏",
     "password passcode 密码",
     "open close shut 营业 开门 关门 收工 收铺 开到",
-    "vegan vegetarian 素食 纯素 斋",
+    "vegan vegetarian plant_based 素食 纯素 斋",
     "allergy allergic intolerance intolerant anaphylaxis epipen 过敏 敏感",
     "gluten coeliac celiac 麸质",
     "nut peanut 坚果 果仁 花生",
@@ -149,7 +152,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "wedding marriage 结婚 婚礼",
     "birthday 生日",
     "tyre tire 轮胎 呔",
-    "puncture 爆胎",
+    "puncture 爆胎 漏气",
     "deposit 按金 押金 订金",
     "parking park carpark 泊车 停车 车位 停车场",
     "holiday christmas easter thanksgiving ramadan diwali "
