@@ -6,11 +6,11 @@
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
  * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt,
- * blind4.txt and blind5.txt (eval/README.md): one question a line,
- * "expected<TAB>question", where expected is the entry id the customer
- * should get, several ids as "a|b" when more than one entry answers it,
- * or "-" when the KB cannot answer it.  Lines starting with "#" and
- * blank lines are skipped.
+ * blind4.txt, blind5.txt and blind6.txt (eval/README.md): one question
+ * a line, "expected<TAB>question", where expected is the entry id the
+ * customer should get, several ids as "a|b" when more than one entry
+ * answers it, or "-" when the KB cannot answer it.  Lines starting with
+ * "#" and blank lines are skipped.
  *
  * Each question goes through wachat_answer_kb(), the daemon's own
  * answerer, with the config's defaults (kb_min_score, kb_suggestions,
@@ -30,8 +30,8 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind5, eval/README.md) is never listed: it is for judging, not for
- * tuning.  --record appends one dated line per split to FILE
+ * blind5, blind6, eval/README.md) is never listed: it is for judging,
+ * not for tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -60,7 +60,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   9
+#define EVAL_SPLITS   10
 
 
 /*
@@ -84,6 +84,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind3",  0 },           /* read at the fifth round's end, studied since */
     { "blind4",  0 },           /* read at the sixth round's end, studied since */
     { "blind5",  1 },
+    { "blind6",  1 },
 };
 
 
