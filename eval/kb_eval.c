@@ -30,8 +30,8 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind5, blind6, eval/README.md) is never listed: it is for judging,
- * not for tuning.  --record appends one dated line per split to FILE
+ * blind6, eval/README.md) is never listed: it is for judging, not for
+ * tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -83,7 +83,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind2",  1 },
     { "blind3",  0 },           /* read at the fifth round's end, studied since */
     { "blind4",  0 },           /* read at the sixth round's end, studied since */
-    { "blind5",  1 },
+    { "blind5",  0 },           /* read at the seventh round's end, studied since */
     { "blind6",  1 },
 };
 
