@@ -1,0 +1,53 @@
+/*
+ * stream_int: the stream reader's private parts, shared by stream.c (start,
+ * stop, the read loop on its link, the group, the scan), stream_batch.c
+ * (a batch into the inboxes, what belongs to none set aside) and
+ * stream_pending.c (reclaim, the settled check, trim).
+ */
+
+#ifndef WACHAT_STREAM_INT_H
+#define WACHAT_STREAM_INT_H
+
+#include <event2/event.h>
+
+#include "clients/redis_link.h"
+#include "conversation/stream.h"
+#include "store/scripts.h"
+
+
+#define WACHAT_TRIM_MS        10000
+
+
+struct wachat_stream_s {
+    struct event_base          *base;
+    wachat_redis_t             *store;
+    wachat_stream_conf_t        conf;
+    wachat_redis_link_t         link;       /* the blocking reads */
+    struct event               *reclaim;
+    struct event               *scan;
+    struct event               *trim;
+    struct event               *watchdog;
+    int                         stopping;
+    int                         reading;
+    wachat_stream_stats_t       stats;
+};
+
+
+/* stream.c */
+
+void wachat_stream_arm(struct event *ev, int ms);
+
+
+/* stream_batch.c */
+
+/* the entries of one XREADGROUP or XAUTOCLAIM reply, into the inboxes */
+void wachat_stream_entries(wachat_stream_t *s, const redisReply *entries);
+
+
+/* stream_pending.c: the timers' callbacks */
+
+void wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg);
+void wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg);
+
+
+#endif /* WACHAT_STREAM_INT_H */

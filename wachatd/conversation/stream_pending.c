@@ -1,0 +1,248 @@
+/*
+ * stream_pending: the group's pending entries: a dead consumer's taken
+ * back, whether a conversation has an older one still out, and the stream
+ * trimmed below the oldest entry any group still needs.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "conversation/event.h"
+#include "lib/log.h"
+#include "conversation/stream_int.h"
+
+
+#define WACHAT_PENDING_PAGE   64
+#define WACHAT_PENDING_PAGES  16
+
+
+static int wachat_stream_pending_is_other(wachat_stream_t *s,
+    const char *id, const char *conv_id);
+
+
+void
+wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg)
+{
+    size_t            i;
+    redisReply       *r;
+    wachat_stream_t  *s = arg;
+    char              start[64];
+
+    (void) fd;
+    (void) what;
+
+    snprintf(start, sizeof(start), "0-0");
+
+    /* bounded: a few pages per tick, the rest next tick */
+    for (i = 0; i < 16 && !s->stopping; i++) {
+        r = wachat_redis_cmd(s->store, "XAUTOCLAIM %s %s %s %d %s COUNT 64",
+                             s->conf.stream, s->conf.group, s->conf.consumer,
+                             s->conf.claim_idle_ms, start);
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+            if (r && r->type == REDIS_REPLY_ERROR) {
+                wachat_log(WACHAT_LOG_WARNING, "stream: XAUTOCLAIM: %s",
+                           r->str);
+            }
+            freeReplyObject(r);
+            break;
+        }
+
+        if (r->element[1]->type == REDIS_REPLY_ARRAY) {
+            s->stats.reclaimed += r->element[1]->elements;
+            wachat_stream_entries(s, r->element[1]);
+        }
+
+        snprintf(start, sizeof(start), "%s",
+                 r->element[0]->type == REDIS_REPLY_STRING
+                 ? r->element[0]->str : "0-0");
+
+        freeReplyObject(r);
+
+        if (strcmp(start, "0-0") == 0) {
+            break;
+        }
+    }
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->reclaim, s->conf.claim_idle_ms / 2 + 1);
+    }
+}
+
+
+/*
+ * The webhook stream would grow for ever: entries every group has read and
+ * acknowledged are deleted (each event lives on in its conversation).
+ * MINID = the oldest entry some group still needs.
+ */
+
+void
+wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    size_t            i, k;
+    redisReply       *groups, *g, *p, *t;
+    wachat_stream_t  *s = arg;
+    const char       *name, *last;
+    char              minid[64];
+
+    (void) fd;
+    (void) what;
+
+    minid[0] = '\0';
+    groups = wachat_redis_cmd(s->store, "XINFO GROUPS %s", s->conf.stream);
+
+    for (i = 0; groups && groups->type == REDIS_REPLY_ARRAY
+                && i < groups->elements; i++)
+    {
+        g = groups->element[i];
+        name = NULL;
+        last = NULL;
+
+        for (k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements;
+             k += 2)
+        {
+            if (g->element[k + 1]->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+
+            if (strcmp(g->element[k]->str, "name") == 0) {
+                name = g->element[k + 1]->str;
+
+            } else if (strcmp(g->element[k]->str, "last-delivered-id") == 0) {
+                last = g->element[k + 1]->str;
+            }
+        }
+
+        if (name == NULL || last == NULL) {
+            minid[0] = '\0';
+            break;
+        }
+
+        p = wachat_redis_cmd(s->store, "XPENDING %s %s", s->conf.stream,
+                             name);
+
+        if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 2
+            && p->element[0]->type == REDIS_REPLY_INTEGER
+            && p->element[0]->integer > 0
+            && p->element[1]->type == REDIS_REPLY_STRING
+            && wachat_event_id_cmp(p->element[1]->str, last) < 0)
+        {
+            last = p->element[1]->str;
+        }
+
+        if (minid[0] == '\0' || wachat_event_id_cmp(last, minid) < 0) {
+            snprintf(minid, sizeof(minid), "%s", last);
+        }
+
+        freeReplyObject(p);
+    }
+
+    freeReplyObject(groups);
+
+    if (minid[0] && strcmp(minid, "0-0") != 0) {
+        t = wachat_redis_cmd(s->store, "XTRIM %s MINID ~ %s", s->conf.stream,
+                             minid);
+        if (t && t->type == REDIS_REPLY_INTEGER && t->integer > 0) {
+            wachat_log(WACHAT_LOG_DEBUG, "stream: trimmed %lld entries",
+                       t->integer);
+        }
+        freeReplyObject(t);
+    }
+
+    if (!s->stopping) {
+        wachat_stream_arm(s->trim, WACHAT_TRIM_MS);
+    }
+}
+
+
+/*
+ * Only the pending entries older than the head can come before it, and
+ * only those of the same conversation matter: a consumer that died with a
+ * batch in hand holds up its own conversations until the batch is
+ * reclaimed, not everyone's.  There are few such entries (a batch in
+ * transfer, or a dead consumer's); beyond a page, wait.
+ */
+
+int
+wachat_stream_is_settled(wachat_stream_t *s, const char *stream_id,
+    const char *conv_id)
+{
+    int          rc, page;
+    size_t       i, n;
+    redisReply  *r;
+    char         start[64], end[64];
+
+    rc = 1;
+    snprintf(start, sizeof(start), "-");
+    snprintf(end, sizeof(end), "(%s", stream_id);
+
+    for (page = 0; page < WACHAT_PENDING_PAGES && rc == 1; page++) {
+        r = wachat_redis_cmd(s->store, "XPENDING %s %s %s %s %d",
+                             s->conf.stream, s->conf.group, start, end,
+                             WACHAT_PENDING_PAGE);
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return -1;
+        }
+
+        for (i = 0; i < r->elements && rc == 1; i++) {
+            if (r->element[i]->type != REDIS_REPLY_ARRAY
+                || r->element[i]->elements < 1
+                || r->element[i]->element[0]->type != REDIS_REPLY_STRING)
+            {
+                continue;
+            }
+
+            rc = wachat_stream_pending_is_other(s,
+                     r->element[i]->element[0]->str, conv_id);
+            snprintf(start, sizeof(start), "(%s",
+                     r->element[i]->element[0]->str);
+        }
+
+        n = r->elements;
+        freeReplyObject(r);
+
+        if (n < WACHAT_PENDING_PAGE) {
+            return rc;
+        }
+    }
+
+    /* more older entries pending than we look at: wait, to be safe */
+    return rc == 1 ? 0 : rc;
+}
+
+
+/* 1: the pending entry is not of this conversation, 0: it is, -1: error */
+static int
+wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
+    const char *conv_id)
+{
+    int              rc;
+    redisReply      *e;
+    wachat_event_t   ev;
+
+    e = wachat_redis_cmd(s->store, "XRANGE %s %s %s", s->conf.stream, id,
+                         id);
+
+    if (e == NULL || e->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(e);
+        return -1;
+    }
+
+    rc = 1;
+
+    if (e->elements == 1 && e->element[0]->type == REDIS_REPLY_ARRAY
+        && e->element[0]->elements == 2
+        && e->element[0]->element[0]->type == REDIS_REPLY_STRING
+        && wachat_event_decode(&ev, e->element[0]->element[0]->str,
+                               e->element[0]->element[1]) == 0
+        && strcmp(ev.conv_id, conv_id) == 0)
+    {
+        rc = 0;
+    }
+
+    freeReplyObject(e);
+
+    return rc;
+}
