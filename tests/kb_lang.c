@@ -260,6 +260,12 @@ test_lang(void)
     is_str(terms(kb, "a special price if we move the booking"),
            "discount chang book", "lang: a special price is a discount, "
            "moving a booking a change");
+    is_str(terms(kb, "a used bike, second hand? which exit? a route?"),
+           "secondhand bike secondhand mtr tour", "lang: used is second-hand "
+           "(as written, not use), an exit is the way there, a route a "
+           "tour");
+    is_str(terms(kb, "去不了"), "去 不 去不 cancel",
+           "lang: cannot go is a cancellation");
     is_str(terms(kb, "周日地铁"), "周 日 周日 weekend 地 日地 铁 地铁 mtr",
            "lang: the Chinese words of the same groups");
 

@@ -42,7 +42,7 @@ static const char *const  wachat_kb_abbrev[][2] = {
     { "pics", "photos" }, { "plz", "please" }, { "ppl", "people" },
     { "pw", "password" }, { "pwd", "password" }, { "thru", "through" },
     { "thx", "thanks" }, { "tmr", "tomorrow" }, { "tmrw", "tomorrow" },
-    { "tonite", "tonight" }, { "wat", "what" }, { "wen", "when" },
+    { "tonite", "tonight" }, { "used", "secondhand" }, { "wat", "what" }, { "wen", "when" },
     { "whr", "where" }, { "wht", "what" }, { "wk", "week" },
     { "wkend", "weekend" }, { "wknd", "weekend" }, { "wot", "what" },
     { "wut", "what" }, { "xmas", "christmas" }, { "ya", "you" },
@@ -110,6 +110,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "discount offer deal promotion promo coupon voucher special_price "
         "special_rate special_offer 折扣 优惠 打折",
     "buy purchase sell sale 买 卖 购买 出售",
+    "secondhand second_hand preowned pre_owned 二手",
     "repair fix mend 修 维修 修理 修车",
     "service servicing maintenance maintain overhaul tune_up tuneup 保养",
     "damage broken break broke smash crush squash melt ruin dent bent "
@@ -120,7 +121,7 @@ static const char *const  wachat_kb_synonyms[] = {
         "配送 运送 速递 快递",
     "book booking reserve reservation appointment 预约 预订 订位 "
         "订座 预定 留位 预留 留车",
-    "cancel cancellation 取消 退订",
+    "cancel cancellation 取消 退订 去不了 来不了 唔去得 去唔到 嚟唔到",
     "change reschedule modify amend postpone move 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
     "electric ebike motor motorised motorized 电动",
@@ -129,7 +130,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "address location located direction where 地址 位置 在哪 哪里 边度 "
         "喺边 点去 怎么去 怎样去 点样去 点样嚟 怎么走",
     /* a station or a bus named in a question asks how to get there */
-    "mtr station subway metro underground bus minibus tram ferry "
+    "mtr station subway metro underground bus minibus tram ferry exit "
         "地铁 港铁 车站 巴士 小巴 渡轮",
     "phone call telephone contact 电话 联络 联系",
     "email mail email_address 电邮 邮箱 电邮地址 邮箱地址 邮件地址",
@@ -159,7 +160,7 @@ static const char *const  wachat_kb_synonyms[] = {
         "假期 假日 公众假期 红日 圣诞 复活节 新年 过年 春节",
     "weekend saturday sunday 周末 星期六 星期日 星期天 周六 周日 礼拜六 "
         "礼拜日 礼拜天",
-    "tour guided 导赏 导览 导游",
+    "tour guided route 导赏 导览 导游 路线",
     "group team corporate company 团体 公司",
     "member membership loyalty reward points stamp 会员 积分 印花",
     "age old older aged younger 岁 年龄 年纪 年满 未满",
