@@ -6,8 +6,8 @@
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
  * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt,
- * blind4.txt, blind5.txt and blind6.txt (eval/README.md): one question
- * a line, "expected<TAB>question", where expected is the entry id the
+ * blind4.txt, blind5.txt, blind6.txt and blind7.txt (eval/README.md): one
+ * question a line, "expected<TAB>question", where expected is the entry id the
  * customer should get, several ids as "a|b" when more than one entry
  * answers it, or "-" when the KB cannot answer it.  Lines starting with
  * "#" and blank lines are skipped.
@@ -30,7 +30,7 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind6, eval/README.md) is never listed: it is for judging, not for
+ * blind6, blind7, eval/README.md) is never listed: it is for judging, not for
  * tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
@@ -60,7 +60,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   10
+#define EVAL_SPLITS   11
 
 
 /*
@@ -85,6 +85,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind4",  0 },           /* read at the sixth round's end, studied since */
     { "blind5",  0 },           /* read at the seventh round's end, studied since */
     { "blind6",  1 },
+    { "blind7",  1 },
 };
 
 
