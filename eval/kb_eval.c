@@ -30,7 +30,7 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind6, blind7, eval/README.md) is never listed: it is for judging, not for
+ * blind7, eval/README.md) is never listed: it is for judging, not for
  * tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
@@ -84,7 +84,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind3",  0 },           /* read at the fifth round's end, studied since */
     { "blind4",  0 },           /* read at the sixth round's end, studied since */
     { "blind5",  0 },           /* read at the seventh round's end, studied since */
-    { "blind6",  1 },
+    { "blind6",  0 },           /* read at the eighth round's end, studied since */
     { "blind7",  1 },
 };
 
