@@ -36,8 +36,9 @@
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
  * one) in the environment, the KB's entries and every question are also
- * embedded (clients/embed_sync.c, synchronously) and each question ranked by words
- * and meaning together as the daemon does with embed_url (kb_vec.h).  A
+ * embedded (clients/embed_sync.c, synchronously) and each question
+ * ranked by words and meaning together as the daemon does with embed_url
+ * (kb_vec.h).  A
  * second line per split then gives, for the answerable questions, how
  * often the expected entry is among the --passages N (3, llm_passages'
  * default) passages the openai backend would give the model, by words
@@ -65,7 +66,8 @@
 
 /*
  * A sealed split is for judging, not for tuning: its questions are never
- * listed, only its aggregate line is printed.
+ * listed, only its aggregate line is printed.  Once a round has been
+ * judged by it, the next round studies it (eval/README.md).
  */
 
 typedef struct {
@@ -81,10 +83,10 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "probe",   0 },
     { "blind",   0 },
     { "blind2",  1 },
-    { "blind3",  0 },           /* read at the fifth round's end, studied since */
-    { "blind4",  0 },           /* read at the sixth round's end, studied since */
-    { "blind5",  0 },           /* read at the seventh round's end, studied since */
-    { "blind6",  0 },           /* read at the eighth round's end, studied since */
+    { "blind3",  0 },           /* read at the fifth round's end */
+    { "blind4",  0 },           /* read at the sixth round's end */
+    { "blind5",  0 },           /* read at the seventh round's end */
+    { "blind6",  0 },           /* read at the eighth round's end */
     { "blind7",  1 },
 };
 
@@ -257,7 +259,9 @@ eval_hybrid(const wachat_kb_t *kb, const wachat_kb_vectors_t *vs,
     wachat_kb_hit_t    lex[WACHAT_KB_FUSE_DEPTH], hits[WACHAT_KB_FUSE_DEPTH];
     wachat_question_t  q = { "text", text, NULL };
 
-    if (wachat_embed_sync(o->embed, &text, 1, &qv, &dim, why, sizeof(why)) != 0) {
+    if (wachat_embed_sync(o->embed, &text, 1, &qv, &dim, why, sizeof(why))
+        != 0)
+    {
         fprintf(stderr, "%s:%u: %s\n", file, line, why);
         exit(2);
     }
