@@ -39,10 +39,10 @@
  * embedded (clients/embed_sync.c, synchronously) and each question
  * ranked by words and meaning together as the daemon does with embed_url
  * (kb_vec.h).  A second line per split then gives, for the answerable
- * questions, how often the expected entry is among the --passages N (3, llm_passages'
- * default) passages the openai backend would give the model, by words
- * alone and hybrid, and the kb backend's right / wrong / fallback with the
- * hybrid ranking.  --fuse-k, --boost and --doubt try other knobs of the
+ * questions, how often the expected entry is among the --passages N (3,
+ * llm_passages' default) passages the openai backend would give the
+ * model, by words alone and hybrid, and the kb backend's right / wrong /
+ * fallback with the hybrid ranking.  --fuse-k, --boost and --doubt try other knobs of the
  * fusion than the daemon's.  Without EMBED_URL nothing changes.
  */
 
