@@ -42,8 +42,9 @@
  * questions, how often the expected entry is among the --passages N (3,
  * llm_passages' default) passages the openai backend would give the
  * model, by words alone and hybrid, and the kb backend's right / wrong /
- * fallback with the hybrid ranking.  --fuse-k, --boost and --doubt try other knobs of the
- * fusion than the daemon's.  Without EMBED_URL nothing changes.
+ * fallback with the hybrid ranking.  --fuse-k, --boost and --doubt try
+ * other knobs of the fusion than the daemon's.  Without EMBED_URL nothing
+ * changes.
  */
 
 #include <stdio.h>
