@@ -234,6 +234,28 @@ wachat_answer_add_id(char *buf, size_t size, const char *id)
 }
 
 
+int
+wachat_answer_has_id(const char *context, const char *id)
+{
+    size_t  n;
+
+    n = strlen(id);
+
+    while (context != NULL && *context) {
+        if (strncmp(context, id, n) == 0
+            && (context[n] == ',' || context[n] == '\0'))
+        {
+            return 1;
+        }
+
+        context = strchr(context, ',');
+        context = context ? context + 1 : NULL;
+    }
+
+    return 0;
+}
+
+
 static int
 wachat_reply_entry(wachat_reply_t *reply, const wachat_kb_entry_t *e,
     double score)

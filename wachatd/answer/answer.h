@@ -89,6 +89,9 @@ int wachat_answer_kb_hybrid(const wachat_kb_t *kb,
 /* a reply's context, "hours,prices": one more id, as far as it fits */
 void wachat_answer_add_id(char *buf, size_t size, const char *id);
 
+/* id is one of a context's ids (NULL: none) */
+int wachat_answer_has_id(const char *context, const char *id);
+
 /* the reply's buttons that suggest entries (not the one to a person) */
 size_t wachat_answer_suggested(const wachat_reply_t *reply);
 

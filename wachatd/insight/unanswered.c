@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer/answer.h"
 #include "answer/lang.h"
 #include "insight/unanswered.h"
 #include "store/store.h"
@@ -336,29 +337,6 @@ typedef struct {
 } wachat_hist_walk_t;
 
 
-/* id is one of the comma-separated ids of list ("repair,prices") */
-static int
-wachat_unanswered_named(const char *list, const char *id)
-{
-    size_t  n;
-
-    n = strlen(id);
-
-    while (list != NULL && *list) {
-        if (strncmp(list, id, n) == 0
-            && (list[n] == ',' || list[n] == '\0'))
-        {
-            return 1;
-        }
-
-        list = strchr(list, ',');
-        list = list ? list + 1 : NULL;
-    }
-
-    return 0;
-}
-
-
 static void
 wachat_unanswered_in(wachat_hist_walk_t *w, const redisReply *kv)
 {
@@ -423,7 +401,7 @@ wachat_unanswered_out(wachat_hist_walk_t *w, const redisReply *kv)
      */
     if (w->fell_short != WACHAT_NO_GROUP && w->tapped
         && strncmp(src, "kb:", 3) == 0 && strcmp(src + 3, w->tapped) == 0
-        && wachat_unanswered_named(w->offered, w->tapped))
+        && wachat_answer_has_id(w->offered, w->tapped))
     {
         rc = wachat_unanswered_pick(&w->u->groups[w->fell_short], w->tapped);
     }
