@@ -115,17 +115,17 @@ static const char *const  wachat_kb_synonyms[] = {
     "service servicing maintenance maintain overhaul tune_up tuneup 保养",
     "damage broken break broke smash crush squash melt ruin dent bent "
         "scratch crack 坏 损坏 烂 撞",
-    "steal stolen stole theft thief 偷 被偷 失窃 被盗",
+    "steal stolen stole theft thief nick 偷 被偷 失窃 被盗",
     "refund reimburse reimbursement money_back 退款 退钱",
-    "deliver delivery ship shipping courier dispatch postage 送 送货 外送 "
+    "deliver delivery ship shipping courier dispatch postage drop_off 送 送货 外送 "
         "配送 运送 速递 快递",
     "book booking reserve reservation appointment 预约 预订 订位 "
-        "订座 预定 留位 预留 留车",
+        "订座 预定 留位 预留 留车 包场",
     "cancel cancellation 取消 退订 去不了 来不了 唔去得 去唔到 嚟唔到",
     "change reschedule modify amend postpone move 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
     "electric ebike motor motorised motorized 电动",
-    "child kid children toddler baby infant 儿童 小朋友 小孩 孩子 细路 "
+    "child kid children toddler baby infant bb 儿童 小朋友 小孩 孩子 细路 "
         "宝宝 婴儿",
     "address location located direction where 地址 位置 在哪 哪里 边度 "
         "喺边 点去 怎么去 怎样去 点样去 点样嚟 怎么走",
@@ -150,17 +150,17 @@ static const char *const  wachat_kb_synonyms[] = {
     "gluten coeliac celiac 麸质",
     "nut peanut 坚果 果仁 花生",
     "photo picture image 相片 照片 图片",
-    "wedding marriage 结婚 婚礼",
+    "wedding marriage get_married getting_married 结婚 婚礼",
     "birthday 生日",
     "tyre tire 轮胎 呔",
-    "puncture 爆胎 漏气",
+    "puncture flat_tyre flat_tire 爆胎 爆呔 漏气 补胎 补呔",
     "deposit 按金 押金 订金",
     "parking park carpark 泊车 停车 车位 停车场",
     "holiday christmas easter thanksgiving ramadan diwali "
         "假期 假日 公众假期 红日 圣诞 复活节 新年 过年 春节",
     "weekend saturday sunday 周末 星期六 星期日 星期天 周六 周日 礼拜六 "
         "礼拜日 礼拜天",
-    "tour guided route 导赏 导览 导游 路线",
+    "tour guided route 导赏 导览 导游 路线 带队",
     "group team corporate company 团体 公司",
     "member membership loyalty reward points stamp 会员 积分 印花",
     "age old older aged younger 岁 年龄 年纪 年满 未满",
