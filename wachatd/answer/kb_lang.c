@@ -117,8 +117,8 @@ static const char *const  wachat_kb_synonyms[] = {
         "scratch crack 坏 损坏 烂 撞",
     "steal stolen stole theft thief nick 偷 被偷 失窃 被盗",
     "refund reimburse reimbursement money_back 退款 退钱",
-    "deliver delivery ship shipping courier dispatch postage drop_off 送 送货 外送 "
-        "配送 运送 速递 快递",
+    "deliver delivery ship shipping courier dispatch postage drop_off "
+        "送 送货 外送 配送 运送 速递 快递",
     "book booking reserve reservation appointment 预约 预订 订位 "
         "订座 预定 留位 预留 留车 包场",
     "cancel cancellation 取消 退订 去不了 来不了 唔去得 去唔到 嚟唔到",
