@@ -39,8 +39,8 @@
  * embedded (clients/embed_sync.c, synchronously) and each question
  * ranked by words and meaning together as the daemon does with embed_url
  * (kb_vec.h).  A second line per split then gives, for the answerable
- * questions, how often the expected entry is among the --passages N (3,
- * llm_passages' default) passages the openai backend would give the
+ * questions, how often the expected entry is among the --passages N
+ * (llm_passages' default) passages the openai backend would give the
  * model, by words alone and hybrid, and the kb backend's right / wrong /
  * fallback with the hybrid ranking.  --fuse-k, --boost and --doubt try
  * other knobs of the fusion than the daemon's.  Without EMBED_URL nothing
@@ -598,7 +598,7 @@ main(int argc, char **argv)
 
     wachat_answer_opts(defaults, NULL, &o.answer);
     o.repeat = 20;
-    o.passages = 3;
+    o.passages = (size_t) defaults->llm_passages;
     wachat_kb_fuse_default(&o.fuse);
 
     memset(&embed, 0, sizeof(embed));

@@ -59,7 +59,7 @@ test_defaults(void)
     ok(strlen(cfg->llm_system_prompt) > 20,
        "defaults: llm_system_prompt is set");
     is_num(cfg->llm_history, 6, "defaults: llm_history 6");
-    is_num(cfg->llm_passages, 3, "defaults: llm_passages 3");
+    is_num(cfg->llm_passages, 4, "defaults: llm_passages 4");
     is_num(cfg->concurrency, 64, "defaults: concurrency 64");
     is_num((double) cfg->http_max_response, 1048576,
            "defaults: http_max_response 1mb");
