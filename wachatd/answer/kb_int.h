@@ -1,8 +1,9 @@
 /*
  * kb internals shared by kb.c, kb_lines.c and kb_entry.c (parser),
  * kb_arena.c (memory), kb_text.c (slugs, tokens), kb_lang.c (stemming,
- * folding, synonyms) and kb_index.c (term index, scoring, lookups).  Not
- * for the rest of the daemon.
+ * folding, synonyms), kb_index.c (term index, lookups), kb_query.c (a
+ * customer's text read) and kb_search.c (scoring, ranking).  Not for the
+ * rest of the daemon.
  */
 
 #ifndef WACHAT_KB_INT_H

@@ -11,7 +11,7 @@
  * "rent".  Only single lowercase words, never a stopword, never a word
  * the KB itself uses (its own meaning wins), and a word in two KB words'
  * synsets stays with the first in the KB's order.  A synonym counts less
- * than the word itself (WACHAT_KB_THES in kb_search.c).
+ * than the word itself (WACHAT_KB_THES in kb_query.c).
  *
  * Read at run time, not built in: the KB is the business's and changes
  * with every edit, the database is 23 MB that only a KB's few hundred

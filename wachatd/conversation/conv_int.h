@@ -1,8 +1,10 @@
 /*
  * conv_int: the conversation room's private parts, shared by its files:
  * engine.c (the table, the scheduler, the lease), step.c (one step),
- * message.c (what a message gets), commit.c (committing it) and
- * deliver.c (the send path: rate, backoff, dead letters).
+ * message.c (what a message gets), message_not_for_ai.c (what the
+ * assistant does not answer), message_model.c (the model's answer),
+ * commit.c (committing it) and deliver.c (the send path: rate, backoff,
+ * dead letters).
  */
 
 #ifndef WACHAT_CONV_INT_H
@@ -185,6 +187,33 @@ void wachat_conv_message(wachat_conv_t *cv, const char *member,
 /* message.c: a system text in the customer's language (<key>.<lang>) */
 const char *wachat_conv_text(wachat_conv_t *cv, const char *key,
     const char *plain);
+
+/* message.c: the question a message asks (a voice note's, its transcript) */
+void wachat_conv_question(const wachat_conv_t *cv, const wachat_event_t *ev,
+    wachat_question_t *q);
+
+/*
+ * message.c: the kb backend's answer, the fallback in the customer's
+ * language: 1 a reply, 0 none, -1 out of memory (try again later).
+ */
+int wachat_conv_answer_kb(wachat_conv_t *cv, const wachat_question_t *q,
+    wachat_reply_t *reply);
+
+/*
+ * message_not_for_ai.c: a message the assistant does not answer (too
+ * old, a hand-over, a reaction, a voice note, a type it cannot read, the
+ * customer over the limit): 1 when it was taken care of there.
+ */
+int wachat_conv_not_for_ai(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev, const wachat_question_t *q);
+
+/*
+ * message_model.c: the openai backend.  0: the model is asked, the
+ * message waits in cv->pending and is committed with its answer; -1: not
+ * a question for the model, or it could not be asked: the KB answers.
+ */
+int wachat_conv_ask_llm(wachat_conv_t *cv, const char *member,
+    size_t mlen, const wachat_event_t *ev, const wachat_question_t *q);
 
 /*
  * media.c: the head message's media, location, contact or reaction.  1:

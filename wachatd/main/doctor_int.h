@@ -14,6 +14,7 @@
 #include "main/doctor.h"
 #include "clients/graph.h"
 #include "clients/http.h"
+#include "lib/log.h"
 
 
 typedef struct {
@@ -38,7 +39,7 @@ typedef struct {
 
 /* one line: the level ("ok", "warn" or "FAIL"; the last two counted) */
 void wachat_doctor_say(wachat_doctor_t *doc, const char *level,
-    const char *fmt, ...);
+    const char *fmt, ...) WACHAT_LOG_PRINTF(3, 4);
 /* runs req on the doctor's loop until it is done; -1 if it cannot start */
 int wachat_doctor_request(wachat_doctor_t *doc, wachat_http_req_t *req,
     wachat_doctor_wait_t *w);
