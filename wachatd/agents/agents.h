@@ -35,10 +35,8 @@
 
 #define WACHAT_KEY_ASSIGNED  "wachat:assigned"
 #define WACHAT_KEY_WAITING   "wachat:waiting"
-#define WACHAT_KEY_FEED      "wachat:feed"
 #define WACHAT_KEY_TEMPLATES "wachat:templates"   /* the cached list */
 #define WACHAT_KEY_WABA      "wachat:waba_id"     /* learnt from webhooks */
-#define WACHAT_FEED_MAXLEN   10000
 
 
 typedef enum {
