@@ -172,6 +172,16 @@ static const lang_terms_t  lang_terms[] = {
     { "去不了", 0, "去 不 去不 cancel", "cannot go is a cancellation" },
     { "周日地铁", 0, "周 日 周日 weekend 地 日地 铁 地铁 mtr",
       "the Chinese words of the same groups" },
+    { "a flat tyre, nicked; getting married, drop off", 0,
+      "punctur steal wed deliv",
+      "a flat tyre is a puncture, nicked stolen, getting married a "
+      "wedding, drop off delivery" },
+    { "is the owner married", 0, "owner marri",
+      "married alone is no wedding" },
+    { "补呔，包場，帶隊，bb", 0,
+      "补 呔 补呔 punctur tyre 包 场 包场 book 带 队 带队 tour child",
+      "mending a tyre is a puncture, 包场 a booking, 带队 a tour, bb a "
+      "child" },
 };
 
 

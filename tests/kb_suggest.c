@@ -333,7 +333,7 @@ test_person(const wachat_kb_t *kb)
     char                  err[512];
     wachat_reply_t        r;
     wachat_config_t      *cfg;
-    wachat_question_t     q = { "text", "talk puncture cost", NULL };
+    wachat_question_t     q = { "text", "talk kayak cost", NULL };
     wachat_answer_opts_t  o;
 
     static const char  conf[] =
