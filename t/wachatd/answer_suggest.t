@@ -56,7 +56,7 @@ Also: rental prices | day hire | 租車價錢
 City bike: HK$40 per hour, HK$150 per day.
 
 ## Do you repair bikes? {#repair}
-Also: bike repair | fix a flat tyre | 單車維修
+Also: bike repair | fix a bent wheel | 單車維修
 
 Yes, repairs from HK$50, most done the same day.
 
