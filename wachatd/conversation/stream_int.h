@@ -43,6 +43,13 @@ void wachat_stream_arm(struct event *ev, int ms);
 /* the entries of one XREADGROUP or XAUTOCLAIM reply, into the inboxes */
 void wachat_stream_entries(wachat_stream_t *s, const redisReply *entries);
 
+/*
+ * The ids XAUTOCLAIM names as deleted while pending (Redis 7 takes them off
+ * the pending list and returns them apart): each set aside in the parked
+ * stream, with nothing but its id and why.
+ */
+void wachat_stream_deleted(wachat_stream_t *s, const redisReply *ids);
+
 
 /* stream_pending.c: the timers' callbacks */
 

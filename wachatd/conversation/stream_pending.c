@@ -53,6 +53,11 @@ wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg)
             wachat_stream_entries(s, r->element[1]);
         }
 
+        /* Redis 7: what was deleted while pending is no longer pending */
+        if (r->elements >= 3) {
+            wachat_stream_deleted(s, r->element[2]);
+        }
+
         snprintf(start, sizeof(start), "%s",
                  r->element[0]->type == REDIS_REPLY_STRING
                  ? r->element[0]->str : "0-0");
