@@ -7,6 +7,10 @@
 #       list and names it apart.  It is set aside in wachat:parked with the
 #       reason and logged, not dropped without a word; the entry beside it
 #       is answered as usual.
+#   (b) consumers do not pile up in the group: each start is a new one
+#       (host and pid), so one that stops holding nothing leaves it, and
+#       one that died (the ghost of (a)) goes once the reclaim took what it
+#       held and it has been idle longer than a live reader ever is.
 
 use v5.36;
 use lib 't/lib';
@@ -45,7 +49,7 @@ my @ids = map { $_->[0] } @{ $read->[0][1] // [] };
 is(scalar @ids, 2, '(a) the dead consumer holds both entries');
 is($redis->cmd('XDEL', $STREAM, $ids[0]), 1, '(a) the first is deleted while pending');
 
-my $d = start_wachatd(redis => $redis);
+my $d = start_wachatd(redis => $redis, name => 'pending-a');
 
 my @out = outbox_wait($redis, 1);
 is($out[0]{fields}{to} // '', '447700900402', '(a) the entry still there is answered');
@@ -63,6 +67,35 @@ like($d->log_text, qr/warning: stream: .*\Q$ids[0]\E.*deleted .*while pending/,
      '(a) and a warning in the log');
 ok(poll_until(sub { pending_count() == 0 }, timeout => 10), '(a) nothing left pending');
 
+# --- (b) consumers that are gone leave the group ---------------------------------
+
+sub consumers () {
+    my $c = $redis->cmd('XINFO', 'CONSUMERS', $STREAM, $GROUP);
+    return sort map { my %h = @$_; $h{name} } @{ ref $c eq 'ARRAY' ? $c : [] };
+}
+
+# claim_idle 2s: idle for more than 2 + 2 (a blocked read) + 5 (its
+# watchdog) seconds, checked every 10 s
+ok(poll_until(sub { !grep { $_ eq 'ghost' } consumers() }, timeout => 30),
+   '(b) the dead consumer, holding nothing now, left the group')
+    or diag explain [consumers()];
+is_deeply([consumers()], ['pending-a'], '(b) the live one is still in it');
+like($d->log_text, qr/consumer ghost, idle for \d+ ms and holding nothing, left the group/,
+     '(b) and the log says so');
+
 is($d->stop, 0, 'wachatd exits 0 on SIGTERM');
+is_deeply([consumers()], [], '(b) stopped holding nothing, it left the group too');
+
+my $d2 = start_wachatd(redis => $redis, name => 'pending-b');
+my $res = $nginx->post_signed(wh_text(from => '447700900403', text => 'What are your opening hours?'));
+is($res->{status}, 200, '(b) a webhook for the next run accepted');
+@out = outbox_wait($redis, 2);
+is(scalar @out, 2, '(b) the next run answers it');
+is($d2->stop, 0, '(b) the next run exits 0 on SIGTERM');
+is_deeply([consumers()], [], '(b) and leaves the group as well');
+
+# under make test-asan
+unlike($d->log_text . $d2->log_text, qr/AddressSanitizer|LeakSanitizer|runtime error:/,
+       'no sanitizer report in the wachatd logs');
 
 done_testing();

@@ -16,6 +16,7 @@
 
 
 #define WACHAT_TRIM_MS        10000
+#define WACHAT_READ_BLOCK_MS  2000
 
 
 struct wachat_stream_s {
@@ -55,6 +56,9 @@ void wachat_stream_deleted(wachat_stream_t *s, const redisReply *ids);
 
 void wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg);
 void wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg);
+
+/* a consumer that holds nothing leaves the group (1 gone, 0 not, -1) */
+int wachat_stream_forget_consumer(wachat_stream_t *s, const char *name);
 
 
 #endif /* WACHAT_STREAM_INT_H */
