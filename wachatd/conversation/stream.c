@@ -19,7 +19,6 @@
 
 
 #define WACHAT_READ_COUNT     64
-#define WACHAT_READ_BLOCK_MS  2000
 
 
 static void wachat_stream_read(wachat_stream_t *s);
@@ -126,6 +125,18 @@ wachat_stream_free(wachat_stream_t *s)
 {
     if (s == NULL) {
         return;
+    }
+
+    /*
+     * Stopped after a run: each start names a new consumer (host and pid),
+     * so one that holds nothing leaves the group rather than stay in it
+     * for ever.  What it still holds keeps it there, for a reclaim.
+     */
+    if (s->stopping
+        && wachat_stream_forget_consumer(s, s->conf.consumer) < 0)
+    {
+        wachat_log(WACHAT_LOG_WARNING, "stream: leaving the group: %s",
+                   s->store->err);
     }
 
     s->stopping = 1;

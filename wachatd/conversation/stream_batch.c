@@ -150,6 +150,30 @@ done:
 }
 
 
+void
+wachat_stream_deleted(wachat_stream_t *s, const redisReply *ids)
+{
+    size_t           i;
+    wachat_event_t   ev;
+
+    for (i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
+        if (ids->element[i]->type != REDIS_REPLY_STRING
+            || wachat_event_decode(&ev, ids->element[i]->str, NULL) != 0)
+        {
+            continue;
+        }
+
+        ev.refused = "deleted from the stream while pending";
+
+        if (wachat_stream_set_aside(s, &ev, NULL) != 0) {
+            wachat_log(WACHAT_LOG_WARNING, "stream: event %s was deleted "
+                       "from the stream while pending and could not be "
+                       "set aside: %s", ev.stream_id, s->store->err);
+        }
+    }
+}
+
+
 /*
  * A contract version this wachatd does not know (a newer module during a
  * rolling upgrade) is parked, not lost; kind=other (account updates,

@@ -16,6 +16,7 @@
 
 
 #define WACHAT_TRIM_MS        10000
+#define WACHAT_READ_BLOCK_MS  2000
 
 
 struct wachat_stream_s {
@@ -43,11 +44,21 @@ void wachat_stream_arm(struct event *ev, int ms);
 /* the entries of one XREADGROUP or XAUTOCLAIM reply, into the inboxes */
 void wachat_stream_entries(wachat_stream_t *s, const redisReply *entries);
 
+/*
+ * The ids XAUTOCLAIM names as deleted while pending (Redis 7 takes them off
+ * the pending list and returns them apart): each set aside in the parked
+ * stream, with nothing but its id and why.
+ */
+void wachat_stream_deleted(wachat_stream_t *s, const redisReply *ids);
+
 
 /* stream_pending.c: the timers' callbacks */
 
 void wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg);
 void wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg);
+
+/* a consumer that holds nothing leaves the group (1 gone, 0 not, -1) */
+int wachat_stream_forget_consumer(wachat_stream_t *s, const char *name);
 
 
 #endif /* WACHAT_STREAM_INT_H */

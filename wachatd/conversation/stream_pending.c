@@ -18,6 +18,22 @@
 
 static int wachat_stream_pending_is_other(wachat_stream_t *s,
     const char *id, const char *conv_id);
+static void wachat_stream_forget_idle(wachat_stream_t *s);
+static const redisReply *wachat_stream_info_int(const redisReply *kv,
+    const char *name);
+
+
+/*
+ * KEYS stream; ARGV group consumer.  The pending check and the deletion
+ * in one step: XGROUP DELCONSUMER drops what the consumer still holds
+ * from the pending list, and those entries would never be read again.
+ */
+static wachat_lua_t  wachat_lua_forget = wachat_lua(
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1,\n"
+    "                     ARGV[2])\n"
+    "if #p > 0 then return 0 end\n"
+    "return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])\n"
+    "       >= 0 and 1 or 0\n");
 
 
 void
@@ -51,6 +67,11 @@ wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg)
         if (r->element[1]->type == REDIS_REPLY_ARRAY) {
             s->stats.reclaimed += r->element[1]->elements;
             wachat_stream_entries(s, r->element[1]);
+        }
+
+        /* Redis 7: what was deleted while pending is no longer pending */
+        if (r->elements >= 3) {
+            wachat_stream_deleted(s, r->element[2]);
         }
 
         snprintf(start, sizeof(start), "%s",
@@ -138,6 +159,8 @@ wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg)
     }
 
     freeReplyObject(groups);
+
+    wachat_stream_forget_idle(s);
 
     if (minid[0] && strcmp(minid, "0-0") != 0) {
         t = wachat_redis_cmd(s->store, "XTRIM %s MINID ~ %s", s->conf.stream,
@@ -245,4 +268,97 @@ wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
     freeReplyObject(e);
 
     return rc;
+}
+
+
+int
+wachat_stream_forget_consumer(wachat_stream_t *s, const char *name)
+{
+    int          rc;
+    redisReply  *r;
+    const char  *argv[3];
+
+    argv[0] = s->conf.stream;
+    argv[1] = s->conf.group;
+    argv[2] = name;
+
+    r = wachat_redis_eval(s->store, &wachat_lua_forget, 1, 3, argv, NULL);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            snprintf(s->store->err, sizeof(s->store->err), "%s", r->str);
+        }
+        freeReplyObject(r);
+        return -1;
+    }
+
+    rc = (int) r->integer;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+/*
+ * The consumers of earlier runs (killed, or stopped holding entries) stay
+ * in the group once the reclaim took what they held: the ones idle for
+ * longer than a live reader ever is (its read blocks, its watchdog then
+ * reconnects) go.  A live one taken by mistake loses nothing: it holds
+ * nothing, and its next read makes it again.
+ */
+static void
+wachat_stream_forget_idle(wachat_stream_t *s)
+{
+    size_t              i;
+    long long           idle_max;
+    redisReply         *r;
+    const redisReply   *name, *pending, *idle;
+
+    idle_max = (long long) s->conf.claim_idle_ms + WACHAT_READ_BLOCK_MS
+               + 5000;
+
+    r = wachat_redis_cmd(s->store, "XINFO CONSUMERS %s %s", s->conf.stream,
+                         s->conf.group);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        name = wachat_redis_reply_value(r->element[i], "name");
+        pending = wachat_stream_info_int(r->element[i], "pending");
+        idle = wachat_stream_info_int(r->element[i], "idle");
+
+        if (name == NULL || pending == NULL || idle == NULL
+            || pending->integer != 0 || idle->integer <= idle_max
+            || strcmp(name->str, s->conf.consumer) == 0)
+        {
+            continue;
+        }
+
+        if (wachat_stream_forget_consumer(s, name->str) == 1) {
+            wachat_log(WACHAT_LOG_INFO, "stream: consumer %s, idle for %lld "
+                       "ms and holding nothing, left the group", name->str,
+                       idle->integer);
+        }
+    }
+
+    freeReplyObject(r);
+}
+
+
+/* an integer field of an XINFO entry (a flat field/value array), or NULL */
+static const redisReply *
+wachat_stream_info_int(const redisReply *kv, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
+         i += 2)
+    {
+        if (kv->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(kv->element[i]->str, name) == 0)
+        {
+            return kv->element[i + 1]->type == REDIS_REPLY_INTEGER
+                   ? kv->element[i + 1] : NULL;
+        }
+    }
+
+    return NULL;
 }
