@@ -257,4 +257,51 @@ EOF
     unlike($r->{out}, qr/\Q$pw\E/, 'the password is printed nowhere');
 };
 
+# Redis 6 ACLs: the default user off, wachat a user of its own. redis_user
+# must reach AUTH on both links: the synchronous one (wachatctl doctor,
+# wachatd's scripts) and the async one (wachatd's stream reader).
+subtest 'redis_user: an ACL user, the default user off' => sub {
+    my $pw = 'u' . join '', map { int rand 10 } 1 .. 20;
+    my $acl = start_redis(args => ['--user', 'default', 'off',
+                                   '--user', 'wachat', 'on', ">$pw", '~*', '&*', '+@all']);
+    spew("$etc/acl.password", "$pw\n", 0600);
+    my $aport = $acl->port;
+    my $aapi = free_port();
+    my $aconf = spew("$etc/acl.conf", <<"EOF");
+redis 127.0.0.1:$aport
+redis_user wachat
+redis_password_file acl.password
+kb kb.md
+outbound sandbox
+api_listen 127.0.0.1:$aapi
+api_secret_file ./api.secret
+consumer acl-t
+EOF
+    my $r = run(argv => [$WACHATCTL, '-c', $aconf, 'doctor']);
+    like($r->{out}, qr/^ok\s+redis answers$/m, 'wachatctl doctor: AUTH wachat <password> answers')
+        or diag $r->{out} . $r->{err};
+    like($r->{out}, qr/^ok\s+redis refuses clients without a password/m,
+         '... and the default user is refused');
+    unlike($r->{out} . $r->{err}, qr/\Q$pw\E/, 'the password is printed nowhere');
+
+    my $log = spew("$DIR/acl-wachatd.log", '');
+    my $pid = spawn([$WACHATD, '-c', $aconf], out => $log);
+    my $up = poll_until(sub {
+        return 'dead' if defined reaped($pid);
+        slurp($log) =~ /started/ ? 'up' : undef;
+    }, timeout => 20);
+    is($up, 'up', 'wachatd starts as the ACL user') or diag slurp($log);
+    my $group = poll_until(sub {
+        my $c = eval { $acl->new_client(no_auth => 1, timeout => 2) } or return;
+        my $info = eval { $c->command('AUTH', 'wachat', $pw);
+                          $c->command('XINFO', 'GROUPS', 'wachat:events') };
+        $c->close;
+        ref $info eq 'ARRAY' && @$info ? 'group' : undef;
+    }, timeout => 20);
+    is($group, 'group', '... and its stream reader (the async link) made its consumer group')
+        or diag slurp($log);
+    unlike(slurp($log), qr/NOAUTH|WRONGPASS|AUTH failed/, '... no AUTH error logged');
+    stop_pid($pid);
+};
+
 done_testing();

@@ -149,8 +149,12 @@ wachat_redis_setup(wachat_redis_t *st)
 {
     redisReply  *r;
 
-    if (st->addr.password) {
-        r = redisCommand(st->c, "AUTH %s", st->addr.password);
+    /* an ACL user proves itself with its own password (Redis 6) */
+    if (st->addr.user || st->addr.password) {
+        r = st->addr.user
+            ? redisCommand(st->c, "AUTH %s %s", st->addr.user,
+                           st->addr.password ? st->addr.password : "")
+            : redisCommand(st->c, "AUTH %s", st->addr.password);
 
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             snprintf(st->err, sizeof(st->err), "redis AUTH failed: %s",

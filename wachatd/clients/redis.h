@@ -26,6 +26,7 @@ typedef struct {
     char        *host;          /* NULL with a unix socket */
     int          port;
     char        *unix_path;
+    char        *user;          /* NULL: the default user */
     char        *password;
     int          db;
     int          timeout_ms;

@@ -56,6 +56,7 @@ wachat_redis_addr_free(wachat_redis_addr_t *addr)
 
     free(addr->host);
     free(addr->unix_path);
+    free(addr->user);
     free(addr->password);
 
     for (i = 0; i < addr->nsentinels; i++) {
@@ -96,6 +97,8 @@ wachat_redis_addr_config(wachat_redis_addr_t *addr,
 
     rc = wachat_redis_dup(&addr->host, rcf->server.host)
          | wachat_redis_dup(&addr->unix_path, rcf->server.path)
+         | wachat_redis_dup(&addr->user, cfg->redis_user && *cfg->redis_user
+                                         ? cfg->redis_user : NULL)
          | wachat_redis_dup(&addr->password, cfg->redis_password.value)
          | wachat_redis_dup(&addr->master, rcf->master)
          | wachat_redis_dup(&addr->sentinel_password,
@@ -131,6 +134,7 @@ wachat_redis_addr_copy(wachat_redis_addr_t *dst,
 
     rc = wachat_redis_dup(&dst->host, src->host)
          | wachat_redis_dup(&dst->unix_path, src->unix_path)
+         | wachat_redis_dup(&dst->user, src->user)
          | wachat_redis_dup(&dst->password, src->password)
          | wachat_redis_dup(&dst->master, src->master)
          | wachat_redis_dup(&dst->sentinel_password, src->sentinel_password);

@@ -114,7 +114,11 @@ wachat_redis_link_get(wachat_redis_link_t *l)
     redisAsyncSetDisconnectCallback(ac, wachat_redis_link_disconnected);
 
     /* queued before the connection is up: hiredis sends them first */
-    if (l->addr->password) {
+    if (l->addr->user) {
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", l->addr->user,
+                          l->addr->password ? l->addr->password : "");
+
+    } else if (l->addr->password) {
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", l->addr->password);
     }
 

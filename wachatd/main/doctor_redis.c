@@ -324,7 +324,9 @@ wachat_doctor_redis_auth(wachat_doctor_t *doc, const wachat_config_t *cfg)
         return;
     }
 
+    free(addr.user);
     free(addr.password);
+    addr.user = NULL;
     addr.password = NULL;
     addr.db = 0;
 
