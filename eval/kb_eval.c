@@ -6,11 +6,12 @@
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
  * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt,
- * blind4.txt, blind5.txt, blind6.txt, blind7.txt and blind8.txt
- * (eval/README.md): one question a line, "expected<TAB>question", where
- * expected is the entry id the customer should get, several ids as "a|b"
- * when more than one entry answers it, or "-" when the KB cannot answer
- * it.  Lines starting with "#" and blank lines are skipped.
+ * blind4.txt, blind5.txt, blind6.txt, blind7.txt, blind8.txt and
+ * blind9.txt (eval/README.md): one question a line,
+ * "expected<TAB>question", where expected is the entry id the customer
+ * should get, several ids as "a|b" when more than one entry answers it,
+ * or "-" when the KB cannot answer it.  Lines starting with "#" and
+ * blank lines are skipped.
  *
  * Each question goes through wachat_answer_kb(), the daemon's own
  * answerer, with the config's defaults (kb_min_score, kb_suggestions,
@@ -30,8 +31,8 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind7, blind8, eval/README.md) is never listed: it is for judging,
- * not for tuning.  --record appends one dated line per split to FILE
+ * blind7, blind8, blind9, eval/README.md) is never listed: it is for
+ * judging, not for tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -61,7 +62,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   12
+#define EVAL_SPLITS   13
 
 
 /*
@@ -89,6 +90,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind6",  0 },           /* read at the eighth round's end */
     { "blind7",  1 },
     { "blind8",  1 },
+    { "blind9",  1 },
 };
 
 
