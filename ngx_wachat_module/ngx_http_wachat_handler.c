@@ -69,8 +69,10 @@ ngx_http_wachat_handler(ngx_http_request_t *r)
     }
 
     if (r->method != NGX_HTTP_POST) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_wachat_finish(r, ctx,
@@ -81,8 +83,10 @@ ngx_http_wachat_handler(ngx_http_request_t *r)
     /* an unsigned POST is refused before its body is read */
 
     if (ngx_http_wachat_signature_header(r, &sig) == NGX_DECLINED) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_wachat_finish(r, ctx, NGX_HTTP_WACHAT_NO_SIGNATURE,
@@ -102,12 +106,15 @@ ngx_http_wachat_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_wachat_get(ngx_http_request_t *r, ngx_http_wachat_ctx_t *ctx)
 {
+    ngx_int_t                    rc;
     ngx_str_t                    challenge;
     ngx_http_wachat_result_e     result;
     ngx_http_wachat_loc_conf_t  *wlcf;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wachat_module);

@@ -452,7 +452,16 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
     }
 
     if (reply->type != REDIS_REPLY_ERROR) {
-        if (ngx_strcmp((char *) privdata, "SCRIPT LOAD") == 0) {
+
+        /*
+         * SCRIPT LOAD also succeeds behind a refused SELECT or a ROLE that
+         * is not the primary's: the link is being dropped then, and must
+         * keep backing off.
+         */
+
+        if (ngx_strcmp((char *) privdata, "SCRIPT LOAD") == 0
+            && !(ac->c.flags & REDIS_DISCONNECTING))
+        {
             link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
 
             ngx_log_error(NGX_LOG_NOTICE, link->log, 0,

@@ -244,6 +244,18 @@ unlike($nginx->error_log, qr/\Q$file_secret\E|acme-secret|other-secret/, 'no sec
            'and is never reported as connected');
     $wrong->stop;
 
+    # a db= Redis refuses fails the same way: SCRIPT LOAD, pipelined behind
+    # the failed SELECT, succeeds, but the link is being dropped
+    my $nodb = start_nginx(redis_directive => "wachat_redis 127.0.0.1:${\ $r->port} db=99 password_file=$pwf;");
+    my $res4 = $nodb->post_signed(fixture('status_read'));
+    is($res4->{status}, 503, 'db= out of Redis\'s range: 503');
+    my $s0 = () = $nodb->error_log =~ /SELECT failed/g;
+    Time::HiRes::sleep(2);
+    my $s1 = () = $nodb->error_log =~ /SELECT failed/g;
+    cmp_ok($s1 - $s0, '<=', 6, 'a refused SELECT does not cause a reconnect storm');
+    unlike($nodb->error_log, qr/connected to redis/, 'and is never reported as connected');
+    $nodb->stop;
+
     my $unix = start_nginx(redis_directive => "wachat_redis unix:${\ $r->socket_path } password_file=$pwf;");
     my $res3 = $unix->post_signed(fixture('status_sent'));
     is($res3->{status}, 200, 'wachat_redis unix:<path>: 200');

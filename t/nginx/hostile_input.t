@@ -347,6 +347,18 @@ case('message text nested 100000 deep inside a real envelope',
          $raw->(signed_raw("zz\r\nhello\r\n0\r\n\r\n", signed => 'hello', no_length => 1,
                            headers => ['Transfer-Encoding: chunked'])), 400, '-');
 
+    # a body the module only discards (no signature, GET, other methods) is
+    # still the client's mistake: nginx's 400, not a 500
+    case('unsigned POST, chunked with an invalid chunk size',
+         $raw->(signed_raw("zz\r\nhello\r\n0\r\n\r\n", no_sig => 1, no_length => 1,
+                           headers => ['Transfer-Encoding: chunked'])), 400, '-');
+    for my $m ('GET', 'PUT') {
+        my $req = signed_raw("zz\r\nhello\r\n0\r\n\r\n", no_sig => 1, no_length => 1,
+                             headers => ['Transfer-Encoding: chunked']);
+        $req =~ s/^POST /$m / or die;
+        case("$m, chunked with an invalid chunk size", $raw->($req), 400, '-');
+    }
+
     my $b4 = message_body();
     case('Content-Length and Transfer-Encoding together (smuggling)',
          $raw->(signed_raw(sprintf("%x\r\n%s\r\n0\r\n\r\n", length $b4, $b4), signed => $b4,

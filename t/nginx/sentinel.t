@@ -12,7 +12,9 @@ use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time);
 use Wachat::Files qw(fixture spew);
-use Wachat::Process qw(poll_until tmpdir);
+use IO::Socket::INET;
+use Wachat::Process qw(free_port poll_until spawn stop_pid tmpdir);
+use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(nginx_t start_nginx wachat_location);
 use Wachat::Sentinel qw(start_sentinels);
 
@@ -217,6 +219,48 @@ sub until_accepted ($body, $what) {
     like($m, qr/^wachat_requests_total\{result="redis_not_replicated"\} [1-9]/m,
          'metrics count the requests refused for want of replicas');
     $w->stop;
+}
+
+
+# --- a stale sentinel that names a replica ------------------------------------------
+# ROLE refuses it each time; the link must back off (to 1 s behind sentinels)
+# and never say it is connected, although SCRIPT LOAD, pipelined behind ROLE,
+# succeeds on the replica.
+
+{
+    my $primary = start_redis();
+    my $replica = start_redis(args => ['--replicaof', '127.0.0.1', $primary->port]);
+    my $port = free_port();
+    # a stand-in sentinel: any command is answered with the replica's address
+    my $stale = spawn([$^X, '-e', <<'PERL', $port, $replica->port]);
+use IO::Socket::INET; use IO::Select;
+my ($port, $addr) = @ARGV;
+my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                              Listen => 16, ReuseAddr => 1) or exit 1;
+my $sel = IO::Select->new($l);
+for my $turn (1 .. 600) {
+    for my $s ($sel->can_read(0.1)) {
+        if ($s == $l) { $sel->add($l->accept); next }
+        if (!sysread($s, my $buf, 4096)) { $sel->remove($s); close $s; next }
+        syswrite $s, "*2\r\n\$9\r\n127.0.0.1\r\n\$" . length($addr) . "\r\n$addr\r\n";
+    }
+}
+PERL
+    ok(poll_until(sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") }),
+       'the stale sentinel listens');
+
+    my $w = start_nginx(redis_directive => "wachat_redis sentinel=127.0.0.1:$port master=wachat;");
+    my $res = $w->post_signed(fixture('status_read'));
+    is($res->{status}, 503, 'only a replica named: 503');
+    my $n0 = () = $w->error_log =~ /is not the primary/g;
+    Time::HiRes::sleep(3);
+    my $n1 = () = $w->error_log =~ /is not the primary/g;
+    cmp_ok($n1 - $n0, '<=', 8, 'the replica is tried again with backoff, not every 100 ms')
+        or diag "$n0 -> $n1 attempts";
+    unlike($w->error_log, qr/connected to redis/, 'and is never reported as connected');
+    is($primary->xlen($STREAM), 0, 'nothing queued');
+    $w->stop;
+    stop_pid($stale, 5);
 }
 
 done_testing;
