@@ -31,8 +31,8 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind7, blind8, blind9, eval/README.md) is never listed: it is for
- * judging, not for tuning.  --record appends one dated line per split to FILE
+ * blind9, eval/README.md) is never listed: it is for judging, not for
+ * tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -88,8 +88,8 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind4",  0 },           /* read at the sixth round's end */
     { "blind5",  0 },           /* read at the seventh round's end */
     { "blind6",  0 },           /* read at the eighth round's end */
-    { "blind7",  1 },
-    { "blind8",  1 },
+    { "blind7",  0 },           /* read at the ninth round's end */
+    { "blind8",  0 },           /* read at the tenth round's end */
     { "blind9",  1 },
 };
 

@@ -182,6 +182,20 @@ static const lang_terms_t  lang_terms[] = {
       "补 呔 补呔 punctur tyre 包 场 包场 book 带 队 带队 tour child",
       "mending a tyre is a puncture, 包场 a booking, 带队 a tour, bb a "
       "child" },
+    { "open sat, sun or wed? chung yeung, cny", 0,
+      "open weekend weekend wednesday holiday holiday",
+      "days in short are days (wed is no wedding), the Hong Kong holidays "
+      "holidays" },
+    { "driving, my hkid, smushed, wheat", 0, "park id damag gluten",
+      "driving asks where to park, an HKID is an ID, smushed damaged, wheat "
+      "gluten" },
+    { "a group ride on a battery bike, a staff member for regular customers",
+      0, "tour electr person member",
+      "a group ride is a tour, a battery bike electric, a staff member a "
+      "person, regular customers members" },
+    { "开唔开，沙田站怎樣走，订枱", 0,
+      "开 开 open 沙 田 沙田 站 田站 mtr 走 address 订 台 订台 book",
+      "are you open, a station, how to walk there, book a table" },
 };
 
 

@@ -36,14 +36,17 @@ static const char *const  wachat_kb_abbrev[][2] = {
     { "appt", "appointment" }, { "b4", "before" }, { "bc", "because" },
     { "bday", "birthday" }, { "brekkie", "breakfast" },
     { "brekky", "breakfast" }, { "coz", "because" }, { "cuz", "because" },
-    { "hr", "hour" }, { "hrs", "hours" }, { "hw", "how" },
-    { "info", "information" }, { "mins", "minutes" }, { "msg", "message" },
-    { "nite", "night" }, { "nxt", "next" }, { "pic", "photo" },
-    { "pics", "photos" }, { "plz", "please" }, { "ppl", "people" },
-    { "pw", "password" }, { "pwd", "password" }, { "thru", "through" },
+    { "fri", "friday" }, { "hr", "hour" }, { "hrs", "hours" }, { "hw", "how" },
+    { "info", "information" }, { "mins", "minutes" }, { "mon", "monday" },
+    { "msg", "message" }, { "nite", "night" }, { "nxt", "next" },
+    { "pic", "photo" }, { "pics", "photos" }, { "plz", "please" },
+    { "ppl", "people" }, { "pw", "password" }, { "pwd", "password" },
+    { "sat", "saturday" }, { "sun", "sunday" }, { "thru", "through" },
+    { "thu", "thursday" }, { "thur", "thursday" }, { "thurs", "thursday" },
     { "thx", "thanks" }, { "tmr", "tomorrow" }, { "tmrw", "tomorrow" },
-    { "tonite", "tonight" }, { "used", "secondhand" }, { "wat", "what" }, { "wen", "when" },
-    { "whr", "where" }, { "wht", "what" }, { "wk", "week" },
+    { "tonite", "tonight" }, { "tue", "tuesday" }, { "tues", "tuesday" },
+    { "used", "secondhand" }, { "wat", "what" }, { "wed", "wednesday" },
+    { "wen", "when" }, { "whr", "where" }, { "wht", "what" }, { "wk", "week" },
     { "wkend", "weekend" }, { "wknd", "weekend" }, { "wot", "what" },
     { "wut", "what" }, { "xmas", "christmas" }, { "ya", "you" },
     { "yr", "year" }, { "yrs", "years" }, { "yu", "you" },
@@ -114,27 +117,28 @@ static const char *const  wachat_kb_synonyms[] = {
     "repair fix mend 修 维修 修理 修车",
     "service servicing maintenance maintain overhaul tune_up tuneup 保养",
     "damage broken break broke smash crush squash melt ruin dent bent "
-        "scratch crack 坏 损坏 烂 撞",
+        "scratch crack smush 坏 损坏 烂 撞",
     "steal stolen stole theft thief nick 偷 被偷 失窃 被盗",
     "refund reimburse reimbursement money_back 退款 退钱",
     "deliver delivery ship shipping courier dispatch postage drop_off "
         "送 送货 外送 配送 运送 速递 快递",
     "book booking reserve reservation appointment 预约 预订 订位 "
-        "订座 预定 留位 预留 留车 包场",
+        "订座 预定 留位 预留 留车 包场 订枱 订台",
     "cancel cancellation 取消 退订 去不了 来不了 唔去得 去唔到 嚟唔到",
     "change reschedule modify amend postpone move 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
-    "electric ebike motor motorised motorized 电动",
+    "electric ebike motor motorised motorized battery_bike 电动",
     "child kid children toddler baby infant bb 儿童 小朋友 小孩 孩子 细路 "
         "宝宝 婴儿",
     "address location located direction where 地址 位置 在哪 哪里 边度 "
-        "喺边 点去 怎么去 怎样去 点样去 点样嚟 怎么走",
+        "喺边 点去 怎么去 怎样去 点样去 点样嚟 怎么走 怎样走 点样行",
     /* a station or a bus named in a question asks how to get there */
     "mtr station subway metro underground bus minibus tram ferry exit "
-        "地铁 港铁 车站 巴士 小巴 渡轮",
+        "地铁 港铁 车站 站 巴士 小巴 渡轮",
     "phone call telephone contact 电话 联络 联系",
     "email mail email_address 电邮 邮箱 电邮地址 邮箱地址 邮件地址",
-    "person human agent representative operator manager 真人 人工 客服",
+    "person human agent representative operator manager staff_member "
+        "真人 人工 客服",
     "pay payment paying 付款 支付 付钱 畀钱 俾钱 结账 埋单",
     /* the wallets and transfer schemes customers name */
     "wallet alipay alipayhk payme fps paypal venmo zelle unionpay "
@@ -144,10 +148,10 @@ static const char *const  wachat_kb_synonyms[] = {
     "wifi internet wireless wlan 无线网络 上网",
     "socket plug outlet 插座 插头 插苏",
     "password passcode 密码",
-    "open close shut 营业 开门 关门 收工 收铺 开到",
+    "open close shut 营业 开门 关门 收工 收铺 开到 开唔开 开不开",
     "vegan vegetarian plant_based 素食 纯素 斋",
     "allergy allergic intolerance intolerant anaphylaxis epipen 过敏 敏感",
-    "gluten coeliac celiac 麸质",
+    "gluten coeliac celiac wheat 麸质",
     "nut peanut 坚果 果仁 花生",
     "photo picture image 相片 照片 图片",
     "wedding marriage get_married getting_married 结婚 婚礼",
@@ -155,16 +159,18 @@ static const char *const  wachat_kb_synonyms[] = {
     "tyre tire 轮胎 呔",
     "puncture flat_tyre flat_tire 爆胎 爆呔 漏气 补胎 补呔",
     "deposit 按金 押金 订金",
-    "parking park carpark 泊车 停车 车位 停车场",
-    "holiday christmas easter thanksgiving ramadan diwali "
+    "parking park carpark drive driving 泊车 停车 车位 停车场",
+    "holiday christmas easter thanksgiving ramadan diwali chung_yeung "
+        "ching_ming tuen_ng boxing_day cny 重阳 清明 端午 "
         "假期 假日 公众假期 红日 圣诞 复活节 新年 过年 春节",
     "weekend saturday sunday 周末 星期六 星期日 星期天 周六 周日 礼拜六 "
         "礼拜日 礼拜天",
-    "tour guided route 导赏 导览 导游 路线 带队",
+    "tour guided route group_ride 导赏 导览 导游 路线 带队",
     "group team corporate company 团体 公司",
-    "member membership loyalty reward points stamp 会员 积分 印花",
+    "member membership loyalty reward points stamp regular_customer "
+        "会员 积分 印花",
     "age old older aged younger 岁 年龄 年纪 年满 未满",
-    "id passport identity document 身份证 证件 护照",
+    "id passport identity document hkid 身份证 证件 护照",
     "weather typhoon rain rainstorm storm 天气 台风 风球 落雨 下雨 暴雨",
     "accident crash collision 意外 撞车",
 };
