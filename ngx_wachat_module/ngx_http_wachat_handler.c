@@ -586,6 +586,9 @@ ngx_http_wachat_add_header(ngx_http_request_t *r, char *name, char *value)
     }
 
     h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;         /* the list of headers of one name, since 1.23 */
+#endif
     h->key.data = (u_char *) name;
     h->key.len = ngx_strlen(name);
     h->value.data = (u_char *) value;

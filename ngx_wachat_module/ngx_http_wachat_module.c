@@ -37,6 +37,8 @@ static char *ngx_http_wachat_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_wachat_seen_prefix(ngx_conf_t *cf,
     ngx_http_wachat_loc_conf_t *conf);
 static char *ngx_http_wachat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wachat_positive_msec(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_wachat_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wachat_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -57,6 +59,12 @@ static ngx_int_t ngx_http_wachat_parse_addr(ngx_conf_t *cf, ngx_str_t *text,
     ngx_http_wachat_redis_addr_t *addr);
 static ngx_int_t ngx_http_wachat_init_process(ngx_cycle_t *cycle);
 static void ngx_http_wachat_exit_process(ngx_cycle_t *cycle);
+
+
+/* a zero timeout would answer every webhook 503 at once */
+static ngx_conf_post_t  ngx_http_wachat_positive_msec_post = {
+    ngx_http_wachat_positive_msec
+};
 
 
 static ngx_command_t  ngx_http_wachat_commands[] = {
@@ -122,7 +130,7 @@ static ngx_command_t  ngx_http_wachat_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_wachat_loc_conf_t, redis_timeout),
-      NULL },
+      &ngx_http_wachat_positive_msec_post },
 
     { ngx_string("wachat_dedup_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -707,6 +715,19 @@ ngx_http_wachat_parse_sentinels(ngx_conf_t *cf, ngx_str_t *list,
     }
 
     return NGX_OK;
+}
+
+
+static char *
+ngx_http_wachat_positive_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

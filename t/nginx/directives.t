@@ -94,6 +94,9 @@ for my $v ('abc', '-5', '1.5') {
 refused('wachat_redis_timeout soon', qr/wachat_redis_timeout|invalid|soon/,
         locations => wachat_location(token => 't', secret => 's',
                                      extra => 'wachat_redis_timeout soon;'));
+refused('wachat_redis_timeout 0', qr/wachat_redis_timeout.*must be more than 0/,
+        locations => wachat_location(token => 't', secret => 's',
+                                     extra => 'wachat_redis_timeout 0;'));
 refused('wachat_dedup_ttl forever', qr/wachat_dedup_ttl|invalid|forever/,
         locations => wachat_location(token => 't', secret => 's',
                                      extra => 'wachat_dedup_ttl forever;'));
