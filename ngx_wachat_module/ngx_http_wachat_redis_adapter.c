@@ -152,7 +152,11 @@ ngx_http_wachat_redis_cleanup(void *privdata)
         ngx_delete_posted_event(c->write);
     }
 
-    /* hiredis closes the socket itself */
-    c->fd = (ngx_socket_t) -1;
+    /*
+     * hiredis closes the socket itself; the fd is still ours while the
+     * connection is freed (with select or poll, ngx_free_connection()
+     * clears ngx_cycle->files[c->fd]), as in ngx_close_connection()
+     */
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 }
