@@ -122,6 +122,21 @@ ngx_int_t ngx_http_wachat_script_args(ngx_pool_t *pool,
     ngx_str_t *args, ngx_uint_t *nargs);
 
 
+/* ngx_http_wachat_redis_conf.c: wachat_redis, wachat_redis_replicas */
+char *ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_wachat_redis_replicas(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_wachat_parse_redis(ngx_conf_t *cf, ngx_str_t *addr,
+    ngx_http_wachat_redis_conf_t *rcf);
+
+
+/* ngx_http_wachat_secret.c: a secret file, read once */
+char *ngx_http_wachat_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *secret);
+
+
 /* ngx_http_wachat_metrics.c */
 ngx_shm_zone_t *ngx_http_wachat_metrics_zone(ngx_conf_t *cf);
 ngx_int_t ngx_http_wachat_metrics_handler(ngx_http_request_t *r);
