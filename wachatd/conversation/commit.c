@@ -484,7 +484,11 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
 
     mode = wachat_mode_lookup(res->mode, strlen(res->mode));
 
-    if (handoff && mode == WACHAT_MODE_AGENT && agent) {
+    /*
+     * Asked again while an agent holds it, the agent chosen is not the
+     * holder: only a hand-over that moved the conversation credits one.
+     */
+    if (handoff && res->moved && mode == WACHAT_MODE_AGENT && agent) {
         en->stats.handoffs++;
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: handed over to "
                    "agent %s", cv->id, agent);

@@ -133,6 +133,7 @@ typedef struct {
     long long     queued;       /* replies queued */
     const char   *mode;         /* after the commit */
     int           is_new;       /* a first message of this customer */
+    int           moved;        /* the hand-over changed the mode */
     wachat_peek_t peek;
 } wachat_commit_result_t;
 
