@@ -187,7 +187,8 @@ wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
 
     memset(res, 0, sizeof(wachat_commit_result_t));
 
-    r = wachat_script_done(st, wachat_args_eval(st, &wachat_lua_commit,
+    r = wachat_script_done(st,
+                           wachat_args_eval_ran(st, &wachat_lua_commit,
                                                 WACHAT_CONV_NKEYS + 1, &a),
                            5, &res->peek);
 
@@ -233,7 +234,8 @@ wachat_script_status(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     wachat_args_str(&a, ts);
     wachat_args_str(&a, code);
 
-    r = wachat_script_done(st, wachat_args_eval(st, &wachat_lua_status,
+    r = wachat_script_done(st,
+                           wachat_args_eval_ran(st, &wachat_lua_status,
                                                 WACHAT_CONV_NKEYS, &a),
                            1, peek);
 
