@@ -79,11 +79,28 @@ my @hist = $redis->xrange("wachat:hist:{$PNID:4470001}");
 is($hist[-1]{fields}{who}, 'agent:alice', 'recorded as alice');
 is(conv('4470001')->{unread}, 0, 'a reply clears unread');
 
-# asking again while alice holds it: told again, never silence
+# asking again while alice holds it: told again, never silence; and bob,
+# online and holding less (the agent a new hand-over would go to), is not
+# credited with it: no load, no "handed over" in the feed or the log
+($rc, $out) = $d->ctl('agent', 'bob', 'online');
+is($rc, 0, 'bob online, holding none') or diag $out;
+my ($feed_at) = map { $_->[0] } @{ $redis->cmd('XREVRANGE', 'wachat:feed', '+', '-', 'COUNT', 1) };
 $nginx->post_signed(wh_text(from => '4470001', text => '/live_agent'));
 $r = next_reply('asked again');
 like($r->{text}, qr/^\Q$online_text\E/, 'asking again: the customer is told a person is coming');
 is(conv('4470001')->{agent}, 'alice', 'still with alice');
+# the reply reached the outbox: the commit and what follows it are done
+ok(!$redis->cmd('SISMEMBER', 'wachat:agent:bob:convs', "$PNID:4470001"),
+   "not in bob's load");
+is($redis->cmd('SCARD', 'wachat:agent:bob:convs'), 0, 'bob holds nothing');
+ok($redis->cmd('SISMEMBER', 'wachat:agent:alice:convs', "$PNID:4470001"),
+   "still in alice's load");
+my @handed = grep { ($_->{fields}{type} // '') eq 'mode' && ($_->{fields}{agent} // '') eq 'bob' }
+             grep { $_->{id} gt ($feed_at // '0') } $redis->xrange('wachat:feed');
+is(scalar @handed, 0, 'the feed says nothing of bob') or diag explain \@handed;
+unlike($d->log_text, qr/4470001: handed over to agent bob/, 'nor does the log');
+($rc, $out) = $d->ctl('agent', 'bob', 'offline');
+is($rc, 0, 'bob offline again') or diag $out;
 
 # 3. bob may not reply in alice's conversation; taking it lets him
 ($rc, $out) = $d->ctl('reply', 'bob', '4470001', 'Bob here');

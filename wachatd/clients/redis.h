@@ -133,6 +133,15 @@ redisReply *wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 
 /*
+ * The same, but a replicated script that ran and whose WAIT fell short
+ * is returned all the same, st->unreplicated (and st->err) saying so: its
+ * writes are on the primary, not yet on a replica.  For a caller that
+ * has work to do once the script ran, whatever the replicas say.
+ */
+redisReply *wachat_redis_eval_ran(wachat_redis_t *st, wachat_lua_t *lua,
+    int nkeys, int argc, const char **argv, const size_t *argvlen);
+
+/*
  * One field of a flat field/value array reply (HGETALL, the fields of a
  * stream entry): the value's element, NULL when kv is no array or has no
  * such field with a string value.  wachat_redis_reply_field() gives its str.

@@ -44,6 +44,24 @@ redisReply *
 wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     int argc, const char **argv, const size_t *argvlen)
 {
+    redisReply  *r;
+
+    r = wachat_redis_eval_ran(st, lua, nkeys, argc, argv, argvlen);
+
+    if (r && st->unreplicated) {
+        /* it ran: the caller runs it again, which the scripts allow */
+        freeReplyObject(r);
+        r = NULL;
+    }
+
+    return r;
+}
+
+
+redisReply *
+wachat_redis_eval_ran(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
+    int argc, const char **argv, const size_t *argvlen)
+{
     int             i, n, wait;
     char            nk[16];
     redisReply     *r, *w;
@@ -115,10 +133,7 @@ wachat_redis_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     if (r && r->type != REDIS_REPLY_ERROR && wait
         && !wachat_redis_replicated(st, w))
     {
-        /* it ran: the caller runs it again, which the scripts allow */
         st->unreplicated = 1;
-        freeReplyObject(r);
-        r = NULL;
     }
 
     freeReplyObject(w);

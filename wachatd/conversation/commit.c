@@ -40,6 +40,8 @@ static int wachat_conv_graph(yajl_gen g, const wachat_event_t *ev,
 static void wachat_conv_committed(wachat_conv_t *cv,
     const wachat_event_t *ev, const wachat_commit_result_t *res,
     wachat_commit_e kind, const char *agent, const wachat_reply_t *reply);
+static redisReply *wachat_conv_unreplicated(wachat_conv_t *cv,
+    redisReply *r, int unreplicated, wachat_peek_t *peek, const char *what);
 
 
 /* field, value; an absent value leaves the field out */
@@ -347,6 +349,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev, wachat_reply_t *reply, wachat_commit_e kind,
     const char *agent)
 {
+    int                      unreplicated;
     redisReply              *r;
     wachat_commit_t          c;
     wachat_conv_draft_t      d;
@@ -370,6 +373,9 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
                            agent, &c);
 
     r = wachat_script_commit(en->store, &cv->ref, WACHAT_LEASE_MS, &c, &res);
+
+    /* read now: what follows may run scripts of its own */
+    unreplicated = en->store->unreplicated;
 
     wachat_conv_draft_free(&d);
     wamid = wachat_event_str(ev, ID);
@@ -397,8 +403,37 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
         wachat_conv_embed_free(cv);
     }
 
+    r = wachat_conv_unreplicated(cv, r, unreplicated, &res.peek, "commit");
+
     cv->peek = res.peek;
     wachat_conv_after_commit(cv, r);
+}
+
+
+/*
+ * The script ran on the primary but its WAIT fell short: the event is
+ * out of the inbox and will not come back (unless a failover loses the
+ * commit, which then runs again), so what follows it was done above, as
+ * after any commit.  The next step still waits for a replica: NULL, as
+ * after a failed script, and the reply it queued is sent only once a
+ * later script's WAIT has the commit on a replica.
+ */
+
+static redisReply *
+wachat_conv_unreplicated(wachat_conv_t *cv, redisReply *r, int unreplicated,
+    wachat_peek_t *peek, const char *what)
+{
+    if (r == NULL || !unreplicated) {
+        return r;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "conversation %s: %s ran, not yet on a "
+               "replica: %s", cv->id, what, cv->engine->store->err);
+
+    freeReplyObject(r);
+    memset(peek, 0, sizeof(wachat_peek_t));
+
+    return NULL;
 }
 
 
@@ -484,7 +519,11 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
 
     mode = wachat_mode_lookup(res->mode, strlen(res->mode));
 
-    if (handoff && mode == WACHAT_MODE_AGENT && agent) {
+    /*
+     * Asked again while an agent holds it, the agent chosen is not the
+     * holder: only a hand-over that moved the conversation credits one.
+     */
+    if (handoff && res->moved && mode == WACHAT_MODE_AGENT && agent) {
         en->stats.handoffs++;
         wachat_log(WACHAT_LOG_NOTICE, "conversation %s: handed over to "
                    "agent %s", cv->id, agent);
@@ -555,7 +594,7 @@ void
 wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
-    int               applied;
+    int               applied, unreplicated;
     redisReply       *r;
     wachat_peek_t     peek;
     const char       *wamid, *status, *code;
@@ -571,6 +610,9 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
                              ? wachat_event_str(ev, TS) : "",
                              code ? code : "", &applied, &peek);
 
+    /* read now, before anything else runs on the link */
+    unreplicated = en->store->unreplicated;
+
     if (r == NULL) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: status: %s", cv->id,
                    en->store->err);
@@ -582,6 +624,8 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
             wachat_conv_undelivered(cv, wamid, code);
         }
     }
+
+    r = wachat_conv_unreplicated(cv, r, unreplicated, &peek, "status");
 
     cv->peek = peek;
     wachat_conv_after(cv, r);

@@ -94,16 +94,40 @@ wachat_args_conv_argv(wachat_args_t *a, const wachat_conv_ref_t *ref,
 }
 
 
+static int
+wachat_args_full(wachat_redis_t *st, const wachat_args_t *a)
+{
+    if (a->n == WACHAT_ARGS_MAX || a->nnum == 16) {
+        snprintf(st->err, sizeof(st->err), "too many script arguments");
+        return 1;
+    }
+
+    return 0;
+}
+
+
 redisReply *
 wachat_args_eval(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     wachat_args_t *a)
 {
-    if (a->n == WACHAT_ARGS_MAX || a->nnum == 16) {
-        snprintf(st->err, sizeof(st->err), "too many script arguments");
+    if (wachat_args_full(st, a)) {
         return NULL;
     }
 
     return wachat_redis_eval(st, lua, nkeys, a->n, a->v, a->len);
+}
+
+
+/* a run whose WAIT fell short comes back too (st->unreplicated) */
+redisReply *
+wachat_args_eval_ran(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
+    wachat_args_t *a)
+{
+    if (wachat_args_full(st, a)) {
+        return NULL;
+    }
+
+    return wachat_redis_eval_ran(st, lua, nkeys, a->n, a->v, a->len);
 }
 
 

@@ -17,7 +17,8 @@
  * 19 the message's id in the done set (KEYS[11]), then four counted
  * lists: the conversation's fields, the inbound history entry, the
  * reply's and the held reply's history entries.  Returns {committed,
- * queued, mode, new, peek}.
+ * queued, mode, new, moved, peek}: moved 1 when this hand-over changed the
+ * mode (to the agent chosen, or to waiting_agent).
  *
  * The mode is read here, in the same step that queues the reply: an agent
  * who took the conversation while the answer was being prepared (an LLM
@@ -39,7 +40,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua_replicated(
     WACHAT_LUA_LEASE_CHECK
     "if redis.call('ZSCORE', KEYS[11], ARGV[19]) then\n"
     "  redis.call('ZREM', KEYS[3], ARGV[8])\n"
-    "  return {0, 0, '', 0, peek(), false}\n"
+    "  return {0, 0, '', 0, 0, peek(), false}\n"
     "end\n"
     "local i = 20\n"
     "local function list()\n"
@@ -50,7 +51,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua_replicated(
     "end\n"
     "local conv, inb, reply, held = list(), list(), list(), list()\n"
     "local mode = redis.call('HGET', KEYS[4], 'mode')\n"
-    "local new = 0\n"
+    "local new, moved = 0, 0\n"
     "if not mode then mode = " WACHAT_LUA_AI "; new = 1 end\n"
     "redis.call('HSET', KEYS[4], 'mode', mode, unpack(conv))\n"
     "local function hist(f)\n"
@@ -85,6 +86,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua_replicated(
     "    end\n"
     "  end\n"
     "  if mode ~= was then\n"
+    "    moved = 1\n"
     "    send(reply, ARGV[16])\n"
     "  elseif mode == " WACHAT_LUA_WAITING " then\n"
     "    again(reply, ARGV[16])\n"
@@ -114,7 +116,7 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua_replicated(
     "redis.call('EXPIRE', KEYS[11], ARGV[9])\n"
     "redis.call('ZREM', KEYS[3], ARGV[8])\n"
     "feed('type', 'message', 'conv', ARGV[4], 'id', ARGV[13], 'mode', mode)\n"
-    "return {1, n, mode, new, peek(), feederr}\n");
+    "return {1, n, mode, new, moved, peek(), feederr}\n");
 
 
 /*
@@ -185,9 +187,10 @@ wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
 
     memset(res, 0, sizeof(wachat_commit_result_t));
 
-    r = wachat_script_done(st, wachat_args_eval(st, &wachat_lua_commit,
+    r = wachat_script_done(st,
+                           wachat_args_eval_ran(st, &wachat_lua_commit,
                                                 WACHAT_CONV_NKEYS + 1, &a),
-                           4, &res->peek);
+                           5, &res->peek);
 
     if (r == NULL || res->peek.state == WACHAT_PEEK_LOST) {
         return r;
@@ -196,7 +199,8 @@ wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     if (r->element[0]->type != REDIS_REPLY_INTEGER
         || r->element[1]->type != REDIS_REPLY_INTEGER
         || r->element[2]->type != REDIS_REPLY_STRING
-        || r->element[3]->type != REDIS_REPLY_INTEGER)
+        || r->element[3]->type != REDIS_REPLY_INTEGER
+        || r->element[4]->type != REDIS_REPLY_INTEGER)
     {
         snprintf(st->err, sizeof(st->err), "unexpected commit reply");
         freeReplyObject(r);
@@ -207,6 +211,7 @@ wachat_script_commit(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     res->queued = r->element[1]->integer;
     res->mode = r->element[2]->str;
     res->is_new = r->element[3]->integer == 1;
+    res->moved = r->element[4]->integer == 1;
 
     return r;
 }
@@ -229,7 +234,8 @@ wachat_script_status(wachat_redis_t *st, const wachat_conv_ref_t *ref,
     wachat_args_str(&a, ts);
     wachat_args_str(&a, code);
 
-    r = wachat_script_done(st, wachat_args_eval(st, &wachat_lua_status,
+    r = wachat_script_done(st,
+                           wachat_args_eval_ran(st, &wachat_lua_status,
                                                 WACHAT_CONV_NKEYS, &a),
                            1, peek);
 

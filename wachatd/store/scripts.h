@@ -133,9 +133,17 @@ typedef struct {
     long long     queued;       /* replies queued */
     const char   *mode;         /* after the commit */
     int           is_new;       /* a first message of this customer */
+    int           moved;        /* the hand-over changed the mode */
     wachat_peek_t peek;
 } wachat_commit_result_t;
 
+/*
+ * COMMIT and STATUS return their reply also when the script ran and its
+ * WAIT (redis_replicas) fell short, with st->unreplicated set: the inbox
+ * head is committed on the primary and will not come back (unless a
+ * failover loses it), so what follows it must be done now; the caller
+ * does it, then treats the step as failed (the peek is not to be used).
+ */
 redisReply *wachat_script_commit(wachat_redis_t *st,
     const wachat_conv_ref_t *ref, int lease_ms, const wachat_commit_t *c,
     wachat_commit_result_t *res);

@@ -243,6 +243,8 @@ void wachat_args_conv_argv(wachat_args_t *a, const wachat_conv_ref_t *ref,
     int lease_ms);
 redisReply *wachat_args_eval(wachat_redis_t *st, wachat_lua_t *lua,
     int nkeys, wachat_args_t *a);
+redisReply *wachat_args_eval_ran(wachat_redis_t *st, wachat_lua_t *lua,
+    int nkeys, wachat_args_t *a);
 
 void wachat_script_failed(wachat_redis_t *st, const redisReply *r);
 int wachat_peek_read(const redisReply *r, wachat_peek_t *peek);
