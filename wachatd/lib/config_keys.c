@@ -219,7 +219,8 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
 
     WACHAT_STRING("outbox_stream", outbox_stream, "wachat:outbox", NULL,
         WACHAT_CONF_NONEMPTY, NULL,
-        "Stream that receives the replies in sandbox mode."),
+        "Stream that receives the replies in sandbox mode; it keeps about "
+        "the last 10000 (MAXLEN ~)."),
 
     WACHAT_STRING("dead_stream", dead_stream, "wachat:dead", NULL,
         WACHAT_CONF_NONEMPTY, NULL,
