@@ -301,15 +301,25 @@ eval: $(BUILD)/kb_eval
 # wachatd, wachatctl (built apart under $(BUILD)/dist, with the installed
 # config, $(SYSCONFDIR)/wachat/wachatd.conf, as their default), the module
 # and its load_module snippet where Debian's nginx looks for them, the agent
-# console and the nginx site under $(DATADIR)/wachat, the systemd unit, and
-# the config and knowledge base, which are never overwritten.  The wachat
-# user, the secrets and Redis's password are the packages' postinst's job,
-# or the operator's (README, "Run in production").
+# console, the nginx site and the sample knowledge base under
+# $(DATADIR)/wachat, the systemd unit, and the config, which is never
+# overwritten.  The wachat user, the secrets and Redis's password are the
+# packages' postinst's job, or the operator's (README, "Run in production").
+#
+# The knowledge base is data the business edits, from the console too:
+# wachatd writes it, and the unit lets it write only its state directory,
+# so the config names $(STATEDIR)/kb.md.  Installed for real (no DESTDIR),
+# make install copies the sample there unless a file is there already (or
+# the $(SYSCONFDIR)/wachat/kb.md an older install made: install-kb); staged
+# (DESTDIR=...), it leaves that to the package's postinst on the target.
+# STATEDIR is the unit's StateDirectory=wachat: point it elsewhere only to
+# try the install without root.
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 DATADIR    ?= $(PREFIX)/share
+STATEDIR   ?= /var/lib/wachat
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(SYSCONFDIR)/systemd/system)
 NGX_MODULES_DIR ?= /usr/lib/nginx/modules
 NGX_MODULES_CONF ?= /usr/share/nginx/modules-available
@@ -321,14 +331,17 @@ INSTALL_SUBST := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
                  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
 
 # The installed config is conf/wachatd.conf with the production choices: a
-# Redis password and the agent API, both from files beside it.
+# Redis password and the agent API, both from files beside it; the
+# knowledge base and the media in the state directory, where wachatd may
+# write.
 PROD_CONF_SED := -e 's|^\# redis_password_file .*|redis_password_file redis.password|' \
                  -e 's|^\# api_listen  .*|api_listen          127.0.0.1:8091|' \
                  -e 's|^\# api_secret_file .*|api_secret_file     api.secret|' \
-                 -e 's|^\# media_dir .*|media_dir           /var/lib/wachat/media|' \
+                 -e 's|^kb  .*|kb                  $(STATEDIR)/kb.md|' \
+                 -e 's|^\# media_dir .*|media_dir           $(STATEDIR)/media|' \
                  -e 's|^\# wachatd / wachatctl example config (wachatd -c conf/wachatd.conf)\.|\# wachatd / wachatctl config, as installed: $(SYSCONFDIR)/wachat/wachatd.conf.|'
 
-.PHONY: dist install uninstall
+.PHONY: dist install install-kb uninstall
 
 # the daemon again, with the installed config path built in
 dist:
@@ -365,10 +378,31 @@ install: $(MODULE) dist
 	    { sed $(PROD_CONF_SED) conf/wachatd.conf \
 	          > $(DESTDIR)$(SYSCONFDIR)/wachat/wachatd.conf && \
 	      chmod 644 $(DESTDIR)$(SYSCONFDIR)/wachat/wachatd.conf; }
-	test -e $(DESTDIR)$(SYSCONFDIR)/wachat/kb.md || \
-	    $(INSTALL) -m 644 conf/kb.md $(DESTDIR)$(SYSCONFDIR)/wachat/kb.md
+	$(INSTALL) -m 644 conf/kb.md $(DESTDIR)$(DATADIR)/wachat/kb.md
+	$(if $(DESTDIR),,@$(MAKE) --no-print-directory install-kb)
 	@echo "make install: done. Next: the wachat user, the secrets in" \
 	      "$(SYSCONFDIR)/wachat and Redis's password (README, \"Run in production\")"
+
+# what the package's postinst does: the knowledge base wachatd edits, from
+# the sample or from where an older install kept it, never overwritten;
+# owned by root until the operator makes the wachat user (README).  Never
+# staged: DESTDIR plays no part.
+OLD_KB := $(SYSCONFDIR)/wachat/kb.md
+install-kb:
+	@if test -e $(STATEDIR)/kb.md; then \
+	    echo "make install: $(STATEDIR)/kb.md exists: kept"; \
+	else \
+	    from=$(DATADIR)/wachat/kb.md; \
+	    if test -f $(OLD_KB); then from=$(OLD_KB); fi; \
+	    echo "$(INSTALL) -m 640 $$from $(STATEDIR)/kb.md"; \
+	    $(INSTALL) -d -m 750 $(STATEDIR) && \
+	    $(INSTALL) -m 640 $$from $(STATEDIR)/kb.md || exit 1; \
+	    if test $$from = $(OLD_KB); then \
+	        echo "make install: set \"kb $(STATEDIR)/kb.md\" in" \
+	             "$(SYSCONFDIR)/wachat/wachatd.conf (wachatd may write only" \
+	             "there), then remove $(OLD_KB)"; \
+	    fi; \
+	fi
 
 # --- make deb: libnginx-mod-http-wachat and wachat, built the Debian way ----
 #

@@ -3,8 +3,10 @@
 # that the unit's ExecStart names a program that is really there.  The files
 # land where the variables say, with their modes; the installed wachatd
 # reads the installed config by default, whose relative paths name the
-# secrets beside it; a second install keeps the operator's edits; the unit
-# passes `systemd-analyze verify` where systemd-analyze exists.  (As root,
+# secrets beside it, and the knowledge base in the state directory (a copy
+# of the sample, or of the one an older install kept in /etc/wachat); a
+# second install keeps the operator's edits; the unit passes
+# `systemd-analyze verify` where systemd-analyze exists.  (As root,
 # t/tools/package.t compares `make install DESTDIR=` with the packages.)
 
 use v5.36;
@@ -22,6 +24,7 @@ my $T = tmpdir('install');
 my %dirs = (
     PREFIX           => "$T/usr",
     SYSCONFDIR       => "$T/etc",
+    STATEDIR         => "$T/var/lib/wachat",
     UNITDIR          => "$T/lib/systemd/system",
     NGX_MODULES_DIR  => "$T/usr/lib/nginx/modules",
     NGX_MODULES_CONF => "$T/usr/share/nginx/modules-available",
@@ -38,7 +41,6 @@ is($rc, 0, 'make install with every directory in a temp dir') or diag $out;
 
 my @files = sort map { s{^\Q$T\E}{}r } split /\n/, `find $T ! -type d`;
 is_deeply(\@files, [qw(
-    /etc/wachat/kb.md
     /etc/wachat/wachatd.conf
     /lib/systemd/system/wachatd.service
     /usr/bin/wachatctl
@@ -52,15 +54,19 @@ is_deeply(\@files, [qw(
     /usr/share/wachat/console/favicon.svg
     /usr/share/wachat/console/index.html
     /usr/share/wachat/console/style.css
+    /usr/share/wachat/kb.md
     /usr/share/wachat/nginx/agent.conf
     /usr/share/wachat/nginx/wachat-site.conf
+    /var/lib/wachat/kb.md
 )], 'the files, each where its variable says') or diag explain \@files;
 
 for my $f (@files) {
     my $mode = (stat "$T$f")[2] & 07777;
-    my $want = $f =~ m{/s?bin/} ? 0755 : 0644;
+    my $want = $f =~ m{/s?bin/} ? 0755 : $f =~ m{^/var/lib/} ? 0640 : 0644;
     is(sprintf('%o', $mode), sprintf('%o', $want), "$f: mode " . sprintf('%o', $want));
 }
+is(sprintf('%o', (stat "$T/var/lib/wachat")[2] & 07777), '750', '/var/lib/wachat: mode 750, as the unit makes it');
+is(slurp("$T/var/lib/wachat/kb.md"), slurp("$ROOT/conf/kb.md"), 'the knowledge base: a copy of the sample');
 
 my $unit = slurp("$T/lib/systemd/system/wachatd.service");
 like($unit, qr/^ExecStart=\Q$T\E\/usr\/sbin\/wachatd$/m, 'the unit runs the installed wachatd');
@@ -78,7 +84,9 @@ is(slurp("$T/usr/share/nginx/modules-available/mod-http-wachat.conf"),
 my $conf = slurp("$T/etc/wachat/wachatd.conf");
 like($conf, qr/^redis_password_file redis\.password$/m, 'the installed config needs a Redis password');
 like($conf, qr/^api_secret_file\s+api\.secret$/m, '... and the API secret, both beside it');
-like($conf, qr/^kb\s+kb\.md$/m, '... as the knowledge base');
+like($conf, qr/^kb\s+\Q$T\E\/var\/lib\/wachat\/kb\.md$/m,
+     '... and the knowledge base in the state directory, where the unit lets wachatd write');
+like($conf, qr/^media_dir\s+\Q$T\E\/var\/lib\/wachat\/media$/m, '... as the media');
 
 # the installed programs read the installed config without -c
 like(`$T/usr/sbin/wachatd -h`, qr/\Q$T\E\/etc\/wachat\/wachatd\.conf/, 'wachatd\'s default config is the installed one');
@@ -91,10 +99,21 @@ is($? >> 8, 0, 'with them, wachatd -t -q passes from /') or diag $t;
 is($t, '', '... silently');
 
 # a second install keeps what the operator changed
-spew("$T/etc/wachat/kb.md", "## Edited {#edited}\nKept.\n", 0644);
+spew("$T/var/lib/wachat/kb.md", "## Edited {#edited}\nKept.\n", 0640);
 ($rc, $out) = make_install();
 is($rc, 0, 'make install again');
-is(slurp("$T/etc/wachat/kb.md"), "## Edited {#edited}\nKept.\n", '... keeps the edited knowledge base');
+is(slurp("$T/var/lib/wachat/kb.md"), "## Edited {#edited}\nKept.\n", '... keeps the edited knowledge base');
+
+# an install before the knowledge base moved kept it in /etc/wachat: copied
+unlink "$T/var/lib/wachat/kb.md";
+spew("$T/etc/wachat/kb.md", "## Older {#older}\nFrom /etc.\n", 0644);
+($rc, $out) = make_install();
+is($rc, 0, 'make install over an older install');
+is(slurp("$T/var/lib/wachat/kb.md"), "## Older {#older}\nFrom /etc.\n",
+   '... copies its /etc/wachat/kb.md to the state directory');
+like($out, qr{make install: set "kb \Q$T\E/var/lib/wachat/kb\.md" in \Q$T\E/etc/wachat/wachatd\.conf}, '... and says to name it in wachatd.conf')
+    or diag $out;
+unlink "$T/etc/wachat/kb.md";
 
 SKIP: {
     skip 'no systemd-analyze', 2 unless -x '/usr/bin/systemd-analyze';
@@ -108,8 +127,8 @@ SKIP: {
 
 system("cd $ROOT && make uninstall $vars >/dev/null 2>&1");
 my @left = sort map { s{^\Q$T\E}{}r } split /\n/, `find $T ! -type d`;
-is_deeply(\@left, [qw(/etc/wachat/api.secret /etc/wachat/kb.md /etc/wachat/redis.password
-                      /etc/wachat/wachatd.conf)],
-          'make uninstall leaves only /etc/wachat, the operator\'s') or diag explain \@left;
+is_deeply(\@left, [qw(/etc/wachat/api.secret /etc/wachat/redis.password /etc/wachat/wachatd.conf
+                      /var/lib/wachat/kb.md)],
+          'make uninstall leaves only /etc/wachat and the knowledge base, the operator\'s') or diag explain \@left;
 
 done_testing();

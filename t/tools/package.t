@@ -6,17 +6,23 @@
 # nginx with the module's enabled snippet on a free loopback port (never
 # Debian's port 80) and the installed wachatd as the wachat user with the
 # unit's own ExecStartPre and ExecStart lines (no systemd here: started by
-# hand with setpriv), against a Redis that needs the password postinst made
-# and restricts commands with the README's ACL line; one signed webhook must
-# come back as a sandbox reply.  Purging the packages must leave the machine
-# as it was.  Needs root and the Build-Depends; takes a few minutes
-# (WACHAT_SKIP_PACKAGE=1 skips it).
+# hand with setpriv, in a mount namespace where, as under the unit's
+# ProtectSystem=strict, only the unit's own directories are writable),
+# against a Redis that needs the password postinst made and restricts
+# commands with the README's ACL line; one signed webhook must come back as
+# a sandbox reply, and an agent's addition to the knowledge base through
+# the agent API must be written and answer.  Purging the packages must
+# leave the machine as it was.  Then the upgrade from 0.2.0, whose
+# /etc/wachat/kb.md was a conffile: the business's edits move to
+# /var/lib/wachat/kb.md.  Needs root and the Build-Depends; takes a few
+# minutes (WACHAT_SKIP_PACKAGE=1 skips it).
 
 use v5.36;
 use lib 't/lib';
 
 use Fcntl qw(:flock);
-use File::Basename qw(basename);
+use File::Basename qw(basename dirname);
+use JSON::PP ();
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -132,14 +138,20 @@ is_deeply([grep { !m{^/usr/share/doc/} } @mod_files],
 is(`dpkg-deb --fsys-tarfile $MOD_DEB | tar -xOf - ./usr/share/nginx/modules-available/mod-http-wachat.conf`,
    "load_module modules/ngx_http_wachat_module.so;\n", '... which loads it from nginx\'s modules path');
 for my $f (qw(/usr/sbin/wachatd /usr/bin/wachatctl /lib/systemd/system/wachatd.service
-              /etc/wachat/wachatd.conf /etc/wachat/kb.md /usr/share/wachat/console/index.html
+              /etc/wachat/wachatd.conf /usr/share/wachat/kb.md /usr/share/wachat/console/index.html
               /usr/share/wachat/nginx/wachat-site.conf /usr/share/wachat/nginx/agent.conf)) {
     ok((grep { $_ eq $f } @app_files), "wachat holds $f");
 }
 ok(!(grep { m{^/etc/wachat/.*(secret|password)} } @app_files), 'no secret in the package');
+ok(!(grep { m{^/(etc|var)/.*kb\.md$} } @app_files),
+   'no knowledge base in /etc or /var: the sample is a seed, postinst copies it');
 
 my $conffiles = `dpkg-deb -I $APP_DEB conffiles`;
-is($conffiles, "/etc/wachat/kb.md\n/etc/wachat/wachatd.conf\n", 'wachat: the config and the knowledge base are conffiles');
+is($conffiles, "/etc/wachat/wachatd.conf\n",
+   'wachat: the config is the only conffile (the knowledge base is data wachatd writes)');
+my $pkg_conf = `dpkg-deb --fsys-tarfile $APP_DEB | tar -xOf - ./etc/wachat/wachatd.conf`;
+my ($KB) = $pkg_conf =~ /^kb\s+(\S+)$/m;
+is($KB, '/var/lib/wachat/kb.md', 'the packaged config reads the knowledge base from the state directory');
 
 my ($abi) = slurp('/usr/share/nginx/src/debian/libnginx-mod.abisubstvars') =~ /^nginx:abi=(\S+)/m;
 my $mod_depends = `dpkg-deb -f $MOD_DEB Depends`;
@@ -160,6 +172,23 @@ like($unit, qr/^$_$/m, "unit: $_") for ('NoNewPrivileges=yes', 'ProtectSystem=st
     'CapabilityBoundingSet=');
 my ($exec_pre) = $unit =~ /^ExecStartPre=(.*)$/m;
 my ($exec) = $unit =~ /^ExecStart=(.*)$/m;
+
+# What the unit lets wachatd write: under ProtectSystem=strict, its own
+# directories (StateDirectory= is under /var/lib, ...) and ReadWritePaths=.
+my %UNIT_BASE = (StateDirectory => '/var/lib', RuntimeDirectory => '/run',
+                 LogsDirectory => '/var/log', CacheDirectory => '/var/cache');
+my @WRITABLE;
+while ($unit =~ /^(StateDirectory|RuntimeDirectory|LogsDirectory|CacheDirectory|ReadWritePaths)=(.*)$/mg) {
+    my ($key, $value) = ($1, $2);
+    for my $d (split ' ', $value) {
+        $d =~ s/^-//;                   # ReadWritePaths=-/path: if it exists
+        $d =~ s/:.*//;                  # StateDirectory=name:symlink
+        push @WRITABLE, $UNIT_BASE{$key} ? "$UNIT_BASE{$key}/$d" : $d;
+    }
+}
+ok((grep { dirname($KB) eq $_ || index(dirname($KB), "$_/") == 0 } @WRITABLE),
+   'the knowledge base\'s directory is one the unit lets wachatd write (' . join(' ', @WRITABLE) . ')')
+    or diag "$KB: not in any of @WRITABLE";
 
 # make install lays out the same files (the build tree is the package's)
 my $STAGE = "$DIR/stage";
@@ -197,6 +226,14 @@ for my $f ('/etc/wachat/api.secret', '/etc/wachat/redis.password') {
 }
 my @st = stat '/var/lib/wachat';
 ok(@st && ($st[2] & 07777) == 0750 && $st[4] == $pw[2], '/var/lib/wachat: 0750, owned by wachat');
+@st = stat $KB;
+ok(@st && ($st[2] & 07777) == 0640 && $st[4] == $pw[2] && $st[5] == $pw[3],
+   "$KB: made by postinst, 0640, owned by wachat:wachat")
+    or diag sprintf '%o uid %s gid %s', $st[2] // 0, $st[4] // '?', $st[5] // '?';
+is(-e $KB ? slurp($KB) : '', slurp('/usr/share/wachat/kb.md'), '... a copy of the sample');
+ok(!-e '/etc/wachat/kb.md' && !-l '/etc/wachat/kb.md', '... and nothing in /etc/wachat');
+is(system(qw(setpriv --reuid=wachat --regid=wachat --init-groups -- test -w), dirname($KB)), 0,
+   dirname($KB) . ' is writable by wachat (console edits write a file beside the knowledge base)');
 is(readlink('/etc/nginx/modules-enabled/50-mod-http-wachat.conf'),
    '/usr/share/nginx/modules-available/mod-http-wachat.conf', 'the module snippet is enabled (dh_nginx)');
 is(machine_state()->{listening}, $before->{listening}, 'nothing new listens: no service was started');
@@ -224,23 +261,41 @@ like("${\ ($anon // $@)}", qr/NOAUTH/, 'the test Redis refuses a client without 
 my $flush = $redis->cmd('FLUSHALL');
 like("$flush", qr/NOPERM/, '... and FLUSHALL with it (the ACL line)');
 
-# the installed wachatd.conf with this Redis's port and a free API port,
-# beside it so that its relative paths (kb.md, redis.password, api.secret)
-# resolve to the installed files
+# the installed wachatd.conf with this Redis's port, a free API port and
+# an agent, beside it so that its relative paths (redis.password,
+# api.secret) resolve to the installed files
 my $api_port = free_port();
 my $text = slurp('/etc/wachat/wachatd.conf');
 $text =~ s/^redis\s.*$/redis               127.0.0.1:${\ $redis->port}/m or die 'no redis line';
 $text =~ s/^api_listen\s.*$/api_listen          127.0.0.1:$api_port/m or die 'no api_listen line';
+$text .= "agent alice alice\@example.com\n";
 spew($tconf, $text, 0644);
 my @as_wachat = ('setpriv', '--reuid=wachat', '--regid=wachat', '--init-groups', '--');
 
-($rc, $out) = sh("cd / && WACHAT_CONF=$tconf @as_wachat $exec_pre");
+# The unit's ProtectSystem=strict, PrivateTmp=yes without systemd: in a
+# mount namespace, the unit's own directories (those that exist) bound on
+# themselves, / remounted read-only over them, a fresh /tmp and /var/tmp.
+# Where the kernel refuses a mount namespace, commands run as they are.
+sub shq (@w) { join ' ', map { "'" . s/'/'\\''/gr . "'" } @w }
+my $PROTECT = join ' && ', (map { "{ [ ! -d $_ ] || mount --bind $_ $_; }" } @WRITABLE),
+    'mount -o remount,bind,ro /', 'mount -t tmpfs tmpfs /tmp', 'mount -t tmpfs tmpfs /var/tmp',
+    'exec "$@"';
+my @PROTECT = ('unshare', '--mount', '--propagation', 'private', 'sh', '-c', $PROTECT, 'sh');
+(undef, $out) = sh(shq(@PROTECT, 'sh', '-c', 'touch /etc/wachat/.probe; echo etc=$?; '
+                   . 'touch /var/lib/wachat/.probe; echo state=$?; rm -f /var/lib/wachat/.probe'));
+unlink '/etc/wachat/.probe';
+my $SANDBOX = $out =~ /^etc=[1-9]/m && $out =~ /^state=0$/m;
+@PROTECT = () unless $SANDBOX;
+diag $SANDBOX ? 'wachatd runs with the file system read-only but for ' . join(' ', @WRITABLE)
+              : "no mount namespace here: the unit's ProtectSystem=strict is not reproduced ($out)";
+
+($rc, $out) = sh("cd / && WACHAT_CONF=$tconf " . shq(@PROTECT, @as_wachat, split ' ', $exec_pre));
 is($rc, 0, "ExecStartPre as wachat: $exec_pre") or diag $out;
 is($out, '', '... quiet');
 
 my $dlog = spew("$DIR/wachatd.log", '');
-$dpid = spawn(['sh', '-c', "cd / && exec @as_wachat $exec"], out => $dlog,
-                 env => { WACHAT_CONF => $tconf });
+$dpid = spawn(['sh', '-c', 'cd / && exec "$@"', 'sh', @PROTECT, @as_wachat, split ' ', $exec],
+              out => $dlog, env => { WACHAT_CONF => $tconf });
 my $up = poll_until(sub {
     return 'dead' if defined reaped($dpid);
     slurp($dlog) =~ /started/ ? 'up' : undef;
@@ -305,17 +360,49 @@ is($res->{status}, 200, 'a signed webhook: 200') or diag $res->{body} . logs("$N
 my @replies = eval { outbox_wait($redis, 1, timeout => 20) };
 is(scalar @replies, 1, 'wachatd (as wachat) answered it into the sandbox outbox')
     or diag slurp($dlog);
-my ($answer) = kb_answers('/etc/wachat/kb.md');
+my ($answer) = kb_answers($KB);
 like($replies[0]{fields}{text}, qr/^\Q$answer->{hours}\E/, '... with the installed knowledge base\'s opening hours')
     if @replies;
 
 my $api = http_request(port => $api_port, path => '/api/conversations');
 is($api->{status}, 403, 'the agent API refuses a request that does not come through nginx');
 
-($rc, $out) = sh("cd / && WACHAT_CONF=$tconf @as_wachat /usr/bin/wachatctl doctor");
+# An agent adds a phrasing from the console (POST /api/kb/also, what nginx
+# passes on): wachatd, as wachat and sandboxed, writes the knowledge base
+# and answers from it.  (With the knowledge base in /etc/wachat, this was
+# 503 kb_unwritable.)
+my $JSON = JSON::PP->new->utf8->canonical;
+my @agent = ('X-Wachat-Agent' => 'alice',
+             'X-Wachat-Proxy-Secret' => slurp('/etc/wachat/api.secret') =~ s/\n\z//r);
+my $PHRASE = 'flumox wibble';
+$res = http_request(port => $api_port, path => '/api/kb', headers => \@agent);
+my $kbv = eval { $JSON->decode($res->{body}) } // {};
+ok($kbv->{editable}, 'GET /api/kb: alice may edit the knowledge base (kb_editors *)') or diag $res->{body};
+$res = http_request(port => $api_port, method => 'POST', path => '/api/kb/also',
+    headers => [@agent, 'Content-Type' => 'application/json'],
+    body => $JSON->encode({ id => 'hours', also => [$PHRASE], version => $kbv->{version} // '' }));
+is($res->{status}, 200, "POST /api/kb/also: a new phrasing of #hours is written") or diag $res->{body} . logs($dlog);
+like(slurp($KB), qr/^Also: .*\Q$PHRASE\E/m, "... into $KB");
+@st = stat $KB;
+ok(@st && $st[4] == $pw[2], '... which wachat still owns');
+ok(-e "$KB.bak", '... with the previous one beside it (kb.md.bak)');
+ok(poll_until(sub { slurp($dlog) =~ /api: agent alice rephrased #hours in the knowledge base \Q$KB\E/ }, timeout => 10),
+   '... logged') or diag slurp($dlog);
+$body = wh_text(from => '4479990077', text => $PHRASE);
+$res = http_request(port => $port, method => 'POST', path => '/whatsapp',
+    headers => ['Content-Type' => 'application/json',
+                'X-Hub-Signature-256' => sign_body($body, $app_secret)],
+    body => $body);
+@replies = eval { outbox_wait($redis, 2, timeout => 20) };
+like(@replies == 2 ? $replies[1]{fields}{text} : '', qr/^\Q$answer->{hours}\E/,
+     "a customer who writes '$PHRASE' gets the opening hours: wachatd reloaded it") or diag slurp($dlog);
+
+($rc, $out) = sh("cd / && WACHAT_CONF=$tconf " . shq(@PROTECT, @as_wachat, '/usr/bin/wachatctl', 'doctor'));
 like($out, qr/^ok\s+running as wachat \(uid \d+\), not root/m, 'wachatctl doctor as wachat: not root');
 like($out, qr/^ok\s+redis refuses clients without a password/m, '... Redis needs the password');
 like($out, qr/^ok\s+group wachatd: 1 consumers/m, '... the group has its consumer') or diag $out;
+like($out, qr/^ok\s+kb_editors: \/var\/lib\/wachat is writable by wachat/m,
+     '... the console\'s edits of the knowledge base can be written') or diag $out;
 
 stop_pid($npid);
 stop_pid($dpid);
@@ -324,12 +411,13 @@ unlink $tconf;
 
 # --- upgrade and remove, as the README tells them ------------------------------
 my $secret = slurp('/etc/wachat/api.secret');
-open my $kb, '>>', '/etc/wachat/kb.md' or die "kb.md: $!";
+open my $kb, '>>', $KB or die "$KB: $!";
 print {$kb} "\n## Edited here {#edited-here}\nKept across upgrades.\n";
 close $kb;
 ($rc, $out) = dpkg('-i', $MOD_DEB, $APP_DEB);
 is($rc, 0, 'installing the packages again (the upgrade path)') or diag $out;
-like(slurp('/etc/wachat/kb.md'), qr/\{#edited-here\}/, '... keeps the edited knowledge base (a conffile)');
+like(slurp($KB), qr/\{#edited-here\}/, "... keeps the edited knowledge base ($KB)");
+like(slurp($KB), qr/^Also: .*\Q$PHRASE\E/m, '... and the agent\'s phrasing');
 is(slurp('/etc/wachat/api.secret'), $secret, '... and the secret postinst made');
 
 ($rc, $out) = dpkg(qw(--remove wachat libnginx-mod-http-wachat));
@@ -338,19 +426,105 @@ ok(!-e '/usr/sbin/wachatd' && !-e '/usr/lib/nginx/modules/ngx_http_wachat_module
    '... the programs and the module are gone');
 ok(-e '/etc/wachat/wachatd.conf' && -e '/etc/wachat/api.secret' && getpwnam('wachat'),
    '... the config, the secrets and the user stay');
+like(-e $KB ? slurp($KB) : '', qr/\{#edited-here\}/, '... and the knowledge base');
 ok(!-e '/etc/nginx/modules-enabled/50-mod-http-wachat.conf'
    && -l '/etc/nginx/modules-enabled/50-mod-http-wachat.conf.removed',
    '... the module\'s link is set aside (.removed), as dh_nginx does');
 
 # --- purge -----------------------------------------------------------------
-($rc, $out) = dpkg(qw(--purge wachat libnginx-mod-http-wachat));
-is($rc, 0, 'dpkg --purge both') or diag $out;
-$INSTALLED = 0;
-my $after = machine_state();
-for my $k (sort keys %$before) {
-    is($after->{$k}, $before->{$k}, "after the purge: $k as before")
-        or diag explain { before => [split /\n/, $before->{$k}], after => [split /\n/, $after->{$k}] };
+sub purge_as_before ($what) {
+    my ($rc, $out) = dpkg(qw(--purge wachat libnginx-mod-http-wachat));
+    is($rc, 0, "$what: dpkg --purge both") or diag $out;
+    $INSTALLED = 0;
+    my $after = machine_state();
+    for my $k (sort keys %$before) {
+        is($after->{$k}, $before->{$k}, "$what: after the purge, $k as before")
+            or diag explain { before => [split /\n/, $before->{$k}], after => [split /\n/, $after->{$k}] };
+    }
 }
+purge_as_before('installed, run, upgraded, removed');
+
+# --- the upgrade from 0.2.0 --------------------------------------------------
+# 0.2.0 shipped the knowledge base as the conffile /etc/wachat/kb.md, and
+# its wachatd.conf said "kb kb.md".  Rebuilt here from this package: the
+# version, that conffile and that line put back.  (Its maintainer scripts
+# are this package's, whose postinst also copies the knowledge base to
+# /var/lib/wachat: removed after the install, as 0.2.0 never made it.)
+my $OLD_VERSION = '0.2.0';
+is(system('dpkg', '--compare-versions', $OLD_VERSION, 'lt', $VERSION), 0, "$OLD_VERSION is older than $VERSION");
+my $OLD = "$DIR/old";
+($rc, $out) = sh("dpkg-deb -R $APP_DEB $OLD");
+is($rc, 0, "wachat $OLD_VERSION: unpacked from $VERSION") or diag $out;
+spew("$OLD/DEBIAN/control", slurp("$OLD/DEBIAN/control") =~ s/^Version: .*$/Version: $OLD_VERSION/mr);
+spew("$OLD/DEBIAN/conffiles", "/etc/wachat/kb.md\n" . slurp("$OLD/DEBIAN/conffiles"));
+chmod 0644, "$OLD/DEBIAN/control", "$OLD/DEBIAN/conffiles";
+spew("$OLD/etc/wachat/kb.md", slurp("$OLD/usr/share/wachat/kb.md"), 0644);
+spew("$OLD/etc/wachat/wachatd.conf",
+     slurp("$OLD/etc/wachat/wachatd.conf") =~ s/^kb\s.*$/kb                  kb.md/mr, 0644);
+my $OLD_DEB = "$DIR/wachat_${OLD_VERSION}_$ARCH.deb";
+($rc, $out) = sh("dpkg-deb --root-owner-group -b $OLD $OLD_DEB");
+is($rc, 0, "wachat $OLD_VERSION: built") or diag $out;
+
+sub install_old () {
+    $INSTALLED = $$;
+    my ($rc, $out) = dpkg('-i', $MOD_DEB, $OLD_DEB);
+    unlink $KB;
+    return ($rc, $out);
+}
+
+# the business edited the knowledge base and the config, and keeps its
+# config when dpkg asks (--force-confold answers for it)
+($rc, $out) = install_old();
+is($rc, 0, "edited: wachat $OLD_VERSION installed") or diag $out;
+like(`dpkg-query -W -f '\${Conffiles}' wachat`, qr{^ /etc/wachat/kb\.md [0-9a-f]{32}$}m,
+     '... with /etc/wachat/kb.md a conffile');
+open $kb, '>>', '/etc/wachat/kb.md' or die "/etc/wachat/kb.md: $!";
+print {$kb} "\n## Edited in 0.2.0 {#edited-old}\nMoved on the upgrade.\n";
+close $kb;
+open my $conf, '>>', '/etc/wachat/wachatd.conf' or die "wachatd.conf: $!";
+print {$conf} "agent bob bob\@example.com\n";
+close $conf;
+my $edited = slurp('/etc/wachat/kb.md');
+($rc, $out) = dpkg('--force-confold', '-i', $MOD_DEB, $APP_DEB);
+is($rc, 0, "edited: the upgrade to $VERSION, keeping the config") or diag $out;
+is(-e $KB ? slurp($KB) : '', $edited, "... copies the edited knowledge base to $KB");
+@st = stat $KB;
+@pw = getpwnam('wachat');
+ok(@st && ($st[2] & 07777) == 0640 && $st[4] == $pw[2], '... 0640, owned by wachat');
+is(-e '/etc/wachat/kb.md.dpkg-bak' ? slurp('/etc/wachat/kb.md.dpkg-bak') : '', $edited,
+   '... keeps the old one as /etc/wachat/kb.md.dpkg-bak (rm_conffile)');
+like($out, qr/Obsolete conffile \/etc\/wachat\/kb\.md has been modified by you/, '... and says so');
+is(readlink('/etc/wachat/kb.md'), $KB, "... /etc/wachat/kb.md, which the kept config names, is a link to $KB");
+like($out, qr/wachatd\.conf still names \/etc\/wachat\/kb\.md, now a link to \Q$KB\E: set "kb \Q$KB\E" there/,
+     '... and postinst says to change the config') or diag $out;
+unlike(`dpkg-query -W -f '\${Conffiles}' wachat`, qr{^ /etc/wachat/kb\.md [0-9a-f]+$}m,
+       '... which is no longer a conffile');
+($rc, $out) = sh("cd / && " . shq(@PROTECT, @as_wachat, split ' ', $exec_pre));
+is($rc, 0, '... the kept config still passes ExecStartPre: wachatd starts') or diag $out;
+$text = slurp('/etc/wachat/wachatd.conf');
+like($text, qr/^kb\s+kb\.md$/m, '... (the config was kept)');
+# (postinst made a new Redis password: a Redis of its own for doctor)
+my $redis2 = start_redis(password => slurp('/etc/wachat/redis.password') =~ s/\n\z//r);
+$text =~ s/^redis\s.*$/redis               127.0.0.1:${\ $redis2->port}/m;
+$text =~ s/^api_listen\s.*$/api_listen          127.0.0.1:$api_port/m;
+spew($tconf, $text, 0644);
+($rc, $out) = sh("cd / && WACHAT_CONF=$tconf " . shq(@PROTECT, @as_wachat, '/usr/bin/wachatctl', 'doctor'));
+like($out, qr/^warn\s+kb_editors lets agents edit the knowledge base, but \/etc\/wachat is not writable by wachat: edits from the console will fail/m,
+     '... and wachatctl doctor warns that the console cannot edit it') or diag $out;
+unlink $tconf;
+$redis2->stop;
+purge_as_before('edited, upgraded from 0.2.0');
+
+# nothing edited: dpkg replaces the config, the sample is copied afresh
+($rc, $out) = install_old();
+is($rc, 0, "untouched: wachat $OLD_VERSION installed") or diag $out;
+($rc, $out) = dpkg('-i', $MOD_DEB, $APP_DEB);
+is($rc, 0, "untouched: the upgrade to $VERSION") or diag $out;
+is(-e $KB ? slurp($KB) : '', slurp('/usr/share/wachat/kb.md'), "... $KB is the sample");
+ok(!-e '/etc/wachat/kb.md' && !-l '/etc/wachat/kb.md' && !-e '/etc/wachat/kb.md.dpkg-bak',
+   '... nothing is left of /etc/wachat/kb.md');
+like(slurp('/etc/wachat/wachatd.conf'), qr/^kb\s+\Q$KB\E$/m, "... and the new config names $KB");
+purge_as_before('untouched, upgraded from 0.2.0');
 
 diag sprintf 'package test: %.0f s', time - $T0;
 done_testing();

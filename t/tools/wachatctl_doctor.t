@@ -7,7 +7,8 @@ use lib 't/lib';
 
 use Test::More;
 
-use Wachat::Files qw(root_dir spew);
+use Wachat::Files qw(root_dir slurp spew);
+use Wachat::Process qw(tmpdir);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
 use Wachat::Daemon qw(outbox_wait start_wachatd wachatctl_binary);
@@ -97,5 +98,56 @@ $llm->stop;
 ($rc, $out) = doctor($lconf);
 like($out, qr{^FAIL\s+llm: .* unreachable: .*fall back to the knowledge base}m,
      'llm down: says so, and that replies fall back to the KB') or diag $out;
+
+# kb_editors: wachatd writes an agent's addition beside the knowledge base
+# (a temporary file renamed over it), so doctor, run as wachatd's user,
+# checks that the directory is writable.  Not writable is shown as another
+# user when this runs as root (root may write anywhere), else by taking
+# the write bit off the directory.
+my $kbdir = tmpdir('doctor-kb');
+chmod 0755, $kbdir;
+my $ekb = "$kbdir/kb.md";
+spew($ekb, slurp($KB), 0644);
+sub kb_conf ($name, $extra) {
+    my $path = "$kbdir/$name.conf";
+    spew($path, 'redis 127.0.0.1:' . $redis->port . "\nkb $ekb\noutbound sandbox\n$extra", 0644);
+    return $path;
+}
+my $edit = kb_conf('edit', "api_listen unix:$kbdir/api.sock\n");
+my $noedit = kb_conf('noedit', "api_listen unix:$kbdir/api.sock\nkb_editors -\n");
+my $noapi = kb_conf('noapi', '');
+my $me = getpwuid($>);
+
+($rc, $out) = doctor($edit);
+like($out, qr/^ok\s+kb_editors: \Q$kbdir\E is writable by \Q$me\E, agents can add to the knowledge base from the console$/m,
+     'kb_editors (* by default): the knowledge base\'s directory is writable') or diag $out;
+
+my ($who, @as);
+if ($> == 0) {
+    ($who, @as) = ('nobody', 'setpriv', '--reuid=nobody', '--regid=' . (getgrnam('nogroup') ? 'nogroup' : 'nobody'),
+                   '--clear-groups', '--');
+} else {
+    ($who, @as) = ($me);
+    chmod 0555, $kbdir;
+}
+SKIP: {
+    skip "nobody cannot run @{[wachatctl_binary()]}", 4
+        if @as && system(@as, 'test', '-x', wachatctl_binary()) != 0;
+    my $as_doctor = sub ($conf) {
+        my $o = `@as @{[wachatctl_binary()]} -c $conf doctor 2>&1`;
+        return $o;
+    };
+    $out = $as_doctor->($edit);
+    like($out, qr/^warn\s+kb_editors lets agents edit the knowledge base, but \Q$kbdir\E is not writable by \Q$who\E: edits from the console will fail \(Permission denied\)/m,
+         "a directory $who may not write: a warning that says edits will fail") or diag $out;
+    like($out, qr/kb \/var\/lib\/wachat\/kb\.md/, '... and where the packaged unit lets wachatd write');
+    $out = $as_doctor->($noedit);
+    ok($out =~ /^ok\s+knowledge base /m && $out !~ /kb_editors/,
+       'kb_editors -: nobody edits from the console, nothing to check') or diag $out;
+    $out = $as_doctor->($noapi);
+    ok($out =~ /^ok\s+knowledge base /m && $out !~ /kb_editors/,
+       'no api_listen: no console, nothing to check') or diag $out;
+}
+chmod 0755, $kbdir;
 
 done_testing();

@@ -142,7 +142,10 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_STRING("kb", kb, "kb.md", NULL, WACHAT_CONF_NONEMPTY,
         &wachat_conf_file_path,
         "Knowledge base file (Markdown Q&A entries); a relative path starts "
-        "at the config file's directory."),
+        "at the config file's directory. The installed config names "
+        "/var/lib/wachat/kb.md, the state directory: wachatd writes the file "
+        "when agents add to it (kb_editors), and the packaged unit lets it "
+        "write only there."),
 
     WACHAT_FLOAT("kb_min_score", kb_min_score, "0.45", 0, 1,
         "Confidence threshold, 0..1 (how much of the question the best "
@@ -216,7 +219,8 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
 
     WACHAT_STRING("outbox_stream", outbox_stream, "wachat:outbox", NULL,
         WACHAT_CONF_NONEMPTY, NULL,
-        "Stream that receives the replies in sandbox mode."),
+        "Stream that receives the replies in sandbox mode; it keeps about "
+        "the last 10000 (MAXLEN ~)."),
 
     WACHAT_STRING("dead_stream", dead_stream, "wachat:dead", NULL,
         WACHAT_CONF_NONEMPTY, NULL,
@@ -457,7 +461,7 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Agents who may add to the knowledge base from the console (new "
         "entries, phrasings): agent ids separated by spaces, * for every "
         "agent, - for nobody. wachatd writes the kb file, so its directory "
-        "must be writable by wachatd's user."),
+        "must be writable by wachatd's user (wachatctl doctor checks it)."),
 
     WACHAT_LIST("handoff_commands", handoff_commands, "/live_agent",
         "Customer messages that ask for a person (besides the hand-over "

@@ -6,7 +6,7 @@
 #define WACHAT_VERSION_H
 
 
-#define WACHAT_VERSION   "0.2.0"
+#define WACHAT_VERSION   "0.2.1"
 
 
 #endif /* WACHAT_VERSION_H */

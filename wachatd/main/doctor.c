@@ -5,12 +5,16 @@
  * given the public callback URL and the App Secret, a signed self-test
  * POST through nginx that must come out of the stream.  The topology too:
  * the primary, its replicas and their lag, and the sentinels' view.  Also
- * what least privilege asks: not root, and a Redis that refuses strangers.
+ * what least privilege asks: not root, and a Redis that refuses strangers;
+ * and that the console's edits of the knowledge base can be written.
  *
  * Here: the checks in their order, the line each says, the local ones and
  * the wait for an HTTP answer; the others' files are named in doctor_int.h.
  */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,6 +104,60 @@ wachat_doctor_kb(wachat_doctor_t *doc, const wachat_config_t *cfg)
 }
 
 
+/*
+ * An agent kb_editors allows adds to the knowledge base from the console:
+ * wachatd writes a temporary file beside it and renames it over, so the
+ * directory must be writable by wachatd's user, which this tool runs as.
+ * (Under the packaged unit wachatd may write only /var/lib/wachat, whatever
+ * the modes elsewhere.)
+ */
+static void
+wachat_doctor_kb_editable(wachat_doctor_t *doc, const wachat_config_t *cfg)
+{
+    int             err;
+    char            path[4096], uid[32];
+    size_t          i;
+    const char     *dir, *user;
+    struct passwd  *pw;
+
+    if (cfg->api_listen.host == NULL && cfg->api_listen.path == NULL) {
+        return;                     /* no agent API, no console */
+    }
+
+    for (i = 0; i < cfg->kb_editors.n; i++) {
+        if (strcmp(cfg->kb_editors.items[i], "-") != 0) {
+            break;
+        }
+    }
+
+    if (i == cfg->kb_editors.n) {
+        return;                     /* "-": the file is edited by hand only */
+    }
+
+    snprintf(path, sizeof(path), "%s", cfg->kb);
+    dir = dirname(path);
+
+    pw = getpwuid(geteuid());
+    snprintf(uid, sizeof(uid), "uid %ld", (long) geteuid());
+    user = pw ? pw->pw_name : uid;
+
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0) {
+        err = errno;
+        wachat_doctor_say(doc, "warn", "kb_editors lets agents edit the "
+                          "knowledge base, but %s is not writable by %s: "
+                          "edits from the console will fail (%s); keep the "
+                          "knowledge base where wachatd may write (the "
+                          "packaged unit: kb /var/lib/wachat/kb.md), or set "
+                          "kb_editors -", dir, user, strerror(err));
+        return;
+    }
+
+    wachat_doctor_say(doc, "ok", "kb_editors: %s is writable by %s, agents "
+                      "can add to the knowledge base from the console", dir,
+                      user);
+}
+
+
 static void
 wachat_doctor_http_done(void *data, const wachat_http_resp_t *resp)
 {
@@ -165,6 +223,7 @@ wachat_doctor(wachat_redis_t *st, const wachat_config_t *cfg,
     }
     wachat_doctor_redis_auth(&doc, cfg);
     wachat_doctor_kb(&doc, cfg);
+    wachat_doctor_kb_editable(&doc, cfg);
     wachat_doctor_graph(&doc, st, cfg, opts->phone_number_id);
     wachat_doctor_llm(&doc, cfg);
 

@@ -25,16 +25,17 @@ struct wachat_outbound_s {
 
 
 /*
- * KEYS outbox marker; ARGV ttl, field, value, ...  The sandbox stands in
- * for Meta, which cannot deduplicate; here the marker makes a resend after
- * a crash harmless, so a test can count replies exactly.  (The two keys
- * are in different slots: sandbox mode is not for Redis Cluster.)
+ * KEYS outbox marker; ARGV ttl, maxlen, field, value, ...  The sandbox
+ * stands in for Meta, which cannot deduplicate; here the marker makes a
+ * resend after a crash harmless, so a test can count replies exactly.
+ * (The two keys are in different slots: sandbox mode is not for Redis
+ * Cluster.)
  */
 static wachat_lua_t  wachat_lua_sandbox = wachat_lua(
     "local id = redis.call('GET', KEYS[2])\n"
     "if id then return id end\n"
-    "local a = {KEYS[1], '*'}\n"
-    "for i = 2, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "local a = {KEYS[1], 'MAXLEN', '~', ARGV[2], '*'}\n"
+    "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
     "id = redis.call('XADD', unpack(a))\n"
     "redis.call('SET', KEYS[2], id, 'EX', ARGV[1])\n"
     "return id\n");
@@ -447,40 +448,42 @@ wachat_outbound_sandbox(wachat_outbound_t *ob, const wachat_outbound_msg_t *m,
     size_t                 nbuttons;
     yajl_val               req;
     redisReply            *r;
-    const char            *argv[15], *text;
-    size_t                 argvlen[15];
+    const char            *argv[16], *text;
+    size_t                 argvlen[16];
     wachat_send_result_t   res;
-    char                   nb[16], marker[WACHAT_KEY_MAX];
+    char                   nb[16], maxlen[16], marker[WACHAT_KEY_MAX];
 
     req = wachat_outbound_shown(m, body, blen, &text, &nbuttons);
 
     snprintf(nb, sizeof(nb), "%zu", nbuttons);
+    snprintf(maxlen, sizeof(maxlen), "%d", WACHAT_OUTBOX_MAXLEN);
     snprintf(marker, sizeof(marker), "wachat:sandbox:{%s}:%s",
              m->conv ? m->conv : "", m->hist ? m->hist : "");
 
     argv[0] = ob->cfg->outbox_stream;
     argv[1] = marker;
     argv[2] = "86400";
-    argv[3] = "to";
-    argv[4] = m->to;
-    argv[5] = "phone_number_id";
-    argv[6] = m->pnid;
-    argv[7] = "text";
-    argv[8] = text ? text : "";
-    argv[9] = "buttons";
-    argv[10] = nb;
-    argv[11] = "reply_to";
-    argv[12] = m->reply_to ? m->reply_to : "";
-    argv[13] = "graph_request";
-    argv[14] = body;
+    argv[3] = maxlen;
+    argv[4] = "to";
+    argv[5] = m->to;
+    argv[6] = "phone_number_id";
+    argv[7] = m->pnid;
+    argv[8] = "text";
+    argv[9] = text ? text : "";
+    argv[10] = "buttons";
+    argv[11] = nb;
+    argv[12] = "reply_to";
+    argv[13] = m->reply_to ? m->reply_to : "";
+    argv[14] = "graph_request";
+    argv[15] = body;
 
-    for (i = 0; i < 14; i++) {
+    for (i = 0; i < 15; i++) {
         argvlen[i] = strlen(argv[i]);
     }
 
-    argvlen[14] = blen;
+    argvlen[15] = blen;
 
-    r = wachat_redis_eval(ob->store, &wachat_lua_sandbox, 2, 15, argv,
+    r = wachat_redis_eval(ob->store, &wachat_lua_sandbox, 2, 16, argv,
                           argvlen);
 
     yajl_tree_free(req);

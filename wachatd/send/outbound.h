@@ -33,6 +33,12 @@ typedef enum {
 
 #define WACHAT_SEND_HIST_MAX  64
 
+/*
+ * The sandbox outbox (outbox_stream) is looked at, never drained: it keeps
+ * about the last this many replies (MAXLEN ~: up to a stream node more).
+ */
+#define WACHAT_OUTBOX_MAXLEN  10000
+
 
 typedef struct {
     wachat_send_e   result;
