@@ -80,6 +80,7 @@ subtest 'relative paths start at the config file, not at the working directory' 
     is($r->{exit}, 0, 'wachatd -t from / accepts kb kb.md') or diag $r->{err};
     like($r->{out}, qr/^kb\s+\Q$etc\E\/kb\.md$/m, 'kb is the one beside the config (absolute in the dump)');
     like($r->{out}, qr/^api_secret_file\s+\Q$etc\E\/api\.secret\s/m, '... and so is a secret file (./ dropped)');
+    like($r->{out}, qr/^media_dir\s+\Q$etc\E\/media\s*$/m, '... and the media store (its default, media, beside the config)');
     like($r->{out}, qr/\nwachatd: the configuration file \Q$conf\E syntax is ok\n/, 'syntax is ok');
     like($r->{out}, qr/\nwachatd: configuration file \Q$conf\E test is successful\n\z/, 'test is successful, last, as nginx -t');
 

@@ -133,7 +133,7 @@ wachat_config_doc_syntax(FILE *out)
 "  runs as) and `<name>_env <VARIABLE>` reads the environment. The file is\n"
 "  read again on every reload (SIGHUP), so a rotated token is picked up.\n"
 "  `wachatd -t` shows where a secret comes from, never its value.\n"
-"- A relative path (`kb`, `logfile`, a secret's `_file`, `unix:` sockets)\n"
+"- A relative path (`kb`, `media_dir`, `logfile`, a secret's `_file`, `unix:` sockets)\n"
 "  starts at the directory of the config file, as nginx's start at its\n"
 "  prefix: `kb kb.md` is the file beside the config, whatever directory\n"
 "  wachatd runs in. `wachatd -t` prints them absolute.\n"

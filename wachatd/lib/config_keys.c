@@ -352,11 +352,12 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     /* customers' media: kept, transcribed, answered */
 
     WACHAT_STRING("media_dir", media_dir, "media", NULL,
-        WACHAT_CONF_NONEMPTY, NULL,
+        WACHAT_CONF_NONEMPTY, &wachat_conf_file_path,
         "Directory of the local media store: every picture, voice note, "
         "video, document and sticker a customer sends is downloaded there "
         "at once (Meta's media ids expire after 7 days), for the agents "
-        "and for transcription. Created mode 0700, files 0600."),
+        "and for transcription. Created mode 0700, files 0600; a relative "
+        "path starts at the config file's directory."),
 
     WACHAT_SIZE("media_max_bytes", media_max_bytes, "2gb",
         64 * 1024, 1024.0 * 1024 * 1024 * 1024,
