@@ -6,9 +6,9 @@
  * EVALSHA.  Nothing here knows what the script does.
  *
  * This file is the link's life: connect (behind sentinels, to the primary
- * they name), the commands pipelined ahead of every call, reconnect with
- * backoff, and the worker's exit.  The calls themselves are in
- * ngx_http_wachat_redis_eval.c.
+ * they name), the setup commands that must all answer before a call is
+ * admitted, reconnect with backoff, and the worker's exit.  The calls
+ * themselves are in ngx_http_wachat_redis_eval.c.
  */
 
 
@@ -196,7 +196,7 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
     redisAsyncSetConnectCallback(ac, ngx_http_wachat_redis_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_wachat_redis_disconnected);
 
-    /* pipelined ahead of every request, in this order */
+    /* in this order; calls are admitted once SCRIPT LOAD answered */
 
     if (link->conf->password.len) {
         redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "AUTH",
@@ -319,21 +319,46 @@ ngx_http_wachat_redis_reconnect_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * The connect timer runs for the connect, then again for the setup: a
+ * server that takes the connection and says nothing (a host half gone, a
+ * proxy in front of a dead Redis) is dropped and tried again after the
+ * backoff, instead of holding the link until TCP keepalive gives up.
+ */
+
 static void
 ngx_http_wachat_redis_connect_timeout(ngx_event_t *ev)
 {
+    redisAsyncContext             *ac;
     ngx_http_wachat_redis_link_t  *link = ev->data;
 
-    if (link->ac && !link->connected) {
+    ac = link->ac;
+
+    if (ac == NULL || link->connected) {
+        return;
+    }
+
+    if (ac->c.flags & REDIS_CONNECTED) {
+        ngx_log_error(NGX_LOG_ERR, link->log, NGX_ETIMEDOUT,
+                      "wachat: redis %V: setup timed out, no answer to "
+                      "the commands sent on connect",
+                      &link->conf->name);
+
+    } else {
         ngx_log_error(NGX_LOG_ERR, link->log, NGX_ETIMEDOUT,
                       "wachat: redis %V: connect timed out",
                       &link->conf->name);
-
-        /* never connected: hiredis calls no disconnect callback */
-        redisAsyncFree(link->ac);
-        link->ac = NULL;
-        ngx_http_wachat_redis_schedule(link);
     }
+
+    /*
+     * Once TCP is up, redisAsyncFree() calls the disconnect callback, which
+     * leaves alone a context that is no longer the link's; before, it calls
+     * none.  Either way the link backs off here, once.
+     */
+    link->ac = NULL;
+    redisAsyncFree(ac);
+
+    ngx_http_wachat_redis_schedule(link);
 }
 
 
@@ -344,11 +369,11 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
     u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
 
-    if (link->connect_timer.timer_set) {
-        ngx_del_timer(&link->connect_timer);
-    }
-
     if (status != REDIS_OK) {
+        if (link->connect_timer.timer_set) {
+            ngx_del_timer(&link->connect_timer);
+        }
+
         /* hiredis frees the context after this callback */
         p = ngx_http_wachat_redis_errstr(text, ac);
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
@@ -361,22 +386,15 @@ ngx_http_wachat_redis_connected(const redisAsyncContext *ac, int status)
     }
 
     /*
-     * Requests may be pipelined from now on, behind AUTH, SELECT and
-     * SCRIPT LOAD; the backoff is reset only when those succeed, so a
-     * wrong password does not turn into a reconnect storm.  Behind
-     * sentinels, only once ROLE said this is the primary.
+     * No call is admitted yet: one pipelined behind a SELECT that is then
+     * refused would run in db 0 and be answered 200, lost to the consumers
+     * of the configured db.  The setup's last reply admits them; until
+     * then the connect timer runs again, as long as for the connect.
      */
-    if (link->conf->sentinels == NULL) {
-        ngx_http_wachat_redis_set_connected(link, 1);
-    }
+
+    ngx_add_timer(&link->connect_timer, NGX_HTTP_WACHAT_CONNECT_TIMEOUT);
 
     link->progress = ngx_current_msec;
-
-    if (link->was_connected) {
-        (void) ngx_atomic_fetch_add(&link->stats->reconnects, 1);
-    }
-
-    link->was_connected = 1;
 
     if (link->conf->unix_path.len == 0) {
         (void) redisEnableKeepAlive(&link->ac->c);
@@ -390,6 +408,11 @@ ngx_http_wachat_redis_disconnected(const redisAsyncContext *ac, int status)
     u_char                        *p;
     ngx_http_wachat_redis_link_t  *link = &ngx_http_wachat_redis_link;
     u_char                         text[NGX_HTTP_WACHAT_LOG_QUOTED];
+
+    if (ac != link->ac) {
+        /* freed by the connect timer, which backs off itself */
+        return;
+    }
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
@@ -438,7 +461,6 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
             && reply->element[0]->type == REDIS_REPLY_STRING
             && ngx_strcmp(reply->element[0]->str, "master") == 0)
         {
-            ngx_http_wachat_redis_set_connected(link, 1);
             return;
         }
 
@@ -454,15 +476,28 @@ ngx_http_wachat_redis_setup_reply(redisAsyncContext *ac, void *r,
     if (reply->type != REDIS_REPLY_ERROR) {
 
         /*
-         * SCRIPT LOAD also succeeds behind a refused SELECT or a ROLE that
-         * is not the primary's: the link is being dropped then, and must
-         * keep backing off.
+         * SCRIPT LOAD comes last: everything before it succeeded unless
+         * the link is being dropped (SCRIPT LOAD also succeeds behind a
+         * refused SELECT or a ROLE that is not the primary's).  Only now
+         * are calls admitted, and the backoff reset.
          */
 
         if (ngx_strcmp((char *) privdata, "SCRIPT LOAD") == 0
             && !(ac->c.flags & REDIS_DISCONNECTING))
         {
+            if (link->connect_timer.timer_set) {
+                ngx_del_timer(&link->connect_timer);
+            }
+
             link->backoff = NGX_HTTP_WACHAT_BACKOFF_MIN;
+
+            if (link->was_connected) {
+                (void) ngx_atomic_fetch_add(&link->stats->reconnects, 1);
+            }
+
+            link->was_connected = 1;
+
+            ngx_http_wachat_redis_set_connected(link, 1);
 
             ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
                           "wachat: connected to redis %V",

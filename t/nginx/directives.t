@@ -223,7 +223,8 @@ unlike($nginx->error_log, qr/\Q$file_secret\E|acme-secret|other-secret/, 'no sec
     my $pwf = spew("$dir/pw", $r->{password}, 0600);
     my $bad = spew("$dir/bad-pw", 'wrong-password', 0600);
 
-    my $ok = start_nginx(redis_directive => "wachat_redis 127.0.0.1:${\ $r->port} db=3 password_file=$pwf;");
+    my $ok = start_nginx(redis_directive => "wachat_redis 127.0.0.1:${\ $r->port} db=3 password_file=$pwf;",
+                         wait_redis => 1);
     my $body = fixture('status_delivered');
     my $res = $ok->post_signed($body);
     is($res->{status}, 200, 'password_file + db=3: 200');
@@ -259,7 +260,8 @@ unlike($nginx->error_log, qr/\Q$file_secret\E|acme-secret|other-secret/, 'no sec
     unlike($nodb->error_log, qr/connected to redis/, 'and is never reported as connected');
     $nodb->stop;
 
-    my $unix = start_nginx(redis_directive => "wachat_redis unix:${\ $r->socket_path } password_file=$pwf;");
+    my $unix = start_nginx(redis_directive => "wachat_redis unix:${\ $r->socket_path } password_file=$pwf;",
+                           wait_redis => 1);
     my $res3 = $unix->post_signed(fixture('status_sent'));
     is($res3->{status}, 200, 'wachat_redis unix:<path>: 200');
     is($r->new_client->command('XLEN', 'wachat:events'), 1, 'the entry arrived over the unix socket');

@@ -128,6 +128,8 @@ use Wachat::Webhook qw(rand_token sign_body);
 #   http_extra, server_extra, main_extra
 #   worker_processes         (default 1)
 #   port                     (default: a free one)
+#   wait_redis => 1          wait, as with redis => $redis, for every worker
+#                            to log "connected to redis" (bounded, not fatal)
 sub prepare ($class, %o) {
     my $self = bless {
         prefix           => tmpdir('nginx'),
@@ -253,7 +255,10 @@ sub start ($self) {
             return 'up';
         }, timeout => 20);
 
-        return $self if ($state // '') eq 'up';
+        if (($state // '') eq 'up') {
+            $self->wait_redis($size0);
+            return $self;
+        }
         stop_pid($pid, 5) if ($state // '') ne 'dead';
         delete $self->{pid};
         my $log = slurp($err);
@@ -266,6 +271,25 @@ sub start ($self) {
         }
         die "nginx did not start (" . ($state // 'timeout') . "):\n$log";
     }
+}
+
+# A worker admits webhooks only once its Redis link's setup (AUTH, SELECT,
+# SCRIPT LOAD) has answered, and answers 503 before: with a Redis that is
+# up (redis => $redis, not stopped) or wait_redis => 1, wait until every
+# worker said "connected to redis" in the error log after byte $from.  Up
+# to 10 s; a link that does not come up is the test's to notice.
+sub wait_redis ($self, $from) {
+    my %o = %{ $self->{opts} };
+    return unless $o{wait_redis}
+        || (!defined $o{redis_directive} && $o{redis} && $o{redis}->pid);
+    my $err = $self->error_log_file;
+    return poll_until(sub {
+        my $log = substr(slurp($err), $from);
+        my %said;
+        $said{$1} = 1 while $log =~ /(\d+)#\d+: wachat: connected to redis/g;
+        my @w = $self->workers;
+        return @w >= $self->{worker_processes} && !grep { !$said{$_} } @w;
+    }, timeout => 10, interval => 0.02);
 }
 
 sub workers ($self) { $self->{pid} ? child_pids($self->{pid}) : () }
@@ -300,11 +324,14 @@ sub reload ($self, %o) {
     $self->{opts} = { %{ $self->{opts} }, %o } if %o;
     $self->write_conf;
     my %old = map { $_ => 1 } $self->workers;
+    my $from = -s $self->error_log_file // 0;
     kill 'HUP', $self->{pid};
-    return poll_until(sub {
+    my $ok = poll_until(sub {
         my @w = $self->workers;
         return @w >= $self->{worker_processes} && !grep { $old{$_} } @w;
     }, timeout => 20);
+    $self->wait_redis($from) if $ok;
+    return $ok;
 }
 
 sub http ($self, %o) {
