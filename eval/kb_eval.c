@@ -6,8 +6,8 @@
  *
  * Every DIR holds kb.md (the knowledge base) and question files, dev.txt,
  * heldout.txt, fresh.txt, probe.txt, blind.txt, blind2.txt, blind3.txt,
- * blind4.txt, blind5.txt, blind6.txt, blind7.txt, blind8.txt and
- * blind9.txt (eval/README.md): one question a line,
+ * blind4.txt, blind5.txt, blind6.txt, blind7.txt, blind8.txt,
+ * blind9.txt and blind10.txt (eval/README.md): one question a line,
  * "expected<TAB>question", where expected is the entry id the customer
  * should get, several ids as "a|b" when more than one entry answers it,
  * or "-" when the KB cannot answer it.  Lines starting with "#" and
@@ -31,8 +31,8 @@
  * score, and the time to answer one (the mean of --repeat answers, 20).
  * -v lists the dev questions that were not right, --show SPLIT those of
  * another split that has become a seen set; a sealed split (blind2,
- * blind9, eval/README.md) is never listed: it is for judging, not for
- * tuning.  --record appends one dated line per split to FILE
+ * blind9, blind10, eval/README.md) is never listed: it is for judging,
+ * not for tuning.  --record appends one dated line per split to FILE
  * (bench/RESULTS.md).
  *
  * With EMBED_URL and EMBED_MODEL (and EMBED_KEY if the endpoint wants
@@ -62,7 +62,7 @@
 
 #define EVAL_LINE     1024
 #define EVAL_TOP      3
-#define EVAL_SPLITS   13
+#define EVAL_SPLITS   14
 
 
 /*
@@ -91,6 +91,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind7",  0 },           /* read at the ninth round's end */
     { "blind8",  0 },           /* read at the tenth round's end */
     { "blind9",  1 },
+    { "blind10", 1 },
 };
 
 
