@@ -90,7 +90,7 @@ static const eval_split_t  eval_splits[EVAL_SPLITS] = {
     { "blind6",  0 },           /* read at the eighth round's end */
     { "blind7",  0 },           /* read at the ninth round's end */
     { "blind8",  0 },           /* read at the tenth round's end */
-    { "blind9",  1 },
+    { "blind9",  0 },           /* read at the eleventh round's end */
     { "blind10", 1 },
 };
 

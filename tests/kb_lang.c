@@ -166,8 +166,8 @@ static const lang_terms_t  lang_terms[] = {
     { "a special price if we move the booking", 0, "discount chang book",
       "a special price is a discount, moving a booking a change" },
     { "a used bike, second hand? which exit? a route?", 0,
-      "secondhand bike secondhand mtr tour",
-      "used is second-hand (as written, not use), an exit is the way "
+      "secondhand secondhand mtr tour",
+      "a used bike is second-hand, an exit is the way "
       "there, a route a tour" },
     { "去不了", 0, "去 不 去不 cancel", "cannot go is a cancellation" },
     { "周日地铁", 0, "周 日 周日 weekend 地 日地 铁 地铁 mtr",
@@ -196,6 +196,15 @@ static const lang_terms_t  lang_terms[] = {
     { "开唔开，沙田站怎樣走，订枱", 0,
       "开 开 open 沙 田 沙田 站 田站 mtr 走 address 订 台 订台 book",
       "are you open, a station, how to walk there, book a table" },
+    { "my knees r not what they used to be", 0, "knee use",
+      "used to is not second-hand" },
+    { "any used ones? tap my octo card, switch", 0,
+      "secondhand tap octopus card chang",
+      "used ones are second-hand, octo the Octopus card, switch a change" },
+    { "未成年, 電輔助, 要俾幾多, 留座", 0,
+      "未 成 未成 年 成年 age 电 辅 电辅 助 辅助 electr 俾 几 俾几 多 几多 "
+      "price 留 座 留座 book",
+      "under age, electric assist, how much to pay, keep a seat" },
 };
 
 

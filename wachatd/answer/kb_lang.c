@@ -38,14 +38,14 @@ static const char *const  wachat_kb_abbrev[][2] = {
     { "brekky", "breakfast" }, { "coz", "because" }, { "cuz", "because" },
     { "fri", "friday" }, { "hr", "hour" }, { "hrs", "hours" }, { "hw", "how" },
     { "info", "information" }, { "mins", "minutes" }, { "mon", "monday" },
-    { "msg", "message" }, { "nite", "night" }, { "nxt", "next" },
+    { "msg", "message" }, { "nite", "night" }, { "nxt", "next" }, { "octo", "octopus" },
     { "pic", "photo" }, { "pics", "photos" }, { "plz", "please" },
     { "ppl", "people" }, { "pw", "password" }, { "pwd", "password" },
     { "sat", "saturday" }, { "sun", "sunday" }, { "thru", "through" },
     { "thu", "thursday" }, { "thur", "thursday" }, { "thurs", "thursday" },
     { "thx", "thanks" }, { "tmr", "tomorrow" }, { "tmrw", "tomorrow" },
     { "tonite", "tonight" }, { "tue", "tuesday" }, { "tues", "tuesday" },
-    { "used", "secondhand" }, { "wat", "what" }, { "wed", "wednesday" },
+    { "wat", "what" }, { "wed", "wednesday" },
     { "wen", "when" }, { "whr", "where" }, { "wht", "what" }, { "wk", "week" },
     { "wkend", "weekend" }, { "wknd", "weekend" }, { "wot", "what" },
     { "wut", "what" }, { "xmas", "christmas" }, { "ya", "you" },
@@ -109,11 +109,12 @@ static const char *const  wachat_kb_context_words[] = {
 static const char *const  wachat_kb_synonyms[] = {
     "rent hire borrow rental lease 租 出租 租用 租借 租赁",
     "price cost fee charge rate much pricing expensive cheap tariff "
-        "价钱 价格 价目 收费 费用 多少钱 几钱 几多钱 租金",
+        "价钱 价格 价目 收费 费用 多少钱 几钱 几多钱 租金 俾几多 畀几多",
     "discount offer deal promotion promo coupon voucher special_price "
         "special_rate special_offer 折扣 优惠 打折",
     "buy purchase sell sale 买 卖 购买 出售",
-    "secondhand second_hand preowned pre_owned 二手",
+    "secondhand second_hand preowned pre_owned used_bike used_bikes "
+        "used_one used_ones 二手",
     "repair fix mend 修 维修 修理 修车",
     "service servicing maintenance maintain overhaul tune_up tuneup 保养",
     "damage broken break broke smash crush squash melt ruin dent bent "
@@ -123,11 +124,12 @@ static const char *const  wachat_kb_synonyms[] = {
     "deliver delivery ship shipping courier dispatch postage drop_off "
         "送 送货 外送 配送 运送 速递 快递",
     "book booking reserve reservation appointment 预约 预订 订位 "
-        "订座 预定 留位 预留 留车 包场 订枱 订台",
+        "订座 预定 留位 预留 留车 包场 订枱 订台 留座",
     "cancel cancellation 取消 退订 去不了 来不了 唔去得 去唔到 嚟唔到",
-    "change reschedule modify amend postpone move 更改 改期",
+    "change reschedule modify amend postpone move switch 更改 改期",
     "bike bicycle cycle 单车 自行车 脚踏车 脚车",
-    "electric ebike motor motorised motorized battery_bike 电动",
+    "electric ebike motor motorised motorized battery_bike 电动 电助力 "
+        "电辅助",
     "child kid children toddler baby infant bb 儿童 小朋友 小孩 孩子 细路 "
         "宝宝 婴儿",
     "address location located direction where 地址 位置 在哪 哪里 边度 "
@@ -169,7 +171,7 @@ static const char *const  wachat_kb_synonyms[] = {
     "group team corporate company 团体 公司",
     "member membership loyalty reward points stamp regular_customer "
         "会员 积分 印花",
-    "age old older aged younger 岁 年龄 年纪 年满 未满",
+    "age old older aged younger 岁 年龄 年纪 年满 未满 未成年",
     "id passport identity document hkid 身份证 证件 护照",
     "weather typhoon rain rainstorm storm 天气 台风 风球 落雨 下雨 暴雨",
     "accident crash collision 意外 撞车",
