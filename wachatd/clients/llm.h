@@ -15,6 +15,12 @@
 #ifndef WACHAT_LLM_H
 #define WACHAT_LLM_H
 
+/*
+ * The most KB passages a prompt carries, llm_passages' maximum
+ * (config_keys.c): the word search ranks at most 8 entries (kb_search.c).
+ */
+#define WACHAT_LLM_PASSAGES_MAX  8
+
 #include <stddef.h>
 
 #include "clients/http.h"

@@ -104,11 +104,11 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     size_t                 i, n, max, nturns, best, dim;
     redisReply            *r;
     const float           *qv;
-    wachat_kb_hit_t        hits[8];
+    wachat_kb_hit_t        hits[WACHAT_LLM_PASSAGES_MAX];
     const wachat_kb_vectors_t  *vs;
     wachat_llm_turn_t      turns[64];
     wachat_llm_prompt_t    prompt;
-    wachat_llm_passage_t   passages[8];
+    wachat_llm_passage_t   passages[WACHAT_LLM_PASSAGES_MAX];
     wachat_engine_t       *en = cv->engine;
 
     if (q->type == NULL || !wachat_answerable(q->type)
@@ -119,7 +119,8 @@ wachat_conv_ask_llm(wachat_conv_t *cv, const char *member, size_t mlen,
     }
 
     /* at least the top entry: its buttons may go with the answer */
-    max = en->cfg->llm_passages < 8 ? (size_t) en->cfg->llm_passages : 8;
+    max = en->cfg->llm_passages < WACHAT_LLM_PASSAGES_MAX
+          ? (size_t) en->cfg->llm_passages : WACHAT_LLM_PASSAGES_MAX;
     vs = wachat_conv_vectors(cv, &qv, &dim);
     n = wachat_kb_hybrid(en->kb, vs, qv, dim, q->text, strlen(q->text), hits,
                          max ? max : 1, &best);

@@ -296,8 +296,9 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
     WACHAT_INT("llm_history", llm_history, "6", 0, 100,
         "Past turns of the conversation sent with the question."),
 
-    WACHAT_INT("llm_passages", llm_passages, "4", 1, 20,
-        "Best-ranked knowledge base entries sent with the question."),
+    WACHAT_INT("llm_passages", llm_passages, "4", 1, 8,
+        "Best-ranked knowledge base entries sent with the question (at "
+        "most 8: the word search ranks that many)."),
 
     WACHAT_BOOL("llm_check_links", llm_check_links, "yes",
         "Refuse a model answer naming a host (in a URL, a bare domain, an "
