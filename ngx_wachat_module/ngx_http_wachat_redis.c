@@ -198,7 +198,14 @@ ngx_http_wachat_redis_connect(ngx_http_wachat_redis_link_t *link)
 
     /* in this order; calls are admitted once SCRIPT LOAD answered */
 
-    if (link->conf->password.len) {
+    /* an ACL user proves itself with its own password (Redis 6) */
+    if (link->conf->user.len) {
+        redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "AUTH",
+                          "AUTH %b %b", link->conf->user.data,
+                          link->conf->user.len, link->conf->password.data,
+                          link->conf->password.len);
+
+    } else if (link->conf->password.len) {
         redisAsyncCommand(ac, ngx_http_wachat_redis_setup_reply, "AUTH",
                           "AUTH %b", link->conf->password.data,
                           link->conf->password.len);

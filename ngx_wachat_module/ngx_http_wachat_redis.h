@@ -30,6 +30,7 @@ typedef struct {
     ngx_str_t      unix_path;       /* NUL-terminated, or empty */
     ngx_str_t      name;            /* as written in the config, for logs */
     ngx_int_t      db;
+    ngx_str_t      user;            /* a Redis 6 ACL user, or empty */
     ngx_str_t      password;
 
     /* sentinel=...: the primary is asked of them on every connect */

@@ -65,6 +65,12 @@ ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0 && value[i].len > 5) {
+            rcf->user.data = value[i].data + 5;
+            rcf->user.len = value[i].len - 5;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
             v.data = value[i].data + 14;
             v.len = value[i].len - 14;
@@ -115,7 +121,8 @@ ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\", expected db=N, "
-                           "password_file=path, sentinel=host:port,..., "
+                           "user=name, password_file=path, "
+                           "sentinel=host:port,..., "
                            "master=name or sentinel_password_file=path",
                            &value[i]);
         return NGX_CONF_ERROR;

@@ -268,4 +268,29 @@ unlike($nginx->error_log, qr/\Q$file_secret\E|acme-secret|other-secret/, 'no sec
     $unix->stop;
 }
 
+
+# --- wachat_redis user=: a Redis 6 ACL user, the default user off ------------
+{
+    my $pw = 'u-' . rand_token(12);
+    my $acl = start_redis(args => ['--user', 'default', 'off',
+                                   '--user', 'wachat', 'on', ">$pw", '~*', '&*', '+@all']);
+    my $pwf = spew("$dir/acl-pw", $pw, 0600);
+    my $ok = start_nginx(redis_directive => "wachat_redis 127.0.0.1:${\ $acl->port} user=wachat password_file=$pwf;",
+                         wait_redis => 1);
+    my $res = $ok->post_signed(fixture('status_delivered'));
+    is($res->{status}, 200, 'user=wachat password_file=: 200 (AUTH wachat <password>)')
+        or diag $ok->error_log;
+    my $c = $acl->new_client(no_auth => 1);
+    $c->command('AUTH', 'wachat', $pw);
+    is($c->command('XLEN', 'wachat:events'), 1, '... and the event is in the stream');
+    $c->close;
+    unlike($ok->error_log, qr/\Q$pw\E/, 'the password is not logged');
+    $ok->stop;
+
+    my $anon = start_nginx(redis_directive => "wachat_redis 127.0.0.1:${\ $acl->port} password_file=$pwf;");
+    my $res2 = $anon->post_signed(fixture('status_read'));
+    is($res2->{status}, 503, 'the same password without user=, the default user off: 503');
+    $anon->stop;
+}
+
 done_testing;
