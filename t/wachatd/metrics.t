@@ -77,6 +77,18 @@ is($m->{'wachat_stream_backlog{state="unread"}'}, 0, 'nothing unread');
 is($m->{'wachat_agents_online'}, 0, 'no agent online');
 is($m->{'wachatd_llm_seconds_count'}, 0, 'no model calls (kb backend)');
 
+# asked for a person again while alice holds it: one more hand-over asked
+# for, credited to nobody (every message committed has an outcome)
+my ($rc, $out) = $d->ctl('agent', 'alice', 'online');
+is($rc, 0, 'alice online') or diag $out;
+$nginx->post_signed(wh_text(from => '4479990004', text => '/live_agent'));
+outbox_wait($redis, 4);
+$nginx->post_signed(wh_text(from => '4479990004', text => '/live_agent'));
+outbox_wait($redis, 5);
+ok(poll_until(sub { ((metrics())[1]{'wachatd_messages_total{outcome="handoff"}'} // 0) == 3 },
+              timeout => 10), 'three hand-overs asked for: the held one counts too')
+    or diag explain [ grep { /messages_total/ } %{ (metrics())[1] } ];
+
 my $post = http_request(port => $port, method => 'POST', path => '/metrics',
                          headers => [Authorization => 'Bearer ' . $d->api_secret]);
 is($post->{status}, 405, 'POST /metrics: 405');

@@ -548,6 +548,11 @@ wachat_conv_committed(wachat_conv_t *cv, const wachat_event_t *ev,
         }
 
     } else if (mode == WACHAT_MODE_AGENT) {
+        /* asked again while an agent holds it: asked, credited to nobody */
+        if (handoff) {
+            en->stats.handoffs++;
+        }
+
         /* the customer wrote to an agent: that is activity */
         snprintf(score, sizeof(score), "%lld", wachat_clock_ms());
         freeReplyObject(wachat_redis_cmd(en->store, "ZADD %s XX %s %s",
