@@ -408,7 +408,7 @@ install-kb:
 #
 # From a copy of the tree under $(BUILD)/deb (dpkg-buildpackage writes the
 # .deb files beside the source directory), unsigned, then lintian.  Needs
-# the Build-Depends of debian/control (scripts/install-deps --package).
+# the Build-Depends of debian/control (scripts/install-deps package).
 DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 DEB_DIR    := $(BUILD)/deb
 DEB_SRC    := $(DEB_DIR)/wachat-$(DEB_VERSION)
