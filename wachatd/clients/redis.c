@@ -147,14 +147,14 @@ wachat_redis_connect(wachat_redis_t *st)
 static int
 wachat_redis_setup(wachat_redis_t *st)
 {
+    int          argc;
     redisReply  *r;
+    const char  *argv[3];
 
-    /* an ACL user proves itself with its own password (Redis 6) */
-    if (st->addr.user || st->addr.password) {
-        r = st->addr.user
-            ? redisCommand(st->c, "AUTH %s %s", st->addr.user,
-                           st->addr.password ? st->addr.password : "")
-            : redisCommand(st->c, "AUTH %s", st->addr.password);
+    argc = wachat_redis_auth_argv(&st->addr, argv);
+
+    if (argc) {
+        r = redisCommandArgv(st->c, argc, argv, NULL);
 
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             snprintf(st->err, sizeof(st->err), "redis AUTH failed: %s",

@@ -86,6 +86,14 @@ void wachat_redis_addr_free(wachat_redis_addr_t *addr);
 int wachat_redis_addr_config(wachat_redis_addr_t *addr,
     const wachat_config_t *cfg, int timeout_ms);
 
+/*
+ * The AUTH command a new connection to addr sends first, in argv: "AUTH
+ * <user> <password>" for an ACL user (Redis 6), "AUTH <password>", or
+ * nothing; its number of words.
+ */
+int wachat_redis_auth_argv(const wachat_redis_addr_t *addr,
+    const char *argv[3]);
+
 /* a deep copy (freed with wachat_redis_addr_free); 0, or -1 */
 int wachat_redis_addr_copy(wachat_redis_addr_t *dst,
     const wachat_redis_addr_t *src);

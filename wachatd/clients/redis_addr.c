@@ -119,6 +119,27 @@ wachat_redis_addr_config(wachat_redis_addr_t *addr,
 
 
 int
+wachat_redis_auth_argv(const wachat_redis_addr_t *addr, const char *argv[3])
+{
+    if (addr->user == NULL && addr->password == NULL) {
+        return 0;
+    }
+
+    argv[0] = "AUTH";
+
+    if (addr->user == NULL) {
+        argv[1] = addr->password;
+        return 2;
+    }
+
+    argv[1] = addr->user;
+    argv[2] = addr->password ? addr->password : "";
+
+    return 3;
+}
+
+
+int
 wachat_redis_addr_copy(wachat_redis_addr_t *dst,
     const wachat_redis_addr_t *src)
 {

@@ -64,9 +64,9 @@ wachat_redis_link_pause(wachat_redis_link_t *l)
 redisAsyncContext *
 wachat_redis_link_get(wachat_redis_link_t *l)
 {
-    int                 port;
+    int                 port, argc;
     char                primary[64], err[256];
-    const char         *host;
+    const char         *host, *argv[3];
     redisAsyncContext  *ac;
 
     if (l->ac || l->closing) {
@@ -114,12 +114,10 @@ wachat_redis_link_get(wachat_redis_link_t *l)
     redisAsyncSetDisconnectCallback(ac, wachat_redis_link_disconnected);
 
     /* queued before the connection is up: hiredis sends them first */
-    if (l->addr->user) {
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", l->addr->user,
-                          l->addr->password ? l->addr->password : "");
+    argc = wachat_redis_auth_argv(l->addr, argv);
 
-    } else if (l->addr->password) {
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", l->addr->password);
+    if (argc) {
+        redisAsyncCommandArgv(ac, NULL, NULL, argc, argv, NULL);
     }
 
     if (l->addr->db) {
