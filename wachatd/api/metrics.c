@@ -90,8 +90,9 @@ wachat_metrics_flow(struct evbuffer *out, const wachat_engine_stats_t *es,
     evbuffer_add_printf(out,
         "wachatd_events_total{outcome=\"transferred\"} %llu\n"
         "wachatd_events_total{outcome=\"ignored\"} %llu\n"
-        "wachatd_events_total{outcome=\"reclaimed\"} %llu\n",
-        ss->transferred, ss->ignored, ss->reclaimed);
+        "wachatd_events_total{outcome=\"reclaimed\"} %llu\n"
+        "wachatd_events_total{outcome=\"parked\"} %llu\n",
+        ss->transferred, ss->ignored, ss->reclaimed, ss->parked);
 
     wachat_metrics_head(out, "wachatd_messages_total", "counter",
                   "Inbound messages committed, by outcome (withheld: over "

@@ -150,6 +150,15 @@ redisReply *wachat_redis_eval_ran(wachat_redis_t *st, wachat_lua_t *lua,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 
 /*
+ * 1 when r is an error a script raised on the data it touched (WRONGTYPE,
+ * a Lua error on a value): running it again fails again.  0 for any other
+ * reply, and for an error that is the server's condition rather than the
+ * data's (LOADING, READONLY, BUSY, OOM, NOREPLICAS, NOPERM, ...): that one
+ * passes, or needs an operator, whatever the script was given.
+ */
+int wachat_redis_script_error(const redisReply *r);
+
+/*
  * One field of a flat field/value array reply (HGETALL, the fields of a
  * stream entry): the value's element, NULL when kv is no array or has no
  * such field with a string value.  wachat_redis_reply_field() gives its str.

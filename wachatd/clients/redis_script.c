@@ -16,6 +16,19 @@
 static int wachat_redis_replicated(wachat_redis_t *st, const redisReply *r);
 
 
+/*
+ * The error codes that say the server cannot run a script now, whatever
+ * it was given: loading, a replica or a primary cut off from its replicas,
+ * another script running, out of memory, a failing save, an ACL or a
+ * password, a cluster state, a client unblocked by a change of role.
+ */
+static const char  *wachat_redis_conditions[] = {
+    "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOREPLICAS", "OOM",
+    "MISCONF", "NOSCRIPT", "NOPERM", "NOAUTH", "WRONGPASS", "CLUSTERDOWN",
+    "TRYAGAIN", "MOVED", "ASK", "UNBLOCKED", "EXECABORT", NULL
+};
+
+
 /* the script's SHA1 in hex, computed on first use */
 static void
 wachat_lua_sha(wachat_lua_t *lua)
@@ -139,6 +152,29 @@ wachat_redis_eval_ran(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
     freeReplyObject(w);
 
     return r;
+}
+
+
+int
+wachat_redis_script_error(const redisReply *r)
+{
+    size_t        n;
+    const char  **c;
+
+    if (r == NULL || r->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    /* the code is the error's first word */
+    n = strcspn(r->str, " ");
+
+    for (c = wachat_redis_conditions; *c; c++) {
+        if (strlen(*c) == n && strncmp(r->str, *c, n) == 0) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -68,6 +68,7 @@ typedef struct {
     unsigned long long  transferred;
     unsigned long long  ignored;        /* kind=other and foreign */
     unsigned long long  reclaimed;
+    unsigned long long  parked;         /* their own transfer failed */
 } wachat_stream_stats_t;
 
 const wachat_stream_stats_t *wachat_stream_stats(wachat_stream_t *s);

@@ -4,6 +4,7 @@
  * time, whether read anew or reclaimed.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,19 @@
 #define WACHAT_KEY_OTHER      "wachat:other"    /* kind=other, for operators */
 
 
+typedef struct wachat_stream_batch_s  wachat_stream_batch_t;
+
+static void wachat_stream_moved(wachat_stream_t *s,
+    const wachat_stream_batch_t *b, size_t i);
+static void wachat_stream_one_by_one(wachat_stream_t *s,
+    const wachat_stream_batch_t *b, const wachat_transfer_t *t);
+static int wachat_stream_refused(wachat_stream_t *s,
+    const wachat_stream_batch_t *b, size_t i);
 static int wachat_stream_set_aside(wachat_stream_t *s,
     const wachat_event_t *ev, const redisReply *fields);
+static int wachat_stream_side_fields(const char **argv, size_t *argvlen,
+    int argc, const wachat_event_t *ev, const char *reason,
+    const redisReply *fields);
 
 
 /*
@@ -28,16 +40,50 @@ static int wachat_stream_set_aside(wachat_stream_t *s,
  * conversations nobody holds (their first step comes with them).  An entry
  * that fails (cannot be read or set aside) stays pending alone, the rest
  * go on; the reclaim timer brings it back.
+ *
+ * When the script itself fails on one entry's keys (a key of the wrong
+ * type), the batch is transferred again one entry at a time, and the
+ * entry whose own transfer fails is parked with the error, so that
+ * neither the batch's other customers nor the log wait on it for ever.
+ * A failure of Redis rather than of the data (down, loading, a replica,
+ * out of memory, a WAIT short) parks nothing: the batch stays pending.
  */
 
-typedef struct {
+#define WACHAT_SIDE_ARGS  (10 + 2 * 32)
+
+/*
+ * KEYS parked stream ready convs; ARGV group id maxlen, then the parked
+ * entry's field, value, ...  Parks the entry and acknowledges it, once:
+ * 1; 0 when it is no longer pending (its transfer got as far as the
+ * inbox).  A key every transfer writes that holds the wrong type is no
+ * entry's fault: nothing is parked and the key is named.
+ */
+static wachat_lua_t  wachat_lua_park = wachat_lua_replicated(
+    "local function wrong(key, want)\n"
+    "  local t = redis.call('TYPE', key).ok\n"
+    "  if t ~= want and t ~= 'none' then\n"
+    "    return key .. ' holds a ' .. t .. ', not a ' .. want\n"
+    "  end\n"
+    "end\n"
+    "local shared = wrong(KEYS[3], 'set') or wrong(KEYS[4], 'zset')\n"
+    "if shared then return shared end\n"
+    "if #redis.call('XPENDING', KEYS[2], ARGV[1], ARGV[2], ARGV[2], 1) == 0\n"
+    "then\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',\n"
+    "           unpack(ARGV, 4))\n"
+    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
+    "return 1\n");
+
+struct wachat_stream_batch_s {
     size_t               n;
     wachat_event_t      *ev;
     const char         **ids;
     const char         **convs;
     int                 *message;
     const redisReply   **fields;
-} wachat_stream_batch_t;
+};
 
 
 static int
@@ -73,9 +119,159 @@ wachat_stream_batch_add(wachat_stream_t *s, wachat_stream_batch_t *b,
 }
 
 
+/* entry i sits in its conversation's inbox (or, set aside, nowhere) */
+static void
+wachat_stream_moved(wachat_stream_t *s, const wachat_stream_batch_t *b,
+    size_t i)
+{
+    if (b->convs[i]) {
+        s->stats.transferred++;
+        s->conf.work(s->conf.data, b->convs[i]);
+
+    } else {
+        s->stats.ignored++;
+    }
+}
+
+
+/*
+ * The batch t failed on its data: each entry again, alone, in order; the
+ * ones the failed run moved already (no longer pending) are not sent
+ * again.  A failure of Redis stops it: the rest stays pending.
+ */
+static void
+wachat_stream_one_by_one(wachat_stream_t *s, const wachat_stream_batch_t *b,
+    const wachat_transfer_t *t)
+{
+    int                 rc;
+    size_t              i;
+    wachat_transfer_t   one;
+
+    for (i = 0; i < b->n; i++) {
+        rc = wachat_stream_is_pending(s, b->ids[i]);
+
+        if (rc == 0) {
+            wachat_stream_moved(s, b, i);
+            continue;
+        }
+
+        if (rc == 1) {
+            one = *t;
+            one.n = 1;
+            one.ids = &b->ids[i];
+            one.convs = &b->convs[i];
+            one.message = &b->message[i];
+            one.fields = &b->fields[i];
+
+            rc = wachat_script_transfer(s->store, &one, s->conf.take,
+                                        s->conf.data);
+        }
+
+        if (rc == 0) {
+            wachat_stream_moved(s, b, i);
+            continue;
+        }
+
+        if (rc == WACHAT_TRANSFER_REFUSED) {
+            if (wachat_stream_refused(s, b, i) == 0) {
+                continue;
+            }
+
+        } else {
+            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
+                       s->store->err);
+        }
+
+        return;     /* this entry and the rest stay pending */
+    }
+}
+
+
+/*
+ * Entry i's own transfer failed on its data (st->err): parked with the
+ * error as its reason, and acknowledged.  -1 when it could not be (the
+ * rest of the batch then waits with it: a failure of Redis, or a key
+ * every transfer writes).
+ */
+static int
+wachat_stream_refused(wachat_stream_t *s, const wachat_stream_batch_t *b,
+    size_t i)
+{
+    int                   argc;
+    size_t                k;
+    redisReply           *r;
+    const char           *argv[7 + WACHAT_SIDE_ARGS];
+    size_t                argvlen[7 + WACHAT_SIDE_ARGS];
+    char                  reason[sizeof(s->store->err)];
+    const wachat_event_t *ev = &b->ev[i];
+
+    snprintf(reason, sizeof(reason), "%s", s->store->err);
+
+    argv[0] = WACHAT_KEY_PARKED;
+    argv[1] = s->conf.stream;
+    argv[2] = WACHAT_KEY_READY;
+    argv[3] = WACHAT_KEY_CONVS;
+    argv[4] = s->conf.group;
+    argv[5] = ev->stream_id;
+    argv[6] = WACHAT_SIDE_MAXLEN;
+
+    for (k = 0; k < 7; k++) {
+        argvlen[k] = strlen(argv[k]);
+    }
+
+    argc = wachat_stream_side_fields(argv, argvlen, 7, ev, reason,
+                                     b->fields[i]);
+
+    r = wachat_redis_eval(s->store, &wachat_lua_park, 4, argc, argv,
+                          argvlen);
+
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+        s->stats.parked++;
+        wachat_log(WACHAT_LOG_WARNING, "stream: event %s of conversation "
+                   "%s parked in %s, its own transfer failed: %s",
+                   ev->stream_id, ev->conv_id[0] ? ev->conv_id : "(none)",
+                   WACHAT_KEY_PARKED, reason);
+        freeReplyObject(r);
+        return 0;
+    }
+
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        /* it reached the inbox before the script failed: not parked too */
+        wachat_log(WACHAT_LOG_WARNING, "stream: event %s of conversation "
+                   "%s is in its inbox, but its transfer failed: %s",
+                   ev->stream_id, ev->conv_id, reason);
+        wachat_stream_moved(s, b, i);
+        freeReplyObject(r);
+        return 0;
+    }
+
+    if (r && r->type == REDIS_REPLY_STRING) {
+        wachat_log(WACHAT_LOG_ERROR, "stream: transfer failed: %s: %s; no "
+                   "event can be transferred until it is fixed", reason,
+                   r->str);
+
+    } else {
+        if (r) {
+            snprintf(s->store->err, sizeof(s->store->err), "%s",
+                     r->type == REDIS_REPLY_ERROR ? r->str
+                                                  : "unexpected reply");
+        }
+
+        wachat_log(WACHAT_LOG_WARNING, "stream: event %s of conversation %s: "
+                   "its transfer failed: %s; parking it failed: %s",
+                   ev->stream_id, ev->conv_id, reason, s->store->err);
+    }
+
+    freeReplyObject(r);
+
+    return -1;
+}
+
+
 void
 wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 {
+    int                     rc;
     size_t                  i, n;
     wachat_transfer_t       t;
     wachat_stream_batch_t   b;
@@ -119,25 +315,33 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
     t.message = b.message;
     t.fields = b.fields;
 
-    if (b.n == 0
-        || wachat_script_transfer(s->store, &t, s->conf.take, s->conf.data)
-           != 0)
-    {
-        if (b.n) {
-            wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
-                       s->store->err);
-        }
+    if (b.n == 0) {
+        goto done;
+    }
+
+    rc = wachat_script_transfer(s->store, &t, s->conf.take, s->conf.data);
+
+    if (rc == WACHAT_TRANSFER_REFUSED && b.n > 1) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer of %zu events "
+                   "failed, transferring them one by one: %s", b.n,
+                   s->store->err);
+        wachat_stream_one_by_one(s, &b, &t);
+        goto done;
+    }
+
+    if (rc == WACHAT_TRANSFER_REFUSED) {
+        wachat_stream_refused(s, &b, 0);
+        goto done;
+    }
+
+    if (rc != 0) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
+                   s->store->err);
         goto done;
     }
 
     for (i = 0; i < b.n; i++) {
-        if (b.convs[i]) {
-            s->stats.transferred++;
-            s->conf.work(s->conf.data, b.convs[i]);
-
-        } else {
-            s->stats.ignored++;
-        }
+        wachat_stream_moved(s, &b, i);
     }
 
 done:
@@ -189,45 +393,24 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
     size_t        i;
     redisReply   *r;
     const char   *key, *v, *kind, *type;
-    const char   *argv[10 + 2 * 32];
-    size_t        argvlen[10 + 2 * 32];
+    const char   *argv[6 + WACHAT_SIDE_ARGS];
+    size_t        argvlen[6 + WACHAT_SIDE_ARGS];
 
     key = ev->known ? WACHAT_KEY_OTHER : WACHAT_KEY_PARKED;
 
-    argc = 0;
-    argv[argc++] = "XADD";
-    argv[argc++] = key;
-    argv[argc++] = "MAXLEN";
-    argv[argc++] = "~";
-    argv[argc++] = WACHAT_SIDE_MAXLEN;
-    argv[argc++] = "*";
-    argv[argc++] = "event";
-    argv[argc++] = ev->stream_id;
+    argv[0] = "XADD";
+    argv[1] = key;
+    argv[2] = "MAXLEN";
+    argv[3] = "~";
+    argv[4] = WACHAT_SIDE_MAXLEN;
+    argv[5] = "*";
 
-    if (ev->refused) {
-        argv[argc++] = "reason";
-        argv[argc++] = ev->refused;
-    }
-
-    for (i = 0; i < (size_t) argc; i++) {
+    for (i = 0; i < 6; i++) {
         argvlen[i] = strlen(argv[i]);
     }
 
-    for (i = 0; fields && fields->type == REDIS_REPLY_ARRAY
-                && i + 1 < fields->elements && argc + 2 <= 10 + 2 * 32;
-         i += 2)
-    {
-        if (fields->element[i]->type != REDIS_REPLY_STRING
-            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
-        {
-            continue;
-        }
-
-        argv[argc] = fields->element[i]->str;
-        argvlen[argc++] = fields->element[i]->len;
-        argv[argc] = fields->element[i + 1]->str;
-        argvlen[argc++] = fields->element[i + 1]->len;
-    }
+    argc = wachat_stream_side_fields(argv, argvlen, 6, ev, ev->refused,
+                                     fields);
 
     r = wachat_redis_argv(s->store, argc, argv, argvlen);
     rc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
@@ -249,4 +432,50 @@ wachat_stream_set_aside(wachat_stream_t *s, const wachat_event_t *ev,
     freeReplyObject(r);
 
     return rc;
+}
+
+
+/*
+ * An entry set aside: "event" its id, "reason" (if any), then its own
+ * fields as read, after the argc arguments already in argv (which has room
+ * for WACHAT_SIDE_ARGS more).  Returns the new argc.
+ */
+static int
+wachat_stream_side_fields(const char **argv, size_t *argvlen, int argc,
+    const wachat_event_t *ev, const char *reason, const redisReply *fields)
+{
+    int     max;
+    size_t  i;
+
+    max = argc + WACHAT_SIDE_ARGS;
+
+    argv[argc] = "event";
+    argvlen[argc++] = 5;
+    argv[argc] = ev->stream_id;
+    argvlen[argc++] = strlen(ev->stream_id);
+
+    if (reason) {
+        argv[argc] = "reason";
+        argvlen[argc++] = 6;
+        argv[argc] = reason;
+        argvlen[argc++] = strlen(reason);
+    }
+
+    for (i = 0; fields && fields->type == REDIS_REPLY_ARRAY
+                && i + 1 < fields->elements && argc + 2 <= max;
+         i += 2)
+    {
+        if (fields->element[i]->type != REDIS_REPLY_STRING
+            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        argv[argc] = fields->element[i]->str;
+        argvlen[argc++] = fields->element[i]->len;
+        argv[argc] = fields->element[i + 1]->str;
+        argvlen[argc++] = fields->element[i + 1]->len;
+    }
+
+    return argc;
 }

@@ -57,6 +57,9 @@ void wachat_stream_deleted(wachat_stream_t *s, const redisReply *ids);
 void wachat_stream_on_reclaim(evutil_socket_t fd, short what, void *arg);
 void wachat_stream_on_trim(evutil_socket_t fd, short what, void *arg);
 
+/* the entry id is pending in the group: 1, 0, or -1 on a Redis error */
+int wachat_stream_is_pending(wachat_stream_t *s, const char *id);
+
 /* a consumer that holds nothing leaves the group (1 gone, 0 not, -1) */
 int wachat_stream_forget_consumer(wachat_stream_t *s, const char *name);
 

@@ -272,6 +272,31 @@ wachat_stream_pending_is_other(wachat_stream_t *s, const char *id,
 
 
 int
+wachat_stream_is_pending(wachat_stream_t *s, const char *id)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wachat_redis_cmd(s->store, "XPENDING %s %s %s %s 1", s->conf.stream,
+                         s->conf.group, id, id);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            snprintf(s->store->err, sizeof(s->store->err), "XPENDING: %s",
+                     r->str);
+        }
+        freeReplyObject(r);
+        return -1;
+    }
+
+    rc = r->elements > 0;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+int
 wachat_stream_forget_consumer(wachat_stream_t *s, const char *name)
 {
     int          rc;

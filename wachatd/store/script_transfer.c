@@ -113,6 +113,24 @@ wachat_transfer_keys(wachat_transfer_keys_t *k, const char *conv)
 }
 
 
+/* a transfer's reply r: 0 to be read, or why not (into st->err) */
+static int
+wachat_transfer_refused(wachat_redis_t *st, const redisReply *r)
+{
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    wachat_script_failed(st, r);
+
+    return wachat_redis_script_error(r) ? WACHAT_TRANSFER_REFUSED : -1;
+}
+
+
 /* the events, and (in taken) what the script took for this consumer */
 static int
 wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
@@ -236,7 +254,11 @@ wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     r = wachat_redis_eval(st, &wachat_lua_transfer, (int) nkeys, (int) argc,
                           argv, argvlen);
 
-    rc = r ? wachat_transfer_done(st, t, keys, r, take, data) : -1;
+    rc = wachat_transfer_refused(st, r);
+
+    if (rc == 0) {
+        rc = wachat_transfer_done(st, t, keys, r, take, data);
+    }
 
     freeReplyObject(r);
     free(argv);
@@ -293,10 +315,11 @@ wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
     r = wachat_redis_eval(st, &wachat_lua_transfer_one, 4, (int) argc, argv,
                           argvlen);
 
-    rc = (r && r->type == REDIS_REPLY_INTEGER) ? 0 : -1;
+    rc = wachat_transfer_refused(st, r);
 
-    if (rc != 0) {
+    if (rc == 0 && r->type != REDIS_REPLY_INTEGER) {
         wachat_script_failed(st, r);
+        rc = -1;
     }
 
     freeReplyObject(r);

@@ -202,6 +202,17 @@ typedef struct {
 typedef void (*wachat_transfer_take_pt)(void *data, const char *conv_id,
     redisReply *peek);
 
+/*
+ * 0; -1 when Redis could not run it now (no answer, a WAIT short, an error
+ * that is the server's condition: st->err), which a later try may pass;
+ * WACHAT_TRANSFER_REFUSED when the script itself failed on the data it
+ * touched (a key of the wrong type: st->err is the error), which a later
+ * try of the same entries fails again.  Either way the entries may be
+ * partly transferred (Redis keeps a failed script's writes); a transfer
+ * done again is a no-op for what was.
+ */
+#define WACHAT_TRANSFER_REFUSED  -2
+
 int wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     wachat_transfer_take_pt take, void *data);
 
