@@ -54,7 +54,10 @@ ngx_http_wachat_check_secret(ngx_conf_t *cf, ngx_fd_t fd, ngx_str_t *name,
 {
     ngx_uint_t  mode;
 
-    if (ngx_fd_info(fd, fi) == NGX_FILE_ERROR || ngx_file_size(fi) > 4096) {
+    if (ngx_fd_info(fd, fi) == NGX_FILE_ERROR
+        || !ngx_is_file(fi)
+        || ngx_file_size(fi) > 4096)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "secret file \"%s\" is not a small regular file",
                            name->data);
@@ -98,7 +101,9 @@ ngx_http_wachat_read_secret(ngx_conf_t *cf, ngx_str_t *path,
         return NGX_ERROR;
     }
 
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* nonblocking: a FIFO given by mistake must not hang nginx -t */
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            "cannot open secret file \"%s\"", name.data);

@@ -7,6 +7,7 @@ use v5.36;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes ();
+use POSIX ();
 use File::Temp qw(tempdir);
 use Wachat::Files qw(fixture spew);
 use Wachat::Redis qw(start_redis);
@@ -53,6 +54,18 @@ refused('wachat_app_secret_file that does not exist', qr{\Q$dir\E/no-such-secret
         locations => wachat_location(token => 'tok', secret_file => "$dir/no-such-secret"));
 refused('wachat_app_secret_file that is a directory', qr{\Q$dir\E},
         locations => wachat_location(token => 'tok', secret_file => $dir));
+# a FIFO (a named pipe given by mistake) is refused at once: opening it for
+# reading used to wait for a writer, and nginx -t hung
+{
+    my $fifo = "$dir/secret-fifo";
+    POSIX::mkfifo($fifo, 0600) or die "mkfifo: $!";
+    my $t0 = Time::HiRes::time();
+    refused('wachat_app_secret_file that is a FIFO', qr/secret file "\Q$fifo\E" is not a small regular file/,
+            locations => wachat_location(token => 'tok', secret_file => $fifo));
+    refused('wachat_redis password_file= that is a FIFO', qr/secret file "\Q$fifo\E" is not a small regular file/,
+            redis_directive => "wachat_redis 127.0.0.1:6399 password_file=$fifo;");
+    cmp_ok(Time::HiRes::time() - $t0, '<', 20, 'a FIFO secret does not hang nginx -t');
+}
 
 # a secret other users may read (or write: then they could sign webhooks)
 for my $case ([0644, 'readable by every user'], [0602, 'writable by every user']) {
