@@ -28,6 +28,10 @@
  * or an agent holds it already: "held"), it says so again while the
  * customer's bucket allows, taking a token like an answer.
  *
+ * The done set is scored and trimmed on Redis' clock, like the bucket: a
+ * consumer whose host clock runs ahead must not trim the ids the others
+ * still need to recognise a redelivery.
+ *
  * An AI answer takes a token of the customer's bucket.  Over the limit,
  * the message is kept all the same (history, feed, agents) and the reply
  * is the notice, queued only by the first such message of a period: the
@@ -108,9 +112,10 @@ static wachat_lua_t  wachat_lua_commit = wachat_lua_replicated(
     "  redis.call('EXPIRE', k, ARGV[11])\n"
     "end\n"
     "statuses_bounded()\n"
-    "redis.call('ZADD', KEYS[11], ARGV[12], ARGV[19])\n"
+    "local done_at = clock()\n"
+    "redis.call('ZADD', KEYS[11], done_at, ARGV[19])\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf',\n"
-    "           '(' .. (tonumber(ARGV[12]) - ARGV[9] * 1000))\n"
+    "           '(' .. (done_at - ARGV[9] * 1000))\n"
     "redis.call('ZREMRANGEBYRANK', KEYS[11], 0,\n"
     "           -" WACHAT_STR(WACHAT_DONE_MAX) " - 1)\n"
     "redis.call('EXPIRE', KEYS[11], ARGV[9])\n"

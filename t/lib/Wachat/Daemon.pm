@@ -111,6 +111,9 @@ sub new ($class, %o) {
         # how long start waits for "started" (wachatd itself waits up to a
         # minute for a Redis that is loading or refuses writes)
         start_timeout => $o{start_timeout} // 15,
+        # added to wachatd's environment (t/wachatd/redis_clock.t: a clock
+        # of its own through libfaketime)
+        env      => $o{env} // {},
     }, $class;
 
     if ($o{api_secret} // 1) {
@@ -152,13 +155,12 @@ sub write_conf ($self) { Wachat::Files::spew($self->{conf}, $self->conf_text) }
 
 # wait => 0: back once spawned, to watch the log of a start that waits
 sub start ($self, %o) {
-    my @env = $ENV{WACHATD_PRELOAD} ? ("LD_PRELOAD=$ENV{WACHATD_PRELOAD}") : ();
     # WACHATD_WRAPPER="valgrind ..." (scripts/valgrind-wachatd): a command
     # line prefixed to wachatd's; start is given longer under it.
     my @wrap = split ' ', $ENV{WACHATD_WRAPPER} // '';
     my $argv = [@wrap, Wachat::Daemon::wachatd_binary(), '-c', $self->{conf}];
     Wachat::Process::register($self);
-    $self->{pid} = Wachat::Process::spawn($argv, out => $self->{log});
+    $self->{pid} = Wachat::Process::spawn($argv, out => $self->{log}, env => $self->{env});
     return $self unless $o{wait} // 1;
     my $ok = Wachat::Process::poll_until(sub {
         return 1 if -e $self->{log} && Wachat::Files::slurp($self->{log}) =~ /started/;

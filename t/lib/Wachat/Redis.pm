@@ -35,6 +35,7 @@ sub new ($class, %o) {
         password   => $o{password},
         unixsocket => $o{unixsocket},
         args       => $o{args} // [],
+        env        => $o{env} // {},
         port       => $o{port},
         fixed_port => defined $o{port},
     }, $class;
@@ -62,7 +63,7 @@ sub start ($self) {
         push @argv, '--unixsocket', $self->{socket_path}, '--unixsocketperm', '700'
             if $self->{socket_path};
         push @argv, @{ $self->{args} };
-        my $pid = spawn(\@argv, out => $self->log_file);
+        my $pid = spawn(\@argv, out => $self->log_file, env => $self->{env});
         $self->{pid} = $pid;
 
         my $state = poll_until(sub {
