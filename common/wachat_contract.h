@@ -77,6 +77,13 @@ typedef enum {
 
 
 /*
+ * wachatd's replies carry biz_opaque_callback_data "wachat:<history id>";
+ * Meta echoes it in the statuses of the message it accepted (in "raw").
+ */
+#define WACHAT_SEND_TAG                 "wachat:"
+
+
+/*
  * Who answers a conversation (the "mode" of its hash): the assistant, nobody
  * yet (a person was asked for), or the agent who holds it.  The names are
  * also macros so that Lua script text can be assembled from them.

@@ -185,6 +185,7 @@ sub for_customer ($case) { '"to":"' . $WA{$case} . '"' }
                                      @{ $buttons{hours} } ] },
         },
         context => { message_id => $in },
+        biz_opaque_callback_data => $req->{json}{biz_opaque_callback_data},
     }, '(a) interactive reply-button message, exactly as documented')
         or diag $req->{body};
 
@@ -195,6 +196,8 @@ sub for_customer ($case) { '"to":"' . $WA{$case} . '"' }
 
     my $hist = reply_hist('a', $in);
     ok($hist, '(a) the reply is in the history');
+    is($req->{json}{biz_opaque_callback_data}, "wachat:$hist",
+       '(a) biz_opaque_callback_data: "wachat:" and the reply\'s history id, for Meta to echo in its statuses');
     my $wamid = standin_wamid($req);
     is(wait_status_field('a', "h:$hist", qr/^wamid\./), $wamid,
        '(a) status hash: h:<hist id> -> the wamid the Graph API returned');
@@ -212,9 +215,12 @@ sub for_customer ($case) { '"to":"' . $WA{$case} . '"' }
         type              => 'text',
         text              => { preview_url => 0, body => $answer{'hours-zh'} },
         context           => { message_id => $in },
+        biz_opaque_callback_data => $req->{json}{biz_opaque_callback_data},
     }, '(a) text message, exactly as documented, Chinese intact')
         or diag $req->{body};
     $hist = reply_hist('a_zh', $in);
+    is($req->{json}{biz_opaque_callback_data}, "wachat:$hist",
+       '(a) text message: tagged with its history id too');
     is(wait_status_field('a_zh', "h:$hist", qr/^wamid\./), standin_wamid($req),
        '(a) text message: its wamid recorded too');
 }

@@ -106,12 +106,15 @@ sub sends_to ($wa) {
     my @s;
     poll_until(sub { (@s = sends_to($wa)) >= 1 }, timeout => $T);
     is(scalar @s, 1, '(a) then one message');
+    like($s[0]{json}{biz_opaque_callback_data} // '', qr/^wachat:\d+-\d+$/,
+         '(a) tagged with its history id, for Meta to echo in its statuses');
     my $media_id = 'standin-media-' . ($u->{seq} // 0);
     is_deeply($s[0]{json}, {
         messaging_product => 'whatsapp', recipient_type => 'individual',
         to => $wa, type => 'document',
         document => { id => $media_id, caption => 'Your invoice for May',
                       filename => 'invoice-May.pdf' },
+        biz_opaque_callback_data => $s[0]{json}{biz_opaque_callback_data},
     }, '(a) a document by the id the upload gave, caption and file name')
         or diag explain $s[0]{json};
 

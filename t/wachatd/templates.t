@@ -147,6 +147,8 @@ sub api ($method, $path, $body = undef) {
     my @s;
     poll_until(sub { (@s = templates_to($wa)) >= 1 }, timeout => $T);
     is(scalar @s, 1, '(b) one template message reaches the Graph API') or diag $d->log_text;
+    like($s[0]{json}{biz_opaque_callback_data} // '', qr/^wachat:\d+-\d+$/,
+         '(b) tagged with its history id, for Meta to echo in its statuses');
     is_deeply($s[0]{json}, {
         messaging_product => 'whatsapp', recipient_type => 'individual',
         to => $wa, type => 'template',
@@ -156,6 +158,7 @@ sub api ($method, $path, $body = undef) {
                 { type => 'text', text => 'Ana' },
                 { type => 'text', text => '#4821' } ] }],
         },
+        biz_opaque_callback_data => $s[0]{json}{biz_opaque_callback_data},
     }, '(b) with both body parameters, in order, as Meta documents')
         or diag explain $s[0]{json};
 

@@ -136,12 +136,15 @@ wachat_metrics_flow(struct evbuffer *out, const wachat_engine_stats_t *es,
     evbuffer_add_printf(out, "wachatd_statuses_total %llu\n", es->statuses);
 
     wachat_metrics_head(out, "wachatd_sends_total", "counter",
-                  "Replies delivered, retried and dead-lettered.");
+                  "Replies delivered, retried and dead-lettered; and those "
+                  "recorded as sent from Meta's status before their send's "
+                  "own answer (lost, or not back yet): not sent again.");
     evbuffer_add_printf(out,
         "wachatd_sends_total{outcome=\"sent\"} %llu\n"
         "wachatd_sends_total{outcome=\"retried\"} %llu\n"
-        "wachatd_sends_total{outcome=\"dead\"} %llu\n",
-        es->sent, es->retried, es->dead);
+        "wachatd_sends_total{outcome=\"dead\"} %llu\n"
+        "wachatd_sends_total{outcome=\"confirmed_by_status\"} %llu\n",
+        es->sent, es->retried, es->dead, ss->confirmed);
 }
 
 

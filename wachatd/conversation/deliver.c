@@ -192,6 +192,13 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
         en->stats.retried++;
         delay = wachat_conv_backoff(cv->attempt, res->retry_ms);
 
+        /*
+         * Asked again before the retry: a call that timed out may have
+         * reached Meta, whose status then records the reply as sent
+         * (script_transfer.c) and the retry finds another head.
+         */
+        wachat_conv_drop_peek(cv);
+
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: send failed (%s), "
                    "retry %d/%d in %ld ms", cv->id, res->reason, cv->attempt,
                    en->cfg->graph_max_retries, delay);

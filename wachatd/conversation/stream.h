@@ -69,6 +69,9 @@ typedef struct {
     unsigned long long  ignored;        /* kind=other and foreign */
     unsigned long long  reclaimed;
     unsigned long long  parked;         /* their own transfer failed */
+    unsigned long long  confirmed;      /* replies recorded as sent from
+                                           Meta's status (their send's
+                                           answer was lost) */
 } wachat_stream_stats_t;
 
 const wachat_stream_stats_t *wachat_stream_stats(wachat_stream_t *s);

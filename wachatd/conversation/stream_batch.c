@@ -314,6 +314,7 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
     t.convs = b.convs;
     t.message = b.message;
     t.fields = b.fields;
+    t.confirmed = &s->stats.confirmed;
 
     if (b.n == 0) {
         goto done;

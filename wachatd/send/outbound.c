@@ -8,6 +8,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "wachat_contract.h"
 #include "clients/graph.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -204,6 +205,48 @@ wachat_outbound_body(const wachat_outbound_msg_t *m, char **body,
 }
 
 
+/*
+ * Meta echoes biz_opaque_callback_data in the statuses of the message it
+ * accepted.  The reply's history id there lets a status record the reply as
+ * sent when the send's own answer was lost (a timeout, a crash before the
+ * record): the transfer script does, so the reply is not sent again
+ * (script_transfer.c).  The body is a JSON object: the tag goes first.
+ */
+static int
+wachat_outbound_tag(char **body, size_t *blen, const char *hist)
+{
+    int     n;
+    char    tag[WACHAT_SEND_HIST_MAX + 64];
+    char   *tagged;
+
+    if (hist == NULL || hist[0] == '\0' || *blen < 2 || (*body)[0] != '{') {
+        return 0;
+    }
+
+    n = snprintf(tag, sizeof(tag), "\"biz_opaque_callback_data\":\""
+                 WACHAT_SEND_TAG "%s\",", hist);
+    if (n < 0 || (size_t) n >= sizeof(tag)) {
+        return 0;
+    }
+
+    tagged = malloc(*blen + (size_t) n + 1);
+    if (tagged == NULL) {
+        return -1;
+    }
+
+    tagged[0] = '{';
+    memcpy(tagged + 1, tag, (size_t) n);
+    memcpy(tagged + 1 + n, *body + 1, *blen - 1);
+    tagged[*blen + (size_t) n] = '\0';
+
+    free(*body);
+    *body = tagged;
+    *blen += (size_t) n;
+
+    return 0;
+}
+
+
 static int wachat_outbound_upload(wachat_outbound_t *ob,
     const wachat_outbound_msg_t *m, wachat_outbound_call_t *call,
     wachat_send_done_pt done, void *data);
@@ -392,9 +435,10 @@ wachat_outbound_uploaded(void *data, const wachat_graph_reply_t *reply)
         return;
     }
 
-    rc = ob->graph ? wachat_graph_send_json(ob->graph, call->pnid, body, blen,
-                                            wachat_outbound_graph_done, call)
-                   : -1;
+    rc = wachat_outbound_tag(&body, &blen, call->hist) == 0 && ob->graph
+         ? wachat_graph_send_json(ob->graph, call->pnid, body, blen,
+                                  wachat_outbound_graph_done, call)
+         : -1;
     free(body);
 
     if (rc != 0) {
@@ -594,8 +638,10 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
         return rc;
     }
 
-    rc = wachat_graph_send_json(ob->graph, m.pnid, body, blen,
-                                wachat_outbound_graph_done, call);
+    rc = wachat_outbound_tag(&body, &blen, call->hist) == 0
+         ? wachat_graph_send_json(ob->graph, m.pnid, body, blen,
+                                  wachat_outbound_graph_done, call)
+         : -1;
 
     free(body);
     yajl_tree_free(m.root);

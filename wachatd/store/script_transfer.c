@@ -16,8 +16,8 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
 
 
 /*
- * KEYS stream ready convs, then five per event: its inbox, and its
- * conversation's lease, outq, rate bucket and hash; ARGV group owner
+ * KEYS stream ready convs, then six per event: its inbox, and its
+ * conversation's lease, outq, rate bucket, hash and statuses; ARGV group owner
  * lease-ms rate answers-per-min answers-burst, then per event: id,
  * conversation ('' = acknowledge only), counts as activity.  The inbox
  * first, the acknowledgement second, in one atomic step; a transfer done
@@ -29,10 +29,51 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
  * was read (MAXLEN trimmed it) is left pending and its index returned: the
  * caller transfers it with the fields it read (TRANSFER_ONE).
  *
+ * A status that echoes the tag of the reply at the head of its
+ * conversation's queue (WACHAT_SEND_TAG and the reply's history id, in
+ * biz_opaque_callback_data) says Meta accepted that reply: it is recorded
+ * as sent here, as SENT would have, whoever holds the lease.  So a reply
+ * whose send's own answer was lost (a timeout, a consumer killed before
+ * its record) is not sent again once Meta's status has come: the holder
+ * re-peeks before a retry, and a successor takes the conversation only
+ * after the dead one's lease (60 s), by when the status has come.  The
+ * send's own record, if it comes later, finds another head and does
+ * nothing.  (An entry trimmed from the stream before its transfer,
+ * TRANSFER_ONE, is not looked at: its status records nothing.)
+ *
  * A conversation of the batch that nobody holds is taken for this
  * consumer here, with the peek of its first step: {missing, {index, peek,
- * ...}}.  The others are left to whoever holds them.
+ * ...}, {index, history id, ...} of the replies recorded from statuses}.
+ * The others are left to whoever holds them.
  */
+#define WACHAT_LUA_CONFIRM                                                  \
+    "local function confirm(outq, conv, st, f)\n"                           \
+    "  local kind, id, raw\n"                                               \
+    "  for j = 1, #f - 1, 2 do\n"                                           \
+    "    if f[j] == 'kind' then kind = f[j + 1]\n"                          \
+    "    elseif f[j] == 'id' then id = f[j + 1]\n"                          \
+    "    elseif f[j] == 'raw' then raw = f[j + 1] end\n"                    \
+    "  end\n"                                                               \
+    "  if kind ~= '" WACHAT_KIND_NAME_STATUS "' or not id or not raw\n"     \
+    "     or not string.find(raw, '\"" WACHAT_SEND_TAG "', 1, true) then\n" \
+    "    return\n"                                                          \
+    "  end\n"                                                               \
+    "  local ok, s = pcall(cjson.decode, raw)\n"                            \
+    "  local tag = ok and type(s) == 'table' and s.biz_opaque_callback_data\n"\
+    "  local hist = type(tag) == 'string'\n"                                \
+    "               and string.match(tag, '^" WACHAT_SEND_TAG "(%d+%-%d+)$')\n"\
+    "  if not hist then return end\n"                                       \
+    "  local head = redis.pcall('LINDEX', outq, 0)\n"                       \
+    "  if type(head) ~= 'string' then return end\n"                         \
+    "  local rok, rec = pcall(cjson.decode, head)\n"                        \
+    "  if not rok or type(rec) ~= 'table' or rec.hist ~= hist then return end\n"\
+    "  local now = tostring(clock())\n"                                     \
+    "  redis.call('LPOP', outq)\n"                                          \
+    "  redis.call('HSETNX', st, id, 'accepted||' .. now)\n"                 \
+    "  redis.call('HSET', st, 'h:' .. hist, id)\n"                          \
+    "  redis.call('HSET', conv, 'last_out_at', now)\n"                      \
+    "  return hist\n"                                                       \
+    "end\n"
 #define WACHAT_LUA_INBOX                                                    \
     "local function inbox(key, id, conv, msg, fields)\n"                    \
     "  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')\n"                \
@@ -48,7 +89,8 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
 static wachat_lua_t  wachat_lua_transfer = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_INBOX
-    "local missing, taken, seen = {}, {}, {}\n"
+    WACHAT_LUA_CONFIRM
+    "local missing, taken, seen, sent = {}, {}, {}, {}\n"
     "local n = (#ARGV - 6) / 3\n"
     "for i = 1, n do\n"
     "  local id, conv = ARGV[3 * i + 4], ARGV[3 * i + 5]\n"
@@ -56,7 +98,11 @@ static wachat_lua_t  wachat_lua_transfer = wachat_lua_replicated(
     "  if conv ~= '' and not e then\n"
     "    missing[#missing + 1] = i\n"
     "  else\n"
-    "    if e then inbox(KEYS[5 * i - 1], id, conv, ARGV[3 * i + 6], e[2])\n"
+    "    if e then\n"
+    "      inbox(KEYS[6 * i - 2], id, conv, ARGV[3 * i + 6], e[2])\n"
+    "      local hist = confirm(KEYS[6 * i], KEYS[6 * i + 2],\n"
+    "                           KEYS[6 * i + 3], e[2])\n"
+    "      if hist then sent[#sent + 1] = i; sent[#sent + 1] = hist end\n"
     "    end\n"
     "    redis.call('XACK', KEYS[1], ARGV[1], id)\n"
     "  end\n"
@@ -65,10 +111,10 @@ static wachat_lua_t  wachat_lua_transfer = wachat_lua_replicated(
     "  local conv = ARGV[3 * i + 5]\n"
     "  if conv ~= '' and not seen[conv] then\n"
     "    seen[conv] = true\n"
-    "    if not redis.call('GET', KEYS[5 * i]) then\n"
-    "      PK = {KEYS[5 * i], KEYS[5 * i + 1], KEYS[5 * i - 1],\n"
-    "            KEYS[5 * i + 3], false, false, KEYS[2], KEYS[1], false,\n"
-    "            KEYS[5 * i + 2]}\n"
+    "    if not redis.call('GET', KEYS[6 * i - 1]) then\n"
+    "      PK = {KEYS[6 * i - 1], KEYS[6 * i], KEYS[6 * i - 2],\n"
+    "            KEYS[6 * i + 2], false, false, KEYS[2], KEYS[1], false,\n"
+    "            KEYS[6 * i + 1]}\n"
     "      PA = {ARGV[2], ARGV[3], ARGV[1], conv, ARGV[4], ARGV[5],\n"
     "            ARGV[6]}\n"
     "      taken[#taken + 1] = i\n"
@@ -76,7 +122,7 @@ static wachat_lua_t  wachat_lua_transfer = wachat_lua_replicated(
     "    end\n"
     "  end\n"
     "end\n"
-    "return {missing, taken}\n");
+    "return {missing, taken, sent}\n");
 
 
 /* KEYS stream ready convs inbox; ARGV group id conv activity field value.. */
@@ -91,14 +137,18 @@ static wachat_lua_t  wachat_lua_transfer_one = wachat_lua_replicated(
 
 /*
  * The keys of one event: its inbox, its conversation's lease, outq, the
- * number's bucket and the conversation hash (the customer's bucket).
+ * number's bucket, the conversation hash (the customer's bucket) and its
+ * statuses.
  */
+#define WACHAT_TRANSFER_NKEYS  6     /* per event */
+
 typedef struct {
     char  inbox[WACHAT_KEY_MAX];
     char  lease[WACHAT_KEY_MAX];
     char  outq[WACHAT_KEY_MAX];
     char  rate[WACHAT_KEY_MAX];
     char  conv[WACHAT_KEY_MAX];
+    char  status[WACHAT_KEY_MAX];
 } wachat_transfer_keys_t;
 
 
@@ -110,6 +160,7 @@ wachat_transfer_keys(wachat_transfer_keys_t *k, const char *conv)
     wachat_store_key_outq(k->outq, conv);
     wachat_store_key_rate(k->rate, conv);
     wachat_store_key_conv(k->conv, conv);
+    wachat_store_key_status(k->status, conv);
 }
 
 
@@ -139,11 +190,12 @@ wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
 {
     int           rc;
     size_t        k, i;
-    redisReply   *missing, *taken;
+    redisReply   *missing, *taken, *sent;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3
         || r->element[0]->type != REDIS_REPLY_ARRAY
-        || r->element[1]->type != REDIS_REPLY_ARRAY)
+        || r->element[1]->type != REDIS_REPLY_ARRAY
+        || r->element[2]->type != REDIS_REPLY_ARRAY)
     {
         wachat_script_failed(st, r);
         return -1;
@@ -151,7 +203,26 @@ wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
 
     missing = r->element[0];
     taken = r->element[1];
+    sent = r->element[2];
     rc = 0;
+
+    for (k = 0; k + 1 < sent->elements; k += 2) {
+        i = sent->element[k]->type == REDIS_REPLY_INTEGER
+            ? (size_t) sent->element[k]->integer - 1 : t->n;
+
+        if (i < t->n && t->convs[i]
+            && sent->element[k + 1]->type == REDIS_REPLY_STRING)
+        {
+            if (t->confirmed) {
+                (*t->confirmed)++;
+            }
+
+            wachat_log(WACHAT_LOG_NOTICE, "conversation %s: reply %s "
+                       "recorded as sent from Meta's status, before its "
+                       "send's own answer (lost, or not back yet): it is not "
+                       "sent again", t->convs[i], sent->element[k + 1]->str);
+        }
+    }
 
     for (k = 0; rc == 0 && k < missing->elements; k++) {
         i = missing->element[k]->type == REDIS_REPLY_INTEGER
@@ -185,14 +256,14 @@ wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     wachat_transfer_take_pt take, void *data)
 {
     int                       rc;
-    size_t                    i, argc, nkeys;
+    size_t                    i, k, argc, nkeys;
     redisReply               *r;
     const char              **argv;
     size_t                   *argvlen;
     wachat_transfer_keys_t   *keys;
     char                      lease[32], rate[32], per[32], burst[32];
 
-    nkeys = 3 + 5 * t->n;
+    nkeys = 3 + WACHAT_TRANSFER_NKEYS * t->n;
     argc = nkeys + 6 + 3 * t->n;
     argv = malloc(argc * sizeof(char *));
     argvlen = malloc(argc * sizeof(size_t));
@@ -227,19 +298,18 @@ wachat_script_transfer(wachat_redis_t *st, const wachat_transfer_t *t,
     for (i = 0; i < t->n; i++) {
         if (t->convs[i]) {
             wachat_transfer_keys(&keys[i], t->convs[i]);
-            argv[3 + 5 * i] = keys[i].inbox;
-            argv[4 + 5 * i] = keys[i].lease;
-            argv[5 + 5 * i] = keys[i].outq;
-            argv[6 + 5 * i] = keys[i].rate;
-            argv[7 + 5 * i] = keys[i].conv;
+            argv[3 + WACHAT_TRANSFER_NKEYS * i] = keys[i].inbox;
+            argv[4 + WACHAT_TRANSFER_NKEYS * i] = keys[i].lease;
+            argv[5 + WACHAT_TRANSFER_NKEYS * i] = keys[i].outq;
+            argv[6 + WACHAT_TRANSFER_NKEYS * i] = keys[i].rate;
+            argv[7 + WACHAT_TRANSFER_NKEYS * i] = keys[i].conv;
+            argv[8 + WACHAT_TRANSFER_NKEYS * i] = keys[i].status;
 
         } else {
             /* key slots nobody writes */
-            argv[3 + 5 * i] = t->stream;
-            argv[4 + 5 * i] = t->stream;
-            argv[5 + 5 * i] = t->stream;
-            argv[6 + 5 * i] = t->stream;
-            argv[7 + 5 * i] = t->stream;
+            for (k = 0; k < WACHAT_TRANSFER_NKEYS; k++) {
+                argv[3 + WACHAT_TRANSFER_NKEYS * i + k] = t->stream;
+            }
         }
 
         argv[nkeys + 6 + 3 * i] = t->ids[i];

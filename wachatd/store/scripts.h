@@ -197,6 +197,8 @@ typedef struct {
     const char         **convs;
     const int           *message;
     const redisReply   **fields;
+    unsigned long long  *confirmed;     /* NULL, or counts the replies a
+                                           status recorded as sent */
 } wachat_transfer_t;
 
 typedef void (*wachat_transfer_take_pt)(void *data, const char *conv_id,

@@ -79,11 +79,13 @@ sub wh_button (%o) {
         messages => [$msg] } });
 }
 
-# %o: recipient, pnid, id (wamid), status, code
+# %o: recipient, pnid, id (wamid), status, code, callback (biz_opaque_callback_data)
 sub wh_status (%o) {
     my $st = { id => $o{id}, status => $o{status}, timestamp => '' . time,
                recipient_id => $o{recipient} // '16505551234' };
     $st->{errors} = [{ code => $o{code}, title => 'failed' }] if $o{code};
+    # what the send put in biz_opaque_callback_data, echoed as Meta does
+    $st->{biz_opaque_callback_data} = $o{callback} if defined $o{callback};
     return wh_envelope({ pnid => $o{pnid}, body => { statuses => [$st] } });
 }
 
