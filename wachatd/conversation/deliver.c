@@ -153,6 +153,27 @@ wachat_conv_sent_ok(wachat_conv_t *cv, const wachat_send_result_t *res)
 }
 
 
+/*
+ * Stopping (SIGTERM): a reply to try again later stays first in its queue,
+ * and the lease is given back now, so that another consumer goes on at
+ * once rather than after the lease (60 s).  1: cv is forgotten.
+ */
+static int
+wachat_conv_stopping(wachat_conv_t *cv)
+{
+    wachat_engine_t  *en = cv->engine;
+
+    if (!en->draining) {
+        return 0;
+    }
+
+    wachat_script_release(en->store, &cv->ref);
+    wachat_conv_forget(cv);
+
+    return 1;
+}
+
+
 static void
 wachat_conv_sent(void *data, const wachat_send_result_t *res)
 {
@@ -190,14 +211,17 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
         }
 
         en->stats.retried++;
-        delay = wachat_conv_backoff(cv->attempt, res->retry_ms);
+
+        if (wachat_conv_stopping(cv)) {
+            break;
+        }
 
         /*
-         * Asked again before the retry: a call that timed out may have
-         * reached Meta, whose status then records the reply as sent
-         * (script_transfer.c) and the retry finds another head.
+         * The delay drops the peek: the retry asks again, and finds another
+         * head if Meta's status recorded this one meanwhile (a call that
+         * timed out had reached Meta; script_transfer.c).
          */
-        wachat_conv_drop_peek(cv);
+        delay = wachat_conv_backoff(cv->attempt, res->retry_ms);
 
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: send failed (%s), "
                    "retry %d/%d in %ld ms", cv->id, res->reason, cv->attempt,
@@ -207,6 +231,10 @@ wachat_conv_sent(void *data, const wachat_send_result_t *res)
         break;
 
     case WACHAT_SEND_TOKEN:
+        if (wachat_conv_stopping(cv)) {
+            break;
+        }
+
         wachat_log(WACHAT_LOG_ERROR, "conversation %s: the Graph API "
                    "refused the access token (%s). The reply is kept: fix "
                    "graph_token_file with a permanent System User token and "

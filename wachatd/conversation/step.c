@@ -118,18 +118,19 @@ wachat_conv_go(wachat_conv_t *cv)
         return;
     }
 
+    if (en->draining) {
+        /* stopping: what is queued waits in Redis for the next owner */
+        wachat_script_release(en->store, &cv->ref);
+        wachat_conv_forget(cv);
+        return;
+    }
+
     if (p->out) {
         rc = wachat_conv_send_head(cv);
         if (rc < 0) {
             wachat_conv_schedule(cv, 1000);
         }
         return;         /* busy, or waiting: the send callback goes on */
-    }
-
-    if (en->draining) {
-        wachat_script_release(en->store, &cv->ref);
-        wachat_conv_forget(cv);
-        return;
     }
 
     if (p->member == NULL || p->head_id == NULL

@@ -31,6 +31,9 @@ package Wachat::Standin;
 #   headers     extra response headers { name => value }
 #   delay       seconds to wait before answering (other connections go on)
 #   hang        never answer (the client times out)
+#   lost        as hang, but recorded as a 200 response ("lost": true): the
+#               request was taken (as Meta takes a message) and its answer
+#               lost on the way
 #   close       close the connection without answering
 #   body_bytes  a body of this many "x"
 #   raw         bytes sent as they are (not JSON, not re-encoded)
@@ -302,7 +305,10 @@ sub _parse ($self, $c) {
     $st->{pending}++;
 
     my $res = $self->_choose($req);
-    return if $res->{hang};
+    # Meta took it, the answer never arrives: a 200 on the record, nothing sent
+    $self->_record(event => 'response', seq => $req->{seq}, status => 200, lost => 1)
+        if $res->{lost};
+    return if $res->{hang} || $res->{lost};
     if ($res->{close}) {
         $self->_record_response($req->{seq}, 0);
         return $self->_close($c);
