@@ -11,6 +11,9 @@
 #   (c) the password restored, wachatd comes back by itself (within the
 #       cap, 30 s, and its jitter) and answers a new webhook exactly once
 #
+# And, first: started with a wrong password, wachatd still exits at once
+# with Redis' refusal (it does not back off at start).
+#
 # nginx logs in as its own ACL user, which the rotation leaves alone, so
 # the webhooks are accepted throughout and only wachatd's connections are
 # refused (and counted).
@@ -22,7 +25,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 use Wachat::Files qw(spew);
-use Wachat::Process qw(poll_until tmpdir);
+use Wachat::Process qw(poll_until reaped tmpdir);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
 use Wachat::Daemon qw(outbox_wait start_wachatd);
@@ -45,6 +48,19 @@ spew("$dir/nginx.password", "$nginx_pw\n", 0600);
 my $nginx = start_nginx(redis => $redis, redis_directive =>
     'wachat_redis 127.0.0.1:' . $redis->port
     . " user=nginx password_file=$dir/nginx.password;", wait_redis => 1);
+
+# at start: a wrong password is fatal at once
+spew("$dir/wrong.password", "not-$pw\n", 0600);
+my $w = start_wachatd(redis => $redis, no_start => 1,
+                      conf => "redis_password_file $dir/wrong.password\n");
+$w->start(wait => 0);
+my $st = poll_until(sub { my $s = reaped($w->pid); defined $s ? [$s] : undef },
+                    timeout => 10);
+ok($st && $st->[0] >> 8 != 0, 'a wrong password at start: wachatd exits at once');
+like($w->log_text, qr/ error: cannot start: redis AUTH failed: WRONGPASS/,
+     '... saying that Redis refused the password');
+delete $w->{pid};                       # reaped: nothing to stop
+Wachat::Process::unregister($w);
 
 spew("$dir/wachatd.password", "$pw\n", 0600);
 my $d = start_wachatd(redis => $redis,
