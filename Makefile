@@ -206,6 +206,7 @@ test-asan: $(ASAN_MODULE)
 	WACHAT_GUARD_TEST=$(TOP)/$(ASAN_DIR)/guard_test \
 	WACHAT_LANG_TEST=$(TOP)/$(ASAN_DIR)/lang_test \
 	WACHAT_HOURS_TEST=$(TOP)/$(ASAN_DIR)/hours_test \
+	WACHAT_RETRY_TEST=$(TOP)/$(ASAN_DIR)/retry_test \
 	WACHAT_HTTP_TEST=$(TOP)/$(ASAN_DIR)/http_test \
 	WACHATD=$(TOP)/$(ASAN_DIR)/wachatd \
 	WACHATCTL=$(TOP)/$(ASAN_DIR)/wachatctl \

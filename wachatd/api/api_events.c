@@ -503,6 +503,8 @@ wachat_api_on_feed(redisAsyncContext *ac, void *reply, void *data)
         return;
     }
 
+    wachat_redis_link_ok(&api->feed);
+
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1
         && r->element[0]->type == REDIS_REPLY_ARRAY
         && r->element[0]->elements == 2

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "clients/redis_int.h"
 
 
 static int wachat_redis_connect(wachat_redis_t *st);
+static int wachat_redis_dial(wachat_redis_t *st);
+static int wachat_redis_hold(wachat_redis_t *st);
 static int wachat_redis_setup(wachat_redis_t *st);
 static int wachat_redis_broken(wachat_redis_t *st);
 static int wachat_redis_failover(wachat_redis_t *st, redisReply *r);
@@ -57,8 +60,52 @@ wachat_redis_close(wachat_redis_t *st)
 }
 
 
+/*
+ * At open a failure is the caller's to report (wachatd exits).  Once
+ * connected, a connect that fails holds off the next one for a pause
+ * (redis.h): the commands meanwhile fail at once, st->err saying why,
+ * instead of each trying again (a blocking connect, an AUTH refused every
+ * time) at whatever pace the timers and the traffic call them.
+ */
 static int
 wachat_redis_connect(wachat_redis_t *st)
+{
+    if (st->retry_at && wachat_clock_mono_ms() < st->retry_at) {
+        return -1;
+    }
+
+    st->retry_at = 0;
+
+    if (wachat_redis_dial(st) == 0) {
+        st->opened = 1;
+        st->retry_ms = 0;
+        return 0;
+    }
+
+    /* a refused AUTH or SELECT held it off already, to say for how long */
+    if (st->opened && st->retry_at == 0) {
+        (void) wachat_redis_hold(st);
+    }
+
+    return -1;
+}
+
+
+/* the next connect waits for the pause; its ms */
+static int
+wachat_redis_hold(wachat_redis_t *st)
+{
+    int  ms;
+
+    ms = wachat_redis_retry_pause(&st->retry_ms, &st->addr);
+    st->retry_at = wachat_clock_mono_ms() + ms;
+
+    return ms;
+}
+
+
+static int
+wachat_redis_dial(wachat_redis_t *st)
 {
     int              port;
     char             primary[64];
@@ -159,6 +206,10 @@ wachat_redis_setup(wachat_redis_t *st)
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             snprintf(st->err, sizeof(st->err), "redis AUTH failed: %s",
                      r ? r->str : st->c->errstr);
+            if (r && st->opened) {
+                wachat_redis_log_refused("store", "AUTH", r->str,
+                                         wachat_redis_hold(st));
+            }
             freeReplyObject(r);
             redisFree(st->c);
             st->c = NULL;
@@ -174,6 +225,10 @@ wachat_redis_setup(wachat_redis_t *st)
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             snprintf(st->err, sizeof(st->err), "redis SELECT %d failed: %s",
                      st->addr.db, r ? r->str : st->c->errstr);
+            if (r && st->opened) {
+                wachat_redis_log_refused("store", "SELECT", r->str,
+                                         wachat_redis_hold(st));
+            }
             freeReplyObject(r);
             redisFree(st->c);
             st->c = NULL;

@@ -44,6 +44,23 @@ typedef struct {
 #define WACHAT_SENTINEL_TIMEOUT_MS  500
 
 
+/*
+ * Reconnecting, on both kinds of link: the first try again after
+ * WACHAT_REDIS_RETRY_MS, each failure in a row doubling the pause up to
+ * WACHAT_REDIS_RETRY_MAX_MS, each pause drawn within
+ * +-WACHAT_REDIS_RETRY_JITTER % of that so that the links of several
+ * processes do not come back in step.  A Redis that is down, or refuses
+ * the password, is tried (and logged) about twice a minute, not every
+ * second.  Behind sentinels the cap is WACHAT_REDIS_SENTINEL_RETRY_MAX_MS:
+ * a primary that cannot be reached there is mostly a failover, which a
+ * new primary ends within seconds (as in the module).
+ */
+#define WACHAT_REDIS_RETRY_MS               1000
+#define WACHAT_REDIS_RETRY_MAX_MS           30000
+#define WACHAT_REDIS_SENTINEL_RETRY_MAX_MS  5000
+#define WACHAT_REDIS_RETRY_JITTER           20
+
+
 typedef struct {
     redisContext         *c;
     wachat_redis_addr_t   addr;
@@ -51,6 +68,11 @@ typedef struct {
     long long             replicas_short_until;   /* ms: after a WAIT */
     int                   unreplicated;   /* the last script ran, its WAIT
                                              fell short */
+    int                   opened;         /* connected once: a failure is
+                                             retried after a pause */
+    int                   retry_ms;       /* the next pause; 0: the first */
+    long long             retry_at;       /* ms, monotonic: no connect
+                                             before, st->err says why */
     char                  err[256];
 } wachat_redis_t;
 
@@ -108,6 +130,21 @@ int wachat_redis_addr_sentinel(wachat_redis_addr_t *addr, const char *host,
  */
 int wachat_redis_resolve(const wachat_redis_addr_t *addr, char *host,
     size_t hostlen, int *port, char *err, size_t errlen);
+
+/*
+ * The pause (ms) before the next try after a failure; *next_ms (0: none
+ * failed yet) doubles for the one after.  Set *next_ms to 0 again once a
+ * connection worked.
+ */
+int wachat_redis_retry_pause(int *next_ms, const wachat_redis_addr_t *addr);
+
+/*
+ * A setup command ("AUTH", "SELECT") that Redis refused on a new
+ * connection: one error line with Redis' own words, the config keys to
+ * check and the pause before the next try (ms), name first ("stream").
+ */
+void wachat_redis_log_refused(const char *name, const char *cmd,
+    const char *reply, int retry_ms);
 
 /* READONLY, LOADING, MASTERDOWN: not a primary that can take writes now */
 int wachat_redis_not_primary(const redisReply *r);

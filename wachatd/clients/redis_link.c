@@ -15,8 +15,11 @@ static void wachat_redis_link_disconnected(const redisAsyncContext *ac,
     int status);
 static void wachat_redis_link_on_timer(evutil_socket_t fd, short what,
     void *arg);
+static void wachat_redis_link_setup(redisAsyncContext *ac, void *r,
+    void *data);
 static void wachat_redis_link_role(redisAsyncContext *ac, void *r,
     void *data);
+static int wachat_redis_link_wait(wachat_redis_link_t *l);
 
 
 int
@@ -31,6 +34,9 @@ wachat_redis_link_init(wachat_redis_link_t *l, struct event_base *base,
     l->retry = retry;
     l->data = data;
     l->ac = NULL;
+    l->retry_ms = 0;
+    l->pause_ms = 0;
+    l->refused = 0;
     l->closing = 0;
     l->timer = evtimer_new(base, wachat_redis_link_on_timer, l);
 
@@ -48,23 +54,44 @@ wachat_redis_link_waiting(wachat_redis_link_t *l)
 void
 wachat_redis_link_pause(wachat_redis_link_t *l)
 {
+    (void) wachat_redis_link_wait(l);
+}
+
+
+/* the pause armed, or already running (ms, for the log) */
+static int
+wachat_redis_link_wait(wachat_redis_link_t *l)
+{
+    int             ms;
     struct timeval  tv;
 
-    if (l->closing) {
-        return;
+    if (l->closing || evtimer_pending(l->timer, NULL)) {
+        return l->pause_ms;
     }
 
-    tv.tv_sec = WACHAT_LINK_RETRY_MS / 1000;
-    tv.tv_usec = (WACHAT_LINK_RETRY_MS % 1000) * 1000;
+    ms = wachat_redis_retry_pause(&l->retry_ms, l->addr);
+    l->pause_ms = ms;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
 
     evtimer_add(l->timer, &tv);
+
+    return ms;
+}
+
+
+void
+wachat_redis_link_ok(wachat_redis_link_t *l)
+{
+    l->retry_ms = 0;
 }
 
 
 redisAsyncContext *
 wachat_redis_link_get(wachat_redis_link_t *l)
 {
-    int                 port, argc;
+    int                 ms, port, argc;
     char                primary[64], err[256];
     const char         *host, *argv[3];
     redisAsyncContext  *ac;
@@ -81,8 +108,9 @@ wachat_redis_link_get(wachat_redis_link_t *l)
                                  err, sizeof(err))
             != 0)
         {
-            wachat_log(WACHAT_LOG_WARNING, "%s: %s", l->name, err);
-            wachat_redis_link_pause(l);
+            ms = wachat_redis_link_wait(l);
+            wachat_log(WACHAT_LOG_WARNING, "%s: %s, retrying in %d.%d s",
+                       l->name, err, ms / 1000, ms % 1000 / 100);
             return NULL;
         }
 
@@ -93,17 +121,20 @@ wachat_redis_link_get(wachat_redis_link_t *l)
                             : redisAsyncConnect(host, port);
 
     if (ac == NULL || ac->err) {
-        wachat_log(WACHAT_LOG_WARNING, "%s: cannot connect to redis: %s",
-                   l->name, ac ? ac->errstr : "out of memory");
+        ms = wachat_redis_link_wait(l);
+        wachat_log(WACHAT_LOG_WARNING, "%s: cannot connect to redis: %s, "
+                   "retrying in %d.%d s", l->name,
+                   ac ? ac->errstr : "out of memory", ms / 1000,
+                   ms % 1000 / 100);
         if (ac) {
             redisAsyncFree(ac);
         }
-        wachat_redis_link_pause(l);
         return NULL;
     }
 
     ac->data = l;
     l->ac = ac;
+    l->refused = 0;
 
     if (l->addr->unix_path == NULL) {
         (void) redisEnableKeepAlive(&ac->c);
@@ -117,11 +148,13 @@ wachat_redis_link_get(wachat_redis_link_t *l)
     argc = wachat_redis_auth_argv(l->addr, argv);
 
     if (argc) {
-        redisAsyncCommandArgv(ac, NULL, NULL, argc, argv, NULL);
+        redisAsyncCommandArgv(ac, wachat_redis_link_setup, "AUTH", argc,
+                              argv, NULL);
     }
 
     if (l->addr->db) {
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", l->addr->db);
+        redisAsyncCommand(ac, wachat_redis_link_setup, "SELECT",
+                          "SELECT %d", l->addr->db);
     }
 
     /* a sentinel's answer may be stale: ROLE says whether it is still so */
@@ -133,12 +166,41 @@ wachat_redis_link_get(wachat_redis_link_t *l)
 }
 
 
+/*
+ * AUTH's or SELECT's answer.  Refused, every command behind it would fail
+ * (NOAUTH): say why once, with what to check, and end the connection now;
+ * the commands behind it get no reply (NULL), and the pause follows.
+ */
+static void
+wachat_redis_link_setup(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply           *reply = r;
+    wachat_redis_link_t  *l = ac->data;
+
+    if (l == NULL || reply == NULL || reply->type != REDIS_REPLY_ERROR
+        || l->refused)
+    {
+        return;
+    }
+
+    l->refused = 1;
+
+    wachat_redis_log_refused(l->name, data, reply->str,
+                             wachat_redis_link_wait(l));
+
+    /* in a callback: hiredis frees it on return, then calls disconnected */
+    redisAsyncFree(ac);
+}
+
+
 static void
 wachat_redis_link_role(redisAsyncContext *ac, void *r, void *data)
 {
     wachat_redis_link_t  *l = data;
 
-    if (ac->data == NULL || r == NULL || wachat_redis_is_master(r)) {
+    if (ac->data == NULL || r == NULL || l->refused
+        || wachat_redis_is_master(r))
+    {
         return;
     }
 
@@ -153,25 +215,29 @@ wachat_redis_link_role(redisAsyncContext *ac, void *r, void *data)
 static void
 wachat_redis_link_connected(const redisAsyncContext *ac, int status)
 {
+    int                   ms;
     wachat_redis_link_t  *l = ac->data;
 
     if (l == NULL || status == REDIS_OK) {
         return;
     }
 
-    wachat_log(WACHAT_LOG_WARNING, "%s: redis connect failed: %s, retrying",
-               l->name, ac->errstr);
-
     /* hiredis frees the context after this callback */
     l->ac = NULL;
     l->down(l->data);
-    wachat_redis_link_pause(l);
+
+    ms = wachat_redis_link_wait(l);
+
+    wachat_log(WACHAT_LOG_WARNING, "%s: redis connect failed: %s, "
+               "retrying in %d.%d s", l->name, ac->errstr, ms / 1000,
+               ms % 1000 / 100);
 }
 
 
 static void
 wachat_redis_link_disconnected(const redisAsyncContext *ac, int status)
 {
+    int                   ms;
     wachat_redis_link_t  *l = ac->data;
 
     if (l == NULL) {
@@ -185,10 +251,16 @@ wachat_redis_link_disconnected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    wachat_log(WACHAT_LOG_WARNING, "%s: lost redis (%s), reconnecting",
-               l->name, status == REDIS_OK ? "closed" : ac->errstr);
+    ms = wachat_redis_link_wait(l);
 
-    wachat_redis_link_pause(l);
+    /* a refused AUTH or SELECT said why already */
+    if (l->refused) {
+        return;
+    }
+
+    wachat_log(WACHAT_LOG_WARNING, "%s: lost redis (%s), reconnecting in "
+               "%d.%d s", l->name, status == REDIS_OK ? "closed" : ac->errstr,
+               ms / 1000, ms % 1000 / 100);
 }
 
 

@@ -2,7 +2,12 @@
  * redis_link: an asynchronous Redis connection on the event loop, for the
  * blocking reads (the webhook stream's XREADGROUP, the live feed's XREAD):
  * connects with AUTH and SELECT, says when it went down, and reconnects
- * after a pause when its user asks again.
+ * after a pause when its user asks again.  The pause starts at
+ * WACHAT_REDIS_RETRY_MS and doubles with each failure in a row, up to
+ * WACHAT_REDIS_RETRY_MAX_MS (redis.h); an AUTH or SELECT that Redis refuses
+ * is logged (once per try) and ends the connection, so the same pause
+ * applies.  The pause starts over once the user's command had an answer
+ * that is no error (wachat_redis_link_ok).
  *
  * A blocking read holds its connection, so each reader has its own link;
  * the short commands of the processing path use the synchronous one
@@ -19,9 +24,6 @@
 #include "clients/redis.h"
 
 
-#define WACHAT_LINK_RETRY_MS  1000
-
-
 /* the link went down (its reads are gone) / the pause is over */
 typedef void (*wachat_link_pt)(void *data);
 
@@ -35,6 +37,9 @@ typedef struct {
     void                       *data;
     redisAsyncContext          *ac;         /* NULL while down */
     struct event               *timer;
+    int                         retry_ms;   /* the next pause; 0: the first */
+    int                         pause_ms;   /* the one armed last */
+    int                         refused;    /* AUTH or SELECT refused: said */
     int                         closing;
 } wachat_redis_link_t;
 
@@ -49,8 +54,20 @@ redisAsyncContext *wachat_redis_link_get(wachat_redis_link_t *l);
 /* 1 while a reconnect waits for its pause */
 int wachat_redis_link_waiting(wachat_redis_link_t *l);
 
-/* retry() after the pause (an error reply to back off from) */
+/*
+ * retry() after the pause (an error reply to back off from); a pause
+ * already running is kept.  Each one is longer than the last until
+ * wachat_redis_link_ok().
+ */
 void wachat_redis_link_pause(wachat_redis_link_t *l);
+
+/*
+ * The user's command had an answer that is no error: the next pause is
+ * the first again.  Not on the setup's answers: a link whose AUTH passes
+ * but whose reads fail (an ACL user without XREADGROUP, a replica's
+ * READONLY) must back off too, not reconnect every second for ever.
+ */
+void wachat_redis_link_ok(wachat_redis_link_t *l);
 
 /*
  * Close after the commands sent (down() follows), to reconnect after the

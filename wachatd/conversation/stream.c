@@ -270,6 +270,8 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
+    wachat_redis_link_ok(&s->link);
+
     if (reply->type == REDIS_REPLY_ARRAY) {
         for (i = 0; i < reply->elements; i++) {
             if (reply->element[i]->type == REDIS_REPLY_ARRAY
