@@ -51,6 +51,10 @@ typedef struct {
     long long             replicas_short_until;   /* ms: after a WAIT */
     int                   unreplicated;   /* the last script ran, its WAIT
                                              fell short */
+    int                   refused;  /* the last script failed on the data
+                                       it touched (as
+                                       wachat_redis_script_error() says):
+                                       running it again fails again */
     char                  err[256];
 } wachat_redis_t;
 
