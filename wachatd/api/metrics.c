@@ -145,6 +145,21 @@ wachat_metrics_flow(struct evbuffer *out, const wachat_engine_stats_t *es,
         "wachatd_sends_total{outcome=\"dead\"} %llu\n"
         "wachatd_sends_total{outcome=\"confirmed_by_status\"} %llu\n",
         es->sent, es->retried, es->dead, ss->confirmed);
+
+    wachat_metrics_head(out, "wachatd_store_failures_total", "counter",
+                  "Conversation scripts that failed, each tried again with "
+                  "backoff: on the conversation's own data (a key of the "
+                  "wrong type), or Redis' (down, a replica short).");
+    evbuffer_add_printf(out,
+        "wachatd_store_failures_total{cause=\"data\"} %llu\n"
+        "wachatd_store_failures_total{cause=\"redis\"} %llu\n",
+        es->store_refused, es->store_failed);
+
+    wachat_metrics_head(out, "wachatd_store_backoff_conversations", "gauge",
+                  "Conversations whose last store script failed, waiting "
+                  "to try again.");
+    evbuffer_add_printf(out, "wachatd_store_backoff_conversations %llu\n",
+                        es->store_backoff);
 }
 
 

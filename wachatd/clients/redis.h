@@ -73,6 +73,10 @@ typedef struct {
     int                   retry_ms;       /* the next pause; 0: the first */
     long long             retry_at;       /* ms, monotonic: no connect
                                              before, st->err says why */
+    int                   refused;  /* the last script failed on the data
+                                       it touched (as
+                                       wachat_redis_script_error() says):
+                                       running it again fails again */
     char                  err[256];
 } wachat_redis_t;
 

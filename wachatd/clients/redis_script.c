@@ -83,6 +83,7 @@ wachat_redis_eval_ran(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
 
     wachat_lua_sha(lua);
     st->unreplicated = 0;
+    st->refused = 0;
 
     if (lua->replicated && st->addr.replicas > 0
         && wachat_clock_ms() < st->replicas_short_until)
@@ -142,6 +143,8 @@ wachat_redis_eval_ran(wachat_redis_t *st, wachat_lua_t *lua, int nkeys,
 
     free(av);
     free(al);
+
+    st->refused = wachat_redis_script_error(r);
 
     if (r && r->type != REDIS_REPLY_ERROR && wait
         && !wachat_redis_replicated(st, w))

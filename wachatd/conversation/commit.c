@@ -349,7 +349,7 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev, wachat_reply_t *reply, wachat_commit_e kind,
     const char *agent)
 {
-    int                      unreplicated;
+    int                      unreplicated, refused;
     redisReply              *r;
     wachat_commit_t          c;
     wachat_conv_draft_t      d;
@@ -376,14 +376,16 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
     /* read now: what follows may run scripts of its own */
     unreplicated = en->store->unreplicated;
+    refused = en->store->refused;
 
     wachat_conv_draft_free(&d);
     wamid = wachat_event_str(ev, ID);
 
     if (r == NULL) {
-        /* cv->media stays: the message comes back, its media kept */
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: commit failed: %s",
-                   cv->id, en->store->err);
+        /*
+         * cv->media stays: the message comes back, its media kept (the
+         * log and the retry are wachat_conv_after()'s)
+         */
 
     } else if (res.peek.state != WACHAT_PEEK_LOST && !res.committed) {
         en->stats.duplicates++;
@@ -405,8 +407,11 @@ wachat_conv_commit(wachat_conv_t *cv, const char *member, size_t mlen,
 
     r = wachat_conv_unreplicated(cv, r, unreplicated, &res.peek, "commit");
 
+    /* committed, not yet on a replica: what waits is the next step */
     cv->peek = res.peek;
-    wachat_conv_after_commit(cv, r);
+    wachat_conv_after_commit(cv, r, unreplicated ? WACHAT_STORE_STEP
+                                                 : WACHAT_STORE_COMMIT,
+                             refused);
 }
 
 
@@ -599,7 +604,7 @@ void
 wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     const wachat_event_t *ev)
 {
-    int               applied, unreplicated;
+    int               applied, unreplicated, refused;
     redisReply       *r;
     wachat_peek_t     peek;
     const char       *wamid, *status, *code;
@@ -617,12 +622,9 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
 
     /* read now, before anything else runs on the link */
     unreplicated = en->store->unreplicated;
+    refused = en->store->refused;
 
-    if (r == NULL) {
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: status: %s", cv->id,
-                   en->store->err);
-
-    } else if (peek.state != WACHAT_PEEK_LOST) {
+    if (r != NULL && peek.state != WACHAT_PEEK_LOST) {
         en->stats.statuses++;
 
         if (applied && strcmp(status, "failed") == 0) {
@@ -633,5 +635,6 @@ wachat_conv_status(wachat_conv_t *cv, const char *member, size_t mlen,
     r = wachat_conv_unreplicated(cv, r, unreplicated, &peek, "status");
 
     cv->peek = peek;
-    wachat_conv_after(cv, r);
+    wachat_conv_after(cv, r, unreplicated ? WACHAT_STORE_STEP
+                                          : WACHAT_STORE_STATUS, refused);
 }

@@ -22,10 +22,29 @@
 #define WACHAT_UNSETTLED_MS   50
 #define WACHAT_RENEW_MS       (WACHAT_LEASE_MS / 3)
 #define WACHAT_TOKEN_WAIT_MS  60000
+
+/*
+ * Backoff (wachat_conv_backoff()): 1 s doubled per failure in a row, up to
+ * 30 s, then jittered.  30 s keeps a conversation within half a minute of
+ * Redis coming back (or of its key being fixed), at two tries a minute
+ * while it is not; and it is shorter than the lease (60 s), which a
+ * failing STEP renews before it trips (the peek's first write), so a
+ * conversation that keeps failing stays with one consumer and its log.
+ */
+#define WACHAT_BACKOFF_MS     1000
 #define WACHAT_BACKOFF_MAX    30000
 
 
 typedef struct wachat_conv_s  wachat_conv_t;
+
+
+/* the conversation's store scripts, for what their failure keeps */
+typedef enum {
+    WACHAT_STORE_STEP = 0,      /* STEP: the lease, and what comes next */
+    WACHAT_STORE_COMMIT,        /* COMMIT: a message with its reply */
+    WACHAT_STORE_STATUS,        /* STATUS: a delivery status */
+    WACHAT_STORE_RECORD         /* SENT: a reply Meta accepted */
+} wachat_conv_store_e;
 
 
 /*
@@ -98,6 +117,8 @@ struct wachat_conv_s {
     struct event       *renew;          /* keeps the lease while busy */
     int                 busy;           /* a send or LLM call is in flight */
     int                 attempt;        /* of the outbound head */
+    int                 store_failures; /* store scripts failed in a row */
+    wachat_conv_store_e store_failed;   /* the last one that failed */
 
     /* what the last script saw next, while it is still current */
     redisReply         *peeked;
@@ -175,10 +196,39 @@ void wachat_conv_set_busy(wachat_conv_t *cv, int busy);
 void wachat_conv_keep_peek(wachat_conv_t *cv, redisReply *r);
 void wachat_conv_drop_peek(wachat_conv_t *cv);
 
+/*
+ * engine.c: the delay before try attempt + 1 of something that failed
+ * attempt times: WACHAT_BACKOFF_MS doubled per attempt up to
+ * WACHAT_BACKOFF_MAX, less a random part of up to a half, so that many
+ * conversations hit by one outage do not retry in step; at least
+ * at_least (a Retry-After).
+ */
+long wachat_conv_backoff(int attempt, long at_least);
+
+/*
+ * engine.c: a store script of cv failed (refused: on the data it touched,
+ * en->store->refused read right after it; else Redis, a replica or the
+ * link: en->store->err says what).  The one place that decides when it
+ * is tried again: with backoff, per failure in a row.  It logs the first
+ * failure (naming the key of the wrong type), the one that reaches the
+ * longest delay, the others at debug only.
+ */
+void wachat_conv_store_failed(wachat_conv_t *cv, wachat_conv_store_e what,
+    int refused);
+
+/*
+ * engine.c: a store script of cv ran: after failures, the store works
+ * again (logged once), unless it was a STEP that only leads up to the
+ * script that failed.
+ */
+void wachat_conv_store_ok(wachat_conv_t *cv, wachat_conv_store_e what);
+
 /* step.c */
 void wachat_conv_step(wachat_conv_t *cv);
-void wachat_conv_after(wachat_conv_t *cv, redisReply *r);
-void wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r);
+void wachat_conv_after(wachat_conv_t *cv, redisReply *r,
+    wachat_conv_store_e what, int refused);
+void wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r,
+    wachat_conv_store_e what, int refused);
 
 /* message.c */
 void wachat_conv_message(wachat_conv_t *cv, const char *member,

@@ -58,23 +58,6 @@ wachat_conv_send_head(wachat_conv_t *cv)
 }
 
 
-static long
-wachat_conv_backoff(int attempt, long at_least)
-{
-    long  base;
-
-    base = 1000L << (attempt < 5 ? attempt : 5);
-    if (base > WACHAT_BACKOFF_MAX) {
-        base = WACHAT_BACKOFF_MAX;
-    }
-
-    /* jitter: many conversations hit by one outage do not retry in step */
-    base = base / 2 + random() % (base / 2 + 1);
-
-    return base > at_least ? base : at_least;
-}
-
-
 /*
  * Records the head of the outbound queue as sent with cv->unrecorded, its
  * wamid, and goes on with what the script saw next.  Redis trouble keeps
@@ -100,10 +83,8 @@ wachat_conv_record(wachat_conv_t *cv)
                          || cv->unrecorded_fed;
 
     if (r == NULL) {
-        wachat_log(WACHAT_LOG_WARNING, "conversation %s: reply %s sent, not "
-                   "yet recorded (%s): kept, retrying the record",
-                   cv->id, cv->unrecorded, en->store->err);
-        wachat_conv_schedule(cv, 1000);
+        wachat_conv_store_failed(cv, WACHAT_STORE_RECORD,
+                                 en->store->refused);
         return 0;
     }
 
@@ -121,7 +102,7 @@ wachat_conv_record(wachat_conv_t *cv)
     cv->unrecorded_fed = 0;
 
     cv->peek = peek;
-    wachat_conv_after(cv, r);
+    wachat_conv_after(cv, r, WACHAT_STORE_RECORD, 0);
 
     return 0;
 }

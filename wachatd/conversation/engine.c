@@ -19,6 +19,9 @@ const long  wachat_engine_llm_buckets_ms[WACHAT_LLM_BUCKETS] = {
 static void wachat_conv_on_timer(evutil_socket_t fd, short what, void *arg);
 static void wachat_conv_on_renew(evutil_socket_t fd, short what, void *arg);
 static void wachat_conv_free(wachat_conv_t *cv);
+static long wachat_conv_backoff_base(int attempt);
+static void wachat_conv_store_why(wachat_conv_t *cv, int refused, char *buf,
+    size_t len);
 static unsigned long wachat_engine_hash(const char *s);
 static wachat_conv_t *wachat_engine_find(wachat_engine_t *en, const char *id,
     int create);
@@ -255,6 +258,7 @@ wachat_engine_take(void *data, const char *conv_id, redisReply *peek)
 
     } else {
         wachat_conv_keep_peek(cv, peek);
+        wachat_conv_store_ok(cv, WACHAT_STORE_STEP);
     }
 
     wachat_conv_schedule(cv, 0);
@@ -375,6 +379,10 @@ wachat_conv_forget(wachat_conv_t *cv)
         }
     }
 
+    if (cv->store_failures > 0) {
+        en->stats.store_backoff--;
+    }
+
     wachat_conv_free(cv);
     en->active--;
 }
@@ -487,4 +495,164 @@ wachat_conv_drop_peek(wachat_conv_t *cv)
     freeReplyObject(cv->peeked);
     cv->peeked = NULL;
     memset(&cv->peek, 0, sizeof(wachat_peek_t));
+}
+
+
+static long
+wachat_conv_backoff_base(int attempt)
+{
+    long  base;
+
+    base = (long) WACHAT_BACKOFF_MS << (attempt < 5 ? attempt : 5);
+
+    return base < WACHAT_BACKOFF_MAX ? base : WACHAT_BACKOFF_MAX;
+}
+
+
+long
+wachat_conv_backoff(int attempt, long at_least)
+{
+    long  base;
+
+    base = wachat_conv_backoff_base(attempt);
+
+    /* jitter: many conversations hit by one outage do not retry in step */
+    base = base / 2 + random() % (base / 2 + 1);
+
+    return base > at_least ? base : at_least;
+}
+
+
+/* what a failed store script leaves where it was, for the log */
+static const char  *wachat_conv_store_kept[] = {
+    "the conversation's events stay in its inbox, its replies in its "
+        "outbound queue",
+    "the message stays in its inbox and is answered once this works",
+    "the status stays in its inbox and is recorded once this works",
+    "the reply went out; its record is kept here and done before "
+        "anything else of the conversation"
+};
+
+static const char  *wachat_conv_store_names[] = {
+    "step", "commit", "status", "the record of a sent reply"
+};
+
+
+void
+wachat_conv_store_failed(wachat_conv_t *cv, wachat_conv_store_e what,
+    int refused)
+{
+    long              delay;
+    char              why[768], name[320];
+    wachat_engine_t  *en = cv->engine;
+
+    if (what == WACHAT_STORE_RECORD && cv->unrecorded) {
+        snprintf(name, sizeof(name), "the record of sent reply %s",
+                 cv->unrecorded);
+
+    } else {
+        snprintf(name, sizeof(name), "%s", wachat_conv_store_names[what]);
+    }
+
+    if (cv->store_failures == 0) {
+        en->stats.store_backoff++;
+    }
+
+    if (refused) {
+        en->stats.store_refused++;
+
+    } else {
+        en->stats.store_failed++;
+    }
+
+    delay = wachat_conv_backoff(cv->store_failures, 0);
+    cv->store_failures++;
+    cv->store_failed = what;
+
+    if (cv->store_failures == 1) {
+        wachat_conv_store_why(cv, refused, why, sizeof(why));
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: %s failed: %s; "
+                   "nothing is lost: %s; retrying in %.1f s, then less "
+                   "often, up to every %d s, until it works",
+                   cv->id, name, why, wachat_conv_store_kept[what],
+                   delay / 1000.0,
+                   WACHAT_BACKOFF_MAX / 1000);
+
+    } else if (wachat_conv_backoff_base(cv->store_failures - 1)
+                   == WACHAT_BACKOFF_MAX
+               && wachat_conv_backoff_base(cv->store_failures - 2)
+                   < WACHAT_BACKOFF_MAX)
+    {
+        /* once, when the delay reaches its longest */
+        wachat_conv_store_why(cv, refused, why, sizeof(why));
+        wachat_log(WACHAT_LOG_WARNING, "conversation %s: %s still failing "
+                   "after %d tries: %s; %s; retrying about every %d s",
+                   cv->id, name, cv->store_failures, why,
+                   wachat_conv_store_kept[what],
+                   WACHAT_BACKOFF_MAX / 1000);
+
+    } else {
+        wachat_log(WACHAT_LOG_DEBUG, "conversation %s: %s failed again "
+                   "(%d in a row): %s; retrying in %.1f s", cv->id, name,
+                   cv->store_failures, en->store->err, delay / 1000.0);
+    }
+
+    wachat_conv_schedule(cv, delay);
+}
+
+
+/*
+ * Why a store script failed, for the log: Redis' error, and for one that
+ * failed on its data, the key of the wrong type when one is (one more
+ * round trip, only for the lines that name it).
+ */
+
+static void
+wachat_conv_store_why(wachat_conv_t *cv, int refused, char *buf, size_t len)
+{
+    char              err[sizeof(cv->engine->store->err)];
+    char              key[256];
+    wachat_engine_t  *en = cv->engine;
+
+    snprintf(err, sizeof(err), "%s", en->store->err);
+
+    if (!refused) {
+        snprintf(buf, len, "%s", err);
+        return;
+    }
+
+    if (wachat_script_wrong_key(en->store, &cv->ref, key, sizeof(key)) == 1) {
+        snprintf(buf, len, "%s (%s): fix or delete that key", key, err);
+
+    } else {
+        snprintf(buf, len, "%s (an error of the conversation's own data)",
+                 err);
+    }
+
+    /* the script's error stays the link's last word */
+    snprintf(en->store->err, sizeof(en->store->err), "%s", err);
+}
+
+
+void
+wachat_conv_store_ok(wachat_conv_t *cv, wachat_conv_store_e what)
+{
+    wachat_engine_t  *en = cv->engine;
+
+    if (cv->store_failures == 0) {
+        return;
+    }
+
+    if (what == WACHAT_STORE_STEP && cv->store_failed != WACHAT_STORE_STEP
+        && cv->peek.state == WACHAT_PEEK_WORK)
+    {
+        return;     /* the script that failed is still to come */
+    }
+
+    wachat_log(WACHAT_LOG_NOTICE, "conversation %s: store works again "
+               "after %d failure%s", cv->id, cv->store_failures,
+               cv->store_failures == 1 ? "" : "s");
+
+    cv->store_failures = 0;
+    en->stats.store_backoff--;
 }

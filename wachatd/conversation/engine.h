@@ -75,6 +75,15 @@ typedef struct {
     unsigned long long  embedded;
     unsigned long long  embed_failed;
     unsigned long long  embed_lexical;
+    /*
+     * conversations' store scripts that failed, each tried again with
+     * backoff: on the conversation's own data (a key of the wrong type),
+     * or Redis' (down, a replica short); and the conversations waiting
+     * for such a retry now (a gauge)
+     */
+    unsigned long long  store_refused;
+    unsigned long long  store_failed;
+    unsigned long long  store_backoff;
 } wachat_engine_stats_t;
 
 

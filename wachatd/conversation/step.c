@@ -31,13 +31,13 @@ wachat_conv_step(wachat_conv_t *cv)
         r = wachat_script_step(en->store, &cv->ref, WACHAT_LEASE_MS,
                                &cv->peek);
         if (r == NULL) {
-            wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease: %s",
-                       cv->id, en->store->err);
-            wachat_conv_schedule(cv, 1000);
+            wachat_conv_store_failed(cv, WACHAT_STORE_STEP,
+                                     en->store->refused);
             return;
         }
 
         wachat_conv_keep_peek(cv, r);
+        wachat_conv_store_ok(cv, WACHAT_STORE_STEP);
     }
 
     wachat_conv_go(cv);
@@ -45,20 +45,23 @@ wachat_conv_step(wachat_conv_t *cv)
 
 
 /*
- * A script ran and peeked: its reply r (NULL: Redis trouble) holds what
- * comes next, in cv->peek.  The next step uses it without asking again.
+ * The script what ran and peeked: its reply r holds what comes next, in
+ * cv->peek.  The next step uses it without asking again.  NULL: it failed
+ * (refused: on its data), and is tried again after a backoff.
  */
 
 void
-wachat_conv_after(wachat_conv_t *cv, redisReply *r)
+wachat_conv_after(wachat_conv_t *cv, redisReply *r, wachat_conv_store_e what,
+    int refused)
 {
     if (r == NULL) {
         wachat_conv_drop_peek(cv);
-        wachat_conv_schedule(cv, 1000);
+        wachat_conv_store_failed(cv, what, refused);
         return;
     }
 
     wachat_conv_keep_peek(cv, r);
+    wachat_conv_store_ok(cv, what);
 
     if (cv->peek.state == WACHAT_PEEK_LOST) {
         wachat_log(WACHAT_LOG_WARNING, "conversation %s: lease lost, "
@@ -76,21 +79,25 @@ wachat_conv_after(wachat_conv_t *cv, redisReply *r)
  * asynchronous, nothing waits for it here); anything else is the next
  * step's.  Not after a record: with the sandbox, whose answer comes
  * before the call returns, a long queue would nest one call per reply.
+ * what: the script a failure is logged as (COMMIT; STEP once it ran but
+ * its WAIT fell short: the commit is done, the next step waits).
  */
 
 void
-wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r)
+wachat_conv_after_commit(wachat_conv_t *cv, redisReply *r,
+    wachat_conv_store_e what, int refused)
 {
     wachat_peek_t  *p = &cv->peek;
 
     if (r == NULL || p->state != WACHAT_PEEK_WORK || p->out == NULL
         || cv->unrecorded || cv->engine->draining || cv->busy)
     {
-        wachat_conv_after(cv, r);
+        wachat_conv_after(cv, r, what, refused);
         return;
     }
 
     wachat_conv_keep_peek(cv, r);
+    wachat_conv_store_ok(cv, what);
 
     if (wachat_conv_send_head(cv) < 0) {
         wachat_conv_schedule(cv, 1000);

@@ -99,6 +99,7 @@ wachat_args_full(wachat_redis_t *st, const wachat_args_t *a)
 {
     if (a->n == WACHAT_ARGS_MAX || a->nnum == 16) {
         snprintf(st->err, sizeof(st->err), "too many script arguments");
+        st->refused = 0;
         return 1;
     }
 

@@ -173,6 +173,16 @@ int wachat_script_drop(wachat_redis_t *st, const wachat_conv_ref_t *ref,
 /* gives the conversation back (at shutdown, with work left) */
 void wachat_script_release(wachat_redis_t *st, const wachat_conv_ref_t *ref);
 
+/*
+ * After a script of the conversation failed on its data (st->refused):
+ * the first of the keys the scripts touch that holds another type than
+ * theirs, as "<key> holds a <type>, not a <type>" into buf: 1; 0 when
+ * each has its type (a Lua error on a value, or the key fixed since); -1
+ * when Redis could not tell (st->err).
+ */
+int wachat_script_wrong_key(wachat_redis_t *st, const wachat_conv_ref_t *ref,
+    char *buf, size_t len);
+
 
 /*
  * Moves read stream entries into their conversations' inboxes and
