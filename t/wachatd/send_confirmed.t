@@ -13,7 +13,9 @@
 #       (the window this closes is real, and a wrong tag closes nothing);
 #   (c) wachatd killed (kill -9) while Meta has the reply and before its
 #       record; Meta's status comes while it is down; another wachatd takes
-#       over: the reply is recorded from the status, not sent again.
+#       over: the reply is recorded from the status, not sent again;
+#   (d) the same, restarted under the same consumer name, which takes its
+#       conversations back at once: the statuses are read first.
 #
 # Sent "again or not" is read from a later reply of the same conversation:
 # a conversation's replies go out in order, so once the next one has gone,
@@ -36,7 +38,7 @@ use Wachat::Webhook qw(new_wamid rand_token wh_status wh_text);
 my $KB   = root_dir() . '/t/fixtures/kb/shop.md';
 my $PNID = '106540352242922';
 my %WA = (a => '16505590101', b => '16505590202', b2 => '16505590203',
-          c => '16505590303');
+          c => '16505590303', d => '16505590404');
 my %CONV = map { $_ => "$PNID:$WA{$_}" } keys %WA;
 
 my $graph = Wachat::Standin->start(kind => 'graph');
@@ -176,6 +178,36 @@ sub next_reply_sent ($case, $first_tag) {
     is(next_reply_sent('c', $tag), 1, '(c) the reply went out once');
     is($redis->cmd('HGET', "wachat:st:{$CONV{c}}", "h:$hist"), $wamid,
        '(c) the history entry has the wamid Meta gave it');
+}
+
+
+# --- (d) the same, restarted under the same consumer name -------------------
+
+# a fixed `consumer` takes its conversations back at once (its leases are
+# its own): the backlog that came while it was down, statuses included, is
+# read before the scan of waiting conversations begins
+{
+    first_call_hangs('d');
+    ask('d', 'What are your opening hours?');
+    my ($r1) = wait_sends('d', 1);
+    ok($r1, '(d) the reply reached the Graph API') or diag $d->log_text;
+    my $tag = tag_of($r1 // {});
+    (my $hist = $tag) =~ s/^wachat://;
+
+    $d->kill9;
+    # a backlog came in meanwhile, longer than one read (64 entries), with
+    # Meta's status for the reply last
+    for my $i (1 .. 200) {
+        my $res = $nginx->post_signed(wh_status(recipient => '16505590999', status => 'delivered',
+                                                id => "wamid.BACKLOG-$i-" . rand_token(8)));
+        $res->{status} == 200 or fail("backlog status $i: $res->{status}");
+    }
+    my $wamid = 'wamid.META-' . rand_token(12);
+    meta_status('d', $tag, $wamid);
+    $d->start;      # the same config: the same consumer name
+    ok($d->wait_log(qr/conversation \Q$CONV{d}\E: reply \Q$hist\E recorded as sent from Meta's status/, 20),
+       '(d) recorded from the status') or diag $d->log_text;
+    is(next_reply_sent('d', $tag), 1, '(d) the reply went out once');
 }
 
 is($d->stop, 0, 'wachatd exits 0 on SIGTERM');

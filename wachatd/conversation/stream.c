@@ -19,6 +19,7 @@
 
 
 #define WACHAT_READ_COUNT     64
+#define WACHAT_SCAN_WAIT_MS   5000      /* the first scan, at the latest */
 
 
 static void wachat_stream_read(wachat_stream_t *s);
@@ -94,9 +95,16 @@ wachat_stream_start(struct event_base *base, wachat_redis_t *store,
 
     wachat_stream_read(s);
 
-    /* at start: take back at once what this consumer name left pending */
+    /*
+     * At start: take back at once what this consumer name left pending.
+     * The scan of waiting conversations begins once the backlog is read
+     * (WACHAT_SCAN_WAIT_MS at the latest): a status that arrived while no
+     * wachatd ran may record a reply a dead process sent (Meta's echo of
+     * its tag, script_transfer.c), which must happen before the reply's
+     * conversation, taken by the scan, sends it again.
+     */
     wachat_stream_arm(s->reclaim, 0);
-    wachat_stream_arm(s->scan, 0);
+    wachat_stream_arm(s->scan, WACHAT_SCAN_WAIT_MS);
     wachat_stream_arm(s->trim, WACHAT_TRIM_MS);
 
     return s;
@@ -225,6 +233,15 @@ wachat_stream_read(wachat_stream_t *s)
      */
     wachat_stream_arm(s->watchdog, WACHAT_READ_BLOCK_MS + 5000);
 
+    if (!s->caught_up) {
+        /* the backlog at start: no BLOCK, so an empty one answers at once */
+        redisAsyncCommand(ac, wachat_stream_on_read, s,
+                          "XREADGROUP GROUP %s %s COUNT %d STREAMS %s >",
+                          s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
+                          s->conf.stream);
+        return;
+    }
+
     redisAsyncCommand(ac, wachat_stream_on_read, s,
                       "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
                       s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
@@ -235,7 +252,7 @@ wachat_stream_read(wachat_stream_t *s)
 static void
 wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
 {
-    size_t            i;
+    size_t            i, n;
     redisReply       *reply = r;
     wachat_stream_t  *s = data;
 
@@ -272,14 +289,22 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
 
     wachat_redis_link_ok(&s->link);
 
+    n = 0;
+
     if (reply->type == REDIS_REPLY_ARRAY) {
         for (i = 0; i < reply->elements; i++) {
             if (reply->element[i]->type == REDIS_REPLY_ARRAY
                 && reply->element[i]->elements == 2)
             {
+                n += reply->element[i]->element[1]->elements;
                 wachat_stream_entries(s, reply->element[i]->element[1]);
             }
         }
+    }
+
+    if (!s->caught_up && n < WACHAT_READ_COUNT) {
+        s->caught_up = 1;
+        wachat_stream_arm(s->scan, 0);
     }
 
     if (s->stopping) {

@@ -30,6 +30,7 @@ struct wachat_stream_s {
     struct event               *watchdog;
     int                         stopping;
     int                         reading;
+    int                         caught_up;  /* the backlog read at start */
     wachat_stream_stats_t       stats;
 };
 
