@@ -57,6 +57,14 @@ is($get->('stream entries pending'), 0, 'no stream entry pending at the end');
 is($get->('conversations with queued work'), 0, 'no inbox or reply queue left');
 like($out, qr/^\s+\d+\.\d s  kill -9 wachatd/m, 'the faults ran (kill -9 among them)')
     unless grep { $_ eq '--no-faults' } @args;
+unless (grep { $_ eq '--no-faults' || $_ eq '--no-meta-statuses' } @args) {
+    ok(($get->("Meta's statuses echoed") // 0) > 0, "Meta's statuses echoed: " . ($get->("Meta's statuses echoed") // 'none'));
+    ok(($get->('replies recorded from a status') // 0) > 0,
+       'replies whose answer was lost recorded from their status: '
+       . ($get->('replies recorded from a status') // 'none'));
+    like($out, qr/^\s+\d+\.\d s  kill -9 wachatd \S+ \(Meta took its replies/m,
+         'the kill -9 between Meta taking replies and their record ran');
+}
 
 # The ledger can fail: a message made to vanish (its dedup key set before
 # it is posted) and a second reply sent straight to the Graph stand-in must
