@@ -16,6 +16,8 @@
 #define NGX_HTTP_WACHAT_WAIT_TIMEOUT  500
 
 
+static ngx_int_t ngx_http_wachat_redis_param(ngx_conf_t *cf,
+    ngx_str_t *param, ngx_http_wachat_redis_conf_t *rcf);
 static ngx_int_t ngx_http_wachat_parse_sentinels(ngx_conf_t *cf,
     ngx_str_t *list, ngx_http_wachat_redis_conf_t *rcf);
 static ngx_int_t ngx_http_wachat_parse_addr(ngx_conf_t *cf, ngx_str_t *text,
@@ -27,8 +29,8 @@ ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_wachat_main_conf_t *wmcf = conf;
 
-    ngx_str_t                     *value, v;
-    ngx_int_t                      db;
+    ngx_str_t                     *value;
+    ngx_int_t                      rc;
     ngx_uint_t                     i;
     ngx_http_wachat_redis_conf_t  *rcf;
 
@@ -46,86 +48,24 @@ ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             && ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')
                == NULL)
         {
-            if (ngx_http_wachat_parse_redis(cf, &value[i], rcf) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
+            rc = ngx_http_wachat_parse_redis(cf, &value[i], rcf);
 
-            continue;
+        } else {
+            rc = ngx_http_wachat_redis_param(cf, &value[i], rcf);
         }
 
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-            if (db == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid Redis database \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rcf->db = db;
-            continue;
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected db=N, "
+                               "user=name, password_file=path, "
+                               "sentinel=host:port,..., "
+                               "master=name or sentinel_password_file=path",
+                               &value[i]);
         }
 
-        if (ngx_strncmp(value[i].data, "user=", 5) == 0 && value[i].len > 5) {
-            rcf->user.data = value[i].data + 5;
-            rcf->user.len = value[i].len - 5;
-            continue;
+        if (rc != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
-            v.data = value[i].data + 14;
-            v.len = value[i].len - 14;
-
-            if (ngx_http_wachat_read_secret(cf, &v, &rcf->password)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0) {
-            v.data = value[i].data + 9;
-            v.len = value[i].len - 9;
-
-            if (ngx_http_wachat_parse_sentinels(cf, &v, rcf) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "master=", 7) == 0
-            && value[i].len > 7)
-        {
-            rcf->master.data = value[i].data + 7;
-            rcf->master.len = value[i].len - 7;
-
-            /* the log lines name the primary by its sentinel name */
-            rcf->name = value[i];
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "sentinel_password_file=", 23) == 0) {
-            v.data = value[i].data + 23;
-            v.len = value[i].len - 23;
-
-            if (ngx_http_wachat_read_secret(cf, &v, &rcf->sentinel_password)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\", expected db=N, "
-                           "user=name, password_file=path, "
-                           "sentinel=host:port,..., "
-                           "master=name or sentinel_password_file=path",
-                           &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     if ((rcf->sentinels != NULL) != (rcf->master.len != 0)) {
@@ -143,6 +83,67 @@ ngx_http_wachat_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* one name=value parameter of wachat_redis; NGX_DECLINED: no such name */
+
+static ngx_int_t
+ngx_http_wachat_redis_param(ngx_conf_t *cf, ngx_str_t *param,
+    ngx_http_wachat_redis_conf_t *rcf)
+{
+    ngx_str_t  v;
+    ngx_int_t  db;
+
+    if (ngx_strncmp(param->data, "db=", 3) == 0) {
+        db = ngx_atoi(param->data + 3, param->len - 3);
+        if (db == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis database \"%V\"", param);
+            return NGX_ERROR;
+        }
+
+        rcf->db = db;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(param->data, "user=", 5) == 0 && param->len > 5) {
+        rcf->user.data = param->data + 5;
+        rcf->user.len = param->len - 5;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(param->data, "password_file=", 14) == 0) {
+        v.data = param->data + 14;
+        v.len = param->len - 14;
+
+        return ngx_http_wachat_read_secret(cf, &v, &rcf->password);
+    }
+
+    if (ngx_strncmp(param->data, "sentinel=", 9) == 0) {
+        v.data = param->data + 9;
+        v.len = param->len - 9;
+
+        return ngx_http_wachat_parse_sentinels(cf, &v, rcf);
+    }
+
+    if (ngx_strncmp(param->data, "master=", 7) == 0 && param->len > 7) {
+        rcf->master.data = param->data + 7;
+        rcf->master.len = param->len - 7;
+
+        /* the log lines name the primary by its sentinel name */
+        rcf->name = *param;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(param->data, "sentinel_password_file=", 23) == 0) {
+        v.data = param->data + 23;
+        v.len = param->len - 23;
+
+        return ngx_http_wachat_read_secret(cf, &v, &rcf->sentinel_password);
+    }
+
+    return NGX_DECLINED;
 }
 
 
