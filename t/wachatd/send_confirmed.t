@@ -25,10 +25,9 @@ use v5.36;
 use lib 't/lib';
 
 use Test::More;
-use File::Temp ();
 
 use Wachat::Process qw(poll_until);
-use Wachat::Files qw(root_dir spew);
+use Wachat::Files qw(root_dir);
 use Wachat::Redis qw(start_redis);
 use Wachat::Nginx qw(start_nginx);
 use Wachat::Daemon qw(start_wachatd);
@@ -45,12 +44,7 @@ my $graph = Wachat::Standin->start(kind => 'graph');
 my $redis = start_redis();
 my $nginx = start_nginx(redis => $redis);
 
-my $dir = File::Temp::tempdir('wachat-confirm-XXXXXX', TMPDIR => 1,
-                              CLEANUP => !$ENV{WACHAT_KEEP_TMP});
-my $token_file = "$dir/graph_token";
-spew($token_file, 'EAAG' . rand_token(40) . "\n", 0600);
-my $CONF = "graph_api_url " . $graph->url . "/v25.0\n"
-         . "graph_token_file $token_file\n"
+my $CONF = $graph->wachatd_conf
          . "graph_timeout 1s\n"
          . "graph_max_retries 5\n";
 

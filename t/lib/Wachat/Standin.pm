@@ -79,7 +79,10 @@ use v5.36;
 use parent 'Wachat::Server';
 
 use Digest::SHA ();
+use File::Temp ();
 use Wachat::Embed ();
+use Wachat::Files ();
+use Wachat::Webhook ();
 use Encode ();
 use JSON::PP;
 use Time::HiRes qw(time);
@@ -111,6 +114,15 @@ sub start ($class, %o) {
 }
 
 sub url ($self) { "http://127.0.0.1:$self->{port}" }
+
+# The lines of a wachatd config that send to this stand-in as the Graph
+# API, with a token file of its own (0600, removed at exit).
+sub wachatd_conf ($self) {
+    my $dir = File::Temp::tempdir('wachat-graph-XXXXXX', TMPDIR => 1,
+                                  CLEANUP => !$ENV{WACHAT_KEEP_TMP});
+    Wachat::Files::spew("$dir/graph_token", 'EAAG' . Wachat::Webhook::rand_token(40) . "\n", 0600);
+    return "graph_api_url " . $self->url . "/v25.0\ngraph_token_file $dir/graph_token\n";
+}
 
 # port, pid, dir, log_file and stop are Wachat::Server's.
 
