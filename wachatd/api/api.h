@@ -77,6 +77,14 @@ void wachat_api_set_refresh(wachat_api_t *api, void (*refresh)(void *data),
 /* on SIGHUP: the new config (agents, texts); the listener stays */
 void wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg);
 
+/*
+ * On SIGHUP, new Redis credentials (user, password, sentinel password)
+ * taken into the API's own copy of where Redis is: the live feed's link
+ * reconnects with them now, its read sent again from where it was.  0, or
+ * -1 out of memory (the old ones kept).
+ */
+int wachat_api_reauth(wachat_api_t *api, const wachat_redis_addr_t *addr);
+
 /* closes the listener and every open event stream */
 void wachat_api_free(wachat_api_t *api);
 

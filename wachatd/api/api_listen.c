@@ -371,6 +371,25 @@ wachat_api_reload(wachat_api_t *api, const wachat_config_t *cfg)
 }
 
 
+int
+wachat_api_reauth(wachat_api_t *api, const wachat_redis_addr_t *addr)
+{
+    int  rc;
+
+    if (api == NULL) {
+        return 0;
+    }
+
+    rc = wachat_redis_addr_credentials(&api->addr, addr);
+
+    if (rc > 0) {
+        wachat_redis_link_renew(&api->feed);
+    }
+
+    return rc < 0 ? -1 : 0;
+}
+
+
 void
 wachat_api_free(wachat_api_t *api)
 {

@@ -60,6 +60,42 @@ wachat_redis_close(wachat_redis_t *st)
 }
 
 
+int
+wachat_redis_reauth(wachat_redis_t *st, const wachat_redis_addr_t *addr)
+{
+    int  ms;
+
+    st->addr.user = addr->user;
+    st->addr.password = addr->password;
+    st->addr.sentinel_password = addr->sentinel_password;
+
+    /* posted commands went out: their replies are read, not lost */
+    if (st->c) {
+        (void) wachat_redis_drain(st);
+        redisFree(st->c);
+        st->c = NULL;
+        st->unread = 0;
+    }
+
+    /* the operator asks for them now: no pause to wait out */
+    st->retry_at = 0;
+    st->retry_ms = 0;
+
+    if (wachat_redis_connect(st) == 0) {
+        return 0;
+    }
+
+    if (!st->said) {
+        ms = st->retry_at ? (int) (st->retry_at - wachat_clock_mono_ms())
+                          : 0;
+        wachat_log(WACHAT_LOG_WARNING, "store: %s, retrying in %d.%d s",
+                   st->err, ms / 1000, ms % 1000 / 100);
+    }
+
+    return -1;
+}
+
+
 /*
  * At open a failure is the caller's to report (wachatd exits).  Once
  * connected, a connect that fails holds off the next one for a pause
@@ -122,6 +158,7 @@ wachat_redis_dial(wachat_redis_t *st)
     }
 
     st->unread = 0;     /* posted commands went with the old link */
+    st->said = 0;
 
     host = st->addr.host;
     port = st->addr.port;
@@ -209,6 +246,7 @@ wachat_redis_setup(wachat_redis_t *st)
             if (r && st->opened) {
                 wachat_redis_log_refused("store", "AUTH", r->str,
                                          wachat_redis_hold(st));
+                st->said = 1;
             }
             freeReplyObject(r);
             redisFree(st->c);
@@ -228,6 +266,7 @@ wachat_redis_setup(wachat_redis_t *st)
             if (r && st->opened) {
                 wachat_redis_log_refused("store", "SELECT", r->str,
                                          wachat_redis_hold(st));
+                st->said = 1;
             }
             freeReplyObject(r);
             redisFree(st->c);

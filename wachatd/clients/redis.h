@@ -77,6 +77,8 @@ typedef struct {
                                        it touched (as
                                        wachat_redis_script_error() says):
                                        running it again fails again */
+    int                   said;     /* the last connect's failure is in
+                                       the log: a refused AUTH or SELECT */
     char                  err[256];
 } wachat_redis_t;
 
@@ -124,6 +126,16 @@ int wachat_redis_auth_argv(const wachat_redis_addr_t *addr,
 int wachat_redis_addr_copy(wachat_redis_addr_t *dst,
     const wachat_redis_addr_t *src);
 
+/*
+ * What a reload changes of where Redis is: src's user, password and
+ * sentinel password, copied into dst (the old ones wiped and freed), the
+ * rest of dst kept (the address, db and sentinels change at a restart
+ * only).  1 when one of them changed, 0 when none did, -1 out of memory
+ * (dst unchanged).
+ */
+int wachat_redis_addr_credentials(wachat_redis_addr_t *dst,
+    const wachat_redis_addr_t *src);
+
 /* adds one sentinel (copied) to addr; 0, or -1 */
 int wachat_redis_addr_sentinel(wachat_redis_addr_t *addr, const char *host,
     int port);
@@ -156,9 +168,22 @@ int wachat_redis_not_primary(const redisReply *r);
 /* ROLE's reply names a primary */
 int wachat_redis_is_master(const redisReply *r);
 
+/* the link keeps addr's strings: they must outlive it */
 wachat_redis_t *wachat_redis_open(const wachat_redis_addr_t *addr,
     char *err, size_t errlen);
 void wachat_redis_close(wachat_redis_t *st);
+
+/*
+ * New credentials (a reload): addr's user, password and sentinel password
+ * (their strings kept, as at open) replace the link's.  The replies of
+ * posted commands are read, the connection closed and opened again at
+ * once with them, even during a pause after a failure, so that a refused
+ * one is logged now rather than at the next failure; a connect that fails
+ * is logged too, and holds off the next one as any failure does.  No
+ * command is in flight: they are synchronous.  0 when the new connection
+ * works, -1 (st->err).
+ */
+int wachat_redis_reauth(wachat_redis_t *st, const wachat_redis_addr_t *addr);
 
 /*
  * One command; reconnects once if the link broke.  Returns NULL (and sets

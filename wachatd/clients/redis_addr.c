@@ -49,6 +49,17 @@ wachat_redis_parse_addr(const char *spec, wachat_redis_addr_t *addr,
 }
 
 
+/* a secret's bytes do not stay behind in freed memory */
+static void
+wachat_redis_wipe(char *secret)
+{
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+}
+
+
 void
 wachat_redis_addr_free(wachat_redis_addr_t *addr)
 {
@@ -57,7 +68,7 @@ wachat_redis_addr_free(wachat_redis_addr_t *addr)
     free(addr->host);
     free(addr->unix_path);
     free(addr->user);
-    free(addr->password);
+    wachat_redis_wipe(addr->password);
 
     for (i = 0; i < addr->nsentinels; i++) {
         free(addr->sentinel_hosts[i]);
@@ -66,7 +77,7 @@ wachat_redis_addr_free(wachat_redis_addr_t *addr)
     free(addr->sentinel_hosts);
     free(addr->sentinel_ports);
     free(addr->master);
-    free(addr->sentinel_password);
+    wachat_redis_wipe(addr->sentinel_password);
     memset(addr, 0, sizeof(wachat_redis_addr_t));
 }
 
@@ -171,6 +182,54 @@ wachat_redis_addr_copy(wachat_redis_addr_t *dst,
     }
 
     return 0;
+}
+
+
+static int
+wachat_redis_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL)
+           || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+
+int
+wachat_redis_addr_credentials(wachat_redis_addr_t *dst,
+    const wachat_redis_addr_t *src)
+{
+    char  *user, *password, *sentinel_password;
+
+    if (wachat_redis_same(dst->user, src->user)
+        && wachat_redis_same(dst->password, src->password)
+        && wachat_redis_same(dst->sentinel_password, src->sentinel_password))
+    {
+        return 0;
+    }
+
+    if (wachat_redis_dup(&user, src->user) != 0) {
+        return -1;
+    }
+
+    if (wachat_redis_dup(&password, src->password) != 0) {
+        free(user);
+        return -1;
+    }
+
+    if (wachat_redis_dup(&sentinel_password, src->sentinel_password) != 0) {
+        free(user);
+        wachat_redis_wipe(password);
+        return -1;
+    }
+
+    free(dst->user);
+    wachat_redis_wipe(dst->password);
+    wachat_redis_wipe(dst->sentinel_password);
+
+    dst->user = user;
+    dst->password = password;
+    dst->sentinel_password = sentinel_password;
+
+    return 1;
 }
 
 

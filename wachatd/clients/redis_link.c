@@ -309,6 +309,35 @@ wachat_redis_link_drop(wachat_redis_link_t *l)
 
 
 void
+wachat_redis_link_renew(wachat_redis_link_t *l)
+{
+    int             used;
+    struct timeval  now = { 0, 0 };
+
+    if (l->closing) {
+        return;
+    }
+
+    used = l->ac != NULL || evtimer_pending(l->timer, NULL);
+
+    if (l->ac) {
+        l->ac->data = NULL;
+        redisAsyncFree(l->ac);
+        l->ac = NULL;
+        l->down(l->data);
+    }
+
+    evtimer_del(l->timer);
+    l->retry_ms = 0;
+    l->pause_ms = 0;
+
+    if (used) {
+        evtimer_add(l->timer, &now);
+    }
+}
+
+
+void
 wachat_redis_link_close(wachat_redis_link_t *l)
 {
     l->closing = 1;

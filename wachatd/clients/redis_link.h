@@ -76,6 +76,17 @@ void wachat_redis_link_ok(wachat_redis_link_t *l);
 void wachat_redis_link_disconnect(wachat_redis_link_t *l, int last);
 void wachat_redis_link_drop(wachat_redis_link_t *l);
 
+/*
+ * The credentials in the addr the link was given changed (a reload): a
+ * connection is freed now, as by drop (down() follows; a blocking read in
+ * flight gets no answer, so it must be one that can be sent again), and
+ * retry() is called from the loop at once, not after a pause: a pause
+ * already running is cut short and the next one is the first again.  A
+ * link that is down and not waiting (nobody reads) stays so: its next
+ * connect uses them.
+ */
+void wachat_redis_link_renew(wachat_redis_link_t *l);
+
 /* shutdown: freed at once, no callback, no reconnect */
 void wachat_redis_link_close(wachat_redis_link_t *l);
 

@@ -39,11 +39,11 @@ wachat_redis_log_refused(const char *name, const char *cmd,
 {
     const char  *check;
 
-    /* a reload does not read them again (wachatd_reload.c) */
+    /* a reload reads the credentials again, not the db (wachatd_reload.c) */
     check = strcmp(cmd, "AUTH") == 0
-            ? "redis_password_file / redis_password_env and redis_user "
-              "(read at start only)"
-            : "redis_db";
+            ? "redis_password_file / redis_password_env and redis_user, "
+              "then reload (SIGHUP)"
+            : "redis_db (read at start only)";
 
     wachat_log(WACHAT_LOG_ERROR, "%s: redis refused %s (%s): check %s; "
                "retrying in %d.%d s", name, cmd, reply, check,

@@ -174,6 +174,15 @@ wachat_stream_free(wachat_stream_t *s)
 }
 
 
+void
+wachat_stream_reauth(wachat_stream_t *s)
+{
+    if (!s->stopping) {
+        wachat_redis_link_renew(&s->link);
+    }
+}
+
+
 const wachat_stream_stats_t *
 wachat_stream_stats(wachat_stream_t *s)
 {

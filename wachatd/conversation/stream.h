@@ -46,9 +46,19 @@ typedef struct {
 } wachat_stream_conf_t;
 
 
+/* the reader's link keeps addr: it must outlive the stream */
 wachat_stream_t *wachat_stream_start(struct event_base *base,
     wachat_redis_t *store, const wachat_redis_addr_t *addr,
     const wachat_stream_conf_t *conf, char *err, size_t errlen);
+
+/*
+ * The credentials in that addr changed (a reload): the read in flight is
+ * dropped and sent again at once on a new connection that uses them.
+ * Nothing is lost: it reads with ">", so what Redis has not handed out
+ * stays in the stream, and what it handed out as the connection went stays
+ * pending for this consumer, taken back after claim_idle.
+ */
+void wachat_stream_reauth(wachat_stream_t *s);
 
 /* stop reading new events (shutdown); what is read is transferred */
 void wachat_stream_stop(wachat_stream_t *s);

@@ -85,20 +85,26 @@ const wachat_conf_entry_t  wachat_conf_table[] = {
         "Redis server: host:port, [IPv6]:port or unix:/path/to/socket; or "
         "the primary of Redis Sentinel, sentinel=host:port,host:port,... "
         "master=name: asked of the sentinels at every connect, checked with "
-        "ROLE, asked again when Redis answers READONLY or LOADING."),
+        "ROLE, asked again when Redis answers READONLY or LOADING.  A "
+        "change takes effect at the next restart."),
 
     WACHAT_STRING("redis_user", redis_user, "", NULL, 0, NULL,
-        "Redis ACL user (empty: the default user)."),
+        "Redis ACL user (empty: the default user).  Taken at a reload "
+        "(SIGHUP), as the passwords are."),
 
     WACHAT_SECRET("redis_password", redis_password,
-        "Redis password, sent with AUTH."),
+        "Redis password, sent with AUTH.  Read again at a reload "
+        "(SIGHUP): every link reconnects with a new one at once, so a "
+        "rotated password is taken without a restart (a refused one is "
+        "logged right away)."),
 
     WACHAT_SECRET("redis_sentinel_password", redis_sentinel_password,
         "Password of the sentinels (their requirepass), when they have "
-        "one."),
+        "one.  Read again at a reload (SIGHUP), as redis_password."),
 
     WACHAT_INT("redis_db", redis_db, "0", 0, 65535,
-        "Redis database number (Redis Cluster has only 0)."),
+        "Redis database number (Redis Cluster has only 0).  A change "
+        "takes effect at the next restart."),
 
     WACHAT_INT("redis_replicas", redis_replicas, "0", 0, 16,
         "Replicas that must acknowledge each write of the conversation "

@@ -1,8 +1,9 @@
 /*
  * SIGHUP, and an agent's edit of the knowledge base: the config and the
  * KB are loaded again and swapped in, or the running ones are kept if the
- * new ones do not load.  Redis, the stream and the group stay until the
- * next restart.
+ * new ones do not load.  Redis' address and db, the stream and the group
+ * stay until the next restart; a new Redis password or user is taken at
+ * once (a rotated password).
  */
 
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 
 static void wachatd_reload_keep_identity(wachatd_t *d, wachat_config_t *cfg);
+static void wachatd_reload_redis(wachatd_t *d, const wachat_config_t *cfg);
 static void wachatd_reload_settings(wachatd_t *d, const wachat_config_t *cfg,
     const wachat_kb_t *kb);
 static void wachatd_reload_mail(wachatd_t *d, const wachat_config_t *cfg);
@@ -71,6 +73,7 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
     }
 
     wachatd_reload_keep_identity(d, cfg);
+    wachatd_reload_redis(d, cfg);
     wachatd_reload_settings(d, cfg, kb);
     wachatd_reload_mail(d, cfg);
     wachatd_reload_clients(d, cfg, kb);
@@ -86,7 +89,10 @@ wachatd_on_hup(evutil_socket_t fd, short what, void *arg)
 }
 
 
-/* what only a restart changes: Redis, the stream, the group, the consumer */
+/*
+ * What only a restart changes: where Redis is (address, db, sentinels), the
+ * stream, the group, the consumer.  Redis' credentials are another step's.
+ */
 static void
 wachatd_reload_keep_identity(wachatd_t *d, wachat_config_t *cfg)
 {
@@ -101,6 +107,57 @@ wachatd_reload_keep_identity(wachatd_t *d, wachat_config_t *cfg)
     /* the identity of this consumer must not change under the stream */
     free(cfg->consumer);
     cfg->consumer = strdup(d->cfg->consumer);
+}
+
+
+/*
+ * A rotated Redis password (or another ACL user, or sentinel password):
+ * every link takes it now and reconnects with it, the synchronous one
+ * (no command of it is in flight: they are synchronous), the stream
+ * reader's and the live feed's (their blocking reads are sent again), so
+ * a password Redis refuses is said now, not when a connection drops, and
+ * the old one can be removed from Redis once this line is logged.  The
+ * links' addr outlive the config (d->addr, the API's copy): changed in
+ * place.  A failed reconnect is in the log, as at any reconnect.
+ */
+static void
+wachatd_reload_redis(wachatd_t *d, const wachat_config_t *cfg)
+{
+    int                  rc;
+    wachat_redis_addr_t  addr;
+
+    if (wachat_redis_addr_config(&addr, cfg, d->addr.timeout_ms) != 0) {
+        wachat_log(WACHAT_LOG_ERROR, "reload: out of memory, keeping the "
+                   "running redis credentials");
+        return;
+    }
+
+    rc = wachat_redis_addr_credentials(&d->addr, &addr);
+
+    if (rc < 0) {
+        wachat_log(WACHAT_LOG_ERROR, "reload: out of memory, keeping the "
+                   "running redis credentials");
+    }
+
+    if (rc > 0) {
+        wachat_log(WACHAT_LOG_NOTICE, "reload: new redis credentials "
+                   "(redis_user, redis_password or redis_sentinel_password), "
+                   "reconnecting with them");
+
+        /* first: it keeps d->addr's strings, the old ones are freed */
+        (void) wachat_redis_reauth(d->store, &d->addr);
+
+        if (d->stream) {
+            wachat_stream_reauth(d->stream);
+        }
+
+        if (wachat_api_reauth(d->api, &addr) != 0) {
+            wachat_log(WACHAT_LOG_ERROR, "reload: out of memory, the live "
+                       "feed keeps the old redis credentials");
+        }
+    }
+
+    wachat_redis_addr_free(&addr);
 }
 
 
