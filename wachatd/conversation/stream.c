@@ -23,8 +23,11 @@
 
 
 static void wachat_stream_read(wachat_stream_t *s);
+static void wachat_stream_own_again(wachat_stream_t *s);
 static void wachat_stream_down(void *data);
 static void wachat_stream_retry(void *data);
+static int wachat_stream_last_id(const redisReply *reply, char *buf,
+    size_t len);
 static void wachat_stream_on_read(redisAsyncContext *ac, void *r,
     void *data);
 static int wachat_stream_create_group(wachat_stream_t *s);
@@ -51,6 +54,7 @@ wachat_stream_start(struct event_base *base, wachat_redis_t *store,
     s->base = base;
     s->store = store;
     s->conf = *conf;
+    wachat_stream_own_again(s);
 
     /* own copies: a reload frees the config these came from */
     s->conf.stream = strdup(conf->stream);
@@ -202,6 +206,21 @@ wachat_stream_arm(struct event *ev, int ms)
 }
 
 
+/*
+ * Entries delivered to this consumer and not yet in their inboxes stay in
+ * its pending list: a read whose reply the link lost on the way (dropped,
+ * timed out, a reload's new credentials), or a restart under the same
+ * consumer name.  The next read takes them again, by id (XREADGROUP ... 0)
+ * rather than after claim_idle.
+ */
+static void
+wachat_stream_own_again(wachat_stream_t *s)
+{
+    s->own = 1;
+    snprintf(s->own_after, sizeof(s->own_after), "0");
+}
+
+
 static void
 wachat_stream_down(void *data)
 {
@@ -209,6 +228,7 @@ wachat_stream_down(void *data)
 
     s->reading = 0;
     evtimer_del(s->watchdog);
+    wachat_stream_own_again(s);
 }
 
 
@@ -242,6 +262,14 @@ wachat_stream_read(wachat_stream_t *s)
      */
     wachat_stream_arm(s->watchdog, WACHAT_READ_BLOCK_MS + 5000);
 
+    if (s->own) {
+        redisAsyncCommand(ac, wachat_stream_on_read, s,
+                          "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
+                          s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
+                          s->conf.stream, s->own_after);
+        return;
+    }
+
     if (!s->caught_up) {
         /* the backlog at start: no BLOCK, so an empty one answers at once */
         redisAsyncCommand(ac, wachat_stream_on_read, s,
@@ -255,6 +283,40 @@ wachat_stream_read(wachat_stream_t *s)
                       "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
                       s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
                       WACHAT_READ_BLOCK_MS, s->conf.stream);
+}
+
+
+/* the id of the last entry of an XREADGROUP reply: 0, or -1 if none */
+static int
+wachat_stream_last_id(const redisReply *reply, char *buf, size_t len)
+{
+    const redisReply  *entries, *last;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_ARRAY
+        || reply->element[0]->elements != 2)
+    {
+        return -1;
+    }
+
+    entries = reply->element[0]->element[1];
+
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
+        return -1;
+    }
+
+    last = entries->element[entries->elements - 1];
+
+    if (last->type != REDIS_REPLY_ARRAY || last->elements < 1
+        || last->element[0]->type != REDIS_REPLY_STRING
+        || last->element[0]->len >= len)
+    {
+        return -1;
+    }
+
+    memcpy(buf, last->element[0]->str, last->element[0]->len + 1);
+
+    return 0;
 }
 
 
@@ -311,7 +373,13 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
         }
     }
 
-    if (!s->caught_up && n < WACHAT_READ_COUNT) {
+    if (s->own) {
+        /* the next page of this consumer's pending entries, or done */
+        s->own = n == WACHAT_READ_COUNT
+                 && wachat_stream_last_id(reply, s->own_after,
+                                          sizeof(s->own_after)) == 0;
+
+    } else if (!s->caught_up && n < WACHAT_READ_COUNT) {
         s->caught_up = 1;
         wachat_stream_arm(s->scan, 0);
     }

@@ -92,6 +92,37 @@ wachat_stream_batch_add(wachat_stream_t *s, wachat_stream_batch_t *b,
 {
     wachat_event_t  *ev = &b->ev[b->n];
 
+    /*
+     * Read again by id (this consumer's pending entries), an entry deleted
+     * since comes without fields: set aside, then acknowledged (no
+     * conversation) with the batch, as XAUTOCLAIM's deleted ids are.
+     */
+    if (e->type == REDIS_REPLY_ARRAY && e->elements == 2
+        && e->element[0]->type == REDIS_REPLY_STRING
+        && e->element[1]->type == REDIS_REPLY_NIL)
+    {
+        if (wachat_event_decode(ev, e->element[0]->str, NULL) != 0) {
+            return -1;
+        }
+
+        ev->refused = "deleted from the stream while pending";
+
+        if (wachat_stream_set_aside(s, ev, NULL) != 0) {
+            wachat_log(WACHAT_LOG_WARNING, "stream: event %s was deleted "
+                       "from the stream while pending and could not be "
+                       "set aside: %s", ev->stream_id, s->store->err);
+            return -1;
+        }
+
+        b->ids[b->n] = ev->stream_id;
+        b->convs[b->n] = NULL;
+        b->message[b->n] = 0;
+        b->fields[b->n] = NULL;
+        b->n++;
+
+        return 0;
+    }
+
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
         || e->element[0]->type != REDIS_REPLY_STRING
         || wachat_event_decode(ev, e->element[0]->str, e->element[1]) != 0)

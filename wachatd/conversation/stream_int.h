@@ -31,6 +31,9 @@ struct wachat_stream_s {
     int                         stopping;
     int                         reading;
     int                         caught_up;  /* the backlog read at start */
+    int                         own;        /* reading this consumer's
+                                               pending entries again */
+    char                        own_after[64];  /* from this id on */
     wachat_stream_stats_t       stats;
 };
 

@@ -111,6 +111,8 @@ sub new ($class, %o) {
         # how long start waits for "started" (wachatd itself waits up to a
         # minute for a Redis that is loading or refuses writes)
         start_timeout => $o{start_timeout} // 15,
+        # short in tests: a dead consumer's entries are reclaimed at once
+        claim_idle => $o{claim_idle} // '2s',
         # added to wachatd's environment (t/wachatd/redis_clock.t: a clock
         # of its own through libfaketime)
         env      => $o{env} // {},
@@ -145,7 +147,7 @@ consumer $self->{name}
 kb $self->{kb}
 media_dir $self->{media_dir}
 outbound $self->{outbound}
-claim_idle 2s
+claim_idle $self->{claim_idle}
 verbosity info
 shutdown_timeout 5s
 EOF
