@@ -116,6 +116,12 @@ sub key_size ($key) {
     return $type eq 'none' ? 0 : "$type:" . $redis->cmd($size{$type}, $key);
 }
 
+# The messages sent through the Graph API (a GET of the account's templates,
+# which wachatd makes once a webhook has named the account, is no message)
+sub graph_sends () {
+    scalar grep { $_->{method} eq 'POST' && $_->{path} =~ m{/messages$} } $graph->requests;
+}
+
 sub snapshot {
     my %s;
     for my $c ($CONV, $WCONV) {
@@ -124,7 +130,7 @@ sub snapshot {
         $s{"$c $_"} = key_size("wachat:$_:{$c}") for qw(hist outq inbox);
     }
     $s{'alice presence'} = $redis->cmd('HGET', 'wachat:agent:alice', 'presence') // '';
-    $s{'graph requests'} = scalar $graph->requests;
+    $s{'graph sends'} = graph_sends();
     return \%s;
 }
 
@@ -132,7 +138,7 @@ sub snapshot {
 sub settled {
     my $last = -1;
     return poll_until(sub {
-        my $n = scalar $graph->requests;
+        my $n = graph_sends();
         my $quiet = $n == $last;
         $last = $n;
         return $quiet && !grep { key_size("wachat:outq:{$_}") } $CONV, $WCONV;
@@ -192,7 +198,7 @@ my $before = snapshot();
 is($before->{"$CONV mode"}, 'agent', 'with alice: mode agent');
 is($before->{"$WCONV mode"}, 'waiting_agent', 'the other one still waits');
 
-my $n_graph = $before->{'graph requests'};
+my $n_graph = $before->{'graph sends'};
 
 # --- the other site tries -------------------------------------------------------
 
@@ -315,7 +321,7 @@ is(($sent->{json} // {})->{to}, $CUSTOMER, 'addressed to the customer');
          'the console sent it as JSON with its own origin, accepted by wachatd')
         or diag join "\n", map { $_->{line} } xsite_lines();
 }
-is(scalar($graph->requests), $n_graph + 1, 'and it is the only message sent since the forgeries');
+is(graph_sends(), $n_graph + 1, 'and it is the only message sent since the forgeries');
 
 $b->quit;
 done_testing();

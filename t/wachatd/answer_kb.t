@@ -51,6 +51,8 @@ is($r->{phone_number_id}, $PNID, 'sent from the business number that got it');
 is($r->{text}, $answer{hours}, 'the hours entry answered');
 my $req = eval { $JSON->decode($r->{graph_request}) } // {};
 is($req->{messaging_product}, 'whatsapp', 'Graph request: messaging_product');
+like($req->{biz_opaque_callback_data} // '', qr/^wachat:\d+-\d+$/,
+     'Graph request: tagged with the reply\'s history id, as it would go to Meta');
 is($req->{type}, 'interactive', 'an entry with buttons is an interactive message');
 my @buttons = @{ $req->{interactive}{action}{buttons} // [] };
 is(scalar @buttons, 2, 'both buttons of the entry');

@@ -603,7 +603,9 @@ wachat_outbound_send(wachat_outbound_t *ob, const char *reply_json,
     }
 
     if (ob->cfg->outbound == WACHAT_OUTBOUND_SANDBOX) {
-        rc = wachat_outbound_sandbox(ob, &m, body, blen, done, data);
+        /* the request as it would go to Meta, tag included */
+        rc = wachat_outbound_tag(&body, &blen, m.hist) == 0
+             ? wachat_outbound_sandbox(ob, &m, body, blen, done, data) : -1;
         free(body);
         yajl_tree_free(m.root);
         return rc;
