@@ -4,7 +4,9 @@
 # When the link comes back, wachatd reads its own pending entries again by
 # id (XREADGROUP ... 0) and answers them at once, not after claim_idle,
 # when XAUTOCLAIM would take them back.  An entry deleted from the stream
-# meanwhile is parked, once, and acknowledged.
+# meanwhile is parked, once, and acknowledged.  So is an entry read whose
+# transfer Redis refused for a while (out of memory): read again after a
+# pause that grows while the refusal lasts.
 #
 # The lost reply is made by hand: wachatd frozen (SIGSTOP), its blocked read
 # killed (CLIENT KILL), a webhook posted, and the test reading it into
@@ -88,6 +90,23 @@ ok(poll_until(sub { answered_to('447700900704') == 1 }, timeout => 30), 'answeri
 is(scalar(grep { ($_->{fields}{event} // '') eq $got[1] } $redis->xrange('wachat:parked')), 1,
    'the deleted entry is not parked a second time');
 is(answered_to('447700900702'), 1, 'and nothing is answered twice');
+
+# Redis takes the read but not the transfer (out of memory): the entry is
+# this consumer's, read again after a pause once Redis takes writes again
+# (wachatd frozen while it is posted: nginx's write needs the memory too;
+# XREADGROUP still reads, it takes no memory the way a write does)
+is(kill('STOP', $d->pid), 1, 'wachatd frozen');
+post('447700900705', 'Do you deliver?');
+$redis->cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+is($redis->cmd('CONFIG', 'SET', 'maxmemory', '1'), 'OK', 'Redis refuses writes (maxmemory)');
+is(kill('CONT', $d->pid), 1, 'wachatd thawed');
+ok($d->wait_log(qr/transfer failed: OOM/, 10), 'the transfer fails for it') or diag $d->log_text;
+is($redis->cmd('XPENDING', $STREAM, $GROUP)->[0], 1, 'the entry stays pending, this consumer\'s');
+is($redis->cmd('CONFIG', 'SET', 'maxmemory', '0'), 'OK', 'Redis takes writes again');
+ok(poll_until(sub { answered_to('447700900705') == 1 }, timeout => 40),
+   'it is answered after the pause, long before claim_idle (10 min)') or diag $d->log_text;
+ok(poll_until(sub { $redis->cmd('XPENDING', $STREAM, $GROUP)->[0] == 0 }, timeout => 10),
+   'nothing left pending');
 
 is($d->stop, 0, 'wachatd exits 0 on SIGTERM');
 unlike($d->log_text, qr/AddressSanitizer|LeakSanitizer|runtime error:/,

@@ -323,6 +323,7 @@ wachat_stream_last_id(const redisReply *reply, char *buf, size_t len)
 static void
 wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
 {
+    int               pending;
     size_t            i, n;
     redisReply       *reply = r;
     wachat_stream_t  *s = data;
@@ -358,9 +359,8 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
-    wachat_redis_link_ok(&s->link);
-
     n = 0;
+    pending = 0;
 
     if (reply->type == REDIS_REPLY_ARRAY) {
         for (i = 0; i < reply->elements; i++) {
@@ -368,10 +368,26 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
                 && reply->element[i]->elements == 2)
             {
                 n += reply->element[i]->element[1]->elements;
-                wachat_stream_entries(s, reply->element[i]->element[1]);
+                pending |= wachat_stream_entries(s,
+                                                 reply->element[i]->element[1])
+                           != 0;
             }
         }
     }
+
+    if (pending && !s->stopping) {
+        /*
+         * Redis took the read but not the transfer (out of memory, the
+         * other link down, a key every transfer writes broken): these
+         * entries are read again by id after the link's pause, which grows
+         * while it goes on, rather than after claim_idle.
+         */
+        wachat_stream_own_again(s);
+        wachat_redis_link_pause(&s->link);
+        return;
+    }
+
+    wachat_redis_link_ok(&s->link);
 
     if (s->own) {
         /* the next page of this consumer's pending entries, or done */

@@ -22,7 +22,7 @@ typedef struct wachat_stream_batch_s  wachat_stream_batch_t;
 
 static void wachat_stream_moved(wachat_stream_t *s,
     const wachat_stream_batch_t *b, size_t i);
-static void wachat_stream_one_by_one(wachat_stream_t *s,
+static int wachat_stream_one_by_one(wachat_stream_t *s,
     const wachat_stream_batch_t *b, const wachat_transfer_t *t);
 static int wachat_stream_refused(wachat_stream_t *s,
     const wachat_stream_batch_t *b, size_t i);
@@ -170,7 +170,7 @@ wachat_stream_moved(wachat_stream_t *s, const wachat_stream_batch_t *b,
  * ones the failed run moved already (no longer pending) are not sent
  * again.  A failure of Redis stops it: the rest stays pending.
  */
-static void
+static int
 wachat_stream_one_by_one(wachat_stream_t *s, const wachat_stream_batch_t *b,
     const wachat_transfer_t *t)
 {
@@ -213,8 +213,10 @@ wachat_stream_one_by_one(wachat_stream_t *s, const wachat_stream_batch_t *b,
                        s->store->err);
         }
 
-        return;     /* this entry and the rest stay pending */
+        return -1;  /* this entry and the rest stay pending */
     }
+
+    return 0;
 }
 
 
@@ -299,7 +301,7 @@ wachat_stream_refused(wachat_stream_t *s, const wachat_stream_batch_t *b,
 }
 
 
-void
+int
 wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 {
     int                     rc;
@@ -308,7 +310,7 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
     wachat_stream_batch_t   b;
 
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
-        return;
+        return 0;
     }
 
     n = entries->elements;
@@ -324,6 +326,7 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
     {
         wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: out of "
                    "memory");
+        rc = -1;
         goto done;
     }
 
@@ -347,6 +350,8 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
     t.fields = b.fields;
     t.confirmed = &s->stats.confirmed;
 
+    rc = 0;
+
     if (b.n == 0) {
         goto done;
     }
@@ -357,18 +362,19 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
         wachat_log(WACHAT_LOG_WARNING, "stream: transfer of %zu events "
                    "failed, transferring them one by one: %s", b.n,
                    s->store->err);
-        wachat_stream_one_by_one(s, &b, &t);
+        rc = wachat_stream_one_by_one(s, &b, &t);
         goto done;
     }
 
     if (rc == WACHAT_TRANSFER_REFUSED) {
-        wachat_stream_refused(s, &b, 0);
+        rc = wachat_stream_refused(s, &b, 0);
         goto done;
     }
 
     if (rc != 0) {
         wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
                    s->store->err);
+        rc = -1;
         goto done;
     }
 
@@ -383,6 +389,8 @@ done:
     free(b.convs);
     free(b.message);
     free(b.fields);
+
+    return rc == 0 ? 0 : -1;
 }
 
 

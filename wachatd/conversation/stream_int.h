@@ -45,8 +45,12 @@ void wachat_stream_arm(struct event *ev, int ms);
 
 /* stream_batch.c */
 
-/* the entries of one XREADGROUP or XAUTOCLAIM reply, into the inboxes */
-void wachat_stream_entries(wachat_stream_t *s, const redisReply *entries);
+/*
+ * The entries of one XREADGROUP or XAUTOCLAIM reply, into the inboxes.
+ * -1: some stay pending, for a reason a later try may pass (Redis' answer,
+ * a key every transfer writes); they are this consumer's to read again.
+ */
+int wachat_stream_entries(wachat_stream_t *s, const redisReply *entries);
 
 /*
  * The ids XAUTOCLAIM names as deleted while pending (Redis 7 takes them off
