@@ -192,6 +192,8 @@ struct wachat_engine_s {
 /* engine.c */
 void wachat_conv_schedule(wachat_conv_t *cv, long ms);
 void wachat_conv_forget(wachat_conv_t *cv);
+/* stopping: cv given back and forgotten (1), else 0 */
+int wachat_conv_stopping(wachat_conv_t *cv);
 void wachat_conv_set_busy(wachat_conv_t *cv, int busy);
 void wachat_conv_keep_peek(wachat_conv_t *cv, redisReply *r);
 void wachat_conv_drop_peek(wachat_conv_t *cv);

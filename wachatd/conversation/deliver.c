@@ -134,27 +134,6 @@ wachat_conv_sent_ok(wachat_conv_t *cv, const wachat_send_result_t *res)
 }
 
 
-/*
- * Stopping (SIGTERM): a reply to try again later stays first in its queue,
- * and the lease is given back now, so that another consumer goes on at
- * once rather than after the lease (60 s).  1: cv is forgotten.
- */
-static int
-wachat_conv_stopping(wachat_conv_t *cv)
-{
-    wachat_engine_t  *en = cv->engine;
-
-    if (!en->draining) {
-        return 0;
-    }
-
-    wachat_script_release(en->store, &cv->ref);
-    wachat_conv_forget(cv);
-
-    return 1;
-}
-
-
 static void
 wachat_conv_sent(void *data, const wachat_send_result_t *res)
 {

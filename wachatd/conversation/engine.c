@@ -291,8 +291,7 @@ wachat_engine_drain(wachat_engine_t *en)
             next = cv->next;
 
             if (!cv->busy) {
-                wachat_script_release(en->store, &cv->ref);
-                wachat_conv_forget(cv);
+                (void) wachat_conv_stopping(cv);
             }
         }
     }
@@ -385,6 +384,28 @@ wachat_conv_forget(wachat_conv_t *cv)
 
     wachat_conv_free(cv);
     en->active--;
+}
+
+
+/*
+ * Stopping (SIGTERM): what waits (a queued reply, one to try again) stays
+ * in Redis, and the lease is given back now, so that another consumer
+ * goes on at once rather than after the lease (60 s).  1: cv is forgotten.
+ */
+
+int
+wachat_conv_stopping(wachat_conv_t *cv)
+{
+    wachat_engine_t  *en = cv->engine;
+
+    if (!en->draining) {
+        return 0;
+    }
+
+    wachat_script_release(en->store, &cv->ref);
+    wachat_conv_forget(cv);
+
+    return 1;
 }
 
 

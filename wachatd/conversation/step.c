@@ -45,7 +45,7 @@ wachat_conv_step(wachat_conv_t *cv)
 
 
 /*
- * The script what ran and peeked: its reply r holds what comes next, in
+ * The script that ran and peeked: its reply r holds what comes next, in
  * cv->peek.  The next step uses it without asking again.  NULL: it failed
  * (refused: on its data), and is tried again after a backoff.
  */
@@ -111,7 +111,6 @@ wachat_conv_go(wachat_conv_t *cv)
     int               rc;
     wachat_event_t    ev;
     wachat_peek_t    *p = &cv->peek;
-    wachat_engine_t  *en = cv->engine;
 
     if (p->state != WACHAT_PEEK_WORK) {
         /* someone else's, lost, or given back with nothing left */
@@ -125,10 +124,7 @@ wachat_conv_go(wachat_conv_t *cv)
         return;
     }
 
-    if (en->draining) {
-        /* stopping: what is queued waits in Redis for the next owner */
-        wachat_script_release(en->store, &cv->ref);
-        wachat_conv_forget(cv);
+    if (wachat_conv_stopping(cv)) {
         return;
     }
 
