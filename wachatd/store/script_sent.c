@@ -18,6 +18,7 @@ static wachat_lua_t  wachat_lua_sent = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_FEED
     WACHAT_LUA_STATUSES
+    WACHAT_LUA_RECORD_SENT
     "if ARGV[12] == '1' then\n"
     "  feed('type', 'status', 'conv', ARGV[4], 'id', ARGV[9],\n"
     "       'hist', ARGV[10], 'status', 'accepted')\n"
@@ -26,10 +27,7 @@ static wachat_lua_t  wachat_lua_sent = wachat_lua_replicated(
     "if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[8] then\n"
     "  return {0, peek(), feederr}\n"
     "end\n"
-    "redis.call('LPOP', KEYS[2])\n"
-    "redis.call('HSETNX', KEYS[6], ARGV[9], 'accepted||' .. ARGV[11])\n"
-    "redis.call('HSET', KEYS[6], 'h:' .. ARGV[10], ARGV[9])\n"
-    "redis.call('HSET', KEYS[4], 'last_out_at', ARGV[11])\n"
+    "record_sent(KEYS[2], KEYS[6], KEYS[4], ARGV[9], ARGV[10], ARGV[11])\n"
     "statuses_bounded()\n"
     "return {1, peek(), feederr}\n");
 

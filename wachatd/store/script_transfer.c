@@ -67,11 +67,7 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
     "  if type(head) ~= 'string' then return end\n"                         \
     "  local rok, rec = pcall(cjson.decode, head)\n"                        \
     "  if not rok or type(rec) ~= 'table' or rec.hist ~= hist then return end\n"\
-    "  local now = tostring(clock())\n"                                     \
-    "  redis.call('LPOP', outq)\n"                                          \
-    "  redis.call('HSETNX', st, id, 'accepted||' .. now)\n"                 \
-    "  redis.call('HSET', st, 'h:' .. hist, id)\n"                          \
-    "  redis.call('HSET', conv, 'last_out_at', now)\n"                      \
+    "  record_sent(outq, st, conv, id, hist, tostring(clock()))\n"         \
     "  return hist\n"                                                       \
     "end\n"
 #define WACHAT_LUA_INBOX                                                    \
@@ -89,6 +85,7 @@ static int wachat_script_transfer_one(wachat_redis_t *st, const char *stream,
 static wachat_lua_t  wachat_lua_transfer = wachat_lua_replicated(
     WACHAT_LUA_PEEK
     WACHAT_LUA_INBOX
+    WACHAT_LUA_RECORD_SENT
     WACHAT_LUA_CONFIRM
     "local missing, taken, seen, sent = {}, {}, {}, {}\n"
     "local n = (#ARGV - 6) / 3\n"

@@ -225,6 +225,20 @@
     "end\n"
 
 
+/*
+ * A reply Meta accepted, recorded: off its queue (the head), its wamid
+ * "accepted" unless a status came first, its history entry joined to the
+ * wamid.  SENT does it with the send's answer, TRANSFER with Meta's status.
+ */
+#define WACHAT_LUA_RECORD_SENT                                              \
+    "local function record_sent(outq, st, conv, wamid, hist, now)\n"        \
+    "  redis.call('LPOP', outq)\n"                                          \
+    "  redis.call('HSETNX', st, wamid, 'accepted||' .. now)\n"              \
+    "  redis.call('HSET', st, 'h:' .. hist, wamid)\n"                       \
+    "  redis.call('HSET', conv, 'last_out_at', now)\n"                      \
+    "end\n"
+
+
 typedef struct {
     int          n;
     const char  *v[WACHAT_ARGS_MAX];
