@@ -161,6 +161,15 @@ wachat_transfer_keys(wachat_transfer_keys_t *k, const char *conv)
 }
 
 
+/* the script's 1-based event number as an index into t; n if it is none */
+static size_t
+wachat_transfer_index(const redisReply *r, size_t n)
+{
+    return r->type == REDIS_REPLY_INTEGER && r->integer >= 1
+           && (size_t) r->integer <= n ? (size_t) r->integer - 1 : n;
+}
+
+
 /* a transfer's reply r: 0 to be read, or why not (into st->err) */
 static int
 wachat_transfer_refused(wachat_redis_t *st, const redisReply *r)
@@ -204,8 +213,7 @@ wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
     rc = 0;
 
     for (k = 0; k + 1 < sent->elements; k += 2) {
-        i = sent->element[k]->type == REDIS_REPLY_INTEGER
-            ? (size_t) sent->element[k]->integer - 1 : t->n;
+        i = wachat_transfer_index(sent->element[k], t->n);
 
         if (i < t->n && t->convs[i]
             && sent->element[k + 1]->type == REDIS_REPLY_STRING)
@@ -222,8 +230,7 @@ wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
     }
 
     for (k = 0; rc == 0 && k < missing->elements; k++) {
-        i = missing->element[k]->type == REDIS_REPLY_INTEGER
-            ? (size_t) missing->element[k]->integer - 1 : t->n;
+        i = wachat_transfer_index(missing->element[k], t->n);
 
         if (i < t->n) {
             rc = wachat_script_transfer_one(st, t->stream, t->group,
@@ -235,8 +242,7 @@ wachat_transfer_done(wachat_redis_t *st, const wachat_transfer_t *t,
 
     /* each peek is handed over: detached from the reply, the taker's */
     for (k = 0; k + 1 < taken->elements; k += 2) {
-        i = taken->element[k]->type == REDIS_REPLY_INTEGER
-            ? (size_t) taken->element[k]->integer - 1 : t->n;
+        i = wachat_transfer_index(taken->element[k], t->n);
 
         if (i < t->n && t->convs[i]) {
             take(data, t->convs[i], taken->element[k + 1]);
