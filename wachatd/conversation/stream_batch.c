@@ -24,6 +24,8 @@ static void wachat_stream_moved(wachat_stream_t *s,
     const wachat_stream_batch_t *b, size_t i);
 static int wachat_stream_one_by_one(wachat_stream_t *s,
     const wachat_stream_batch_t *b, const wachat_transfer_t *t);
+static int wachat_stream_park_deleted(wachat_stream_t *s,
+    wachat_event_t *ev, const char *id);
 static int wachat_stream_refused(wachat_stream_t *s,
     const wachat_stream_batch_t *b, size_t i);
 static int wachat_stream_set_aside(wachat_stream_t *s,
@@ -101,16 +103,7 @@ wachat_stream_batch_add(wachat_stream_t *s, wachat_stream_batch_t *b,
         && e->element[0]->type == REDIS_REPLY_STRING
         && e->element[1]->type == REDIS_REPLY_NIL)
     {
-        if (wachat_event_decode(ev, e->element[0]->str, NULL) != 0) {
-            return -1;
-        }
-
-        ev->refused = "deleted from the stream while pending";
-
-        if (wachat_stream_set_aside(s, ev, NULL) != 0) {
-            wachat_log(WACHAT_LOG_WARNING, "stream: event %s was deleted "
-                       "from the stream while pending and could not be "
-                       "set aside: %s", ev->stream_id, s->store->err);
+        if (wachat_stream_park_deleted(s, ev, e->element[0]->str) != 0) {
             return -1;
         }
 
@@ -401,20 +394,32 @@ wachat_stream_deleted(wachat_stream_t *s, const redisReply *ids)
     wachat_event_t   ev;
 
     for (i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
-        if (ids->element[i]->type != REDIS_REPLY_STRING
-            || wachat_event_decode(&ev, ids->element[i]->str, NULL) != 0)
-        {
-            continue;
-        }
-
-        ev.refused = "deleted from the stream while pending";
-
-        if (wachat_stream_set_aside(s, &ev, NULL) != 0) {
-            wachat_log(WACHAT_LOG_WARNING, "stream: event %s was deleted "
-                       "from the stream while pending and could not be "
-                       "set aside: %s", ev.stream_id, s->store->err);
+        if (ids->element[i]->type == REDIS_REPLY_STRING) {
+            (void) wachat_stream_park_deleted(s, &ev, ids->element[i]->str);
         }
     }
+}
+
+
+/* an entry deleted from the stream while pending: parked with its id, why */
+static int
+wachat_stream_park_deleted(wachat_stream_t *s, wachat_event_t *ev,
+    const char *id)
+{
+    if (wachat_event_decode(ev, id, NULL) != 0) {
+        return -1;
+    }
+
+    ev->refused = "deleted from the stream while pending";
+
+    if (wachat_stream_set_aside(s, ev, NULL) != 0) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: event %s was deleted from "
+                   "the stream while pending and could not be set aside: %s",
+                   ev->stream_id, s->store->err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
