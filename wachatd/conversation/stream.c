@@ -26,8 +26,8 @@ static void wachat_stream_read(wachat_stream_t *s);
 static void wachat_stream_own_again(wachat_stream_t *s);
 static void wachat_stream_down(void *data);
 static void wachat_stream_retry(void *data);
-static int wachat_stream_last_id(const redisReply *reply, char *buf,
-    size_t len);
+static size_t wachat_stream_take(wachat_stream_t *s,
+    const redisReply *reply, int *pending);
 static void wachat_stream_on_read(redisAsyncContext *ac, void *r,
     void *data);
 static int wachat_stream_create_group(wachat_stream_t *s);
@@ -262,20 +262,12 @@ wachat_stream_read(wachat_stream_t *s)
      */
     wachat_stream_arm(s->watchdog, WACHAT_READ_BLOCK_MS + 5000);
 
-    if (s->own) {
+    if (s->own || !s->caught_up) {
+        /* its own pending entries, or the backlog at start: no BLOCK */
         redisAsyncCommand(ac, wachat_stream_on_read, s,
                           "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
                           s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
-                          s->conf.stream, s->own_after);
-        return;
-    }
-
-    if (!s->caught_up) {
-        /* the backlog at start: no BLOCK, so an empty one answers at once */
-        redisAsyncCommand(ac, wachat_stream_on_read, s,
-                          "XREADGROUP GROUP %s %s COUNT %d STREAMS %s >",
-                          s->conf.group, s->conf.consumer, WACHAT_READ_COUNT,
-                          s->conf.stream);
+                          s->conf.stream, s->own ? s->own_after : ">");
         return;
     }
 
@@ -286,37 +278,49 @@ wachat_stream_read(wachat_stream_t *s)
 }
 
 
-/* the id of the last entry of an XREADGROUP reply: 0, or -1 if none */
-static int
-wachat_stream_last_id(const redisReply *reply, char *buf, size_t len)
+/*
+ * The entries of a read, into their inboxes: how many there were, and
+ * (*pending) whether some stay pending for a reason a later try may pass.
+ * Reading its own pending entries, the last one's id is where the next
+ * page starts.
+ */
+static size_t
+wachat_stream_take(wachat_stream_t *s, const redisReply *reply, int *pending)
 {
+    size_t             i, n;
     const redisReply  *entries, *last;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
-        || reply->element[0]->type != REDIS_REPLY_ARRAY
-        || reply->element[0]->elements != 2)
-    {
-        return -1;
+    n = 0;
+    *pending = 0;
+
+    for (i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_ARRAY
+            || reply->element[i]->elements != 2)
+        {
+            continue;
+        }
+
+        entries = reply->element[i]->element[1];
+        n += entries->elements;
+        *pending |= wachat_stream_entries(s, entries) != 0;
+
+        if (s->own && entries->elements) {
+            last = entries->element[entries->elements - 1];
+
+            if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1
+                && last->element[0]->type == REDIS_REPLY_STRING
+                && last->element[0]->len < sizeof(s->own_after))
+            {
+                memcpy(s->own_after, last->element[0]->str,
+                       last->element[0]->len + 1);
+
+            } else {
+                s->own_after[0] = '\0';    /* no next page to ask for */
+            }
+        }
     }
 
-    entries = reply->element[0]->element[1];
-
-    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
-        return -1;
-    }
-
-    last = entries->element[entries->elements - 1];
-
-    if (last->type != REDIS_REPLY_ARRAY || last->elements < 1
-        || last->element[0]->type != REDIS_REPLY_STRING
-        || last->element[0]->len >= len)
-    {
-        return -1;
-    }
-
-    memcpy(buf, last->element[0]->str, last->element[0]->len + 1);
-
-    return 0;
+    return n;
 }
 
 
@@ -324,7 +328,7 @@ static void
 wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
 {
     int               pending;
-    size_t            i, n;
+    size_t            n;
     redisReply       *reply = r;
     wachat_stream_t  *s = data;
 
@@ -359,21 +363,7 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
-    n = 0;
-    pending = 0;
-
-    if (reply->type == REDIS_REPLY_ARRAY) {
-        for (i = 0; i < reply->elements; i++) {
-            if (reply->element[i]->type == REDIS_REPLY_ARRAY
-                && reply->element[i]->elements == 2)
-            {
-                n += reply->element[i]->element[1]->elements;
-                pending |= wachat_stream_entries(s,
-                                                 reply->element[i]->element[1])
-                           != 0;
-            }
-        }
-    }
+    n = wachat_stream_take(s, reply, &pending);
 
     if (pending && !s->stopping) {
         /*
@@ -391,9 +381,7 @@ wachat_stream_on_read(redisAsyncContext *ac, void *r, void *data)
 
     if (s->own) {
         /* the next page of this consumer's pending entries, or done */
-        s->own = n == WACHAT_READ_COUNT
-                 && wachat_stream_last_id(reply, s->own_after,
-                                          sizeof(s->own_after)) == 0;
+        s->own = n == WACHAT_READ_COUNT && s->own_after[0] != '\0';
 
     } else if (!s->caught_up && n < WACHAT_READ_COUNT) {
         s->caught_up = 1;
