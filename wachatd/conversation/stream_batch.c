@@ -22,6 +22,8 @@ typedef struct wachat_stream_batch_s  wachat_stream_batch_t;
 
 static void wachat_stream_moved(wachat_stream_t *s,
     const wachat_stream_batch_t *b, size_t i);
+static int wachat_stream_transfer_batch(wachat_stream_t *s,
+    const wachat_stream_batch_t *b);
 static int wachat_stream_one_by_one(wachat_stream_t *s,
     const wachat_stream_batch_t *b, const wachat_transfer_t *t);
 static int wachat_stream_park_deleted(wachat_stream_t *s,
@@ -299,7 +301,6 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
 {
     int                     rc;
     size_t                  i, n;
-    wachat_transfer_t       t;
     wachat_stream_batch_t   b;
 
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
@@ -328,52 +329,7 @@ wachat_stream_entries(wachat_stream_t *s, const redisReply *entries)
         (void) wachat_stream_batch_add(s, &b, entries->element[i]);
     }
 
-    t.stream = s->conf.stream;
-    t.group = s->conf.group;
-    t.owner = s->conf.consumer;
-    t.lease_ms = s->conf.lease_ms;
-    memset(&t.limits, 0, sizeof(wachat_limits_t));
-    if (s->conf.limits) {
-        t.limits = *s->conf.limits;
-    }
-    t.n = b.n;
-    t.ids = b.ids;
-    t.convs = b.convs;
-    t.message = b.message;
-    t.fields = b.fields;
-    t.confirmed = &s->stats.confirmed;
-
-    rc = 0;
-
-    if (b.n == 0) {
-        goto done;
-    }
-
-    rc = wachat_script_transfer(s->store, &t, s->conf.take, s->conf.data);
-
-    if (rc == WACHAT_TRANSFER_REFUSED && b.n > 1) {
-        wachat_log(WACHAT_LOG_WARNING, "stream: transfer of %zu events "
-                   "failed, transferring them one by one: %s", b.n,
-                   s->store->err);
-        rc = wachat_stream_one_by_one(s, &b, &t);
-        goto done;
-    }
-
-    if (rc == WACHAT_TRANSFER_REFUSED) {
-        rc = wachat_stream_refused(s, &b, 0);
-        goto done;
-    }
-
-    if (rc != 0) {
-        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
-                   s->store->err);
-        rc = -1;
-        goto done;
-    }
-
-    for (i = 0; i < b.n; i++) {
-        wachat_stream_moved(s, &b, i);
-    }
+    rc = b.n ? wachat_stream_transfer_batch(s, &b) : 0;
 
 done:
 
@@ -383,7 +339,61 @@ done:
     free(b.message);
     free(b.fields);
 
-    return rc == 0 ? 0 : -1;
+    return rc;
+}
+
+
+/*
+ * The batch read, in one TRANSFER; on a refusal by the data, each entry
+ * alone.  0, or -1 when some stay pending (what wachat_stream_entries
+ * says).
+ */
+static int
+wachat_stream_transfer_batch(wachat_stream_t *s, const wachat_stream_batch_t *b)
+{
+    int                 rc;
+    size_t              i;
+    wachat_transfer_t   t;
+
+    t.stream = s->conf.stream;
+    t.group = s->conf.group;
+    t.owner = s->conf.consumer;
+    t.lease_ms = s->conf.lease_ms;
+    memset(&t.limits, 0, sizeof(wachat_limits_t));
+    if (s->conf.limits) {
+        t.limits = *s->conf.limits;
+    }
+    t.n = b->n;
+    t.ids = b->ids;
+    t.convs = b->convs;
+    t.message = b->message;
+    t.fields = b->fields;
+    t.confirmed = &s->stats.confirmed;
+
+    rc = wachat_script_transfer(s->store, &t, s->conf.take, s->conf.data);
+
+    if (rc == WACHAT_TRANSFER_REFUSED && b->n > 1) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer of %zu events "
+                   "failed, transferring them one by one: %s", b->n,
+                   s->store->err);
+        return wachat_stream_one_by_one(s, b, &t);
+    }
+
+    if (rc == WACHAT_TRANSFER_REFUSED) {
+        return wachat_stream_refused(s, b, 0) == 0 ? 0 : -1;
+    }
+
+    if (rc != 0) {
+        wachat_log(WACHAT_LOG_WARNING, "stream: transfer failed: %s",
+                   s->store->err);
+        return -1;
+    }
+
+    for (i = 0; i < b->n; i++) {
+        wachat_stream_moved(s, b, i);
+    }
+
+    return 0;
 }
 
 
